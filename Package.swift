@@ -1,0 +1,130 @@
+// swift-tools-version:6.1
+import PackageDescription
+
+/// One settings list for every target (as hummingbird and postgres-nio do).
+let swiftSettings: [SwiftSetting] = [
+    .enableUpcomingFeature("ExistentialAny"),
+    .enableUpcomingFeature("MemberImportVisibility"),
+    .enableUpcomingFeature("InternalImportsByDefault"),
+]
+
+let package = Package(
+    name: "cashpoint",
+    platforms: [.macOS(.v15)],
+    products: [
+        .executable(name: "atm-switch", targets: ["atm-switch"]),
+        .executable(name: "atm-terminal", targets: ["atm-terminal"]),
+        .executable(name: "atm-harness", targets: ["atm-harness"]),
+        .library(name: "ATM87", targets: ["ATM87"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-nio.git", from: "2.101.2"),
+        .package(url: "https://github.com/apple/swift-nio-extras.git", from: "1.35.2"),
+        .package(url: "https://github.com/apple/swift-argument-parser.git", from: "1.8.2"),
+        .package(url: "https://github.com/apple/swift-log.git", from: "1.16.2"),
+        .package(url: "https://github.com/vapor/postgres-nio.git", from: "1.33.2"),
+    ],
+    targets: [
+        // MARK: The wire protocol: pure codec, spec tables, rules, masking printer, NIO framing.
+        .target(
+            name: "ATM87",
+            dependencies: [
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOExtras", package: "swift-nio-extras"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+        // MARK: libcrypt (libxcrypt) for bcrypt, and the security helpers over it.
+        .systemLibrary(
+            name: "CCrypt",
+            pkgConfig: "libxcrypt",
+            providers: [.apt(["libcrypt-dev"])]
+        ),
+        .target(
+            name: "CashpointSecurity",
+            dependencies: ["CCrypt"],
+            swiftSettings: swiftSettings
+        ),
+        // MARK: The private PostgreSQL used by the tools and the integration tests.
+        .target(
+            name: "CashpointDatabase",
+            dependencies: [
+                .product(name: "PostgresNIO", package: "postgres-nio"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+        // MARK: The terminal's core: what a customer asks for, as ATM-87 requests.
+        .target(
+            name: "CashpointTerminal",
+            dependencies: ["ATM87"],
+            swiftSettings: swiftSettings
+        ),
+        // MARK: The harness: protocol examples and (later) scripted sequences, load and invariant runs.
+        .target(
+            name: "CashpointHarness",
+            dependencies: ["ATM87"],
+            swiftSettings: swiftSettings
+        ),
+        // MARK: Executables: thin command lines over the libraries.
+        .executableTarget(
+            name: "atm-switch",
+            dependencies: [
+                "ATM87",
+                "CashpointSecurity",
+                "CashpointDatabase",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+        .executableTarget(
+            name: "atm-terminal",
+            dependencies: [
+                "ATM87",
+                "CashpointTerminal",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+        .executableTarget(
+            name: "atm-harness",
+            dependencies: [
+                "ATM87",
+                "CashpointHarness",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "NIOCore", package: "swift-nio"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+        // MARK: Tests. PostgreSQL tests live in their own target (CashpointDatabaseTests).
+        .testTarget(
+            name: "ATM87Tests",
+            dependencies: [
+                "ATM87",
+                "CashpointHarness",
+                "CashpointTerminal",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOEmbedded", package: "swift-nio"),
+                .product(name: "NIOTestUtils", package: "swift-nio"),
+                .product(name: "NIOExtras", package: "swift-nio-extras"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(
+            name: "CashpointSecurityTests",
+            dependencies: ["CashpointSecurity"],
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(
+            name: "CashpointDatabaseTests",
+            dependencies: [
+                "CashpointDatabase",
+                .product(name: "PostgresNIO", package: "postgres-nio"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+    ],
+    swiftLanguageModes: [.v6]
+)

@@ -1,0 +1,4 @@
+#ifndef CASHPOINT_CCRYPT_SHIM_H
+#define CASHPOINT_CCRYPT_SHIM_H
+#include <crypt.h>
+#endif

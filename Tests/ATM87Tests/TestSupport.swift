@@ -1,0 +1,48 @@
+import ATM87
+import CashpointHarness
+import Foundation
+import NIOCore
+
+/// The repository root, found from this file's path.
+let repositoryRoot: URL = URL(fileURLWithPath: #filePath)
+    .deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+
+func repositoryFile(_ path: String) -> String {
+    repositoryRoot.appendingPathComponent(path).path
+}
+
+/// The messages of fixtures/protocol-examples.json, one per documented example.
+func exampleMessages() throws -> [(id: String, message: ATM87Message)] {
+    try ProtocolExamples.load(repositoryFile("fixtures/protocol-examples.json")).map { ($0.id, try $0.message()) }
+}
+
+/// A typical 0200 withdrawal, as the benchmark and docs use it.
+func typicalWithdrawal() throws -> ATM87Message {
+    try ATM87Message(
+        mti: .financialRequest,
+        fields: [
+            2: "4761739001010119", 3: "010000", 4: "000000010000", 7: "1125093112", 11: "000002",
+            12: "093112", 13: "1125", 22: "051", 41: "ATM00001", 49: "978",
+            52: "3A6C29F05BE1D47C8892AB10FE4C6D21", 102: "CP0000000001", 128: "9C41E07A55D2B318",
+        ]
+    )
+}
+
+func bytes(_ text: String) -> [UInt8] { Array(text.utf8) }
+
+func decode(_ text: String) throws(ATM87Error) -> ATM87Message {
+    try ATM87Message(decoding: Array(text.utf8))
+}
+
+/// SplitMix64: a small seeded generator, so a failing fuzz case can be replayed.
+struct SeededGenerator: RandomNumberGenerator {
+    var state: UInt64
+    init(seed: UInt64) { self.state = seed }
+    mutating func next() -> UInt64 {
+        self.state &+= 0x9E37_79B9_7F4A_7C15
+        var z = self.state
+        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
+        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
+        return z ^ (z >> 31)
+    }
+}

@@ -1,0 +1,67 @@
+import CashpointDatabase
+import Foundation
+import Logging
+import Testing
+
+/// The private cluster's URL, which scripts/test sets. In CI the suite must run, so a missing URL fails
+/// there instead of skipping.
+let testDatabaseURL = ProcessInfo.processInfo.environment["CASHPOINT_TEST_DATABASE_URL"]
+let mustRunDatabaseTests = ProcessInfo.processInfo.environment["CI"] == "true"
+
+@Suite("database URLs")
+struct DatabaseURLTests {
+    @Test("a full URL is read into its parts; the password stays out of the description")
+    func parse() throws {
+        let url = try DatabaseURL("postgres://cash%40point:s3cr%2Ft@127.0.0.1:54329/cashpoint?sslmode=disable")
+        #expect(url.username == "cash@point")
+        #expect(url.password == "s3cr/t")
+        #expect(url.host == "127.0.0.1")
+        #expect(url.port == 54329)
+        #expect(url.database == "cashpoint")
+        #expect(url.sslMode == "disable")
+        #expect(!url.description.contains("s3cr"))
+    }
+
+    @Test("the port defaults to 5432 and postgresql:// is accepted")
+    func defaults() throws {
+        let url = try DatabaseURL("postgresql://u@db/bank")
+        #expect(url.port == 5432)
+        #expect(url.password == nil)
+    }
+
+    @Test(
+        "bad URLs are refused with a reason",
+        arguments: [
+            "mysql://u@h/db", "postgres://u@h", "postgres://u@h/", "postgres://h:5432/db",
+            "postgres://u@h:notaport/db", "postgres://u@h:70000/db", "postgres://u@:5432/db",
+            "postgres://u@h/db?sslmode=maybe",
+        ]
+    )
+    func refused(text: String) {
+        #expect(throws: DatabaseURL.ParseError.self) { try DatabaseURL(text) }
+    }
+}
+
+@Suite("the private PostgreSQL", .enabled(if: testDatabaseURL != nil || mustRunDatabaseTests))
+struct PrivateClusterTests {
+    @Test("it answers, is PostgreSQL 15, and keeps fsync and synchronous commit on")
+    func answers() async throws {
+        let text = try #require(testDatabaseURL, "CASHPOINT_TEST_DATABASE_URL is not set: run scripts/test")
+        let url = try DatabaseURL(text)
+        let report = try await DatabaseCheck.run(url, logger: Logger(label: "test"))
+        #expect(report.majorVersion == 15)
+        #expect(report.version.hasPrefix("PostgreSQL 15"))
+        #expect(report.fsync == "on")
+        #expect(report.synchronousCommit == "on")
+    }
+
+    @Test("a wrong password is refused, not hung on")
+    func wrongPassword() async throws {
+        let text = try #require(testDatabaseURL)
+        var url = try DatabaseURL(text)
+        url.password = "wrong-password"
+        await #expect(throws: (any Error).self) {
+            try await DatabaseCheck.run(url, timeout: .seconds(5), logger: Logger(label: "test"))
+        }
+    }
+}
