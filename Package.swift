@@ -109,6 +109,7 @@ let package = Package(
                 .product(name: "NIOTestUtils", package: "swift-nio"),
                 .product(name: "NIOExtras", package: "swift-nio-extras"),
             ],
+            exclude: ["Regressions"],
             swiftSettings: swiftSettings
         ),
         .testTarget(

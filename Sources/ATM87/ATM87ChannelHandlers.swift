@@ -18,6 +18,11 @@ public struct ATM87FramingError: Error, Hashable, Sendable, CustomStringConverti
     /// The largest length allowed.
     public var limit: Int
 
+    public init(declaredLength: Int, limit: Int) {
+        self.declaredLength = declaredLength
+        self.limit = limit
+    }
+
     public var description: String {
         "ATM-87 framing error: a frame declares \(self.declaredLength) bytes; at most \(self.limit) are allowed"
     }
