@@ -210,6 +210,13 @@ public struct ATM87Message: Sendable {
                 detail: "field \(field) takes at most \(maximum) characters, got \(content.count)"
             )
         }
+        guard layout.lengthDigits != 0 || content.count == maximum else {
+            throw ATM87Error(
+                code: .lengthOutOfRange,
+                field: field,
+                detail: "field \(field) takes exactly \(maximum) characters, got \(content.count)"
+            )
+        }
         let invalid = content.withUnsafeBytes { Validation.firstInvalid($0, format: layout.format) }
         if let index = invalid {
             throw ATM87Error(

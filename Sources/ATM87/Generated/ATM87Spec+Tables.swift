@@ -148,7 +148,7 @@ extension ATM87Spec {
             response: nil, request: MTI(rawValue: 600),
             mandatory: [7, 11, 39, 41],
             conditional: [2, 3, 4, 44, 48, 49, 62, 63, 64, 102, 103, 128],
-            echo: [2, 3, 4, 7, 11, 41, 49, 102, 103],
+            echo: [2, 3, 4, 7, 11, 41, 49],
             oneOf: [],
             allowedPrefixes: [:],
             allowedValues: [:]
