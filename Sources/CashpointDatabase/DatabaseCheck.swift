@@ -28,6 +28,13 @@ public enum DatabaseCheck {
                 return nil
             }
             group.addTask {
+                // The pool retries a refused connection (a wrong password, say) until cancelled:
+                // the check gives up at the deadline instead of waiting for ever.
+                try? await Task.sleep(for: timeout)
+                if Task.isCancelled { return nil }
+                throw DatabaseCheckError(reason: "no answer within \(timeout)")
+            }
+            group.addTask {
                 let rows = try await client.query(
                     """
                     SELECT version(), current_setting('server_version_num')::int / 10000,
@@ -41,11 +48,16 @@ public enum DatabaseCheck {
                 throw DatabaseCheckError(reason: "the server answered no row")
             }
             var report: DatabaseReport? = nil
-            while let result = try await group.next() {
-                if let result {
-                    report = result
-                    group.cancelAll()
+            do {
+                while let result = try await group.next() {
+                    if let result {
+                        report = result
+                        group.cancelAll()
+                    }
                 }
+            } catch {
+                group.cancelAll()
+                throw error
             }
             guard let report else { throw DatabaseCheckError(reason: "no answer") }
             return report

@@ -8,6 +8,13 @@ import Testing
 let testDatabaseURL = ProcessInfo.processInfo.environment["CASHPOINT_TEST_DATABASE_URL"]
 let mustRunDatabaseTests = ProcessInfo.processInfo.environment["CI"] == "true"
 
+/// Quiet: postgres-nio reports each refused connection attempt at info level.
+let quietLogger: Logger = {
+    var logger = Logger(label: "cashpoint.test")
+    logger.logLevel = .critical
+    return logger
+}()
+
 @Suite("database URLs")
 struct DatabaseURLTests {
     @Test("a full URL is read into its parts; the password stays out of the description")
@@ -48,7 +55,7 @@ struct PrivateClusterTests {
     func answers() async throws {
         let text = try #require(testDatabaseURL, "CASHPOINT_TEST_DATABASE_URL is not set: run scripts/test")
         let url = try DatabaseURL(text)
-        let report = try await DatabaseCheck.run(url, logger: Logger(label: "test"))
+        let report = try await DatabaseCheck.run(url, logger: quietLogger)
         #expect(report.majorVersion == 15)
         #expect(report.version.hasPrefix("PostgreSQL 15"))
         #expect(report.fsync == "on")
@@ -61,7 +68,7 @@ struct PrivateClusterTests {
         var url = try DatabaseURL(text)
         url.password = "wrong-password"
         await #expect(throws: (any Error).self) {
-            try await DatabaseCheck.run(url, timeout: .seconds(5), logger: Logger(label: "test"))
+            try await DatabaseCheck.run(url, timeout: .seconds(5), logger: quietLogger)
         }
     }
 }
