@@ -11,16 +11,10 @@ extension ATM87Message {
     public init(decoding buffer: ByteBuffer) throws(ATM87Error) {
         self.init(mti: MTI(rawValue: 0))
         self.storage = buffer
-        var parsed = Parsed()
         let failure: ATM87Error? = buffer.withUnsafeReadableBytes { raw in
-            Self.parse(raw, into: &parsed)
+            Self.parse(raw, into: &self)
         }
         if let failure { throw failure }
-        self.mti = parsed.mti
-        self.primaryBits = parsed.primary & ~(UInt64(1) << 63)
-        self.secondaryBits = parsed.secondary
-        self.offsets = parsed.offsets
-        self.lengths = parsed.lengths
     }
 
     /// Decodes one message from its bytes (after the length prefix).
@@ -30,19 +24,10 @@ extension ATM87Message {
         try self.init(decoding: buffer)
     }
 
+    /// The whole decoder over raw bytes: fills `message`'s MTI, bitmaps and field positions, or returns
+    /// the first error.
     @usableFromInline
-    struct Parsed {
-        @usableFromInline var mti = MTI(rawValue: 0)
-        @usableFromInline var primary: UInt64 = 0
-        @usableFromInline var secondary: UInt64 = 0
-        @usableFromInline var offsets = InlineArray<129, UInt32>(repeating: 0)
-        @usableFromInline var lengths = InlineArray<129, UInt16>(repeating: 0)
-        @usableFromInline init() {}
-    }
-
-    /// The whole decoder over raw bytes; returns the first error, or `nil` with `parsed` filled.
-    @usableFromInline
-    static func parse(_ raw: UnsafeRawBufferPointer, into parsed: inout Parsed) -> ATM87Error? {
+    static func parse(_ raw: UnsafeRawBufferPointer, into message: inout ATM87Message) -> ATM87Error? {
         let count = raw.count
         if count > ATM87Spec.maxMessageLength {
             return ATM87Error(
@@ -64,7 +49,7 @@ extension ATM87Message {
             mtiValue = mtiValue &* 10 &+ UInt16(digit)
         }
         let mti = MTI(rawValue: mtiValue)
-        parsed.mti = mti
+        message.mti = mti
         var position = 4
 
         // Bitmaps: 16 uppercase hex characters each.
@@ -88,119 +73,91 @@ extension ATM87Message {
             secondary = value
             position += 16
         }
-        parsed.primary = primary
-        parsed.secondary = secondary
+        message.primaryBits = primary & ~(UInt64(1) << 63)
+        message.secondaryBits = secondary
+
+        // The STAN is read only if an error needs it, so the error can be answered with 30.
+        var stanStart = -1
+        func failure(_ code: ATM87Error.Code, _ field: Int, _ offset: Int, _ detail: String) -> ATM87Error {
+            let stan = stanStart < 0 ? nil : String(decoding: UnsafeRawBufferPointer(rebasing: raw[stanStart..<(stanStart + 6)]), as: UTF8.self)
+            return ATM87Error(code: code, field: field, offset: offset, detail: detail, mti: mti, stan: stan)
+        }
 
         // Fields, ascending.
-        var stan: String? = nil
-        let layouts = ATM87Spec.layouts
-        return layouts.withUnsafeBufferPointer { table -> ATM87Error? in
+        return ATM87Spec.layouts.withUnsafeBufferPointer { table -> ATM87Error? in
             for half in 0..<2 {
                 var bits = half == 0 ? primary & ~(UInt64(1) << 63) : secondary
                 while bits != 0 {
                     let zeros = bits.leadingZeroBitCount
                     bits &= ~(UInt64(1) << UInt64(63 - zeros))
-                    let field = half * 64 + zeros + 1
+                    let field = half &* 64 &+ zeros &+ 1
                     let layout = table[field]
                     guard layout.isDefined else {
-                        return ATM87Error(
-                            code: .fieldNotInSpec,
-                            field: field,
-                            offset: position,
-                            detail: "the bitmap names field \(field), which the ATM-87 spec does not define",
-                            mti: mti,
-                            stan: stan
+                        return failure(
+                            .fieldNotInSpec, field, position,
+                            "the bitmap names field \(field), which the ATM-87 spec does not define"
                         )
                     }
                     var length = Int(layout.wireLength)
                     let digits = Int(layout.lengthDigits)
                     if digits > 0 {
                         guard position + digits <= count else {
-                            return ATM87Error(
-                                code: .truncated,
-                                field: field,
-                                offset: position,
-                                detail: "message ends inside the \(digits)-digit length of field \(field)",
-                                mti: mti,
-                                stan: stan
+                            return failure(
+                                .truncated, field, position,
+                                "message ends inside the \(digits)-digit length of field \(field)"
                             )
                         }
                         var declared = 0
                         for index in position..<(position + digits) {
                             let digit = raw[index] &- 0x30
                             guard digit < 10 else {
-                                return ATM87Error(
-                                    code: .invalidLengthDigits,
-                                    field: field,
-                                    offset: index,
-                                    detail: "the length of field \(field) is not \(digits) ASCII digits",
-                                    mti: mti,
-                                    stan: stan
+                                return failure(
+                                    .invalidLengthDigits, field, index,
+                                    "the length of field \(field) is not \(digits) ASCII digits"
                                 )
                             }
-                            declared = declared * 10 + Int(digit)
+                            declared = declared &* 10 &+ Int(digit)
                         }
                         guard declared <= length else {
-                            return ATM87Error(
-                                code: .lengthOutOfRange,
-                                field: field,
-                                offset: position,
-                                detail: "field \(field) declares \(declared) characters; at most \(length) are allowed",
-                                mti: mti,
-                                stan: stan
+                            return failure(
+                                .lengthOutOfRange, field, position,
+                                "field \(field) declares \(declared) characters; at most \(length) are allowed"
                             )
                         }
                         if layout.format == FieldLayout.formatB && declared % 2 != 0 {
-                            return ATM87Error(
-                                code: .lengthOutOfRange,
-                                field: field,
-                                offset: position,
-                                detail: "binary field \(field) declares an odd number of hex characters",
-                                mti: mti,
-                                stan: stan
+                            return failure(
+                                .lengthOutOfRange, field, position,
+                                "binary field \(field) declares an odd number of hex characters"
                             )
                         }
                         length = declared
                         position += digits
                     }
                     guard position + length <= count else {
-                        return ATM87Error(
-                            code: .truncated,
-                            field: field,
-                            offset: position,
-                            detail: "field \(field) needs \(length) characters; only \(count - position) remain",
-                            mti: mti,
-                            stan: stan
+                        return failure(
+                            .truncated, field, position,
+                            "field \(field) needs \(length) characters; only \(count - position) remain"
                         )
                     }
                     let content = UnsafeRawBufferPointer(rebasing: raw[position..<(position + length)])
                     if let bad = Validation.firstInvalid(content, format: layout.format) {
-                        return ATM87Error(
-                            code: .invalidCharacter,
-                            field: field,
-                            offset: position + bad,
-                            detail: "byte 0x\(String(content[bad], radix: 16, uppercase: true)) is not allowed "
-                                + "by format \(Validation.formatName(layout.format))",
-                            mti: mti,
-                            stan: stan
+                        return failure(
+                            .invalidCharacter, field, position + bad,
+                            "byte 0x\(String(content[bad], radix: 16, uppercase: true)) is not allowed "
+                                + "by format \(Validation.formatName(layout.format))"
                         )
                     }
-                    parsed.offsets[field] = UInt32(position)
-                    parsed.lengths[field] = UInt16(length)
-                    if field == 11 {
-                        stan = String(decoding: content, as: UTF8.self)
-                    }
+                    message.offsets[field] = UInt32(truncatingIfNeeded: position)
+                    message.lengths[field] = UInt16(truncatingIfNeeded: length)
+                    message.fieldBytes &+= digits &+ length
+                    if field == 11 { stanStart = position }
                     position += length
                 }
             }
             if position != count {
-                return ATM87Error(
-                    code: .leftoverBytes,
-                    offset: position,
-                    detail: "\(count - position) bytes follow the last field the bitmap names",
-                    mti: mti,
-                    stan: stan
-                )
+                var error = failure(.leftoverBytes, 0, position, "\(count - position) bytes follow the last field the bitmap names")
+                error.field = nil
+                return error
             }
             return nil
         }
@@ -252,12 +209,7 @@ extension ATM87Message {
 
     /// The number of bytes `encode(into:)` writes (without the length prefix).
     public var encodedLength: Int {
-        var total = self.secondaryBits != 0 ? 36 : 20
-        let layouts = ATM87Spec.layouts
-        self.forEachField { field in
-            total += Int(layouts[field].lengthDigits) + Int(self.lengths[field])
-        }
-        return total
+        (self.secondaryBits != 0 ? 36 : 20) + self.fieldBytes
     }
 
     @inlinable
@@ -280,10 +232,7 @@ extension ATM87Message {
     public func encode(into buffer: inout ByteBuffer) {
         let layouts = ATM87Spec.layouts
         let hasSecondary = self.secondaryBits != 0
-        var total = hasSecondary ? 36 : 20
-        self.forEachField { field in
-            total += Int(layouts[field].lengthDigits) + Int(self.lengths[field])
-        }
+        let total = (hasSecondary ? 36 : 20) + self.fieldBytes
         let primary = self.primaryBits | (hasSecondary ? UInt64(1) << 63 : 0)
         let mti = self.mti.rawValue
         buffer.writeWithUnsafeMutableBytes(minimumWritableBytes: total) { out in

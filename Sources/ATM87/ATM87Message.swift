@@ -23,6 +23,8 @@ public struct ATM87Message: Sendable {
     @usableFromInline var primaryBits: UInt64
     /// Presence of fields 65-128, bit 63 for field 65.
     @usableFromInline var secondaryBits: UInt64
+    /// The bytes the present fields take on the wire, length digits included.
+    @usableFromInline var fieldBytes: Int
 
     /// An empty message of the given type.
     public init(mti: MTI) {
@@ -32,6 +34,7 @@ public struct ATM87Message: Sendable {
         self.lengths = InlineArray(repeating: 0)
         self.primaryBits = 0
         self.secondaryBits = 0
+        self.fieldBytes = 0
     }
 
     /// A message of the given type with the given fields, each set as `set(_:_:)` does.
@@ -183,7 +186,8 @@ public struct ATM87Message: Sendable {
 
     /// Removes a field; nothing happens if it is absent.
     public mutating func remove(_ field: Int) {
-        guard field >= 2 && field <= 128 else { return }
+        guard self.contains(field) else { return }
+        self.fieldBytes -= Int(ATM87Spec.layouts[field].lengthDigits) + Int(self.lengths[field])
         if field <= 64 {
             self.primaryBits &= ~Self.mask(for: field)
         } else {
@@ -231,6 +235,7 @@ public struct ATM87Message: Sendable {
         self.storage.writeBytes(content)
         self.offsets[field] = UInt32(offset)
         self.lengths[field] = UInt16(content.count)
+        self.fieldBytes += Int(layout.lengthDigits) + content.count
         if field <= 64 {
             self.primaryBits |= Self.mask(for: field)
         } else {

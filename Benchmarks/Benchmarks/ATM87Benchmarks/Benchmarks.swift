@@ -36,17 +36,18 @@ let benchmarks: @Sendable () -> Void = {
     let responseBytes = response.encoded()
 
     // The figure the foundation issue asks for: the whole pair, per pair (scaled by 1,000).
+    // As a connection does it: the terminal's outbound buffer carries the 0200, the switch's the 0210;
+    // each decoded message is a zero-copy view of the buffer it came in.
     Benchmark("ATM87 0200+0210 encode+decode (pair)") { benchmark in
-        var buffer = ByteBufferAllocator().buffer(capacity: 512)
+        var requestBuffer = ByteBufferAllocator().buffer(capacity: 512)
+        var responseBuffer = ByteBufferAllocator().buffer(capacity: 512)
         for _ in benchmark.scaledIterations {
-            buffer.clear()
-            request.encode(into: &buffer)
-            let decodedRequest = try ATM87Message(decoding: buffer)
-            blackHole(decodedRequest)
-            buffer.clear()
-            response.encode(into: &buffer)
-            let decodedResponse = try ATM87Message(decoding: buffer)
-            blackHole(decodedResponse)
+            requestBuffer.clear()
+            request.encode(into: &requestBuffer)
+            blackHole(try ATM87Message(decoding: requestBuffer))
+            responseBuffer.clear()
+            response.encode(into: &responseBuffer)
+            blackHole(try ATM87Message(decoding: responseBuffer))
         }
     }
 
