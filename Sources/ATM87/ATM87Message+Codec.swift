@@ -38,7 +38,11 @@ extension ATM87Message {
         }
         // MTI: four digits.
         guard count >= 4 else {
-            return ATM87Error(code: .truncated, offset: count, detail: "message ends inside the MTI (\(count) of 4 bytes)")
+            return ATM87Error(
+                code: .truncated,
+                offset: count,
+                detail: "message ends inside the MTI (\(count) of 4 bytes)"
+            )
         }
         var mtiValue: UInt16 = 0
         for index in 0..<4 {
@@ -79,7 +83,10 @@ extension ATM87Message {
         // The STAN is read only if an error needs it, so the error can be answered with 30.
         var stanStart = -1
         func failure(_ code: ATM87Error.Code, _ field: Int, _ offset: Int, _ detail: String) -> ATM87Error {
-            let stan = stanStart < 0 ? nil : String(decoding: UnsafeRawBufferPointer(rebasing: raw[stanStart..<(stanStart + 6)]), as: UTF8.self)
+            let stan =
+                stanStart < 0
+                ? nil
+                : String(decoding: UnsafeRawBufferPointer(rebasing: raw[stanStart..<(stanStart + 6)]), as: UTF8.self)
             return ATM87Error(code: code, field: field, offset: offset, detail: detail, mti: mti, stan: stan)
         }
 
@@ -94,7 +101,9 @@ extension ATM87Message {
                     let layout = table[field]
                     guard layout.isDefined else {
                         return failure(
-                            .fieldNotInSpec, field, position,
+                            .fieldNotInSpec,
+                            field,
+                            position,
                             "the bitmap names field \(field), which the ATM-87 spec does not define"
                         )
                     }
@@ -103,7 +112,9 @@ extension ATM87Message {
                     if digits > 0 {
                         guard position + digits <= count else {
                             return failure(
-                                .truncated, field, position,
+                                .truncated,
+                                field,
+                                position,
                                 "message ends inside the \(digits)-digit length of field \(field)"
                             )
                         }
@@ -112,7 +123,9 @@ extension ATM87Message {
                             let digit = raw[index] &- 0x30
                             guard digit < 10 else {
                                 return failure(
-                                    .invalidLengthDigits, field, index,
+                                    .invalidLengthDigits,
+                                    field,
+                                    index,
                                     "the length of field \(field) is not \(digits) ASCII digits"
                                 )
                             }
@@ -120,13 +133,17 @@ extension ATM87Message {
                         }
                         guard declared <= length else {
                             return failure(
-                                .lengthOutOfRange, field, position,
+                                .lengthOutOfRange,
+                                field,
+                                position,
                                 "field \(field) declares \(declared) characters; at most \(length) are allowed"
                             )
                         }
                         if layout.format == FieldLayout.formatB && declared % 2 != 0 {
                             return failure(
-                                .lengthOutOfRange, field, position,
+                                .lengthOutOfRange,
+                                field,
+                                position,
                                 "binary field \(field) declares an odd number of hex characters"
                             )
                         }
@@ -135,14 +152,18 @@ extension ATM87Message {
                     }
                     guard position + length <= count else {
                         return failure(
-                            .truncated, field, position,
+                            .truncated,
+                            field,
+                            position,
                             "field \(field) needs \(length) characters; only \(count - position) remain"
                         )
                     }
                     let content = UnsafeRawBufferPointer(rebasing: raw[position..<(position + length)])
                     if let bad = Validation.firstInvalid(content, format: layout.format) {
                         return failure(
-                            .invalidCharacter, field, position + bad,
+                            .invalidCharacter,
+                            field,
+                            position + bad,
                             "byte 0x\(String(content[bad], radix: 16, uppercase: true)) is not allowed "
                                 + "by format \(Validation.formatName(layout.format))"
                         )
@@ -155,7 +176,12 @@ extension ATM87Message {
                 }
             }
             if position != count {
-                var error = failure(.leftoverBytes, 0, position, "\(count - position) bytes follow the last field the bitmap names")
+                var error = failure(
+                    .leftoverBytes,
+                    0,
+                    position,
+                    "\(count - position) bytes follow the last field the bitmap names"
+                )
                 error.field = nil
                 return error
             }

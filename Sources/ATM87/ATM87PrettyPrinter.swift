@@ -68,7 +68,9 @@ extension ATM87Message: CustomStringConvertible, CustomDebugStringConvertible, C
         Mirror(
             self,
             children: [(label: String?, value: Any)]([(label: "mti", value: self.mti.description)])
-                + self.fieldNumbers.map { (label: String?.some("field \($0)"), value: ATM87PrettyPrinter.shownValue(of: $0, in: self) as Any) },
+                + self.fieldNumbers.map {
+                    (label: String?.some("field \($0)"), value: ATM87PrettyPrinter.shownValue(of: $0, in: self) as Any)
+                },
             displayStyle: .struct
         )
     }

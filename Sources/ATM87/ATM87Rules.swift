@@ -76,7 +76,8 @@ public enum ATM87Rules {
                     ATM87RuleViolation(
                         .valueNotAllowed,
                         fields: [field],
-                        detail: "field \(field) of \(rule.mti) must start with one of \(prefixes.joined(separator: ", "))"
+                        detail:
+                            "field \(field) of \(rule.mti) must start with one of \(prefixes.joined(separator: ", "))"
                     )
                 )
             }
@@ -158,7 +159,11 @@ extension ATM87Message {
         guard let rule = ATM87Spec.message(self.mti), let responseMTI = rule.response,
             let responseRule = ATM87Spec.message(responseMTI)
         else {
-            throw ATM87Error(code: .invalidMTI, detail: "\(self.mti) is not a request of the ATM-87 spec", mti: self.mti)
+            throw ATM87Error(
+                code: .invalidMTI,
+                detail: "\(self.mti) is not a request of the ATM-87 spec",
+                mti: self.mti
+            )
         }
         var response = ATM87Message(mti: responseMTI)
         for field in responseRule.echo {

@@ -17,7 +17,9 @@ public enum HexDump {
             hex += String(repeating: " ", count: max(0, 49 - hex.count))
             let ascii = String(row.map { $0 >= 0x20 && $0 < 0x7F ? Character(UnicodeScalar($0)) : "." })
             let position = String(offset, radix: 16, uppercase: true)
-            lines.append(String(repeating: "0", count: max(0, 4 - position.count)) + position + "  " + hex + " |" + ascii + "|")
+            lines.append(
+                String(repeating: "0", count: max(0, 4 - position.count)) + position + "  " + hex + " |" + ascii + "|"
+            )
             offset += 16
         }
         return lines.joined(separator: "\n")

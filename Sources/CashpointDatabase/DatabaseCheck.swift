@@ -42,8 +42,15 @@ public enum DatabaseCheck {
                     """,
                     logger: logger
                 )
-                for try await (version, major, fsync, synchronousCommit) in rows.decode((String, Int, String, String).self) {
-                    return DatabaseReport(version: version, majorVersion: major, fsync: fsync, synchronousCommit: synchronousCommit)
+                for try await (version, major, fsync, synchronousCommit) in rows.decode(
+                    (String, Int, String, String).self
+                ) {
+                    return DatabaseReport(
+                        version: version,
+                        majorVersion: major,
+                        fsync: fsync,
+                        synchronousCommit: synchronousCommit
+                    )
                 }
                 throw DatabaseCheckError(reason: "the server answered no row")
             }

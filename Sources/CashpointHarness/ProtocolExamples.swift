@@ -183,8 +183,12 @@ public struct DocumentedExample: Sendable {
                 let cells = lines[index].split(separator: "|", omittingEmptySubsequences: false)
                     .map { $0.trimmingCharacters(in: .whitespaces) }
                 if cells.count >= 6 && cells[1] != "Field" && !cells[1].hasPrefix("---") {
-                    rows.append((cells[1], cells[4].trimmingCharacters(in: CharacterSet(charactersIn: "`")),
-                                 cells[5].trimmingCharacters(in: CharacterSet(charactersIn: "`"))))
+                    rows.append(
+                        (
+                            cells[1], cells[4].trimmingCharacters(in: CharacterSet(charactersIn: "`")),
+                            cells[5].trimmingCharacters(in: CharacterSet(charactersIn: "`"))
+                        )
+                    )
                 }
                 index += 1
             }

@@ -29,7 +29,9 @@ struct CheckDatabase: AsyncParsableCommand {
 
     func run() async throws {
         guard let text = self.databaseURL ?? ProcessInfo.processInfo.environment["CASHPOINT_DATABASE_URL"] else {
-            throw ValidationError("no database: pass --database-url or set CASHPOINT_DATABASE_URL (scripts/pg url prints it)")
+            throw ValidationError(
+                "no database: pass --database-url or set CASHPOINT_DATABASE_URL (scripts/pg url prints it)"
+            )
         }
         let url: DatabaseURL
         do {

@@ -24,7 +24,9 @@ struct FrameDecoderTests {
 
     @Test("ByteToMessageDecoderVerifier: drip-fed, batched and whole frames give the same messages")
     func verifier() throws {
-        var pairs: [(ByteBuffer, [ATM87Inbound])] = try exampleMessages().map { (self.frame($0.message), [.message($0.message)]) }
+        var pairs: [(ByteBuffer, [ATM87Inbound])] = try exampleMessages().map {
+            (self.frame($0.message), [.message($0.message)])
+        }
         let (badFrame, badResult) = try self.malformedPair()
         pairs.append((badFrame, [badResult]))
         try ByteToMessageDecoderVerifier.verifyDecoder(inputOutputPairs: pairs) { ATM87FrameDecoder() }
@@ -75,7 +77,9 @@ struct FrameDecoderTests {
         let atLimit = EmbeddedChannel(handler: ByteToMessageHandler(ATM87FrameDecoder(maximumMessageLength: length)))
         try atLimit.writeInbound(message.framed())
         #expect(try atLimit.readInbound(as: ATM87Inbound.self) == .message(message))
-        let belowLimit = EmbeddedChannel(handler: ByteToMessageHandler(ATM87FrameDecoder(maximumMessageLength: length - 1)))
+        let belowLimit = EmbeddedChannel(
+            handler: ByteToMessageHandler(ATM87FrameDecoder(maximumMessageLength: length - 1))
+        )
         #expect(throws: ATM87FramingError.self) { try belowLimit.writeInbound(message.framed()) }
         _ = try? belowLimit.finish()
     }
@@ -92,7 +96,9 @@ struct FrameDecoderTests {
             frames += 1
         }
         let ours = EmbeddedChannel(handler: ByteToMessageHandler(ATM87FrameDecoder()))
-        let theirs = EmbeddedChannel(handler: ByteToMessageHandler(LengthFieldBasedFrameDecoder(lengthFieldBitLength: .twoBytes)))
+        let theirs = EmbeddedChannel(
+            handler: ByteToMessageHandler(LengthFieldBasedFrameDecoder(lengthFieldBitLength: .twoBytes))
+        )
         while stream.readableBytes > 0 {
             let chunk = stream.readSlice(length: min(stream.readableBytes, Int.random(in: 1...900, using: &generator)))!
             try ours.writeInbound(chunk)

@@ -62,7 +62,9 @@ struct FuzzTests {
                 bytes.insert(contentsOf: bytes[index..<end], at: index)
             case 7:  // a bitmap character: sets or clears fields
                 let position = 4 + Int.random(in: 0..<32, using: &generator)
-                if position < bytes.count { bytes[position] = Array("0123456789ABCDEF".utf8).randomElement(using: &generator)! }
+                if position < bytes.count {
+                    bytes[position] = Array("0123456789ABCDEF".utf8).randomElement(using: &generator)!
+                }
             default:  // a digit somewhere (length prefixes are digits)
                 bytes[index] = UInt8(ascii: "0") + UInt8.random(in: 0...9, using: &generator)
             }
@@ -113,10 +115,15 @@ struct FuzzTests {
 
     /// Regressions/decoder.txt: `name | hex | expected outcome (ok or an error code)`.
     static func regressions() throws -> [Regression] {
-        let text = try String(contentsOfFile: repositoryFile("Tests/ATM87Tests/Regressions/decoder.txt"), encoding: .utf8)
+        let text = try String(
+            contentsOfFile: repositoryFile("Tests/ATM87Tests/Regressions/decoder.txt"),
+            encoding: .utf8
+        )
         return text.split(separator: "\n").compactMap { line in
             guard !line.hasPrefix("#"), !line.trimmingCharacters(in: .whitespaces).isEmpty else { return nil }
-            let parts = line.split(separator: "|", omittingEmptySubsequences: false).map { $0.trimmingCharacters(in: .whitespaces) }
+            let parts = line.split(separator: "|", omittingEmptySubsequences: false).map {
+                $0.trimmingCharacters(in: .whitespaces)
+            }
             guard parts.count == 3 else { return nil }
             return Regression(name: parts[0], bytes: HexDump.parse(parts[1]) ?? [], expected: parts[2])
         }

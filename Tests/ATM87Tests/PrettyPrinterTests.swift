@@ -34,10 +34,13 @@ struct PrettyPrinterTests {
         #expect(ATM87PrettyPrinter.format(message).contains("<redacted 16 bytes>"))
     }
 
-    @Test("short PANs keep only their last 4 digits", arguments: [
-        ("4761739001010119", "476173******0119"), ("123456789012", "********9012"), ("1234", "****"), ("", ""),
-        ("4761739001010119123", "476173*********9123"),
-    ])
+    @Test(
+        "short PANs keep only their last 4 digits",
+        arguments: [
+            ("4761739001010119", "476173******0119"), ("123456789012", "********9012"), ("1234", "****"), ("", ""),
+            ("4761739001010119123", "476173*********9123"),
+        ]
+    )
     func panMask(pan: String, shown: String) {
         #expect(ATM87PrettyPrinter.maskPAN(pan) == shown)
     }

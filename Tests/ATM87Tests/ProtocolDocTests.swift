@@ -21,7 +21,10 @@ struct ProtocolDocTests {
             #expect(Int(frame[0]) << 8 | Int(frame[1]) == frame.count - 2, "\(example.id): length prefix")
             let message = try ATM87Message(decoding: Array(frame.dropFirst(2)))
             #expect(ATM87Rules.check(message).isEmpty, "\(example.id)")
-            let rows = Dictionary(example.rows.map { ($0.field, ($0.wire, $0.value)) }, uniquingKeysWith: { first, _ in first })
+            let rows = Dictionary(
+                example.rows.map { ($0.field, ($0.wire, $0.value)) },
+                uniquingKeysWith: { first, _ in first }
+            )
             #expect(rows["MTI"]?.0 == message.mti.description, "\(example.id)")
             #expect(rows["length"]?.1 == String(frame.count - 2), "\(example.id)")
             let fieldRows = example.rows.compactMap { Int($0.field) }.filter { $0 > 1 }

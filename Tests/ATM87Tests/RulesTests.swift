@@ -19,7 +19,10 @@ struct RulesTests {
             ("0500-reconciliation", "0510-reconciliation"),
         ]
         for (request, response) in pairs {
-            let violations = ATM87Rules.check(response: try #require(examples[response]), to: try #require(examples[request]))
+            let violations = ATM87Rules.check(
+                response: try #require(examples[response]),
+                to: try #require(examples[request])
+            )
             #expect(violations.isEmpty, "\(response): \(violations)")
         }
     }

@@ -76,7 +76,9 @@ struct SpecAgreementTests {
             #expect(swift.conditional == message.conditional)
             #expect(swift.echo == message.echo)
             #expect(swift.oneOf == message.oneOf)
-            let prefixes = (message.allowedPrefixes ?? [:]).reduce(into: [Int: [String]]()) { $0[Int($1.key)!] = $1.value }
+            let prefixes = (message.allowedPrefixes ?? [:]).reduce(into: [Int: [String]]()) {
+                $0[Int($1.key)!] = $1.value
+            }
             let values = (message.allowedValues ?? [:]).reduce(into: [Int: [String]]()) { $0[Int($1.key)!] = $1.value }
             #expect(swift.allowedPrefixes == prefixes)
             #expect(swift.allowedValues == values)
@@ -99,7 +101,10 @@ struct SpecAgreementTests {
 
     @Test("the field list covers what the foundation issue names")
     func requiredFields() {
-        for field in [2, 3, 4, 7, 11, 12, 13, 14, 22, 32, 35, 37, 38, 39, 41, 42, 43, 48, 49, 52, 54, 64, 70, 90, 95, 102, 103, 128] {
+        for field in [
+            2, 3, 4, 7, 11, 12, 13, 14, 22, 32, 35, 37, 38, 39, 41, 42, 43, 48, 49, 52, 54, 64, 70, 90, 95, 102, 103,
+            128,
+        ] {
             #expect(ATM87Spec.field(field) != nil, "field \(field)")
         }
         #expect(ATM87Spec.field(52)?.maxWireLength == 32)

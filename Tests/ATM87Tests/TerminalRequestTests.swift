@@ -42,9 +42,13 @@ struct TerminalRequestTests {
         }
     }
 
-    @Test("UTC calendar time from Unix seconds", arguments: [
-        (0, "0101000000"), (1_764_063_072, "1125093112"), (951_782_400, "0229000000"), (1_767_225_599, "1231235959"),
-    ])
+    @Test(
+        "UTC calendar time from Unix seconds",
+        arguments: [
+            (0, "0101000000"), (1_764_063_072, "1125093112"), (951_782_400, "0229000000"),
+            (1_767_225_599, "1231235959"),
+        ]
+    )
     func transmissionTime(seconds: Int, expected: String) {
         #expect(TransmissionTime(unixSeconds: seconds).transmission == expected)
     }

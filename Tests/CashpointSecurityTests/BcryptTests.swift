@@ -30,12 +30,17 @@ struct BcryptTests {
     @Test("a known OpenBSD test vector verifies")
     func knownVector() {
         // From the OpenBSD bcrypt test vectors ("U*U", cost 5).
-        #expect(Bcrypt.verify(Array("U*U".utf8), against: "$2a$05$CCCCCCCCCCCCCCCCCCCCC.E5YPO9kmyuRGyh0XouQYb4YMJKvyOeW"))
+        #expect(
+            Bcrypt.verify(Array("U*U".utf8), against: "$2a$05$CCCCCCCCCCCCCCCCCCCCC.E5YPO9kmyuRGyh0XouQYb4YMJKvyOeW")
+        )
     }
 
     @Test(
         "malformed hashes never match",
-        arguments: ["", "plain", "$1$abc$def", "$2b$04$short", "*0", "$2b$99$CCCCCCCCCCCCCCCCCCCCC.E5YPO9kmyuRGyh0XouQYb4YMJKvyOeW"]
+        arguments: [
+            "", "plain", "$1$abc$def", "$2b$04$short", "*0",
+            "$2b$99$CCCCCCCCCCCCCCCCCCCCC.E5YPO9kmyuRGyh0XouQYb4YMJKvyOeW",
+        ]
     )
     func malformed(hash: String) {
         #expect(!Bcrypt.verify(Array("U*U".utf8), against: hash))
