@@ -23,6 +23,7 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-argument-parser.git", from: "1.8.2"),
         .package(url: "https://github.com/apple/swift-log.git", from: "1.16.2"),
         .package(url: "https://github.com/vapor/postgres-nio.git", from: "1.33.2"),
+        .package(url: "https://github.com/apple/swift-crypto.git", from: "4.5.2"),
     ],
     targets: [
         // MARK: The wire protocol: pure codec, spec tables, rules, masking printer, NIO framing.
@@ -42,7 +43,19 @@ let package = Package(
         ),
         .target(
             name: "CashpointSecurity",
-            dependencies: ["CCrypt"],
+            dependencies: [
+                "CCrypt",
+                .product(name: "Crypto", package: "swift-crypto"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+        // MARK: The switch's core: permission table, response codes, idempotency, the audit chain. No I/O.
+        .target(
+            name: "CashpointBank",
+            dependencies: [
+                "ATM87",
+                .product(name: "Crypto", package: "swift-crypto"),
+            ],
             swiftSettings: swiftSettings
         ),
         // MARK: The private PostgreSQL used by the tools and the integration tests.
@@ -52,6 +65,21 @@ let package = Package(
                 .product(name: "PostgresNIO", package: "postgres-nio"),
                 .product(name: "Logging", package: "swift-log"),
             ],
+            swiftSettings: swiftSettings
+        ),
+        // MARK: The bank's PostgreSQL store: migrations, posting, verification, the audit sealer, seeding.
+        .target(
+            name: "CashpointStore",
+            dependencies: [
+                "CashpointBank",
+                "CashpointSecurity",
+                "CashpointDatabase",
+                .product(name: "PostgresNIO", package: "postgres-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "Crypto", package: "swift-crypto"),
+            ],
+            resources: [.copy("Migrations")],
             swiftSettings: swiftSettings
         ),
         // MARK: The terminal's core: what a customer asks for, as ATM-87 requests.

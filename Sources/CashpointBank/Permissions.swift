@@ -1,0 +1,89 @@
+/// Who is acting.
+public enum Role: String, Sendable, Hashable, CaseIterable, Codable {
+    case customer
+    case teller
+    case admin
+}
+
+/// What can be asked of the bank.
+public enum BankOperation: String, Sendable, Hashable, CaseIterable {
+    case balance
+    case withdrawal
+    case deposit
+    case transfer
+    case miniStatement
+    case pinChange
+    case createCustomer
+    case createAccount
+    case issueCard
+    case lockAccount
+    case unlockAccount
+    case lockCard
+    case unlockCard
+    case unlockUser
+    case listUsers
+    case readAudit
+    case changeRole
+    case createStaff
+
+    /// Whether the operation acts on one customer's account (and so depends on whose it is).
+    public var isAccountOperation: Bool {
+        switch self {
+        case .balance, .withdrawal, .deposit, .transfer, .miniStatement, .pinChange: return true
+        default: return false
+        }
+    }
+}
+
+/// Whose account an operation touches, as seen from the actor.
+public enum Ownership: Sendable, Hashable {
+    /// The actor's own (for a customer: an account of the card in use).
+    case own
+    /// Another customer's.
+    case otherCustomer
+    /// Not an account operation.
+    case notApplicable
+}
+
+/// The permission table, in one place: the API layer of role-based access. The SQL functions check
+/// the same roles again (the database layer), and row-level security ties a customer's transaction to
+/// that customer's accounts.
+///
+/// | BankOperation | customer | teller | admin |
+/// |---|---|---|---|
+/// | balance, withdrawal, deposit, transfer, mini-statement, PIN change | own accounts | any customer account | any customer account |
+/// | create customer / account / card, lock and unlock account, card, user | no | yes | yes |
+/// | list users, read the audit log, change a role, create staff | no | no | yes |
+public enum Permissions {
+    public enum Decision: Sendable, Hashable {
+        case allow
+        /// Refused, with the response code to answer.
+        case deny(ResponseCode)
+    }
+
+    static let tellerOperations: Set<BankOperation> = [
+        .createCustomer, .createAccount, .issueCard, .lockAccount, .unlockAccount, .lockCard, .unlockCard,
+        .unlockUser,
+    ]
+    static let adminOnlyOperations: Set<BankOperation> = [.listUsers, .readAudit, .changeRole, .createStaff]
+
+    public static func decide(role: Role, operation: BankOperation, ownership: Ownership) -> Decision {
+        if operation.isAccountOperation {
+            switch (role, ownership) {
+            case (.customer, .own), (.teller, _), (.admin, _):
+                return .allow
+            case (.customer, _):
+                return .deny(.notPermittedToCardholder)
+            }
+        }
+        switch role {
+        case .customer:
+            return .deny(.notPermittedToCardholder)
+        case .teller:
+            return tellerOperations.contains(operation) ? .allow : .deny(.notPermittedToTerminal)
+        case .admin:
+            return tellerOperations.contains(operation) || adminOnlyOperations.contains(operation)
+                ? .allow : .deny(.notPermittedToTerminal)
+        }
+    }
+}

@@ -1,0 +1,37 @@
+import ATM87
+
+/// An ISO 8583 response code (field 39).
+public struct ResponseCode: RawRepresentable, Hashable, Sendable, CustomStringConvertible, Codable {
+    public var rawValue: String
+
+    public init(rawValue: String) { self.rawValue = rawValue }
+
+    public static let approved = ResponseCode(rawValue: "00")
+    public static let invalidTransaction = ResponseCode(rawValue: "12")
+    public static let invalidAmount = ResponseCode(rawValue: "13")
+    public static let unknownCard = ResponseCode(rawValue: "14")
+    public static let formatError = ResponseCode(rawValue: "30")
+    public static let insufficientFunds = ResponseCode(rawValue: "51")
+    public static let expiredCard = ResponseCode(rawValue: "54")
+    public static let wrongPIN = ResponseCode(rawValue: "55")
+    public static let notPermittedToCardholder = ResponseCode(rawValue: "57")
+    public static let notPermittedToTerminal = ResponseCode(rawValue: "58")
+    public static let amountLimitExceeded = ResponseCode(rawValue: "61")
+    public static let restricted = ResponseCode(rawValue: "62")
+    public static let securityViolation = ResponseCode(rawValue: "63")
+    public static let countLimitExceeded = ResponseCode(rawValue: "65")
+    public static let pinTriesExceeded = ResponseCode(rawValue: "75")
+    public static let unknownFromAccount = ResponseCode(rawValue: "76")
+    public static let unknownToAccount = ResponseCode(rawValue: "77")
+    public static let switchInoperative = ResponseCode(rawValue: "91")
+    public static let duplicate = ResponseCode(rawValue: "94")
+    public static let reconcileError = ResponseCode(rawValue: "95")
+    public static let systemMalfunction = ResponseCode(rawValue: "96")
+
+    public var isApproved: Bool { self == .approved }
+
+    /// The meaning, from the protocol specification.
+    public var meaning: String { ATM87Spec.responseCodes[self.rawValue] ?? "unknown response code" }
+
+    public var description: String { "\(self.rawValue) (\(self.meaning))" }
+}

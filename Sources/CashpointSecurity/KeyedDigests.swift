@@ -1,0 +1,148 @@
+public import Crypto
+import Foundation
+
+/// A 32-byte secret kept outside the database: the pepper under which PANs, PINs and passwords are
+/// digested before bcrypt, or the audit chain's key. Read from a file or an environment variable as
+/// 64 hex characters; never printed.
+public struct SecretKey: Sendable, CustomStringConvertible {
+    public let key: SymmetricKey
+
+    public struct LoadError: Error, Hashable, Sendable, CustomStringConvertible {
+        public var reason: String
+        public var description: String { self.reason }
+    }
+
+    public init(bytes: [UInt8]) throws(LoadError) {
+        guard bytes.count == 32 else {
+            throw LoadError(reason: "a key is 32 bytes (64 hex characters), got \(bytes.count) bytes")
+        }
+        self.key = SymmetricKey(data: bytes)
+    }
+
+    /// 64 hex characters, surrounding white space ignored.
+    public init(hex text: String, name: String) throws(LoadError) {
+        let trimmed = text.trimmingCharacters(in: .whitespacesAndNewlines)
+        guard trimmed.utf8.count == 64, let bytes = Self.hexBytes(trimmed) else {
+            throw LoadError(reason: "the \(name) must be 64 hex characters (32 bytes)")
+        }
+        try self.init(bytes: bytes)
+    }
+
+    /// Reads a key file holding 64 hex characters (lines starting with # are comments).
+    public init(contentsOfFile path: String, name: String) throws(LoadError) {
+        let text: String
+        do {
+            text = try String(contentsOfFile: path, encoding: .utf8)
+        } catch {
+            throw LoadError(reason: "cannot read the \(name) file \(path): \(error.localizedDescription)")
+        }
+        let lines = text.split(separator: "\n").filter { !$0.hasPrefix("#") }.joined()
+        try self.init(hex: lines, name: "\(name) in \(path)")
+    }
+
+    /// A new random key.
+    public static func generate() -> SecretKey {
+        var bytes = [UInt8](repeating: 0, count: 32)
+        var generator = SystemRandomNumberGenerator()
+        for index in bytes.indices { bytes[index] = UInt8.random(in: 0...255, using: &generator) }
+        return try! SecretKey(bytes: bytes)
+    }
+
+    /// The key as hex, for writing a new key file once. Never log it.
+    public var hexForKeyFile: String {
+        self.key.withUnsafeBytes { $0.map { String(format: "%02x", $0) }.joined() }
+    }
+
+    public var description: String { "SecretKey(<redacted>)" }
+
+    /// HMAC-SHA-256 of the parts, each preceded by its length so no two part lists collide.
+    public func digest(_ parts: [String]) -> [UInt8] {
+        var hmac = HMAC<SHA256>(key: self.key)
+        for part in parts {
+            var length = UInt32(part.utf8.count).bigEndian
+            withUnsafeBytes(of: &length) { hmac.update(data: $0) }
+            hmac.update(data: Array(part.utf8))
+        }
+        return Array(hmac.finalize())
+    }
+
+    static func hexBytes(_ text: String) -> [UInt8]? {
+        var bytes: [UInt8] = []
+        var iterator = text.utf8.makeIterator()
+        while let high = iterator.next() {
+            guard let low = iterator.next(), let h = nibble(high), let l = nibble(low) else { return nil }
+            bytes.append(h << 4 | l)
+        }
+        return bytes
+    }
+
+    static func nibble(_ c: UInt8) -> UInt8? {
+        switch c {
+        case 0x30...0x39: return c - 0x30
+        case 0x41...0x46: return c - 0x37
+        case 0x61...0x66: return c - 0x57
+        default: return nil
+        }
+    }
+}
+
+/// How PANs, PINs and staff passwords are kept: never in clear, never as a bare hash.
+///
+/// - A card is found by `panDigest`: HMAC-SHA-256(pepper, PAN).
+/// - A PIN is kept as bcrypt over HMAC-SHA-256(pepper, PAN, PIN) in hex: without the pepper a stolen
+///   table cannot be brute-forced offline (10,000 PINs would otherwise fall in minutes), and a hash
+///   copied to another card's row does not verify there.
+/// - A staff password is kept as bcrypt over HMAC-SHA-256(pepper, user name, password).
+public struct CredentialHasher: Sendable {
+    public let pepper: SecretKey
+    public let cost: Int
+
+    public init(pepper: SecretKey, cost: Int = Bcrypt.defaultCost) {
+        self.pepper = pepper
+        self.cost = cost
+    }
+
+    public func panDigest(_ pan: String) -> [UInt8] {
+        self.pepper.digest(["cashpoint.pan.v1", pan])
+    }
+
+    func pinInput(pan: String, pin: String) -> [UInt8] {
+        Array(self.pepper.digest(["cashpoint.pin.v1", pan, pin]).map { String(format: "%02x", $0) }.joined().utf8)
+    }
+
+    func passwordInput(userName: String, password: String) -> [UInt8] {
+        Array(
+            self.pepper.digest(["cashpoint.password.v1", userName, password]).map { String(format: "%02x", $0) }
+                .joined().utf8
+        )
+    }
+
+    /// A PIN is 4 to 12 digits.
+    public static func isValidPIN(_ pin: String) -> Bool {
+        (4...12).contains(pin.utf8.count) && pin.utf8.allSatisfy { $0 >= 0x30 && $0 <= 0x39 }
+    }
+
+    /// bcrypt of the keyed PIN digest. Slow by design: call off the event loop.
+    public func hashPIN(pan: String, pin: String) throws(Bcrypt.Error) -> String {
+        try Bcrypt.hash(self.pinInput(pan: pan, pin: pin), cost: self.cost)
+    }
+
+    public func verifyPIN(pan: String, pin: String, against hash: String) -> Bool {
+        Bcrypt.verify(self.pinInput(pan: pan, pin: pin), against: hash)
+    }
+
+    public func hashPassword(userName: String, password: String) throws(Bcrypt.Error) -> String {
+        try Bcrypt.hash(self.passwordInput(userName: userName, password: password), cost: self.cost)
+    }
+
+    public func verifyPassword(userName: String, password: String, against hash: String) -> Bool {
+        Bcrypt.verify(self.passwordInput(userName: userName, password: password), against: hash)
+    }
+
+    /// The PAN as the first 6 and last 4 digits: what may be stored and shown.
+    public static func maskPAN(_ pan: String) -> String {
+        let digits = Array(pan)
+        guard digits.count >= 13 else { return String(repeating: "*", count: max(0, digits.count - 4)) + String(digits.suffix(4)) }
+        return String(digits.prefix(6)) + String(repeating: "*", count: digits.count - 10) + String(digits.suffix(4))
+    }
+}

@@ -1,0 +1,508 @@
+public import CashpointBank
+public import CashpointSecurity
+public import Foundation
+import PostgresNIO
+public import Logging
+public import NIOPosix
+
+/// A cardholder whose PIN (or session token) was checked: what later requests of the card session act as.
+public struct CardHolder: Sendable, Hashable {
+    public var cardID: Int64
+    public var userID: Int64
+    public var maskedPAN: String
+    /// The accounts the card may use, default first.
+    public var accounts: [String]
+
+    public init(cardID: Int64, userID: Int64, maskedPAN: String, accounts: [String]) {
+        self.cardID = cardID
+        self.userID = userID
+        self.maskedPAN = maskedPAN
+        self.accounts = accounts
+    }
+
+    public var actorName: String { "card:\(self.maskedPAN)" }
+}
+
+public enum CardAuthentication: Sendable, Hashable {
+    case approved(CardHolder)
+    /// Refused with this code; `capture` tells the terminal to keep the card (75).
+    case refused(ResponseCode, capture: Bool)
+}
+
+/// A signed-on teller or administrator.
+public struct StaffMember: Sendable, Hashable {
+    public var userID: Int64
+    public var userName: String
+    public var role: Role
+
+    public init(userID: Int64, userName: String, role: Role) {
+        self.userID = userID
+        self.userName = userName
+        self.role = role
+    }
+}
+
+public enum StaffLogin: Sendable, Hashable {
+    case approved(StaffMember)
+    case refused(ResponseCode)
+}
+
+/// What a cardholder asks for at an ATM.
+public enum CardOperation: Sendable, Hashable {
+    case balance(account: String?)
+    case withdrawal(amount: Int64, account: String?)
+    case deposit(amount: Int64, account: String?)
+    case transfer(amount: Int64, from: String?, to: String)
+    case miniStatement(account: String?)
+    case pinChange(newPIN: String)
+}
+
+/// What a teller or administrator asks for.
+public enum StaffOperation: Sendable, Hashable {
+    case balance(account: String)
+    case deposit(account: String, amount: Int64)
+    case withdrawal(account: String, amount: Int64)
+    case transfer(from: String, to: String, amount: Int64)
+    case miniStatement(account: String)
+    case createCustomer(userName: String, fullName: String)
+    case openAccount(customerID: Int64, accountNo: String, name: String, dailyLimit: Int64?, dailyCount: Int?)
+    /// Issues a card with a first PIN, which the answer does not repeat: the customer chose it or was
+    /// told it once at the desk.
+    case issueCard(customerID: Int64, pan: String, pin: String, expiry: String, accounts: [String])
+    case lockAccount(String)
+    case unlockAccount(String)
+    case lockCard(pan: String)
+    case unlockCard(pan: String)
+    case unlockUser(String)
+    case listUsers
+    case readAudit(BankStore.AuditFilter)
+    case changeRole(userName: String, role: Role)
+    case createStaff(userName: String, fullName: String, role: Role, password: String)
+
+    var permission: BankOperation {
+        switch self {
+        case .balance: return .balance
+        case .deposit: return .deposit
+        case .withdrawal: return .withdrawal
+        case .transfer: return .transfer
+        case .miniStatement: return .miniStatement
+        case .createCustomer: return .createCustomer
+        case .openAccount: return .createAccount
+        case .issueCard: return .issueCard
+        case .lockAccount: return .lockAccount
+        case .unlockAccount: return .unlockAccount
+        case .lockCard: return .lockCard
+        case .unlockCard: return .unlockCard
+        case .unlockUser: return .unlockUser
+        case .listUsers: return .listUsers
+        case .readAudit: return .readAudit
+        case .changeRole: return .changeRole
+        case .createStaff: return .createStaff
+        }
+    }
+
+    var name: String { "\(self.permission.rawValue)" }
+}
+
+/// The answer to a cardholder's or staff member's request.
+public struct BankAnswer: Sendable, Hashable {
+    public var code: ResponseCode
+    public var balance: Int64?
+    public var authCode: String?
+    public var transactionID: Int64?
+    public var statement: [StatementLine]
+    /// The answer replays a stored one: nothing was posted again.
+    public var replayed: Bool
+    /// Rows or ids an administrative request returns.
+    public var users: [UserRecord]
+    public var audit: [AuditRecord]
+    public var createdID: Int64?
+
+    public init(
+        code: ResponseCode,
+        balance: Int64? = nil,
+        authCode: String? = nil,
+        transactionID: Int64? = nil,
+        statement: [StatementLine] = [],
+        replayed: Bool = false,
+        users: [UserRecord] = [],
+        audit: [AuditRecord] = [],
+        createdID: Int64? = nil
+    ) {
+        self.code = code
+        self.balance = balance
+        self.authCode = authCode
+        self.transactionID = transactionID
+        self.statement = statement
+        self.replayed = replayed
+        self.users = users
+        self.audit = audit
+        self.createdID = createdID
+    }
+
+    public static func refused(_ code: ResponseCode) -> BankAnswer { BankAnswer(code: code) }
+}
+
+/// The bank as the switch sees it: card and staff authentication, the permission table, and the
+/// store. bcrypt runs on a thread pool, never on an event loop or the cooperative pool. Time comes
+/// from the injected clock.
+public struct BankService: Sendable {
+    public let store: BankStore
+    public let hasher: CredentialHasher
+    public let threadPool: NIOThreadPool
+    public let now: @Sendable () -> Date
+    public let logger: Logger
+
+    public init(
+        store: BankStore,
+        hasher: CredentialHasher,
+        threadPool: NIOThreadPool = .singleton,
+        now: @escaping @Sendable () -> Date = { Date() },
+        logger: Logger
+    ) {
+        self.store = store
+        self.hasher = hasher
+        self.threadPool = threadPool
+        self.now = now
+        self.logger = logger
+    }
+
+    // MARK: Cards
+
+    /// Checks a card and its PIN. A blocked card is refused (75, capture) without running bcrypt; the
+    /// third wrong PIN in a row (configurable in bank.settings) blocks the card.
+    public func authenticateCard(pan: String, pin: String, terminal: String, ip: String?) async throws
+        -> CardAuthentication
+    {
+        let actor = ActorContext(
+            role: .system,
+            userID: nil,
+            name: "card:\(CredentialHasher.maskPAN(pan))",
+            device: terminal,
+            ip: ip
+        )
+        guard let card = try await self.store.card(panDigest: self.hasher.panDigest(pan)) else {
+            try await self.store.recordCardRefusal(cardID: nil, code: .unknownCard, reason: "no such card", actor: actor)
+            return .refused(.unknownCard, capture: false)
+        }
+        switch card.status {
+        case "active": break
+        case "blocked", "captured":
+            try await self.store.recordCardRefusal(cardID: card.cardID, code: .pinTriesExceeded, reason: "card \(card.status)", actor: actor)
+            return .refused(.pinTriesExceeded, capture: true)
+        default:
+            try await self.store.recordCardRefusal(cardID: card.cardID, code: .restricted, reason: "card \(card.status)", actor: actor)
+            return .refused(.restricted, capture: false)
+        }
+        if card.expiry < Self.isoDate(self.now()) {
+            try await self.store.recordCardRefusal(cardID: card.cardID, code: .expiredCard, reason: "expired", actor: actor)
+            return .refused(.expiredCard, capture: false)
+        }
+        if card.userLocked {
+            try await self.store.recordCardRefusal(cardID: card.cardID, code: .restricted, reason: "customer locked", actor: actor)
+            return .refused(.restricted, capture: false)
+        }
+        let ok = try await self.verifyOffLoop(pan: pan, pin: pin, hash: card.pinHash)
+        let (code, _) = try await self.store.recordPINAttempt(cardID: card.cardID, ok: ok, actor: actor)
+        guard code.isApproved else {
+            return .refused(code, capture: code == .pinTriesExceeded)
+        }
+        let accounts = try await self.store.accounts(ofCard: card.cardID)
+        return .approved(CardHolder(cardID: card.cardID, userID: card.userID, maskedPAN: card.maskedPAN, accounts: accounts))
+    }
+
+    /// A cardholder's request: checked against the permission table (API layer), then run by the SQL
+    /// function in the customer's row-level-security context (database layer).
+    public func perform(
+        _ operation: CardOperation,
+        for holder: CardHolder,
+        pan: String,
+        key: IdempotencyKey,
+        ip: String?
+    ) async throws -> BankAnswer {
+        let actor = ActorContext(role: .customer, userID: holder.userID, name: holder.actorName, device: key.terminal, ip: ip)
+        func owned(_ account: String?) -> String? {
+            account ?? holder.accounts.first
+        }
+        func check(_ permission: BankOperation, _ accounts: [String?]) -> ResponseCode? {
+            let ownership: Ownership = accounts.allSatisfy { $0.map(holder.accounts.contains) ?? false } ? .own : .otherCustomer
+            if case .deny(let code) = Permissions.decide(role: .customer, operation: permission, ownership: ownership) {
+                return code
+            }
+            return nil
+        }
+        let panDigest = self.hasher.panDigest(pan).map { String(format: "%02x", $0) }.joined()
+
+        switch operation {
+        case .balance(let account):
+            let account = owned(account)
+            if let refusal = check(.balance, [account]) {
+                return try await self.refuse(refusal, operation: "balance", actor: actor, details: ["account": account ?? ""])
+            }
+            let (code, balance) = try await self.store.balance(actor: actor, cardID: holder.cardID, account: account!)
+            return BankAnswer(code: code, balance: balance)
+        case .miniStatement(let account):
+            let account = owned(account)
+            if let refusal = check(.miniStatement, [account]) {
+                return try await self.refuse(refusal, operation: "statement", actor: actor, details: ["account": account ?? ""])
+            }
+            let (code, lines) = try await self.store.miniStatement(actor: actor, cardID: holder.cardID, account: account!)
+            return BankAnswer(code: code, balance: lines.first?.balanceAfter, statement: lines)
+        case .withdrawal(let amount, let account), .deposit(let amount, let account):
+            let kind: PostingKind = if case .withdrawal = operation { .withdrawal } else { .deposit }
+            let account = owned(account)
+            if let refusal = check(kind == .withdrawal ? .withdrawal : .deposit, [account]) {
+                return try await self.refuse(refusal, operation: kind.rawValue, actor: actor, details: ["account": account ?? ""])
+            }
+            let digest = RequestDigest.of([kind.rawValue, String(amount), panDigest, account!])
+            let result = try await self.store.post(
+                kind,
+                actor: actor,
+                cardID: holder.cardID,
+                key: key,
+                digest: digest,
+                amount: amount,
+                from: kind == .withdrawal ? account : nil,
+                to: kind == .deposit ? account : nil
+            )
+            return BankAnswer(
+                code: result.code,
+                balance: result.balanceAfter,
+                authCode: result.authCode,
+                transactionID: result.transactionID,
+                replayed: result.replayed
+            )
+        case .transfer(let amount, let from, let to):
+            let from = owned(from)
+            if let refusal = check(.transfer, [from, to]) {
+                return try await self.refuse(refusal, operation: "transfer", actor: actor, details: ["from": from ?? "", "to": to])
+            }
+            let digest = RequestDigest.of(["transfer", String(amount), panDigest, from!, to])
+            let result = try await self.store.post(
+                .transfer,
+                actor: actor,
+                cardID: holder.cardID,
+                key: key,
+                digest: digest,
+                amount: amount,
+                from: from,
+                to: to
+            )
+            return BankAnswer(
+                code: result.code,
+                balance: result.balanceAfter,
+                authCode: result.authCode,
+                transactionID: result.transactionID,
+                replayed: result.replayed
+            )
+        case .pinChange(let newPIN):
+            guard CredentialHasher.isValidPIN(newPIN) else {
+                return try await self.refuse(.invalidTransaction, operation: "pin.change", actor: actor, details: ["reason": "PIN must be 4-12 digits"])
+            }
+            let hash = try await self.hashOffLoop(pan: pan, pin: newPIN)
+            let code = try await self.store.changePIN(cardID: holder.cardID, userID: holder.userID, newHash: hash, actor: actor)
+            return BankAnswer(code: code)
+        }
+    }
+
+    /// A reversal advice (0420/0421) from a terminal: the original is named by its STAN and
+    /// transmission time; `dispensed` is field 95's actual amount (nil: nothing was dispensed).
+    public func reverse(
+        key: IdempotencyKey,
+        originalSTAN: String,
+        originalTransmitted: String,
+        originalAmount: Int64,
+        dispensed: Int64?,
+        ip: String?
+    ) async throws -> ReversalResult {
+        let actor = ActorContext(role: .system, userID: nil, name: "terminal:\(key.terminal)", device: key.terminal, ip: ip)
+        let digest = RequestDigest.of(["reversal", originalSTAN, originalTransmitted, String(originalAmount), dispensed.map(String.init) ?? "-"])
+        return try await self.store.reverse(
+            actor: actor,
+            key: key,
+            digest: digest,
+            originalSTAN: originalSTAN,
+            originalTransmitted: originalTransmitted,
+            dispensed: dispensed
+        )
+    }
+
+    // MARK: Staff
+
+    /// A teller's or administrator's sign-on: 5 wrong passwords in a row (configurable) lock the user;
+    /// only another teller or administrator unlocks.
+    public func loginStaff(userName: String, password: String, device: String, ip: String?) async throws -> StaffLogin {
+        let actor = ActorContext(role: .system, userID: nil, name: userName, device: device, ip: ip)
+        guard let staff = try await self.store.staff(userName: userName) else {
+            try await self.store.audit(actor: actor, action: "login.unknown", outcome: ResponseCode.wrongPIN.rawValue, details: [:])
+            return .refused(.wrongPIN)
+        }
+        if staff.locked {
+            try await self.store.audit(actor: actor, action: "login.locked", outcome: ResponseCode.restricted.rawValue, details: [:])
+            return .refused(.restricted)
+        }
+        let hash = staff.hash
+        let ok = try await self.threadPool.runIfActive { [hasher] in
+            hasher.verifyPassword(userName: userName, password: password, against: hash)
+        }
+        let (code, _) = try await self.store.recordLogin(userID: staff.userID, ok: ok, actor: actor)
+        guard code.isApproved else { return .refused(code) }
+        return .approved(StaffMember(userID: staff.userID, userName: userName, role: staff.role))
+    }
+
+    /// A staff request: the permission table first (a refusal is audited and answered 57 or 58), then
+    /// the SQL function, which checks the role again.
+    public func perform(
+        _ operation: StaffOperation,
+        by staff: StaffMember,
+        key: IdempotencyKey,
+        ip: String?
+    ) async throws -> BankAnswer {
+        let actor = ActorContext.staff(staff.role, name: staff.userName, device: key.terminal, ip: ip)
+        if case .deny(let code) = Permissions.decide(role: staff.role, operation: operation.permission, ownership: .otherCustomer) {
+            return try await self.refuse(code, operation: operation.name, actor: actor, details: [:])
+        }
+        do {
+            switch operation {
+            case .balance(let account):
+                let (code, balance) = try await self.store.balance(actor: actor, cardID: nil, account: account)
+                return BankAnswer(code: code, balance: balance)
+            case .miniStatement(let account):
+                let (code, lines) = try await self.store.miniStatement(actor: actor, cardID: nil, account: account)
+                return BankAnswer(code: code, balance: lines.first?.balanceAfter, statement: lines)
+            case .deposit(let account, let amount), .withdrawal(let account, let amount):
+                let kind: PostingKind = if case .deposit = operation { .deposit } else { .withdrawal }
+                let digest = RequestDigest.of([kind.rawValue, String(amount), "staff:\(staff.userName)", account])
+                let result = try await self.store.post(
+                    kind,
+                    actor: actor,
+                    cardID: nil,
+                    key: key,
+                    digest: digest,
+                    amount: amount,
+                    from: kind == .withdrawal ? account : nil,
+                    to: kind == .deposit ? account : nil
+                )
+                return BankAnswer(
+                    code: result.code,
+                    balance: result.balanceAfter,
+                    authCode: result.authCode,
+                    transactionID: result.transactionID,
+                    replayed: result.replayed
+                )
+            case .transfer(let from, let to, let amount):
+                let digest = RequestDigest.of(["transfer", String(amount), "staff:\(staff.userName)", from, to])
+                let result = try await self.store.post(
+                    .transfer,
+                    actor: actor,
+                    cardID: nil,
+                    key: key,
+                    digest: digest,
+                    amount: amount,
+                    from: from,
+                    to: to
+                )
+                return BankAnswer(
+                    code: result.code,
+                    balance: result.balanceAfter,
+                    authCode: result.authCode,
+                    transactionID: result.transactionID,
+                    replayed: result.replayed
+                )
+            case .createCustomer(let userName, let fullName):
+                let id = try await self.store.createCustomer(actor: actor, userName: userName, fullName: fullName)
+                return BankAnswer(code: .approved, createdID: id)
+            case .openAccount(let customerID, let accountNo, let name, let limit, let count):
+                let id = try await self.store.openAccount(
+                    actor: actor,
+                    userID: customerID,
+                    accountNo: accountNo,
+                    name: name,
+                    dailyLimit: limit,
+                    dailyCount: count
+                )
+                return BankAnswer(code: .approved, createdID: id)
+            case .issueCard(let customerID, let pan, let pin, let expiry, let accounts):
+                guard CredentialHasher.isValidPIN(pin) else { return .refused(.invalidTransaction) }
+                let hash = try await self.hashOffLoop(pan: pan, pin: pin)
+                let id = try await self.store.issueCard(
+                    actor: actor,
+                    userID: customerID,
+                    panDigest: self.hasher.panDigest(pan),
+                    maskedPAN: CredentialHasher.maskPAN(pan),
+                    pinHash: hash,
+                    expiry: expiry,
+                    accounts: accounts
+                )
+                return BankAnswer(code: .approved, createdID: id)
+            case .lockAccount(let account), .unlockAccount(let account):
+                let lock = if case .lockAccount = operation { true } else { false }
+                let done = try await self.store.setAccountLocked(actor: actor, account: account, locked: lock)
+                return BankAnswer(code: done ? .approved : .unknownFromAccount)
+            case .lockCard(let pan), .unlockCard(let pan):
+                let status = if case .lockCard = operation { "blocked" } else { "active" }
+                let done = try await self.store.setCardStatus(actor: actor, panDigest: self.hasher.panDigest(pan), status: status)
+                return BankAnswer(code: done ? .approved : .unknownCard)
+            case .unlockUser(let userName):
+                let done = try await self.store.unlockUser(actor: actor, userName: userName)
+                return BankAnswer(code: done ? .approved : .unknownCard)
+            case .listUsers:
+                return BankAnswer(code: .approved, users: try await self.store.listUsers(actor: actor))
+            case .readAudit(let filter):
+                return BankAnswer(code: .approved, audit: try await self.store.readAudit(actor: actor, filter: filter))
+            case .changeRole(let userName, let role):
+                let done = try await self.store.changeRole(actor: actor, userName: userName, role: role)
+                return BankAnswer(code: done ? .approved : .invalidTransaction)
+            case .createStaff(let userName, let fullName, let role, let password):
+                let hash = try await self.threadPool.runIfActive { [hasher] in
+                    try hasher.hashPassword(userName: userName, password: password)
+                }
+                let id = try await self.store.createStaff(actor: actor, userName: userName, fullName: fullName, role: role, passwordHash: hash)
+                return BankAnswer(code: .approved, createdID: id)
+            }
+        } catch let error as StoreError {
+            switch error.kind {
+            case .notPermitted: return BankAnswer(code: staff.role == .admin ? .notPermittedToTerminal : .notPermittedToTerminal)
+            case .alreadyExists, .invalidValue: return BankAnswer(code: .invalidTransaction)
+            case .notFound: return BankAnswer(code: .unknownFromAccount)
+            case .unavailable: throw error
+            }
+        }
+    }
+
+    // MARK: Helpers
+
+    func refuse(_ code: ResponseCode, operation: String, actor: ActorContext, details: [String: String]) async throws -> BankAnswer {
+        var details = details
+        details["refused_by"] = "permission table"
+        try await self.store.audit(actor: actor, action: operation, outcome: code.rawValue, details: details)
+        return .refused(code)
+    }
+
+    func verifyOffLoop(pan: String, pin: String, hash: String) async throws -> Bool {
+        try await self.threadPool.runIfActive { [hasher] in
+            hasher.verifyPIN(pan: pan, pin: pin, against: hash)
+        }
+    }
+
+    func hashOffLoop(pan: String, pin: String) async throws -> String {
+        try await self.threadPool.runIfActive { [hasher] in
+            try hasher.hashPIN(pan: pan, pin: pin)
+        }
+    }
+
+    static func isoDate(_ date: Date) -> String {
+        let seconds = Int(date.timeIntervalSince1970)
+        let days = seconds >= 0 ? seconds / 86_400 : (seconds - 86_399) / 86_400
+        let z = days + 719_468
+        let era = (z >= 0 ? z : z - 146_096) / 146_097
+        let doe = z - era * 146_097
+        let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365
+        let doy = doe - (365 * yoe + yoe / 4 - yoe / 100)
+        let mp = (5 * doy + 2) / 153
+        let day = doy - (153 * mp + 2) / 5 + 1
+        let month = mp < 10 ? mp + 3 : mp - 9
+        let year = yoe + era * 400 + (month <= 2 ? 1 : 0)
+        return String(format: "%04d-%02d-%02d", year, month, day)
+    }
+}

@@ -1,0 +1,599 @@
+public import CashpointBank
+public import Foundation
+public import Logging
+public import PostgresNIO
+
+/// Who acts, as the database records it: the role for row-level security and the permission checks,
+/// the user (a customer context is tied to its user), and the actor, device and address for the
+/// audit log. The actor label never holds a full PAN.
+public struct ActorContext: Sendable, Hashable {
+    public enum DatabaseRole: String, Sendable, Hashable {
+        case customer, teller, admin, system
+    }
+
+    public var role: DatabaseRole
+    public var userID: Int64?
+    public var name: String
+    public var device: String?
+    public var ip: String?
+
+    public init(role: DatabaseRole, userID: Int64?, name: String, device: String?, ip: String?) {
+        self.role = role
+        self.userID = userID
+        self.name = name
+        self.device = device
+        self.ip = ip
+    }
+
+    public static func staff(_ role: Role, name: String, device: String?, ip: String?) -> ActorContext {
+        ActorContext(role: DatabaseRole(rawValue: role.rawValue)!, userID: nil, name: name, device: device, ip: ip)
+    }
+
+    public static func system(_ name: String) -> ActorContext {
+        ActorContext(role: .system, userID: nil, name: name, device: nil, ip: nil)
+    }
+}
+
+/// A typed error from the store: the switch maps each kind to a response code.
+public struct StoreError: Error, CustomStringConvertible, Sendable {
+    public enum Kind: String, Sendable {
+        /// The database refused the actor's role (SQLSTATE 42501).
+        case notPermitted
+        /// A name, number or card already exists (23505).
+        case alreadyExists
+        /// Something named does not exist (23503, P0002).
+        case notFound
+        /// A value broke a check (23514, 22023, 22P02).
+        case invalidValue
+        /// The database could not be reached or failed (the switch answers 91 or 96).
+        case unavailable
+    }
+
+    public var kind: Kind
+    public var detail: String
+
+    public var description: String { "\(self.kind.rawValue): \(self.detail)" }
+}
+
+/// The answer to a posting.
+public struct PostingResult: Sendable, Hashable {
+    public var code: ResponseCode
+    public var transactionID: Int64?
+    public var balanceAfter: Int64?
+    public var authCode: String?
+    /// The stored answer to an earlier identical request: nothing was posted this time.
+    public var replayed: Bool
+}
+
+public struct ReversalResult: Sendable, Hashable {
+    public var code: ResponseCode
+    public var transactionID: Int64?
+    public var reversedAmount: Int64
+    public var replayed: Bool
+}
+
+public struct CardRecord: Sendable, Hashable {
+    public var cardID: Int64
+    public var userID: Int64
+    public var pinHash: String
+    public var status: String
+    public var pinTries: Int
+    /// The last day the card is valid (ISO date, YYYY-MM-DD).
+    public var expiry: String
+    public var maxPINTries: Int
+    public var maskedPAN: String
+    public var userLocked: Bool
+}
+
+public struct StatementLine: Sendable, Hashable {
+    public var lineID: Int64
+    public var at: Date
+    public var kind: String
+    public var amount: Int64
+    public var balanceAfter: Int64
+}
+
+public struct UserRecord: Sendable, Hashable {
+    public var id: Int64
+    public var userName: String
+    public var fullName: String
+    public var role: String
+    public var locked: Bool
+    public var failedAttempts: Int
+}
+
+public struct AuditRecord: Sendable, Hashable {
+    public var id: Int64
+    public var at: Date
+    public var actor: String
+    public var action: String
+    public var outcome: String
+    public var details: String
+    public var ip: String?
+    public var device: String?
+}
+
+/// The bank's PostgreSQL store: each method is one call of one SQL function (one transaction), run by
+/// a role that owns nothing. Serialization failures and deadlocks are retried a bounded number of
+/// times and never reach the caller.
+public struct BankStore: Sendable {
+    public let client: PostgresClient
+    public let logger: Logger
+    public let maxAttempts: Int
+
+    public init(client: PostgresClient, logger: Logger, maxAttempts: Int = 5) {
+        self.client = client
+        self.logger = logger
+        self.maxAttempts = maxAttempts
+    }
+
+    // MARK: Money
+
+    public func post(
+        _ kind: PostingKind,
+        actor: ActorContext,
+        cardID: Int64?,
+        key: IdempotencyKey,
+        digest: [UInt8],
+        amount: Int64,
+        from: String?,
+        to: String?
+    ) async throws -> PostingResult {
+        try await self.retrying {
+            let rows = try await self.client.query(
+                """
+                SELECT response_code, transaction_id, balance_after, auth_code, replayed FROM bank.post(
+                    \(actor.role.rawValue), \(actor.userID), \(cardID), \(actor.name), \(actor.ip), \(actor.device),
+                    \(key.terminal), \(key.stan), \(key.transmitted), \(ByteBuffer(bytes: digest)),
+                    \(kind.rawValue), \(amount), \(from), \(to))
+                """,
+                logger: self.logger
+            )
+            for try await (code, txn, balance, auth, replayed) in rows.decode(
+                (String, Int64?, Int64?, String?, Bool).self
+            ) {
+                return PostingResult(
+                    code: ResponseCode(rawValue: code),
+                    transactionID: txn,
+                    balanceAfter: balance,
+                    authCode: auth,
+                    replayed: replayed
+                )
+            }
+            throw StoreError(kind: .unavailable, detail: "bank.post returned no row")
+        }
+    }
+
+    public func reverse(
+        actor: ActorContext,
+        key: IdempotencyKey,
+        digest: [UInt8],
+        originalSTAN: String,
+        originalTransmitted: String,
+        dispensed: Int64?
+    ) async throws -> ReversalResult {
+        try await self.retrying {
+            let rows = try await self.client.query(
+                """
+                SELECT response_code, transaction_id, reversed_amount, replayed FROM bank.reverse(
+                    \(actor.name), \(actor.ip), \(actor.device),
+                    \(key.terminal), \(key.stan), \(key.transmitted), \(ByteBuffer(bytes: digest)),
+                    \(originalSTAN), \(originalTransmitted), \(dispensed))
+                """,
+                logger: self.logger
+            )
+            for try await (code, txn, reversed, replayed) in rows.decode((String, Int64?, Int64, Bool).self) {
+                return ReversalResult(
+                    code: ResponseCode(rawValue: code),
+                    transactionID: txn,
+                    reversedAmount: reversed,
+                    replayed: replayed
+                )
+            }
+            throw StoreError(kind: .unavailable, detail: "bank.reverse returned no row")
+        }
+    }
+
+    public func balance(actor: ActorContext, cardID: Int64?, account: String) async throws -> (ResponseCode, Int64?) {
+        try await self.retrying {
+            let rows = try await self.client.query(
+                """
+                SELECT response_code, balance FROM bank.balance(
+                    \(actor.role.rawValue), \(actor.userID), \(cardID), \(account), \(actor.name), \(actor.ip), \(actor.device))
+                """,
+                logger: self.logger
+            )
+            for try await (code, balance) in rows.decode((String, Int64?).self) {
+                return (ResponseCode(rawValue: code), balance)
+            }
+            throw StoreError(kind: .unavailable, detail: "bank.balance returned no row")
+        }
+    }
+
+    public func miniStatement(
+        actor: ActorContext,
+        cardID: Int64?,
+        account: String,
+        count: Int = 10
+    ) async throws -> (ResponseCode, [StatementLine]) {
+        try await self.retrying {
+            let rows = try await self.client.query(
+                """
+                SELECT response_code, line_id, at, kind, amount, balance_after FROM bank.mini_statement(
+                    \(actor.role.rawValue), \(actor.userID), \(cardID), \(account), \(count),
+                    \(actor.name), \(actor.ip), \(actor.device))
+                """,
+                logger: self.logger
+            )
+            var code = ResponseCode.systemMalfunction
+            var lines: [StatementLine] = []
+            for try await (rowCode, id, at, kind, amount, balance) in rows.decode(
+                (String, Int64?, Date?, String?, Int64?, Int64?).self
+            ) {
+                code = ResponseCode(rawValue: rowCode)
+                if let id, let at, let kind, let amount, let balance {
+                    lines.append(StatementLine(lineID: id, at: at, kind: kind, amount: amount, balanceAfter: balance))
+                }
+            }
+            return (code, lines)
+        }
+    }
+
+    // MARK: Cards and PINs
+
+    public func card(panDigest: [UInt8]) async throws -> CardRecord? {
+        try await self.retrying {
+            let rows = try await self.client.query(
+                """
+                SELECT card_id, user_id, pin_hash, status, pin_tries, expiry::text, max_pin_tries, pan_masked, user_locked
+                FROM bank.card_by_digest(\(ByteBuffer(bytes: panDigest)))
+                """,
+                logger: self.logger
+            )
+            for try await (id, user, hash, status, tries, expiry, maxTries, masked, locked) in rows.decode(
+                (Int64, Int64, String, String, Int, String, Int, String, Bool).self
+            ) {
+                return CardRecord(
+                    cardID: id,
+                    userID: user,
+                    pinHash: hash,
+                    status: status,
+                    pinTries: tries,
+                    expiry: expiry,
+                    maxPINTries: maxTries,
+                    maskedPAN: masked,
+                    userLocked: locked
+                )
+            }
+            return nil
+        }
+    }
+
+    /// The accounts a card may use, default first.
+    public func accounts(ofCard cardID: Int64) async throws -> [String] {
+        try await self.retrying {
+            let rows = try await self.client.query(
+                "SELECT account_no FROM bank.card_accounts_of(\(cardID))",
+                logger: self.logger
+            )
+            var accounts: [String] = []
+            for try await account in rows.decode(String.self) { accounts.append(account) }
+            return accounts
+        }
+    }
+
+    /// Records a PIN check; answers 00, 55, or 75 (blocked now or before).
+    public func recordPINAttempt(cardID: Int64, ok: Bool, actor: ActorContext) async throws -> (ResponseCode, Int) {
+        try await self.retrying {
+            let rows = try await self.client.query(
+                """
+                SELECT response_code, pin_tries FROM bank.record_pin_attempt(
+                    \(cardID), \(ok), \(actor.name), \(actor.ip), \(actor.device))
+                """,
+                logger: self.logger
+            )
+            for try await (code, tries) in rows.decode((String, Int).self) {
+                return (ResponseCode(rawValue: code), tries)
+            }
+            throw StoreError(kind: .unavailable, detail: "bank.record_pin_attempt returned no row")
+        }
+    }
+
+    public func recordCardRefusal(cardID: Int64?, code: ResponseCode, reason: String, actor: ActorContext) async throws {
+        try await self.retrying {
+            try await self.client.query(
+                """
+                SELECT bank.record_card_refusal(\(cardID), \(code.rawValue), \(reason), \(actor.name), \(actor.ip), \(actor.device))
+                """,
+                logger: self.logger
+            )
+        }
+    }
+
+    public func changePIN(cardID: Int64, userID: Int64, newHash: String, actor: ActorContext) async throws -> ResponseCode {
+        try await self.retrying {
+            let rows = try await self.client.query(
+                """
+                SELECT bank.change_pin(\(cardID), \(userID), \(newHash), \(actor.name), \(actor.ip), \(actor.device))
+                """,
+                logger: self.logger
+            )
+            for try await code in rows.decode(String.self) { return ResponseCode(rawValue: code) }
+            throw StoreError(kind: .unavailable, detail: "bank.change_pin returned no row")
+        }
+    }
+
+    // MARK: Staff
+
+    public func staff(userName: String) async throws -> (userID: Int64, role: Role, hash: String, locked: Bool)? {
+        try await self.retrying {
+            let rows = try await self.client.query(
+                "SELECT user_id, role, password_hash, locked FROM bank.staff_by_name(\(userName))",
+                logger: self.logger
+            )
+            for try await (id, role, hash, locked) in rows.decode((Int64, String, String, Bool).self) {
+                guard let role = Role(rawValue: role) else { return nil }
+                return (id, role, hash, locked)
+            }
+            return nil
+        }
+    }
+
+    public func recordLogin(userID: Int64, ok: Bool, actor: ActorContext) async throws -> (ResponseCode, Bool) {
+        try await self.retrying {
+            let rows = try await self.client.query(
+                """
+                SELECT response_code, locked FROM bank.record_login(\(userID), \(ok), \(actor.name), \(actor.ip), \(actor.device))
+                """,
+                logger: self.logger
+            )
+            for try await (code, locked) in rows.decode((String, Bool).self) {
+                return (ResponseCode(rawValue: code), locked)
+            }
+            throw StoreError(kind: .unavailable, detail: "bank.record_login returned no row")
+        }
+    }
+
+    // MARK: Administration
+
+    public func createCustomer(actor: ActorContext, userName: String, fullName: String) async throws -> Int64 {
+        try await self.scalar(
+            """
+            SELECT bank.create_customer(\(actor.role.rawValue), \(actor.name), \(actor.ip), \(actor.device), \(userName), \(fullName))
+            """
+        )
+    }
+
+    public func createStaff(
+        actor: ActorContext,
+        userName: String,
+        fullName: String,
+        role: Role,
+        passwordHash: String
+    ) async throws -> Int64 {
+        try await self.scalar(
+            """
+            SELECT bank.create_staff(\(actor.role.rawValue), \(actor.name), \(actor.ip), \(actor.device),
+                \(userName), \(fullName), \(role.rawValue), \(passwordHash))
+            """
+        )
+    }
+
+    public func openAccount(
+        actor: ActorContext,
+        userID: Int64,
+        accountNo: String,
+        name: String,
+        dailyLimit: Int64?,
+        dailyCount: Int?
+    ) async throws -> Int64 {
+        try await self.scalar(
+            """
+            SELECT bank.open_account(\(actor.role.rawValue), \(actor.name), \(actor.ip), \(actor.device),
+                \(userID), \(accountNo), \(name), \(dailyLimit), \(dailyCount))
+            """
+        )
+    }
+
+    public func openInternalAccount(actor: ActorContext, accountNo: String, name: String, kind: String) async throws
+        -> Int64
+    {
+        try await self.scalar(
+            "SELECT bank.open_internal_account(\(actor.name), \(accountNo), \(name), \(kind))"
+        )
+    }
+
+    public func registerTerminal(
+        actor: ActorContext,
+        terminal: String,
+        kind: String,
+        location: String,
+        cashAccount: String
+    ) async throws {
+        try await self.retrying {
+            try await self.client.query(
+                "SELECT bank.register_terminal(\(actor.name), \(terminal), \(kind), \(location), \(cashAccount))",
+                logger: self.logger
+            )
+        }
+    }
+
+    public func issueCard(
+        actor: ActorContext,
+        userID: Int64,
+        panDigest: [UInt8],
+        maskedPAN: String,
+        pinHash: String,
+        expiry: String,
+        accounts: [String]
+    ) async throws -> Int64 {
+        try await self.scalar(
+            """
+            SELECT bank.issue_card(\(actor.role.rawValue), \(actor.name), \(actor.ip), \(actor.device), \(userID),
+                \(ByteBuffer(bytes: panDigest)), \(maskedPAN), \(pinHash), \(expiry)::date, \(accounts))
+            """
+        )
+    }
+
+    public func postOpening(actor: ActorContext, account: String, amount: Int64, equityAccount: String) async throws {
+        let _: Int64 = try await self.scalar(
+            "SELECT bank.post_opening(\(actor.name), \(account), \(amount), \(equityAccount))"
+        )
+    }
+
+    public func setAccountLocked(actor: ActorContext, account: String, locked: Bool) async throws -> Bool {
+        try await self.scalar(
+            """
+            SELECT bank.set_account_locked(\(actor.role.rawValue), \(actor.name), \(actor.ip), \(actor.device), \(account), \(locked))
+            """
+        )
+    }
+
+    public func setCardStatus(actor: ActorContext, panDigest: [UInt8], status: String) async throws -> Bool {
+        try await self.scalar(
+            """
+            SELECT bank.set_card_status(\(actor.role.rawValue), \(actor.name), \(actor.ip), \(actor.device),
+                \(ByteBuffer(bytes: panDigest)), \(status))
+            """
+        )
+    }
+
+    public func unlockUser(actor: ActorContext, userName: String) async throws -> Bool {
+        try await self.scalar(
+            "SELECT bank.unlock_user(\(actor.role.rawValue), \(actor.name), \(actor.ip), \(actor.device), \(userName))"
+        )
+    }
+
+    public func changeRole(actor: ActorContext, userName: String, role: Role) async throws -> Bool {
+        try await self.scalar(
+            """
+            SELECT bank.change_role(\(actor.role.rawValue), \(actor.name), \(actor.ip), \(actor.device), \(userName), \(role.rawValue))
+            """
+        )
+    }
+
+    public func listUsers(actor: ActorContext) async throws -> [UserRecord] {
+        try await self.retrying {
+            let rows = try await self.client.query(
+                """
+                SELECT user_id, user_name, full_name, role, locked, failed_attempts
+                FROM bank.list_users(\(actor.role.rawValue), \(actor.name), \(actor.ip), \(actor.device))
+                """,
+                logger: self.logger
+            )
+            var users: [UserRecord] = []
+            for try await (id, name, full, role, locked, failed) in rows.decode(
+                (Int64, String, String, String, Bool, Int).self
+            ) {
+                users.append(UserRecord(id: id, userName: name, fullName: full, role: role, locked: locked, failedAttempts: failed))
+            }
+            return users
+        }
+    }
+
+    public struct AuditFilter: Sendable, Hashable {
+        public var actor: String?
+        public var action: String?
+        public var since: Date?
+        public var until: Date?
+        public var beforeID: Int64?
+        public var limit: Int
+
+        public init(actor: String? = nil, action: String? = nil, since: Date? = nil, until: Date? = nil,
+                    beforeID: Int64? = nil, limit: Int = 50) {
+            self.actor = actor
+            self.action = action
+            self.since = since
+            self.until = until
+            self.beforeID = beforeID
+            self.limit = limit
+        }
+    }
+
+    public func readAudit(actor: ActorContext, filter: AuditFilter) async throws -> [AuditRecord] {
+        try await self.retrying {
+            let rows = try await self.client.query(
+                """
+                SELECT id, at, actor, action, outcome, details::text, ip, device
+                FROM bank.read_audit(\(actor.role.rawValue), \(actor.name), \(actor.ip), \(actor.device),
+                    \(filter.actor), \(filter.action), \(filter.since), \(filter.until), \(filter.beforeID), \(filter.limit))
+                """,
+                logger: self.logger
+            )
+            var records: [AuditRecord] = []
+            for try await (id, at, who, action, outcome, details, ip, device) in rows.decode(
+                (Int64, Date, String, String, String, String, String?, String?).self
+            ) {
+                records.append(
+                    AuditRecord(id: id, at: at, actor: who, action: action, outcome: outcome, details: details, ip: ip, device: device)
+                )
+            }
+            return records
+        }
+    }
+
+    /// Writes an audit row for something the switch itself decided (a refused token, a bad MAC,
+    /// a refusal by the permission table).
+    public func audit(actor: ActorContext, action: String, outcome: String, details: [String: String]) async throws {
+        let json = try String(decoding: JSONSerialization.data(withJSONObject: details, options: [.sortedKeys]), as: UTF8.self)
+        try await self.retrying {
+            try await self.client.query(
+                """
+                SELECT bank.audit(\(actor.name), \(action), \(outcome), \(json)::jsonb, \(actor.ip), \(actor.device))
+                """,
+                logger: self.logger
+            )
+        }
+    }
+
+    // MARK: Plumbing
+
+    func scalar<T: PostgresDecodable & Sendable>(_ query: PostgresQuery) async throws -> T {
+        try await self.retrying {
+            let rows = try await self.client.query(query, logger: self.logger)
+            for try await value in rows.decode(T.self) { return value }
+            throw StoreError(kind: .unavailable, detail: "the query returned no row")
+        }
+    }
+
+    /// Runs `body`, retrying serialization failures (40001), deadlocks (40P01) and a concurrent
+    /// duplicate claiming an idempotency key (CP001), at most `maxAttempts` times, with a short
+    /// randomised pause. Other database errors become a `StoreError`.
+    @discardableResult
+    func retrying<T: Sendable>(_ body: () async throws -> T) async throws -> T {
+        var attempt = 1
+        while true {
+            do {
+                return try await body()
+            } catch let error as PSQLError {
+                let state = error.serverInfo?[.sqlState]
+                if let state, ["40001", "40P01", "CP001"].contains(state), attempt < self.maxAttempts {
+                    self.logger.debug("retrying after a transient conflict", metadata: ["sql.state": "\(state)", "attempt": "\(attempt)"])
+                    attempt += 1
+                    try await Task.sleep(for: .milliseconds(Int.random(in: 1...(5 * attempt))))
+                    continue
+                }
+                throw Self.storeError(error)
+            }
+        }
+    }
+
+    static func storeError(_ error: PSQLError) -> StoreError {
+        let message = error.serverInfo?[.message] ?? String(describing: error.code)
+        switch error.serverInfo?[.sqlState] {
+        case "42501": return StoreError(kind: .notPermitted, detail: message)
+        case "23505": return StoreError(kind: .alreadyExists, detail: message)
+        case "23503", "P0002": return StoreError(kind: .notFound, detail: message)
+        case "23514", "22023", "22P02", "22001", "22007", "22008": return StoreError(kind: .invalidValue, detail: message)
+        case .some(let state): return StoreError(kind: .unavailable, detail: "\(state): \(message)")
+        case .none: return StoreError(kind: .unavailable, detail: "the database did not answer: \(error.code)")
+        }
+    }
+}
+
+/// The money movements `bank.post` knows.
+public enum PostingKind: String, Sendable, Hashable {
+    case withdrawal
+    case deposit
+    case transfer
+}

@@ -1,0 +1,306 @@
+import CashpointBank
+public import Crypto
+import Foundation
+public import Logging
+public import PostgresNIO
+
+/// One thing verification found wrong, named so an operator can find it.
+public struct Finding: Sendable, Hashable, CustomStringConvertible {
+    public var subject: String
+    public var problem: String
+    public var description: String { "\(self.subject): \(self.problem)" }
+}
+
+/// `atm-switch ledger verify`: every movement's lines sum to zero, every balance equals the sum of its
+/// lines, every line's balance-after follows from the line before it, and a transaction has lines
+/// exactly when it was approved for a non-zero amount.
+public enum LedgerVerifier {
+    public struct Report: Sendable, Hashable {
+        public var transactions: Int
+        public var lines: Int
+        public var accounts: Int
+        public var findings: [Finding]
+        public var isClean: Bool { self.findings.isEmpty }
+    }
+
+    public static func verify(client: PostgresClient, logger: Logger) async throws -> Report {
+        try await client.withTransaction(logger: logger) { connection in
+            try await connection.query("SELECT bank.set_context('system', NULL)", logger: logger)
+            try await connection.query("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY", logger: logger)
+            var findings: [Finding] = []
+            var counts = (0, 0, 0)
+            for try await (t, l, a) in try await connection.query(
+                """
+                SELECT (SELECT count(*) FROM bank.transactions), (SELECT count(*) FROM bank.history),
+                       (SELECT count(*) FROM bank.accounts)
+                """,
+                logger: logger
+            ).decode((Int, Int, Int).self) {
+                counts = (t, l, a)
+            }
+            for try await (txn, sum) in try await connection.query(
+                """
+                SELECT transaction_id, sum(amount)::bigint FROM bank.history
+                GROUP BY transaction_id HAVING sum(amount) <> 0 ORDER BY transaction_id
+                """,
+                logger: logger
+            ).decode((Int64, Int64).self) {
+                findings.append(Finding(subject: "transaction \(txn)", problem: "its lines sum to \(sum), not 0"))
+            }
+            for try await (account, balance, sum) in try await connection.query(
+                """
+                SELECT a.account_no, a.balance, coalesce(sum(h.amount), 0)::bigint
+                FROM bank.accounts a LEFT JOIN bank.history h ON h.account_id = a.id
+                GROUP BY a.id HAVING a.balance <> coalesce(sum(h.amount), 0) ORDER BY a.id
+                """,
+                logger: logger
+            ).decode((String, Int64, Int64).self) {
+                findings.append(Finding(subject: "account \(account)", problem: "balance \(balance) but its lines sum to \(sum)"))
+            }
+            for try await (line, account, expected, recorded) in try await connection.query(
+                """
+                SELECT x.id, a.account_no, x.previous + x.amount, x.balance_after FROM (
+                    SELECT h.id, h.account_id, h.amount, h.balance_after,
+                           lag(h.balance_after, 1, 0::bigint) OVER (PARTITION BY h.account_id ORDER BY h.id) AS previous
+                    FROM bank.history h) x
+                JOIN bank.accounts a ON a.id = x.account_id
+                WHERE x.balance_after <> x.previous + x.amount ORDER BY x.id
+                """,
+                logger: logger
+            ).decode((Int64, String, Int64, Int64).self) {
+                findings.append(
+                    Finding(subject: "line \(line) of \(account)", problem: "records balance \(recorded); its amount gives \(expected)")
+                )
+            }
+            for try await (txn, code, amount, lines) in try await connection.query(
+                """
+                SELECT t.id, t.response_code, t.amount, count(h.id)::int FROM bank.transactions t
+                LEFT JOIN bank.history h ON h.transaction_id = t.id
+                GROUP BY t.id
+                HAVING (t.response_code = '00' AND t.amount > 0) <> (count(h.id) > 0)
+                    OR (count(h.id) > 0 AND max(abs(h.amount)) <> t.amount)
+                ORDER BY t.id
+                """,
+                logger: logger
+            ).decode((Int64, String, Int64, Int).self) {
+                findings.append(
+                    Finding(
+                        subject: "transaction \(txn)",
+                        problem: "answered \(code) for \(amount) but has \(lines) lines that do not match"
+                    )
+                )
+            }
+            for try await account in try await connection.query(
+                "SELECT account_no FROM bank.accounts WHERE kind = 'customer' AND balance < 0 ORDER BY id",
+                logger: logger
+            ).decode(String.self) {
+                findings.append(Finding(subject: "account \(account)", problem: "a customer balance is negative"))
+            }
+            return Report(transactions: counts.0, lines: counts.1, accounts: counts.2, findings: findings)
+        }
+    }
+}
+
+/// Seals audit rows into the hash chain: one sealer at a time (a transaction-level advisory lock),
+/// so the chain is one line however many writers there are. Rows are taken in id order among those
+/// not yet sealed; the chain's order is the order of sealing.
+public struct AuditSealer: Sendable {
+    public let client: PostgresClient
+    public let key: SymmetricKey
+    public let logger: Logger
+    public let batchSize: Int
+    /// How far below the newest sealed row to look for rows that committed late.
+    public let lookback: Int64
+
+    static let lockKey: Int64 = 0x4155_4449_5453_4541  // "AUDITSEA"
+
+    public init(client: PostgresClient, key: SymmetricKey, logger: Logger, batchSize: Int = 2_000, lookback: Int64 = 20_000) {
+        self.client = client
+        self.key = key
+        self.logger = logger
+        self.batchSize = batchSize
+        self.lookback = lookback
+    }
+
+    /// Seals one batch; returns how many rows it sealed.
+    @discardableResult
+    public func sealBatch() async throws -> Int {
+        try await self.client.withTransaction(logger: self.logger) { connection in
+            try await connection.query("SELECT pg_advisory_xact_lock(\(Self.lockKey))", logger: self.logger)
+            var lastSeq: Int64 = 0
+            var lastHash = AuditChain.genesis
+            var maxSealed: Int64 = 0
+            for try await (seq, hash, newest) in try await connection.query(
+                """
+                SELECT s.seq, encode(s.hash, 'hex'), (SELECT max(audit_id) FROM bank.audit_seals)
+                FROM bank.audit_seals s ORDER BY s.seq DESC LIMIT 1
+                """,
+                logger: self.logger
+            ).decode((Int64, String, Int64).self) {
+                lastSeq = seq
+                lastHash = Hex.bytes(hash)
+                maxSealed = newest
+            }
+            var seqs: [Int64] = []
+            var ids: [Int64] = []
+            var previous: [String] = []
+            var hashes: [String] = []
+            for try await row in try await connection.query(
+                """
+                SELECT a.id, \(unescaped: AuditQueries.timestamp), a.actor, a.action, a.outcome, a.details::text, a.ip, a.device
+                FROM bank.audit_logs a
+                WHERE a.id > \(maxSealed - self.lookback)
+                  AND NOT EXISTS (SELECT 1 FROM bank.audit_seals s WHERE s.audit_id = a.id)
+                ORDER BY a.id LIMIT \(self.batchSize)
+                """,
+                logger: self.logger
+            ).decode((Int64, String, String, String, String, String, String?, String?).self) {
+                let audit = AuditRow(
+                    id: row.0, at: row.1, actor: row.2, action: row.3, outcome: row.4, details: row.5, ip: row.6, device: row.7
+                )
+                let link = AuditChain.link(previous: lastHash, row: audit, key: self.key)
+                lastSeq += 1
+                seqs.append(lastSeq)
+                ids.append(audit.id)
+                previous.append(Hex.string(lastHash))
+                hashes.append(Hex.string(link))
+                lastHash = link
+            }
+            guard !seqs.isEmpty else { return 0 }
+            try await connection.query(
+                """
+                INSERT INTO bank.audit_seals (seq, audit_id, prev_hash, hash)
+                SELECT s, a, decode(p, 'hex'), decode(h, 'hex')
+                FROM unnest(\(seqs)::bigint[], \(ids)::bigint[], \(previous)::text[], \(hashes)::text[]) AS u (s, a, p, h)
+                """,
+                logger: self.logger
+            )
+            return seqs.count
+        }
+    }
+
+    /// Seals everything there is now, batch by batch.
+    @discardableResult
+    public func sealAll() async throws -> Int {
+        var total = 0
+        while true {
+            let sealed = try await self.sealBatch()
+            total += sealed
+            if sealed < self.batchSize { return total }
+        }
+    }
+
+    /// Seals continuously until cancelled: the switch runs this beside its service.
+    public func run(every interval: Duration = .milliseconds(200)) async {
+        while !Task.isCancelled {
+            do {
+                try await self.sealAll()
+            } catch {
+                self.logger.warning("audit sealing failed; retrying", metadata: ["error": "\(String(describing: error))"])
+            }
+            try? await Task.sleep(for: interval)
+        }
+    }
+}
+
+enum AuditQueries {
+    /// The one rendering of a row's timestamp that the chain hashes (UTC, microseconds).
+    static let timestamp = "to_char(a.at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.US\"Z\"')"
+}
+
+/// `atm-switch audit verify`: walks the chain from the first seal and names every altered, removed or
+/// inserted row.
+public enum AuditVerifier {
+    public struct Report: Sendable, Hashable {
+        public var sealed: Int
+        /// Rows newer than the last seal: written, not yet chained (the sealer runs every 200 ms).
+        public var pending: Int
+        public var findings: [Finding]
+        public var isClean: Bool { self.findings.isEmpty }
+    }
+
+    public static func verify(client: PostgresClient, key: SymmetricKey, logger: Logger) async throws -> Report {
+        try await client.withTransaction(logger: logger) { connection in
+            try await connection.query("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY", logger: logger)
+            var findings: [Finding] = []
+            var expectedSeq: Int64 = 1
+            var previous = AuditChain.genesis
+            var sealed = 0
+            var maxSealedID: Int64 = 0
+            for try await row in try await connection.query(
+                """
+                SELECT s.seq, s.audit_id, encode(s.prev_hash, 'hex'), encode(s.hash, 'hex'),
+                       a.id, \(unescaped: AuditQueries.timestamp), a.actor, a.action, a.outcome, a.details::text, a.ip, a.device
+                FROM bank.audit_seals s LEFT JOIN bank.audit_logs a ON a.id = s.audit_id
+                ORDER BY s.seq
+                """,
+                logger: logger
+            ).decode((Int64, Int64, String, String, Int64?, String?, String?, String?, String?, String?, String?, String?).self) {
+                let (seq, auditID, prevHex, hashHex) = (row.0, row.1, row.2, row.3)
+                sealed += 1
+                maxSealedID = max(maxSealedID, auditID)
+                if seq != expectedSeq {
+                    findings.append(
+                        Finding(subject: "seals \(expectedSeq)-\(seq - 1)", problem: "missing: sealed audit rows were removed")
+                    )
+                }
+                if prevHex != Hex.string(previous) {
+                    findings.append(Finding(subject: "seal \(seq)", problem: "does not follow the seal before it: the chain was re-linked"))
+                }
+                if let id = row.4, let at = row.5, let actor = row.6, let action = row.7, let outcome = row.8, let details = row.9 {
+                    let audit = AuditRow(id: id, at: at, actor: actor, action: action, outcome: outcome, details: details, ip: row.10, device: row.11)
+                    let link = AuditChain.link(previous: Hex.bytes(prevHex), row: audit, key: key)
+                    if Hex.string(link) != hashHex {
+                        findings.append(Finding(subject: "audit row \(auditID) (seal \(seq))", problem: "altered: its content no longer matches its seal"))
+                    }
+                } else {
+                    findings.append(Finding(subject: "audit row \(auditID) (seal \(seq))", problem: "removed"))
+                }
+                previous = Hex.bytes(hashHex)
+                expectedSeq = seq + 1
+            }
+            var pending = 0
+            for try await (id, isOld) in try await connection.query(
+                """
+                SELECT a.id, a.id < \(maxSealedID) AND a.at < now() - interval '10 seconds' FROM bank.audit_logs a
+                WHERE NOT EXISTS (SELECT 1 FROM bank.audit_seals s WHERE s.audit_id = a.id) ORDER BY a.id
+                """,
+                logger: logger
+            ).decode((Int64, Bool).self) {
+                if isOld {
+                    findings.append(
+                        Finding(subject: "audit row \(id)", problem: "inserted: it is not in the chain, though later rows are")
+                    )
+                } else {
+                    pending += 1
+                }
+            }
+            return Report(sealed: sealed, pending: pending, findings: findings)
+        }
+    }
+}
+
+enum Hex {
+    static func string(_ bytes: [UInt8]) -> String {
+        bytes.map { String(format: "%02x", $0) }.joined()
+    }
+
+    static func bytes(_ text: String) -> [UInt8] {
+        var bytes: [UInt8] = []
+        bytes.reserveCapacity(text.utf8.count / 2)
+        var iterator = text.utf8.makeIterator()
+        while let high = iterator.next(), let low = iterator.next() {
+            bytes.append(nibble(high) << 4 | nibble(low))
+        }
+        return bytes
+    }
+
+    static func nibble(_ c: UInt8) -> UInt8 {
+        switch c {
+        case 0x30...0x39: return c - 0x30
+        case 0x61...0x66: return c - 0x57
+        case 0x41...0x46: return c - 0x37
+        default: return 0
+        }
+    }
+}
