@@ -101,6 +101,8 @@ let package = Package(
                 "ATM87",
                 "CashpointSecurity",
                 "CashpointDatabase",
+                "CashpointStore",
+                .product(name: "PostgresNIO", package: "postgres-nio"),
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ],

@@ -1,4 +1,5 @@
 public import PostgresNIO
+public import Logging
 
 /// A PostgreSQL connection URL, `postgres://USER:PASSWORD@HOST:PORT/DATABASE?sslmode=disable`, read
 /// into postgres-nio's client configuration. `scripts/pg url` prints one for the private cluster.
@@ -112,5 +113,64 @@ public struct DatabaseURL: Sendable, Hashable, CustomStringConvertible {
             }
         }
         return String(decoding: bytes, as: UTF8.self)
+    }
+}
+
+extension DatabaseURL {
+    /// Runs `body` with a pooled client for this URL, the pool running beside it; the pool is shut
+    /// down when `body` returns or throws.
+    public func withClient<Result: Sendable>(
+        logger: Logger,
+        maximumConnections: Int = 20,
+        _ body: @Sendable (PostgresClient) async throws -> Result
+    ) async throws -> Result {
+        var configuration = self.clientConfiguration()
+        configuration.options.maximumConnections = maximumConnections
+        var background = logger
+        background.logLevel = max(logger.logLevel, .error)
+        let client = PostgresClient(configuration: configuration, backgroundLogger: background)
+        return try await withThrowingTaskGroup(of: Void.self) { group in
+            group.addTask { await client.run() }
+            do {
+                let result = try await body(client)
+                group.cancelAll()
+                return result
+            } catch {
+                group.cancelAll()
+                throw error
+            }
+        }
+    }
+
+    /// Runs `body` with one connection, closed afterwards.
+    public func withConnection<Result: Sendable>(
+        logger: Logger,
+        _ body: @Sendable (PostgresConnection) async throws -> Result
+    ) async throws -> Result {
+        let configuration = PostgresConnection.Configuration(
+            host: self.host,
+            port: self.port,
+            username: self.username,
+            password: self.password,
+            database: self.database,
+            tls: .disable
+        )
+        let connection = try await PostgresConnection.connect(configuration: configuration, id: 1, logger: logger)
+        do {
+            let result = try await body(connection)
+            try await connection.close()
+            return result
+        } catch {
+            try? await connection.close()
+            throw error
+        }
+    }
+
+    /// The same server and database as another role.
+    public func withUser(_ username: String, password: String?) -> DatabaseURL {
+        var url = self
+        url.username = username
+        url.password = password
+        return url
     }
 }

@@ -220,7 +220,7 @@ public struct BankStore: Sendable {
             let rows = try await self.client.query(
                 """
                 SELECT response_code, line_id, at, kind, amount, balance_after FROM bank.mini_statement(
-                    \(actor.role.rawValue), \(actor.userID), \(cardID), \(account), \(count),
+                    \(actor.role.rawValue), \(actor.userID), \(cardID), \(account), \(count)::int,
                     \(actor.name), \(actor.ip), \(actor.device))
                 """,
                 logger: self.logger
@@ -390,7 +390,7 @@ public struct BankStore: Sendable {
         try await self.scalar(
             """
             SELECT bank.open_account(\(actor.role.rawValue), \(actor.name), \(actor.ip), \(actor.device),
-                \(userID), \(accountNo), \(name), \(dailyLimit), \(dailyCount))
+                \(userID), \(accountNo), \(name), \(dailyLimit), \(dailyCount)::int)
             """
         )
     }
@@ -516,7 +516,7 @@ public struct BankStore: Sendable {
                 """
                 SELECT id, at, actor, action, outcome, details::text, ip, device
                 FROM bank.read_audit(\(actor.role.rawValue), \(actor.name), \(actor.ip), \(actor.device),
-                    \(filter.actor), \(filter.action), \(filter.since), \(filter.until), \(filter.beforeID), \(filter.limit))
+                    \(filter.actor), \(filter.action), \(filter.since), \(filter.until), \(filter.beforeID), \(filter.limit)::int)
                 """,
                 logger: self.logger
             )

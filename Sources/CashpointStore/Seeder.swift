@@ -152,7 +152,7 @@ extension BankStore {
     public func configure(actor: ActorContext, currency: String, maxPINTries: Int, maxPasswordTries: Int) async throws {
         try await self.retrying {
             try await self.client.query(
-                "SELECT bank.configure(\(actor.name), \(currency), \(maxPINTries), \(maxPasswordTries))",
+                "SELECT bank.configure(\(actor.name), \(currency), \(maxPINTries)::int, \(maxPasswordTries)::int)",
                 logger: self.logger
             )
         }

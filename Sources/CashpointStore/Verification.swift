@@ -25,8 +25,8 @@ public enum LedgerVerifier {
 
     public static func verify(client: PostgresClient, logger: Logger) async throws -> Report {
         try await client.withTransaction(logger: logger) { connection in
-            try await connection.query("SELECT bank.set_context('system', NULL)", logger: logger)
             try await connection.query("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY", logger: logger)
+            try await connection.query("SELECT bank.set_context('system', NULL)", logger: logger)
             var findings: [Finding] = []
             var counts = (0, 0, 0)
             for try await (t, l, a) in try await connection.query(

@@ -1,5 +1,7 @@
 import ArgumentParser
 import CashpointDatabase
+import CashpointSecurity
+import CashpointStore
 import Foundation
 import Logging
 import PostgresNIO
@@ -8,13 +10,182 @@ import PostgresNIO
 struct ATMSwitch: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "atm-switch",
-        abstract: "The Cashpoint switch.",
+        abstract: "The Cashpoint switch: its bank in PostgreSQL, and the tools to run and check it.",
         discussion: """
-            The bank (migrate, seed, ledger and audit verification) and the network service (serve) are \
-            not built yet. Today it checks that the database it will use answers.
+            The network service (serve) is not built yet. Database commands read the URL from \
+            --database-url or $CASHPOINT_DATABASE_URL; migrate needs a role that may create roles, the \
+            others run as cashpoint_switch.
             """,
-        subcommands: [CheckDatabase.self]
+        subcommands: [
+            Migrate.self, Seed.self, Ledger.self, Audit.self, Keygen.self, CheckDatabase.self,
+        ]
     )
+}
+
+struct Migrate: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Apply the schema migrations (each in its own transaction; running it again changes nothing).",
+        discussion: """
+            Creates the roles cashpoint_owner and cashpoint_switch, the bank schema, its functions and \
+            grants. With --switch-password (or $CASHPOINT_SWITCH_PASSWORD) it sets the switch role's password.
+            """
+    )
+
+    @OptionGroup var database: DatabaseOptions
+
+    @Option(help: "Password for the cashpoint_switch role: 16+ letters and digits.")
+    var switchPassword: String?
+
+    func run() async throws {
+        let url = try self.database.url()
+        let logger = try self.database.logger()
+        let migrations = try Migration.bundled()
+        let password = self.switchPassword ?? ProcessInfo.processInfo.environment["CASHPOINT_SWITCH_PASSWORD"]
+        let report = try await url.withConnection(logger: logger) { connection in
+            try await Migrator.migrate(connection: connection, migrations: migrations, switchPassword: password, logger: logger)
+        }
+        print(
+            "migrations: \(report.applied.count) applied \(report.applied), \(report.alreadyApplied.count) already applied"
+        )
+    }
+}
+
+struct Seed: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Load a bank fixture (customers, accounts, cards, staff, terminals) into an empty bank.",
+        discussion: "fixtures/bank.json is the demo bank; fixtures/README.md lists its test PINs and passwords."
+    )
+
+    @Argument(help: "The fixture file.")
+    var file: String
+
+    @OptionGroup var database: DatabaseOptions
+    @OptionGroup var pepper: PepperOptions
+
+    func run() async throws {
+        let url = try self.database.url()
+        let logger = try self.database.logger()
+        let hasher = try self.pepper.hasher()
+        let fixture: BankFixture
+        do {
+            fixture = try BankFixture.load(self.file)
+        } catch {
+            throw ValidationError("cannot read the fixture \(self.file): \(error)")
+        }
+        let report = try await url.withClient(logger: logger) { client in
+            try await Seeder.seed(fixture, store: BankStore(client: client, logger: logger), hasher: hasher)
+        }
+        print(
+            "seeded: \(report.customers) customers, \(report.accounts) accounts, \(report.cards) cards, "
+                + "\(report.staff) staff, \(report.terminals) terminals"
+        )
+    }
+}
+
+struct Ledger: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Check the double-entry ledger.",
+        subcommands: [LedgerVerify.self]
+    )
+}
+
+struct LedgerVerify: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "verify",
+        abstract: "Every movement's lines sum to zero and every balance equals its lines; exits 1 naming what differs."
+    )
+
+    @OptionGroup var database: DatabaseOptions
+
+    func run() async throws {
+        let url = try self.database.url()
+        let logger = try self.database.logger()
+        let report = try await url.withClient(logger: logger) { client in
+            try await LedgerVerifier.verify(client: client, logger: logger)
+        }
+        print("ledger: \(report.transactions) transactions, \(report.lines) lines, \(report.accounts) accounts")
+        if report.isClean {
+            print("ledger verify: OK")
+        } else {
+            for finding in report.findings { print("ledger verify: \(finding)") }
+            print("ledger verify: FAILED (\(report.findings.count) findings)")
+            throw ExitCode(1)
+        }
+    }
+}
+
+struct Audit: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Seal and check the audit log's hash chain.",
+        subcommands: [AuditVerify.self, AuditSeal.self]
+    )
+}
+
+struct AuditSeal: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "seal",
+        abstract: "Chain every audit row not yet sealed (the switch does this continuously while it runs)."
+    )
+
+    @OptionGroup var database: DatabaseOptions
+    @OptionGroup var auditKey: AuditKeyOptions
+
+    func run() async throws {
+        let url = try self.database.url()
+        let logger = try self.database.logger()
+        let key = try self.auditKey.key()
+        let sealed = try await url.withClient(logger: logger) { client in
+            try await AuditSealer(client: client, key: key.key, logger: logger).sealAll()
+        }
+        print("audit seal: \(sealed) rows sealed")
+    }
+}
+
+struct AuditVerify: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "verify",
+        abstract: "Walk the audit chain; exits 1 naming every altered, removed or inserted row."
+    )
+
+    @OptionGroup var database: DatabaseOptions
+    @OptionGroup var auditKey: AuditKeyOptions
+
+    func run() async throws {
+        let url = try self.database.url()
+        let logger = try self.database.logger()
+        let key = try self.auditKey.key()
+        let report = try await url.withClient(logger: logger) { client in
+            try await AuditVerifier.verify(client: client, key: key.key, logger: logger)
+        }
+        print("audit: \(report.sealed) rows in the chain, \(report.pending) awaiting the sealer")
+        if report.isClean {
+            print("audit verify: OK")
+        } else {
+            for finding in report.findings { print("audit verify: \(finding)") }
+            print("audit verify: FAILED (\(report.findings.count) findings)")
+            throw ExitCode(1)
+        }
+    }
+}
+
+struct Keygen: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Write a new random 32-byte key file (a pepper or an audit key), readable by its owner only."
+    )
+
+    @Argument(help: "The key file to create; an existing file is never overwritten.")
+    var file: String
+
+    func run() async throws {
+        guard !FileManager.default.fileExists(atPath: self.file) else {
+            throw ValidationError("\(self.file) exists: keys are never overwritten")
+        }
+        let key = SecretKey.generate()
+        guard FileManager.default.createFile(atPath: self.file, contents: Data((key.hexForKeyFile + "\n").utf8), attributes: [.posixPermissions: 0o600]) else {
+            throw ValidationError("cannot write \(self.file)")
+        }
+        print("wrote a new key to \(self.file)")
+    }
 }
 
 struct CheckDatabase: AsyncParsableCommand {
@@ -24,23 +195,11 @@ struct CheckDatabase: AsyncParsableCommand {
         discussion: "Exits 1 if the URL is invalid or the database does not answer within 10 seconds."
     )
 
-    @Option(help: "postgres://USER:PASSWORD@HOST:PORT/DATABASE (default: $CASHPOINT_DATABASE_URL).")
-    var databaseURL: String?
+    @OptionGroup var database: DatabaseOptions
 
     func run() async throws {
-        guard let text = self.databaseURL ?? ProcessInfo.processInfo.environment["CASHPOINT_DATABASE_URL"] else {
-            throw ValidationError(
-                "no database: pass --database-url or set CASHPOINT_DATABASE_URL (scripts/pg url prints it)"
-            )
-        }
-        let url: DatabaseURL
-        do {
-            url = try DatabaseURL(text)
-        } catch {
-            throw ValidationError(error.description)
-        }
-        var logger = Logger(label: "atm-switch")
-        logger.logLevel = .warning
+        let url = try self.database.url()
+        let logger = try self.database.logger()
         do {
             let report = try await DatabaseCheck.run(url, logger: logger)
             print("database \(url): \(report.version)")

@@ -241,7 +241,7 @@ DECLARE
     v_id bigint;
 BEGIN
     PERFORM bank.set_context(p_role, NULL);
-    PERFORM bank.require_role(ARRAY['teller', 'admin']);
+    PERFORM bank.require_role(ARRAY['teller', 'admin', 'system']);
     INSERT INTO bank.users (user_name, full_name, role) VALUES (p_user_name, p_full_name, 'customer')
     RETURNING id INTO v_id;
     PERFORM bank.audit(p_actor, 'customer.create', '00',
