@@ -148,6 +148,23 @@ let package = Package(
             swiftSettings: swiftSettings
         ),
         .testTarget(
+            name: "CashpointBankTests",
+            dependencies: ["CashpointBank", "CashpointSecurity", "CashpointStore"],
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(
+            name: "CashpointStoreTests",
+            dependencies: [
+                "CashpointBank",
+                "CashpointSecurity",
+                "CashpointStore",
+                "CashpointDatabase",
+                .product(name: "PostgresNIO", package: "postgres-nio"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(
             name: "CashpointDatabaseTests",
             dependencies: [
                 "CashpointDatabase",

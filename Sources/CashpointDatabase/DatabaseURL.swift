@@ -119,6 +119,7 @@ public struct DatabaseURL: Sendable, Hashable, CustomStringConvertible {
 extension DatabaseURL {
     /// Runs `body` with a pooled client for this URL, the pool running beside it; the pool is shut
     /// down when `body` returns or throws.
+    @discardableResult
     public func withClient<Result: Sendable>(
         logger: Logger,
         maximumConnections: Int = 20,
@@ -143,6 +144,7 @@ extension DatabaseURL {
     }
 
     /// Runs `body` with one connection, closed afterwards.
+    @discardableResult
     public func withConnection<Result: Sendable>(
         logger: Logger,
         _ body: @Sendable (PostgresConnection) async throws -> Result

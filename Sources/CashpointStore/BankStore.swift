@@ -301,7 +301,7 @@ public struct BankStore: Sendable {
 
     public func recordCardRefusal(cardID: Int64?, code: ResponseCode, reason: String, actor: ActorContext) async throws {
         try await self.retrying {
-            try await self.client.query(
+            try await self.execute(
                 """
                 SELECT bank.record_card_refusal(\(cardID), \(code.rawValue), \(reason), \(actor.name), \(actor.ip), \(actor.device))
                 """,
@@ -411,7 +411,7 @@ public struct BankStore: Sendable {
         cashAccount: String
     ) async throws {
         try await self.retrying {
-            try await self.client.query(
+            try await self.execute(
                 "SELECT bank.register_terminal(\(actor.name), \(terminal), \(kind), \(location), \(cashAccount))",
                 logger: self.logger
             )
@@ -537,7 +537,7 @@ public struct BankStore: Sendable {
     public func audit(actor: ActorContext, action: String, outcome: String, details: [String: String]) async throws {
         let json = try String(decoding: JSONSerialization.data(withJSONObject: details, options: [.sortedKeys]), as: UTF8.self)
         try await self.retrying {
-            try await self.client.query(
+            try await self.execute(
                 """
                 SELECT bank.audit(\(actor.name), \(action), \(outcome), \(json)::jsonb, \(actor.ip), \(actor.device))
                 """,
@@ -547,6 +547,12 @@ public struct BankStore: Sendable {
     }
 
     // MARK: Plumbing
+
+    /// Runs a statement whose rows do not matter, reading them all so any error surfaces here.
+    func execute(_ query: PostgresQuery, logger: Logger) async throws {
+        let rows = try await self.client.query(query, logger: logger)
+        for try await _ in rows {}
+    }
 
     func scalar<T: PostgresDecodable & Sendable>(_ query: PostgresQuery) async throws -> T {
         try await self.retrying {

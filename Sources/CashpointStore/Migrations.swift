@@ -9,6 +9,12 @@ public struct Migration: Sendable, Hashable {
     public var name: String
     public var sql: String
 
+    public init(version: Int, name: String, sql: String) {
+        self.version = version
+        self.name = name
+        self.sql = sql
+    }
+
     /// SHA-256 of the SQL, recorded when applied: a migration changed after it ran is refused.
     public var checksum: String {
         SHA256.hash(data: Array(self.sql.utf8)).map { String(format: "%02x", $0) }.joined()

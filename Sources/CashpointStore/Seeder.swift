@@ -30,6 +30,14 @@ public struct BankFixture: Sendable, Codable, Hashable {
         public var opening: Int64
         public var dailyLimit: Int64?
         public var dailyCount: Int?
+
+        public init(accountNo: String, name: String, opening: Int64, dailyLimit: Int64?, dailyCount: Int?) {
+            self.accountNo = accountNo
+            self.name = name
+            self.opening = opening
+            self.dailyLimit = dailyLimit
+            self.dailyCount = dailyCount
+        }
     }
 
     public struct Card: Sendable, Codable, Hashable {
@@ -37,6 +45,13 @@ public struct BankFixture: Sendable, Codable, Hashable {
         public var pin: String
         public var expiry: String
         public var accounts: [String]
+
+        public init(pan: String, pin: String, expiry: String, accounts: [String]) {
+            self.pan = pan
+            self.pin = pin
+            self.expiry = expiry
+            self.accounts = accounts
+        }
     }
 
     public struct Customer: Sendable, Codable, Hashable {
@@ -44,6 +59,13 @@ public struct BankFixture: Sendable, Codable, Hashable {
         public var fullName: String
         public var accounts: [Account]
         public var cards: [Card]
+
+        public init(userName: String, fullName: String, accounts: [Account], cards: [Card]) {
+            self.userName = userName
+            self.fullName = fullName
+            self.accounts = accounts
+            self.cards = cards
+        }
     }
 
     public var currency: String
@@ -151,7 +173,7 @@ extension BankStore {
 
     public func configure(actor: ActorContext, currency: String, maxPINTries: Int, maxPasswordTries: Int) async throws {
         try await self.retrying {
-            try await self.client.query(
+            try await self.execute(
                 "SELECT bank.configure(\(actor.name), \(currency), \(maxPINTries)::int, \(maxPasswordTries)::int)",
                 logger: self.logger
             )

@@ -59,9 +59,10 @@ DECLARE
     v_cash_id bigint;
     v_terminal_enabled boolean;
     v_currency char(3);
-    v_from record;
-    v_to record;
-    v_cash record;
+    v_from bank.accounts%ROWTYPE;
+    v_to bank.accounts%ROWTYPE;
+    v_cash bank.accounts%ROWTYPE;
+    v_account bank.accounts%ROWTYPE;
     v_row record;
     v_code text := '00';
     v_txn bigint;
@@ -114,10 +115,8 @@ BEGIN
     -- 2. Lock, in ascending id order, every account the posting touches. Row-level security hides
     --    another customer's account from a customer context: it is then simply not found.
     IF v_code = '00' THEN
-        FOR v_row IN
-            SELECT a.id, a.account_no, a.kind, a.user_id, a.currency, a.balance, a.is_locked,
-                   a.daily_withdrawal_limit, a.daily_withdrawal_count, a.limits_day,
-                   a.withdrawn_today, a.withdrawals_today
+        FOR v_account IN
+            SELECT a.*
             FROM bank.accounts a
             WHERE (p_kind <> 'deposit' AND a.account_no = p_from)
                OR (p_kind <> 'withdrawal' AND a.account_no = p_to)
@@ -125,9 +124,9 @@ BEGIN
             ORDER BY a.id
             FOR UPDATE
         LOOP
-            IF p_kind <> 'deposit' AND v_row.account_no = p_from THEN v_from := v_row; END IF;
-            IF p_kind <> 'withdrawal' AND v_row.account_no = p_to THEN v_to := v_row; END IF;
-            IF p_kind <> 'transfer' AND v_row.id = v_cash_id THEN v_cash := v_row; END IF;
+            IF p_kind <> 'deposit' AND v_account.account_no = p_from THEN v_from := v_account; END IF;
+            IF p_kind <> 'withdrawal' AND v_account.account_no = p_to THEN v_to := v_account; END IF;
+            IF p_kind <> 'transfer' AND v_account.id = v_cash_id THEN v_cash := v_account; END IF;
         END LOOP;
 
         -- 3. Checks, each mapped to its response code.

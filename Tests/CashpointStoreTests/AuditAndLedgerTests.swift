@@ -1,0 +1,148 @@
+import CashpointBank
+import CashpointSecurity
+import CashpointStore
+import Foundation
+import PostgresNIO
+import Testing
+
+@Suite("bank: audit chain and ledger verification", .serialized, .enabled(if: databaseTestsEnabled))
+struct AuditAndLedgerTests {
+    func sealer(_ service: BankService) -> AuditSealer {
+        AuditSealer(client: service.store.client, key: testAuditKey.key, logger: quietLogger)
+    }
+
+    func verify(_ service: BankService) async throws -> AuditVerifier.Report {
+        try await AuditVerifier.verify(client: service.store.client, key: testAuditKey.key, logger: quietLogger)
+    }
+
+    /// Alters as the superuser, with triggers (and foreign keys) switched off for the session.
+    func tamper(_ bank: TestBank, _ sql: String) async throws {
+        try await bank.asSuperuser { connection in
+            try await connection.query("SET session_replication_role = replica", logger: quietLogger)
+            for statement in try SQLScript.statements(sql) {
+                try await connection.query(PostgresQuery(unsafeSQL: statement), logger: quietLogger)
+            }
+        }
+    }
+
+    @Test("a sealed log verifies; an altered row is named")
+    func alteredRow() async throws {
+        try await TestBank.with(fixture: try demoFixture()) { bank, service in
+            let sealed = try await self.sealer(service).sealAll()
+            #expect(sealed > 20)
+            let clean = try await self.verify(service)
+            #expect(clean.isClean)
+            #expect(clean.sealed == sealed)
+            try await self.tamper(bank, "UPDATE bank.audit_logs SET outcome = '99' WHERE id = 7")
+            let report = try await self.verify(service)
+            #expect(report.findings.map(\.subject) == ["audit row 7 (seal 7)"])
+            #expect(report.findings.first?.problem.contains("altered") == true)
+        }
+    }
+
+    @Test("a removed row, and a removed row with its seal, are named")
+    func removedRows() async throws {
+        try await TestBank.with(fixture: try demoFixture()) { bank, service in
+            try await self.sealer(service).sealAll()
+            try await self.tamper(bank, "DELETE FROM bank.audit_logs WHERE id = 5")
+            try await self.tamper(bank, "DELETE FROM bank.audit_seals WHERE audit_id = 9; DELETE FROM bank.audit_logs WHERE id = 9")
+            let report = try await self.verify(service)
+            let text = report.findings.map(\.description)
+            #expect(text.contains { $0.hasPrefix("audit row 5 (seal 5)") && $0.contains("removed") })
+            #expect(text.contains { $0.hasPrefix("seals 9-9") && $0.contains("removed") })
+        }
+    }
+
+    @Test("an inserted row is named, and a forged seal does not verify without the key")
+    func insertedRow() async throws {
+        try await TestBank.with(fixture: try demoFixture()) { bank, service in
+            try await self.sealer(service).sealAll()
+            try await self.tamper(
+                bank,
+                """
+                INSERT INTO bank.audit_logs (id, at, actor, action, outcome) OVERRIDING SYSTEM VALUE
+                VALUES (0, now() - interval '1 hour', 'mallory', 'withdrawal', '00')
+                """
+            )
+            var report = try await self.verify(service)
+            #expect(report.findings.map(\.subject) == ["audit row 0"])
+            #expect(report.findings.first?.problem.contains("inserted") == true)
+            // Appending a row with a made-up seal: the chain does not verify without the key.
+            try await self.tamper(
+                bank,
+                """
+                INSERT INTO bank.audit_logs (actor, action, outcome) VALUES ('mallory', 'deposit', '00');
+                INSERT INTO bank.audit_seals (seq, audit_id, prev_hash, hash)
+                SELECT max(s.seq) + 1, (SELECT max(id) FROM bank.audit_logs), (SELECT hash FROM bank.audit_seals ORDER BY seq DESC LIMIT 1), sha256('forged')
+                FROM bank.audit_seals s
+                """
+            )
+            report = try await self.verify(service)
+            #expect(report.findings.contains { $0.problem.contains("altered") })
+        }
+    }
+
+    @Test("the chain stays one line with 32 concurrent writers and two sealers racing")
+    func concurrentWriters() async throws {
+        try await TestBank.with(fixture: try demoFixture(), maximumConnections: 40) { bank, service in
+            let sealerA = self.sealer(service)
+            let sealerB = AuditSealer(client: service.store.client, key: testAuditKey.key, logger: quietLogger, batchSize: 17)
+            try await withThrowingTaskGroup(of: Void.self) { group in
+                group.addTask { await sealerA.run(every: .milliseconds(5)) }
+                group.addTask { await sealerB.run(every: .milliseconds(7)) }
+                try await withThrowingTaskGroup(of: Void.self) { writers in
+                    for writer in 0..<32 {
+                        writers.addTask {
+                            let actor = ActorContext.system("writer-\(writer)")
+                            for index in 0..<40 {
+                                try await service.store.audit(actor: actor, action: "test.write", outcome: "00", details: ["n": "\(index)"])
+                            }
+                        }
+                    }
+                    try await writers.waitForAll()
+                }
+                group.cancelAll()
+            }
+            try await self.sealer(service).sealAll()
+            let report = try await self.verify(service)
+            #expect(report.isClean, "\(report.findings)")
+            #expect(report.pending == 0)
+            let rows = try await bank.count("SELECT count(*)::int FROM bank.audit_logs")
+            #expect(report.sealed == rows)
+            // One line: seq is 1...n without a gap and no two seals share a predecessor.
+            #expect(try await bank.count("SELECT count(DISTINCT prev_hash)::int FROM bank.audit_seals") == rows)
+            #expect(try await bank.count("SELECT max(seq)::int FROM bank.audit_seals") == rows)
+        }
+    }
+
+    @Test("ledger verify passes on a fresh bank and names an altered line and a changed balance")
+    func ledgerTamper() async throws {
+        try await TestBank.with(fixture: try demoFixture()) { bank, service in
+            #expect(try await LedgerVerifier.verify(client: service.store.client, logger: quietLogger).isClean)
+            try await self.tamper(bank, "UPDATE bank.history SET amount = amount + 1 WHERE id = 2")
+            let report = try await LedgerVerifier.verify(client: service.store.client, logger: quietLogger)
+            let text = report.findings.map(\.description)
+            #expect(text.contains { $0.hasPrefix("transaction 1:") && $0.contains("sum to 1") })
+            #expect(text.contains { $0.contains("line 2 of") })
+            try await self.tamper(bank, "UPDATE bank.accounts SET balance = balance + 5 WHERE account_no = 'CP0000000003'")
+            let second = try await LedgerVerifier.verify(client: service.store.client, logger: quietLogger)
+            #expect(second.findings.contains { $0.subject == "account CP0000000003" })
+        }
+    }
+
+    @Test("no PIN, password or full PAN is ever written to the audit log")
+    func auditHoldsNoSecrets() async throws {
+        try await TestBank.with(fixture: try demoFixture()) { bank, service in
+            _ = try await service.authenticateCard(pan: alicePAN, pin: "1234", terminal: "ATM00001", ip: nil)
+            _ = try await service.authenticateCard(pan: alicePAN, pin: "9876", terminal: "ATM00001", ip: nil)
+            _ = try await service.loginStaff(userName: "tina.teller", password: "teller-test-password", device: "BRANCH01", ip: nil)
+            _ = try await service.loginStaff(userName: "tina.teller", password: "guess-1", device: "BRANCH01", ip: nil)
+            for secret in [alicePAN, bobPAN, "1234", "9876", "teller-test-password", "guess-1"] {
+                let hits = try await bank.count(
+                    "SELECT count(*)::int FROM bank.audit_logs WHERE actor || action || details::text || coalesce(device, '') LIKE '%\(secret)%'"
+                )
+                #expect(hits == 0, "\(secret) appears in the audit log")
+            }
+        }
+    }
+}

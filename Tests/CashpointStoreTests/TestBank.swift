@@ -1,0 +1,168 @@
+import CashpointBank
+import CashpointDatabase
+import CashpointSecurity
+import CashpointStore
+import Foundation
+import Logging
+import PostgresNIO
+import Testing
+
+/// The superuser URL of the private cluster (scripts/test sets it). In CI the suites must run.
+let adminURLText = ProcessInfo.processInfo.environment["CASHPOINT_TEST_DATABASE_URL"]
+let databaseTestsEnabled = adminURLText != nil || ProcessInfo.processInfo.environment["CI"] == "true"
+
+/// The cashpoint_switch role's password: the cluster's (scripts/pg env) or one for this process.
+let switchPassword: String = ProcessInfo.processInfo.environment["CASHPOINT_SWITCH_PASSWORD"]
+    ?? (0..<24).map { _ in String("abcdefghijkmnopqrstuvwxyz23456789".randomElement()!) }.joined()
+
+let quietLogger: Logger = {
+    var logger = Logger(label: "cashpoint.test")
+    logger.logLevel = .critical
+    return logger
+}()
+
+let repositoryRoot = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+    .deletingLastPathComponent()
+
+/// The test pepper and audit key of fixtures/test-keys, and bcrypt at its lowest cost so tests are fast.
+let testPepper = try! SecretKey(contentsOfFile: repositoryRoot.appendingPathComponent("fixtures/test-keys/pepper.key").path, name: "pepper")
+let testAuditKey = try! SecretKey(contentsOfFile: repositoryRoot.appendingPathComponent("fixtures/test-keys/audit.key").path, name: "audit key")
+let testHasher = CredentialHasher(pepper: testPepper, cost: 4)
+
+func demoFixture() throws -> BankFixture {
+    try BankFixture.load(repositoryRoot.appendingPathComponent("fixtures/bank.json").path)
+}
+
+/// A fresh database of its own for one test: created, migrated and (optionally) seeded, dropped after.
+struct TestBank: Sendable {
+    let adminURL: DatabaseURL
+    let switchURL: DatabaseURL
+    let name: String
+
+    /// Runs `body` against a new bank; the database is dropped afterwards.
+    @discardableResult
+    static func with<T: Sendable>(
+        fixture: BankFixture? = nil,
+        maximumConnections: Int = 4,
+        now: @escaping @Sendable () -> Date = { Date() },
+        _ body: @Sendable (TestBank, BankService) async throws -> T
+    ) async throws -> T {
+        let root = try DatabaseURL(try #require(adminURLText, "CASHPOINT_TEST_DATABASE_URL is not set: run scripts/test"))
+        let name = "cp_test_" + UUID().uuidString.replacingOccurrences(of: "-", with: "").prefix(16).lowercased()
+        // Concurrent CREATE DATABASE from one template can collide (55006): serialise them.
+        try await root.withConnection(logger: quietLogger) { connection in
+            try await connection.query("SELECT pg_advisory_lock(7243)", logger: quietLogger)
+            try await connection.query(PostgresQuery(unsafeSQL: "CREATE DATABASE \(name)"), logger: quietLogger)
+            try await connection.query("SELECT pg_advisory_unlock(7243)", logger: quietLogger)
+        }
+        var admin = root
+        admin.database = name
+        let bank = TestBank(adminURL: admin, switchURL: admin.withUser("cashpoint_switch", password: switchPassword), name: name)
+        do {
+            try await admin.withConnection(logger: quietLogger) { connection in
+                _ = try await Migrator.migrate(
+                    connection: connection,
+                    migrations: try Migration.bundled(),
+                    switchPassword: switchPassword,
+                    logger: quietLogger
+                )
+            }
+            let result = try await bank.switchURL.withClient(logger: quietLogger, maximumConnections: maximumConnections) {
+                client in
+                let service = BankService(
+                    store: BankStore(client: client, logger: quietLogger),
+                    hasher: testHasher,
+                    now: now,
+                    logger: quietLogger
+                )
+                if let fixture {
+                    _ = try await Seeder.seed(fixture, store: service.store, hasher: testHasher)
+                }
+                return try await body(bank, service)
+            }
+            try await bank.drop(root)
+            return result
+        } catch {
+            try? await bank.drop(root)
+            throw error
+        }
+    }
+
+    func drop(_ root: DatabaseURL) async throws {
+        try await root.withConnection(logger: quietLogger) { connection in
+            try await connection.query(PostgresQuery(unsafeSQL: "DROP DATABASE IF EXISTS \(self.name) WITH (FORCE)"), logger: quietLogger)
+        }
+    }
+
+    /// Runs SQL as the cluster's superuser in this bank's database (to play the attacker or to look).
+    @discardableResult
+    func asSuperuser<T: Sendable>(_ body: @Sendable (PostgresConnection) async throws -> T) async throws -> T {
+        try await self.adminURL.withConnection(logger: quietLogger, body)
+    }
+
+    /// Runs SQL as the switch's own role, bypassing the switch's code (the "API check").
+    @discardableResult
+    func asSwitchRole<T: Sendable>(_ body: @Sendable (PostgresConnection) async throws -> T) async throws -> T {
+        try await self.switchURL.withConnection(logger: quietLogger, body)
+    }
+
+    func balance(_ account: String) async throws -> Int64 {
+        try await self.asSuperuser { connection in
+            let rows = try await connection.query("SELECT balance FROM bank.accounts WHERE account_no = \(account)", logger: quietLogger)
+            for try await balance in rows.decode(Int64.self) { return balance }
+            throw TestFailure("no account \(account)")
+        }
+    }
+
+    func count(_ sql: String) async throws -> Int {
+        do {
+            return try await self.asSuperuser { connection in
+                let rows = try await connection.query(PostgresQuery(unsafeSQL: sql), logger: quietLogger)
+                for try await value in rows.decode(Int.self) { return value }
+                return 0
+            }
+        } catch let error as PSQLError {
+            throw TestFailure("\(sql): \(error.serverInfo?[.message] ?? String(reflecting: error))")
+        }
+    }
+}
+
+struct TestFailure: Error, CustomStringConvertible {
+    var description: String
+    init(_ description: String) { self.description = description }
+}
+
+/// Request keys with fresh STANs.
+final class KeyMaker: @unchecked Sendable {
+    private var stan = 0
+    private let lock = NSLock()
+    let terminal: String
+    init(terminal: String = "ATM00001") { self.terminal = terminal }
+
+    func next(time: String = "1125093112") -> IdempotencyKey {
+        self.lock.lock()
+        defer { self.lock.unlock() }
+        self.stan += 1
+        return IdempotencyKey(terminal: self.terminal, stan: String(format: "%06d", self.stan), transmitted: time)
+    }
+}
+
+extension PostgresConnection {
+    /// The SQLSTATE a statement fails with, or nil if it succeeds.
+    func sqlState(of sql: String) async -> String? {
+        do {
+            let rows = try await self.query(PostgresQuery(unsafeSQL: sql), logger: quietLogger)
+            for try await _ in rows {}
+            return nil
+        } catch let error as PSQLError {
+            return error.serverInfo?[.sqlState] ?? "no state"
+        } catch {
+            return "other"
+        }
+    }
+}
+
+let alicePAN = "4761739001010119"
+let bobPAN = "5555555555554444"
+let carolPAN = "4000000000000002"
+let carolExpiredPAN = "4111111111111111"
