@@ -91,7 +91,14 @@ let package = Package(
         // MARK: The harness: protocol examples and (later) scripted sequences, load and invariant runs.
         .target(
             name: "CashpointHarness",
-            dependencies: ["ATM87"],
+            dependencies: [
+                "ATM87",
+                "CashpointBank",
+                "CashpointStore",
+                "CashpointDatabase",
+                .product(name: "PostgresNIO", package: "postgres-nio"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
             swiftSettings: swiftSettings
         ),
         // MARK: Executables: thin command lines over the libraries.
@@ -122,6 +129,11 @@ let package = Package(
             dependencies: [
                 "ATM87",
                 "CashpointHarness",
+                "CashpointStore",
+                "CashpointDatabase",
+                "CashpointSecurity",
+                .product(name: "PostgresNIO", package: "postgres-nio"),
+                .product(name: "Logging", package: "swift-log"),
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "NIOCore", package: "swift-nio"),
             ],

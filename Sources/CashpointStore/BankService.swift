@@ -221,6 +221,7 @@ public struct BankService: Sendable {
         ip: String?
     ) async throws -> BankAnswer {
         let actor = ActorContext(role: .customer, userID: holder.userID, name: holder.actorName, device: key.terminal, ip: ip)
+        guard key.isWellFormed else { return .refused(.formatError) }
         func owned(_ account: String?) -> String? {
             account ?? holder.accounts.first
         }
@@ -316,6 +317,9 @@ public struct BankService: Sendable {
         ip: String?
     ) async throws -> ReversalResult {
         let actor = ActorContext(role: .system, userID: nil, name: "terminal:\(key.terminal)", device: key.terminal, ip: ip)
+        guard key.isWellFormed, originalSTAN.utf8.count == 6, originalTransmitted.utf8.count == 10 else {
+            return ReversalResult(code: .formatError, transactionID: nil, reversedAmount: 0, replayed: false)
+        }
         let digest = RequestDigest.of(["reversal", originalSTAN, originalTransmitted, String(originalAmount), dispensed.map(String.init) ?? "-"])
         return try await self.store.reverse(
             actor: actor,
@@ -359,6 +363,7 @@ public struct BankService: Sendable {
         ip: String?
     ) async throws -> BankAnswer {
         let actor = ActorContext.staff(staff.role, name: staff.userName, device: key.terminal, ip: ip)
+        guard key.isWellFormed else { return .refused(.formatError) }
         if case .deny(let code) = Permissions.decide(role: staff.role, operation: operation.permission, ownership: .otherCustomer) {
             return try await self.refuse(code, operation: operation.name, actor: actor, details: [:])
         }

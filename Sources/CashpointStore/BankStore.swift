@@ -563,8 +563,9 @@ public struct BankStore: Sendable {
     }
 
     /// Runs `body`, retrying serialization failures (40001), deadlocks (40P01) and a concurrent
-    /// duplicate claiming an idempotency key (CP001), at most `maxAttempts` times, with a short
-    /// randomised pause. Other database errors become a `StoreError`.
+    /// duplicate that claimed the same idempotency key first (23505 on its key, or CP001), at most
+    /// `maxAttempts` times, with a short randomised pause: the retry finds the stored answer. Other
+    /// database errors become a `StoreError`.
     @discardableResult
     func retrying<T: Sendable>(_ body: () async throws -> T) async throws -> T {
         var attempt = 1
@@ -573,7 +574,10 @@ public struct BankStore: Sendable {
                 return try await body()
             } catch let error as PSQLError {
                 let state = error.serverInfo?[.sqlState]
-                if let state, ["40001", "40P01", "CP001"].contains(state), attempt < self.maxAttempts {
+                let constraint = error.serverInfo?[.constraintName]
+                let transient = state.map { ["40001", "40P01", "CP001"].contains($0) } ?? false
+                    || (state == "23505" && ["transactions_idempotency_key", "transactions_one_reversal"].contains(constraint ?? ""))
+                if transient, let state, attempt < self.maxAttempts {
                     self.logger.debug("retrying after a transient conflict", metadata: ["sql.state": "\(state)", "attempt": "\(attempt)"])
                     attempt += 1
                     try await Task.sleep(for: .milliseconds(Int.random(in: 1...(5 * attempt))))

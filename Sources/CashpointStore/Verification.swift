@@ -90,6 +90,18 @@ public enum LedgerVerifier {
                     )
                 )
             }
+            for try await (line, what) in try await connection.query(
+                """
+                SELECT h.id, CASE WHEN t.id IS NULL THEN 'names no transaction' ELSE 'names no account' END
+                FROM bank.history h
+                LEFT JOIN bank.transactions t ON t.id = h.transaction_id
+                LEFT JOIN bank.accounts a ON a.id = h.account_id
+                WHERE t.id IS NULL OR a.id IS NULL ORDER BY h.id
+                """,
+                logger: logger
+            ).decode((Int64, String).self) {
+                findings.append(Finding(subject: "line \(line)", problem: what))
+            }
             for try await account in try await connection.query(
                 "SELECT account_no FROM bank.accounts WHERE kind = 'customer' AND balance < 0 ORDER BY id",
                 logger: logger

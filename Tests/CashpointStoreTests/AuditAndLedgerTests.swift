@@ -7,6 +7,24 @@ import Testing
 
 @Suite("bank: audit chain and ledger verification", .serialized, .enabled(if: databaseTestsEnabled))
 struct AuditAndLedgerTests {
+    /// Names a database error's message instead of postgres-nio's generic text.
+    func explained<T>(_ body: () async throws -> T) async throws -> T {
+        do {
+            return try await body()
+        } catch let error as PSQLError {
+            throw TestFailure("\(error.serverInfo?[.sqlState] ?? "-"): \(error.serverInfo?[.message] ?? String(reflecting: error))")
+        }
+    }
+
+    /// The audit id and seal number of the n-th sealed row.
+    func sealedRow(_ bank: TestBank, _ seq: Int) async throws -> (Int64, Int64) {
+        try await bank.asSuperuser { connection in
+            let rows = try await connection.query("SELECT audit_id, seq FROM bank.audit_seals WHERE seq = \(Int64(seq))", logger: quietLogger)
+            for try await row in rows.decode((Int64, Int64).self) { return row }
+            throw TestFailure("no seal \(seq)")
+        }
+    }
+
     func sealer(_ service: BankService) -> AuditSealer {
         AuditSealer(client: service.store.client, key: testAuditKey.key, logger: quietLogger)
     }
@@ -28,14 +46,15 @@ struct AuditAndLedgerTests {
     @Test("a sealed log verifies; an altered row is named")
     func alteredRow() async throws {
         try await TestBank.with(fixture: try demoFixture()) { bank, service in
-            let sealed = try await self.sealer(service).sealAll()
+            let sealed = try await self.explained { try await self.sealer(service).sealAll() }
             #expect(sealed > 20)
-            let clean = try await self.verify(service)
+            let clean = try await self.explained { try await self.verify(service) }
             #expect(clean.isClean)
             #expect(clean.sealed == sealed)
-            try await self.tamper(bank, "UPDATE bank.audit_logs SET outcome = '99' WHERE id = 7")
-            let report = try await self.verify(service)
-            #expect(report.findings.map(\.subject) == ["audit row 7 (seal 7)"])
+            let (id, seq) = try await self.sealedRow(bank, 7)
+            try await self.explained { try await self.tamper(bank, "UPDATE bank.audit_logs SET outcome = '99' WHERE id = \(id)") }
+            let report = try await self.explained { try await self.verify(service) }
+            #expect(report.findings.map(\.subject) == ["audit row \(id) (seal \(seq))"])
             #expect(report.findings.first?.problem.contains("altered") == true)
         }
     }
@@ -44,12 +63,14 @@ struct AuditAndLedgerTests {
     func removedRows() async throws {
         try await TestBank.with(fixture: try demoFixture()) { bank, service in
             try await self.sealer(service).sealAll()
-            try await self.tamper(bank, "DELETE FROM bank.audit_logs WHERE id = 5")
-            try await self.tamper(bank, "DELETE FROM bank.audit_seals WHERE audit_id = 9; DELETE FROM bank.audit_logs WHERE id = 9")
+            let (first, firstSeq) = try await self.sealedRow(bank, 5)
+            let (second, secondSeq) = try await self.sealedRow(bank, 9)
+            try await self.tamper(bank, "DELETE FROM bank.audit_logs WHERE id = \(first)")
+            try await self.tamper(bank, "DELETE FROM bank.audit_seals WHERE audit_id = \(second); DELETE FROM bank.audit_logs WHERE id = \(second)")
             let report = try await self.verify(service)
             let text = report.findings.map(\.description)
-            #expect(text.contains { $0.hasPrefix("audit row 5 (seal 5)") && $0.contains("removed") })
-            #expect(text.contains { $0.hasPrefix("seals 9-9") && $0.contains("removed") })
+            #expect(text.contains { $0.hasPrefix("audit row \(first) (seal \(firstSeq))") && $0.contains("removed") })
+            #expect(text.contains { $0.hasPrefix("seals \(secondSeq)-\(secondSeq)") && $0.contains("removed") })
         }
     }
 
@@ -119,10 +140,11 @@ struct AuditAndLedgerTests {
     func ledgerTamper() async throws {
         try await TestBank.with(fixture: try demoFixture()) { bank, service in
             #expect(try await LedgerVerifier.verify(client: service.store.client, logger: quietLogger).isClean)
+            let txn = try await bank.count("SELECT transaction_id::int FROM bank.history WHERE id = 2")
             try await self.tamper(bank, "UPDATE bank.history SET amount = amount + 1 WHERE id = 2")
             let report = try await LedgerVerifier.verify(client: service.store.client, logger: quietLogger)
             let text = report.findings.map(\.description)
-            #expect(text.contains { $0.hasPrefix("transaction 1:") && $0.contains("sum to 1") })
+            #expect(text.contains { $0.hasPrefix("transaction \(txn):") && $0.contains("sum to 1") })
             #expect(text.contains { $0.contains("line 2 of") })
             try await self.tamper(bank, "UPDATE bank.accounts SET balance = balance + 5 WHERE account_no = 'CP0000000003'")
             let second = try await LedgerVerifier.verify(client: service.store.client, logger: quietLogger)

@@ -44,10 +44,9 @@ $$;
 --   2. every account touched is locked in ascending id order (no two postings can deadlock);
 --   3. funds, locks and limits are checked and mapped to a response code;
 --   4. the answer is stored under the key; if approved, balanced lines are written, each with the
---      balance after it;
---   5. the audit row.
--- A concurrent duplicate that claims the key first makes this call raise CP001; the caller retries
--- and gets the stored answer.
+--      balance after it, and the audit row, all in one statement.
+-- A concurrent duplicate that claims the key first makes this call fail on
+-- transactions_idempotency_key (23505); the caller retries and gets the stored answer.
 CREATE FUNCTION bank.post(
     p_role text, p_user_id bigint, p_card_id bigint, p_actor text, p_ip text, p_device text,
     p_terminal text, p_stan text, p_transmitted text, p_digest bytea,
@@ -55,7 +54,6 @@ CREATE FUNCTION bank.post(
 ) RETURNS TABLE (response_code text, transaction_id bigint, balance_after bigint, auth_code text, replayed boolean)
 LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, bank AS $$
 DECLARE
-    v_existing record;
     v_cash_id bigint;
     v_terminal_enabled boolean;
     v_currency char(3);
@@ -63,7 +61,7 @@ DECLARE
     v_to bank.accounts%ROWTYPE;
     v_cash bank.accounts%ROWTYPE;
     v_account bank.accounts%ROWTYPE;
-    v_row record;
+    v_existing record;
     v_code text := '00';
     v_txn bigint;
     v_balance bigint;
@@ -71,56 +69,63 @@ DECLARE
     v_customer_account bigint;
     v_debit_id bigint;
     v_credit_id bigint;
-    v_new_balance bigint;
     v_today date := current_date;
 BEGIN
-    PERFORM bank.set_context(p_role, p_user_id);
-    IF p_kind NOT IN ('withdrawal', 'deposit', 'transfer') THEN
-        RAISE EXCEPTION 'unknown posting kind %', p_kind USING ERRCODE = 'invalid_parameter_value';
-    END IF;
-    IF p_role NOT IN ('customer', 'teller', 'admin') THEN
+    IF p_role IS NULL OR p_role NOT IN ('customer', 'teller', 'admin') THEN
         RAISE EXCEPTION 'role % does not move money', p_role USING ERRCODE = 'insufficient_privilege';
     END IF;
+    IF p_role = 'customer' AND p_user_id IS NULL THEN
+        RAISE EXCEPTION 'a customer context needs its user' USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    IF p_kind IS NULL OR p_kind NOT IN ('withdrawal', 'deposit', 'transfer') THEN
+        RAISE EXCEPTION 'unknown posting kind %', p_kind USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    PERFORM set_config('cashpoint.role', p_role, true), set_config('cashpoint.user_id', coalesce(p_user_id::text, ''), true);
 
-    -- 1. Idempotency.
+    -- 1. Idempotency: a repeat gets the stored answer (or 94) and posts nothing.
     SELECT t.id, t.request_digest, t.response_code, t.balance_after, t.auth_code INTO v_existing
     FROM bank.transactions t
     WHERE t.terminal_id = p_terminal AND t.stan = p_stan AND t.transmitted = p_transmitted;
     IF FOUND THEN
         IF v_existing.request_digest = p_digest THEN
-            PERFORM bank.audit(p_actor, p_kind, v_existing.response_code,
-                jsonb_build_object('replay_of', v_existing.id, 'terminal', p_terminal, 'stan', p_stan),
-                p_ip, p_device);
-            RETURN QUERY SELECT v_existing.response_code, v_existing.id, v_existing.balance_after,
-                v_existing.auth_code, true;
+            INSERT INTO bank.audit_logs (actor, action, outcome, details, ip, device)
+            VALUES (p_actor, p_kind, v_existing.response_code,
+                jsonb_build_object('replay_of', v_existing.id, 'terminal', p_terminal, 'stan', p_stan), p_ip, p_device);
+            response_code := v_existing.response_code;
+            transaction_id := v_existing.id;
+            balance_after := v_existing.balance_after;
+            auth_code := v_existing.auth_code;
+            replayed := true;
         ELSE
-            PERFORM bank.audit(p_actor, p_kind, '94',
+            INSERT INTO bank.audit_logs (actor, action, outcome, details, ip, device)
+            VALUES (p_actor, p_kind, '94',
                 jsonb_build_object('duplicate_of', v_existing.id, 'terminal', p_terminal, 'stan', p_stan,
-                    'reason', 'same key, different content'),
-                p_ip, p_device);
-            RETURN QUERY SELECT '94'::text, v_existing.id, NULL::bigint, NULL::text, false;
+                    'reason', 'same key, different content'), p_ip, p_device);
+            response_code := '94';
+            transaction_id := v_existing.id;
+            balance_after := NULL;
+            auth_code := NULL;
+            replayed := false;
         END IF;
+        RETURN NEXT;
         RETURN;
     END IF;
 
-    SELECT s.currency INTO v_currency FROM bank.settings s;
-    SELECT t.cash_account_id, t.enabled INTO v_cash_id, v_terminal_enabled
-    FROM bank.terminals t WHERE t.id = p_terminal;
+    SELECT t.cash_account_id, t.enabled, s.currency INTO v_cash_id, v_terminal_enabled, v_currency
+    FROM bank.settings s LEFT JOIN bank.terminals t ON t.id = p_terminal;
     IF v_cash_id IS NULL OR NOT v_terminal_enabled THEN
         v_code := '58';
     ELSIF p_amount IS NULL OR p_amount <= 0 OR p_amount > 999999999999 THEN
         v_code := '13';
     END IF;
 
-    -- 2. Lock, in ascending id order, every account the posting touches. Row-level security hides
-    --    another customer's account from a customer context: it is then simply not found.
     IF v_code = '00' THEN
         FOR v_account IN
-            SELECT a.*
-            FROM bank.accounts a
-            WHERE (p_kind <> 'deposit' AND a.account_no = p_from)
-               OR (p_kind <> 'withdrawal' AND a.account_no = p_to)
-               OR (p_kind <> 'transfer' AND a.id = v_cash_id)
+            SELECT a.* FROM bank.accounts a
+            WHERE a.account_no = ANY (CASE p_kind WHEN 'withdrawal' THEN ARRAY[p_from]
+                                                  WHEN 'deposit' THEN ARRAY[p_to]
+                                                  ELSE ARRAY[p_from, p_to] END)
+               OR a.id = CASE WHEN p_kind <> 'transfer' THEN v_cash_id END
             ORDER BY a.id
             FOR UPDATE
         LOOP
@@ -129,7 +134,6 @@ BEGIN
             IF p_kind <> 'transfer' AND v_account.id = v_cash_id THEN v_cash := v_account; END IF;
         END LOOP;
 
-        -- 3. Checks, each mapped to its response code.
         IF p_kind <> 'deposit' AND (v_from.id IS NULL OR v_from.kind <> 'customer') THEN
             v_code := '76';
         ELSIF p_kind <> 'withdrawal' AND (v_to.id IS NULL OR (p_kind = 'deposit' AND v_to.kind <> 'customer')) THEN
@@ -169,52 +173,46 @@ BEGIN
     IF v_code = '00' THEN
         v_balance := CASE WHEN p_kind = 'deposit' THEN v_balance + p_amount ELSE v_balance - p_amount END;
         v_auth := upper(substr(md5(random()::text || clock_timestamp()::text), 1, 6));
-    END IF;
-
-    -- 4. The answer under the key, then the lines.
-    INSERT INTO bank.transactions AS t (terminal_id, stan, transmitted, request_digest, kind, amount,
-        response_code, auth_code, account_id, balance_after, actor)
-    VALUES (p_terminal, p_stan, p_transmitted, p_digest, p_kind, greatest(coalesce(p_amount, 0), 0),
-        v_code, v_auth, v_customer_account, v_balance, p_actor)
-    ON CONFLICT (terminal_id, stan, transmitted) DO NOTHING
-    RETURNING t.id INTO v_txn;
-    IF v_txn IS NULL THEN
-        RAISE EXCEPTION 'a request with this key is being posted concurrently' USING ERRCODE = 'CP001';
-    END IF;
-
-    IF v_code = '00' THEN
         v_debit_id := CASE p_kind WHEN 'deposit' THEN v_cash.id ELSE v_from.id END;
         v_credit_id := CASE p_kind WHEN 'withdrawal' THEN v_cash.id ELSE v_to.id END;
-        -- Lines in ascending account id order, like the locks.
-        FOR v_row IN
-            SELECT x.account_id, x.amount FROM (VALUES (v_debit_id, -p_amount), (v_credit_id, p_amount))
-                AS x (account_id, amount)
-            ORDER BY x.account_id
-        LOOP
-            IF p_kind = 'withdrawal' AND v_row.account_id = v_from.id THEN
-                UPDATE bank.accounts a
-                SET balance = a.balance + v_row.amount,
-                    withdrawn_today = CASE WHEN a.limits_day = v_today THEN a.withdrawn_today ELSE 0 END + p_amount,
-                    withdrawals_today = CASE WHEN a.limits_day = v_today THEN a.withdrawals_today ELSE 0 END + 1,
-                    limits_day = v_today
-                WHERE a.id = v_row.account_id
-                RETURNING a.balance INTO v_new_balance;
-            ELSE
-                UPDATE bank.accounts a SET balance = a.balance + v_row.amount
-                WHERE a.id = v_row.account_id
-                RETURNING a.balance INTO v_new_balance;
-            END IF;
-            INSERT INTO bank.history (transaction_id, account_id, amount, balance_after)
-            VALUES (v_txn, v_row.account_id, v_row.amount, v_new_balance);
-        END LOOP;
     END IF;
 
-    -- 5. Audit, in the same transaction.
-    PERFORM bank.audit(p_actor, p_kind, v_code,
-        jsonb_build_object('txn', v_txn, 'terminal', p_terminal, 'stan', p_stan, 'amount', p_amount,
-            'from', p_from, 'to', p_to),
-        p_ip, p_device);
-    RETURN QUERY SELECT v_code, v_txn, v_balance, v_auth, false;
+    -- 4. The answer under the key, the balanced lines (each with the balance after it) and the audit
+    --    row, in one statement. Lines are written in ascending account id order, like the locks.
+    WITH txn AS (
+        INSERT INTO bank.transactions AS t (terminal_id, stan, transmitted, request_digest, kind, amount,
+            response_code, auth_code, account_id, balance_after, actor)
+        VALUES (p_terminal, p_stan, p_transmitted, p_digest, p_kind, greatest(coalesce(p_amount, 0), 0),
+            v_code, v_auth, v_customer_account, v_balance, p_actor)
+        RETURNING t.id
+    ), moved AS (
+        UPDATE bank.accounts a
+        SET balance = a.balance + d.delta,
+            withdrawn_today = CASE WHEN d.counts THEN CASE WHEN a.limits_day = v_today THEN a.withdrawn_today ELSE 0 END + p_amount ELSE a.withdrawn_today END,
+            withdrawals_today = CASE WHEN d.counts THEN CASE WHEN a.limits_day = v_today THEN a.withdrawals_today ELSE 0 END + 1 ELSE a.withdrawals_today END,
+            limits_day = CASE WHEN d.counts THEN v_today ELSE a.limits_day END
+        FROM (VALUES (v_debit_id, -p_amount, p_kind = 'withdrawal'), (v_credit_id, p_amount, false)) AS d (id, delta, counts)
+        WHERE v_code = '00' AND a.id = d.id AND EXISTS (SELECT 1 FROM txn)
+        RETURNING a.id, d.delta, a.balance
+    ), lines AS (
+        INSERT INTO bank.history (transaction_id, account_id, amount, balance_after)
+        SELECT txn.id, moved.id, moved.delta, moved.balance FROM txn CROSS JOIN moved
+    ), audited AS (
+        INSERT INTO bank.audit_logs (actor, action, outcome, details, ip, device)
+        SELECT p_actor, p_kind, v_code,
+            jsonb_build_object('txn', txn.id, 'terminal', p_terminal, 'stan', p_stan, 'amount', p_amount,
+                'from', p_from, 'to', p_to),
+            p_ip, p_device
+        FROM txn
+    )
+    SELECT txn.id INTO v_txn FROM txn;
+
+    response_code := v_code;
+    transaction_id := v_txn;
+    balance_after := v_balance;
+    auth_code := v_auth;
+    replayed := false;
+    RETURN NEXT;
 END
 $$;
 

@@ -282,6 +282,9 @@ DECLARE
 BEGIN
     PERFORM bank.set_context(p_role, NULL);
     PERFORM bank.require_role(ARRAY['teller', 'admin', 'system']);
+    IF p_account_no IS NULL OR p_account_no !~ '^[A-Z0-9]{4,28}$' THEN
+        RAISE EXCEPTION 'an account number is 4-28 capital letters and digits' USING ERRCODE = 'check_violation';
+    END IF;
     IF NOT EXISTS (SELECT 1 FROM bank.users u WHERE u.id = p_user_id AND u.role = 'customer') THEN
         RAISE EXCEPTION 'no customer %', p_user_id USING ERRCODE = 'foreign_key_violation';
     END IF;
@@ -306,6 +309,9 @@ BEGIN
     PERFORM bank.set_context('system', NULL);
     IF p_kind NOT IN ('terminal_cash', 'teller_drawer', 'bank_equity') THEN
         RAISE EXCEPTION 'not an internal account kind: %', p_kind USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    IF p_account_no IS NULL OR p_account_no !~ '^[A-Z0-9]{4,28}$' THEN
+        RAISE EXCEPTION 'an account number is 4-28 capital letters and digits' USING ERRCODE = 'check_violation';
     END IF;
     INSERT INTO bank.accounts (account_no, name, kind, currency)
     SELECT p_account_no, p_name, p_kind, s.currency FROM bank.settings s

@@ -1,0 +1,107 @@
+import CashpointBank
+import CashpointDatabase
+public import CashpointStore
+import Foundation
+import Logging
+import PostgresNIO
+
+/// The posting-throughput benchmark's load: `clients` concurrent callers make transfers between
+/// random pairs of `accounts` accounts through `BankStore.post`, the switch's posting path (one SQL
+/// transaction each: idempotency key, locks in id order, checks, two ledger lines, audit row), for a
+/// fixed time. It is the switch's equivalent of `shared/bench/pg-transfer.sql`.
+public enum PostingLoad {
+    public struct Result: Sendable, Hashable {
+        public var clients: Int
+        public var seconds: Double
+        public var approved: Int
+        public var refused: Int
+        public var errors: Int
+        public var sealed: Int
+        public var throughput: Double { Double(self.approved + self.refused) / self.seconds }
+    }
+
+    /// Makes a bench bank: settings, one branch terminal, `accounts` customers with one funded account each.
+    public static func prepare(store: BankStore, accounts: Int) async throws {
+        let system = ActorContext.system("bench")
+        try await store.configure(actor: system, currency: "978", maxPINTries: 3, maxPasswordTries: 5)
+        _ = try await store.openInternalAccount(actor: system, accountNo: "BENCHEQUITY", name: "Equity", kind: "bank_equity")
+        _ = try await store.openInternalAccount(actor: system, accountNo: "BENCHDRAWER", name: "Drawer", kind: "teller_drawer")
+        try await store.registerTerminal(actor: system, terminal: "BENCH", kind: "branch", location: "bench", cashAccount: "BENCHDRAWER")
+        for number in 1...accounts {
+            let user = try await store.createCustomer(actor: system, userName: "bench\(number)", fullName: "Bench \(number)")
+            let account = Self.account(number)
+            _ = try await store.openAccount(actor: system, userID: user, accountNo: account, name: "Bench \(number)", dailyLimit: nil, dailyCount: nil)
+            try await store.postOpening(actor: system, account: account, amount: 1_000_000_000, equityAccount: "BENCHEQUITY")
+        }
+    }
+
+    public static func account(_ number: Int) -> String { String(format: "BE%010d", number) }
+
+    /// Runs the load for `duration` after `warmup`, with the audit sealer running when `sealer` is given.
+    public static func run(
+        store: BankStore,
+        accounts: Int,
+        clients: Int,
+        warmup: Duration,
+        duration: Duration,
+        sealer: AuditSealer?,
+        round: Int
+    ) async throws -> Result {
+        let teller = ActorContext(role: .teller, userID: nil, name: "bench.teller", device: "BENCH", ip: nil)
+        let start = ContinuousClock.now + warmup
+        let end = start + duration
+        let totals = try await withThrowingTaskGroup(of: (Int, Int, Int, Int).self) { group in
+            if let sealer {
+                group.addTask {
+                    var sealed = 0
+                    while ContinuousClock.now < end {
+                        sealed += (try? await sealer.sealAll()) ?? 0
+                        try? await Task.sleep(for: .milliseconds(200))
+                    }
+                    return (0, 0, 0, sealed)
+                }
+            }
+            for client in 0..<clients {
+                group.addTask {
+                    var generator = SystemRandomNumberGenerator()
+                    var (approved, refused, errors) = (0, 0, 0)
+                    var stan = 0
+                    while ContinuousClock.now < end {
+                        stan += 1
+                        let a = Int.random(in: 1...accounts, using: &generator)
+                        var b = Int.random(in: 1...accounts, using: &generator)
+                        while b == a { b = Int.random(in: 1...accounts, using: &generator) }
+                        let amount = Int64.random(in: 1...100, using: &generator)
+                        let key = IdempotencyKey(
+                            terminal: "BENCH",
+                            stan: String(format: "%06d", stan % 1_000_000),
+                            transmitted: String(format: "%02d%02d%06d", round % 100, client % 100, stan / 1_000_000)
+                        )
+                        let counted = ContinuousClock.now >= start
+                        do {
+                            let result = try await store.post(
+                                .transfer,
+                                actor: teller,
+                                cardID: nil,
+                                key: key,
+                                digest: RequestDigest.of(["transfer", String(amount), Self.account(a), Self.account(b)]),
+                                amount: amount,
+                                from: Self.account(a),
+                                to: Self.account(b)
+                            )
+                            if counted && ContinuousClock.now < end {
+                                if result.code.isApproved { approved += 1 } else { refused += 1 }
+                            }
+                        } catch {
+                            if counted { errors += 1 }
+                        }
+                    }
+                    return (approved, refused, errors, 0)
+                }
+            }
+            return try await group.reduce(into: (0, 0, 0, 0)) { $0 = ($0.0 + $1.0, $0.1 + $1.1, $0.2 + $1.2, $0.3 + $1.3) }
+        }
+        let seconds = Double(duration.components.seconds) + Double(duration.components.attoseconds) / 1e18
+        return Result(clients: clients, seconds: seconds, approved: totals.0, refused: totals.1, errors: totals.2, sealed: totals.3)
+    }
+}

@@ -1,0 +1,158 @@
+import ArgumentParser
+import CashpointDatabase
+import CashpointHarness
+import CashpointSecurity
+import CashpointStore
+import Foundation
+import Logging
+import PostgresNIO
+
+struct BenchPosting: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "bench-posting",
+        abstract: "Measure the switch's posting throughput against pgbench's transfer script on the same cluster.",
+        discussion: """
+            Creates the databases cashpoint_bench and cashpoint_pgbench (dropping old ones), runs \
+            --clients concurrent transfer callers through the switch's posting path, alternately with the \
+            audit sealer running (chain on) and not (chain off), then pgbench with the same number of \
+            clients and the yardstick script. Needs the cluster's superuser URL (scripts/pg url) and the \
+            switch role's password ($CASHPOINT_SWITCH_PASSWORD). Build with -c release for real figures.
+            """
+    )
+
+    @Option(help: "Superuser URL of the cluster (default: $CASHPOINT_DATABASE_URL).")
+    var databaseURL: String?
+
+    @Option(help: "Concurrent callers.")
+    var clients = 32
+
+    @Option(help: "Seconds measured per round.")
+    var seconds = 20
+
+    @Option(help: "Seconds of warm-up per round, not counted.")
+    var warmup = 3
+
+    @Option(help: "Rounds with the chain on, and as many with it off, alternating.")
+    var rounds = 2
+
+    @Option(help: "Accounts the transfers pick from (pgbench's script uses 100).")
+    var accounts = 100
+
+    @Option(help: "The pgbench script of the yardstick.")
+    var pgbenchScript = "../shared/bench/pg-transfer.sql"
+
+    @Option(help: "The pgbench binary.")
+    var pgbench = "/usr/lib/postgresql/15/bin/pgbench"
+
+    @Flag(help: "Skip the pgbench run.")
+    var skipPgbench = false
+
+    func run() async throws {
+        guard let text = self.databaseURL ?? ProcessInfo.processInfo.environment["CASHPOINT_DATABASE_URL"] else {
+            throw ValidationError("no database: pass --database-url or set CASHPOINT_DATABASE_URL (scripts/pg env)")
+        }
+        guard let switchPassword = ProcessInfo.processInfo.environment["CASHPOINT_SWITCH_PASSWORD"] else {
+            throw ValidationError("set CASHPOINT_SWITCH_PASSWORD (eval \"$(scripts/pg env)\")")
+        }
+        guard self.clients >= 1, self.seconds >= 1, self.accounts >= 2, self.rounds >= 1 else {
+            throw ValidationError("clients, seconds and rounds must be at least 1, accounts at least 2")
+        }
+        let root = try DatabaseURL(text)
+        var logger = Logger(label: "bench")
+        logger.logLevel = .error
+        let log = logger
+
+        say("preparing cashpoint_bench: \(self.accounts) accounts")
+        try await self.recreate(root, "cashpoint_bench", logger: log)
+        var bench = root
+        bench.database = "cashpoint_bench"
+        try await bench.withConnection(logger: log) { connection in
+            _ = try await Migrator.migrate(connection: connection, migrations: try Migration.bundled(), switchPassword: switchPassword, logger: log)
+        }
+        let switchURL = bench.withUser("cashpoint_switch", password: switchPassword)
+        let auditKey = SecretKey.generate()
+        let (clients, accounts, seconds, warmup, rounds) = (self.clients, self.accounts, self.seconds, self.warmup, self.rounds)
+        let results = try await switchURL.withClient(logger: log, maximumConnections: clients + 2) { client in
+            let store = BankStore(client: client, logger: log)
+            try await PostingLoad.prepare(store: store, accounts: accounts)
+            let sealer = AuditSealer(client: client, key: auditKey.key, logger: log)
+            try await sealer.sealAll()
+            var on: [PostingLoad.Result] = []
+            var off: [PostingLoad.Result] = []
+            for round in 0..<(2 * rounds) {
+                let chain = round % 2 == 1
+                let result = try await PostingLoad.run(
+                    store: store,
+                    accounts: accounts,
+                    clients: clients,
+                    warmup: .seconds(warmup),
+                    duration: .seconds(seconds),
+                    sealer: chain ? sealer : nil,
+                    round: round
+                )
+                say(
+                    String(format: "round %d, chain %@: %.0f postings/s (%d approved, %d refused, %d errors, %d rows sealed)",
+                           round + 1, chain ? "on " : "off", result.throughput, result.approved, result.refused, result.errors, result.sealed)
+                )
+                if chain { on.append(result) } else { off.append(result) }
+            }
+            try await sealer.sealAll()
+            let ledger = try await LedgerVerifier.verify(client: client, logger: log)
+            let audit = try await AuditVerifier.verify(client: client, key: auditKey.key, logger: log)
+            say("after the load: ledger verify \(ledger.isClean ? "OK" : "FAILED"), audit verify \(audit.isClean ? "OK" : "FAILED") (\(audit.sealed) rows chained)")
+            return (on, off)
+        }
+        let onRate = results.0.map(\.throughput).reduce(0, +) / Double(results.0.count)
+        let offRate = results.1.map(\.throughput).reduce(0, +) / Double(results.1.count)
+        say(String(format: "posting, audit chain on:  %.0f/s", onRate))
+        say(String(format: "posting, audit chain off: %.0f/s (the chain costs %.1f%%)", offRate, 100 * (1 - onRate / offRate)))
+
+        guard !self.skipPgbench else { return }
+        say("preparing cashpoint_pgbench: pgbench -i -s 10")
+        try await self.recreate(root, "cashpoint_pgbench", logger: log)
+        var pgbenchURL = root
+        pgbenchURL.database = "cashpoint_pgbench"
+        let uri = "postgresql://\(pgbenchURL.username):\(pgbenchURL.password ?? "")@\(pgbenchURL.host):\(pgbenchURL.port)/\(pgbenchURL.database)"
+        _ = try self.runProcess(self.pgbench, ["-i", "-q", "-s", "10", uri])
+        let output = try self.runProcess(
+            self.pgbench,
+            ["-n", "-c", String(clients), "-j", "2", "-T", String(seconds), "-f", self.pgbenchScript, uri]
+        )
+        guard let line = output.split(separator: "\n").first(where: { $0.hasPrefix("tps = ") }),
+            let tps = Double(line.dropFirst(6).split(separator: " ").first ?? "")
+        else {
+            throw ValidationError("pgbench printed no tps line:\n\(output)")
+        }
+        say(String(format: "pgbench pg-transfer.sql, %d clients: %.0f/s", clients, tps))
+        say(String(format: "posting with the audit chain on / pgbench: %.0f%%", 100 * onRate / tps))
+    }
+
+    func recreate(_ root: DatabaseURL, _ name: String, logger: Logger) async throws {
+        try await root.withConnection(logger: logger) { connection in
+            try await connection.query(PostgresQuery(unsafeSQL: "DROP DATABASE IF EXISTS \(name) WITH (FORCE)"), logger: logger)
+            try await connection.query(PostgresQuery(unsafeSQL: "CREATE DATABASE \(name)"), logger: logger)
+        }
+    }
+
+    func runProcess(_ path: String, _ arguments: [String]) throws -> String {
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: path)
+        process.arguments = arguments
+        let pipe = Pipe()
+        process.standardOutput = pipe
+        process.standardError = pipe
+        try process.run()
+        let data = pipe.fileHandleForReading.readDataToEndOfFile()
+        process.waitUntilExit()
+        let text = String(decoding: data, as: UTF8.self)
+        guard process.terminationStatus == 0 else {
+            throw ValidationError("\(path) failed (\(process.terminationStatus)):\n\(text)")
+        }
+        return text
+    }
+}
+
+/// Prints a line at once, even when standard output is a pipe (progress of a long run).
+func say(_ text: String) {
+    FileHandle.standardOutput.write(Data((text + "\n").utf8))
+}
