@@ -134,35 +134,40 @@ public struct AuditSealer: Sendable {
         self.lookback = lookback
     }
 
-    /// Seals one batch; returns how many rows it sealed.
+    /// Seals one batch into one seal row; returns how many audit rows it sealed.
     @discardableResult
     public func sealBatch() async throws -> Int {
         try await self.client.withTransaction(logger: self.logger) { connection in
             try await connection.query("SELECT pg_advisory_xact_lock(\(Self.lockKey))", logger: self.logger)
             var lastSeq: Int64 = 0
-            var lastHash = AuditChain.genesis
-            var maxSealed: Int64 = 0
-            for try await (seq, hash, newest) in try await connection.query(
+            var lastLink = AuditChain.genesis
+            for try await (seq, link) in try await connection.query(
                 """
-                SELECT s.seq, encode(s.hash, 'hex'), (SELECT max(audit_id) FROM bank.audit_seals)
+                SELECT s.seq, encode(substring(s.links FROM length(s.links) - 31), 'hex')
                 FROM bank.audit_seals s ORDER BY s.seq DESC LIMIT 1
                 """,
                 logger: self.logger
-            ).decode((Int64, String, Int64).self) {
+            ).decode((Int64, String).self) {
                 lastSeq = seq
-                lastHash = Hex.bytes(hash)
+                lastLink = Hex.bytes(link)
+            }
+            var maxSealed: Int64 = 0
+            for try await newest in try await connection.query(
+                "SELECT coalesce(max(last_id), 0) FROM bank.audit_seals",
+                logger: self.logger
+            ).decode(Int64.self) {
                 maxSealed = newest
             }
-            var seqs: [Int64] = []
+            let floor = maxSealed - self.lookback
             var ids: [Int64] = []
-            var previous: [String] = []
-            var hashes: [String] = []
+            var links = ""
+            links.reserveCapacity(self.batchSize * 64)
             for try await row in try await connection.query(
                 """
                 SELECT a.id, \(unescaped: AuditQueries.timestamp), a.actor, a.action, a.outcome, a.details::text, a.ip, a.device
                 FROM bank.audit_logs a
-                WHERE a.id > \(maxSealed - self.lookback)
-                  AND NOT EXISTS (SELECT 1 FROM bank.audit_seals s WHERE s.audit_id = a.id)
+                WHERE a.id > \(floor)
+                  AND a.id NOT IN (SELECT unnest(s.audit_ids) FROM bank.audit_seals s WHERE s.last_id > \(floor))
                 ORDER BY a.id LIMIT \(self.batchSize)
                 """,
                 logger: self.logger
@@ -170,24 +175,24 @@ public struct AuditSealer: Sendable {
                 let audit = AuditRow(
                     id: row.0, at: row.1, actor: row.2, action: row.3, outcome: row.4, details: row.5, ip: row.6, device: row.7
                 )
-                let link = AuditChain.link(previous: lastHash, row: audit, key: self.key)
-                lastSeq += 1
-                seqs.append(lastSeq)
+                let link = AuditChain.link(previous: lastLink, row: audit, key: self.key)
                 ids.append(audit.id)
-                previous.append(Hex.string(lastHash))
-                hashes.append(Hex.string(link))
-                lastHash = link
+                links += Hex.string(link)
+                lastLink = link
             }
-            guard !seqs.isEmpty else { return 0 }
+            guard let first = ids.min(), let last = ids.max() else { return 0 }
             try await connection.query(
                 """
-                INSERT INTO bank.audit_seals (seq, audit_id, prev_hash, hash)
-                SELECT s, a, decode(p, 'hex'), decode(h, 'hex')
-                FROM unnest(\(seqs)::bigint[], \(ids)::bigint[], \(previous)::text[], \(hashes)::text[]) AS u (s, a, p, h)
+                INSERT INTO bank.audit_seals (seq, first_id, last_id, audit_ids, links)
+                VALUES (\(lastSeq + 1), \(first), \(last), \(ids)::bigint[], decode(\(links), 'hex'))
                 """,
                 logger: self.logger
             )
-            return seqs.count
+            self.logger.debug(
+                "audit batch sealed",
+                metadata: ["audit.seal": "\(lastSeq + 1)", "audit.rows": "\(ids.count)", "audit.head": "\(Hex.string(lastLink))"]
+            )
+            return ids.count
         }
     }
 
@@ -236,46 +241,58 @@ public enum AuditVerifier {
             try await connection.query("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY", logger: logger)
             var findings: [Finding] = []
             var expectedSeq: Int64 = 1
+            var currentSeq: Int64 = 0
             var previous = AuditChain.genesis
+            var chainKnown = true
             var sealed = 0
             var maxSealedID: Int64 = 0
+            var seen = Set<Int64>()
             for try await row in try await connection.query(
                 """
-                SELECT s.seq, s.audit_id, encode(s.prev_hash, 'hex'), encode(s.hash, 'hex'),
+                SELECT s.seq, u.ord, u.audit_id, encode(substring(s.links FROM (u.ord::int - 1) * 32 + 1 FOR 32), 'hex'),
                        a.id, \(unescaped: AuditQueries.timestamp), a.actor, a.action, a.outcome, a.details::text, a.ip, a.device
-                FROM bank.audit_seals s LEFT JOIN bank.audit_logs a ON a.id = s.audit_id
-                ORDER BY s.seq
+                FROM bank.audit_seals s
+                CROSS JOIN LATERAL unnest(s.audit_ids) WITH ORDINALITY AS u (audit_id, ord)
+                LEFT JOIN bank.audit_logs a ON a.id = u.audit_id
+                ORDER BY s.seq, u.ord
                 """,
                 logger: logger
-            ).decode((Int64, Int64, String, String, Int64?, String?, String?, String?, String?, String?, String?, String?).self) {
-                let (seq, auditID, prevHex, hashHex) = (row.0, row.1, row.2, row.3)
+            ).decode((Int64, Int64, Int64, String, Int64?, String?, String?, String?, String?, String?, String?, String?).self) {
+                let (seq, auditID, linkHex) = (row.0, row.2, row.3)
+                if seq != currentSeq {
+                    if seq != expectedSeq {
+                        findings.append(
+                            Finding(subject: "seals \(expectedSeq)-\(seq - 1)", problem: "missing: sealed audit rows were removed")
+                        )
+                        // The chain cannot be followed across the gap: start again from this seal.
+                        chainKnown = false
+                    }
+                    currentSeq = seq
+                    expectedSeq = seq + 1
+                }
                 sealed += 1
                 maxSealedID = max(maxSealedID, auditID)
-                if seq != expectedSeq {
-                    findings.append(
-                        Finding(subject: "seals \(expectedSeq)-\(seq - 1)", problem: "missing: sealed audit rows were removed")
-                    )
-                }
-                if prevHex != Hex.string(previous) {
-                    findings.append(Finding(subject: "seal \(seq)", problem: "does not follow the seal before it: the chain was re-linked"))
+                if !seen.insert(auditID).inserted {
+                    findings.append(Finding(subject: "audit row \(auditID) (seal \(seq))", problem: "sealed twice"))
                 }
                 if let id = row.4, let at = row.5, let actor = row.6, let action = row.7, let outcome = row.8, let details = row.9 {
                     let audit = AuditRow(id: id, at: at, actor: actor, action: action, outcome: outcome, details: details, ip: row.10, device: row.11)
-                    let link = AuditChain.link(previous: Hex.bytes(prevHex), row: audit, key: key)
-                    if Hex.string(link) != hashHex {
-                        findings.append(Finding(subject: "audit row \(auditID) (seal \(seq))", problem: "altered: its content no longer matches its seal"))
+                    if chainKnown && Hex.string(AuditChain.link(previous: previous, row: audit, key: key)) != linkHex {
+                        findings.append(
+                            Finding(subject: "audit row \(auditID) (seal \(seq))", problem: "altered: its content no longer matches its seal")
+                        )
                     }
                 } else {
                     findings.append(Finding(subject: "audit row \(auditID) (seal \(seq))", problem: "removed"))
                 }
-                previous = Hex.bytes(hashHex)
-                expectedSeq = seq + 1
+                previous = Hex.bytes(linkHex)
+                chainKnown = true
             }
             var pending = 0
             for try await (id, isOld) in try await connection.query(
                 """
                 SELECT a.id, a.id < \(maxSealedID) AND a.at < now() - interval '10 seconds' FROM bank.audit_logs a
-                WHERE NOT EXISTS (SELECT 1 FROM bank.audit_seals s WHERE s.audit_id = a.id) ORDER BY a.id
+                WHERE a.id NOT IN (SELECT unnest(s.audit_ids) FROM bank.audit_seals s) ORDER BY a.id
                 """,
                 logger: logger
             ).decode((Int64, Bool).self) {

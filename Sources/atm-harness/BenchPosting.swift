@@ -10,12 +10,11 @@ import PostgresNIO
 struct BenchPosting: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "bench-posting",
-        abstract: "Measure the switch's posting throughput against pgbench's transfer script on the same cluster.",
+        abstract: "Measure the switch's posting throughput (scripts/bench-posting compares it with pgbench).",
         discussion: """
-            Creates the databases cashpoint_bench and cashpoint_pgbench (dropping old ones), runs \
-            --clients concurrent transfer callers through the switch's posting path, alternately with the \
-            audit sealer running (chain on) and not (chain off), then pgbench with the same number of \
-            clients and the yardstick script. Needs the cluster's superuser URL (scripts/pg url) and the \
+            Creates the database cashpoint_bench (dropping an old one), then runs --clients concurrent \
+            transfer callers through the switch's posting path, alternately with the audit sealer running \
+            (chain on) and not (chain off). Needs the cluster's superuser URL (scripts/pg url) and the \
             switch role's password ($CASHPOINT_SWITCH_PASSWORD). Build with -c release for real figures.
             """
     )
@@ -37,15 +36,6 @@ struct BenchPosting: AsyncParsableCommand {
 
     @Option(help: "Accounts the transfers pick from (pgbench's script uses 100).")
     var accounts = 100
-
-    @Option(help: "The pgbench script of the yardstick.")
-    var pgbenchScript = "../shared/bench/pg-transfer.sql"
-
-    @Option(help: "The pgbench binary.")
-    var pgbench = "/usr/lib/postgresql/15/bin/pgbench"
-
-    @Flag(help: "Skip the pgbench run.")
-    var skipPgbench = false
 
     func run() async throws {
         guard let text = self.databaseURL ?? ProcessInfo.processInfo.environment["CASHPOINT_DATABASE_URL"] else {
@@ -81,6 +71,8 @@ struct BenchPosting: AsyncParsableCommand {
             var off: [PostingLoad.Result] = []
             for round in 0..<(2 * rounds) {
                 let chain = round % 2 == 1
+                // Start each round with the chain caught up, so a chain-on round seals only its own rows.
+                try await sealer.sealAll()
                 let result = try await PostingLoad.run(
                     store: store,
                     accounts: accounts,
@@ -107,24 +99,6 @@ struct BenchPosting: AsyncParsableCommand {
         say(String(format: "posting, audit chain on:  %.0f/s", onRate))
         say(String(format: "posting, audit chain off: %.0f/s (the chain costs %.1f%%)", offRate, 100 * (1 - onRate / offRate)))
 
-        guard !self.skipPgbench else { return }
-        say("preparing cashpoint_pgbench: pgbench -i -s 10")
-        try await self.recreate(root, "cashpoint_pgbench", logger: log)
-        var pgbenchURL = root
-        pgbenchURL.database = "cashpoint_pgbench"
-        let uri = "postgresql://\(pgbenchURL.username):\(pgbenchURL.password ?? "")@\(pgbenchURL.host):\(pgbenchURL.port)/\(pgbenchURL.database)"
-        _ = try self.runProcess(self.pgbench, ["-i", "-q", "-s", "10", uri])
-        let output = try self.runProcess(
-            self.pgbench,
-            ["-n", "-c", String(clients), "-j", "2", "-T", String(seconds), "-f", self.pgbenchScript, uri]
-        )
-        guard let line = output.split(separator: "\n").first(where: { $0.hasPrefix("tps = ") }),
-            let tps = Double(line.dropFirst(6).split(separator: " ").first ?? "")
-        else {
-            throw ValidationError("pgbench printed no tps line:\n\(output)")
-        }
-        say(String(format: "pgbench pg-transfer.sql, %d clients: %.0f/s", clients, tps))
-        say(String(format: "posting with the audit chain on / pgbench: %.0f%%", 100 * onRate / tps))
     }
 
     func recreate(_ root: DatabaseURL, _ name: String, logger: Logger) async throws {
@@ -132,23 +106,6 @@ struct BenchPosting: AsyncParsableCommand {
             try await connection.query(PostgresQuery(unsafeSQL: "DROP DATABASE IF EXISTS \(name) WITH (FORCE)"), logger: logger)
             try await connection.query(PostgresQuery(unsafeSQL: "CREATE DATABASE \(name)"), logger: logger)
         }
-    }
-
-    func runProcess(_ path: String, _ arguments: [String]) throws -> String {
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: path)
-        process.arguments = arguments
-        let pipe = Pipe()
-        process.standardOutput = pipe
-        process.standardError = pipe
-        try process.run()
-        let data = pipe.fileHandleForReading.readDataToEndOfFile()
-        process.waitUntilExit()
-        let text = String(decoding: data, as: UTF8.self)
-        guard process.terminationStatus == 0 else {
-            throw ValidationError("\(path) failed (\(process.terminationStatus)):\n\(text)")
-        }
-        return text
     }
 }
 

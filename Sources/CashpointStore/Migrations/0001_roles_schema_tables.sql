@@ -143,7 +143,8 @@ CREATE INDEX history_transaction ON bank.history (transaction_id);
 
 -- The audit log: append-only, hash-chained by bank.audit_seals.
 CREATE TABLE bank.audit_logs (
-    id bigint GENERATED ALWAYS AS IDENTITY (CACHE 32) PRIMARY KEY,
+    -- Not cached: ids follow insertion closely, which the sealer's look-back relies on.
+    id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
     at timestamptz NOT NULL DEFAULT clock_timestamp(),
     actor text NOT NULL,
     action text NOT NULL,
@@ -155,15 +156,19 @@ CREATE TABLE bank.audit_logs (
 CREATE INDEX audit_logs_actor ON bank.audit_logs (actor, id);
 
 -- The chain: the sealer (one at a time, under an advisory lock) links each audit row, in the order
--- it seals them, to the one before: hash = HMAC-SHA-256(audit key, previous hash || row). The key is
--- outside the database, so not even a superuser can re-forge the chain after changing a row.
+-- it seals them, to the one before: link = HMAC-SHA-256(audit key, previous link || row). The key is
+-- outside the database, so not even a superuser can re-forge the chain after changing a row. One
+-- seal row holds a batch: its rows' ids in chain order and their links, 32 bytes each.
 CREATE TABLE bank.audit_seals (
     seq bigint PRIMARY KEY CHECK (seq >= 1),
-    audit_id bigint NOT NULL UNIQUE REFERENCES bank.audit_logs (id),
-    prev_hash bytea NOT NULL CHECK (length(prev_hash) = 32),
-    hash bytea NOT NULL CHECK (length(hash) = 32),
-    sealed_at timestamptz NOT NULL DEFAULT now()
+    first_id bigint NOT NULL,
+    last_id bigint NOT NULL,
+    audit_ids bigint[] NOT NULL,
+    links bytea NOT NULL,
+    sealed_at timestamptz NOT NULL DEFAULT now(),
+    CHECK (cardinality(audit_ids) >= 1 AND length(links) = 32 * cardinality(audit_ids))
 );
+CREATE INDEX audit_seals_last_id ON bank.audit_seals (last_id);
 
 -- Append-only, by trigger (for everyone, the owner included) and by privilege (below).
 CREATE FUNCTION bank.refuse_change() RETURNS trigger
