@@ -114,24 +114,25 @@ public enum LedgerVerifier {
 }
 
 /// Seals audit rows into the hash chain: one sealer at a time (a transaction-level advisory lock),
-/// so the chain is one line however many writers there are. Rows are taken in id order among those
-/// not yet sealed; the chain's order is the order of sealing.
+/// so the chain is one line however many writers there are. Each batch takes the rows above the last
+/// seal's `scanned_to` and the ids it left pending (rows that had not committed yet), in id order; the
+/// chain's order is the order of sealing.
 public struct AuditSealer: Sendable {
     public let client: PostgresClient
     public let key: SymmetricKey
     public let logger: Logger
     public let batchSize: Int
-    /// How far below the newest sealed row to look for rows that committed late.
-    public let lookback: Int64
+    /// A pending id this far below `scanned_to` is taken as rolled back and no longer looked for.
+    public let pendingHorizon: Int64
 
     static let lockKey: Int64 = 0x4155_4449_5453_4541  // "AUDITSEA"
 
-    public init(client: PostgresClient, key: SymmetricKey, logger: Logger, batchSize: Int = 2_000, lookback: Int64 = 20_000) {
+    public init(client: PostgresClient, key: SymmetricKey, logger: Logger, batchSize: Int = 2_000, pendingHorizon: Int64 = 100_000) {
         self.client = client
         self.key = key
         self.logger = logger
         self.batchSize = batchSize
-        self.lookback = lookback
+        self.pendingHorizon = pendingHorizon
     }
 
     /// Seals one batch into one seal row; returns how many audit rows it sealed.
@@ -141,24 +142,20 @@ public struct AuditSealer: Sendable {
             try await connection.query("SELECT pg_advisory_xact_lock(\(Self.lockKey))", logger: self.logger)
             var lastSeq: Int64 = 0
             var lastLink = AuditChain.genesis
-            for try await (seq, link) in try await connection.query(
+            var scannedTo: Int64 = 0
+            var pending: [Int64] = []
+            for try await (seq, link, scanned, waiting) in try await connection.query(
                 """
-                SELECT s.seq, encode(substring(s.links FROM length(s.links) - 31), 'hex')
+                SELECT s.seq, encode(substring(s.links FROM length(s.links) - 31), 'hex'), s.scanned_to, s.pending_ids
                 FROM bank.audit_seals s ORDER BY s.seq DESC LIMIT 1
                 """,
                 logger: self.logger
-            ).decode((Int64, String).self) {
+            ).decode((Int64, String, Int64, [Int64]).self) {
                 lastSeq = seq
                 lastLink = Hex.bytes(link)
+                scannedTo = scanned
+                pending = waiting
             }
-            var maxSealed: Int64 = 0
-            for try await newest in try await connection.query(
-                "SELECT coalesce(max(last_id), 0) FROM bank.audit_seals",
-                logger: self.logger
-            ).decode(Int64.self) {
-                maxSealed = newest
-            }
-            let floor = maxSealed - self.lookback
             var ids: [Int64] = []
             var links = ""
             links.reserveCapacity(self.batchSize * 64)
@@ -166,8 +163,7 @@ public struct AuditSealer: Sendable {
                 """
                 SELECT a.id, \(unescaped: AuditQueries.timestamp), a.actor, a.action, a.outcome, a.details::text, a.ip, a.device
                 FROM bank.audit_logs a
-                WHERE a.id > \(floor)
-                  AND a.id NOT IN (SELECT unnest(s.audit_ids) FROM bank.audit_seals s WHERE s.last_id > \(floor))
+                WHERE a.id > \(scannedTo) OR a.id = ANY (\(pending)::bigint[])
                 ORDER BY a.id LIMIT \(self.batchSize)
                 """,
                 logger: self.logger
@@ -180,11 +176,25 @@ public struct AuditSealer: Sendable {
                 links += Hex.string(link)
                 lastLink = link
             }
-            guard let first = ids.min(), let last = ids.max() else { return 0 }
+            guard let first = ids.first, let last = ids.last else { return 0 }
+            // What is still pending: earlier pending ids not found now, and the ids skipped above the
+            // old scanned_to (not committed yet, or rolled back).
+            let sealedNow = Set(ids)
+            var stillPending = pending.filter { !sealedNow.contains($0) }
+            var expected = scannedTo + 1
+            for id in ids where id > scannedTo {
+                if id > expected {
+                    stillPending.append(contentsOf: expected..<min(id, expected + 10_000))
+                }
+                expected = id + 1
+            }
+            let newScannedTo = max(scannedTo, last)
+            stillPending.removeAll { $0 < newScannedTo - self.pendingHorizon }
             try await connection.query(
                 """
-                INSERT INTO bank.audit_seals (seq, first_id, last_id, audit_ids, links)
-                VALUES (\(lastSeq + 1), \(first), \(last), \(ids)::bigint[], decode(\(links), 'hex'))
+                INSERT INTO bank.audit_seals (seq, first_id, last_id, audit_ids, links, scanned_to, pending_ids)
+                VALUES (\(lastSeq + 1), \(first), \(ids.max()!), \(ids)::bigint[], decode(\(links), 'hex'),
+                        \(newScannedTo), \(stillPending)::bigint[])
                 """,
                 logger: self.logger
             )

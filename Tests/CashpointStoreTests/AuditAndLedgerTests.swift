@@ -107,14 +107,36 @@ struct AuditAndLedgerTests {
                 bank,
                 """
                 INSERT INTO bank.audit_logs (actor, action, outcome) VALUES ('mallory', 'deposit', '00');
-                INSERT INTO bank.audit_seals (seq, first_id, last_id, audit_ids, links)
+                INSERT INTO bank.audit_seals (seq, first_id, last_id, audit_ids, links, scanned_to)
                 SELECT max(s.seq) + 1, (SELECT max(id) FROM bank.audit_logs), (SELECT max(id) FROM bank.audit_logs),
-                       ARRAY[(SELECT max(id) FROM bank.audit_logs)], sha256('forged')
+                       ARRAY[(SELECT max(id) FROM bank.audit_logs)], sha256('forged'), (SELECT max(id) FROM bank.audit_logs)
                 FROM bank.audit_seals s
                 """
             )
             report = try await self.verify(service)
             #expect(report.findings.contains { $0.problem.contains("altered") })
+        }
+    }
+
+    @Test("a row that commits after later rows were sealed is sealed by the next batch")
+    func lateCommit() async throws {
+        try await TestBank.with(fixture: try demoFixture()) { bank, service in
+            try await self.sealer(service).sealAll()
+            try await bank.asSwitchRole { late in
+                // A transaction takes an audit id and stays open while others write and are sealed.
+                try await late.query("BEGIN", logger: quietLogger)
+                try await late.query("SELECT bank.audit('late', 'test.late', '00', '{}'::jsonb, NULL, NULL)", logger: quietLogger)
+                for index in 0..<5 {
+                    try await service.store.audit(actor: .system("early"), action: "test.early", outcome: "00", details: ["n": "\(index)"])
+                }
+                #expect(try await self.sealer(service).sealAll() == 5)
+                try await late.query("COMMIT", logger: quietLogger)
+            }
+            #expect(try await self.sealer(service).sealAll() == 1)
+            let report = try await self.verify(service)
+            #expect(report.isClean, "\(report.findings)")
+            #expect(report.pending == 0)
+            #expect(try await bank.count("SELECT (pending_ids = '{}')::int FROM bank.audit_seals ORDER BY seq DESC LIMIT 1") == 1)
         }
     }
 

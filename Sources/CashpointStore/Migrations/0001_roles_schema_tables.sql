@@ -159,12 +159,17 @@ CREATE INDEX audit_logs_actor ON bank.audit_logs (actor, id);
 -- it seals them, to the one before: link = HMAC-SHA-256(audit key, previous link || row). The key is
 -- outside the database, so not even a superuser can re-forge the chain after changing a row. One
 -- seal row holds a batch: its rows' ids in chain order and their links, 32 bytes each.
+-- The sealer's own bookkeeping travels with each seal: every id up to scanned_to has been seen,
+-- sealed, or is listed in pending_ids (written but not committed when it looked, or rolled back).
+-- The next batch reads only ids above scanned_to and the pending ones: no scan of sealed history.
 CREATE TABLE bank.audit_seals (
     seq bigint PRIMARY KEY CHECK (seq >= 1),
     first_id bigint NOT NULL,
     last_id bigint NOT NULL,
     audit_ids bigint[] NOT NULL,
     links bytea NOT NULL,
+    scanned_to bigint NOT NULL,
+    pending_ids bigint[] NOT NULL DEFAULT '{}',
     sealed_at timestamptz NOT NULL DEFAULT now(),
     CHECK (cardinality(audit_ids) >= 1 AND length(links) = 32 * cardinality(audit_ids))
 );
