@@ -475,6 +475,23 @@ public struct BankService: Sendable {
         }
     }
 
+    // MARK: Errors on the wire
+
+    /// The response code for a request that failed with an error instead of an answer: 91 when the
+    /// database cannot be reached (the switch is inoperative for now), 96 for anything else that went
+    /// wrong inside (a system malfunction). The switch answers with it and logs the error.
+    public static func responseCode(for error: any Error) -> ResponseCode {
+        if let error = error as? StoreError {
+            switch error.kind {
+            case .unavailable where error.detail.hasPrefix("the database did not answer"): return .switchInoperative
+            case .notPermitted: return .notPermittedToTerminal
+            default: return .systemMalfunction
+            }
+        }
+        if error is PSQLError { return .switchInoperative }
+        return .systemMalfunction
+    }
+
     // MARK: Helpers
 
     func refuse(_ code: ResponseCode, operation: String, actor: ActorContext, details: [String: String]) async throws -> BankAnswer {

@@ -153,6 +153,24 @@ struct CardTransactionTests {
         }
     }
 
+    @Test("an internal failure surfaces as a typed error the switch answers with 96, and moves nothing")
+    func internalError() async throws {
+        try await TestBank.with(fixture: try demoFixture()) { bank, service in
+            let holder = try await self.alice(service)
+            try await bank.asSuperuser { connection in
+                try await connection.query("ALTER FUNCTION bank.post RENAME TO post_gone", logger: quietLogger)
+            }
+            do {
+                _ = try await service.perform(.withdrawal(amount: 100, account: nil), for: holder, pan: alicePAN, key: KeyMaker().next(), ip: nil)
+                Issue.record("a broken database gave an answer")
+            } catch {
+                #expect(error is StoreError)
+                #expect(BankService.responseCode(for: error) == .systemMalfunction)
+            }
+            #expect(try await bank.balance("CP0000000001") == 250_000)
+        }
+    }
+
     @Test("a closed card is restricted (62)")
     func closedCard() async throws {
         try await TestBank.with(fixture: try demoFixture()) { bank, service in
