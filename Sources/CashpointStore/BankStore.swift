@@ -86,7 +86,7 @@ public struct CardRecord: Sendable, Hashable {
 }
 
 public struct StatementLine: Sendable, Hashable {
-    public var lineID: Int64
+    public var lineNumber: Int64
     public var at: Date
     public var kind: String
     public var amount: Int64
@@ -139,19 +139,13 @@ public struct BankStore: Sendable {
         from: String?,
         to: String?
     ) async throws -> PostingResult {
-        try await self.retrying {
-            let rows = try await self.client.query(
-                """
-                SELECT response_code, transaction_id, balance_after, auth_code, replayed FROM bank.post(
-                    \(actor.role.rawValue), \(actor.userID), \(cardID), \(actor.name), \(actor.ip), \(actor.device),
-                    \(key.terminal), \(key.stan), \(key.transmitted), \(ByteBuffer(bytes: digest)),
-                    \(kind.rawValue), \(amount), \(from), \(to))
-                """,
-                logger: self.logger
-            )
-            for try await (code, txn, balance, auth, replayed) in rows.decode(
-                (String, Int64?, Int64?, String?, Bool).self
-            ) {
+        let statement = PostStatement(
+            role: actor.role.rawValue, userID: actor.userID, cardID: cardID, actor: actor.name, ip: actor.ip,
+            device: actor.device, terminal: key.terminal, stan: key.stan, transmitted: key.transmitted,
+            digest: ByteBuffer(bytes: digest), kind: kind.rawValue, amount: amount, from: from, to: to
+        )
+        return try await self.retrying {
+            for try await (code, txn, balance, auth, replayed) in try await self.client.execute(statement, logger: self.logger) {
                 return PostingResult(
                     code: ResponseCode(rawValue: code),
                     transactionID: txn,
@@ -232,7 +226,7 @@ public struct BankStore: Sendable {
             ) {
                 code = ResponseCode(rawValue: rowCode)
                 if let id, let at, let kind, let amount, let balance {
-                    lines.append(StatementLine(lineID: id, at: at, kind: kind, amount: amount, balanceAfter: balance))
+                    lines.append(StatementLine(lineNumber: id, at: at, kind: kind, amount: amount, balanceAfter: balance))
                 }
             }
             return (code, lines)
@@ -598,6 +592,55 @@ public struct BankStore: Sendable {
         case .some(let state): return StoreError(kind: .unavailable, detail: "\(state): \(message)")
         case .none: return StoreError(kind: .unavailable, detail: "the database did not answer: \(error.code)")
         }
+    }
+}
+
+/// `bank.post` as a prepared statement: the switch's hottest call is parsed and planned once per
+/// connection, then only bound and executed.
+struct PostStatement: PostgresPreparedStatement {
+    static let sql = """
+        SELECT response_code, transaction_id, balance_after, auth_code, replayed FROM bank.post(
+            $1::text, $2::bigint, $3::bigint, $4::text, $5::text, $6::text, $7::text, $8::text, $9::text,
+            $10::bytea, $11::text, $12::bigint, $13::text, $14::text)
+        """
+    typealias Row = (String, Int64?, Int64?, String?, Bool)
+
+    var role: String
+    var userID: Int64?
+    var cardID: Int64?
+    var actor: String
+    var ip: String?
+    var device: String?
+    var terminal: String
+    var stan: String
+    var transmitted: String
+    var digest: ByteBuffer
+    var kind: String
+    var amount: Int64
+    var from: String?
+    var to: String?
+
+    func makeBindings() throws -> PostgresBindings {
+        var bindings = PostgresBindings(capacity: 14)
+        bindings.append(self.role)
+        bindings.append(self.userID)
+        bindings.append(self.cardID)
+        bindings.append(self.actor)
+        bindings.append(self.ip)
+        bindings.append(self.device)
+        bindings.append(self.terminal)
+        bindings.append(self.stan)
+        bindings.append(self.transmitted)
+        bindings.append(self.digest)
+        bindings.append(self.kind)
+        bindings.append(self.amount)
+        bindings.append(self.from)
+        bindings.append(self.to)
+        return bindings
+    }
+
+    func decodeRow(_ row: PostgresRow) throws -> Row {
+        try row.decode(Row.self)
     }
 }
 

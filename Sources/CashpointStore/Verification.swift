@@ -57,20 +57,42 @@ public enum LedgerVerifier {
             ).decode((String, Int64, Int64).self) {
                 findings.append(Finding(subject: "account \(account)", problem: "balance \(balance) but its lines sum to \(sum)"))
             }
-            for try await (line, account, expected, recorded) in try await connection.query(
+            for try await (line, lineNo, account, expected, recorded, previousNo) in try await connection.query(
                 """
-                SELECT x.id, a.account_no, x.previous + x.amount, x.balance_after FROM (
-                    SELECT h.id, h.account_id, h.amount, h.balance_after,
-                           lag(h.balance_after, 1, 0::bigint) OVER (PARTITION BY h.account_id ORDER BY h.id) AS previous
-                    FROM bank.history h) x
+                SELECT x.id, x.line_no, a.account_no, x.previous + x.amount, x.balance_after, x.previous_no FROM (
+                    SELECT h.id, h.account_id, h.line_no, h.amount, h.balance_after,
+                           lag(h.balance_after, 1, 0::bigint) OVER w AS previous,
+                           lag(h.line_no, 1, 0::bigint) OVER w AS previous_no
+                    FROM bank.history h
+                    WINDOW w AS (PARTITION BY h.account_id ORDER BY h.line_no)) x
                 JOIN bank.accounts a ON a.id = x.account_id
-                WHERE x.balance_after <> x.previous + x.amount ORDER BY x.id
+                WHERE x.balance_after <> x.previous + x.amount OR x.line_no <> x.previous_no + 1
+                ORDER BY x.account_id, x.line_no
                 """,
                 logger: logger
-            ).decode((Int64, String, Int64, Int64).self) {
-                findings.append(
-                    Finding(subject: "line \(line) of \(account)", problem: "records balance \(recorded); its amount gives \(expected)")
-                )
+            ).decode((Int64, Int64, String, Int64, Int64, Int64).self) {
+                if lineNo != previousNo + 1 {
+                    findings.append(
+                        Finding(subject: "line \(lineNo) of \(account)", problem: "follows line \(previousNo): lines are missing")
+                    )
+                } else {
+                    findings.append(
+                        Finding(
+                            subject: "line \(lineNo) of \(account) (id \(line))",
+                            problem: "records balance \(recorded); its amount gives \(expected)"
+                        )
+                    )
+                }
+            }
+            for try await (account, count, lines) in try await connection.query(
+                """
+                SELECT a.account_no, a.line_count, coalesce(max(h.line_no), 0)::bigint
+                FROM bank.accounts a LEFT JOIN bank.history h ON h.account_id = a.id
+                GROUP BY a.id HAVING a.line_count <> coalesce(max(h.line_no), 0) ORDER BY a.id
+                """,
+                logger: logger
+            ).decode((String, Int64, Int64).self) {
+                findings.append(Finding(subject: "account \(account)", problem: "counts \(count) lines but its last is line \(lines)"))
             }
             for try await (txn, code, amount, lines) in try await connection.query(
                 """

@@ -180,12 +180,18 @@ struct AuditAndLedgerTests {
     func ledgerTamper() async throws {
         try await TestBank.with(fixture: try demoFixture()) { bank, service in
             #expect(try await LedgerVerifier.verify(client: service.store.client, logger: quietLogger).isClean)
-            let txn = try await bank.count("SELECT transaction_id::int FROM bank.history WHERE id = 2")
-            try await self.tamper(bank, "UPDATE bank.history SET amount = amount + 1 WHERE id = 2")
+            let line = try await bank.count("SELECT id::int FROM bank.history ORDER BY id LIMIT 1 OFFSET 1")
+            let txn = try await bank.count("SELECT transaction_id::int FROM bank.history WHERE id = \(line)")
+            let lineNo = try await bank.count("SELECT line_no::int FROM bank.history WHERE id = \(line)")
+            try await self.tamper(bank, "UPDATE bank.history SET amount = amount + 1 WHERE id = \(line)")
             let report = try await LedgerVerifier.verify(client: service.store.client, logger: quietLogger)
             let text = report.findings.map(\.description)
             #expect(text.contains { $0.hasPrefix("transaction \(txn):") && $0.contains("sum to 1") })
-            #expect(text.contains { $0.contains("line 2 of") })
+            #expect(text.contains { $0.hasPrefix("line \(lineNo) of ") && $0.contains("(id \(line))") })
+            // A removed line is named by the gap it leaves.
+            try await self.tamper(bank, "DELETE FROM bank.history WHERE account_id = (SELECT id FROM bank.accounts WHERE account_no = 'CP0000000001')")
+            let third = try await LedgerVerifier.verify(client: service.store.client, logger: quietLogger)
+            #expect(third.findings.contains { $0.subject == "account CP0000000001" && $0.problem.contains("counts 1 lines") })
             try await self.tamper(bank, "UPDATE bank.accounts SET balance = balance + 5 WHERE account_no = 'CP0000000003'")
             let second = try await LedgerVerifier.verify(client: service.store.client, logger: quietLogger)
             #expect(second.findings.contains { $0.subject == "account CP0000000003" })

@@ -64,6 +64,8 @@ CREATE TABLE bank.accounts (
     limits_day date NOT NULL DEFAULT current_date,
     withdrawn_today bigint NOT NULL DEFAULT 0,
     withdrawals_today int NOT NULL DEFAULT 0,
+    -- How many ledger lines the account has: the next line is line_count + 1.
+    line_count bigint NOT NULL DEFAULT 0,
     created_at timestamptz NOT NULL DEFAULT now(),
     CHECK ((kind = 'customer') = (user_id IS NOT NULL)),
     CHECK (kind <> 'customer' OR balance >= 0)
@@ -129,16 +131,17 @@ CREATE UNIQUE INDEX transactions_one_reversal ON bank.transactions (original_id)
 -- keys are left out to keep a posting's cost down (measured: about 10% of throughput), and
 -- `atm-switch ledger verify` checks that every line names a transaction and an account.
 CREATE TABLE bank.history (
-    -- Not cached: a line's id is taken while its account is locked, so per account ids follow the
-    -- order of the balance-after chain, which ledger verify walks.
-    id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+    id bigint GENERATED ALWAYS AS IDENTITY (CACHE 32) PRIMARY KEY,
     transaction_id bigint NOT NULL,
     account_id bigint NOT NULL,
+    -- The line's number in its account, 1, 2, 3...: taken from accounts.line_count while the account
+    -- is locked, so it orders the balance-after chain that ledger verify walks.
+    line_no bigint NOT NULL CHECK (line_no >= 1),
     amount bigint NOT NULL CHECK (amount <> 0),
     balance_after bigint NOT NULL,
     created_at timestamptz NOT NULL DEFAULT now()
 );
-CREATE INDEX history_account ON bank.history (account_id, id);
+CREATE UNIQUE INDEX history_account_line ON bank.history (account_id, line_no);
 CREATE INDEX history_transaction ON bank.history (transaction_id);
 
 -- The audit log: append-only, hash-chained by bank.audit_seals.

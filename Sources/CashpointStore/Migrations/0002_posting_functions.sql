@@ -190,13 +190,14 @@ BEGIN
         SET balance = a.balance + d.delta,
             withdrawn_today = CASE WHEN d.counts THEN CASE WHEN a.limits_day = v_today THEN a.withdrawn_today ELSE 0 END + p_amount ELSE a.withdrawn_today END,
             withdrawals_today = CASE WHEN d.counts THEN CASE WHEN a.limits_day = v_today THEN a.withdrawals_today ELSE 0 END + 1 ELSE a.withdrawals_today END,
-            limits_day = CASE WHEN d.counts THEN v_today ELSE a.limits_day END
+            limits_day = CASE WHEN d.counts THEN v_today ELSE a.limits_day END,
+            line_count = a.line_count + 1
         FROM (VALUES (v_debit_id, -p_amount, p_kind = 'withdrawal'), (v_credit_id, p_amount, false)) AS d (id, delta, counts)
         WHERE v_code = '00' AND a.id = d.id AND EXISTS (SELECT 1 FROM txn)
-        RETURNING a.id, d.delta, a.balance
+        RETURNING a.id, d.delta, a.balance, a.line_count
     ), lines AS (
-        INSERT INTO bank.history (transaction_id, account_id, amount, balance_after)
-        SELECT txn.id, moved.id, moved.delta, moved.balance FROM txn CROSS JOIN moved
+        INSERT INTO bank.history (transaction_id, account_id, line_no, amount, balance_after)
+        SELECT txn.id, moved.id, moved.line_count, moved.delta, moved.balance FROM txn CROSS JOIN moved
     ), audited AS (
         INSERT INTO bank.audit_logs (actor, action, outcome, details, ip, device)
         SELECT p_actor, p_kind, v_code,
@@ -235,6 +236,7 @@ DECLARE
     v_txn bigint;
     v_row record;
     v_new_balance bigint;
+    v_line_no bigint;
     v_note text;
 BEGIN
     PERFORM bank.set_context('system', NULL);
@@ -314,11 +316,12 @@ BEGIN
             SELECT h.account_id, h.amount FROM bank.history h
             WHERE h.transaction_id = v_original.id ORDER BY h.account_id
         LOOP
-            UPDATE bank.accounts a SET balance = a.balance - sign(v_row.amount)::bigint * v_amount
+            UPDATE bank.accounts a SET balance = a.balance - sign(v_row.amount)::bigint * v_amount,
+                line_count = a.line_count + 1
             WHERE a.id = v_row.account_id
-            RETURNING a.balance INTO v_new_balance;
-            INSERT INTO bank.history (transaction_id, account_id, amount, balance_after)
-            VALUES (v_txn, v_row.account_id, -sign(v_row.amount)::bigint * v_amount, v_new_balance);
+            RETURNING a.balance, a.line_count INTO v_new_balance, v_line_no;
+            INSERT INTO bank.history (transaction_id, account_id, line_no, amount, balance_after)
+            VALUES (v_txn, v_row.account_id, v_line_no, -sign(v_row.amount)::bigint * v_amount, v_new_balance);
         END LOOP;
     END IF;
 

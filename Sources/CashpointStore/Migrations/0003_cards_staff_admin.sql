@@ -174,10 +174,10 @@ BEGIN
         RETURN;
     END IF;
     RETURN QUERY
-    SELECT v_code, h.id, h.created_at, t.kind, h.amount, h.balance_after
+    SELECT v_code, h.line_no, h.created_at, t.kind, h.amount, h.balance_after
     FROM bank.history h JOIN bank.transactions t ON t.id = h.transaction_id
     WHERE h.account_id = v_account.id
-    ORDER BY h.id DESC
+    ORDER BY h.line_no DESC
     LIMIT greatest(1, least(p_count, 50));
 END
 $$;
@@ -375,6 +375,7 @@ DECLARE
     v_txn bigint;
     v_row record;
     v_new bigint;
+    v_line_no bigint;
 BEGIN
     PERFORM bank.set_context('system', NULL);
     INSERT INTO bank.transactions (terminal_id, stan, transmitted, request_digest, kind, amount, response_code, actor)
@@ -385,10 +386,11 @@ BEGIN
         SELECT a.id, CASE WHEN a.account_no = p_account_no THEN p_amount ELSE -p_amount END AS amount
         FROM bank.accounts a WHERE a.account_no IN (p_account_no, p_equity_no) ORDER BY a.id FOR UPDATE
     LOOP
-        UPDATE bank.accounts a SET balance = a.balance + v_row.amount WHERE a.id = v_row.id
-        RETURNING a.balance INTO v_new;
-        INSERT INTO bank.history (transaction_id, account_id, amount, balance_after)
-        VALUES (v_txn, v_row.id, v_row.amount, v_new);
+        UPDATE bank.accounts a SET balance = a.balance + v_row.amount, line_count = a.line_count + 1
+        WHERE a.id = v_row.id
+        RETURNING a.balance, a.line_count INTO v_new, v_line_no;
+        INSERT INTO bank.history (transaction_id, account_id, line_no, amount, balance_after)
+        VALUES (v_txn, v_row.id, v_line_no, v_row.amount, v_new);
     END LOOP;
     PERFORM bank.audit(p_actor, 'account.opening', '00',
         jsonb_build_object('account', p_account_no, 'amount', p_amount, 'txn', v_txn), NULL, NULL);
