@@ -71,6 +71,7 @@ let package = Package(
         .target(
             name: "CashpointStore",
             dependencies: [
+                "ATM87",
                 "CashpointBank",
                 "CashpointSecurity",
                 "CashpointDatabase",

@@ -1,3 +1,4 @@
+import ATM87
 public import CashpointBank
 public import CashpointSecurity
 public import Foundation
@@ -141,6 +142,17 @@ public struct BankAnswer: Sendable, Hashable {
     }
 
     public static func refused(_ code: ResponseCode) -> BankAnswer { BankAnswer(code: code) }
+
+    /// The answer to a posting.
+    init(_ posting: PostingResult) {
+        self.init(
+            code: posting.code,
+            balance: posting.balanceAfter,
+            authCode: posting.authCode,
+            transactionID: posting.transactionID,
+            replayed: posting.replayed
+        )
+    }
 }
 
 /// The bank as the switch sees it: card and staff authentication, the permission table, and the
@@ -266,13 +278,7 @@ public struct BankService: Sendable {
                 from: kind == .withdrawal ? account : nil,
                 to: kind == .deposit ? account : nil
             )
-            return BankAnswer(
-                code: result.code,
-                balance: result.balanceAfter,
-                authCode: result.authCode,
-                transactionID: result.transactionID,
-                replayed: result.replayed
-            )
+            return BankAnswer(result)
         case .transfer(let amount, let from, let to):
             let from = owned(from)
             if let refusal = check(.transfer, [from, to]) {
@@ -289,13 +295,7 @@ public struct BankService: Sendable {
                 from: from,
                 to: to
             )
-            return BankAnswer(
-                code: result.code,
-                balance: result.balanceAfter,
-                authCode: result.authCode,
-                transactionID: result.transactionID,
-                replayed: result.replayed
-            )
+            return BankAnswer(result)
         case .pinChange(let newPIN):
             guard CredentialHasher.isValidPIN(newPIN) else {
                 return try await self.refuse(.invalidTransaction, operation: "pin.change", actor: actor, details: ["reason": "PIN must be 4-12 digits"])
@@ -388,13 +388,7 @@ public struct BankService: Sendable {
                     from: kind == .withdrawal ? account : nil,
                     to: kind == .deposit ? account : nil
                 )
-                return BankAnswer(
-                    code: result.code,
-                    balance: result.balanceAfter,
-                    authCode: result.authCode,
-                    transactionID: result.transactionID,
-                    replayed: result.replayed
-                )
+                return BankAnswer(result)
             case .transfer(let from, let to, let amount):
                 let digest = RequestDigest.of(["transfer", String(amount), "staff:\(staff.userName)", from, to])
                 let result = try await self.store.post(
@@ -407,13 +401,7 @@ public struct BankService: Sendable {
                     from: from,
                     to: to
                 )
-                return BankAnswer(
-                    code: result.code,
-                    balance: result.balanceAfter,
-                    authCode: result.authCode,
-                    transactionID: result.transactionID,
-                    replayed: result.replayed
-                )
+                return BankAnswer(result)
             case .createCustomer(let userName, let fullName):
                 let id = try await self.store.createCustomer(actor: actor, userName: userName, fullName: fullName)
                 return BankAnswer(code: .approved, createdID: id)
@@ -514,17 +502,7 @@ public struct BankService: Sendable {
     }
 
     static func isoDate(_ date: Date) -> String {
-        let seconds = Int(date.timeIntervalSince1970)
-        let days = seconds >= 0 ? seconds / 86_400 : (seconds - 86_399) / 86_400
-        let z = days + 719_468
-        let era = (z >= 0 ? z : z - 146_096) / 146_097
-        let doe = z - era * 146_097
-        let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365
-        let doy = doe - (365 * yoe + yoe / 4 - yoe / 100)
-        let mp = (5 * doy + 2) / 153
-        let day = doy - (153 * mp + 2) / 5 + 1
-        let month = mp < 10 ? mp + 3 : mp - 9
-        let year = yoe + era * 400 + (month <= 2 ? 1 : 0)
-        return String(format: "%04d-%02d-%02d", year, month, day)
+        let day = CivilDate(unixSeconds: Int(date.timeIntervalSince1970))
+        return String(format: "%04d-%02d-%02d", day.year, day.month, day.day)
     }
 }

@@ -48,20 +48,8 @@ public struct TransmissionTime: Sendable, Hashable {
 
     /// The UTC calendar time of a Unix timestamp (seconds).
     public init(unixSeconds: Int) {
-        let days = unixSeconds >= 0 ? unixSeconds / 86_400 : (unixSeconds - 86_399) / 86_400
-        let secondsOfDay = unixSeconds - days * 86_400
-        // Civil-from-days (Howard Hinnant's algorithm).
-        let z = days + 719_468
-        let era = (z >= 0 ? z : z - 146_096) / 146_097
-        let dayOfEra = z - era * 146_097
-        let yearOfEra = (dayOfEra - dayOfEra / 1460 + dayOfEra / 36_524 - dayOfEra / 146_096) / 365
-        let dayOfYear = dayOfEra - (365 * yearOfEra + yearOfEra / 4 - yearOfEra / 100)
-        let monthPrime = (5 * dayOfYear + 2) / 153
-        self.day = dayOfYear - (153 * monthPrime + 2) / 5 + 1
-        self.month = monthPrime < 10 ? monthPrime + 3 : monthPrime - 9
-        self.hour = secondsOfDay / 3600
-        self.minute = secondsOfDay / 60 % 60
-        self.second = secondsOfDay % 60
+        let date = CivilDate(unixSeconds: unixSeconds)
+        self.init(month: date.month, day: date.day, hour: date.hour, minute: date.minute, second: date.second)
     }
 
     static func two(_ value: Int) -> String { value < 10 ? "0\(value)" : "\(value)" }

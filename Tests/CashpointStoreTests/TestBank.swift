@@ -63,10 +63,13 @@ struct TestBank: Sendable {
                 _ = try await Migrator.migrate(
                     connection: connection,
                     migrations: try Migration.bundled(),
-                    switchPassword: switchPassword,
+                    switchPassword: nil,
                     logger: quietLogger
                 )
             }
+            // The role is cluster-wide: concurrent ALTER ROLEs collide ("tuple concurrently updated"),
+            // so its password is set once per test process, under the same lock as CREATE DATABASE.
+            try await PasswordOnce.shared.set(root)
             let result = try await bank.switchURL.withClient(logger: quietLogger, maximumConnections: maximumConnections) {
                 client in
                 let service = BankService(
@@ -124,6 +127,24 @@ struct TestBank: Sendable {
         } catch let error as PSQLError {
             throw TestFailure("\(sql): \(error.serverInfo?[.message] ?? String(reflecting: error))")
         }
+    }
+}
+
+actor PasswordOnce {
+    static let shared = PasswordOnce()
+    private var done = false
+
+    func set(_ root: DatabaseURL) async throws {
+        guard !self.done else { return }
+        try await root.withConnection(logger: quietLogger) { connection in
+            try await connection.query("SELECT pg_advisory_lock(7243)", logger: quietLogger)
+            try await connection.query(
+                PostgresQuery(unsafeSQL: "ALTER ROLE cashpoint_switch LOGIN PASSWORD '\(switchPassword)'"),
+                logger: quietLogger
+            )
+            try await connection.query("SELECT pg_advisory_unlock(7243)", logger: quietLogger)
+        }
+        self.done = true
     }
 }
 
