@@ -7,14 +7,20 @@
 -- Row-level security is FORCED on the tables that hold customers' data, so it binds the owner too:
 -- the functions see only the rows the transaction's context (cashpoint.role, cashpoint.user_id)
 -- allows.
+-- Roles are shared by every database of the cluster: two databases migrated at once may both try to
+-- create them, so "already exists" (from either check) is not an error.
 DO $$
 BEGIN
-    IF NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = 'cashpoint_owner') THEN
-        CREATE ROLE cashpoint_owner NOLOGIN;
-    END IF;
-    IF NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = 'cashpoint_switch') THEN
-        CREATE ROLE cashpoint_switch LOGIN;
-    END IF;
+    CREATE ROLE cashpoint_owner NOLOGIN;
+EXCEPTION WHEN duplicate_object OR unique_violation THEN
+    NULL;
+END
+$$;
+DO $$
+BEGIN
+    CREATE ROLE cashpoint_switch LOGIN;
+EXCEPTION WHEN duplicate_object OR unique_violation THEN
+    NULL;
 END
 $$;
 
