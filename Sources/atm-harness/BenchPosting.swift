@@ -34,6 +34,9 @@ struct BenchPosting: AsyncParsableCommand {
     @Option(help: "Rounds with the chain on, and as many with it off, alternating.")
     var rounds = 2
 
+    @Option(help: "Database connections in the switch's pool. On 2 cores, 6-12 do best (32 are slower).")
+    var connections: Int = 8
+
     @Option(help: "Accounts the transfers pick from (pgbench's script uses 100).")
     var accounts = 100
 
@@ -44,15 +47,15 @@ struct BenchPosting: AsyncParsableCommand {
         guard let switchPassword = ProcessInfo.processInfo.environment["CASHPOINT_SWITCH_PASSWORD"] else {
             throw ValidationError("set CASHPOINT_SWITCH_PASSWORD (eval \"$(scripts/pg env)\")")
         }
-        guard self.clients >= 1, self.seconds >= 1, self.accounts >= 2, self.rounds >= 1 else {
-            throw ValidationError("clients, seconds and rounds must be at least 1, accounts at least 2")
+        guard self.clients >= 1, self.seconds >= 1, self.accounts >= 2, self.rounds >= 1, self.connections >= 1 else {
+            throw ValidationError("clients, connections, seconds and rounds must be at least 1, accounts at least 2")
         }
         let root = try DatabaseURL(text)
         var logger = Logger(label: "bench")
         logger.logLevel = .error
         let log = logger
 
-        say("preparing cashpoint_bench: \(self.accounts) accounts")
+        say("preparing cashpoint_bench: \(self.accounts) accounts; \(self.clients) callers share a pool of \(self.connections) connections")
         try await self.recreate(root, "cashpoint_bench", logger: log)
         var bench = root
         bench.database = "cashpoint_bench"
@@ -62,7 +65,8 @@ struct BenchPosting: AsyncParsableCommand {
         let switchURL = bench.withUser("cashpoint_switch", password: switchPassword)
         let auditKey = SecretKey.generate()
         let (clients, accounts, seconds, warmup, rounds) = (self.clients, self.accounts, self.seconds, self.warmup, self.rounds)
-        let results = try await switchURL.withClient(logger: log, maximumConnections: clients + 2) { client in
+        let connections = self.connections
+        let results = try await switchURL.withClient(logger: log, maximumConnections: connections + 1) { client in
             let store = BankStore(client: client, logger: log)
             try await PostingLoad.prepare(store: store, accounts: accounts)
             let sealer = AuditSealer(client: client, key: auditKey.key, logger: log)
