@@ -76,3 +76,45 @@ public struct DatabaseCheckError: Error, CustomStringConvertible {
     public var reason: String
     public var description: String { self.reason }
 }
+
+/// The database could not be used, said in words: what was tried and what answered.
+public struct DatabaseUnavailable: Error, CustomStringConvertible, Sendable {
+    public var reason: String
+    public var description: String { self.reason }
+}
+
+extension DatabaseURL {
+    /// Connects once (no pool, no retries) and disconnects, so a command fails at once with a readable
+    /// reason when the server is down, the address is wrong or the password is refused.
+    public func probe(timeout: Duration = .seconds(5), logger: Logger) async throws(DatabaseUnavailable) {
+        do {
+            try await withThrowingTaskGroup(of: Bool.self) { group in
+                group.addTask {
+                    try await self.withConnection(logger: logger) { connection in
+                        try await connection.query("SELECT 1", logger: logger)
+                    }
+                    return true
+                }
+                group.addTask {
+                    try? await Task.sleep(for: timeout)
+                    return false
+                }
+                let answered = try await group.next() ?? false
+                group.cancelAll()
+                if !answered {
+                    throw DatabaseUnavailable(reason: "\(self.host):\(self.port) did not answer within \(timeout)")
+                }
+            }
+        } catch let error as DatabaseUnavailable {
+            throw error
+        } catch let error as PSQLError {
+            if let message = error.serverInfo?[.message] {
+                throw DatabaseUnavailable(reason: "the server at \(self.host):\(self.port) refused \(self.username): \(message)")
+            }
+            let underlying = error.underlying.map { String(describing: $0) } ?? String(describing: error.code)
+            throw DatabaseUnavailable(reason: "cannot connect to \(self.host):\(self.port): \(underlying)")
+        } catch {
+            throw DatabaseUnavailable(reason: "cannot use \(self): \(error)")
+        }
+    }
+}

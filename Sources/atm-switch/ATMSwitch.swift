@@ -37,7 +37,7 @@ struct Migrate: AsyncParsableCommand {
     var switchPassword: String?
 
     func run() async throws {
-        let url = try self.database.url()
+        let url = try await self.database.reachableURL()
         let logger = try self.database.logger()
         let migrations = try Migration.bundled()
         let password = self.switchPassword ?? ProcessInfo.processInfo.environment["CASHPOINT_SWITCH_PASSWORD"]
@@ -63,7 +63,7 @@ struct Seed: AsyncParsableCommand {
     @OptionGroup var pepper: PepperOptions
 
     func run() async throws {
-        let url = try self.database.url()
+        let url = try await self.database.reachableURL()
         let logger = try self.database.logger()
         let hasher = try self.pepper.hasher()
         let fixture: BankFixture
@@ -98,19 +98,13 @@ struct LedgerVerify: AsyncParsableCommand {
     @OptionGroup var database: DatabaseOptions
 
     func run() async throws {
-        let url = try self.database.url()
+        let url = try await self.database.reachableURL()
         let logger = try self.database.logger()
         let report = try await url.withClient(logger: logger) { client in
             try await LedgerVerifier.verify(client: client, logger: logger)
         }
         print("ledger: \(report.transactions) transactions, \(report.lines) lines, \(report.accounts) accounts")
-        if report.isClean {
-            print("ledger verify: OK")
-        } else {
-            for finding in report.findings { print("ledger verify: \(finding)") }
-            print("ledger verify: FAILED (\(report.findings.count) findings)")
-            throw ExitCode(1)
-        }
+        try printVerdict("ledger verify", report.findings)
     }
 }
 
@@ -131,7 +125,7 @@ struct AuditSeal: AsyncParsableCommand {
     @OptionGroup var auditKey: AuditKeyOptions
 
     func run() async throws {
-        let url = try self.database.url()
+        let url = try await self.database.reachableURL()
         let logger = try self.database.logger()
         let key = try self.auditKey.key()
         let sealed = try await url.withClient(logger: logger) { client in
@@ -151,21 +145,26 @@ struct AuditVerify: AsyncParsableCommand {
     @OptionGroup var auditKey: AuditKeyOptions
 
     func run() async throws {
-        let url = try self.database.url()
+        let url = try await self.database.reachableURL()
         let logger = try self.database.logger()
         let key = try self.auditKey.key()
         let report = try await url.withClient(logger: logger) { client in
             try await AuditVerifier.verify(client: client, key: key.key, logger: logger)
         }
         print("audit: \(report.sealed) rows in the chain, \(report.pending) awaiting the sealer")
-        if report.isClean {
-            print("audit verify: OK")
-        } else {
-            for finding in report.findings { print("audit verify: \(finding)") }
-            print("audit verify: FAILED (\(report.findings.count) findings)")
-            throw ExitCode(1)
-        }
+        try printVerdict("audit verify", report.findings)
     }
+}
+
+/// Prints a verification's findings, one a line, and exits 1 if there are any.
+func printVerdict(_ name: String, _ findings: [Finding]) throws {
+    guard !findings.isEmpty else {
+        print("\(name): OK")
+        return
+    }
+    for finding in findings { print("\(name): \(finding)") }
+    print("\(name): FAILED (\(findings.count) findings)")
+    throw ExitCode(1)
 }
 
 struct Keygen: AsyncParsableCommand {

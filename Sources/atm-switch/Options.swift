@@ -23,6 +23,19 @@ struct DatabaseOptions: ParsableArguments {
         }
     }
 
+    /// The URL, checked by connecting once: a server that is down or refuses fails the command at
+    /// once, with the reason.
+    func reachableURL(environment variable: String = "CASHPOINT_DATABASE_URL") async throws -> DatabaseURL {
+        let url = try self.url(environment: variable)
+        let logger = try self.logger()
+        do {
+            try await url.probe(logger: logger)
+        } catch {
+            throw ValidationError(error.reason)
+        }
+        return url
+    }
+
     func logger() throws -> Logger {
         guard let level = Logger.Level(rawValue: self.logLevel) else {
             throw ValidationError("unknown log level '\(self.logLevel)'")
