@@ -62,6 +62,20 @@ struct PrivateClusterTests {
         #expect(report.synchronousCommit == "on")
     }
 
+    @Test("probe says why a database cannot be used: nothing listening, or a refused password")
+    func probe() async throws {
+        let url = try DatabaseURL(try #require(testDatabaseURL))
+        try await url.probe(logger: quietLogger)
+        var closed = url
+        closed.port = 1
+        let refused = await #expect(throws: DatabaseUnavailable.self) { try await closed.probe(logger: quietLogger) }
+        #expect(refused?.reason.hasPrefix("cannot connect to \(url.host):1") == true)
+        var wrong = url
+        wrong.password = "wrong-password"
+        let denied = await #expect(throws: DatabaseUnavailable.self) { try await wrong.probe(logger: quietLogger) }
+        #expect(denied?.reason.contains("password authentication failed") == true)
+    }
+
     @Test("a wrong password is refused, not hung on")
     func wrongPassword() async throws {
         let text = try #require(testDatabaseURL)
