@@ -19,7 +19,8 @@ public struct IdempotencyKey: Hashable, Sendable, CustomStringConvertible {
     /// Whether the parts have the wire formats: terminal 1-8 letters or digits, STAN 6 digits,
     /// transmission time 10 digits.
     public var isWellFormed: Bool {
-        let terminalOK = (1...8).contains(self.terminal.utf8.count)
+        let terminalOK =
+            (1...8).contains(self.terminal.utf8.count)
             && self.terminal.utf8.allSatisfy { ($0 >= 0x30 && $0 <= 0x39) || ($0 >= 0x41 && $0 <= 0x5A) }
         let stanOK = self.stan.utf8.count == 6 && self.stan.utf8.allSatisfy { $0 >= 0x30 && $0 <= 0x39 }
         let timeOK = self.transmitted.utf8.count == 10 && self.transmitted.utf8.allSatisfy { $0 >= 0x30 && $0 <= 0x39 }

@@ -109,7 +109,9 @@ extension DatabaseURL {
             throw error
         } catch let error as PSQLError {
             if let message = error.serverInfo?[.message] {
-                throw DatabaseUnavailable(reason: "the server at \(self.host):\(self.port) refused \(self.username): \(message)")
+                throw DatabaseUnavailable(
+                    reason: "the server at \(self.host):\(self.port) refused \(self.username): \(message)"
+                )
             }
             let underlying = error.underlying.map { String(describing: $0) } ?? String(describing: error.code)
             throw DatabaseUnavailable(reason: "cannot connect to \(self.host):\(self.port): \(underlying)")

@@ -1,5 +1,5 @@
-public import PostgresNIO
 public import Logging
+public import PostgresNIO
 
 /// A PostgreSQL connection URL, `postgres://USER:PASSWORD@HOST:PORT/DATABASE?sslmode=disable`, read
 /// into postgres-nio's client configuration. `scripts/pg url` prints one for the private cluster.

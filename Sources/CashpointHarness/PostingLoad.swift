@@ -24,14 +24,46 @@ public enum PostingLoad {
     public static func prepare(store: BankStore, accounts: Int) async throws {
         let system = ActorContext.system("bench")
         try await store.configure(actor: system, currency: "978", maxPINTries: 3, maxPasswordTries: 5)
-        _ = try await store.openInternalAccount(actor: system, accountNo: "BENCHEQUITY", name: "Equity", kind: "bank_equity")
-        _ = try await store.openInternalAccount(actor: system, accountNo: "BENCHDRAWER", name: "Drawer", kind: "teller_drawer")
-        try await store.registerTerminal(actor: system, terminal: "BENCH", kind: "branch", location: "bench", cashAccount: "BENCHDRAWER")
+        _ = try await store.openInternalAccount(
+            actor: system,
+            accountNo: "BENCHEQUITY",
+            name: "Equity",
+            kind: "bank_equity"
+        )
+        _ = try await store.openInternalAccount(
+            actor: system,
+            accountNo: "BENCHDRAWER",
+            name: "Drawer",
+            kind: "teller_drawer"
+        )
+        try await store.registerTerminal(
+            actor: system,
+            terminal: "BENCH",
+            kind: "branch",
+            location: "bench",
+            cashAccount: "BENCHDRAWER"
+        )
         for number in 1...accounts {
-            let user = try await store.createCustomer(actor: system, userName: "bench\(number)", fullName: "Bench \(number)")
+            let user = try await store.createCustomer(
+                actor: system,
+                userName: "bench\(number)",
+                fullName: "Bench \(number)"
+            )
             let account = Self.account(number)
-            _ = try await store.openAccount(actor: system, userID: user, accountNo: account, name: "Bench \(number)", dailyLimit: nil, dailyCount: nil)
-            try await store.postOpening(actor: system, account: account, amount: 1_000_000_000, equityAccount: "BENCHEQUITY")
+            _ = try await store.openAccount(
+                actor: system,
+                userID: user,
+                accountNo: account,
+                name: "Bench \(number)",
+                dailyLimit: nil,
+                dailyCount: nil
+            )
+            try await store.postOpening(
+                actor: system,
+                account: account,
+                amount: 1_000_000_000,
+                equityAccount: "BENCHEQUITY"
+            )
         }
     }
 
@@ -84,7 +116,8 @@ public enum PostingLoad {
                                 actor: teller,
                                 cardID: nil,
                                 key: key,
-                                digest: RequestDigest.of(["transfer", String(amount), Self.account(a), Self.account(b)]),
+                                digest: RequestDigest.of(["transfer", String(amount), Self.account(a), Self.account(b)]
+                                ),
                                 amount: amount,
                                 from: Self.account(a),
                                 to: Self.account(b)
@@ -99,9 +132,18 @@ public enum PostingLoad {
                     return (approved, refused, errors, 0)
                 }
             }
-            return try await group.reduce(into: (0, 0, 0, 0)) { $0 = ($0.0 + $1.0, $0.1 + $1.1, $0.2 + $1.2, $0.3 + $1.3) }
+            return try await group.reduce(into: (0, 0, 0, 0)) {
+                $0 = ($0.0 + $1.0, $0.1 + $1.1, $0.2 + $1.2, $0.3 + $1.3)
+            }
         }
         let seconds = Double(duration.components.seconds) + Double(duration.components.attoseconds) / 1e18
-        return Result(clients: clients, seconds: seconds, approved: totals.0, refused: totals.1, errors: totals.2, sealed: totals.3)
+        return Result(
+            clients: clients,
+            seconds: seconds,
+            approved: totals.0,
+            refused: totals.1,
+            errors: totals.2,
+            sealed: totals.3
+        )
     }
 }

@@ -2,9 +2,9 @@ import ATM87
 public import CashpointBank
 public import CashpointSecurity
 public import Foundation
-import PostgresNIO
 public import Logging
 public import NIOPosix
+import PostgresNIO
 
 /// A cardholder whose PIN (or session token) was checked: what later requests of the card session act as.
 public struct CardHolder: Sendable, Hashable {
@@ -183,7 +183,12 @@ public struct BankService: Sendable {
 
     /// Checks a card and its PIN. A blocked card is refused (75, capture) without running bcrypt; the
     /// third wrong PIN in a row (configurable in bank.settings) blocks the card.
-    public func authenticateCard(pan: String, pin: String, terminal: String, ip: String?) async throws
+    public func authenticateCard(
+        pan: String,
+        pin: String,
+        terminal: String,
+        ip: String?
+    ) async throws
         -> CardAuthentication
     {
         let actor = ActorContext(
@@ -194,24 +199,49 @@ public struct BankService: Sendable {
             ip: ip
         )
         guard let card = try await self.store.card(panDigest: self.hasher.panDigest(pan)) else {
-            try await self.store.recordCardRefusal(cardID: nil, code: .unknownCard, reason: "no such card", actor: actor)
+            try await self.store.recordCardRefusal(
+                cardID: nil,
+                code: .unknownCard,
+                reason: "no such card",
+                actor: actor
+            )
             return .refused(.unknownCard, capture: false)
         }
         switch card.status {
         case "active": break
         case "blocked", "captured":
-            try await self.store.recordCardRefusal(cardID: card.cardID, code: .pinTriesExceeded, reason: "card \(card.status)", actor: actor)
+            try await self.store.recordCardRefusal(
+                cardID: card.cardID,
+                code: .pinTriesExceeded,
+                reason: "card \(card.status)",
+                actor: actor
+            )
             return .refused(.pinTriesExceeded, capture: true)
         default:
-            try await self.store.recordCardRefusal(cardID: card.cardID, code: .restricted, reason: "card \(card.status)", actor: actor)
+            try await self.store.recordCardRefusal(
+                cardID: card.cardID,
+                code: .restricted,
+                reason: "card \(card.status)",
+                actor: actor
+            )
             return .refused(.restricted, capture: false)
         }
         if card.expiry < Self.isoDate(self.now()) {
-            try await self.store.recordCardRefusal(cardID: card.cardID, code: .expiredCard, reason: "expired", actor: actor)
+            try await self.store.recordCardRefusal(
+                cardID: card.cardID,
+                code: .expiredCard,
+                reason: "expired",
+                actor: actor
+            )
             return .refused(.expiredCard, capture: false)
         }
         if card.userLocked {
-            try await self.store.recordCardRefusal(cardID: card.cardID, code: .restricted, reason: "customer locked", actor: actor)
+            try await self.store.recordCardRefusal(
+                cardID: card.cardID,
+                code: .restricted,
+                reason: "customer locked",
+                actor: actor
+            )
             return .refused(.restricted, capture: false)
         }
         let ok = try await self.verifyOffLoop(pan: pan, pin: pin, hash: card.pinHash)
@@ -220,7 +250,9 @@ public struct BankService: Sendable {
             return .refused(code, capture: code == .pinTriesExceeded)
         }
         let accounts = try await self.store.accounts(ofCard: card.cardID)
-        return .approved(CardHolder(cardID: card.cardID, userID: card.userID, maskedPAN: card.maskedPAN, accounts: accounts))
+        return .approved(
+            CardHolder(cardID: card.cardID, userID: card.userID, maskedPAN: card.maskedPAN, accounts: accounts)
+        )
     }
 
     /// A cardholder's request: checked against the permission table (API layer), then run by the SQL
@@ -232,13 +264,20 @@ public struct BankService: Sendable {
         key: IdempotencyKey,
         ip: String?
     ) async throws -> BankAnswer {
-        let actor = ActorContext(role: .customer, userID: holder.userID, name: holder.actorName, device: key.terminal, ip: ip)
+        let actor = ActorContext(
+            role: .customer,
+            userID: holder.userID,
+            name: holder.actorName,
+            device: key.terminal,
+            ip: ip
+        )
         guard key.isWellFormed else { return .refused(.formatError) }
         func owned(_ account: String?) -> String? {
             account ?? holder.accounts.first
         }
         func check(_ permission: BankOperation, _ accounts: [String?]) -> ResponseCode? {
-            let ownership: Ownership = accounts.allSatisfy { $0.map(holder.accounts.contains) ?? false } ? .own : .otherCustomer
+            let ownership: Ownership =
+                accounts.allSatisfy { $0.map(holder.accounts.contains) ?? false } ? .own : .otherCustomer
             if case .deny(let code) = Permissions.decide(role: .customer, operation: permission, ownership: ownership) {
                 return code
             }
@@ -250,22 +289,41 @@ public struct BankService: Sendable {
         case .balance(let account):
             let account = owned(account)
             if let refusal = check(.balance, [account]) {
-                return try await self.refuse(refusal, operation: "balance", actor: actor, details: ["account": account ?? ""])
+                return try await self.refuse(
+                    refusal,
+                    operation: "balance",
+                    actor: actor,
+                    details: ["account": account ?? ""]
+                )
             }
             let (code, balance) = try await self.store.balance(actor: actor, cardID: holder.cardID, account: account!)
             return BankAnswer(code: code, balance: balance)
         case .miniStatement(let account):
             let account = owned(account)
             if let refusal = check(.miniStatement, [account]) {
-                return try await self.refuse(refusal, operation: "statement", actor: actor, details: ["account": account ?? ""])
+                return try await self.refuse(
+                    refusal,
+                    operation: "statement",
+                    actor: actor,
+                    details: ["account": account ?? ""]
+                )
             }
-            let (code, lines) = try await self.store.miniStatement(actor: actor, cardID: holder.cardID, account: account!)
+            let (code, lines) = try await self.store.miniStatement(
+                actor: actor,
+                cardID: holder.cardID,
+                account: account!
+            )
             return BankAnswer(code: code, balance: lines.first?.balanceAfter, statement: lines)
         case .withdrawal(let amount, let account), .deposit(let amount, let account):
             let kind: PostingKind = if case .withdrawal = operation { .withdrawal } else { .deposit }
             let account = owned(account)
             if let refusal = check(kind == .withdrawal ? .withdrawal : .deposit, [account]) {
-                return try await self.refuse(refusal, operation: kind.rawValue, actor: actor, details: ["account": account ?? ""])
+                return try await self.refuse(
+                    refusal,
+                    operation: kind.rawValue,
+                    actor: actor,
+                    details: ["account": account ?? ""]
+                )
             }
             let digest = RequestDigest.of([kind.rawValue, String(amount), panDigest, account!])
             let result = try await self.store.post(
@@ -282,7 +340,12 @@ public struct BankService: Sendable {
         case .transfer(let amount, let from, let to):
             let from = owned(from)
             if let refusal = check(.transfer, [from, to]) {
-                return try await self.refuse(refusal, operation: "transfer", actor: actor, details: ["from": from ?? "", "to": to])
+                return try await self.refuse(
+                    refusal,
+                    operation: "transfer",
+                    actor: actor,
+                    details: ["from": from ?? "", "to": to]
+                )
             }
             let digest = RequestDigest.of(["transfer", String(amount), panDigest, from!, to])
             let result = try await self.store.post(
@@ -298,10 +361,20 @@ public struct BankService: Sendable {
             return BankAnswer(result)
         case .pinChange(let newPIN):
             guard CredentialHasher.isValidPIN(newPIN) else {
-                return try await self.refuse(.invalidTransaction, operation: "pin.change", actor: actor, details: ["reason": "PIN must be 4-12 digits"])
+                return try await self.refuse(
+                    .invalidTransaction,
+                    operation: "pin.change",
+                    actor: actor,
+                    details: ["reason": "PIN must be 4-12 digits"]
+                )
             }
             let hash = try await self.hashOffLoop(pan: pan, pin: newPIN)
-            let code = try await self.store.changePIN(cardID: holder.cardID, userID: holder.userID, newHash: hash, actor: actor)
+            let code = try await self.store.changePIN(
+                cardID: holder.cardID,
+                userID: holder.userID,
+                newHash: hash,
+                actor: actor
+            )
             return BankAnswer(code: code)
         }
     }
@@ -316,11 +389,19 @@ public struct BankService: Sendable {
         dispensed: Int64?,
         ip: String?
     ) async throws -> ReversalResult {
-        let actor = ActorContext(role: .system, userID: nil, name: "terminal:\(key.terminal)", device: key.terminal, ip: ip)
+        let actor = ActorContext(
+            role: .system,
+            userID: nil,
+            name: "terminal:\(key.terminal)",
+            device: key.terminal,
+            ip: ip
+        )
         guard key.isWellFormed, originalSTAN.utf8.count == 6, originalTransmitted.utf8.count == 10 else {
             return ReversalResult(code: .formatError, transactionID: nil, reversedAmount: 0, replayed: false)
         }
-        let digest = RequestDigest.of(["reversal", originalSTAN, originalTransmitted, String(originalAmount), dispensed.map(String.init) ?? "-"])
+        let digest = RequestDigest.of([
+            "reversal", originalSTAN, originalTransmitted, String(originalAmount), dispensed.map(String.init) ?? "-",
+        ])
         return try await self.store.reverse(
             actor: actor,
             key: key,
@@ -338,11 +419,21 @@ public struct BankService: Sendable {
     public func loginStaff(userName: String, password: String, device: String, ip: String?) async throws -> StaffLogin {
         let actor = ActorContext(role: .system, userID: nil, name: userName, device: device, ip: ip)
         guard let staff = try await self.store.staff(userName: userName) else {
-            try await self.store.audit(actor: actor, action: "login.unknown", outcome: ResponseCode.wrongPIN.rawValue, details: [:])
+            try await self.store.audit(
+                actor: actor,
+                action: "login.unknown",
+                outcome: ResponseCode.wrongPIN.rawValue,
+                details: [:]
+            )
             return .refused(.wrongPIN)
         }
         if staff.locked {
-            try await self.store.audit(actor: actor, action: "login.locked", outcome: ResponseCode.restricted.rawValue, details: [:])
+            try await self.store.audit(
+                actor: actor,
+                action: "login.locked",
+                outcome: ResponseCode.restricted.rawValue,
+                details: [:]
+            )
             return .refused(.restricted)
         }
         let hash = staff.hash
@@ -364,7 +455,11 @@ public struct BankService: Sendable {
     ) async throws -> BankAnswer {
         let actor = ActorContext.staff(staff.role, name: staff.userName, device: key.terminal, ip: ip)
         guard key.isWellFormed else { return .refused(.formatError) }
-        if case .deny(let code) = Permissions.decide(role: staff.role, operation: operation.permission, ownership: .otherCustomer) {
+        if case .deny(let code) = Permissions.decide(
+            role: staff.role,
+            operation: operation.permission,
+            ownership: .otherCustomer
+        ) {
             return try await self.refuse(code, operation: operation.name, actor: actor, details: [:])
         }
         do {
@@ -434,7 +529,11 @@ public struct BankService: Sendable {
                 return BankAnswer(code: done ? .approved : .unknownFromAccount)
             case .lockCard(let pan), .unlockCard(let pan):
                 let status = if case .lockCard = operation { "blocked" } else { "active" }
-                let done = try await self.store.setCardStatus(actor: actor, panDigest: self.hasher.panDigest(pan), status: status)
+                let done = try await self.store.setCardStatus(
+                    actor: actor,
+                    panDigest: self.hasher.panDigest(pan),
+                    status: status
+                )
                 return BankAnswer(code: done ? .approved : .unknownCard)
             case .unlockUser(let userName):
                 let done = try await self.store.unlockUser(actor: actor, userName: userName)
@@ -450,12 +549,19 @@ public struct BankService: Sendable {
                 let hash = try await self.threadPool.runIfActive { [hasher] in
                     try hasher.hashPassword(userName: userName, password: password)
                 }
-                let id = try await self.store.createStaff(actor: actor, userName: userName, fullName: fullName, role: role, passwordHash: hash)
+                let id = try await self.store.createStaff(
+                    actor: actor,
+                    userName: userName,
+                    fullName: fullName,
+                    role: role,
+                    passwordHash: hash
+                )
                 return BankAnswer(code: .approved, createdID: id)
             }
         } catch let error as StoreError {
             switch error.kind {
-            case .notPermitted: return BankAnswer(code: staff.role == .admin ? .notPermittedToTerminal : .notPermittedToTerminal)
+            case .notPermitted:
+                return BankAnswer(code: staff.role == .admin ? .notPermittedToTerminal : .notPermittedToTerminal)
             case .alreadyExists, .invalidValue: return BankAnswer(code: .invalidTransaction)
             case .notFound: return BankAnswer(code: .unknownFromAccount)
             case .unavailable: throw error
@@ -482,7 +588,12 @@ public struct BankService: Sendable {
 
     // MARK: Helpers
 
-    func refuse(_ code: ResponseCode, operation: String, actor: ActorContext, details: [String: String]) async throws -> BankAnswer {
+    func refuse(
+        _ code: ResponseCode,
+        operation: String,
+        actor: ActorContext,
+        details: [String: String]
+    ) async throws -> BankAnswer {
         var details = details
         details["refused_by"] = "permission table"
         try await self.store.audit(actor: actor, action: operation, outcome: code.rawValue, details: details)

@@ -140,12 +140,26 @@ public struct BankStore: Sendable {
         to: String?
     ) async throws -> PostingResult {
         let statement = PostStatement(
-            role: actor.role.rawValue, userID: actor.userID, cardID: cardID, actor: actor.name, ip: actor.ip,
-            device: actor.device, terminal: key.terminal, stan: key.stan, transmitted: key.transmitted,
-            digest: ByteBuffer(bytes: digest), kind: kind.rawValue, amount: amount, from: from, to: to
+            role: actor.role.rawValue,
+            userID: actor.userID,
+            cardID: cardID,
+            actor: actor.name,
+            ip: actor.ip,
+            device: actor.device,
+            terminal: key.terminal,
+            stan: key.stan,
+            transmitted: key.transmitted,
+            digest: ByteBuffer(bytes: digest),
+            kind: kind.rawValue,
+            amount: amount,
+            from: from,
+            to: to
         )
         return try await self.retrying {
-            for try await (code, txn, balance, auth, replayed) in try await self.client.execute(statement, logger: self.logger) {
+            for try await (code, txn, balance, auth, replayed) in try await self.client.execute(
+                statement,
+                logger: self.logger
+            ) {
                 return PostingResult(
                     code: ResponseCode(rawValue: code),
                     transactionID: txn,
@@ -226,7 +240,9 @@ public struct BankStore: Sendable {
             ) {
                 code = ResponseCode(rawValue: rowCode)
                 if let id, let at, let kind, let amount, let balance {
-                    lines.append(StatementLine(lineNumber: id, at: at, kind: kind, amount: amount, balanceAfter: balance))
+                    lines.append(
+                        StatementLine(lineNumber: id, at: at, kind: kind, amount: amount, balanceAfter: balance)
+                    )
                 }
             }
             return (code, lines)
@@ -293,7 +309,8 @@ public struct BankStore: Sendable {
         }
     }
 
-    public func recordCardRefusal(cardID: Int64?, code: ResponseCode, reason: String, actor: ActorContext) async throws {
+    public func recordCardRefusal(cardID: Int64?, code: ResponseCode, reason: String, actor: ActorContext) async throws
+    {
         try await self.retrying {
             try await self.execute(
                 """
@@ -304,7 +321,12 @@ public struct BankStore: Sendable {
         }
     }
 
-    public func changePIN(cardID: Int64, userID: Int64, newHash: String, actor: ActorContext) async throws -> ResponseCode {
+    public func changePIN(
+        cardID: Int64,
+        userID: Int64,
+        newHash: String,
+        actor: ActorContext
+    ) async throws -> ResponseCode {
         try await self.retrying {
             let rows = try await self.client.query(
                 """
@@ -389,7 +411,12 @@ public struct BankStore: Sendable {
         )
     }
 
-    public func openInternalAccount(actor: ActorContext, accountNo: String, name: String, kind: String) async throws
+    public func openInternalAccount(
+        actor: ActorContext,
+        accountNo: String,
+        name: String,
+        kind: String
+    ) async throws
         -> Int64
     {
         try await self.scalar(
@@ -479,7 +506,16 @@ public struct BankStore: Sendable {
             for try await (id, name, full, role, locked, failed) in rows.decode(
                 (Int64, String, String, String, Bool, Int).self
             ) {
-                users.append(UserRecord(id: id, userName: name, fullName: full, role: role, locked: locked, failedAttempts: failed))
+                users.append(
+                    UserRecord(
+                        id: id,
+                        userName: name,
+                        fullName: full,
+                        role: role,
+                        locked: locked,
+                        failedAttempts: failed
+                    )
+                )
             }
             return users
         }
@@ -493,8 +529,14 @@ public struct BankStore: Sendable {
         public var beforeID: Int64?
         public var limit: Int
 
-        public init(actor: String? = nil, action: String? = nil, since: Date? = nil, until: Date? = nil,
-                    beforeID: Int64? = nil, limit: Int = 50) {
+        public init(
+            actor: String? = nil,
+            action: String? = nil,
+            since: Date? = nil,
+            until: Date? = nil,
+            beforeID: Int64? = nil,
+            limit: Int = 50
+        ) {
             self.actor = actor
             self.action = action
             self.since = since
@@ -519,7 +561,16 @@ public struct BankStore: Sendable {
                 (Int64, Date, String, String, String, String, String?, String?).self
             ) {
                 records.append(
-                    AuditRecord(id: id, at: at, actor: who, action: action, outcome: outcome, details: details, ip: ip, device: device)
+                    AuditRecord(
+                        id: id,
+                        at: at,
+                        actor: who,
+                        action: action,
+                        outcome: outcome,
+                        details: details,
+                        ip: ip,
+                        device: device
+                    )
                 )
             }
             return records
@@ -529,7 +580,10 @@ public struct BankStore: Sendable {
     /// Writes an audit row for something the switch itself decided (a refused token, a bad MAC,
     /// a refusal by the permission table).
     public func audit(actor: ActorContext, action: String, outcome: String, details: [String: String]) async throws {
-        let json = try String(decoding: JSONSerialization.data(withJSONObject: details, options: [.sortedKeys]), as: UTF8.self)
+        let json = try String(
+            decoding: JSONSerialization.data(withJSONObject: details, options: [.sortedKeys]),
+            as: UTF8.self
+        )
         try await self.retrying {
             try await self.execute(
                 """
@@ -569,10 +623,15 @@ public struct BankStore: Sendable {
             } catch let error as PSQLError {
                 let state = error.serverInfo?[.sqlState]
                 let constraint = error.serverInfo?[.constraintName]
-                let transient = state.map { ["40001", "40P01", "CP001"].contains($0) } ?? false
-                    || (state == "23505" && ["transactions_idempotency_key", "transactions_one_reversal"].contains(constraint ?? ""))
+                let transient =
+                    state.map { ["40001", "40P01", "CP001"].contains($0) } ?? false
+                    || (state == "23505"
+                        && ["transactions_idempotency_key", "transactions_one_reversal"].contains(constraint ?? ""))
                 if transient, let state, attempt < self.maxAttempts {
-                    self.logger.debug("retrying after a transient conflict", metadata: ["sql.state": "\(state)", "attempt": "\(attempt)"])
+                    self.logger.debug(
+                        "retrying after a transient conflict",
+                        metadata: ["sql.state": "\(state)", "attempt": "\(attempt)"]
+                    )
                     attempt += 1
                     try await Task.sleep(for: .milliseconds(Int.random(in: 1...(5 * attempt))))
                     continue
@@ -588,7 +647,8 @@ public struct BankStore: Sendable {
         case "42501": return StoreError(kind: .notPermitted, detail: message)
         case "23505": return StoreError(kind: .alreadyExists, detail: message)
         case "23503", "P0002": return StoreError(kind: .notFound, detail: message)
-        case "23514", "22023", "22P02", "22001", "22007", "22008": return StoreError(kind: .invalidValue, detail: message)
+        case "23514", "22023", "22P02", "22001", "22007", "22008":
+            return StoreError(kind: .invalidValue, detail: message)
         case .some(let state): return StoreError(kind: .unavailable, detail: "\(state): \(message)")
         case .none: return StoreError(kind: .unavailable, detail: "the database did not answer: \(error.code)")
         }

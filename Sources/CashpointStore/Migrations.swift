@@ -33,7 +33,9 @@ public struct Migration: Sendable, Hashable {
                 throw MigrationError(reason: "migration file \(file) is not named NNNN_name.sql")
             }
             let sql = try String(contentsOf: folder.appendingPathComponent(file), encoding: .utf8)
-            migrations.append(Migration(version: version, name: String(stem[stem.index(after: underscore)...]), sql: sql))
+            migrations.append(
+                Migration(version: version, name: String(stem[stem.index(after: underscore)...]), sql: sql)
+            )
         }
         guard Set(migrations.map(\.version)).count == migrations.count else {
             throw MigrationError(reason: "two migration files share a version number")
@@ -122,7 +124,9 @@ public enum Migrator {
             }
             if let switchPassword {
                 guard switchPassword.utf8.count >= 16,
-                    switchPassword.utf8.allSatisfy({ ($0 >= 0x30 && $0 <= 0x39) || ($0 | 0x20 >= 0x61 && $0 | 0x20 <= 0x7A) })
+                    switchPassword.utf8.allSatisfy({
+                        ($0 >= 0x30 && $0 <= 0x39) || ($0 | 0x20 >= 0x61 && $0 | 0x20 <= 0x7A)
+                    })
                 else {
                     throw MigrationError(reason: "the switch password must be 16 or more letters and digits")
                 }

@@ -77,8 +77,9 @@ public enum SQLScript {
             case "$":
                 // A dollar quote is $tag$ where tag is empty or an identifier; $1 is a parameter.
                 var end = index + 1
-                while end < chars.count && (chars[end].properties.isAlphabetic || chars[end] == "_"
-                    || (end > index + 1 && chars[end].properties.numericType != nil))
+                while end < chars.count
+                    && (chars[end].properties.isAlphabetic || chars[end] == "_"
+                        || (end > index + 1 && chars[end].properties.numericType != nil))
                 {
                     end += 1
                 }
@@ -89,7 +90,9 @@ public enum SQLScript {
                     index = end + 1
                     while true {
                         guard index < chars.count else {
-                            throw SplitError(reason: "a dollar-quoted body \(String(String.UnicodeScalarView(tag))) is not closed")
+                            throw SplitError(
+                                reason: "a dollar-quoted body \(String(String.UnicodeScalarView(tag))) is not closed"
+                            )
                         }
                         if chars[index] == "$" && index + tag.count <= chars.count
                             && Array(chars[index..<(index + tag.count)]) == tag

@@ -1,7 +1,6 @@
 public import CashpointBank
 public import CashpointSecurity
 import Foundation
-import PostgresNIO
 import Logging
 public import NIOPosix
 import PostgresNIO
@@ -106,25 +105,58 @@ public enum Seeder {
         let seeder = ActorContext.system("seed")
         let users = try await store.listUsersCount()
         guard users == 0 else {
-            throw SeedError(reason: "the bank already has \(users) users: seed an empty database (scripts/pg destroy, or a new one)")
+            throw SeedError(
+                reason: "the bank already has \(users) users: seed an empty database (scripts/pg destroy, or a new one)"
+            )
         }
-        try await store.configure(actor: seeder, currency: fixture.currency, maxPINTries: fixture.maxPINTries, maxPasswordTries: fixture.maxPasswordTries)
-        _ = try await store.openInternalAccount(actor: seeder, accountNo: fixture.equityAccount, name: "Bank equity (opening balances)", kind: "bank_equity")
+        try await store.configure(
+            actor: seeder,
+            currency: fixture.currency,
+            maxPINTries: fixture.maxPINTries,
+            maxPasswordTries: fixture.maxPasswordTries
+        )
+        _ = try await store.openInternalAccount(
+            actor: seeder,
+            accountNo: fixture.equityAccount,
+            name: "Bank equity (opening balances)",
+            kind: "bank_equity"
+        )
         for terminal in fixture.terminals {
             let kind = terminal.kind == "atm" ? "terminal_cash" : "teller_drawer"
-            _ = try await store.openInternalAccount(actor: seeder, accountNo: terminal.cashAccount, name: "Cash of \(terminal.id)", kind: kind)
-            try await store.registerTerminal(actor: seeder, terminal: terminal.id, kind: terminal.kind, location: terminal.location, cashAccount: terminal.cashAccount)
+            _ = try await store.openInternalAccount(
+                actor: seeder,
+                accountNo: terminal.cashAccount,
+                name: "Cash of \(terminal.id)",
+                kind: kind
+            )
+            try await store.registerTerminal(
+                actor: seeder,
+                terminal: terminal.id,
+                kind: terminal.kind,
+                location: terminal.location,
+                cashAccount: terminal.cashAccount
+            )
         }
         for member in fixture.staff {
             let hash = try await threadPool.runIfActive {
                 try hasher.hashPassword(userName: member.userName, password: member.password)
             }
-            _ = try await store.createStaff(actor: seeder, userName: member.userName, fullName: member.fullName, role: member.role, passwordHash: hash)
+            _ = try await store.createStaff(
+                actor: seeder,
+                userName: member.userName,
+                fullName: member.fullName,
+                role: member.role,
+                passwordHash: hash
+            )
         }
         var accounts = 0
         var cards = 0
         for customer in fixture.customers {
-            let userID = try await store.createCustomer(actor: seeder, userName: customer.userName, fullName: customer.fullName)
+            let userID = try await store.createCustomer(
+                actor: seeder,
+                userName: customer.userName,
+                fullName: customer.fullName
+            )
             for account in customer.accounts {
                 _ = try await store.openAccount(
                     actor: seeder,
@@ -135,7 +167,12 @@ public enum Seeder {
                     dailyCount: account.dailyCount
                 )
                 if account.opening > 0 {
-                    try await store.postOpening(actor: seeder, account: account.accountNo, amount: account.opening, equityAccount: fixture.equityAccount)
+                    try await store.postOpening(
+                        actor: seeder,
+                        account: account.accountNo,
+                        amount: account.opening,
+                        equityAccount: fixture.equityAccount
+                    )
                 }
                 accounts += 1
             }
@@ -168,7 +205,9 @@ public enum Seeder {
 
 extension BankStore {
     func listUsersCount() async throws -> Int {
-        try await self.scalar("SELECT count(*)::int FROM bank.audit_logs WHERE action IN ('customer.create', 'staff.create')")
+        try await self.scalar(
+            "SELECT count(*)::int FROM bank.audit_logs WHERE action IN ('customer.create', 'staff.create')"
+        )
     }
 
     public func configure(actor: ActorContext, currency: String, maxPINTries: Int, maxPasswordTries: Int) async throws {

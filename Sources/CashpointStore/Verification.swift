@@ -55,7 +55,9 @@ public enum LedgerVerifier {
                 """,
                 logger: logger
             ).decode((String, Int64, Int64).self) {
-                findings.append(Finding(subject: "account \(account)", problem: "balance \(balance) but its lines sum to \(sum)"))
+                findings.append(
+                    Finding(subject: "account \(account)", problem: "balance \(balance) but its lines sum to \(sum)")
+                )
             }
             for try await (line, lineNo, account, expected, recorded, previousNo) in try await connection.query(
                 """
@@ -73,7 +75,10 @@ public enum LedgerVerifier {
             ).decode((Int64, Int64, String, Int64, Int64, Int64).self) {
                 if lineNo != previousNo + 1 {
                     findings.append(
-                        Finding(subject: "line \(lineNo) of \(account)", problem: "follows line \(previousNo): lines are missing")
+                        Finding(
+                            subject: "line \(lineNo) of \(account)",
+                            problem: "follows line \(previousNo): lines are missing"
+                        )
                     )
                 } else {
                     findings.append(
@@ -92,7 +97,12 @@ public enum LedgerVerifier {
                 """,
                 logger: logger
             ).decode((String, Int64, Int64).self) {
-                findings.append(Finding(subject: "account \(account)", problem: "counts \(count) lines but its last is line \(lines)"))
+                findings.append(
+                    Finding(
+                        subject: "account \(account)",
+                        problem: "counts \(count) lines but its last is line \(lines)"
+                    )
+                )
             }
             for try await (txn, code, amount, lines) in try await connection.query(
                 """
@@ -149,7 +159,13 @@ public struct AuditSealer: Sendable {
 
     static let lockKey: Int64 = 0x4155_4449_5453_4541  // "AUDITSEA"
 
-    public init(client: PostgresClient, key: SymmetricKey, logger: Logger, batchSize: Int = 2_000, pendingHorizon: Int64 = 100_000) {
+    public init(
+        client: PostgresClient,
+        key: SymmetricKey,
+        logger: Logger,
+        batchSize: Int = 2_000,
+        pendingHorizon: Int64 = 100_000
+    ) {
         self.client = client
         self.key = key
         self.logger = logger
@@ -191,7 +207,14 @@ public struct AuditSealer: Sendable {
                 logger: self.logger
             ).decode((Int64, String, String, String, String, String, String?, String?).self) {
                 let audit = AuditRow(
-                    id: row.0, at: row.1, actor: row.2, action: row.3, outcome: row.4, details: row.5, ip: row.6, device: row.7
+                    id: row.0,
+                    at: row.1,
+                    actor: row.2,
+                    action: row.3,
+                    outcome: row.4,
+                    details: row.5,
+                    ip: row.6,
+                    device: row.7
                 )
                 let link = AuditChain.link(previous: lastLink, row: audit, key: self.key)
                 ids.append(audit.id)
@@ -222,7 +245,10 @@ public struct AuditSealer: Sendable {
             )
             self.logger.debug(
                 "audit batch sealed",
-                metadata: ["audit.seal": "\(lastSeq + 1)", "audit.rows": "\(ids.count)", "audit.head": "\(Hex.string(lastLink))"]
+                metadata: [
+                    "audit.seal": "\(lastSeq + 1)", "audit.rows": "\(ids.count)",
+                    "audit.head": "\(Hex.string(lastLink))",
+                ]
             )
             return ids.count
         }
@@ -245,7 +271,10 @@ public struct AuditSealer: Sendable {
             do {
                 try await self.sealAll()
             } catch {
-                self.logger.warning("audit sealing failed; retrying", metadata: ["error": "\(String(describing: error))"])
+                self.logger.warning(
+                    "audit sealing failed; retrying",
+                    metadata: ["error": "\(String(describing: error))"]
+                )
             }
             try? await Task.sleep(for: interval)
         }
@@ -289,12 +318,18 @@ public enum AuditVerifier {
                 ORDER BY s.seq, u.ord
                 """,
                 logger: logger
-            ).decode((Int64, Int64, Int64, String, Int64?, String?, String?, String?, String?, String?, String?, String?).self) {
+            ).decode(
+                (Int64, Int64, Int64, String, Int64?, String?, String?, String?, String?, String?, String?, String?)
+                    .self
+            ) {
                 let (seq, auditID, linkHex) = (row.0, row.2, row.3)
                 if seq != currentSeq {
                     if seq != expectedSeq {
                         findings.append(
-                            Finding(subject: "seals \(expectedSeq)-\(seq - 1)", problem: "missing: sealed audit rows were removed")
+                            Finding(
+                                subject: "seals \(expectedSeq)-\(seq - 1)",
+                                problem: "missing: sealed audit rows were removed"
+                            )
                         )
                         // The chain cannot be followed across the gap: start again from this seal.
                         chainKnown = false
@@ -307,11 +342,25 @@ public enum AuditVerifier {
                 if !seen.insert(auditID).inserted {
                     findings.append(Finding(subject: "audit row \(auditID) (seal \(seq))", problem: "sealed twice"))
                 }
-                if let id = row.4, let at = row.5, let actor = row.6, let action = row.7, let outcome = row.8, let details = row.9 {
-                    let audit = AuditRow(id: id, at: at, actor: actor, action: action, outcome: outcome, details: details, ip: row.10, device: row.11)
+                if let id = row.4, let at = row.5, let actor = row.6, let action = row.7, let outcome = row.8,
+                    let details = row.9
+                {
+                    let audit = AuditRow(
+                        id: id,
+                        at: at,
+                        actor: actor,
+                        action: action,
+                        outcome: outcome,
+                        details: details,
+                        ip: row.10,
+                        device: row.11
+                    )
                     if chainKnown && Hex.string(AuditChain.link(previous: previous, row: audit, key: key)) != linkHex {
                         findings.append(
-                            Finding(subject: "audit row \(auditID) (seal \(seq))", problem: "altered: its content no longer matches its seal")
+                            Finding(
+                                subject: "audit row \(auditID) (seal \(seq))",
+                                problem: "altered: its content no longer matches its seal"
+                            )
                         )
                     }
                 } else {
@@ -330,7 +379,10 @@ public enum AuditVerifier {
             ).decode((Int64, Bool).self) {
                 if isOld {
                     findings.append(
-                        Finding(subject: "audit row \(id)", problem: "inserted: it is not in the chain, though later rows are")
+                        Finding(
+                            subject: "audit row \(id)",
+                            problem: "inserted: it is not in the chain, though later rows are"
+                        )
                     )
                 } else {
                     pending += 1

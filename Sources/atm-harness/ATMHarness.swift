@@ -8,7 +8,8 @@ import NIOCore
 struct ATMHarness: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "atm-harness",
-        abstract: "Tools for the ATM-87 protocol and the bank: decode messages, render the documented examples, measure posting.",
+        abstract:
+            "Tools for the ATM-87 protocol and the bank: decode messages, render the documented examples, measure posting.",
         discussion: """
             Scripted sequences against a switch and invariant runs come with the network service \
             (atm-switch serve) and are not built yet.

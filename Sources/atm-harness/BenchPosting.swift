@@ -55,16 +55,25 @@ struct BenchPosting: AsyncParsableCommand {
         logger.logLevel = .error
         let log = logger
 
-        say("preparing cashpoint_bench: \(self.accounts) accounts; \(self.clients) callers share a pool of \(self.connections) connections")
+        say(
+            "preparing cashpoint_bench: \(self.accounts) accounts; \(self.clients) callers share a pool of \(self.connections) connections"
+        )
         try await self.recreate(root, "cashpoint_bench", logger: log)
         var bench = root
         bench.database = "cashpoint_bench"
         try await bench.withConnection(logger: log) { connection in
-            _ = try await Migrator.migrate(connection: connection, migrations: try Migration.bundled(), switchPassword: switchPassword, logger: log)
+            _ = try await Migrator.migrate(
+                connection: connection,
+                migrations: try Migration.bundled(),
+                switchPassword: switchPassword,
+                logger: log
+            )
         }
         let switchURL = bench.withUser("cashpoint_switch", password: switchPassword)
         let auditKey = SecretKey.generate()
-        let (clients, accounts, seconds, warmup, rounds) = (self.clients, self.accounts, self.seconds, self.warmup, self.rounds)
+        let (clients, accounts, seconds, warmup, rounds) = (
+            self.clients, self.accounts, self.seconds, self.warmup, self.rounds
+        )
         let connections = self.connections
         let results = try await switchURL.withClient(logger: log, maximumConnections: connections + 1) { client in
             let store = BankStore(client: client, logger: log)
@@ -87,27 +96,47 @@ struct BenchPosting: AsyncParsableCommand {
                     round: round
                 )
                 say(
-                    String(format: "round %d, chain %@: %.0f postings/s (%d approved, %d refused, %d errors, %d rows sealed)",
-                           round + 1, chain ? "on " : "off", result.throughput, result.approved, result.refused, result.errors, result.sealed)
+                    String(
+                        format:
+                            "round %d, chain %@: %.0f postings/s (%d approved, %d refused, %d errors, %d rows sealed)",
+                        round + 1,
+                        chain ? "on " : "off",
+                        result.throughput,
+                        result.approved,
+                        result.refused,
+                        result.errors,
+                        result.sealed
+                    )
                 )
                 if chain { on.append(result) } else { off.append(result) }
             }
             try await sealer.sealAll()
             let ledger = try await LedgerVerifier.verify(client: client, logger: log)
             let audit = try await AuditVerifier.verify(client: client, key: auditKey.key, logger: log)
-            say("after the load: ledger verify \(ledger.isClean ? "OK" : "FAILED"), audit verify \(audit.isClean ? "OK" : "FAILED") (\(audit.sealed) rows chained)")
+            say(
+                "after the load: ledger verify \(ledger.isClean ? "OK" : "FAILED"), audit verify \(audit.isClean ? "OK" : "FAILED") (\(audit.sealed) rows chained)"
+            )
             return (on, off)
         }
         let onRate = results.0.map(\.throughput).reduce(0, +) / Double(results.0.count)
         let offRate = results.1.map(\.throughput).reduce(0, +) / Double(results.1.count)
         say(String(format: "posting, audit chain on:  %.0f/s", onRate))
-        say(String(format: "posting, audit chain off: %.0f/s (the chain costs %.1f%%)", offRate, 100 * (1 - onRate / offRate)))
+        say(
+            String(
+                format: "posting, audit chain off: %.0f/s (the chain costs %.1f%%)",
+                offRate,
+                100 * (1 - onRate / offRate)
+            )
+        )
 
     }
 
     func recreate(_ root: DatabaseURL, _ name: String, logger: Logger) async throws {
         try await root.withConnection(logger: logger) { connection in
-            try await connection.query(PostgresQuery(unsafeSQL: "DROP DATABASE IF EXISTS \(name) WITH (FORCE)"), logger: logger)
+            try await connection.query(
+                PostgresQuery(unsafeSQL: "DROP DATABASE IF EXISTS \(name) WITH (FORCE)"),
+                logger: logger
+            )
             try await connection.query(PostgresQuery(unsafeSQL: "CREATE DATABASE \(name)"), logger: logger)
         }
     }

@@ -42,7 +42,12 @@ struct Migrate: AsyncParsableCommand {
         let migrations = try Migration.bundled()
         let password = self.switchPassword ?? ProcessInfo.processInfo.environment["CASHPOINT_SWITCH_PASSWORD"]
         let report = try await url.withConnection(logger: logger) { connection in
-            try await Migrator.migrate(connection: connection, migrations: migrations, switchPassword: password, logger: logger)
+            try await Migrator.migrate(
+                connection: connection,
+                migrations: migrations,
+                switchPassword: password,
+                logger: logger
+            )
         }
         print(
             "migrations: \(report.applied.count) applied \(report.applied), \(report.alreadyApplied.count) already applied"
@@ -180,7 +185,13 @@ struct Keygen: AsyncParsableCommand {
             throw ValidationError("\(self.file) exists: keys are never overwritten")
         }
         let key = SecretKey.generate()
-        guard FileManager.default.createFile(atPath: self.file, contents: Data((key.hexForKeyFile + "\n").utf8), attributes: [.posixPermissions: 0o600]) else {
+        guard
+            FileManager.default.createFile(
+                atPath: self.file,
+                contents: Data((key.hexForKeyFile + "\n").utf8),
+                attributes: [.posixPermissions: 0o600]
+            )
+        else {
             throw ValidationError("cannot write \(self.file)")
         }
         print("wrote a new key to \(self.file)")

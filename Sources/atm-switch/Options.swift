@@ -48,7 +48,10 @@ struct DatabaseOptions: ParsableArguments {
 
 /// The pepper (PAN, PIN and password digests), from a key file or the environment.
 struct PepperOptions: ParsableArguments {
-    @Option(help: "Key file with the pepper, 64 hex characters (default: $CASHPOINT_PEPPER_FILE, or $CASHPOINT_PEPPER itself).")
+    @Option(
+        help:
+            "Key file with the pepper, 64 hex characters (default: $CASHPOINT_PEPPER_FILE, or $CASHPOINT_PEPPER itself)."
+    )
     var pepperFile: String?
 
     @Option(help: "bcrypt cost for new PIN and password hashes (4-31).")
@@ -58,18 +61,30 @@ struct PepperOptions: ParsableArguments {
         guard (4...31).contains(self.bcryptCost) else {
             throw ValidationError("--bcrypt-cost must be 4 to 31")
         }
-        let key = try loadKey(file: self.pepperFile, fileVariable: "CASHPOINT_PEPPER_FILE", valueVariable: "CASHPOINT_PEPPER", name: "pepper")
+        let key = try loadKey(
+            file: self.pepperFile,
+            fileVariable: "CASHPOINT_PEPPER_FILE",
+            valueVariable: "CASHPOINT_PEPPER",
+            name: "pepper"
+        )
         return CredentialHasher(pepper: key, cost: self.bcryptCost)
     }
 }
 
 /// The audit chain's key.
 struct AuditKeyOptions: ParsableArguments {
-    @Option(help: "Key file with the audit chain key (default: $CASHPOINT_AUDIT_KEY_FILE, or $CASHPOINT_AUDIT_KEY itself).")
+    @Option(
+        help: "Key file with the audit chain key (default: $CASHPOINT_AUDIT_KEY_FILE, or $CASHPOINT_AUDIT_KEY itself)."
+    )
     var auditKeyFile: String?
 
     func key() throws -> SecretKey {
-        try loadKey(file: self.auditKeyFile, fileVariable: "CASHPOINT_AUDIT_KEY_FILE", valueVariable: "CASHPOINT_AUDIT_KEY", name: "audit key")
+        try loadKey(
+            file: self.auditKeyFile,
+            fileVariable: "CASHPOINT_AUDIT_KEY_FILE",
+            valueVariable: "CASHPOINT_AUDIT_KEY",
+            name: "audit key"
+        )
     }
 }
 

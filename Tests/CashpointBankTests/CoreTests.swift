@@ -6,29 +6,47 @@ import Testing
 
 @Suite("permission table")
 struct PermissionTests {
-    static let accountOperations: [BankOperation] = [.balance, .withdrawal, .deposit, .transfer, .miniStatement, .pinChange]
-    static let tellerOperations: [BankOperation] = [.createCustomer, .createAccount, .issueCard, .lockAccount, .unlockAccount, .lockCard, .unlockCard, .unlockUser]
+    static let accountOperations: [BankOperation] = [
+        .balance, .withdrawal, .deposit, .transfer, .miniStatement, .pinChange,
+    ]
+    static let tellerOperations: [BankOperation] = [
+        .createCustomer, .createAccount, .issueCard, .lockAccount, .unlockAccount, .lockCard, .unlockCard, .unlockUser,
+    ]
     static let adminOperations: [BankOperation] = [.listUsers, .readAudit, .changeRole, .createStaff]
 
     @Test("every role and operation has exactly the decision of the origin's RBAC table")
     func table() {
-        #expect(Set(Self.accountOperations + Self.tellerOperations + Self.adminOperations) == Set(BankOperation.allCases))
+        #expect(
+            Set(Self.accountOperations + Self.tellerOperations + Self.adminOperations) == Set(BankOperation.allCases)
+        )
         for operation in Self.accountOperations {
             #expect(Permissions.decide(role: .customer, operation: operation, ownership: .own) == .allow)
-            #expect(Permissions.decide(role: .customer, operation: operation, ownership: .otherCustomer) == .deny(.notPermittedToCardholder))
+            #expect(
+                Permissions.decide(role: .customer, operation: operation, ownership: .otherCustomer)
+                    == .deny(.notPermittedToCardholder)
+            )
             for role in [Role.teller, .admin] {
                 #expect(Permissions.decide(role: role, operation: operation, ownership: .otherCustomer) == .allow)
                 #expect(Permissions.decide(role: role, operation: operation, ownership: .own) == .allow)
             }
         }
         for operation in Self.tellerOperations {
-            #expect(Permissions.decide(role: .customer, operation: operation, ownership: .notApplicable) == .deny(.notPermittedToCardholder))
+            #expect(
+                Permissions.decide(role: .customer, operation: operation, ownership: .notApplicable)
+                    == .deny(.notPermittedToCardholder)
+            )
             #expect(Permissions.decide(role: .teller, operation: operation, ownership: .notApplicable) == .allow)
             #expect(Permissions.decide(role: .admin, operation: operation, ownership: .notApplicable) == .allow)
         }
         for operation in Self.adminOperations {
-            #expect(Permissions.decide(role: .customer, operation: operation, ownership: .notApplicable) == .deny(.notPermittedToCardholder))
-            #expect(Permissions.decide(role: .teller, operation: operation, ownership: .notApplicable) == .deny(.notPermittedToTerminal))
+            #expect(
+                Permissions.decide(role: .customer, operation: operation, ownership: .notApplicable)
+                    == .deny(.notPermittedToCardholder)
+            )
+            #expect(
+                Permissions.decide(role: .teller, operation: operation, ownership: .notApplicable)
+                    == .deny(.notPermittedToTerminal)
+            )
             #expect(Permissions.decide(role: .admin, operation: operation, ownership: .notApplicable) == .allow)
         }
     }
@@ -44,14 +62,17 @@ struct PermissionTests {
 
 @Suite("idempotency keys and request digests")
 struct IdempotencyTests {
-    @Test("well-formed keys", arguments: [
-        (IdempotencyKey(terminal: "ATM00001", stan: "000001", transmitted: "1125093112"), true),
-        (IdempotencyKey(terminal: "", stan: "000001", transmitted: "1125093112"), false),
-        (IdempotencyKey(terminal: "ATM000001", stan: "000001", transmitted: "1125093112"), false),
-        (IdempotencyKey(terminal: "atm1", stan: "000001", transmitted: "1125093112"), false),
-        (IdempotencyKey(terminal: "ATM1", stan: "1", transmitted: "1125093112"), false),
-        (IdempotencyKey(terminal: "ATM1", stan: "000001", transmitted: "11250931"), false),
-    ])
+    @Test(
+        "well-formed keys",
+        arguments: [
+            (IdempotencyKey(terminal: "ATM00001", stan: "000001", transmitted: "1125093112"), true),
+            (IdempotencyKey(terminal: "", stan: "000001", transmitted: "1125093112"), false),
+            (IdempotencyKey(terminal: "ATM000001", stan: "000001", transmitted: "1125093112"), false),
+            (IdempotencyKey(terminal: "atm1", stan: "000001", transmitted: "1125093112"), false),
+            (IdempotencyKey(terminal: "ATM1", stan: "1", transmitted: "1125093112"), false),
+            (IdempotencyKey(terminal: "ATM1", stan: "000001", transmitted: "11250931"), false),
+        ]
+    )
     func wellFormed(key: IdempotencyKey, expected: Bool) {
         #expect(key.isWellFormed == expected)
     }
@@ -69,24 +90,55 @@ struct IdempotencyTests {
 @Suite("audit chain links")
 struct AuditChainTests {
     let key = SymmetricKey(data: [UInt8](repeating: 7, count: 32))
-    let row = AuditRow(id: 1, at: "2026-11-25T09:31:12.000000Z", actor: "tina.teller", action: "card.unlock", outcome: "00", details: "{}", ip: nil, device: "BRANCH01")
+    let row = AuditRow(
+        id: 1,
+        at: "2026-11-25T09:31:12.000000Z",
+        actor: "tina.teller",
+        action: "card.unlock",
+        outcome: "00",
+        details: "{}",
+        ip: nil,
+        device: "BRANCH01"
+    )
 
     @Test("a link depends on the key, the previous link and every column")
     func sensitivity() {
         let link = AuditChain.link(previous: AuditChain.genesis, row: self.row, key: self.key)
         #expect(link == AuditChain.link(previous: AuditChain.genesis, row: self.row, key: self.key))
         #expect(link != AuditChain.link(previous: link, row: self.row, key: self.key))
-        #expect(link != AuditChain.link(previous: AuditChain.genesis, row: self.row, key: SymmetricKey(data: [UInt8](repeating: 8, count: 32))))
+        #expect(
+            link
+                != AuditChain.link(
+                    previous: AuditChain.genesis,
+                    row: self.row,
+                    key: SymmetricKey(data: [UInt8](repeating: 8, count: 32))
+                )
+        )
         var variants: [AuditRow] = []
         var changed = self.row
-        changed.id = 2; variants.append(changed); changed = self.row
-        changed.at = "2026-11-25T09:31:12.000001Z"; variants.append(changed); changed = self.row
-        changed.actor = "tina.tellex"; variants.append(changed); changed = self.row
-        changed.action = "card.lock"; variants.append(changed); changed = self.row
-        changed.outcome = "05"; variants.append(changed); changed = self.row
-        changed.details = "{\"a\": 1}"; variants.append(changed); changed = self.row
-        changed.ip = ""; variants.append(changed); changed = self.row
-        changed.device = nil; variants.append(changed)
+        changed.id = 2
+        variants.append(changed)
+        changed = self.row
+        changed.at = "2026-11-25T09:31:12.000001Z"
+        variants.append(changed)
+        changed = self.row
+        changed.actor = "tina.tellex"
+        variants.append(changed)
+        changed = self.row
+        changed.action = "card.lock"
+        variants.append(changed)
+        changed = self.row
+        changed.outcome = "05"
+        variants.append(changed)
+        changed = self.row
+        changed.details = "{\"a\": 1}"
+        variants.append(changed)
+        changed = self.row
+        changed.ip = ""
+        variants.append(changed)
+        changed = self.row
+        changed.device = nil
+        variants.append(changed)
         for variant in variants {
             #expect(AuditChain.link(previous: AuditChain.genesis, row: variant, key: self.key) != link, "\(variant)")
         }
@@ -104,8 +156,14 @@ struct CredentialTests {
         #expect(hash.hasPrefix("$2b$04$"))
         #expect(self.hasher.verifyPIN(pan: "4761739001010119", pin: "1234", against: hash))
         #expect(!self.hasher.verifyPIN(pan: "4761739001010119", pin: "1235", against: hash))
-        #expect(!self.hasher.verifyPIN(pan: "5555555555554444", pin: "1234", against: hash), "a hash moved to another card must not verify")
-        #expect(!self.otherPepper.verifyPIN(pan: "4761739001010119", pin: "1234", against: hash), "a stolen hash is useless without the pepper")
+        #expect(
+            !self.hasher.verifyPIN(pan: "5555555555554444", pin: "1234", against: hash),
+            "a hash moved to another card must not verify"
+        )
+        #expect(
+            !self.otherPepper.verifyPIN(pan: "4761739001010119", pin: "1234", against: hash),
+            "a stolen hash is useless without the pepper"
+        )
     }
 
     @Test("PAN digests are keyed and distinct")
@@ -127,7 +185,9 @@ struct CredentialTests {
     @Test("key files: 64 hex characters, with a clear error otherwise")
     func keys() {
         #expect(throws: SecretKey.LoadError.self) { try SecretKey(hex: "abcd", name: "pepper") }
-        #expect(throws: SecretKey.LoadError.self) { try SecretKey(hex: String(repeating: "zz", count: 32), name: "pepper") }
+        #expect(throws: SecretKey.LoadError.self) {
+            try SecretKey(hex: String(repeating: "zz", count: 32), name: "pepper")
+        }
         #expect(throws: SecretKey.LoadError.self) { try SecretKey(contentsOfFile: "/nonexistent/key", name: "pepper") }
         #expect((try? SecretKey(hex: String(repeating: "0a", count: 32), name: "pepper")) != nil)
         #expect(!"\(SecretKey.generate())".contains("0"))

@@ -8,7 +8,12 @@ import Testing
 @Suite("bank: role-based access at the API and SQL layers", .serialized, .enabled(if: databaseTestsEnabled))
 struct AccessControlTests {
     func login(_ service: BankService, _ user: String, _ password: String) async throws -> StaffMember {
-        let result = try await service.loginStaff(userName: user, password: password, device: "BRANCH01", ip: "10.1.1.1")
+        let result = try await service.loginStaff(
+            userName: user,
+            password: password,
+            device: "BRANCH01",
+            ip: "10.1.1.1"
+        )
         guard case .approved(let member) = result else { throw TestFailure("\(user) refused: \(result)") }
         return member
     }
@@ -18,23 +23,60 @@ struct AccessControlTests {
         try await TestBank.with(fixture: try demoFixture()) { bank, service in
             let teller = try await self.login(service, "tina.teller", "teller-test-password")
             let desk = KeyMaker(terminal: "BRANCH01")
-            let customer = try await service.perform(.createCustomer(userName: "dora", fullName: "Dora Dale"), by: teller, key: desk.next(), ip: nil)
+            let customer = try await service.perform(
+                .createCustomer(userName: "dora", fullName: "Dora Dale"),
+                by: teller,
+                key: desk.next(),
+                ip: nil
+            )
             let customerID = try #require(customer.createdID)
             let account = try await service.perform(
-                .openAccount(customerID: customerID, accountNo: "CP0000000042", name: "Dora current", dailyLimit: nil, dailyCount: nil),
-                by: teller, key: desk.next(), ip: nil
+                .openAccount(
+                    customerID: customerID,
+                    accountNo: "CP0000000042",
+                    name: "Dora current",
+                    dailyLimit: nil,
+                    dailyCount: nil
+                ),
+                by: teller,
+                key: desk.next(),
+                ip: nil
             )
             #expect(account.code == .approved)
             let card = try await service.perform(
-                .issueCard(customerID: customerID, pan: "4000000000000044", pin: "2468", expiry: "2030-01-31", accounts: ["CP0000000042"]),
-                by: teller, key: desk.next(), ip: nil
+                .issueCard(
+                    customerID: customerID,
+                    pan: "4000000000000044",
+                    pin: "2468",
+                    expiry: "2030-01-31",
+                    accounts: ["CP0000000042"]
+                ),
+                by: teller,
+                key: desk.next(),
+                ip: nil
             )
             #expect(card.code == .approved)
-            #expect(try await service.perform(.deposit(account: "CP0000000042", amount: 10_000), by: teller, key: desk.next(), ip: nil).code == .approved)
-            let result = try await service.authenticateCard(pan: "4000000000000044", pin: "2468", terminal: "ATM00001", ip: nil)
+            #expect(
+                try await service.perform(
+                    .deposit(account: "CP0000000042", amount: 10_000),
+                    by: teller,
+                    key: desk.next(),
+                    ip: nil
+                ).code == .approved
+            )
+            let result = try await service.authenticateCard(
+                pan: "4000000000000044",
+                pin: "2468",
+                terminal: "ATM00001",
+                ip: nil
+            )
             guard case .approved(let holder) = result else { throw TestFailure("new card refused: \(result)") }
             #expect(holder.accounts == ["CP0000000042"])
-            #expect(try await bank.count("SELECT count(*)::int FROM bank.audit_logs WHERE actor = 'tina.teller' AND action IN ('customer.create', 'account.create', 'card.issue')") == 3)
+            #expect(
+                try await bank.count(
+                    "SELECT count(*)::int FROM bank.audit_logs WHERE actor = 'tina.teller' AND action IN ('customer.create', 'account.create', 'card.issue')"
+                ) == 3
+            )
         }
     }
 
@@ -43,8 +85,16 @@ struct AccessControlTests {
         try await TestBank.with(fixture: try demoFixture()) { _, service in
             let teller = try await self.login(service, "tina.teller", "teller-test-password")
             let answer = try await service.perform(
-                .issueCard(customerID: 1, pan: "4000000000000051", pin: "2468", expiry: "2030-01-31", accounts: ["CP0000000003"]),
-                by: teller, key: KeyMaker(terminal: "BRANCH01").next(), ip: nil
+                .issueCard(
+                    customerID: 1,
+                    pan: "4000000000000051",
+                    pin: "2468",
+                    expiry: "2030-01-31",
+                    accounts: ["CP0000000003"]
+                ),
+                by: teller,
+                key: KeyMaker(terminal: "BRANCH01").next(),
+                ip: nil
             )
             #expect(answer.code != .approved)
         }
@@ -56,21 +106,45 @@ struct AccessControlTests {
             let teller = try await self.login(service, "tina.teller", "teller-test-password")
             let admin = try await self.login(service, "ada.admin", "admin-test-password")
             let desk = KeyMaker(terminal: "BRANCH01")
-            #expect(try await service.perform(.listUsers, by: teller, key: desk.next(), ip: nil).code == .notPermittedToTerminal)
-            #expect(try await service.perform(.readAudit(.init()), by: teller, key: desk.next(), ip: nil).code == .notPermittedToTerminal)
-            #expect(try await bank.count("SELECT count(*)::int FROM bank.audit_logs WHERE actor = 'tina.teller' AND outcome = '58'") == 2)
+            #expect(
+                try await service.perform(.listUsers, by: teller, key: desk.next(), ip: nil).code
+                    == .notPermittedToTerminal
+            )
+            #expect(
+                try await service.perform(.readAudit(.init()), by: teller, key: desk.next(), ip: nil).code
+                    == .notPermittedToTerminal
+            )
+            #expect(
+                try await bank.count(
+                    "SELECT count(*)::int FROM bank.audit_logs WHERE actor = 'tina.teller' AND outcome = '58'"
+                ) == 2
+            )
             let users = try await service.perform(.listUsers, by: admin, key: desk.next(), ip: nil)
             #expect(users.code == .approved)
             #expect(users.users.map(\.userName).contains("alice"))
-            let audit = try await service.perform(.readAudit(.init(actor: "tina.teller", limit: 10)), by: admin, key: desk.next(), ip: nil)
+            let audit = try await service.perform(
+                .readAudit(.init(actor: "tina.teller", limit: 10)),
+                by: admin,
+                key: desk.next(),
+                ip: nil
+            )
             #expect(audit.code == .approved)
             #expect(audit.audit.count >= 2)
             #expect(audit.audit.allSatisfy { $0.actor == "tina.teller" })
             // Paged: the page after the newest row holds only older ones.
-            let next = try await service.perform(.readAudit(.init(actor: "tina.teller", beforeID: audit.audit[0].id, limit: 10)), by: admin, key: desk.next(), ip: nil)
+            let next = try await service.perform(
+                .readAudit(.init(actor: "tina.teller", beforeID: audit.audit[0].id, limit: 10)),
+                by: admin,
+                key: desk.next(),
+                ip: nil
+            )
             #expect(next.audit.allSatisfy { $0.id < audit.audit[0].id })
             // Reading the audit log is itself audited; so is listing users.
-            #expect(try await bank.count("SELECT count(*)::int FROM bank.audit_logs WHERE actor = 'ada.admin' AND action IN ('users.list', 'audit.read')") == 3)
+            #expect(
+                try await bank.count(
+                    "SELECT count(*)::int FROM bank.audit_logs WHERE actor = 'ada.admin' AND action IN ('users.list', 'audit.read')"
+                ) == 3
+            )
         }
     }
 
@@ -78,7 +152,12 @@ struct AccessControlTests {
     func roleChange() async throws {
         try await TestBank.with(fixture: try demoFixture()) { bank, service in
             let admin = try await self.login(service, "ada.admin", "admin-test-password")
-            let answer = try await service.perform(.changeRole(userName: "tina.teller", role: .admin), by: admin, key: KeyMaker(terminal: "BRANCH01").next(), ip: nil)
+            let answer = try await service.perform(
+                .changeRole(userName: "tina.teller", role: .admin),
+                by: admin,
+                key: KeyMaker(terminal: "BRANCH01").next(),
+                ip: nil
+            )
             #expect(answer.code == .approved)
             let tina = try await self.login(service, "tina.teller", "teller-test-password")
             #expect(tina.role == .admin)
@@ -90,13 +169,30 @@ struct AccessControlTests {
     func staffLockout() async throws {
         try await TestBank.with(fixture: try demoFixture()) { bank, service in
             for attempt in 1...5 {
-                let result = try await service.loginStaff(userName: "tina.teller", password: "wrong", device: "BRANCH01", ip: nil)
+                let result = try await service.loginStaff(
+                    userName: "tina.teller",
+                    password: "wrong",
+                    device: "BRANCH01",
+                    ip: nil
+                )
                 #expect(result == .refused(attempt < 5 ? .wrongPIN : .restricted))
             }
-            let locked = try await service.loginStaff(userName: "tina.teller", password: "teller-test-password", device: "BRANCH01", ip: nil)
+            let locked = try await service.loginStaff(
+                userName: "tina.teller",
+                password: "teller-test-password",
+                device: "BRANCH01",
+                ip: nil
+            )
             #expect(locked == .refused(.restricted))
             let admin = try await self.login(service, "ada.admin", "admin-test-password")
-            #expect(try await service.perform(.unlockUser("tina.teller"), by: admin, key: KeyMaker(terminal: "BRANCH01").next(), ip: nil).code == .approved)
+            #expect(
+                try await service.perform(
+                    .unlockUser("tina.teller"),
+                    by: admin,
+                    key: KeyMaker(terminal: "BRANCH01").next(),
+                    ip: nil
+                ).code == .approved
+            )
             _ = try await self.login(service, "tina.teller", "teller-test-password")
             #expect(try await bank.count("SELECT count(*)::int FROM bank.audit_logs WHERE action = 'user.locked'") == 1)
             #expect(try await bank.count("SELECT count(*)::int FROM bank.audit_logs WHERE action = 'user.unlock'") == 1)
@@ -107,14 +203,33 @@ struct AccessControlTests {
     func rowLevelSecurityBypassTest() async throws {
         try await TestBank.with(fixture: try demoFixture()) { bank, service in
             // Alice's card, but a request naming Bob's account, straight to the store: no permission table.
-            guard case .approved(let alice) = try await service.authenticateCard(pan: alicePAN, pin: "1234", terminal: "ATM00001", ip: nil) else {
+            guard
+                case .approved(let alice) = try await service.authenticateCard(
+                    pan: alicePAN,
+                    pin: "1234",
+                    terminal: "ATM00001",
+                    ip: nil
+                )
+            else {
                 throw TestFailure("alice refused")
             }
-            let actor = ActorContext(role: .customer, userID: alice.userID, name: alice.actorName, device: "ATM00001", ip: nil)
+            let actor = ActorContext(
+                role: .customer,
+                userID: alice.userID,
+                name: alice.actorName,
+                device: "ATM00001",
+                ip: nil
+            )
             let keys = KeyMaker()
             let result = try await service.store.post(
-                .withdrawal, actor: actor, cardID: nil, key: keys.next(), digest: [1, 2, 3],
-                amount: 1_000, from: "CP0000000003", to: nil
+                .withdrawal,
+                actor: actor,
+                cardID: nil,
+                key: keys.next(),
+                digest: [1, 2, 3],
+                amount: 1_000,
+                from: "CP0000000003",
+                to: nil
             )
             // Row-level security hides Bob's account from Alice's context: it does not exist for her.
             #expect(result.code == .unknownFromAccount)
@@ -124,8 +239,14 @@ struct AccessControlTests {
             #expect(balance.1 == nil)
             // And a customer context cannot pay into another customer's account either.
             let transfer = try await service.store.post(
-                .transfer, actor: actor, cardID: nil, key: keys.next(), digest: [4],
-                amount: 1_000, from: "CP0000000001", to: "CP0000000003"
+                .transfer,
+                actor: actor,
+                cardID: nil,
+                key: keys.next(),
+                digest: [4],
+                amount: 1_000,
+                from: "CP0000000001",
+                to: "CP0000000003"
             )
             #expect(transfer.code == .unknownToAccount)
             #expect(try await bank.balance("CP0000000001") == 250_000)
@@ -153,13 +274,27 @@ struct AccessControlTests {
                     #expect(await connection.sqlState(of: sql) == "42501", "\(sql)")
                 }
                 // The SQL layer checks roles too: a teller context may not list users or read the audit log.
-                #expect(await connection.sqlState(of: "SELECT * FROM bank.list_users('teller', 'x', NULL, NULL)") == "42501")
-                #expect(await connection.sqlState(of: "SELECT * FROM bank.read_audit('teller', 'x', NULL, NULL, NULL, NULL, NULL, NULL, NULL, 10)") == "42501")
-                #expect(await connection.sqlState(of: "SELECT bank.create_staff('teller', 'x', NULL, NULL, 'eve', 'Eve', 'admin', '$2b$04$abcdefghijklmnopqrstuu')") == "42501")
+                #expect(
+                    await connection.sqlState(of: "SELECT * FROM bank.list_users('teller', 'x', NULL, NULL)") == "42501"
+                )
+                #expect(
+                    await connection.sqlState(
+                        of: "SELECT * FROM bank.read_audit('teller', 'x', NULL, NULL, NULL, NULL, NULL, NULL, NULL, 10)"
+                    ) == "42501"
+                )
+                #expect(
+                    await connection.sqlState(
+                        of:
+                            "SELECT bank.create_staff('teller', 'x', NULL, NULL, 'eve', 'Eve', 'admin', '$2b$04$abcdefghijklmnopqrstuu')"
+                    ) == "42501"
+                )
                 // A customer context must name its customer.
                 #expect(await connection.sqlState(of: "SELECT bank.set_context('customer', NULL)") == "22023")
                 // With no context, row-level security shows no customer's account.
-                let rows = try await connection.query("SELECT count(*)::int FROM bank.accounts WHERE kind = 'customer'", logger: quietLogger)
+                let rows = try await connection.query(
+                    "SELECT count(*)::int FROM bank.accounts WHERE kind = 'customer'",
+                    logger: quietLogger
+                )
                 for try await count in rows.decode(Int.self) { #expect(count == 0) }
             }
         }

@@ -12,7 +12,9 @@ struct AuditAndLedgerTests {
         do {
             return try await body()
         } catch let error as PSQLError {
-            throw TestFailure("\(error.serverInfo?[.sqlState] ?? "-"): \(error.serverInfo?[.message] ?? String(reflecting: error))")
+            throw TestFailure(
+                "\(error.serverInfo?[.sqlState] ?? "-"): \(error.serverInfo?[.message] ?? String(reflecting: error))"
+            )
         }
     }
 
@@ -59,7 +61,9 @@ struct AuditAndLedgerTests {
             #expect(clean.isClean)
             #expect(clean.sealed == sealed)
             let (id, seq) = try await self.sealedRow(bank, 7)
-            try await self.explained { try await self.tamper(bank, "UPDATE bank.audit_logs SET outcome = '99' WHERE id = \(id)") }
+            try await self.explained {
+                try await self.tamper(bank, "UPDATE bank.audit_logs SET outcome = '99' WHERE id = \(id)")
+            }
             let report = try await self.explained { try await self.verify(service) }
             #expect(report.findings.map(\.subject) == ["audit row \(id) (seal \(seq))"])
             #expect(report.findings.first?.problem.contains("altered") == true)
@@ -70,7 +74,12 @@ struct AuditAndLedgerTests {
     func removedRows() async throws {
         try await TestBank.with(fixture: try demoFixture()) { bank, service in
             // Seal in batches of 4, so a batch can be removed whole.
-            let small = AuditSealer(client: service.store.client, key: testAuditKey.key, logger: quietLogger, batchSize: 4)
+            let small = AuditSealer(
+                client: service.store.client,
+                key: testAuditKey.key,
+                logger: quietLogger,
+                batchSize: 4
+            )
             try await small.sealAll()
             let (first, firstSeq) = try await self.sealedRow(bank, 2)
             let (second, secondSeq) = try await self.sealedRow(bank, 9)
@@ -125,9 +134,17 @@ struct AuditAndLedgerTests {
             try await bank.asSwitchRole { late in
                 // A transaction takes an audit id and stays open while others write and are sealed.
                 try await late.query("BEGIN", logger: quietLogger)
-                try await late.query("SELECT bank.audit('late', 'test.late', '00', '{}'::jsonb, NULL, NULL)", logger: quietLogger)
+                try await late.query(
+                    "SELECT bank.audit('late', 'test.late', '00', '{}'::jsonb, NULL, NULL)",
+                    logger: quietLogger
+                )
                 for index in 0..<5 {
-                    try await service.store.audit(actor: .system("early"), action: "test.early", outcome: "00", details: ["n": "\(index)"])
+                    try await service.store.audit(
+                        actor: .system("early"),
+                        action: "test.early",
+                        outcome: "00",
+                        details: ["n": "\(index)"]
+                    )
                 }
                 #expect(try await self.sealer(service).sealAll() == 5)
                 try await late.query("COMMIT", logger: quietLogger)
@@ -136,7 +153,10 @@ struct AuditAndLedgerTests {
             let report = try await self.verify(service)
             #expect(report.isClean, "\(report.findings)")
             #expect(report.pending == 0)
-            #expect(try await bank.count("SELECT (pending_ids = '{}')::int FROM bank.audit_seals ORDER BY seq DESC LIMIT 1") == 1)
+            #expect(
+                try await bank.count("SELECT (pending_ids = '{}')::int FROM bank.audit_seals ORDER BY seq DESC LIMIT 1")
+                    == 1
+            )
         }
     }
 
@@ -144,7 +164,12 @@ struct AuditAndLedgerTests {
     func concurrentWriters() async throws {
         try await TestBank.with(fixture: try demoFixture(), maximumConnections: 40) { bank, service in
             let sealerA = self.sealer(service)
-            let sealerB = AuditSealer(client: service.store.client, key: testAuditKey.key, logger: quietLogger, batchSize: 17)
+            let sealerB = AuditSealer(
+                client: service.store.client,
+                key: testAuditKey.key,
+                logger: quietLogger,
+                batchSize: 17
+            )
             try await withThrowingTaskGroup(of: Void.self) { group in
                 group.addTask { await sealerA.run(every: .milliseconds(5)) }
                 group.addTask { await sealerB.run(every: .milliseconds(7)) }
@@ -153,7 +178,12 @@ struct AuditAndLedgerTests {
                         writers.addTask {
                             let actor = ActorContext.system("writer-\(writer)")
                             for index in 0..<40 {
-                                try await service.store.audit(actor: actor, action: "test.write", outcome: "00", details: ["n": "\(index)"])
+                                try await service.store.audit(
+                                    actor: actor,
+                                    action: "test.write",
+                                    outcome: "00",
+                                    details: ["n": "\(index)"]
+                                )
                             }
                         }
                     }
@@ -171,8 +201,15 @@ struct AuditAndLedgerTests {
             let seals = try await bank.count("SELECT count(*)::int FROM bank.audit_seals")
             #expect(try await bank.count("SELECT max(seq)::int FROM bank.audit_seals") == seals)
             #expect(seals > 1)
-            #expect(try await bank.count("SELECT count(*)::int FROM (SELECT unnest(audit_ids) FROM bank.audit_seals) x") == rows)
-            #expect(try await bank.count("SELECT count(DISTINCT id)::int FROM (SELECT unnest(audit_ids) AS id FROM bank.audit_seals) x") == rows)
+            #expect(
+                try await bank.count("SELECT count(*)::int FROM (SELECT unnest(audit_ids) FROM bank.audit_seals) x")
+                    == rows
+            )
+            #expect(
+                try await bank.count(
+                    "SELECT count(DISTINCT id)::int FROM (SELECT unnest(audit_ids) AS id FROM bank.audit_seals) x"
+                ) == rows
+            )
         }
     }
 
@@ -189,10 +226,20 @@ struct AuditAndLedgerTests {
             #expect(text.contains { $0.hasPrefix("transaction \(txn):") && $0.contains("sum to 1") })
             #expect(text.contains { $0.hasPrefix("line \(lineNo) of ") && $0.contains("(id \(line))") })
             // A removed line is named by the gap it leaves.
-            try await self.tamper(bank, "DELETE FROM bank.history WHERE account_id = (SELECT id FROM bank.accounts WHERE account_no = 'CP0000000001')")
+            try await self.tamper(
+                bank,
+                "DELETE FROM bank.history WHERE account_id = (SELECT id FROM bank.accounts WHERE account_no = 'CP0000000001')"
+            )
             let third = try await LedgerVerifier.verify(client: service.store.client, logger: quietLogger)
-            #expect(third.findings.contains { $0.subject == "account CP0000000001" && $0.problem.contains("counts 1 lines") })
-            try await self.tamper(bank, "UPDATE bank.accounts SET balance = balance + 5 WHERE account_no = 'CP0000000003'")
+            #expect(
+                third.findings.contains {
+                    $0.subject == "account CP0000000001" && $0.problem.contains("counts 1 lines")
+                }
+            )
+            try await self.tamper(
+                bank,
+                "UPDATE bank.accounts SET balance = balance + 5 WHERE account_no = 'CP0000000003'"
+            )
             let second = try await LedgerVerifier.verify(client: service.store.client, logger: quietLogger)
             #expect(second.findings.contains { $0.subject == "account CP0000000003" })
         }
@@ -203,7 +250,12 @@ struct AuditAndLedgerTests {
         try await TestBank.with(fixture: try demoFixture()) { bank, service in
             _ = try await service.authenticateCard(pan: alicePAN, pin: "1234", terminal: "ATM00001", ip: nil)
             _ = try await service.authenticateCard(pan: alicePAN, pin: "9876", terminal: "ATM00001", ip: nil)
-            _ = try await service.loginStaff(userName: "tina.teller", password: "teller-test-password", device: "BRANCH01", ip: nil)
+            _ = try await service.loginStaff(
+                userName: "tina.teller",
+                password: "teller-test-password",
+                device: "BRANCH01",
+                ip: nil
+            )
             _ = try await service.loginStaff(userName: "tina.teller", password: "guess-1", device: "BRANCH01", ip: nil)
             for secret in [alicePAN, bobPAN, "1234", "9876", "teller-test-password", "guess-1"] {
                 let hits = try await bank.count(

@@ -8,7 +8,12 @@ import Testing
 @Suite("bank: cards, PINs and money movement", .serialized, .enabled(if: databaseTestsEnabled))
 struct CardTransactionTests {
     func alice(_ service: BankService) async throws -> CardHolder {
-        let result = try await service.authenticateCard(pan: alicePAN, pin: "1234", terminal: "ATM00001", ip: "10.0.0.1")
+        let result = try await service.authenticateCard(
+            pan: alicePAN,
+            pin: "1234",
+            terminal: "ATM00001",
+            ip: "10.0.0.1"
+        )
         guard case .approved(let holder) = result else { throw TestFailure("alice's PIN was refused: \(result)") }
         return holder
     }
@@ -25,13 +30,28 @@ struct CardTransactionTests {
     @Test("unknown card 14, expired card 54")
     func unknownAndExpired() async throws {
         try await TestBank.with(fixture: try demoFixture()) { bank, service in
-            let unknown = try await service.authenticateCard(pan: "4000000000000010", pin: "1234", terminal: "ATM00001", ip: nil)
+            let unknown = try await service.authenticateCard(
+                pan: "4000000000000010",
+                pin: "1234",
+                terminal: "ATM00001",
+                ip: nil
+            )
             #expect(unknown == .refused(.unknownCard, capture: false))
-            let expired = try await service.authenticateCard(pan: carolExpiredPAN, pin: "9999", terminal: "ATM00001", ip: nil)
+            let expired = try await service.authenticateCard(
+                pan: carolExpiredPAN,
+                pin: "9999",
+                terminal: "ATM00001",
+                ip: nil
+            )
             #expect(expired == .refused(.expiredCard, capture: false))
             // Both refusals are audited, with the PAN masked.
-            #expect(try await bank.count("SELECT count(*)::int FROM bank.audit_logs WHERE action = 'card.refused'") == 2)
-            #expect(try await bank.count("SELECT count(*)::int FROM bank.audit_logs WHERE actor LIKE '%4111111111111111%'") == 0)
+            #expect(
+                try await bank.count("SELECT count(*)::int FROM bank.audit_logs WHERE action = 'card.refused'") == 2
+            )
+            #expect(
+                try await bank.count("SELECT count(*)::int FROM bank.audit_logs WHERE actor LIKE '%4111111111111111%'")
+                    == 0
+            )
         }
     }
 
@@ -45,18 +65,41 @@ struct CardTransactionTests {
             let third = try await service.authenticateCard(pan: bobPAN, pin: "0000", terminal: "ATM00001", ip: nil)
             #expect(third == .refused(.pinTriesExceeded, capture: true))
             // The right PIN no longer helps, and no PIN check is recorded for it.
-            let pinChecksBefore = try await bank.count("SELECT count(*)::int FROM bank.audit_logs WHERE action LIKE 'pin.%'")
+            let pinChecksBefore = try await bank.count(
+                "SELECT count(*)::int FROM bank.audit_logs WHERE action LIKE 'pin.%'"
+            )
             let blocked = try await service.authenticateCard(pan: bobPAN, pin: "4321", terminal: "ATM00001", ip: nil)
             #expect(blocked == .refused(.pinTriesExceeded, capture: true))
-            #expect(try await bank.count("SELECT count(*)::int FROM bank.audit_logs WHERE action LIKE 'pin.%'") == pinChecksBefore)
-            #expect(try await bank.count("SELECT count(*)::int FROM bank.audit_logs WHERE action = 'card.blocked'") == 1)
+            #expect(
+                try await bank.count("SELECT count(*)::int FROM bank.audit_logs WHERE action LIKE 'pin.%'")
+                    == pinChecksBefore
+            )
+            #expect(
+                try await bank.count("SELECT count(*)::int FROM bank.audit_logs WHERE action = 'card.blocked'") == 1
+            )
             // A customer cannot unlock; a teller can, and it is audited.
-            guard case .approved(let teller) = try await service.loginStaff(userName: "tina.teller", password: "teller-test-password", device: "BRANCH01", ip: nil) else {
+            guard
+                case .approved(let teller) = try await service.loginStaff(
+                    userName: "tina.teller",
+                    password: "teller-test-password",
+                    device: "BRANCH01",
+                    ip: nil
+                )
+            else {
                 throw TestFailure("teller login refused")
             }
-            let unlock = try await service.perform(.unlockCard(pan: bobPAN), by: teller, key: KeyMaker(terminal: "BRANCH01").next(), ip: nil)
+            let unlock = try await service.perform(
+                .unlockCard(pan: bobPAN),
+                by: teller,
+                key: KeyMaker(terminal: "BRANCH01").next(),
+                ip: nil
+            )
             #expect(unlock.code == .approved)
-            #expect(try await bank.count("SELECT count(*)::int FROM bank.audit_logs WHERE action = 'card.unlock' AND actor = 'tina.teller'") == 1)
+            #expect(
+                try await bank.count(
+                    "SELECT count(*)::int FROM bank.audit_logs WHERE action = 'card.unlock' AND actor = 'tina.teller'"
+                ) == 1
+            )
             let again = try await service.authenticateCard(pan: bobPAN, pin: "4321", terminal: "ATM00001", ip: nil)
             guard case .approved = again else { throw TestFailure("unlocked card refused: \(again)") }
         }
@@ -68,7 +111,14 @@ struct CardTransactionTests {
             for _ in 0..<2 {
                 _ = try await service.authenticateCard(pan: bobPAN, pin: "1111", terminal: "ATM00001", ip: nil)
             }
-            guard case .approved = try await service.authenticateCard(pan: bobPAN, pin: "4321", terminal: "ATM00001", ip: nil) else {
+            guard
+                case .approved = try await service.authenticateCard(
+                    pan: bobPAN,
+                    pin: "4321",
+                    terminal: "ATM00001",
+                    ip: nil
+                )
+            else {
                 throw TestFailure("right PIN refused")
             }
             // Two more wrong ones do not block: the counter started again.
@@ -84,36 +134,68 @@ struct CardTransactionTests {
         try await TestBank.with(fixture: try demoFixture()) { bank, service in
             let holder = try await self.alice(service)
             let keys = KeyMaker()
-            let answer = try await service.perform(.withdrawal(amount: 10_000, account: nil), for: holder, pan: alicePAN, key: keys.next(), ip: nil)
+            let answer = try await service.perform(
+                .withdrawal(amount: 10_000, account: nil),
+                for: holder,
+                pan: alicePAN,
+                key: keys.next(),
+                ip: nil
+            )
             #expect(answer.code == .approved)
             #expect(answer.balance == 240_000)
             #expect(answer.authCode?.count == 6)
             #expect(try await bank.balance("CP0000000001") == 240_000)
             #expect(try await bank.balance("CASHATM00001") == 10_000)
-            #expect(try await bank.count("SELECT count(*)::int FROM bank.history WHERE transaction_id = \(answer.transactionID!)") == 2)
+            #expect(
+                try await bank.count(
+                    "SELECT count(*)::int FROM bank.history WHERE transaction_id = \(answer.transactionID!)"
+                ) == 2
+            )
         }
     }
 
     @Test(
         "each refusal maps to its response code and moves nothing",
         arguments: [
-            ("insufficient funds", CardOperation.withdrawal(amount: 300_000, account: "CP0000000001"), ResponseCode.insufficientFunds),
+            (
+                "insufficient funds", CardOperation.withdrawal(amount: 300_000, account: "CP0000000001"),
+                ResponseCode.insufficientFunds
+            ),
             ("daily amount limit", .withdrawal(amount: 60_000, account: "CP0000000002"), .amountLimitExceeded),
             ("zero amount", .withdrawal(amount: 0, account: nil), .invalidAmount),
             ("negative amount", .deposit(amount: -5, account: nil), .invalidAmount),
-            ("transfer to the same account", .transfer(amount: 100, from: "CP0000000001", to: "CP0000000001"), .invalidTransaction),
-            ("another customer's account", .withdrawal(amount: 100, account: "CP0000000003"), .notPermittedToCardholder),
-            ("transfer to another customer", .transfer(amount: 100, from: "CP0000000001", to: "CP0000000003"), .notPermittedToCardholder),
+            (
+                "transfer to the same account", .transfer(amount: 100, from: "CP0000000001", to: "CP0000000001"),
+                .invalidTransaction
+            ),
+            (
+                "another customer's account", .withdrawal(amount: 100, account: "CP0000000003"),
+                .notPermittedToCardholder
+            ),
+            (
+                "transfer to another customer", .transfer(amount: 100, from: "CP0000000001", to: "CP0000000003"),
+                .notPermittedToCardholder
+            ),
         ] as [(String, CardOperation, ResponseCode)]
     )
     func refusals(name: String, operation: CardOperation, code: ResponseCode) async throws {
         try await TestBank.with(fixture: try demoFixture()) { bank, service in
             let holder = try await self.alice(service)
             let before = try await bank.count("SELECT count(*)::int FROM bank.history")
-            let answer = try await service.perform(operation, for: holder, pan: alicePAN, key: KeyMaker().next(), ip: nil)
+            let answer = try await service.perform(
+                operation,
+                for: holder,
+                pan: alicePAN,
+                key: KeyMaker().next(),
+                ip: nil
+            )
             #expect(answer.code == code, "\(name)")
             #expect(try await bank.count("SELECT count(*)::int FROM bank.history") == before, "\(name)")
-            #expect(try await bank.count("SELECT count(*)::int FROM bank.audit_logs WHERE outcome = '\(code.rawValue)'") >= 1, "\(name)")
+            #expect(
+                try await bank.count("SELECT count(*)::int FROM bank.audit_logs WHERE outcome = '\(code.rawValue)'")
+                    >= 1,
+                "\(name)"
+            )
         }
     }
 
@@ -123,10 +205,22 @@ struct CardTransactionTests {
             let holder = try await self.alice(service)
             let keys = KeyMaker()
             for _ in 0..<3 {
-                let answer = try await service.perform(.withdrawal(amount: 1_000, account: "CP0000000002"), for: holder, pan: alicePAN, key: keys.next(), ip: nil)
+                let answer = try await service.perform(
+                    .withdrawal(amount: 1_000, account: "CP0000000002"),
+                    for: holder,
+                    pan: alicePAN,
+                    key: keys.next(),
+                    ip: nil
+                )
                 #expect(answer.code == .approved)
             }
-            let fourth = try await service.perform(.withdrawal(amount: 1_000, account: "CP0000000002"), for: holder, pan: alicePAN, key: keys.next(), ip: nil)
+            let fourth = try await service.perform(
+                .withdrawal(amount: 1_000, account: "CP0000000002"),
+                for: holder,
+                pan: alicePAN,
+                key: keys.next(),
+                ip: nil
+            )
             #expect(fourth.code == .countLimitExceeded)
         }
     }
@@ -135,20 +229,55 @@ struct CardTransactionTests {
     func lockedAndUnknownAccounts() async throws {
         try await TestBank.with(fixture: try demoFixture()) { _, service in
             let holder = try await self.alice(service)
-            guard case .approved(let teller) = try await service.loginStaff(userName: "tina.teller", password: "teller-test-password", device: "BRANCH01", ip: nil) else {
+            guard
+                case .approved(let teller) = try await service.loginStaff(
+                    userName: "tina.teller",
+                    password: "teller-test-password",
+                    device: "BRANCH01",
+                    ip: nil
+                )
+            else {
                 throw TestFailure("teller login refused")
             }
             let desk = KeyMaker(terminal: "BRANCH01")
             let atm = KeyMaker()
-            #expect(try await service.perform(.lockAccount("CP0000000001"), by: teller, key: desk.next(), ip: nil).code == .approved)
-            let locked = try await service.perform(.withdrawal(amount: 100, account: nil), for: holder, pan: alicePAN, key: atm.next(), ip: nil)
+            #expect(
+                try await service.perform(.lockAccount("CP0000000001"), by: teller, key: desk.next(), ip: nil).code
+                    == .approved
+            )
+            let locked = try await service.perform(
+                .withdrawal(amount: 100, account: nil),
+                for: holder,
+                pan: alicePAN,
+                key: atm.next(),
+                ip: nil
+            )
             #expect(locked.code == .restricted)
-            #expect(try await service.perform(.unlockAccount("CP0000000001"), by: teller, key: desk.next(), ip: nil).code == .approved)
-            let unlocked = try await service.perform(.withdrawal(amount: 100, account: nil), for: holder, pan: alicePAN, key: atm.next(), ip: nil)
+            #expect(
+                try await service.perform(.unlockAccount("CP0000000001"), by: teller, key: desk.next(), ip: nil).code
+                    == .approved
+            )
+            let unlocked = try await service.perform(
+                .withdrawal(amount: 100, account: nil),
+                for: holder,
+                pan: alicePAN,
+                key: atm.next(),
+                ip: nil
+            )
             #expect(unlocked.code == .approved)
-            let unknownFrom = try await service.perform(.transfer(from: "CP9999999999", to: "CP0000000003", amount: 100), by: teller, key: desk.next(), ip: nil)
+            let unknownFrom = try await service.perform(
+                .transfer(from: "CP9999999999", to: "CP0000000003", amount: 100),
+                by: teller,
+                key: desk.next(),
+                ip: nil
+            )
             #expect(unknownFrom.code == .unknownFromAccount)
-            let unknownTo = try await service.perform(.transfer(from: "CP0000000001", to: "CP9999999999", amount: 100), by: teller, key: desk.next(), ip: nil)
+            let unknownTo = try await service.perform(
+                .transfer(from: "CP0000000001", to: "CP9999999999", amount: 100),
+                by: teller,
+                key: desk.next(),
+                ip: nil
+            )
             #expect(unknownTo.code == .unknownToAccount)
         }
     }
@@ -161,7 +290,13 @@ struct CardTransactionTests {
                 try await connection.query("ALTER FUNCTION bank.post RENAME TO post_gone", logger: quietLogger)
             }
             do {
-                _ = try await service.perform(.withdrawal(amount: 100, account: nil), for: holder, pan: alicePAN, key: KeyMaker().next(), ip: nil)
+                _ = try await service.perform(
+                    .withdrawal(amount: 100, account: nil),
+                    for: holder,
+                    pan: alicePAN,
+                    key: KeyMaker().next(),
+                    ip: nil
+                )
                 Issue.record("a broken database gave an answer")
             } catch {
                 #expect(error is StoreError)
@@ -175,7 +310,10 @@ struct CardTransactionTests {
     func closedCard() async throws {
         try await TestBank.with(fixture: try demoFixture()) { bank, service in
             try await bank.asSuperuser { connection in
-                try await connection.query("UPDATE bank.cards SET status = 'closed' WHERE pan_masked = '555555******4444'", logger: quietLogger)
+                try await connection.query(
+                    "UPDATE bank.cards SET status = 'closed' WHERE pan_masked = '555555******4444'",
+                    logger: quietLogger
+                )
             }
             let result = try await service.authenticateCard(pan: bobPAN, pin: "4321", terminal: "ATM00001", ip: nil)
             #expect(result == .refused(.restricted, capture: false))
@@ -187,22 +325,57 @@ struct CardTransactionTests {
         try await TestBank.with(fixture: try demoFixture()) { bank, service in
             let holder = try await self.alice(service)
             let keys = KeyMaker()
-            #expect(try await service.perform(.balance(account: nil), for: holder, pan: alicePAN, key: keys.next(), ip: nil).balance == 250_000)
-            #expect(try await service.perform(.deposit(amount: 5_000, account: nil), for: holder, pan: alicePAN, key: keys.next(), ip: nil).code == .approved)
-            let transfer = try await service.perform(.transfer(amount: 20_000, from: "CP0000000002", to: "CP0000000001"), for: holder, pan: alicePAN, key: keys.next(), ip: nil)
+            #expect(
+                try await service.perform(.balance(account: nil), for: holder, pan: alicePAN, key: keys.next(), ip: nil)
+                    .balance == 250_000
+            )
+            #expect(
+                try await service.perform(
+                    .deposit(amount: 5_000, account: nil),
+                    for: holder,
+                    pan: alicePAN,
+                    key: keys.next(),
+                    ip: nil
+                ).code == .approved
+            )
+            let transfer = try await service.perform(
+                .transfer(amount: 20_000, from: "CP0000000002", to: "CP0000000001"),
+                for: holder,
+                pan: alicePAN,
+                key: keys.next(),
+                ip: nil
+            )
             #expect(transfer.code == .approved)
             #expect(transfer.balance == 980_000)
             #expect(try await bank.balance("CP0000000001") == 275_000)
             for _ in 0..<12 {
-                _ = try await service.perform(.deposit(amount: 1, account: nil), for: holder, pan: alicePAN, key: keys.next(), ip: nil)
+                _ = try await service.perform(
+                    .deposit(amount: 1, account: nil),
+                    for: holder,
+                    pan: alicePAN,
+                    key: keys.next(),
+                    ip: nil
+                )
             }
-            let statement = try await service.perform(.miniStatement(account: nil), for: holder, pan: alicePAN, key: keys.next(), ip: nil)
+            let statement = try await service.perform(
+                .miniStatement(account: nil),
+                for: holder,
+                pan: alicePAN,
+                key: keys.next(),
+                ip: nil
+            )
             #expect(statement.code == .approved)
             #expect(statement.statement.count == 10)
             #expect(statement.statement.first?.balanceAfter == 275_012)
             #expect(statement.statement.allSatisfy { $0.amount == 1 })
             // Another customer's statement is refused.
-            let other = try await service.perform(.miniStatement(account: "CP0000000003"), for: holder, pan: alicePAN, key: keys.next(), ip: nil)
+            let other = try await service.perform(
+                .miniStatement(account: "CP0000000003"),
+                for: holder,
+                pan: alicePAN,
+                key: keys.next(),
+                ip: nil
+            )
             #expect(other.code == .notPermittedToCardholder)
         }
     }
@@ -212,14 +385,33 @@ struct CardTransactionTests {
         try await TestBank.with(fixture: try demoFixture()) { _, service in
             let holder = try await self.alice(service)
             let keys = KeyMaker()
-            let changed = try await service.perform(.pinChange(newPIN: "8642"), for: holder, pan: alicePAN, key: keys.next(), ip: nil)
+            let changed = try await service.perform(
+                .pinChange(newPIN: "8642"),
+                for: holder,
+                pan: alicePAN,
+                key: keys.next(),
+                ip: nil
+            )
             #expect(changed.code == .approved)
             let old = try await service.authenticateCard(pan: alicePAN, pin: "1234", terminal: "ATM00001", ip: nil)
             #expect(old == .refused(.wrongPIN, capture: false))
-            guard case .approved = try await service.authenticateCard(pan: alicePAN, pin: "8642", terminal: "ATM00001", ip: nil) else {
+            guard
+                case .approved = try await service.authenticateCard(
+                    pan: alicePAN,
+                    pin: "8642",
+                    terminal: "ATM00001",
+                    ip: nil
+                )
+            else {
                 throw TestFailure("new PIN refused")
             }
-            let bad = try await service.perform(.pinChange(newPIN: "12"), for: holder, pan: alicePAN, key: keys.next(), ip: nil)
+            let bad = try await service.perform(
+                .pinChange(newPIN: "12"),
+                for: holder,
+                pan: alicePAN,
+                key: keys.next(),
+                ip: nil
+            )
             #expect(bad.code == .invalidTransaction)
         }
     }
@@ -229,15 +421,33 @@ struct CardTransactionTests {
         try await TestBank.with(fixture: try demoFixture()) { bank, service in
             let holder = try await self.alice(service)
             let key = KeyMaker().next()
-            let first = try await service.perform(.withdrawal(amount: 2_000, account: nil), for: holder, pan: alicePAN, key: key, ip: nil)
-            let repeated = try await service.perform(.withdrawal(amount: 2_000, account: nil), for: holder, pan: alicePAN, key: key, ip: nil)
+            let first = try await service.perform(
+                .withdrawal(amount: 2_000, account: nil),
+                for: holder,
+                pan: alicePAN,
+                key: key,
+                ip: nil
+            )
+            let repeated = try await service.perform(
+                .withdrawal(amount: 2_000, account: nil),
+                for: holder,
+                pan: alicePAN,
+                key: key,
+                ip: nil
+            )
             #expect(first.code == .approved)
             #expect(repeated.code == .approved)
             #expect(repeated.replayed)
             #expect(repeated.authCode == first.authCode)
             #expect(repeated.transactionID == first.transactionID)
             #expect(try await bank.balance("CP0000000001") == 248_000)
-            let different = try await service.perform(.withdrawal(amount: 3_000, account: nil), for: holder, pan: alicePAN, key: key, ip: nil)
+            let different = try await service.perform(
+                .withdrawal(amount: 3_000, account: nil),
+                for: holder,
+                pan: alicePAN,
+                key: key,
+                ip: nil
+            )
             #expect(different.code == .duplicate)
             #expect(try await bank.balance("CP0000000001") == 248_000)
             #expect(try await bank.count("SELECT count(*)::int FROM bank.transactions WHERE kind = 'withdrawal'") == 1)
@@ -252,7 +462,13 @@ struct CardTransactionTests {
             let answers = try await withThrowingTaskGroup(of: BankAnswer.self) { group in
                 for _ in 0..<8 {
                     group.addTask {
-                        try await service.perform(.withdrawal(amount: 500, account: nil), for: holder, pan: alicePAN, key: key, ip: nil)
+                        try await service.perform(
+                            .withdrawal(amount: 500, account: nil),
+                            for: holder,
+                            pan: alicePAN,
+                            key: key,
+                            ip: nil
+                        )
                     }
                 }
                 return try await group.reduce(into: []) { $0.append($1) }
@@ -269,11 +485,21 @@ struct CardTransactionTests {
             let holder = try await self.alice(service)
             let keys = KeyMaker()
             let original = keys.next(time: "1125093112")
-            _ = try await service.perform(.withdrawal(amount: 10_000, account: nil), for: holder, pan: alicePAN, key: original, ip: nil)
+            _ = try await service.perform(
+                .withdrawal(amount: 10_000, account: nil),
+                for: holder,
+                pan: alicePAN,
+                key: original,
+                ip: nil
+            )
             let linesBefore = try await bank.count("SELECT count(*)::int FROM bank.history")
             let reversal = try await service.reverse(
-                key: keys.next(time: "1125093205"), originalSTAN: original.stan, originalTransmitted: original.transmitted,
-                originalAmount: 10_000, dispensed: nil, ip: nil
+                key: keys.next(time: "1125093205"),
+                originalSTAN: original.stan,
+                originalTransmitted: original.transmitted,
+                originalAmount: 10_000,
+                dispensed: nil,
+                ip: nil
             )
             #expect(reversal.code == .approved)
             #expect(reversal.reversedAmount == 10_000)
@@ -289,27 +515,45 @@ struct CardTransactionTests {
             let holder = try await self.alice(service)
             let keys = KeyMaker()
             let original = keys.next(time: "1125093112")
-            _ = try await service.perform(.withdrawal(amount: 10_000, account: nil), for: holder, pan: alicePAN, key: original, ip: nil)
+            _ = try await service.perform(
+                .withdrawal(amount: 10_000, account: nil),
+                for: holder,
+                pan: alicePAN,
+                key: original,
+                ip: nil
+            )
             let advice = keys.next(time: "1125093205")
             let first = try await service.reverse(
-                key: advice, originalSTAN: original.stan, originalTransmitted: original.transmitted,
-                originalAmount: 10_000, dispensed: 6_000, ip: nil
+                key: advice,
+                originalSTAN: original.stan,
+                originalTransmitted: original.transmitted,
+                originalAmount: 10_000,
+                dispensed: 6_000,
+                ip: nil
             )
             #expect(first.code == .approved)
             #expect(first.reversedAmount == 4_000)
             #expect(try await bank.balance("CP0000000001") == 244_000)
             // 0421: the same advice again.
             let repeated = try await service.reverse(
-                key: advice, originalSTAN: original.stan, originalTransmitted: original.transmitted,
-                originalAmount: 10_000, dispensed: 6_000, ip: nil
+                key: advice,
+                originalSTAN: original.stan,
+                originalTransmitted: original.transmitted,
+                originalAmount: 10_000,
+                dispensed: 6_000,
+                ip: nil
             )
             #expect(repeated.code == .approved)
             #expect(repeated.replayed)
             #expect(repeated.reversedAmount == 4_000)
             // Another advice for the same original: same answer, nothing moves.
             let another = try await service.reverse(
-                key: keys.next(time: "1125093300"), originalSTAN: original.stan, originalTransmitted: original.transmitted,
-                originalAmount: 10_000, dispensed: nil, ip: nil
+                key: keys.next(time: "1125093300"),
+                originalSTAN: original.stan,
+                originalTransmitted: original.transmitted,
+                originalAmount: 10_000,
+                dispensed: nil,
+                ip: nil
             )
             #expect(another.replayed)
             #expect(another.transactionID == first.transactionID)
@@ -323,33 +567,73 @@ struct CardTransactionTests {
             let holder = try await self.alice(service)
             let keys = KeyMaker()
             let unknown = try await service.reverse(
-                key: keys.next(), originalSTAN: "999999", originalTransmitted: "1125000000", originalAmount: 100, dispensed: nil, ip: nil
+                key: keys.next(),
+                originalSTAN: "999999",
+                originalTransmitted: "1125000000",
+                originalAmount: 100,
+                dispensed: nil,
+                ip: nil
             )
             #expect(unknown.code == .approved)
             #expect(unknown.reversedAmount == 0)
             let refusedKey = keys.next()
-            let refused = try await service.perform(.withdrawal(amount: 999_999_00, account: nil), for: holder, pan: alicePAN, key: refusedKey, ip: nil)
+            let refused = try await service.perform(
+                .withdrawal(amount: 999_999_00, account: nil),
+                for: holder,
+                pan: alicePAN,
+                key: refusedKey,
+                ip: nil
+            )
             #expect(refused.code == .insufficientFunds)
             let reversal = try await service.reverse(
-                key: keys.next(), originalSTAN: refusedKey.stan, originalTransmitted: refusedKey.transmitted,
-                originalAmount: 999_999_00, dispensed: nil, ip: nil
+                key: keys.next(),
+                originalSTAN: refusedKey.stan,
+                originalTransmitted: refusedKey.transmitted,
+                originalAmount: 999_999_00,
+                dispensed: nil,
+                ip: nil
             )
             #expect(reversal.code == .approved)
             #expect(reversal.reversedAmount == 0)
             #expect(try await bank.balance("CP0000000001") == 250_000)
-            #expect(try await bank.count("SELECT count(*)::int FROM bank.audit_logs WHERE action = 'reversal' AND details->>'note' = 'unknown original'") == 1)
+            #expect(
+                try await bank.count(
+                    "SELECT count(*)::int FROM bank.audit_logs WHERE action = 'reversal' AND details->>'note' = 'unknown original'"
+                ) == 1
+            )
         }
     }
 
     @Test("a teller deposits and withdraws at the desk on a customer's behalf, against the drawer")
     func tellerDesk() async throws {
         try await TestBank.with(fixture: try demoFixture()) { bank, service in
-            guard case .approved(let teller) = try await service.loginStaff(userName: "tina.teller", password: "teller-test-password", device: "BRANCH01", ip: nil) else {
+            guard
+                case .approved(let teller) = try await service.loginStaff(
+                    userName: "tina.teller",
+                    password: "teller-test-password",
+                    device: "BRANCH01",
+                    ip: nil
+                )
+            else {
                 throw TestFailure("teller login refused")
             }
             let desk = KeyMaker(terminal: "BRANCH01")
-            #expect(try await service.perform(.deposit(account: "CP0000000003", amount: 7_000), by: teller, key: desk.next(), ip: nil).code == .approved)
-            #expect(try await service.perform(.withdrawal(account: "CP0000000003", amount: 2_000), by: teller, key: desk.next(), ip: nil).code == .approved)
+            #expect(
+                try await service.perform(
+                    .deposit(account: "CP0000000003", amount: 7_000),
+                    by: teller,
+                    key: desk.next(),
+                    ip: nil
+                ).code == .approved
+            )
+            #expect(
+                try await service.perform(
+                    .withdrawal(account: "CP0000000003", amount: 2_000),
+                    by: teller,
+                    key: desk.next(),
+                    ip: nil
+                ).code == .approved
+            )
             #expect(try await bank.balance("CP0000000003") == 85_000)
             #expect(try await bank.balance("DRAWERBRANCH01") == -5_000)
         }

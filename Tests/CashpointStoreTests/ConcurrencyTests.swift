@@ -15,29 +15,64 @@ struct ConcurrencyTests {
             return BankFixture.Customer(
                 userName: "load\(number)",
                 fullName: "Load Customer \(number)",
-                accounts: [BankFixture.Account(accountNo: account, name: "Load \(number)", opening: 1_000_000, dailyLimit: 100_000_000, dailyCount: 100_000)],
-                cards: [BankFixture.Card(pan: String(format: "40000000%08d", number), pin: "1234", expiry: "2030-12-31", accounts: [account])]
+                accounts: [
+                    BankFixture.Account(
+                        accountNo: account,
+                        name: "Load \(number)",
+                        opening: 1_000_000,
+                        dailyLimit: 100_000_000,
+                        dailyCount: 100_000
+                    )
+                ],
+                cards: [
+                    BankFixture.Card(
+                        pan: String(format: "40000000%08d", number),
+                        pin: "1234",
+                        expiry: "2030-12-31",
+                        accounts: [account]
+                    )
+                ]
             )
         }
         return fixture
     }
 
-    @Test("32 tasks, 5 seconds of random transfers and withdrawals among 10 accounts: totals conserved, no negative balance, ledger and audit verify, no conflict reaches a caller")
+    @Test(
+        "32 tasks, 5 seconds of random transfers and withdrawals among 10 accounts: totals conserved, no negative balance, ledger and audit verify, no conflict reaches a caller"
+    )
     func randomLoad() async throws {
         try await TestBank.with(fixture: try Self.fixture(), maximumConnections: 32) { bank, service in
             var holders: [CardHolder] = []
             for number in 1...10 {
                 let pan = String(format: "40000000%08d", number)
-                guard case .approved(let holder) = try await service.authenticateCard(pan: pan, pin: "1234", terminal: "ATM00001", ip: nil) else {
+                guard
+                    case .approved(let holder) = try await service.authenticateCard(
+                        pan: pan,
+                        pin: "1234",
+                        terminal: "ATM00001",
+                        ip: nil
+                    )
+                else {
                     throw TestFailure("card \(number) refused")
                 }
                 holders.append(holder)
             }
-            guard case .approved(let teller) = try await service.loginStaff(userName: "tina.teller", password: "teller-test-password", device: "BRANCH01", ip: nil) else {
+            guard
+                case .approved(let teller) = try await service.loginStaff(
+                    userName: "tina.teller",
+                    password: "teller-test-password",
+                    device: "BRANCH01",
+                    ip: nil
+                )
+            else {
                 throw TestFailure("teller refused")
             }
-            let customersBefore = try await bank.count("SELECT sum(balance)::int FROM bank.accounts WHERE kind = 'customer'")
-            let cashBefore = try await bank.count("SELECT coalesce(sum(balance), 0)::int FROM bank.accounts WHERE kind = 'terminal_cash'")
+            let customersBefore = try await bank.count(
+                "SELECT sum(balance)::int FROM bank.accounts WHERE kind = 'customer'"
+            )
+            let cashBefore = try await bank.count(
+                "SELECT coalesce(sum(balance), 0)::int FROM bank.accounts WHERE kind = 'terminal_cash'"
+            )
             let sealer = AuditSealer(client: service.store.client, key: testAuditKey.key, logger: quietLogger)
             let deadline = ContinuousClock.now + .seconds(5)
             let holdersCopy = holders
@@ -55,18 +90,33 @@ struct ConcurrencyTests {
                             let terminal = worker % 2 == 0 ? "ATM00001" : "ATM00002"
                             while ContinuousClock.now < deadline {
                                 stan += 1
-                                let key = IdempotencyKey(terminal: worker < 16 ? terminal : "BRANCH01", stan: String(format: "%06d", stan), transmitted: String(format: "11%08d", worker))
+                                let key = IdempotencyKey(
+                                    terminal: worker < 16 ? terminal : "BRANCH01",
+                                    stan: String(format: "%06d", stan),
+                                    transmitted: String(format: "11%08d", worker)
+                                )
                                 let amount = Int64.random(in: 1...20_000, using: &generator)
                                 let answer: BankAnswer
                                 if worker < 16 {
                                     let holder = holdersCopy.randomElement(using: &generator)!
-                                    answer = try await service.perform(.withdrawal(amount: amount, account: nil), for: holder, pan: "", key: key, ip: nil)
+                                    answer = try await service.perform(
+                                        .withdrawal(amount: amount, account: nil),
+                                        for: holder,
+                                        pan: "",
+                                        key: key,
+                                        ip: nil
+                                    )
                                     if answer.code == .approved { withdrawn += Int(amount) }
                                 } else {
                                     let from = holdersCopy.randomElement(using: &generator)!.accounts[0]
                                     var to = from
                                     while to == from { to = holdersCopy.randomElement(using: &generator)!.accounts[0] }
-                                    answer = try await service.perform(.transfer(from: from, to: to, amount: amount), by: teller, key: key, ip: nil)
+                                    answer = try await service.perform(
+                                        .transfer(from: from, to: to, amount: amount),
+                                        by: teller,
+                                        key: key,
+                                        ip: nil
+                                    )
                                 }
                                 if answer.code == .approved {
                                     approved += 1
@@ -85,18 +135,29 @@ struct ConcurrencyTests {
             }
             let (approved, refused, withdrawn) = totals
             try await sealer.sealAll()
-            let customersAfter = try await bank.count("SELECT sum(balance)::int FROM bank.accounts WHERE kind = 'customer'")
-            let cashAfter = try await bank.count("SELECT coalesce(sum(balance), 0)::int FROM bank.accounts WHERE kind = 'terminal_cash'")
+            let customersAfter = try await bank.count(
+                "SELECT sum(balance)::int FROM bank.accounts WHERE kind = 'customer'"
+            )
+            let cashAfter = try await bank.count(
+                "SELECT coalesce(sum(balance), 0)::int FROM bank.accounts WHERE kind = 'terminal_cash'"
+            )
             let total = try await bank.count("SELECT sum(balance)::int FROM bank.accounts")
             #expect(approved > 500, "too little work to prove anything")
             // Money only left the customers as cash the terminals dispensed; the whole ledger sums to zero.
             #expect(customersBefore - customersAfter == withdrawn)
             #expect(cashAfter - cashBefore == withdrawn)
             #expect(total == 0)
-            #expect(try await bank.count("SELECT count(*)::int FROM bank.accounts WHERE kind = 'customer' AND balance < 0") == 0)
+            #expect(
+                try await bank.count("SELECT count(*)::int FROM bank.accounts WHERE kind = 'customer' AND balance < 0")
+                    == 0
+            )
             let ledger = try await LedgerVerifier.verify(client: service.store.client, logger: quietLogger)
             #expect(ledger.isClean, "\(ledger.findings)")
-            let audit = try await AuditVerifier.verify(client: service.store.client, key: testAuditKey.key, logger: quietLogger)
+            let audit = try await AuditVerifier.verify(
+                client: service.store.client,
+                key: testAuditKey.key,
+                logger: quietLogger
+            )
             #expect(audit.isClean, "\(audit.findings)")
             #expect(audit.pending == 0)
             print("concurrency: \(approved) approved, \(refused) refused (51) in 5 s by 32 tasks")

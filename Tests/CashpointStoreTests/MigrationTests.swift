@@ -10,7 +10,12 @@ struct MigrationTests {
         try await TestBank.with { (bank: TestBank, _: BankService) async throws in
             let migrations = try Migration.bundled()
             let again = try await bank.asSuperuser { connection in
-                try await Migrator.migrate(connection: connection, migrations: migrations, switchPassword: nil, logger: quietLogger)
+                try await Migrator.migrate(
+                    connection: connection,
+                    migrations: migrations,
+                    switchPassword: nil,
+                    logger: quietLogger
+                )
             }
             #expect(again.applied.isEmpty)
             #expect(again.alreadyApplied == migrations.map(\.version))
@@ -19,7 +24,12 @@ struct MigrationTests {
             let edited = changed
             await #expect(throws: MigrationError.self) {
                 try await bank.asSuperuser { connection in
-                    try await Migrator.migrate(connection: connection, migrations: edited, switchPassword: nil, logger: quietLogger)
+                    try await Migrator.migrate(
+                        connection: connection,
+                        migrations: edited,
+                        switchPassword: nil,
+                        logger: quietLogger
+                    )
                 }
             }
         }
@@ -28,14 +38,25 @@ struct MigrationTests {
     @Test("a failing migration leaves nothing behind: each runs in its own transaction")
     func transactional() async throws {
         try await TestBank.with { (bank: TestBank, _: BankService) async throws in
-            let broken = Migration(version: 9_999, name: "broken", sql: "CREATE TABLE public.half_done (x int); SELECT 1/0;")
+            let broken = Migration(
+                version: 9_999,
+                name: "broken",
+                sql: "CREATE TABLE public.half_done (x int); SELECT 1/0;"
+            )
             await #expect(throws: (any Error).self) {
                 try await bank.asSuperuser { connection in
-                    try await Migrator.migrate(connection: connection, migrations: [broken], switchPassword: nil, logger: quietLogger)
+                    try await Migrator.migrate(
+                        connection: connection,
+                        migrations: [broken],
+                        switchPassword: nil,
+                        logger: quietLogger
+                    )
                 }
             }
             #expect(try await bank.count("SELECT count(*)::int FROM pg_tables WHERE tablename = 'half_done'") == 0)
-            #expect(try await bank.count("SELECT count(*)::int FROM public.cashpoint_migrations WHERE version = 9999") == 0)
+            #expect(
+                try await bank.count("SELECT count(*)::int FROM public.cashpoint_migrations WHERE version = 9999") == 0
+            )
         }
     }
 

@@ -12,7 +12,8 @@ let adminURLText = ProcessInfo.processInfo.environment["CASHPOINT_TEST_DATABASE_
 let databaseTestsEnabled = adminURLText != nil || ProcessInfo.processInfo.environment["CI"] == "true"
 
 /// The cashpoint_switch role's password: the cluster's (scripts/pg env) or one for this process.
-let switchPassword: String = ProcessInfo.processInfo.environment["CASHPOINT_SWITCH_PASSWORD"]
+let switchPassword: String =
+    ProcessInfo.processInfo.environment["CASHPOINT_SWITCH_PASSWORD"]
     ?? (0..<24).map { _ in String("abcdefghijkmnopqrstuvwxyz23456789".randomElement()!) }.joined()
 
 let quietLogger: Logger = {
@@ -25,8 +26,14 @@ let repositoryRoot = URL(fileURLWithPath: #filePath).deletingLastPathComponent()
     .deletingLastPathComponent()
 
 /// The test pepper and audit key of fixtures/test-keys, and bcrypt at its lowest cost so tests are fast.
-let testPepper = try! SecretKey(contentsOfFile: repositoryRoot.appendingPathComponent("fixtures/test-keys/pepper.key").path, name: "pepper")
-let testAuditKey = try! SecretKey(contentsOfFile: repositoryRoot.appendingPathComponent("fixtures/test-keys/audit.key").path, name: "audit key")
+let testPepper = try! SecretKey(
+    contentsOfFile: repositoryRoot.appendingPathComponent("fixtures/test-keys/pepper.key").path,
+    name: "pepper"
+)
+let testAuditKey = try! SecretKey(
+    contentsOfFile: repositoryRoot.appendingPathComponent("fixtures/test-keys/audit.key").path,
+    name: "audit key"
+)
 let testHasher = CredentialHasher(pepper: testPepper, cost: 4)
 
 func demoFixture() throws -> BankFixture {
@@ -47,7 +54,9 @@ struct TestBank: Sendable {
         now: @escaping @Sendable () -> Date = { Date() },
         _ body: @Sendable (TestBank, BankService) async throws -> T
     ) async throws -> T {
-        let root = try DatabaseURL(try #require(adminURLText, "CASHPOINT_TEST_DATABASE_URL is not set: run scripts/test"))
+        let root = try DatabaseURL(
+            try #require(adminURLText, "CASHPOINT_TEST_DATABASE_URL is not set: run scripts/test")
+        )
         let name = "cp_test_" + UUID().uuidString.replacingOccurrences(of: "-", with: "").prefix(16).lowercased()
         // Concurrent CREATE DATABASE from one template can collide (55006): serialise them.
         try await root.withConnection(logger: quietLogger) { connection in
@@ -57,7 +66,11 @@ struct TestBank: Sendable {
         }
         var admin = root
         admin.database = name
-        let bank = TestBank(adminURL: admin, switchURL: admin.withUser("cashpoint_switch", password: switchPassword), name: name)
+        let bank = TestBank(
+            adminURL: admin,
+            switchURL: admin.withUser("cashpoint_switch", password: switchPassword),
+            name: name
+        )
         do {
             try await admin.withConnection(logger: quietLogger) { connection in
                 _ = try await Migrator.migrate(
@@ -70,7 +83,10 @@ struct TestBank: Sendable {
             // The role is cluster-wide: concurrent ALTER ROLEs collide ("tuple concurrently updated"),
             // so its password is set once per test process, under the same lock as CREATE DATABASE.
             try await PasswordOnce.shared.set(root)
-            let result = try await bank.switchURL.withClient(logger: quietLogger, maximumConnections: maximumConnections) {
+            let result = try await bank.switchURL.withClient(
+                logger: quietLogger,
+                maximumConnections: maximumConnections
+            ) {
                 client in
                 let service = BankService(
                     store: BankStore(client: client, logger: quietLogger),
@@ -93,7 +109,10 @@ struct TestBank: Sendable {
 
     func drop(_ root: DatabaseURL) async throws {
         try await root.withConnection(logger: quietLogger) { connection in
-            try await connection.query(PostgresQuery(unsafeSQL: "DROP DATABASE IF EXISTS \(self.name) WITH (FORCE)"), logger: quietLogger)
+            try await connection.query(
+                PostgresQuery(unsafeSQL: "DROP DATABASE IF EXISTS \(self.name) WITH (FORCE)"),
+                logger: quietLogger
+            )
         }
     }
 
@@ -111,7 +130,10 @@ struct TestBank: Sendable {
 
     func balance(_ account: String) async throws -> Int64 {
         try await self.asSuperuser { connection in
-            let rows = try await connection.query("SELECT balance FROM bank.accounts WHERE account_no = \(account)", logger: quietLogger)
+            let rows = try await connection.query(
+                "SELECT balance FROM bank.accounts WHERE account_no = \(account)",
+                logger: quietLogger
+            )
             for try await balance in rows.decode(Int64.self) { return balance }
             throw TestFailure("no account \(account)")
         }
