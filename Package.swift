@@ -46,6 +46,7 @@ let package = Package(
             dependencies: [
                 "CCrypt",
                 .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "CryptoExtras", package: "swift-crypto"),
             ],
             swiftSettings: swiftSettings
         ),
@@ -157,7 +158,10 @@ let package = Package(
         ),
         .testTarget(
             name: "CashpointSecurityTests",
-            dependencies: ["CashpointSecurity"],
+            dependencies: [
+                "CashpointSecurity",
+                .product(name: "Crypto", package: "swift-crypto"),
+            ],
             swiftSettings: swiftSettings
         ),
         .testTarget(
