@@ -14,7 +14,7 @@ struct ProtocolDocTests {
     @Test("every hex dump in the page decodes, obeys its rules and matches its table")
     func everyExampleDecodes() throws {
         let examples = try DocumentedExample.parse(page: try self.page())
-        #expect(examples.count >= 11)
+        #expect(examples.count >= 13)
         for example in examples {
             let frame = example.bytes
             try #require(frame.count >= 2, "\(example.id)")
