@@ -283,30 +283,30 @@ public struct BankService: Sendable {
             }
             return nil
         }
+        /// The permission table's refusal, audited, or nil when the request may go on.
+        func refused(
+            _ permission: BankOperation,
+            _ accounts: [String?],
+            _ name: String,
+            _ details: [String: String]
+        ) async throws -> BankAnswer? {
+            guard let code = check(permission, accounts) else { return nil }
+            return try await self.refuse(code, operation: name, actor: actor, details: details)
+        }
         let panDigest = self.hasher.panDigest(pan).map { String(format: "%02x", $0) }.joined()
 
         switch operation {
         case .balance(let account):
             let account = owned(account)
-            if let refusal = check(.balance, [account]) {
-                return try await self.refuse(
-                    refusal,
-                    operation: "balance",
-                    actor: actor,
-                    details: ["account": account ?? ""]
-                )
+            if let refusal = try await refused(.balance, [account], "balance", ["account": account ?? ""]) {
+                return refusal
             }
             let (code, balance) = try await self.store.balance(actor: actor, cardID: holder.cardID, account: account!)
             return BankAnswer(code: code, balance: balance)
         case .miniStatement(let account):
             let account = owned(account)
-            if let refusal = check(.miniStatement, [account]) {
-                return try await self.refuse(
-                    refusal,
-                    operation: "statement",
-                    actor: actor,
-                    details: ["account": account ?? ""]
-                )
+            if let refusal = try await refused(.miniStatement, [account], "statement", ["account": account ?? ""]) {
+                return refusal
             }
             let (code, lines) = try await self.store.miniStatement(
                 actor: actor,
@@ -317,13 +317,13 @@ public struct BankService: Sendable {
         case .withdrawal(let amount, let account), .deposit(let amount, let account):
             let kind: PostingKind = if case .withdrawal = operation { .withdrawal } else { .deposit }
             let account = owned(account)
-            if let refusal = check(kind == .withdrawal ? .withdrawal : .deposit, [account]) {
-                return try await self.refuse(
-                    refusal,
-                    operation: kind.rawValue,
-                    actor: actor,
-                    details: ["account": account ?? ""]
-                )
+            if let refusal = try await refused(
+                kind == .withdrawal ? .withdrawal : .deposit,
+                [account],
+                kind.rawValue,
+                ["account": account ?? ""]
+            ) {
+                return refusal
             }
             let digest = RequestDigest.of([kind.rawValue, String(amount), panDigest, account!])
             let result = try await self.store.post(
@@ -339,13 +339,8 @@ public struct BankService: Sendable {
             return BankAnswer(result)
         case .transfer(let amount, let from, let to):
             let from = owned(from)
-            if let refusal = check(.transfer, [from, to]) {
-                return try await self.refuse(
-                    refusal,
-                    operation: "transfer",
-                    actor: actor,
-                    details: ["from": from ?? "", "to": to]
-                )
+            if let refusal = try await refused(.transfer, [from, to], "transfer", ["from": from ?? "", "to": to]) {
+                return refusal
             }
             let digest = RequestDigest.of(["transfer", String(amount), panDigest, from!, to])
             let result = try await self.store.post(
