@@ -24,6 +24,9 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-log.git", from: "1.16.2"),
         .package(url: "https://github.com/vapor/postgres-nio.git", from: "1.33.2"),
         .package(url: "https://github.com/apple/swift-crypto.git", from: "4.5.2"),
+        .package(url: "https://github.com/vapor/jwt-kit.git", from: "5.8.0"),
+        .package(url: "https://github.com/swift-server/swift-service-lifecycle.git", from: "2.13.0"),
+        .package(url: "https://github.com/apple/swift-metrics.git", from: "2.13.0"),
     ],
     targets: [
         // MARK: The wire protocol: pure codec, spec tables, rules, masking printer, NIO framing.
@@ -44,6 +47,7 @@ let package = Package(
         .target(
             name: "CashpointSecurity",
             dependencies: [
+                "ATM87",
                 "CCrypt",
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "CryptoExtras", package: "swift-crypto"),
@@ -87,7 +91,48 @@ let package = Package(
         // MARK: The terminal's core: what a customer asks for, as ATM-87 requests.
         .target(
             name: "CashpointTerminal",
-            dependencies: ["ATM87"],
+            dependencies: [
+                "ATM87",
+                "CashpointSecurity",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "Crypto", package: "swift-crypto"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+        // MARK: Metrics: a swift-metrics backend that renders the Prometheus text format, and its endpoint.
+        .target(
+            name: "CashpointMetrics",
+            dependencies: [
+                .product(name: "Metrics", package: "swift-metrics"),
+                .product(name: "CoreMetrics", package: "swift-metrics"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+        // MARK: The network service: sessions, keys, MACs, tokens, the request router, the NIO server.
+        .target(
+            name: "CashpointSwitch",
+            dependencies: [
+                "ATM87",
+                "CashpointBank",
+                "CashpointSecurity",
+                "CashpointStore",
+                "CashpointDatabase",
+                "CashpointMetrics",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOExtras", package: "swift-nio-extras"),
+                .product(name: "PostgresNIO", package: "postgres-nio"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "Metrics", package: "swift-metrics"),
+                .product(name: "JWTKit", package: "jwt-kit"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "Crypto", package: "swift-crypto"),
+            ],
             swiftSettings: swiftSettings
         ),
         // MARK: The harness: protocol examples and (later) scripted sequences, load and invariant runs.
@@ -108,6 +153,9 @@ let package = Package(
             name: "atm-switch",
             dependencies: [
                 "ATM87",
+                "CashpointSwitch",
+                "CashpointMetrics",
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 "CashpointSecurity",
                 "CashpointDatabase",
                 "CashpointStore",
@@ -172,12 +220,57 @@ let package = Package(
         .testTarget(
             name: "CashpointStoreTests",
             dependencies: [
+                "CashpointTestSupport",
                 "CashpointBank",
                 "CashpointSecurity",
                 "CashpointStore",
                 "CashpointDatabase",
                 .product(name: "PostgresNIO", package: "postgres-nio"),
                 .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+        // MARK: Test support: a fresh, migrated (and seeded) bank database per test.
+        .target(
+            name: "CashpointTestSupport",
+            dependencies: [
+                "CashpointBank",
+                "CashpointSecurity",
+                "CashpointStore",
+                "CashpointDatabase",
+                .product(name: "PostgresNIO", package: "postgres-nio"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            path: "Tests/CashpointTestSupport",
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(
+            name: "CashpointMetricsTests",
+            dependencies: [
+                "CashpointMetrics",
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "Metrics", package: "swift-metrics"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(
+            name: "CashpointSwitchTests",
+            dependencies: [
+                "CashpointTestSupport",
+                "ATM87",
+                "CashpointBank",
+                "CashpointSecurity",
+                "CashpointStore",
+                "CashpointDatabase",
+                "CashpointSwitch",
+                "CashpointTerminal",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "PostgresNIO", package: "postgres-nio"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ],
             swiftSettings: swiftSettings
         ),

@@ -28,6 +28,11 @@ public enum ATM87PrettyPrinter {
     /// What may be shown of one field's value.
     public static func shownValue(of field: Int, in message: ATM87Message) -> String {
         guard let value = message[field] else { return "" }
+        if field == 48 {
+            // Field 48's TLV may carry an enciphered password or a PIN block: those by length only.
+            guard let tlv = try? ATM87TLV(parsing: value) else { return "<unparsed TLV, \(value.count) chars>" }
+            return "{\(tlv.description)}"
+        }
         switch ATM87Spec.field(field)?.sensitivity ?? .secret {
         case .none:
             return value

@@ -14,6 +14,8 @@ public struct BankFixture: Sendable, Codable, Hashable {
         public var kind: String
         public var location: String
         public var cashAccount: String
+        /// The terminal master key as 64 hex characters: test keys only, for the demo terminals.
+        public var masterKey: String?
     }
 
     public struct Staff: Sendable, Codable, Hashable {
@@ -100,6 +102,7 @@ public enum Seeder {
         _ fixture: BankFixture,
         store: BankStore,
         hasher: CredentialHasher,
+        switchKey: SwitchKey? = nil,
         threadPool: NIOThreadPool = .singleton
     ) async throws -> Report {
         let seeder = ActorContext.system("seed")
@@ -136,6 +139,23 @@ public enum Seeder {
                 location: terminal.location,
                 cashAccount: terminal.cashAccount
             )
+            if let hex = terminal.masterKey {
+                guard let switchKey else {
+                    throw SeedError(reason: "the fixture has terminal master keys: pass the switch key to seal them")
+                }
+                let master: SecretKey
+                do {
+                    master = try SecretKey(hex: hex, name: "master key of \(terminal.id)")
+                } catch {
+                    throw SeedError(reason: error.description)
+                }
+                _ = try await store.setTerminalMasterKey(
+                    actor: seeder,
+                    terminal: terminal.id,
+                    sealed: try switchKey.sealMasterKey(master.key, terminal: terminal.id),
+                    checkValue: KeyCheckValue.of(master.key)
+                )
+            }
         }
         for member in fixture.staff {
             let hash = try await threadPool.runIfActive {

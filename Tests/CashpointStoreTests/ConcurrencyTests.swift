@@ -1,3 +1,4 @@
+import CashpointTestSupport
 import CashpointBank
 import CashpointSecurity
 import CashpointStore

@@ -1,3 +1,4 @@
+import CashpointTestSupport
 import CashpointStore
 import Foundation
 import PostgresNIO

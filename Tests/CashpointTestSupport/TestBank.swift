@@ -1,54 +1,61 @@
-import CashpointBank
-import CashpointDatabase
-import CashpointSecurity
-import CashpointStore
-import Foundation
-import Logging
-import PostgresNIO
+public import CashpointBank
+public import CashpointDatabase
+public import CashpointSecurity
+public import CashpointStore
+public import Foundation
+public import Logging
+public import PostgresNIO
 import Testing
 
 /// The superuser URL of the private cluster (scripts/test sets it). In CI the suites must run.
-let adminURLText = ProcessInfo.processInfo.environment["CASHPOINT_TEST_DATABASE_URL"]
-let databaseTestsEnabled = adminURLText != nil || ProcessInfo.processInfo.environment["CI"] == "true"
+public let adminURLText = ProcessInfo.processInfo.environment["CASHPOINT_TEST_DATABASE_URL"]
+public let databaseTestsEnabled = adminURLText != nil || ProcessInfo.processInfo.environment["CI"] == "true"
 
 /// The cashpoint_switch role's password: the cluster's (scripts/pg env) or one for this process.
-let switchPassword: String =
+public let switchPassword: String =
     ProcessInfo.processInfo.environment["CASHPOINT_SWITCH_PASSWORD"]
     ?? (0..<24).map { _ in String("abcdefghijkmnopqrstuvwxyz23456789".randomElement()!) }.joined()
 
-let quietLogger: Logger = {
+public let quietLogger: Logger = {
     var logger = Logger(label: "cashpoint.test")
     logger.logLevel = .critical
     return logger
 }()
 
-let repositoryRoot = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+public let repositoryRoot = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
     .deletingLastPathComponent()
 
 /// The test pepper and audit key of fixtures/test-keys, and bcrypt at its lowest cost so tests are fast.
-let testPepper = try! SecretKey(
+public let testPepper = try! SecretKey(
     contentsOfFile: repositoryRoot.appendingPathComponent("fixtures/test-keys/pepper.key").path,
     name: "pepper"
 )
-let testAuditKey = try! SecretKey(
+public let testAuditKey = try! SecretKey(
     contentsOfFile: repositoryRoot.appendingPathComponent("fixtures/test-keys/audit.key").path,
     name: "audit key"
 )
-let testHasher = CredentialHasher(pepper: testPepper, cost: 4)
+public let testHasher = CredentialHasher(pepper: testPepper, cost: 4)
+/// The test switch key (seals terminal keys, signs tokens).
+public let testSwitchKey = SwitchKey(
+    try! SecretKey(
+        contentsOfFile: repositoryRoot.appendingPathComponent("fixtures/test-keys/switch.key").path,
+        name: "switch key"
+    )
+)
 
-func demoFixture() throws -> BankFixture {
+public func demoFixture() throws -> BankFixture {
     try BankFixture.load(repositoryRoot.appendingPathComponent("fixtures/bank.json").path)
 }
 
 /// A fresh database of its own for one test: created, migrated and (optionally) seeded, dropped after.
-struct TestBank: Sendable {
-    let adminURL: DatabaseURL
-    let switchURL: DatabaseURL
-    let name: String
+public struct TestBank: Sendable {
+    public let adminURL: DatabaseURL
+    public let switchURL: DatabaseURL
+    public let name: String
 
     /// Runs `body` against a new bank; the database is dropped afterwards.
     @discardableResult
-    static func with<T: Sendable>(
+    public static func with<T: Sendable>(
         fixture: BankFixture? = nil,
         maximumConnections: Int = 4,
         now: @escaping @Sendable () -> Date = { Date() },
@@ -95,7 +102,7 @@ struct TestBank: Sendable {
                     logger: quietLogger
                 )
                 if let fixture {
-                    _ = try await Seeder.seed(fixture, store: service.store, hasher: testHasher)
+                    _ = try await Seeder.seed(fixture, store: service.store, hasher: testHasher, switchKey: testSwitchKey)
                 }
                 return try await body(bank, service)
             }
@@ -107,7 +114,7 @@ struct TestBank: Sendable {
         }
     }
 
-    func drop(_ root: DatabaseURL) async throws {
+    public func drop(_ root: DatabaseURL) async throws {
         try await root.withConnection(logger: quietLogger) { connection in
             try await connection.query(
                 PostgresQuery(unsafeSQL: "DROP DATABASE IF EXISTS \(self.name) WITH (FORCE)"),
@@ -118,17 +125,17 @@ struct TestBank: Sendable {
 
     /// Runs SQL as the cluster's superuser in this bank's database (to play the attacker or to look).
     @discardableResult
-    func asSuperuser<T: Sendable>(_ body: @Sendable (PostgresConnection) async throws -> T) async throws -> T {
+    public func asSuperuser<T: Sendable>(_ body: @Sendable (PostgresConnection) async throws -> T) async throws -> T {
         try await self.adminURL.withConnection(logger: quietLogger, body)
     }
 
     /// Runs SQL as the switch's own role, bypassing the switch's code (the "API check").
     @discardableResult
-    func asSwitchRole<T: Sendable>(_ body: @Sendable (PostgresConnection) async throws -> T) async throws -> T {
+    public func asSwitchRole<T: Sendable>(_ body: @Sendable (PostgresConnection) async throws -> T) async throws -> T {
         try await self.switchURL.withConnection(logger: quietLogger, body)
     }
 
-    func balance(_ account: String) async throws -> Int64 {
+    public func balance(_ account: String) async throws -> Int64 {
         try await self.asSuperuser { connection in
             let rows = try await connection.query(
                 "SELECT balance FROM bank.accounts WHERE account_no = \(account)",
@@ -139,7 +146,7 @@ struct TestBank: Sendable {
         }
     }
 
-    func count(_ sql: String) async throws -> Int {
+    public func count(_ sql: String) async throws -> Int {
         do {
             return try await self.asSuperuser { connection in
                 let rows = try await connection.query(PostgresQuery(unsafeSQL: sql), logger: quietLogger)
@@ -152,11 +159,11 @@ struct TestBank: Sendable {
     }
 }
 
-actor PasswordOnce {
-    static let shared = PasswordOnce()
+public actor PasswordOnce {
+    public static let shared = PasswordOnce()
     private var done = false
 
-    func set(_ root: DatabaseURL) async throws {
+    public func set(_ root: DatabaseURL) async throws {
         guard !self.done else { return }
         try await root.withConnection(logger: quietLogger) { connection in
             try await connection.query("SELECT pg_advisory_lock(7243)", logger: quietLogger)
@@ -170,19 +177,19 @@ actor PasswordOnce {
     }
 }
 
-struct TestFailure: Error, CustomStringConvertible {
-    var description: String
-    init(_ description: String) { self.description = description }
+public struct TestFailure: Error, CustomStringConvertible {
+    public var description: String
+    public init(_ description: String) { self.description = description }
 }
 
 /// Request keys with fresh STANs.
-final class KeyMaker: @unchecked Sendable {
+public final class KeyMaker: @unchecked Sendable {
     private var stan = 0
     private let lock = NSLock()
-    let terminal: String
-    init(terminal: String = "ATM00001") { self.terminal = terminal }
+    public let terminal: String
+    public init(terminal: String = "ATM00001") { self.terminal = terminal }
 
-    func next(time: String = "1125093112") -> IdempotencyKey {
+    public func next(time: String = "1125093112") -> IdempotencyKey {
         self.lock.lock()
         defer { self.lock.unlock() }
         self.stan += 1
@@ -192,7 +199,7 @@ final class KeyMaker: @unchecked Sendable {
 
 extension PostgresConnection {
     /// The SQLSTATE a statement fails with, or nil if it succeeds.
-    func sqlState(of sql: String) async -> String? {
+    public func sqlState(of sql: String) async -> String? {
         do {
             let rows = try await self.query(PostgresQuery(unsafeSQL: sql), logger: quietLogger)
             for try await _ in rows {}
@@ -205,7 +212,7 @@ extension PostgresConnection {
     }
 }
 
-let alicePAN = "4761739001010119"
-let bobPAN = "5555555555554444"
-let carolPAN = "4000000000000002"
-let carolExpiredPAN = "4111111111111111"
+public let alicePAN = "4761739001010119"
+public let bobPAN = "5555555555554444"
+public let carolPAN = "4000000000000002"
+public let carolExpiredPAN = "4111111111111111"

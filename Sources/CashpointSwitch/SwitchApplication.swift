@@ -1,0 +1,114 @@
+public import CashpointDatabase
+public import CashpointSecurity
+import CashpointStore
+import Foundation
+public import Logging
+import NIOPosix
+import PostgresNIO
+public import ServiceLifecycle
+import Synchronization
+
+/// Everything `atm-switch serve` needs, assembled: the PostgreSQL pool, the bank, terminal sessions,
+/// tokens, the database health watch, the core and the TCP server, as swift-service-lifecycle
+/// services (the pool outlives the server at shutdown).
+public struct SwitchApplication: Sendable {
+    public var url: DatabaseURL
+    public var hasher: CredentialHasher
+    public var switchKey: SwitchKey
+    public var configuration: SwitchConfiguration
+    /// Database connections in the pool (on a 2-core machine 8 did best, see docs/performance.md).
+    public var poolSize: Int
+    public var logger: Logger
+
+    public init(
+        url: DatabaseURL,
+        hasher: CredentialHasher,
+        switchKey: SwitchKey,
+        configuration: SwitchConfiguration,
+        poolSize: Int = 8,
+        logger: Logger
+    ) {
+        self.url = url
+        self.hasher = hasher
+        self.switchKey = switchKey
+        self.configuration = configuration
+        self.poolSize = poolSize
+        self.logger = logger
+    }
+
+    /// The services to run, in start order, and the server (for its port and connection count).
+    public func makeServices(onBound: @escaping @Sendable (Int) -> Void = { _ in }) async -> (
+        services: [any Service], server: SwitchServer, core: SwitchCore
+    ) {
+        var configuration = self.url.clientConfiguration()
+        configuration.options.maximumConnections = self.poolSize
+        configuration.options.connectTimeout = .seconds(2)
+        var background = self.logger
+        background.logLevel = max(self.logger.logLevel, .error)
+        let client = PostgresClient(configuration: configuration, backgroundLogger: background)
+        let store = BankStore(client: client, logger: self.logger)
+        let bank = BankService(store: store, hasher: self.hasher, now: self.configuration.now, logger: self.logger)
+        let core = SwitchCore(
+            bank: bank,
+            sessions: TerminalSessions(store: store, switchKey: self.switchKey),
+            tokens: await SessionTokens(switchKey: self.switchKey, now: self.configuration.now),
+            health: DatabaseHealth(
+                url: self.url,
+                probeAfter: self.configuration.databaseProbeAfter,
+                probeTimeout: self.configuration.databaseProbeTimeout,
+                logger: self.logger
+            ),
+            configuration: self.configuration,
+            logger: self.logger
+        )
+        let server = SwitchServer(core: core, configuration: self.configuration, logger: self.logger, onBound: onBound)
+        return ([client, server], server, core)
+    }
+}
+
+/// A switch running in this process (the tests' way to start and restart one).
+public final class RunningSwitch: Sendable {
+    public let port: Int
+    public let server: SwitchServer
+    public let core: SwitchCore
+    let group: ServiceGroup
+    let task: Task<Void, any Error>
+
+    init(port: Int, server: SwitchServer, core: SwitchCore, group: ServiceGroup, task: Task<Void, any Error>) {
+        self.port = port
+        self.server = server
+        self.core = core
+        self.group = group
+        self.task = task
+    }
+
+    /// Starts the services and returns once the server listens.
+    public static func start(_ application: SwitchApplication) async throws -> RunningSwitch {
+        let (bound, continuation) = AsyncStream<Int>.makeStream()
+        let (services, server, core) = await application.makeServices { port in
+            continuation.yield(port)
+            continuation.finish()
+        }
+        let group = ServiceGroup(services: services, logger: application.logger)
+        let task = Task { try await group.run() }
+        var iterator = bound.makeAsyncIterator()
+        guard let port = await iterator.next() else {
+            task.cancel()
+            _ = try? await task.value
+            throw LinkFailure(reason: "the switch did not start listening")
+        }
+        return RunningSwitch(port: port, server: server, core: core, group: group, task: task)
+    }
+
+    /// Graceful shutdown: in-flight requests are answered, then everything stops.
+    public func stop() async throws {
+        await self.group.triggerGracefulShutdown()
+        try await self.task.value
+        await self.core.health.stop()
+    }
+}
+
+public struct LinkFailure: Error, Sendable, CustomStringConvertible {
+    public var reason: String
+    public var description: String { self.reason }
+}

@@ -1,0 +1,46 @@
+public import Foundation
+
+/// What `atm-switch serve` is told: where to listen and how long things may take.
+public struct SwitchConfiguration: Sendable {
+    public var host: String
+    public var port: Int
+    /// A connection with no inbound bytes for this long is closed.
+    public var idleTimeout: Duration
+    /// Connections beyond this many are closed at once: memory stays bounded.
+    public var maxConnections: Int
+    /// A card session's token lives this long (at most 2 minutes).
+    public var cardTokenLifetime: Duration
+    /// A teller's or administrator's token lives this long.
+    public var staffTokenLifetime: Duration
+    /// The largest frame accepted; a longer declared length closes the connection.
+    public var maxMessageLength: Int
+    /// When a request has not finished after this long, the database is probed (see `DatabaseHealth`).
+    public var databaseProbeAfter: Duration
+    public var databaseProbeTimeout: Duration
+    /// The switch's clock (tokens, card expiry).
+    public var now: @Sendable () -> Date
+
+    public init(
+        host: String = "127.0.0.1",
+        port: Int = 8583,
+        idleTimeout: Duration = .seconds(300),
+        maxConnections: Int = 2048,
+        cardTokenLifetime: Duration = .seconds(120),
+        staffTokenLifetime: Duration = .seconds(900),
+        maxMessageLength: Int = 8192,
+        databaseProbeAfter: Duration = .milliseconds(250),
+        databaseProbeTimeout: Duration = .milliseconds(600),
+        now: @escaping @Sendable () -> Date = { Date() }
+    ) {
+        self.host = host
+        self.port = port
+        self.idleTimeout = idleTimeout
+        self.maxConnections = maxConnections
+        self.cardTokenLifetime = min(cardTokenLifetime, .seconds(120))
+        self.staffTokenLifetime = staffTokenLifetime
+        self.maxMessageLength = maxMessageLength
+        self.databaseProbeAfter = databaseProbeAfter
+        self.databaseProbeTimeout = databaseProbeTimeout
+        self.now = now
+    }
+}

@@ -1,0 +1,309 @@
+import ATM87
+import CashpointBank
+import CashpointSecurity
+import CashpointStore
+import Foundation
+import JWTKit
+import Logging
+
+/// The operations of a 0600, by field 48's OP tag (docs/protocol.md lists each one's tags).
+enum AdminOperation: String, CaseIterable {
+    case login = "LOGIN"
+    case logout = "LOGOUT"
+    case create = "CREATE"
+    case lockAccount = "LOCKACCOUNT"
+    case unlockAccount = "UNLOCKACCOUNT"
+    case lockCard = "LOCKCARD"
+    case unlockCard = "UNLOCKCARD"
+    case unlockUser = "UNLOCKUSER"
+    case users = "USERS"
+    case audit = "AUDIT"
+    case balance = "BALANCE"
+    case statement = "STATEMENT"
+    case deposit = "DEPOSIT"
+    case withdraw = "WITHDRAW"
+    case role = "ROLE"
+}
+
+extension SwitchCore {
+    func administrative(_ exchange: Exchange) async throws -> ATM87Message {
+        let request = exchange.request
+        let tlv: ATM87TLV
+        do {
+            tlv = try ATM87TLV(parsing: request[48] ?? "")
+        } catch {
+            throw Refusal(.formatError, error.description)
+        }
+        guard let opName = tlv["OP"], let operation = AdminOperation(rawValue: opName) else {
+            throw Refusal(.formatError, "field 48 OP: unknown or missing operation")
+        }
+        var logger = exchange.logger
+        logger[metadataKey: "operation"] = "\(operation.rawValue)"
+        if operation == .login { return try await self.staffLogin(exchange, tlv: tlv) }
+
+        guard let token = request[62] else {
+            throw Refusal(.notPermittedToTerminal, "field 62: sign on first", audit: "token.missing")
+        }
+        let claims = try await self.checkToken(token, exchange, panDigest: nil)
+        if operation == .logout {
+            self.tokens.end(claims)
+            try await self.bank.store.audit(
+                actor: ActorContext(role: .system, userID: nil, name: claims.sub.value, device: exchange.terminal, ip: exchange.peer.ip),
+                action: "session.end",
+                outcome: "00",
+                details: ["role": claims.role]
+            )
+            logger.info("session ended")
+            return self.plainResponse(to: request, code: .approved, reason: nil)
+        }
+        guard let role = Role(rawValue: claims.role) else { throw Refusal(.securityViolation, "token role") }
+        let actor = StaffMember(userID: claims.uid, userName: claims.sub.value, role: role)
+        var out = ATM87TLV()
+        var response: ATM87Message
+        let answer: BankAnswer
+
+        func perform(_ operation: StaffOperation) async throws -> BankAnswer {
+            try await self.bank.perform(operation, by: actor, key: exchange.key, ip: exchange.peer.ip)
+        }
+        func account() throws -> String {
+            guard let account = request.trimmed(102), !account.isEmpty else {
+                throw Refusal(.unknownFromAccount, "field 102: the account")
+            }
+            return account
+        }
+        func amount() throws -> Int64 {
+            guard let amount = request.integer(4) else { throw Refusal(.invalidAmount, "field 4: the amount") }
+            return Int64(amount)
+        }
+        func required(_ tag: String) throws -> String {
+            guard let value = tlv[tag], !value.isEmpty else { throw Refusal(.formatError, "field 48 \(tag) is missing") }
+            return value
+        }
+
+        switch operation {
+        case .login, .logout:
+            preconditionFailure("handled above")
+        case .create:
+            return try await self.createCustomer(exchange, tlv: tlv, actor: actor)
+        case .lockAccount: answer = try await perform(.lockAccount(try account()))
+        case .unlockAccount: answer = try await perform(.unlockAccount(try account()))
+        case .lockCard, .unlockCard:
+            guard let pan = request[2] else { throw Refusal(.formatError, "field 2: the card") }
+            answer = try await perform(operation == .lockCard ? .lockCard(pan: pan) : .unlockCard(pan: pan))
+        case .unlockUser: answer = try await perform(.unlockUser(try required("UN")))
+        case .role:
+            guard let newRole = Role(rawValue: try required("RL")) else { throw Refusal(.formatError, "field 48 RL") }
+            answer = try await perform(.changeRole(userName: try required("UN"), role: newRole))
+        case .balance:
+            answer = try await perform(.balance(account: try account()))
+            if let balance = answer.balance { out.append("BL", Self.signedAmount(balance)) }
+        case .statement:
+            answer = try await perform(.miniStatement(account: try account()))
+        case .deposit, .withdraw:
+            let target = try account()
+            let value = try amount()
+            answer = try await perform(
+                operation == .deposit ? .deposit(account: target, amount: value) : .withdrawal(account: target, amount: value)
+            )
+            if let balance = answer.balance, answer.code.isApproved { out.append("BL", Self.signedAmount(balance)) }
+            if let auth = answer.authCode, answer.code.isApproved { out.append("AU", auth) }
+        case .users:
+            answer = try await perform(.listUsers)
+            let skip = max(0, Int(tlv["PG"] ?? "0") ?? 0)
+            let limit = min(max(1, Int(tlv["LM"] ?? "20") ?? 20), 50)
+            var shown = 0
+            for user in answer.users.dropFirst(skip) {
+                let entry = "\(user.id)|\(user.userName)|\(user.role)|\(user.locked ? "Y" : "N")|\(user.failedAttempts)"
+                guard shown < limit, out.encoded.utf8.count + ATM87TLV.cost(of: entry) + 40 <= 999 else { break }
+                out.append("US", entry)
+                shown += 1
+            }
+            out.append("CT", String(answer.users.count))
+            if skip + shown < answer.users.count { out.append("NX", String(skip + shown)) }
+        case .audit:
+            let limit = min(max(1, Int(tlv["LM"] ?? "20") ?? 20), 50)
+            let filter = BankStore.AuditFilter(
+                actor: tlv["AC"],
+                action: tlv["AX"],
+                since: try tlv["FR"].map(Self.timestamp),
+                until: try tlv["TO"].map(Self.timestamp),
+                beforeID: tlv["PG"].flatMap { Int64($0) },
+                limit: limit
+            )
+            answer = try await perform(.readAudit(filter))
+            var last: Int64?
+            var truncated = false
+            for record in answer.audit {
+                let entry = [
+                    String(record.id), Self.timestampText(record.at), Self.clean(record.actor), Self.clean(record.action),
+                    record.outcome, Self.clean(record.device ?? ""),
+                ].joined(separator: "|")
+                guard out.encoded.utf8.count + ATM87TLV.cost(of: entry) + 30 <= 999 else {
+                    truncated = true
+                    break
+                }
+                out.append("AR", entry)
+                last = record.id
+            }
+            if let last, truncated || answer.audit.count == limit { out.append("NX", String(last)) }
+        }
+        response = self.plainResponse(to: request, code: answer.code, reason: nil)
+        if !answer.statement.isEmpty { try response.set(63, Self.statement(answer.statement)) }
+        if let account = request[102] { try response.set(102, account) }
+        if !out.elements.isEmpty { try response.set(48, out.encoded) }
+        logger.info("administrative request answered", metadata: ["response_code": "\(answer.code.rawValue)"])
+        return response
+    }
+
+    /// LOGIN: UN, and PW (the password, AES-GCM under the session PIN key, see `PasswordBlock`).
+    /// Approved: a staff token in field 62 and the role in RL.
+    func staffLogin(_ exchange: Exchange, tlv: ATM87TLV) async throws -> ATM87Message {
+        let request = exchange.request
+        guard let userName = tlv["UN"], let enciphered = tlv["PW"], let keys = exchange.keys else {
+            throw Refusal(.formatError, "LOGIN needs UN and PW")
+        }
+        let password: String
+        do {
+            password = try PasswordBlock.decipher(
+                enciphered,
+                key: keys.pin,
+                terminal: exchange.terminal,
+                stan: exchange.stan,
+                transmitted: exchange.transmitted
+            )
+        } catch {
+            throw Refusal(.securityViolation, "the password block does not decipher", audit: "login.refused")
+        }
+        let login = try await self.bank.loginStaff(
+            userName: userName,
+            password: password,
+            device: exchange.terminal,
+            ip: exchange.peer.ip
+        )
+        switch login {
+        case .refused(let code):
+            return self.plainResponse(to: request, code: code, reason: "sign-on refused")
+        case .approved(let staff):
+            let (token, _) = try await self.tokens.issue(
+                subject: staff.userName,
+                terminal: exchange.terminal,
+                role: staff.role.rawValue,
+                userID: staff.userID,
+                lifetime: self.configuration.staffTokenLifetime
+            )
+            var response = self.plainResponse(to: request, code: .approved, reason: nil)
+            try response.set(62, token)
+            try response.set(48, ATM87TLV([.init("RL", staff.role.rawValue)]).encoded)
+            exchange.logger.notice("staff signed on", metadata: ["user": "\(staff.userName)", "role": "\(staff.role.rawValue)"])
+            return response
+        }
+    }
+
+    /// CREATE: a customer (UN user name, CN full name) with an account (field 102; NM its name, DL and
+    /// DC its daily amount and count limits) and a card (field 2; EX expiry YYMM). The first PIN is
+    /// chosen at random and given once, as a format 4 PIN block under the session PIN key in PB, for
+    /// the branch terminal to print on a PIN mailer; it is never stored or logged in the clear.
+    func createCustomer(_ exchange: Exchange, tlv: ATM87TLV, actor: StaffMember) async throws -> ATM87Message {
+        let request = exchange.request
+        guard let userName = tlv["UN"], let fullName = tlv["CN"], let accountNo = request.trimmed(102),
+            let pan = request[2], let keys = exchange.keys
+        else {
+            throw Refusal(.formatError, "CREATE needs UN, CN, field 102 and field 2")
+        }
+        let expiry = try Self.expiry(tlv["EX"], now: self.configuration.now())
+        func perform(_ operation: StaffOperation) async throws -> BankAnswer {
+            try await self.bank.perform(operation, by: actor, key: exchange.key, ip: exchange.peer.ip)
+        }
+        let customer = try await perform(.createCustomer(userName: userName, fullName: fullName))
+        guard customer.code.isApproved, let customerID = customer.createdID else {
+            return self.plainResponse(to: request, code: customer.code, reason: "customer not created")
+        }
+        let opened = try await perform(
+            .openAccount(
+                customerID: customerID,
+                accountNo: accountNo,
+                name: tlv["NM"] ?? "\(fullName) current",
+                dailyLimit: tlv["DL"].flatMap { Int64($0) },
+                dailyCount: tlv["DC"].flatMap { Int($0) }
+            )
+        )
+        var out = ATM87TLV([.init("CU", String(customerID))])
+        guard opened.code.isApproved, let accountID = opened.createdID else {
+            var response = self.plainResponse(to: request, code: opened.code, reason: "account not opened")
+            try response.set(48, out.encoded)
+            return response
+        }
+        out.append("AI", String(accountID))
+        var generator = SystemRandomNumberGenerator()
+        let pin = (0..<4).map { _ in String(Int.random(in: 0...9, using: &generator)) }.joined()
+        let card = try await perform(
+            .issueCard(customerID: customerID, pan: pan, pin: pin, expiry: expiry, accounts: [accountNo])
+        )
+        guard card.code.isApproved, let cardID = card.createdID else {
+            var response = self.plainResponse(to: request, code: card.code, reason: "card not issued")
+            try response.set(48, out.encoded)
+            return response
+        }
+        out.append("CD", String(cardID))
+        out.append("PB", Hex.encode(try PINBlock.encipher(pin: pin, pan: pan, key: keys.pin, using: &generator)))
+        var response = self.plainResponse(to: request, code: .approved, reason: nil)
+        try response.set(102, accountNo)
+        try response.set(48, out.encoded)
+        exchange.logger.notice("customer created with account and card", metadata: ["customer_id": "\(customerID)"])
+        return response
+    }
+
+    // MARK: Formats
+
+    static func signedAmount(_ value: Int64) -> String {
+        (value < 0 ? "D" : "C") + Self.digits(abs(value), 12)
+    }
+
+    /// YYYYMMDDhhmmss, UTC.
+    static func timestamp(_ text: String) throws -> Date {
+        let digits = Array(text.utf8)
+        guard digits.count == 14, digits.allSatisfy({ (0x30...0x39).contains($0) }) else {
+            throw Refusal(.formatError, "a time is YYYYMMDDhhmmss")
+        }
+        func part(_ range: Range<Int>) -> Int { Int(String(decoding: digits[range], as: UTF8.self))! }
+        var components = DateComponents()
+        components.year = part(0..<4)
+        components.month = part(4..<6)
+        components.day = part(6..<8)
+        components.hour = part(8..<10)
+        components.minute = part(10..<12)
+        components.second = part(12..<14)
+        var calendar = Calendar(identifier: .gregorian)
+        calendar.timeZone = TimeZone(identifier: "UTC")!
+        guard let date = calendar.date(from: components) else { throw Refusal(.formatError, "not a date") }
+        return date
+    }
+
+    static func timestampText(_ date: Date) -> String {
+        let day = CivilDate(unixSeconds: Int(date.timeIntervalSince1970))
+        return Self.digits(Int64(day.year), 4) + Self.digits(Int64(day.month), 2) + Self.digits(Int64(day.day), 2)
+            + Self.digits(Int64(day.hour), 2) + Self.digits(Int64(day.minute), 2) + Self.digits(Int64(day.second), 2)
+    }
+
+    /// A card expiry from YYMM (the last day of that month), default four years on.
+    static func expiry(_ text: String?, now: Date) throws -> String {
+        let today = CivilDate(unixSeconds: Int(now.timeIntervalSince1970))
+        var year = today.year + 4
+        var month = today.month
+        if let text {
+            guard text.utf8.count == 4, let yy = Int(text.prefix(2)), let mm = Int(text.suffix(2)), (1...12).contains(mm)
+            else {
+                throw Refusal(.formatError, "EX is YYMM")
+            }
+            year = 2000 + yy
+            month = mm
+        }
+        let days = [31, (year % 4 == 0 && (year % 100 != 0 || year % 400 == 0)) ? 29 : 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31]
+        return "\(year)-\(Self.digits(Int64(month), 2))-\(days[month - 1])"
+    }
+
+    /// A value inside a '|'-separated entry: no separators, printable ASCII.
+    static func clean(_ text: String) -> String {
+        String(text.unicodeScalars.map { $0.isASCII && $0.value >= 0x20 && $0.value < 0x7F && $0 != "|" ? Character($0) : "_" })
+    }
+}

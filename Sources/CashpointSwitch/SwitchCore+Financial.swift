@@ -1,0 +1,192 @@
+import ATM87
+import CashpointBank
+import CashpointSecurity
+import CashpointStore
+import Foundation
+import Logging
+
+extension SwitchCore {
+    /// A 0200. The card is proved by a PIN block (field 52, ISO 9564 format 4 under the session PIN
+    /// key: bcrypt runs, and an approved answer carries a new card-session token in field 62) or by
+    /// that token (field 62; no bcrypt). A PIN change (92) always needs the old PIN block (52) and the
+    /// new one (125).
+    func financial(_ exchange: Exchange) async throws -> ATM87Message {
+        let request = exchange.request
+        guard let pan = Self.pan(of: request) else {
+            throw Refusal(.formatError, "no PAN in field 2 or 35")
+        }
+        guard let processing = request[3], let amount = request.integer(4).map(Int64.init) else {
+            throw Refusal(.formatError, "fields 3 and 4")
+        }
+        let type = String(processing.prefix(2))
+        let panDigest = self.panTokenDigest(pan)
+        var issuedToken: String?
+        let holder: CardHolder
+
+        if let block = request.binary(52) {
+            let pin = try self.decipherPIN(block, pan: pan, exchange)
+            let authentication = try await self.bank.authenticateCard(
+                pan: pan,
+                pin: pin,
+                terminal: exchange.terminal,
+                ip: exchange.peer.ip
+            )
+            switch authentication {
+            case .refused(let code, let capture):
+                exchange.logger.notice("card refused", metadata: ["response_code": "\(code.rawValue)", "capture": "\(capture)"])
+                var response = self.plainResponse(to: request, code: code, reason: capture ? "capture card" : nil)
+                if capture { try response.set(44, "CAPTURE CARD") }
+                return response
+            case .approved(let approved):
+                holder = approved
+                if type != "92" {
+                    issuedToken = try await self.tokens.issue(
+                        subject: approved.actorName,
+                        terminal: exchange.terminal,
+                        role: Role.customer.rawValue,
+                        userID: approved.userID,
+                        lifetime: self.configuration.cardTokenLifetime,
+                        cardID: approved.cardID,
+                        panDigest: panDigest,
+                        accounts: approved.accounts
+                    ).token
+                }
+            }
+        } else if let token = request[62] {
+            guard type != "92" else { throw Refusal(.formatError, "a PIN change needs the old PIN block") }
+            let claims = try await self.checkToken(token, exchange, panDigest: panDigest)
+            guard claims.role == Role.customer.rawValue, let cardID = claims.cid else {
+                throw Refusal(.notPermittedToTerminal, "a staff token cannot make card transactions", audit: "token.refused")
+            }
+            holder = CardHolder(
+                cardID: cardID,
+                userID: claims.uid,
+                maskedPAN: CredentialHasher.maskPAN(pan),
+                accounts: claims.acc ?? []
+            )
+        } else {
+            throw Refusal(.formatError, "field 52 (PIN block) or 62 (token) is needed")
+        }
+
+        let from = request.trimmed(102)
+        let to = request.trimmed(103)
+        let operation: CardOperation
+        switch type {
+        case "01": operation = .withdrawal(amount: amount, account: from)
+        case "21": operation = .deposit(amount: amount, account: to ?? from)
+        case "31": operation = .balance(account: from)
+        case "38": operation = .miniStatement(account: from)
+        case "40":
+            guard let to else { throw Refusal(.unknownToAccount, "a transfer names its account in field 103") }
+            operation = .transfer(amount: amount, from: from, to: to)
+        case "92":
+            guard let newBlock = request.binary(125) else {
+                throw Refusal(.formatError, "a PIN change needs the new PIN block in field 125")
+            }
+            operation = .pinChange(newPIN: try self.decipherPIN(newBlock, pan: pan, exchange))
+        default:
+            throw Refusal(.invalidTransaction, "processing code \(type)")
+        }
+        let answer = try await self.bank.perform(operation, for: holder, pan: pan, key: exchange.key, ip: exchange.peer.ip)
+        var response = self.plainResponse(to: request, code: answer.code, reason: nil)
+        if let auth = answer.authCode, answer.code.isApproved { try response.set(38, auth) }
+        if let balance = answer.balance, answer.code.isApproved {
+            try response.set(54, Self.additionalAmount(balance, currency: request[49] ?? "978"))
+        }
+        if !answer.statement.isEmpty { try response.set(63, Self.statement(answer.statement)) }
+        if let issuedToken { try response.set(62, issuedToken) }
+        if answer.replayed { exchange.logger.info("repeat of an answered request: the stored answer, nothing posted") }
+        return response
+    }
+
+    /// A 0420/0421: the original named by field 90 (MTI, STAN, transmission time) is reversed by the
+    /// amount not dispensed (field 95's actual amount; no field 95: all of it).
+    func reversal(_ exchange: Exchange) async throws -> ATM87Message {
+        let request = exchange.request
+        guard let original = request[90], original.utf8.count == 42,
+            let amount = request.integer(4).map(Int64.init)
+        else {
+            throw Refusal(.formatError, "field 90 or 4")
+        }
+        let chars = Array(original)
+        let originalSTAN = String(chars[4..<10])
+        let originalTransmitted = String(chars[10..<20])
+        var dispensed: Int64?
+        if let replacement = request[95] {
+            guard let actual = Int64(replacement.prefix(12)) else { throw Refusal(.formatError, "field 95") }
+            dispensed = actual
+        }
+        let result = try await self.bank.reverse(
+            key: exchange.key,
+            originalSTAN: originalSTAN,
+            originalTransmitted: originalTransmitted,
+            originalAmount: amount,
+            dispensed: dispensed,
+            ip: exchange.peer.ip
+        )
+        exchange.logger.notice(
+            "reversal",
+            metadata: [
+                "original_stan": "\(originalSTAN)", "reversed_amount": "\(result.reversedAmount)",
+                "replayed": "\(result.replayed)",
+            ]
+        )
+        return self.plainResponse(to: request, code: result.code, reason: nil)
+    }
+
+    // MARK: Helpers
+
+    /// Field 2, or the PAN in front of the separator of track 2 (field 35).
+    static func pan(of request: ATM87Message) -> String? {
+        if let pan = request[2] { return pan }
+        guard let track = request[35] else { return nil }
+        let digits = track.prefix { $0 != "=" && $0 != "D" }
+        return digits.isEmpty ? nil : String(digits)
+    }
+
+    /// The PAN's digest as tokens carry it: the first 16 bytes of the peppered HMAC, hex.
+    func panTokenDigest(_ pan: String) -> String {
+        Hex.encode(self.bank.hasher.panDigest(pan).prefix(16))
+    }
+
+    func decipherPIN(_ block: [UInt8], pan: String, _ exchange: Exchange) throws -> String {
+        guard let keys = exchange.keys else { throw Refusal(.notPermittedToTerminal, "no session") }
+        do {
+            return try PINBlock.decipher(block, pan: pan, key: keys.pin)
+        } catch {
+            throw Refusal(.securityViolation, "the PIN block does not decipher under the session PIN key", audit: "pinblock.refused")
+        }
+    }
+
+    /// A token for this terminal (and this card, when a PAN digest is given), or a refusal: 63, audited.
+    func checkToken(_ token: String, _ exchange: Exchange, panDigest: String?) async throws -> SessionClaims {
+        switch await self.tokens.check(token, terminal: exchange.terminal, panDigest: panDigest) {
+        case .success(let claims): return claims
+        case .failure(let refusal):
+            throw Refusal(.securityViolation, refusal.rawValue, audit: "token.refused")
+        }
+    }
+
+    /// Field 54: account type 00, amount type 01 (ledger balance), currency, C or D, 12 digits.
+    static func additionalAmount(_ balance: Int64, currency: String) -> String {
+        let sign = balance < 0 ? "D" : "C"
+        return "0001" + currency + sign + Self.digits(abs(balance), 12)
+    }
+
+    /// Field 63: the mini-statement, newest first, lines separated by ';', each
+    /// `YYMMDD|kind|C or D + 12 digits amount|C or D + 12 digits balance after`.
+    static func statement(_ lines: [StatementLine]) -> String {
+        lines.map { line in
+            let day = CivilDate(unixSeconds: Int(line.at.timeIntervalSince1970))
+            let date = Self.digits(Int64(day.year % 100), 2) + Self.digits(Int64(day.month), 2) + Self.digits(Int64(day.day), 2)
+            let amount = (line.amount < 0 ? "D" : "C") + Self.digits(abs(line.amount), 12)
+            let balance = (line.balanceAfter < 0 ? "D" : "C") + Self.digits(abs(line.balanceAfter), 12)
+            return "\(date)|\(line.kind)|\(amount)|\(balance)"
+        }.joined(separator: ";")
+    }
+
+    static func digits(_ value: Int64, _ width: Int) -> String {
+        let text = String(value)
+        return String(repeating: "0", count: max(0, width - text.count)) + text
+    }
+}

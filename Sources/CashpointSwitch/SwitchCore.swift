@@ -1,0 +1,282 @@
+public import ATM87
+import CashpointBank
+import CashpointSecurity
+public import CashpointStore
+import Crypto
+import Foundation
+public import Logging
+import Metrics
+
+/// Where a request came from.
+public struct Peer: Sendable, Hashable {
+    public var ip: String?
+    public var connection: Int
+
+    public init(ip: String?, connection: Int) {
+        self.ip = ip
+        self.connection = connection
+    }
+}
+
+/// A request refused before it reached the bank: answered with `code`; `reason` goes to the log (and,
+/// shortened, to field 44); `audit` names the audit action when the refusal is a security event.
+struct Refusal: Error {
+    var code: ResponseCode
+    var reason: String
+    var audit: String?
+
+    init(_ code: ResponseCode, _ reason: String, audit: String? = nil) {
+        self.code = code
+        self.reason = reason
+        self.audit = audit
+    }
+}
+
+/// One request in flight: what was asked, by which terminal, with which session keys.
+struct Exchange {
+    var request: ATM87Message
+    var terminal: String
+    var stan: String
+    var transmitted: String
+    var peer: Peer
+    var keys: SessionKeys?
+    var logger: Logger
+
+    var key: IdempotencyKey { IdempotencyKey(terminal: self.terminal, stan: self.stan, transmitted: self.transmitted) }
+    var actorForAudit: ActorContext {
+        ActorContext(role: .system, userID: nil, name: "terminal:\(self.terminal)", device: self.terminal, ip: self.peer.ip)
+    }
+}
+
+/// The switch's request handling, free of networking: a decoded request in, its response out. The
+/// server calls it once per frame, in order per connection.
+///
+/// - 0800: sign-on (001) needs no MAC and returns fresh session keys; echo (301), sign-off (002) and
+///   key change (161) need the session MAC.
+/// - 0200, 0420/0421, 0600, 0500: need the session MAC (field 64, or 128 with a secondary bitmap).
+///   A wrong or missing MAC is answered 63, audited, and nothing is done.
+/// - Every response after sign-on carries a MAC under the session MAC key.
+public final class SwitchCore: Sendable {
+    public let bank: BankService
+    public let sessions: TerminalSessions
+    public let tokens: SessionTokens
+    public let health: DatabaseHealth
+    public let configuration: SwitchConfiguration
+    let logger: Logger
+
+    public init(
+        bank: BankService,
+        sessions: TerminalSessions,
+        tokens: SessionTokens,
+        health: DatabaseHealth,
+        configuration: SwitchConfiguration,
+        logger: Logger
+    ) {
+        self.bank = bank
+        self.sessions = sessions
+        self.tokens = tokens
+        self.health = health
+        self.configuration = configuration
+        self.logger = logger
+    }
+
+    /// The answer to a frame that did not decode: a 30 when its MTI and STAN could be read (the
+    /// caller keeps the connection), nil when not (the caller closes it).
+    public func respond(toMalformed error: ATM87Error, from peer: Peer) -> ATM87Message? {
+        var logger = self.logger
+        logger[metadataKey: "connection"] = "\(peer.connection)"
+        guard let mti = error.mti, let stan = error.stan, !mti.isResponse,
+            let responseMTI = ATM87Spec.message(mti)?.response,
+            stan.utf8.count == 6, stan.utf8.allSatisfy({ (0x30...0x39).contains($0) })
+        else {
+            logger.warning("malformed frame without a readable MTI and STAN: closing", metadata: ["error": "\(error)"])
+            Counter(label: "cashpoint_malformed_frames_total", dimensions: [("answered", "no")]).increment()
+            return nil
+        }
+        logger.warning(
+            "malformed message answered 30",
+            metadata: ["mti": "\(mti)", "stan": "\(stan)", "error": "\(error)"]
+        )
+        Counter(label: "cashpoint_malformed_frames_total", dimensions: [("answered", "30")]).increment()
+        var response = ATM87Message(mti: responseMTI)
+        try? response.set(11, stan)
+        try? response.set(39, ResponseCode.formatError.rawValue)
+        try? response.set(44, Self.shortReason(error.code.description))
+        return response
+    }
+
+    /// The answer to a decoded request; nil for a message that gets no answer (a response sent to the
+    /// switch).
+    public func respond(to request: ATM87Message, from peer: Peer) async -> ATM87Message? {
+        let started = ContinuousClock.now
+        var logger = self.logger
+        logger[metadataKey: "connection"] = "\(peer.connection)"
+        logger[metadataKey: "mti"] = "\(request.mti)"
+        if let stan = request[11] { logger[metadataKey: "stan"] = "\(stan)" }
+        if let terminal = request.trimmed(41) { logger[metadataKey: "terminal"] = "\(terminal)" }
+        if let pan = request[2] { logger[metadataKey: "pan"] = "\(ATM87PrettyPrinter.maskPAN(pan))" }
+        if let code = request[3] { logger[metadataKey: "processing_code"] = "\(code)" }
+
+        guard !request.mti.isResponse, ATM87Spec.message(request.mti)?.response != nil else {
+            logger.warning("a response or unknown message type sent to the switch: ignored")
+            Counter(label: "cashpoint_requests_total", dimensions: [("mti", "\(request.mti)"), ("code", "none")])
+                .increment()
+            return nil
+        }
+        var response: ATM87Message
+        do {
+            response = try await self.health.guarding { [self, logger] in
+                try await self.handle(request, peer: peer, logger: logger)
+            }
+        } catch let error as DatabaseUnreachable {
+            logger.error("database unreachable", metadata: ["error": "\(error)"])
+            response = self.plainResponse(to: request, code: .switchInoperative, reason: "database unreachable")
+            response = await self.signIfPossible(response, terminal: request.trimmed(41), logger: logger)
+        } catch {
+            let code = BankService.responseCode(for: error)
+            logger.error("request failed", metadata: ["error": "\(error)", "response_code": "\(code.rawValue)"])
+            response = self.plainResponse(to: request, code: code, reason: nil)
+            response = await self.signIfPossible(response, terminal: request.trimmed(41), logger: logger)
+        }
+        let code = response[39] ?? "--"
+        let elapsed = ContinuousClock.now - started
+        Counter(label: "cashpoint_requests_total", dimensions: [("mti", "\(request.mti)"), ("code", code)]).increment()
+        Timer(label: "cashpoint_request_duration_seconds", dimensions: [("mti", "\(request.mti)")])
+            .recordNanoseconds(elapsed.totalNanoseconds)
+        logger.info(
+            "answered",
+            metadata: [
+                "response_code": "\(code)",
+                "latency_ms": "\(String(format: "%.2f", Double(elapsed.totalNanoseconds) / 1_000_000))",
+            ]
+        )
+        return response
+    }
+
+    func handle(_ request: ATM87Message, peer: Peer, logger: Logger) async throws -> ATM87Message {
+        let violations = ATM87Rules.check(request)
+        guard violations.isEmpty else {
+            let reason = violations.map(\.description).joined(separator: "; ")
+            logger.warning("request breaks the message rules: answered 30", metadata: ["violations": "\(reason)"])
+            let response = self.plainResponse(to: request, code: .formatError, reason: violations[0].kind.rawValue)
+            return await self.signIfPossible(response, terminal: request.trimmed(41), logger: logger)
+        }
+        var exchange = Exchange(
+            request: request,
+            terminal: request.trimmed(41) ?? "",
+            stan: request[11] ?? "",
+            transmitted: request[7] ?? "",
+            peer: peer,
+            keys: nil,
+            logger: logger
+        )
+        guard exchange.key.isWellFormed else {
+            return self.plainResponse(to: request, code: .formatError, reason: "terminal id: 1-8 A-Z 0-9")
+        }
+        // Sign-on is the one request without a MAC: it is how the terminal gets its MAC key.
+        if request.mti == .networkManagementRequest, request[70] == "001" {
+            return try await self.signOn(exchange, keyChange: false)
+        }
+        guard let keys = try await self.sessions.keys(for: exchange.terminal) else {
+            logger.notice("request from a terminal without a session: answered 58")
+            return self.plainResponse(to: request, code: .notPermittedToTerminal, reason: "sign on first")
+        }
+        exchange.keys = keys
+        if let failure = MessageAuthentication.verify(request, key: keys.mac) {
+            // Another switch instance may have changed the keys: read them again once.
+            if failure == .wrong, let fresh = try await self.sessions.keys(for: exchange.terminal, reload: true),
+                MessageAuthentication.verify(request, key: fresh.mac) == nil
+            {
+                exchange.keys = fresh
+            } else {
+                try await self.bank.store.audit(
+                    actor: exchange.actorForAudit,
+                    action: "mac.refused",
+                    outcome: ResponseCode.securityViolation.rawValue,
+                    details: ["mti": "\(request.mti)", "stan": exchange.stan, "reason": failure.rawValue]
+                )
+                logger.warning("MAC refused: answered 63", metadata: ["reason": "\(failure.rawValue)"])
+                return try self.sign(
+                    self.plainResponse(to: request, code: .securityViolation, reason: "MAC"),
+                    exchange
+                )
+            }
+        }
+        let response: ATM87Message
+        do {
+            switch request.mti {
+            case .networkManagementRequest:
+                return try await self.networkManagement(exchange)
+            case .financialRequest:
+                response = try await self.financial(exchange)
+            case .reversalAdvice, .reversalAdviceRepeat:
+                response = try await self.reversal(exchange)
+            case .administrativeRequest:
+                response = try await self.administrative(exchange)
+            case .reconciliationRequest:
+                response = self.plainResponse(
+                    to: request,
+                    code: .invalidTransaction,
+                    reason: "reconciliation: not yet"
+                )
+            default:
+                response = self.plainResponse(to: request, code: .invalidTransaction, reason: "unsupported")
+            }
+        } catch let refusal as Refusal {
+            if let action = refusal.audit {
+                try await self.bank.store.audit(
+                    actor: exchange.actorForAudit,
+                    action: action,
+                    outcome: refusal.code.rawValue,
+                    details: ["mti": "\(request.mti)", "stan": exchange.stan, "reason": refusal.reason]
+                )
+            }
+            logger.notice("refused", metadata: ["reason": "\(refusal.reason)", "response_code": "\(refusal.code.rawValue)"])
+            return try self.sign(self.plainResponse(to: request, code: refusal.code, reason: refusal.reason), exchange)
+        }
+        return try self.sign(response, exchange)
+    }
+
+    // MARK: Responses
+
+    /// The response with the echoed fields, field 39 and, when given, a short reason in field 44.
+    func plainResponse(to request: ATM87Message, code: ResponseCode, reason: String?) -> ATM87Message {
+        var response: ATM87Message
+        if let made = try? request.makeResponse() {
+            response = made
+        } else {
+            response = ATM87Message(mti: ATM87Spec.message(request.mti)?.response ?? request.mti)
+            if let stan = request[11] { try? response.set(11, stan) }
+        }
+        // Responses that must carry a field the request lacked still say who and when.
+        for field in [7, 41] where !response.contains(field) {
+            if let value = request[field] { try? response.set(field, value) }
+        }
+        try? response.set(39, code.rawValue)
+        if let reason, code != .approved { try? response.set(44, Self.shortReason(reason)) }
+        return response
+    }
+
+    func sign(_ response: ATM87Message, _ exchange: Exchange) throws -> ATM87Message {
+        guard let keys = exchange.keys else { return response }
+        return try MessageAuthentication.sign(response, key: keys.mac)
+    }
+
+    func signIfPossible(_ response: ATM87Message, terminal: String?, logger: Logger) async -> ATM87Message {
+        guard let terminal, let keys = try? await self.sessions.keys(for: terminal) else { return response }
+        return (try? MessageAuthentication.sign(response, key: keys.mac)) ?? response
+    }
+
+    /// Field 44 holds 25 printable characters.
+    static func shortReason(_ text: String) -> String {
+        let printable = text.unicodeScalars.map { $0.isASCII && $0.value >= 0x20 && $0.value < 0x7F ? Character($0) : "?" }
+        return String(String(printable).prefix(25))
+    }
+}
+
+extension Duration {
+    var totalNanoseconds: Int64 {
+        let (seconds, attoseconds) = self.components
+        return seconds * 1_000_000_000 + attoseconds / 1_000_000_000
+    }
+}

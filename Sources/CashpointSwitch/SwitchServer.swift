@@ -1,0 +1,191 @@
+import ATM87
+public import Logging
+import Metrics
+public import NIOCore
+public import NIOPosix
+public import ServiceLifecycle
+import Synchronization
+
+/// The switch's TCP service: framed ATM-87 in, one `SwitchCore` answer out per request, in order per
+/// connection (a connection's next request is read after its previous one is answered; STANs are
+/// echoed, so a terminal may also match by STAN).
+///
+/// - A malformed frame whose MTI and STAN can be read is answered 30; otherwise, and for a declared
+///   length over the maximum, the connection is closed. Nothing one connection sends reaches another.
+/// - A connection idle longer than `idleTimeout` is closed; connections beyond `maxConnections` are
+///   closed at once.
+/// - Graceful shutdown (SIGTERM/SIGINT through swift-service-lifecycle): the listening socket closes,
+///   idle connections close, a connection with a request in flight closes after answering it, and
+///   `run()` returns when every connection is done.
+public final class SwitchServer: Service, Sendable {
+    let core: SwitchCore
+    let configuration: SwitchConfiguration
+    let group: any EventLoopGroup
+    let logger: Logger
+    let onBound: @Sendable (Int) -> Void
+    let connections = ConnectionRegistry()
+
+    public init(
+        core: SwitchCore,
+        configuration: SwitchConfiguration,
+        group: any EventLoopGroup = MultiThreadedEventLoopGroup.singleton,
+        logger: Logger,
+        onBound: @escaping @Sendable (Int) -> Void = { _ in }
+    ) {
+        self.core = core
+        self.configuration = configuration
+        self.group = group
+        self.logger = logger
+        self.onBound = onBound
+    }
+
+    public func run() async throws {
+        let idle = TimeAmount.nanoseconds(self.configuration.idleTimeout.totalNanoseconds)
+        let maxLength = self.configuration.maxMessageLength
+        let server = try await ServerBootstrap(group: self.group)
+            .serverChannelOption(.backlog, value: 256)
+            .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
+            .childChannelOption(.socketOption(.tcp_nodelay), value: 1)
+            .bind(host: self.configuration.host, port: self.configuration.port) { channel in
+                channel.eventLoop.makeCompletedFuture {
+                    let sync = channel.pipeline.syncOperations
+                    try sync.addHandler(IdleStateHandler(readTimeout: idle))
+                    try sync.addHandler(IdleConnectionCloser())
+                    try sync.addATM87Codec(maximumMessageLength: maxLength)
+                    return try NIOAsyncChannel<ATM87Inbound, ATM87Message>(wrappingChannelSynchronously: channel)
+                }
+            }
+        let port = server.channel.localAddress?.port ?? self.configuration.port
+        self.logger.notice(
+            "atm-switch listening",
+            metadata: ["host": "\(self.configuration.host)", "port": "\(port)"]
+        )
+        self.onBound(port)
+        let serverChannel = server.channel
+        try await withGracefulShutdownHandler {
+            try await withThrowingDiscardingTaskGroup { group in
+                try await server.executeThenClose { inbound in
+                    for try await connection in inbound {
+                        guard let id = self.connections.open(connection.channel, limit: self.configuration.maxConnections)
+                        else {
+                            self.logger.warning("too many connections: closing a new one")
+                            Counter(label: "cashpoint_connections_refused_total").increment()
+                            connection.channel.close(promise: nil)
+                            continue
+                        }
+                        group.addTask {
+                            await self.serve(connection, id: id)
+                        }
+                    }
+                }
+            }
+        } onGracefulShutdown: {
+            self.logger.notice("shutting down: no new connections; answering the requests in flight")
+            serverChannel.close(promise: nil)
+            self.connections.shutDown()
+        }
+        self.logger.notice("atm-switch stopped")
+    }
+
+    func serve(_ connection: NIOAsyncChannel<ATM87Inbound, ATM87Message>, id: Int) async {
+        let peer = Peer(ip: connection.channel.remoteAddress?.ipAddress, connection: id)
+        var logger = self.logger
+        logger[metadataKey: "connection"] = "\(id)"
+        logger[metadataKey: "peer"] = "\(peer.ip ?? "?")"
+        logger.debug("connection opened")
+        defer {
+            self.connections.close(id)
+            logger.debug("connection closed")
+        }
+        do {
+            try await connection.executeThenClose { inbound, outbound in
+                for try await item in inbound {
+                    guard self.connections.begin(id) else { return }
+                    defer { self.connections.end(id) }
+                    switch item {
+                    case .message(let request):
+                        if let response = await self.core.respond(to: request, from: peer) {
+                            try await outbound.write(response)
+                        }
+                    case .malformed(let error):
+                        guard let response = self.core.respond(toMalformed: error, from: peer) else { return }
+                        try await outbound.write(response)
+                    }
+                    if self.connections.isShuttingDown { return }
+                }
+            }
+        } catch let error as ATM87FramingError {
+            logger.warning("frame too long: connection closed", metadata: ["error": "\(error)"])
+        } catch {
+            logger.debug("connection ended with an error", metadata: ["error": "\(error)"])
+        }
+    }
+
+    /// Connections open now.
+    public var connectionCount: Int { self.connections.count }
+}
+
+/// The open connections, whether each is answering a request, and whether the switch is stopping.
+final class ConnectionRegistry: Sendable {
+    struct State {
+        var next = 0
+        var open: [Int: (channel: any Channel, busy: Bool)] = [:]
+        var shuttingDown = false
+    }
+
+    let state = Mutex(State())
+
+    func open(_ channel: any Channel, limit: Int) -> Int? {
+        let id: Int? = self.state.withLock { state in
+            guard !state.shuttingDown, state.open.count < limit else { return nil }
+            state.next += 1
+            state.open[state.next] = (channel, false)
+            return state.next
+        }
+        Gauge(label: "cashpoint_connections").record(self.count)
+        return id
+    }
+
+    func close(_ id: Int) {
+        self.state.withLock { _ = $0.open.removeValue(forKey: id) }
+        Gauge(label: "cashpoint_connections").record(self.count)
+    }
+
+    /// Marks a request in flight; false when the switch is stopping (the request is not started).
+    func begin(_ id: Int) -> Bool {
+        self.state.withLock { state in
+            guard !state.shuttingDown else { return false }
+            state.open[id]?.busy = true
+            return true
+        }
+    }
+
+    func end(_ id: Int) {
+        self.state.withLock { $0.open[id]?.busy = false }
+    }
+
+    var isShuttingDown: Bool { self.state.withLock { $0.shuttingDown } }
+    var count: Int { self.state.withLock { $0.open.count } }
+
+    /// Closes every idle connection; busy ones close after answering.
+    func shutDown() {
+        let idle: [any Channel] = self.state.withLock { state in
+            state.shuttingDown = true
+            return state.open.values.filter { !$0.busy }.map(\.channel)
+        }
+        for channel in idle { channel.close(promise: nil) }
+    }
+}
+
+/// Closes a connection when `IdleStateHandler` reports no inbound bytes for the idle timeout.
+final class IdleConnectionCloser: ChannelInboundHandler, Sendable {
+    typealias InboundIn = ByteBuffer
+
+    func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
+        if let event = event as? IdleStateHandler.IdleStateEvent, event == .read {
+            context.close(promise: nil)
+        } else {
+            context.fireUserInboundEventTriggered(event)
+        }
+    }
+}

@@ -1,0 +1,91 @@
+public import CashpointSecurity
+public import CashpointStore
+import Logging
+
+/// The session keys of every terminal this switch serves, cached in memory over the sealed copies in
+/// PostgreSQL: a restarted switch, or another switch instance, picks a session up from the database.
+public actor TerminalSessions {
+    struct Entry {
+        var generation: Int
+        var keys: SessionKeys
+    }
+
+    public enum SignOn: Sendable {
+        /// The keys and field 120 for the 0810.
+        case started(keys: SessionKeys, material: String, generation: Int)
+        case refused(reason: String)
+    }
+
+    let store: BankStore
+    let switchKey: SwitchKey
+    var cache: [String: Entry] = [:]
+
+    public init(store: BankStore, switchKey: SwitchKey) {
+        self.store = store
+        self.switchKey = switchKey
+    }
+
+    /// The terminal's current session keys, or nil when it has no session (never signed on, signed
+    /// off, disabled, unknown). `reload` reads the database even when keys are cached (another switch
+    /// may have changed them).
+    public func keys(for terminal: String, reload: Bool = false) async throws -> SessionKeys? {
+        if !reload, let entry = self.cache[terminal] { return entry.keys }
+        guard let record = try await self.store.terminalKeys(terminal), record.enabled,
+            let sealed = record.sessionKeysSealed
+        else {
+            self.cache[terminal] = nil
+            return nil
+        }
+        let keys = try self.switchKey.openSessionKeys(sealed, terminal: terminal)
+        self.cache[terminal] = Entry(generation: record.sessionGeneration, keys: keys)
+        return keys
+    }
+
+    /// Sign-on (001) or key change (161): fresh session keys, wrapped under the terminal's master key.
+    public func start(terminal: String, keyChange: Bool, stan: String, ip: String?) async throws -> SignOn {
+        let record = try await self.store.terminalKeys(terminal)
+        let refusal: String? =
+            switch record {
+            case .none: "unknown terminal"
+            case .some(let record) where !record.enabled: "terminal disabled"
+            case .some(let record) where record.masterKeySealed == nil: "terminal has no master key"
+            default: nil
+            }
+        if let refusal {
+            try await self.store.audit(
+                actor: ActorContext(role: .system, userID: nil, name: "terminal:\(terminal)", device: terminal, ip: ip),
+                action: keyChange ? "terminal.keychange" : "terminal.signon",
+                outcome: "58",
+                details: ["reason": refusal, "stan": stan]
+            )
+            return .refused(reason: refusal)
+        }
+        let master = try self.switchKey.openMasterKey(record!.masterKeySealed!, terminal: terminal)
+        let keys = SessionKeys.generate()
+        let material = try KeyMaterial.encode(keys, under: master)
+        guard
+            let generation = try await self.store.startTerminalSession(
+                terminal: terminal,
+                sealed: try self.switchKey.sealSessionKeys(keys, terminal: terminal),
+                keyChange: keyChange,
+                stan: stan,
+                ip: ip
+            )
+        else {
+            return .refused(reason: "terminal disabled")
+        }
+        self.cache[terminal] = Entry(generation: generation, keys: keys)
+        return .started(keys: keys, material: material, generation: generation)
+    }
+
+    /// Sign-off (002): the session keys are forgotten here and in the database.
+    public func end(terminal: String, stan: String, ip: String?) async throws {
+        self.cache[terminal] = nil
+        try await self.store.endTerminalSession(terminal: terminal, stan: stan, ip: ip)
+    }
+
+    /// Forgets the cached keys (a restart does the same).
+    public func forget(_ terminal: String) {
+        self.cache[terminal] = nil
+    }
+}

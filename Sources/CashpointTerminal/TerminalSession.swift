@@ -1,0 +1,234 @@
+public import ATM87
+public import CashpointSecurity
+public import Crypto
+public import Foundation
+
+/// A terminal's side of the protocol over one link: sign-on and key delivery, STANs and times, PIN
+/// blocks and password blocks under the session PIN key, the MAC on every message after sign-on and
+/// the check of the MAC on every answer, the card session's token and the staff token.
+public final class TerminalSession {
+    public let link: SwitchLink
+    public let terminal: String
+    public let currency: String
+    let masterKey: SymmetricKey
+    let now: @Sendable () -> Date
+    public private(set) var keys: SessionKeys?
+    public private(set) var stan: Int
+    /// The card session's token, from the first PIN-checked answer; nil when no card session is open.
+    public var cardToken: String?
+    /// The signed-on teller's or administrator's token.
+    public var staffToken: String?
+
+    public init(
+        link: SwitchLink,
+        terminal: String,
+        masterKey: SymmetricKey,
+        currency: String = "978",
+        firstSTAN: Int = Int.random(in: 1...900_000),
+        now: @escaping @Sendable () -> Date = { Date() }
+    ) {
+        self.link = link
+        self.terminal = terminal
+        self.masterKey = masterKey
+        self.currency = currency
+        self.stan = firstSTAN - 1
+        self.now = now
+    }
+
+    /// Takes over the keys of an earlier session of this terminal (after a reconnect).
+    public func resume(keys: SessionKeys) {
+        self.keys = keys
+    }
+
+    // MARK: Building messages
+
+    public func nextSTAN() -> String {
+        self.stan = self.stan % 999_999 + 1
+        return String(format: "%06d", self.stan)
+    }
+
+    /// A request with fields 7, 11 and 41 (and 12 and 13 for a 0200) set.
+    public func header(_ mti: MTI) throws -> ATM87Message {
+        var message = ATM87Message(mti: mti)
+        let time = TransmissionTime(unixSeconds: Int(self.now().timeIntervalSince1970))
+        try message.set(7, time.transmission)
+        try message.set(11, self.nextSTAN())
+        try message.set(41, self.terminal)
+        if mti == .financialRequest {
+            try message.set(12, time.localTime)
+            try message.set(13, time.localDate)
+        }
+        return message
+    }
+
+    /// Field 52 for a PIN: ISO 9564 format 4 under the session PIN key.
+    public func pinBlock(pin: String, pan: String) throws -> [UInt8] {
+        guard let keys = self.keys else { throw LinkError("not signed on") }
+        var generator = SystemRandomNumberGenerator()
+        return try PINBlock.encipher(pin: pin, pan: pan, key: keys.pin, using: &generator)
+    }
+
+    // MARK: Sending
+
+    /// Signs (when signed on), sends, and checks the answer's MAC. An answer whose MAC does not
+    /// verify is an error: the terminal must not act on it.
+    public func send(_ message: ATM87Message, sign: Bool = true) async throws -> ATM87Message {
+        var outgoing = message
+        if sign, let keys = self.keys { outgoing = try MessageAuthentication.sign(message, key: keys.mac) }
+        let answer = try await self.link.exchange(outgoing)
+        if let keys = self.keys, answer.contains(64) || answer.contains(128) {
+            if let failure = MessageAuthentication.verify(answer, key: keys.mac) {
+                throw LinkError("the switch's answer failed its MAC check: \(failure.rawValue)")
+            }
+        }
+        return answer
+    }
+
+    // MARK: Network management
+
+    /// Sign-on (0800/001): the 0810's field 120 is unwrapped under the master key, its check values
+    /// checked, and its MAC verified under the new MAC key.
+    @discardableResult
+    public func signOn() async throws -> ATM87Message {
+        var request = try self.header(.networkManagementRequest)
+        try request.set(70, "001")
+        let answer = try await self.link.exchange(request)
+        guard answer[39] == "00" else { return answer }
+        guard let material = answer[120] else { throw LinkError("the sign-on answer has no keys (field 120)") }
+        let keys = try KeyMaterial.decode(material, under: self.masterKey)
+        if let failure = MessageAuthentication.verify(answer, key: keys.mac) {
+            throw LinkError("the sign-on answer failed its MAC check: \(failure.rawValue)")
+        }
+        self.keys = keys
+        return answer
+    }
+
+    /// Key change (0800/161): the answer is MACed under the old key and carries the new keys.
+    @discardableResult
+    public func changeKeys() async throws -> ATM87Message {
+        let answer = try await self.networkRequest("161")
+        guard answer[39] == "00" else { return answer }
+        guard let material = answer[120] else { throw LinkError("the key change answer has no keys (field 120)") }
+        self.keys = try KeyMaterial.decode(material, under: self.masterKey)
+        return answer
+    }
+
+    @discardableResult
+    public func echo() async throws -> ATM87Message { try await self.networkRequest("301") }
+
+    @discardableResult
+    public func signOff() async throws -> ATM87Message {
+        let answer = try await self.networkRequest("002")
+        if answer[39] == "00" { self.keys = nil }
+        return answer
+    }
+
+    func networkRequest(_ code: String) async throws -> ATM87Message {
+        var request = try self.header(.networkManagementRequest)
+        try request.set(70, code)
+        return try await self.send(request)
+    }
+
+    // MARK: Card transactions
+
+    /// A 0200 for a card: with the PIN (field 52) when given or when no card session is open, else with
+    /// the card session's token (field 62). An approved PIN-checked answer opens the card session.
+    public func cardRequest(
+        _ kind: TransactionKind,
+        pan: String,
+        pin: String? = nil,
+        amount: Int = 0,
+        from: String? = nil,
+        to: String? = nil,
+        newPIN: String? = nil
+    ) async throws -> ATM87Message {
+        var request = try self.header(.financialRequest)
+        try request.set(2, pan)
+        try request.set(3, kind.processingCode)
+        try request.set(4, number: amount)
+        try request.set(22, "051")
+        try request.set(49, self.currency)
+        if let from { try request.set(102, from) }
+        if let to { try request.set(103, to) }
+        if let pin {
+            try request.set(52, bytes: try self.pinBlock(pin: pin, pan: pan))
+        } else if let token = self.cardToken {
+            try request.set(62, token)
+        } else {
+            throw LinkError("no PIN and no card session")
+        }
+        if let newPIN { try request.set(125, bytes: try self.pinBlock(pin: newPIN, pan: pan)) }
+        let answer = try await self.send(request)
+        if let token = answer[62] { self.cardToken = token }
+        return answer
+    }
+
+    /// A reversal advice (0420, or 0421 for a repeat) for an earlier 0200 and its answer;
+    /// `dispensed` is the cash actually given (nil: none).
+    public func reversal(of original: ATM87Message, dispensed: Int?, repeatOf earlier: ATM87Message? = nil)
+        async throws -> ATM87Message
+    {
+        var request: ATM87Message
+        if let earlier {
+            request = ATM87Message(mti: .reversalAdviceRepeat)
+            for field in earlier.fieldNumbers where field != 64 && field != 128 {
+                try request.set(field, earlier[field]!)
+            }
+        } else {
+            request = try self.header(.reversalAdvice)
+            for field in [2, 3, 4, 49] { if let value = original[field] { try request.set(field, value) } }
+            let originalData = "0200" + (original[11] ?? "000000") + (original[7] ?? "0000000000")
+                + String(repeating: "0", count: 22)
+            try request.set(90, originalData)
+            if let dispensed {
+                try request.set(95, String(format: "%012d", dispensed) + String(repeating: "0", count: 30))
+            }
+        }
+        return try await self.send(request)
+    }
+
+    // MARK: Staff and administration
+
+    /// LOGIN: the password travels as a password block under the session PIN key.
+    @discardableResult
+    public func staffLogin(userName: String, password: String) async throws -> ATM87Message {
+        guard let keys = self.keys else { throw LinkError("not signed on") }
+        var request = try self.header(.administrativeRequest)
+        let block = try PasswordBlock.encipher(
+            password: password,
+            key: keys.pin,
+            terminal: self.terminal,
+            stan: request[11]!,
+            transmitted: request[7]!
+        )
+        try request.set(48, ATM87TLV([.init("OP", "LOGIN"), .init("UN", userName), .init("PW", block)]).encoded)
+        let answer = try await self.send(request)
+        if answer[39] == "00", let token = answer[62] { self.staffToken = token }
+        return answer
+    }
+
+    /// A 0600: the operation and its TLV elements, other fields as given, and a token (the staff
+    /// token unless another is given).
+    public func administrative(
+        _ operation: String,
+        _ elements: [(String, String)] = [],
+        fields: [Int: String] = [:],
+        token: String? = nil
+    ) async throws -> ATM87Message {
+        var request = try self.header(.administrativeRequest)
+        var tlv = ATM87TLV([.init("OP", operation)])
+        for (tag, value) in elements { tlv.append(tag, value) }
+        try request.set(48, tlv.encoded)
+        for (field, value) in fields { try request.set(field, value) }
+        if let token = token ?? self.staffToken { try request.set(62, token) }
+        return try await self.send(request)
+    }
+
+    /// Ends the card session (LOGOUT with the card token): the token is refused from then on.
+    @discardableResult
+    public func endCardSession() async throws -> ATM87Message? {
+        guard let token = self.cardToken else { return nil }
+        self.cardToken = nil
+        return try await self.administrative("LOGOUT", token: token)
+    }
+}

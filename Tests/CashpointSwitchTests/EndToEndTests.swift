@@ -1,0 +1,361 @@
+import ATM87
+import CashpointSecurity
+import CashpointStore
+import CashpointSwitch
+import CashpointTerminal
+import CashpointTestSupport
+import Foundation
+import PostgresNIO
+import Testing
+
+/// The switch over real TCP on a free port, against a fresh seeded bank in the private PostgreSQL.
+@Suite("End to end over TCP", .enabled(if: databaseTestsEnabled), .timeLimit(.minutes(3)))
+struct EndToEndTests {
+    @Test("sign-on delivers wrapped session keys; echo and sign-off use the MAC")
+    func signOn() async throws {
+        try await SwitchUnderTest.with { under in
+            try await under.terminal { terminal in
+                let keys = try #require(terminal.keys)
+                #expect(KeyCheckValue.of(keys.pin) != KeyCheckValue.of(keys.mac))
+                let echo = try await terminal.echo()
+                #expect(echo[39] == "00")
+                #expect(echo.contains(128))
+                let off = try await terminal.signOff()
+                #expect(off[39] == "00")
+                // After sign-off the terminal has no session: a request is refused with 58.
+                var request = try terminal.header(.networkManagementRequest)
+                try request.set(70, "301")
+                let refused = try await terminal.link.exchange(MessageAuthentication.sign(request, key: keys.mac))
+                #expect(refused[39] == "58")
+            }
+            #expect(try await under.auditCount("terminal.signon") == 1)
+            #expect(try await under.auditCount("terminal.signoff") == 1)
+            // Stored sealed: no row holds a 32-byte value that is a session key in the clear.
+            let sealed = try await under.bank.count(
+                "SELECT count(*)::int FROM bank.terminals WHERE length(master_key_sealed) = 60"
+            )
+            #expect(sealed == 3)
+        }
+    }
+
+    @Test("sign-on from an unknown or disabled terminal is refused (58) and audited")
+    func signOnRefused() async throws {
+        try await SwitchUnderTest.with { under in
+            let answer = try await SwitchLink.with(host: "127.0.0.1", port: under.port) { link in
+                let session = TerminalSession(link: link, terminal: "ATM99999", masterKey: try masterKey("ATM00001"))
+                return try await session.signOn()
+            }
+            #expect(answer[39] == "58")
+            #expect(answer[120] == nil)
+            try await under.bank.asSuperuser { connection in
+                try await connection.query("SELECT bank.set_terminal_enabled('test', 'ATM00002', false)", logger: quietLogger)
+            }
+            let disabled = try await under.terminal("ATM00002", signOn: false) { try await $0.signOn() }
+            #expect(disabled[39] == "58")
+            let refusals = try await under.bank.count(
+                "SELECT count(*)::int FROM bank.audit_logs WHERE action = 'terminal.signon' AND outcome = '58'"
+            )
+            #expect(refusals == 2)
+        }
+    }
+
+    @Test("a PIN transaction opens a card session; the token carries the next ones without bcrypt")
+    func pinThenToken() async throws {
+        try await SwitchUnderTest.with { under in
+            try await under.terminal { terminal in
+                let withdrawal = try await terminal.cardRequest(
+                    .withdrawal,
+                    pan: alice.pan,
+                    pin: alice.pin,
+                    amount: 10_000,
+                    from: alice.current
+                )
+                #expect(withdrawal[39] == "00")
+                #expect(withdrawal[38]?.count == 6)
+                #expect(withdrawal[54] == "0001978C000000240000")
+                #expect(terminal.cardToken != nil)
+                let balance = try await terminal.cardRequest(.balance, pan: alice.pan, from: alice.savings)
+                #expect(balance[39] == "00")
+                #expect(balance[54] == "0001978C000001000000")
+                let statement = try await terminal.cardRequest(.statement, pan: alice.pan)
+                #expect(statement[39] == "00")
+                #expect(statement[63]?.contains("|withdrawal|D000000010000|C000000240000") == true)
+                let transfer = try await terminal.cardRequest(
+                    .transfer,
+                    pan: alice.pan,
+                    amount: 5_000,
+                    from: alice.current,
+                    to: alice.savings
+                )
+                #expect(transfer[39] == "00")
+                let deposit = try await terminal.cardRequest(.deposit, pan: alice.pan, amount: 2_500, to: alice.current)
+                #expect(deposit[39] == "00")
+                #expect(deposit[54] == "0001978C000000237500")
+            }
+            // bcrypt ran once: one right PIN for five transactions.
+            #expect(try await under.auditCount("pin.right") == 1)
+            #expect(try await under.bank.balance(alice.current) == 237_500)
+        }
+    }
+
+    @Test("a wrong or missing MAC is answered 63, audited, and posts nothing")
+    func badMAC() async throws {
+        try await SwitchUnderTest.with { under in
+            try await under.terminal { terminal in
+                let keys = try #require(terminal.keys)
+                var request = try terminal.header(.financialRequest)
+                for (field, value) in [
+                    (2, alice.pan), (3, "010000"), (4, "000000010000"), (22, "051"), (49, "978"), (102, alice.current),
+                ] {
+                    try request.set(field, value)
+                }
+                try request.set(52, bytes: try terminal.pinBlock(pin: alice.pin, pan: alice.pan))
+                var forged = try MessageAuthentication.sign(request, key: keys.mac)
+                var mac = try #require(forged.binary(128))
+                mac[0] ^= 0x01
+                try forged.set(128, bytes: mac)
+                let answer = try await terminal.link.exchange(forged)
+                #expect(answer[39] == "63")
+                #expect(MessageAuthentication.verify(answer, key: keys.mac) == nil)
+                var unsigned = try terminal.header(.networkManagementRequest)
+                try unsigned.set(70, "301")
+                let missing = try await terminal.link.exchange(unsigned)
+                #expect(missing[39] == "63")
+            }
+            #expect(try await under.auditCount("mac.refused") == 2)
+            #expect(try await under.bank.balance(alice.current) == 250_000)
+            #expect(try await under.auditCount("pin.right") == 0)
+        }
+    }
+
+    @Test("three wrong PINs: 55, 55, 75 with capture; the blocked card stays refused")
+    func wrongPINs() async throws {
+        try await SwitchUnderTest.with { under in
+            try await under.terminal { terminal in
+                var codes: [String?] = []
+                for _ in 0..<3 {
+                    let answer = try await terminal.cardRequest(.balance, pan: bob.pan, pin: "0000")
+                    codes.append(answer[39])
+                    if answer[39] == "75" { #expect(answer[44] == "CAPTURE CARD") }
+                }
+                #expect(codes == ["55", "55", "75"])
+                let right = try await terminal.cardRequest(.balance, pan: bob.pan, pin: bob.pin)
+                #expect(right[39] == "75")
+                #expect(right[62] == nil)
+            }
+        }
+    }
+
+    @Test("a duplicate gets the original answer and posts once; the same key with other content gets 94")
+    func duplicate() async throws {
+        try await SwitchUnderTest.with { under in
+            try await under.terminal { terminal in
+                let keys = try #require(terminal.keys)
+                var request = try terminal.header(.financialRequest)
+                for (field, value) in [
+                    (2, alice.pan), (3, "010000"), (4, "000000002000"), (22, "051"), (49, "978"), (102, alice.current),
+                ] {
+                    try request.set(field, value)
+                }
+                try request.set(52, bytes: try terminal.pinBlock(pin: alice.pin, pan: alice.pan))
+                let signed = try MessageAuthentication.sign(request, key: keys.mac)
+                let first = try await terminal.link.exchange(signed)
+                let again = try await terminal.link.exchange(signed)
+                #expect(first[39] == "00")
+                #expect(again[39] == "00")
+                #expect(again[38] == first[38])
+                var changed = request
+                try changed.set(4, "000000003000")
+                let conflicting = try await terminal.link.exchange(MessageAuthentication.sign(changed, key: keys.mac))
+                #expect(conflicting[39] == "94")
+            }
+            #expect(try await under.bank.balance(alice.current) == 248_000)
+        }
+    }
+
+    @Test("a partial reversal returns what was not dispensed; the repeat (0421) changes nothing")
+    func reversal() async throws {
+        try await SwitchUnderTest.with { under in
+            try await under.terminal { terminal in
+                let original = try await terminal.cardRequest(
+                    .withdrawal,
+                    pan: alice.pan,
+                    pin: alice.pin,
+                    amount: 10_000,
+                    from: alice.current
+                )
+                #expect(original[39] == "00")
+                // The 0420 names the original request's STAN and time: rebuild them from the answer.
+                let advice = try await terminal.reversal(of: original, dispensed: 6_000)
+                #expect(advice.mti == .reversalResponse)
+                #expect(advice[39] == "00")
+                #expect(try await under.bank.balance(alice.current) == 244_000)
+                var repeated = ATM87Message(mti: .reversalAdvice)
+                for field in [2, 3, 4, 7, 11, 41, 49, 90, 95] {
+                    if let value = advice[field] { try repeated.set(field, value) }
+                }
+                let again = try await terminal.reversal(of: original, dispensed: 6_000, repeatOf: repeated)
+                #expect(again[39] == "00")
+                #expect(try await under.bank.balance(alice.current) == 244_000)
+            }
+        }
+    }
+
+    @Test("a teller creates a customer with account and card, deposits; the new card works with its PIN")
+    func tellerCreatesAndDeposits() async throws {
+        try await SwitchUnderTest.with { under in
+            let pan = "4000001234567899"
+            let pin: String = try await under.terminal("BRANCH01") { branch in
+                let login = try await branch.staffLogin(userName: "tina.teller", password: "teller-test-password")
+                #expect(login[39] == "00")
+                #expect(login[48] == "RL006teller")
+                let created = try await branch.administrative(
+                    "CREATE",
+                    [("UN", "dora"), ("CN", "Dora Diaz"), ("EX", "3012"), ("DL", "50000")],
+                    fields: [2: pan, 102: "CP0000000042"]
+                )
+                #expect(created[39] == "00")
+                #expect(created[102] == "CP0000000042")
+                let tlv = try ATM87TLV(parsing: try #require(created[48]))
+                let block = try #require(tlv["PB"].flatMap(Hex.decode))
+                let pin = try PINBlock.decipher(block, pan: pan, key: try #require(branch.keys).pin)
+                let deposit = try await branch.administrative("DEPOSIT", fields: [4: "000000050000", 102: "CP0000000042"])
+                #expect(deposit[39] == "00")
+                #expect(try ATM87TLV(parsing: try #require(deposit[48]))["BL"] == "C000000050000")
+                let balance = try await branch.administrative("BALANCE", fields: [102: "CP0000000042"])
+                #expect(try ATM87TLV(parsing: try #require(balance[48]))["BL"] == "C000000050000")
+                return pin
+            }
+            try await under.terminal { atm in
+                let answer = try await atm.cardRequest(.withdrawal, pan: pan, pin: pin, amount: 2_000)
+                #expect(answer[39] == "00")
+                #expect(answer[54] == "0001978C000000048000")
+            }
+            #expect(try await under.auditCount("customer.create") == 4)
+        }
+    }
+
+    @Test("an administrator lists users and reads the audit log, paged and filtered")
+    func adminReadsAudit() async throws {
+        try await SwitchUnderTest.with { under in
+            try await under.terminal("BRANCH01") { branch in
+                #expect(try await branch.staffLogin(userName: "ada.admin", password: "admin-test-password")[39] == "00")
+                let users = try await branch.administrative("USERS")
+                #expect(users[39] == "00")
+                let userTLV = try ATM87TLV(parsing: try #require(users[48]))
+                #expect(userTLV["CT"] == "5")
+                #expect(userTLV.all("US").contains { $0.contains("|tina.teller|teller|N|") })
+                let page = try await branch.administrative("AUDIT", [("AX", "card.issue"), ("LM", "2")])
+                #expect(page[39] == "00")
+                let first = try ATM87TLV(parsing: try #require(page[48]))
+                #expect(first.all("AR").count == 2)
+                let cursor = try #require(first["NX"])
+                let next = try await branch.administrative("AUDIT", [("AX", "card.issue"), ("LM", "2"), ("PG", cursor)])
+                let second = try ATM87TLV(parsing: try #require(next[48]))
+                #expect(second.all("AR").count == 2)
+                #expect(Set(first.all("AR")).isDisjoint(with: second.all("AR")))
+                #expect(second.all("AR").allSatisfy { $0.contains("|card.issue|00|") })
+            }
+            #expect(try await under.auditCount("audit.read") == 2)
+            #expect(try await under.auditCount("users.list") == 1)
+        }
+    }
+
+    @Test("a customer's token is refused an administrative request (57), audited; a teller is refused admin work (58)")
+    func roleRefusals() async throws {
+        try await SwitchUnderTest.with { under in
+            try await under.terminal { atm in
+                #expect(try await atm.cardRequest(.balance, pan: alice.pan, pin: alice.pin)[39] == "00")
+                let refused = try await atm.administrative("LOCKACCOUNT", fields: [102: bob.current], token: atm.cardToken)
+                #expect(refused[39] == "57")
+            }
+            try await under.terminal("BRANCH01") { branch in
+                #expect(try await branch.staffLogin(userName: "tina.teller", password: "teller-test-password")[39] == "00")
+                let refused = try await branch.administrative("AUDIT")
+                #expect(refused[39] == "58")
+                // A staff token cannot make card transactions.
+                branch.cardToken = branch.staffToken
+                #expect(try await branch.cardRequest(.balance, pan: alice.pan)[39] == "63")
+            }
+            let refusals = try await under.bank.count(
+                "SELECT count(*)::int FROM bank.audit_logs WHERE outcome IN ('57', '58') AND details->>'refused_by' = 'permission table'"
+            )
+            #expect(refusals == 2)
+            #expect(try await under.bank.balance(bob.current) == 80_000)
+        }
+    }
+
+    @Test("expired, forged, other-terminal and ended tokens are refused (63) and audited")
+    func tokenRefusals() async throws {
+        try await SwitchUnderTest.with { under in
+            let token: String = try await under.terminal { atm in
+                #expect(try await atm.cardRequest(.balance, pan: alice.pan, pin: alice.pin)[39] == "00")
+                let token = try #require(atm.cardToken)
+                // Forged: the signature's first character changed (the last one has unused bits).
+                var parts = token.split(separator: ".").map(String.init)
+                let first = parts[2].removeFirst()
+                parts[2] = (first == "A" ? "B" : "A") + parts[2]
+                atm.cardToken = parts.joined(separator: ".")
+                #expect(try await atm.cardRequest(.balance, pan: alice.pan)[39] == "63")
+                // Another card's PAN with this card's token.
+                atm.cardToken = token
+                #expect(try await atm.cardRequest(.balance, pan: bob.pan)[39] == "63")
+                // Expired: the switch's clock moves past the 2-minute lifetime.
+                under.clock.advance(by: 121)
+                let expired = try await atm.cardRequest(.balance, pan: alice.pan)
+                #expect(expired[39] == "63", "\(expired)")
+                under.clock.advance(by: -121)
+                #expect(try await atm.cardRequest(.balance, pan: alice.pan)[39] == "00")
+                return token
+            }
+            // Replayed from another terminal.
+            try await under.terminal("ATM00002") { (other: TerminalSession) async throws in
+                other.cardToken = token
+                #expect(try await other.cardRequest(.balance, pan: alice.pan)[39] == "63")
+            }
+            // Ended by the terminal when the card is returned.
+            try await under.terminal { (atm: TerminalSession) async throws in
+                atm.cardToken = token
+                #expect(try await atm.endCardSession()?[39] == "00")
+                atm.cardToken = token
+                #expect(try await atm.cardRequest(.balance, pan: alice.pan)[39] == "63")
+            }
+            #expect(try await under.auditCount("token.refused") == 5)
+        }
+    }
+
+    @Test("a restart in the middle of a run: the terminal reconnects and goes on with its session")
+    func restart() async throws {
+        try await SwitchUnderTest.with { under in
+            let keys = try await under.terminal { atm in
+                #expect(try await atm.cardRequest(.withdrawal, pan: alice.pan, pin: alice.pin, amount: 1_000)[39] == "00")
+                return try #require(atm.keys)
+            }
+            try await under.restart()
+            try await under.terminal(signOn: false) { atm in
+                atm.resume(keys: keys)
+                #expect(try await atm.echo()[39] == "00")
+                let answer = try await atm.cardRequest(.withdrawal, pan: alice.pan, pin: alice.pin, amount: 1_000)
+                #expect(answer[39] == "00")
+                #expect(answer[54] == "0001978C000000248000")
+            }
+        }
+    }
+
+    @Test("key change: new keys under the master key; the old MAC key is refused afterwards")
+    func keyChange() async throws {
+        try await SwitchUnderTest.with { under in
+            try await under.terminal { atm in
+                let old = try #require(atm.keys)
+                #expect(try await atm.changeKeys()[39] == "00")
+                let new = try #require(atm.keys)
+                #expect(KeyCheckValue.of(new.mac) != KeyCheckValue.of(old.mac))
+                #expect(try await atm.echo()[39] == "00")
+                var stale = try atm.header(.networkManagementRequest)
+                try stale.set(70, "301")
+                #expect(try await atm.link.exchange(MessageAuthentication.sign(stale, key: old.mac))[39] == "63")
+            }
+            #expect(try await under.auditCount("terminal.keychange") == 1)
+        }
+    }
+}

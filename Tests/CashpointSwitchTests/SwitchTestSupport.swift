@@ -1,0 +1,123 @@
+import ATM87
+import CashpointDatabase
+import CashpointSecurity
+import CashpointStore
+import CashpointSwitch
+import CashpointTerminal
+import CashpointTestSupport
+import Crypto
+import Foundation
+import Logging
+import Synchronization
+import Testing
+
+/// A clock the tests move forward (token expiry).
+final class TestClock: Sendable {
+    let offset = Mutex<TimeInterval>(0)
+    func advance(by seconds: TimeInterval) { self.offset.withLock { $0 += seconds } }
+    var now: @Sendable () -> Date { { [self] in Date().addingTimeInterval(self.offset.withLock { $0 }) } }
+}
+
+/// The master key of a fixture terminal.
+func masterKey(_ terminal: String) throws -> SymmetricKey {
+    let fixture = try demoFixture()
+    let hex = try #require(fixture.terminals.first { $0.id == terminal }?.masterKey)
+    return try SecretKey(hex: hex, name: "master key").key
+}
+
+/// A switch on a free port over a fresh seeded bank, for one test.
+final class SwitchUnderTest: Sendable {
+    let bank: TestBank
+    let clock: TestClock
+    let application: SwitchApplication
+    let running: Mutex<RunningSwitch?>
+
+    init(bank: TestBank, clock: TestClock, application: SwitchApplication, running: RunningSwitch) {
+        self.bank = bank
+        self.clock = clock
+        self.application = application
+        self.running = Mutex(running)
+    }
+
+    var port: Int { self.running.withLock { $0!.port } }
+    var current: RunningSwitch { self.running.withLock { $0! } }
+
+    static func with<T: Sendable>(
+        databaseURL: (@Sendable (TestBank) -> DatabaseURL)? = nil,
+        configure: @Sendable (inout SwitchConfiguration) -> Void = { _ in },
+        before: @Sendable (TestBank) async throws -> Void = { _ in },
+        _ body: @Sendable (SwitchUnderTest) async throws -> T
+    ) async throws -> T {
+        try await TestBank.with(fixture: try demoFixture()) { bank, _ in
+            try await before(bank)
+            let clock = TestClock()
+            var configuration = SwitchConfiguration(host: "127.0.0.1", port: 0, now: clock.now)
+            configure(&configuration)
+            let application = SwitchApplication(
+                url: databaseURL?(bank) ?? bank.switchURL,
+                hasher: testHasher,
+                switchKey: testSwitchKey,
+                configuration: configuration,
+                poolSize: 4,
+                logger: switchLogger(bank.name)
+            )
+            let running = try await RunningSwitch.start(application)
+            let under = SwitchUnderTest(bank: bank, clock: clock, application: application, running: running)
+            do {
+                let result = try await body(under)
+                try await under.current.stop()
+                return result
+            } catch {
+                try? await under.current.stop()
+                throw error
+            }
+        }
+    }
+
+    /// Stops the switch (gracefully) and starts a new one over the same database: a restart.
+    func restart() async throws {
+        try await self.current.stop()
+        let next = try await RunningSwitch.start(self.application)
+        self.running.withLock { $0 = next }
+    }
+
+    /// Starts a new switch after `stop()`.
+    func startAgain() async throws {
+        let next = try await RunningSwitch.start(self.application)
+        self.running.withLock { $0 = next }
+    }
+
+    /// Runs `body` with a terminal connected (and, unless told not to, signed on).
+    func terminal<T: Sendable>(
+        _ id: String = "ATM00001",
+        signOn: Bool = true,
+        _ body: (TerminalSession) async throws -> T
+    ) async throws -> T {
+        let key = try masterKey(id)
+        let now = self.clock.now
+        return try await SwitchLink.with(host: "127.0.0.1", port: self.port) { link in
+            let session = TerminalSession(link: link, terminal: id, masterKey: key, now: now)
+            if signOn {
+                let answer = try await session.signOn()
+                try #require(answer[39] == "00", "sign-on answered \(answer[39] ?? "nothing")")
+            }
+            return try await body(session)
+        }
+    }
+
+    func auditCount(_ action: String) async throws -> Int {
+        try await self.bank.count("SELECT count(*)::int FROM bank.audit_logs WHERE action = '\(action)'")
+    }
+}
+
+let alice = (pan: alicePAN, pin: "1234", current: "CP0000000001", savings: "CP0000000002")
+let bob = (pan: bobPAN, pin: "4321", current: "CP0000000003")
+
+/// The switch's logger in tests: quiet, unless CASHPOINT_TEST_LOG names a level (to stderr).
+func switchLogger(_ name: String) -> Logger {
+    guard let level = ProcessInfo.processInfo.environment["CASHPOINT_TEST_LOG"].flatMap(Logger.Level.init(rawValue:))
+    else { return quietLogger }
+    var logger = Logger(label: "switch.\(name)") { StreamLogHandler.standardError(label: $0) }
+    logger.logLevel = level
+    return logger
+}
