@@ -140,6 +140,11 @@ let package = Package(
             name: "CashpointHarness",
             dependencies: [
                 "ATM87",
+                "CashpointTerminal",
+                "CashpointSecurity",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "Crypto", package: "swift-crypto"),
                 "CashpointBank",
                 "CashpointStore",
                 "CashpointDatabase",
@@ -156,6 +161,8 @@ let package = Package(
                 "CashpointSwitch",
                 "CashpointMetrics",
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "UnixSignals", package: "swift-service-lifecycle"),
+                .product(name: "Metrics", package: "swift-metrics"),
                 "CashpointSecurity",
                 "CashpointDatabase",
                 "CashpointStore",
@@ -207,6 +214,7 @@ let package = Package(
         .testTarget(
             name: "CashpointSecurityTests",
             dependencies: [
+                "ATM87",
                 "CashpointSecurity",
                 .product(name: "Crypto", package: "swift-crypto"),
             ],
@@ -258,6 +266,7 @@ let package = Package(
             name: "CashpointSwitchTests",
             dependencies: [
                 "CashpointTestSupport",
+                "CashpointHarness",
                 "ATM87",
                 "CashpointBank",
                 "CashpointSecurity",

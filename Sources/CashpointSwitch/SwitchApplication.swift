@@ -18,6 +18,8 @@ public struct SwitchApplication: Sendable {
     public var configuration: SwitchConfiguration
     /// Database connections in the pool (on a 2-core machine 8 did best, see docs/performance.md).
     public var poolSize: Int
+    /// The audit chain's key: given, the switch seals the audit log while it runs.
+    public var auditKey: SecretKey?
     public var logger: Logger
 
     public init(
@@ -26,8 +28,10 @@ public struct SwitchApplication: Sendable {
         switchKey: SwitchKey,
         configuration: SwitchConfiguration,
         poolSize: Int = 8,
+        auditKey: SecretKey? = nil,
         logger: Logger
     ) {
+        self.auditKey = auditKey
         self.url = url
         self.hasher = hasher
         self.switchKey = switchKey
@@ -62,7 +66,12 @@ public struct SwitchApplication: Sendable {
             logger: self.logger
         )
         let server = SwitchServer(core: core, configuration: self.configuration, logger: self.logger, onBound: onBound)
-        return ([client, server], server, core)
+        var services: [any Service] = [client]
+        if let auditKey = self.auditKey {
+            services.append(AuditSealingService(client: client, key: auditKey.key, logger: self.logger))
+        }
+        services.append(server)
+        return (services, server, core)
     }
 }
 

@@ -9,12 +9,8 @@ struct ATMHarness: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "atm-harness",
         abstract:
-            "Tools for the ATM-87 protocol and the bank: decode messages, render the documented examples, measure posting.",
-        discussion: """
-            Scripted sequences against a switch and invariant runs come with the network service \
-            (atm-switch serve) and are not built yet.
-            """,
-        subcommands: [Decode.self, Examples.self, BenchPosting.self]
+            "Tools for the ATM-87 protocol and the switch: decode messages, render the documented examples, play scripted sequences, flood a switch with garbage, measure posting.",
+        subcommands: [Decode.self, Examples.self, Run.self, Flood.self, BenchPosting.self]
     )
 }
 

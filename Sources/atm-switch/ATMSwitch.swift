@@ -12,12 +12,12 @@ struct ATMSwitch: AsyncParsableCommand {
         commandName: "atm-switch",
         abstract: "The Cashpoint switch: its bank in PostgreSQL, and the tools to run and check it.",
         discussion: """
-            The network service (serve) is not built yet. Database commands read the URL from \
-            --database-url or $CASHPOINT_DATABASE_URL; migrate needs a role that may create roles, the \
-            others run as cashpoint_switch.
+            Database commands read the URL from --database-url or $CASHPOINT_DATABASE_URL; migrate needs a \
+            role that may create roles, the others run as cashpoint_switch.
             """,
         subcommands: [
-            Migrate.self, Seed.self, Ledger.self, Audit.self, Keygen.self, CheckDatabase.self,
+            Serve.self, Stats.self, Terminal.self, Migrate.self, Seed.self, Ledger.self, Audit.self, Keygen.self,
+            CheckDatabase.self,
         ]
     )
 }
@@ -66,6 +66,7 @@ struct Seed: AsyncParsableCommand {
 
     @OptionGroup var database: DatabaseOptions
     @OptionGroup var pepper: PepperOptions
+    @OptionGroup var switchKey: SwitchKeyOptions
 
     func run() async throws {
         let url = try await self.database.reachableURL()
@@ -78,7 +79,12 @@ struct Seed: AsyncParsableCommand {
             throw ValidationError("cannot read the fixture \(self.file): \(error)")
         }
         let report = try await url.withClient(logger: logger) { client in
-            try await Seeder.seed(fixture, store: BankStore(client: client, logger: logger), hasher: hasher)
+            try await Seeder.seed(
+                fixture,
+                store: BankStore(client: client, logger: logger),
+                hasher: hasher,
+                switchKey: fixture.terminals.contains { $0.masterKey != nil } ? try self.switchKey.key() : nil
+            )
         }
         print(
             "seeded: \(report.customers) customers, \(report.accounts) accounts, \(report.cards) cards, "

@@ -9,12 +9,15 @@ struct DatabaseOptions: ParsableArguments {
     @Option(help: "postgres://USER:PASSWORD@HOST:PORT/DATABASE (default: $CASHPOINT_DATABASE_URL).")
     var databaseURL: String?
 
-    @Option(help: "Log level: trace, debug, info, notice, warning, error, critical.")
-    var logLevel: String = "warning"
+    @Option(help: "Log level: trace, debug, info, notice, warning, error, critical (default: warning; serve: info).")
+    var logLevel: String?
 
-    func url(environment variable: String = "CASHPOINT_DATABASE_URL") throws -> DatabaseURL {
-        guard let text = self.databaseURL ?? ProcessInfo.processInfo.environment[variable] else {
-            throw ValidationError("no database: pass --database-url or set \(variable) (scripts/pg env prints it)")
+    func url(environment variables: [String] = ["CASHPOINT_DATABASE_URL"]) throws -> DatabaseURL {
+        let environment = ProcessInfo.processInfo.environment
+        guard let text = self.databaseURL ?? variables.lazy.compactMap({ environment[$0] }).first else {
+            throw ValidationError(
+                "no database: pass --database-url or set \(variables.joined(separator: " or ")) (scripts/pg env prints it)"
+            )
         }
         do {
             return try DatabaseURL(text)
@@ -25,8 +28,8 @@ struct DatabaseOptions: ParsableArguments {
 
     /// The URL, checked by connecting once: a server that is down or refuses fails the command at
     /// once, with the reason.
-    func reachableURL(environment variable: String = "CASHPOINT_DATABASE_URL") async throws -> DatabaseURL {
-        let url = try self.url(environment: variable)
+    func reachableURL(environment variables: [String] = ["CASHPOINT_DATABASE_URL"]) async throws -> DatabaseURL {
+        let url = try self.url(environment: variables)
         let logger = try self.logger()
         do {
             try await url.probe(logger: logger)
@@ -36,9 +39,9 @@ struct DatabaseOptions: ParsableArguments {
         return url
     }
 
-    func logger() throws -> Logger {
-        guard let level = Logger.Level(rawValue: self.logLevel) else {
-            throw ValidationError("unknown log level '\(self.logLevel)'")
+    func logger(default fallback: Logger.Level = .warning) throws -> Logger {
+        guard let level = self.logLevel.map({ Logger.Level(rawValue: $0) }) ?? fallback else {
+            throw ValidationError("unknown log level '\(self.logLevel ?? "")': trace, debug, info, notice, warning, error, critical")
         }
         var logger = Logger(label: "atm-switch")
         logger.logLevel = level
@@ -77,6 +80,12 @@ struct AuditKeyOptions: ParsableArguments {
         help: "Key file with the audit chain key (default: $CASHPOINT_AUDIT_KEY_FILE, or $CASHPOINT_AUDIT_KEY itself)."
     )
     var auditKeyFile: String?
+
+    init() {}
+
+    init(auditKeyFile: String?) {
+        self.auditKeyFile = auditKeyFile
+    }
 
     func key() throws -> SecretKey {
         try loadKey(

@@ -1,5 +1,6 @@
 import ATM87
 import CashpointDatabase
+import CashpointHarness
 import CashpointSecurity
 import CashpointSwitch
 import CashpointTerminal
@@ -70,34 +71,10 @@ struct RobustnessTests {
     @Test("10,000 random and garbled frames over 40 connections; then a valid transaction succeeds")
     func garbledFlood() async throws {
         try await SwitchUnderTest.with { under in
-            let port = under.port
-            let template = try Self.validWithdrawalBytes()
-            try await withThrowingTaskGroup(of: Int.self) { group in
-                for connection in 0..<40 {
-                    group.addTask {
-                        var generator = SplitMix64(seed: UInt64(connection) &* 0x9E37_79B9_7F4A_7C15)
-                        var sent = 0
-                        while sent < 250 {
-                            sent += try await RawLink.with(port: port) { link in
-                                var count = 0
-                                while sent + count < 250 {
-                                    count += 1
-                                    let frame = Self.garble(template, using: &generator)
-                                    try await link.sendFrame(frame)
-                                    let next = try await link.next(timeout: .seconds(10))
-                                    if next == .closed { break }
-                                    #expect(next != .timedOut)
-                                }
-                                return count
-                            }
-                        }
-                        return sent
-                    }
-                }
-                var total = 0
-                for try await sent in group { total += sent }
-                #expect(total == 10_000)
-            }
+            let report = try await Garbler.flood(host: "127.0.0.1", port: under.port, frames: 10_000, connections: 40)
+            #expect(report.frames == 10_000)
+            #expect(report.unanswered == 0)
+            #expect(report.answered + report.closedByServer == 10_000)
             try await under.terminal { terminal in
                 let answer = try await terminal.cardRequest(
                     .withdrawal,
@@ -196,52 +173,4 @@ struct RobustnessTests {
         }
     }
 
-    // MARK: Helpers
-
-    static func validWithdrawalBytes() throws -> [UInt8] {
-        var message = ATM87Message(mti: .financialRequest)
-        for (field, value) in [
-            (2, alice.pan), (3, "010000"), (4, "000000010000"), (7, "1125093112"), (11, "000002"), (12, "093112"),
-            (13, "1125"), (22, "051"), (41, "ATM00001"), (49, "978"), (102, alice.current),
-        ] {
-            try message.set(field, value)
-        }
-        try message.set(52, bytes: [UInt8](repeating: 0xAB, count: 16))
-        try message.set(128, bytes: [UInt8](repeating: 0xCD, count: 8))
-        return message.encodedBytes
-    }
-
-    /// A frame: random bytes, or the template with bytes flipped, cut short or extended.
-    static func garble(_ template: [UInt8], using generator: inout SplitMix64) -> [UInt8] {
-        switch generator.next() % 4 {
-        case 0:
-            return (0..<Int(generator.next() % 200)).map { _ in UInt8(truncatingIfNeeded: generator.next()) }
-        case 1:
-            var bytes = template
-            for _ in 0..<(1 + Int(generator.next() % 4)) {
-                bytes[Int(generator.next() % UInt64(bytes.count))] = UInt8(truncatingIfNeeded: generator.next())
-            }
-            return bytes
-        case 2:
-            return Array(template.prefix(Int(generator.next() % UInt64(template.count))))
-        default:
-            // Readable MTI and STAN region intact, junk after it.
-            var bytes = template
-            bytes += (0..<Int(generator.next() % 30)).map { _ in UInt8(truncatingIfNeeded: generator.next()) }
-            return bytes
-        }
-    }
-}
-
-/// A small seeded generator so a failing flood can be replayed.
-struct SplitMix64: RandomNumberGenerator {
-    var state: UInt64
-    init(seed: UInt64) { self.state = seed }
-    mutating func next() -> UInt64 {
-        self.state &+= 0x9E37_79B9_7F4A_7C15
-        var z = self.state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
 }

@@ -1,0 +1,119 @@
+import ATM87
+import Foundation
+
+/// A small seeded generator, so a flood that breaks something can be replayed.
+public struct SplitMix64: RandomNumberGenerator, Sendable {
+    var state: UInt64
+    public init(seed: UInt64) { self.state = seed }
+    public mutating func next() -> UInt64 {
+        self.state &+= 0x9E37_79B9_7F4A_7C15
+        var z = self.state
+        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
+        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
+        return z ^ (z >> 31)
+    }
+}
+
+/// Random and garbled frames for robustness runs: random bytes, a valid withdrawal with bytes
+/// flipped, cut short, or with junk after it.
+public enum Garbler {
+    /// A well-formed 0200 (with a dummy PIN block and MAC) for the garbler to damage.
+    public static func template(terminal: String = "ATM00001") throws -> [UInt8] {
+        var message = ATM87Message(mti: .financialRequest)
+        for (field, value) in [
+            (2, "4761739001010119"), (3, "010000"), (4, "000000010000"), (7, "1125093112"), (11, "000002"),
+            (12, "093112"), (13, "1125"), (22, "051"), (41, terminal), (49, "978"), (102, "CP0000000001"),
+        ] {
+            try message.set(field, value)
+        }
+        try message.set(52, bytes: [UInt8](repeating: 0xAB, count: 16))
+        try message.set(128, bytes: [UInt8](repeating: 0xCD, count: 8))
+        return message.encodedBytes
+    }
+
+    public static func garble(_ template: [UInt8], using generator: inout SplitMix64) -> [UInt8] {
+        switch generator.next() % 4 {
+        case 0:
+            return (0..<Int(generator.next() % 200)).map { _ in UInt8(truncatingIfNeeded: generator.next()) }
+        case 1:
+            var bytes = template
+            for _ in 0..<(1 + Int(generator.next() % 4)) {
+                bytes[Int(generator.next() % UInt64(bytes.count))] = UInt8(truncatingIfNeeded: generator.next())
+            }
+            return bytes
+        case 2:
+            return Array(template.prefix(Int(generator.next() % UInt64(template.count))))
+        default:
+            var bytes = template
+            bytes += (0..<Int(generator.next() % 30)).map { _ in UInt8(truncatingIfNeeded: generator.next()) }
+            return bytes
+        }
+    }
+
+    public struct Report: Sendable, Hashable {
+        public var frames = 0
+        public var answered = 0
+        public var closedByServer = 0
+        public var unanswered = 0
+
+        public init() {}
+    }
+
+    /// Sends `frames` garbled frames over `connections` concurrent connections (a new connection
+    /// whenever the switch closes one), waiting for each answer or close.
+    public static func flood(
+        host: String,
+        port: Int,
+        frames: Int,
+        connections: Int,
+        seed: UInt64 = 1
+    ) async throws -> Report {
+        let template = try Self.template()
+        return try await withThrowingTaskGroup(of: Report.self) { group in
+            for connection in 0..<connections {
+                let share = frames / connections + (connection < frames % connections ? 1 : 0)
+                group.addTask {
+                    var generator = SplitMix64(seed: seed &+ UInt64(connection) &* 0x9E37_79B9_7F4A_7C15)
+                    var report = Report()
+                    while report.frames < share {
+                        report = try await RawLink.with(host: host, port: port) { link in
+                            var report = report
+                            while report.frames < share {
+                                report.frames += 1
+                                try await link.sendFrame(Self.garble(template, using: &generator))
+                                switch try await link.next(timeout: .seconds(10)) {
+                                case .frame: report.answered += 1
+                                case .closed:
+                                    report.closedByServer += 1
+                                    return report
+                                case .timedOut:
+                                    report.unanswered += 1
+                                    return report
+                                }
+                            }
+                            return report
+                        }
+                    }
+                    return report
+                }
+            }
+            var total = Report()
+            for try await part in group {
+                total.frames += part.frames
+                total.answered += part.answered
+                total.closedByServer += part.closedByServer
+                total.unanswered += part.unanswered
+            }
+            return total
+        }
+    }
+
+    /// A process's resident memory in KiB (Linux /proc), or nil.
+    public static func residentKiB(pid: Int32) -> Int? {
+        guard let status = try? String(contentsOfFile: "/proc/\(pid)/status", encoding: .utf8) else { return nil }
+        for line in status.split(separator: "\n") where line.hasPrefix("VmRSS:") {
+            return Int(line.split(separator: " ", omittingEmptySubsequences: true).dropFirst().first ?? "")
+        }
+        return nil
+    }
+}

@@ -1,0 +1,158 @@
+import ArgumentParser
+import CashpointHarness
+import CashpointSecurity
+import CashpointStore
+import Foundation
+
+/// Where a switch listens, and the terminal master keys (the demo fixture's test keys by default).
+struct SwitchAddress: ParsableArguments {
+    @Option(help: "The switch's host.")
+    var host: String = "127.0.0.1"
+
+    @Option(help: "The switch's ATM-87 port.")
+    var port: Int = 8583
+
+    @Option(help: "The bank fixture whose terminals' master keys (test keys) the sequences use.")
+    var fixture: String = "fixtures/bank.json"
+
+    func masterKey(of terminal: String) throws -> SecretKey {
+        let bank: BankFixture
+        do {
+            bank = try BankFixture.load(self.fixture)
+        } catch {
+            throw ValidationError("cannot read \(self.fixture): \(error)")
+        }
+        guard let hex = bank.terminals.first(where: { $0.id == terminal })?.masterKey else {
+            throw ValidationError("\(self.fixture) has no master key for terminal \(terminal)")
+        }
+        do {
+            return try SecretKey(hex: hex, name: "master key of \(terminal)")
+        } catch {
+            throw ValidationError(error.description)
+        }
+    }
+}
+
+struct Run: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Play scripted sequences (fixtures/sequences/*.json) at a switch and check every answer.",
+        discussion: """
+            Prints each step's answer through the masking printer and every field that differs from \
+            the sequence's expectation. Exits 1 if any step differs, 2 if a sequence cannot run.
+            """
+    )
+
+    @Argument(help: "Sequence files.")
+    var files: [String]
+
+    @OptionGroup var address: SwitchAddress
+
+    func run() async throws {
+        var failures = 0
+        for file in self.files {
+            let sequence: CashpointHarness.Sequence
+            do {
+                sequence = try Sequence.load(file)
+            } catch {
+                throw ValidationError("cannot read the sequence \(file): \(error)")
+            }
+            let runner = SequenceRunner(
+                host: self.address.host,
+                port: self.address.port,
+                masterKey: try self.address.masterKey(of: sequence.terminal).key,
+                say: say
+            )
+            do {
+                failures += try await runner.run(sequence)
+            } catch {
+                say("sequence \(sequence.name) stopped: \(error)")
+                throw ExitCode(2)
+            }
+        }
+        if failures > 0 { throw ExitCode(1) }
+    }
+}
+
+struct Flood: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Send random and garbled frames over many connections, then check that a valid transaction still succeeds.",
+        discussion: """
+            With --pid, reads the switch's resident memory (/proc) after a warm-up flood and after the \
+            measured one, and fails if it grew by more than --max-growth-mib. Exits 1 on any failure.
+            """
+    )
+
+    @OptionGroup var address: SwitchAddress
+
+    @Option(help: "Frames to send.")
+    var frames: Int = 10_000
+
+    @Option(help: "Concurrent connections.")
+    var connections: Int = 40
+
+    @Option(help: "The switch's process id, to measure its memory.")
+    var pid: Int32?
+
+    @Option(help: "The most the switch's resident memory may grow over the measured flood, in MiB.")
+    var maxGrowthMib: Int = 64
+
+    @Option(help: "A sequence to play afterwards (it must pass).")
+    var then: String = "fixtures/sequences/after-flood.json"
+
+    func run() async throws {
+        let warmUp = try await Garbler.flood(
+            host: self.address.host,
+            port: self.address.port,
+            frames: max(1, self.frames / 10),
+            connections: self.connections,
+            seed: 7
+        )
+        let before = self.pid.flatMap(Garbler.residentKiB)
+        let clock = ContinuousClock()
+        var report = Garbler.Report()
+        let elapsed = try await clock.measure {
+            report = try await Garbler.flood(
+                host: self.address.host,
+                port: self.address.port,
+                frames: self.frames,
+                connections: self.connections,
+                seed: 42
+            )
+        }
+        let after = self.pid.flatMap(Garbler.residentKiB)
+        say(
+            "flood: \(report.frames) frames over \(self.connections) connections in \(elapsed): "
+                + "\(report.answered) answered (30 or another code), \(report.closedByServer) closed by the switch, "
+                + "\(report.unanswered) unanswered (warm-up: \(warmUp.frames) frames)"
+        )
+        var failed = report.unanswered > 0
+        if let before, let after {
+            let growth = Double(after - before) / 1024
+            say(
+                String(
+                    format: "switch memory: %.1f MiB before, %.1f MiB after (growth %.1f MiB; bound %d MiB)",
+                    Double(before) / 1024,
+                    Double(after) / 1024,
+                    growth,
+                    self.maxGrowthMib
+                )
+            )
+            if growth > Double(self.maxGrowthMib) {
+                say("flood: FAILED: the switch's memory grew beyond the bound")
+                failed = true
+            }
+        } else if self.pid != nil {
+            say("flood: cannot read the switch's memory from /proc")
+            failed = true
+        }
+        let sequence = try Sequence.load(self.then)
+        let failures = try await SequenceRunner(
+            host: self.address.host,
+            port: self.address.port,
+            masterKey: try self.address.masterKey(of: sequence.terminal).key,
+            say: say
+        ).run(sequence)
+        if failures > 0 || failed { throw ExitCode(1) }
+        say("flood: OK")
+    }
+}

@@ -1,0 +1,314 @@
+import ArgumentParser
+import CashpointDatabase
+import CashpointMetrics
+import CashpointSecurity
+import CashpointStore
+import CashpointSwitch
+import Foundation
+import Logging
+import Metrics
+import ServiceLifecycle
+import UnixSignals
+
+/// The switch key (seals terminal keys in the database, signs session tokens).
+struct SwitchKeyOptions: ParsableArguments {
+    @Option(
+        help:
+            "Key file with the switch key, 64 hex characters (default: $CASHPOINT_SWITCH_KEY_FILE, or $CASHPOINT_SWITCH_KEY itself)."
+    )
+    var switchKeyFile: String?
+
+    func key() throws -> SwitchKey {
+        SwitchKey(
+            try loadKey(
+                file: self.switchKeyFile,
+                fileVariable: "CASHPOINT_SWITCH_KEY_FILE",
+                valueVariable: "CASHPOINT_SWITCH_KEY",
+                name: "switch key"
+            )
+        )
+    }
+}
+
+struct Serve: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Run the switch: ATM-87 over TCP, the bank in PostgreSQL, metrics over HTTP.",
+        discussion: """
+            Connects as cashpoint_switch ($CASHPOINT_SWITCH_DATABASE_URL, else $CASHPOINT_DATABASE_URL). \
+            SIGTERM or SIGINT: stop accepting, answer the requests in flight, exit 0. \
+            docs/operations.md lists every setting.
+            """
+    )
+
+    @OptionGroup var database: DatabaseOptions
+    @OptionGroup var pepper: PepperOptions
+    @OptionGroup var switchKey: SwitchKeyOptions
+
+    @Option(help: "Address to listen on.")
+    var host: String = "127.0.0.1"
+
+    @Option(help: "TCP port for ATM-87 (0: any free port).")
+    var port: Int = 8583
+
+    @Option(help: "Close a connection idle this many seconds.")
+    var idleTimeout: Int = 300
+
+    @Option(help: "Connections beyond this many are closed at once.")
+    var maxConnections: Int = 2048
+
+    @Option(help: "Lifetime of a card session's token in seconds (at most 120).")
+    var cardTokenLifetime: Int = 120
+
+    @Option(help: "Lifetime of a teller's or administrator's token in seconds.")
+    var staffTokenLifetime: Int = 900
+
+    @Option(help: "PostgreSQL connections in the pool.")
+    var poolSize: Int = 8
+
+    @Option(help: "Port of the Prometheus endpoint GET /metrics on the same host (0: any free port; -1: off).")
+    var metricsPort: Int = 9583
+
+    @Option(
+        help:
+            "Audit chain key file: the switch seals the audit log while it runs (default: $CASHPOINT_AUDIT_KEY_FILE, or $CASHPOINT_AUDIT_KEY; none: no sealing)."
+    )
+    var auditKeyFile: String?
+
+    func validate() throws {
+        guard (0...65535).contains(self.port) else { throw ValidationError("--port must be 0 to 65535") }
+        guard (-1...65535).contains(self.metricsPort) else { throw ValidationError("--metrics-port must be -1 to 65535") }
+        guard self.idleTimeout > 0 else { throw ValidationError("--idle-timeout must be above 0 seconds") }
+        guard self.maxConnections > 0 else { throw ValidationError("--max-connections must be above 0") }
+        guard (1...120).contains(self.cardTokenLifetime) else {
+            throw ValidationError("--card-token-lifetime must be 1 to 120 seconds")
+        }
+        guard (1...86_400).contains(self.staffTokenLifetime) else {
+            throw ValidationError("--staff-token-lifetime must be 1 to 86400 seconds")
+        }
+        guard (1...256).contains(self.poolSize) else { throw ValidationError("--pool-size must be 1 to 256") }
+    }
+
+    func run() async throws {
+        let logger = try self.database.logger(default: .info)
+        let url = try await self.database.reachableURL(environment: ["CASHPOINT_SWITCH_DATABASE_URL", "CASHPOINT_DATABASE_URL"])
+        let hasher = try self.pepper.hasher()
+        let switchKey = try self.switchKey.key()
+        let environment = ProcessInfo.processInfo.environment
+        let auditKey: SecretKey? =
+            if self.auditKeyFile != nil || environment["CASHPOINT_AUDIT_KEY_FILE"] != nil
+                || environment["CASHPOINT_AUDIT_KEY"] != nil
+            {
+                try AuditKeyOptions(auditKeyFile: self.auditKeyFile).key()
+            } else {
+                nil
+            }
+        if auditKey == nil {
+            logger.warning("no audit key: the audit log is not sealed while the switch runs (atm-switch audit seal)")
+        }
+
+        let factory = PrometheusMetricsFactory()
+        MetricsSystem.bootstrap(factory)
+        var endpoint: MetricsEndpoint?
+        if self.metricsPort >= 0 {
+            endpoint = try await MetricsEndpoint.start(
+                host: self.host,
+                port: self.metricsPort,
+                factory: factory,
+                logger: logger
+            )
+            logger.notice("metrics at http://\(self.host):\(endpoint!.port)/metrics")
+        }
+        let application = SwitchApplication(
+            url: url,
+            hasher: hasher,
+            switchKey: switchKey,
+            configuration: SwitchConfiguration(
+                host: self.host,
+                port: self.port,
+                idleTimeout: .seconds(self.idleTimeout),
+                maxConnections: self.maxConnections,
+                cardTokenLifetime: .seconds(self.cardTokenLifetime),
+                staffTokenLifetime: .seconds(self.staffTokenLifetime)
+            ),
+            poolSize: self.poolSize,
+            auditKey: auditKey,
+            logger: logger
+        )
+        let (services, _, _) = await application.makeServices()
+        let group = ServiceGroup(
+            configuration: ServiceGroupConfiguration(
+                services: services.map { ServiceGroupConfiguration.ServiceConfiguration(service: $0) },
+                gracefulShutdownSignals: [.sigterm, .sigint],
+                logger: logger
+            )
+        )
+        do {
+            try await group.run()
+        } catch {
+            try? await endpoint?.stop()
+            throw error
+        }
+        try? await endpoint?.stop()
+    }
+}
+
+struct Stats: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Print a running switch's metrics (its Prometheus endpoint): counts by message type and response code, latency histogram, connections."
+    )
+
+    @Option(help: "The switch's metrics host.")
+    var host: String = "127.0.0.1"
+
+    @Option(help: "The switch's metrics port.")
+    var metricsPort: Int = 9583
+
+    func run() async throws {
+        do {
+            print(try await MetricsEndpoint.fetch(host: self.host, port: self.metricsPort), terminator: "")
+        } catch {
+            throw ValidationError("no metrics from \(self.host):\(self.metricsPort): \(error)")
+        }
+    }
+}
+
+struct Terminal: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Register terminals and manage their master keys.",
+        subcommands: [TerminalAdd.self, TerminalRekey.self, TerminalEnable.self, TerminalDisable.self]
+    )
+}
+
+struct TerminalAdd: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "add",
+        abstract: "Register a terminal with its cash account and a new master key, printed once.",
+        discussion: """
+            The master key is stored sealed under the switch key; this is the only time it is shown. \
+            Put it in the terminal's configuration.
+            """
+    )
+
+    @Argument(help: "The terminal id (field 41): 1-8 capital letters or digits.")
+    var id: String
+
+    @Option(help: "atm or branch.")
+    var kind: String = "atm"
+
+    @Option(help: "Where it stands.")
+    var location: String = ""
+
+    @OptionGroup var database: DatabaseOptions
+    @OptionGroup var switchKey: SwitchKeyOptions
+
+    func validate() throws {
+        guard (1...8).contains(self.id.utf8.count),
+            self.id.utf8.allSatisfy({ (0x30...0x39).contains($0) || (0x41...0x5A).contains($0) })
+        else {
+            throw ValidationError("a terminal id is 1-8 capital letters or digits")
+        }
+        guard ["atm", "branch"].contains(self.kind) else { throw ValidationError("--kind is atm or branch") }
+    }
+
+    func run() async throws {
+        let url = try await self.database.reachableURL(environment: ["CASHPOINT_SWITCH_DATABASE_URL", "CASHPOINT_DATABASE_URL"])
+        let logger = try self.database.logger()
+        let switchKey = try self.switchKey.key()
+        let master = SecretKey.generate()
+        let actor = ActorContext.system("atm-switch terminal add")
+        let cashAccount = (self.kind == "atm" ? "CASH" : "DRAWER") + self.id
+        try await url.withClient(logger: logger) { client in
+            let store = BankStore(client: client, logger: logger)
+            do {
+                _ = try await store.openInternalAccount(
+                    actor: actor,
+                    accountNo: cashAccount,
+                    name: "Cash of \(self.id)",
+                    kind: self.kind == "atm" ? "terminal_cash" : "teller_drawer"
+                )
+                try await store.registerTerminal(
+                    actor: actor,
+                    terminal: self.id,
+                    kind: self.kind,
+                    location: self.location,
+                    cashAccount: cashAccount
+                )
+            } catch let error as StoreError where error.kind == .alreadyExists {
+                throw ValidationError("terminal \(self.id) (or its cash account \(cashAccount)) exists already")
+            }
+            _ = try await store.setTerminalMasterKey(
+                actor: actor,
+                terminal: self.id,
+                sealed: try switchKey.sealMasterKey(master.key, terminal: self.id),
+                checkValue: KeyCheckValue.of(master.key)
+            )
+        }
+        print("terminal \(self.id) registered (\(self.kind), cash account \(cashAccount))")
+        print("master key (shown once; check value \(KeyCheckValue.of(master.key))):")
+        print(master.hexForKeyFile.uppercased())
+    }
+}
+
+struct TerminalRekey: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "rekey",
+        abstract: "Give a terminal a new master key, printed once; its session ends and it must sign on again."
+    )
+
+    @Argument(help: "The terminal id.")
+    var id: String
+
+    @OptionGroup var database: DatabaseOptions
+    @OptionGroup var switchKey: SwitchKeyOptions
+
+    func run() async throws {
+        let url = try await self.database.reachableURL(environment: ["CASHPOINT_SWITCH_DATABASE_URL", "CASHPOINT_DATABASE_URL"])
+        let logger = try self.database.logger()
+        let switchKey = try self.switchKey.key()
+        let master = SecretKey.generate()
+        let done = try await url.withClient(logger: logger) { client in
+            try await BankStore(client: client, logger: logger).setTerminalMasterKey(
+                actor: .system("atm-switch terminal rekey"),
+                terminal: self.id,
+                sealed: try switchKey.sealMasterKey(master.key, terminal: self.id),
+                checkValue: KeyCheckValue.of(master.key)
+            )
+        }
+        guard done else { throw ValidationError("no terminal \(self.id)") }
+        print("terminal \(self.id): new master key (shown once; check value \(KeyCheckValue.of(master.key))):")
+        print(master.hexForKeyFile.uppercased())
+    }
+}
+
+struct TerminalEnable: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "enable", abstract: "Let a terminal sign on again.")
+    @Argument(help: "The terminal id.") var id: String
+    @OptionGroup var database: DatabaseOptions
+
+    func run() async throws { try await setTerminal(self.id, enabled: true, self.database) }
+}
+
+struct TerminalDisable: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "disable",
+        abstract: "Refuse a terminal's sign-on and end its session."
+    )
+    @Argument(help: "The terminal id.") var id: String
+    @OptionGroup var database: DatabaseOptions
+
+    func run() async throws { try await setTerminal(self.id, enabled: false, self.database) }
+}
+
+func setTerminal(_ id: String, enabled: Bool, _ database: DatabaseOptions) async throws {
+    let url = try await database.reachableURL(environment: ["CASHPOINT_SWITCH_DATABASE_URL", "CASHPOINT_DATABASE_URL"])
+    let logger = try database.logger()
+    let done = try await url.withClient(logger: logger) { client in
+        try await BankStore(client: client, logger: logger).setTerminalEnabled(
+            actor: .system("atm-switch terminal \(enabled ? "enable" : "disable")"),
+            terminal: id,
+            enabled: enabled
+        )
+    }
+    guard done else { throw ValidationError("no terminal \(id)") }
+    print("terminal \(id) \(enabled ? "enabled" : "disabled")")
+}
