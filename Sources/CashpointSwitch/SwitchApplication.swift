@@ -2,6 +2,7 @@ public import CashpointDatabase
 public import CashpointSecurity
 import CashpointStore
 import Foundation
+import Metrics
 public import Logging
 import NIOPosix
 import PostgresNIO
@@ -50,6 +51,7 @@ public struct SwitchApplication: Sendable {
         var background = self.logger
         background.logLevel = max(self.logger.logLevel, .error)
         let client = PostgresClient(configuration: configuration, backgroundLogger: background)
+        Gauge(label: "cashpoint_database_pool_size").record(self.poolSize)
         let store = BankStore(client: client, logger: self.logger)
         let bank = BankService(store: store, hasher: self.hasher, now: self.configuration.now, logger: self.logger)
         let core = SwitchCore(

@@ -124,6 +124,9 @@ public final class SwitchCore: Sendable {
             return nil
         }
         var response: ATM87Message
+        let inFlight = Meter(label: "cashpoint_requests_in_flight")
+        inFlight.increment()
+        defer { inFlight.decrement() }
         do {
             response = try await self.health.guarding { [self, logger] in
                 try await self.handle(request, peer: peer, logger: logger)
