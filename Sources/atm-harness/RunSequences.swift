@@ -96,6 +96,9 @@ struct Flood: AsyncParsableCommand {
     @Option(help: "The most the switch's resident memory may grow over the measured flood, in MiB.")
     var maxGrowthMib: Int = 64
 
+    @Option(help: "Idle connections to hold open at once after the flood (their memory is measured with --pid).")
+    var idle: Int = 0
+
     @Option(help: "A sequence to play afterwards (it must pass).")
     var then: String = "fixtures/sequences/after-flood.json"
 
@@ -145,6 +148,24 @@ struct Flood: AsyncParsableCommand {
             say("flood: cannot read the switch's memory from /proc")
             failed = true
         }
+        if self.idle > 0 {
+            let (opened, during) = try await Self.holdIdle(
+                host: self.address.host,
+                port: self.address.port,
+                count: self.idle,
+                pid: self.pid
+            )
+            say("idle: \(opened) of \(self.idle) idle connections held open at once")
+            if let after, let during {
+                let growth = Double(during - after) / 1024
+                say(String(format: "switch memory with them: %.1f MiB (%.1f KiB per connection)", Double(during) / 1024, Double(during - after) / Double(max(opened, 1))))
+                if growth > Double(self.maxGrowthMib) {
+                    say("idle: FAILED: the switch's memory grew beyond the bound")
+                    failed = true
+                }
+            }
+            if opened < self.idle { failed = true }
+        }
         let sequence = try Sequence.load(self.then)
         let failures = try await SequenceRunner(
             host: self.address.host,
@@ -154,5 +175,50 @@ struct Flood: AsyncParsableCommand {
         ).run(sequence)
         if failures > 0 || failed { throw ExitCode(1) }
         say("flood: OK")
+    }
+}
+
+extension Flood {
+    /// Opens `count` connections that send nothing, measures the switch while they are open, closes them.
+    static func holdIdle(host: String, port: Int, count: Int, pid: Int32?) async throws -> (opened: Int, kib: Int?) {
+        let (opened, counter) = AsyncStream<Void>.makeStream()
+        return try await withThrowingTaskGroup(of: Void.self) { group in
+            let shared = SharedRelease()
+            for _ in 0..<count {
+                group.addTask {
+                    try await RawLink.with(host: host, port: port) { _ in
+                        counter.yield()
+                        await shared.wait()
+                    }
+                }
+            }
+            var seen = 0
+            let clock = ContinuousClock()
+            let deadline = clock.now.advanced(by: .seconds(20))
+            var iterator = opened.makeAsyncIterator()
+            while seen < count, clock.now < deadline, await iterator.next() != nil { seen += 1 }
+            try await Task.sleep(for: .milliseconds(500))
+            let kib = pid.flatMap(Garbler.residentKiB)
+            await shared.releaseAll()
+            try await group.waitForAll()
+            return (seen, kib)
+        }
+    }
+}
+
+/// Lets every idle connection go at once.
+actor SharedRelease {
+    var released = false
+    var waiters: [CheckedContinuation<Void, Never>] = []
+
+    func wait() async {
+        if self.released { return }
+        await withCheckedContinuation { self.waiters.append($0) }
+    }
+
+    func releaseAll() {
+        self.released = true
+        for waiter in self.waiters { waiter.resume() }
+        self.waiters = []
     }
 }

@@ -65,8 +65,11 @@ struct Serve: AsyncParsableCommand {
     @Option(help: "PostgreSQL connections in the pool.")
     var poolSize: Int = 8
 
-    @Option(help: "Port of the Prometheus endpoint GET /metrics on the same host (0: any free port; -1: off).")
+    @Option(help: "Port of the Prometheus endpoint GET /metrics on the same host (0: any free port).")
     var metricsPort: Int = 9583
+
+    @Flag(help: "No metrics endpoint.")
+    var noMetrics = false
 
     @Option(
         help:
@@ -109,7 +112,7 @@ struct Serve: AsyncParsableCommand {
         let factory = PrometheusMetricsFactory()
         MetricsSystem.bootstrap(factory)
         var endpoint: MetricsEndpoint?
-        if self.metricsPort >= 0 {
+        if !self.noMetrics && self.metricsPort >= 0 {
             endpoint = try await MetricsEndpoint.start(
                 host: self.host,
                 port: self.metricsPort,
