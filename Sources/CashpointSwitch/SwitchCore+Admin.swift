@@ -11,6 +11,8 @@ enum AdminOperation: String, CaseIterable {
     case login = "LOGIN"
     case logout = "LOGOUT"
     case create = "CREATE"
+    case account = "ACCOUNT"
+    case card = "CARD"
     case lockAccount = "LOCKACCOUNT"
     case unlockAccount = "UNLOCKACCOUNT"
     case lockCard = "LOCKCARD"
@@ -85,6 +87,36 @@ extension SwitchCore {
             preconditionFailure("handled above")
         case .create:
             return try await self.createCustomer(exchange, tlv: tlv, actor: actor)
+        case .account:
+            guard let customerID = tlv["CU"].flatMap({ Int64($0) }) else { throw Refusal(.formatError, "field 48 CU") }
+            answer = try await perform(
+                .openAccount(
+                    customerID: customerID,
+                    accountNo: try account(),
+                    name: tlv["NM"] ?? "Current account",
+                    dailyLimit: tlv["DL"].flatMap { Int64($0) },
+                    dailyCount: tlv["DC"].flatMap { Int($0) }
+                )
+            )
+            if let id = answer.createdID { out.append("AI", String(id)) }
+        case .card:
+            guard let customerID = tlv["CU"].flatMap({ Int64($0) }) else { throw Refusal(.formatError, "field 48 CU") }
+            guard let pan = request[2], let keys = exchange.keys else { throw Refusal(.formatError, "field 2: the card") }
+            let pin = Self.randomPIN()
+            answer = try await perform(
+                .issueCard(
+                    customerID: customerID,
+                    pan: pan,
+                    pin: pin,
+                    expiry: try Self.expiry(tlv["EX"], now: self.configuration.now()),
+                    accounts: [try account()]
+                )
+            )
+            if let id = answer.createdID, answer.code.isApproved {
+                var generator = SystemRandomNumberGenerator()
+                out.append("CD", String(id))
+                out.append("PB", Hex.encode(try PINBlock.encipher(pin: pin, pan: pan, key: keys.pin, using: &generator)))
+            }
         case .lockAccount: answer = try await perform(.lockAccount(try account()))
         case .unlockAccount: answer = try await perform(.unlockAccount(try account()))
         case .lockCard, .unlockCard:
@@ -218,6 +250,8 @@ extension SwitchCore {
         guard customer.code.isApproved, let customerID = customer.createdID else {
             return self.plainResponse(to: request, code: customer.code, reason: "customer not created")
         }
+        // Three transactions: a later step that fails leaves what was made, said in field 44 and 48 (CU,
+        // AI), for ACCOUNT and CARD to finish.
         let opened = try await perform(
             .openAccount(
                 customerID: customerID,
@@ -229,18 +263,18 @@ extension SwitchCore {
         )
         var out = ATM87TLV([.init("CU", String(customerID))])
         guard opened.code.isApproved, let accountID = opened.createdID else {
-            var response = self.plainResponse(to: request, code: opened.code, reason: "account not opened")
+            var response = self.plainResponse(to: request, code: opened.code, reason: "customer made; no account")
             try response.set(48, out.encoded)
             return response
         }
         out.append("AI", String(accountID))
         var generator = SystemRandomNumberGenerator()
-        let pin = (0..<4).map { _ in String(Int.random(in: 0...9, using: &generator)) }.joined()
+        let pin = Self.randomPIN()
         let card = try await perform(
             .issueCard(customerID: customerID, pan: pan, pin: pin, expiry: expiry, accounts: [accountNo])
         )
         guard card.code.isApproved, let cardID = card.createdID else {
-            var response = self.plainResponse(to: request, code: card.code, reason: "card not issued")
+            var response = self.plainResponse(to: request, code: card.code, reason: "account made; no card")
             try response.set(48, out.encoded)
             return response
         }
@@ -254,6 +288,12 @@ extension SwitchCore {
     }
 
     // MARK: Formats
+
+    /// A first PIN: 4 digits from the system's CSPRNG.
+    static func randomPIN() -> String {
+        var generator = SystemRandomNumberGenerator()
+        return (0..<4).map { _ in String(Int.random(in: 0...9, using: &generator)) }.joined()
+    }
 
     static func signedAmount(_ value: Int64) -> String {
         (value < 0 ? "D" : "C") + Self.digits(abs(value), 12)

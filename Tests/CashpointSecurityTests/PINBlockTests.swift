@@ -31,6 +31,15 @@ struct PINBlockTests {
         #expect(try PINBlock.decipher(block, pan: "4761739001010119", key: self.key) == "1234")
     }
 
+    @Test("known answer with an AES-256 key, as the session PIN keys are (computed independently in Python)")
+    func knownAnswer256() throws {
+        var generator = FixedGenerator()
+        let key = SymmetricKey(data: (0..<32).map { UInt8($0) })
+        let block = try PINBlock.encipher(pin: "1234", pan: "4761739001010119", key: key, using: &generator)
+        #expect(block == hexBytes("1393C98B43ED25CB29513C798961DC40"))
+        #expect(try PINBlock.decipher(block, pan: "4761739001010119", key: key) == "1234")
+    }
+
     @Test("round trip for every PIN length and PAN lengths 12-19", arguments: 4...12)
     func roundTrip(length: Int) throws {
         var generator = SystemRandomNumberGenerator()
