@@ -58,6 +58,16 @@ extension SwitchCore {
             guard claims.role == Role.customer.rawValue, let cardID = claims.cid else {
                 throw Refusal(.notPermittedToTerminal, "a staff token cannot make card transactions", audit: "token.refused")
             }
+            // The card may have been blocked, or its customer locked, since the token was issued: a
+            // lock takes effect at once, not when the token expires.
+            guard let card = try await self.bank.store.card(panDigest: self.bank.hasher.panDigest(pan)),
+                card.cardID == cardID
+            else {
+                throw Refusal(.unknownCard, "the token's card is gone")
+            }
+            guard card.status == "active", !card.userLocked else {
+                throw Refusal(.restricted, "card \(card.status)\(card.userLocked ? ", customer locked" : "")", audit: "card.refused")
+            }
             holder = CardHolder(
                 cardID: cardID,
                 userID: claims.uid,

@@ -10,7 +10,7 @@ struct ATMHarness: AsyncParsableCommand {
         commandName: "atm-harness",
         abstract:
             "Tools for the ATM-87 protocol and the switch: decode messages, render the documented examples, play scripted sequences, flood a switch with garbage, measure posting.",
-        subcommands: [Decode.self, Examples.self, Run.self, Flood.self, BenchPosting.self]
+        subcommands: [Decode.self, Examples.self, Run.self, Flood.self, Load.self, BenchPosting.self]
     )
 }
 

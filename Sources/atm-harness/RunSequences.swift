@@ -222,3 +222,54 @@ actor SharedRelease {
         self.waiters = []
     }
 }
+
+struct Load: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Drive a running switch over TCP and report throughput and latency.",
+        discussion: """
+            One terminal signs on once; each connection opens a card session with the PIN (bcrypt once), \
+            then sends token transactions back to back: balance inquiries and 0.01 transfers between \
+            the card's two accounts, alternately. Default: Alice's card at ATM00001 on the demo bank.
+            """
+    )
+
+    @OptionGroup var address: SwitchAddress
+
+    @Option(help: "Concurrent connections.")
+    var connections: Int = 8
+
+    @Option(help: "Seconds to run.")
+    var seconds: Int = 10
+
+    @Option(help: "The terminal.")
+    var terminal: String = "ATM00001"
+
+    func run() async throws {
+        let load = SwitchLoad(
+            host: self.address.host,
+            port: self.address.port,
+            terminal: self.terminal,
+            masterKey: try self.address.masterKey(of: self.terminal).key,
+            pan: "4761739001010119",
+            pin: "1234",
+            accounts: ("CP0000000001", "CP0000000002")
+        )
+        let report = try await load.run(connections: self.connections, duration: .seconds(self.seconds))
+        say(
+            String(
+                format: "load: %d requests in %.1f s over %d connections: %.0f/s; latency p50 %.2f ms, p90 %.2f ms, p99 %.2f ms",
+                report.requests,
+                report.seconds,
+                self.connections,
+                report.perSecond,
+                report.percentile(0.5),
+                report.percentile(0.9),
+                report.percentile(0.99)
+            )
+        )
+        if !report.refused.isEmpty {
+            say("load: not approved: \(report.refused.sorted { $0.key < $1.key }.map { "\($0.key) x\($0.value)" }.joined(separator: ", "))")
+            throw ExitCode(1)
+        }
+    }
+}

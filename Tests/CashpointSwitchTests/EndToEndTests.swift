@@ -324,6 +324,20 @@ struct EndToEndTests {
         }
     }
 
+    @Test("a card locked by a teller is refused at once, even within its card session (62)")
+    func lockDuringSession() async throws {
+        try await SwitchUnderTest.with { under in
+            try await under.terminal { atm in
+                #expect(try await atm.cardRequest(.balance, pan: alice.pan, pin: alice.pin)[39] == "00")
+                try await under.terminal("BRANCH01") { (branch: TerminalSession) async throws in
+                    #expect(try await branch.staffLogin(userName: "tina.teller", password: "teller-test-password")[39] == "00")
+                    #expect(try await branch.administrative("LOCKCARD", fields: [2: alice.pan])[39] == "00")
+                }
+                #expect(try await atm.cardRequest(.balance, pan: alice.pan)[39] == "62")
+            }
+        }
+    }
+
     @Test("a restart in the middle of a run: the terminal reconnects and goes on with its session")
     func restart() async throws {
         try await SwitchUnderTest.with { under in
