@@ -31,6 +31,16 @@ struct SwitchAddress: ParsableArguments {
             throw ValidationError(error.description)
         }
     }
+
+    /// Plays a sequence; the number of steps whose answers differed.
+    func play(_ sequence: CashpointHarness.Sequence) async throws -> Int {
+        try await SequenceRunner(
+            host: self.host,
+            port: self.port,
+            masterKey: try self.masterKey(of: sequence.terminal).key,
+            say: say
+        ).run(sequence)
+    }
 }
 
 struct Run: AsyncParsableCommand {
@@ -56,14 +66,8 @@ struct Run: AsyncParsableCommand {
             } catch {
                 throw ValidationError("cannot read the sequence \(file): \(error)")
             }
-            let runner = SequenceRunner(
-                host: self.address.host,
-                port: self.address.port,
-                masterKey: try self.address.masterKey(of: sequence.terminal).key,
-                say: say
-            )
             do {
-                failures += try await runner.run(sequence)
+                failures += try await self.address.play(sequence)
             } catch {
                 say("sequence \(sequence.name) stopped: \(error)")
                 throw ExitCode(2)
@@ -166,13 +170,7 @@ struct Flood: AsyncParsableCommand {
             }
             if opened < self.idle { failed = true }
         }
-        let sequence = try Sequence.load(self.then)
-        let failures = try await SequenceRunner(
-            host: self.address.host,
-            port: self.address.port,
-            masterKey: try self.address.masterKey(of: sequence.terminal).key,
-            say: say
-        ).run(sequence)
+        let failures = try await self.address.play(try Sequence.load(self.then))
         if failures > 0 || failed { throw ExitCode(1) }
         say("flood: OK")
     }

@@ -96,17 +96,7 @@ struct RobustnessTests {
 
     @Test("PostgreSQL unreachable: 91 within a second, and service resumes by itself")
     func databaseDown() async throws {
-        let proxy = Mutex<DatabaseProxy?>(nil)
-        try await SwitchUnderTest.with(databaseURL: { bank in
-            // Filled in below: the switch reaches the database through the proxy.
-            var url = bank.switchURL
-            url.port = proxy.withLock { $0!.port }
-            return url
-        }, before: { bank in
-            let started = try await DatabaseProxy.start(to: bank.switchURL)
-            proxy.withLock { $0 = started }
-        }) { under in
-            let database = try #require(proxy.withLock { $0 })
+        try await Self.behindProxy { under, database in
             try await under.terminal { terminal in
                 #expect(try await terminal.cardRequest(.balance, pan: alice.pan, pin: alice.pin)[39] == "00")
                 database.takeDown()
@@ -137,16 +127,7 @@ struct RobustnessTests {
 
     @Test("graceful shutdown answers the request in flight, then stops")
     func gracefulShutdown() async throws {
-        let proxy = Mutex<DatabaseProxy?>(nil)
-        try await SwitchUnderTest.with(databaseURL: { bank in
-            var url = bank.switchURL
-            url.port = proxy.withLock { $0!.port }
-            return url
-        }, before: { bank in
-            let started = try await DatabaseProxy.start(to: bank.switchURL)
-            proxy.withLock { $0 = started }
-        }) { under in
-            let database = try #require(proxy.withLock { $0 })
+        try await Self.behindProxy { under, database in
             try await under.terminal { terminal in
                 #expect(try await terminal.echo()[39] == "00")
                 database.slowDown(.milliseconds(150))
@@ -173,4 +154,22 @@ struct RobustnessTests {
         }
     }
 
+
+    /// A switch that reaches its database through a `DatabaseProxy` the test controls.
+    static func behindProxy(_ body: @Sendable (SwitchUnderTest, DatabaseProxy) async throws -> Void) async throws {
+        let proxy = Mutex<DatabaseProxy?>(nil)
+        try await SwitchUnderTest.with(
+            databaseURL: { bank in
+                var url = bank.switchURL
+                url.port = proxy.withLock { $0!.port }
+                return url
+            },
+            before: { bank in
+                let started = try await DatabaseProxy.start(to: bank.switchURL)
+                proxy.withLock { $0 = started }
+            }
+        ) { under in
+            try await body(under, try #require(proxy.withLock { $0 }))
+        }
+    }
 }
