@@ -177,6 +177,7 @@ let package = Package(
             dependencies: [
                 "ATM87",
                 "CashpointTerminal",
+                "CashpointSecurity",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             swiftSettings: swiftSettings

@@ -99,8 +99,10 @@ public struct MetricsEndpoint: Sendable {
             var head = HTTPRequestHead(version: .http1_1, method: HTTPMethod(rawValue: method), uri: path)
             head.headers.add(name: "Host", value: "\(host):\(port)")
             head.headers.add(name: "Connection", value: "close")
-            try await outbound.write(.head(head))
-            try await outbound.write(.end(nil))
+            // No body: a fixed length of 0 (not chunked), head and end in one write, so nothing is
+            // left to write once the server has answered and closed.
+            head.headers.add(name: "Content-Length", value: "0")
+            try await outbound.write(contentsOf: [.head(head), .end(nil)])
             var status: Int?
             var body = ByteBuffer()
             for try await part in inbound {

@@ -1,6 +1,7 @@
 import ATM87
 import ArgumentParser
 import CashpointTerminal
+import CashpointSecurity
 import Foundation
 
 @main
@@ -9,10 +10,10 @@ struct ATMTerminal: AsyncParsableCommand {
         commandName: "atm-terminal",
         abstract: "The ATM and teller terminal.",
         discussion: """
-            The keypad session, the teller mode, the electronic journal and store-and-forward come with \
-            the switch's network service and are not built yet. Today it composes the requests it will send.
+            atm: a customer's keypad session against a running switch. The teller mode, the electronic \
+            journal and store-and-forward are not built yet.
             """,
-        subcommands: [Compose.self]
+        subcommands: [ATM.self, Compose.self]
     )
 }
 
@@ -73,5 +74,75 @@ struct Compose: AsyncParsableCommand {
         }
         print(ATM87PrettyPrinter.format(message))
         print(HexDump.format(message.framedBytes))
+    }
+}
+
+struct ATM: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "atm",
+        abstract: "Run an ATM against a switch: insert a card, enter the PIN (masked), choose transactions.",
+        discussion: """
+            Signs on as the terminal with its master key (from --master-key-file, or the demo fixture's \
+            test keys), then serves customers until q or the end of input. Test cards and PINs: \
+            fixtures/README.md.
+            """
+    )
+
+    @Option(help: "The switch's host.")
+    var host = "127.0.0.1"
+
+    @Option(help: "The switch's ATM-87 port.")
+    var port = 8583
+
+    @Option(help: "The terminal id.")
+    var terminal = "ATM00001"
+
+    @Option(help: "A file holding the terminal's master key (64 hex characters).")
+    var masterKeyFile: String?
+
+    @Option(help: "The demo bank fixture, whose terminals carry test master keys.")
+    var fixture = "fixtures/bank.json"
+
+    func run() async throws {
+        let key = try self.masterKey()
+        let io = ConsoleKeypad()
+        do {
+            try await SwitchLink.with(host: self.host, port: self.port) { link in
+                let session = TerminalSession(link: link, terminal: self.terminal, masterKey: key.key)
+                let answer = try await session.signOn()
+                guard answer[39] == "00" else {
+                    throw ValidationError("the switch refused the sign-on of \(self.terminal) (\(answer[39] ?? "no code"))")
+                }
+                io.show("== Cashpoint ATM \(self.terminal): signed on, session keys received ==")
+                try await ATMKeypad(session: session, io: io).run()
+                _ = try? await session.signOff()
+                io.show("== signed off ==")
+            }
+        } catch let error as LinkError {
+            throw ValidationError("the switch at \(self.host):\(self.port): \(error)")
+        }
+    }
+
+    func masterKey() throws -> SecretKey {
+        do {
+            if let file = self.masterKeyFile {
+                return try SecretKey(contentsOfFile: file, name: "master key")
+            }
+            let data = try Data(contentsOf: URL(fileURLWithPath: self.fixture))
+            struct Fixture: Decodable {
+                struct Terminal: Decodable {
+                    var id: String
+                    var masterKey: String?
+                }
+                var terminals: [Terminal]
+            }
+            let fixture = try JSONDecoder().decode(Fixture.self, from: data)
+            guard let hex = fixture.terminals.first(where: { $0.id == self.terminal })?.masterKey else {
+                throw ValidationError("\(self.fixture) has no master key for \(self.terminal): pass --master-key-file")
+            }
+            return try SecretKey(hex: hex, name: "master key of \(self.terminal)")
+        } catch let error as SecretKey.LoadError {
+            throw ValidationError(error.description)
+        }
     }
 }

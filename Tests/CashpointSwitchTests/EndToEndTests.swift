@@ -373,3 +373,56 @@ struct EndToEndTests {
         }
     }
 }
+
+/// A keypad that types a script and keeps what the screen showed.
+final class ScriptedKeypad: KeypadIO {
+    var keys: [String]
+    var screen: [String] = []
+
+    init(_ keys: [String]) { self.keys = keys }
+
+    func show(_ text: String) { self.screen.append(text) }
+    func ask(_ prompt: String) async -> String? { self.keys.isEmpty ? nil : self.keys.removeFirst() }
+    func askSecret(_ prompt: String) async -> String? { await self.ask(prompt) }
+}
+
+@Suite("The ATM keypad against the switch", .enabled(if: databaseTestsEnabled), .timeLimit(.minutes(3)))
+struct KeypadTests {
+    @Test("a customer: wrong PIN, right PIN, balance, withdrawal, transfer, statement, PIN change, card returned")
+    func customer() async throws {
+        try await SwitchUnderTest.with { under in
+            let screen = try await under.terminal { atm in
+                let keypad = ScriptedKeypad([
+                    alice.pan, "9999", "1234", "1", "2", "100", "4", alice.savings, "25.50", "5", "6", "1234", "2468",
+                    "2468", "9", "0", "4111111111111111", "9999", "q",
+                ])
+                try await ATMKeypad(session: atm, io: keypad).run()
+                return keypad.screen.joined(separator: "\n")
+            }
+            #expect(screen.contains("Incorrect PIN. Please try again."))
+            #expect(screen.contains("Balance     2,500.00"))
+            #expect(screen.contains("Please take your cash: 100.00."))
+            #expect(screen.contains("Balance     2,400.00"))
+            #expect(screen.contains("Amount      25.50"))
+            #expect(screen.contains("Your PIN has been changed."))
+            #expect(screen.contains("Please choose 0 to 6."))
+            #expect(screen.contains("Please take your card. Thank you."))
+            #expect(screen.contains("This card has expired."))
+            #expect(!screen.contains(alice.pan))
+            #expect(try await under.bank.balance(alice.current) == 237_450)
+            #expect(try await under.auditCount("session.end") == 1)
+        }
+    }
+
+    @Test("three wrong PINs: the card is kept")
+    func captured() async throws {
+        try await SwitchUnderTest.with { under in
+            let screen = try await under.terminal { atm in
+                let keypad = ScriptedKeypad([bob.pan, "0000", "0000", "0000", "q"])
+                try await ATMKeypad(session: atm, io: keypad).run()
+                return keypad.screen.joined(separator: "\n")
+            }
+            #expect(screen.contains("Your card has been retained"))
+        }
+    }
+}
