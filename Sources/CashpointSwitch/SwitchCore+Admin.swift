@@ -194,6 +194,10 @@ extension SwitchCore {
         guard let userName = tlv["UN"], let enciphered = tlv["PW"], let keys = exchange.keys else {
             throw Refusal(.formatError, "LOGIN needs UN and PW")
         }
+        // Staff sign on at a branch desk, never at an ATM.
+        guard await self.sessions.kind(of: exchange.terminal) == "branch" else {
+            throw Refusal(.notPermittedToTerminal, "staff sign on at branch terminals", audit: "login.refused")
+        }
         let password: String
         do {
             password = try PasswordBlock.decipher(

@@ -8,6 +8,7 @@ public actor TerminalSessions {
     struct Entry {
         var generation: Int
         var keys: SessionKeys
+        var kind: String
     }
 
     public enum SignOn: Sendable {
@@ -37,8 +38,13 @@ public actor TerminalSessions {
             return nil
         }
         let keys = try self.switchKey.openSessionKeys(sealed, terminal: terminal)
-        self.cache[terminal] = Entry(generation: record.sessionGeneration, keys: keys)
+        self.cache[terminal] = Entry(generation: record.sessionGeneration, keys: keys, kind: record.kind)
         return keys
+    }
+
+    /// `atm` or `branch`, for a terminal with a session.
+    public func kind(of terminal: String) -> String? {
+        self.cache[terminal]?.kind
     }
 
     /// Sign-on (001) or key change (161): fresh session keys, wrapped under the terminal's master key.
@@ -74,7 +80,7 @@ public actor TerminalSessions {
         else {
             return .refused(reason: "terminal disabled")
         }
-        self.cache[terminal] = Entry(generation: generation, keys: keys)
+        self.cache[terminal] = Entry(generation: generation, keys: keys, kind: record!.kind)
         return .started(keys: keys, material: material, generation: generation)
     }
 

@@ -274,6 +274,10 @@ struct EndToEndTests {
                 let refused = try await branch.administrative("AUDIT")
                 #expect(refused[39] == "58")
                 // A staff token cannot make card transactions.
+                let atATM = try await under.terminal("ATM00002") { atm in
+                    try await atm.staffLogin(userName: "tina.teller", password: "teller-test-password")
+                }
+                #expect(atATM[39] == "58")
                 branch.cardToken = branch.staffToken
                 #expect(try await branch.cardRequest(.balance, pan: alice.pan)[39] == "63")
             }
@@ -281,6 +285,7 @@ struct EndToEndTests {
                 "SELECT count(*)::int FROM bank.audit_logs WHERE outcome IN ('57', '58') AND details->>'refused_by' = 'permission table'"
             )
             #expect(refusals == 2)
+            #expect(try await under.auditCount("login.refused") == 1)
             #expect(try await under.bank.balance(bob.current) == 80_000)
         }
     }
