@@ -49,14 +49,18 @@ extension SwitchCore {
         let claims = try await self.checkToken(token, exchange, panDigest: nil)
         if operation == .logout {
             self.tokens.end(claims)
-            try await self.bank.store.audit(
+            try await self.bank.store.endSession(
                 actor: ActorContext(role: .system, userID: nil, name: claims.sub.value, device: exchange.terminal, ip: exchange.peer.ip),
-                action: "session.end",
-                outcome: "00",
-                details: ["role": claims.role]
+                sessionID: claims.jti.value,
+                expires: claims.exp.value,
+                role: claims.role
             )
             logger.info("session ended")
             return self.plainResponse(to: request, code: .approved, reason: nil)
+        }
+        // A staff session ended on another switch (or before a restart) is refused here too.
+        if try await self.bank.store.sessionEnded(claims.jti.value) {
+            throw Refusal(.securityViolation, TokenRefusal.ended.rawValue, audit: "token.refused")
         }
         guard let role = Role(rawValue: claims.role) else { throw Refusal(.securityViolation, "token role") }
         let actor = StaffMember(userID: claims.uid, userName: claims.sub.value, role: role)

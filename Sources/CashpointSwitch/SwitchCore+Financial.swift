@@ -3,6 +3,7 @@ import CashpointBank
 import CashpointSecurity
 import CashpointStore
 import Foundation
+import JWTKit
 import Logging
 
 extension SwitchCore {
@@ -58,15 +59,25 @@ extension SwitchCore {
             guard claims.role == Role.customer.rawValue, let cardID = claims.cid else {
                 throw Refusal(.notPermittedToTerminal, "a staff token cannot make card transactions", audit: "token.refused")
             }
-            // The card may have been blocked, or its customer locked, since the token was issued: a
-            // lock takes effect at once, not when the token expires.
-            guard let card = try await self.bank.store.card(panDigest: self.bank.hasher.panDigest(pan)),
-                card.cardID == cardID
+            // The card may have been blocked, its customer locked, or the session ended (by any switch)
+            // since the token was issued: each takes effect at once, not when the token expires.
+            guard
+                let state = try await self.bank.store.cardSession(
+                    panDigest: self.bank.hasher.panDigest(pan),
+                    sessionID: claims.jti.value
+                ), state.cardID == cardID
             else {
                 throw Refusal(.unknownCard, "the token's card is gone")
             }
-            guard card.status == "active", !card.userLocked else {
-                throw Refusal(.restricted, "card \(card.status)\(card.userLocked ? ", customer locked" : "")", audit: "card.refused")
+            guard !state.ended else {
+                throw Refusal(.securityViolation, TokenRefusal.ended.rawValue, audit: "token.refused")
+            }
+            guard state.status == "active", !state.userLocked else {
+                throw Refusal(
+                    .restricted,
+                    "card \(state.status)\(state.userLocked ? ", customer locked" : "")",
+                    audit: "card.refused"
+                )
             }
             holder = CardHolder(
                 cardID: cardID,

@@ -343,6 +343,34 @@ struct EndToEndTests {
         }
     }
 
+    @Test("an ended session stays ended on a restarted switch (shared through the database)")
+    func endedSurvivesRestart() async throws {
+        try await SwitchUnderTest.with { under in
+            let (token, keys) = try await under.terminal { atm in
+                #expect(try await atm.cardRequest(.balance, pan: alice.pan, pin: alice.pin)[39] == "00")
+                let token = try #require(atm.cardToken)
+                #expect(try await atm.endCardSession()?[39] == "00")
+                return (token, try #require(atm.keys))
+            }
+            let staff = try await under.terminal("BRANCH01") { branch in
+                #expect(try await branch.staffLogin(userName: "ada.admin", password: "admin-test-password")[39] == "00")
+                let token = try #require(branch.staffToken)
+                #expect(try await branch.administrative("LOGOUT")[39] == "00")
+                return token
+            }
+            try await under.restart()
+            try await under.terminal(signOn: false) { (atm: TerminalSession) async throws in
+                atm.resume(keys: keys)
+                atm.cardToken = token
+                #expect(try await atm.cardRequest(.balance, pan: alice.pan)[39] == "63")
+            }
+            try await under.terminal("BRANCH01") { (branch: TerminalSession) async throws in
+                #expect(try await branch.administrative("USERS", token: staff)[39] == "63")
+            }
+            #expect(try await under.auditCount("session.end") == 2)
+        }
+    }
+
     @Test("a restart in the middle of a run: the terminal reconnects and goes on with its session")
     func restart() async throws {
         try await SwitchUnderTest.with { under in
