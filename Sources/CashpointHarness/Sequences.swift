@@ -1,7 +1,7 @@
 public import ATM87
+import CashpointSecurity
 import CashpointTerminal
 public import Crypto
-import CashpointSecurity
 import Foundation
 
 /// A scripted sequence (`fixtures/sequences/*.json`): steps a terminal takes against a switch, each
@@ -115,7 +115,11 @@ public struct SequenceRunner: Sendable {
         return failures
     }
 
-    func perform(_ step: Sequence.Step, session: TerminalSession, answers: [String: ATM87Message]) async throws
+    func perform(
+        _ step: Sequence.Step,
+        session: TerminalSession,
+        answers: [String: ATM87Message]
+    ) async throws
         -> ATM87Message?
     {
         func need<T>(_ value: T?, _ what: String) throws -> T {
@@ -142,10 +146,16 @@ public struct SequenceRunner: Sendable {
                 newPIN: step.newPIN
             )
         case "reversal":
-            let original = try need(answers[try need(step.original, "original")], "an earlier step named \(step.original ?? "")")
+            let original = try need(
+                answers[try need(step.original, "original")],
+                "an earlier step named \(step.original ?? "")"
+            )
             return try await session.reversal(of: original, dispensed: step.dispensed)
         case "login":
-            return try await session.staffLogin(userName: try need(step.user, "user"), password: try need(step.password, "password"))
+            return try await session.staffLogin(
+                userName: try need(step.user, "user"),
+                password: try need(step.password, "password")
+            )
         case "admin":
             var fields: [Int: String] = [:]
             for (key, value) in step.fields ?? [:] {
@@ -188,11 +198,12 @@ public struct SequenceRunner: Sendable {
             default:
                 if actual != wanted {
                     let shown = Int(key).map { ATM87Spec.field($0)?.sensitivity == ATM87Sensitivity.none } ?? true
-                    problems.append("field \(key): expected \(wanted), got \(shown ? (actual ?? "nothing") : "<redacted>")")
+                    problems.append(
+                        "field \(key): expected \(wanted), got \(shown ? (actual ?? "nothing") : "<redacted>")"
+                    )
                 }
             }
         }
         return problems
     }
 }
-

@@ -73,7 +73,8 @@ public struct SwitchLoad: Sendable {
             for try await part in group { parts.append(part) }
             return parts
         }
-        let seconds = Double((clock.now - start).components.seconds)
+        let seconds =
+            Double((clock.now - start).components.seconds)
             + Double((clock.now - start).components.attoseconds) / 1e18
         var refused: [String: Int] = [:]
         for part in parts { refused.merge(part.refused, uniquingKeysWith: +) }
@@ -95,7 +96,9 @@ public struct SwitchLoad: Sendable {
             )
             session.resume(keys: keys)
             let opened = try await session.cardRequest(.balance, pan: self.pan, pin: self.pin, from: self.accounts.0)
-            guard opened[39] == "00" else { throw LinkError("the card session did not open: \(opened[39] ?? "nothing")") }
+            guard opened[39] == "00" else {
+                throw LinkError("the card session did not open: \(opened[39] ?? "nothing")")
+            }
             let clock = ContinuousClock()
             var report = Report(requests: 0, refused: [:], seconds: 0, latencies: [])
             var step = 0
@@ -123,7 +126,9 @@ public struct SwitchLoad: Sendable {
                     answer = try await session.cardRequest(.balance, pan: self.pan, from: self.accounts.0)
                 }
                 let elapsed = clock.now - started
-                report.latencies.append(Int(elapsed.components.seconds * 1_000_000 + elapsed.components.attoseconds / 1_000_000_000_000))
+                report.latencies.append(
+                    Int(elapsed.components.seconds * 1_000_000 + elapsed.components.attoseconds / 1_000_000_000_000)
+                )
                 report.requests += 1
                 if answer[39] != "00" { report.refused[answer[39] ?? "--", default: 0] += 1 }
                 step += 1

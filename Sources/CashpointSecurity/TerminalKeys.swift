@@ -41,7 +41,8 @@ public enum KeyMaterial {
     public static func encode(_ keys: SessionKeys, under master: SymmetricKey) throws(KeyWrapping.Error) -> String {
         let pin = try KeyWrapping.wrap(keys.pin, under: master)
         let mac = try KeyWrapping.wrap(keys.mac, under: master)
-        return "V1;PIN=\(Hex.encode(pin));MAC=\(Hex.encode(mac));KCV=\(KeyCheckValue.of(keys.pin)),\(KeyCheckValue.of(keys.mac))"
+        return
+            "V1;PIN=\(Hex.encode(pin));MAC=\(Hex.encode(mac));KCV=\(KeyCheckValue.of(keys.pin)),\(KeyCheckValue.of(keys.mac))"
     }
 
     public static func decode(_ text: String, under master: SymmetricKey) throws(Error) -> SessionKeys {
@@ -137,7 +138,9 @@ public struct SwitchKey: Sendable {
             let bytes = try AES.GCM.open(box, using: self.sealing, authenticating: Array("cashpoint|\(context)".utf8))
             return SymmetricKey(data: bytes)
         } catch {
-            throw Error(reason: "a sealed key does not open under this switch key (wrong key file, or moved between rows)")
+            throw Error(
+                reason: "a sealed key does not open under this switch key (wrong key file, or moved between rows)"
+            )
         }
     }
 }

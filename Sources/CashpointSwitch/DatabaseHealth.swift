@@ -131,7 +131,9 @@ public actor DatabaseHealth {
                         // SSLRequest: length 8, code 80877103.
                         try await outbound.write(ByteBuffer(bytes: [0, 0, 0, 8, 0x04, 0xD2, 0x16, 0x2F]))
                         for try await reply in inbound {
-                            return reply.readableBytesView.first.map { $0 == UInt8(ascii: "S") || $0 == UInt8(ascii: "N") } ?? false
+                            return reply.readableBytesView.first.map {
+                                $0 == UInt8(ascii: "S") || $0 == UInt8(ascii: "N")
+                            } ?? false
                         }
                         return false
                     }

@@ -76,7 +76,11 @@ public struct SessionTokens: Sendable {
     }
 
     /// The claims of a valid token for this terminal (and this card, when `panDigest` is given).
-    public func check(_ token: String, terminal: String, panDigest: String?) async -> Result<SessionClaims, TokenRefusal> {
+    public func check(
+        _ token: String,
+        terminal: String,
+        panDigest: String?
+    ) async -> Result<SessionClaims, TokenRefusal> {
         let claims: SessionClaims
         do {
             claims = try await self.keys.verify(token, as: SessionClaims.self)

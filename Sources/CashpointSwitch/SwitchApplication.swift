@@ -2,8 +2,8 @@ public import CashpointDatabase
 public import CashpointSecurity
 import CashpointStore
 import Foundation
-import Metrics
 public import Logging
+import Metrics
 import NIOPosix
 import PostgresNIO
 public import ServiceLifecycle
@@ -42,7 +42,9 @@ public struct SwitchApplication: Sendable {
     }
 
     /// The services to run, in start order, and the server (for its port and connection count).
-    public func makeServices(onBound: @escaping @Sendable (Int) -> Void = { _ in }) async -> (
+    public func makeServices(
+        onBound: @escaping @Sendable (Int) -> Void = { _ in }
+    ) async -> (
         services: [any Service], server: SwitchServer, core: SwitchCore
     ) {
         var configuration = self.url.clientConfiguration()

@@ -50,7 +50,13 @@ extension SwitchCore {
         if operation == .logout {
             self.tokens.end(claims)
             try await self.bank.store.endSession(
-                actor: ActorContext(role: .system, userID: nil, name: claims.sub.value, device: exchange.terminal, ip: exchange.peer.ip),
+                actor: ActorContext(
+                    role: .system,
+                    userID: nil,
+                    name: claims.sub.value,
+                    device: exchange.terminal,
+                    ip: exchange.peer.ip
+                ),
                 sessionID: claims.jti.value,
                 expires: claims.exp.value,
                 role: claims.role
@@ -82,7 +88,9 @@ extension SwitchCore {
             return Int64(amount)
         }
         func required(_ tag: String) throws -> String {
-            guard let value = tlv[tag], !value.isEmpty else { throw Refusal(.formatError, "field 48 \(tag) is missing") }
+            guard let value = tlv[tag], !value.isEmpty else {
+                throw Refusal(.formatError, "field 48 \(tag) is missing")
+            }
             return value
         }
 
@@ -105,7 +113,9 @@ extension SwitchCore {
             if let id = answer.createdID { out.append("AI", String(id)) }
         case .card:
             guard let customerID = tlv["CU"].flatMap({ Int64($0) }) else { throw Refusal(.formatError, "field 48 CU") }
-            guard let pan = request[2], let keys = exchange.keys else { throw Refusal(.formatError, "field 2: the card") }
+            guard let pan = request[2], let keys = exchange.keys else {
+                throw Refusal(.formatError, "field 2: the card")
+            }
             let pin = Self.randomPIN()
             answer = try await perform(
                 .issueCard(
@@ -119,7 +129,10 @@ extension SwitchCore {
             if let id = answer.createdID, answer.code.isApproved {
                 var generator = SystemRandomNumberGenerator()
                 out.append("CD", String(id))
-                out.append("PB", Hex.encode(try PINBlock.encipher(pin: pin, pan: pan, key: keys.pin, using: &generator)))
+                out.append(
+                    "PB",
+                    Hex.encode(try PINBlock.encipher(pin: pin, pan: pan, key: keys.pin, using: &generator))
+                )
             }
         case .lockAccount: answer = try await perform(.lockAccount(try account()))
         case .unlockAccount: answer = try await perform(.unlockAccount(try account()))
@@ -139,7 +152,8 @@ extension SwitchCore {
             let target = try account()
             let value = try amount()
             answer = try await perform(
-                operation == .deposit ? .deposit(account: target, amount: value) : .withdrawal(account: target, amount: value)
+                operation == .deposit
+                    ? .deposit(account: target, amount: value) : .withdrawal(account: target, amount: value)
             )
             if let balance = answer.balance, answer.code.isApproved { out.append("BL", Self.signedAmount(balance)) }
             if let auth = answer.authCode, answer.code.isApproved { out.append("AU", auth) }
@@ -171,7 +185,8 @@ extension SwitchCore {
             var truncated = false
             for record in answer.audit {
                 let entry = [
-                    String(record.id), Self.timestampText(record.at), Self.clean(record.actor), Self.clean(record.action),
+                    String(record.id), Self.timestampText(record.at), Self.clean(record.actor),
+                    Self.clean(record.action),
                     record.outcome, Self.clean(record.device ?? ""),
                 ].joined(separator: "|")
                 guard out.encoded.utf8.count + ATM87TLV.cost(of: entry) + 30 <= 999 else {
@@ -234,7 +249,10 @@ extension SwitchCore {
             var response = self.plainResponse(to: request, code: .approved, reason: nil)
             try response.set(62, token)
             try response.set(48, ATM87TLV([.init("RL", staff.role.rawValue)]).encoded)
-            exchange.logger.notice("staff signed on", metadata: ["user": "\(staff.userName)", "role": "\(staff.role.rawValue)"])
+            exchange.logger.notice(
+                "staff signed on",
+                metadata: ["user": "\(staff.userName)", "role": "\(staff.role.rawValue)"]
+            )
             return response
         }
     }
@@ -339,19 +357,27 @@ extension SwitchCore {
         var year = today.year + 4
         var month = today.month
         if let text {
-            guard text.utf8.count == 4, let yy = Int(text.prefix(2)), let mm = Int(text.suffix(2)), (1...12).contains(mm)
+            guard text.utf8.count == 4, let yy = Int(text.prefix(2)), let mm = Int(text.suffix(2)),
+                (1...12).contains(mm)
             else {
                 throw Refusal(.formatError, "EX is YYMM")
             }
             year = 2000 + yy
             month = mm
         }
-        let days = [31, (year % 4 == 0 && (year % 100 != 0 || year % 400 == 0)) ? 29 : 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31]
+        let days = [
+            31, (year % 4 == 0 && (year % 100 != 0 || year % 400 == 0)) ? 29 : 28, 31, 30, 31, 30, 31, 31, 30, 31, 30,
+            31,
+        ]
         return "\(year)-\(Self.digits(Int64(month), 2))-\(days[month - 1])"
     }
 
     /// A value inside a '|'-separated entry: no separators, printable ASCII.
     static func clean(_ text: String) -> String {
-        String(text.unicodeScalars.map { $0.isASCII && $0.value >= 0x20 && $0.value < 0x7F && $0 != "|" ? Character($0) : "_" })
+        String(
+            text.unicodeScalars.map {
+                $0.isASCII && $0.value >= 0x20 && $0.value < 0x7F && $0 != "|" ? Character($0) : "_"
+            }
+        )
     }
 }

@@ -34,7 +34,10 @@ extension SwitchCore {
             )
             switch authentication {
             case .refused(let code, let capture):
-                exchange.logger.notice("card refused", metadata: ["response_code": "\(code.rawValue)", "capture": "\(capture)"])
+                exchange.logger.notice(
+                    "card refused",
+                    metadata: ["response_code": "\(code.rawValue)", "capture": "\(capture)"]
+                )
                 var response = self.plainResponse(to: request, code: code, reason: capture ? "capture card" : nil)
                 if capture { try response.set(44, "CAPTURE CARD") }
                 return response
@@ -57,7 +60,11 @@ extension SwitchCore {
             guard type != "92" else { throw Refusal(.formatError, "a PIN change needs the old PIN block") }
             let claims = try await self.checkToken(token, exchange, panDigest: panDigest)
             guard claims.role == Role.customer.rawValue, let cardID = claims.cid else {
-                throw Refusal(.notPermittedToTerminal, "a staff token cannot make card transactions", audit: "token.refused")
+                throw Refusal(
+                    .notPermittedToTerminal,
+                    "a staff token cannot make card transactions",
+                    audit: "token.refused"
+                )
             }
             // The card may have been blocked, its customer locked, or the session ended (by any switch)
             // since the token was issued: each takes effect at once, not when the token expires.
@@ -108,7 +115,13 @@ extension SwitchCore {
         default:
             throw Refusal(.invalidTransaction, "processing code \(type)")
         }
-        let answer = try await self.bank.perform(operation, for: holder, pan: pan, key: exchange.key, ip: exchange.peer.ip)
+        let answer = try await self.bank.perform(
+            operation,
+            for: holder,
+            pan: pan,
+            key: exchange.key,
+            ip: exchange.peer.ip
+        )
         var response = self.plainResponse(to: request, code: answer.code, reason: nil)
         if let auth = answer.authCode, answer.code.isApproved { try response.set(38, auth) }
         if let balance = answer.balance, answer.code.isApproved {
@@ -175,7 +188,11 @@ extension SwitchCore {
         do {
             return try PINBlock.decipher(block, pan: pan, key: keys.pin)
         } catch {
-            throw Refusal(.securityViolation, "the PIN block does not decipher under the session PIN key", audit: "pinblock.refused")
+            throw Refusal(
+                .securityViolation,
+                "the PIN block does not decipher under the session PIN key",
+                audit: "pinblock.refused"
+            )
         }
     }
 
@@ -199,7 +216,9 @@ extension SwitchCore {
     static func statement(_ lines: [StatementLine]) -> String {
         lines.map { line in
             let day = CivilDate(unixSeconds: Int(line.at.timeIntervalSince1970))
-            let date = Self.digits(Int64(day.year % 100), 2) + Self.digits(Int64(day.month), 2) + Self.digits(Int64(day.day), 2)
+            let date =
+                Self.digits(Int64(day.year % 100), 2) + Self.digits(Int64(day.month), 2)
+                + Self.digits(Int64(day.day), 2)
             let amount = (line.amount < 0 ? "D" : "C") + Self.digits(abs(line.amount), 12)
             let balance = (line.balanceAfter < 0 ? "D" : "C") + Self.digits(abs(line.balanceAfter), 12)
             return "\(date)|\(line.kind)|\(amount)|\(balance)"

@@ -44,7 +44,13 @@ struct Exchange {
 
     var key: IdempotencyKey { IdempotencyKey(terminal: self.terminal, stan: self.stan, transmitted: self.transmitted) }
     var actorForAudit: ActorContext {
-        ActorContext(role: .system, userID: nil, name: "terminal:\(self.terminal)", device: self.terminal, ip: self.peer.ip)
+        ActorContext(
+            role: .system,
+            userID: nil,
+            name: "terminal:\(self.terminal)",
+            device: self.terminal,
+            ip: self.peer.ip
+        )
     }
 }
 
@@ -234,7 +240,10 @@ public final class SwitchCore: Sendable {
                     details: ["mti": "\(request.mti)", "stan": exchange.stan, "reason": refusal.reason]
                 )
             }
-            logger.notice("refused", metadata: ["reason": "\(refusal.reason)", "response_code": "\(refusal.code.rawValue)"])
+            logger.notice(
+                "refused",
+                metadata: ["reason": "\(refusal.reason)", "response_code": "\(refusal.code.rawValue)"]
+            )
             return try self.sign(self.plainResponse(to: request, code: refusal.code, reason: refusal.reason), exchange)
         }
         return try self.sign(response, exchange)
@@ -272,7 +281,9 @@ public final class SwitchCore: Sendable {
 
     /// Field 44 holds 25 printable characters.
     static func shortReason(_ text: String) -> String {
-        let printable = text.unicodeScalars.map { $0.isASCII && $0.value >= 0x20 && $0.value < 0x7F ? Character($0) : "?" }
+        let printable = text.unicodeScalars.map {
+            $0.isASCII && $0.value >= 0x20 && $0.value < 0x7F ? Character($0) : "?"
+        }
         return String(String(printable).prefix(25))
     }
 }

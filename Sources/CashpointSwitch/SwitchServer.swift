@@ -66,7 +66,8 @@ public final class SwitchServer: Service, Sendable {
             try await withThrowingDiscardingTaskGroup { group in
                 try await server.executeThenClose { inbound in
                     for try await connection in inbound {
-                        guard let id = self.connections.open(connection.channel, limit: self.configuration.maxConnections)
+                        guard
+                            let id = self.connections.open(connection.channel, limit: self.configuration.maxConnections)
                         else {
                             self.logger.warning("too many connections: closing a new one")
                             Counter(label: "cashpoint_connections_refused_total").increment()

@@ -58,7 +58,8 @@ public enum ScreenText {
         }
         var cents: Int64 = 0
         if parts.count == 2 {
-            guard (1...2).contains(parts[1].count), parts[1].allSatisfy(\.isNumber), let fraction = Int64(parts[1]) else {
+            guard (1...2).contains(parts[1].count), parts[1].allSatisfy(\.isNumber), let fraction = Int64(parts[1])
+            else {
                 return nil
             }
             cents = parts[1].count == 1 ? fraction * 10 : fraction
@@ -206,7 +207,9 @@ public enum Receipt {
             "  Terminal \(terminal)   STAN \(answer[11] ?? "")",
             "  Card \(answer[2].map(ATM87PrettyPrinter.maskPAN) ?? "")",
         ]
-        if let amount = answer.integer(4), amount > 0 { lines.append("  Amount      \(ScreenText.money(Int64(amount)))") }
+        if let amount = answer.integer(4), amount > 0 {
+            lines.append("  Amount      \(ScreenText.money(Int64(amount)))")
+        }
         if let auth = answer[38] { lines.append("  Auth code   \(auth)") }
         if let balance = ScreenText.balance(answer[54]) { lines.append("  Balance     \(ScreenText.money(balance))") }
         if let statement = answer[63] {
@@ -215,8 +218,11 @@ public enum Receipt {
                 guard parts.count == 4 else { continue }
                 let amount = (parts[2].first == "D" ? -1 : 1) * (Int64(parts[2].dropFirst()) ?? 0)
                 let day = Array(parts[0])
-                let date = day.count == 6 ? "\(String(day[4...5]))/\(String(day[2...3]))/\(String(day[0...1]))" : parts[0]
-                lines.append("  \(date) \(parts[1].padding(toLength: 10, withPad: " ", startingAt: 0)) \(ScreenText.money(amount))")
+                let date =
+                    day.count == 6 ? "\(String(day[4...5]))/\(String(day[2...3]))/\(String(day[0...1]))" : parts[0]
+                lines.append(
+                    "  \(date) \(parts[1].padding(toLength: 10, withPad: " ", startingAt: 0)) \(ScreenText.money(amount))"
+                )
             }
         }
         lines.append("------------------------------")

@@ -165,7 +165,11 @@ public final class TerminalSession {
 
     /// A reversal advice (0420, or 0421 for a repeat) for an earlier 0200 and its answer;
     /// `dispensed` is the cash actually given (nil: none).
-    public func reversal(of original: ATM87Message, dispensed: Int?, repeatOf earlier: ATM87Message? = nil)
+    public func reversal(
+        of original: ATM87Message,
+        dispensed: Int?,
+        repeatOf earlier: ATM87Message? = nil
+    )
         async throws -> ATM87Message
     {
         var request: ATM87Message
@@ -177,7 +181,8 @@ public final class TerminalSession {
         } else {
             request = try self.header(.reversalAdvice)
             for field in [2, 3, 4, 49] { if let value = original[field] { try request.set(field, value) } }
-            let originalData = "0200" + (original[11] ?? "000000") + (original[7] ?? "0000000000")
+            let originalData =
+                "0200" + (original[11] ?? "000000") + (original[7] ?? "0000000000")
                 + String(repeating: "0", count: 22)
             try request.set(90, originalData)
             if let dispensed {

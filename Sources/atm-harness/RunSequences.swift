@@ -79,7 +79,8 @@ struct Run: AsyncParsableCommand {
 
 struct Flood: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
-        abstract: "Send random and garbled frames over many connections, then check that a valid transaction still succeeds.",
+        abstract:
+            "Send random and garbled frames over many connections, then check that a valid transaction still succeeds.",
         discussion: """
             With --pid, reads the switch's resident memory (/proc) after a warm-up flood and after the \
             measured one, and fails if it grew by more than --max-growth-mib. Exits 1 on any failure.
@@ -162,7 +163,13 @@ struct Flood: AsyncParsableCommand {
             say("idle: \(opened) of \(self.idle) idle connections held open at once")
             if let after, let during {
                 let growth = Double(during - after) / 1024
-                say(String(format: "switch memory with them: %.1f MiB (%.1f KiB per connection)", Double(during) / 1024, Double(during - after) / Double(max(opened, 1))))
+                say(
+                    String(
+                        format: "switch memory with them: %.1f MiB (%.1f KiB per connection)",
+                        Double(during) / 1024,
+                        Double(during - after) / Double(max(opened, 1))
+                    )
+                )
                 if growth > Double(self.maxGrowthMib) {
                     say("idle: FAILED: the switch's memory grew beyond the bound")
                     failed = true
@@ -255,7 +262,8 @@ struct Load: AsyncParsableCommand {
         let report = try await load.run(connections: self.connections, duration: .seconds(self.seconds))
         say(
             String(
-                format: "load: %d requests in %.1f s over %d connections: %.0f/s; latency p50 %.2f ms, p90 %.2f ms, p99 %.2f ms",
+                format:
+                    "load: %d requests in %.1f s over %d connections: %.0f/s; latency p50 %.2f ms, p90 %.2f ms, p99 %.2f ms",
                 report.requests,
                 report.seconds,
                 self.connections,
@@ -266,7 +274,9 @@ struct Load: AsyncParsableCommand {
             )
         )
         if !report.refused.isEmpty {
-            say("load: not approved: \(report.refused.sorted { $0.key < $1.key }.map { "\($0.key) x\($0.value)" }.joined(separator: ", "))")
+            say(
+                "load: not approved: \(report.refused.sorted { $0.key < $1.key }.map { "\($0.key) x\($0.value)" }.joined(separator: ", "))"
+            )
             throw ExitCode(1)
         }
     }

@@ -41,7 +41,9 @@ struct DatabaseOptions: ParsableArguments {
 
     func logger(default fallback: Logger.Level = .warning) throws -> Logger {
         guard let level = self.logLevel.map({ Logger.Level(rawValue: $0) }) ?? fallback else {
-            throw ValidationError("unknown log level '\(self.logLevel ?? "")': trace, debug, info, notice, warning, error, critical")
+            throw ValidationError(
+                "unknown log level '\(self.logLevel ?? "")': trace, debug, info, notice, warning, error, critical"
+            )
         }
         var logger = Logger(label: "atm-switch")
         logger.logLevel = level

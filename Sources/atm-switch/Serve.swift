@@ -79,7 +79,9 @@ struct Serve: AsyncParsableCommand {
 
     func validate() throws {
         guard (0...65535).contains(self.port) else { throw ValidationError("--port must be 0 to 65535") }
-        guard (-1...65535).contains(self.metricsPort) else { throw ValidationError("--metrics-port must be -1 to 65535") }
+        guard (-1...65535).contains(self.metricsPort) else {
+            throw ValidationError("--metrics-port must be -1 to 65535")
+        }
         guard self.idleTimeout > 0 else { throw ValidationError("--idle-timeout must be above 0 seconds") }
         guard self.maxConnections > 0 else { throw ValidationError("--max-connections must be above 0") }
         guard (1...120).contains(self.cardTokenLifetime) else {
@@ -93,7 +95,9 @@ struct Serve: AsyncParsableCommand {
 
     func run() async throws {
         let logger = try self.database.logger(default: .info)
-        let url = try await self.database.reachableURL(environment: ["CASHPOINT_SWITCH_DATABASE_URL", "CASHPOINT_DATABASE_URL"])
+        let url = try await self.database.reachableURL(environment: [
+            "CASHPOINT_SWITCH_DATABASE_URL", "CASHPOINT_DATABASE_URL",
+        ])
         let hasher = try self.pepper.hasher()
         let switchKey = try self.switchKey.key()
         let environment = ProcessInfo.processInfo.environment
@@ -157,7 +161,8 @@ struct Serve: AsyncParsableCommand {
 
 struct Stats: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
-        abstract: "Print a running switch's metrics (its Prometheus endpoint): counts by message type and response code, latency histogram, connections."
+        abstract:
+            "Print a running switch's metrics (its Prometheus endpoint): counts by message type and response code, latency histogram, connections."
     )
 
     @Option(help: "The switch's metrics host.")
@@ -214,7 +219,9 @@ struct TerminalAdd: AsyncParsableCommand {
     }
 
     func run() async throws {
-        let url = try await self.database.reachableURL(environment: ["CASHPOINT_SWITCH_DATABASE_URL", "CASHPOINT_DATABASE_URL"])
+        let url = try await self.database.reachableURL(environment: [
+            "CASHPOINT_SWITCH_DATABASE_URL", "CASHPOINT_DATABASE_URL",
+        ])
         let logger = try self.database.logger()
         let switchKey = try self.switchKey.key()
         let master = SecretKey.generate()
@@ -265,7 +272,9 @@ struct TerminalRekey: AsyncParsableCommand {
     @OptionGroup var switchKey: SwitchKeyOptions
 
     func run() async throws {
-        let url = try await self.database.reachableURL(environment: ["CASHPOINT_SWITCH_DATABASE_URL", "CASHPOINT_DATABASE_URL"])
+        let url = try await self.database.reachableURL(environment: [
+            "CASHPOINT_SWITCH_DATABASE_URL", "CASHPOINT_DATABASE_URL",
+        ])
         let logger = try self.database.logger()
         let switchKey = try self.switchKey.key()
         let master = SecretKey.generate()

@@ -1,7 +1,7 @@
 import ATM87
 import ArgumentParser
-import CashpointTerminal
 import CashpointSecurity
+import CashpointTerminal
 import Foundation
 
 @main
@@ -111,7 +111,9 @@ struct ATM: AsyncParsableCommand {
                 let session = TerminalSession(link: link, terminal: self.terminal, masterKey: key.key)
                 let answer = try await session.signOn()
                 guard answer[39] == "00" else {
-                    throw ValidationError("the switch refused the sign-on of \(self.terminal) (\(answer[39] ?? "no code"))")
+                    throw ValidationError(
+                        "the switch refused the sign-on of \(self.terminal) (\(answer[39] ?? "no code"))"
+                    )
                 }
                 io.show("== Cashpoint ATM \(self.terminal): signed on, session keys received ==")
                 try await ATMKeypad(session: session, io: io).run()

@@ -4,10 +4,13 @@ import Testing
 
 @Suite("What the ATM shows")
 struct ScreenTextTests {
-    @Test("amounts typed at the keypad", arguments: [
-        ("50", 5_000 as Int64?), ("20.5", 2_050), ("20.05", 2_005), ("0.01", 1), (" 7 ", 700),
-        ("20.", nil), ("20.123", nil), ("-5", nil), ("abc", nil), ("", nil), ("1e3", nil), ("99999999", nil),
-    ])
+    @Test(
+        "amounts typed at the keypad",
+        arguments: [
+            ("50", 5_000 as Int64?), ("20.5", 2_050), ("20.05", 2_005), ("0.01", 1), (" 7 ", 700),
+            ("20.", nil), ("20.123", nil), ("-5", nil), ("abc", nil), ("", nil), ("1e3", nil), ("99999999", nil),
+        ]
+    )
     func amounts(text: String, minor: Int64?) {
         #expect(ScreenText.parseAmount(text) == minor)
     }
@@ -20,7 +23,9 @@ struct ScreenTextTests {
         #expect(ScreenText.balance("0001978C000000240000") == 240_000)
         #expect(ScreenText.balance("0001978D000000000100") == -100)
         #expect(ScreenText.balance("garbage") == nil)
-        for code in ["12", "13", "14", "30", "51", "54", "55", "57", "58", "61", "62", "63", "65", "75", "76", "77", "91", "94"] {
+        for code in [
+            "12", "13", "14", "30", "51", "54", "55", "57", "58", "61", "62", "63", "65", "75", "76", "77", "91", "94",
+        ] {
             #expect(!ScreenText.refusal(code).contains("code"))
         }
         #expect(ScreenText.refusal("96").contains("96"))

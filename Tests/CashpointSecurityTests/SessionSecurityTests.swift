@@ -16,7 +16,9 @@ struct SessionSecurityTests {
         let back = try KeyMaterial.decode(material, under: self.master)
         #expect(KeyCheckValue.of(back.pin) == KeyCheckValue.of(keys.pin))
         #expect(KeyCheckValue.of(back.mac) == KeyCheckValue.of(keys.mac))
-        #expect(throws: KeyMaterial.Error.self) { try KeyMaterial.decode(material, under: SymmetricKey(size: .bits256)) }
+        #expect(throws: KeyMaterial.Error.self) {
+            try KeyMaterial.decode(material, under: SymmetricKey(size: .bits256))
+        }
         var altered = Array(material.utf8)
         altered[10] = altered[10] == UInt8(ascii: "0") ? UInt8(ascii: "1") : UInt8(ascii: "0")
         #expect(throws: KeyMaterial.Error.self) {
@@ -37,7 +39,8 @@ struct SessionSecurityTests {
     func messageMAC() throws {
         let key = SymmetricKey(size: .bits256)
         var message = ATM87Message(mti: .financialRequest)
-        for (field, value) in [(3, "310000"), (4, "000000000000"), (7, "1125093112"), (11, "000001"), (41, "ATM00001")] {
+        for (field, value) in [(3, "310000"), (4, "000000000000"), (7, "1125093112"), (11, "000001"), (41, "ATM00001")]
+        {
             try message.set(field, value)
         }
         let primary = try MessageAuthentication.sign(message, key: key)
@@ -80,7 +83,13 @@ struct SessionSecurityTests {
             try PasswordBlock.decipher(block, key: key, terminal: "BRANCH01", stan: "000002", transmitted: "1125093112")
         }
         #expect(throws: PasswordBlock.Error.self) {
-            try PasswordBlock.decipher(block, key: SymmetricKey(size: .bits256), terminal: "BRANCH01", stan: "000001", transmitted: "1125093112")
+            try PasswordBlock.decipher(
+                block,
+                key: SymmetricKey(size: .bits256),
+                terminal: "BRANCH01",
+                stan: "000001",
+                transmitted: "1125093112"
+            )
         }
         #expect(throws: PasswordBlock.Error.self) {
             try PasswordBlock.decipher("zz", key: key, terminal: "BRANCH01", stan: "000001", transmitted: "1125093112")

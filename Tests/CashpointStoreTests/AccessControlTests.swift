@@ -1,7 +1,7 @@
-import CashpointTestSupport
 import CashpointBank
 import CashpointSecurity
 import CashpointStore
+import CashpointTestSupport
 import Foundation
 import PostgresNIO
 import Testing

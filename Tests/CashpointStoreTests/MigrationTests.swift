@@ -1,5 +1,5 @@
-import CashpointTestSupport
 import CashpointStore
+import CashpointTestSupport
 import Foundation
 import PostgresNIO
 import Testing

@@ -48,7 +48,10 @@ struct EndToEndTests {
             #expect(answer[39] == "58")
             #expect(answer[120] == nil)
             try await under.bank.asSuperuser { connection in
-                try await connection.query("SELECT bank.set_terminal_enabled('test', 'ATM00002', false)", logger: quietLogger)
+                try await connection.query(
+                    "SELECT bank.set_terminal_enabled('test', 'ATM00002', false)",
+                    logger: quietLogger
+                )
             }
             let disabled = try await under.terminal("ATM00002", signOn: false) { try await $0.signOn() }
             #expect(disabled[39] == "58")
@@ -219,7 +222,10 @@ struct EndToEndTests {
                 let tlv = try ATM87TLV(parsing: try #require(created[48]))
                 let block = try #require(tlv["PB"].flatMap(Hex.decode))
                 let pin = try PINBlock.decipher(block, pan: pan, key: try #require(branch.keys).pin)
-                let deposit = try await branch.administrative("DEPOSIT", fields: [4: "000000050000", 102: "CP0000000042"])
+                let deposit = try await branch.administrative(
+                    "DEPOSIT",
+                    fields: [4: "000000050000", 102: "CP0000000042"]
+                )
                 #expect(deposit[39] == "00")
                 #expect(try ATM87TLV(parsing: try #require(deposit[48]))["BL"] == "C000000050000")
                 let balance = try await branch.administrative("BALANCE", fields: [102: "CP0000000042"])
@@ -250,7 +256,10 @@ struct EndToEndTests {
                 let first = try ATM87TLV(parsing: try #require(page[48]))
                 #expect(first.all("AR").count == 2)
                 let cursor = try #require(first["NX"])
-                let next = try await branch.administrative("AUDIT", [("AX", "card.issue"), ("LM", "2"), ("PG", cursor)])
+                let next = try await branch.administrative(
+                    "AUDIT",
+                    [("AX", "card.issue"), ("LM", "2"), ("PG", cursor)]
+                )
                 let second = try ATM87TLV(parsing: try #require(next[48]))
                 #expect(second.all("AR").count == 2)
                 #expect(Set(first.all("AR")).isDisjoint(with: second.all("AR")))
@@ -266,11 +275,17 @@ struct EndToEndTests {
         try await SwitchUnderTest.with { under in
             try await under.terminal { atm in
                 #expect(try await atm.cardRequest(.balance, pan: alice.pan, pin: alice.pin)[39] == "00")
-                let refused = try await atm.administrative("LOCKACCOUNT", fields: [102: bob.current], token: atm.cardToken)
+                let refused = try await atm.administrative(
+                    "LOCKACCOUNT",
+                    fields: [102: bob.current],
+                    token: atm.cardToken
+                )
                 #expect(refused[39] == "57")
             }
             try await under.terminal("BRANCH01") { branch in
-                #expect(try await branch.staffLogin(userName: "tina.teller", password: "teller-test-password")[39] == "00")
+                #expect(
+                    try await branch.staffLogin(userName: "tina.teller", password: "teller-test-password")[39] == "00"
+                )
                 let refused = try await branch.administrative("AUDIT")
                 #expect(refused[39] == "58")
                 // A staff token cannot make card transactions.
@@ -335,7 +350,10 @@ struct EndToEndTests {
             try await under.terminal { atm in
                 #expect(try await atm.cardRequest(.balance, pan: alice.pan, pin: alice.pin)[39] == "00")
                 try await under.terminal("BRANCH01") { (branch: TerminalSession) async throws in
-                    #expect(try await branch.staffLogin(userName: "tina.teller", password: "teller-test-password")[39] == "00")
+                    #expect(
+                        try await branch.staffLogin(userName: "tina.teller", password: "teller-test-password")[39]
+                            == "00"
+                    )
                     #expect(try await branch.administrative("LOCKCARD", fields: [2: alice.pan])[39] == "00")
                 }
                 #expect(try await atm.cardRequest(.balance, pan: alice.pan)[39] == "62")
@@ -375,7 +393,9 @@ struct EndToEndTests {
     func restart() async throws {
         try await SwitchUnderTest.with { under in
             let keys = try await under.terminal { atm in
-                #expect(try await atm.cardRequest(.withdrawal, pan: alice.pan, pin: alice.pin, amount: 1_000)[39] == "00")
+                #expect(
+                    try await atm.cardRequest(.withdrawal, pan: alice.pan, pin: alice.pin, amount: 1_000)[39] == "00"
+                )
                 return try #require(atm.keys)
             }
             try await under.restart()

@@ -61,7 +61,8 @@ struct RobustnessTests {
 
     @Test("an idle connection is closed after the idle timeout")
     func idleTimeout() async throws {
-        try await SwitchUnderTest.with(configure: { $0.idleTimeout = .milliseconds(300) }) { under in
+        let shortIdle: @Sendable (inout SwitchConfiguration) -> Void = { $0.idleTimeout = .milliseconds(300) }
+        try await SwitchUnderTest.with(configure: shortIdle) { under in
             try await RawLink.with(port: under.port) { (link: RawLink) async throws in
                 #expect(try await link.next(timeout: .seconds(5)) == .closed)
             }
@@ -154,21 +155,19 @@ struct RobustnessTests {
         }
     }
 
-
     /// A switch that reaches its database through a `DatabaseProxy` the test controls.
     static func behindProxy(_ body: @Sendable (SwitchUnderTest, DatabaseProxy) async throws -> Void) async throws {
         let proxy = Mutex<DatabaseProxy?>(nil)
-        try await SwitchUnderTest.with(
-            databaseURL: { bank in
-                var url = bank.switchURL
-                url.port = proxy.withLock { $0!.port }
-                return url
-            },
-            before: { bank in
-                let started = try await DatabaseProxy.start(to: bank.switchURL)
-                proxy.withLock { $0 = started }
-            }
-        ) { under in
+        let throughProxy: @Sendable (TestBank) -> DatabaseURL = { bank in
+            var url = bank.switchURL
+            url.port = proxy.withLock { $0!.port }
+            return url
+        }
+        let startProxy: @Sendable (TestBank) async throws -> Void = { bank in
+            let started = try await DatabaseProxy.start(to: bank.switchURL)
+            proxy.withLock { $0 = started }
+        }
+        try await SwitchUnderTest.with(databaseURL: throughProxy, before: startProxy) { under in
             try await body(under, try #require(proxy.withLock { $0 }))
         }
     }

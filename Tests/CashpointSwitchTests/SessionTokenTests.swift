@@ -45,13 +45,22 @@ struct SessionTokenTests {
         #expect(refusal(await mine.check(token, terminal: "BRANCH01", panDigest: nil)) == .malformedOrForged)
         #expect(refusal(await mine.check("not.a.token", terminal: "BRANCH01", panDigest: nil)) == .malformedOrForged)
         // The payload changed (role raised) with the old signature.
-        let (own, _) = try await mine.issue(subject: "tina", terminal: "BRANCH01", role: "teller", userID: 1, lifetime: .seconds(900))
+        let (own, _) = try await mine.issue(
+            subject: "tina",
+            terminal: "BRANCH01",
+            role: "teller",
+            userID: 1,
+            lifetime: .seconds(900)
+        )
         let parts = own.split(separator: ".").map(String.init)
         let payload = String(decoding: Data(base64Encoded: Self.padded(parts[1]))!, as: UTF8.self)
             .replacingOccurrences(of: "\"teller\"", with: "\"admin\"")
-        let raised = [parts[0], Data(payload.utf8).base64EncodedString().replacingOccurrences(of: "=", with: "")
-            .replacingOccurrences(of: "+", with: "-").replacingOccurrences(of: "/", with: "_"), parts[2]]
-            .joined(separator: ".")
+        let raised = [
+            parts[0],
+            Data(payload.utf8).base64EncodedString().replacingOccurrences(of: "=", with: "")
+                .replacingOccurrences(of: "+", with: "-").replacingOccurrences(of: "/", with: "_"), parts[2],
+        ]
+        .joined(separator: ".")
         #expect(refusal(await mine.check(raised, terminal: "BRANCH01", panDigest: nil)) == .malformedOrForged)
     }
 

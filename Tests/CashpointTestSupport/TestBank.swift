@@ -102,7 +102,12 @@ public struct TestBank: Sendable {
                     logger: quietLogger
                 )
                 if let fixture {
-                    _ = try await Seeder.seed(fixture, store: service.store, hasher: testHasher, switchKey: testSwitchKey)
+                    _ = try await Seeder.seed(
+                        fixture,
+                        store: service.store,
+                        hasher: testHasher,
+                        switchKey: testSwitchKey
+                    )
                 }
                 return try await body(bank, service)
             }

@@ -20,7 +20,11 @@ public final class RawLink {
         self.outbound = outbound
     }
 
-    public static func with<T: Sendable>(host: String = "127.0.0.1", port: Int, _ body: (RawLink) async throws -> T) async throws -> T {
+    public static func with<T: Sendable>(
+        host: String = "127.0.0.1",
+        port: Int,
+        _ body: (RawLink) async throws -> T
+    ) async throws -> T {
         let channel = try await ClientBootstrap(group: MultiThreadedEventLoopGroup.singleton)
             .connect(host: host, port: port) { channel in
                 channel.eventLoop.makeCompletedFuture {
@@ -77,4 +81,3 @@ public final class RawLink {
         }
     }
 }
-
