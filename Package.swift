@@ -16,6 +16,8 @@ let package = Package(
         .executable(name: "atm-terminal", targets: ["atm-terminal"]),
         .executable(name: "atm-harness", targets: ["atm-harness"]),
         .library(name: "ATM87", targets: ["ATM87"]),
+        .library(name: "CashpointSecurity", targets: ["CashpointSecurity"]),
+        .library(name: "CashpointSwitch", targets: ["CashpointSwitch"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-nio.git", from: "2.101.2"),

@@ -25,6 +25,19 @@ let package = Package(
             plugins: [
                 .plugin(name: "BenchmarkPlugin", package: "benchmark")
             ]
-        )
+        ),
+        .executableTarget(
+            name: "SwitchSecurityBenchmarks",
+            dependencies: [
+                .product(name: "Benchmark", package: "benchmark"),
+                .product(name: "ATM87", package: "main"),
+                .product(name: "CashpointSecurity", package: "main"),
+                .product(name: "CashpointSwitch", package: "main"),
+            ],
+            path: "Benchmarks/SwitchSecurityBenchmarks",
+            plugins: [
+                .plugin(name: "BenchmarkPlugin", package: "benchmark")
+            ]
+        ),
     ]
 )

@@ -21,9 +21,9 @@ public struct AuditSealingService: Service {
         while !Task.isShuttingDownGracefully && !Task.isCancelled {
             do {
                 let sealed = try await self.sealer.sealAll()
-                if sealed > 0 { self.logger.debug("audit rows sealed", metadata: ["sealed": "\(sealed)"]) }
+                if sealed > 0 { self.logger.debug("audit rows sealed", metadata: [LogKey.sealed: "\(sealed)"]) }
             } catch {
-                self.logger.warning("audit sealing failed; trying again", metadata: ["error": "\(error)"])
+                self.logger.warning("audit sealing failed; trying again", metadata: [LogKey.error: "\(error)"])
             }
             // Sleep until the next round, waking at once for a graceful shutdown.
             try? await cancelWhenGracefulShutdown { try await Task.sleep(for: self.interval) }

@@ -40,7 +40,7 @@ extension SwitchCore {
             throw Refusal(.formatError, "field 48 OP: unknown or missing operation")
         }
         var logger = exchange.logger
-        logger[metadataKey: "operation"] = "\(operation.rawValue)"
+        logger[metadataKey: LogKey.operation] = "\(operation.rawValue)"
         if operation == .login { return try await self.staffLogin(exchange, tlv: tlv) }
 
         guard let token = request[62] else {
@@ -202,7 +202,7 @@ extension SwitchCore {
         if !answer.statement.isEmpty { try response.set(63, Self.statement(answer.statement)) }
         if let account = request[102] { try response.set(102, account) }
         if !out.elements.isEmpty { try response.set(48, out.encoded) }
-        logger.info("administrative request answered", metadata: ["response_code": "\(answer.code.rawValue)"])
+        logger.info("administrative request answered", metadata: [LogKey.responseCode: "\(answer.code.rawValue)"])
         return response
     }
 
@@ -251,7 +251,7 @@ extension SwitchCore {
             try response.set(48, ATM87TLV([.init("RL", staff.role.rawValue)]).encoded)
             exchange.logger.notice(
                 "staff signed on",
-                metadata: ["user": "\(staff.userName)", "role": "\(staff.role.rawValue)"]
+                metadata: [LogKey.user: "\(staff.userName)", LogKey.role: "\(staff.role.rawValue)"]
             )
             return response
         }
@@ -309,7 +309,7 @@ extension SwitchCore {
         var response = self.plainResponse(to: request, code: .approved, reason: nil)
         try response.set(102, accountNo)
         try response.set(48, out.encoded)
-        exchange.logger.notice("customer created with account and card", metadata: ["customer_id": "\(customerID)"])
+        exchange.logger.notice("customer created with account and card", metadata: [LogKey.customerId: "\(customerID)"])
         return response
     }
 

@@ -36,7 +36,7 @@ extension SwitchCore {
             case .refused(let code, let capture):
                 exchange.logger.notice(
                     "card refused",
-                    metadata: ["response_code": "\(code.rawValue)", "capture": "\(capture)"]
+                    metadata: [LogKey.responseCode: "\(code.rawValue)", LogKey.capture: "\(capture)"]
                 )
                 var response = self.plainResponse(to: request, code: code, reason: capture ? "capture card" : nil)
                 if capture { try response.set(44, "CAPTURE CARD") }
@@ -161,8 +161,8 @@ extension SwitchCore {
         exchange.logger.notice(
             "reversal",
             metadata: [
-                "original_stan": "\(originalSTAN)", "reversed_amount": "\(result.reversedAmount)",
-                "replayed": "\(result.replayed)",
+                LogKey.originalStan: "\(originalSTAN)", LogKey.reversedAmount: "\(result.reversedAmount)",
+                LogKey.replayed: "\(result.replayed)",
             ]
         )
         return self.plainResponse(to: request, code: result.code, reason: nil)

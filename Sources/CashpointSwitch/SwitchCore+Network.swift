@@ -17,7 +17,7 @@ extension SwitchCore {
         )
         switch outcome {
         case .refused(let reason):
-            exchange.logger.warning("sign-on refused", metadata: ["reason": "\(reason)"])
+            exchange.logger.warning("sign-on refused", metadata: [LogKey.reason: "\(reason)"])
             return try self.sign(
                 self.plainResponse(to: request, code: .notPermittedToTerminal, reason: reason),
                 exchange
@@ -25,7 +25,7 @@ extension SwitchCore {
         case .started(let keys, let material, let generation):
             exchange.logger.notice(
                 keyChange ? "session keys changed" : "terminal signed on",
-                metadata: ["generation": "\(generation)", "pin_key_check": "\(KeyCheckValue.of(keys.pin))"]
+                metadata: [LogKey.generation: "\(generation)", LogKey.pinKeyCheck: "\(KeyCheckValue.of(keys.pin))"]
             )
             var response = self.plainResponse(to: request, code: .approved, reason: nil)
             try response.set(120, material)

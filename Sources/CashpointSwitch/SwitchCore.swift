@@ -90,18 +90,21 @@ public final class SwitchCore: Sendable {
     /// caller keeps the connection), nil when not (the caller closes it).
     public func respond(toMalformed error: ATM87Error, from peer: Peer) -> ATM87Message? {
         var logger = self.logger
-        logger[metadataKey: "connection"] = "\(peer.connection)"
+        logger[metadataKey: LogKey.connection] = "\(peer.connection)"
         guard let mti = error.mti, let stan = error.stan, !mti.isResponse,
             let responseMTI = ATM87Spec.message(mti)?.response,
             stan.utf8.count == 6, stan.utf8.allSatisfy({ (0x30...0x39).contains($0) })
         else {
-            logger.warning("malformed frame without a readable MTI and STAN: closing", metadata: ["error": "\(error)"])
+            logger.warning(
+                "malformed frame without a readable MTI and STAN: closing",
+                metadata: [LogKey.error: "\(error)"]
+            )
             Counter(label: "cashpoint_malformed_frames_total", dimensions: [("answered", "no")]).increment()
             return nil
         }
         logger.warning(
             "malformed message answered 30",
-            metadata: ["mti": "\(mti)", "stan": "\(stan)", "error": "\(error)"]
+            metadata: [LogKey.mti: "\(mti)", LogKey.stan: "\(stan)", LogKey.error: "\(error)"]
         )
         Counter(label: "cashpoint_malformed_frames_total", dimensions: [("answered", "30")]).increment()
         var response = ATM87Message(mti: responseMTI)
@@ -116,12 +119,12 @@ public final class SwitchCore: Sendable {
     public func respond(to request: ATM87Message, from peer: Peer) async -> ATM87Message? {
         let started = ContinuousClock.now
         var logger = self.logger
-        logger[metadataKey: "connection"] = "\(peer.connection)"
-        logger[metadataKey: "mti"] = "\(request.mti)"
-        if let stan = request[11] { logger[metadataKey: "stan"] = "\(stan)" }
-        if let terminal = request.trimmed(41) { logger[metadataKey: "terminal"] = "\(terminal)" }
-        if let pan = request[2] { logger[metadataKey: "pan"] = "\(ATM87PrettyPrinter.maskPAN(pan))" }
-        if let code = request[3] { logger[metadataKey: "processing_code"] = "\(code)" }
+        logger[metadataKey: LogKey.connection] = "\(peer.connection)"
+        logger[metadataKey: LogKey.mti] = "\(request.mti)"
+        if let stan = request[11] { logger[metadataKey: LogKey.stan] = "\(stan)" }
+        if let terminal = request.trimmed(41) { logger[metadataKey: LogKey.terminal] = "\(terminal)" }
+        if let pan = request[2] { logger[metadataKey: LogKey.pan] = "\(ATM87PrettyPrinter.maskPAN(pan))" }
+        if let code = request[3] { logger[metadataKey: LogKey.processingCode] = "\(code)" }
 
         guard !request.mti.isResponse, ATM87Spec.message(request.mti)?.response != nil else {
             logger.warning("a response or unknown message type sent to the switch: ignored")
@@ -138,12 +141,15 @@ public final class SwitchCore: Sendable {
                 try await self.handle(request, peer: peer, logger: logger)
             }
         } catch let error as DatabaseUnreachable {
-            logger.error("database unreachable", metadata: ["error": "\(error)"])
+            logger.error("database unreachable", metadata: [LogKey.error: "\(error)"])
             response = self.plainResponse(to: request, code: .switchInoperative, reason: "database unreachable")
             response = await self.signIfPossible(response, terminal: request.trimmed(41), logger: logger)
         } catch {
             let code = BankService.responseCode(for: error)
-            logger.error("request failed", metadata: ["error": "\(error)", "response_code": "\(code.rawValue)"])
+            logger.error(
+                "request failed",
+                metadata: [LogKey.error: "\(error)", LogKey.responseCode: "\(code.rawValue)"]
+            )
             response = self.plainResponse(to: request, code: code, reason: nil)
             response = await self.signIfPossible(response, terminal: request.trimmed(41), logger: logger)
         }
@@ -155,8 +161,8 @@ public final class SwitchCore: Sendable {
         logger.info(
             "answered",
             metadata: [
-                "response_code": "\(code)",
-                "latency_ms": "\(String(format: "%.2f", Double(elapsed.totalNanoseconds) / 1_000_000))",
+                LogKey.responseCode: "\(code)",
+                LogKey.latencyMs: "\(String(format: "%.2f", Double(elapsed.totalNanoseconds) / 1_000_000))",
             ]
         )
         return response
@@ -166,7 +172,7 @@ public final class SwitchCore: Sendable {
         let violations = ATM87Rules.check(request)
         guard violations.isEmpty else {
             let reason = violations.map(\.description).joined(separator: "; ")
-            logger.warning("request breaks the message rules: answered 30", metadata: ["violations": "\(reason)"])
+            logger.warning("request breaks the message rules: answered 30", metadata: [LogKey.violations: "\(reason)"])
             let response = self.plainResponse(to: request, code: .formatError, reason: violations[0].kind.rawValue)
             return await self.signIfPossible(response, terminal: request.trimmed(41), logger: logger)
         }
@@ -202,9 +208,9 @@ public final class SwitchCore: Sendable {
                     actor: exchange.actorForAudit,
                     action: "mac.refused",
                     outcome: ResponseCode.securityViolation.rawValue,
-                    details: ["mti": "\(request.mti)", "stan": exchange.stan, "reason": failure.rawValue]
+                    details: [LogKey.mti: "\(request.mti)", "stan": exchange.stan, "reason": failure.rawValue]
                 )
-                logger.warning("MAC refused: answered 63", metadata: ["reason": "\(failure.rawValue)"])
+                logger.warning("MAC refused: answered 63", metadata: [LogKey.reason: "\(failure.rawValue)"])
                 return try self.sign(
                     self.plainResponse(to: request, code: .securityViolation, reason: "MAC"),
                     exchange
@@ -237,12 +243,12 @@ public final class SwitchCore: Sendable {
                     actor: exchange.actorForAudit,
                     action: action,
                     outcome: refusal.code.rawValue,
-                    details: ["mti": "\(request.mti)", "stan": exchange.stan, "reason": refusal.reason]
+                    details: [LogKey.mti: "\(request.mti)", "stan": exchange.stan, "reason": refusal.reason]
                 )
             }
             logger.notice(
                 "refused",
-                metadata: ["reason": "\(refusal.reason)", "response_code": "\(refusal.code.rawValue)"]
+                metadata: [LogKey.reason: "\(refusal.reason)", LogKey.responseCode: "\(refusal.code.rawValue)"]
             )
             return try self.sign(self.plainResponse(to: request, code: refusal.code, reason: refusal.reason), exchange)
         }

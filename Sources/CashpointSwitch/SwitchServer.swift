@@ -58,7 +58,7 @@ public final class SwitchServer: Service, Sendable {
         let port = server.channel.localAddress?.port ?? self.configuration.port
         self.logger.notice(
             "atm-switch listening",
-            metadata: ["host": "\(self.configuration.host)", "port": "\(port)"]
+            metadata: [LogKey.host: "\(self.configuration.host)", LogKey.port: "\(port)"]
         )
         self.onBound(port)
         let serverChannel = server.channel
@@ -91,8 +91,8 @@ public final class SwitchServer: Service, Sendable {
     func serve(_ connection: NIOAsyncChannel<ATM87Inbound, ATM87Message>, id: Int) async {
         let peer = Peer(ip: connection.channel.remoteAddress?.ipAddress, connection: id)
         var logger = self.logger
-        logger[metadataKey: "connection"] = "\(id)"
-        logger[metadataKey: "peer"] = "\(peer.ip ?? "?")"
+        logger[metadataKey: LogKey.connection] = "\(id)"
+        logger[metadataKey: LogKey.peer] = "\(peer.ip ?? "?")"
         logger.debug("connection opened")
         defer {
             self.connections.close(id)
@@ -116,9 +116,9 @@ public final class SwitchServer: Service, Sendable {
                 }
             }
         } catch let error as ATM87FramingError {
-            logger.warning("frame too long: connection closed", metadata: ["error": "\(error)"])
+            logger.warning("frame too long: connection closed", metadata: [LogKey.error: "\(error)"])
         } catch {
-            logger.debug("connection ended with an error", metadata: ["error": "\(error)"])
+            logger.debug("connection ended with an error", metadata: [LogKey.error: "\(error)"])
         }
     }
 

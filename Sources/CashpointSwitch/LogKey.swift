@@ -1,0 +1,30 @@
+/// The switch's log metadata keys, named once (as postgres-nio's `Logging+PSQL.swift` does), so every
+/// line of a request carries the same names: terminal, stan, mti, pan (masked), response_code,
+/// latency_ms.
+enum LogKey {
+    static let capture = "capture"
+    static let connection = "connection"
+    static let customerId = "customer_id"
+    static let error = "error"
+    static let generation = "generation"
+    static let host = "host"
+    static let latencyMs = "latency_ms"
+    static let mti = "mti"
+    static let operation = "operation"
+    static let originalStan = "original_stan"
+    static let pan = "pan"
+    static let peer = "peer"
+    static let pinKeyCheck = "pin_key_check"
+    static let port = "port"
+    static let processingCode = "processing_code"
+    static let reason = "reason"
+    static let replayed = "replayed"
+    static let responseCode = "response_code"
+    static let reversedAmount = "reversed_amount"
+    static let role = "role"
+    static let sealed = "sealed"
+    static let stan = "stan"
+    static let terminal = "terminal"
+    static let user = "user"
+    static let violations = "violations"
+}
