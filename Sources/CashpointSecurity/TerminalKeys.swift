@@ -28,6 +28,17 @@ public enum KeyCheckValue {
     }
 }
 
+/// The key that authenticates a sign-on (0800, field 70 = 001): AES-CMAC under the terminal's master
+/// key of the ASCII text `cashpoint sign-on v1`, 16 bytes (an AES-128 key). The sign-on's MAC is
+/// computed under it exactly as every other MAC is under the session MAC key.
+public enum SignOnKey {
+    public static func derive(from master: SymmetricKey) -> SymmetricKey {
+        guard var cmac = try? AES.CMAC(key: master) else { return SymmetricKey(size: .bits128) }
+        cmac.update(data: Array("cashpoint sign-on v1".utf8))
+        return SymmetricKey(data: Array(cmac.finalize()))
+    }
+}
+
 /// Field 120 of a sign-on or key-change 0810: the new session keys, each wrapped under the terminal
 /// master key with AES key wrap (RFC 3394, 40 bytes for a 32-byte key), then their check values:
 ///

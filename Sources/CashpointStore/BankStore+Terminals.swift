@@ -91,6 +91,29 @@ extension BankStore {
         }
     }
 
+    /// An authenticated sign-on: the new keys' generation, or nil when the terminal is disabled or the
+    /// sign-on's (STAN, transmission time) was seen before (a replay). Audited.
+    public func signOnTerminal(
+        terminal: String,
+        sealed: [UInt8],
+        stan: String,
+        transmitted: String,
+        ip: String?
+    )
+        async throws -> Int?
+    {
+        try await self.retrying {
+            let rows = try await self.client.query(
+                """
+                SELECT bank.sign_on_terminal(\(terminal), \(ByteBuffer(bytes: sealed)), \(stan), \(transmitted), \(ip))
+                """,
+                logger: self.logger
+            )
+            for try await generation in rows.decode(Int?.self) { return generation }
+            return nil
+        }
+    }
+
     /// Sign-off: forgets the session keys.
     public func endTerminalSession(terminal: String, stan: String, ip: String?) async throws {
         let _: Bool = try await self.scalar("SELECT bank.end_terminal_session(\(terminal), \(stan), \(ip))")

@@ -1,6 +1,8 @@
 import ATM87
 import CashpointBank
 import CashpointSecurity
+import CashpointStore
+import Foundation
 import Logging
 
 extension SwitchCore {
@@ -9,17 +11,35 @@ extension SwitchCore {
     /// after unwrapping); the key change 0810 under the old one (the terminal switches after checking).
     func signOn(_ exchange: Exchange, keyChange: Bool) async throws -> ATM87Message {
         let request = exchange.request
+        if !keyChange {
+            // A sign-on's transmission time must be within 5 minutes of the switch's clock, and its
+            // (STAN, time) new (checked in the database): a captured sign-on cannot be replayed.
+            let now = self.configuration.now()
+            guard let sent = Self.transmissionDate(exchange.transmitted, near: now),
+                abs(sent.timeIntervalSince(now)) <= 300
+            else {
+                exchange.logger.warning("sign-on refused: its time is more than 5 minutes off")
+                try await self.bank.store.audit(
+                    actor: exchange.actorForAudit,
+                    action: "terminal.signon",
+                    outcome: ResponseCode.securityViolation.rawValue,
+                    details: ["reason": "transmission time more than 5 minutes off", "stan": exchange.stan]
+                )
+                return self.plainResponse(to: request, code: .securityViolation, reason: "clock")
+            }
+        }
         let outcome = try await self.sessions.start(
             terminal: exchange.terminal,
             keyChange: keyChange,
             stan: exchange.stan,
-            ip: exchange.peer.ip
+            ip: exchange.peer.ip,
+            signOnRequest: keyChange ? nil : request
         )
         switch outcome {
-        case .refused(let reason):
+        case .refused(let code, let reason):
             exchange.logger.warning("sign-on refused", metadata: [LogKey.reason: "\(reason)"])
             return try self.sign(
-                self.plainResponse(to: request, code: .notPermittedToTerminal, reason: reason),
+                self.plainResponse(to: request, code: ResponseCode(rawValue: code), reason: reason),
                 exchange
             )
         case .started(let keys, let material, let generation):
@@ -57,5 +77,31 @@ extension SwitchCore {
                 exchange
             )
         }
+    }
+}
+
+extension SwitchCore {
+    /// Field 7 (MMDDhhmmss, UTC, no year) as the instant nearest to `now`.
+    static func transmissionDate(_ field7: String, near now: Date) -> Date? {
+        let digits = Array(field7.utf8)
+        guard digits.count == 10, digits.allSatisfy({ (0x30...0x39).contains($0) }) else { return nil }
+        func part(_ index: Int) -> Int { Int(digits[index] - 0x30) * 10 + Int(digits[index + 1] - 0x30) }
+        var calendar = Calendar(identifier: .gregorian)
+        calendar.timeZone = TimeZone(identifier: "UTC")!
+        let year = calendar.component(.year, from: now)
+        let candidates = [year - 1, year, year + 1].compactMap { year -> Date? in
+            var components = DateComponents()
+            components.year = year
+            components.month = part(0)
+            components.day = part(2)
+            components.hour = part(4)
+            components.minute = part(6)
+            components.second = part(8)
+            guard let date = calendar.date(from: components),
+                calendar.component(.month, from: date) == part(0), calendar.component(.day, from: date) == part(2)
+            else { return nil }
+            return date
+        }
+        return candidates.min { abs($0.timeIntervalSince(now)) < abs($1.timeIntervalSince(now)) }
     }
 }

@@ -1,3 +1,4 @@
+public import ATM87
 public import CashpointSecurity
 public import CashpointStore
 import Logging
@@ -14,7 +15,9 @@ public actor TerminalSessions {
     public enum SignOn: Sendable {
         /// The keys and field 120 for the 0810.
         case started(keys: SessionKeys, material: String, generation: Int)
-        case refused(reason: String)
+        /// Refused with this response code: 58 (unknown, disabled, no master key), 63 (the sign-on's MAC,
+        /// its time, or a replay).
+        case refused(code: String, reason: String)
     }
 
     let store: BankStore
@@ -48,7 +51,16 @@ public actor TerminalSessions {
     }
 
     /// Sign-on (001) or key change (161): fresh session keys, wrapped under the terminal's master key.
-    public func start(terminal: String, keyChange: Bool, stan: String, ip: String?) async throws -> SignOn {
+    /// A sign-on must carry a MAC under the key derived from the master key (`SignOnKey`) and a
+    /// (STAN, transmission time) not seen before; a key change is authenticated by the session MAC the
+    /// caller has already checked.
+    public func start(
+        terminal: String,
+        keyChange: Bool,
+        stan: String,
+        ip: String?,
+        signOnRequest: ATM87Message? = nil
+    ) async throws -> SignOn {
         let record = try await self.store.terminalKeys(terminal)
         let refusal: String? =
             switch record {
@@ -64,21 +76,52 @@ public actor TerminalSessions {
                 outcome: "58",
                 details: ["reason": refusal, "stan": stan]
             )
-            return .refused(reason: refusal)
+            return .refused(code: "58", reason: refusal)
         }
         let master = try self.switchKey.openMasterKey(record!.masterKeySealed!, terminal: terminal)
         let keys = SessionKeys.generate()
         let material = try KeyMaterial.encode(keys, under: master)
-        guard
-            let generation = try await self.store.startTerminalSession(
+        let sealed = try self.switchKey.sealSessionKeys(keys, terminal: terminal)
+        let generation: Int?
+        if keyChange {
+            generation = try await self.store.startTerminalSession(
                 terminal: terminal,
-                sealed: try self.switchKey.sealSessionKeys(keys, terminal: terminal),
-                keyChange: keyChange,
+                sealed: sealed,
+                keyChange: true,
                 stan: stan,
                 ip: ip
             )
-        else {
-            return .refused(reason: "terminal disabled")
+        } else {
+            guard let request = signOnRequest, let transmitted = request[7],
+                MessageAuthentication.verify(request, key: SignOnKey.derive(from: master)) == nil
+            else {
+                try await self.store.audit(
+                    actor: ActorContext(
+                        role: .system,
+                        userID: nil,
+                        name: "terminal:\(terminal)",
+                        device: terminal,
+                        ip: ip
+                    ),
+                    action: "terminal.signon",
+                    outcome: "63",
+                    details: ["reason": "the sign-on's MAC does not verify under the master key", "stan": stan]
+                )
+                return .refused(code: "63", reason: "sign-on MAC")
+            }
+            generation = try await self.store.signOnTerminal(
+                terminal: terminal,
+                sealed: sealed,
+                stan: stan,
+                transmitted: transmitted,
+                ip: ip
+            )
+        }
+        guard let generation else {
+            return .refused(
+                code: keyChange ? "58" : "63",
+                reason: keyChange ? "terminal disabled" : "replayed sign-on, or terminal disabled"
+            )
         }
         self.cache[terminal] = Entry(generation: generation, keys: keys, kind: record!.kind)
         return .started(keys: keys, material: material, generation: generation)

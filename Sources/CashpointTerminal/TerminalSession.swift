@@ -86,13 +86,15 @@ public final class TerminalSession {
 
     // MARK: Network management
 
-    /// Sign-on (0800/001): the 0810's field 120 is unwrapped under the master key, its check values
+    /// Sign-on (0800/001), MACed under the key derived from the master key: the 0810's field 120 is unwrapped under the master key, its check values
     /// checked, and its MAC verified under the new MAC key.
     @discardableResult
     public func signOn() async throws -> ATM87Message {
         var request = try self.header(.networkManagementRequest)
         try request.set(70, "001")
-        let answer = try await self.link.exchange(request)
+        let answer = try await self.link.exchange(
+            MessageAuthentication.sign(request, key: SignOnKey.derive(from: self.masterKey))
+        )
         guard answer[39] == "00" else { return answer }
         guard let material = answer[120] else { throw LinkError("the sign-on answer has no keys (field 120)") }
         let keys = try KeyMaterial.decode(material, under: self.masterKey)

@@ -62,6 +62,47 @@ struct EndToEndTests {
         }
     }
 
+    @Test("sign-on is authenticated: a wrong master key, a replayed sign-on, a clock 10 minutes off get 63")
+    func signOnAuthenticated() async throws {
+        try await SwitchUnderTest.with { under in
+            // ATM00001 with ATM00002's master key: the sign-on's MAC does not verify.
+            let wrongKey = try await SwitchLink.with(host: "127.0.0.1", port: under.port) { link in
+                try await TerminalSession(link: link, terminal: "ATM00001", masterKey: try masterKey("ATM00002"))
+                    .signOn()
+            }
+            #expect(wrongKey[39] == "63")
+            #expect(wrongKey[120] == nil)
+            // A captured sign-on sent again.
+            try await SwitchLink.with(host: "127.0.0.1", port: under.port) { link in
+                let session = TerminalSession(link: link, terminal: "ATM00001", masterKey: try masterKey("ATM00001"))
+                var request = try session.header(.networkManagementRequest)
+                try request.set(70, "001")
+                let signed = try MessageAuthentication.sign(
+                    request,
+                    key: SignOnKey.derive(from: try masterKey("ATM00001"))
+                )
+                #expect(try await link.exchange(signed)[39] == "00")
+                let replay = try await link.exchange(signed)
+                #expect(replay[39] == "63")
+                #expect(replay[120] == nil)
+            }
+            // A terminal whose clock is 10 minutes behind.
+            let late = try await SwitchLink.with(host: "127.0.0.1", port: under.port) { link in
+                try await TerminalSession(
+                    link: link,
+                    terminal: "ATM00001",
+                    masterKey: try masterKey("ATM00001"),
+                    now: { Date().addingTimeInterval(-600) }
+                ).signOn()
+            }
+            #expect(late[39] == "63")
+            let refused = try await under.bank.count(
+                "SELECT count(*)::int FROM bank.audit_logs WHERE action = 'terminal.signon' AND outcome = '63'"
+            )
+            #expect(refused == 3)
+        }
+    }
+
     @Test("a PIN transaction opens a card session; the token carries the next ones without bcrypt")
     func pinThenToken() async throws {
         try await SwitchUnderTest.with { under in
