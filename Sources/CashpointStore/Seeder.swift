@@ -223,6 +223,37 @@ public enum Seeder {
     }
 }
 
+extension Seeder {
+    /// Stores the fixture's test master keys for its terminals that have none yet (a bank seeded before
+    /// terminals had keys); returns the terminals given a key.
+    public static func installTerminalKeys(
+        _ fixture: BankFixture,
+        store: BankStore,
+        switchKey: SwitchKey
+    ) async throws -> [String] {
+        var installed: [String] = []
+        for terminal in fixture.terminals {
+            guard let hex = terminal.masterKey,
+                let record = try await store.terminalKeys(terminal.id), record.masterKeySealed == nil
+            else { continue }
+            let master: SecretKey
+            do {
+                master = try SecretKey(hex: hex, name: "master key of \(terminal.id)")
+            } catch {
+                throw SeedError(reason: error.description)
+            }
+            _ = try await store.setTerminalMasterKey(
+                actor: .system("seed"),
+                terminal: terminal.id,
+                sealed: try switchKey.sealMasterKey(master.key, terminal: terminal.id),
+                checkValue: KeyCheckValue.of(master.key)
+            )
+            installed.append(terminal.id)
+        }
+        return installed
+    }
+}
+
 extension BankStore {
     func listUsersCount() async throws -> Int {
         try await self.scalar(

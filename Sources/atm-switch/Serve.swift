@@ -183,7 +183,9 @@ struct Stats: AsyncParsableCommand {
 struct Terminal: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Register terminals and manage their master keys.",
-        subcommands: [TerminalAdd.self, TerminalRekey.self, TerminalEnable.self, TerminalDisable.self]
+        subcommands: [
+            TerminalAdd.self, TerminalRekey.self, TerminalEnable.self, TerminalDisable.self, TerminalTestKeys.self,
+        ]
     )
 }
 
@@ -323,4 +325,44 @@ func setTerminal(_ id: String, enabled: Bool, _ database: DatabaseOptions) async
     }
     guard done else { throw ValidationError("no terminal \(id)") }
     print("terminal \(id) \(enabled ? "enabled" : "disabled")")
+}
+
+struct TerminalTestKeys: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "test-keys",
+        abstract:
+            "Store a fixture's TEST master keys for its terminals that have no key yet (a demo bank seeded before terminal keys)."
+    )
+
+    @Argument(help: "The fixture, e.g. fixtures/bank.json.")
+    var fixture: String
+
+    @OptionGroup var database: DatabaseOptions
+    @OptionGroup var switchKey: SwitchKeyOptions
+
+    func run() async throws {
+        let url = try await self.database.reachableURL(environment: [
+            "CASHPOINT_SWITCH_DATABASE_URL", "CASHPOINT_DATABASE_URL",
+        ])
+        let logger = try self.database.logger()
+        let switchKey = try self.switchKey.key()
+        let fixture: BankFixture
+        do {
+            fixture = try BankFixture.load(self.fixture)
+        } catch {
+            throw ValidationError("cannot read the fixture \(self.fixture): \(error)")
+        }
+        let installed = try await url.withClient(logger: logger) { client in
+            try await Seeder.installTerminalKeys(
+                fixture,
+                store: BankStore(client: client, logger: logger),
+                switchKey: switchKey
+            )
+        }
+        print(
+            installed.isEmpty
+                ? "every terminal of the fixture has its key already"
+                : "test master keys stored for \(installed.joined(separator: ", "))"
+        )
+    }
 }
