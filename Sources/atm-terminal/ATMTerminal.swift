@@ -10,10 +10,10 @@ struct ATMTerminal: AsyncParsableCommand {
         commandName: "atm-terminal",
         abstract: "The ATM and teller terminal.",
         discussion: """
-            atm: a customer's keypad session against a running switch. The teller mode, the electronic \
-            journal and store-and-forward are not built yet.
+            atm: a customer's keypad session against a running switch; teller: a branch desk for tellers \
+            and administrators. The electronic journal and store-and-forward are not built yet.
             """,
-        subcommands: [ATM.self, Compose.self]
+        subcommands: [ATM.self, Teller.self, Compose.self]
     )
 }
 
@@ -77,25 +77,16 @@ struct Compose: AsyncParsableCommand {
     }
 }
 
-struct ATM: AsyncParsableCommand {
-    static let configuration = CommandConfiguration(
-        commandName: "atm",
-        abstract: "Run an ATM against a switch: insert a card, enter the PIN (masked), choose transactions.",
-        discussion: """
-            Signs on as the terminal with its master key (from --master-key-file, or the demo fixture's \
-            test keys), then serves customers until q or the end of input. Test cards and PINs: \
-            fixtures/README.md.
-            """
-    )
-
+/// Where the switch is, which terminal this is, and its master key.
+struct TerminalOptions: ParsableArguments {
     @Option(help: "The switch's host.")
     var host = "127.0.0.1"
 
     @Option(help: "The switch's ATM-87 port.")
     var port = 8583
 
-    @Option(help: "The terminal id.")
-    var terminal = "ATM00001"
+    @Option(help: "The terminal id (default: ATM00001 for atm, BRANCH01 for teller).")
+    var terminal: String?
 
     @Option(help: "A file holding the terminal's master key (64 hex characters).")
     var masterKeyFile: String?
@@ -103,20 +94,25 @@ struct ATM: AsyncParsableCommand {
     @Option(help: "The demo bank fixture, whose terminals carry test master keys.")
     var fixture = "fixtures/bank.json"
 
-    func run() async throws {
-        let key = try self.masterKey()
+    /// Signs on, runs `body` with the session, signs off.
+    func withSession(
+        defaultTerminal: String,
+        _ body: (TerminalSession, ConsoleKeypad) async throws -> Void
+    )
+        async throws
+    {
+        let terminal = self.terminal ?? defaultTerminal
+        let key = try self.masterKey(terminal)
         let io = ConsoleKeypad()
         do {
             try await SwitchLink.with(host: self.host, port: self.port) { link in
-                let session = TerminalSession(link: link, terminal: self.terminal, masterKey: key.key)
+                let session = TerminalSession(link: link, terminal: terminal, masterKey: key.key)
                 let answer = try await session.signOn()
                 guard answer[39] == "00" else {
-                    throw ValidationError(
-                        "the switch refused the sign-on of \(self.terminal) (\(answer[39] ?? "no code"))"
-                    )
+                    throw ValidationError("the switch refused the sign-on of \(terminal) (\(answer[39] ?? "no code"))")
                 }
-                io.show("== Cashpoint ATM \(self.terminal): signed on, session keys received ==")
-                try await ATMKeypad(session: session, io: io).run()
+                io.show("== Cashpoint \(terminal): signed on, session keys received ==")
+                try await body(session, io)
                 _ = try? await session.signOff()
                 io.show("== signed off ==")
             }
@@ -125,7 +121,7 @@ struct ATM: AsyncParsableCommand {
         }
     }
 
-    func masterKey() throws -> SecretKey {
+    func masterKey(_ terminal: String) throws -> SecretKey {
         do {
             if let file = self.masterKeyFile {
                 return try SecretKey(contentsOfFile: file, name: "master key")
@@ -139,12 +135,48 @@ struct ATM: AsyncParsableCommand {
                 var terminals: [Terminal]
             }
             let fixture = try JSONDecoder().decode(Fixture.self, from: data)
-            guard let hex = fixture.terminals.first(where: { $0.id == self.terminal })?.masterKey else {
-                throw ValidationError("\(self.fixture) has no master key for \(self.terminal): pass --master-key-file")
+            guard let hex = fixture.terminals.first(where: { $0.id == terminal })?.masterKey else {
+                throw ValidationError("\(self.fixture) has no master key for \(terminal): pass --master-key-file")
             }
-            return try SecretKey(hex: hex, name: "master key of \(self.terminal)")
+            return try SecretKey(hex: hex, name: "master key of \(terminal)")
         } catch let error as SecretKey.LoadError {
             throw ValidationError(error.description)
+        }
+    }
+}
+
+struct Teller: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Run a branch desk against a switch: a teller or administrator signs on, then serves customers.",
+        discussion:
+            "Test users: tina.teller / teller-test-password, ada.admin / admin-test-password (fixtures/README.md)."
+    )
+
+    @OptionGroup var options: TerminalOptions
+
+    func run() async throws {
+        try await self.options.withSession(defaultTerminal: "BRANCH01") { session, io in
+            try await TellerDesk(session: session, io: io).run()
+        }
+    }
+}
+
+struct ATM: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "atm",
+        abstract: "Run an ATM against a switch: insert a card, enter the PIN (masked), choose transactions.",
+        discussion: """
+            Signs on as the terminal with its master key (from --master-key-file, or the demo fixture's \
+            test keys), then serves customers until q or the end of input. Test cards and PINs: \
+            fixtures/README.md.
+            """
+    )
+
+    @OptionGroup var options: TerminalOptions
+
+    func run() async throws {
+        try await self.options.withSession(defaultTerminal: "ATM00001") { session, io in
+            try await ATMKeypad(session: session, io: io).run()
         }
     }
 }

@@ -519,4 +519,29 @@ struct KeypadTests {
             #expect(screen.contains("Your card has been retained"))
         }
     }
+
+    @Test(
+        "a teller at the desk: wrong password, deposit, a new customer with a PIN mailer; the audit log is an administrator's"
+    )
+    func tellerDesk() async throws {
+        try await SwitchUnderTest.with { under in
+            let screen = try await under.terminal("BRANCH01") { branch in
+                let keypad = ScriptedKeypad([
+                    "tina.teller", "nope", "tina.teller", "teller-test-password", "2", bob.current, "12.34", "4", "eve",
+                    "Eve Evans", "CP0000000077", "4000001111111111", "11", "", "0",
+                ])
+                try await TellerDesk(session: branch, io: keypad).run()
+                return keypad.screen.joined(separator: "\n")
+            }
+            #expect(screen.contains("Wrong user name or password."))
+            #expect(screen.contains("Signed on as tina.teller (teller)."))
+            #expect(screen.contains("balance of CP0000000003: 812.34"))
+            #expect(screen.contains("created with account CP0000000077 and card 400000******1111."))
+            #expect(screen.contains("first PIN: "))
+            #expect(screen.contains("Your role may not do this."))
+            #expect(screen.contains("Signed off."))
+            #expect(!screen.contains("4000001111111111"))
+            #expect(try await under.bank.balance(bob.current) == 81_234)
+        }
+    }
 }
