@@ -124,6 +124,9 @@ public final class SwitchServer: Service, Sendable {
 
     /// Connections open now.
     public var connectionCount: Int { self.connections.count }
+
+    /// Connections answering a request now.
+    public var busyConnectionCount: Int { self.connections.busyCount }
 }
 
 /// The open connections, whether each is answering a request, and whether the switch is stopping.
@@ -167,6 +170,7 @@ final class ConnectionRegistry: Sendable {
 
     var isShuttingDown: Bool { self.state.withLock { $0.shuttingDown } }
     var count: Int { self.state.withLock { $0.open.count } }
+    var busyCount: Int { self.state.withLock { $0.open.values.filter(\.busy).count } }
 
     /// Closes every idle connection; busy ones close after answering.
     func shutDown() {

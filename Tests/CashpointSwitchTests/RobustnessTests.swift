@@ -134,7 +134,10 @@ struct RobustnessTests {
                 database.slowDown(.milliseconds(150))
                 let running = under.current
                 let stopper = Task {
-                    try await Task.sleep(for: .milliseconds(100))
+                    // Stop while the withdrawal is being answered (the database answers slowly now).
+                    for _ in 0..<400 where running.server.busyConnectionCount == 0 {
+                        try await Task.sleep(for: .milliseconds(5))
+                    }
                     try await running.stop()
                 }
                 let answer = try await terminal.cardRequest(
