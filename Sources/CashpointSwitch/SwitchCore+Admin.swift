@@ -96,7 +96,8 @@ extension SwitchCore {
 
         switch operation {
         case .login, .logout:
-            preconditionFailure("handled above")
+            // Answered above, before the token check (LOGIN) and the role (LOGOUT).
+            throw Refusal(.invalidTransaction, "\(operation.rawValue) is answered before this point")
         case .create:
             return try await self.createCustomer(exchange, tlv: tlv, actor: actor)
         case .account:
