@@ -57,8 +57,8 @@ struct Exchange {
 /// The switch's request handling, free of networking: a decoded request in, its response out. The
 /// server calls it once per frame, in order per connection.
 ///
-/// - 0800: sign-on (001) needs no MAC and returns fresh session keys; echo (301), sign-off (002) and
-///   key change (161) need the session MAC.
+/// - 0800: sign-on (001) is MACed under the key derived from the terminal's master key and returns
+///   fresh session keys; echo (301), sign-off (002) and key change (161) need the session MAC.
 /// - 0200, 0420/0421, 0600, 0500: need the session MAC (field 64, or 128 with a secondary bitmap).
 ///   A wrong or missing MAC is answered 63, audited, and nothing is done.
 /// - Every response after sign-on carries a MAC under the session MAC key.
@@ -188,7 +188,8 @@ public final class SwitchCore: Sendable {
         guard exchange.key.isWellFormed else {
             return self.plainResponse(to: request, code: .formatError, reason: "terminal id: 1-8 A-Z 0-9")
         }
-        // Sign-on is the one request without a MAC: it is how the terminal gets its MAC key.
+        // Sign-on carries no session MAC (it is how the terminal gets its MAC key): it is checked under
+        // the master-derived sign-on key instead.
         if request.mti == .networkManagementRequest, request[70] == "001" {
             return try await self.signOn(exchange, keyChange: false)
         }
