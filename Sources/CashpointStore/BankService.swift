@@ -325,35 +325,31 @@ public struct BankService: Sendable {
             ) {
                 return refusal
             }
-            let digest = RequestDigest.of([kind.rawValue, String(amount), panDigest, account!])
-            let result = try await self.store.post(
+            return try await self.move(
                 kind,
-                actor: actor,
-                cardID: holder.cardID,
-                key: key,
-                digest: digest,
                 amount: amount,
                 from: kind == .withdrawal ? account : nil,
-                to: kind == .deposit ? account : nil
+                to: kind == .deposit ? account : nil,
+                subject: panDigest,
+                cardID: holder.cardID,
+                actor: actor,
+                key: key
             )
-            return BankAnswer(result)
         case .transfer(let amount, let from, let to):
             let from = owned(from)
             if let refusal = try await refused(.transfer, [from, to], "transfer", ["from": from ?? "", "to": to]) {
                 return refusal
             }
-            let digest = RequestDigest.of(["transfer", String(amount), panDigest, from!, to])
-            let result = try await self.store.post(
+            return try await self.move(
                 .transfer,
-                actor: actor,
-                cardID: holder.cardID,
-                key: key,
-                digest: digest,
                 amount: amount,
                 from: from,
-                to: to
+                to: to,
+                subject: panDigest,
+                cardID: holder.cardID,
+                actor: actor,
+                key: key
             )
-            return BankAnswer(result)
         case .pinChange(let newPIN):
             guard CredentialHasher.isValidPIN(newPIN) else {
                 return try await self.refuse(
@@ -467,31 +463,27 @@ public struct BankService: Sendable {
                 return BankAnswer(code: code, balance: lines.first?.balanceAfter, statement: lines)
             case .deposit(let account, let amount), .withdrawal(let account, let amount):
                 let kind: PostingKind = if case .deposit = operation { .deposit } else { .withdrawal }
-                let digest = RequestDigest.of([kind.rawValue, String(amount), "staff:\(staff.userName)", account])
-                let result = try await self.store.post(
+                return try await self.move(
                     kind,
-                    actor: actor,
-                    cardID: nil,
-                    key: key,
-                    digest: digest,
                     amount: amount,
                     from: kind == .withdrawal ? account : nil,
-                    to: kind == .deposit ? account : nil
-                )
-                return BankAnswer(result)
-            case .transfer(let from, let to, let amount):
-                let digest = RequestDigest.of(["transfer", String(amount), "staff:\(staff.userName)", from, to])
-                let result = try await self.store.post(
-                    .transfer,
-                    actor: actor,
+                    to: kind == .deposit ? account : nil,
+                    subject: "staff:\(staff.userName)",
                     cardID: nil,
-                    key: key,
-                    digest: digest,
+                    actor: actor,
+                    key: key
+                )
+            case .transfer(let from, let to, let amount):
+                return try await self.move(
+                    .transfer,
                     amount: amount,
                     from: from,
-                    to: to
+                    to: to,
+                    subject: "staff:\(staff.userName)",
+                    cardID: nil,
+                    actor: actor,
+                    key: key
                 )
-                return BankAnswer(result)
             case .createCustomer(let userName, let fullName):
                 let id = try await self.store.createCustomer(actor: actor, userName: userName, fullName: fullName)
                 return BankAnswer(code: .approved, createdID: id)
@@ -582,6 +574,33 @@ public struct BankService: Sendable {
     }
 
     // MARK: Helpers
+
+    /// One money movement through `bank.post`. Its request digest is the kind, the amount, who asks
+    /// (the card's PAN digest, or `staff:NAME`) and the accounts, so a repeat under the same key can be
+    /// told from a different request.
+    func move(
+        _ kind: PostingKind,
+        amount: Int64,
+        from: String?,
+        to: String?,
+        subject: String,
+        cardID: Int64?,
+        actor: ActorContext,
+        key: IdempotencyKey
+    ) async throws -> BankAnswer {
+        let digest = RequestDigest.of([kind.rawValue, String(amount), subject] + [from, to].compactMap { $0 })
+        let result = try await self.store.post(
+            kind,
+            actor: actor,
+            cardID: cardID,
+            key: key,
+            digest: digest,
+            amount: amount,
+            from: from,
+            to: to
+        )
+        return BankAnswer(result)
+    }
 
     func refuse(
         _ code: ResponseCode,
