@@ -42,12 +42,15 @@ public enum AuditChain {
 
     public static func link(previous: [UInt8], row: AuditRow, key: SymmetricKey) -> [UInt8] {
         var hmac = HMAC<SHA256>(key: key)
-        hmac.update(data: previous)
+        previous.withUnsafeBytes { hmac.update(data: $0) }
         for field in self.fields(of: row) {
-            if let field {
-                var length = UInt32(field.utf8.count).bigEndian
-                withUnsafeBytes(of: &length) { hmac.update(data: $0) }
-                hmac.update(data: Array(field.utf8))
+            if var field {
+                // In place over the string's UTF-8: no copy per column (the sealer hashes every row).
+                field.withUTF8 { bytes in
+                    var length = UInt32(bytes.count).bigEndian
+                    withUnsafeBytes(of: &length) { hmac.update(data: $0) }
+                    hmac.update(data: UnsafeRawBufferPointer(bytes))
+                }
             } else {
                 var absent = UInt32.max.bigEndian
                 withUnsafeBytes(of: &absent) { hmac.update(data: $0) }

@@ -1,4 +1,5 @@
 public import Logging
+public import NIOCore
 public import PostgresNIO
 
 /// A PostgreSQL connection URL, `postgres://USER:PASSWORD@HOST:PORT/DATABASE?sslmode=disable`, read
@@ -123,13 +124,23 @@ extension DatabaseURL {
     public func withClient<Result: Sendable>(
         logger: Logger,
         maximumConnections: Int = 20,
+        eventLoopGroup: (any EventLoopGroup)? = nil,
         _ body: @Sendable (PostgresClient) async throws -> Result
     ) async throws -> Result {
         var configuration = self.clientConfiguration()
         configuration.options.maximumConnections = maximumConnections
         var background = logger
         background.logLevel = max(logger.logLevel, .error)
-        let client = PostgresClient(configuration: configuration, backgroundLogger: background)
+        let client =
+            if let eventLoopGroup {
+                PostgresClient(
+                    configuration: configuration,
+                    eventLoopGroup: eventLoopGroup,
+                    backgroundLogger: background
+                )
+            } else {
+                PostgresClient(configuration: configuration, backgroundLogger: background)
+            }
         return try await withThrowingTaskGroup(of: Void.self) { group in
             group.addTask { await client.run() }
             do {

@@ -22,7 +22,7 @@ public struct SecretKey: Sendable, CustomStringConvertible {
     /// 64 hex characters, surrounding white space ignored.
     public init(hex text: String, name: String) throws(LoadError) {
         let trimmed = text.trimmingCharacters(in: .whitespacesAndNewlines)
-        guard trimmed.utf8.count == 64, let bytes = Self.hexBytes(trimmed) else {
+        guard trimmed.utf8.count == 64, let bytes = Hex.decode(trimmed) else {
             throw LoadError(reason: "the \(name) must be 64 hex characters (32 bytes)")
         }
         try self.init(bytes: bytes)
@@ -50,7 +50,7 @@ public struct SecretKey: Sendable, CustomStringConvertible {
 
     /// The key as hex, for writing a new key file once. Never log it.
     public var hexForKeyFile: String {
-        self.key.withUnsafeBytes { $0.map { String(format: "%02x", $0) }.joined() }
+        self.key.withUnsafeBytes { Hex.lowercase($0) }
     }
 
     public var description: String { "SecretKey(<redacted>)" }
@@ -64,25 +64,6 @@ public struct SecretKey: Sendable, CustomStringConvertible {
             hmac.update(data: Array(part.utf8))
         }
         return Array(hmac.finalize())
-    }
-
-    static func hexBytes(_ text: String) -> [UInt8]? {
-        var bytes: [UInt8] = []
-        var iterator = text.utf8.makeIterator()
-        while let high = iterator.next() {
-            guard let low = iterator.next(), let h = nibble(high), let l = nibble(low) else { return nil }
-            bytes.append(h << 4 | l)
-        }
-        return bytes
-    }
-
-    static func nibble(_ c: UInt8) -> UInt8? {
-        switch c {
-        case 0x30...0x39: return c - 0x30
-        case 0x41...0x46: return c - 0x37
-        case 0x61...0x66: return c - 0x57
-        default: return nil
-        }
     }
 }
 
@@ -107,14 +88,11 @@ public struct CredentialHasher: Sendable {
     }
 
     func pinInput(pan: String, pin: String) -> [UInt8] {
-        Array(self.pepper.digest(["cashpoint.pin.v1", pan, pin]).map { String(format: "%02x", $0) }.joined().utf8)
+        Array(Hex.lowercase(self.pepper.digest(["cashpoint.pin.v1", pan, pin])).utf8)
     }
 
     func passwordInput(userName: String, password: String) -> [UInt8] {
-        Array(
-            self.pepper.digest(["cashpoint.password.v1", userName, password]).map { String(format: "%02x", $0) }
-                .joined().utf8
-        )
+        Array(Hex.lowercase(self.pepper.digest(["cashpoint.password.v1", userName, password])).utf8)
     }
 
     /// A PIN is 4 to 12 digits.

@@ -216,37 +216,50 @@ public enum PasswordBlock {
     }
 }
 
-/// Uppercase hex, as the ATM-87 binary fields and key files use.
+/// Hex text: uppercase for ATM-87's binary fields, lowercase for digests, key files and the audit
+/// chain's links. One table lookup per nibble (formatting each byte with `String(format:)` cost the
+/// audit sealer most of its time).
 public enum Hex {
-    public static func encode(_ bytes: some Sequence<UInt8>) -> String {
-        let digits = Array("0123456789ABCDEF".utf8)
-        var out = [UInt8]()
-        for byte in bytes {
-            out.append(digits[Int(byte >> 4)])
-            out.append(digits[Int(byte & 0x0F)])
+    public enum Case: Sendable { case upper, lower }
+
+    public static func encode(_ bytes: some Sequence<UInt8>, case letterCase: Case = .upper) -> String {
+        let digits: StaticString = letterCase == .upper ? "0123456789ABCDEF" : "0123456789abcdef"
+        let table = UnsafeRawBufferPointer(start: digits.utf8Start, count: 16)
+        let input = Array(bytes)
+        return String(unsafeUninitializedCapacity: input.count * 2) { out in
+            var index = 0
+            for byte in input {
+                out[index] = table[Int(byte >> 4)]
+                out[index + 1] = table[Int(byte & 0x0F)]
+                index += 2
+            }
+            return index
         }
-        return String(decoding: out, as: UTF8.self)
     }
 
+    /// Lowercase hex, as digests and key files are written.
+    public static func lowercase(_ bytes: some Sequence<UInt8>) -> String {
+        self.encode(bytes, case: .lower)
+    }
+
+    /// The bytes of upper- or lowercase hex text; `nil` for an odd length or a non-hex character.
     public static func decode(_ text: String) -> [UInt8]? {
-        let chars = Array(text.utf8)
-        guard chars.count % 2 == 0 else { return nil }
-        func nibble(_ c: UInt8) -> UInt8? {
-            switch c {
-            case 0x30...0x39: return c - 0x30
-            case 0x41...0x46: return c - 0x41 + 10
-            case 0x61...0x66: return c - 0x61 + 10
-            default: return nil
-            }
-        }
         var out = [UInt8]()
-        out.reserveCapacity(chars.count / 2)
-        var index = 0
-        while index < chars.count {
-            guard let high = nibble(chars[index]), let low = nibble(chars[index + 1]) else { return nil }
-            out.append(high << 4 | low)
-            index += 2
+        out.reserveCapacity(text.utf8.count / 2)
+        var iterator = text.utf8.makeIterator()
+        while let high = iterator.next() {
+            guard let low = iterator.next(), let h = Self.nibble(high), let l = Self.nibble(low) else { return nil }
+            out.append(h << 4 | l)
         }
         return out
+    }
+
+    static func nibble(_ c: UInt8) -> UInt8? {
+        switch c {
+        case 0x30...0x39: return c - 0x30
+        case 0x41...0x46: return c - 0x37
+        case 0x61...0x66: return c - 0x57
+        default: return nil
+        }
     }
 }

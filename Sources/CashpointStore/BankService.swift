@@ -293,7 +293,7 @@ public struct BankService: Sendable {
             guard let code = check(permission, accounts) else { return nil }
             return try await self.refuse(code, operation: name, actor: actor, details: details)
         }
-        let panDigest = self.hasher.panDigest(pan).map { String(format: "%02x", $0) }.joined()
+        let panDigest = Hex.lowercase(self.hasher.panDigest(pan))
 
         switch operation {
         case .balance(let account):

@@ -1,3 +1,4 @@
+import CashpointSecurity
 import Crypto
 import Foundation
 public import Logging
@@ -17,7 +18,7 @@ public struct Migration: Sendable, Hashable {
 
     /// SHA-256 of the SQL, recorded when applied: a migration changed after it ran is refused.
     public var checksum: String {
-        SHA256.hash(data: Array(self.sql.utf8)).map { String(format: "%02x", $0) }.joined()
+        Hex.lowercase(SHA256.hash(data: Array(self.sql.utf8)))
     }
 
     /// The migrations shipped with this build, ascending.

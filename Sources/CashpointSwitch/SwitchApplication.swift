@@ -19,6 +19,11 @@ public struct SwitchApplication: Sendable {
     public var configuration: SwitchConfiguration
     /// Database connections in the pool (on a 2-core machine 8 did best, see docs/performance.md).
     public var poolSize: Int
+    /// NIO event loops (threads) for the terminals' connections and the pool's, shared. With 1 or more,
+    /// each terminal connection's task runs on its channel's loop, so a request and the database
+    /// answers it waits for need no hop between threads when they share a loop. 0: NIO's shared group,
+    /// and connection tasks on Swift's global executor.
+    public var eventLoops: Int
     /// The audit chain's key: given, the switch seals the audit log while it runs.
     public var auditKey: SecretKey?
     public var logger: Logger
@@ -29,9 +34,11 @@ public struct SwitchApplication: Sendable {
         switchKey: SwitchKey,
         configuration: SwitchConfiguration,
         poolSize: Int = 8,
+        eventLoops: Int = 1,
         auditKey: SecretKey? = nil,
         logger: Logger
     ) {
+        self.eventLoops = eventLoops
         self.auditKey = auditKey
         self.url = url
         self.hasher = hasher
@@ -52,7 +59,14 @@ public struct SwitchApplication: Sendable {
         configuration.options.connectTimeout = .seconds(2)
         var background = self.logger
         background.logLevel = max(self.logger.logLevel, .error)
-        let client = PostgresClient(configuration: configuration, backgroundLogger: background)
+        let loops: MultiThreadedEventLoopGroup? =
+            self.eventLoops > 0 ? MultiThreadedEventLoopGroup(numberOfThreads: self.eventLoops) : nil
+        let client =
+            if let loops {
+                PostgresClient(configuration: configuration, eventLoopGroup: loops, backgroundLogger: background)
+            } else {
+                PostgresClient(configuration: configuration, backgroundLogger: background)
+            }
         Gauge(label: "cashpoint_database_pool_size").record(self.poolSize)
         let store = BankStore(client: client, logger: self.logger)
         let bank = BankService(store: store, hasher: self.hasher, now: self.configuration.now, logger: self.logger)
@@ -69,13 +83,32 @@ public struct SwitchApplication: Sendable {
             configuration: self.configuration,
             logger: self.logger
         )
-        let server = SwitchServer(core: core, configuration: self.configuration, logger: self.logger, onBound: onBound)
-        var services: [any Service] = [client]
+        let server = SwitchServer(
+            core: core,
+            configuration: self.configuration,
+            group: loops ?? MultiThreadedEventLoopGroup.singleton,
+            connectionsOnTheirLoops: loops != nil,
+            logger: self.logger,
+            onBound: onBound
+        )
+        // Services stop in reverse order: the loops last, after the pool and the server.
+        var services: [any Service] = loops.map { [EventLoopGroupService(group: $0)] } ?? []
+        services.append(client)
         if let auditKey = self.auditKey {
             services.append(AuditSealingService(client: client, key: auditKey.key, logger: self.logger))
         }
         services.append(server)
         return (services, server, core)
+    }
+}
+
+/// Owns an event loop group for the services after it, and shuts it down once they have stopped.
+struct EventLoopGroupService: Service {
+    let group: MultiThreadedEventLoopGroup
+
+    func run() async throws {
+        try? await gracefulShutdown()
+        try await self.group.shutdownGracefully()
     }
 }
 

@@ -1,4 +1,5 @@
 import ATM87
+import CashpointDatabase
 public import Logging
 import Metrics
 public import NIOCore
@@ -21,6 +22,8 @@ public final class SwitchServer: Service, Sendable {
     let core: SwitchCore
     let configuration: SwitchConfiguration
     let group: any EventLoopGroup
+    /// Each connection's task runs on its channel's event loop (see `EventLoopExecutor`).
+    let connectionsOnTheirLoops: Bool
     let logger: Logger
     let onBound: @Sendable (Int) -> Void
     let connections = ConnectionRegistry()
@@ -29,12 +32,14 @@ public final class SwitchServer: Service, Sendable {
         core: SwitchCore,
         configuration: SwitchConfiguration,
         group: any EventLoopGroup = MultiThreadedEventLoopGroup.singleton,
+        connectionsOnTheirLoops: Bool = false,
         logger: Logger,
         onBound: @escaping @Sendable (Int) -> Void = { _ in }
     ) {
         self.core = core
         self.configuration = configuration
         self.group = group
+        self.connectionsOnTheirLoops = connectionsOnTheirLoops
         self.logger = logger
         self.onBound = onBound
     }
@@ -74,7 +79,9 @@ public final class SwitchServer: Service, Sendable {
                             connection.channel.close(promise: nil)
                             continue
                         }
-                        group.addTask {
+                        let executor =
+                            self.connectionsOnTheirLoops ? EventLoopExecutor(connection.channel.eventLoop) : nil
+                        group.addTask(executorPreference: executor) {
                             await self.serve(connection, id: id)
                         }
                     }

@@ -5,6 +5,7 @@ import CashpointSecurity
 import CashpointStore
 import Foundation
 import Logging
+import NIOPosix
 import PostgresNIO
 
 struct BenchPosting: AsyncParsableCommand {
@@ -34,8 +35,17 @@ struct BenchPosting: AsyncParsableCommand {
     @Option(help: "Rounds with the chain on, and as many with it off, alternating.")
     var rounds = 2
 
-    @Option(help: "Database connections in the switch's pool. On 2 cores, 6-12 do best (32 are slower).")
-    var connections: Int = 8
+    @Option(help: "Database connections in the switch's pool. On 2 cores, 12-24 do best.")
+    var connections: Int = 16
+
+    @Option(
+        help: """
+            NIO event loops for the pool's connections; each caller runs on one of them, as the switch \
+            runs each terminal connection on its channel's loop. 0: callers on Swift's global executor \
+            and the connections on NIO's shared group, with a thread hop per query.
+            """
+    )
+    var eventLoops: Int = 1
 
     @Option(help: "Accounts the transfers pick from (pgbench's script uses 100).")
     var accounts = 100
@@ -47,8 +57,12 @@ struct BenchPosting: AsyncParsableCommand {
         guard let switchPassword = ProcessInfo.processInfo.environment["CASHPOINT_SWITCH_PASSWORD"] else {
             throw ValidationError("set CASHPOINT_SWITCH_PASSWORD (eval \"$(scripts/pg env)\")")
         }
-        guard self.clients >= 1, self.seconds >= 1, self.accounts >= 2, self.rounds >= 1, self.connections >= 1 else {
-            throw ValidationError("clients, connections, seconds and rounds must be at least 1, accounts at least 2")
+        guard self.clients >= 1, self.seconds >= 1, self.accounts >= 2, self.rounds >= 1, self.connections >= 1,
+            (0...64).contains(self.eventLoops)
+        else {
+            throw ValidationError(
+                "clients, connections, seconds and rounds must be at least 1, accounts at least 2, event loops 0 to 64"
+            )
         }
         let root = try DatabaseURL(text)
         var logger = Logger(label: "bench")
@@ -56,7 +70,7 @@ struct BenchPosting: AsyncParsableCommand {
         let log = logger
 
         say(
-            "preparing cashpoint_bench: \(self.accounts) accounts; \(self.clients) callers share a pool of \(self.connections) connections"
+            "preparing cashpoint_bench: \(self.accounts) accounts; \(self.clients) callers share a pool of \(self.connections) connections on \(self.eventLoops == 0 ? "NIO's shared group" : "\(self.eventLoops) event loop(s)")"
         )
         try await self.recreate(root, "cashpoint_bench", logger: log)
         var bench = root
@@ -75,7 +89,15 @@ struct BenchPosting: AsyncParsableCommand {
             self.clients, self.accounts, self.seconds, self.warmup, self.rounds
         )
         let connections = self.connections
-        let results = try await switchURL.withClient(logger: log, maximumConnections: connections + 1) { client in
+        let group: MultiThreadedEventLoopGroup? =
+            self.eventLoops > 0 ? MultiThreadedEventLoopGroup(numberOfThreads: self.eventLoops) : nil
+        let executors: [any TaskExecutor] =
+            group.map { group in group.makeIterator().map(EventLoopExecutor.init) } ?? []
+        let results = try await switchURL.withClient(
+            logger: log,
+            maximumConnections: connections + 1,
+            eventLoopGroup: group
+        ) { client in
             let store = BankStore(client: client, logger: log)
             try await PostingLoad.prepare(store: store, accounts: accounts)
             let sealer = AuditSealer(client: client, key: auditKey.key, logger: log)
@@ -84,8 +106,13 @@ struct BenchPosting: AsyncParsableCommand {
             var off: [PostingLoad.Result] = []
             for round in 0..<(2 * rounds) {
                 let chain = round % 2 == 1
-                // Start each round with the chain caught up, so a chain-on round seals only its own rows.
+                // Start each round with the chain caught up, so a chain-on round seals only its own rows,
+                // and with the last round's dirty pages written (scripts/bench-posting does the same
+                // before each pgbench round), so no round pays for another's checkpoint.
                 try await sealer.sealAll()
+                try await root.withConnection(logger: log) { connection in
+                    try await connection.query("CHECKPOINT", logger: log)
+                }
                 let result = try await PostingLoad.run(
                     store: store,
                     accounts: accounts,
@@ -93,7 +120,8 @@ struct BenchPosting: AsyncParsableCommand {
                     warmup: .seconds(warmup),
                     duration: .seconds(seconds),
                     sealer: chain ? sealer : nil,
-                    round: round
+                    round: round,
+                    executors: executors
                 )
                 say(
                     String(
@@ -118,6 +146,7 @@ struct BenchPosting: AsyncParsableCommand {
             )
             return (on, off)
         }
+        try await group?.shutdownGracefully()
         let onRate = results.0.map(\.throughput).reduce(0, +) / Double(results.0.count)
         let offRate = results.1.map(\.throughput).reduce(0, +) / Double(results.1.count)
         say(String(format: "posting, audit chain on:  %.0f/s", onRate))

@@ -65,6 +65,14 @@ struct Serve: AsyncParsableCommand {
     @Option(help: "PostgreSQL connections in the pool.")
     var poolSize: Int = 8
 
+    @Option(
+        help: """
+            NIO event loops (threads) shared by the terminals' connections and the pool's; each \
+            connection's requests run on its loop. 0: NIO's shared group and Swift's global executor.
+            """
+    )
+    var eventLoops: Int = 1
+
     @Option(help: "Port of the Prometheus endpoint GET /metrics on the same host (0: any free port).")
     var metricsPort: Int = 9583
 
@@ -91,6 +99,7 @@ struct Serve: AsyncParsableCommand {
             throw ValidationError("--staff-token-lifetime must be 1 to 86400 seconds")
         }
         guard (1...256).contains(self.poolSize) else { throw ValidationError("--pool-size must be 1 to 256") }
+        guard (0...64).contains(self.eventLoops) else { throw ValidationError("--event-loops must be 0 to 64") }
     }
 
     func run() async throws {
@@ -138,6 +147,7 @@ struct Serve: AsyncParsableCommand {
                 staffTokenLifetime: .seconds(self.staffTokenLifetime)
             ),
             poolSize: self.poolSize,
+            eventLoops: self.eventLoops,
             auditKey: auditKey,
             logger: logger
         )

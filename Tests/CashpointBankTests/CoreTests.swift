@@ -143,6 +143,29 @@ struct AuditChainTests {
             #expect(AuditChain.link(previous: AuditChain.genesis, row: variant, key: self.key) != link, "\(variant)")
         }
     }
+
+    /// The encoding is fixed: chains sealed by earlier builds must still verify. The expected link was
+    /// computed with Python's hmac over the encoding docs/security.md gives (each column as a 4-byte
+    /// big-endian length and its UTF-8; an absent one as 0xFFFFFFFF).
+    @Test("a link matches an independent computation of the documented encoding")
+    func knownAnswer() {
+        let row = AuditRow(
+            id: 7,
+            at: "2026-11-25T12:00:00.000000Z",
+            actor: "teller1",
+            action: "deposit",
+            outcome: "00",
+            details: "{\"a\": 1}",
+            ip: nil,
+            device: "BR01"
+        )
+        let link = AuditChain.link(
+            previous: AuditChain.genesis,
+            row: row,
+            key: SymmetricKey(data: [UInt8](repeating: 1, count: 32))
+        )
+        #expect(Hex.lowercase(link) == "aed710c00b1c37e9dcbbb93afbd3dece8b0d679bad0f47503d61aac89a44705d")
+    }
 }
 
 @Suite("keyed credential digests")
@@ -223,7 +246,11 @@ struct SQLScriptTests {
     @Test("every bundled migration splits")
     func bundled() throws {
         for migration in try Migration.bundled() {
-            #expect(try SQLScript.statements(migration.sql).count > 3, "\(migration.name)")
+            let statements = try SQLScript.statements(migration.sql)
+            #expect(!statements.isEmpty, "\(migration.name)")
+            for statement in statements {
+                #expect(statement.contains { !$0.isWhitespace }, "\(migration.name): an empty statement")
+            }
         }
     }
 }

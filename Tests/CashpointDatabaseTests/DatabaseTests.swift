@@ -1,6 +1,8 @@
 import CashpointDatabase
 import Foundation
 import Logging
+import NIOCore
+import NIOPosix
 import Testing
 
 /// The private cluster's URL, which scripts/test sets. In CI the suite must run, so a missing URL fails
@@ -84,5 +86,29 @@ struct PrivateClusterTests {
         await #expect(throws: (any Error).self) {
             try await DatabaseCheck.run(url, timeout: .seconds(5), logger: quietLogger)
         }
+    }
+}
+
+@Suite("event loop executor")
+struct EventLoopExecutorTests {
+    @Test("a task that prefers the executor runs on its event loop, after suspensions too")
+    func runsOnTheLoop() async throws {
+        let group = MultiThreadedEventLoopGroup(numberOfThreads: 2)
+        let loop = group.next()
+        let other = group.next()
+        let executor = EventLoopExecutor(loop)
+        let observed = await withTaskExecutorPreference(executor) {
+            var seen = [loop.inEventLoop]
+            await Task.yield()
+            seen.append(loop.inEventLoop)
+            // A future completed on another loop resumes the task back on its own.
+            _ = try? await other.submit { 1 }.get()
+            seen.append(loop.inEventLoop)
+            return seen
+        }
+        #expect(observed == [true, true, true])
+        let elsewhere = await Task.detached { loop.inEventLoop }.value
+        #expect(!elsewhere)
+        try await group.shutdownGracefully()
     }
 }
