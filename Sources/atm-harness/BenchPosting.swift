@@ -109,7 +109,20 @@ struct BenchPosting: AsyncParsableCommand {
                 // Start each round with the chain caught up, so a chain-on round seals only its own rows,
                 // and with the last round's dirty pages written (scripts/bench-posting does the same
                 // before each pgbench round), so no round pays for another's checkpoint.
-                try await sealer.sealAll()
+                let catchUp = ContinuousClock.now
+                let caughtUp = try await sealer.sealAll()
+                if caughtUp > 0 {
+                    let elapsed = ContinuousClock.now - catchUp
+                    let seconds = Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18
+                    say(
+                        String(
+                            format: "sealer catching up: %d rows in %.2f s (%.0f rows/s)",
+                            caughtUp,
+                            seconds,
+                            Double(caughtUp) / seconds
+                        )
+                    )
+                }
                 try await root.withConnection(logger: log) { connection in
                     try await connection.query("CHECKPOINT", logger: log)
                 }
