@@ -17,7 +17,14 @@ public enum PostingLoad {
         public var refused: Int
         public var errors: Int
         public var sealed: Int
+        /// The machine's busy CPU time over the measured window (`MachineCPU`), when it could be read.
+        public var cpuMicroseconds: Int64?
         public var throughput: Double { Double(self.approved + self.refused) / self.seconds }
+        /// The machine's CPU per answered posting over the measured window, in microseconds.
+        public var cpuPerPosting: Double? {
+            guard let cpu = self.cpuMicroseconds, self.approved + self.refused > 0 else { return nil }
+            return Double(cpu) / Double(self.approved + self.refused)
+        }
     }
 
     /// Makes a bench bank: settings, one branch terminal, `accounts` customers with one funded account each.
@@ -93,6 +100,14 @@ public enum PostingLoad {
         let numbers = [""] + (1...accounts).map(Self.account)
         let start = ContinuousClock.now + warmup
         let end = start + duration
+        // The machine's CPU over the measured window, read at its start and end by a task that does
+        // nothing else.
+        let cpu = Task<Int64?, Never> {
+            try? await Task.sleep(until: start, clock: .continuous)
+            guard let before = MachineCPU.busyMicroseconds() else { return nil }
+            try? await Task.sleep(until: end, clock: .continuous)
+            return MachineCPU.busyMicroseconds().map { $0 - before }
+        }
         let totals = try await withThrowingTaskGroup(of: (Int, Int, Int, Int).self) { group in
             if let sealer {
                 group.addTask {
@@ -161,7 +176,8 @@ public enum PostingLoad {
             approved: totals.0,
             refused: totals.1,
             errors: totals.2,
-            sealed: totals.3
+            sealed: totals.3,
+            cpuMicroseconds: await cpu.value
         )
     }
 }

@@ -139,14 +139,16 @@ struct BenchPosting: AsyncParsableCommand {
                 say(
                     String(
                         format:
-                            "round %d, chain %@: %.0f postings/s (%d approved, %d refused, %d errors, %d rows sealed)",
+                            "round %d, chain %@: %.0f postings/s (%d approved, %d refused, %d errors, %d rows sealed; %@)",
                         round + 1,
                         chain ? "on " : "off",
                         result.throughput,
                         result.approved,
                         result.refused,
                         result.errors,
-                        result.sealed
+                        result.sealed,
+                        result.cpuPerPosting.map { String(format: "machine CPU %.0f µs a posting", $0) }
+                            ?? "machine CPU not readable"
                     )
                 )
                 if chain { on.append(result) } else { off.append(result) }
@@ -170,6 +172,21 @@ struct BenchPosting: AsyncParsableCommand {
                 100 * (1 - onRate / offRate)
             )
         )
+        // The machine's CPU per posting over all measured windows of each kind (scripts/bench-posting
+        // sets the chain-on figure against the yardstick's CPU per transaction).
+        for (name, rounds) in [("on", results.0), ("off", results.1)] {
+            let cpu = rounds.compactMap(\.cpuMicroseconds)
+            let postings = rounds.map { $0.approved + $0.refused }.reduce(0, +)
+            if cpu.count == rounds.count, postings > 0 {
+                say(
+                    String(
+                        format: "cpu per posting, audit chain %@: %.0f us",
+                        name,
+                        Double(cpu.reduce(0, +)) / Double(postings)
+                    )
+                )
+            }
+        }
 
     }
 
