@@ -50,6 +50,14 @@ struct BenchPosting: AsyncParsableCommand {
     @Option(help: "Accounts the transfers pick from (pgbench's script uses 100).")
     var accounts = 100
 
+    @Option(
+        help: """
+            Quiet accounts besides them, so the bank has a realistic size (pgbench -i -s 10 makes \
+            1,000,000 accounts, of which its script uses 100).
+            """
+    )
+    var quietAccounts = 1_000_000
+
     func run() async throws {
         guard let text = self.databaseURL ?? ProcessInfo.processInfo.environment["CASHPOINT_DATABASE_URL"] else {
             throw ValidationError("no database: pass --database-url or set CASHPOINT_DATABASE_URL (scripts/pg env)")
@@ -58,10 +66,11 @@ struct BenchPosting: AsyncParsableCommand {
             throw ValidationError("set CASHPOINT_SWITCH_PASSWORD (eval \"$(scripts/pg env)\")")
         }
         guard self.clients >= 1, self.seconds >= 1, self.accounts >= 2, self.rounds >= 1, self.connections >= 1,
+            (0...10_000_000).contains(self.quietAccounts),
             (0...64).contains(self.eventLoops)
         else {
             throw ValidationError(
-                "clients, connections, seconds and rounds must be at least 1, accounts at least 2, event loops 0 to 64"
+                "clients, connections, seconds and rounds must be at least 1, accounts at least 2, quiet accounts 0 to 10,000,000, event loops 0 to 64"
             )
         }
         let root = try DatabaseURL(text)
@@ -70,7 +79,7 @@ struct BenchPosting: AsyncParsableCommand {
         let log = logger
 
         say(
-            "preparing cashpoint_bench: \(self.accounts) accounts; \(self.clients) callers share a pool of \(self.connections) connections on \(self.eventLoops == 0 ? "NIO's shared group" : "\(self.eventLoops) event loop(s)")"
+            "preparing cashpoint_bench: \(self.accounts) busy accounts among \(self.accounts + self.quietAccounts); \(self.clients) callers share a pool of \(self.connections) connections on \(self.eventLoops == 0 ? "NIO's shared group" : "\(self.eventLoops) event loop(s)")"
         )
         try await self.recreate(root, "cashpoint_bench", logger: log)
         var bench = root
@@ -89,6 +98,8 @@ struct BenchPosting: AsyncParsableCommand {
             self.clients, self.accounts, self.seconds, self.warmup, self.rounds
         )
         let connections = self.connections
+        let quietAccounts = self.quietAccounts
+        let benchAsSuperuser = bench
         let group: MultiThreadedEventLoopGroup? =
             self.eventLoops > 0 ? MultiThreadedEventLoopGroup(numberOfThreads: self.eventLoops) : nil
         let executors: [any TaskExecutor] =
@@ -100,6 +111,9 @@ struct BenchPosting: AsyncParsableCommand {
         ) { client in
             let store = BankStore(client: client, logger: log)
             try await PostingLoad.prepare(store: store, accounts: accounts)
+            try await benchAsSuperuser.withConnection(logger: log) { connection in
+                try await PostingLoad.addQuietAccounts(quietAccounts, connection: connection, logger: log)
+            }
             let sealer = AuditSealer(client: client, key: auditKey.key, logger: log)
             try await sealer.sealAll()
             var on: [PostingLoad.Result] = []

@@ -36,6 +36,77 @@ struct MigrationTests {
         }
     }
 
+    /// Migration 0009 moved the per-column CHECK constraints of accounts, transactions and history into
+    /// domains (cheaper for every posting). The rules must hold exactly as before, for anyone who
+    /// writes a row, the superuser included.
+    @Test(
+        "the rows a posting writes keep every rule after 0009: each bad value is refused (23514), good rows pass",
+        arguments: [
+            // transactions: STAN of 6, transmission time of 10, a known kind, no negative amount, a 2-character code.
+            ("transactions", "'ATM00001', '12345', '1125093112', 'transfer', 1, '00'"),
+            ("transactions", "'ATM00001', '123456', '112509311', 'transfer', 1, '00'"),
+            ("transactions", "'ATM00001', '123456', '1125093112', 'gift', 1, '00'"),
+            ("transactions", "'ATM00001', '123456', '1125093112', 'transfer', -1, '00'"),
+            ("transactions", "'ATM00001', '123456', '1125093112', 'transfer', 1, '0'"),
+            // history: lines are numbered from 1 and never zero.
+            ("history", "0, 5"),
+            ("history", "1, 0"),
+            // accounts: a number of 4 to 28 characters, a known kind, no negative limits.
+            ("accounts", "'ABC', 'bank_equity', 0, 0"),
+            ("accounts", "'CPX0000001', 'vault', 0, 0"),
+            ("accounts", "'CPX0000002', 'bank_equity', -1, 0"),
+            ("accounts", "'CPX0000003', 'bank_equity', 0, -1"),
+        ]
+    )
+    func domainRules(table: String, values: String) async throws {
+        try await TestBank.with { (bank: TestBank, _: BankService) async throws in
+            func insert(_ table: String, _ values: String) -> String {
+                switch table {
+                case "transactions":
+                    "INSERT INTO bank.transactions (terminal_id, stan, transmitted, kind, amount, response_code, request_digest, actor) VALUES (\(values), '\\x00', 'test')"
+                case "history":
+                    "INSERT INTO bank.history (transaction_id, account_id, line_no, amount, balance_after) VALUES (1, 1, \(values), 0)"
+                default:
+                    "INSERT INTO bank.accounts (account_no, kind, daily_withdrawal_limit, daily_withdrawal_count, name, currency) VALUES (\(values), 'test', '978')"
+                }
+            }
+            let good = [
+                "transactions": "'ATM00001', '123456', '1125093112', 'transfer', 1, '00'",
+                "history": "1, 5",
+                "accounts": "'CPX0000009', 'bank_equity', 0, 0",
+            ]
+            let (bad, fine) = (insert(table, values), insert(table, good[table]!))
+            try await bank.asSuperuser { connection in
+                #expect(await connection.sqlState(of: bad) == "23514", "\(values)")
+                #expect(await connection.sqlState(of: fine) == nil)
+            }
+        }
+    }
+
+    @Test("a customer account still never goes negative, and a customer account still needs its customer")
+    func accountTableRules() async throws {
+        try await TestBank.with(fixture: try demoFixture()) { (bank: TestBank, _: BankService) async throws in
+            try await bank.asSuperuser { connection in
+                #expect(
+                    await connection.sqlState(
+                        of: """
+                            UPDATE bank.accounts SET balance = -1
+                            WHERE id = (SELECT min(id) FROM bank.accounts WHERE kind = 'customer')
+                            """
+                    ) == "23514"
+                )
+                #expect(
+                    await connection.sqlState(
+                        of: """
+                            INSERT INTO bank.accounts (account_no, name, kind, currency)
+                            VALUES ('CPX0000010', 'orphan', 'customer', '978')
+                            """
+                    ) == "23514"
+                )
+            }
+        }
+    }
+
     @Test("a failing migration leaves nothing behind: each runs in its own transaction")
     func transactional() async throws {
         try await TestBank.with { (bank: TestBank, _: BankService) async throws in
