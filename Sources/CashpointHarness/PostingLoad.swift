@@ -19,10 +19,17 @@ public enum PostingLoad {
         public var sealed: Int
         /// The machine's busy CPU time over the measured window (`MachineCPU`), when it could be read.
         public var cpuMicroseconds: Int64?
+        /// This process's own CPU time over the measured window: the client's part of `cpuMicroseconds`.
+        public var clientMicroseconds: Int64?
         public var throughput: Double { Double(self.approved + self.refused) / self.seconds }
         /// The machine's CPU per answered posting over the measured window, in microseconds.
         public var cpuPerPosting: Double? {
             guard let cpu = self.cpuMicroseconds, self.approved + self.refused > 0 else { return nil }
+            return Double(cpu) / Double(self.approved + self.refused)
+        }
+        /// The client's CPU per answered posting over the measured window, in microseconds.
+        public var clientCPUPerPosting: Double? {
+            guard let cpu = self.clientMicroseconds, self.approved + self.refused > 0 else { return nil }
             return Double(cpu) / Double(self.approved + self.refused)
         }
     }
@@ -132,11 +139,12 @@ public enum PostingLoad {
         let end = start + duration
         // The machine's CPU over the measured window, read at its start and end by a task that does
         // nothing else.
-        let cpu = Task<Int64?, Never> {
+        let cpu = Task<(machine: Int64?, client: Int64), Never> {
             try? await Task.sleep(until: start, clock: .continuous)
-            guard let before = MachineCPU.busyMicroseconds() else { return nil }
+            let (before, clientBefore) = (MachineCPU.busyMicroseconds(), MachineCPU.processMicroseconds())
             try? await Task.sleep(until: end, clock: .continuous)
-            return MachineCPU.busyMicroseconds().map { $0 - before }
+            let (after, clientAfter) = (MachineCPU.busyMicroseconds(), MachineCPU.processMicroseconds())
+            return (before.flatMap { before in after.map { $0 - before } }, clientAfter - clientBefore)
         }
         let totals = try await withThrowingTaskGroup(of: (Int, Int, Int, Int).self) { group in
             if let sealer {
@@ -207,7 +215,8 @@ public enum PostingLoad {
             refused: totals.1,
             errors: totals.2,
             sealed: totals.3,
-            cpuMicroseconds: await cpu.value
+            cpuMicroseconds: await cpu.value.machine,
+            clientMicroseconds: await cpu.value.client
         )
     }
 }

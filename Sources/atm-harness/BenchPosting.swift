@@ -161,8 +161,13 @@ struct BenchPosting: AsyncParsableCommand {
                         result.refused,
                         result.errors,
                         result.sealed,
-                        result.cpuPerPosting.map { String(format: "machine CPU %.0f µs a posting", $0) }
-                            ?? "machine CPU not readable"
+                        result.cpuPerPosting.map {
+                            String(
+                                format: "machine CPU %.0f µs a posting, of which this client %.0f µs",
+                                $0,
+                                result.clientCPUPerPosting ?? 0
+                            )
+                        } ?? "machine CPU not readable"
                     )
                 )
                 if chain { on.append(result) } else { off.append(result) }
@@ -192,11 +197,13 @@ struct BenchPosting: AsyncParsableCommand {
             let cpu = rounds.compactMap(\.cpuMicroseconds)
             let postings = rounds.map { $0.approved + $0.refused }.reduce(0, +)
             if cpu.count == rounds.count, postings > 0 {
+                let client = rounds.compactMap(\.clientMicroseconds).reduce(0, +)
                 say(
                     String(
-                        format: "cpu per posting, audit chain %@: %.0f us",
+                        format: "cpu per posting, audit chain %@: %.0f us (this client: %.0f us)",
                         name,
-                        Double(cpu.reduce(0, +)) / Double(postings)
+                        Double(cpu.reduce(0, +)) / Double(postings),
+                        Double(client) / Double(postings)
                     )
                 )
             }

@@ -480,6 +480,83 @@ struct CardTransactionTests {
         }
     }
 
+    @Test("a duplicate that arrives while the first is uncommitted waits for it and gets its answer, not an error")
+    func duplicateWaitsForTheFirst() async throws {
+        try await TestBank.with(fixture: try demoFixture()) { bank, _ in
+            @Sendable func answer(_ connection: PostgresConnection) async throws -> (String, Int64, Bool) {
+                let rows = try await connection.query(
+                    """
+                    SELECT response_code, transaction_id, replayed FROM bank.post('teller', NULL, NULL, 'teller.t', NULL,
+                        'T', 'ATM00001', '000777', '1125093112', '\\x01'::bytea, 'deposit', 1000, NULL, 'CP0000000001')
+                    """,
+                    logger: quietLogger
+                )
+                for try await row in rows.decode((String, Int64, Bool).self) { return row }
+                throw TestFailure("bank.post returned no row")
+            }
+            try await bank.asSwitchRole { first in
+                try await first.query("BEGIN", logger: quietLogger)
+                let original = try await answer(first)
+                #expect(original.0 == "00" && !original.2)
+                // The duplicate, on its own connection, waits on the first's locks.
+                let duplicate = Task { try await bank.asSwitchRole { try await answer($0) } }
+                var waiting = 0
+                for _ in 0..<500 where waiting == 0 {
+                    waiting = try await bank.count(
+                        "SELECT count(*)::int FROM pg_stat_activity WHERE wait_event_type = 'Lock' AND query LIKE '%bank.post(%'"
+                    )
+                    if waiting == 0 { try await Task.sleep(for: .milliseconds(10)) }
+                }
+                #expect(waiting == 1)
+                try await first.query("COMMIT", logger: quietLogger)
+                let repeated = try await duplicate.value
+                #expect(repeated.0 == "00")
+                #expect(repeated.1 == original.1)
+                #expect(repeated.2)
+            }
+            #expect(try await bank.balance("CP0000000001") == 251_000)
+            #expect(try await bank.count("SELECT count(*)::int FROM bank.transactions WHERE stan = '000777'") == 1)
+            #expect(
+                try await bank.count(
+                    "SELECT count(*)::int FROM bank.audit_logs WHERE details ? 'replay_of' AND details->>'stan' = '000777'"
+                ) == 1
+            )
+        }
+    }
+
+    @Test("a posting never reads the whole transactions table, whatever its size when the connection's plans were made")
+    func noWholeTableRead() async throws {
+        try await TestBank.with(fixture: try demoFixture()) { bank, _ in
+            // Statistics of a small table, as a new bank has: the plans a connection caches are made from them.
+            try await bank.asSuperuser { try await $0.query("ANALYZE bank.transactions", logger: quietLogger) }
+            try await bank.asSwitchRole { connection in
+                func wholeTableReads() async throws -> Int {
+                    try await connection.query("SELECT pg_stat_force_next_flush()", logger: quietLogger)
+                    try await connection.query("SELECT pg_stat_clear_snapshot()", logger: quietLogger)
+                    let rows = try await connection.query(
+                        "SELECT seq_scan::int FROM pg_stat_user_tables WHERE relid = 'bank.transactions'::regclass",
+                        logger: quietLogger
+                    )
+                    for try await count in rows.decode(Int.self) { return count }
+                    throw TestFailure("no statistics for bank.transactions")
+                }
+                let before = try await wholeTableReads()
+                for stan in 1...20 {
+                    let rows = try await connection.query(
+                        """
+                        SELECT response_code FROM bank.post('teller', NULL, NULL, 'teller.t', NULL, 'T', 'ATM00001',
+                            \(String(format: "%06d", 500 + stan)), '1125093112', '\\x01'::bytea, 'deposit', 100, NULL,
+                            'CP0000000001')
+                        """,
+                        logger: quietLogger
+                    )
+                    for try await code in rows.decode(String.self) { #expect(code == "00") }
+                }
+                #expect(try await wholeTableReads() == before)
+            }
+        }
+    }
+
     @Test("full reversal restores the balance with compensating lines; nothing is changed or deleted")
     func fullReversal() async throws {
         try await TestBank.with(fixture: try demoFixture()) { bank, service in

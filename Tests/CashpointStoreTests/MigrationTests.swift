@@ -107,6 +107,62 @@ struct MigrationTests {
         }
     }
 
+    @Test("a ledger line is keyed by its account and line number: a second line with the same pair is refused")
+    func ledgerLineKey() async throws {
+        try await TestBank.with(fixture: try demoFixture()) { (bank: TestBank, _: BankService) async throws in
+            try await bank.asSuperuser { connection in
+                let rows = try await connection.query(
+                    """
+                    SELECT string_agg(a.attname, ',' ORDER BY k.n) FROM pg_index i
+                    CROSS JOIN LATERAL unnest(i.indkey) WITH ORDINALITY AS k (attnum, n)
+                    JOIN pg_attribute a ON a.attrelid = i.indrelid AND a.attnum = k.attnum
+                    WHERE i.indrelid = 'bank.history'::regclass AND i.indisprimary
+                    """,
+                    logger: quietLogger
+                )
+                for try await columns in rows.decode(String.self) { #expect(columns == "account_id,line_no") }
+                #expect(
+                    await connection.sqlState(
+                        of: """
+                            INSERT INTO bank.history (transaction_id, account_id, line_no, amount, balance_after)
+                            SELECT transaction_id, account_id, line_no, amount, balance_after FROM bank.history LIMIT 1
+                            """
+                    ) == "23505"
+                )
+            }
+        }
+    }
+
+    @Test("row-level security shows no customer's account or card to an empty or unknown role")
+    func policiesWithoutARole() async throws {
+        try await TestBank.with(fixture: try demoFixture()) { (bank: TestBank, _: BankService) async throws in
+            // As the tables' owner, whom the forced policies bind (the switch's role may not read cards).
+            try await bank.asSuperuser { connection in
+                try await connection.query("SET ROLE cashpoint_owner", logger: quietLogger)
+                func visible(as role: String) async throws -> (accounts: Int, cards: Int) {
+                    try await connection.query("SELECT set_config('cashpoint.role', \(role), false)", logger: quietLogger)
+                    let rows = try await connection.query(
+                        """
+                        SELECT (SELECT count(*)::int FROM bank.accounts WHERE kind = 'customer'),
+                            (SELECT count(*)::int FROM bank.cards)
+                        """,
+                        logger: quietLogger
+                    )
+                    for try await counts in rows.decode((Int, Int).self) { return counts }
+                    throw TestFailure("no counts")
+                }
+                for role in ["", "none", "Teller", "customer "] {
+                    let counts = try await visible(as: role)
+                    #expect(counts.accounts == 0, "role '\(role)'")
+                    #expect(counts.cards == 0, "role '\(role)'")
+                }
+                // The same connection as a teller sees them, so the counts above are not of empty tables.
+                let teller = try await visible(as: "teller")
+                #expect(teller.accounts > 0 && teller.cards > 0)
+            }
+        }
+    }
+
     @Test("a failing migration leaves nothing behind: each runs in its own transaction")
     func transactional() async throws {
         try await TestBank.with { (bank: TestBank, _: BankService) async throws in
