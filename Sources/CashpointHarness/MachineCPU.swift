@@ -26,10 +26,11 @@ public enum MachineCPU {
     }
 
     /// The CPU time this process has used (user and system, all its threads), in microseconds: the
-    /// switch's client side of a posting, when the benchmark runs the posting path in-process.
-    public static func processMicroseconds() -> Int64 {
+    /// switch's client side of a posting, when the benchmark runs the posting path in-process. Nil
+    /// where `getrusage` fails.
+    public static func processMicroseconds() -> Int64? {
         var usage = rusage()
-        guard getrusage(__rusage_who_t(RUSAGE_SELF.rawValue), &usage) == 0 else { return 0 }
+        guard getrusage(__rusage_who_t(RUSAGE_SELF.rawValue), &usage) == 0 else { return nil }
         return (Int64(usage.ru_utime.tv_sec) + Int64(usage.ru_stime.tv_sec)) * 1_000_000
             + Int64(usage.ru_utime.tv_usec) + Int64(usage.ru_stime.tv_usec)
     }

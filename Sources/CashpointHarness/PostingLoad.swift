@@ -137,14 +137,18 @@ public enum PostingLoad {
         let numbers = [""] + (1...accounts).map(Self.account)
         let start = ContinuousClock.now + warmup
         let end = start + duration
-        // The machine's CPU over the measured window, read at its start and end by a task that does
-        // nothing else.
-        let cpu = Task<(machine: Int64?, client: Int64), Never> {
+        // The machine's CPU and this process's over the measured window, read at its start and end by
+        // a task that does nothing else.
+        let cpu = Task<(machine: Int64?, client: Int64?), Never> {
+            func elapsed(_ before: Int64?, _ after: Int64?) -> Int64? {
+                guard let before, let after else { return nil }
+                return after - before
+            }
             try? await Task.sleep(until: start, clock: .continuous)
             let (before, clientBefore) = (MachineCPU.busyMicroseconds(), MachineCPU.processMicroseconds())
             try? await Task.sleep(until: end, clock: .continuous)
             let (after, clientAfter) = (MachineCPU.busyMicroseconds(), MachineCPU.processMicroseconds())
-            return (before.flatMap { before in after.map { $0 - before } }, clientAfter - clientBefore)
+            return (elapsed(before, after), elapsed(clientBefore, clientAfter))
         }
         let totals = try await withThrowingTaskGroup(of: (Int, Int, Int, Int).self) { group in
             if let sealer {

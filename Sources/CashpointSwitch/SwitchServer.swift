@@ -76,7 +76,9 @@ public final class SwitchServer: Service, Sendable {
                         else {
                             self.logger.warning("too many connections: closing a new one")
                             Counter(label: "cashpoint_connections_refused_total").increment()
-                            connection.channel.close(promise: nil)
+                            // Closed through executeThenClose, which finishes the connection's writer:
+                            // swift-nio traps on a NIOAsyncChannel dropped without it.
+                            group.addTask { try? await connection.executeThenClose { _, _ in } }
                             continue
                         }
                         let executor =

@@ -30,4 +30,19 @@ struct MachineCPUTests {
         #expect(first > 0)
         #expect(second >= first)
     }
+
+    @Test("this process's CPU time grows with the work it does")
+    func process() throws {
+        let before = try #require(MachineCPU.processMicroseconds())
+        // About 20 ms of arithmetic the optimiser cannot drop.
+        var state: UInt64 = 0x9E37_79B9_7F4A_7C15
+        let clock = ContinuousClock()
+        let start = clock.now
+        while clock.now - start < .milliseconds(20) {
+            for _ in 0..<1_000 { state = state &* 6_364_136_223_846_793_005 &+ 1_442_695_040_888_963_407 }
+        }
+        let after = try #require(MachineCPU.processMicroseconds())
+        #expect(state != 0)
+        #expect(after > before)
+    }
 }

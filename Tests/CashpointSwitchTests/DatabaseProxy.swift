@@ -39,7 +39,10 @@ final class DatabaseProxy: Sendable {
             _ = try? await withThrowingDiscardingTaskGroup { group in
                 try await server.executeThenClose { inbound in
                     for try await client in inbound {
-                        guard let proxy = box.withLock({ $0 }) else { continue }
+                        guard let proxy = box.withLock({ $0 }) else {
+                            group.addTask { try? await client.executeThenClose { _, _ in } }
+                            continue
+                        }
                         group.addTask { await proxy.relay(client, target: target) }
                     }
                 }
@@ -50,53 +53,45 @@ final class DatabaseProxy: Sendable {
         return proxy
     }
 
+    /// Relays one client connection to the database, unless the proxy is down. Every accepted channel
+    /// is closed through `executeThenClose`, which finishes its writer: swift-nio traps on the writer
+    /// of a `NIOAsyncChannel` dropped without it, when the channel becomes active.
     func relay(_ client: NIOAsyncChannel<ByteBuffer, ByteBuffer>, target: DatabaseURL) async {
-        let admitted = self.state.withLock { state in
-            guard state.up else { return false }
-            state.channels.append(client.channel)
-            return true
-        }
-        guard admitted else {
-            try? await client.channel.close()
-            return
-        }
-        do {
+        try? await client.executeThenClose { clientIn, clientOut in
+            let admitted = self.state.withLock { state in
+                guard state.up else { return false }
+                state.channels.append(client.channel)
+                return true
+            }
+            guard admitted else { return }
             let upstream = try await ClientBootstrap(group: MultiThreadedEventLoopGroup.singleton)
                 .connect(host: target.host, port: target.port) { channel in
                     channel.eventLoop.makeCompletedFuture {
                         try NIOAsyncChannel<ByteBuffer, ByteBuffer>(wrappingChannelSynchronously: channel)
                     }
                 }
-            let stillUp = self.state.withLock { state in
-                guard state.up else { return false }
-                state.channels.append(upstream.channel)
-                return true
-            }
-            guard stillUp else {
-                try? await upstream.channel.close()
-                try? await client.channel.close()
-                return
-            }
-            try await client.executeThenClose { clientIn, clientOut in
-                try await upstream.executeThenClose { upIn, upOut in
-                    try await withThrowingTaskGroup(of: Void.self) { group in
-                        group.addTask {
-                            for try await chunk in clientIn { try await upOut.write(chunk) }
-                        }
-                        group.addTask {
-                            for try await chunk in upIn {
-                                let delay = self.state.withLock { $0.delay }
-                                if delay > .zero { try await Task.sleep(for: delay) }
-                                try await clientOut.write(chunk)
-                            }
-                        }
-                        _ = try await group.next()
-                        group.cancelAll()
+            try await upstream.executeThenClose { upIn, upOut in
+                let stillUp = self.state.withLock { state in
+                    guard state.up else { return false }
+                    state.channels.append(upstream.channel)
+                    return true
+                }
+                guard stillUp else { return }
+                try await withThrowingTaskGroup(of: Void.self) { group in
+                    group.addTask {
+                        for try await chunk in clientIn { try await upOut.write(chunk) }
                     }
+                    group.addTask {
+                        for try await chunk in upIn {
+                            let delay = self.state.withLock { $0.delay }
+                            if delay > .zero { try await Task.sleep(for: delay) }
+                            try await clientOut.write(chunk)
+                        }
+                    }
+                    _ = try await group.next()
+                    group.cancelAll()
                 }
             }
-        } catch {
-            try? await client.channel.close()
         }
     }
 

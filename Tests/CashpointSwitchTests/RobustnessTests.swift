@@ -59,6 +59,29 @@ struct RobustnessTests {
         }
     }
 
+    @Test("connections beyond the limit are closed at once, many times over; the connections within it go on")
+    func connectionLimit() async throws {
+        let two: @Sendable (inout SwitchConfiguration) -> Void = { $0.maxConnections = 2 }
+        try await SwitchUnderTest.with(configure: two) { under in
+            try await under.terminal { terminal in
+                try await RawLink.with(port: under.port) { (second: RawLink) async throws in
+                    // Wait until the switch counts both, then knock 20 times more.
+                    for _ in 0..<50 where under.current.server.connectionCount < 2 {
+                        try await Task.sleep(for: .milliseconds(20))
+                    }
+                    #expect(under.current.server.connectionCount == 2)
+                    for _ in 0..<20 {
+                        try await RawLink.with(port: under.port) { (refused: RawLink) async throws in
+                            #expect(try await refused.next(timeout: .seconds(5)) == .closed)
+                        }
+                    }
+                    #expect(try await terminal.echo()[39] == "00")
+                }
+                #expect(try await terminal.echo()[39] == "00")
+            }
+        }
+    }
+
     @Test("an idle connection is closed after the idle timeout")
     func idleTimeout() async throws {
         let shortIdle: @Sendable (inout SwitchConfiguration) -> Void = { $0.idleTimeout = .milliseconds(300) }
@@ -128,7 +151,10 @@ struct RobustnessTests {
 
     @Test("graceful shutdown answers the request in flight, then stops")
     func gracefulShutdown() async throws {
-        try await Self.behindProxy { under, database in
+        // The database is slow here, not gone: the health probe waits longer than the slowed request, so
+        // a loaded machine does not make this a test of the 91 path (which databaseDown covers).
+        let patient: @Sendable (inout SwitchConfiguration) -> Void = { $0.databaseProbeAfter = .seconds(5) }
+        try await Self.behindProxy(configure: patient) { under, database in
             try await under.terminal { terminal in
                 #expect(try await terminal.echo()[39] == "00")
                 database.slowDown(.milliseconds(150))
@@ -159,7 +185,10 @@ struct RobustnessTests {
     }
 
     /// A switch that reaches its database through a `DatabaseProxy` the test controls.
-    static func behindProxy(_ body: @Sendable (SwitchUnderTest, DatabaseProxy) async throws -> Void) async throws {
+    static func behindProxy(
+        configure: @Sendable (inout SwitchConfiguration) -> Void = { _ in },
+        _ body: @Sendable (SwitchUnderTest, DatabaseProxy) async throws -> Void
+    ) async throws {
         let proxy = Mutex<DatabaseProxy?>(nil)
         let throughProxy: @Sendable (TestBank) -> DatabaseURL = { bank in
             var url = bank.switchURL
@@ -170,7 +199,7 @@ struct RobustnessTests {
             let started = try await DatabaseProxy.start(to: bank.switchURL)
             proxy.withLock { $0 = started }
         }
-        try await SwitchUnderTest.with(databaseURL: throughProxy, before: startProxy) { under in
+        try await SwitchUnderTest.with(databaseURL: throughProxy, configure: configure, before: startProxy) { under in
             try await body(under, try #require(proxy.withLock { $0 }))
         }
     }
