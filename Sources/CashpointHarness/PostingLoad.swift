@@ -23,14 +23,13 @@ public enum PostingLoad {
         public var clientMicroseconds: Int64?
         public var throughput: Double { Double(self.approved + self.refused) / self.seconds }
         /// The machine's CPU per answered posting over the measured window, in microseconds.
-        public var cpuPerPosting: Double? {
-            guard let cpu = self.cpuMicroseconds, self.approved + self.refused > 0 else { return nil }
-            return Double(cpu) / Double(self.approved + self.refused)
-        }
+        public var cpuPerPosting: Double? { self.perPosting(self.cpuMicroseconds) }
         /// The client's CPU per answered posting over the measured window, in microseconds.
-        public var clientCPUPerPosting: Double? {
-            guard let cpu = self.clientMicroseconds, self.approved + self.refused > 0 else { return nil }
-            return Double(cpu) / Double(self.approved + self.refused)
+        public var clientCPUPerPosting: Double? { self.perPosting(self.clientMicroseconds) }
+
+        private func perPosting(_ microseconds: Int64?) -> Double? {
+            guard let microseconds, self.approved + self.refused > 0 else { return nil }
+            return Double(microseconds) / Double(self.approved + self.refused)
         }
     }
 
