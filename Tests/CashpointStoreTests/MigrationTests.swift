@@ -83,7 +83,7 @@ struct MigrationTests {
         }
     }
 
-    @Test("a customer account still never goes negative, and a customer account still needs its customer")
+    @Test("a customer account still never goes negative, and an account has a user exactly when it is a customer's")
     func accountTableRules() async throws {
         try await TestBank.with(fixture: try demoFixture()) { (bank: TestBank, _: BankService) async throws in
             try await bank.asSuperuser { connection in
@@ -102,6 +102,41 @@ struct MigrationTests {
                             VALUES ('CPX0000010', 'orphan', 'customer', '978')
                             """
                     ) == "23514"
+                )
+                // Since 0011 the owner rule is a trigger on INSERT and on UPDATE OF kind, user_id: it still
+                // refuses an internal account with a user, and a change of owner or kind that breaks it.
+                #expect(
+                    await connection.sqlState(
+                        of: """
+                            INSERT INTO bank.accounts (account_no, name, kind, currency, user_id)
+                            VALUES ('CPX0000011', 'owned vault', 'bank_equity', '978', (SELECT min(id) FROM bank.users))
+                            """
+                    ) == "23514"
+                )
+                #expect(
+                    await connection.sqlState(
+                        of: """
+                            UPDATE bank.accounts SET user_id = NULL
+                            WHERE id = (SELECT min(id) FROM bank.accounts WHERE kind = 'customer')
+                            """
+                    ) == "23514"
+                )
+                #expect(
+                    await connection.sqlState(
+                        of: """
+                            UPDATE bank.accounts SET kind = 'bank_equity'
+                            WHERE id = (SELECT min(id) FROM bank.accounts WHERE kind = 'customer')
+                            """
+                    ) == "23514"
+                )
+                // A change that keeps the rule passes: a customer account moved to another customer.
+                #expect(
+                    await connection.sqlState(
+                        of: """
+                            UPDATE bank.accounts SET user_id = (SELECT max(user_id) FROM bank.accounts WHERE kind = 'customer')
+                            WHERE id = (SELECT min(id) FROM bank.accounts WHERE kind = 'customer')
+                            """
+                    ) == nil
                 )
             }
         }
