@@ -163,7 +163,11 @@ public enum PostingLoad {
             for client in 0..<clients {
                 let executor = executors.isEmpty ? nil : executors[client % executors.count]
                 group.addTask(executorPreference: executor) {
-                    var generator = SystemRandomNumberGenerator()
+                    // The load generator's own choices (accounts, amounts) come from a seeded
+                    // generator, as pgbench's \set random does: SystemRandomNumberGenerator is a
+                    // getrandom system call for every draw, CPU that the comparison would count
+                    // against the switch.
+                    var generator = SplitMix64(seed: UInt64.random(in: .min ... .max))
                     var (approved, refused, errors) = (0, 0, 0)
                     // Each caller numbers its requests as a terminal does: the STAN keeps counting from
                     // round to round (100,000 apart), so a round's keys follow the earlier rounds' in the

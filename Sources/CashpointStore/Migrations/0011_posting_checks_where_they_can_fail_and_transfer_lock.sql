@@ -47,6 +47,8 @@ ALTER POLICY history_write ON bank.history WITH CHECK (true);
 --    starting that plan (and for starting it again whenever it waited for a row lock and rechecked
 --    the row). Callgrind: 1.371 -> 1.320 and 1.335 million instructions per transfer (-3%). The
 --    withdrawal and deposit query names the one customer account with = instead of = ANY (ARRAY[..]).
+--    The locked rows are read as one array (array_agg, then FOREACH) instead of through a cursor
+--    (FOR ... IN query), which opened a portal and fetched from it: 1.215 -> 1.188 million (-2%).
 --    Nothing else changes: the same locks in the same order, the same checks, codes and rows.
 CREATE OR REPLACE FUNCTION bank.post(
     p_role text, p_user_id bigint, p_card_id bigint, p_actor text, p_ip text, p_device text,
@@ -62,6 +64,7 @@ DECLARE
     v_to bank.accounts%ROWTYPE;
     v_cash bank.accounts%ROWTYPE;
     v_account bank.accounts%ROWTYPE;
+    v_locked bank.accounts[];
     v_existing record;
     v_code text;
     v_context text;
@@ -86,23 +89,25 @@ BEGIN
         ELSE '00' END;
 
     IF v_code = '00' THEN
-        -- 1. Every account touched, locked in ascending id order. A transfer names both of its
-        --    accounts by number, which one index scan finds; a withdrawal or a deposit also locks the
-        --    terminal's cash account, by id, which takes two index scans and a bitmap to merge them.
+        -- 1. Every account touched, locked in ascending id order (the LockRows of the inner query
+        --    sits above its sort), and read as one array: every row is locked before the aggregate
+        --    returns. A transfer names both of its accounts by number, which one index scan finds; a
+        --    withdrawal or a deposit also locks the terminal's cash account, by id, which takes two
+        --    index scans and a bitmap to merge them.
         IF p_kind = 'transfer' THEN
-            FOR v_account IN
-                SELECT a.* FROM bank.accounts a WHERE a.account_no = ANY (ARRAY[p_from, p_to]) ORDER BY a.id FOR UPDATE
-            LOOP
+            SELECT coalesce(array_agg(l.a), '{}') INTO v_locked FROM (
+                SELECT a FROM bank.accounts a WHERE a.account_no = ANY (ARRAY[p_from, p_to]) ORDER BY a.id FOR UPDATE) l (a);
+            FOREACH v_account IN ARRAY v_locked LOOP
                 IF v_account.account_no = p_from THEN v_from := v_account; END IF;
                 IF v_account.account_no = p_to THEN v_to := v_account; END IF;
             END LOOP;
         ELSE
-            FOR v_account IN
-                SELECT a.* FROM bank.accounts a
+            SELECT coalesce(array_agg(l.a), '{}') INTO v_locked FROM (
+                SELECT a FROM bank.accounts a
                 WHERE a.account_no = CASE p_kind WHEN 'withdrawal' THEN p_from ELSE p_to END OR a.id = v_cash_id
                 ORDER BY a.id
-                FOR UPDATE
-            LOOP
+                FOR UPDATE) l (a);
+            FOREACH v_account IN ARRAY v_locked LOOP
                 IF p_kind = 'withdrawal' AND v_account.account_no = p_from THEN v_from := v_account; END IF;
                 IF p_kind = 'deposit' AND v_account.account_no = p_to THEN v_to := v_account; END IF;
                 IF v_account.id = v_cash_id THEN v_cash := v_account; END IF;
