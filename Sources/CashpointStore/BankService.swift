@@ -102,7 +102,29 @@ public enum StaffOperation: Sendable, Hashable {
         }
     }
 
-    var name: String { "\(self.permission.rawValue)" }
+    /// The audit action: the same name whether the permission table refuses the operation or the
+    /// database function records it (docs/security.md lists them all).
+    var name: String {
+        switch self {
+        case .balance: return "balance"
+        case .deposit: return "deposit"
+        case .withdrawal: return "withdrawal"
+        case .transfer: return "transfer"
+        case .miniStatement: return "statement"
+        case .createCustomer: return "customer.create"
+        case .openAccount: return "account.create"
+        case .issueCard: return "card.issue"
+        case .lockAccount: return "account.lock"
+        case .unlockAccount: return "account.unlock"
+        case .lockCard: return "card.blocked"
+        case .unlockCard: return "card.unlock"
+        case .unlockUser: return "user.unlock"
+        case .listUsers: return "users.list"
+        case .readAudit: return "audit.read"
+        case .changeRole: return "user.role"
+        case .createStaff: return "staff.create"
+        }
+    }
 }
 
 /// The answer to a cardholder's or staff member's request.

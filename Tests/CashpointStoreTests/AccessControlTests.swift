@@ -101,6 +101,27 @@ struct AccessControlTests {
         }
     }
 
+    @Test("an operation is audited under one action name, whether the permission table refuses it or it is done")
+    func oneAuditName() async throws {
+        try await TestBank.with(fixture: try demoFixture()) { bank, service in
+            let teller = try await self.login(service, "tina.teller", "teller-test-password")
+            let admin = try await self.login(service, "ada.admin", "admin-test-password")
+            let desk = KeyMaker(terminal: "BRANCH01")
+            _ = try await service.perform(.listUsers, by: teller, key: desk.next(), ip: nil)
+            _ = try await service.perform(.listUsers, by: admin, key: desk.next(), ip: nil)
+            _ = try await service.perform(.readAudit(.init()), by: teller, key: desk.next(), ip: nil)
+            func count(_ action: String, _ outcome: String) async throws -> Int {
+                try await bank.count(
+                    "SELECT count(*)::int FROM bank.audit_logs WHERE action = '\(action)' AND outcome = '\(outcome)'"
+                )
+            }
+            #expect(try await count("users.list", "58") == 1)
+            #expect(try await count("users.list", "00") == 1)
+            #expect(try await count("audit.read", "58") == 1)
+            #expect(try await bank.count("SELECT count(*)::int FROM bank.audit_logs WHERE action ~ '^[a-z]+[A-Z]'") == 0)
+        }
+    }
+
     @Test("the permission table: a teller may not list users or read the audit log (58, audited); an admin may")
     func adminOnly() async throws {
         try await TestBank.with(fixture: try demoFixture()) { bank, service in
