@@ -59,12 +59,21 @@ public struct SequenceRunner: Sendable {
     public var port: Int
     public var masterKey: SymmetricKey
     public var say: @Sendable (String) -> Void
+    /// Sees every answer, with the step that drew it (a test checks each against the rules).
+    public var inspect: @Sendable (Sequence.Step, ATM87Message) -> Void
 
-    public init(host: String, port: Int, masterKey: SymmetricKey, say: @escaping @Sendable (String) -> Void) {
+    public init(
+        host: String,
+        port: Int,
+        masterKey: SymmetricKey,
+        say: @escaping @Sendable (String) -> Void,
+        inspect: @escaping @Sendable (Sequence.Step, ATM87Message) -> Void = { _, _ in }
+    ) {
         self.host = host
         self.port = port
         self.masterKey = masterKey
         self.say = say
+        self.inspect = inspect
     }
 
     public struct Failure: Error, CustomStringConvertible, Sendable {
@@ -97,6 +106,7 @@ public struct SequenceRunner: Sendable {
                     }
                     let answer = try await self.perform(step, session: session, answers: answers)
                     if let name = step.name, let answer { answers[name] = answer }
+                    if let answer { self.inspect(step, answer) }
                     let problems = answer.map { Self.check($0, against: step.expect ?? [:]) } ?? []
                     let label = step.name ?? step.action
                     let shown = answer.map { ATM87PrettyPrinter.oneLine($0) } ?? "(no answer)"

@@ -1,18 +1,26 @@
 public import ATM87
 public import Crypto
 
-/// The MAC of a whole ATM-87 message (field 64, or field 128 when the message has a secondary bitmap).
+/// The MAC of a whole ATM-87 message (field 64, or field 128 when the message has a secondary bitmap or
+/// its type does not carry field 64, as a 0510).
 ///
 /// The MAC field is set first (so its bitmap bit is set), the message is encoded (without the 2-byte
 /// length prefix), and the MAC is AES-CMAC under the session MAC key, truncated to 8 bytes, over every
 /// byte of the encoding except the MAC field's own 16 hex characters, which are always the last ones.
 public enum MessageAuthentication {
-    /// The field that carries this message's MAC.
+    /// The field that carries this message's MAC: 128 when the message has a secondary bitmap without
+    /// it, or when the message type allows 128 but not 64 (0510); otherwise 64.
     public static func macField(of message: ATM87Message) -> Int {
         var probe = message
         probe.remove(64)
         probe.remove(128)
-        return probe.hasSecondaryBitmap ? 128 : 64
+        if probe.hasSecondaryBitmap { return 128 }
+        if let rule = ATM87Spec.message(message.mti), !rule.allowedFields.contains(64),
+            rule.allowedFields.contains(128)
+        {
+            return 128
+        }
+        return 64
     }
 
     /// The message with its MAC set.
@@ -20,7 +28,7 @@ public enum MessageAuthentication {
         var signed = message
         signed.remove(64)
         signed.remove(128)
-        let field = signed.hasSecondaryBitmap ? 128 : 64
+        let field = self.macField(of: signed)
         try signed.set(field, bytes: [UInt8](repeating: 0, count: MessageMAC.length))
         let bytes = signed.encodedBytes
         let mac = try MessageMAC.compute(over: bytes.dropLast(2 * MessageMAC.length), key: key)

@@ -19,6 +19,8 @@ public struct SwitchConfiguration: Sendable {
     public var databaseProbeTimeout: Duration
     /// The switch's clock (tokens, card expiry).
     public var now: @Sendable () -> Date
+    /// The bank's BIN (6 or 8 digits): the PANs the bank allocates start with it.
+    public var cardBIN: String
 
     public init(
         host: String = "127.0.0.1",
@@ -30,7 +32,8 @@ public struct SwitchConfiguration: Sendable {
         maxMessageLength: Int = 8192,
         databaseProbeAfter: Duration = .milliseconds(250),
         databaseProbeTimeout: Duration = .milliseconds(600),
-        now: @escaping @Sendable () -> Date = { Date() }
+        now: @escaping @Sendable () -> Date = { Date() },
+        cardBIN: String = "476173"
     ) {
         self.host = host
         self.port = port
@@ -42,5 +45,11 @@ public struct SwitchConfiguration: Sendable {
         self.databaseProbeAfter = databaseProbeAfter
         self.databaseProbeTimeout = databaseProbeTimeout
         self.now = now
+        self.cardBIN = cardBIN
+    }
+
+    /// Whether `bin` can head the bank's PANs: 6 or 8 digits.
+    public static func isValidBIN(_ bin: String) -> Bool {
+        (bin.utf8.count == 6 || bin.utf8.count == 8) && bin.utf8.allSatisfy { $0 >= 0x30 && $0 <= 0x39 }
     }
 }

@@ -159,9 +159,9 @@ extension SwitchCore {
             if let balance = answer.balance, answer.code.isApproved { out.append("BL", Self.signedAmount(balance)) }
             if let auth = answer.authCode, answer.code.isApproved { out.append("AU", auth) }
         case .users:
+            let skip = try Self.number(tlv["PG"], "PG", in: 0...Int(Int32.max)) ?? 0
+            let limit = try Self.number(tlv["LM"], "LM", in: 1...50) ?? 20
             answer = try await perform(.listUsers)
-            let skip = max(0, Int(tlv["PG"] ?? "0") ?? 0)
-            let limit = min(max(1, Int(tlv["LM"] ?? "20") ?? 20), 50)
             var shown = 0
             for user in answer.users.dropFirst(skip) {
                 let entry = "\(user.id)|\(user.userName)|\(user.role)|\(user.locked ? "Y" : "N")|\(user.failedAttempts)"
@@ -172,13 +172,13 @@ extension SwitchCore {
             out.append("CT", String(answer.users.count))
             if skip + shown < answer.users.count { out.append("NX", String(skip + shown)) }
         case .audit:
-            let limit = min(max(1, Int(tlv["LM"] ?? "20") ?? 20), 50)
+            let limit = try Self.number(tlv["LM"], "LM", in: 1...50) ?? 20
             let filter = BankStore.AuditFilter(
                 actor: tlv["AC"],
                 action: tlv["AX"],
                 since: try tlv["FR"].map(Self.timestamp),
                 until: try tlv["TO"].map(Self.timestamp),
-                beforeID: tlv["PG"].flatMap { Int64($0) },
+                beforeID: try Self.number(tlv["PG"], "PG", in: 1...Int.max).map(Int64.init),
                 limit: limit
             )
             answer = try await perform(.readAudit(filter))
@@ -264,14 +264,36 @@ extension SwitchCore {
     /// the branch terminal to print on a PIN mailer; it is never stored or logged in the clear.
     func createCustomer(_ exchange: Exchange, tlv: ATM87TLV, actor: StaffMember) async throws -> ATM87Message {
         let request = exchange.request
-        guard let userName = tlv["UN"], let fullName = tlv["CN"], let accountNo = request.trimmed(102),
-            let pan = request[2], let keys = exchange.keys
-        else {
-            throw Refusal(.formatError, "CREATE needs UN, CN, field 102 and field 2")
+        guard let userName = tlv["UN"], let fullName = tlv["CN"], let keys = exchange.keys else {
+            throw Refusal(.formatError, "CREATE needs UN and CN")
+        }
+        if let typed = request[2], !Luhn.isValidPAN(typed) {
+            throw Refusal(.unknownCard, "the PAN fails the Luhn check")
         }
         let expiry = try Self.expiry(tlv["EX"], now: self.configuration.now())
         func perform(_ operation: StaffOperation) async throws -> BankAnswer {
             try await self.bank.perform(operation, by: actor, key: exchange.key, ip: exchange.peer.ip)
+        }
+        // Unless the request names them, the bank allocates the account number and the PAN. The
+        // permission table decides first, so a role that may not create customers allocates nothing.
+        if case .deny = Permissions.decide(role: actor.role, operation: .createCustomer, ownership: .otherCustomer) {
+            return try await self.refusedCreate(exchange, actor: actor)
+        }
+        let staff = ActorContext.staff(actor.role, name: actor.userName, device: exchange.terminal, ip: exchange.peer.ip)
+        let accountNo: String
+        if let typed = request.trimmed(102), !typed.isEmpty {
+            accountNo = typed
+        } else {
+            accountNo = try await self.bank.store.allocateAccountNumber(actor: staff)
+        }
+        let pan: String
+        if let typed = request[2] {
+            pan = typed
+        } else {
+            pan = try Self.allocatedPAN(
+                bin: self.configuration.cardBIN,
+                serial: try await self.bank.store.allocateCardSerial(actor: staff)
+            )
         }
         let customer = try await perform(.createCustomer(userName: userName, fullName: fullName))
         guard customer.code.isApproved, let customerID = customer.createdID else {
@@ -308,6 +330,7 @@ extension SwitchCore {
         out.append("CD", String(cardID))
         out.append("PB", Hex.encode(try PINBlock.encipher(pin: pin, pan: pan, key: keys.pin, using: &generator)))
         var response = self.plainResponse(to: request, code: .approved, reason: nil)
+        try response.set(2, pan)
         try response.set(102, accountNo)
         try response.set(48, out.encoded)
         exchange.logger.notice("customer created with account and card", metadata: [LogKey.customerId: "\(customerID)"])
@@ -315,6 +338,40 @@ extension SwitchCore {
     }
 
     // MARK: Formats
+
+    /// A TLV number (digits only) within `range`, nil when the tag is absent; otherwise 30.
+    static func number(_ text: String?, _ tag: String, in range: ClosedRange<Int>) throws -> Int? {
+        guard let text else { return nil }
+        guard !text.isEmpty, text.utf8.count <= 18, text.utf8.allSatisfy({ $0 >= 0x30 && $0 <= 0x39 }),
+            let value = Int(text), range.contains(value)
+        else {
+            throw Refusal(.formatError, "field 48 \(tag): \(range.lowerBound)-\(range.upperBound)")
+        }
+        return value
+    }
+
+    /// The permission table's refusal of CREATE, audited under the operation's action name.
+    func refusedCreate(_ exchange: Exchange, actor: StaffMember) async throws -> ATM87Message {
+        let answer = try await self.bank.perform(
+            .createCustomer(userName: "-", fullName: "-"),
+            by: actor,
+            key: exchange.key,
+            ip: exchange.peer.ip
+        )
+        return self.plainResponse(to: exchange.request, code: answer.code, reason: nil)
+    }
+
+    /// A PAN the bank allocates: its BIN, the serial zero-filled to 15 digits in all, the Luhn check digit.
+    static func allocatedPAN(bin: String, serial: Int64) throws -> String {
+        let width = 15 - bin.utf8.count
+        let text = String(serial)
+        guard serial >= 0, text.utf8.count <= width,
+            let check = Luhn.checkDigit(for: bin + String(repeating: "0", count: width - text.utf8.count) + text)
+        else {
+            throw Refusal(.systemMalfunction, "no card numbers left under BIN \(bin)")
+        }
+        return bin + String(repeating: "0", count: width - text.utf8.count) + text + String(check)
+    }
 
     /// A first PIN: 4 digits from the system's CSPRNG.
     static func randomPIN() -> String {

@@ -16,10 +16,22 @@ extension SwitchCore {
         guard let pan = Self.pan(of: request) else {
             throw Refusal(.formatError, "no PAN in field 2 or 35")
         }
+        // A number that fails the Luhn check is no card: refused before any database work.
+        guard Luhn.isValidPAN(pan) else { throw Refusal(.unknownCard, "the PAN fails the Luhn check") }
         guard let processing = request[3], let amount = request.integer(4).map(Int64.init) else {
             throw Refusal(.formatError, "fields 3 and 4")
         }
         let type = String(processing.prefix(2))
+        // No exchange rates: a request in any currency but the bank's, which every account is held in,
+        // is refused rather than posted as if it were the account's.
+        let currency = try await self.bankCurrency()
+        guard request[49] == currency else {
+            throw Refusal(
+                .invalidTransaction,
+                "currency \(request[49] ?? "none") is not the account's \(currency)",
+                audit: "currency.refused"
+            )
+        }
         let panDigest = self.panTokenDigest(pan)
         var issuedToken: String?
         let holder: CardHolder
@@ -40,21 +52,21 @@ extension SwitchCore {
                 )
                 var response = self.plainResponse(to: request, code: code, reason: capture ? "capture card" : nil)
                 if capture { try response.set(44, "CAPTURE CARD") }
+                try await self.setReference(&response, transactionID: nil)
                 return response
             case .approved(let approved):
                 holder = approved
-                if type != "92" {
-                    issuedToken = try await self.tokens.issue(
-                        subject: approved.actorName,
-                        terminal: exchange.terminal,
-                        role: Role.customer.rawValue,
-                        userID: approved.userID,
-                        lifetime: self.configuration.cardTokenLifetime,
-                        cardID: approved.cardID,
-                        panDigest: panDigest,
-                        accounts: approved.accounts
-                    ).token
-                }
+                // An approved PIN opens a card session, whatever the transaction (a PIN change too).
+                issuedToken = try await self.tokens.issue(
+                    subject: approved.actorName,
+                    terminal: exchange.terminal,
+                    role: Role.customer.rawValue,
+                    userID: approved.userID,
+                    lifetime: self.configuration.cardTokenLifetime,
+                    cardID: approved.cardID,
+                    panDigest: panDigest,
+                    accounts: approved.accounts
+                ).token
             }
         } else if let token = request[62] {
             guard type != "92" else { throw Refusal(.formatError, "a PIN change needs the old PIN block") }
@@ -123,9 +135,12 @@ extension SwitchCore {
             ip: exchange.peer.ip
         )
         var response = self.plainResponse(to: request, code: answer.code, reason: nil)
-        if let auth = answer.authCode, answer.code.isApproved { try response.set(38, auth) }
+        try await self.setReference(&response, transactionID: answer.transactionID)
+        // Every approval carries an authorization code: a posting's is stored with it (a repeat gets
+        // the same); a balance, statement or PIN change gets a fresh one.
+        if answer.code.isApproved { try response.set(38, answer.authCode ?? Self.authorizationCode()) }
         if let balance = answer.balance, answer.code.isApproved {
-            try response.set(54, Self.additionalAmount(balance, currency: request[49] ?? "978"))
+            try response.set(54, Self.additionalAmount(balance, currency: currency))
         }
         if !answer.statement.isEmpty { try response.set(63, Self.statement(answer.statement)) }
         if let issuedToken { try response.set(62, issuedToken) }
@@ -150,6 +165,7 @@ extension SwitchCore {
             guard let actual = Int64(replacement.prefix(12)) else { throw Refusal(.formatError, "field 95") }
             dispensed = actual
         }
+        try await self.checkReversalMatches(exchange, originalSTAN: originalSTAN, transmitted: originalTransmitted)
         let result = try await self.bank.reverse(
             key: exchange.key,
             originalSTAN: originalSTAN,
@@ -165,7 +181,45 @@ extension SwitchCore {
                 LogKey.replayed: "\(result.replayed)",
             ]
         )
-        return self.plainResponse(to: request, code: result.code, reason: nil)
+        var response = self.plainResponse(to: request, code: result.code, reason: nil)
+        try await self.setReference(&response, transactionID: result.transactionID)
+        return response
+    }
+
+    /// A reversal advice must name its original by field 90 and agree with it in fields 2 (the card:
+    /// checked through the original's request digest, so only the same PAN matches), 3 (the kind) and 4
+    /// (the amount asked for). One that does not is refused with 12 and audited as `reversal.refused`,
+    /// and moves nothing. An original that is not found, or was refused, moved nothing: the advice is
+    /// acknowledged as before (its PAN is not checked, the original's accounts being unknown).
+    func checkReversalMatches(_ exchange: Exchange, originalSTAN: String, transmitted: String) async throws {
+        let request = exchange.request
+        guard
+            let original = try await self.bank.store.reversalOriginal(
+                terminal: exchange.terminal,
+                stan: originalSTAN,
+                transmitted: transmitted
+            )
+        else { return }
+        let kinds = ["01": "withdrawal", "21": "deposit", "40": "transfer"]
+        let kind = request[3].flatMap { kinds[String($0.prefix(2))] }
+        var mismatch: String?
+        if kind != original.kind {
+            mismatch = "field 3: the original is a \(original.kind)"
+        } else if request.integer(4).map(Int64.init) != original.amount {
+            mismatch = "field 4: not the original's amount"
+        } else if original.responseCode.isApproved {
+            let pan = Self.pan(of: request)
+            let digest = pan.map { pan in
+                RequestDigest.of(
+                    [original.kind, String(original.amount), Hex.lowercase(self.bank.hasher.panDigest(pan))]
+                        + [original.from, original.to].compactMap { $0 }
+                )
+            }
+            if digest != original.requestDigest { mismatch = "field 2: not the original's card" }
+        }
+        if let mismatch {
+            throw Refusal(.invalidTransaction, "does not match the original: \(mismatch)", audit: "reversal.refused")
+        }
     }
 
     // MARK: Helpers
@@ -203,6 +257,13 @@ extension SwitchCore {
         case .failure(let refusal):
             throw Refusal(.securityViolation, refusal.rawValue, audit: "token.refused")
         }
+    }
+
+    /// A fresh authorization code (field 38): 6 uppercase hexadecimal characters from the system's CSPRNG.
+    static func authorizationCode() -> String {
+        var generator = SystemRandomNumberGenerator()
+        let digits = Array("0123456789ABCDEF")
+        return String((0..<6).map { _ in digits[Int.random(in: 0..<16, using: &generator)] })
     }
 
     /// Field 54: account type 00, amount type 01 (ledger balance), currency, C or D, 12 digits.

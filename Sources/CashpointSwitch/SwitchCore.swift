@@ -6,6 +6,7 @@ import Crypto
 import Foundation
 public import Logging
 import Metrics
+import Synchronization
 
 /// Where a request came from.
 public struct Peer: Sendable, Hashable {
@@ -69,6 +70,10 @@ public final class SwitchCore: Sendable {
     public let health: DatabaseHealth
     public let configuration: SwitchConfiguration
     let logger: Logger
+    /// Retrieval reference numbers reserved from the database, 1,000 at a time: the next and the end.
+    let references = Mutex<(next: Int64, end: Int64)>((next: 0, end: 0))
+    /// The bank's currency, read once.
+    let currency = Mutex<String?>(nil)
 
     public init(
         bank: BankService,
@@ -126,13 +131,23 @@ public final class SwitchCore: Sendable {
         if let pan = request[2] { logger[metadataKey: LogKey.pan] = "\(ATM87PrettyPrinter.maskPAN(pan))" }
         if let code = request[3] { logger[metadataKey: LogKey.processingCode] = "\(code)" }
 
-        guard !request.mti.isResponse, ATM87Spec.message(request.mti)?.response != nil else {
-            logger.warning("a response or unknown message type sent to the switch: ignored")
+        guard !request.mti.isResponse else {
+            logger.warning("a response-type message sent to the switch: dropped")
             Counter(label: "cashpoint_requests_total", dimensions: [("mti", "\(request.mti)"), ("code", "none")])
                 .increment()
             return nil
         }
         var response: ATM87Message
+        guard ATM87Spec.message(request.mti)?.response != nil else {
+            // A request type outside ATM-87 (0100, 0400, 0820, ...): its response type, 12, so the
+            // terminal need not wait for its own timeout. No MAC: the request's was not checked, and
+            // the switch signs nothing on behalf of an unchecked sender.
+            logger.notice("a request type the switch does not serve: answered 12")
+            response = Self.unservedResponse(to: request)
+            Counter(label: "cashpoint_requests_total", dimensions: [("mti", "\(request.mti)"), ("code", "12")])
+                .increment()
+            return response
+        }
         let inFlight = Meter(label: "cashpoint_requests_in_flight")
         inFlight.increment()
         defer { inFlight.decrement() }
@@ -169,7 +184,13 @@ public final class SwitchCore: Sendable {
     }
 
     func handle(_ request: ATM87Message, peer: Peer, logger: Logger) async throws -> ATM87Message {
-        let violations = ATM87Rules.check(request)
+        // A misplaced MAC is a security matter (63 and an audit row, at the MAC check below), and an
+        // unknown processing code an invalid transaction (12, after the MAC check); the rest is 30.
+        let checked = ATM87Rules.check(request)
+        let unknownProcessingCode = checked.contains { $0.kind == .valueNotAllowed && $0.fields == [3] }
+        let violations = checked.filter {
+            $0.kind != .macInWrongField && !($0.kind == .valueNotAllowed && $0.fields == [3])
+        }
         guard violations.isEmpty else {
             let reason = violations.map(\.description).joined(separator: "; ")
             logger.warning("request breaks the message rules: answered 30", metadata: [LogKey.violations: "\(reason)"])
@@ -218,6 +239,12 @@ public final class SwitchCore: Sendable {
                 )
             }
         }
+        if unknownProcessingCode {
+            logger.notice("unknown processing code: answered 12")
+            var refused = self.plainResponse(to: request, code: .invalidTransaction, reason: "processing code")
+            try await self.setReference(&refused, transactionID: nil)
+            return try self.sign(refused, exchange)
+        }
         let response: ATM87Message
         do {
             switch request.mti {
@@ -239,6 +266,10 @@ public final class SwitchCore: Sendable {
                 response = self.plainResponse(to: request, code: .invalidTransaction, reason: "unsupported")
             }
         } catch let refusal as Refusal {
+            var refused = self.plainResponse(to: request, code: refusal.code, reason: refusal.reason)
+            if refused.mti == .financialResponse || refused.mti == .reversalResponse {
+                try await self.setReference(&refused, transactionID: nil)
+            }
             if let action = refusal.audit {
                 try await self.bank.store.audit(
                     actor: exchange.actorForAudit,
@@ -251,7 +282,7 @@ public final class SwitchCore: Sendable {
                 "refused",
                 metadata: [LogKey.reason: "\(refusal.reason)", LogKey.responseCode: "\(refusal.code.rawValue)"]
             )
-            return try self.sign(self.plainResponse(to: request, code: refusal.code, reason: refusal.reason), exchange)
+            return try self.sign(refused, exchange)
         }
         return try self.sign(response, exchange)
     }
@@ -273,6 +304,58 @@ public final class SwitchCore: Sendable {
         }
         try? response.set(39, code.rawValue)
         if let reason, code != .approved { try? response.set(44, Self.shortReason(reason)) }
+        return response
+    }
+
+    /// Field 37, the retrieval reference number: a posting's (or reversal's) is its transaction id in
+    /// 12 digits, so a repeat gets the same one; any other answer's is `R` and 11 digits from numbers
+    /// the database hands out 1,000 at a time. When the database cannot hand out more, the answer goes
+    /// without one (and says so in the log).
+    func setReference(_ response: inout ATM87Message, transactionID: Int64?) async throws {
+        if let transactionID {
+            try response.set(37, Self.digits(transactionID % 1_000_000_000_000, 12))
+            return
+        }
+        let next: Int64? = self.references.withLock { block in
+            guard block.next < block.end else { return nil }
+            defer { block.next += 1 }
+            return block.next
+        }
+        let number: Int64
+        if let next {
+            number = next
+        } else {
+            do {
+                let start = try await self.bank.store.reserveReferences()
+                self.references.withLock { $0 = (start + 1, start + 1000) }
+                number = start
+            } catch {
+                self.logger.warning("no retrieval reference numbers: answered without field 37")
+                return
+            }
+        }
+        try response.set(37, "R" + Self.digits(number % 100_000_000_000, 11))
+    }
+
+    /// The bank's currency (ISO 4217 numeric), read from the database once.
+    func bankCurrency() async throws -> String {
+        if let known = self.currency.withLock({ $0 }) { return known }
+        guard let read = try await self.bank.store.bankCurrency() else {
+            throw Refusal(.systemMalfunction, "the bank has no currency configured")
+        }
+        self.currency.withLock { $0 = read }
+        return read
+    }
+
+    /// The answer to a request type outside ATM-87: its response type (function digit plus one),
+    /// fields 7, 11 and 41 as the request had them, and 12.
+    static func unservedResponse(to request: ATM87Message) -> ATM87Message {
+        var response = ATM87Message(mti: MTI(rawValue: request.mti.rawValue + 10))
+        for field in [7, 11, 41] {
+            if let value = request[field] { try? response.set(field, value) }
+        }
+        try? response.set(39, ResponseCode.invalidTransaction.rawValue)
+        try? response.set(44, "message type not served")
         return response
     }
 

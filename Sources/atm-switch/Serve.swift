@@ -65,6 +65,9 @@ struct Serve: AsyncParsableCommand {
     @Option(help: "PostgreSQL connections in the pool.")
     var poolSize: Int = 8
 
+    @Option(name: .customLong("card-bin"), help: "The bank's BIN (6 or 8 digits): the card numbers the bank allocates start with it.")
+    var cardBIN: String = "476173"
+
     @Option(
         help: """
             NIO event loops (threads) shared by the terminals' connections and the pool's; each \
@@ -99,6 +102,7 @@ struct Serve: AsyncParsableCommand {
             throw ValidationError("--staff-token-lifetime must be 1 to 86400 seconds")
         }
         guard (1...256).contains(self.poolSize) else { throw ValidationError("--pool-size must be 1 to 256") }
+        guard SwitchConfiguration.isValidBIN(self.cardBIN) else { throw ValidationError("--card-bin must be 6 or 8 digits") }
         guard (0...64).contains(self.eventLoops) else { throw ValidationError("--event-loops must be 0 to 64") }
     }
 
@@ -144,7 +148,8 @@ struct Serve: AsyncParsableCommand {
                 idleTimeout: .seconds(self.idleTimeout),
                 maxConnections: self.maxConnections,
                 cardTokenLifetime: .seconds(self.cardTokenLifetime),
-                staffTokenLifetime: .seconds(self.staffTokenLifetime)
+                staffTokenLifetime: .seconds(self.staffTokenLifetime),
+                cardBIN: self.cardBIN
             ),
             poolSize: self.poolSize,
             eventLoops: self.eventLoops,

@@ -76,8 +76,8 @@ extension ATM87Spec {
         ATM87MessageRule(
             mti: MTI(rawValue: 210), name: "Financial transaction response",
             response: nil, request: MTI(rawValue: 200),
-            mandatory: [3, 4, 7, 11, 39, 41],
-            conditional: [2, 12, 13, 37, 38, 44, 48, 49, 54, 62, 63, 64, 102, 103, 128],
+            mandatory: [11, 39],
+            conditional: [2, 3, 4, 7, 12, 13, 37, 38, 41, 44, 48, 49, 54, 62, 63, 64, 102, 103, 128],
             echo: [2, 3, 4, 7, 11, 12, 13, 41, 49, 102, 103],
             oneOf: [],
             allowedPrefixes: [:],
@@ -106,8 +106,8 @@ extension ATM87Spec {
         ATM87MessageRule(
             mti: MTI(rawValue: 430), name: "Reversal advice response",
             response: nil, request: MTI(rawValue: 420),
-            mandatory: [7, 11, 39, 41, 90],
-            conditional: [2, 3, 4, 44, 49, 95, 128],
+            mandatory: [11, 39],
+            conditional: [2, 3, 4, 7, 37, 41, 44, 49, 90, 95, 128],
             echo: [2, 3, 4, 7, 11, 41, 49, 90, 95],
             oneOf: [],
             allowedPrefixes: [:],
@@ -126,8 +126,8 @@ extension ATM87Spec {
         ATM87MessageRule(
             mti: MTI(rawValue: 510), name: "Reconciliation response",
             response: nil, request: MTI(rawValue: 500),
-            mandatory: [7, 11, 15, 39, 41],
-            conditional: [44, 48, 50, 74, 75, 76, 77, 86, 87, 88, 89, 97, 128],
+            mandatory: [11, 39],
+            conditional: [7, 15, 41, 44, 48, 50, 74, 75, 76, 77, 86, 87, 88, 89, 97, 128],
             echo: [7, 11, 15, 41, 50],
             oneOf: [],
             allowedPrefixes: [:],
@@ -146,9 +146,9 @@ extension ATM87Spec {
         ATM87MessageRule(
             mti: MTI(rawValue: 610), name: "Administrative response",
             response: nil, request: MTI(rawValue: 600),
-            mandatory: [7, 11, 39, 41],
-            conditional: [2, 3, 4, 44, 48, 49, 62, 63, 64, 102, 103, 128],
-            echo: [2, 3, 4, 7, 11, 41, 49],
+            mandatory: [11, 39],
+            conditional: [2, 3, 4, 7, 41, 44, 48, 49, 62, 63, 64, 102, 103, 128],
+            echo: [3, 4, 7, 11, 41, 49],
             oneOf: [],
             allowedPrefixes: [:],
             allowedValues: [:]
@@ -166,8 +166,8 @@ extension ATM87Spec {
         ATM87MessageRule(
             mti: MTI(rawValue: 810), name: "Network management response",
             response: nil, request: MTI(rawValue: 800),
-            mandatory: [7, 11, 39, 41, 70],
-            conditional: [44, 48, 53, 62, 96, 120, 128],
+            mandatory: [11, 39],
+            conditional: [7, 41, 44, 48, 53, 62, 70, 96, 120, 128],
             echo: [7, 11, 41, 70],
             oneOf: [],
             allowedPrefixes: [:],

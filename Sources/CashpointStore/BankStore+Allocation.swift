@@ -1,0 +1,68 @@
+public import CashpointBank
+import NIOCore
+import PostgresNIO
+
+/// What a reversal advice must agree with: the original posting it names.
+public struct ReversalOriginal: Sendable, Hashable {
+    public var kind: String
+    public var amount: Int64
+    public var responseCode: ResponseCode
+    public var requestDigest: [UInt8]
+    /// The customer accounts it was asked for (nil when not known).
+    public var from: String?
+    public var to: String?
+}
+
+extension BankStore {
+    /// The bank's currency (ISO 4217 numeric), which every customer account is held in.
+    public func bankCurrency() async throws -> String? {
+        try await self.retrying {
+            let rows = try await self.client.query("SELECT bank.bank_currency()", logger: self.logger)
+            for try await currency in rows.decode(String?.self) { return currency }
+            return nil
+        }
+    }
+
+    /// The first of 1,000 retrieval reference numbers no other caller gets.
+    public func reserveReferences() async throws -> Int64 {
+        try await self.scalar("SELECT bank.reserve_references()")
+    }
+
+    /// A new account number (`CP` and 10 digits), not yet taken.
+    public func allocateAccountNumber(actor: ActorContext) async throws -> String {
+        try await self.scalar("SELECT bank.allocate_account_number(\(actor.role.rawValue))")
+    }
+
+    /// A new card serial, for the switch to make a PAN of (BIN, serial, Luhn check digit).
+    public func allocateCardSerial(actor: ActorContext) async throws -> Int64 {
+        try await self.scalar("SELECT bank.allocate_card_serial(\(actor.role.rawValue))")
+    }
+
+    /// The posting a reversal advice names, or nil when there is none.
+    public func reversalOriginal(terminal: String, stan: String, transmitted: String) async throws
+        -> ReversalOriginal?
+    {
+        try await self.retrying {
+            let rows = try await self.client.query(
+                """
+                SELECT kind, amount, response_code, request_digest, from_no, to_no
+                FROM bank.reversal_original(\(terminal), \(stan), \(transmitted))
+                """,
+                logger: self.logger
+            )
+            for try await (kind, amount, code, digest, from, to) in rows.decode(
+                (String, Int64, String, ByteBuffer, String?, String?).self
+            ) {
+                return ReversalOriginal(
+                    kind: kind,
+                    amount: amount,
+                    responseCode: ResponseCode(rawValue: code),
+                    requestDigest: Array(digest.readableBytesView),
+                    from: from,
+                    to: to
+                )
+            }
+            return nil
+        }
+    }
+}
