@@ -62,11 +62,11 @@ BEGIN
         coalesce(
             (SELECT a.account_no FROM bank.history h JOIN bank.accounts a ON a.id = h.account_id
              WHERE h.transaction_id = t.id AND a.kind = 'customer' AND h.amount < 0 LIMIT 1),
-            (SELECT a.account_no FROM bank.accounts a WHERE a.id = t.account_id AND t.kind <> 'deposit')),
+            (SELECT a.account_no FROM bank.accounts a WHERE a.id = t.account_id AND t.kind <> 'deposit'))::text,
         coalesce(
             (SELECT a.account_no FROM bank.history h JOIN bank.accounts a ON a.id = h.account_id
              WHERE h.transaction_id = t.id AND a.kind = 'customer' AND h.amount > 0 LIMIT 1),
-            (SELECT a.account_no FROM bank.accounts a WHERE a.id = t.account_id AND t.kind = 'deposit'))
+            (SELECT a.account_no FROM bank.accounts a WHERE a.id = t.account_id AND t.kind = 'deposit'))::text
     FROM bank.transactions t
     WHERE t.terminal_id = p_terminal AND t.stan = p_stan AND t.transmitted = p_transmitted
       AND t.kind IN ('withdrawal', 'deposit', 'transfer');
