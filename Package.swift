@@ -216,6 +216,11 @@ let package = Package(
             swiftSettings: swiftSettings
         ),
         .testTarget(
+            name: "CashpointTerminalTests",
+            dependencies: ["ATM87", "CashpointTerminal"],
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(
             name: "CashpointSecurityTests",
             dependencies: [
                 "ATM87",

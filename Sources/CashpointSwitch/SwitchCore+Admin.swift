@@ -6,27 +6,6 @@ import Foundation
 import JWTKit
 import Logging
 
-/// The operations of a 0600, by field 48's OP tag (docs/protocol.md lists each one's tags).
-enum AdminOperation: String, CaseIterable {
-    case login = "LOGIN"
-    case logout = "LOGOUT"
-    case create = "CREATE"
-    case account = "ACCOUNT"
-    case card = "CARD"
-    case lockAccount = "LOCKACCOUNT"
-    case unlockAccount = "UNLOCKACCOUNT"
-    case lockCard = "LOCKCARD"
-    case unlockCard = "UNLOCKCARD"
-    case unlockUser = "UNLOCKUSER"
-    case users = "USERS"
-    case audit = "AUDIT"
-    case balance = "BALANCE"
-    case statement = "STATEMENT"
-    case deposit = "DEPOSIT"
-    case withdraw = "WITHDRAW"
-    case role = "ROLE"
-}
-
 extension SwitchCore {
     func administrative(_ exchange: Exchange) async throws -> ATM87Message {
         let request = exchange.request
@@ -36,7 +15,7 @@ extension SwitchCore {
         } catch {
             throw Refusal(.formatError, error.description)
         }
-        guard let opName = tlv["OP"], let operation = AdminOperation(rawValue: opName) else {
+        guard let operation = tlv.operation else {
             throw Refusal(.formatError, "field 48 OP: unknown or missing operation")
         }
         var logger = exchange.logger
@@ -98,9 +77,9 @@ extension SwitchCore {
         case .login, .logout:
             // Answered above, before the token check (LOGIN) and the role (LOGOUT).
             throw Refusal(.invalidTransaction, "\(operation.rawValue) is answered before this point")
-        case .create:
+        case .createCustomer:
             return try await self.createCustomer(exchange, tlv: tlv, actor: actor)
-        case .account:
+        case .openAccount:
             guard let customerID = tlv["CU"].flatMap({ Int64($0) }) else { throw Refusal(.formatError, "field 48 CU") }
             answer = try await perform(
                 .openAccount(
@@ -112,7 +91,7 @@ extension SwitchCore {
                 )
             )
             if let id = answer.createdID { out.append("AI", String(id)) }
-        case .card:
+        case .issueCard:
             guard let customerID = tlv["CU"].flatMap({ Int64($0) }) else { throw Refusal(.formatError, "field 48 CU") }
             guard let pan = request[2], let keys = exchange.keys else {
                 throw Refusal(.formatError, "field 2: the card")
@@ -141,7 +120,7 @@ extension SwitchCore {
             guard let pan = request[2] else { throw Refusal(.formatError, "field 2: the card") }
             answer = try await perform(operation == .lockCard ? .lockCard(pan: pan) : .unlockCard(pan: pan))
         case .unlockUser: answer = try await perform(.unlockUser(try required("UN")))
-        case .role:
+        case .setRole:
             guard let newRole = Role(rawValue: try required("RL")) else { throw Refusal(.formatError, "field 48 RL") }
             answer = try await perform(.changeRole(userName: try required("UN"), role: newRole))
         case .balance:
@@ -158,7 +137,7 @@ extension SwitchCore {
             )
             if let balance = answer.balance, answer.code.isApproved { out.append("BL", Self.signedAmount(balance)) }
             if let auth = answer.authCode, answer.code.isApproved { out.append("AU", auth) }
-        case .users:
+        case .listUsers:
             let skip = try Self.number(tlv["PG"], "PG", in: 0...Int(Int32.max)) ?? 0
             let limit = try Self.number(tlv["LM"], "LM", in: 1...50) ?? 20
             answer = try await perform(.listUsers)
@@ -171,7 +150,7 @@ extension SwitchCore {
             }
             out.append("CT", String(answer.users.count))
             if skip + shown < answer.users.count { out.append("NX", String(skip + shown)) }
-        case .audit:
+        case .readAudit:
             let limit = try Self.number(tlv["LM"], "LM", in: 1...50) ?? 20
             let filter = BankStore.AuditFilter(
                 actor: tlv["AC"],
@@ -379,9 +358,7 @@ extension SwitchCore {
         return (0..<4).map { _ in String(Int.random(in: 0...9, using: &generator)) }.joined()
     }
 
-    static func signedAmount(_ value: Int64) -> String {
-        (value < 0 ? "D" : "C") + Self.digits(abs(value), 12)
-    }
+    static func signedAmount(_ value: Int64) -> String { SignedAmount.encode(value) }
 
     /// YYYYMMDDhhmmss, UTC.
     static func timestamp(_ text: String) throws -> Date {

@@ -21,7 +21,14 @@ extension SwitchCore {
         guard let processing = request[3], let amount = request.integer(4).map(Int64.init) else {
             throw Refusal(.formatError, "fields 3 and 4")
         }
-        let type = String(processing.prefix(2))
+        let type: ProcessingCode.TransactionType
+        do {
+            type = try ProcessingCode(field: processing).transaction
+        } catch .malformed {
+            throw Refusal(.formatError, "field 3 is six digits")
+        } catch {
+            throw Refusal(.invalidTransaction, "processing code \(processing)")
+        }
         // No exchange rates: a request in any currency but the bank's, which every account is held in,
         // is refused rather than posted as if it were the account's.
         let currency = try await self.bankCurrency()
@@ -69,7 +76,7 @@ extension SwitchCore {
                 ).token
             }
         } else if let token = request[62] {
-            guard type != "92" else { throw Refusal(.formatError, "a PIN change needs the old PIN block") }
+            guard type != .pinChange else { throw Refusal(.formatError, "a PIN change needs the old PIN block") }
             let claims = try await self.checkToken(token, exchange, panDigest: panDigest)
             guard claims.role == Role.customer.rawValue, let cardID = claims.cid else {
                 throw Refusal(
@@ -112,20 +119,18 @@ extension SwitchCore {
         let to = request.trimmed(103)
         let operation: CardOperation
         switch type {
-        case "01": operation = .withdrawal(amount: amount, account: from)
-        case "21": operation = .deposit(amount: amount, account: to ?? from)
-        case "31": operation = .balance(account: from)
-        case "38": operation = .miniStatement(account: from)
-        case "40":
+        case .withdrawal: operation = .withdrawal(amount: amount, account: from)
+        case .deposit: operation = .deposit(amount: amount, account: to ?? from)
+        case .balanceInquiry: operation = .balance(account: from)
+        case .miniStatement: operation = .miniStatement(account: from)
+        case .transfer:
             guard let to else { throw Refusal(.unknownToAccount, "a transfer names its account in field 103") }
             operation = .transfer(amount: amount, from: from, to: to)
-        case "92":
+        case .pinChange:
             guard let newBlock = request.binary(125) else {
                 throw Refusal(.formatError, "a PIN change needs the new PIN block in field 125")
             }
             operation = .pinChange(newPIN: try self.decipherPIN(newBlock, pan: pan, exchange))
-        default:
-            throw Refusal(.invalidTransaction, "processing code \(type)")
         }
         let answer = try await self.bank.perform(
             operation,
@@ -143,7 +148,13 @@ extension SwitchCore {
             try response.set(54, Self.additionalAmount(balance, currency: currency))
         }
         if !answer.statement.isEmpty { try response.set(63, Self.statement(answer.statement)) }
-        if let issuedToken { try response.set(62, issuedToken) }
+        if let issuedToken {
+            try response.set(62, issuedToken)
+            // The card session opens here: the terminal learns which accounts it may offer.
+            if answer.code.isApproved, !holder.accounts.isEmpty {
+                try response.set(48, CardAccounts(holder.accounts).field)
+            }
+        }
         if answer.replayed { exchange.logger.info("repeat of an answered request: the stored answer, nothing posted") }
         return response
     }
@@ -152,18 +163,19 @@ extension SwitchCore {
     /// amount not dispensed (field 95's actual amount; no field 95: all of it).
     func reversal(_ exchange: Exchange) async throws -> ATM87Message {
         let request = exchange.request
-        guard let original = request[90], original.utf8.count == 42,
+        guard let field90 = request[90], let original = try? OriginalDataElements(field: field90),
             let amount = request.integer(4).map(Int64.init)
         else {
             throw Refusal(.formatError, "field 90 or 4")
         }
-        let chars = Array(original)
-        let originalSTAN = String(chars[4..<10])
-        let originalTransmitted = String(chars[10..<20])
+        let originalSTAN = original.stan
+        let originalTransmitted = original.transmissionTime
         var dispensed: Int64?
         if let replacement = request[95] {
-            guard let actual = Int64(replacement.prefix(12)) else { throw Refusal(.formatError, "field 95") }
-            dispensed = actual
+            guard let amounts = try? ReplacementAmounts(field: replacement) else {
+                throw Refusal(.formatError, "field 95")
+            }
+            dispensed = amounts.actual
         }
         try await self.checkReversalMatches(exchange, originalSTAN: originalSTAN, transmitted: originalTransmitted)
         let result = try await self.bank.reverse(
@@ -266,24 +278,23 @@ extension SwitchCore {
         return String((0..<6).map { _ in digits[Int.random(in: 0..<16, using: &generator)] })
     }
 
-    /// Field 54: account type 00, amount type 01 (ledger balance), currency, C or D, 12 digits.
+    /// Field 54: the ledger balance.
     static func additionalAmount(_ balance: Int64, currency: String) -> String {
-        let sign = balance < 0 ? "D" : "C"
-        return "0001" + currency + sign + Self.digits(abs(balance), 12)
+        AdditionalAmount(.ledgerBalance, amount: balance, currency: currency).field
     }
 
-    /// Field 63: the mini-statement, newest first, lines separated by ';', each
-    /// `YYMMDD|kind|C or D + 12 digits amount|C or D + 12 digits balance after`.
+    /// Field 63: the mini-statement, newest first.
     static func statement(_ lines: [StatementLine]) -> String {
-        lines.map { line in
-            let day = CivilDate(unixSeconds: Int(line.at.timeIntervalSince1970))
-            let date =
-                Self.digits(Int64(day.year % 100), 2) + Self.digits(Int64(day.month), 2)
-                + Self.digits(Int64(day.day), 2)
-            let amount = (line.amount < 0 ? "D" : "C") + Self.digits(abs(line.amount), 12)
-            let balance = (line.balanceAfter < 0 ? "D" : "C") + Self.digits(abs(line.balanceAfter), 12)
-            return "\(date)|\(line.kind)|\(amount)|\(balance)"
-        }.joined(separator: ";")
+        MiniStatementLine.encode(
+            lines.map {
+                MiniStatementLine(
+                    unixSeconds: Int($0.at.timeIntervalSince1970),
+                    kind: $0.kind,
+                    amount: $0.amount,
+                    balanceAfter: $0.balanceAfter
+                )
+            }
+        )
     }
 
     static func digits(_ value: Int64, _ width: Int) -> String {

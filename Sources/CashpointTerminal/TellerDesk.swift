@@ -28,8 +28,8 @@ public final class TellerDesk {
             case nil, "0": break menu
             case "1":
                 guard let account = await self.io.ask("Account:") else { break menu }
-                let answer = try await self.session.administrative("BALANCE", fields: [102: account])
-                self.report(answer) { tlv in "Balance of \(account): \(Self.signed(tlv["BL"]))" }
+                let answer = try await self.session.administrative(.balance, fields: [102: account])
+                self.report(answer) { tlv in "Balance of \(account): \(Self.signed(tlv[.balance]))" }
             case "2", "3":
                 guard let account = await self.io.ask("Account:"), let text = await self.io.ask("Amount:") else {
                     break menu
@@ -40,26 +40,26 @@ public final class TellerDesk {
                 }
                 let deposit = choice == "2"
                 let answer = try await self.session.administrative(
-                    deposit ? "DEPOSIT" : "WITHDRAW",
+                    deposit ? .deposit : .withdraw,
                     fields: [4: String(format: "%012lld", amount), 102: account]
                 )
                 self.report(answer) { tlv in
-                    "\(deposit ? "Deposited" : "Paid out") \(ScreenText.money(amount)) (auth \(tlv["AU"] ?? "?")); "
-                        + "balance of \(account): \(Self.signed(tlv["BL"]))"
+                    "\(deposit ? "Deposited" : "Paid out") \(ScreenText.money(amount)) (auth \(tlv[.authorization] ?? "?")); "
+                        + "balance of \(account): \(Self.signed(tlv[.balance]))"
                 }
             case "4":
                 try await self.newCustomer()
             case "5", "6":
                 guard let account = await self.io.ask("Account:") else { break menu }
                 let answer = try await self.session.administrative(
-                    choice == "5" ? "LOCKACCOUNT" : "UNLOCKACCOUNT",
+                    choice == "5" ? .lockAccount : .unlockAccount,
                     fields: [102: account]
                 )
                 self.report(answer) { _ in "Account \(account) \(choice == "5" ? "locked" : "unlocked")." }
             case "7", "8":
                 guard let pan = await self.io.ask("Card number:") else { break menu }
                 let answer = try await self.session.administrative(
-                    choice == "7" ? "LOCKCARD" : "UNLOCKCARD",
+                    choice == "7" ? .lockCard : .unlockCard,
                     fields: [2: pan]
                 )
                 self.report(answer) { _ in
@@ -67,27 +67,27 @@ public final class TellerDesk {
                 }
             case "9":
                 guard let user = await self.io.ask("User name:") else { break menu }
-                let answer = try await self.session.administrative("UNLOCKUSER", [("UN", user)])
+                let answer = try await self.session.administrative(.unlockUser, [(.userName, user)])
                 self.report(answer) { _ in "User \(user) unlocked." }
             case "10":
-                let answer = try await self.session.administrative("USERS", [("LM", "50")])
+                let answer = try await self.session.administrative(.listUsers, [(.limit, "50")])
                 self.report(answer) { tlv in
-                    (["id | user | role | locked | failed tries"] + tlv.all("US") + ["\(tlv["CT"] ?? "?") users"])
+                    (["id | user | role | locked | failed tries"] + tlv.all(AdminTag.user.rawValue) + ["\(tlv[.count] ?? "?") users"])
                         .joined(separator: "\n")
                 }
             case "11":
                 let action = await self.io.ask("Action to show (empty: all):") ?? ""
-                var filter: [(String, String)] = [("LM", "10")]
-                if !action.isEmpty { filter.append(("AX", action)) }
-                let answer = try await self.session.administrative("AUDIT", filter)
+                var filter: [(AdminTag, String)] = [(.limit, "10")]
+                if !action.isEmpty { filter.append((.action, action)) }
+                let answer = try await self.session.administrative(.readAudit, filter)
                 self.report(answer) { tlv in
-                    (["id | time (UTC) | actor | action | outcome | device"] + tlv.all("AR")).joined(separator: "\n")
+                    (["id | time (UTC) | actor | action | outcome | device"] + tlv.all(AdminTag.auditRow.rawValue)).joined(separator: "\n")
                 }
             default:
                 self.io.show("Please choose 0 to 11.")
             }
         }
-        _ = try? await self.session.administrative("LOGOUT")
+        _ = try? await self.session.administrative(.logout)
         self.io.show("Signed off.")
     }
 
@@ -96,13 +96,24 @@ public final class TellerDesk {
     func newCustomer() async throws {
         guard let user = await self.io.ask("User name for the customer:"),
             let name = await self.io.ask("Full name:"),
-            let account = await self.io.ask("New account number:"),
-            let pan = await self.io.ask("Card number of the new card:")
+            let typedAccount = await self.io.ask("New account number (Enter: the bank allocates one):"),
+            let typedPAN = await self.io.ask("Card number of the new card (Enter: the bank issues one):")
         else { return }
+        var fields: [Int: String] = [:]
+        let account = typedAccount.trimmingCharacters(in: .whitespaces)
+        let pan = typedPAN.trimmingCharacters(in: .whitespaces)
+        if !account.isEmpty { fields[102] = account }
+        if !pan.isEmpty {
+            guard Luhn.isValidPAN(pan) else {
+                self.io.show("That card number fails its check digit (Luhn); nothing was created.")
+                return
+            }
+            fields[2] = pan
+        }
         let answer = try await self.session.administrative(
-            "CREATE",
-            [("UN", user), ("CN", name)],
-            fields: [2: pan, 102: account]
+            .createCustomer,
+            [(.userName, user), (.customerName, name)],
+            fields: fields
         )
         guard answer[39] == "00" else {
             var text = answer[39] == "58" ? "Your role may not do this." : ScreenText.refusal(answer[39])
@@ -111,16 +122,19 @@ public final class TellerDesk {
             return
         }
         let tlv = answer[48].flatMap { try? ATM87TLV(parsing: $0) } ?? ATM87TLV()
+        // The 0610 names the account (102) and the card (2), typed or allocated by the bank.
+        let madeAccount = answer.trimmed(102) ?? account
+        let madePAN = answer[2] ?? pan
         self.io.show(
-            "Customer \(tlv["CU"] ?? "?") created with account \(account) and card \(ATM87PrettyPrinter.maskPAN(pan))."
+            "Customer \(tlv[.customerID] ?? "?") created with account \(madeAccount) and card \(ATM87PrettyPrinter.maskPAN(madePAN))."
         )
-        if let block = tlv["PB"].flatMap(Hex.decode), let keys = self.session.keys,
-            let pin = try? PINBlock.decipher(block, pan: pan, key: keys.pin)
+        if let block = tlv[.pinBlock].flatMap(Hex.decode), let keys = self.session.keys,
+            let pin = try? PINBlock.decipher(block, pan: madePAN, key: keys.pin)
         {
             self.io.show(
                 """
                 ---- PIN MAILER (print, seal, hand over; shown once) ----
-                  Card \(ATM87PrettyPrinter.maskPAN(pan))   first PIN: \(pin)
+                  Card \(ATM87PrettyPrinter.maskPAN(madePAN))   first PIN: \(pin)
                 ---------------------------------------------------------
                 """
             )

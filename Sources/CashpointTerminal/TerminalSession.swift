@@ -18,6 +18,8 @@ public final class TerminalSession {
     public var cardToken: String?
     /// The signed-on teller's or administrator's token.
     public var staffToken: String?
+    /// The last 0200 sent (without its MAC), which a reversal names.
+    public private(set) var lastCardRequest: ATM87Message?
 
     public init(
         link: SwitchLink,
@@ -72,10 +74,17 @@ public final class TerminalSession {
 
     /// Signs (when signed on), sends, and checks the answer's MAC. An answer whose MAC does not
     /// verify is an error: the terminal must not act on it.
-    public func send(_ message: ATM87Message, sign: Bool = true) async throws -> ATM87Message {
+    public func send(
+        _ message: ATM87Message,
+        sign: Bool = true,
+        timeout: Duration = .seconds(10)
+    ) async throws -> ATM87Message {
         var outgoing = message
         if sign, let keys = self.keys { outgoing = try MessageAuthentication.sign(message, key: keys.mac) }
-        let answer = try await self.link.exchange(outgoing)
+        let answer = try await self.link.exchange(outgoing, timeout: timeout)
+        guard answer[11] == message[11] || message[11] == nil else {
+            throw LinkError("the answer's STAN \(answer[11] ?? "none") is not the request's \(message[11] ?? "none")")
+        }
         if let keys = self.keys, answer.contains(64) || answer.contains(128) {
             if let failure = MessageAuthentication.verify(answer, key: keys.mac) {
                 throw LinkError("the switch's answer failed its MAC check: \(failure.rawValue)")
@@ -144,9 +153,27 @@ public final class TerminalSession {
         to: String? = nil,
         newPIN: String? = nil
     ) async throws -> ATM87Message {
+        try await self.cardRequest(
+            CardRequest(kind.code, amount: Int64(amount), from: from, to: to, pin: pin, newPIN: newPIN),
+            pan: pan
+        )
+    }
+
+    /// The 0200 of an ATM session's request: built, PIN blocks made (the PINs go no further), sent,
+    /// and kept as `lastCardRequest` for a reversal. A timeout or a lost link is a `LinkError`.
+    public func cardRequest(
+        _ card: CardRequest,
+        pan: String,
+        timeout: Duration = .seconds(10)
+    ) async throws -> ATM87Message {
         var request = try self.header(.financialRequest)
+        let amount = Int(card.amount)
+        let from = card.from
+        let to = card.to
+        let pin = card.pin
+        let newPIN = card.newPIN
         try request.set(2, pan)
-        try request.set(3, kind.processingCode)
+        try request.set(3, card.processingCode.field)
         try request.set(4, number: amount)
         try request.set(22, "051")
         try request.set(49, self.currency)
@@ -160,7 +187,8 @@ public final class TerminalSession {
             throw LinkError("no PIN and no card session")
         }
         if let newPIN { try request.set(125, bytes: try self.pinBlock(pin: newPIN, pan: pan)) }
-        let answer = try await self.send(request)
+        self.lastCardRequest = request
+        let answer = try await self.send(request, timeout: timeout)
         if let token = answer[62] { self.cardToken = token }
         return answer
     }
@@ -170,7 +198,8 @@ public final class TerminalSession {
     public func reversal(
         of original: ATM87Message,
         dispensed: Int?,
-        repeatOf earlier: ATM87Message? = nil
+        repeatOf earlier: ATM87Message? = nil,
+        timeout: Duration = .seconds(10)
     )
         async throws -> ATM87Message
     {
@@ -183,15 +212,12 @@ public final class TerminalSession {
         } else {
             request = try self.header(.reversalAdvice)
             for field in [2, 3, 4, 49] { if let value = original[field] { try request.set(field, value) } }
-            let originalData =
-                "0200" + (original[11] ?? "000000") + (original[7] ?? "0000000000")
-                + String(repeating: "0", count: 22)
-            try request.set(90, originalData)
+            try request.set(90, OriginalDataElements(of: original).field)
             if let dispensed {
-                try request.set(95, String(format: "%012d", dispensed) + String(repeating: "0", count: 30))
+                try request.set(95, ReplacementAmounts(actual: Int64(dispensed)).field)
             }
         }
-        return try await self.send(request)
+        return try await self.send(request, timeout: timeout)
     }
 
     // MARK: Staff and administration
@@ -208,7 +234,7 @@ public final class TerminalSession {
             stan: request[11]!,
             transmitted: request[7]!
         )
-        try request.set(48, ATM87TLV([.init("OP", "LOGIN"), .init("UN", userName), .init("PW", block)]).encoded)
+        try request.set(48, ATM87TLV(.login, [(.userName, userName), (.password, block)]).encoded)
         let answer = try await self.send(request)
         if answer[39] == "00", let token = answer[62] { self.staffToken = token }
         return answer
@@ -216,6 +242,16 @@ public final class TerminalSession {
 
     /// A 0600: the operation and its TLV elements, other fields as given, and a token (the staff
     /// token unless another is given).
+    public func administrative(
+        _ operation: AdminOperation,
+        _ elements: [(AdminTag, String)] = [],
+        fields: [Int: String] = [:],
+        token: String? = nil
+    ) async throws -> ATM87Message {
+        try await self.administrative(operation.rawValue, elements.map { ($0.0.rawValue, $0.1) }, fields: fields, token: token)
+    }
+
+    /// A 0600 naming any operation by its text (a harness script may send one the switch refuses).
     public func administrative(
         _ operation: String,
         _ elements: [(String, String)] = [],
@@ -236,6 +272,6 @@ public final class TerminalSession {
     public func endCardSession() async throws -> ATM87Message? {
         guard let token = self.cardToken else { return nil }
         self.cardToken = nil
-        return try await self.administrative("LOGOUT", token: token)
+        return try await self.administrative(.logout, token: token)
     }
 }

@@ -9,25 +9,22 @@ public enum TransactionKind: String, Sendable, CaseIterable {
     case statement
     case pinChange = "pin-change"
 
-    /// Field 3: transaction type, from-account type, to-account type (00 default, 10 savings, 20 cheque).
-    public var processingCode: String {
+    /// Field 3, with the default accounts (the accounts travel in fields 102 and 103).
+    public var code: ProcessingCode {
         switch self {
-        case .withdrawal: return "010000"
-        case .deposit: return "210000"
-        case .balance: return "310000"
-        case .transfer: return "400000"
-        case .statement: return "380000"
-        case .pinChange: return "920000"
+        case .withdrawal: return ProcessingCode(.withdrawal)
+        case .deposit: return ProcessingCode(.deposit)
+        case .balance: return ProcessingCode(.balanceInquiry)
+        case .transfer: return ProcessingCode(.transfer)
+        case .statement: return ProcessingCode(.miniStatement)
+        case .pinChange: return ProcessingCode(.pinChange)
         }
     }
 
+    public var processingCode: String { self.code.field }
+
     /// Whether the request moves money and so needs a positive amount.
-    public var movesMoney: Bool {
-        switch self {
-        case .withdrawal, .deposit, .transfer: return true
-        case .balance, .statement, .pinChange: return false
-        }
-    }
+    public var movesMoney: Bool { self.code.transaction.movesMoney }
 }
 
 /// A transmission time in UTC, as fields 7 (MMDDhhmmss), 12 (hhmmss) and 13 (MMDD) carry it.

@@ -77,13 +77,17 @@ struct Compose: AsyncParsableCommand {
     }
 }
 
-/// Where the switch is, which terminal this is, and its master key.
+/// Where the switch is, which terminal this is, and its master key: a configuration file, and flags
+/// that override its entries.
 struct TerminalOptions: ParsableArguments {
-    @Option(help: "The switch's host.")
-    var host = "127.0.0.1"
+    @Option(help: "The terminal's configuration file (JSON; docs/operations.md lists its entries).")
+    var config: String?
 
-    @Option(help: "The switch's ATM-87 port.")
-    var port = 8583
+    @Option(help: "The switch's host (default 127.0.0.1).")
+    var host: String?
+
+    @Option(help: "The switch's ATM-87 port (default 8583).")
+    var port: Int?
 
     @Option(help: "The terminal id (default: ATM00001 for atm, BRANCH01 for teller).")
     var terminal: String?
@@ -91,8 +95,44 @@ struct TerminalOptions: ParsableArguments {
     @Option(help: "A file holding the terminal's master key (64 hex characters).")
     var masterKeyFile: String?
 
-    @Option(help: "The demo bank fixture, whose terminals carry test master keys.")
-    var fixture = "fixtures/bank.json"
+    @Option(help: "A demo bank fixture whose terminals carry TEST master keys (default fixtures/bank.json).")
+    var fixture: String?
+
+    /// The configuration file (or the defaults) with the flags applied.
+    func configuration(defaultTerminal: String) throws -> TerminalConfiguration {
+        var configuration: TerminalConfiguration
+        if let file = self.config {
+            do {
+                configuration = try TerminalConfiguration(contentsOfFile: file)
+            } catch {
+                throw ValidationError(error.description)
+            }
+        } else {
+            configuration = TerminalConfiguration(
+                terminal: defaultTerminal,
+                cassettes: [
+                    Cassette(denomination: 2_000, count: 500, currency: "978", lowThreshold: 50),
+                    Cassette(denomination: 5_000, count: 200, currency: "978", lowThreshold: 20),
+                ]
+            )
+        }
+        if let host = self.host { configuration.host = host }
+        if let port = self.port {
+            guard (1...65_535).contains(port) else { throw ValidationError("--port must be 1 to 65535") }
+            configuration.port = port
+        }
+        if let terminal = self.terminal { configuration.terminal = terminal }
+        if let file = self.masterKeyFile {
+            configuration.masterKeyFile = file
+            configuration.fixture = nil
+        } else if let fixture = self.fixture {
+            configuration.fixture = fixture
+            configuration.masterKeyFile = nil
+        } else if configuration.masterKeyFile == nil && configuration.fixture == nil {
+            configuration.fixture = "fixtures/bank.json"
+        }
+        return configuration
+    }
 
     /// Signs on, runs `body` with the session, signs off.
     func withSession(
@@ -101,11 +141,17 @@ struct TerminalOptions: ParsableArguments {
     )
         async throws
     {
-        let terminal = self.terminal ?? defaultTerminal
-        let key = try self.masterKey(terminal)
+        let configuration = try self.configuration(defaultTerminal: defaultTerminal)
+        let terminal = configuration.terminal
+        let key: SecretKey
+        do {
+            key = try configuration.loadMasterKey()
+        } catch {
+            throw ValidationError(error.description)
+        }
         let io = ConsoleKeypad()
         do {
-            try await SwitchLink.with(host: self.host, port: self.port) { link in
+            try await SwitchLink.with(host: configuration.host, port: configuration.port) { link in
                 let session = TerminalSession(link: link, terminal: terminal, masterKey: key.key)
                 let answer = try await session.signOn()
                 guard answer[39] == "00" else {
@@ -117,30 +163,7 @@ struct TerminalOptions: ParsableArguments {
                 io.show("== signed off ==")
             }
         } catch let error as LinkError {
-            throw ValidationError("the switch at \(self.host):\(self.port): \(error)")
-        }
-    }
-
-    func masterKey(_ terminal: String) throws -> SecretKey {
-        do {
-            if let file = self.masterKeyFile {
-                return try SecretKey(contentsOfFile: file, name: "master key")
-            }
-            let data = try Data(contentsOf: URL(fileURLWithPath: self.fixture))
-            struct Fixture: Decodable {
-                struct Terminal: Decodable {
-                    var id: String
-                    var masterKey: String?
-                }
-                var terminals: [Terminal]
-            }
-            let fixture = try JSONDecoder().decode(Fixture.self, from: data)
-            guard let hex = fixture.terminals.first(where: { $0.id == terminal })?.masterKey else {
-                throw ValidationError("\(self.fixture) has no master key for \(terminal): pass --master-key-file")
-            }
-            return try SecretKey(hex: hex, name: "master key of \(terminal)")
-        } catch let error as SecretKey.LoadError {
-            throw ValidationError(error.description)
+            throw ValidationError("the switch at \(configuration.host):\(configuration.port): \(error)")
         }
     }
 }
@@ -164,19 +187,39 @@ struct Teller: AsyncParsableCommand {
 struct ATM: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "atm",
-        abstract: "Run an ATM against a switch: insert a card, enter the PIN (masked), choose transactions.",
+        abstract: "Run an ATM against a switch: card, PIN, function-key menus, cash from its cassettes, receipts.",
         discussion: """
-            Signs on as the terminal with its master key (from --master-key-file, or the demo fixture's \
-            test keys), then serves customers until q or the end of input. Test cards and PINs: \
-            fixtures/README.md.
+            Full screen at a terminal; plain text (one screen after another, one line of input at a time) \
+            with --plain or when standard input is not a terminal. Without --config: terminal ATM00001 with \
+            500 notes of 20 and 200 of 50, and the demo fixture's test master key. Test cards and PINs: \
+            fixtures/README.md; example configurations: fixtures/terminals/.
             """
     )
 
     @OptionGroup var options: TerminalOptions
 
+    @Flag(help: "Plain text screens and line input (for scripts and tests), even at a terminal.")
+    var plain = false
+
+    @Option(help: "Inject a fault: jam:N stops the dispenser after N notes of the next dispense.")
+    var fault: String?
+
+    @Option(help: "A line shown beside the ATM (repeatable; the demo lists its test cards and PINs).")
+    var note: [String] = []
+
     func run() async throws {
-        try await self.options.withSession(defaultTerminal: "ATM00001") { session, io in
-            try await ATMKeypad(session: session, io: io).run()
+        var dispenser = EmulatedDispenser()
+        if let fault = self.fault {
+            guard fault.hasPrefix("jam:"), let notes = Int(fault.dropFirst(4)), notes >= 0 else {
+                throw ValidationError("--fault takes jam:N (N notes, 0 or more), got '\(fault)'")
+            }
+            dispenser.jamAfter = notes
+        }
+        let configuration = try self.options.configuration(defaultTerminal: "ATM00001")
+        do {
+            try await ATMConsole.run(configuration: configuration, plain: self.plain, dispenser: dispenser, notes: self.note)
+        } catch {
+            throw ValidationError(error.description)
         }
     }
 }

@@ -480,46 +480,8 @@ final class ScriptedKeypad: KeypadIO {
     func askSecret(_ prompt: String) async -> String? { await self.ask(prompt) }
 }
 
-@Suite("The ATM keypad against the switch", .enabled(if: databaseTestsEnabled), .timeLimit(.minutes(3)))
+@Suite("The teller desk against the switch", .enabled(if: databaseTestsEnabled), .timeLimit(.minutes(3)))
 struct KeypadTests {
-    @Test("a customer: wrong PIN, right PIN, balance, withdrawal, transfer, statement, PIN change, card returned")
-    func customer() async throws {
-        try await SwitchUnderTest.with { under in
-            let screen = try await under.terminal { atm in
-                let keypad = ScriptedKeypad([
-                    alice.pan, "9999", "1234", "1", "2", "100", "4", alice.savings, "25.50", "5", "6", "1234", "2468",
-                    "2468", "9", "0", "4111111111111111", "9999", "q",
-                ])
-                try await ATMKeypad(session: atm, io: keypad).run()
-                return keypad.screen.joined(separator: "\n")
-            }
-            #expect(screen.contains("Incorrect PIN. Please try again."))
-            #expect(screen.contains("Balance     2,500.00"))
-            #expect(screen.contains("Please take your cash: 100.00."))
-            #expect(screen.contains("Balance     2,400.00"))
-            #expect(screen.contains("Amount      25.50"))
-            #expect(screen.contains("Your PIN has been changed."))
-            #expect(screen.contains("Please choose 0 to 6."))
-            #expect(screen.contains("Please take your card. Thank you."))
-            #expect(screen.contains("This card has expired."))
-            #expect(!screen.contains(alice.pan))
-            #expect(try await under.bank.balance(alice.current) == 237_450)
-            #expect(try await under.auditCount("session.end") == 1)
-        }
-    }
-
-    @Test("three wrong PINs: the card is kept")
-    func captured() async throws {
-        try await SwitchUnderTest.with { under in
-            let screen = try await under.terminal { atm in
-                let keypad = ScriptedKeypad([bob.pan, "0000", "0000", "0000", "q"])
-                try await ATMKeypad(session: atm, io: keypad).run()
-                return keypad.screen.joined(separator: "\n")
-            }
-            #expect(screen.contains("Your card has been retained"))
-        }
-    }
-
     @Test(
         "a teller at the desk: wrong password, deposit, a new customer with a PIN mailer; the audit log is an administrator's"
     )
@@ -528,7 +490,8 @@ struct KeypadTests {
             let screen = try await under.terminal("BRANCH01") { branch in
                 let keypad = ScriptedKeypad([
                     "tina.teller", "nope", "tina.teller", "teller-test-password", "2", bob.current, "12.34", "4", "eve",
-                    "Eve Evans", "CP0000000077", "4000001111111111", "11", "", "0",
+                    "Eve Evans", "CP0000000077", "4000001111111112", "4", "fay", "Fay Fox", "CP0000000078",
+                    "4000001111111118", "11", "", "0",
                 ])
                 try await TellerDesk(session: branch, io: keypad).run()
                 return keypad.screen.joined(separator: "\n")
@@ -536,11 +499,12 @@ struct KeypadTests {
             #expect(screen.contains("Wrong user name or password."))
             #expect(screen.contains("Signed on as tina.teller (teller)."))
             #expect(screen.contains("balance of CP0000000003: 812.34"))
-            #expect(screen.contains("created with account CP0000000077 and card 400000******1111."))
+            #expect(screen.contains("That card number fails its check digit (Luhn); nothing was created."))
+            #expect(screen.contains("created with account CP0000000078 and card 400000******1118."))
             #expect(screen.contains("first PIN: "))
             #expect(screen.contains("Your role may not do this."))
             #expect(screen.contains("Signed off."))
-            #expect(!screen.contains("4000001111111111"))
+            #expect(!screen.contains("4000001111111118"))
             #expect(try await under.bank.balance(bob.current) == 81_234)
         }
     }

@@ -278,7 +278,7 @@ struct WireContractTests {
     @Test("USERS and AUDIT page sizes outside 1-50 are refused with 30")
     func pageSizes() async throws {
         try await SwitchUnderTest.with { under in
-            try await under.terminal("BRANCH01") { branch in
+            try await under.terminal("BRANCH01") { (branch: TerminalSession) async throws -> Void in
                 #expect(try await branch.staffLogin(userName: "ada.admin", password: "admin-test-password")[39] == "00")
                 for op in ["USERS", "AUDIT"] {
                     for limit in ["0", "51", "x", "-1"] {

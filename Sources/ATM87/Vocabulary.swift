@@ -1,0 +1,420 @@
+// The protocol's vocabulary: the structured fields of ATM-87 as types, each with its wire form.
+// Terminal, switch and harness build and read fields 3, 48 (administrative operations), 54, 63, 90
+// and 95 through these, so each layout is written once.
+
+/// Why a structured field could not be read: which field, and what was wrong (never its value).
+public struct FieldFormatError: Error, Hashable, Sendable, CustomStringConvertible {
+    public var field: Int
+    public var detail: String
+
+    public init(field: Int, _ detail: String) {
+        self.field = field
+        self.detail = detail
+    }
+
+    public var description: String { "field \(self.field): \(self.detail)" }
+}
+
+/// Fixed-width decimal text: `digits(42, 6)` is `000042`.
+@inlinable
+func zeroPadded(_ value: Int64, _ width: Int) -> String {
+    let text = String(value)
+    return text.count >= width ? text : String(repeating: "0", count: width - text.count) + text
+}
+
+/// A signed amount as `C` (credit, zero or more) or `D` (debit) and 12 digits.
+public enum SignedAmount {
+    public static func encode(_ minor: Int64) -> String {
+        (minor < 0 ? "D" : "C") + zeroPadded(Int64(min(minor.magnitude, 999_999_999_999)), 12)
+    }
+
+    public static func decode(_ text: Substring, field: Int) throws(FieldFormatError) -> Int64 {
+        guard text.utf8.count == 13, let sign = text.first, sign == "C" || sign == "D",
+            text.dropFirst().utf8.allSatisfy({ (0x30...0x39).contains($0) }), let digits = Int64(text.dropFirst())
+        else {
+            throw FieldFormatError(field: field, "an amount is C or D and 12 digits")
+        }
+        return sign == "D" ? -digits : digits
+    }
+}
+
+// MARK: Field 3
+
+/// Field 3: transaction type (2 digits), from-account type, to-account type.
+public struct ProcessingCode: Sendable, Hashable, CustomStringConvertible {
+    /// The first two digits: what the customer asks for.
+    public enum TransactionType: String, Sendable, Hashable, CaseIterable {
+        case withdrawal = "01"
+        case deposit = "21"
+        case balanceInquiry = "31"
+        case miniStatement = "38"
+        case transfer = "40"
+        case pinChange = "92"
+
+        /// Whether it moves money and so needs an amount above zero in field 4.
+        public var movesMoney: Bool {
+            switch self {
+            case .withdrawal, .deposit, .transfer: return true
+            case .balanceInquiry, .miniStatement, .pinChange: return false
+            }
+        }
+    }
+
+    /// Digits 3-4 and 5-6: which of the card's accounts. Cashpoint names accounts in fields 102 and
+    /// 103 and sends `00`; the types exist so that a request from another acquirer reads.
+    public enum AccountType: String, Sendable, Hashable, CaseIterable {
+        case unspecified = "00"
+        case savings = "10"
+        case cheque = "20"
+        case credit = "30"
+    }
+
+    public var transaction: TransactionType
+    public var from: AccountType
+    public var to: AccountType
+
+    public init(_ transaction: TransactionType, from: AccountType = .unspecified, to: AccountType = .unspecified) {
+        self.transaction = transaction
+        self.from = from
+        self.to = to
+    }
+
+    /// Reads six digits. A transaction type Cashpoint does not serve is an error whose caller answers 12;
+    /// a field that is not six digits, 30.
+    public init(field value: String) throws(ProcessingCodeError) {
+        let bytes = Array(value.utf8)
+        guard bytes.count == 6, bytes.allSatisfy({ (0x30...0x39).contains($0) }) else {
+            throw .malformed
+        }
+        let type = String(decoding: bytes[0..<2], as: UTF8.self)
+        guard let transaction = TransactionType(rawValue: type) else { throw .unknownTransaction(type) }
+        guard let from = AccountType(rawValue: String(decoding: bytes[2..<4], as: UTF8.self)),
+            let to = AccountType(rawValue: String(decoding: bytes[4..<6], as: UTF8.self))
+        else {
+            throw .unknownAccountType
+        }
+        self.init(transaction, from: from, to: to)
+    }
+
+    public var field: String { self.transaction.rawValue + self.from.rawValue + self.to.rawValue }
+    public var description: String { self.field }
+}
+
+/// Why field 3 was not understood.
+public enum ProcessingCodeError: Error, Hashable, Sendable {
+    /// Not six digits: a format error (30).
+    case malformed
+    /// A transaction type this dialect does not define (12).
+    case unknownTransaction(String)
+    /// An account type this dialect does not define (12).
+    case unknownAccountType
+}
+
+// MARK: Field 54
+
+/// Field 54: up to six amounts of 20 characters each: account type (2), amount type (2), currency
+/// (3, ISO 4217 numeric), `C` or `D`, 12 digits of minor units.
+public struct AdditionalAmount: Sendable, Hashable {
+    /// Digits 3-4: which balance.
+    public enum AmountType: String, Sendable, Hashable {
+        case ledgerBalance = "01"
+        case availableBalance = "02"
+    }
+
+    public var accountType: ProcessingCode.AccountType
+    public var amountType: AmountType
+    public var currency: String
+    /// Minor units; negative is a debit balance.
+    public var amount: Int64
+
+    public init(
+        _ amountType: AmountType = .ledgerBalance,
+        amount: Int64,
+        currency: String,
+        accountType: ProcessingCode.AccountType = .unspecified
+    ) {
+        self.accountType = accountType
+        self.amountType = amountType
+        self.currency = currency
+        self.amount = amount
+    }
+
+    public static let width = 20
+
+    public var field: String {
+        self.accountType.rawValue + self.amountType.rawValue + self.currency + SignedAmount.encode(self.amount)
+    }
+
+    /// The amounts of a field 54.
+    public static func decode(_ value: String) throws(FieldFormatError) -> [AdditionalAmount] {
+        let bytes = Array(value.utf8)
+        guard !bytes.isEmpty, bytes.count % Self.width == 0, bytes.count <= 6 * Self.width else {
+            throw FieldFormatError(field: 54, "amounts are 20 characters each, one to six of them")
+        }
+        var amounts: [AdditionalAmount] = []
+        for start in stride(from: 0, to: bytes.count, by: Self.width) {
+            let entry = String(decoding: bytes[start..<start + Self.width], as: UTF8.self)
+            let chars = Array(entry)
+            guard let accountType = ProcessingCode.AccountType(rawValue: String(chars[0..<2])),
+                let amountType = AmountType(rawValue: String(chars[2..<4]))
+            else {
+                throw FieldFormatError(field: 54, "unknown account or amount type")
+            }
+            let currency = String(chars[4..<7])
+            guard currency.utf8.allSatisfy({ (0x30...0x39).contains($0) }) else {
+                throw FieldFormatError(field: 54, "a currency is 3 digits")
+            }
+            let amount = try SignedAmount.decode(Substring(String(chars[7...])), field: 54)
+            amounts.append(AdditionalAmount(amountType, amount: amount, currency: currency, accountType: accountType))
+        }
+        return amounts
+    }
+
+    public static func encode(_ amounts: [AdditionalAmount]) -> String {
+        amounts.map(\.field).joined()
+    }
+}
+
+// MARK: Field 63
+
+/// One line of a mini-statement in field 63. The field holds up to ten, newest first, separated by
+/// `;`, each `YYMMDD|kind|amount|balance after` with amounts as `C`/`D` and 12 digits.
+public struct MiniStatementLine: Sendable, Hashable {
+    /// `YYMMDD`, the posting's UTC date.
+    public var date: String
+    /// What the line was: `withdrawal`, `deposit`, `transfer`, `reversal`, ...
+    public var kind: String
+    public var amount: Int64
+    public var balanceAfter: Int64
+
+    public init(date: String, kind: String, amount: Int64, balanceAfter: Int64) {
+        self.date = date
+        self.kind = kind
+        self.amount = amount
+        self.balanceAfter = balanceAfter
+    }
+
+    /// The line of a posting at a Unix time.
+    public init(unixSeconds: Int, kind: String, amount: Int64, balanceAfter: Int64) {
+        let day = CivilDate(unixSeconds: unixSeconds)
+        self.init(
+            date: zeroPadded(Int64(day.year % 100), 2) + zeroPadded(Int64(day.month), 2) + zeroPadded(Int64(day.day), 2),
+            kind: kind,
+            amount: amount,
+            balanceAfter: balanceAfter
+        )
+    }
+
+    public var field: String {
+        "\(self.date)|\(self.kind)|\(SignedAmount.encode(self.amount))|\(SignedAmount.encode(self.balanceAfter))"
+    }
+
+    public static func encode(_ lines: [MiniStatementLine]) -> String {
+        lines.map(\.field).joined(separator: ";")
+    }
+
+    public static func decode(_ value: String) throws(FieldFormatError) -> [MiniStatementLine] {
+        if value.isEmpty { return [] }
+        var lines: [MiniStatementLine] = []
+        for text in value.split(separator: ";", omittingEmptySubsequences: false) {
+            let parts = text.split(separator: "|", omittingEmptySubsequences: false)
+            guard parts.count == 4, parts[0].utf8.count == 6, parts[0].utf8.allSatisfy({ (0x30...0x39).contains($0) }),
+                !parts[1].isEmpty
+            else {
+                throw FieldFormatError(field: 63, "a line is YYMMDD|kind|amount|balance")
+            }
+            lines.append(
+                MiniStatementLine(
+                    date: String(parts[0]),
+                    kind: String(parts[1]),
+                    amount: try SignedAmount.decode(parts[2], field: 63),
+                    balanceAfter: try SignedAmount.decode(parts[3], field: 63)
+                )
+            )
+        }
+        return lines
+    }
+
+    /// `DD/MM/YY`, as a receipt prints it.
+    public var printedDate: String {
+        let chars = Array(self.date)
+        return "\(String(chars[4...5]))/\(String(chars[2...3]))/\(String(chars[0...1]))"
+    }
+}
+
+// MARK: Field 90
+
+/// Field 90 of a reversal: the original's MTI (4), STAN (6), transmission time (10, field 7), acquiring
+/// and forwarding institution ids (11 each; Cashpoint sends zeros).
+public struct OriginalDataElements: Sendable, Hashable {
+    public var mti: MTI
+    public var stan: String
+    public var transmissionTime: String
+    public var acquirer: String
+    public var forwarder: String
+
+    public init(
+        mti: MTI,
+        stan: String,
+        transmissionTime: String,
+        acquirer: String = "00000000000",
+        forwarder: String = "00000000000"
+    ) {
+        self.mti = mti
+        self.stan = stan
+        self.transmissionTime = transmissionTime
+        self.acquirer = acquirer
+        self.forwarder = forwarder
+    }
+
+    /// The original data of a request as it was sent (its MTI and fields 11 and 7).
+    public init(of original: ATM87Message) throws(FieldFormatError) {
+        guard let stan = original[11], let time = original[7] else {
+            throw FieldFormatError(field: 90, "the original has no STAN (11) or transmission time (7)")
+        }
+        self.init(mti: original.mti, stan: stan, transmissionTime: time)
+    }
+
+    public static let width = 42
+
+    public var field: String {
+        self.mti.description + self.stan + self.transmissionTime + self.acquirer + self.forwarder
+    }
+
+    public init(field value: String) throws(FieldFormatError) {
+        let bytes = Array(value.utf8)
+        guard bytes.count == Self.width, bytes.allSatisfy({ (0x30...0x39).contains($0) }) else {
+            throw FieldFormatError(field: 90, "original data is 42 digits")
+        }
+        let text = { (range: Range<Int>) in String(decoding: bytes[range], as: UTF8.self) }
+        guard let mti = MTI(text(0..<4)) else { throw FieldFormatError(field: 90, "the original MTI") }
+        self.init(
+            mti: mti,
+            stan: text(4..<10),
+            transmissionTime: text(10..<20),
+            acquirer: text(20..<31),
+            forwarder: text(31..<42)
+        )
+    }
+}
+
+// MARK: Field 95
+
+/// Field 95 of a reversal: the amount actually completed (for a withdrawal, the cash dispensed), in
+/// 12 digits, then the settlement amount (12) and two fees (`C`/`D` and 8 digits each), which Cashpoint
+/// sends as zeros and `C00000000`.
+public struct ReplacementAmounts: Sendable, Hashable {
+    /// Minor units actually completed.
+    public var actual: Int64
+    public var settlement: Int64
+
+    public init(actual: Int64, settlement: Int64 = 0) {
+        self.actual = actual
+        self.settlement = settlement
+    }
+
+    public static let width = 42
+
+    public var field: String {
+        zeroPadded(self.actual, 12) + zeroPadded(self.settlement, 12) + "C00000000" + "C00000000"
+    }
+
+    public init(field value: String) throws(FieldFormatError) {
+        let bytes = Array(value.utf8)
+        guard bytes.count == Self.width,
+            let actual = Int64(String(decoding: bytes[0..<12], as: UTF8.self)), actual >= 0,
+            let settlement = Int64(String(decoding: bytes[12..<24], as: UTF8.self)), settlement >= 0,
+            bytes[0..<24].allSatisfy({ (0x30...0x39).contains($0) })
+        else {
+            throw FieldFormatError(field: 95, "replacement amounts are 42 characters, 12 digits first")
+        }
+        self.init(actual: actual, settlement: settlement)
+    }
+}
+
+// MARK: Field 48 of 0600/0610
+
+/// The administrative operations of a 0600 (field 48's `OP` element).
+public enum AdminOperation: String, Sendable, Hashable, CaseIterable {
+    case login = "LOGIN"
+    case logout = "LOGOUT"
+    case createCustomer = "CREATE"
+    case openAccount = "ACCOUNT"
+    case issueCard = "CARD"
+    case deposit = "DEPOSIT"
+    case withdraw = "WITHDRAW"
+    case balance = "BALANCE"
+    case statement = "STATEMENT"
+    case lockAccount = "LOCKACCOUNT"
+    case unlockAccount = "UNLOCKACCOUNT"
+    case lockCard = "LOCKCARD"
+    case unlockCard = "UNLOCKCARD"
+    case unlockUser = "UNLOCKUSER"
+    case setRole = "ROLE"
+    case listUsers = "USERS"
+    case readAudit = "AUDIT"
+}
+
+/// The tags of field 48's elements in administrative messages.
+public enum AdminTag: String, Sendable, Hashable, CaseIterable {
+    case operation = "OP"
+    case userName = "UN"
+    case password = "PW"
+    case role = "RL"
+    case customerName = "CN"
+    case accountName = "NM"
+    case expiry = "EX"
+    case dailyAmountLimit = "DL"
+    case dailyCountLimit = "DC"
+    case customerID = "CU"
+    case accountID = "AI"
+    case cardID = "CD"
+    case pinBlock = "PB"
+    case balance = "BL"
+    case authorization = "AU"
+    case page = "PG"
+    case limit = "LM"
+    case user = "US"
+    case count = "CT"
+    case next = "NX"
+    case actor = "AC"
+    case action = "AX"
+    case from = "FR"
+    case to = "TO"
+    case auditRow = "AR"
+}
+
+extension ATM87TLV {
+    /// The first value of a tag.
+    public subscript(tag: AdminTag) -> String? { self[tag.rawValue] }
+
+    public mutating func append(_ tag: AdminTag, _ value: String) { self.append(tag.rawValue, value) }
+
+    /// The operation a 0600's field 48 names.
+    public var operation: AdminOperation? { self[.operation].flatMap(AdminOperation.init(rawValue:)) }
+
+    /// A 0600's field 48 for an operation and its elements.
+    public init(_ operation: AdminOperation, _ elements: [(AdminTag, String)] = []) {
+        self.init([Element(AdminTag.operation.rawValue, operation.rawValue)])
+        for (tag, value) in elements { self.append(tag, value) }
+    }
+}
+
+// MARK: Field 48 of a 0210
+
+/// The accounts a card may use, default first: field 48 of the approved 0210 that checked the card's
+/// PIN, as TLV elements `AN` (one account number each), so the terminal can offer an account choice.
+public struct CardAccounts: Sendable, Hashable {
+    public static let tag = "AN"
+    public var numbers: [String]
+
+    public init(_ numbers: [String]) { self.numbers = numbers }
+
+    public var field: String { ATM87TLV(self.numbers.map { ATM87TLV.Element(Self.tag, $0) }).encoded }
+
+    public init(field value: String) throws(FieldFormatError) {
+        let tlv: ATM87TLV
+        do { tlv = try ATM87TLV(parsing: value) } catch { throw FieldFormatError(field: 48, error.detail) }
+        self.init(tlv.all(Self.tag))
+    }
+}

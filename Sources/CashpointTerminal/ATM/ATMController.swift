@@ -1,0 +1,413 @@
+import ATM87
+public import Crypto
+public import Foundation
+
+/// What a customer (or a script) does at the machine, as the front end reads it.
+public enum ATMInput: Sendable, Hashable {
+    case key(ATMKey)
+    /// A card in the reader (its number, typed or picked).
+    case insertCard(String)
+    /// Digits typed, then Enter: a card number at the welcome screen, else keys of the keypad.
+    case typed(String)
+    /// Takes what the machine holds out: the cash, or the card.
+    case take
+    /// Ends the program (the operator's key, or the end of input).
+    case quit
+}
+
+/// The screen and the devices a customer sees: the front end draws, the controller decides.
+public protocol ATMFrontEnd: AnyObject {
+    /// The display, and the state of the machine beside it.
+    func draw(_ display: ATMDisplay, status: ATMStatus)
+    /// Paper out of the receipt printer.
+    func printReceipt(_ lines: [String])
+    /// What the machine does with its hands: cash out, card out, card kept.
+    func device(_ event: String)
+    /// Throws away keys typed ahead while the machine was busy (a keyboard front end).
+    func discardTypeAhead()
+}
+
+/// The state shown beside the display: link, cassettes, card.
+public struct ATMStatus: Sendable, Hashable {
+    public var terminal: String
+    public var location: String
+    public var online: Bool
+    public var cassettes: [Cassette]
+    public var currency: String
+    public var cardInReader: String?
+
+    public init(terminal: String, location: String, online: Bool, cassettes: [Cassette], currency: String, cardInReader: String?) {
+        self.terminal = terminal
+        self.location = location
+        self.online = online
+        self.cassettes = cassettes
+        self.currency = currency
+        self.cardInReader = cardInReader
+    }
+}
+
+/// One queue for everything that happens to the machine: keys, timer expiries, the end of a
+/// reconnect wait. Input is taken one at a time: the reader waits until the controller has dealt
+/// with the last input (and everything it set off) before it reads the next, so a script's lines
+/// never run ahead of the screens.
+public final class ATMEvents: Sendable {
+    enum Event: Sendable {
+        case input(ATMInput)
+        case timer(ATMTimer, generation: Int)
+        case reconnect(generation: Int)
+    }
+
+    let stream: AsyncStream<Event>
+    let continuation: AsyncStream<Event>.Continuation
+    let ready = DispatchSemaphore(value: 0)
+
+    public init() {
+        (self.stream, self.continuation) = AsyncStream.makeStream(of: Event.self)
+    }
+
+    /// From the input thread: hands over one input and waits until it has been dealt with.
+    public func submit(_ input: ATMInput) {
+        self.continuation.yield(.input(input))
+        self.ready.wait()
+    }
+
+    func yield(_ event: Event) { self.continuation.yield(event) }
+
+    func inputDone() { self.ready.signal() }
+}
+
+/// The ATM's shell: feeds the session state machine its events and performs its actions: the screen,
+/// timers on an injected clock, requests and reversals through the terminal session, the dispenser,
+/// the card reader and the receipt printer. It connects (and reconnects) to the switch itself.
+public final class ATMController: @unchecked Sendable {
+    let configuration: TerminalConfiguration
+    let masterKey: SymmetricKey
+    let frontEnd: any ATMFrontEnd
+    let events: ATMEvents
+    let clock: any Clock<Duration>
+    let now: @Sendable () -> Date
+    /// How long to wait between attempts to reach the switch.
+    let retryDelay: Duration
+
+    var session: ATMSession
+    var dispenser: EmulatedDispenser
+    var link: TerminalSession?
+    var pan: String?
+    var timer: Task<Void, Never>?
+    var timerGeneration = 0
+    var reconnectGeneration = 0
+    var quitting = false
+    /// Reversals ordered while the link was down: sent once it is up again.
+    var pendingReversals: [(original: ATM87Message, order: ReversalOrder)] = []
+    /// The last 0200 sent, on whichever link: a reversal names it.
+    var lastRequest: ATM87Message?
+
+    public init(
+        configuration: TerminalConfiguration,
+        masterKey: SymmetricKey,
+        frontEnd: any ATMFrontEnd,
+        events: ATMEvents,
+        dispenser: EmulatedDispenser = EmulatedDispenser(),
+        clock: any Clock<Duration> = ContinuousClock(),
+        now: @escaping @Sendable () -> Date = { Date() },
+        retryDelay: Duration = .seconds(5)
+    ) {
+        self.configuration = configuration
+        self.masterKey = masterKey
+        self.frontEnd = frontEnd
+        self.events = events
+        self.clock = clock
+        self.now = now
+        self.retryDelay = retryDelay
+        self.dispenser = dispenser
+        self.session = ATMSession(
+            settings: ATMSettings(
+                currency: configuration.currency,
+                fastCash: configuration.fastCash,
+                timeouts: configuration.timeouts,
+                planner: DispensePlanner(maxNotes: configuration.maxNotesPerDispense),
+                accountPrefix: configuration.accountPrefix
+            ),
+            cassettes: configuration.cassettes
+        )
+    }
+
+    /// The cassettes as they are now.
+    public var cassettes: [Cassette] { self.session.cassettes }
+
+    /// Runs the machine until the input ends (`quit`): connects, serves customers, and reconnects
+    /// whenever the link goes down.
+    public func run() async {
+        self.redraw()
+        while !self.quitting {
+            do {
+                try await SwitchLink.with(host: self.configuration.host, port: self.configuration.port) { link in
+                    let terminal = TerminalSession(
+                        link: link,
+                        terminal: self.configuration.terminal,
+                        masterKey: self.masterKey,
+                        currency: self.configuration.currency,
+                        now: self.now
+                    )
+                    let answer = try await terminal.signOn()
+                    guard answer[39] == "00" else {
+                        throw LinkError("the switch refused the sign-on (\(answer[39] ?? "no code"))")
+                    }
+                    self.link = terminal
+                    self.frontEnd.device("signed on to the switch at \(self.configuration.host):\(self.configuration.port)")
+                    await self.sendPendingReversals()
+                    if self.link != nil { await self.perform(self.session.linkUp()) }
+                    await self.serve()
+                    if self.quitting, self.link != nil {
+                        _ = try? await terminal.signOff()
+                    }
+                }
+            } catch {
+                self.frontEnd.device("the switch cannot be reached: \(error)")
+            }
+            self.link = nil
+            if self.quitting { break }
+            await self.perform(self.session.linkLost())
+            // Out of service (or finishing a customer): keep serving events until it is time to retry.
+            self.reconnectGeneration += 1
+            let generation = self.reconnectGeneration
+            let clock = self.clock
+            let delay = self.retryDelay
+            let events = self.events
+            Task {
+                try? await clock.sleep(for: delay)
+                events.yield(.reconnect(generation: generation))
+            }
+            await self.serve(untilReconnect: generation)
+        }
+        self.timer?.cancel()
+        let counts = self.session.cassettes.map {
+            "\(ScreenText.cash($0.denomination, currency: $0.currency)) x \($0.count) \($0.state.rawValue)"
+        }
+        self.frontEnd.device("cassettes: " + counts.joined(separator: ", "))
+        self.events.continuation.finish()
+    }
+
+    /// Handles events until the link is lost, the input ends, or (offline) the reconnect time comes.
+    func serve(untilReconnect generation: Int? = nil) async {
+        while let event = await self.nextEvent() {
+            switch event {
+            case .input(let input):
+                await self.handle(input)
+                self.events.inputDone()
+            case .timer(let timer, let current):
+                guard current == self.timerGeneration else { continue }
+                await self.perform(self.session.timerFired(timer))
+            case .reconnect(let current):
+                if generation == current { return }
+            }
+            if self.quitting { return }
+            if generation == nil && self.link == nil { return }
+        }
+        self.quitting = true
+    }
+
+    /// The one iterator of the event stream (dropping an iterator would end the stream).
+    var iterator: AsyncStream<ATMEvents.Event>.AsyncIterator?
+
+    func nextEvent() async -> ATMEvents.Event? {
+        var iterator = self.iterator ?? self.events.stream.makeAsyncIterator()
+        let event = await iterator.next()
+        self.iterator = iterator
+        return event
+    }
+
+    func handle(_ input: ATMInput) async {
+        switch input {
+        case .quit:
+            self.quitting = true
+        case .insertCard(let pan):
+            guard self.session.isIdle else {
+                self.frontEnd.device(self.session.isOutOfService ? "out of service: the card is not taken in" : "a card is already in the reader")
+                return
+            }
+            self.pan = pan
+            self.link?.cardToken = nil
+            await self.perform(self.session.cardInserted(pan: pan))
+        case .take:
+            if case .takeCash = self.session.screen {
+                await self.perform(self.session.cashTaken())
+            } else {
+                await self.perform(self.session.cardTaken())
+            }
+        case .typed(let digits):
+            if self.session.isIdle {
+                guard (12...19).contains(digits.count), digits.allSatisfy(\.isNumber) else {
+                    self.frontEnd.device("a card number is 12 to 19 digits")
+                    return
+                }
+                await self.handle(.insertCard(digits))
+                return
+            }
+            for digit in digits.utf8 where (0x30...0x39).contains(digit) {
+                await self.perform(self.session.key(.digit(digit - 0x30)))
+            }
+            await self.perform(self.session.key(.enter))
+        case .key(.function(let key)) where self.session.isIdle:
+            // The card reader's emulation: a demo's test cards are picked with the function keys.
+            guard let index = FunctionKey.allCases.firstIndex(of: key), index < self.configuration.testCards.count
+            else { return }
+            await self.handle(.insertCard(self.configuration.testCards[index].pan))
+        case .key(let key):
+            await self.perform(self.session.key(key))
+        }
+    }
+
+    /// Performs actions in order; the dispenser's and the switch's results are fed back at once.
+    func perform(_ actions: [ATMAction]) async {
+        for action in actions {
+            switch action {
+            case .show:
+                self.redraw()
+            case .startTimer(let timer, let duration):
+                self.startTimer(timer, duration)
+            case .stopTimer:
+                self.timerGeneration += 1
+                self.timer?.cancel()
+                self.timer = nil
+            case .send(let request):
+                await self.send(request)
+            case .reverse(let order):
+                await self.reverse(order)
+            case .endCardSession:
+                if let link = self.link { _ = try? await link.endCardSession() }
+            case .dispense(let plan):
+                let result = self.dispenser.dispense(plan)
+                self.frontEnd.device(
+                    result.complete
+                        ? "dispensing \(plan.noteCount) notes"
+                        : "the dispenser jammed after \(result.given.noteCount) of \(plan.noteCount) notes"
+                )
+                await self.perform(
+                    result.complete ? self.session.dispensed(result.given) : self.session.dispenseFailed(given: result.given)
+                )
+            case .presentCash(let amount):
+                self.frontEnd.device("cash presented: \(ScreenText.cash(amount, currency: self.configuration.currency)) (T takes it)")
+            case .retractCash:
+                self.frontEnd.device("cash retracted")
+            case .printReceipt(let data):
+                let header = Receipt.Header(
+                    bankName: self.configuration.bankName,
+                    terminal: self.configuration.terminal,
+                    location: self.configuration.location,
+                    time: Int(self.now().timeIntervalSince1970)
+                )
+                self.frontEnd.printReceipt(Receipt.lines(data, header))
+            case .ejectCard:
+                self.frontEnd.device("card ejected (T takes it)")
+            case .captureCard:
+                self.pan = nil
+                self.frontEnd.device("card captured")
+            case .journal:
+                // The electronic journal (SQLite) records these; it is the next piece of the terminal.
+                break
+            }
+        }
+        if case .welcome = self.session.screen { self.pan = nil }
+        self.redraw()
+    }
+
+    /// Sends a request; the answer, a timeout or a lost link goes back into the session.
+    func send(_ request: CardRequest) async {
+        guard let link = self.link, let pan = self.pan else {
+            await self.perform(self.session.linkLost())
+            return
+        }
+        self.redraw()
+        defer { self.lastRequest = link.lastCardRequest }
+        do {
+            let answer = try await link.cardRequest(request, pan: pan, timeout: self.configuration.timeouts.response)
+            self.frontEnd.discardTypeAhead()
+            await self.perform(self.session.answerReceived(answer))
+        } catch let error as LinkError {
+            self.frontEnd.discardTypeAhead()
+            self.link = nil
+            self.frontEnd.device("no answer from the switch: \(error)")
+            await self.perform(
+                error.kind == .timeout ? self.session.timerFired(.response) : self.session.linkLost()
+            )
+        } catch {
+            self.frontEnd.discardTypeAhead()
+            self.link = nil
+            self.frontEnd.device("the request could not be sent: \(error)")
+            await self.perform(self.session.linkLost())
+        }
+    }
+
+    /// Sends a reversal advice for the last request once; if the link is down, once it is back.
+    func reverse(_ order: ReversalOrder) async {
+        guard let original = self.lastRequest else { return }
+        guard let link = self.link else {
+            self.pendingReversals.append((original, order))
+            return
+        }
+        await self.sendReversal(original, order, on: link)
+    }
+
+    func sendReversal(_ original: ATM87Message, _ order: ReversalOrder, on link: TerminalSession) async {
+        do {
+            let answer = try await link.reversal(
+                of: original,
+                dispensed: Int(order.dispensed),
+                timeout: self.configuration.timeouts.response
+            )
+            self.frontEnd.device("reversal sent (\(order.reason.rawValue)): answered \(answer[39] ?? "?")")
+        } catch {
+            self.frontEnd.device("the reversal could not be sent now (\(error)); it is sent when the link is back")
+            self.pendingReversals.append((original, order))
+            self.link = nil
+        }
+    }
+
+    func sendPendingReversals() async {
+        let pending = self.pendingReversals
+        self.pendingReversals = []
+        for (original, order) in pending {
+            guard let link = self.link else {
+                self.pendingReversals.append((original, order))
+                continue
+            }
+            await self.sendReversal(original, order, on: link)
+        }
+    }
+
+    func startTimer(_ timer: ATMTimer, _ duration: Duration) {
+        self.timer?.cancel()
+        self.timerGeneration += 1
+        let generation = self.timerGeneration
+        let clock = self.clock
+        let events = self.events
+        self.timer = Task {
+            do {
+                try await clock.sleep(for: duration)
+            } catch {
+                return
+            }
+            events.yield(.timer(timer, generation: generation))
+        }
+    }
+
+    func redraw() {
+        let status = ATMStatus(
+            terminal: self.configuration.terminal,
+            location: self.configuration.location,
+            online: self.link != nil,
+            cassettes: self.session.cassettes,
+            currency: self.configuration.currency,
+            cardInReader: self.pan.map(ATM87PrettyPrinter.maskPAN)
+        )
+        var display = ATMDisplay(self.session.screen)
+        if self.session.isIdle {
+            for (key, card) in zip(FunctionKey.first(self.configuration.testCards.count), self.configuration.testCards) {
+                display.keys[key] = "Card \(ATM87PrettyPrinter.maskPAN(card.pan).suffix(4)) \(card.label)"
+            }
+            if !self.configuration.testCards.isEmpty { display.lines.append("Or pick a test card.") }
+        }
+        self.frontEnd.draw(display, status: status)
+    }
+}

@@ -1,0 +1,91 @@
+public import CashpointSecurity
+import Foundation
+
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
+extension TerminalConfiguration {
+    /// Why a terminal cannot start: one sentence to act on.
+    public struct StartError: Error, Hashable, Sendable, CustomStringConvertible {
+        public var description: String
+        public init(_ description: String) { self.description = description }
+    }
+
+    /// The terminal's master key: from its key file, or the TEST key of a demo bank fixture.
+    public func loadMasterKey() throws(StartError) -> SecretKey {
+        do {
+            if let file = self.masterKeyFile {
+                return try SecretKey(contentsOfFile: file, name: "master key")
+            }
+            guard let fixture = self.fixture else {
+                throw StartError("no master key: set masterKeyFile (or, for a demo, fixture) in the configuration")
+            }
+            struct Fixture: Decodable {
+                struct Terminal: Decodable {
+                    var id: String
+                    var masterKey: String?
+                }
+                var terminals: [Terminal]
+            }
+            let data: Data
+            do {
+                data = try Data(contentsOf: URL(fileURLWithPath: fixture))
+            } catch {
+                throw StartError("\(fixture) cannot be read: \(error.localizedDescription)")
+            }
+            guard let parsed = try? JSONDecoder().decode(Fixture.self, from: data) else {
+                throw StartError("\(fixture) is not a bank fixture (no terminals list)")
+            }
+            guard let hex = parsed.terminals.first(where: { $0.id == self.terminal })?.masterKey else {
+                throw StartError("\(fixture) has no master key for \(self.terminal): set masterKeyFile")
+            }
+            return try SecretKey(hex: hex, name: "master key of \(self.terminal)")
+        } catch let error as SecretKey.LoadError {
+            throw StartError(error.description)
+        } catch let error as StartError {
+            throw error
+        } catch {
+            throw StartError("\(error)")
+        }
+    }
+}
+
+/// The ATM at the console: the full-screen ATM at a terminal, the plain text one otherwise (or when
+/// asked). `atm-terminal atm` calls this and nothing else.
+public enum ATMConsole {
+    public static func run(
+        configuration: TerminalConfiguration,
+        plain: Bool,
+        dispenser: EmulatedDispenser = EmulatedDispenser(),
+        notes: [String] = []
+    ) async throws(TerminalConfiguration.StartError) {
+        let key = try configuration.loadMasterKey()
+        let events = ATMEvents()
+        let fullScreen = !plain && isatty(STDIN_FILENO) == 1 && isatty(STDOUT_FILENO) == 1
+        let frontEnd: any ATMFrontEnd
+        if fullScreen {
+            let screen = FullScreenFrontEnd(notes: notes)
+            TerminalMode.takeOver()
+            screen.startReading(into: events)
+            frontEnd = screen
+        } else {
+            let write: @Sendable (String) -> Void = { FileHandle.standardOutput.write(Data($0.utf8)) }
+            TerminalMode.echoOff()
+            if !notes.isEmpty { write(notes.joined(separator: "\n") + "\n") }
+            PlainInput.startReading(FileHandle.standardInput, into: events, complain: write)
+            frontEnd = PlainFrontEnd(write: write)
+        }
+        let controller = ATMController(
+            configuration: configuration,
+            masterKey: key.key,
+            frontEnd: frontEnd,
+            events: events,
+            dispenser: dispenser
+        )
+        await controller.run()
+        TerminalMode.giveBack()
+    }
+}

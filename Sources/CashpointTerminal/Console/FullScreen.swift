@@ -1,0 +1,330 @@
+import Foundation
+
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
+/// The terminal's settings before the full-screen ATM took it over: restored on every way out.
+nonisolated(unsafe) private var savedTerminal = termios()
+nonisolated(unsafe) private var terminalTaken = false
+
+/// What puts the terminal back: cursor shown, main screen, the saved settings. Async-signal-safe
+/// (write and tcsetattr only), so the signal handlers call it too.
+private func restoreTerminal() {
+    guard terminalTaken else { return }
+    let reset = "\u{1B}[0m\u{1B}[?25h\u{1B}[?1049l"
+    _ = reset.withCString { write(STDOUT_FILENO, $0, strlen($0)) }
+    tcsetattr(STDIN_FILENO, TCSANOW, &savedTerminal)
+    terminalTaken = false
+}
+
+/// Raw keys, the alternate screen, and the promise to give both back: at exit, on Ctrl-C (SIGINT),
+/// SIGTERM and SIGHUP, and on a crash signal (the signal is then raised again, so the crash is
+/// still reported).
+public enum TerminalMode {
+    public static func takeOver() {
+        guard !terminalTaken else { return }
+        tcgetattr(STDIN_FILENO, &savedTerminal)
+        var raw = savedTerminal
+        raw.c_lflag &= ~tcflag_t(ECHO | ICANON | IEXTEN)
+        raw.c_iflag &= ~tcflag_t(IXON | ICRNL)
+        raw.c_cc.6 = 1  // VMIN
+        raw.c_cc.5 = 0  // VTIME
+        tcsetattr(STDIN_FILENO, TCSANOW, &raw)
+        terminalTaken = true
+        let enter = "\u{1B}[?1049h\u{1B}[?25l\u{1B}[2J"
+        _ = enter.withCString { write(STDOUT_FILENO, $0, strlen($0)) }
+        atexit { restoreTerminal() }
+        for sig in [SIGINT, SIGTERM, SIGHUP] {
+            signal(sig) { number in
+                restoreTerminal()
+                _exit(128 + number)
+            }
+        }
+        for sig in [SIGSEGV, SIGBUS, SIGILL, SIGFPE, SIGABRT, SIGTRAP] {
+            signal(sig) { number in
+                restoreTerminal()
+                signal(number, SIG_DFL)
+                raise(number)
+            }
+        }
+    }
+
+    public static func giveBack() { restoreTerminal() }
+
+    /// Standard input with echo off and lines kept (plain mode at a terminal: PINs and card numbers are
+    /// not echoed).
+    public static func echoOff() {
+        guard !terminalTaken, isatty(STDIN_FILENO) == 1 else { return }
+        tcgetattr(STDIN_FILENO, &savedTerminal)
+        var quiet = savedTerminal
+        quiet.c_lflag &= ~tcflag_t(ECHO)
+        tcsetattr(STDIN_FILENO, TCSANOW, &quiet)
+        terminalTaken = true
+        atexit { restoreTerminal() }
+        for sig in [SIGINT, SIGTERM, SIGHUP] {
+            signal(sig) { number in
+                restoreTerminal()
+                _exit(128 + number)
+            }
+        }
+    }
+}
+
+/// Bytes from a terminal in raw mode, as ATM keys: digits, Enter, Backspace (Clear), Esc (Cancel),
+/// a-h or F1-F8 (function keys), t (take), Ctrl-D or q at the welcome screen (quit).
+public enum KeyDecoder {
+    public enum Key: Sendable, Hashable {
+        case atm(ATMKey)
+        case take
+        case quit
+        case letter(Character)
+    }
+
+    /// Decodes one key from the start of `bytes`; returns it and how many bytes it took, or nil when
+    /// more bytes are needed (an escape sequence not yet complete). A lone Esc is Cancel.
+    public static func decode(_ bytes: [UInt8], more: Bool) -> (Key?, Int)? {
+        guard let first = bytes.first else { return nil }
+        switch first {
+        case 0x30...0x39: return (.atm(.digit(first - 0x30)), 1)
+        case 0x0D, 0x0A: return (.atm(.enter), 1)
+        case 0x7F, 0x08: return (.atm(.clear), 1)
+        case 0x04: return (.quit, 1)
+        case 0x1B:
+            if bytes.count == 1 { return more ? nil : (.atm(.cancel), 1) }
+            if bytes[1] == 0x4F {  // ESC O P..S: F1-F4
+                guard bytes.count >= 3 else { return more ? nil : (.atm(.cancel), 1) }
+                let index = Int(bytes[2]) - 0x50
+                return ((0..<4).contains(index) ? .atm(.function(FunctionKey.allCases[index])) : nil, 3)
+            }
+            if bytes[1] == 0x5B {  // ESC [ digits ~ : F1-F8 (11~-15~, 17~-19~), others ignored
+                var end = 2
+                while end < bytes.count, !(0x40...0x7E).contains(bytes[end]) { end += 1 }
+                guard end < bytes.count else { return more ? nil : (nil, bytes.count) }
+                let body = String(decoding: bytes[2..<end], as: UTF8.self)
+                let map: [String: Int] = ["11": 0, "12": 1, "13": 2, "14": 3, "15": 4, "17": 5, "18": 6, "19": 7]
+                if bytes[end] == 0x7E, let index = map[body] {
+                    return (.atm(.function(FunctionKey.allCases[index])), end + 1)
+                }
+                return (nil, end + 1)
+            }
+            return (.atm(.cancel), 1)
+        default:
+            let character = Character(UnicodeScalar(first))
+            if let key = FunctionKey(rawValue: character.uppercased()) { return (.atm(.function(key)), 1) }
+            if character == "t" || character == "T" { return (.take, 1) }
+            return (.letter(character), 1)
+        }
+    }
+}
+
+/// The full-screen ATM: a framed display with the function-key labels beside it, the keypad below,
+/// and beside them the machine's state (link, cassettes, card) and the last receipt. Rows are redrawn
+/// only where they changed.
+public final class FullScreenFrontEnd: ATMFrontEnd, @unchecked Sendable {
+    let lock = NSLock()
+    var drawn: [String] = []
+    var display = ATMDisplay(title: "")
+    var status: ATMStatus?
+    var receipt: [String] = []
+    var events: [String] = []
+    /// Digits of a card number being typed at the welcome screen.
+    var cardDigits = ""
+    let notes: [String]
+
+    /// `notes`: lines shown under the side panel (a demo's test cards and PINs).
+    public init(notes: [String] = []) {
+        self.notes = notes
+    }
+
+    public func draw(_ display: ATMDisplay, status: ATMStatus) {
+        self.lock.withLock {
+            self.display = display
+            self.status = status
+            if display.title != "WELCOME" { self.cardDigits = "" }
+            self.render()
+        }
+    }
+
+    public func printReceipt(_ lines: [String]) {
+        self.lock.withLock {
+            self.receipt = lines
+            self.render()
+        }
+    }
+
+    public func device(_ event: String) {
+        self.lock.withLock {
+            self.events = Array((self.events + [event]).suffix(3))
+            self.render()
+        }
+    }
+
+    public func discardTypeAhead() {
+        tcflush(STDIN_FILENO, TCIFLUSH)
+    }
+
+    /// Reads keys on a thread of its own and hands them to the machine one at a time.
+    public func startReading(into events: ATMEvents) {
+        let thread = Thread {
+            var pending: [UInt8] = []
+            var byte: UInt8 = 0
+            while true {
+                let more = pending.isEmpty ? true : Self.waitForInput(milliseconds: 40)
+                if pending.isEmpty || more {
+                    let count = read(STDIN_FILENO, &byte, 1)
+                    if count <= 0 {
+                        events.submit(.quit)
+                        return
+                    }
+                    pending.append(byte)
+                }
+                while let (key, used) = KeyDecoder.decode(pending, more: Self.waitForInput(milliseconds: 0)) {
+                    pending.removeFirst(used)
+                    if let key, let input = self.input(for: key) {
+                        events.submit(input)
+                        if input == .quit { return }
+                    }
+                    if pending.isEmpty { break }
+                }
+            }
+        }
+        thread.start()
+    }
+
+    static func waitForInput(milliseconds: Int32) -> Bool {
+        var descriptor = pollfd(fd: STDIN_FILENO, events: Int16(POLLIN), revents: 0)
+        return poll(&descriptor, 1, milliseconds) > 0
+    }
+
+    /// At the welcome screen digits make a card number (never shown in full); elsewhere keys are keys.
+    func input(for key: KeyDecoder.Key) -> ATMInput? {
+        self.lock.withLock {
+            let welcome = self.display.title == "WELCOME"
+            switch key {
+            case .quit: return .quit
+            case .take: return .take
+            case .letter(let character):
+                return welcome && (character == "q" || character == "Q") ? .quit : nil
+            case .atm(let atmKey):
+                guard welcome else { return .key(atmKey) }
+                switch atmKey {
+                case .digit(let digit):
+                    if self.cardDigits.count < 19 { self.cardDigits += String(digit) }
+                    self.render()
+                    return nil
+                case .clear:
+                    self.cardDigits = String(self.cardDigits.dropLast())
+                    self.render()
+                    return nil
+                case .cancel:
+                    self.cardDigits = ""
+                    self.render()
+                    return nil
+                case .enter:
+                    defer { self.cardDigits = "" }
+                    return self.cardDigits.isEmpty ? nil : .typed(self.cardDigits)
+                case .function:
+                    return .key(atmKey)
+                }
+            }
+        }
+    }
+
+    // MARK: Drawing
+
+    static let width = 100
+    static let inner = 40
+
+    func render() {
+        let rows = self.frame()
+        var out = ""
+        for (index, row) in rows.enumerated() where index >= self.drawn.count || self.drawn[index] != row {
+            out += "\u{1B}[\(index + 1);1H" + row + "\u{1B}[K"
+        }
+        self.drawn = rows
+        if !out.isEmpty { FileHandle.standardOutput.write(Data(out.utf8)) }
+    }
+
+    /// The whole screen as rows of text (a pure function of what was drawn, so a test can read it).
+    func frame() -> [String] {
+        let display = self.display
+        var rows: [String] = []
+        let online = self.status?.online ?? false
+        let head = " CASHPOINT  \(self.status?.terminal ?? "")  \(self.status?.location ?? "")"
+        rows.append(Self.pad(head, 78) + (online ? "[ ONLINE ]" : "[ OFFLINE ]"))
+        rows.append("")
+        // The display: 12 rows inside a frame; labels of A-D on the left rows 3,5,7,9, E-H on the right.
+        var body: [String] = [" " + display.title, ""] + display.lines.map { " " + $0 }
+        if display.title == "WELCOME", !self.cardDigits.isEmpty {
+            body.append(" Card: " + Self.maskedTyping(self.cardDigits))
+        }
+        var screen = Array(repeating: "", count: 12)
+        for (index, line) in body.prefix(12).enumerated() { screen[index] = line }
+        if let entry = display.entry { screen[11] = " " + entry }
+        let labelRows = [3, 5, 7, 9]
+        let left = Array(FunctionKey.allCases.prefix(4))
+        let right = Array(FunctionKey.allCases.suffix(4))
+        var side = self.sidePanel()
+        rows.append("     ┌" + String(repeating: "─", count: Self.inner) + "┐     " + (side.isEmpty ? "" : side.removeFirst()))
+        for row in 0..<12 {
+            var content = Self.pad(screen[row], Self.inner)
+            var leftMark = "     "
+            var rightMark = "     "
+            if let slot = labelRows.firstIndex(of: row) {
+                if let label = display.keys[left[slot]] {
+                    content = Self.pad("< " + label, Self.inner / 2) + Self.pad(String(content.dropFirst(Self.inner / 2)), Self.inner / 2)
+                    leftMark = " [\(left[slot].rawValue)]>"
+                }
+                if let label = display.keys[right[slot]] {
+                    let text = label + " >"
+                    content = Self.pad(String(content.prefix(Self.inner - text.count)), Self.inner - text.count) + text
+                    rightMark = "<[\(right[slot].rawValue)] "
+                }
+            }
+            rows.append(leftMark + "│" + content + "│" + rightMark + (side.isEmpty ? "" : side.removeFirst()))
+        }
+        rows.append("     └" + String(repeating: "─", count: Self.inner) + "┘     " + (side.isEmpty ? "" : side.removeFirst()))
+        let keypad = [
+            "          [1] [2] [3]    [Esc]  CANCEL",
+            "          [4] [5] [6]    [Bksp] CLEAR",
+            "          [7] [8] [9]    [Enter] ENTER",
+            "              [0]        [T] take cash or card",
+        ]
+        for line in keypad { rows.append(Self.pad(line, 52) + (side.isEmpty ? "" : side.removeFirst())) }
+        while !side.isEmpty { rows.append(String(repeating: " ", count: 52) + side.removeFirst()) }
+        rows.append(" " + (self.events.last ?? ""))
+        rows.append(" Keys: digits, Enter, Bksp=Clear, Esc=Cancel, A-H or F1-F8, T=take; Ctrl-C or q (welcome) quits")
+        return rows.map { Self.pad($0, Self.width) }
+    }
+
+    func sidePanel() -> [String] {
+        var side: [String] = []
+        if let status = self.status {
+            side.append("CASSETTES")
+            for cassette in status.cassettes {
+                side.append(
+                    "  \(ScreenText.cash(cassette.denomination, currency: cassette.currency)) x \(cassette.count) \(cassette.state.rawValue)"
+                )
+            }
+            side.append("CARD  " + (status.cardInReader ?? "-"))
+        }
+        if !self.receipt.isEmpty {
+            side.append("RECEIPT")
+            side += self.receipt.prefix(14).map { "  " + $0 }
+        }
+        side += self.notes
+        return side
+    }
+
+    /// A card number as it is typed: one `*` a digit, never a digit itself.
+    static func maskedTyping(_ digits: String) -> String {
+        String(repeating: "*", count: digits.count)
+    }
+
+    static func pad(_ text: String, _ width: Int) -> String {
+        text.count >= width ? String(text.prefix(width)) : text + String(repeating: " ", count: width - text.count)
+    }
+}
