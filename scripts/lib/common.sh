@@ -59,6 +59,8 @@ missing_system_packages() {
     [[ -f /usr/include/crypt.h ]] || echo "/usr/include/crypt.h (libcrypt-dev)"
     [[ -f /usr/include/sqlite3.h ]] || echo "/usr/include/sqlite3.h (libsqlite3-dev)"
     command -v pkg-config >/dev/null 2>&1 || echo "pkg-config"
+    command -v tmux >/dev/null 2>&1 || echo "tmux (the full-screen ATM's test drives it)"
+    command -v sqlite3 >/dev/null 2>&1 || echo "sqlite3 (the terminal journal's command line)"
     return 0
 }
 
@@ -80,16 +82,16 @@ ensure_system_packages() {
             contrib=postgresql-contrib-15
         fi
         die "not running as root, so I cannot install them. Run as root:
-    apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends postgresql-15 $contrib libpq-dev libcrypt-dev libsqlite3-dev pkg-config"
+    apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends postgresql-15 $contrib libpq-dev libcrypt-dev libsqlite3-dev pkg-config tmux sqlite3"
     fi
     command -v apt-get >/dev/null 2>&1 \
-        || die "apt-get not found: install PostgreSQL 15, libpq-dev, libcrypt-dev, libsqlite3-dev and pkg-config by hand"
+        || die "apt-get not found: install PostgreSQL 15, libpq-dev, libcrypt-dev, libsqlite3-dev, pkg-config, tmux and sqlite3 by hand"
 
     apt_update_once
     if apt_has_real_package postgresql-contrib-15; then
         contrib=postgresql-contrib-15
     fi
-    local pkgs=(postgresql-15 "$contrib" libpq-dev libcrypt-dev libsqlite3-dev pkg-config)
+    local pkgs=(postgresql-15 "$contrib" libpq-dev libcrypt-dev libsqlite3-dev pkg-config tmux sqlite3)
     log "installing: ${pkgs[*]}"
     DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends "${pkgs[@]}" </dev/null >&2 \
         || die "apt-get install ${pkgs[*]} failed"

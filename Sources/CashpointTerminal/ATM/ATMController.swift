@@ -244,10 +244,13 @@ public final class ATMController: @unchecked Sendable {
                 await self.handle(.insertCard(digits))
                 return
             }
+            // One line, one step: the keys' actions are performed together, so the screen is drawn once.
+            var actions: [ATMAction] = []
             for digit in digits.utf8 where (0x30...0x39).contains(digit) {
-                await self.perform(self.session.key(.digit(digit - 0x30)))
+                actions += self.session.key(.digit(digit - 0x30))
             }
-            await self.perform(self.session.key(.enter))
+            actions += self.session.key(.enter)
+            await self.perform(actions)
         case .key(.function(let key)) where self.session.isIdle:
             // The card reader's emulation: a demo's test cards are picked with the function keys.
             guard let index = FunctionKey.allCases.firstIndex(of: key), index < self.configuration.testCards.count
@@ -263,7 +266,8 @@ public final class ATMController: @unchecked Sendable {
         for action in actions {
             switch action {
             case .show:
-                self.redraw()
+                // Drawn once the actions are done (or before the machine waits on the switch).
+                break
             case .startTimer(let timer, let duration):
                 self.startTimer(timer, duration)
             case .stopTimer:
@@ -280,7 +284,7 @@ public final class ATMController: @unchecked Sendable {
                 let result = self.dispenser.dispense(plan)
                 self.frontEnd.device(
                     result.complete
-                        ? "dispensing \(plan.noteCount) notes"
+                        ? "dispensing \(plan.noteCount) note\(plan.noteCount == 1 ? "" : "s")"
                         : "the dispenser jammed after \(result.given.noteCount) of \(plan.noteCount) notes"
                 )
                 await self.perform(

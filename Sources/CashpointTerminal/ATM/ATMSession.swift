@@ -466,7 +466,7 @@ public struct ATMSession: Sendable {
     public mutating func answerReceived(_ answer: ATM87Message) -> [ATMAction] {
         guard case .card(var card, let phase) = self.state else { return [] }
         let code = answer[39] ?? ""
-        var actions: [ATMAction] = [.stopTimer, .journal(.answerReceived(code: code, stan: answer[11], rrn: answer[37]))]
+        let actions: [ATMAction] = [.stopTimer, .journal(.answerReceived(code: code, stan: answer[11], rrn: answer[37]))]
         if Self.capturesCard(code: code, answer) {
             return actions + (card.verified ? [.endCardSession] : [])
                 + [.captureCard, .journal(.cardCaptured(reason: "response code \(code)"))]
@@ -885,7 +885,7 @@ public struct ATMSession: Sendable {
         switch type {
         case .withdrawal: return "CASH WITHDRAWAL"
         case .deposit: return "DEPOSIT"
-        case .balanceInquiry: return "BALANCE"
+        case .balanceInquiry: return "BALANCE INQUIRY"
         case .miniStatement: return "MINI-STATEMENT"
         case .transfer: return "TRANSFER"
         case .pinChange: return "CHANGE PIN"

@@ -261,28 +261,36 @@ public final class FullScreenFrontEnd: ATMFrontEnd, @unchecked Sendable {
         if display.title == "WELCOME", !self.cardDigits.isEmpty {
             body.append(" Card: " + Self.maskedTyping(self.cardDigits))
         }
-        var screen = Array(repeating: "", count: 12)
-        for (index, line) in body.prefix(12).enumerated() { screen[index] = line }
-        if let entry = display.entry { screen[11] = " " + entry }
+        // Rows 3, 5, 7 and 9 belong to the function keys beside them when either key has a label; the
+        // body's lines take the other rows in order, and the entry line the last.
         let labelRows = [3, 5, 7, 9]
         let left = Array(FunctionKey.allCases.prefix(4))
         let right = Array(FunctionKey.allCases.suffix(4))
+        var screen = Array(repeating: "", count: 12)
+        var keyRows: [Int: (left: String?, right: String?, leftKey: FunctionKey, rightKey: FunctionKey)] = [:]
+        for slot in 0..<4 where display.keys[left[slot]] != nil || display.keys[right[slot]] != nil {
+            keyRows[labelRows[slot]] = (display.keys[left[slot]], display.keys[right[slot]], left[slot], right[slot])
+        }
+        let entryRow = display.entry == nil ? nil : 11
+        var free = (0..<12).filter { keyRows[$0] == nil && $0 != entryRow }[...]
+        for line in body {
+            guard let row = free.popFirst() else { break }
+            screen[row] = line
+        }
+        if let entryRow, let entry = display.entry { screen[entryRow] = " " + entry }
         var side = self.sidePanel()
         rows.append("     ┌" + String(repeating: "─", count: Self.inner) + "┐     " + (side.isEmpty ? "" : side.removeFirst()))
         for row in 0..<12 {
             var content = Self.pad(screen[row], Self.inner)
             var leftMark = "     "
             var rightMark = "     "
-            if let slot = labelRows.firstIndex(of: row) {
-                if let label = display.keys[left[slot]] {
-                    content = Self.pad("< " + label, Self.inner / 2) + Self.pad(String(content.dropFirst(Self.inner / 2)), Self.inner / 2)
-                    leftMark = " [\(left[slot].rawValue)]>"
-                }
-                if let label = display.keys[right[slot]] {
-                    let text = label + " >"
-                    content = Self.pad(String(content.prefix(Self.inner - text.count)), Self.inner - text.count) + text
-                    rightMark = "<[\(right[slot].rawValue)] "
-                }
+            if let keys = keyRows[row] {
+                let rightText = keys.right.map { $0 + " >" } ?? ""
+                let leftText = keys.left.map { "< " + $0 } ?? ""
+                let room = Self.inner - rightText.count - (rightText.isEmpty ? 0 : 1)
+                content = Self.pad(leftText, room) + (rightText.isEmpty ? "" : " " + rightText)
+                if keys.left != nil { leftMark = " [\(keys.leftKey.rawValue)]>" }
+                if keys.right != nil { rightMark = "<[\(keys.rightKey.rawValue)] " }
             }
             rows.append(leftMark + "│" + content + "│" + rightMark + (side.isEmpty ? "" : side.removeFirst()))
         }
