@@ -166,6 +166,7 @@ public final class TerminalSession {
         pan: String,
         timeout: Duration = .seconds(10)
     ) async throws -> ATM87Message {
+        self.lastCardRequest = nil
         var request = try self.header(.financialRequest)
         let amount = Int(card.amount)
         let from = card.from

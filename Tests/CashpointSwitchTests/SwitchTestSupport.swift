@@ -81,9 +81,12 @@ final class SwitchUnderTest: Sendable {
         self.running.withLock { $0 = next }
     }
 
-    /// Starts a new switch after `stop()`.
-    func startAgain() async throws {
-        let next = try await RunningSwitch.start(self.application)
+    /// Starts a new switch after `stop()` (on the port it had, when asked: terminals configured with it
+    /// find it again).
+    func startAgain(samePort: Bool = false) async throws {
+        var application = self.application
+        if samePort { application.configuration.port = self.port }
+        let next = try await RunningSwitch.start(application)
         self.running.withLock { $0 = next }
     }
 

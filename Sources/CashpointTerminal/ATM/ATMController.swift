@@ -55,6 +55,7 @@ public final class ATMEvents: Sendable {
         case input(ATMInput)
         case timer(ATMTimer, generation: Int)
         case reconnect(generation: Int)
+        case keepAlive
     }
 
     let stream: AsyncStream<Event>
@@ -88,6 +89,8 @@ public final class ATMController: @unchecked Sendable {
     let now: @Sendable () -> Date
     /// How long to wait between attempts to reach the switch.
     let retryDelay: Duration
+    /// How often an idle machine tests its link.
+    let keepAliveInterval: Duration
 
     var session: ATMSession
     var dispenser: EmulatedDispenser
@@ -110,8 +113,10 @@ public final class ATMController: @unchecked Sendable {
         dispenser: EmulatedDispenser = EmulatedDispenser(),
         clock: any Clock<Duration> = ContinuousClock(),
         now: @escaping @Sendable () -> Date = { Date() },
-        retryDelay: Duration = .seconds(5)
+        retryDelay: Duration = .seconds(5),
+        keepAliveInterval: Duration = .seconds(60)
     ) {
+        self.keepAliveInterval = keepAliveInterval
         self.configuration = configuration
         self.masterKey = masterKey
         self.frontEnd = frontEnd
@@ -157,7 +162,9 @@ public final class ATMController: @unchecked Sendable {
                     self.frontEnd.device("signed on to the switch at \(self.configuration.host):\(self.configuration.port)")
                     await self.sendPendingReversals()
                     if self.link != nil { await self.perform(self.session.linkUp()) }
+                    let beat = self.heartbeat()
                     await self.serve()
+                    beat.cancel()
                     if self.quitting, self.link != nil {
                         _ = try? await terminal.signOff()
                     }
@@ -200,6 +207,8 @@ public final class ATMController: @unchecked Sendable {
                 await self.perform(self.session.timerFired(timer))
             case .reconnect(let current):
                 if generation == current { return }
+            case .keepAlive:
+                await self.keepAlive()
             }
             if self.quitting { return }
             if generation == nil && self.link == nil { return }
@@ -323,23 +332,57 @@ public final class ATMController: @unchecked Sendable {
             return
         }
         self.redraw()
-        defer { self.lastRequest = link.lastCardRequest }
+        let outcome: Result<ATM87Message, any Error>
         do {
-            let answer = try await link.cardRequest(request, pan: pan, timeout: self.configuration.timeouts.response)
-            self.frontEnd.discardTypeAhead()
+            outcome = .success(try await link.cardRequest(request, pan: pan, timeout: self.configuration.timeouts.response))
+        } catch {
+            outcome = .failure(error)
+        }
+        // The request a reversal would name: nil when it was never built, so nothing is reversed.
+        self.lastRequest = link.lastCardRequest
+        self.frontEnd.discardTypeAhead()
+        switch outcome {
+        case .success(let answer):
             await self.perform(self.session.answerReceived(answer))
-        } catch let error as LinkError {
-            self.frontEnd.discardTypeAhead()
+        case .failure(let error as LinkError):
             self.link = nil
             self.frontEnd.device("no answer from the switch: \(error)")
             await self.perform(
                 error.kind == .timeout ? self.session.timerFired(.response) : self.session.linkLost()
             )
-        } catch {
-            self.frontEnd.discardTypeAhead()
+        case .failure(let error):
             self.link = nil
             self.frontEnd.device("the request could not be sent: \(error)")
             await self.perform(self.session.linkLost())
+        }
+    }
+
+    /// While the link is up, an echo test (0800/301) every `keepAliveInterval` the machine is idle: it
+    /// keeps the switch from closing an idle connection, and finds a broken link before a customer does.
+    func heartbeat() -> Task<Void, Never> {
+        let clock = self.clock
+        let interval = self.keepAliveInterval
+        let events = self.events
+        return Task {
+            while !Task.isCancelled {
+                do {
+                    try await clock.sleep(for: interval)
+                } catch {
+                    return
+                }
+                events.yield(.keepAlive)
+            }
+        }
+    }
+
+    func keepAlive() async {
+        guard self.session.isIdle, let link = self.link else { return }
+        do {
+            let answer = try await link.echo()
+            if answer[39] != "00" { self.frontEnd.device("the switch answered the echo test \(answer[39] ?? "?")") }
+        } catch {
+            self.link = nil
+            self.frontEnd.device("the link to the switch is gone (\(error))")
         }
     }
 

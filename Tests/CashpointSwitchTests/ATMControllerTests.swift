@@ -1,0 +1,225 @@
+import ATM87
+import CashpointSecurity
+import CashpointSwitch
+import CashpointTerminal
+import CashpointTestSupport
+import Foundation
+import PostgresNIO
+import Synchronization
+import Testing
+
+/// A clock that moves only when a test says so.
+final class ManualClock: Clock, Sendable {
+    struct Instant: InstantProtocol {
+        var offset: Duration
+        func advanced(by duration: Duration) -> Instant { Instant(offset: self.offset + duration) }
+        func duration(to other: Instant) -> Duration { other.offset - self.offset }
+        static func < (lhs: Instant, rhs: Instant) -> Bool { lhs.offset < rhs.offset }
+    }
+
+    struct Sleeper {
+        var deadline: Instant
+        var continuation: CheckedContinuation<Void, any Error>
+    }
+
+    struct State {
+        var now = Instant(offset: .zero)
+        var next = 0
+        var sleepers: [Int: Sleeper] = [:]
+        /// Tests waiting for someone to sleep until a deadline within reach.
+        var watchers: [(within: Instant, continuation: CheckedContinuation<Void, Never>)] = []
+    }
+
+    let state = Mutex(State())
+    var now: Instant { self.state.withLock { $0.now } }
+    var minimumResolution: Duration { .zero }
+
+    func sleep(until deadline: Instant, tolerance: Duration?) async throws {
+        let id = self.state.withLock { state in
+            state.next += 1
+            return state.next
+        }
+        try await withTaskCancellationHandler {
+            try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<Void, any Error>) in
+                let resume: Result<Void, any Error>? = self.state.withLock { state in
+                    if Task.isCancelled { return .failure(CancellationError()) }
+                    if deadline <= state.now { return .success(()) }
+                    state.sleepers[id] = Sleeper(deadline: deadline, continuation: continuation)
+                    let woken = state.watchers.filter { deadline <= $0.within }
+                    state.watchers.removeAll { deadline <= $0.within }
+                    for watcher in woken { watcher.continuation.resume() }
+                    return nil
+                }
+                if let resume { continuation.resume(with: resume) }
+            }
+        } onCancel: {
+            let sleeper = self.state.withLock { $0.sleepers.removeValue(forKey: id) }
+            sleeper?.continuation.resume(throwing: CancellationError())
+        }
+    }
+
+    /// Waits until something sleeps until a deadline at most `duration` from now: a timer that
+    /// `advance(by: duration)` will fire.
+    func sleeper(within duration: Duration) async {
+        await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
+            let ready = self.state.withLock { state in
+                let within = state.now.advanced(by: duration)
+                if state.sleepers.values.contains(where: { $0.deadline <= within }) { return true }
+                state.watchers.append((within, continuation))
+                return false
+            }
+            if ready { continuation.resume() }
+        }
+    }
+
+    /// Moves time on and wakes every sleeper whose deadline has come.
+    func advance(by duration: Duration) {
+        let due = self.state.withLock { state in
+            state.now = state.now.advanced(by: duration)
+            let now = state.now
+            let due = state.sleepers.filter { $0.value.deadline <= now }
+            for id in due.keys { state.sleepers.removeValue(forKey: id) }
+            return Array(due.values)
+        }
+        for sleeper in due { sleeper.continuation.resume() }
+    }
+}
+
+/// A front end that keeps what the machine showed and did, and lets a test wait for it.
+final class RecordingFrontEnd: ATMFrontEnd, Sendable {
+    struct State {
+        var lines: [String] = []
+        var waiters: [(text: String, times: Int, continuation: CheckedContinuation<Void, Never>)] = []
+    }
+
+    let state = Mutex(State())
+    var lines: [String] { self.state.withLock { $0.lines } }
+
+    func record(_ line: String) {
+        let ready = self.state.withLock { state in
+            state.lines.append(line)
+            let lines = state.lines
+            let ready = state.waiters.filter { waiter in lines.filter { $0.contains(waiter.text) }.count >= waiter.times }
+            state.waiters.removeAll { waiter in lines.filter { $0.contains(waiter.text) }.count >= waiter.times }
+            return ready
+        }
+        for waiter in ready { waiter.continuation.resume() }
+    }
+
+    func draw(_ display: ATMDisplay, status: ATMStatus) { self.record(display.plainText) }
+    func printReceipt(_ lines: [String]) { self.record(lines.joined(separator: "\n")) }
+    func device(_ event: String) { self.record("* " + event) }
+    func discardTypeAhead() {}
+
+    /// Waits until `times` things shown contain the text (the suite's time limit bounds the wait).
+    func waitFor(_ text: String, times: Int = 1) async {
+        await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
+            let ready = self.state.withLock { state in
+                if state.lines.filter({ $0.contains(text) }).count >= times { return true }
+                state.waiters.append((text, times, continuation))
+                return false
+            }
+            if ready { continuation.resume() }
+        }
+    }
+}
+
+@Suite("The ATM controller against the switch", .enabled(if: databaseTestsEnabled), .timeLimit(.minutes(2)))
+struct ATMControllerTests {
+    /// Inputs handed over from a thread of their own, one at a time, as the console's reader does.
+    static func type(_ inputs: [ATMInput], into events: ATMEvents) {
+        Thread { for input in inputs { events.submit(input) } }.start()
+    }
+
+    @Test("no answer in time: the card comes back, and the reversal goes once the link is up again")
+    func doubtSettledAfterReconnect() async throws {
+        try await SwitchUnderTest.with { under in
+            let clock = ManualClock()
+            let frontEnd = RecordingFrontEnd()
+            let events = ATMEvents()
+            var configuration = TerminalConfiguration(
+                terminal: "ATM00001",
+                port: under.port,
+                cassettes: [Cassette(denomination: 5_000, count: 10, currency: "978")],
+                timeouts: ATMTimeouts(response: .milliseconds(500))
+            )
+            configuration.fixture = repositoryRoot.appendingPathComponent("fixtures/bank.json").path
+            let controller = ATMController(
+                configuration: configuration,
+                masterKey: try configuration.loadMasterKey().key,
+                frontEnd: frontEnd,
+                events: events,
+                clock: clock,
+                retryDelay: .seconds(5)
+            )
+            let running = Task { await controller.run() }
+            await frontEnd.waitFor("[WELCOME]")
+            try await under.bank.asSuperuser { connection in
+                // Bob's account is held: his withdrawal waits at the switch past the ATM's patience.
+                try await connection.query("BEGIN", logger: quietLogger)
+                try await connection.query(
+                    "SELECT 1 FROM bank.accounts WHERE account_no = 'CP0000000003' FOR UPDATE",
+                    logger: quietLogger
+                )
+                Self.type([.typed(bob.pan), .typed(bob.pin), .key(.function(.a)), .key(.function(.a))], into: events)
+                await frontEnd.waitFor("no answer from the switch")
+                await frontEnd.waitFor("Your account will not be charged.")
+                try await connection.query("COMMIT", logger: quietLogger)
+                // Queued behind the switch's own lock on the row: it returns once the withdrawal committed.
+                try await connection.query("BEGIN", logger: quietLogger)
+                try await connection.query(
+                    "SELECT 1 FROM bank.accounts WHERE account_no = 'CP0000000003' FOR UPDATE",
+                    logger: quietLogger
+                )
+                try await connection.query("COMMIT", logger: quietLogger)
+            }
+            #expect(try await under.bank.balance(bob.current) == 75_000)
+            // The link was closed at the timeout; the ATM tries again after its retry delay.
+            await clock.sleeper(within: .seconds(5))
+            clock.advance(by: .seconds(5))
+            await frontEnd.waitFor("reversal sent (timeout): answered 00")
+            #expect(try await under.bank.balance(bob.current) == 80_000)
+            Self.type([.take, .quit], into: events)
+            await running.value
+            let shown = frontEnd.lines.joined(separator: "\n")
+            #expect(shown.contains("[PLEASE TAKE YOUR CARD]"))
+            #expect(!shown.contains("[TAKE YOUR CASH]"))
+            #expect(!shown.contains(bob.pan))
+        }
+    }
+
+    @Test("an idle ATM tests its link; when the switch is gone it goes out of service and comes back by itself")
+    func keepAliveAndReconnect() async throws {
+        try await SwitchUnderTest.with { under in
+            let clock = ManualClock()
+            let frontEnd = RecordingFrontEnd()
+            let events = ATMEvents()
+            var configuration = TerminalConfiguration(terminal: "ATM00001", port: under.port)
+            configuration.fixture = repositoryRoot.appendingPathComponent("fixtures/bank.json").path
+            let controller = ATMController(
+                configuration: configuration,
+                masterKey: try configuration.loadMasterKey().key,
+                frontEnd: frontEnd,
+                events: events,
+                clock: clock,
+                retryDelay: .seconds(5),
+                keepAliveInterval: .seconds(60)
+            )
+            let running = Task { await controller.run() }
+            await frontEnd.waitFor("[WELCOME]")
+            try await under.current.stop()
+            await clock.sleeper(within: .seconds(60))
+            clock.advance(by: .seconds(60))
+            await frontEnd.waitFor("the link to the switch is gone")
+            await frontEnd.waitFor("[SORRY]")
+            try await under.startAgain(samePort: true)
+            await clock.sleeper(within: .seconds(5))
+            clock.advance(by: .seconds(5))
+            await frontEnd.waitFor("signed on to the switch", times: 2)
+            Self.type([.typed(alice.pan), .typed(alice.pin)], into: events)
+            await frontEnd.waitFor("[MAIN MENU]")
+            Self.type([.key(.cancel), .take, .quit], into: events)
+            await running.value
+        }
+    }
+}
