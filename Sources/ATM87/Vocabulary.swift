@@ -353,6 +353,9 @@ public enum AdminOperation: String, Sendable, Hashable, CaseIterable {
     case setRole = "ROLE"
     case listUsers = "USERS"
     case readAudit = "AUDIT"
+    /// An ATM's cash unloaded and loaded (`UL`, `LD`): the ledger moves it between the vault and the
+    /// terminal's cash account.
+    case replenish = "REPLENISH"
 }
 
 /// The tags of field 48's elements in administrative messages.
@@ -382,6 +385,15 @@ public enum AdminTag: String, Sendable, Hashable, CaseIterable {
     case from = "FR"
     case to = "TO"
     case auditRow = "AR"
+    /// Cash unloaded from an ATM, minor units.
+    case unloaded = "UL"
+    /// Cash loaded into an ATM, minor units.
+    case loaded = "LD"
+    /// The cash the ledger says a terminal holds: `C`/`D` and 12 digits.
+    case cashBalance = "CB"
+    /// Transfers in a reconciliation: their number, and their amount in minor units.
+    case transferCount = "TN"
+    case transferAmount = "TA"
 }
 
 extension ATM87TLV {

@@ -74,6 +74,8 @@ extension SwitchCore {
         }
 
         switch operation {
+        case .replenish:
+            throw Refusal(.invalidTransaction, "REPLENISH is not served by this switch")
         case .login, .logout:
             // Answered above, before the token check (LOGIN) and the role (LOGOUT).
             throw Refusal(.invalidTransaction, "\(operation.rawValue) is answered before this point")

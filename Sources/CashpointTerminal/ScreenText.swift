@@ -1,4 +1,4 @@
-public import ATM87
+import ATM87
 import Foundation
 
 /// Where the teller desk reads keys and shows screens: the console, or a script in tests.

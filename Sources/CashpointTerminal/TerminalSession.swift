@@ -166,32 +166,62 @@ public final class TerminalSession {
         pan: String,
         timeout: Duration = .seconds(10)
     ) async throws -> ATM87Message {
+        try await self.send(cardRequest: self.build(card, pan: pan), timeout: timeout)
+    }
+
+    /// Builds the 0200 (STAN, times, PIN blocks or the card session's token), without sending it: a
+    /// terminal journals it first. It becomes `lastCardRequest`.
+    public func build(_ card: CardRequest, pan: String) throws -> ATM87Message {
         self.lastCardRequest = nil
         var request = try self.header(.financialRequest)
-        let amount = Int(card.amount)
-        let from = card.from
-        let to = card.to
-        let pin = card.pin
-        let newPIN = card.newPIN
         try request.set(2, pan)
         try request.set(3, card.processingCode.field)
-        try request.set(4, number: amount)
+        try request.set(4, number: Int(card.amount))
         try request.set(22, "051")
         try request.set(49, self.currency)
-        if let from { try request.set(102, from) }
-        if let to { try request.set(103, to) }
-        if let pin {
+        if let from = card.from { try request.set(102, from) }
+        if let to = card.to { try request.set(103, to) }
+        if let pin = card.pin {
             try request.set(52, bytes: try self.pinBlock(pin: pin, pan: pan))
         } else if let token = self.cardToken {
             try request.set(62, token)
         } else {
             throw LinkError("no PIN and no card session")
         }
-        if let newPIN { try request.set(125, bytes: try self.pinBlock(pin: newPIN, pan: pan)) }
+        if let newPIN = card.newPIN { try request.set(125, bytes: try self.pinBlock(pin: newPIN, pan: pan)) }
         self.lastCardRequest = request
+        return request
+    }
+
+    /// Sends a built 0200 and keeps the card session's token from its answer.
+    public func send(cardRequest request: ATM87Message, timeout: Duration = .seconds(10)) async throws -> ATM87Message {
         let answer = try await self.send(request, timeout: timeout)
         if let token = answer[62] { self.cardToken = token }
         return answer
+    }
+
+    /// The reversal advice of a store-and-forward entry: a 0420 with a new STAN and time the first
+    /// time, then 0421 repeats carrying the first one's STAN and time, so the switch sees one advice.
+    public func reversalAdvice(for entry: SAFEntry, pan: String) throws -> ATM87Message {
+        var advice: ATM87Message
+        if let stan = entry.adviceSTAN, let time = entry.adviceTime {
+            advice = ATM87Message(mti: .reversalAdviceRepeat)
+            try advice.set(7, time)
+            try advice.set(11, stan)
+            try advice.set(41, self.terminal)
+        } else {
+            advice = try self.header(.reversalAdvice)
+        }
+        try advice.set(2, pan)
+        try advice.set(3, entry.processingCode)
+        try advice.set(4, number: Int(entry.amount))
+        try advice.set(49, entry.currency)
+        try advice.set(
+            90,
+            OriginalDataElements(mti: .financialRequest, stan: entry.originalSTAN, transmissionTime: entry.originalTime).field
+        )
+        try advice.set(95, ReplacementAmounts(actual: entry.dispensed).field)
+        return advice
     }
 
     /// A reversal advice (0420, or 0421 for a repeat) for an earlier 0200 and its answer;

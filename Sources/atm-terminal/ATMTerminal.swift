@@ -10,10 +10,14 @@ struct ATMTerminal: AsyncParsableCommand {
         commandName: "atm-terminal",
         abstract: "The ATM and teller terminal.",
         discussion: """
-            atm: a customer's keypad session against a running switch; teller: a branch desk for tellers \
-            and administrators. The electronic journal and store-and-forward are not built yet.
+            atm: the ATM a customer uses, against a running switch; teller: a branch desk for tellers and \
+            administrators. journal, totals, saf, cassettes, replenish and reconcile: the operator's commands \
+            on an ATM's data folder (its electronic journal).
             """,
-        subcommands: [ATM.self, Teller.self, Compose.self]
+        subcommands: [
+            ATM.self, Teller.self, Journal.self, Totals.self, SAF.self, Cassettes.self, Replenish.self, Reconcile.self,
+            Compose.self,
+        ]
     )
 }
 
@@ -98,6 +102,9 @@ struct TerminalOptions: ParsableArguments {
     @Option(help: "A demo bank fixture whose terminals carry TEST master keys (default fixtures/bank.json).")
     var fixture: String?
 
+    @Option(help: "The terminal's data folder: its journal and queue (default: the configuration's, else .data/terminals/ID).")
+    var dataFolder: String?
+
     /// The configuration file (or the defaults) with the flags applied.
     func configuration(defaultTerminal: String) throws -> TerminalConfiguration {
         var configuration: TerminalConfiguration
@@ -122,6 +129,7 @@ struct TerminalOptions: ParsableArguments {
             configuration.port = port
         }
         if let terminal = self.terminal { configuration.terminal = terminal }
+        if let folder = self.dataFolder { configuration.dataFolder = folder }
         if let file = self.masterKeyFile {
             configuration.masterKeyFile = file
             configuration.fixture = nil
@@ -221,5 +229,175 @@ struct ATM: AsyncParsableCommand {
         } catch {
             throw ValidationError(error.description)
         }
+    }
+}
+
+// MARK: The operator's commands
+
+/// Runs an operator's command on the terminal's journal, turning its failures into one-line errors.
+func onJournal<T>(_ options: TerminalOptions, defaultTerminal: String = "ATM00001", _ body: (TerminalConfiguration, ElectronicJournal) async throws -> T) async throws -> T {
+    let configuration = try options.configuration(defaultTerminal: defaultTerminal)
+    do {
+        let journal = try configuration.openJournal()
+        return try await body(configuration, journal)
+    } catch let error as TerminalConfiguration.StartError {
+        throw ValidationError(error.description)
+    } catch let error as TerminalOperations.Failure {
+        throw ValidationError(error.description)
+    } catch let error as JournalError {
+        throw ValidationError(error.description)
+    }
+}
+
+struct Journal: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "The ATM's electronic journal: print it, or verify its chain.",
+        subcommands: [Show.self, Verify.self],
+        defaultSubcommand: Show.self
+    )
+
+    struct Show: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(commandName: "show", abstract: "Print the journal (the default).")
+
+        @OptionGroup var options: TerminalOptions
+
+        @Option(help: "Only this card session (the number after s in the listing).")
+        var session: Int64?
+
+        @Option(help: "Only records from this time on: 2026-12-01 or 2026-12-01T15:30:00Z (UTC).")
+        var since: String?
+
+        @Flag(help: "JSON, one object per record.")
+        var json = false
+
+        func run() async throws {
+            var since: Int64?
+            if let text = self.since {
+                guard let date = Self.parse(text) else {
+                    throw ValidationError("--since takes a UTC date or time such as 2026-12-01 or 2026-12-01T15:30:00Z")
+                }
+                since = Int64(date.timeIntervalSince1970 * 1_000)
+            }
+            let text = try await onJournal(self.options) { _, journal in
+                try TerminalOperations.journal(journal, session: self.session, since: since, json: self.json)
+            }
+            print(text)
+        }
+
+        static func parse(_ text: String) -> Date? {
+            let full = ISO8601DateFormatter()
+            if let date = full.date(from: text) { return date }
+            let day = ISO8601DateFormatter()
+            day.formatOptions = [.withFullDate]
+            return day.date(from: text)
+        }
+    }
+
+    struct Verify: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Walk the journal's chain: finds a record altered, removed or inserted (exit 1)."
+        )
+
+        @OptionGroup var options: TerminalOptions
+
+        func run() async throws {
+            let result = try await onJournal(self.options) { _, journal in try TerminalOperations.verify(journal) }
+            print(result.text)
+            if !result.ok { throw ExitCode(1) }
+        }
+    }
+}
+
+struct Totals: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Counts and amounts per transaction type since the last cutover, and the cassettes."
+    )
+
+    @OptionGroup var options: TerminalOptions
+
+    func run() async throws {
+        print(try await onJournal(self.options) { configuration, journal in
+            try TerminalOperations.totals(journal, currency: configuration.currency)
+        })
+    }
+}
+
+struct SAF: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "saf",
+        abstract: "The store-and-forward queue of reversal advices, with the entries left for the operator."
+    )
+
+    @OptionGroup var options: TerminalOptions
+
+    func run() async throws {
+        print(try await onJournal(self.options) { _, journal in try TerminalOperations.saf(journal) })
+    }
+}
+
+struct Cassettes: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(abstract: "The cassettes' counts as the journal keeps them.")
+
+    @OptionGroup var options: TerminalOptions
+
+    func run() async throws {
+        print(try await onJournal(self.options) { _, journal in try TerminalOperations.cassettes(journal).joined(separator: "\n") })
+    }
+}
+
+struct Replenish: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "New cassettes: the cash out and in goes to the switch's ledger, the counts to the journal.",
+        discussion: "The ATM must be stopped (its data folder is locked while it runs)."
+    )
+
+    @OptionGroup var options: TerminalOptions
+
+    @Option(help: "The new count of each cassette, in order, e.g. 500,200.")
+    var counts: String
+
+    func run() async throws {
+        let counts = try self.counts.split(separator: ",").map { part -> Int in
+            guard let count = Int(part.trimmingCharacters(in: .whitespaces)) else {
+                throw ValidationError("--counts takes whole numbers separated by commas, e.g. 500,200")
+            }
+            return count
+        }
+        let configuration = try self.options.configuration(defaultTerminal: "ATM00001")
+        let lock: TerminalLock
+        do {
+            lock = try TerminalLock.take(folder: configuration.dataFolderPath)
+        } catch {
+            throw ValidationError(error.description)
+        }
+        defer { lock.release() }
+        print(try await onJournal(self.options) { configuration, journal in
+            try await TerminalOperations.replenish(configuration, journal: journal, counts: counts)
+        })
+    }
+}
+
+struct Reconcile: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "End of day: the totals since the last cutover against the switch's ledger (0500/0510), then a cutover.",
+        discussion: "Exit status 1 when the two sides differ (both still close the period). The ATM must be stopped."
+    )
+
+    @OptionGroup var options: TerminalOptions
+
+    func run() async throws {
+        let configuration = try self.options.configuration(defaultTerminal: "ATM00001")
+        let lock: TerminalLock
+        do {
+            lock = try TerminalLock.take(folder: configuration.dataFolderPath)
+        } catch {
+            throw ValidationError(error.description)
+        }
+        defer { lock.release() }
+        let result = try await onJournal(self.options) { configuration, journal in
+            try await TerminalOperations.reconcile(configuration, journal: journal)
+        }
+        print(result.text)
+        if !result.balanced { throw ExitCode(1) }
     }
 }

@@ -144,13 +144,18 @@ struct ATMControllerTests {
                 timeouts: ATMTimeouts(response: .milliseconds(500))
             )
             configuration.fixture = repositoryRoot.appendingPathComponent("fixtures/bank.json").path
+            let folder = try temporaryFolder()
+            defer { try? FileManager.default.removeItem(atPath: folder) }
+            let journal = try ElectronicJournal(path: folder + "/journal.sqlite", masterKey: try configuration.loadMasterKey().key)
             let controller = ATMController(
                 configuration: configuration,
                 masterKey: try configuration.loadMasterKey().key,
                 frontEnd: frontEnd,
                 events: events,
                 clock: clock,
-                retryDelay: .seconds(5)
+                retryDelay: .seconds(5),
+                journal: journal,
+                seed: 1
             )
             let running = Task { await controller.run() }
             await frontEnd.waitFor("[WELCOME]")
@@ -196,6 +201,9 @@ struct ATMControllerTests {
             let events = ATMEvents()
             var configuration = TerminalConfiguration(terminal: "ATM00001", port: under.port)
             configuration.fixture = repositoryRoot.appendingPathComponent("fixtures/bank.json").path
+            let folder = try temporaryFolder()
+            defer { try? FileManager.default.removeItem(atPath: folder) }
+            let journal = try ElectronicJournal(path: folder + "/journal.sqlite", masterKey: try configuration.loadMasterKey().key)
             let controller = ATMController(
                 configuration: configuration,
                 masterKey: try configuration.loadMasterKey().key,
@@ -203,7 +211,9 @@ struct ATMControllerTests {
                 events: events,
                 clock: clock,
                 retryDelay: .seconds(5),
-                keepAliveInterval: .seconds(60)
+                keepAliveInterval: .seconds(60),
+                journal: journal,
+                seed: 2
             )
             let running = Task { await controller.run() }
             await frontEnd.waitFor("[WELCOME]")
@@ -222,4 +232,11 @@ struct ATMControllerTests {
             await running.value
         }
     }
+}
+
+/// A new empty folder under the system's temporary folder.
+func temporaryFolder() throws -> String {
+    let url = FileManager.default.temporaryDirectory.appendingPathComponent("cashpoint-\(UUID().uuidString)")
+    try FileManager.default.createDirectory(at: url, withIntermediateDirectories: true)
+    return url.path
 }

@@ -10,18 +10,20 @@ import Testing
 @Suite("The ATM program against the switch", .enabled(if: databaseTestsEnabled), .timeLimit(.minutes(3)))
 struct ATMEndToEndTests {
     /// Runs the program with the lines as its input; returns everything it printed.
-    static func atm(port: Int, _ lines: [String], arguments: [String] = []) async throws -> String {
+    static func atm(port: Int, _ lines: [String], arguments: [String] = [], dataFolder: String? = nil) async throws -> String {
         let binary = URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent()
             .appendingPathComponent("atm-terminal")
-        let folder = FileManager.default.fileExists(atPath: binary.path)
+        let products = FileManager.default.fileExists(atPath: binary.path)
             ? binary.deletingLastPathComponent()
             : URL(fileURLWithPath: repositoryRoot.appendingPathComponent(".build/debug").path)
+        let folder = try dataFolder ?? temporaryFolder()
+        defer { if dataFolder == nil { try? FileManager.default.removeItem(atPath: folder) } }
         let process = Process()
-        process.executableURL = folder.appendingPathComponent("atm-terminal")
+        process.executableURL = products.appendingPathComponent("atm-terminal")
         process.arguments =
             [
                 "atm", "--plain", "--config", repositoryRoot.appendingPathComponent("fixtures/terminals/ATM00001.json").path,
-                "--port", String(port),
+                "--port", String(port), "--data-folder", folder,
             ] + arguments
         let input = Pipe()
         let output = Pipe()

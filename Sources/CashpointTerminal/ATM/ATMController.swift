@@ -56,6 +56,7 @@ public final class ATMEvents: Sendable {
         case timer(ATMTimer, generation: Int)
         case reconnect(generation: Int)
         case keepAlive
+        case forward(generation: Int)
     }
 
     let stream: AsyncStream<Event>
@@ -100,10 +101,19 @@ public final class ATMController: @unchecked Sendable {
     var timerGeneration = 0
     var reconnectGeneration = 0
     var quitting = false
-    /// Reversals ordered while the link was down: sent once it is up again.
-    var pendingReversals: [(original: ATM87Message, order: ReversalOrder)] = []
-    /// The last 0200 sent, on whichever link: a reversal names it.
-    var lastRequest: ATM87Message?
+    /// The electronic journal, the store-and-forward queue and the cassette counts (SQLite).
+    let journal: ElectronicJournal
+    /// The queue's sender: which entry next, and what an attempt's outcome means.
+    var forwarder: StoreAndForward
+    var forwardTimer: Task<Void, Never>?
+    var forwardGeneration = 0
+    /// The queue entry armed for the money-moving request in flight or being completed.
+    var armed: Int64?
+    /// The card session's number in the journal (the sequence number of its card-inserted record).
+    var cardSession: Int64?
+    /// The last STAN sent, for the journal's records of the answer and what follows it.
+    var lastSTAN: String?
+    var lastScreen: String?
 
     public init(
         configuration: TerminalConfiguration,
@@ -114,8 +124,13 @@ public final class ATMController: @unchecked Sendable {
         clock: any Clock<Duration> = ContinuousClock(),
         now: @escaping @Sendable () -> Date = { Date() },
         retryDelay: Duration = .seconds(5),
-        keepAliveInterval: Duration = .seconds(60)
+        keepAliveInterval: Duration = .seconds(60),
+        journal: ElectronicJournal,
+        forwarding: SAFPolicy = SAFPolicy(),
+        seed: UInt64 = UInt64.random(in: 0...UInt64.max)
     ) {
+        self.journal = journal
+        self.forwarder = StoreAndForward(policy: forwarding, seed: seed)
         self.keepAliveInterval = keepAliveInterval
         self.configuration = configuration
         self.masterKey = masterKey
@@ -133,7 +148,7 @@ public final class ATMController: @unchecked Sendable {
                 planner: DispensePlanner(maxNotes: configuration.maxNotesPerDispense),
                 accountPrefix: configuration.accountPrefix
             ),
-            cassettes: configuration.cassettes
+            cassettes: (try? journal.cassettes()) ?? configuration.cassettes
         )
     }
 
@@ -143,6 +158,7 @@ public final class ATMController: @unchecked Sendable {
     /// Runs the machine until the input ends (`quit`): connects, serves customers, and reconnects
     /// whenever the link goes down.
     public func run() async {
+        self.recover()
         self.redraw()
         while !self.quitting {
             do {
@@ -160,7 +176,9 @@ public final class ATMController: @unchecked Sendable {
                     }
                     self.link = terminal
                     self.frontEnd.device("signed on to the switch at \(self.configuration.host):\(self.configuration.port)")
-                    await self.sendPendingReversals()
+                    self.record(JournalEntry("link.up", ["switch": "\(self.configuration.host):\(self.configuration.port)"]))
+                    // The queue drains before a customer is served.
+                    await self.forward()
                     if self.link != nil { await self.perform(self.session.linkUp()) }
                     let beat = self.heartbeat()
                     await self.serve()
@@ -172,6 +190,7 @@ public final class ATMController: @unchecked Sendable {
             } catch {
                 self.frontEnd.device("the switch cannot be reached: \(error)")
             }
+            if !self.quitting { self.record(JournalEntry("link.down")) }
             self.link = nil
             if self.quitting { break }
             await self.perform(self.session.linkLost())
@@ -188,6 +207,8 @@ public final class ATMController: @unchecked Sendable {
             await self.serve(untilReconnect: generation)
         }
         self.timer?.cancel()
+        self.forwardTimer?.cancel()
+        self.record(JournalEntry("terminal.stop"))
         let counts = self.session.cassettes.map {
             "\(ScreenText.cash($0.denomination, currency: $0.currency)) x \($0.count) \($0.state.rawValue)"
         }
@@ -209,6 +230,8 @@ public final class ATMController: @unchecked Sendable {
                 if generation == current { return }
             case .keepAlive:
                 await self.keepAlive()
+            case .forward(let current):
+                if current == self.forwardGeneration { await self.forward() }
             }
             if self.quitting { return }
             if generation == nil && self.link == nil { return }
@@ -227,6 +250,7 @@ public final class ATMController: @unchecked Sendable {
     }
 
     func handle(_ input: ATMInput) async {
+        self.recordKeys(input)
         switch input {
         case .quit:
             self.quitting = true
@@ -237,6 +261,7 @@ public final class ATMController: @unchecked Sendable {
             }
             self.pan = pan
             self.link?.cardToken = nil
+            self.cardSession = self.record(JournalEntry("card.inserted", ["pan": ATM87PrettyPrinter.maskPAN(pan)]))
             await self.perform(self.session.cardInserted(pan: pan))
         case .take:
             if case .takeCash = self.session.screen {
@@ -274,9 +299,13 @@ public final class ATMController: @unchecked Sendable {
     func perform(_ actions: [ATMAction]) async {
         for action in actions {
             switch action {
-            case .show:
+            case .show(let screen):
                 // Drawn once the actions are done (or before the machine waits on the switch).
-                break
+                let name = ATMDisplay(screen).title
+                if name != self.lastScreen {
+                    self.lastScreen = name
+                    self.record(self.entry("screen", ["screen": name]))
+                }
             case .startTimer(let timer, let duration):
                 self.startTimer(timer, duration)
             case .stopTimer:
@@ -291,6 +320,7 @@ public final class ATMController: @unchecked Sendable {
                 if let link = self.link { _ = try? await link.endCardSession() }
             case .dispense(let plan):
                 let result = self.dispenser.dispense(plan)
+                self.recordDispense(planned: plan, given: result.given, complete: result.complete)
                 self.frontEnd.device(
                     result.complete
                         ? "dispensing \(plan.noteCount) note\(plan.noteCount == 1 ? "" : "s")"
@@ -310,49 +340,91 @@ public final class ATMController: @unchecked Sendable {
                     location: self.configuration.location,
                     time: Int(self.now().timeIntervalSince1970)
                 )
-                self.frontEnd.printReceipt(Receipt.lines(data, header))
+                let lines = Receipt.lines(data, header)
+                self.record(self.entry("receipt", ["lines": lines.joined(separator: "\n")]))
+                self.frontEnd.printReceipt(lines)
             case .ejectCard:
                 self.frontEnd.device("card ejected (T takes it)")
             case .captureCard:
                 self.pan = nil
                 self.frontEnd.device("card captured")
-            case .journal:
-                // The electronic journal (SQLite) records these; it is the next piece of the terminal.
-                break
+            case .journal(let event):
+                self.recordEvent(event)
             }
         }
-        if case .welcome = self.session.screen { self.pan = nil }
+        if case .welcome = self.session.screen {
+            self.pan = nil
+            self.cardSession = nil
+        }
         self.redraw()
     }
 
-    /// Sends a request; the answer, a timeout or a lost link goes back into the session.
+    /// Sends a request: journalled (and, for money, armed in the queue) before it goes on the wire;
+    /// the answer journalled before the session acts on it; a timeout or a lost link goes back into the
+    /// session as an outcome in doubt.
     func send(_ request: CardRequest) async {
         guard let link = self.link, let pan = self.pan else {
+            await self.perform(self.session.linkLost())
+            return
+        }
+        let message: ATM87Message
+        do {
+            message = try link.build(request, pan: pan)
+            self.lastSTAN = message[11]
+            let moves = request.processingCode.transaction.movesMoney
+            self.armed = try self.journal.write { journal in
+                let seq = try journal.append(
+                    self.entry(
+                        "request.sent",
+                        [
+                            "mti": "0200", "processingCode": request.processingCode.field,
+                            "amount": String(request.amount), "from": request.from ?? "", "to": request.to ?? "",
+                            "pan": ATM87PrettyPrinter.maskPAN(pan), "pinBlock": request.pin == nil ? "no" : "yes",
+                        ]
+                    )
+                )
+                return moves ? try journal.arm(requestSeq: seq, request: message, pan: pan) : nil
+            }
+        } catch {
+            // Nothing went out: the journal could not record it, or it could not be built.
+            self.frontEnd.device("the request was not sent: \(error)")
+            self.record(self.entry("error", ["error": "request not sent: \(error)"]))
             await self.perform(self.session.linkLost())
             return
         }
         self.redraw()
         let outcome: Result<ATM87Message, any Error>
         do {
-            outcome = .success(try await link.cardRequest(request, pan: pan, timeout: self.configuration.timeouts.response))
+            outcome = .success(try await link.send(cardRequest: message, timeout: self.configuration.timeouts.response))
         } catch {
             outcome = .failure(error)
         }
-        // The request a reversal would name: nil when it was never built, so nothing is reversed.
-        self.lastRequest = link.lastCardRequest
         self.frontEnd.discardTypeAhead()
         switch outcome {
         case .success(let answer):
+            let code = answer[39] ?? ""
+            self.record(
+                self.entry(
+                    "answer.received",
+                    [
+                        "mti": answer.mti.description, "code": code, "rrn": answer[37] ?? "", "auth": answer[38] ?? "",
+                        "processingCode": request.processingCode.field, "amount": String(request.amount),
+                    ]
+                ),
+                answered: code
+            )
             await self.perform(self.session.answerReceived(answer))
         case .failure(let error as LinkError):
             self.link = nil
             self.frontEnd.device("no answer from the switch: \(error)")
+            self.record(self.entry("error", ["error": "no answer: \(error)"]))
             await self.perform(
                 error.kind == .timeout ? self.session.timerFired(.response) : self.session.linkLost()
             )
         case .failure(let error):
             self.link = nil
             self.frontEnd.device("the request could not be sent: \(error)")
+            self.record(self.entry("error", ["error": "request failed: \(error)"]))
             await self.perform(self.session.linkLost())
         }
     }
@@ -386,41 +458,29 @@ public final class ATMController: @unchecked Sendable {
         }
     }
 
-    /// Sends a reversal advice for the last request once; if the link is down, once it is back.
+    /// Queues the reversal advice of the request in flight, in one transaction with its journal
+    /// record, then lets the sender try it at once if the link is up.
     func reverse(_ order: ReversalOrder) async {
-        guard let original = self.lastRequest else { return }
-        guard let link = self.link else {
-            self.pendingReversals.append((original, order))
+        guard let armed = self.armed else { return }
+        self.armed = nil
+        do {
+            try self.journal.write { journal in
+                try journal.queue(armed, dispensed: order.dispensed, reason: order.reason.rawValue, due: self.millisecondsNow())
+                try journal.append(
+                    self.entry(
+                        "reversal.queued",
+                        [
+                            "queue": String(armed), "reason": order.reason.rawValue, "amount": String(order.amount),
+                            "dispensed": String(order.dispensed),
+                        ]
+                    )
+                )
+            }
+        } catch {
+            self.frontEnd.device("the reversal could not be queued: \(error)")
             return
         }
-        await self.sendReversal(original, order, on: link)
-    }
-
-    func sendReversal(_ original: ATM87Message, _ order: ReversalOrder, on link: TerminalSession) async {
-        do {
-            let answer = try await link.reversal(
-                of: original,
-                dispensed: Int(order.dispensed),
-                timeout: self.configuration.timeouts.response
-            )
-            self.frontEnd.device("reversal sent (\(order.reason.rawValue)): answered \(answer[39] ?? "?")")
-        } catch {
-            self.frontEnd.device("the reversal could not be sent now (\(error)); it is sent when the link is back")
-            self.pendingReversals.append((original, order))
-            self.link = nil
-        }
-    }
-
-    func sendPendingReversals() async {
-        let pending = self.pendingReversals
-        self.pendingReversals = []
-        for (original, order) in pending {
-            guard let link = self.link else {
-                self.pendingReversals.append((original, order))
-                continue
-            }
-            await self.sendReversal(original, order, on: link)
-        }
+        if self.link != nil { await self.forward() }
     }
 
     func startTimer(_ timer: ATMTimer, _ duration: Duration) {

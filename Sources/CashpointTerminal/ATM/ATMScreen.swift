@@ -1,4 +1,4 @@
-public import ATM87
+import ATM87
 
 /// The eight function keys beside an ATM's display: A-D down the left, E-H down the right.
 public enum FunctionKey: String, Sendable, Hashable, CaseIterable, Comparable {

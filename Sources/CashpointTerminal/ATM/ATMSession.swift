@@ -186,6 +186,9 @@ public enum ATMJournalEvent: Sendable, Hashable {
     case cardTaken
     case cardCaptured(reason: String)
     case receiptPrinted(String)
+    /// The request's outcome is final and nothing of it is to be undone (a refusal, an approval that
+    /// moved no cash, a withdrawal whose cash was all taken).
+    case transactionCompleted
     case timedOut(ATMTimer)
 }
 
@@ -466,7 +469,10 @@ public struct ATMSession: Sendable {
     public mutating func answerReceived(_ answer: ATM87Message) -> [ATMAction] {
         guard case .card(var card, let phase) = self.state else { return [] }
         let code = answer[39] ?? ""
-        let actions: [ATMAction] = [.stopTimer, .journal(.answerReceived(code: code, stan: answer[11], rrn: answer[37]))]
+        var actions: [ATMAction] = [.stopTimer, .journal(.answerReceived(code: code, stan: answer[11], rrn: answer[37]))]
+        if case .awaiting(let intent) = phase, code != "00" || intent.type != .withdrawal {
+            actions.append(.journal(.transactionCompleted))
+        }
         if Self.capturesCard(code: code, answer) {
             return actions + (card.verified ? [.endCardSession] : [])
                 + [.captureCard, .journal(.cardCaptured(reason: "response code \(code)"))]
@@ -553,6 +559,8 @@ public struct ATMSession: Sendable {
         if dispensed < intent.amount {
             let order = ReversalOrder(amount: intent.amount, dispensed: dispensed, reason: .partialDispense)
             actions += [.journal(.reversalOrdered(order)), .reverse(order)]
+        } else {
+            actions.append(.journal(.transactionCompleted))
         }
         var receipt = self.receipt(card, intent, answer)
         receipt.dispensed = dispensed

@@ -1,4 +1,4 @@
-public import ATM87
+import ATM87
 
 /// The receipt an ATM prints: bank, date and time, terminal and location, masked PAN, the transaction,
 /// amount, authorization code, RRN, STAN and, where asked for, the balance. Never the full PAN.

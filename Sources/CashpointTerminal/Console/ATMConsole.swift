@@ -63,6 +63,15 @@ public enum ATMConsole {
         notes: [String] = []
     ) async throws(TerminalConfiguration.StartError) {
         let key = try configuration.loadMasterKey()
+        let folder = configuration.dataFolderPath
+        let lock = try TerminalLock.take(folder: folder)
+        defer { lock.release() }
+        let journal: ElectronicJournal
+        do {
+            journal = try ElectronicJournal(path: folder + "/journal.sqlite", masterKey: key.key)
+        } catch {
+            throw TerminalConfiguration.StartError("\(error)")
+        }
         let events = ATMEvents()
         let fullScreen = !plain && isatty(STDIN_FILENO) == 1 && isatty(STDOUT_FILENO) == 1
         let frontEnd: any ATMFrontEnd
@@ -83,9 +92,54 @@ public enum ATMConsole {
             masterKey: key.key,
             frontEnd: frontEnd,
             events: events,
-            dispenser: dispenser
+            dispenser: dispenser,
+            journal: journal
         )
         await controller.run()
         TerminalMode.giveBack()
+    }
+}
+
+extension TerminalConfiguration {
+    /// The terminal's data folder: the configuration's, else `.data/terminals/ID`.
+    public var dataFolderPath: String { self.dataFolder ?? ".data/terminals/\(self.terminal)" }
+
+    /// Opens the terminal's journal (for the operator's commands).
+    public func openJournal() throws(StartError) -> ElectronicJournal {
+        let key = try self.loadMasterKey()
+        do {
+            return try ElectronicJournal(path: self.dataFolderPath + "/journal.sqlite", masterKey: key.key)
+        } catch {
+            throw StartError("\(error)")
+        }
+    }
+}
+
+/// One process at a time serves customers (or changes the cash) from a data folder: an exclusive
+/// `flock` on `atm.lock` there, let go when the process ends, however it ends.
+public struct TerminalLock: Sendable {
+    let descriptor: Int32
+
+    public static func take(folder: String) throws(TerminalConfiguration.StartError) -> TerminalLock {
+        do {
+            try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
+        } catch {
+            throw TerminalConfiguration.StartError("cannot make the data folder \(folder): \(error.localizedDescription)")
+        }
+        let path = folder + "/atm.lock"
+        let descriptor = open(path, O_CREAT | O_RDWR, 0o600)
+        guard descriptor >= 0 else { throw TerminalConfiguration.StartError("cannot open \(path)") }
+        guard flock(descriptor, LOCK_EX | LOCK_NB) == 0 else {
+            close(descriptor)
+            throw TerminalConfiguration.StartError(
+                "the terminal in \(folder) is in use (atm-terminal atm runs there): stop it first"
+            )
+        }
+        return TerminalLock(descriptor: descriptor)
+    }
+
+    public func release() {
+        flock(self.descriptor, LOCK_UN)
+        close(self.descriptor)
     }
 }

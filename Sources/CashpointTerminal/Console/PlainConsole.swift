@@ -1,5 +1,11 @@
 public import Foundation
 
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
 /// The ATM as text, one screen after another: for scripts, tmux and tests (`atm-terminal atm --plain`,
 /// and whenever standard input is not a terminal). A screen is printed when it changes.
 public final class PlainFrontEnd: ATMFrontEnd, @unchecked Sendable {
@@ -112,8 +118,10 @@ struct LineReader {
                 defer { self.buffer = [] }
                 return String(decoding: self.buffer, as: UTF8.self)
             }
-            let data = self.handle.availableData
-            if data.isEmpty { self.ended = true } else { self.buffer += data }
+            var block = [UInt8](repeating: 0, count: 4_096)
+            let count = block.withUnsafeMutableBytes { read(self.handle.fileDescriptor, $0.baseAddress, $0.count) }
+            if count < 0 && errno == EINTR { continue }
+            if count <= 0 { self.ended = true } else { self.buffer += block[0..<count] }
         }
     }
 }
