@@ -220,7 +220,7 @@ let package = Package(
         ),
         .testTarget(
             name: "CashpointTerminalTests",
-            dependencies: ["ATM87", "CashpointTerminal"],
+            dependencies: ["ATM87", "CashpointTerminal", .product(name: "Crypto", package: "swift-crypto")],
             swiftSettings: swiftSettings
         ),
         .testTarget(

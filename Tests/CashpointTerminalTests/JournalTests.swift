@@ -1,0 +1,287 @@
+import ATM87
+import CashpointTerminal
+import Crypto
+import Foundation
+import Testing
+
+/// A journal in a temporary folder, removed afterwards.
+func withJournal<T>(
+    now: @escaping @Sendable () -> Date = { Date(timeIntervalSince1970: 1_796_139_127) },
+    _ body: (ElectronicJournal, String) throws -> T
+) throws -> T {
+    let folder = FileManager.default.temporaryDirectory.appendingPathComponent("cashpoint-journal-\(UUID().uuidString)")
+    defer { try? FileManager.default.removeItem(at: folder) }
+    let path = folder.appendingPathComponent("journal.sqlite").path
+    let journal = try ElectronicJournal(path: path, masterKey: SymmetricKey(data: Data(repeating: 7, count: 32)), now: now)
+    return try body(journal, path)
+}
+
+@Suite("electronic journal")
+struct JournalTests {
+    static func request(stan: String = "000042", code: String = "010000", amount: Int = 5_000) throws -> ATM87Message {
+        try ATM87Message(
+            mti: .financialRequest,
+            fields: [2: "4761739001010119", 3: code, 4: String(amount).leftPadded(12), 7: "1201153207", 11: stan, 41: "ATM00001", 49: "978"]
+        )
+    }
+
+    @Test("records are numbered, timed and chained; verify finds the chain intact")
+    func chain() throws {
+        try withJournal { journal, _ in
+            let first = try journal.append(JournalEntry("terminal.start"))
+            let second = try journal.append(JournalEntry("card.inserted", session: 2, ["pan": "476173******0119"]))
+            #expect((first, second) == (1, 2))
+            let records = try journal.records()
+            #expect(records.map(\.kind) == ["terminal.start", "card.inserted"])
+            #expect(records[1].time == "2026-12-01T15:32:07.000Z")
+            #expect(records[1].detail == ["pan": "476173******0119"])
+            #expect(records[0].hash != records[1].hash)
+            let verification = try journal.verify()
+            #expect(verification.records == 2)
+            #expect(verification.isIntact)
+            #expect(try journal.records(session: 2).count == 1)
+        }
+    }
+
+    @Test("the journal refuses to change or remove a record", .enabled(if: SQLite.available))
+    func appendOnly() throws {
+        try withJournal { journal, path in
+            try journal.append(JournalEntry("terminal.start"))
+            let update = try SQLite.run(path, "UPDATE journal SET kind = 'x' WHERE seq = 1")
+            #expect(update.status != 0)
+            #expect(update.output.contains("append-only"))
+            let delete = try SQLite.run(path, "DELETE FROM journal")
+            #expect(delete.status != 0)
+            #expect(try journal.records().count == 1)
+        }
+    }
+
+    @Test(
+        "verify finds a record edited, removed or inserted with the sqlite3 command line",
+        .enabled(if: SQLite.available)
+    )
+    func tampering() throws {
+        try withJournal { journal, path in
+            for index in 1...5 { try journal.append(JournalEntry("screen", ["screen": "S\(index)"])) }
+            #expect(try SQLite.run(path, "DROP TRIGGER journal_no_update; UPDATE journal SET detail = '{\"screen\":\"X\"}' WHERE seq = 3").status == 0)
+            #expect(try journal.verify().problems == ["record 3 does not match its hash: altered, or the chain before it was changed"])
+        }
+        try withJournal { journal, path in
+            for index in 1...5 { try journal.append(JournalEntry("screen", ["screen": "S\(index)"])) }
+            #expect(try SQLite.run(path, "DROP TRIGGER journal_no_delete; DELETE FROM journal WHERE seq = 2").status == 0)
+            let problems = try journal.verify().problems
+            #expect(problems.first == "records 2-2 are missing (removed)")
+            #expect(problems.contains { $0.hasPrefix("record 3 does not match") })
+        }
+        try withJournal { journal, path in
+            for index in 1...3 { try journal.append(JournalEntry("screen", ["screen": "S\(index)"])) }
+            // The tail can be extended by hand only with a hash the key makes.
+            #expect(
+                try SQLite.run(path, "INSERT INTO journal VALUES (4, 0, NULL, NULL, 'screen', '{}', '\(String(repeating: "a", count: 64))')")
+                    .status == 0
+            )
+            #expect(try journal.verify().problems == ["record 4 does not match its hash: altered, or the chain before it was changed"])
+        }
+    }
+
+    @Test("no PIN and no full card number reach the journal; the queue keeps the card number sealed")
+    func noSecrets() throws {
+        try withJournal { journal, path in
+            let request = try Self.request()
+            try journal.write { tx in
+                let seq = try tx.append(JournalEntry("request.sent", stan: "000042", ["pan": "476173******0119"]))
+                _ = try tx.arm(requestSeq: seq, request: request, pan: "4761739001010119")
+            }
+            let bytes = try Data(contentsOf: URL(fileURLWithPath: path))
+            let wal = (try? Data(contentsOf: URL(fileURLWithPath: path + "-wal"))) ?? Data()
+            #expect(bytes.range(of: Data("4761739001010119".utf8)) == nil)
+            #expect(wal.range(of: Data("4761739001010119".utf8)) == nil)
+            let entry = try #require(try journal.safEntries(states: [.armed]).first)
+            #expect(entry.maskedPAN == "476173******0119")
+            #expect(entry.originalSTAN == "000042")
+            #expect(entry.amount == 5_000)
+        }
+    }
+
+    @Test("a queue entry is armed before sending, settled or queued after, and kept across a reopen")
+    func queueLifecycle() throws {
+        let folder = FileManager.default.temporaryDirectory.appendingPathComponent("cashpoint-journal-\(UUID().uuidString)")
+        defer { try? FileManager.default.removeItem(at: folder) }
+        let path = folder.appendingPathComponent("journal.sqlite").path
+        let key = SymmetricKey(data: Data(repeating: 9, count: 32))
+        do {
+            let journal = try ElectronicJournal(path: path, masterKey: key)
+            try journal.write { tx in
+                let first = try tx.arm(requestSeq: try tx.append(JournalEntry("request.sent")), request: try Self.request(stan: "000001"), pan: "4761739001010119")
+                let second = try tx.arm(requestSeq: try tx.append(JournalEntry("request.sent")), request: try Self.request(stan: "000002"), pan: "4761739001010119")
+                try tx.answered(first, code: "00")
+                try tx.settle(first)
+                try tx.dispensed(second, amount: 2_000)
+            }
+        }
+        let reopened = try ElectronicJournal(path: path, masterKey: key)
+        #expect(try reopened.safEntries(states: [.settled]).map(\.originalSTAN) == ["000001"])
+        let armed = try #require(try reopened.safEntries(states: [.armed]).first)
+        #expect(armed.dispensed == 2_000)
+        #expect(armed.answerCode == nil)
+        try reopened.write { tx in try tx.queue(armed.id, dispensed: 2_000, reason: "timeout", due: 0) }
+        #expect(try reopened.safEntries(states: [.queued]).map(\.reason) == ["timeout"])
+        #expect(try reopened.verify().isIntact)
+    }
+
+    @Test("a journal opened with another master key finds every record's hash wrong")
+    func otherKey() throws {
+        let folder = FileManager.default.temporaryDirectory.appendingPathComponent("cashpoint-journal-\(UUID().uuidString)")
+        defer { try? FileManager.default.removeItem(at: folder) }
+        let path = folder.appendingPathComponent("journal.sqlite").path
+        try ElectronicJournal(path: path, masterKey: SymmetricKey(data: Data(repeating: 1, count: 32))).append(JournalEntry("x"))
+        let other = try ElectronicJournal(path: path, masterKey: SymmetricKey(data: Data(repeating: 2, count: 32)))
+        #expect(try other.verify().problems.count == 1)
+    }
+
+    @Test("totals since the last cutover: approved money only, reversals by what was put back")
+    func totals() throws {
+        try withJournal { journal, _ in
+            let answers: [(String, String, String)] = [
+                ("00", "010000", "5000"), ("51", "010000", "9000"), ("00", "210000", "3550"), ("00", "400000", "1000"),
+                ("00", "310000", "0"),
+            ]
+            try journal.append(JournalEntry("answer.received", ["code": "00", "processingCode": "010000", "amount": "100"]))
+            try journal.append(JournalEntry("cutover"))
+            for (code, processing, amount) in answers {
+                try journal.append(JournalEntry("answer.received", ["code": code, "processingCode": processing, "amount": amount]))
+            }
+            // A partial dispense of the 50.00: 20.00 given, 30.00 put back.
+            try journal.append(
+                JournalEntry(
+                    "reversal.answered",
+                    ["code": "00", "processingCode": "010000", "amount": "5000", "dispensed": "2000", "originalAnswer": "00", "reversed": "3000"]
+                )
+            )
+            // A withdrawal whose answer never came, that the switch had posted and has reversed.
+            try journal.append(
+                JournalEntry(
+                    "reversal.answered",
+                    ["code": "00", "processingCode": "010000", "amount": "4000", "dispensed": "0", "originalAnswer": "", "reversed": "4000"]
+                )
+            )
+            // One the switch had never posted: nothing to count.
+            try journal.append(
+                JournalEntry(
+                    "reversal.answered",
+                    ["code": "00", "processingCode": "010000", "amount": "6000", "dispensed": "0", "originalAnswer": "", "reversed": "0"]
+                )
+            )
+            let totals = TerminalTotals.since(lastCutoverIn: try journal.records())
+            #expect(totals.withdrawals == .init(count: 2, amount: 9_000))
+            #expect(totals.withdrawalReversals == .init(count: 2, amount: 7_000))
+            #expect(totals.deposits == .init(count: 1, amount: 3_550))
+            #expect(totals.transfers == .init(count: 1, amount: 1_000))
+            #expect(totals.net == 3_550 - 2_000)
+            var message = ATM87Message(mti: .reconciliationResponse)
+            try totals.set(on: &message)
+            #expect(message[97] == "C0000000000001550")
+            #expect(TerminalTotals(from: message) == totals)
+            var other = totals
+            other.withdrawals = .init(count: 3, amount: 9_500)
+            #expect(totals.differences(from: other) == ["withdrawals: 2 for 90.00 here, 3 for 95.00 at the switch"])
+        }
+    }
+}
+
+@Suite("store-and-forward sender")
+struct StoreAndForwardTests {
+    static func entry(_ id: Int64, attempts: Int = 0, due: Int64? = 0) -> SAFEntry {
+        SAFEntry(
+            id: id,
+            state: .queued,
+            originalSTAN: String(id).leftPadded(6),
+            originalTime: "1201153207",
+            processingCode: "010000",
+            amount: 5_000,
+            attempts: attempts,
+            nextAttempt: due
+        )
+    }
+
+    @Test("oldest first, one at a time, and only when due")
+    func order() {
+        let entries = [Self.entry(3), Self.entry(1, due: 5_000), Self.entry(2)]
+        #expect(StoreAndForward.next(entries, now: 1_000) == nil)
+        #expect(StoreAndForward.due(entries) == 5_000)
+        #expect(StoreAndForward.next(entries, now: 5_000)?.id == 1)
+        var done = entries[1]
+        done.state = .done
+        #expect(StoreAndForward.next([entries[0], done, entries[2]], now: 0)?.id == 2)
+    }
+
+    @Test("the first attempt is a 0420, every repeat a 0421")
+    func repeats() {
+        #expect(!StoreAndForward.isRepeat(Self.entry(1)))
+        #expect(StoreAndForward.isRepeat(Self.entry(1, attempts: 1)))
+    }
+
+    @Test("back-off: 1 s first, doubling, capped, each with jitter in its upper half")
+    func backoff() {
+        var sender = StoreAndForward(policy: SAFPolicy(firstRetry: .seconds(1), maxDelay: .seconds(60), maxAttempts: 20), seed: 42)
+        for attempt in 1...12 {
+            let base: Int64 = min(60_000, Int64(1_000) << Int64(attempt - 1))
+            let delay = sender.delay(afterAttempt: attempt)
+            #expect((base / 2...base).contains(delay), "attempt \(attempt): \(delay) ms")
+        }
+        var a = StoreAndForward(seed: 7)
+        var b = StoreAndForward(seed: 7)
+        #expect((1...10).map { a.delay(afterAttempt: $0) } == (1...10).map { b.delay(afterAttempt: $0) })
+    }
+
+    @Test("00 ends an entry; 91 and no answer are tried again; another refusal goes to the operator at once")
+    func outcomes() {
+        var sender = StoreAndForward(seed: 1)
+        let done = sender.attempted(Self.entry(1), .answered("00"), now: 10_000)
+        #expect(done.state == .done)
+        #expect(done.attempts == 1)
+        let again = sender.attempted(Self.entry(1), .noAnswer, now: 10_000)
+        #expect(again.state == .queued)
+        #expect((10_500...11_000).contains(again.nextAttempt ?? 0))
+        let busy = sender.attempted(again, .answered("91"), now: 20_000)
+        #expect(busy.state == .queued)
+        #expect(busy.lastCode == "91")
+        #expect((21_000...22_000).contains(busy.nextAttempt ?? 0))
+        let refused = sender.attempted(Self.entry(2), .answered("12"), now: 0)
+        #expect(refused.state == .operator)
+    }
+
+    @Test("after the last attempt an entry is left for the operator, never dropped")
+    func operatorAfterMax() {
+        var sender = StoreAndForward(policy: SAFPolicy(maxAttempts: 3), seed: 1)
+        var entry = Self.entry(1)
+        for _ in 1...3 { entry = sender.attempted(entry, .noAnswer, now: 0) }
+        #expect(entry.state == .operator)
+        #expect(entry.attempts == 3)
+    }
+}
+
+/// The sqlite3 command line (Debian's), which scripts/test installs.
+enum SQLite {
+    static let path = "/usr/bin/sqlite3"
+    static var available: Bool { FileManager.default.isExecutableFile(atPath: Self.path) }
+
+    static func run(_ database: String, _ sql: String) throws -> (status: Int32, output: String) {
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: Self.path)
+        process.arguments = [database, sql]
+        let output = Pipe()
+        process.standardOutput = output
+        process.standardError = output
+        try process.run()
+        let data = output.fileHandleForReading.readDataToEndOfFile()
+        process.waitUntilExit()
+        return (process.terminationStatus, String(decoding: data, as: UTF8.self))
+    }
+}
+
+extension String {
+    func leftPadded(_ width: Int) -> String {
+        self.count >= width ? self : String(repeating: "0", count: width - self.count) + self
+    }
+}
