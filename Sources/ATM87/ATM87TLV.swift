@@ -17,7 +17,7 @@ public struct ATM87TLV: Sendable, Hashable, CustomStringConvertible {
     public var elements: [Element]
 
     /// Tags whose values are secrets (an enciphered password, a PIN block): shown only by length.
-    public static let secretTags: Set<String> = ["PW", "PB"]
+    public static let secretTags: Set<String> = [AdminTag.password.rawValue, AdminTag.pinBlock.rawValue]
 
     public init(_ elements: [Element] = []) {
         self.elements = elements

@@ -2,14 +2,41 @@
 // Terminal, switch and harness build and read fields 3, 48 (administrative operations), 54, 63, 90
 // and 95 through these, so each layout is written once.
 
-/// Why a structured field could not be read: which field, and what was wrong (never its value).
+/// Why a structured field could not be read: which field, what kind of fault (compare by `code`), and
+/// a detail for people (never the field's value).
 public struct FieldFormatError: Error, Hashable, Sendable, CustomStringConvertible {
+    /// The kind of fault.
+    public enum Code: String, Sendable, Hashable, CaseIterable {
+        /// The field, or one of its parts, has the wrong number of characters or entries.
+        case width
+        /// A part that holds only digits holds something else.
+        case notDigits
+        /// An amount's sign is not `C` or `D`.
+        case sign
+        /// A type code (account type, amount type) this dialect does not define.
+        case unknownCode
+        /// The parts are not where the layout puts them (separators, an empty part).
+        case layout
+        /// Field 48 is not a TLV payload.
+        case tlv
+        /// The message the field is made from lacks a field it needs.
+        case missingField
+        /// Made with `init(field:_:)`, which names no kind.
+        case unspecified
+    }
+
     public var field: Int
+    public var code: Code
     public var detail: String
 
-    public init(field: Int, _ detail: String) {
+    public init(field: Int, code: Code, _ detail: String) {
         self.field = field
+        self.code = code
         self.detail = detail
+    }
+
+    public init(field: Int, _ detail: String) {
+        self.init(field: field, code: .unspecified, detail)
     }
 
     public var description: String { "field \(self.field): \(self.detail)" }
@@ -29,12 +56,19 @@ public enum SignedAmount {
     }
 
     public static func decode(_ text: Substring, field: Int) throws(FieldFormatError) -> Int64 {
-        guard text.utf8.count == 13, let sign = text.first, sign == "C" || sign == "D",
-            text.dropFirst().utf8.allSatisfy({ (0x30...0x39).contains($0) }), let digits = Int64(text.dropFirst())
-        else {
-            throw FieldFormatError(field: field, "an amount is C or D and 12 digits")
+        let bytes = Array(text.utf8)
+        guard bytes.count == 13 else {
+            throw FieldFormatError(field: field, code: .width, "an amount is C or D and 12 digits")
         }
-        return sign == "D" ? -digits : digits
+        guard bytes[0] == UInt8(ascii: "C") || bytes[0] == UInt8(ascii: "D") else {
+            throw FieldFormatError(field: field, code: .sign, "an amount's sign is C or D")
+        }
+        guard bytes.dropFirst().allSatisfy({ (0x30...0x39).contains($0) }),
+            let digits = Int64(String(decoding: bytes.dropFirst(), as: UTF8.self))
+        else {
+            throw FieldFormatError(field: field, code: .notDigits, "an amount is C or D and 12 digits")
+        }
+        return bytes[0] == UInt8(ascii: "D") ? -digits : digits
     }
 }
 
@@ -149,23 +183,26 @@ public struct AdditionalAmount: Sendable, Hashable {
     public static func decode(_ value: String) throws(FieldFormatError) -> [AdditionalAmount] {
         let bytes = Array(value.utf8)
         guard !bytes.isEmpty, bytes.count % Self.width == 0, bytes.count <= 6 * Self.width else {
-            throw FieldFormatError(field: 54, "amounts are 20 characters each, one to six of them")
+            throw FieldFormatError(field: 54, code: .width, "amounts are 20 characters each, one to six of them")
         }
         var amounts: [AdditionalAmount] = []
         for start in stride(from: 0, to: bytes.count, by: Self.width) {
-            let entry = String(decoding: bytes[start..<start + Self.width], as: UTF8.self)
-            let chars = Array(entry)
-            guard let accountType = ProcessingCode.AccountType(rawValue: String(chars[0..<2])),
-                let amountType = AmountType(rawValue: String(chars[2..<4]))
+            // By bytes, not characters: a multi-byte character must not shift the columns.
+            let text = { (range: Range<Int>) in
+                String(decoding: bytes[start + range.lowerBound..<start + range.upperBound], as: UTF8.self)
+            }
+            guard let accountType = ProcessingCode.AccountType(rawValue: text(0..<2)),
+                let amountType = AmountType(rawValue: text(2..<4))
             else {
-                throw FieldFormatError(field: 54, "unknown account or amount type")
+                throw FieldFormatError(field: 54, code: .unknownCode, "unknown account or amount type")
             }
-            let currency = String(chars[4..<7])
-            guard currency.utf8.allSatisfy({ (0x30...0x39).contains($0) }) else {
-                throw FieldFormatError(field: 54, "a currency is 3 digits")
+            guard bytes[start + 4..<start + 7].allSatisfy({ (0x30...0x39).contains($0) }) else {
+                throw FieldFormatError(field: 54, code: .notDigits, "a currency is 3 digits")
             }
-            let amount = try SignedAmount.decode(Substring(String(chars[7...])), field: 54)
-            amounts.append(AdditionalAmount(amountType, amount: amount, currency: currency, accountType: accountType))
+            let amount = try SignedAmount.decode(Substring(text(7..<20)), field: 54)
+            amounts.append(
+                AdditionalAmount(amountType, amount: amount, currency: text(4..<7), accountType: accountType)
+            )
         }
         return amounts
     }
@@ -198,7 +235,8 @@ public struct MiniStatementLine: Sendable, Hashable {
     public init(unixSeconds: Int, kind: String, amount: Int64, balanceAfter: Int64) {
         let day = CivilDate(unixSeconds: unixSeconds)
         self.init(
-            date: zeroPadded(Int64(day.year % 100), 2) + zeroPadded(Int64(day.month), 2) + zeroPadded(Int64(day.day), 2),
+            date: zeroPadded(Int64(day.year % 100), 2) + zeroPadded(Int64(day.month), 2)
+                + zeroPadded(Int64(day.day), 2),
             kind: kind,
             amount: amount,
             balanceAfter: balanceAfter
@@ -218,10 +256,14 @@ public struct MiniStatementLine: Sendable, Hashable {
         var lines: [MiniStatementLine] = []
         for text in value.split(separator: ";", omittingEmptySubsequences: false) {
             let parts = text.split(separator: "|", omittingEmptySubsequences: false)
-            guard parts.count == 4, parts[0].utf8.count == 6, parts[0].utf8.allSatisfy({ (0x30...0x39).contains($0) }),
-                !parts[1].isEmpty
-            else {
-                throw FieldFormatError(field: 63, "a line is YYMMDD|kind|amount|balance")
+            guard parts.count == 4, !parts[1].isEmpty else {
+                throw FieldFormatError(field: 63, code: .layout, "a line is YYMMDD|kind|amount|balance")
+            }
+            guard parts[0].utf8.count == 6 else {
+                throw FieldFormatError(field: 63, code: .width, "a line's date is YYMMDD")
+            }
+            guard parts[0].utf8.allSatisfy({ (0x30...0x39).contains($0) }) else {
+                throw FieldFormatError(field: 63, code: .notDigits, "a line's date is YYMMDD")
             }
             lines.append(
                 MiniStatementLine(
@@ -235,10 +277,12 @@ public struct MiniStatementLine: Sendable, Hashable {
         return lines
     }
 
-    /// `DD/MM/YY`, as a receipt prints it.
+    /// `DD/MM/YY`, as a receipt prints it; a date that is not six characters is shown as it is.
     public var printedDate: String {
-        let chars = Array(self.date)
-        return "\(String(chars[4...5]))/\(String(chars[2...3]))/\(String(chars[0...1]))"
+        let chars = Array(self.date.utf8)
+        guard chars.count == 6 else { return self.date }
+        let part = { (range: Range<Int>) in String(decoding: chars[range], as: UTF8.self) }
+        return "\(part(4..<6))/\(part(2..<4))/\(part(0..<2))"
     }
 }
 
@@ -270,7 +314,11 @@ public struct OriginalDataElements: Sendable, Hashable {
     /// The original data of a request as it was sent (its MTI and fields 11 and 7).
     public init(of original: ATM87Message) throws(FieldFormatError) {
         guard let stan = original[11], let time = original[7] else {
-            throw FieldFormatError(field: 90, "the original has no STAN (11) or transmission time (7)")
+            throw FieldFormatError(
+                field: 90,
+                code: .missingField,
+                "the original has no STAN (11) or transmission time (7)"
+            )
         }
         self.init(mti: original.mti, stan: stan, transmissionTime: time)
     }
@@ -283,11 +331,13 @@ public struct OriginalDataElements: Sendable, Hashable {
 
     public init(field value: String) throws(FieldFormatError) {
         let bytes = Array(value.utf8)
-        guard bytes.count == Self.width, bytes.allSatisfy({ (0x30...0x39).contains($0) }) else {
-            throw FieldFormatError(field: 90, "original data is 42 digits")
+        guard bytes.count == Self.width else {
+            throw FieldFormatError(field: 90, code: .width, "original data is 42 digits")
         }
         let text = { (range: Range<Int>) in String(decoding: bytes[range], as: UTF8.self) }
-        guard let mti = MTI(text(0..<4)) else { throw FieldFormatError(field: 90, "the original MTI") }
+        guard bytes.allSatisfy({ (0x30...0x39).contains($0) }), let mti = MTI(text(0..<4)) else {
+            throw FieldFormatError(field: 90, code: .notDigits, "original data is 42 digits")
+        }
         self.init(
             mti: mti,
             stan: text(4..<10),
@@ -301,8 +351,9 @@ public struct OriginalDataElements: Sendable, Hashable {
 // MARK: Field 95
 
 /// Field 95 of a reversal: the amount actually completed (for a withdrawal, the cash dispensed), in
-/// 12 digits, then the settlement amount (12) and two fees (`C`/`D` and 8 digits each), which Cashpoint
-/// sends as zeros and `C00000000`.
+/// 12 digits, then the settlement amount (12 digits) and two fees (9 characters each). Cashpoint sends
+/// the settlement amount and the fees as zeros, so the field is the actual amount and 30 zero digits
+/// (docs/protocol.md); a fee read from another acquirer may also be `C` or `D` and 8 digits.
 public struct ReplacementAmounts: Sendable, Hashable {
     /// Minor units actually completed.
     public var actual: Int64
@@ -315,20 +366,34 @@ public struct ReplacementAmounts: Sendable, Hashable {
 
     public static let width = 42
 
+    /// The largest amount 12 digits hold; `field` writes an amount outside `0...largest` as its nearer bound.
+    public static let largest: Int64 = 999_999_999_999
+
     public var field: String {
-        zeroPadded(self.actual, 12) + zeroPadded(self.settlement, 12) + "C00000000" + "C00000000"
+        let clamp = { (value: Int64) in min(max(value, 0), Self.largest) }
+        return zeroPadded(clamp(self.actual), 12) + zeroPadded(clamp(self.settlement), 12)
+            + String(repeating: "0", count: 18)
     }
 
     public init(field value: String) throws(FieldFormatError) {
         let bytes = Array(value.utf8)
-        guard bytes.count == Self.width,
-            let actual = Int64(String(decoding: bytes[0..<12], as: UTF8.self)), actual >= 0,
-            let settlement = Int64(String(decoding: bytes[12..<24], as: UTF8.self)), settlement >= 0,
-            bytes[0..<24].allSatisfy({ (0x30...0x39).contains($0) })
-        else {
-            throw FieldFormatError(field: 95, "replacement amounts are 42 characters, 12 digits first")
+        let isDigit = { (byte: UInt8) in (0x30...0x39).contains(byte) }
+        guard bytes.count == Self.width else {
+            throw FieldFormatError(field: 95, code: .width, "replacement amounts are 42 characters")
         }
-        self.init(actual: actual, settlement: settlement)
+        guard bytes[0..<24].allSatisfy(isDigit) else {
+            throw FieldFormatError(field: 95, code: .notDigits, "the actual and settlement amounts are 12 digits each")
+        }
+        for fee in [bytes[24..<33], bytes[33..<42]] {
+            guard let sign = fee.first, sign == UInt8(ascii: "C") || sign == UInt8(ascii: "D") || isDigit(sign) else {
+                throw FieldFormatError(field: 95, code: .sign, "a fee's sign is C or D (or a digit)")
+            }
+            guard fee.dropFirst().allSatisfy(isDigit) else {
+                throw FieldFormatError(field: 95, code: .notDigits, "a fee is 9 digits, or C or D and 8 digits")
+            }
+        }
+        let number = { (range: Range<Int>) in Int64(String(decoding: bytes[range], as: UTF8.self)) ?? 0 }
+        self.init(actual: number(0..<12), settlement: number(12..<24))
     }
 }
 
@@ -426,7 +491,11 @@ public struct CardAccounts: Sendable, Hashable {
 
     public init(field value: String) throws(FieldFormatError) {
         let tlv: ATM87TLV
-        do { tlv = try ATM87TLV(parsing: value) } catch { throw FieldFormatError(field: 48, error.detail) }
+        do {
+            tlv = try ATM87TLV(parsing: value)
+        } catch {
+            throw FieldFormatError(field: 48, code: .tlv, error.description)
+        }
         self.init(tlv.all(Self.tag))
     }
 }

@@ -21,8 +21,9 @@ public enum Garbler {
     public static func template(terminal: String = "ATM00001") throws -> [UInt8] {
         var message = ATM87Message(mti: .financialRequest)
         for (field, value) in [
-            (2, "4761739001010119"), (3, "010000"), (4, "000000010000"), (7, "1125093112"), (11, "000002"),
-            (12, "093112"), (13, "1125"), (22, "051"), (41, terminal), (49, "978"), (102, "CP0000000001"),
+            (2, "4761739001010119"), (3, ProcessingCode(.withdrawal).field), (4, "000000010000"),
+            (7, "1125093112"), (11, "000002"), (12, "093112"), (13, "1125"), (22, "051"), (41, terminal),
+            (49, "978"), (102, "CP0000000001"),
         ] {
             try message.set(field, value)
         }

@@ -61,10 +61,76 @@ public enum ProtocolExamples {
                         + violations.map(\.description).joined(separator: "; ")
                 )
             }
+            let problems = vocabularyProblems(message)
+            guard problems.isEmpty else {
+                throw ProtocolExampleError(
+                    reason: "example \(example.id) shows a field otherwise than the vocabulary writes it: "
+                        + problems.map(\.description).joined(separator: "; ")
+                )
+            }
             out.append(contentsOf: section(example, message))
         }
         out.append(endMarker)
         return out.joined(separator: "\n")
+    }
+
+    /// Where an example's structured fields (3, 48, 54, 63, 90, 95) differ from what the vocabulary
+    /// (`ProcessingCode`, `ATM87TLV` with `AdminTag`, `CardAccounts`, `AdditionalAmount`,
+    /// `MiniStatementLine`, `OriginalDataElements`, `ReplacementAmounts`) reads and writes: a field it
+    /// refuses, or one it reads but writes back otherwise. A documented example shows each field as the
+    /// terminal and the switch write it.
+    public static func vocabularyProblems(_ message: ATM87Message) -> [FieldFormatError] {
+        var problems: [FieldFormatError] = []
+        func check(_ field: Int, _ rewrite: (String) throws(FieldFormatError) -> String) {
+            guard let value = message[field] else { return }
+            do {
+                if try rewrite(value) != value {
+                    problems.append(FieldFormatError(field: field, code: .layout, "is not written back the same"))
+                }
+            } catch {
+                problems.append(error)
+            }
+        }
+        check(3, processingCode)
+        switch message.mti.messageClass {
+        case 6: check(48, administrativeTLV(request: message.mti == .administrativeRequest))
+        case 2: check(48) { value throws(FieldFormatError) in try CardAccounts(field: value).field }
+        default: break
+        }
+        check(54) { value throws(FieldFormatError) in AdditionalAmount.encode(try AdditionalAmount.decode(value)) }
+        check(63) { value throws(FieldFormatError) in MiniStatementLine.encode(try MiniStatementLine.decode(value)) }
+        check(90) { value throws(FieldFormatError) in try OriginalDataElements(field: value).field }
+        check(95) { value throws(FieldFormatError) in try ReplacementAmounts(field: value).field }
+        return problems
+    }
+
+    static func processingCode(_ value: String) throws(FieldFormatError) -> String {
+        do {
+            return try ProcessingCode(field: value).field
+        } catch .malformed {
+            throw FieldFormatError(field: 3, code: .notDigits, "a processing code is six digits")
+        } catch {
+            throw FieldFormatError(field: 3, code: .unknownCode, "a transaction or account type ATM-87 does not define")
+        }
+    }
+
+    /// Field 48 of a 0600 or 0610: TLV elements whose tags are `AdminTag`s; a 0600's names its operation.
+    static func administrativeTLV(request: Bool) -> (String) throws(FieldFormatError) -> String {
+        { value throws(FieldFormatError) in
+            let tlv: ATM87TLV
+            do throws(ATM87TLV.ParseError) {
+                tlv = try ATM87TLV(parsing: value)
+            } catch {
+                throw FieldFormatError(field: 48, code: .tlv, error.description)
+            }
+            if request, tlv.operation == nil {
+                throw FieldFormatError(field: 48, code: .unknownCode, "OP names no operation")
+            }
+            if tlv.elements.contains(where: { AdminTag(rawValue: $0.tag) == nil }) {
+                throw FieldFormatError(field: 48, code: .unknownCode, "a tag that is not an AdminTag")
+            }
+            return tlv.encoded
+        }
     }
 
     static func section(_ example: ProtocolExample, _ message: ATM87Message) -> [String] {

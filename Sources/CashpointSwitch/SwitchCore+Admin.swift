@@ -16,7 +16,7 @@ extension SwitchCore {
             throw Refusal(.formatError, error.description)
         }
         guard let operation = tlv.operation else {
-            throw Refusal(.formatError, "field 48 OP: unknown or missing operation")
+            throw Refusal(.formatError, "field 48 \(AdminTag.operation.rawValue): unknown or missing operation")
         }
         var logger = exchange.logger
         logger[metadataKey: LogKey.operation] = "\(operation.rawValue)"
@@ -66,9 +66,15 @@ extension SwitchCore {
             guard let amount = request.integer(4) else { throw Refusal(.invalidAmount, "field 4: the amount") }
             return Int64(amount)
         }
-        func required(_ tag: String) throws -> String {
+        func customer() throws -> Int64 {
+            guard let customerID = tlv[.customerID].flatMap({ Int64($0) }) else {
+                throw Refusal(.formatError, "field 48 \(AdminTag.customerID.rawValue)")
+            }
+            return customerID
+        }
+        func required(_ tag: AdminTag) throws -> String {
             guard let value = tlv[tag], !value.isEmpty else {
-                throw Refusal(.formatError, "field 48 \(tag) is missing")
+                throw Refusal(.formatError, "field 48 \(tag.rawValue) is missing")
             }
             return value
         }
@@ -82,19 +88,19 @@ extension SwitchCore {
         case .createCustomer:
             return try await self.createCustomer(exchange, tlv: tlv, actor: actor)
         case .openAccount:
-            guard let customerID = tlv["CU"].flatMap({ Int64($0) }) else { throw Refusal(.formatError, "field 48 CU") }
+            let customerID = try customer()
             answer = try await perform(
                 .openAccount(
                     customerID: customerID,
                     accountNo: try account(),
-                    name: tlv["NM"] ?? "Current account",
-                    dailyLimit: tlv["DL"].flatMap { Int64($0) },
-                    dailyCount: tlv["DC"].flatMap { Int($0) }
+                    name: tlv[.accountName] ?? "Current account",
+                    dailyLimit: tlv[.dailyAmountLimit].flatMap { Int64($0) },
+                    dailyCount: tlv[.dailyCountLimit].flatMap { Int($0) }
                 )
             )
-            if let id = answer.createdID { out.append("AI", String(id)) }
+            if let id = answer.createdID { out.append(.accountID, String(id)) }
         case .issueCard:
-            guard let customerID = tlv["CU"].flatMap({ Int64($0) }) else { throw Refusal(.formatError, "field 48 CU") }
+            let customerID = try customer()
             guard let pan = request[2], let keys = exchange.keys else {
                 throw Refusal(.formatError, "field 2: the card")
             }
@@ -104,15 +110,15 @@ extension SwitchCore {
                     customerID: customerID,
                     pan: pan,
                     pin: pin,
-                    expiry: try Self.expiry(tlv["EX"], now: self.configuration.now()),
+                    expiry: try Self.expiry(tlv[.expiry], now: self.configuration.now()),
                     accounts: [try account()]
                 )
             )
             if let id = answer.createdID, answer.code.isApproved {
                 var generator = SystemRandomNumberGenerator()
-                out.append("CD", String(id))
+                out.append(.cardID, String(id))
                 out.append(
-                    "PB",
+                    .pinBlock,
                     Hex.encode(try PINBlock.encipher(pin: pin, pan: pan, key: keys.pin, using: &generator))
                 )
             }
@@ -121,13 +127,15 @@ extension SwitchCore {
         case .lockCard, .unlockCard:
             guard let pan = request[2] else { throw Refusal(.formatError, "field 2: the card") }
             answer = try await perform(operation == .lockCard ? .lockCard(pan: pan) : .unlockCard(pan: pan))
-        case .unlockUser: answer = try await perform(.unlockUser(try required("UN")))
+        case .unlockUser: answer = try await perform(.unlockUser(try required(.userName)))
         case .setRole:
-            guard let newRole = Role(rawValue: try required("RL")) else { throw Refusal(.formatError, "field 48 RL") }
-            answer = try await perform(.changeRole(userName: try required("UN"), role: newRole))
+            guard let newRole = Role(rawValue: try required(.role)) else {
+                throw Refusal(.formatError, "field 48 \(AdminTag.role.rawValue)")
+            }
+            answer = try await perform(.changeRole(userName: try required(.userName), role: newRole))
         case .balance:
             answer = try await perform(.balance(account: try account()))
-            if let balance = answer.balance { out.append("BL", Self.signedAmount(balance)) }
+            if let balance = answer.balance { out.append(.balance, Self.signedAmount(balance)) }
         case .statement:
             answer = try await perform(.miniStatement(account: try account()))
         case .deposit, .withdraw:
@@ -137,29 +145,31 @@ extension SwitchCore {
                 operation == .deposit
                     ? .deposit(account: target, amount: value) : .withdrawal(account: target, amount: value)
             )
-            if let balance = answer.balance, answer.code.isApproved { out.append("BL", Self.signedAmount(balance)) }
-            if let auth = answer.authCode, answer.code.isApproved { out.append("AU", auth) }
+            if let balance = answer.balance, answer.code.isApproved {
+                out.append(.balance, Self.signedAmount(balance))
+            }
+            if let auth = answer.authCode, answer.code.isApproved { out.append(.authorization, auth) }
         case .listUsers:
-            let skip = try Self.number(tlv["PG"], "PG", in: 0...Int(Int32.max)) ?? 0
-            let limit = try Self.number(tlv["LM"], "LM", in: 1...50) ?? 20
+            let skip = try Self.number(tlv[.page], .page, in: 0...Int(Int32.max)) ?? 0
+            let limit = try Self.number(tlv[.limit], .limit, in: 1...50) ?? 20
             answer = try await perform(.listUsers)
             var shown = 0
             for user in answer.users.dropFirst(skip) {
                 let entry = "\(user.id)|\(user.userName)|\(user.role)|\(user.locked ? "Y" : "N")|\(user.failedAttempts)"
                 guard shown < limit, out.encoded.utf8.count + ATM87TLV.cost(of: entry) + 40 <= 999 else { break }
-                out.append("US", entry)
+                out.append(.user, entry)
                 shown += 1
             }
-            out.append("CT", String(answer.users.count))
-            if skip + shown < answer.users.count { out.append("NX", String(skip + shown)) }
+            out.append(.count, String(answer.users.count))
+            if skip + shown < answer.users.count { out.append(.next, String(skip + shown)) }
         case .readAudit:
-            let limit = try Self.number(tlv["LM"], "LM", in: 1...50) ?? 20
+            let limit = try Self.number(tlv[.limit], .limit, in: 1...50) ?? 20
             let filter = BankStore.AuditFilter(
-                actor: tlv["AC"],
-                action: tlv["AX"],
-                since: try tlv["FR"].map(Self.timestamp),
-                until: try tlv["TO"].map(Self.timestamp),
-                beforeID: try Self.number(tlv["PG"], "PG", in: 1...Int.max).map(Int64.init),
+                actor: tlv[.actor],
+                action: tlv[.action],
+                since: try tlv[.from].map(Self.timestamp),
+                until: try tlv[.to].map(Self.timestamp),
+                beforeID: try Self.number(tlv[.page], .page, in: 1...Int.max).map(Int64.init),
                 limit: limit
             )
             answer = try await perform(.readAudit(filter))
@@ -175,10 +185,10 @@ extension SwitchCore {
                     truncated = true
                     break
                 }
-                out.append("AR", entry)
+                out.append(.auditRow, entry)
                 last = record.id
             }
-            if let last, truncated || answer.audit.count == limit { out.append("NX", String(last)) }
+            if let last, truncated || answer.audit.count == limit { out.append(.next, String(last)) }
         }
         response = self.plainResponse(to: request, code: answer.code, reason: nil)
         if !answer.statement.isEmpty { try response.set(63, Self.statement(answer.statement)) }
@@ -192,8 +202,11 @@ extension SwitchCore {
     /// Approved: a staff token in field 62 and the role in RL.
     func staffLogin(_ exchange: Exchange, tlv: ATM87TLV) async throws -> ATM87Message {
         let request = exchange.request
-        guard let userName = tlv["UN"], let enciphered = tlv["PW"], let keys = exchange.keys else {
-            throw Refusal(.formatError, "LOGIN needs UN and PW")
+        guard let userName = tlv[.userName], let enciphered = tlv[.password], let keys = exchange.keys else {
+            throw Refusal(
+                .formatError,
+                "\(AdminOperation.login.rawValue) needs \(AdminTag.userName.rawValue) and \(AdminTag.password.rawValue)"
+            )
         }
         // Staff sign on at a branch desk, never at an ATM.
         guard await self.sessions.kind(of: exchange.terminal) == "branch" else {
@@ -230,7 +243,9 @@ extension SwitchCore {
             )
             var response = self.plainResponse(to: request, code: .approved, reason: nil)
             try response.set(62, token)
-            try response.set(48, ATM87TLV([.init("RL", staff.role.rawValue)]).encoded)
+            var out = ATM87TLV()
+            out.append(.role, staff.role.rawValue)
+            try response.set(48, out.encoded)
             exchange.logger.notice(
                 "staff signed on",
                 metadata: [LogKey.user: "\(staff.userName)", LogKey.role: "\(staff.role.rawValue)"]
@@ -245,13 +260,17 @@ extension SwitchCore {
     /// the branch terminal to print on a PIN mailer; it is never stored or logged in the clear.
     func createCustomer(_ exchange: Exchange, tlv: ATM87TLV, actor: StaffMember) async throws -> ATM87Message {
         let request = exchange.request
-        guard let userName = tlv["UN"], let fullName = tlv["CN"], let keys = exchange.keys else {
-            throw Refusal(.formatError, "CREATE needs UN and CN")
+        guard let userName = tlv[.userName], let fullName = tlv[.customerName], let keys = exchange.keys else {
+            throw Refusal(
+                .formatError,
+                "\(AdminOperation.createCustomer.rawValue) needs \(AdminTag.userName.rawValue) and "
+                    + "\(AdminTag.customerName.rawValue)"
+            )
         }
         if let typed = request[2], !Luhn.isValidPAN(typed) {
             throw Refusal(.unknownCard, "the PAN fails the Luhn check")
         }
-        let expiry = try Self.expiry(tlv["EX"], now: self.configuration.now())
+        let expiry = try Self.expiry(tlv[.expiry], now: self.configuration.now())
         func perform(_ operation: StaffOperation) async throws -> BankAnswer {
             try await self.bank.perform(operation, by: actor, key: exchange.key, ip: exchange.peer.ip)
         }
@@ -286,18 +305,19 @@ extension SwitchCore {
             .openAccount(
                 customerID: customerID,
                 accountNo: accountNo,
-                name: tlv["NM"] ?? "\(fullName) current",
-                dailyLimit: tlv["DL"].flatMap { Int64($0) },
-                dailyCount: tlv["DC"].flatMap { Int($0) }
+                name: tlv[.accountName] ?? "\(fullName) current",
+                dailyLimit: tlv[.dailyAmountLimit].flatMap { Int64($0) },
+                dailyCount: tlv[.dailyCountLimit].flatMap { Int($0) }
             )
         )
-        var out = ATM87TLV([.init("CU", String(customerID))])
+        var out = ATM87TLV()
+        out.append(.customerID, String(customerID))
         guard opened.code.isApproved, let accountID = opened.createdID else {
             var response = self.plainResponse(to: request, code: opened.code, reason: "customer made; no account")
             try response.set(48, out.encoded)
             return response
         }
-        out.append("AI", String(accountID))
+        out.append(.accountID, String(accountID))
         var generator = SystemRandomNumberGenerator()
         let pin = Self.randomPIN()
         let card = try await perform(
@@ -308,8 +328,11 @@ extension SwitchCore {
             try response.set(48, out.encoded)
             return response
         }
-        out.append("CD", String(cardID))
-        out.append("PB", Hex.encode(try PINBlock.encipher(pin: pin, pan: pan, key: keys.pin, using: &generator)))
+        out.append(.cardID, String(cardID))
+        out.append(
+            .pinBlock,
+            Hex.encode(try PINBlock.encipher(pin: pin, pan: pan, key: keys.pin, using: &generator))
+        )
         var response = self.plainResponse(to: request, code: .approved, reason: nil)
         try response.set(2, pan)
         try response.set(102, accountNo)
@@ -321,12 +344,12 @@ extension SwitchCore {
     // MARK: Formats
 
     /// A TLV number (digits only) within `range`, nil when the tag is absent; otherwise 30.
-    static func number(_ text: String?, _ tag: String, in range: ClosedRange<Int>) throws -> Int? {
+    static func number(_ text: String?, _ tag: AdminTag, in range: ClosedRange<Int>) throws -> Int? {
         guard let text else { return nil }
         guard !text.isEmpty, text.utf8.count <= 18, text.utf8.allSatisfy({ $0 >= 0x30 && $0 <= 0x39 }),
             let value = Int(text), range.contains(value)
         else {
-            throw Refusal(.formatError, "field 48 \(tag): \(range.lowerBound)-\(range.upperBound)")
+            throw Refusal(.formatError, "field 48 \(tag.rawValue): \(range.lowerBound)-\(range.upperBound)")
         }
         return value
     }
@@ -397,7 +420,7 @@ extension SwitchCore {
             guard text.utf8.count == 4, let yy = Int(text.prefix(2)), let mm = Int(text.suffix(2)),
                 (1...12).contains(mm)
             else {
-                throw Refusal(.formatError, "EX is YYMM")
+                throw Refusal(.formatError, "\(AdminTag.expiry.rawValue) is YYMM")
             }
             year = 2000 + yy
             month = mm

@@ -212,8 +212,12 @@ extension SwitchCore {
                 transmitted: transmitted
             )
         else { return }
-        let kinds = ["01": "withdrawal", "21": "deposit", "40": "transfer"]
-        let kind = request[3].flatMap { kinds[String($0.prefix(2))] }
+        // The bank's names of the kinds a reversal may undo (those that move money).
+        let kinds: [ProcessingCode.TransactionType: String] = [
+            .withdrawal: "withdrawal", .deposit: "deposit", .transfer: "transfer",
+        ]
+        let kind = request[3].flatMap { ProcessingCode.TransactionType(rawValue: String($0.prefix(2))) }
+            .flatMap { kinds[$0] }
         var mismatch: String?
         if kind != original.kind {
             mismatch = "field 3: the original is a \(original.kind)"

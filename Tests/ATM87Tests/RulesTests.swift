@@ -15,7 +15,8 @@ struct RulesTests {
         let examples = Dictionary(uniqueKeysWithValues: try exampleMessages().map { ($0.id, $0.message) })
         let pairs = [
             ("0800-sign-on", "0810-sign-on"), ("0200-withdrawal", "0210-withdrawal"),
-            ("0420-reversal", "0430-reversal"), ("0600-create-account", "0610-create-account"),
+            ("0200-balance", "0210-balance"), ("0420-reversal", "0430-reversal"),
+            ("0600-create-account", "0610-create-account"),
             ("0500-reconciliation", "0510-reconciliation"),
         ]
         for (request, response) in pairs {
