@@ -456,9 +456,6 @@ public enum AdminTag: String, Sendable, Hashable, CaseIterable {
     case loaded = "LD"
     /// The cash the ledger says a terminal holds: `C`/`D` and 12 digits.
     case cashBalance = "CB"
-    /// Transfers in a reconciliation: their number, and their amount in minor units.
-    case transferCount = "TN"
-    case transferAmount = "TA"
 }
 
 extension ATM87TLV {

@@ -234,6 +234,65 @@ struct ATMControllerTests {
     }
 }
 
+extension ATMControllerTests {
+    @Test("the switch stops mid-session: the ATM goes out of service, keeps its journal, and drains its queue when it returns")
+    func switchStopsDuringSession() async throws {
+        try await SwitchUnderTest.with { under in
+            let clock = ManualClock()
+            let frontEnd = RecordingFrontEnd()
+            let events = ATMEvents()
+            var configuration = TerminalConfiguration(
+                terminal: "ATM00001",
+                port: under.port,
+                cassettes: [Cassette(denomination: 2_000, count: 50, currency: "978")]
+            )
+            configuration.fixture = repositoryRoot.appendingPathComponent("fixtures/bank.json").path
+            let folder = try temporaryFolder()
+            defer { try? FileManager.default.removeItem(atPath: folder) }
+            let journal = try ElectronicJournal(path: folder + "/journal.sqlite", masterKey: try configuration.loadMasterKey().key)
+            let controller = ATMController(
+                configuration: configuration,
+                masterKey: try configuration.loadMasterKey().key,
+                frontEnd: frontEnd,
+                events: events,
+                clock: clock,
+                retryDelay: .seconds(5),
+                journal: journal,
+                seed: 3
+            )
+            let running = Task { await controller.run() }
+            await frontEnd.waitFor("[WELCOME]")
+            Self.type([.typed(alice.pan), .typed(alice.pin)], into: events)
+            await frontEnd.waitFor("[MAIN MENU]")
+            try await under.current.stop()
+            // Fast cash 20.00 from the current account: the request cannot reach the switch.
+            Self.type([.key(.function(.a)), .key(.function(.a)), .key(.function(.a))], into: events)
+            await frontEnd.waitFor("Your account will not be charged.")
+            Self.type([.take], into: events)
+            await frontEnd.waitFor("[SORRY]", times: 2)
+            #expect(try journal.safEntries(states: [.queued]).count == 1)
+            // While the switch is away the journal goes on: the card returned and taken are on record.
+            #expect(try journal.records(kinds: ["card.taken"]).count == 1)
+            try await under.startAgain(samePort: true)
+            await clock.sleeper(within: .seconds(5))
+            clock.advance(by: .seconds(5))
+            await frontEnd.waitFor("reversal sent (linkLost): answered 00; done")
+            await frontEnd.waitFor("[WELCOME]", times: 2)
+            Self.type([.quit], into: events)
+            await running.value
+            let shown = frontEnd.lines.joined(separator: "\n")
+            let drained = try #require(shown.range(of: "reversal sent (linkLost)"))
+            let served = try #require(shown.range(of: "[WELCOME]", options: .backwards))
+            #expect(drained.lowerBound < served.lowerBound)
+            #expect(try await under.bank.balance(alice.current) == 250_000)
+            #expect(try await under.ledgerAgrees())
+            #expect(try journal.safEntries(states: [.queued]).isEmpty)
+            #expect(try journal.verify().isIntact)
+            #expect(try journal.records(kinds: ["link.down"]).count >= 1)
+        }
+    }
+}
+
 /// A new empty folder under the system's temporary folder.
 func temporaryFolder() throws -> String {
     let url = FileManager.default.temporaryDirectory.appendingPathComponent("cashpoint-\(UUID().uuidString)")

@@ -3,6 +3,8 @@ import CashpointSecurity
 import CashpointTerminal
 import CashpointTestSupport
 import Foundation
+import PostgresNIO
+import Synchronization
 import Testing
 
 /// `atm-terminal atm --plain`, the real program, driven line by line against a switch over a fresh
@@ -139,6 +141,151 @@ struct ATMEndToEndTests {
             let screen = try await Self.atm(port: under.port, [pan, pin, "a", "a", "take", "h", "take", "q"])
             #expect(screen.contains("[TAKE YOUR CASH]"))
             #expect(screen.contains("BALANCE                80.00 EUR"))
+        }
+    }
+}
+
+/// `atm-terminal atm --plain` as a process the test talks to line by line, reads as it prints, and
+/// can kill.
+final class RunningATM: Sendable {
+    struct State {
+        var output = ""
+        var waiters: [(text: String, times: Int, continuation: CheckedContinuation<Void, Never>)] = []
+        var ended = false
+    }
+
+    let process: Process
+    let input: Pipe
+    let state = Mutex(State())
+
+    init(port: Int, dataFolder: String, arguments: [String] = []) throws {
+        let binary = URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent()
+            .appendingPathComponent("atm-terminal")
+        self.process = Process()
+        self.process.executableURL =
+            FileManager.default.fileExists(atPath: binary.path)
+            ? binary : repositoryRoot.appendingPathComponent(".build/debug/atm-terminal")
+        self.process.arguments =
+            [
+                "atm", "--plain", "--config", repositoryRoot.appendingPathComponent("fixtures/terminals/ATM00001.json").path,
+                "--port", String(port), "--data-folder", dataFolder,
+            ] + arguments
+        self.input = Pipe()
+        let output = Pipe()
+        self.process.standardInput = self.input
+        self.process.standardOutput = output
+        self.process.standardError = output
+        output.fileHandleForReading.readabilityHandler = { [self] handle in
+            let data = handle.availableData
+            let ready = self.state.withLock { state in
+                if data.isEmpty { state.ended = true } else { state.output += String(decoding: data, as: UTF8.self) }
+                let output = state.output
+                let ended = state.ended
+                let ready = state.waiters.filter { ended || output.components(separatedBy: $0.text).count > $0.times }
+                state.waiters.removeAll { ended || output.components(separatedBy: $0.text).count > $0.times }
+                return ready
+            }
+            if data.isEmpty { handle.readabilityHandler = nil }
+            for waiter in ready { waiter.continuation.resume() }
+        }
+        try self.process.run()
+    }
+
+    func type(_ lines: [String]) {
+        self.input.fileHandleForWriting.write(Data((lines.joined(separator: "\n") + "\n").utf8))
+    }
+
+    var output: String { self.state.withLock { $0.output } }
+
+    /// Waits until the output has shown `text` `times` times (or the program ended).
+    func waitFor(_ text: String, times: Int = 1) async {
+        await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
+            let ready = self.state.withLock { state in
+                if state.ended || state.output.components(separatedBy: text).count > times { return true }
+                state.waiters.append((text, times, continuation))
+                return false
+            }
+            if ready { continuation.resume() }
+        }
+    }
+
+    func kill9() {
+        kill(self.process.processIdentifier, SIGKILL)
+        self.process.waitUntilExit()
+    }
+
+    /// Ends the input (the program quits) and waits for it.
+    func finish() async -> Int32 {
+        try? self.input.fileHandleForWriting.close()
+        await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
+            Thread {
+                self.process.waitUntilExit()
+                continuation.resume()
+            }.start()
+        }
+        return self.process.terminationStatus
+    }
+}
+
+@Suite("The ATM's journal and store-and-forward against the switch", .enabled(if: databaseTestsEnabled), .timeLimit(.minutes(3)))
+struct ATMStoreAndForwardTests {
+    @Test("kill -9 after a withdrawal is sent and before its answer: on restart the reversal goes once, the customer is whole")
+    func crash() async throws {
+        try await SwitchUnderTest.with { under in
+            let folder = try temporaryFolder()
+            defer { try? FileManager.default.removeItem(atPath: folder) }
+            try await under.bank.asSuperuser { connection in
+                try await connection.query("BEGIN", logger: quietLogger)
+                try await connection.query(
+                    "SELECT 1 FROM bank.accounts WHERE account_no = 'CP0000000003' FOR UPDATE",
+                    logger: quietLogger
+                )
+                let atm = try RunningATM(port: under.port, dataFolder: folder)
+                atm.type([bob.pan, bob.pin, "a", "b"])
+                // The withdrawal is at the switch, waiting for bob's row.
+                await atm.waitFor("[PLEASE WAIT]", times: 2)
+                for _ in 0..<200 {
+                    let waiting = try await under.bank.count(
+                        "SELECT count(*)::int FROM pg_stat_activity WHERE wait_event_type = 'Lock' AND query LIKE '%bank.post%'"
+                    )
+                    if waiting > 0 { break }
+                    try await Task.sleep(for: .milliseconds(50))
+                }
+                atm.kill9()
+                try await connection.query("COMMIT", logger: quietLogger)
+                // Behind the switch's own lock on the row: returns once the withdrawal has committed.
+                try await connection.query("BEGIN", logger: quietLogger)
+                try await connection.query(
+                    "SELECT 1 FROM bank.accounts WHERE account_no = 'CP0000000003' FOR UPDATE",
+                    logger: quietLogger
+                )
+                try await connection.query("COMMIT", logger: quietLogger)
+            }
+            #expect(try await under.bank.balance(bob.current) == 75_000)
+            // The terminal starts again: the journal has a request with no answer; it reverses it first.
+            let again = try RunningATM(port: under.port, dataFolder: folder)
+            again.type(["q"])
+            #expect(await again.finish() == 0)
+            #expect(again.output.contains("reversal sent (noAnswerBeforeStop): answered 00; done"))
+            #expect(try await under.bank.balance(bob.current) == 80_000)
+            // And once more: nothing left to send, nothing moves.
+            let third = try RunningATM(port: under.port, dataFolder: folder)
+            third.type(["q"])
+            #expect(await third.finish() == 0)
+            #expect(!third.output.contains("reversal sent"))
+            #expect(try await under.bank.balance(bob.current) == 80_000)
+            #expect(try await under.ledgerAgrees())
+
+            let journal = try ElectronicJournal(path: folder + "/journal.sqlite", masterKey: try masterKey("ATM00001"))
+            let kinds = try journal.records().map(\.kind)
+            let sent = try #require(kinds.firstIndex(of: "request.sent").flatMap { first in kinds[(first + 1)...].firstIndex(of: "request.sent") })
+            let doubt = try #require(kinds.firstIndex(of: "doubt"))
+            let reversal = try #require(kinds.firstIndex(of: "reversal.sent"))
+            let answered = try #require(kinds.firstIndex(of: "reversal.answered"))
+            #expect(sent < doubt && doubt < reversal && reversal < answered)
+            #expect(try journal.records(kinds: ["reversal.answered"]).first?.detail["code"] == "00")
+            #expect(try journal.verify().isIntact)
+            #expect(try journal.safEntries(states: [.done]).count == 1)
         }
     }
 }

@@ -108,6 +108,21 @@ final class SwitchUnderTest: Sendable {
         }
     }
 
+    /// Whether the ledger holds: every balance is the sum of its account's lines, and all balances
+    /// together are zero (double entry).
+    func ledgerAgrees() async throws -> Bool {
+        let mismatched = try await self.bank.count(
+            """
+            SELECT count(*)::int FROM bank.accounts a
+            WHERE a.balance <> coalesce((SELECT sum(h.amount) FROM bank.history h WHERE h.account_id = a.id), 0)
+            """
+        )
+        let unbalanced = try await self.bank.count(
+            "SELECT count(*)::int FROM (SELECT sum(balance) AS total FROM bank.accounts) s WHERE s.total <> 0"
+        )
+        return mismatched == 0 && unbalanced == 0
+    }
+
     func auditCount(_ action: String) async throws -> Int {
         try await self.bank.count("SELECT count(*)::int FROM bank.audit_logs WHERE action = '\(action)'")
     }

@@ -235,6 +235,8 @@ public final class ATMController: @unchecked Sendable {
             }
             if self.quitting { return }
             if generation == nil && self.link == nil { return }
+            // Offline, a customer who has taken the card leaves an idle machine: out of service.
+            if self.link == nil && self.session.isIdle { await self.perform(self.session.linkLost()) }
         }
         self.quitting = true
     }

@@ -88,8 +88,8 @@ public struct TerminalTotals: Sendable, Hashable, Codable {
         try message.set(89, Self.digits(self.withdrawalReversals.amount, 16))
         try message.set(97, (self.net < 0 ? "D" : "C") + Self.digits(abs(self.net), 16))
         var tlv = ATM87TLV()
-        tlv.append(.transferCount, String(self.transfers.count))
-        tlv.append(.transferAmount, String(self.transfers.amount))
+        tlv.append(Self.transferCountTag, String(self.transfers.count))
+        tlv.append(Self.transferAmountTag, String(self.transfers.amount))
         try message.set(48, tlv.encoded)
     }
 
@@ -106,8 +106,8 @@ public struct TerminalTotals: Sendable, Hashable, Codable {
         self.withdrawalReversals = Tally(count: count(77) ?? 0, amount: amount(89) ?? 0)
         if let field = message[48], let tlv = try? ATM87TLV(parsing: field) {
             self.transfers = Tally(
-                count: tlv[.transferCount].flatMap { Int($0) } ?? 0,
-                amount: tlv[.transferAmount].flatMap { Int64($0) } ?? 0
+                count: tlv[Self.transferCountTag].flatMap { Int($0) } ?? 0,
+                amount: tlv[Self.transferAmountTag].flatMap { Int64($0) } ?? 0
             )
         }
     }
@@ -138,6 +138,11 @@ public struct TerminalTotals: Sendable, Hashable, Codable {
     }
 
     static func digits(_ value: Int64, _ width: Int) -> String { String(value).leftPadded(width) }
+
+    /// Field 48 of a 0500 and its 0510: transfers' number and amount (minor units), and the cash the
+    /// ledger says the terminal holds (`CB`, `C`/`D` and 12 digits, 0510 only).
+    public static let transferCountTag = "TN"
+    public static let transferAmountTag = "TA"
 }
 
 extension String {
