@@ -234,6 +234,18 @@ struct ATM: AsyncParsableCommand {
 
 // MARK: The operator's commands
 
+extension TerminalOptions {
+    /// The terminal's data folder, locked: the ATM must not be serving while its cash changes.
+    func lock() throws -> TerminalLock {
+        let configuration = try self.configuration(defaultTerminal: "ATM00001")
+        do {
+            return try TerminalLock.take(folder: configuration.dataFolderPath)
+        } catch {
+            throw ValidationError(error.description)
+        }
+    }
+}
+
 /// Runs an operator's command on the terminal's journal, turning its failures into one-line errors.
 func onJournal<T>(_ options: TerminalOptions, defaultTerminal: String = "ATM00001", _ body: (TerminalConfiguration, ElectronicJournal) async throws -> T) async throws -> T {
     let configuration = try options.configuration(defaultTerminal: defaultTerminal)
@@ -363,13 +375,7 @@ struct Replenish: AsyncParsableCommand {
             }
             return count
         }
-        let configuration = try self.options.configuration(defaultTerminal: "ATM00001")
-        let lock: TerminalLock
-        do {
-            lock = try TerminalLock.take(folder: configuration.dataFolderPath)
-        } catch {
-            throw ValidationError(error.description)
-        }
+        let lock = try self.options.lock()
         defer { lock.release() }
         print(try await onJournal(self.options) { configuration, journal in
             try await TerminalOperations.replenish(configuration, journal: journal, counts: counts)
@@ -386,13 +392,7 @@ struct Reconcile: AsyncParsableCommand {
     @OptionGroup var options: TerminalOptions
 
     func run() async throws {
-        let configuration = try self.options.configuration(defaultTerminal: "ATM00001")
-        let lock: TerminalLock
-        do {
-            lock = try TerminalLock.take(folder: configuration.dataFolderPath)
-        } catch {
-            throw ValidationError(error.description)
-        }
+        let lock = try self.options.lock()
         defer { lock.release() }
         let result = try await onJournal(self.options) { configuration, journal in
             try await TerminalOperations.reconcile(configuration, journal: journal)

@@ -124,171 +124,146 @@ final class RecordingFrontEnd: ATMFrontEnd, Sendable {
     }
 }
 
-@Suite("The ATM controller against the switch", .enabled(if: databaseTestsEnabled), .timeLimit(.minutes(2)))
-struct ATMControllerTests {
+/// An ATM controller in the test's process, against a switch under test: a manual clock, a front end
+/// that records, a journal in a temporary folder.
+struct ControllerUnderTest {
+    let clock: ManualClock
+    let frontEnd: RecordingFrontEnd
+    let events: ATMEvents
+    let journal: ElectronicJournal
+    let running: Task<Void, Never>
+
+    static func with(
+        _ under: SwitchUnderTest,
+        cassettes: [Cassette] = [Cassette(denomination: 2_000, count: 50, currency: "978")],
+        timeouts: ATMTimeouts = ATMTimeouts(),
+        seed: UInt64,
+        _ body: (ControllerUnderTest) async throws -> Void
+    ) async throws {
+        var configuration = TerminalConfiguration(terminal: "ATM00001", port: under.port, cassettes: cassettes, timeouts: timeouts)
+        configuration.fixture = repositoryRoot.appendingPathComponent("fixtures/bank.json").path
+        let folder = try temporaryFolder()
+        defer { try? FileManager.default.removeItem(atPath: folder) }
+        let key = try configuration.loadMasterKey().key
+        let journal = try ElectronicJournal(path: folder + "/journal.sqlite", masterKey: key)
+        let clock = ManualClock()
+        let frontEnd = RecordingFrontEnd()
+        let events = ATMEvents()
+        let controller = ATMController(
+            configuration: configuration,
+            masterKey: key,
+            frontEnd: frontEnd,
+            events: events,
+            clock: clock,
+            retryDelay: .seconds(5),
+            keepAliveInterval: .seconds(60),
+            journal: journal,
+            seed: seed
+        )
+        let running = Task { await controller.run() }
+        try await body(ControllerUnderTest(clock: clock, frontEnd: frontEnd, events: events, journal: journal, running: running))
+        await running.value
+    }
+
     /// Inputs handed over from a thread of their own, one at a time, as the console's reader does.
-    static func type(_ inputs: [ATMInput], into events: ATMEvents) {
+    func type(_ inputs: [ATMInput]) {
+        let events = self.events
         Thread { for input in inputs { events.submit(input) } }.start()
     }
 
+    func waitFor(_ text: String, times: Int = 1) async { await self.frontEnd.waitFor(text, times: times) }
+
+    /// Moves the clock past the next wait of at most `duration` (a reconnect, a keep-alive).
+    func advance(_ duration: Duration) async {
+        await self.clock.sleeper(within: duration)
+        self.clock.advance(by: duration)
+    }
+
+    var shown: String { self.frontEnd.lines.joined(separator: "\n") }
+}
+
+@Suite("The ATM controller against the switch", .enabled(if: databaseTestsEnabled), .timeLimit(.minutes(2)))
+struct ATMControllerTests {
     @Test("no answer in time: the card comes back, and the reversal goes once the link is up again")
     func doubtSettledAfterReconnect() async throws {
         try await SwitchUnderTest.with { under in
-            let clock = ManualClock()
-            let frontEnd = RecordingFrontEnd()
-            let events = ATMEvents()
-            var configuration = TerminalConfiguration(
-                terminal: "ATM00001",
-                port: under.port,
+            try await ControllerUnderTest.with(
+                under,
                 cassettes: [Cassette(denomination: 5_000, count: 10, currency: "978")],
-                timeouts: ATMTimeouts(response: .milliseconds(500))
-            )
-            configuration.fixture = repositoryRoot.appendingPathComponent("fixtures/bank.json").path
-            let folder = try temporaryFolder()
-            defer { try? FileManager.default.removeItem(atPath: folder) }
-            let journal = try ElectronicJournal(path: folder + "/journal.sqlite", masterKey: try configuration.loadMasterKey().key)
-            let controller = ATMController(
-                configuration: configuration,
-                masterKey: try configuration.loadMasterKey().key,
-                frontEnd: frontEnd,
-                events: events,
-                clock: clock,
-                retryDelay: .seconds(5),
-                journal: journal,
+                timeouts: ATMTimeouts(response: .milliseconds(500)),
                 seed: 1
-            )
-            let running = Task { await controller.run() }
-            await frontEnd.waitFor("[WELCOME]")
-            try await under.bank.asSuperuser { connection in
+            ) { atm in
+                await atm.waitFor("[WELCOME]")
                 // Bob's account is held: his withdrawal waits at the switch past the ATM's patience.
-                try await connection.query("BEGIN", logger: quietLogger)
-                try await connection.query(
-                    "SELECT 1 FROM bank.accounts WHERE account_no = 'CP0000000003' FOR UPDATE",
-                    logger: quietLogger
-                )
-                Self.type([.typed(bob.pan), .typed(bob.pin), .key(.function(.a)), .key(.function(.a))], into: events)
-                await frontEnd.waitFor("no answer from the switch")
-                await frontEnd.waitFor("Your account will not be charged.")
-                try await connection.query("COMMIT", logger: quietLogger)
-                // Queued behind the switch's own lock on the row: it returns once the withdrawal committed.
-                try await connection.query("BEGIN", logger: quietLogger)
-                try await connection.query(
-                    "SELECT 1 FROM bank.accounts WHERE account_no = 'CP0000000003' FOR UPDATE",
-                    logger: quietLogger
-                )
-                try await connection.query("COMMIT", logger: quietLogger)
+                try await under.holdingRow("CP0000000003") {
+                    atm.type([.typed(bob.pan), .typed(bob.pin), .key(.function(.a)), .key(.function(.a))])
+                    await atm.waitFor("no answer from the switch")
+                    await atm.waitFor("Your account will not be charged.")
+                }
+                #expect(try await under.bank.balance(bob.current) == 75_000)
+                // The link was closed at the timeout; the ATM tries again after its retry delay.
+                await atm.advance(.seconds(5))
+                await atm.waitFor("reversal sent (timeout): answered 00")
+                #expect(try await under.bank.balance(bob.current) == 80_000)
+                atm.type([.take, .quit])
+                await atm.running.value
+                #expect(atm.shown.contains("[PLEASE TAKE YOUR CARD]"))
+                #expect(!atm.shown.contains("[TAKE YOUR CASH]"))
+                #expect(!atm.shown.contains(bob.pan))
             }
-            #expect(try await under.bank.balance(bob.current) == 75_000)
-            // The link was closed at the timeout; the ATM tries again after its retry delay.
-            await clock.sleeper(within: .seconds(5))
-            clock.advance(by: .seconds(5))
-            await frontEnd.waitFor("reversal sent (timeout): answered 00")
-            #expect(try await under.bank.balance(bob.current) == 80_000)
-            Self.type([.take, .quit], into: events)
-            await running.value
-            let shown = frontEnd.lines.joined(separator: "\n")
-            #expect(shown.contains("[PLEASE TAKE YOUR CARD]"))
-            #expect(!shown.contains("[TAKE YOUR CASH]"))
-            #expect(!shown.contains(bob.pan))
         }
     }
 
     @Test("an idle ATM tests its link; when the switch is gone it goes out of service and comes back by itself")
     func keepAliveAndReconnect() async throws {
         try await SwitchUnderTest.with { under in
-            let clock = ManualClock()
-            let frontEnd = RecordingFrontEnd()
-            let events = ATMEvents()
-            var configuration = TerminalConfiguration(terminal: "ATM00001", port: under.port)
-            configuration.fixture = repositoryRoot.appendingPathComponent("fixtures/bank.json").path
-            let folder = try temporaryFolder()
-            defer { try? FileManager.default.removeItem(atPath: folder) }
-            let journal = try ElectronicJournal(path: folder + "/journal.sqlite", masterKey: try configuration.loadMasterKey().key)
-            let controller = ATMController(
-                configuration: configuration,
-                masterKey: try configuration.loadMasterKey().key,
-                frontEnd: frontEnd,
-                events: events,
-                clock: clock,
-                retryDelay: .seconds(5),
-                keepAliveInterval: .seconds(60),
-                journal: journal,
-                seed: 2
-            )
-            let running = Task { await controller.run() }
-            await frontEnd.waitFor("[WELCOME]")
-            try await under.current.stop()
-            await clock.sleeper(within: .seconds(60))
-            clock.advance(by: .seconds(60))
-            await frontEnd.waitFor("the link to the switch is gone")
-            await frontEnd.waitFor("[SORRY]")
-            try await under.startAgain(samePort: true)
-            await clock.sleeper(within: .seconds(5))
-            clock.advance(by: .seconds(5))
-            await frontEnd.waitFor("signed on to the switch", times: 2)
-            Self.type([.typed(alice.pan), .typed(alice.pin)], into: events)
-            await frontEnd.waitFor("[MAIN MENU]")
-            Self.type([.key(.cancel), .take, .quit], into: events)
-            await running.value
+            try await ControllerUnderTest.with(under, seed: 2) { atm in
+                await atm.waitFor("[WELCOME]")
+                try await under.current.stop()
+                await atm.advance(.seconds(60))
+                await atm.waitFor("the link to the switch is gone")
+                await atm.waitFor("[SORRY]", times: 2)
+                try await under.startAgain(samePort: true)
+                await atm.advance(.seconds(5))
+                await atm.waitFor("signed on to the switch", times: 2)
+                atm.type([.typed(alice.pan), .typed(alice.pin)])
+                await atm.waitFor("[MAIN MENU]")
+                atm.type([.key(.cancel), .take, .quit])
+            }
         }
     }
-}
 
-extension ATMControllerTests {
     @Test("the switch stops mid-session: the ATM goes out of service, keeps its journal, and drains its queue when it returns")
     func switchStopsDuringSession() async throws {
         try await SwitchUnderTest.with { under in
-            let clock = ManualClock()
-            let frontEnd = RecordingFrontEnd()
-            let events = ATMEvents()
-            var configuration = TerminalConfiguration(
-                terminal: "ATM00001",
-                port: under.port,
-                cassettes: [Cassette(denomination: 2_000, count: 50, currency: "978")]
-            )
-            configuration.fixture = repositoryRoot.appendingPathComponent("fixtures/bank.json").path
-            let folder = try temporaryFolder()
-            defer { try? FileManager.default.removeItem(atPath: folder) }
-            let journal = try ElectronicJournal(path: folder + "/journal.sqlite", masterKey: try configuration.loadMasterKey().key)
-            let controller = ATMController(
-                configuration: configuration,
-                masterKey: try configuration.loadMasterKey().key,
-                frontEnd: frontEnd,
-                events: events,
-                clock: clock,
-                retryDelay: .seconds(5),
-                journal: journal,
-                seed: 3
-            )
-            let running = Task { await controller.run() }
-            await frontEnd.waitFor("[WELCOME]")
-            Self.type([.typed(alice.pan), .typed(alice.pin)], into: events)
-            await frontEnd.waitFor("[MAIN MENU]")
-            try await under.current.stop()
-            // Fast cash 20.00 from the current account: the request cannot reach the switch.
-            Self.type([.key(.function(.a)), .key(.function(.a)), .key(.function(.a))], into: events)
-            await frontEnd.waitFor("Your account will not be charged.")
-            Self.type([.take], into: events)
-            await frontEnd.waitFor("[SORRY]", times: 2)
-            #expect(try journal.safEntries(states: [.queued]).count == 1)
-            // While the switch is away the journal goes on: the card returned and taken are on record.
-            #expect(try journal.records(kinds: ["card.taken"]).count == 1)
-            try await under.startAgain(samePort: true)
-            await clock.sleeper(within: .seconds(5))
-            clock.advance(by: .seconds(5))
-            await frontEnd.waitFor("reversal sent (linkLost): answered 00; done")
-            await frontEnd.waitFor("[WELCOME]", times: 2)
-            Self.type([.quit], into: events)
-            await running.value
-            let shown = frontEnd.lines.joined(separator: "\n")
-            let drained = try #require(shown.range(of: "reversal sent (linkLost)"))
-            let served = try #require(shown.range(of: "[WELCOME]", options: .backwards))
-            #expect(drained.lowerBound < served.lowerBound)
-            #expect(try await under.bank.balance(alice.current) == 250_000)
-            #expect(try await under.ledgerAgrees())
-            #expect(try journal.safEntries(states: [.queued]).isEmpty)
-            #expect(try journal.verify().isIntact)
-            #expect(try journal.records(kinds: ["link.down"]).count >= 1)
+            try await ControllerUnderTest.with(under, seed: 3) { atm in
+                await atm.waitFor("[WELCOME]")
+                atm.type([.typed(alice.pan), .typed(alice.pin)])
+                await atm.waitFor("[MAIN MENU]")
+                try await under.current.stop()
+                // Fast cash 20.00 from the current account: the request cannot reach the switch.
+                atm.type([.key(.function(.a)), .key(.function(.a)), .key(.function(.a))])
+                await atm.waitFor("Your account will not be charged.")
+                atm.type([.take])
+                await atm.waitFor("[SORRY]", times: 2)
+                #expect(try atm.journal.safEntries(states: [.queued]).count == 1)
+                // While the switch is away the journal goes on: the card returned and taken are on record.
+                #expect(try atm.journal.records(kinds: ["card.taken"]).count == 1)
+                try await under.startAgain(samePort: true)
+                await atm.advance(.seconds(5))
+                await atm.waitFor("reversal sent (linkLost): answered 00; done")
+                await atm.waitFor("[WELCOME]", times: 2)
+                atm.type([.quit])
+                await atm.running.value
+                let drained = try #require(atm.shown.range(of: "reversal sent (linkLost)"))
+                let served = try #require(atm.shown.range(of: "[WELCOME]", options: .backwards))
+                #expect(drained.lowerBound < served.lowerBound)
+                #expect(try await under.bank.balance(alice.current) == 250_000)
+                #expect(try await under.ledgerAgrees())
+                #expect(try atm.journal.safEntries(states: [.queued]).isEmpty)
+                #expect(try atm.journal.verify().isIntact)
+                #expect(try atm.journal.records(kinds: ["link.down"]).count >= 1)
+            }
         }
     }
 }

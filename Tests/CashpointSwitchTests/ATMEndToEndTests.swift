@@ -234,12 +234,7 @@ struct ATMStoreAndForwardTests {
         try await SwitchUnderTest.with { under in
             let folder = try temporaryFolder()
             defer { try? FileManager.default.removeItem(atPath: folder) }
-            try await under.bank.asSuperuser { connection in
-                try await connection.query("BEGIN", logger: quietLogger)
-                try await connection.query(
-                    "SELECT 1 FROM bank.accounts WHERE account_no = 'CP0000000003' FOR UPDATE",
-                    logger: quietLogger
-                )
+            try await under.holdingRow("CP0000000003") {
                 let atm = try RunningATM(port: under.port, dataFolder: folder)
                 atm.type([bob.pan, bob.pin, "a", "b"])
                 // The withdrawal is at the switch, waiting for bob's row.
@@ -252,14 +247,6 @@ struct ATMStoreAndForwardTests {
                     try await Task.sleep(for: .milliseconds(50))
                 }
                 atm.kill9()
-                try await connection.query("COMMIT", logger: quietLogger)
-                // Behind the switch's own lock on the row: returns once the withdrawal has committed.
-                try await connection.query("BEGIN", logger: quietLogger)
-                try await connection.query(
-                    "SELECT 1 FROM bank.accounts WHERE account_no = 'CP0000000003' FOR UPDATE",
-                    logger: quietLogger
-                )
-                try await connection.query("COMMIT", logger: quietLogger)
             }
             #expect(try await under.bank.balance(bob.current) == 75_000)
             // The terminal starts again: the journal has a request with no answer; it reverses it first.

@@ -261,17 +261,9 @@ extension ATMController {
     func scheduleForward(at due: Int64) {
         self.forwardTimer?.cancel()
         self.forwardGeneration += 1
-        let generation = self.forwardGeneration
-        let wait = Duration.milliseconds(max(0, due - self.millisecondsNow()))
-        let clock = self.clock
-        let events = self.events
-        self.forwardTimer = Task {
-            do {
-                try await clock.sleep(for: wait)
-            } catch {
-                return
-            }
-            events.yield(.forward(generation: generation))
-        }
+        self.forwardTimer = self.after(
+            .milliseconds(max(0, due - self.millisecondsNow())),
+            .forward(generation: self.forwardGeneration)
+        )
     }
 }

@@ -197,13 +197,7 @@ public final class ATMController: @unchecked Sendable {
             // Out of service (or finishing a customer): keep serving events until it is time to retry.
             self.reconnectGeneration += 1
             let generation = self.reconnectGeneration
-            let clock = self.clock
-            let delay = self.retryDelay
-            let events = self.events
-            Task {
-                try? await clock.sleep(for: delay)
-                events.yield(.reconnect(generation: generation))
-            }
+            _ = self.after(self.retryDelay, .reconnect(generation: generation))
             await self.serve(untilReconnect: generation)
         }
         self.timer?.cancel()
@@ -488,16 +482,20 @@ public final class ATMController: @unchecked Sendable {
     func startTimer(_ timer: ATMTimer, _ duration: Duration) {
         self.timer?.cancel()
         self.timerGeneration += 1
-        let generation = self.timerGeneration
+        self.timer = self.after(duration, .timer(timer, generation: self.timerGeneration))
+    }
+
+    /// An event into the queue after a while on the injected clock (none if cancelled first).
+    func after(_ duration: Duration, _ event: ATMEvents.Event) -> Task<Void, Never> {
         let clock = self.clock
         let events = self.events
-        self.timer = Task {
+        return Task {
             do {
                 try await clock.sleep(for: duration)
             } catch {
                 return
             }
-            events.yield(.timer(timer, generation: generation))
+            events.yield(event)
         }
     }
 
