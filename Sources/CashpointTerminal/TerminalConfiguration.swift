@@ -23,6 +23,8 @@ public struct TerminalConfiguration: Sendable, Hashable {
     public var accountPrefix: String
     /// Cards a demo offers to pick at the welcome screen (never with their PINs here).
     public var testCards: [TestCard]
+    /// How the store-and-forward queue retries its reversal advices.
+    public var forwarding: SAFPolicy
 
     public struct TestCard: Sendable, Hashable {
         public var pan: String
@@ -49,8 +51,10 @@ public struct TerminalConfiguration: Sendable, Hashable {
         timeouts: ATMTimeouts = ATMTimeouts(),
         dataFolder: String? = nil,
         accountPrefix: String = "CP",
-        testCards: [TestCard] = []
+        testCards: [TestCard] = [],
+        forwarding: SAFPolicy = SAFPolicy()
     ) {
+        self.forwarding = forwarding
         self.terminal = terminal
         self.host = host
         self.port = port
@@ -105,6 +109,7 @@ public struct TerminalConfiguration: Sendable, Hashable {
         let known: Set<String> = [
             "terminal", "host", "port", "masterKeyFile", "fixture", "bankName", "location", "currency",
             "cassettes", "maxNotesPerDispense", "fastCash", "timeouts", "dataFolder", "accountPrefix", "testCards",
+            "forwarding",
         ]
         if let unknown = root.keys.sorted().first(where: { !known.contains($0) }) {
             throw ConfigurationError(file: file, entry: unknown, problem: "is not a configuration entry")
@@ -164,6 +169,20 @@ public struct TerminalConfiguration: Sendable, Hashable {
             timeouts.cardTake = try seconds("cardTake", timeouts.cardTake)
             timeouts.message = try seconds("message", timeouts.message)
         }
+        var forwarding = SAFPolicy()
+        if let value = reader.root["forwarding"] {
+            guard let entry = value as? [String: Any] else {
+                throw ConfigurationError(file: file, entry: "forwarding", problem: "must be an object (firstRetry, maxDelay, maxAttempts)")
+            }
+            let names: Set<String> = ["firstRetry", "maxDelay", "maxAttempts"]
+            if let unknown = entry.keys.sorted().first(where: { !names.contains($0) }) {
+                throw ConfigurationError(file: file, entry: "forwarding.\(unknown)", problem: "is not a setting (firstRetry, maxDelay, maxAttempts)")
+            }
+            let settings = Reader(file: file, root: entry, prefix: "forwarding.")
+            forwarding.firstRetry = try settings.integer("firstRetry", range: 1...3_600).map { .seconds($0) } ?? forwarding.firstRetry
+            forwarding.maxDelay = try settings.integer("maxDelay", range: 1...86_400).map { .seconds($0) } ?? forwarding.maxDelay
+            forwarding.maxAttempts = try settings.integer("maxAttempts", range: 1...1_000) ?? forwarding.maxAttempts
+        }
         var cards: [TestCard] = []
         for (index, item) in try reader.array("testCards").enumerated() {
             let name = "testCards[\(index)]"
@@ -194,7 +213,8 @@ public struct TerminalConfiguration: Sendable, Hashable {
             timeouts: timeouts,
             dataFolder: try reader.string("dataFolder").map(relative),
             accountPrefix: try reader.string("accountPrefix") ?? "CP",
-            testCards: cards
+            testCards: cards,
+            forwarding: forwarding
         )
     }
 

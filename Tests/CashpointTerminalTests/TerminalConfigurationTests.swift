@@ -67,6 +67,8 @@ struct TerminalConfigurationTests {
             (#"{"terminal": "A", "testCards": [{"pan": "12"}]}"#, "/etc/cashpoint/atm.json: testCards[0].pan: must be 12 to 19 digits"),
             (#"{"terminal": "A", "cassete": []}"#, "/etc/cashpoint/atm.json: cassete: is not a configuration entry"),
             (#"{"terminal": "A", "location": ""}"#, "/etc/cashpoint/atm.json: location: must be a non-empty string"),
+            (#"{"terminal": "A", "forwarding": {"maxAttempts": 0}}"#, "/etc/cashpoint/atm.json: forwarding.maxAttempts: must be a whole number from 1 to 1000"),
+            (#"{"terminal": "A", "forwarding": {"retries": 3}}"#, "/etc/cashpoint/atm.json: forwarding.retries: is not a setting (firstRetry, maxDelay, maxAttempts)"),
         ]
     )
     func refused(json: String, message: String) {

@@ -93,7 +93,8 @@ public enum ATMConsole {
             frontEnd: frontEnd,
             events: events,
             dispenser: dispenser,
-            journal: journal
+            journal: journal,
+            forwarding: configuration.forwarding
         )
         await controller.run()
         TerminalMode.giveBack()

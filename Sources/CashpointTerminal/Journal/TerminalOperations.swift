@@ -73,7 +73,7 @@ public enum TerminalOperations {
                 ].joined(separator: " ")
             } + [
                 "",
-                "operator: an entry the switch refused, or that was tried \(SAFPolicy().maxAttempts) times; settle it with the bank.",
+                "operator: an entry the switch refused, or tried as often as forwarding.maxAttempts allows; settle it with the bank.",
             ]).joined(separator: "\n")
     }
 
