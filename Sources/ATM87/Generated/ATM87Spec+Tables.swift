@@ -209,6 +209,7 @@ extension ATM87Spec {
         "62": "Restricted card or account",
         "63": "Security violation (MAC)",
         "65": "Exceeds withdrawal frequency limit",
+        "68": "Response received too late",
         "75": "Allowable number of PIN tries exceeded (capture card)",
         "76": "Invalid or unknown account (from)",
         "77": "Invalid or unknown account (to)",
