@@ -353,6 +353,8 @@ public enum AdminOperation: String, Sendable, Hashable, CaseIterable {
     case setRole = "ROLE"
     case listUsers = "USERS"
     case readAudit = "AUDIT"
+    /// Cash unloaded from and loaded into an ATM, sent by the ATM itself (no staff token).
+    case replenish = "REPLENISH"
 }
 
 /// The tags of field 48's elements in administrative messages.
@@ -382,6 +384,16 @@ public enum AdminTag: String, Sendable, Hashable, CaseIterable {
     case from = "FR"
     case to = "TO"
     case auditRow = "AR"
+    /// REPLENISH: cash taken out of the ATM, minor units.
+    case unloaded = "UL"
+    /// REPLENISH: cash put into the ATM, minor units.
+    case loaded = "LD"
+    /// 0610 of REPLENISH and 0510: the cash the ledger says the terminal holds (`C`/`D` + 12 digits).
+    case cashHeld = "CB"
+    /// 0500/0510: the number of transfers in the period.
+    case transfers = "TN"
+    /// 0500/0510: the transfers' amount, minor units.
+    case transfersAmount = "TA"
 }
 
 extension ATM87TLV {

@@ -117,7 +117,7 @@ extension ATM87Spec {
             mti: MTI(rawValue: 500), name: "Reconciliation request",
             response: MTI(rawValue: 510), request: nil,
             mandatory: [7, 11, 15, 41, 50, 74, 76, 86, 88, 97],
-            conditional: [75, 77, 87, 89, 128],
+            conditional: [48, 75, 77, 87, 89, 128],
             echo: [],
             oneOf: [],
             allowedPrefixes: [:],
