@@ -418,8 +418,7 @@ public enum AdminOperation: String, Sendable, Hashable, CaseIterable {
     case setRole = "ROLE"
     case listUsers = "USERS"
     case readAudit = "AUDIT"
-    /// An ATM's cash unloaded and loaded (`UL`, `LD`): the ledger moves it between the vault and the
-    /// terminal's cash account.
+    /// Cash unloaded from and loaded into an ATM, sent by the ATM itself (no staff token).
     case replenish = "REPLENISH"
 }
 
@@ -450,12 +449,16 @@ public enum AdminTag: String, Sendable, Hashable, CaseIterable {
     case from = "FR"
     case to = "TO"
     case auditRow = "AR"
-    /// Cash unloaded from an ATM, minor units.
+    /// REPLENISH: cash taken out of the ATM, minor units.
     case unloaded = "UL"
-    /// Cash loaded into an ATM, minor units.
+    /// REPLENISH: cash put into the ATM, minor units.
     case loaded = "LD"
-    /// The cash the ledger says a terminal holds: `C`/`D` and 12 digits.
-    case cashBalance = "CB"
+    /// 0610 of REPLENISH and 0510: the cash the ledger says the terminal holds (`C`/`D` + 12 digits).
+    case cashHeld = "CB"
+    /// 0500/0510: the number of transfers in the period.
+    case transfers = "TN"
+    /// 0500/0510: the transfers' amount, minor units.
+    case transfersAmount = "TA"
 }
 
 extension ATM87TLV {

@@ -20,6 +20,9 @@ public struct ResponseCode: RawRepresentable, Hashable, Sendable, CustomStringCo
     public static let restricted = ResponseCode(rawValue: "62")
     public static let securityViolation = ResponseCode(rawValue: "63")
     public static let countLimitExceeded = ResponseCode(rawValue: "65")
+    /// The request arrived after the reversal that names it: nothing was posted (ISO 8583:1987
+    /// "response received too late").
+    public static let reversedBeforeArrival = ResponseCode(rawValue: "68")
     public static let pinTriesExceeded = ResponseCode(rawValue: "75")
     public static let unknownFromAccount = ResponseCode(rawValue: "76")
     public static let unknownToAccount = ResponseCode(rawValue: "77")

@@ -73,6 +73,10 @@ public struct BankFixture: Sendable, Codable, Hashable {
     public var maxPINTries: Int
     public var maxPasswordTries: Int
     public var equityAccount: String
+    /// The vault's account number (default `BANKVAULT`) and its opening cash in minor units (default 0),
+    /// which comes from the equity account.
+    public var vaultAccount: String?
+    public var vaultCash: Int64?
     public var terminals: [Terminal]
     public var staff: [Staff]
     public var customers: [Customer]
@@ -123,6 +127,11 @@ public enum Seeder {
             accountNo: fixture.equityAccount,
             name: "Bank equity (opening balances)",
             kind: "bank_equity"
+        )
+        try await store.openVault(
+            actor: seeder,
+            accountNo: fixture.vaultAccount ?? "BANKVAULT",
+            opening: fixture.vaultCash ?? 0
         )
         for terminal in fixture.terminals {
             let kind = terminal.kind == "atm" ? "terminal_cash" : "teller_drawer"

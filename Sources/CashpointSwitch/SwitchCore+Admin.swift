@@ -21,6 +21,8 @@ extension SwitchCore {
         var logger = exchange.logger
         logger[metadataKey: LogKey.operation] = "\(operation.rawValue)"
         if operation == .login { return try await self.staffLogin(exchange, tlv: tlv) }
+        // The ATM reports its own replenishment: its session MAC authenticates it, no staff token.
+        if operation == .replenish { return try await self.replenish(exchange, tlv: tlv) }
 
         guard let token = request[62] else {
             throw Refusal(.notPermittedToTerminal, "field 62: sign on first", audit: "token.missing")
@@ -80,10 +82,8 @@ extension SwitchCore {
         }
 
         switch operation {
-        case .replenish:
-            throw Refusal(.invalidTransaction, "REPLENISH is not served by this switch")
-        case .login, .logout:
-            // Answered above, before the token check (LOGIN) and the role (LOGOUT).
+        case .login, .logout, .replenish:
+            // Answered above, before the token check (LOGIN, REPLENISH) and the role (LOGOUT).
             throw Refusal(.invalidTransaction, "\(operation.rawValue) is answered before this point")
         case .createCustomer:
             return try await self.createCustomer(exchange, tlv: tlv, actor: actor)

@@ -257,11 +257,7 @@ public final class SwitchCore: Sendable {
             case .administrativeRequest:
                 response = try await self.administrative(exchange)
             case .reconciliationRequest:
-                response = self.plainResponse(
-                    to: request,
-                    code: .invalidTransaction,
-                    reason: "reconciliation: not yet"
-                )
+                response = try await self.reconciliation(exchange)
             default:
                 response = self.plainResponse(to: request, code: .invalidTransaction, reason: "unsupported")
             }

@@ -405,6 +405,11 @@ struct VocabularyTests {
         }
         // `OP` itself is introduced in the prose above the table.
         tags.formUnion(Self.quoted(in: section).filter { $0 == AdminTag.operation.rawValue })
+        // The same TLV carries a reconciliation's transfers (its own table, in field 48 of 0500/0510).
+        let page = try String(contentsOfFile: repositoryFile("docs/protocol.md"), encoding: .utf8)
+        let reconciliation = try #require(page.range(of: "### Reconciliation (0500/0510)"))
+        let table = page[reconciliation.upperBound...].prefix { $0 != "#" }
+        tags.formUnion(table.split(separator: "\n").filter { $0.hasPrefix("| 48 ") }.flatMap { Self.quoted(in: $0) }.filter(Self.isTag))
         #expect(operations == Set(AdminOperation.allCases.map(\.rawValue)))
         #expect(tags == Set(AdminTag.allCases.map(\.rawValue)))
     }

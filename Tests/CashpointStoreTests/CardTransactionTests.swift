@@ -639,7 +639,7 @@ struct CardTransactionTests {
         }
     }
 
-    @Test("a reversal of an unknown or refused original is acknowledged, audited, and moves nothing")
+    @Test("a reversal of an unknown or refused original is acknowledged, audited, and moves nothing; the unknown one arriving later gets 68")
     func reversalOfNothing() async throws {
         try await TestBank.with(fixture: try demoFixture()) { bank, service in
             let holder = try await self.alice(service)
@@ -674,11 +674,21 @@ struct CardTransactionTests {
             #expect(reversal.code == .approved)
             #expect(reversal.reversedAmount == 0)
             #expect(try await bank.balance("CP0000000001") == 250_000)
+            // The unknown original's key is claimed (0013): should it come after all, it posts nothing.
             #expect(
                 try await bank.count(
-                    "SELECT count(*)::int FROM bank.audit_logs WHERE action = 'reversal' AND details->>'note' = 'unknown original'"
+                    "SELECT count(*)::int FROM bank.audit_logs WHERE action = 'reversal' AND details->>'voided' = 'true'"
                 ) == 1
             )
+            let late = try await service.perform(
+                .withdrawal(amount: 100, account: nil),
+                for: holder,
+                pan: alicePAN,
+                key: IdempotencyKey(terminal: keys.terminal, stan: "999999", transmitted: "1125000000"),
+                ip: nil
+            )
+            #expect(late.code == .reversedBeforeArrival)
+            #expect(try await bank.balance("CP0000000001") == 250_000)
         }
     }
 

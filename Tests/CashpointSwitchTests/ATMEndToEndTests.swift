@@ -276,3 +276,91 @@ struct ATMStoreAndForwardTests {
         }
     }
 }
+
+@Suite("End of day: the ATM's totals against the switch's ledger", .enabled(if: databaseTestsEnabled), .timeLimit(.minutes(3)))
+struct ATMReconciliationTests {
+    /// `atm-terminal ARGUMENTS --config ATM00001 --port --data-folder`: its exit status and output.
+    static func command(_ arguments: [String], port: Int, folder: String) async throws -> (status: Int32, output: String) {
+        let binary = URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent()
+            .appendingPathComponent("atm-terminal")
+        let process = Process()
+        process.executableURL =
+            FileManager.default.fileExists(atPath: binary.path)
+            ? binary : repositoryRoot.appendingPathComponent(".build/debug/atm-terminal")
+        process.arguments =
+            arguments + [
+                "--config", repositoryRoot.appendingPathComponent("fixtures/terminals/ATM00001.json").path,
+                "--port", String(port), "--data-folder", folder,
+            ]
+        let output = Pipe()
+        process.standardOutput = output
+        process.standardError = output
+        try process.run()
+        let data = await withCheckedContinuation { continuation in
+            Thread {
+                let data = output.fileHandleForReading.readDataToEndOfFile()
+                process.waitUntilExit()
+                continuation.resume(returning: data)
+            }.start()
+        }
+        return (process.terminationStatus, String(decoding: data, as: UTF8.self))
+    }
+
+    @Test("a mixed session reconciles in balance; a reversal the terminal never saw makes both sides say by how much")
+    func reconcile() async throws {
+        try await SwitchUnderTest.with { under in
+            let folder = try temporaryFolder()
+            defer { try? FileManager.default.removeItem(atPath: folder) }
+            // alice: 50.00 cash, a 10.00 deposit, 25.00 to her savings, then 100.00 of which the jammed
+            // dispenser gives 50.00 (the other 50.00 reversed).
+            let session = try await ATMEndToEndTests.atm(
+                port: under.port,
+                [
+                    alice.pan, alice.pin, "a", "b", "a", "take", "a", "e", "a", "1000", "a", "f", "a", "a", "2500", "a",
+                    "a", "c", "a", "take", "h", "take", "q",
+                ],
+                arguments: ["--fault", "jam:1"],
+                dataFolder: folder
+            )
+            #expect(session.contains("Deposited 10.00 EUR."))
+            #expect(session.contains("Transferred 25.00 EUR"))
+            #expect(session.contains("reversal sent (partialDispense): answered 00; done"))
+            let first = try await Self.command(["reconcile"], port: under.port, folder: folder)
+            #expect(first.status == 0, "\(first.output)")
+            #expect(first.output.contains("in balance (00)"))
+            #expect(first.output.contains("Withdrawals                 2        150.00 EUR"))
+            #expect(first.output.contains("Withdrawal reversals        1         50.00 EUR"))
+            #expect(first.output.contains("Transfers                   1         25.00 EUR"))
+
+            // A deposit, then its reversal sent by someone else straight to the switch.
+            _ = try await ATMEndToEndTests.atm(
+                port: under.port,
+                [bob.pan, bob.pin, "e", "1000", "h", "take", "q"],
+                dataFolder: folder
+            )
+            let journal = try ElectronicJournal(path: folder + "/journal.sqlite", masterKey: try masterKey("ATM00001"))
+            let deposit = try #require(try journal.safEntries(states: [.settled]).last { $0.processingCode.hasPrefix("21") })
+            try await under.terminal("ATM00001") { atm in
+                var advice = try atm.header(.reversalAdvice)
+                try advice.set(2, bob.pan)
+                try advice.set(3, "210000")
+                try advice.set(4, "000000001000")
+                try advice.set(49, "978")
+                try advice.set(
+                    90,
+                    OriginalDataElements(mti: .financialRequest, stan: deposit.originalSTAN, transmissionTime: deposit.originalTime).field
+                )
+                #expect(try await atm.send(advice)[39] == "00")
+            }
+            let second = try await Self.command(["reconcile"], port: under.port, folder: folder)
+            #expect(second.status == 1)
+            #expect(second.output.contains("DIFFERENCE (95)"))
+            #expect(second.output.contains("differs: deposit reversals: 0 for 0.00 here, 1 for 10.00 at the switch"))
+            #expect(try await under.auditCount("reconcile.difference") == 1)
+            let totals = try await Self.command(["totals"], port: under.port, folder: folder)
+            #expect(totals.output.contains("since the cutover at"))
+            let cutovers = try journal.records(kinds: ["cutover"])
+            #expect(cutovers.map { $0.detail["balanced"] } == ["yes", "no"])
+        }
+    }
+}

@@ -139,52 +139,45 @@ struct JournalTests {
         #expect(try other.verify().problems.count == 1)
     }
 
-    @Test("totals since the last cutover: approved money only, reversals by what was put back")
+    @Test("totals since the last cutover, counted as both sides count them (docs/protocol.md)")
     func totals() throws {
         try withJournal { journal, _ in
-            let answers: [(String, String, String)] = [
-                ("00", "010000", "5000"), ("51", "010000", "9000"), ("00", "210000", "3550"), ("00", "400000", "1000"),
-                ("00", "310000", "0"),
-            ]
-            try journal.append(JournalEntry("answer.received", ["code": "00", "processingCode": "010000", "amount": "100"]))
-            try journal.append(JournalEntry("cutover"))
-            for (code, processing, amount) in answers {
-                try journal.append(JournalEntry("answer.received", ["code": code, "processingCode": processing, "amount": amount]))
+            func answer(_ stan: String, _ code: String, _ processing: String, _ amount: String) throws {
+                try journal.append(JournalEntry("answer.received", session: 1, stan: stan, ["code": code, "processingCode": processing, "amount": amount]))
             }
-            // A partial dispense of the 50.00: 20.00 given, 30.00 put back.
-            try journal.append(
-                JournalEntry(
-                    "reversal.answered",
-                    ["code": "00", "processingCode": "010000", "amount": "5000", "dispensed": "2000", "originalAnswer": "00", "reversed": "3000"]
+            func reversal(_ original: String, _ amount: String, dispensed: String, answered: String, code: String = "00") throws {
+                try journal.append(
+                    JournalEntry(
+                        "reversal.answered",
+                        ["code": code, "processingCode": "010000", "original": original, "amount": amount, "dispensed": dispensed, "originalAnswer": answered]
+                    )
                 )
-            )
-            // A withdrawal whose answer never came, that the switch had posted and has reversed.
-            try journal.append(
-                JournalEntry(
-                    "reversal.answered",
-                    ["code": "00", "processingCode": "010000", "amount": "4000", "dispensed": "0", "originalAnswer": "", "reversed": "4000"]
-                )
-            )
-            // One the switch had never posted: nothing to count.
-            try journal.append(
-                JournalEntry(
-                    "reversal.answered",
-                    ["code": "00", "processingCode": "010000", "amount": "6000", "dispensed": "0", "originalAnswer": "", "reversed": "0"]
-                )
-            )
+            }
+            try answer("000001", "00", "010000", "7000")  // before the cutover: not in this period
+            try journal.append(JournalEntry("cutover"))
+            try answer("000002", "00", "010000", "5000")  // partly dispensed: 20.00 given, 30.00 back
+            try answer("000003", "51", "010000", "9000")  // refused: nowhere
+            try answer("000004", "00", "210000", "3550")
+            try answer("000005", "00", "400000", "1000")
+            try answer("000006", "00", "310000", "0")  // an inquiry: nowhere
+            try answer("000007", "00", "010000", "4000")  // cash not taken: reversed in full, neither counts
+            try reversal("000002", "5000", dispensed: "2000", answered: "00")
+            try reversal("000007", "4000", dispensed: "0", answered: "00")
+            try reversal("000001", "7000", dispensed: "0", answered: "00")  // its original in the last period
+            try reversal("000009", "6000", dispensed: "0", answered: "")  // never answered: nowhere
+            try reversal("000008", "6000", dispensed: "0", answered: "00", code: "12")  // refused: nowhere
             let totals = TerminalTotals.since(lastCutoverIn: try journal.records())
-            #expect(totals.withdrawals == .init(count: 2, amount: 9_000))
-            #expect(totals.withdrawalReversals == .init(count: 2, amount: 7_000))
+            #expect(totals.withdrawals == .init(count: 1, amount: 5_000))
+            #expect(totals.withdrawalReversals == .init(count: 2, amount: 10_000))
             #expect(totals.deposits == .init(count: 1, amount: 3_550))
             #expect(totals.transfers == .init(count: 1, amount: 1_000))
-            #expect(totals.net == 3_550 - 2_000)
-            var message = ATM87Message(mti: .reconciliationResponse)
-            try totals.set(on: &message)
-            #expect(message[97] == "C0000000000001550")
-            #expect(TerminalTotals(from: message) == totals)
+            #expect(totals.net == 3_550 - (5_000 - 10_000))
+            let figures = totals.reconciliation
+            #expect(figures.debits == 1 && figures.debitReversalsAmount == 10_000 && figures.net == 8_550)
+            #expect(TerminalTotals(figures) == totals)
             var other = totals
-            other.withdrawals = .init(count: 3, amount: 9_500)
-            #expect(totals.differences(from: other) == ["withdrawals: 2 for 90.00 here, 3 for 95.00 at the switch"])
+            other.withdrawals = .init(count: 2, amount: 9_500)
+            #expect(totals.differences(from: other) == ["withdrawals: 1 for 50.00 here, 2 for 95.00 at the switch"])
         }
     }
 }

@@ -153,13 +153,13 @@ public enum TerminalOperations {
                     stan: answer[11],
                     [
                         "before": ElectronicJournal.counts(old), "after": ElectronicJournal.counts(new),
-                        "unloaded": String(unloaded), "loaded": String(loaded), "ledgerCash": tlv?[.cashBalance] ?? "",
+                        "unloaded": String(unloaded), "loaded": String(loaded), "ledgerCash": tlv?[.cashHeld] ?? "",
                     ]
                 )
             )
         }
         return (["Replenished: \(ScreenText.money(unloaded)) taken out, \(ScreenText.money(loaded)) put in."]
-            + (tlv?[.cashBalance].map { ["The ledger's cash for \(configuration.terminal): \(Self.signed($0))"] } ?? [])
+            + (tlv?[.cashHeld].map { ["The ledger's cash for \(configuration.terminal): \(Self.signed($0))"] } ?? [])
             + (try Self.cassettes(journal))).joined(separator: "\n")
     }
 
@@ -171,23 +171,30 @@ public enum TerminalOperations {
         journal: ElectronicJournal,
         now: @escaping @Sendable () -> Date = { Date() }
     ) async throws -> (text: String, balanced: Bool) {
+        let waiting = try journal.safEntries(states: [.armed, .queued])
+        guard waiting.isEmpty else {
+            throw Failure(
+                "\(waiting.count) reversal advice(s) still wait in the queue (atm-terminal saf): start the ATM so it sends them, then reconcile, so each reversal falls in its original's period"
+            )
+        }
         let totals = TerminalTotals.since(lastCutoverIn: try journal.records())
         let answer = try await Self.withSession(configuration) { session in
             var request = try session.header(.reconciliationRequest)
             let date = CivilDate(unixSeconds: Int(now().timeIntervalSince1970))
             try request.set(15, String(date.month).leftPadded(2) + String(date.day).leftPadded(2))
             try request.set(50, configuration.currency)
-            try totals.set(on: &request)
+            try totals.reconciliation.write(into: &request)
             return try await session.send(request)
         }
         let code = answer[39] ?? ""
-        guard code == "00" || code == "95", let theirs = TerminalTotals(from: answer) else {
+        guard code == "00" || code == "95", let figures = try? ReconciliationTotals(message: answer) else {
             try journal.append(JournalEntry("reconcile.refused", stan: answer[11], ["code": code, "reason": answer[44] ?? ""]))
             throw Failure("the switch did not reconcile (\(code)\(answer[44].map { ": \($0)" } ?? "")); the period stays open")
         }
+        let theirs = TerminalTotals(figures)
         let differences = totals.differences(from: theirs)
         let tlv = answer[48].flatMap { try? ATM87TLV(parsing: $0) }
-        let ledgerCash = tlv?[.cashBalance]
+        let ledgerCash = tlv?[.cashHeld]
         let cassettes = try journal.cassettes() ?? []
         let counted = cassettes.reduce(Int64(0)) { $0 + $1.denomination * Int64($1.count) }
         var cashLine: String?

@@ -36,39 +36,56 @@ public struct TerminalTotals: Sendable, Hashable, Codable {
         (self.deposits.amount - self.depositReversals.amount) - (self.withdrawals.amount - self.withdrawalReversals.amount)
     }
 
-    /// The totals since the last cutover, from the journal's records: approved withdrawals, deposits
-    /// and transfers (their answers), and accepted reversals (the part put back: amount less dispensed).
+    /// The totals since the last cutover, from the journal's records, counted as docs/protocol.md says
+    /// both sides count: approved withdrawals, deposits and transfers (their answers); a reversal that
+    /// gave money back under its original's type; an original reversed in full in the same period, and
+    /// its reversal, nowhere; a full reversal of an original approved in an earlier period as a
+    /// reversal; an original never answered and reversed in full nowhere.
     public static func since(lastCutoverIn records: [JournalRecord]) -> TerminalTotals {
         let start = records.lastIndex { $0.kind == "cutover" }.map { $0 + 1 } ?? 0
-        var totals = TerminalTotals()
-        for record in records[start...] {
+        let period = records[start...]
+        typealias Original = (type: ProcessingCode.TransactionType, amount: Int64)
+        var approved: [String: Original] = [:]
+        var order: [String] = []
+        var reversals: [(type: ProcessingCode.TransactionType, amount: Int64)] = []
+        for record in period {
+            let type = record.detail["processingCode"].flatMap { try? ProcessingCode(field: $0) }?.transaction
+            let amount = Int64(record.detail["amount"] ?? "") ?? 0
             switch record.kind {
             case "answer.received" where record.detail["code"] == "00":
-                let amount = Int64(record.detail["amount"] ?? "") ?? 0
-                switch record.detail["processingCode"].flatMap({ try? ProcessingCode(field: $0) })?.transaction {
-                case .withdrawal: totals.withdrawals.add(amount)
-                case .deposit: totals.deposits.add(amount)
-                case .transfer: totals.transfers.add(amount)
-                default: break
-                }
+                guard let type, type.movesMoney, let stan = record.stan else { continue }
+                approved[stan] = (type, amount)
+                order.append(stan)
             case "reversal.answered" where record.detail["code"] == "00":
-                // The amount put back: the switch's own figure when its 0430 gives one (field 48 `RV`),
-                // else, for an approved original, what was not dispensed. A reversal of an original whose
-                // answer never came counts that original too, when the switch says it had posted it.
-                guard let reversed = Int64(record.detail["reversed"] ?? ""), reversed > 0 else { continue }
-                let original = Int64(record.detail["amount"] ?? "") ?? 0
-                let unanswered = (record.detail["originalAnswer"] ?? "").isEmpty
-                switch record.detail["processingCode"].flatMap({ try? ProcessingCode(field: $0) })?.transaction {
-                case .withdrawal:
-                    if unanswered { totals.withdrawals.add(original) }
-                    totals.withdrawalReversals.add(reversed)
-                case .deposit:
-                    if unanswered { totals.deposits.add(original) }
-                    totals.depositReversals.add(reversed)
-                default: break
+                guard let type, type != .transfer else { continue }
+                let dispensed = Int64(record.detail["dispensed"] ?? "") ?? 0
+                let original = record.detail["original"] ?? ""
+                if dispensed > 0 {
+                    reversals.append((type, amount - dispensed))
+                } else if approved.removeValue(forKey: original) != nil {
+                    // Reversed in full within the period: neither it nor its original counts.
+                } else if record.detail["originalAnswer"] == "00" {
+                    reversals.append((type, amount))
                 }
             default:
                 break
+            }
+        }
+        var totals = TerminalTotals()
+        for stan in order {
+            guard let original = approved[stan] else { continue }
+            switch original.type {
+            case .withdrawal: totals.withdrawals.add(original.amount)
+            case .deposit: totals.deposits.add(original.amount)
+            case .transfer: totals.transfers.add(original.amount)
+            default: break
+            }
+        }
+        for reversal in reversals {
+            switch reversal.type {
+            case .withdrawal: totals.withdrawalReversals.add(reversal.amount)
+            case .deposit: totals.depositReversals.add(reversal.amount)
+            default: break
             }
         }
         return totals
@@ -76,40 +93,29 @@ public struct TerminalTotals: Sendable, Hashable, Codable {
 
     // MARK: On the wire
 
-    /// Sets the 0500's (or 0510's) reconciliation fields.
-    public func set(on message: inout ATM87Message) throws {
-        try message.set(74, Self.digits(Int64(self.deposits.count), 10))
-        try message.set(75, Self.digits(Int64(self.depositReversals.count), 10))
-        try message.set(76, Self.digits(Int64(self.withdrawals.count), 10))
-        try message.set(77, Self.digits(Int64(self.withdrawalReversals.count), 10))
-        try message.set(86, Self.digits(self.deposits.amount, 16))
-        try message.set(87, Self.digits(self.depositReversals.amount, 16))
-        try message.set(88, Self.digits(self.withdrawals.amount, 16))
-        try message.set(89, Self.digits(self.withdrawalReversals.amount, 16))
-        try message.set(97, (self.net < 0 ? "D" : "C") + Self.digits(abs(self.net), 16))
-        var tlv = ATM87TLV()
-        tlv.append(Self.transferCountTag, String(self.transfers.count))
-        tlv.append(Self.transferAmountTag, String(self.transfers.amount))
-        try message.set(48, tlv.encoded)
+    /// The figures as the 0500 carries them.
+    public var reconciliation: ReconciliationTotals {
+        ReconciliationTotals(
+            credits: Int64(self.deposits.count),
+            creditsAmount: self.deposits.amount,
+            creditReversals: Int64(self.depositReversals.count),
+            creditReversalsAmount: self.depositReversals.amount,
+            debits: Int64(self.withdrawals.count),
+            debitsAmount: self.withdrawals.amount,
+            debitReversals: Int64(self.withdrawalReversals.count),
+            debitReversalsAmount: self.withdrawalReversals.amount,
+            transfers: Int64(self.transfers.count),
+            transfersAmount: self.transfers.amount
+        )
     }
 
-    /// The figures of a 0510 (nil where a field is missing or not a number).
-    public init?(from message: ATM87Message) {
-        func count(_ field: Int) -> Int? { message[field].flatMap { Int($0) } }
-        func amount(_ field: Int) -> Int64? { message[field].flatMap { Int64($0) } }
-        guard let creditCount = count(74), let debitCount = count(76), let creditAmount = amount(86),
-            let debitAmount = amount(88)
-        else { return nil }
-        self.deposits = Tally(count: creditCount, amount: creditAmount)
-        self.withdrawals = Tally(count: debitCount, amount: debitAmount)
-        self.depositReversals = Tally(count: count(75) ?? 0, amount: amount(87) ?? 0)
-        self.withdrawalReversals = Tally(count: count(77) ?? 0, amount: amount(89) ?? 0)
-        if let field = message[48], let tlv = try? ATM87TLV(parsing: field) {
-            self.transfers = Tally(
-                count: tlv[Self.transferCountTag].flatMap { Int($0) } ?? 0,
-                amount: tlv[Self.transferAmountTag].flatMap { Int64($0) } ?? 0
-            )
-        }
+    /// The figures of a 0510.
+    public init(_ figures: ReconciliationTotals) {
+        self.deposits = Tally(count: Int(figures.credits), amount: figures.creditsAmount)
+        self.depositReversals = Tally(count: Int(figures.creditReversals), amount: figures.creditReversalsAmount)
+        self.withdrawals = Tally(count: Int(figures.debits), amount: figures.debitsAmount)
+        self.withdrawalReversals = Tally(count: Int(figures.debitReversals), amount: figures.debitReversalsAmount)
+        self.transfers = Tally(count: Int(figures.transfers), amount: figures.transfersAmount)
     }
 
     /// Each figure that differs, in words: `withdrawals: 3 for 120.00 here, 4 for 170.00 at the switch`.
@@ -137,12 +143,7 @@ public struct TerminalTotals: Sendable, Hashable, Codable {
         } + ["Net cash in (out)".padding(toLength: 27, withPad: " ", startingAt: 0) + ScreenText.cash(self.net, currency: currency).leftPadded(18, " ")]
     }
 
-    static func digits(_ value: Int64, _ width: Int) -> String { String(value).leftPadded(width) }
 
-    /// Field 48 of a 0500 and its 0510: transfers' number and amount (minor units), and the cash the
-    /// ledger says the terminal holds (`CB`, `C`/`D` and 12 digits, 0510 only).
-    public static let transferCountTag = "TN"
-    public static let transferAmountTag = "TA"
 }
 
 extension String {
