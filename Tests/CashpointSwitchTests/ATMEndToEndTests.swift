@@ -311,6 +311,10 @@ struct ATMReconciliationTests {
         try await SwitchUnderTest.with { under in
             let folder = try temporaryFolder()
             defer { try? FileManager.default.removeItem(atPath: folder) }
+            // The cassettes loaded (the ledger moves 20,000.00 from the vault into the ATM's cash).
+            let load = try await Self.command(["replenish", "--counts", "500,200"], port: under.port, folder: folder)
+            #expect(load.status == 0, "\(load.output)")
+            #expect(load.output.contains("The ledger's cash for ATM00001: 20,000.00"))
             // alice: 50.00 cash, a 10.00 deposit, 25.00 to her savings, then 100.00 of which the jammed
             // dispenser gives 50.00 (the other 50.00 reversed).
             let session = try await ATMEndToEndTests.atm(
@@ -328,11 +332,14 @@ struct ATMReconciliationTests {
             let first = try await Self.command(["reconcile"], port: under.port, folder: folder)
             #expect(first.status == 0, "\(first.output)")
             #expect(first.output.contains("in balance (00)"))
-            #expect(first.output.contains("Withdrawals                 2        150.00 EUR"))
-            #expect(first.output.contains("Withdrawal reversals        1         50.00 EUR"))
-            #expect(first.output.contains("Transfers                   1         25.00 EUR"))
+            #expect(first.output.contains("Withdrawals               2        150.00 EUR"))
+            #expect(first.output.contains("Withdrawal reversals      1         50.00 EUR"))
+            #expect(first.output.contains("Transfers                 1         25.00 EUR"))
+            // 20,000.00 loaded, 100.00 given out, 10.00 in the deposit bin.
+            #expect(first.output.contains("Cash: the ledger and the machine (cassettes and deposit bin) agree on 19,910.00."))
 
-            // A deposit, then its reversal sent by someone else straight to the switch.
+            // A deposit, then its reversal sent by someone else straight to the switch: reversed in full in
+            // its period, it counts nowhere at the switch, and still as a deposit here.
             _ = try await ATMEndToEndTests.atm(
                 port: under.port,
                 [bob.pan, bob.pin, "e", "1000", "h", "take", "q"],
@@ -355,7 +362,8 @@ struct ATMReconciliationTests {
             let second = try await Self.command(["reconcile"], port: under.port, folder: folder)
             #expect(second.status == 1)
             #expect(second.output.contains("DIFFERENCE (95)"))
-            #expect(second.output.contains("differs: deposit reversals: 0 for 0.00 here, 1 for 10.00 at the switch"))
+            #expect(second.output.contains("differs: deposits: 1 for 10.00 here, 0 for 0.00 at the switch"))
+            #expect(second.output.contains("the machine (cassettes and deposit bin) holds 19,920.00 (difference 10.00)"))
             #expect(try await under.auditCount("reconcile.difference") == 1)
             let totals = try await Self.command(["totals"], port: under.port, folder: folder)
             #expect(totals.output.contains("since the cutover at"))

@@ -79,11 +79,28 @@ public enum TerminalOperations {
 
     public static func cassettes(_ journal: ElectronicJournal) throws -> [String] {
         guard let cassettes = try journal.cassettes() else { return ["No cassette counts recorded yet."] }
-        let total = cassettes.reduce(Int64(0)) { $0 + $1.denomination * Int64($1.count) }
+        let bin = Self.depositBin(try journal.records())
         return ["Cassettes:"]
             + cassettes.enumerated().map { index, cassette in
                 "  \(index + 1): \(ScreenText.cash(cassette.denomination, currency: cassette.currency)) x \(cassette.count) (\(cassette.state.rawValue))"
-            } + ["  cash in the machine: \(ScreenText.money(total))"]
+            } + [
+                "  deposit bin: \(ScreenText.money(bin))",
+                "  cash in the machine: \(ScreenText.money(Self.total(cassettes) + bin))",
+            ]
+    }
+
+    static func total(_ cassettes: [Cassette]) -> Int64 {
+        cassettes.reduce(Int64(0)) { $0 + $1.denomination * Int64($1.count) }
+    }
+
+    /// The cash deposited since the last replenishment (it waits in the deposit bin until the operator
+    /// takes it out): the approved deposits' amounts.
+    static func depositBin(_ records: [JournalRecord]) -> Int64 {
+        let start = records.lastIndex { $0.kind == "operator.replenish" }.map { $0 + 1 } ?? 0
+        return records[start...].filter {
+            $0.kind == "answer.received" && $0.detail["code"] == "00"
+                && ($0.detail["processingCode"] ?? "").hasPrefix(ProcessingCode.TransactionType.deposit.rawValue)
+        }.reduce(Int64(0)) { $0 + (Int64($1.detail["amount"] ?? "") ?? 0) }
     }
 
     // MARK: With the switch
@@ -123,7 +140,12 @@ public enum TerminalOperations {
         journal: ElectronicJournal,
         counts: [Int]
     ) async throws -> String {
-        let old = try journal.cassettes() ?? configuration.cassettes
+        // A terminal never replenished is empty as far as the ledger knows: its first replenishment loads it.
+        let old = try journal.cassettes() ?? configuration.cassettes.map { cassette in
+            var empty = cassette
+            empty.count = 0
+            return empty
+        }
         guard counts.count == old.count else {
             throw Failure("give one count per cassette: \(old.count) cassettes, \(counts.count) counts")
         }
@@ -132,8 +154,9 @@ public enum TerminalOperations {
         }
         var new = old
         for index in new.indices { new[index].count = counts[index] }
-        let unloaded = old.reduce(Int64(0)) { $0 + $1.denomination * Int64($1.count) }
-        let loaded = new.reduce(Int64(0)) { $0 + $1.denomination * Int64($1.count) }
+        // Out: what was left in the cassettes and the deposit bin; in: the new cassettes.
+        let unloaded = Self.total(old) + Self.depositBin(try journal.records())
+        let loaded = Self.total(new)
         let answer = try await Self.withSession(configuration) { session in
             try await session.administrative(.replenish, [(.unloaded, String(unloaded)), (.loaded, String(loaded))])
         }
@@ -195,14 +218,13 @@ public enum TerminalOperations {
         let differences = totals.differences(from: theirs)
         let tlv = answer[48].flatMap { try? ATM87TLV(parsing: $0) }
         let ledgerCash = tlv?[.cashHeld]
-        let cassettes = try journal.cassettes() ?? []
-        let counted = cassettes.reduce(Int64(0)) { $0 + $1.denomination * Int64($1.count) }
+        let counted = Self.total(try journal.cassettes() ?? []) + Self.depositBin(try journal.records())
         var cashLine: String?
         if let ledgerCash, let ledger = try? SignedAmount.decode(Substring(ledgerCash), field: 48) {
             cashLine =
                 ledger == counted
-                ? "Cash: the ledger and the cassettes agree on \(ScreenText.money(counted))."
-                : "Cash: the ledger says \(ScreenText.money(ledger)), the cassettes hold \(ScreenText.money(counted)) (difference \(ScreenText.money(counted - ledger)))."
+                ? "Cash: the ledger and the machine (cassettes and deposit bin) agree on \(ScreenText.money(counted))."
+                : "Cash: the ledger says \(ScreenText.money(ledger)), the machine (cassettes and deposit bin) holds \(ScreenText.money(counted)) (difference \(ScreenText.money(counted - ledger)))."
         }
         try journal.append(
             JournalEntry(
