@@ -31,6 +31,7 @@ public enum ScreenText {
         case "76": return "That account is not available."
         case "77": return "The account to pay into is not available."
         case "91": return "Service is temporarily unavailable. Please try later."
+        case "68": return "Your transaction took too long and was cancelled. Your account has not been charged."
         case "94": return "This request was already made."
         default: return "The transaction could not be completed (code \(code ?? "none"))."
         }
