@@ -545,12 +545,12 @@ public struct ATMSession: Sendable {
 
     /// The dispenser gave all the notes of the plan.
     public mutating func dispensed(_ plan: DispensePlan) -> [ATMAction] {
-        self.dispenseEnded(given: plan, complete: true)
+        self.dispenseEnded(given: plan)
     }
 
     /// The dispenser stopped (a jam) after giving `given`.
     public mutating func dispenseFailed(given: DispensePlan) -> [ATMAction] {
-        self.dispenseEnded(given: given, complete: false)
+        self.dispenseEnded(given: given)
     }
 
     public mutating func cashTaken() -> [ATMAction] {
@@ -738,7 +738,9 @@ public struct ATMSession: Sendable {
         ]
     }
 
-    mutating func dispenseEnded(given: DispensePlan, complete: Bool) -> [ATMAction] {
+    /// The notes given (all of the plan or, after a jam, part of it): counts down, then the cash presented
+    /// (or, when nothing came out, the whole amount reversed).
+    mutating func dispenseEnded(given: DispensePlan) -> [ATMAction] {
         guard case .card(let card, .dispensing(let intent, let answer)) = self.state else { return [] }
         for (index, notes) in given.notes.enumerated() where index < self.cassettes.count {
             self.cassettes[index].count = max(0, self.cassettes[index].count - notes)
@@ -750,7 +752,6 @@ public struct ATMSession: Sendable {
             actions += [.journal(.reversalOrdered(order)), .reverse(order)]
             return actions + self.result(card, .withdrawal, ["Sorry, no cash could be given.", "Your account will not be charged."])
         }
-        _ = complete
         self.state = .card(card, .presenting(intent, answer: answer, dispensed: amount))
         return actions + [
             .presentCash(amount), .journal(.cashPresented(amount)),
