@@ -190,7 +190,7 @@ struct ATMControllerTests {
             try await ControllerUnderTest.with(
                 under,
                 cassettes: [Cassette(denomination: 5_000, count: 10, currency: "978")],
-                timeouts: ATMTimeouts(response: .milliseconds(500)),
+                timeouts: ATMTimeouts(response: .seconds(2)),
                 seed: 1
             ) { atm in
                 await atm.waitFor("[WELCOME]")
