@@ -573,7 +573,7 @@ public struct BankService: Sendable {
                 return BankAnswer(code: staff.role == .admin ? .notPermittedToTerminal : .notPermittedToTerminal)
             case .alreadyExists, .invalidValue: return BankAnswer(code: .invalidTransaction)
             case .notFound: return BankAnswer(code: .unknownFromAccount)
-            case .unavailable: throw error
+            case .unavailable, .databaseGone: throw error
             }
         }
     }
@@ -586,12 +586,16 @@ public struct BankService: Sendable {
     public static func responseCode(for error: any Error) -> ResponseCode {
         if let error = error as? StoreError {
             switch error.kind {
-            case .unavailable where error.detail.hasPrefix("the database did not answer"): return .switchInoperative
+            case .databaseGone: return .switchInoperative
             case .notPermitted: return .notPermittedToTerminal
             default: return .systemMalfunction
             }
         }
-        if error is PSQLError { return .switchInoperative }
+        if let error = error as? PSQLError {
+            // Not through the store: the database went away unless the server said otherwise.
+            guard let state = error.serverInfo?[.sqlState] else { return .switchInoperative }
+            return StoreError.isDatabaseGone(sqlState: state) ? .switchInoperative : .systemMalfunction
+        }
         return .systemMalfunction
     }
 

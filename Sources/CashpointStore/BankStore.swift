@@ -45,12 +45,29 @@ public struct StoreError: Error, CustomStringConvertible, Sendable {
         case notFound
         /// A value broke a check (23514, 22023, 22P02).
         case invalidValue
-        /// The database could not be reached or failed (the switch answers 91 or 96).
+        /// The database went away: the connection was lost, or the server ended the session or is
+        /// shutting down (no SQLSTATE, class 08, 57P01-57P03). The switch answers 91.
+        case databaseGone
+        /// The database failed in another way (the switch answers 96).
         case unavailable
     }
 
     public var kind: Kind
     public var detail: String
+    /// PostgreSQL's SQLSTATE, when the server gave one.
+    public var sqlState: String?
+
+    public init(kind: Kind, detail: String, sqlState: String? = nil) {
+        self.kind = kind
+        self.detail = detail
+        self.sqlState = sqlState
+    }
+
+    /// SQLSTATEs that mean the server, not the statement, is gone: connection exceptions (class 08),
+    /// admin shutdown (57P01, `pg_terminate_backend`), crash shutdown (57P02), cannot connect now (57P03).
+    public static func isDatabaseGone(sqlState: String) -> Bool {
+        sqlState.hasPrefix("08") || ["57P01", "57P02", "57P03"].contains(sqlState)
+    }
 
     public var description: String { "\(self.kind.rawValue): \(self.detail)" }
 }
@@ -643,14 +660,17 @@ public struct BankStore: Sendable {
 
     static func storeError(_ error: PSQLError) -> StoreError {
         let message = error.serverInfo?[.message] ?? String(describing: error.code)
-        switch error.serverInfo?[.sqlState] {
-        case "42501": return StoreError(kind: .notPermitted, detail: message)
-        case "23505": return StoreError(kind: .alreadyExists, detail: message)
-        case "23503", "P0002": return StoreError(kind: .notFound, detail: message)
+        let state = error.serverInfo?[.sqlState]
+        switch state {
+        case "42501": return StoreError(kind: .notPermitted, detail: message, sqlState: state)
+        case "23505": return StoreError(kind: .alreadyExists, detail: message, sqlState: state)
+        case "23503", "P0002": return StoreError(kind: .notFound, detail: message, sqlState: state)
         case "23514", "22023", "22P02", "22001", "22007", "22008":
-            return StoreError(kind: .invalidValue, detail: message)
-        case .some(let state): return StoreError(kind: .unavailable, detail: "\(state): \(message)")
-        case .none: return StoreError(kind: .unavailable, detail: "the database did not answer: \(error.code)")
+            return StoreError(kind: .invalidValue, detail: message, sqlState: state)
+        case .some(let state) where StoreError.isDatabaseGone(sqlState: state):
+            return StoreError(kind: .databaseGone, detail: "\(state): \(message)", sqlState: state)
+        case .some(let state): return StoreError(kind: .unavailable, detail: "\(state): \(message)", sqlState: state)
+        case .none: return StoreError(kind: .databaseGone, detail: "the database did not answer: \(error.code)")
         }
     }
 }

@@ -56,10 +56,12 @@ public struct MigrationReport: Sendable, Hashable {
     public var alreadyApplied: [Int]
 }
 
-/// Applies the migrations in order, each in its own transaction, recording each in
-/// `public.cashpoint_migrations`. Running it again applies nothing; a recorded migration whose SQL has
-/// changed is an error. Concurrent runs wait on an advisory lock. Needs a role that may create roles
-/// and schemas (the cluster's superuser in scripts/pg).
+/// Applies the migrations in order, all of them in one transaction with their bookkeeping table
+/// `public.cashpoint_migrations` and the switch role's password: a run that fails anywhere (a role that
+/// may not create roles, a broken migration) leaves the database as it was, without even the table.
+/// Running it again applies nothing; a recorded migration whose SQL has changed is an error. Concurrent
+/// runs wait on a transaction-scoped advisory lock. Needs a role that may create roles and schemas (the
+/// cluster's superuser in scripts/pg).
 public enum Migrator {
     static let lockKey: Int64 = 0x4341_5348_504F_494E  // "CASHPOIN"
 
@@ -69,6 +71,36 @@ public enum Migrator {
         switchPassword: String?,
         logger: Logger
     ) async throws -> MigrationReport {
+        if let switchPassword {
+            guard switchPassword.utf8.count >= 16,
+                switchPassword.utf8.allSatisfy({
+                    ($0 >= 0x30 && $0 <= 0x39) || ($0 | 0x20 >= 0x61 && $0 | 0x20 <= 0x7A)
+                })
+            else {
+                throw MigrationError(reason: "the switch password must be 16 or more letters and digits")
+            }
+        }
+        let report: MigrationReport
+        do {
+            report = try await connection.withTransaction(logger: logger) { connection in
+                try await Self.run(connection, migrations: migrations, switchPassword: switchPassword, logger: logger)
+            }
+        } catch let error as PostgresTransactionError {
+            throw error.closureError ?? error.beginError ?? error.commitError ?? error
+        }
+        for version in report.applied {
+            logger.info("migration applied", metadata: ["migration.version": "\(version)"])
+        }
+        return report
+    }
+
+    static func run(
+        _ connection: PostgresConnection,
+        migrations: [Migration],
+        switchPassword: String?,
+        logger: Logger
+    ) async throws -> MigrationReport {
+        try await connection.query("SELECT pg_advisory_xact_lock(\(lockKey))", logger: logger)
         try await connection.query(
             """
             CREATE TABLE IF NOT EXISTS public.cashpoint_migrations (
@@ -80,67 +112,109 @@ public enum Migrator {
             """,
             logger: logger
         )
-        try await connection.query("SELECT pg_advisory_lock(\(lockKey))", logger: logger)
-        do {
-            var applied: [Int] = []
-            var already: [Int] = []
-            var recorded: [Int: String] = [:]
-            let rows = try await connection.query(
-                "SELECT version, checksum FROM public.cashpoint_migrations",
-                logger: logger
-            )
-            for try await (version, checksum) in rows.decode((Int, String).self) {
-                recorded[version] = checksum
-            }
-            for migration in migrations {
-                if let checksum = recorded[migration.version] {
-                    guard checksum == migration.checksum else {
-                        throw MigrationError(
-                            reason: "migration \(migration.version) (\(migration.name)) changed after it was applied; "
-                                + "add a new migration instead of editing an applied one"
-                        )
-                    }
-                    already.append(migration.version)
-                    continue
-                }
-                let statements = try SQLScript.statements(migration.sql)
-                try await connection.withTransaction(logger: logger) { connection in
-                    for statement in statements {
-                        try await connection.query(PostgresQuery(unsafeSQL: statement), logger: logger)
-                    }
-                    try await connection.query("RESET ROLE", logger: logger)
-                    try await connection.query(
-                        """
-                        INSERT INTO public.cashpoint_migrations (version, name, checksum)
-                        VALUES (\(migration.version), \(migration.name), \(migration.checksum))
-                        """,
-                        logger: logger
+        var applied: [Int] = []
+        var already: [Int] = []
+        var recorded: [Int: String] = [:]
+        let rows = try await connection.query(
+            "SELECT version, checksum FROM public.cashpoint_migrations",
+            logger: logger
+        )
+        for try await (version, checksum) in rows.decode((Int, String).self) {
+            recorded[version] = checksum
+        }
+        for migration in migrations {
+            if let checksum = recorded[migration.version] {
+                guard checksum == migration.checksum else {
+                    throw MigrationError(
+                        reason: "migration \(migration.version) (\(migration.name)) changed after it was applied; "
+                            + "add a new migration instead of editing an applied one"
                     )
                 }
-                logger.info(
-                    "migration applied",
-                    metadata: ["migration.version": "\(migration.version)", "migration.name": "\(migration.name)"]
-                )
-                applied.append(migration.version)
+                already.append(migration.version)
+                continue
             }
-            if let switchPassword {
-                guard switchPassword.utf8.count >= 16,
-                    switchPassword.utf8.allSatisfy({
-                        ($0 >= 0x30 && $0 <= 0x39) || ($0 | 0x20 >= 0x61 && $0 | 0x20 <= 0x7A)
-                    })
-                else {
-                    throw MigrationError(reason: "the switch password must be 16 or more letters and digits")
-                }
-                try await connection.query(
-                    PostgresQuery(unsafeSQL: "ALTER ROLE cashpoint_switch LOGIN PASSWORD '\(switchPassword)'"),
-                    logger: logger
-                )
+            for statement in try SQLScript.statements(migration.sql) {
+                try await connection.query(PostgresQuery(unsafeSQL: statement), logger: logger)
             }
-            try await connection.query("SELECT pg_advisory_unlock(\(lockKey))", logger: logger)
-            return MigrationReport(applied: applied, alreadyApplied: already)
-        } catch {
-            _ = try? await connection.query("SELECT pg_advisory_unlock(\(lockKey))", logger: logger)
-            throw error
+            try await connection.query("RESET ROLE", logger: logger)
+            try await connection.query(
+                """
+                INSERT INTO public.cashpoint_migrations (version, name, checksum)
+                VALUES (\(migration.version), \(migration.name), \(migration.checksum))
+                """,
+                logger: logger
+            )
+            applied.append(migration.version)
+        }
+        // The switch checks at start that the schema is current (`Migrator.check`): it may read this
+        // table, and nothing else of public.
+        try await connection.query("GRANT SELECT ON public.cashpoint_migrations TO cashpoint_switch", logger: logger)
+        if let switchPassword {
+            try await connection.query(
+                PostgresQuery(unsafeSQL: "ALTER ROLE cashpoint_switch LOGIN PASSWORD '\(switchPassword)'"),
+                logger: logger
+            )
+        }
+        return MigrationReport(applied: applied, alreadyApplied: already)
+    }
+}
+
+/// The database is not ready for this build of the switch: never migrated, or migrated by an older one.
+/// The switch refuses to start with it.
+public struct SchemaNotReady: Error, CustomStringConvertible, Sendable, Hashable {
+    public enum Kind: Sendable, Hashable {
+        /// No `public.cashpoint_migrations`: `atm-switch migrate` never ran on this database.
+        case notMigrated
+        /// Migrations of this build that the database has not had.
+        case behind(missing: [Int])
+        /// The table exists but this role may not read it (migrated by a build that did not grant it).
+        case notReadable
+    }
+
+    public var kind: Kind
+    public var database: String
+
+    public var description: String {
+        switch self.kind {
+        case .notMigrated:
+            "the database \(self.database) has no Cashpoint schema: run `atm-switch migrate` on it (as a role "
+                + "that may create roles, see docs/operations.md), then start the switch again"
+        case .behind(let missing):
+            "the database \(self.database) lacks migrations \(missing.map(String.init).joined(separator: ", ")) "
+                + "of this build: run `atm-switch migrate` on it, then start the switch again"
+        case .notReadable:
+            "the switch's role may not read public.cashpoint_migrations in \(self.database): run "
+                + "`atm-switch migrate` on it (it grants that), then start the switch again"
+        }
+    }
+}
+
+extension Migrator {
+    /// Throws `SchemaNotReady` unless every one of `migrations` is recorded as applied in the database.
+    /// Reads only the catalog and `public.cashpoint_migrations`, so the switch's role can run it.
+    public static func check(
+        connection: PostgresConnection,
+        migrations: [Migration],
+        database: String,
+        logger: Logger
+    ) async throws {
+        let exists = try await connection.query(
+            "SELECT to_regclass('public.cashpoint_migrations') IS NOT NULL",
+            logger: logger
+        )
+        for try await present in exists.decode(Bool.self) where !present {
+            throw SchemaNotReady(kind: .notMigrated, database: database)
+        }
+        var recorded: Set<Int> = []
+        do {
+            let rows = try await connection.query("SELECT version FROM public.cashpoint_migrations", logger: logger)
+            for try await version in rows.decode(Int.self) { recorded.insert(version) }
+        } catch let error as PSQLError where error.serverInfo?[.sqlState] == "42501" {
+            throw SchemaNotReady(kind: .notReadable, database: database)
+        }
+        let missing = migrations.map(\.version).filter { !recorded.contains($0) }
+        guard missing.isEmpty else {
+            throw SchemaNotReady(kind: recorded.isEmpty ? .notMigrated : .behind(missing: missing), database: database)
         }
     }
 }

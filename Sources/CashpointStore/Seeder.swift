@@ -101,7 +101,9 @@ public enum Seeder {
         public var terminals: Int
     }
 
-    /// Loads the fixture into an empty bank. Refuses a bank that already has users.
+    /// Loads the fixture into an empty bank, all or nothing: the whole fixture is checked first
+    /// (`validate`), then loaded in one transaction, so a fixture refused for any reason, by the check
+    /// or by the database, leaves the bank exactly as it was. Refuses a bank that already has users.
     public static func seed(
         _ fixture: BankFixture,
         store: BankStore,
@@ -109,126 +111,314 @@ public enum Seeder {
         switchKey: SwitchKey? = nil,
         threadPool: NIOThreadPool = .singleton
     ) async throws -> Report {
-        let seeder = ActorContext.system("seed")
-        let users = try await store.listUsersCount()
-        guard users == 0 else {
-            throw SeedError(
-                reason: "the bank already has \(users) users: seed an empty database (scripts/pg destroy, or a new one)"
-            )
-        }
-        try await store.configure(
-            actor: seeder,
-            currency: fixture.currency,
-            maxPINTries: fixture.maxPINTries,
-            maxPasswordTries: fixture.maxPasswordTries
-        )
-        _ = try await store.openInternalAccount(
-            actor: seeder,
-            accountNo: fixture.equityAccount,
-            name: "Bank equity (opening balances)",
-            kind: "bank_equity"
-        )
-        try await store.openVault(
-            actor: seeder,
-            accountNo: fixture.vaultAccount ?? "BANKVAULT",
-            opening: fixture.vaultCash ?? 0
-        )
-        for terminal in fixture.terminals {
-            let kind = terminal.kind == "atm" ? "terminal_cash" : "teller_drawer"
-            _ = try await store.openInternalAccount(
-                actor: seeder,
-                accountNo: terminal.cashAccount,
-                name: "Cash of \(terminal.id)",
-                kind: kind
-            )
-            try await store.registerTerminal(
-                actor: seeder,
-                terminal: terminal.id,
-                kind: terminal.kind,
-                location: terminal.location,
-                cashAccount: terminal.cashAccount
-            )
-            if let hex = terminal.masterKey {
-                guard let switchKey else {
-                    throw SeedError(reason: "the fixture has terminal master keys: pass the switch key to seal them")
-                }
-                let master: SecretKey
-                do {
-                    master = try SecretKey(hex: hex, name: "master key of \(terminal.id)")
-                } catch {
-                    throw SeedError(reason: error.description)
-                }
-                _ = try await store.setTerminalMasterKey(
-                    actor: seeder,
-                    terminal: terminal.id,
-                    sealed: try switchKey.sealMasterKey(master.key, terminal: terminal.id),
-                    checkValue: KeyCheckValue.of(master.key)
-                )
-            }
-        }
+        try self.validate(fixture, hasSwitchKey: switchKey != nil)
+        // The slow work (bcrypt, sealing) before the transaction, so it holds its locks briefly.
+        var staffHashes: [String] = []
         for member in fixture.staff {
-            let hash = try await threadPool.runIfActive {
-                try hasher.hashPassword(userName: member.userName, password: member.password)
-            }
-            _ = try await store.createStaff(
-                actor: seeder,
-                userName: member.userName,
-                fullName: member.fullName,
-                role: member.role,
-                passwordHash: hash
+            staffHashes.append(
+                try await threadPool.runIfActive {
+                    try hasher.hashPassword(userName: member.userName, password: member.password)
+                }
             )
         }
-        var accounts = 0
-        var cards = 0
+        var pinHashes: [[String]] = []
         for customer in fixture.customers {
-            let userID = try await store.createCustomer(
-                actor: seeder,
-                userName: customer.userName,
-                fullName: customer.fullName
-            )
-            for account in customer.accounts {
-                _ = try await store.openAccount(
-                    actor: seeder,
-                    userID: userID,
-                    accountNo: account.accountNo,
-                    name: account.name,
-                    dailyLimit: account.dailyLimit,
-                    dailyCount: account.dailyCount
-                )
-                if account.opening > 0 {
-                    try await store.postOpening(
-                        actor: seeder,
-                        account: account.accountNo,
-                        amount: account.opening,
-                        equityAccount: fixture.equityAccount
-                    )
-                }
-                accounts += 1
-            }
+            var hashes: [String] = []
             for card in customer.cards {
-                guard CredentialHasher.isValidPIN(card.pin) else {
-                    throw SeedError(reason: "card \(CredentialHasher.maskPAN(card.pan)): a PIN is 4-12 digits")
-                }
-                let hash = try await threadPool.runIfActive { try hasher.hashPIN(pan: card.pan, pin: card.pin) }
-                _ = try await store.issueCard(
-                    actor: seeder,
-                    userID: userID,
-                    panDigest: hasher.panDigest(card.pan),
-                    maskedPAN: CredentialHasher.maskPAN(card.pan),
-                    pinHash: hash,
-                    expiry: card.expiry,
-                    accounts: card.accounts
-                )
-                cards += 1
+                hashes.append(try await threadPool.runIfActive { try hasher.hashPIN(pan: card.pan, pin: card.pin) })
             }
+            pinHashes.append(hashes)
+        }
+        var sealedKeys: [String: (sealed: [UInt8], checkValue: String)] = [:]
+        for terminal in fixture.terminals {
+            guard let hex = terminal.masterKey, let switchKey else { continue }
+            let master = try SecretKey(hex: hex, name: "master key of \(terminal.id)")
+            sealedKeys[terminal.id] = (
+                try switchKey.sealMasterKey(master.key, terminal: terminal.id), KeyCheckValue.of(master.key)
+            )
+        }
+        let loading = Loading(logger: store.logger)
+        let sealed = sealedKeys
+        let staffPasswordHashes = staffHashes
+        let cardPINHashes = pinHashes
+        do {
+            try await store.client.withTransaction(logger: store.logger) { connection in
+                try await loading.load(
+                    fixture,
+                    on: connection,
+                    staffHashes: staffPasswordHashes,
+                    pinHashes: cardPINHashes,
+                    sealedKeys: sealed,
+                    hasher: hasher
+                )
+            }
+        } catch let error as PostgresTransactionError {
+            throw loading.refusal(error.closureError ?? error.beginError ?? error.commitError ?? error)
+        } catch {
+            throw loading.refusal(error)
         }
         return Report(
             customers: fixture.customers.count,
-            accounts: accounts,
-            cards: cards,
+            accounts: fixture.customers.reduce(0) { $0 + $1.accounts.count },
+            cards: fixture.customers.reduce(0) { $0 + $1.cards.count },
             staff: fixture.staff.count,
             terminals: fixture.terminals.count
         )
+    }
+
+    /// Checks the whole fixture before anything is written; throws one `SeedError` naming every entry
+    /// that is wrong and why.
+    public static func validate(_ fixture: BankFixture, hasSwitchKey: Bool) throws {
+        var problems: [String] = []
+        func digits(_ text: String) -> Bool { !text.isEmpty && text.utf8.allSatisfy { $0 >= 0x30 && $0 <= 0x39 } }
+        if !(fixture.currency.utf8.count == 3 && digits(fixture.currency)) {
+            problems.append("currency \"\(fixture.currency)\": an ISO 4217 numeric code is 3 digits")
+        }
+        if fixture.maxPINTries < 1 { problems.append("maxPINTries must be 1 or more") }
+        if fixture.maxPasswordTries < 1 { problems.append("maxPasswordTries must be 1 or more") }
+        if let cash = fixture.vaultCash, cash < 0 { problems.append("vaultCash \(cash) is negative") }
+        func isISODate(_ text: String) -> Bool {
+            let parts = text.split(separator: "-", omittingEmptySubsequences: false)
+            guard text.utf8.count == 10, parts.count == 3, parts.allSatisfy({ digits(String($0)) }),
+                let month = Int(parts[1]), let day = Int(parts[2])
+            else { return false }
+            return (1...12).contains(month) && (1...31).contains(day)
+        }
+        var accountNumbers: Set<String> = []
+        func account(_ number: String, _ entry: String) {
+            if number.isEmpty {
+                problems.append("\(entry): the account number is empty")
+            } else if !accountNumbers.insert(number).inserted {
+                problems.append("\(entry): account number \(number) appears twice in the fixture")
+            }
+        }
+        account(fixture.equityAccount, "equityAccount")
+        account(fixture.vaultAccount ?? "BANKVAULT", "vaultAccount")
+        var terminalIDs: Set<String> = []
+        for terminal in fixture.terminals {
+            let entry = "terminal \(terminal.id)"
+            if !((1...8).contains(terminal.id.utf8.count)
+                && terminal.id.utf8.allSatisfy({ (0x30...0x39).contains($0) || (0x41...0x5A).contains($0) }))
+            {
+                problems.append("\(entry): a terminal id is 1-8 capital letters or digits")
+            }
+            if !terminalIDs.insert(terminal.id).inserted { problems.append("\(entry) appears twice") }
+            if !["atm", "branch"].contains(terminal.kind) {
+                problems.append("\(entry): kind \"\(terminal.kind)\" is not atm or branch")
+            }
+            account(terminal.cashAccount, "\(entry) cashAccount")
+            if let hex = terminal.masterKey {
+                do {
+                    _ = try SecretKey(hex: hex, name: "master key")
+                } catch {
+                    problems.append("\(entry): \(error.description)")
+                }
+                if !hasSwitchKey {
+                    problems.append("\(entry) has a master key: pass the switch key to seal it")
+                }
+            }
+        }
+        var userNames: Set<String> = []
+        func user(_ name: String, _ entry: String) {
+            if name.isEmpty {
+                problems.append("\(entry): the user name is empty")
+            } else if !userNames.insert(name).inserted {
+                problems.append("\(entry): user name \(name) appears twice in the fixture")
+            }
+        }
+        for member in fixture.staff {
+            user(member.userName, "staff \(member.userName)")
+            if member.password.isEmpty { problems.append("staff \(member.userName): the password is empty") }
+        }
+        var pans: Set<String> = []
+        for customer in fixture.customers {
+            let entry = "customer \(customer.userName)"
+            user(customer.userName, entry)
+            for item in customer.accounts {
+                let name = "\(entry), account \(item.accountNo)"
+                account(item.accountNo, name)
+                if item.opening < 0 { problems.append("\(name): opening balance \(item.opening) is negative") }
+                if let limit = item.dailyLimit, limit < 0 {
+                    problems.append("\(name): dailyLimit \(limit) is negative")
+                }
+                if let count = item.dailyCount, count < 0 {
+                    problems.append("\(name): dailyCount \(count) is negative")
+                }
+            }
+            let own = Set(customer.accounts.map(\.accountNo))
+            for card in customer.cards {
+                let name = "\(entry), card \(CredentialHasher.maskPAN(card.pan))"
+                if !((12...19).contains(card.pan.utf8.count) && digits(card.pan)) {
+                    problems.append("\(name): a PAN is 12-19 digits")
+                } else if !pans.insert(card.pan).inserted {
+                    problems.append("\(name) appears twice in the fixture")
+                }
+                if !CredentialHasher.isValidPIN(card.pin) { problems.append("\(name): a PIN is 4-12 digits") }
+                if !isISODate(card.expiry) {
+                    problems.append("\(name): expiry \"\(card.expiry)\" is not a date YYYY-MM-DD")
+                }
+                if card.accounts.isEmpty { problems.append("\(name): it names no account") }
+                for number in card.accounts where !own.contains(number) {
+                    problems.append("\(name): account \(number) is not one of the customer's")
+                }
+            }
+        }
+        guard problems.isEmpty else {
+            throw SeedError(
+                reason: "the fixture is refused, nothing was loaded: " + problems.joined(separator: "; ")
+            )
+        }
+    }
+
+    /// One fixture's load on one connection inside the seed's transaction; remembers which entry it is
+    /// at, so a refusal by the database names it.
+    final class Loading: @unchecked Sendable {
+        let logger: Logger
+        var entry = "the bank's settings"
+
+        init(logger: Logger) { self.logger = logger }
+
+        func refusal(_ error: any Error) -> any Error {
+            if error is SeedError { return error }
+            if let error = error as? PSQLError {
+                let store = BankStore.storeError(error)
+                return SeedError(
+                    reason: "\(self.entry): \(error.serverInfo?[.message] ?? store.detail)"
+                        + (store.sqlState.map { " (SQLSTATE \($0))" } ?? "")
+                        + "; nothing was loaded"
+                )
+            }
+            return error
+        }
+
+        func value<T: PostgresDecodable & Sendable>(_ query: PostgresQuery, on connection: PostgresConnection) async throws -> T {
+            let rows = try await connection.query(query, logger: self.logger)
+            for try await value in rows.decode(T.self) { return value }
+            throw SeedError(reason: "\(self.entry): the database returned no row")
+        }
+
+        func run(_ query: PostgresQuery, on connection: PostgresConnection) async throws {
+            let rows = try await connection.query(query, logger: self.logger)
+            for try await _ in rows {}
+        }
+
+        func load(
+            _ fixture: BankFixture,
+            on connection: PostgresConnection,
+            staffHashes: [String],
+            pinHashes: [[String]],
+            sealedKeys: [String: (sealed: [UInt8], checkValue: String)],
+            hasher: CredentialHasher
+        ) async throws {
+            let actor = ActorContext.system("seed")
+            let users: Int = try await self.value(
+                "SELECT count(*)::int FROM bank.audit_logs WHERE action IN ('customer.create', 'staff.create')",
+                on: connection
+            )
+            guard users == 0 else {
+                throw SeedError(
+                    reason: "the bank already has \(users) users: seed an empty database (scripts/pg destroy, or a new one)"
+                )
+            }
+            try await self.run(
+                """
+                SELECT bank.configure(\(actor.name), \(fixture.currency), \(fixture.maxPINTries)::int,
+                    \(fixture.maxPasswordTries)::int)
+                """,
+                on: connection
+            )
+            self.entry = "equityAccount \(fixture.equityAccount)"
+            let _: Int64 = try await self.value(
+                """
+                SELECT bank.open_internal_account(\(actor.name), \(fixture.equityAccount),
+                    \("Bank equity (opening balances)"), \("bank_equity"))
+                """,
+                on: connection
+            )
+            let vault = fixture.vaultAccount ?? "BANKVAULT"
+            self.entry = "vaultAccount \(vault)"
+            let _: Int64 = try await self.value(
+                "SELECT bank.open_vault(\(actor.name), \(vault), \(fixture.vaultCash ?? 0))",
+                on: connection
+            )
+            for terminal in fixture.terminals {
+                self.entry = "terminal \(terminal.id)"
+                let kind = terminal.kind == "atm" ? "terminal_cash" : "teller_drawer"
+                let _: Int64 = try await self.value(
+                    """
+                    SELECT bank.open_internal_account(\(actor.name), \(terminal.cashAccount),
+                        \("Cash of \(terminal.id)"), \(kind))
+                    """,
+                    on: connection
+                )
+                try await self.run(
+                    """
+                    SELECT bank.register_terminal(\(actor.name), \(terminal.id), \(terminal.kind),
+                        \(terminal.location), \(terminal.cashAccount))
+                    """,
+                    on: connection
+                )
+                if let key = sealedKeys[terminal.id] {
+                    let _: Bool = try await self.value(
+                        """
+                        SELECT bank.set_terminal_master_key(\(actor.name), \(terminal.id),
+                            \(ByteBuffer(bytes: key.sealed)), \(key.checkValue))
+                        """,
+                        on: connection
+                    )
+                }
+            }
+            for (member, hash) in zip(fixture.staff, staffHashes) {
+                self.entry = "staff \(member.userName)"
+                let _: Int64 = try await self.value(
+                    """
+                    SELECT bank.create_staff(\(actor.role.rawValue), \(actor.name), \(actor.ip), \(actor.device),
+                        \(member.userName), \(member.fullName), \(member.role.rawValue), \(hash))
+                    """,
+                    on: connection
+                )
+            }
+            for (customer, hashes) in zip(fixture.customers, pinHashes) {
+                self.entry = "customer \(customer.userName)"
+                let userID: Int64 = try await self.value(
+                    """
+                    SELECT bank.create_customer(\(actor.role.rawValue), \(actor.name), \(actor.ip), \(actor.device),
+                        \(customer.userName), \(customer.fullName))
+                    """,
+                    on: connection
+                )
+                for account in customer.accounts {
+                    self.entry = "customer \(customer.userName), account \(account.accountNo)"
+                    let _: Int64 = try await self.value(
+                        """
+                        SELECT bank.open_account(\(actor.role.rawValue), \(actor.name), \(actor.ip), \(actor.device),
+                            \(userID), \(account.accountNo), \(account.name), \(account.dailyLimit), \(account.dailyCount)::int)
+                        """,
+                        on: connection
+                    )
+                    if account.opening > 0 {
+                        let _: Int64 = try await self.value(
+                            """
+                            SELECT bank.post_opening(\(actor.name), \(account.accountNo), \(account.opening),
+                                \(fixture.equityAccount))
+                            """,
+                            on: connection
+                        )
+                    }
+                }
+                for (card, hash) in zip(customer.cards, hashes) {
+                    self.entry = "customer \(customer.userName), card \(CredentialHasher.maskPAN(card.pan))"
+                    let _: Int64 = try await self.value(
+                        """
+                        SELECT bank.issue_card(\(actor.role.rawValue), \(actor.name), \(actor.ip), \(actor.device),
+                            \(userID), \(ByteBuffer(bytes: hasher.panDigest(card.pan))), \(CredentialHasher.maskPAN(card.pan)),
+                            \(hash), \(card.expiry)::date, \(card.accounts))
+                        """,
+                        on: connection
+                    )
+                }
+            }
+        }
     }
 }
 

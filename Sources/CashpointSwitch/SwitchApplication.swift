@@ -48,6 +48,21 @@ public struct SwitchApplication: Sendable {
         self.logger = logger
     }
 
+    /// Connects once and checks that the database has every migration of this build; throws
+    /// `SchemaNotReady` (saying to run `atm-switch migrate`) when it has not, so the switch refuses to
+    /// start instead of answering every request 96.
+    public func checkSchema() async throws {
+        let migrations = try Migration.bundled()
+        try await self.url.withConnection(logger: self.logger) { connection in
+            try await Migrator.check(
+                connection: connection,
+                migrations: migrations,
+                database: self.url.database,
+                logger: self.logger
+            )
+        }
+    }
+
     /// The services to run, in start order, and the server (for its port and connection count).
     public func makeServices(
         onBound: @escaping @Sendable (Int) -> Void = { _ in }
@@ -130,6 +145,7 @@ public final class RunningSwitch: Sendable {
 
     /// Starts the services and returns once the server listens.
     public static func start(_ application: SwitchApplication) async throws -> RunningSwitch {
+        try await application.checkSchema()
         let (bound, continuation) = AsyncStream<Int>.makeStream()
         let (services, server, core) = await application.makeServices { port in
             continuation.yield(port)

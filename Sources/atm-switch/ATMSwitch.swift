@@ -20,6 +20,30 @@ struct ATMSwitch: AsyncParsableCommand {
             CheckDatabase.self,
         ]
     )
+
+    /// Runs the command; a database error is printed as PostgreSQL's message, its SQLSTATE and what to
+    /// do (`DatabaseFailure`), never as PSQLError's generic text.
+    static func main() async {
+        do {
+            var command = try parseAsRoot()
+            if var command = command as? any AsyncParsableCommand {
+                try await command.run()
+            } else {
+                try command.run()
+            }
+        } catch {
+            if let failure = DatabaseFailure(error) ?? Self.failure(error) {
+                FileHandle.standardError.write(Data("Error: \(failure)\n".utf8))
+                Self.exit(withError: ExitCode(1))
+            }
+            Self.exit(withError: error)
+        }
+    }
+
+    static func failure(_ error: any Error) -> DatabaseFailure? {
+        guard let error = error as? StoreError, let state = error.sqlState else { return nil }
+        return DatabaseFailure(message: error.detail, sqlState: state)
+    }
 }
 
 struct Migrate: AsyncParsableCommand {

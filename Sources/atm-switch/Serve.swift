@@ -126,18 +126,6 @@ struct Serve: AsyncParsableCommand {
             logger.warning("no audit key: the audit log is not sealed while the switch runs (atm-switch audit seal)")
         }
 
-        let factory = PrometheusMetricsFactory()
-        MetricsSystem.bootstrap(factory)
-        var endpoint: MetricsEndpoint?
-        if !self.noMetrics && self.metricsPort >= 0 {
-            endpoint = try await MetricsEndpoint.start(
-                host: self.host,
-                port: self.metricsPort,
-                factory: factory,
-                logger: logger
-            )
-            logger.notice("metrics at http://\(self.host):\(endpoint!.port)/metrics")
-        }
         let application = SwitchApplication(
             url: url,
             hasher: hasher,
@@ -156,6 +144,24 @@ struct Serve: AsyncParsableCommand {
             auditKey: auditKey,
             logger: logger
         )
+        do {
+            try await application.checkSchema()
+        } catch let error as SchemaNotReady {
+            throw ValidationError(error.description)
+        }
+
+        let factory = PrometheusMetricsFactory()
+        MetricsSystem.bootstrap(factory)
+        var endpoint: MetricsEndpoint?
+        if !self.noMetrics && self.metricsPort >= 0 {
+            endpoint = try await MetricsEndpoint.start(
+                host: self.host,
+                port: self.metricsPort,
+                factory: factory,
+                logger: logger
+            )
+            logger.notice("metrics at http://\(self.host):\(endpoint!.port)/metrics")
+        }
         let (services, _, _) = await application.makeServices()
         let group = ServiceGroup(
             configuration: ServiceGroupConfiguration(

@@ -119,6 +119,33 @@ public struct TestBank: Sendable {
         }
     }
 
+    /// Runs `body` with the superuser's URL of a new, empty database (never migrated); dropped after.
+    @discardableResult
+    public static func withEmptyDatabase<T: Sendable>(
+        _ body: @Sendable (DatabaseURL) async throws -> T
+    ) async throws -> T {
+        let root = try DatabaseURL(
+            try #require(adminURLText, "CASHPOINT_TEST_DATABASE_URL is not set: run scripts/test")
+        )
+        let name = "cp_test_" + UUID().uuidString.replacingOccurrences(of: "-", with: "").prefix(16).lowercased()
+        try await root.withConnection(logger: quietLogger) { connection in
+            try await connection.query("SELECT pg_advisory_lock(7243)", logger: quietLogger)
+            try await connection.query(PostgresQuery(unsafeSQL: "CREATE DATABASE \(name)"), logger: quietLogger)
+            try await connection.query("SELECT pg_advisory_unlock(7243)", logger: quietLogger)
+        }
+        var admin = root
+        admin.database = name
+        let bank = TestBank(adminURL: admin, switchURL: admin, name: name)
+        do {
+            let result = try await body(admin)
+            try await bank.drop(root)
+            return result
+        } catch {
+            try? await bank.drop(root)
+            throw error
+        }
+    }
+
     public func drop(_ root: DatabaseURL) async throws {
         try await root.withConnection(logger: quietLogger) { connection in
             try await connection.query(
