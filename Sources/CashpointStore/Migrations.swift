@@ -150,12 +150,15 @@ public enum Migrator {
         // table, and nothing else of public.
         try await connection.query("GRANT SELECT ON public.cashpoint_migrations TO cashpoint_switch", logger: logger)
         if let switchPassword {
-            try await connection.query(
-                PostgresQuery(unsafeSQL: "ALTER ROLE cashpoint_switch LOGIN PASSWORD '\(switchPassword)'"),
-                logger: logger
-            )
+            try await connection.query(PostgresQuery(unsafeSQL: try Self.setPassword(switchPassword)), logger: logger)
         }
         return MigrationReport(applied: applied, alreadyApplied: already)
+    }
+
+    /// The statement that sets the switch role's password: with its SCRAM-SHA-256 verifier, computed
+    /// here, so the password itself never reaches the server or its statement log.
+    public static func setPassword(_ password: String) throws -> String {
+        "ALTER ROLE cashpoint_switch LOGIN PASSWORD '\(try ScramVerifier.make(password: password))'"
     }
 }
 

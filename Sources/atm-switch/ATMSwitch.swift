@@ -48,23 +48,41 @@ struct ATMSwitch: AsyncParsableCommand {
 
 struct Migrate: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
-        abstract: "Apply the schema migrations (each in its own transaction; running it again changes nothing).",
+        abstract: "Apply the schema migrations (in one transaction; running it again changes nothing).",
         discussion: """
             Creates the roles cashpoint_owner and cashpoint_switch, the bank schema, its functions and \
-            grants. With --switch-password (or $CASHPOINT_SWITCH_PASSWORD) it sets the switch role's password.
+            grants. With --switch-password-file FILE, $CASHPOINT_SWITCH_PASSWORD or --switch-password it sets \
+            the switch role's password, sent as a SCRAM-SHA-256 verifier computed here: the password never \
+            reaches the server or its log. (--switch-password shows in ps; prefer the file or the variable.)
             """
     )
 
     @OptionGroup var database: DatabaseOptions
 
-    @Option(help: "Password for the cashpoint_switch role: 16+ letters and digits.")
+    @Option(help: "Password for the cashpoint_switch role (16+ letters and digits). Shows in ps: prefer --switch-password-file.")
     var switchPassword: String?
+
+    @Option(help: "A file holding the cashpoint_switch role's password (its first line).")
+    var switchPasswordFile: String?
+
+    /// The password: the file's, else the flag's, else the variable's.
+    func password() throws -> String? {
+        if let file = self.switchPasswordFile {
+            guard let text = try? String(contentsOfFile: file, encoding: .utf8),
+                let line = text.split(whereSeparator: \.isNewline).first, !line.isEmpty
+            else {
+                throw ValidationError("--switch-password-file \(file): cannot be read, or its first line is empty")
+            }
+            return String(line)
+        }
+        return self.switchPassword ?? ProcessInfo.processInfo.environment["CASHPOINT_SWITCH_PASSWORD"]
+    }
 
     func run() async throws {
         let url = try await self.database.reachableURL()
         let logger = try self.database.logger()
         let migrations = try Migration.bundled()
-        let password = self.switchPassword ?? ProcessInfo.processInfo.environment["CASHPOINT_SWITCH_PASSWORD"]
+        let password = try self.password()
         let report = try await url.withConnection(logger: logger) { connection in
             try await Migrator.migrate(
                 connection: connection,

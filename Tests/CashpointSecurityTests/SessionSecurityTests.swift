@@ -1,6 +1,7 @@
 import ATM87
 import CashpointSecurity
 import Crypto
+import Foundation
 import Testing
 
 @Suite("Session keys, key material, message MACs, password blocks, the switch key")
@@ -113,5 +114,22 @@ struct SessionSecurityTests {
         #expect(KeyCheckValue.of(back.mac) == KeyCheckValue.of(keys.mac))
         // A session-key blob cannot pass for a master key (different associated data).
         #expect(throws: SwitchKey.Error.self) { try switchKey.openMasterKey(sealedSession, terminal: "ATM00001") }
+    }
+}
+
+@Suite("SCRAM-SHA-256 verifiers")
+struct ScramVerifierTests {
+    @Test("the verifier of RFC 7677's user (pencil, its salt) is what PostgreSQL stores for it")
+    func knownVector() throws {
+        let salt = [UInt8](Data(base64Encoded: "W22ZaJ0SNY7soEsUEjb6gQ==")!)
+        #expect(
+            try ScramVerifier.make(password: "pencil", salt: salt, iterations: 4_096)
+                == "SCRAM-SHA-256$4096:W22ZaJ0SNY7soEsUEjb6gQ==$WG5d8oPm3OtcPnkdi4Uo7BkeZkBFzpcXkuLmtbsT4qY=:wfPLwcE6nTWhTAmQ7tl2KeoiWGPlZqQxSrmfPwDl2dU="
+        )
+    }
+
+    @Test("a fresh salt each time")
+    func salted() throws {
+        #expect(try ScramVerifier.make(password: "x") != ScramVerifier.make(password: "x"))
     }
 }

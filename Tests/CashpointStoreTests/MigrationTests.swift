@@ -232,3 +232,13 @@ struct MigrationTests {
         }
     }
 }
+
+@Suite("the switch role's password")
+struct SwitchPasswordTests {
+    @Test("migrate sends a SCRAM-SHA-256 verifier, never the password")
+    func verifierOnly() throws {
+        let statement = try Migrator.setPassword("correct-horse-battery-staple-42")
+        #expect(!statement.contains("correct-horse"))
+        #expect(statement.hasPrefix("ALTER ROLE cashpoint_switch LOGIN PASSWORD 'SCRAM-SHA-256$4096:"))
+    }
+}

@@ -27,7 +27,7 @@ final class ManualClock: Clock, Sendable {
         var next = 0
         var sleepers: [Int: Sleeper] = [:]
         /// Tests waiting for someone to sleep until a deadline within reach.
-        var watchers: [(within: Instant, continuation: CheckedContinuation<Void, Never>)] = []
+        var watchers: [(id: UUID, within: Instant, continuation: CheckedContinuation<Bool, Never>)] = []
     }
 
     let state = Mutex(State())
@@ -47,7 +47,7 @@ final class ManualClock: Clock, Sendable {
                     state.sleepers[id] = Sleeper(deadline: deadline, continuation: continuation)
                     let woken = state.watchers.filter { deadline <= $0.within }
                     state.watchers.removeAll { deadline <= $0.within }
-                    for watcher in woken { watcher.continuation.resume() }
+                    for watcher in woken { watcher.continuation.resume(returning: true) }
                     return nil
                 }
                 if let resume { continuation.resume(with: resume) }
@@ -59,17 +59,28 @@ final class ManualClock: Clock, Sendable {
     }
 
     /// Waits until something sleeps until a deadline at most `duration` from now: a timer that
-    /// `advance(by: duration)` will fire.
-    func sleeper(within duration: Duration) async {
-        await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
+    /// `advance(by: duration)` will fire. Gives up (a recorded failure) after 30 s of real time.
+    func sleeper(within duration: Duration, sourceLocation: SourceLocation = #_sourceLocation) async {
+        let id = UUID()
+        let expiry = Task {
+            try await Task.sleep(for: .seconds(30))
+            let watcher = self.state.withLock { state -> CheckedContinuation<Bool, Never>? in
+                guard let index = state.watchers.firstIndex(where: { $0.id == id }) else { return nil }
+                return state.watchers.remove(at: index).continuation
+            }
+            watcher?.resume(returning: false)
+        }
+        defer { expiry.cancel() }
+        let found = await withCheckedContinuation { (continuation: CheckedContinuation<Bool, Never>) in
             let ready = self.state.withLock { state in
                 let within = state.now.advanced(by: duration)
                 if state.sleepers.values.contains(where: { $0.deadline <= within }) { return true }
-                state.watchers.append((within, continuation))
+                state.watchers.append((id, within, continuation))
                 return false
             }
-            if ready { continuation.resume() }
+            if ready { continuation.resume(returning: true) }
         }
+        if !found { Issue.record("nothing started to wait \(duration) on the manual clock", sourceLocation: sourceLocation) }
     }
 
     /// Moves time on and wakes every sleeper whose deadline has come.
@@ -89,7 +100,7 @@ final class ManualClock: Clock, Sendable {
 final class RecordingFrontEnd: ATMFrontEnd, Sendable {
     struct State {
         var lines: [String] = []
-        var waiters: [(text: String, times: Int, continuation: CheckedContinuation<Void, Never>)] = []
+        var waiters: [(id: UUID, text: String, times: Int, continuation: CheckedContinuation<Bool, Never>)] = []
     }
 
     let state = Mutex(State())
@@ -103,7 +114,7 @@ final class RecordingFrontEnd: ATMFrontEnd, Sendable {
             state.waiters.removeAll { waiter in lines.filter { $0.contains(waiter.text) }.count >= waiter.times }
             return ready
         }
-        for waiter in ready { waiter.continuation.resume() }
+        for waiter in ready { waiter.continuation.resume(returning: true) }
     }
 
     func draw(_ display: ATMDisplay, status: ATMStatus) { self.record(display.plainText) }
@@ -111,16 +122,34 @@ final class RecordingFrontEnd: ATMFrontEnd, Sendable {
     func device(_ event: String) { self.record("* " + event) }
     func discardTypeAhead() {}
 
-    /// Waits until `times` things shown contain the text (the suite's time limit bounds the wait).
-    func waitFor(_ text: String, times: Int = 1) async {
-        await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
+    /// Waits until `times` things shown contain the text. A wait that 30 s do not end is recorded as a
+    /// failure naming what was shown last, and ends (a wait that never returns would hang the whole run).
+    func waitFor(_ text: String, times: Int = 1, sourceLocation: SourceLocation = #_sourceLocation) async {
+        let id = UUID()
+        let expiry = Task {
+            try await Task.sleep(for: .seconds(30))
+            self.expire(id)
+        }
+        defer { expiry.cancel() }
+        let found = await withCheckedContinuation { (continuation: CheckedContinuation<Bool, Never>) in
             let ready = self.state.withLock { state in
                 if state.lines.filter({ $0.contains(text) }).count >= times { return true }
-                state.waiters.append((text, times, continuation))
+                state.waiters.append((id, text, times, continuation))
                 return false
             }
-            if ready { continuation.resume() }
+            if ready { continuation.resume(returning: true) }
         }
+        if !found {
+            Issue.record("the ATM never showed \"\(text)\" \(times) time(s); last: \(self.lines.suffix(4))", sourceLocation: sourceLocation)
+        }
+    }
+
+    func expire(_ id: UUID) {
+        let waiter = self.state.withLock { state -> CheckedContinuation<Bool, Never>? in
+            guard let index = state.waiters.firstIndex(where: { $0.id == id }) else { return nil }
+            return state.waiters.remove(at: index).continuation
+        }
+        waiter?.resume(returning: false)
     }
 }
 

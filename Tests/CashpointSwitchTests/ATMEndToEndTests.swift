@@ -150,7 +150,7 @@ struct ATMEndToEndTests {
 final class RunningATM: Sendable {
     struct State {
         var output = ""
-        var waiters: [(text: String, times: Int, continuation: CheckedContinuation<Void, Never>)] = []
+        var waiters: [(id: UUID, text: String, times: Int, continuation: CheckedContinuation<Bool, Never>)] = []
         var ended = false
     }
 
@@ -186,7 +186,7 @@ final class RunningATM: Sendable {
                 return ready
             }
             if data.isEmpty { handle.readabilityHandler = nil }
-            for waiter in ready { waiter.continuation.resume() }
+            for waiter in ready { waiter.continuation.resume(returning: true) }
         }
         try self.process.run()
     }
@@ -197,16 +197,28 @@ final class RunningATM: Sendable {
 
     var output: String { self.state.withLock { $0.output } }
 
-    /// Waits until the output has shown `text` `times` times (or the program ended).
-    func waitFor(_ text: String, times: Int = 1) async {
-        await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
+    /// Waits until the output has shown `text` `times` times (or the program ended, or 30 s passed: a
+    /// recorded failure rather than a run that never ends).
+    func waitFor(_ text: String, times: Int = 1, sourceLocation: SourceLocation = #_sourceLocation) async {
+        let id = UUID()
+        let expiry = Task {
+            try await Task.sleep(for: .seconds(30))
+            let waiter = self.state.withLock { state -> CheckedContinuation<Bool, Never>? in
+                guard let index = state.waiters.firstIndex(where: { $0.id == id }) else { return nil }
+                return state.waiters.remove(at: index).continuation
+            }
+            waiter?.resume(returning: false)
+        }
+        defer { expiry.cancel() }
+        let found = await withCheckedContinuation { (continuation: CheckedContinuation<Bool, Never>) in
             let ready = self.state.withLock { state in
                 if state.ended || state.output.components(separatedBy: text).count > times { return true }
-                state.waiters.append((text, times, continuation))
+                state.waiters.append((id, text, times, continuation))
                 return false
             }
-            if ready { continuation.resume() }
+            if ready { continuation.resume(returning: true) }
         }
+        if !found { Issue.record("atm-terminal never printed \"\(text)\" \(times) time(s)", sourceLocation: sourceLocation) }
     }
 
     func kill9() {
