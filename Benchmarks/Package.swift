@@ -5,6 +5,17 @@
 // docs/performance.md records the figures and how they were taken.
 import PackageDescription
 
+// SwiftPM names a package that is used by path after the last component of that path, so the project
+// one folder up is known by whatever its checkout folder is called ("main", "cashpoint", ...). Its
+// products are looked up under that name, computed here from where this manifest lives.
+let project: String = {
+    let parent = Context.packageDirectory.split(separator: "/").dropLast().last
+    guard let parent else {
+        fatalError("Benchmarks/ must sit inside the Cashpoint checkout, not at the file system's root")
+    }
+    return String(parent)
+}()
+
 let package = Package(
     name: "cashpoint-benchmarks",
     platforms: [.macOS(.v15)],
@@ -18,7 +29,7 @@ let package = Package(
             name: "ATM87Benchmarks",
             dependencies: [
                 .product(name: "Benchmark", package: "benchmark"),
-                .product(name: "ATM87", package: "main"),
+                .product(name: "ATM87", package: project),
                 .product(name: "NIOCore", package: "swift-nio"),
             ],
             path: "Benchmarks/ATM87Benchmarks",
@@ -30,9 +41,9 @@ let package = Package(
             name: "SwitchSecurityBenchmarks",
             dependencies: [
                 .product(name: "Benchmark", package: "benchmark"),
-                .product(name: "ATM87", package: "main"),
-                .product(name: "CashpointSecurity", package: "main"),
-                .product(name: "CashpointSwitch", package: "main"),
+                .product(name: "ATM87", package: project),
+                .product(name: "CashpointSecurity", package: project),
+                .product(name: "CashpointSwitch", package: project),
             ],
             path: "Benchmarks/SwitchSecurityBenchmarks",
             plugins: [
