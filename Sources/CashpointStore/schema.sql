@@ -2917,6 +2917,12 @@ GRANT SELECT ON TABLE bank.terminals TO cashpoint_switch;
 GRANT SELECT ON TABLE bank.transactions TO cashpoint_switch;
 
 --
+-- Name: TABLE cashpoint_migrations; Type: ACL; Schema: public; Owner: postgres
+--
+
+GRANT SELECT ON TABLE public.cashpoint_migrations TO cashpoint_switch;
+
+--
 -- PostgreSQL database dump complete
 --
 
