@@ -13,37 +13,13 @@ import Testing
 struct ATMEndToEndTests {
     /// Runs the program with the lines as its input; returns everything it printed.
     static func atm(port: Int, _ lines: [String], arguments: [String] = [], dataFolder: String? = nil) async throws -> String {
-        let binary = URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent()
-            .appendingPathComponent("atm-terminal")
-        let products = FileManager.default.fileExists(atPath: binary.path)
-            ? binary.deletingLastPathComponent()
-            : URL(fileURLWithPath: repositoryRoot.appendingPathComponent(".build/debug").path)
         let folder = try dataFolder ?? temporaryFolder()
         defer { if dataFolder == nil { try? FileManager.default.removeItem(atPath: folder) } }
-        let process = Process()
-        process.executableURL = products.appendingPathComponent("atm-terminal")
-        process.arguments =
-            [
-                "atm", "--plain", "--config", repositoryRoot.appendingPathComponent("fixtures/terminals/ATM00001.json").path,
-                "--port", String(port), "--data-folder", folder,
-            ] + arguments
-        let input = Pipe()
-        let output = Pipe()
-        process.standardInput = input
-        process.standardOutput = output
-        process.standardError = output
-        try process.run()
-        input.fileHandleForWriting.write(Data((lines.joined(separator: "\n") + "\n").utf8))
-        try input.fileHandleForWriting.close()
-        let data = await withCheckedContinuation { continuation in
-            Thread {
-                let data = output.fileHandleForReading.readDataToEndOfFile()
-                process.waitUntilExit()
-                continuation.resume(returning: data)
-            }.start()
-        }
-        let text = String(decoding: data, as: UTF8.self)
-        #expect(process.terminationStatus == 0, "atm-terminal exited \(process.terminationStatus):\n\(text)")
+        let (status, text) = try await runATMTerminal(
+            ["atm", "--plain"] + ATMTerminalBinary.terminal(port: port, folder: folder) + arguments,
+            input: lines.joined(separator: "\n") + "\n"
+        )
+        #expect(status == 0, "atm-terminal exited \(status):\n\(text)")
         return text
     }
 
@@ -159,17 +135,9 @@ final class RunningATM: Sendable {
     let state = Mutex(State())
 
     init(port: Int, dataFolder: String, arguments: [String] = []) throws {
-        let binary = URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent()
-            .appendingPathComponent("atm-terminal")
         self.process = Process()
-        self.process.executableURL =
-            FileManager.default.fileExists(atPath: binary.path)
-            ? binary : repositoryRoot.appendingPathComponent(".build/debug/atm-terminal")
-        self.process.arguments =
-            [
-                "atm", "--plain", "--config", repositoryRoot.appendingPathComponent("fixtures/terminals/ATM00001.json").path,
-                "--port", String(port), "--data-folder", dataFolder,
-            ] + arguments
+        self.process.executableURL = ATMTerminalBinary.url
+        self.process.arguments = ["atm", "--plain"] + ATMTerminalBinary.terminal(port: port, folder: dataFolder) + arguments
         self.input = Pipe()
         let output = Pipe()
         self.process.standardInput = self.input
@@ -293,29 +261,7 @@ struct ATMStoreAndForwardTests {
 struct ATMReconciliationTests {
     /// `atm-terminal ARGUMENTS --config ATM00001 --port --data-folder`: its exit status and output.
     static func command(_ arguments: [String], port: Int, folder: String) async throws -> (status: Int32, output: String) {
-        let binary = URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent()
-            .appendingPathComponent("atm-terminal")
-        let process = Process()
-        process.executableURL =
-            FileManager.default.fileExists(atPath: binary.path)
-            ? binary : repositoryRoot.appendingPathComponent(".build/debug/atm-terminal")
-        process.arguments =
-            arguments + [
-                "--config", repositoryRoot.appendingPathComponent("fixtures/terminals/ATM00001.json").path,
-                "--port", String(port), "--data-folder", folder,
-            ]
-        let output = Pipe()
-        process.standardOutput = output
-        process.standardError = output
-        try process.run()
-        let data = await withCheckedContinuation { continuation in
-            Thread {
-                let data = output.fileHandleForReading.readDataToEndOfFile()
-                process.waitUntilExit()
-                continuation.resume(returning: data)
-            }.start()
-        }
-        return (process.terminationStatus, String(decoding: data, as: UTF8.self))
+        try await runATMTerminal(arguments + ATMTerminalBinary.terminal(port: port, folder: folder))
     }
 
     @Test("a mixed session reconciles in balance; a reversal the terminal never saw makes both sides say by how much")
@@ -383,4 +329,46 @@ struct ATMReconciliationTests {
             #expect(cutovers.map { $0.detail["balanced"] } == ["yes", "no"])
         }
     }
+}
+
+/// The `atm-terminal` this test run was built with, and the options that point it at a switch under test.
+enum ATMTerminalBinary {
+    static var url: URL {
+        let beside = URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent()
+            .appendingPathComponent("atm-terminal")
+        return FileManager.default.fileExists(atPath: beside.path)
+            ? beside : repositoryRoot.appendingPathComponent(".build/debug/atm-terminal")
+    }
+
+    /// ATM00001's configuration, the switch's port, and a data folder of the test's own.
+    static func terminal(port: Int, folder: String) -> [String] {
+        [
+            "--config", repositoryRoot.appendingPathComponent("fixtures/terminals/ATM00001.json").path,
+            "--port", String(port), "--data-folder", folder,
+        ]
+    }
+}
+
+/// Runs `atm-terminal` to its end with the given input (none: an empty one); its exit status and all it
+/// printed, standard error included.
+func runATMTerminal(_ arguments: [String], input: String = "") async throws -> (status: Int32, output: String) {
+    let process = Process()
+    process.executableURL = ATMTerminalBinary.url
+    process.arguments = arguments
+    let stdin = Pipe()
+    let output = Pipe()
+    process.standardInput = stdin
+    process.standardOutput = output
+    process.standardError = output
+    try process.run()
+    stdin.fileHandleForWriting.write(Data(input.utf8))
+    try stdin.fileHandleForWriting.close()
+    let data = await withCheckedContinuation { continuation in
+        Thread {
+            let data = output.fileHandleForReading.readDataToEndOfFile()
+            process.waitUntilExit()
+            continuation.resume(returning: data)
+        }.start()
+    }
+    return (process.terminationStatus, String(decoding: data, as: UTF8.self))
 }
