@@ -2645,15 +2645,23 @@ CREATE POLICY history_write ON bank.history FOR INSERT WITH CHECK (true);
 GRANT USAGE ON SCHEMA bank TO cashpoint_switch;
 
 --
+-- Name: FUNCTION accounts_owner_matches_kind(); Type: ACL; Schema: bank; Owner: cashpoint_owner
+--
+
+REVOKE ALL ON FUNCTION bank.accounts_owner_matches_kind() FROM PUBLIC;
+
+--
 -- Name: FUNCTION allocate_account_number(p_role text); Type: ACL; Schema: bank; Owner: cashpoint_owner
 --
 
+REVOKE ALL ON FUNCTION bank.allocate_account_number(p_role text) FROM PUBLIC;
 GRANT ALL ON FUNCTION bank.allocate_account_number(p_role text) TO cashpoint_switch;
 
 --
 -- Name: FUNCTION allocate_card_serial(p_role text); Type: ACL; Schema: bank; Owner: cashpoint_owner
 --
 
+REVOKE ALL ON FUNCTION bank.allocate_card_serial(p_role text) FROM PUBLIC;
 GRANT ALL ON FUNCTION bank.allocate_card_serial(p_role text) TO cashpoint_switch;
 
 --
@@ -2674,6 +2682,7 @@ GRANT ALL ON FUNCTION bank.balance(p_role text, p_user_id bigint, p_card_id bigi
 -- Name: FUNCTION bank_currency(); Type: ACL; Schema: bank; Owner: cashpoint_owner
 --
 
+REVOKE ALL ON FUNCTION bank.bank_currency() FROM PUBLIC;
 GRANT ALL ON FUNCTION bank.bank_currency() TO cashpoint_switch;
 
 --
@@ -2694,6 +2703,7 @@ GRANT ALL ON FUNCTION bank.card_by_digest(p_pan_digest bytea) TO cashpoint_switc
 -- Name: FUNCTION card_session(p_pan_digest bytea, p_jti text); Type: ACL; Schema: bank; Owner: cashpoint_owner
 --
 
+REVOKE ALL ON FUNCTION bank.card_session(p_pan_digest bytea, p_jti text) FROM PUBLIC;
 GRANT ALL ON FUNCTION bank.card_session(p_pan_digest bytea, p_jti text) TO cashpoint_switch;
 
 --
@@ -2755,12 +2765,14 @@ GRANT ALL ON FUNCTION bank.create_staff(p_role text, p_actor text, p_ip text, p_
 -- Name: FUNCTION end_session(p_actor text, p_jti text, p_expires timestamp with time zone, p_role text, p_ip text, p_device text); Type: ACL; Schema: bank; Owner: cashpoint_owner
 --
 
+REVOKE ALL ON FUNCTION bank.end_session(p_actor text, p_jti text, p_expires timestamp with time zone, p_role text, p_ip text, p_device text) FROM PUBLIC;
 GRANT ALL ON FUNCTION bank.end_session(p_actor text, p_jti text, p_expires timestamp with time zone, p_role text, p_ip text, p_device text) TO cashpoint_switch;
 
 --
 -- Name: FUNCTION end_terminal_session(p_terminal text, p_stan text, p_ip text); Type: ACL; Schema: bank; Owner: cashpoint_owner
 --
 
+REVOKE ALL ON FUNCTION bank.end_terminal_session(p_terminal text, p_stan text, p_ip text) FROM PUBLIC;
 GRANT ALL ON FUNCTION bank.end_terminal_session(p_terminal text, p_stan text, p_ip text) TO cashpoint_switch;
 
 --
@@ -2836,6 +2848,7 @@ GRANT ALL ON FUNCTION bank.read_audit(p_role text, p_actor text, p_ip text, p_de
 -- Name: FUNCTION reconcile(p_actor text, p_ip text, p_device text, p_terminal text, p_stan text, p_transmitted text, p_digest bytea, p_settlement_date text, p_terminal_figures jsonb); Type: ACL; Schema: bank; Owner: cashpoint_owner
 --
 
+REVOKE ALL ON FUNCTION bank.reconcile(p_actor text, p_ip text, p_device text, p_terminal text, p_stan text, p_transmitted text, p_digest bytea, p_settlement_date text, p_terminal_figures jsonb) FROM PUBLIC;
 GRANT ALL ON FUNCTION bank.reconcile(p_actor text, p_ip text, p_device text, p_terminal text, p_stan text, p_transmitted text, p_digest bytea, p_settlement_date text, p_terminal_figures jsonb) TO cashpoint_switch;
 
 --
@@ -2876,6 +2889,7 @@ GRANT ALL ON FUNCTION bank.register_terminal(p_actor text, p_terminal text, p_ki
 -- Name: FUNCTION replenish(p_actor text, p_ip text, p_device text, p_terminal text, p_stan text, p_transmitted text, p_digest bytea, p_unloaded bigint, p_loaded bigint); Type: ACL; Schema: bank; Owner: cashpoint_owner
 --
 
+REVOKE ALL ON FUNCTION bank.replenish(p_actor text, p_ip text, p_device text, p_terminal text, p_stan text, p_transmitted text, p_digest bytea, p_unloaded bigint, p_loaded bigint) FROM PUBLIC;
 GRANT ALL ON FUNCTION bank.replenish(p_actor text, p_ip text, p_device text, p_terminal text, p_stan text, p_transmitted text, p_digest bytea, p_unloaded bigint, p_loaded bigint) TO cashpoint_switch;
 
 --
@@ -2888,12 +2902,14 @@ REVOKE ALL ON FUNCTION bank.require_role(p_allowed text[]) FROM PUBLIC;
 -- Name: FUNCTION reserve_references(); Type: ACL; Schema: bank; Owner: cashpoint_owner
 --
 
+REVOKE ALL ON FUNCTION bank.reserve_references() FROM PUBLIC;
 GRANT ALL ON FUNCTION bank.reserve_references() TO cashpoint_switch;
 
 --
 -- Name: FUNCTION reversal_original(p_terminal text, p_stan text, p_transmitted text); Type: ACL; Schema: bank; Owner: cashpoint_owner
 --
 
+REVOKE ALL ON FUNCTION bank.reversal_original(p_terminal text, p_stan text, p_transmitted text) FROM PUBLIC;
 GRANT ALL ON FUNCTION bank.reversal_original(p_terminal text, p_stan text, p_transmitted text) TO cashpoint_switch;
 
 --
@@ -2907,24 +2923,28 @@ GRANT ALL ON FUNCTION bank.reverse(p_actor text, p_ip text, p_device text, p_ter
 -- Name: FUNCTION session_balance(p_pan_digest bytea, p_jti text, p_role text, p_user_id bigint, p_card_id bigint, p_account_no text, p_actor text, p_ip text, p_device text); Type: ACL; Schema: bank; Owner: cashpoint_owner
 --
 
+REVOKE ALL ON FUNCTION bank.session_balance(p_pan_digest bytea, p_jti text, p_role text, p_user_id bigint, p_card_id bigint, p_account_no text, p_actor text, p_ip text, p_device text) FROM PUBLIC;
 GRANT ALL ON FUNCTION bank.session_balance(p_pan_digest bytea, p_jti text, p_role text, p_user_id bigint, p_card_id bigint, p_account_no text, p_actor text, p_ip text, p_device text) TO cashpoint_switch;
 
 --
 -- Name: FUNCTION session_ended(p_jti text); Type: ACL; Schema: bank; Owner: cashpoint_owner
 --
 
+REVOKE ALL ON FUNCTION bank.session_ended(p_jti text) FROM PUBLIC;
 GRANT ALL ON FUNCTION bank.session_ended(p_jti text) TO cashpoint_switch;
 
 --
 -- Name: FUNCTION session_post(p_role text, p_user_id bigint, p_card_id bigint, p_actor text, p_ip text, p_device text, p_terminal text, p_stan text, p_transmitted text, p_digest bytea, p_kind text, p_amount bigint, p_from text, p_to text, p_pan_digest bytea, p_jti text); Type: ACL; Schema: bank; Owner: cashpoint_owner
 --
 
+REVOKE ALL ON FUNCTION bank.session_post(p_role text, p_user_id bigint, p_card_id bigint, p_actor text, p_ip text, p_device text, p_terminal text, p_stan text, p_transmitted text, p_digest bytea, p_kind text, p_amount bigint, p_from text, p_to text, p_pan_digest bytea, p_jti text) FROM PUBLIC;
 GRANT ALL ON FUNCTION bank.session_post(p_role text, p_user_id bigint, p_card_id bigint, p_actor text, p_ip text, p_device text, p_terminal text, p_stan text, p_transmitted text, p_digest bytea, p_kind text, p_amount bigint, p_from text, p_to text, p_pan_digest bytea, p_jti text) TO cashpoint_switch;
 
 --
 -- Name: FUNCTION session_statement(p_pan_digest bytea, p_jti text, p_role text, p_user_id bigint, p_card_id bigint, p_account_no text, p_count integer, p_actor text, p_ip text, p_device text); Type: ACL; Schema: bank; Owner: cashpoint_owner
 --
 
+REVOKE ALL ON FUNCTION bank.session_statement(p_pan_digest bytea, p_jti text, p_role text, p_user_id bigint, p_card_id bigint, p_account_no text, p_count integer, p_actor text, p_ip text, p_device text) FROM PUBLIC;
 GRANT ALL ON FUNCTION bank.session_statement(p_pan_digest bytea, p_jti text, p_role text, p_user_id bigint, p_card_id bigint, p_account_no text, p_count integer, p_actor text, p_ip text, p_device text) TO cashpoint_switch;
 
 --
@@ -2952,18 +2972,21 @@ GRANT ALL ON FUNCTION bank.set_context(p_role text, p_user_id bigint) TO cashpoi
 -- Name: FUNCTION set_terminal_enabled(p_actor text, p_terminal text, p_enabled boolean); Type: ACL; Schema: bank; Owner: cashpoint_owner
 --
 
+REVOKE ALL ON FUNCTION bank.set_terminal_enabled(p_actor text, p_terminal text, p_enabled boolean) FROM PUBLIC;
 GRANT ALL ON FUNCTION bank.set_terminal_enabled(p_actor text, p_terminal text, p_enabled boolean) TO cashpoint_switch;
 
 --
 -- Name: FUNCTION set_terminal_master_key(p_actor text, p_terminal text, p_sealed bytea, p_check text); Type: ACL; Schema: bank; Owner: cashpoint_owner
 --
 
+REVOKE ALL ON FUNCTION bank.set_terminal_master_key(p_actor text, p_terminal text, p_sealed bytea, p_check text) FROM PUBLIC;
 GRANT ALL ON FUNCTION bank.set_terminal_master_key(p_actor text, p_terminal text, p_sealed bytea, p_check text) TO cashpoint_switch;
 
 --
 -- Name: FUNCTION sign_on_terminal(p_terminal text, p_sealed bytea, p_stan text, p_transmitted text, p_ip text); Type: ACL; Schema: bank; Owner: cashpoint_owner
 --
 
+REVOKE ALL ON FUNCTION bank.sign_on_terminal(p_terminal text, p_sealed bytea, p_stan text, p_transmitted text, p_ip text) FROM PUBLIC;
 GRANT ALL ON FUNCTION bank.sign_on_terminal(p_terminal text, p_sealed bytea, p_stan text, p_transmitted text, p_ip text) TO cashpoint_switch;
 
 --
@@ -2977,12 +3000,14 @@ GRANT ALL ON FUNCTION bank.staff_by_name(p_user_name text) TO cashpoint_switch;
 -- Name: FUNCTION start_terminal_session(p_terminal text, p_sealed bytea, p_action text, p_stan text, p_ip text); Type: ACL; Schema: bank; Owner: cashpoint_owner
 --
 
+REVOKE ALL ON FUNCTION bank.start_terminal_session(p_terminal text, p_sealed bytea, p_action text, p_stan text, p_ip text) FROM PUBLIC;
 GRANT ALL ON FUNCTION bank.start_terminal_session(p_terminal text, p_sealed bytea, p_action text, p_stan text, p_ip text) TO cashpoint_switch;
 
 --
 -- Name: FUNCTION terminal_keys(p_terminal text); Type: ACL; Schema: bank; Owner: cashpoint_owner
 --
 
+REVOKE ALL ON FUNCTION bank.terminal_keys(p_terminal text) FROM PUBLIC;
 GRANT ALL ON FUNCTION bank.terminal_keys(p_terminal text) TO cashpoint_switch;
 
 --

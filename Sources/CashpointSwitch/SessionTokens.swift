@@ -1,6 +1,7 @@
 public import CashpointSecurity
 public import Foundation
 public import JWTKit
+public import Crypto
 import Synchronization
 
 /// The claims of a session token (JWT, HS256 under a key derived from the switch key).
@@ -37,14 +38,23 @@ public enum TokenRefusal: String, Sendable, Hashable, Error {
     case ended = "the token's session has ended"
 }
 
-/// Issues and checks session tokens. Ended sessions are remembered until their tokens expire.
+/// Issues and checks session tokens: compact JWS (RFC 7515) with HS256, header
+/// `{"alg":"HS256","typ":"JWT"}`, under a key derived from the switch key. Ended sessions are
+/// remembered until their tokens expire.
+///
+/// Signing and checking are done here with swift-crypto rather than through jwt-kit's
+/// `JWTKeyCollection`: that is an actor, and a hop to it and back on every token request took the
+/// request off its connection's event loop twice. The claims stay jwt-kit's types.
 public struct SessionTokens: Sendable {
-    let keys: JWTKeyCollection
+    let key: SymmetricKey
     let now: @Sendable () -> Date
     let ended: EndedSessions
 
-    public init(switchKey: SwitchKey, now: @escaping @Sendable () -> Date) async {
-        self.keys = await JWTKeyCollection().add(hmac: HMACKey(key: switchKey.tokenSigning), digestAlgorithm: .sha256)
+    /// The header every token carries, base64url-encoded once.
+    static let header = Base64URL.encode(Array(#"{"alg":"HS256","typ":"JWT"}"#.utf8))
+
+    public init(switchKey: SwitchKey, now: @escaping @Sendable () -> Date) {
+        self.key = switchKey.tokenSigning
         self.now = now
         self.ended = EndedSessions()
     }
@@ -58,7 +68,7 @@ public struct SessionTokens: Sendable {
         cardID: Int64? = nil,
         panDigest: String? = nil,
         accounts: [String]? = nil
-    ) async throws -> (token: String, claims: SessionClaims) {
+    ) throws -> (token: String, claims: SessionClaims) {
         let now = self.now()
         let claims = SessionClaims(
             sub: SubjectClaim(value: subject),
@@ -72,7 +82,9 @@ public struct SessionTokens: Sendable {
             pan: panDigest,
             acc: accounts
         )
-        return (try await self.keys.sign(claims), claims)
+        let signingInput = Self.header + "." + Base64URL.encode(Array(try JSONEncoder().encode(claims)))
+        let signature = HMAC<SHA256>.authenticationCode(for: Array(signingInput.utf8), using: self.key)
+        return (signingInput + "." + Base64URL.encode(Array(signature)), claims)
     }
 
     /// The claims of a valid token for this terminal (and this card, when `panDigest` is given).
@@ -80,19 +92,35 @@ public struct SessionTokens: Sendable {
         _ token: String,
         terminal: String,
         panDigest: String?
-    ) async -> Result<SessionClaims, TokenRefusal> {
-        let claims: SessionClaims
-        do {
-            claims = try await self.keys.verify(token, as: SessionClaims.self)
-        } catch {
-            return .failure(.malformedOrForged)
-        }
+    ) -> Result<SessionClaims, TokenRefusal> {
+        guard let claims = self.verified(token) else { return .failure(.malformedOrForged) }
         let now = self.now()
         guard now < claims.exp.value else { return .failure(.expired) }
         guard claims.tid == terminal else { return .failure(.otherTerminal) }
         if let panDigest, claims.pan != panDigest { return .failure(.otherCard) }
         if self.ended.state.withLock({ $0[claims.jti.value] != nil }) { return .failure(.ended) }
         return .success(claims)
+    }
+
+    /// The claims when the token is three base64url parts, its header says HS256 (no other algorithm
+    /// is accepted: no `none`, no key confusion) and its signature verifies (in constant time).
+    func verified(_ token: String) -> SessionClaims? {
+        let parts = token.utf8.split(separator: UInt8(ascii: "."), omittingEmptySubsequences: false)
+        guard parts.count == 3,
+            let headerBytes = Base64URL.decode(parts[0]),
+            let header = try? JSONDecoder().decode(Header.self, from: Data(headerBytes)),
+            header.alg == "HS256",
+            let signature = Base64URL.decode(parts[2]),
+            let payload = Base64URL.decode(parts[1])
+        else { return nil }
+        let signingInput = token.utf8.prefix(parts[0].count + 1 + parts[1].count)
+        guard HMAC<SHA256>.isValidAuthenticationCode(signature, authenticating: Array(signingInput), using: self.key)
+        else { return nil }
+        return try? JSONDecoder().decode(SessionClaims.self, from: Data(payload))
+    }
+
+    struct Header: Decodable {
+        var alg: String
     }
 
     /// Ends a session: its token is refused from now on.
@@ -102,6 +130,22 @@ public struct SessionTokens: Sendable {
             ended[claims.jti.value] = claims.exp.value
             if ended.count > 1024 { ended = ended.filter { $0.value > now } }
         }
+    }
+}
+
+/// base64url without padding (RFC 4648 section 5), as JWS uses it.
+enum Base64URL {
+    static func encode(_ bytes: [UInt8]) -> String {
+        var text = Data(bytes).base64EncodedString()
+        while text.last == "=" { text.removeLast() }
+        return String(text.map { $0 == "+" ? "-" : $0 == "/" ? "_" : $0 })
+    }
+
+    static func decode(_ text: Substring.UTF8View.SubSequence) -> [UInt8]? {
+        var standard = String(decoding: text, as: UTF8.self).map { $0 == "-" ? "+" : $0 == "_" ? "/" : $0 }
+        guard !standard.contains("=") else { return nil }
+        while standard.count % 4 != 0 { standard.append("=") }
+        return Data(base64Encoded: String(standard)).map(Array.init)
     }
 }
 

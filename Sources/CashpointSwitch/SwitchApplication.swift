@@ -98,7 +98,7 @@ public struct SwitchApplication: Sendable {
         let core = SwitchCore(
             bank: bank,
             sessions: TerminalSessions(store: store, switchKey: self.switchKey),
-            tokens: await SessionTokens(switchKey: self.switchKey, now: self.configuration.now),
+            tokens: SessionTokens(switchKey: self.switchKey, now: self.configuration.now),
             health: health,
             configuration: self.configuration,
             logger: self.logger

@@ -65,7 +65,7 @@ extension SwitchCore {
             case .approved(let approved):
                 holder = approved
                 // An approved PIN opens a card session, whatever the transaction (a PIN change too).
-                issuedToken = try await self.tokens.issue(
+                issuedToken = try self.tokens.issue(
                     subject: approved.actorName,
                     terminal: exchange.terminal,
                     role: Role.customer.rawValue,
@@ -255,7 +255,7 @@ extension SwitchCore {
 
     /// A token for this terminal (and this card, when a PAN digest is given), or a refusal: 63, audited.
     func checkToken(_ token: String, _ exchange: Exchange, panDigest: String?) async throws -> SessionClaims {
-        switch await self.tokens.check(token, terminal: exchange.terminal, panDigest: panDigest) {
+        switch self.tokens.check(token, terminal: exchange.terminal, panDigest: panDigest) {
         case .success(let claims): return claims
         case .failure(let refusal):
             throw Refusal(.securityViolation, refusal.rawValue, audit: "token.refused")

@@ -233,6 +233,20 @@ struct MigrationTests {
         }
     }
 
+    @Test("no function of bank is executable by PUBLIC: only the roles granted it may call one")
+    func noFunctionForPublic() async throws {
+        try await TestBank.with { (bank: TestBank, _: BankService) async throws in
+            let open = try await bank.count(
+                """
+                SELECT count(*)::int FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace
+                WHERE n.nspname = 'bank' AND (p.proacl IS NULL OR EXISTS (
+                    SELECT 1 FROM aclexplode(p.proacl) a WHERE a.grantee = 0 AND a.privilege_type = 'EXECUTE'))
+                """
+            )
+            #expect(open == 0)
+        }
+    }
+
     @Test("a fresh database gets every function file in order, recorded with its checksum; migrating again, none")
     func repeatablesOnAFreshDatabase() async throws {
         let (migrations, repeatables) = (try Migration.bundled(), try RepeatableMigration.bundled())

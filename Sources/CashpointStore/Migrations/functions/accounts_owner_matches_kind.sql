@@ -15,3 +15,6 @@ BEGIN
     RETURN NEW;
 END
 $$;
+
+-- Not for PUBLIC: default privileges cannot take EXECUTE away per schema (see docs/architecture.md).
+REVOKE ALL ON FUNCTION bank.accounts_owner_matches_kind() FROM PUBLIC;

@@ -16,3 +16,6 @@ END
 $$;
 
 GRANT EXECUTE ON FUNCTION bank.allocate_account_number(text) TO cashpoint_switch;
+
+-- Not for PUBLIC: default privileges cannot take EXECUTE away per schema (see docs/architecture.md).
+REVOKE ALL ON FUNCTION bank.allocate_account_number(p_role text) FROM PUBLIC;

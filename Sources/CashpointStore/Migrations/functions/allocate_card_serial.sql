@@ -10,3 +10,6 @@ END
 $$;
 
 GRANT EXECUTE ON FUNCTION bank.allocate_card_serial(text) TO cashpoint_switch;
+
+-- Not for PUBLIC: default privileges cannot take EXECUTE away per schema (see docs/architecture.md).
+REVOKE ALL ON FUNCTION bank.allocate_card_serial(p_role text) FROM PUBLIC;

@@ -15,3 +15,6 @@ END
 $$;
 
 GRANT EXECUTE ON FUNCTION bank.card_session(bytea, text) TO cashpoint_switch;
+
+-- Not for PUBLIC: default privileges cannot take EXECUTE away per schema (see docs/architecture.md).
+REVOKE ALL ON FUNCTION bank.card_session(p_pan_digest bytea, p_jti text) FROM PUBLIC;

@@ -14,3 +14,6 @@ END
 $$;
 
 GRANT EXECUTE ON FUNCTION bank.end_session(text, text, timestamp with time zone, text, text, text) TO cashpoint_switch;
+
+-- Not for PUBLIC: default privileges cannot take EXECUTE away per schema (see docs/architecture.md).
+REVOKE ALL ON FUNCTION bank.end_session(p_actor text, p_jti text, p_expires timestamp with time zone, p_role text, p_ip text, p_device text) FROM PUBLIC;

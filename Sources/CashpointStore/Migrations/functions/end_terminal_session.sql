@@ -14,3 +14,6 @@ END
 $$;
 
 GRANT EXECUTE ON FUNCTION bank.end_terminal_session(text, text, text) TO cashpoint_switch;
+
+-- Not for PUBLIC: default privileges cannot take EXECUTE away per schema (see docs/architecture.md).
+REVOKE ALL ON FUNCTION bank.end_terminal_session(p_terminal text, p_stan text, p_ip text) FROM PUBLIC;

@@ -73,3 +73,6 @@ END
 $$;
 
 GRANT EXECUTE ON FUNCTION bank.reconcile(text, text, text, text, text, text, bytea, text, jsonb) TO cashpoint_switch;
+
+-- Not for PUBLIC: default privileges cannot take EXECUTE away per schema (see docs/architecture.md).
+REVOKE ALL ON FUNCTION bank.reconcile(p_actor text, p_ip text, p_device text, p_terminal text, p_stan text, p_transmitted text, p_digest bytea, p_settlement_date text, p_terminal_figures jsonb) FROM PUBLIC;

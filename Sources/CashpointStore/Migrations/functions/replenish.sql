@@ -83,3 +83,6 @@ END
 $$;
 
 GRANT EXECUTE ON FUNCTION bank.replenish(text, text, text, text, text, text, bytea, bigint, bigint) TO cashpoint_switch;
+
+-- Not for PUBLIC: default privileges cannot take EXECUTE away per schema (see docs/architecture.md).
+REVOKE ALL ON FUNCTION bank.replenish(p_actor text, p_ip text, p_device text, p_terminal text, p_stan text, p_transmitted text, p_digest bytea, p_unloaded bigint, p_loaded bigint) FROM PUBLIC;

@@ -7,3 +7,6 @@ LANGUAGE sql SECURITY DEFINER SET search_path = pg_catalog, bank AS $$
 $$;
 
 GRANT EXECUTE ON FUNCTION bank.reserve_references() TO cashpoint_switch;
+
+-- Not for PUBLIC: default privileges cannot take EXECUTE away per schema (see docs/architecture.md).
+REVOKE ALL ON FUNCTION bank.reserve_references() FROM PUBLIC;

@@ -26,3 +26,6 @@ END
 $$;
 
 GRANT EXECUTE ON FUNCTION bank.reversal_original(text, text, text) TO cashpoint_switch;
+
+-- Not for PUBLIC: default privileges cannot take EXECUTE away per schema (see docs/architecture.md).
+REVOKE ALL ON FUNCTION bank.reversal_original(p_terminal text, p_stan text, p_transmitted text) FROM PUBLIC;

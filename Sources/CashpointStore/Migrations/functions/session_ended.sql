@@ -6,3 +6,6 @@ LANGUAGE sql STABLE SECURITY DEFINER SET search_path = pg_catalog, bank AS $$
 $$;
 
 GRANT EXECUTE ON FUNCTION bank.session_ended(text) TO cashpoint_switch;
+
+-- Not for PUBLIC: default privileges cannot take EXECUTE away per schema (see docs/architecture.md).
+REVOKE ALL ON FUNCTION bank.session_ended(p_jti text) FROM PUBLIC;

@@ -20,3 +20,6 @@ END
 $$;
 
 GRANT EXECUTE ON FUNCTION bank.set_terminal_enabled(text, text, boolean) TO cashpoint_switch;
+
+-- Not for PUBLIC: default privileges cannot take EXECUTE away per schema (see docs/architecture.md).
+REVOKE ALL ON FUNCTION bank.set_terminal_enabled(p_actor text, p_terminal text, p_enabled boolean) FROM PUBLIC;

@@ -21,3 +21,6 @@ END
 $$;
 
 GRANT EXECUTE ON FUNCTION bank.set_terminal_master_key(text, text, bytea, text) TO cashpoint_switch;
+
+-- Not for PUBLIC: default privileges cannot take EXECUTE away per schema (see docs/architecture.md).
+REVOKE ALL ON FUNCTION bank.set_terminal_master_key(p_actor text, p_terminal text, p_sealed bytea, p_check text) FROM PUBLIC;

@@ -30,3 +30,6 @@ END
 $$;
 
 GRANT EXECUTE ON FUNCTION bank.sign_on_terminal(text, bytea, text, text, text) TO cashpoint_switch;
+
+-- Not for PUBLIC: default privileges cannot take EXECUTE away per schema (see docs/architecture.md).
+REVOKE ALL ON FUNCTION bank.sign_on_terminal(p_terminal text, p_sealed bytea, p_stan text, p_transmitted text, p_ip text) FROM PUBLIC;

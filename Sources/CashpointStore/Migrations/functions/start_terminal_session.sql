@@ -25,3 +25,6 @@ END
 $$;
 
 GRANT EXECUTE ON FUNCTION bank.start_terminal_session(text, bytea, text, text, text) TO cashpoint_switch;
+
+-- Not for PUBLIC: default privileges cannot take EXECUTE away per schema (see docs/architecture.md).
+REVOKE ALL ON FUNCTION bank.start_terminal_session(p_terminal text, p_sealed bytea, p_action text, p_stan text, p_ip text) FROM PUBLIC;

@@ -10,3 +10,6 @@ LANGUAGE sql STABLE SECURITY DEFINER SET search_path = pg_catalog, bank AS $$
 $$;
 
 GRANT EXECUTE ON FUNCTION bank.terminal_keys(text) TO cashpoint_switch;
+
+-- Not for PUBLIC: default privileges cannot take EXECUTE away per schema (see docs/architecture.md).
+REVOKE ALL ON FUNCTION bank.terminal_keys(p_terminal text) FROM PUBLIC;
