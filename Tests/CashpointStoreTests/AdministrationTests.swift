@@ -233,8 +233,8 @@ struct AdministrationTests {
     @Test("a terminal that exists, or whose cash account exists, is refused by a typed error; nothing is left")
     func terminalRefusals() async throws {
         try await TestBank.with(fixture: try demoFixture()) { bank, service in
-            // A terminal registered earlier under another cash account: the account step succeeds, the
-            // terminal step fails, and the account is rolled back with it.
+            // A terminal registered earlier under another cash account: refused as the terminal (not as
+            // its cash account), and no CASHATM00007 account is left behind.
             try await bank.asSuperuser { connection in
                 try await connection.query(
                     "SELECT bank.open_internal_account('test', 'TILL0007', 'Till', 'terminal_cash')",

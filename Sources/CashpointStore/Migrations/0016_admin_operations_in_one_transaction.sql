@@ -95,6 +95,11 @@ BEGIN
         RAISE EXCEPTION 'a new terminal needs its sealed master key and check value'
             USING ERRCODE = 'invalid_parameter_value';
     END IF;
+    -- An existing terminal is said as such (its key constraint), not as its cash account being taken.
+    IF EXISTS (SELECT 1 FROM bank.terminals t WHERE t.id = p_terminal) THEN
+        RAISE EXCEPTION 'terminal % exists already', p_terminal
+            USING ERRCODE = 'unique_violation', CONSTRAINT = 'terminals_pkey';
+    END IF;
     PERFORM bank.open_internal_account(p_actor, p_cash_account_no, p_cash_account_name,
         CASE p_kind WHEN 'atm' THEN 'terminal_cash' ELSE 'teller_drawer' END);
     PERFORM bank.register_terminal(p_actor, p_terminal, p_kind, p_location, p_cash_account_no);
