@@ -9,14 +9,7 @@ import Testing
 @Suite("bank: role-based access at the API and SQL layers", .serialized, .enabled(if: databaseTestsEnabled))
 struct AccessControlTests {
     func login(_ service: BankService, _ user: String, _ password: String) async throws -> StaffMember {
-        let result = try await service.loginStaff(
-            userName: user,
-            password: password,
-            device: "BRANCH01",
-            ip: "10.1.1.1"
-        )
-        guard case .approved(let member) = result else { throw TestFailure("\(user) refused: \(result)") }
-        return member
+        try await service.signedOnStaff(user, password, ip: "10.1.1.1")
     }
 
     @Test("a teller creates a customer, an account and a card; the customer's first PIN works at an ATM")

@@ -45,16 +45,10 @@ struct NewCardRulesTests {
 
 @Suite("bank: administrative operations that make several rows are one transaction", .serialized, .enabled(if: databaseTestsEnabled))
 struct AdministrationTests {
-    func login(_ service: BankService, _ user: String, _ password: String) async throws -> StaffMember {
-        let result = try await service.loginStaff(userName: user, password: password, device: "BRANCH01", ip: nil)
-        guard case .approved(let member) = result else { throw TestFailure("\(user) refused: \(result)") }
-        return member
-    }
-
     @Test("CREATE makes the customer, the account and the card; the first PIN works; each step audited")
     func createsAllThree() async throws {
         try await TestBank.with(fixture: try demoFixture()) { bank, service in
-            let teller = try await self.login(service, "tina.teller", "teller-test-password")
+            let teller = try await service.signedOnStaff("tina.teller", "teller-test-password")
             let result = try await service.createCustomer(
                 NewCustomer(userName: "dora", fullName: "Dora Dale", cardBIN: "476173"),
                 by: teller,
@@ -83,7 +77,7 @@ struct AdministrationTests {
     @Test("a failure at the card step (the PAN is taken) leaves no user and no account")
     func failureAtTheCardStep() async throws {
         try await TestBank.with(fixture: try demoFixture()) { bank, service in
-            let teller = try await self.login(service, "tina.teller", "teller-test-password")
+            let teller = try await service.signedOnStaff("tina.teller", "teller-test-password")
             let users = try await bank.count("SELECT count(*)::int FROM bank.users")
             let accounts = try await bank.count("SELECT count(*)::int FROM bank.accounts")
             let result = try await service.createCustomer(
@@ -113,32 +107,24 @@ struct AdministrationTests {
         }
     }
 
-    @Test("which part is taken is told by the constraint, not the message: user name, account number")
+    @Test("a refusal is typed by SQLSTATE and constraint, not by message: user name or account taken, Luhn, a broken rule")
     func typedRefusals() async throws {
         try await TestBank.with(fixture: try demoFixture()) { bank, service in
-            let teller = try await self.login(service, "tina.teller", "teller-test-password")
+            let teller = try await service.signedOnStaff("tina.teller", "teller-test-password")
             let desk = KeyMaker(terminal: "BRANCH01")
-            let taken = try await service.createCustomer(
-                NewCustomer(userName: "alice", fullName: "Alice Again", cardBIN: "476173"),
-                by: teller,
-                key: desk.next(),
-                ip: nil
-            )
-            #expect(taken == .refused(.userNameTaken))
-            let account = try await service.createCustomer(
-                NewCustomer(userName: "dora", fullName: "Dora Dale", accountNo: "CP0000000001", cardBIN: "476173"),
-                by: teller,
-                key: desk.next(),
-                ip: nil
-            )
-            #expect(account == .refused(.accountNumberTaken))
-            let luhn = try await service.createCustomer(
-                NewCustomer(userName: "dora", fullName: "Dora Dale", pan: "4000001234567898", cardBIN: "476173"),
-                by: teller,
-                key: desk.next(),
-                ip: nil
-            )
-            #expect(luhn == .refused(.panFailsLuhn))
+            let cases: [(NewCustomer, NewCustomerRefusal)] = [
+                (NewCustomer(userName: "alice", fullName: "Alice Again", cardBIN: "476173"), .userNameTaken),
+                (
+                    NewCustomer(userName: "dora", fullName: "Dora Dale", accountNo: "CP0000000001", cardBIN: "476173"),
+                    .accountNumberTaken
+                ),
+                (NewCustomer(userName: "dora", fullName: "Dora Dale", pan: "4000001234567898", cardBIN: "476173"), .panFailsLuhn),
+                (NewCustomer(userName: "Dora!", fullName: "Dora Dale", cardBIN: "476173"), .invalidValue),
+            ]
+            for (request, refusal) in cases {
+                let result = try await service.createCustomer(request, by: teller, key: desk.next(), ip: nil)
+                #expect(result == .refused(refusal), "\(request.userName)")
+            }
             #expect(try await bank.count("SELECT count(*)::int FROM bank.users WHERE user_name = 'dora'") == 0)
         }
     }
@@ -166,7 +152,7 @@ struct AdministrationTests {
     @Test("the user list is paged in SQL: first, middle, last, past the end; the count is of all users")
     func userPages() async throws {
         try await TestBank.with(fixture: try demoFixture()) { bank, service in
-            let admin = try await self.login(service, "ada.admin", "admin-test-password")
+            let admin = try await service.signedOnStaff("ada.admin", "admin-test-password")
             let desk = KeyMaker(terminal: "BRANCH01")
             let total = try await bank.count("SELECT count(*)::int FROM bank.users")
             #expect(total >= 3)
