@@ -167,7 +167,11 @@ extension BankService {
         let actor = ActorContext.staff(staff.role, name: staff.userName, device: key.terminal, ip: ip)
         guard key.isWellFormed else { return .refused(.malformedKey) }
         // The permission table decides first, so a role that may not create customers allocates nothing.
-        if case .deny(let code) = Permissions.decide(role: staff.role, operation: .createCustomer, ownership: .otherCustomer) {
+        if case .deny(let code) = Permissions.decide(
+            role: staff.role,
+            operation: .createCustomer,
+            ownership: .otherCustomer
+        ) {
             let operation = StaffOperation.createCustomer(userName: request.userName, fullName: request.fullName)
             _ = try await self.refuse(code, operation: operation.name, actor: actor, details: [:])
             return .refused(.notPermitted(code))

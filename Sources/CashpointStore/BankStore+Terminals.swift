@@ -184,9 +184,11 @@ extension BankStore {
     /// Registers a terminal with its cash account and a new master key, sealed under the switch key,
     /// in one SQL function (`bank.add_terminal`), so one transaction: when it fails nothing of the
     /// terminal is stored. Returns the master key, for the caller to show once.
-    public func addTerminal(_ terminal: NewTerminal, switchKey: SwitchKey, actor: ActorContext) async throws
-        -> SecretKey
-    {
+    public func addTerminal(
+        _ terminal: NewTerminal,
+        switchKey: SwitchKey,
+        actor: ActorContext
+    ) async throws -> SecretKey {
         let master = SecretKey.generate()
         let sealed = try switchKey.sealMasterKey(master.key, terminal: terminal.id)
         do {

@@ -43,7 +43,11 @@ struct NewCardRulesTests {
     }
 }
 
-@Suite("bank: administrative operations that make several rows are one transaction", .serialized, .enabled(if: databaseTestsEnabled))
+@Suite(
+    "bank: administrative operations that make several rows are one transaction",
+    .serialized,
+    .enabled(if: databaseTestsEnabled)
+)
 struct AdministrationTests {
     @Test("CREATE makes the customer, the account and the card; the first PIN works; each step audited")
     func createsAllThree() async throws {
@@ -107,7 +111,9 @@ struct AdministrationTests {
         }
     }
 
-    @Test("a refusal is typed by SQLSTATE and constraint, not by message: user name or account taken, Luhn, a broken rule")
+    @Test(
+        "a refusal is typed by SQLSTATE and constraint, not by message: user name or account taken, Luhn, a broken rule"
+    )
     func typedRefusals() async throws {
         try await TestBank.with(fixture: try demoFixture()) { bank, service in
             let teller = try await service.signedOnStaff("tina.teller", "teller-test-password")
@@ -118,7 +124,10 @@ struct AdministrationTests {
                     NewCustomer(userName: "dora", fullName: "Dora Dale", accountNo: "CP0000000001", cardBIN: "476173"),
                     .accountNumberTaken
                 ),
-                (NewCustomer(userName: "dora", fullName: "Dora Dale", pan: "4000001234567898", cardBIN: "476173"), .panFailsLuhn),
+                (
+                    NewCustomer(userName: "dora", fullName: "Dora Dale", pan: "4000001234567898", cardBIN: "476173"),
+                    .panFailsLuhn
+                ),
                 (NewCustomer(userName: "Dora!", fullName: "Dora Dale", cardBIN: "476173"), .invalidValue),
             ]
             for (request, refusal) in cases {
@@ -241,7 +250,9 @@ struct AdministrationTests {
             }
             #expect(try await bank.count("SELECT count(*)::int FROM bank.accounts") == accounts)
             #expect(
-                try await bank.count("SELECT count(*)::int FROM bank.terminals WHERE id = 'ATM00007' AND master_key_sealed IS NULL") == 1
+                try await bank.count(
+                    "SELECT count(*)::int FROM bank.terminals WHERE id = 'ATM00007' AND master_key_sealed IS NULL"
+                ) == 1
             )
             try await bank.asSuperuser { connection in
                 try await connection.query(
