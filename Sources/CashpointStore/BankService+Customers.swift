@@ -232,7 +232,7 @@ extension BankService {
             }
         case .invalidValue, .notFound: return .invalidValue
         case .notPermitted: return .refusedByDatabase
-        case .unavailable, .databaseGone: return nil
+        case .unavailable: return nil
         }
     }
 }

@@ -1,5 +1,6 @@
 import ATM87
 public import CashpointBank
+import CashpointDatabase
 public import CashpointSecurity
 public import Foundation
 public import Logging
@@ -144,6 +145,9 @@ public struct BankAnswer: Sendable, Hashable {
     public var users: [UserRecord]
     public var audit: [AuditRecord]
     public var createdID: Int64?
+    /// A refusal's reason (for field 44 and the log), and whether the terminal keeps the card.
+    public var reason: String?
+    public var capture: Bool
     /// The number of users in all, for a page of `users`.
     public var userCount: Int?
     /// A new card's first PIN, chosen by the bank, for the caller to give once (enciphered); never log it.
@@ -159,9 +163,13 @@ public struct BankAnswer: Sendable, Hashable {
         users: [UserRecord] = [],
         audit: [AuditRecord] = [],
         createdID: Int64? = nil,
+        capture: Bool = false,
+        reason: String? = nil,
         userCount: Int? = nil,
         firstPIN: String? = nil
     ) {
+        self.capture = capture
+        self.reason = reason
         self.code = code
         self.balance = balance
         self.authCode = authCode
@@ -241,42 +249,18 @@ public struct BankService: Sendable {
             )
             return .refused(.unknownCard, capture: false)
         }
-        switch card.status {
-        case "active": break
-        case "blocked", "captured":
+        if let refusal = CardRules.refusal(
+            status: card.status,
+            expired: card.expiry < Self.isoDate(self.now()),
+            userLocked: card.userLocked
+        ) {
             try await self.store.recordCardRefusal(
                 cardID: card.cardID,
-                code: .pinTriesExceeded,
-                reason: "card \(card.status)",
+                code: refusal.code,
+                reason: refusal.reason,
                 actor: actor
             )
-            return .refused(.pinTriesExceeded, capture: true)
-        default:
-            try await self.store.recordCardRefusal(
-                cardID: card.cardID,
-                code: .restricted,
-                reason: "card \(card.status)",
-                actor: actor
-            )
-            return .refused(.restricted, capture: false)
-        }
-        if card.expiry < Self.isoDate(self.now()) {
-            try await self.store.recordCardRefusal(
-                cardID: card.cardID,
-                code: .expiredCard,
-                reason: "expired",
-                actor: actor
-            )
-            return .refused(.expiredCard, capture: false)
-        }
-        if card.userLocked {
-            try await self.store.recordCardRefusal(
-                cardID: card.cardID,
-                code: .restricted,
-                reason: "customer locked",
-                actor: actor
-            )
-            return .refused(.restricted, capture: false)
+            return .refused(refusal.code, capture: refusal.capture)
         }
         let ok = try await self.verifyOffLoop(pan: pan, pin: pin, hash: card.pinHash)
         let (code, _) = try await self.store.recordPINAttempt(cardID: card.cardID, ok: ok, actor: actor)
@@ -290,13 +274,61 @@ public struct BankService: Sendable {
     }
 
     /// A cardholder's request: checked against the permission table (API layer), then run by the SQL
-    /// function in the customer's row-level-security context (database layer).
+    /// function in the customer's row-level-security context (database layer). Within a card session
+    /// (`session`: the token's id), the same call checks the card and the session first, so the request
+    /// is one round trip; a card that may not be used now is answered by the card rules.
     public func perform(
         _ operation: CardOperation,
         for holder: CardHolder,
         pan: String,
         key: IdempotencyKey,
-        ip: String?
+        ip: String?,
+        session: String? = nil
+    ) async throws -> BankAnswer {
+        do {
+            return try await self.run(operation, for: holder, pan: pan, key: key, ip: ip, session: session)
+        } catch let refused as CardSessionRefused {
+            let actor = ActorContext(
+                role: .system,
+                userID: nil,
+                name: holder.actorName,
+                device: key.terminal,
+                ip: ip
+            )
+            return try await self.answer(refused, holder: holder, actor: actor)
+        }
+    }
+
+    /// The answer when the database found that a card session may not go on. Nothing was done.
+    func answer(_ refused: CardSessionRefused, holder: CardHolder, actor: ActorContext) async throws -> BankAnswer {
+        guard let cardID = refused.cardID, cardID == holder.cardID, let status = refused.status else {
+            return BankAnswer(code: .unknownCard, reason: "the token's card is gone")
+        }
+        if refused.ended {
+            let reason = "the token's session has ended"
+            try await self.store.audit(
+                actor: actor,
+                action: "token.refused",
+                outcome: ResponseCode.securityViolation.rawValue,
+                details: ["reason": reason]
+            )
+            return BankAnswer(code: .securityViolation, reason: reason)
+        }
+        // Expiry was checked when the PIN opened the session, at most two minutes ago (the token's life).
+        let refusal =
+            CardRules.refusal(status: status, expired: false, userLocked: refused.userLocked)
+            ?? CardRefusal(code: .restricted, capture: false, reason: "card \(status)")
+        try await self.store.recordCardRefusal(cardID: cardID, code: refusal.code, reason: refusal.reason, actor: actor)
+        return BankAnswer(code: refusal.code, capture: refusal.capture, reason: refusal.reason)
+    }
+
+    func run(
+        _ operation: CardOperation,
+        for holder: CardHolder,
+        pan: String,
+        key: IdempotencyKey,
+        ip: String?,
+        session: String?
     ) async throws -> BankAnswer {
         let actor = ActorContext(
             role: .customer,
@@ -327,7 +359,9 @@ public struct BankService: Sendable {
             guard let code = check(permission, accounts) else { return nil }
             return try await self.refuse(code, operation: name, actor: actor, details: details)
         }
-        let panDigest = Hex.lowercase(self.hasher.panDigest(pan))
+        let digest = self.hasher.panDigest(pan)
+        let panDigest = Hex.lowercase(digest)
+        let cardSession = session.map { CardSessionKey(panDigest: digest, sessionID: $0) }
 
         switch operation {
         case .balance(let account):
@@ -335,7 +369,12 @@ public struct BankService: Sendable {
             if let refusal = try await refused(.balance, [account], "balance", ["account": account ?? ""]) {
                 return refusal
             }
-            let (code, balance) = try await self.store.balance(actor: actor, cardID: holder.cardID, account: account!)
+            let (code, balance) = try await self.store.balance(
+                actor: actor,
+                cardID: holder.cardID,
+                account: account!,
+                session: cardSession
+            )
             return BankAnswer(code: code, balance: balance)
         case .miniStatement(let account):
             let account = owned(account)
@@ -345,7 +384,8 @@ public struct BankService: Sendable {
             let (code, lines) = try await self.store.miniStatement(
                 actor: actor,
                 cardID: holder.cardID,
-                account: account!
+                account: account!,
+                session: cardSession
             )
             return BankAnswer(code: code, balance: lines.first?.balanceAfter, statement: lines)
         case .withdrawal(let amount, let account), .deposit(let amount, let account):
@@ -367,7 +407,8 @@ public struct BankService: Sendable {
                 subject: panDigest,
                 cardID: holder.cardID,
                 actor: actor,
-                key: key
+                key: key,
+                session: cardSession
             )
         case .transfer(let amount, let from, let to):
             let from = owned(from)
@@ -382,7 +423,8 @@ public struct BankService: Sendable {
                 subject: panDigest,
                 cardID: holder.cardID,
                 actor: actor,
-                key: key
+                key: key,
+                session: cardSession
             )
         case .pinChange(let newPIN):
             guard CredentialHasher.isValidPIN(newPIN) else {
@@ -582,7 +624,7 @@ public struct BankService: Sendable {
                 return BankAnswer(code: .notPermittedToTerminal)
             case .alreadyExists, .invalidValue: return BankAnswer(code: .invalidTransaction)
             case .notFound: return BankAnswer(code: .unknownFromAccount)
-            case .unavailable, .databaseGone: throw error
+            case .unavailable: throw error
             }
         }
     }
@@ -590,20 +632,20 @@ public struct BankService: Sendable {
     // MARK: Errors on the wire
 
     /// The response code for a request that failed with an error instead of an answer: 91 when the
-    /// database cannot be reached (the switch is inoperative for now), 96 for anything else that went
-    /// wrong inside (a system malfunction). The switch answers with it and logs the error.
+    /// database cannot be reached or went away (the switch is inoperative for now), 96 when it did not
+    /// finish in time or for anything else that went wrong inside (a system malfunction). The switch
+    /// answers with it and logs the error.
     public static func responseCode(for error: any Error) -> ResponseCode {
+        if let error = error as? DatabaseUnavailable {
+            return error.kind == .deadlineExceeded ? .systemMalfunction : .switchInoperative
+        }
         if let error = error as? StoreError {
-            switch error.kind {
-            case .databaseGone: return .switchInoperative
-            case .notPermitted: return .notPermittedToTerminal
-            default: return .systemMalfunction
-            }
+            return error.kind == .notPermitted ? .notPermittedToTerminal : .systemMalfunction
         }
         if let error = error as? PSQLError {
             // Not through the store: the database went away unless the server said otherwise.
             guard let state = error.serverInfo?[.sqlState] else { return .switchInoperative }
-            return StoreError.isDatabaseGone(sqlState: state) ? .switchInoperative : .systemMalfunction
+            return DatabaseUnavailable.isConnectionLost(sqlState: state) ? .switchInoperative : .systemMalfunction
         }
         return .systemMalfunction
     }
@@ -621,7 +663,8 @@ public struct BankService: Sendable {
         subject: String,
         cardID: Int64?,
         actor: ActorContext,
-        key: IdempotencyKey
+        key: IdempotencyKey,
+        session: CardSessionKey? = nil
     ) async throws -> BankAnswer {
         let digest = RequestDigest.of([kind.rawValue, String(amount), subject] + [from, to].compactMap { $0 })
         let result = try await self.store.post(
@@ -632,7 +675,8 @@ public struct BankService: Sendable {
             digest: digest,
             amount: amount,
             from: from,
-            to: to
+            to: to,
+            session: session
         )
         return BankAnswer(result)
     }

@@ -214,14 +214,6 @@ extension BankStore {
     }
 }
 
-/// A card session's state, read per token request.
-public struct CardSessionState: Sendable, Hashable {
-    public var cardID: Int64
-    public var status: String
-    public var userLocked: Bool
-    public var ended: Bool
-}
-
 extension BankStore {
     /// Ends a session (its token is refused by every switch from now on) and audits it.
     public func endSession(actor: ActorContext, sessionID: String, expires: Date, role: String) async throws {
@@ -237,22 +229,5 @@ extension BankStore {
 
     public func sessionEnded(_ sessionID: String) async throws -> Bool {
         try await self.scalar("SELECT bank.session_ended(\(sessionID))")
-    }
-
-    /// The card's state now and whether the session has ended; nil when the card is gone.
-    public func cardSession(panDigest: [UInt8], sessionID: String) async throws -> CardSessionState? {
-        try await self.retrying {
-            let rows = try await self.client.query(
-                """
-                SELECT card_id, status, user_locked, ended
-                FROM bank.card_session(\(ByteBuffer(bytes: panDigest)), \(sessionID))
-                """,
-                logger: self.logger
-            )
-            for try await (card, status, locked, ended) in rows.decode((Int64, String, Bool, Bool).self) {
-                return CardSessionState(cardID: card, status: status, userLocked: locked, ended: ended)
-            }
-            return nil
-        }
     }
 }

@@ -1,4 +1,5 @@
 public import CashpointBank
+public import CashpointDatabase
 public import Foundation
 public import Logging
 public import PostgresNIO
@@ -34,7 +35,8 @@ public struct ActorContext: Sendable, Hashable {
     }
 }
 
-/// A typed error from the store: the switch maps each kind to a response code.
+/// A typed error from the store: the switch maps each kind to a response code. A database that went
+/// away is not one of them: that is `DatabaseUnavailable` (kind `connectionLost`), whoever meets it.
 public struct StoreError: Error, CustomStringConvertible, Sendable {
     public enum Kind: String, Sendable {
         /// The database refused the actor's role (SQLSTATE 42501).
@@ -45,9 +47,6 @@ public struct StoreError: Error, CustomStringConvertible, Sendable {
         case notFound
         /// A value broke a check (23514, 22023, 22P02).
         case invalidValue
-        /// The database went away: the connection was lost, or the server ended the session or is
-        /// shutting down (no SQLSTATE, class 08, 57P01-57P03). The switch answers 91.
-        case databaseGone
         /// The database failed in another way (the switch answers 96).
         case unavailable
     }
@@ -67,12 +66,6 @@ public struct StoreError: Error, CustomStringConvertible, Sendable {
         self.constraint = constraint
     }
 
-    /// SQLSTATEs that mean the server, not the statement, is gone: connection exceptions (class 08),
-    /// admin shutdown (57P01, `pg_terminate_backend`), crash shutdown (57P02), cannot connect now (57P03).
-    public static func isDatabaseGone(sqlState: String) -> Bool {
-        sqlState.hasPrefix("08") || ["57P01", "57P02", "57P03"].contains(sqlState)
-    }
-
     public var description: String { "\(self.kind.rawValue): \(self.detail)" }
 }
 
@@ -84,6 +77,27 @@ public struct PostingResult: Sendable, Hashable {
     public var authCode: String?
     /// The stored answer to an earlier identical request: nothing was posted this time.
     public var replayed: Bool
+}
+
+/// A request of a card session: the database checks the card (by its PAN digest) and the session (the
+/// token's id) in the same call that answers the request, so the request costs one round trip.
+public struct CardSessionKey: Sendable, Hashable {
+    public var panDigest: [UInt8]
+    public var sessionID: String
+
+    public init(panDigest: [UInt8], sessionID: String) {
+        self.panDigest = panDigest
+        self.sessionID = sessionID
+    }
+}
+
+/// The card session may not go on, and nothing was done: the card's state as the database found it
+/// (`cardID` nil: no such card any more). The card rules (`CardRules`) choose the answer.
+public struct CardSessionRefused: Error, Sendable, Hashable {
+    public var cardID: Int64?
+    public var status: String?
+    public var userLocked: Bool
+    public var ended: Bool
 }
 
 public struct ReversalResult: Sendable, Hashable {
@@ -158,7 +172,8 @@ public struct BankStore: Sendable {
         digest: [UInt8],
         amount: Int64,
         from: String?,
-        to: String?
+        to: String?,
+        session: CardSessionKey? = nil
     ) async throws -> PostingResult {
         let statement = PostStatement(
             role: actor.role.rawValue,
@@ -176,6 +191,28 @@ public struct BankStore: Sendable {
             from: from,
             to: to
         )
+        if let session {
+            let statement = SessionPostStatement(
+                posting: statement,
+                panDigest: ByteBuffer(bytes: session.panDigest),
+                sessionID: session.sessionID
+            )
+            return try await self.retrying {
+                for try await row in try await self.client.execute(statement, logger: self.logger) {
+                    guard let code = row.0 else {
+                        throw CardSessionRefused(cardID: row.5, status: row.6, userLocked: row.7, ended: row.8)
+                    }
+                    return PostingResult(
+                        code: ResponseCode(rawValue: code),
+                        transactionID: row.1,
+                        balanceAfter: row.2,
+                        authCode: row.3,
+                        replayed: row.4
+                    )
+                }
+                throw StoreError(kind: .unavailable, detail: "bank.session_post returned no row")
+            }
+        }
         return try await self.retrying {
             for try await (code, txn, balance, auth, replayed) in try await self.client.execute(
                 statement,
@@ -223,8 +260,35 @@ public struct BankStore: Sendable {
         }
     }
 
-    public func balance(actor: ActorContext, cardID: Int64?, account: String) async throws -> (ResponseCode, Int64?) {
-        try await self.retrying {
+    public func balance(
+        actor: ActorContext,
+        cardID: Int64?,
+        account: String,
+        session: CardSessionKey? = nil
+    ) async throws -> (ResponseCode, Int64?) {
+        if let session {
+            let statement = SessionBalanceStatement(
+                panDigest: ByteBuffer(bytes: session.panDigest),
+                sessionID: session.sessionID,
+                role: actor.role.rawValue,
+                userID: actor.userID,
+                cardID: cardID,
+                account: account,
+                actor: actor.name,
+                ip: actor.ip,
+                device: actor.device
+            )
+            return try await self.retrying {
+                for try await row in try await self.client.execute(statement, logger: self.logger) {
+                    guard let code = row.0 else {
+                        throw CardSessionRefused(cardID: row.2, status: row.3, userLocked: row.4, ended: row.5)
+                    }
+                    return (ResponseCode(rawValue: code), row.1)
+                }
+                throw StoreError(kind: .unavailable, detail: "bank.session_balance returned no row")
+            }
+        }
+        return try await self.retrying {
             let rows = try await self.client.query(
                 """
                 SELECT response_code, balance FROM bank.balance(
@@ -243,22 +307,38 @@ public struct BankStore: Sendable {
         actor: ActorContext,
         cardID: Int64?,
         account: String,
-        count: Int = 10
+        count: Int = 10,
+        session: CardSessionKey? = nil
     ) async throws -> (ResponseCode, [StatementLine]) {
         try await self.retrying {
-            let rows = try await self.client.query(
-                """
-                SELECT response_code, line_id, at, kind, amount, balance_after FROM bank.mini_statement(
-                    \(actor.role.rawValue), \(actor.userID), \(cardID), \(account), \(count)::int,
-                    \(actor.name), \(actor.ip), \(actor.device))
-                """,
-                logger: self.logger
-            )
+            let call: PostgresQuery =
+                if let session {
+                    """
+                    SELECT response_code, line_id, at, kind, amount, balance_after,
+                        card_id, card_status, user_locked, session_ended
+                    FROM bank.session_statement(
+                        \(ByteBuffer(bytes: session.panDigest)), \(session.sessionID),
+                        \(actor.role.rawValue), \(actor.userID), \(cardID), \(account), \(count)::int,
+                        \(actor.name), \(actor.ip), \(actor.device))
+                    """
+                } else {
+                    """
+                    SELECT response_code, line_id, at, kind, amount, balance_after,
+                        NULL::bigint, NULL::text, false, false
+                    FROM bank.mini_statement(
+                        \(actor.role.rawValue), \(actor.userID), \(cardID), \(account), \(count)::int,
+                        \(actor.name), \(actor.ip), \(actor.device))
+                    """
+                }
+            let rows = try await self.client.query(call, logger: self.logger)
             var code = ResponseCode.systemMalfunction
             var lines: [StatementLine] = []
-            for try await (rowCode, id, at, kind, amount, balance) in rows.decode(
-                (String, Int64?, Date?, String?, Int64?, Int64?).self
+            for try await (rowCode, id, at, kind, amount, balance, card, status, locked, ended) in rows.decode(
+                (String?, Int64?, Date?, String?, Int64?, Int64?, Int64?, String?, Bool, Bool).self
             ) {
+                guard let rowCode else {
+                    throw CardSessionRefused(cardID: card, status: status, userLocked: locked, ended: ended)
+                }
                 code = ResponseCode(rawValue: rowCode)
                 if let id, let at, let kind, let amount, let balance {
                     lines.append(
@@ -634,7 +714,7 @@ public struct BankStore: Sendable {
         }
     }
 
-    static func storeError(_ error: PSQLError) -> StoreError {
+    static func storeError(_ error: PSQLError) -> any Error {
         let message = error.serverInfo?[.message] ?? String(describing: error.code)
         let state = error.serverInfo?[.sqlState]
         let constraint = error.serverInfo?[.constraintName]
@@ -645,10 +725,10 @@ public struct BankStore: Sendable {
             return StoreError(kind: .notFound, detail: message, sqlState: state, constraint: constraint)
         case "23514", "22023", "22P02", "22001", "22007", "22008":
             return StoreError(kind: .invalidValue, detail: message, sqlState: state)
-        case .some(let state) where StoreError.isDatabaseGone(sqlState: state):
-            return StoreError(kind: .databaseGone, detail: "\(state): \(message)", sqlState: state)
+        case .some(let state) where DatabaseUnavailable.isConnectionLost(sqlState: state):
+            return DatabaseUnavailable(.connectionLost, reason: "\(state): \(message)", sqlState: state)
         case .some(let state): return StoreError(kind: .unavailable, detail: "\(state): \(message)", sqlState: state)
-        case .none: return StoreError(kind: .databaseGone, detail: "the database did not answer: \(error.code)")
+        case .none: return DatabaseUnavailable(.connectionLost, reason: "the database did not answer: \(error.code)")
         }
     }
 }
@@ -694,6 +774,72 @@ struct PostStatement: PostgresPreparedStatement {
         bindings.append(self.amount)
         bindings.append(self.from)
         bindings.append(self.to)
+        return bindings
+    }
+
+    func decodeRow(_ row: PostgresRow) throws -> Row {
+        try row.decode(Row.self)
+    }
+}
+
+/// `bank.session_post` as a prepared statement: a card session's posting, with the card and session
+/// checked in the same call. Its parameters are `bank.post`'s, then the PAN digest and the session id.
+struct SessionPostStatement: PostgresPreparedStatement {
+    static let sql = """
+        SELECT response_code, transaction_id, balance_after, auth_code, replayed,
+            card_id, card_status, user_locked, session_ended
+        FROM bank.session_post(
+            $1::text, $2::bigint, $3::bigint, $4::text, $5::text, $6::text, $7::text, $8::text, $9::text,
+            $10::bytea, $11::text, $12::bigint, $13::text, $14::text, $15::bytea, $16::text)
+        """
+    typealias Row = (String?, Int64?, Int64?, String?, Bool, Int64?, String?, Bool, Bool)
+
+    var posting: PostStatement
+    var panDigest: ByteBuffer
+    var sessionID: String
+
+    func makeBindings() throws -> PostgresBindings {
+        var bindings = try self.posting.makeBindings()
+        bindings.append(self.panDigest)
+        bindings.append(self.sessionID)
+        return bindings
+    }
+
+    func decodeRow(_ row: PostgresRow) throws -> Row {
+        try row.decode(Row.self)
+    }
+}
+
+/// `bank.session_balance` as a prepared statement: a card session's balance inquiry in one call.
+struct SessionBalanceStatement: PostgresPreparedStatement {
+    static let sql = """
+        SELECT response_code, balance, card_id, card_status, user_locked, session_ended
+        FROM bank.session_balance($1::bytea, $2::text, $3::text, $4::bigint, $5::bigint, $6::text, $7::text,
+            $8::text, $9::text)
+        """
+    typealias Row = (String?, Int64?, Int64?, String?, Bool, Bool)
+
+    var panDigest: ByteBuffer
+    var sessionID: String
+    var role: String
+    var userID: Int64?
+    var cardID: Int64?
+    var account: String
+    var actor: String
+    var ip: String?
+    var device: String?
+
+    func makeBindings() throws -> PostgresBindings {
+        var bindings = PostgresBindings(capacity: 9)
+        bindings.append(self.panDigest)
+        bindings.append(self.sessionID)
+        bindings.append(self.role)
+        bindings.append(self.userID)
+        bindings.append(self.cardID)
+        bindings.append(self.account)
+        bindings.append(self.actor)
+        bindings.append(self.ip)
+        bindings.append(self.device)
         return bindings
     }
 

@@ -281,10 +281,10 @@ public enum Seeder {
         func refusal(_ error: any Error) -> any Error {
             if error is SeedError { return error }
             if let error = error as? PSQLError {
-                let store = BankStore.storeError(error)
+                let message = error.serverInfo?[.message] ?? "\(BankStore.storeError(error))"
                 return SeedError(
-                    reason: "\(self.entry): \(error.serverInfo?[.message] ?? store.detail)"
-                        + (store.sqlState.map { " (SQLSTATE \($0))" } ?? "")
+                    reason: "\(self.entry): \(message)"
+                        + (error.serverInfo?[.sqlState].map { " (SQLSTATE \($0))" } ?? "")
                         + "; nothing was loaded"
                 )
             }

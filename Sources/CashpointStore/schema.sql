@@ -327,6 +327,28 @@ $$;
 ALTER FUNCTION bank.card_session(p_pan_digest bytea, p_jti text) OWNER TO cashpoint_owner;
 
 --
+-- Name: card_session_refused(bytea, text, bigint); Type: FUNCTION; Schema: bank; Owner: cashpoint_owner
+--
+
+CREATE FUNCTION bank.card_session_refused(p_pan_digest bytea, p_jti text, p_card_id bigint) RETURNS TABLE(card_id bigint, status text, user_locked boolean, ended boolean)
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path TO 'pg_catalog', 'bank'
+    AS $$
+DECLARE
+    v_state record;
+BEGIN
+    PERFORM bank.set_context('system', NULL);
+    SELECT s.card_id, s.status, s.user_locked, s.ended INTO v_state FROM bank.card_session(p_pan_digest, p_jti) s;
+    IF v_state.card_id IS DISTINCT FROM p_card_id OR v_state.status <> 'active' OR v_state.user_locked
+       OR v_state.ended THEN
+        RETURN QUERY SELECT v_state.card_id, v_state.status, v_state.user_locked, v_state.ended;
+    END IF;
+END
+$$;
+
+ALTER FUNCTION bank.card_session_refused(p_pan_digest bytea, p_jti text, p_card_id bigint) OWNER TO cashpoint_owner;
+
+--
 -- Name: change_pin(bigint, bigint, text, text, text, text); Type: FUNCTION; Schema: bank; Owner: cashpoint_owner
 --
 
@@ -1543,6 +1565,31 @@ $$;
 ALTER FUNCTION bank.reverse(p_actor text, p_ip text, p_device text, p_terminal text, p_stan text, p_transmitted text, p_digest bytea, p_original_stan text, p_original_transmitted text, p_dispensed bigint) OWNER TO cashpoint_owner;
 
 --
+-- Name: session_balance(bytea, text, text, bigint, bigint, text, text, text, text); Type: FUNCTION; Schema: bank; Owner: cashpoint_owner
+--
+
+CREATE FUNCTION bank.session_balance(p_pan_digest bytea, p_jti text, p_role text, p_user_id bigint, p_card_id bigint, p_account_no text, p_actor text, p_ip text, p_device text) RETURNS TABLE(response_code text, balance bigint, card_id bigint, card_status text, user_locked boolean, session_ended boolean)
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path TO 'pg_catalog', 'bank'
+    SET plan_cache_mode TO 'force_generic_plan'
+    AS $$
+DECLARE
+    v_state record;
+BEGIN
+    SELECT * INTO v_state FROM bank.card_session_refused(p_pan_digest, p_jti, p_card_id);
+    IF FOUND THEN
+        RETURN QUERY SELECT NULL::text, NULL::bigint, v_state.card_id, v_state.status, v_state.user_locked,
+            v_state.ended;
+        RETURN;
+    END IF;
+    RETURN QUERY SELECT b.response_code, b.balance, p_card_id, 'active'::text, false, false
+    FROM bank.balance(p_role, p_user_id, p_card_id, p_account_no, p_actor, p_ip, p_device) b;
+END
+$$;
+
+ALTER FUNCTION bank.session_balance(p_pan_digest bytea, p_jti text, p_role text, p_user_id bigint, p_card_id bigint, p_account_no text, p_actor text, p_ip text, p_device text) OWNER TO cashpoint_owner;
+
+--
 -- Name: session_ended(text); Type: FUNCTION; Schema: bank; Owner: cashpoint_owner
 --
 
@@ -1554,6 +1601,58 @@ CREATE FUNCTION bank.session_ended(p_jti text) RETURNS boolean
 $$;
 
 ALTER FUNCTION bank.session_ended(p_jti text) OWNER TO cashpoint_owner;
+
+--
+-- Name: session_post(text, bigint, bigint, text, text, text, text, text, text, bytea, text, bigint, text, text, bytea, text); Type: FUNCTION; Schema: bank; Owner: cashpoint_owner
+--
+
+CREATE FUNCTION bank.session_post(p_role text, p_user_id bigint, p_card_id bigint, p_actor text, p_ip text, p_device text, p_terminal text, p_stan text, p_transmitted text, p_digest bytea, p_kind text, p_amount bigint, p_from text, p_to text, p_pan_digest bytea, p_jti text) RETURNS TABLE(response_code text, transaction_id bigint, balance_after bigint, auth_code text, replayed boolean, card_id bigint, card_status text, user_locked boolean, session_ended boolean)
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path TO 'pg_catalog', 'bank'
+    SET plan_cache_mode TO 'force_generic_plan'
+    AS $$
+DECLARE
+    v_state record;
+BEGIN
+    SELECT * INTO v_state FROM bank.card_session_refused(p_pan_digest, p_jti, p_card_id);
+    IF FOUND THEN
+        RETURN QUERY SELECT NULL::text, NULL::bigint, NULL::bigint, NULL::text, false,
+            v_state.card_id, v_state.status, v_state.user_locked, v_state.ended;
+        RETURN;
+    END IF;
+    RETURN QUERY SELECT p.response_code, p.transaction_id, p.balance_after, p.auth_code, p.replayed,
+        p_card_id, 'active'::text, false, false
+    FROM bank.post(p_role, p_user_id, p_card_id, p_actor, p_ip, p_device, p_terminal, p_stan, p_transmitted,
+        p_digest, p_kind, p_amount, p_from, p_to) p;
+END
+$$;
+
+ALTER FUNCTION bank.session_post(p_role text, p_user_id bigint, p_card_id bigint, p_actor text, p_ip text, p_device text, p_terminal text, p_stan text, p_transmitted text, p_digest bytea, p_kind text, p_amount bigint, p_from text, p_to text, p_pan_digest bytea, p_jti text) OWNER TO cashpoint_owner;
+
+--
+-- Name: session_statement(bytea, text, text, bigint, bigint, text, integer, text, text, text); Type: FUNCTION; Schema: bank; Owner: cashpoint_owner
+--
+
+CREATE FUNCTION bank.session_statement(p_pan_digest bytea, p_jti text, p_role text, p_user_id bigint, p_card_id bigint, p_account_no text, p_count integer, p_actor text, p_ip text, p_device text) RETURNS TABLE(response_code text, line_id bigint, at timestamp with time zone, kind text, amount bigint, balance_after bigint, card_id bigint, card_status text, user_locked boolean, session_ended boolean)
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path TO 'pg_catalog', 'bank'
+    AS $$
+DECLARE
+    v_state record;
+BEGIN
+    SELECT * INTO v_state FROM bank.card_session_refused(p_pan_digest, p_jti, p_card_id);
+    IF FOUND THEN
+        RETURN QUERY SELECT NULL::text, NULL::bigint, NULL::timestamptz, NULL::text, NULL::bigint, NULL::bigint,
+            v_state.card_id, v_state.status, v_state.user_locked, v_state.ended;
+        RETURN;
+    END IF;
+    RETURN QUERY SELECT m.response_code, m.line_id, m.at, m.kind, m.amount, m.balance_after,
+        p_card_id, 'active'::text, false, false
+    FROM bank.mini_statement(p_role, p_user_id, p_card_id, p_account_no, p_count, p_actor, p_ip, p_device) m;
+END
+$$;
+
+ALTER FUNCTION bank.session_statement(p_pan_digest bytea, p_jti text, p_role text, p_user_id bigint, p_card_id bigint, p_account_no text, p_count integer, p_actor text, p_ip text, p_device text) OWNER TO cashpoint_owner;
 
 --
 -- Name: set_account_locked(text, text, text, text, text, boolean); Type: FUNCTION; Schema: bank; Owner: cashpoint_owner
@@ -2654,6 +2753,12 @@ GRANT ALL ON FUNCTION bank.card_by_digest(p_pan_digest bytea) TO cashpoint_switc
 GRANT ALL ON FUNCTION bank.card_session(p_pan_digest bytea, p_jti text) TO cashpoint_switch;
 
 --
+-- Name: FUNCTION card_session_refused(p_pan_digest bytea, p_jti text, p_card_id bigint); Type: ACL; Schema: bank; Owner: cashpoint_owner
+--
+
+REVOKE ALL ON FUNCTION bank.card_session_refused(p_pan_digest bytea, p_jti text, p_card_id bigint) FROM PUBLIC;
+
+--
 -- Name: FUNCTION change_pin(p_card_id bigint, p_user_id bigint, p_new_hash text, p_actor text, p_ip text, p_device text); Type: ACL; Schema: bank; Owner: cashpoint_owner
 --
 
@@ -2862,10 +2967,28 @@ REVOKE ALL ON FUNCTION bank.reverse(p_actor text, p_ip text, p_device text, p_te
 GRANT ALL ON FUNCTION bank.reverse(p_actor text, p_ip text, p_device text, p_terminal text, p_stan text, p_transmitted text, p_digest bytea, p_original_stan text, p_original_transmitted text, p_dispensed bigint) TO cashpoint_switch;
 
 --
+-- Name: FUNCTION session_balance(p_pan_digest bytea, p_jti text, p_role text, p_user_id bigint, p_card_id bigint, p_account_no text, p_actor text, p_ip text, p_device text); Type: ACL; Schema: bank; Owner: cashpoint_owner
+--
+
+GRANT ALL ON FUNCTION bank.session_balance(p_pan_digest bytea, p_jti text, p_role text, p_user_id bigint, p_card_id bigint, p_account_no text, p_actor text, p_ip text, p_device text) TO cashpoint_switch;
+
+--
 -- Name: FUNCTION session_ended(p_jti text); Type: ACL; Schema: bank; Owner: cashpoint_owner
 --
 
 GRANT ALL ON FUNCTION bank.session_ended(p_jti text) TO cashpoint_switch;
+
+--
+-- Name: FUNCTION session_post(p_role text, p_user_id bigint, p_card_id bigint, p_actor text, p_ip text, p_device text, p_terminal text, p_stan text, p_transmitted text, p_digest bytea, p_kind text, p_amount bigint, p_from text, p_to text, p_pan_digest bytea, p_jti text); Type: ACL; Schema: bank; Owner: cashpoint_owner
+--
+
+GRANT ALL ON FUNCTION bank.session_post(p_role text, p_user_id bigint, p_card_id bigint, p_actor text, p_ip text, p_device text, p_terminal text, p_stan text, p_transmitted text, p_digest bytea, p_kind text, p_amount bigint, p_from text, p_to text, p_pan_digest bytea, p_jti text) TO cashpoint_switch;
+
+--
+-- Name: FUNCTION session_statement(p_pan_digest bytea, p_jti text, p_role text, p_user_id bigint, p_card_id bigint, p_account_no text, p_count integer, p_actor text, p_ip text, p_device text); Type: ACL; Schema: bank; Owner: cashpoint_owner
+--
+
+GRANT ALL ON FUNCTION bank.session_statement(p_pan_digest bytea, p_jti text, p_role text, p_user_id bigint, p_card_id bigint, p_account_no text, p_count integer, p_actor text, p_ip text, p_device text) TO cashpoint_switch;
 
 --
 -- Name: FUNCTION set_account_locked(p_role text, p_actor text, p_ip text, p_device text, p_account_no text, p_locked boolean); Type: ACL; Schema: bank; Owner: cashpoint_owner

@@ -2,116 +2,214 @@ public import CashpointDatabase
 public import Logging
 import NIOCore
 import NIOPosix
+public import ServiceLifecycle
 import Synchronization
 
-/// The database was found unreachable: the request is answered 91 at once.
-public struct DatabaseUnreachable: Error, Sendable, CustomStringConvertible {
-    public var description: String { "the database is unreachable" }
-}
+/// Keeps the switch answering when PostgreSQL is gone or a request is stuck. Every request runs under
+/// `guarding`:
+///
+/// - A request that has not finished after `probeAfter`, while no other request finished, makes the
+///   switch probe the database: a new TCP
+///   connection that sends PostgreSQL's SSLRequest and waits for the one-byte answer ('S' or 'N'),
+///   which the server gives before any authentication or query work, so a busy database still answers
+///   it at once. If two probes in a row fail (each within `probeTimeout`), the request is cancelled and
+///   answered 91, and so is every request after it, at once, until the recovery loop (`run()`, a probe every
+///   `probeInterval`) finds the database again. A request still waiting for a pooled connection is
+///   cancelled before it reaches the database, so a request answered 91 never posts later.
+/// - A slow but reachable database is waited for (probed again every 4 × `probeAfter`), up to
+///   `deadline`: then the request is cancelled and answered 96. So every request is answered within
+///   `deadline + probeTimeout` (one probe answers at once when the database is there), even one whose
+///   pooled connection died under it without a word.
+///
+/// Time is the injected `clock`'s, and the probe is injected too, so all of this is tested without
+/// a database and without waiting.
+public final class DatabaseHealth: Service, Sendable {
+    /// Whether the database answers within the timeout.
+    public typealias Probe = @Sendable (_ timeout: Duration) async -> Bool
 
-/// Keeps the switch answering when PostgreSQL is gone. A request that has not finished after
-/// `probeAfter` makes the switch probe the database: a new TCP connection that sends PostgreSQL's
-/// SSLRequest and waits for the server's one-byte answer ('S' or 'N'), which the server gives before
-/// any authentication or query work, so a busy database still answers it at once. If the probe fails
-/// within `probeTimeout`, the request is cancelled and answered 91, and so is every request after it, at once,
-/// until a background probe (every `probeInterval`) finds the database again. A request still waiting
-/// for a pooled connection is cancelled before it reaches the database, so a request answered 91
-/// never posts later. A slow but reachable database is waited for: slowness is not an outage.
-public actor DatabaseHealth {
-    let url: DatabaseURL
+    let probe: Probe
     let probeAfter: Duration
     let probeTimeout: Duration
     let probeInterval: Duration
+    let deadline: Duration
+    let clock: any Clock<Duration>
     let logger: Logger
-    var down = false
-    var probe: Task<Bool, Never>?
-    var recovery: Task<Void, Never>?
+    let down = Atomic<Bool>(false)
+    /// Requests that finished: when others finish while one waits, the database is there and slow
+    /// (or that one request's connection is stuck), and no probe is needed.
+    let finished = Atomic<Int>(0)
+    /// The probe in flight, shared by every request that asks meanwhile.
+    let sharedProbe = Mutex<Task<Bool, Never>?>(nil)
+    let wentDown: AsyncStream<Void>
+    let wentDownContinuation: AsyncStream<Void>.Continuation
 
     public init(
+        probe: @escaping Probe,
+        probeAfter: Duration = .milliseconds(250),
+        probeTimeout: Duration = .milliseconds(600),
+        probeInterval: Duration = .milliseconds(250),
+        deadline: Duration = .seconds(8),
+        clock: any Clock<Duration> = ContinuousClock(),
+        logger: Logger
+    ) {
+        self.probe = probe
+        self.probeAfter = probeAfter
+        self.probeTimeout = probeTimeout
+        self.probeInterval = probeInterval
+        self.deadline = max(deadline, probeAfter)
+        self.clock = clock
+        self.logger = logger
+        (self.wentDown, self.wentDownContinuation) = AsyncStream.makeStream(bufferingPolicy: .bufferingNewest(1))
+    }
+
+    /// Probes PostgreSQL at `url` with an SSLRequest (see `ping`).
+    public convenience init(
         url: DatabaseURL,
         probeAfter: Duration = .milliseconds(250),
         probeTimeout: Duration = .milliseconds(600),
         probeInterval: Duration = .milliseconds(250),
+        deadline: Duration = .seconds(8),
         logger: Logger
     ) {
-        self.url = url
-        self.probeAfter = probeAfter
-        self.probeTimeout = probeTimeout
-        self.probeInterval = probeInterval
-        self.logger = logger
+        let (host, port) = (url.host, url.port)
+        self.init(
+            probe: { timeout in await Self.ping(host: host, port: port, timeout: timeout) },
+            probeAfter: probeAfter,
+            probeTimeout: probeTimeout,
+            probeInterval: probeInterval,
+            deadline: deadline,
+            logger: logger
+        )
     }
 
-    public var isDown: Bool { self.down }
+    public var isDown: Bool { self.down.load(ordering: .relaxed) }
 
-    /// Runs `body`, or throws `DatabaseUnreachable` (within about probeAfter + probeTimeout) when the
-    /// database cannot be reached.
-    public nonisolated func guarding<T: Sendable>(_ body: @escaping @Sendable () async throws -> T) async throws -> T {
-        if await self.isDown { throw DatabaseUnreachable() }
-        // The body runs in a task of its own: when the database is found unreachable the answer (91)
-        // goes out at once, and the body is cancelled without waiting for it (a request still waiting
-        // for a pooled connection leaves the queue; one whose connection died fails by itself).
+    /// Runs `body`, or throws `DatabaseUnavailable`: `.unreachable` when the database cannot be reached
+    /// (after probeAfter, or 4 × probeAfter more when other requests finished meanwhile, plus at most two
+    /// probes of probeTimeout each: 2.5 s by default), `.deadlineExceeded` (within deadline +
+    /// probeTimeout) when it can but the body has not finished.
+    ///
+    /// The body runs in a task of its own, so the answer can go out without waiting for a body that
+    /// does not end (a query on a connection that died under it); that task prefers the caller's event
+    /// loop (`EventLoopExecutor.preferred`), so the request still runs where its connection is.
+    public func guarding<T: Sendable>(_ body: @escaping @Sendable () async throws -> T) async throws -> T {
+        if self.isDown {
+            throw DatabaseUnavailable(.unreachable, reason: "the database is unreachable: answering 91 until it returns")
+        }
         let outcome = Outcome<T>()
-        let work = Task {
+        let work = Task(executorPreference: EventLoopExecutor.preferred) {
             do {
-                outcome.finish(.success(try await body()))
+                let value = try await body()
+                self.finished.add(1, ordering: .relaxed)
+                outcome.finish(.success(value))
             } catch {
                 outcome.finish(.failure(error))
             }
         }
-        let watchdog = Task {
-            try await Task.sleep(for: self.probeAfter)
-            while !Task.isCancelled {
-                if !(await self.reachable()) {
-                    outcome.finish(.failure(DatabaseUnreachable()))
+        let result = await withTaskGroup(of: Void.self) { group in
+            group.addTask { await self.watch(outcome) }
+            let result = await withTaskCancellationHandler {
+                await outcome.value
+            } onCancel: {
+                outcome.finish(.failure(CancellationError()))
+            }
+            group.cancelAll()
+            return result
+        }
+        if case .failure(let error) = result, error is DatabaseUnavailable || error is CancellationError {
+            work.cancel()
+        }
+        return try result.get()
+    }
+
+    /// The watchdog of one request: ends it with 91 when the database is unreachable, with 96 at the
+    /// deadline. Cancelled (its sleep ends) as soon as the request has its answer.
+    func watch<T: Sendable>(_ outcome: Outcome<T>) async {
+        var waited = self.probeAfter
+        var seen = self.finished.load(ordering: .relaxed)
+        do {
+            try await self.clock.sleep(for: self.probeAfter)
+            while true {
+                // Probe only when nothing else finished meanwhile: on a loaded machine the answers keep
+                // coming, slowly, and a probe that is slow too must not turn that into an outage.
+                let now = self.finished.load(ordering: .relaxed)
+                if now == seen, !(await self.reachable()) {
+                    outcome.finish(
+                        .failure(DatabaseUnavailable(.unreachable, reason: "the database did not answer a probe"))
+                    )
+                    return
+                }
+                seen = now
+                if waited >= self.deadline {
+                    self.logger.error("a request passed its deadline with the database reachable: answering 96")
+                    outcome.finish(
+                        .failure(
+                            DatabaseUnavailable(
+                                .deadlineExceeded,
+                                reason: "the request did not finish within \(self.deadline)"
+                            )
+                        )
+                    )
                     return
                 }
                 // Reachable but slow: wait for the answer, and look again now and then.
-                try await Task.sleep(for: self.probeAfter * 4)
+                let pause = min(self.probeAfter * 4, self.deadline - waited)
+                try await self.clock.sleep(for: pause)
+                waited += pause
             }
+        } catch {
+            // Cancelled: the request has its answer.
         }
-        defer { watchdog.cancel() }
-        let result = await withTaskCancellationHandler {
-            await outcome.value
-        } onCancel: {
-            work.cancel()
-        }
-        if case .failure(let error) = result, error is DatabaseUnreachable { work.cancel() }
-        return try result.get()
     }
 
     /// One probe at a time, shared by every request that asks.
     func reachable() async -> Bool {
-        if self.down { return false }
-        if let probe = self.probe { return await probe.value }
-        let task = Task { [url, probeTimeout] in
-            await Self.ping(host: url.host, port: url.port, timeout: probeTimeout)
+        if self.isDown { return false }
+        let task = self.sharedProbe.withLock { current in
+            if let current { return current }
+            // A second look before declaring the database gone: on a loaded machine a new backend can
+            // take longer than the timeout to start, and one slow answer is not an outage.
+            let started = Task { [probe, probeTimeout] in
+                if await probe(probeTimeout) { return true }
+                return await probe(probeTimeout)
+            }
+            current = started
+            return started
         }
-        self.probe = task
         let ok = await task.value
-        self.probe = nil
+        self.sharedProbe.withLock { current in
+            if current == task { current = nil }
+        }
         if !ok { self.markDown() }
         return ok
     }
 
     func markDown() {
-        guard !self.down else { return }
-        self.down = true
+        guard self.down.compareExchange(expected: false, desired: true, ordering: .relaxed).exchanged else { return }
         self.logger.error("database unreachable: answering 91 until it returns")
-        self.recovery = Task { [url, probeTimeout, probeInterval] in
-            while !Task.isCancelled {
-                try? await Task.sleep(for: probeInterval)
-                if await Self.ping(host: url.host, port: url.port, timeout: probeTimeout) {
-                    self.markUp()
-                    return
-                }
-            }
-        }
+        self.wentDownContinuation.yield()
     }
 
     func markUp() {
-        self.down = false
-        self.recovery = nil
+        guard self.down.compareExchange(expected: true, desired: false, ordering: .relaxed).exchanged else { return }
         self.logger.notice("database reachable again: serving")
+    }
+
+    /// The recovery loop: after the database is found unreachable, a probe every `probeInterval` until
+    /// it answers. A service of the switch's group: it ends at graceful shutdown.
+    public func run() async throws {
+        await cancelWhenGracefulShutdown {
+            for await _ in self.wentDown {
+                while self.isDown {
+                    do {
+                        try await self.clock.sleep(for: self.probeInterval)
+                    } catch {
+                        return
+                    }
+                    if await self.probe(self.probeTimeout) { self.markUp() }
+                }
+            }
+        }
     }
 
     /// Whether a PostgreSQL server answers an SSLRequest at host:port within `timeout`.
@@ -149,11 +247,6 @@ public actor DatabaseHealth {
             group.cancelAll()
             return first
         }
-    }
-
-    /// Stops the background probe (at shutdown).
-    public func stop() {
-        self.recovery?.cancel()
     }
 }
 

@@ -7,6 +7,7 @@ import Metrics
 import NIOPosix
 import PostgresNIO
 public import ServiceLifecycle
+public import UnixSignals
 import Synchronization
 
 /// Everything `atm-switch serve` needs, assembled: the PostgreSQL pool, the bank, terminal sessions,
@@ -85,16 +86,18 @@ public struct SwitchApplication: Sendable {
         Gauge(label: "cashpoint_database_pool_size").record(self.poolSize)
         let store = BankStore(client: client, logger: self.logger)
         let bank = BankService(store: store, hasher: self.hasher, now: self.configuration.now, logger: self.logger)
+        let health = DatabaseHealth(
+            url: self.url,
+            probeAfter: self.configuration.databaseProbeAfter,
+            probeTimeout: self.configuration.databaseProbeTimeout,
+            deadline: self.configuration.requestDeadline,
+            logger: self.logger
+        )
         let core = SwitchCore(
             bank: bank,
             sessions: TerminalSessions(store: store, switchKey: self.switchKey),
             tokens: await SessionTokens(switchKey: self.switchKey, now: self.configuration.now),
-            health: DatabaseHealth(
-                url: self.url,
-                probeAfter: self.configuration.databaseProbeAfter,
-                probeTimeout: self.configuration.databaseProbeTimeout,
-                logger: self.logger
-            ),
+            health: health,
             configuration: self.configuration,
             logger: self.logger
         )
@@ -109,11 +112,34 @@ public struct SwitchApplication: Sendable {
         // Services stop in reverse order: the loops last, after the pool and the server.
         var services: [any Service] = loops.map { [EventLoopGroupService(group: $0)] } ?? []
         services.append(client)
+        services.append(health)
         if let auditKey = self.auditKey {
             services.append(AuditSealingService(client: client, key: auditKey.key, logger: self.logger))
         }
         services.append(server)
         return (services, server, core)
+    }
+}
+
+extension SwitchApplication {
+    /// How long graceful shutdown may take: the requests in flight are answered within the request
+    /// deadline plus one probe (see `DatabaseHealth`); two seconds more close the pool and seal the audit
+    /// rows. After that the services are cancelled, and given 5 seconds to end.
+    public var maximumGracefulShutdown: Duration {
+        self.configuration.requestDeadline + self.configuration.databaseProbeTimeout + .seconds(2)
+    }
+
+    /// The one service group of a running switch: `services` in order, stopped in reverse, with the
+    /// shutdown bounded (`maximumGracefulShutdown`, then cancellation).
+    public func makeServiceGroup(_ services: [any Service], signals: [UnixSignal] = []) -> ServiceGroup {
+        var configuration = ServiceGroupConfiguration(
+            services: services.map { ServiceGroupConfiguration.ServiceConfiguration(service: $0) },
+            gracefulShutdownSignals: signals,
+            logger: self.logger
+        )
+        configuration.maximumGracefulShutdownDuration = self.maximumGracefulShutdown
+        configuration.maximumCancellationDuration = .seconds(5)
+        return ServiceGroup(configuration: configuration)
     }
 }
 
@@ -151,7 +177,7 @@ public final class RunningSwitch: Sendable {
             continuation.yield(port)
             continuation.finish()
         }
-        let group = ServiceGroup(services: services, logger: application.logger)
+        let group = application.makeServiceGroup(services)
         let task = Task { try await group.run() }
         var iterator = bound.makeAsyncIterator()
         guard let port = await iterator.next() else {
@@ -166,7 +192,6 @@ public final class RunningSwitch: Sendable {
     public func stop() async throws {
         await self.group.triggerGracefulShutdown()
         try await self.task.value
-        await self.core.health.stop()
     }
 }
 

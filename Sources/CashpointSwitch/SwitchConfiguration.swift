@@ -17,6 +17,8 @@ public struct SwitchConfiguration: Sendable {
     /// When a request has not finished after this long, the database is probed (see `DatabaseHealth`).
     public var databaseProbeAfter: Duration
     public var databaseProbeTimeout: Duration
+    /// A request not finished after this long is answered 96 and abandoned (see `DatabaseHealth`).
+    public var requestDeadline: Duration
     /// The switch's clock (tokens, card expiry).
     public var now: @Sendable () -> Date
     /// The bank's BIN (6 or 8 digits): the PANs the bank allocates start with it.
@@ -32,6 +34,7 @@ public struct SwitchConfiguration: Sendable {
         maxMessageLength: Int = 8192,
         databaseProbeAfter: Duration = .milliseconds(250),
         databaseProbeTimeout: Duration = .milliseconds(600),
+        requestDeadline: Duration = .seconds(8),
         now: @escaping @Sendable () -> Date = { Date() },
         cardBIN: String = "476173"
     ) {
@@ -44,6 +47,7 @@ public struct SwitchConfiguration: Sendable {
         self.maxMessageLength = maxMessageLength
         self.databaseProbeAfter = databaseProbeAfter
         self.databaseProbeTimeout = databaseProbeTimeout
+        self.requestDeadline = requestDeadline
         self.now = now
         self.cardBIN = cardBIN
     }

@@ -58,7 +58,7 @@ extension SwitchCore {
     /// token): `UL` cash taken out and `LD` cash put in (minor units), posted between the ATM's own cash
     /// account and the vault. The 0610 carries `CB`, the cash the ledger says the ATM holds afterwards.
     func replenish(_ exchange: Exchange, tlv: ATM87TLV) async throws -> ATM87Message {
-        guard await self.sessions.kind(of: exchange.terminal) == "atm" else {
+        guard self.sessions.kind(of: exchange.terminal) == "atm" else {
             throw Refusal(.notPermittedToTerminal, "only an ATM replenishes", audit: "terminal.replenish")
         }
         guard tlv[.unloaded] != nil || tlv[.loaded] != nil else {

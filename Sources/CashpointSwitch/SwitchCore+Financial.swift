@@ -41,6 +41,7 @@ extension SwitchCore {
         }
         let panDigest = self.panTokenDigest(pan)
         var issuedToken: String?
+        var session: String?
         let holder: CardHolder
 
         if let block = request.binary(52) {
@@ -86,25 +87,9 @@ extension SwitchCore {
                 )
             }
             // The card may have been blocked, its customer locked, or the session ended (by any switch)
-            // since the token was issued: each takes effect at once, not when the token expires.
-            guard
-                let state = try await self.bank.store.cardSession(
-                    panDigest: self.bank.hasher.panDigest(pan),
-                    sessionID: claims.jti.value
-                ), state.cardID == cardID
-            else {
-                throw Refusal(.unknownCard, "the token's card is gone")
-            }
-            guard !state.ended else {
-                throw Refusal(.securityViolation, TokenRefusal.ended.rawValue, audit: "token.refused")
-            }
-            guard state.status == "active", !state.userLocked else {
-                throw Refusal(
-                    .restricted,
-                    "card \(state.status)\(state.userLocked ? ", customer locked" : "")",
-                    audit: "card.refused"
-                )
-            }
+            // since the token was issued: each takes effect at once, not when the token expires. The
+            // database checks them in the same call that answers the request (`session`).
+            session = claims.jti.value
             holder = CardHolder(
                 cardID: cardID,
                 userID: claims.uid,
@@ -137,9 +122,11 @@ extension SwitchCore {
             for: holder,
             pan: pan,
             key: exchange.key,
-            ip: exchange.peer.ip
+            ip: exchange.peer.ip,
+            session: session
         )
-        var response = self.plainResponse(to: request, code: answer.code, reason: nil)
+        var response = self.plainResponse(to: request, code: answer.code, reason: answer.reason)
+        if answer.capture { try response.set(44, "CAPTURE CARD") }
         try await self.setReference(&response, transactionID: answer.transactionID)
         // Every approval carries an authorization code: a posting's is stored with it (a repeat gets
         // the same); a balance, statement or PIN change gets a fresh one.

@@ -1,4 +1,5 @@
 public import ATM87
+import CashpointDatabase
 import CashpointBank
 import CashpointSecurity
 public import CashpointStore
@@ -70,6 +71,7 @@ public final class SwitchCore: Sendable {
     public let health: DatabaseHealth
     public let configuration: SwitchConfiguration
     let logger: Logger
+    let metrics = SwitchMetrics()
     /// Retrieval reference numbers reserved from the database, 1,000 at a time: the next and the end.
     let references = Mutex<(next: Int64, end: Int64)>((next: 0, end: 0))
     /// The bank's currency, read once.
@@ -104,14 +106,14 @@ public final class SwitchCore: Sendable {
                 "malformed frame without a readable MTI and STAN: closing",
                 metadata: [LogKey.error: "\(error)"]
             )
-            Counter(label: "cashpoint_malformed_frames_total", dimensions: [("answered", "no")]).increment()
+            self.metrics.malformedClosed.increment()
             return nil
         }
         logger.warning(
             "malformed message answered 30",
             metadata: [LogKey.mti: "\(mti)", LogKey.stan: "\(stan)", LogKey.error: "\(error)"]
         )
-        Counter(label: "cashpoint_malformed_frames_total", dimensions: [("answered", "30")]).increment()
+        self.metrics.malformedAnswered.increment()
         var response = ATM87Message(mti: responseMTI)
         try? response.set(11, stan)
         try? response.set(39, ResponseCode.formatError.rawValue)
@@ -133,8 +135,7 @@ public final class SwitchCore: Sendable {
 
         guard !request.mti.isResponse else {
             logger.warning("a response-type message sent to the switch: dropped")
-            Counter(label: "cashpoint_requests_total", dimensions: [("mti", "\(request.mti)"), ("code", "none")])
-                .increment()
+            self.metrics.requests(mti: request.mti, code: "none").increment()
             return nil
         }
         var response: ATM87Message
@@ -144,20 +145,24 @@ public final class SwitchCore: Sendable {
             // the switch signs nothing on behalf of an unchecked sender.
             logger.notice("a request type the switch does not serve: answered 12")
             response = Self.unservedResponse(to: request)
-            Counter(label: "cashpoint_requests_total", dimensions: [("mti", "\(request.mti)"), ("code", "12")])
-                .increment()
+            self.metrics.requests(mti: request.mti, code: "12").increment()
             return response
         }
-        let inFlight = Meter(label: "cashpoint_requests_in_flight")
-        inFlight.increment()
-        defer { inFlight.decrement() }
+        self.metrics.inFlight.increment()
+        defer { self.metrics.inFlight.decrement() }
         do {
             response = try await self.health.guarding { [self, logger] in
                 try await self.handle(request, peer: peer, logger: logger)
             }
-        } catch let error as DatabaseUnreachable {
-            logger.error("database unreachable", metadata: [LogKey.error: "\(error)"])
-            response = self.plainResponse(to: request, code: .switchInoperative, reason: "database unreachable")
+        } catch let error as DatabaseUnavailable {
+            let code = BankService.responseCode(for: error)
+            logger.error(
+                "database unavailable",
+                metadata: [LogKey.error: "\(error)", LogKey.responseCode: "\(code.rawValue)"]
+            )
+            let reason = error.kind == .deadlineExceeded ? "deadline passed" : "database unreachable"
+            response = self.plainResponse(to: request, code: code, reason: reason)
+            // The session keys are usually cached, so the answer is MACed even with no database.
             response = await self.signIfPossible(response, terminal: request.trimmed(41), logger: logger)
         } catch {
             let code = BankService.responseCode(for: error)
@@ -170,9 +175,8 @@ public final class SwitchCore: Sendable {
         }
         let code = response[39] ?? "--"
         let elapsed = ContinuousClock.now - started
-        Counter(label: "cashpoint_requests_total", dimensions: [("mti", "\(request.mti)"), ("code", code)]).increment()
-        Timer(label: "cashpoint_request_duration_seconds", dimensions: [("mti", "\(request.mti)")])
-            .recordNanoseconds(elapsed.totalNanoseconds)
+        self.metrics.requests(mti: request.mti, code: code).increment()
+        self.metrics.duration(mti: request.mti).recordNanoseconds(elapsed.totalNanoseconds)
         logger.info(
             "answered",
             metadata: [

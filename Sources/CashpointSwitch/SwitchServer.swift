@@ -84,7 +84,9 @@ public final class SwitchServer: Service, Sendable {
                         let executor =
                             self.connectionsOnTheirLoops ? EventLoopExecutor(connection.channel.eventLoop) : nil
                         group.addTask(executorPreference: executor) {
-                            await self.serve(connection, id: id)
+                            await EventLoopExecutor.$preferred.withValue(executor) {
+                                await self.serve(connection, id: id)
+                            }
                         }
                     }
                 }

@@ -2,11 +2,14 @@ public import ATM87
 public import CashpointSecurity
 public import CashpointStore
 import Logging
+import Synchronization
 
 /// The session keys of every terminal this switch serves, cached in memory over the sealed copies in
 /// PostgreSQL: a restarted switch, or another switch instance, picks a session up from the database.
-public actor TerminalSessions {
-    struct Entry {
+/// A class with a lock, not an actor: every request reads the keys, and a read from the cache must not
+/// hop off the connection's event loop.
+public final class TerminalSessions: Sendable {
+    struct Entry: Sendable {
         var generation: Int
         var keys: SessionKeys
         var kind: String
@@ -22,7 +25,7 @@ public actor TerminalSessions {
 
     let store: BankStore
     let switchKey: SwitchKey
-    var cache: [String: Entry] = [:]
+    let cache = Mutex<[String: Entry]>([:])
 
     public init(store: BankStore, switchKey: SwitchKey) {
         self.store = store
@@ -33,21 +36,21 @@ public actor TerminalSessions {
     /// off, disabled, unknown). `reload` reads the database even when keys are cached (another switch
     /// may have changed them).
     public func keys(for terminal: String, reload: Bool = false) async throws -> SessionKeys? {
-        if !reload, let entry = self.cache[terminal] { return entry.keys }
+        if !reload, let entry = self.cache.withLock({ $0[terminal] }) { return entry.keys }
         guard let record = try await self.store.terminalKeys(terminal), record.enabled,
             let sealed = record.sessionKeysSealed
         else {
-            self.cache[terminal] = nil
+            self.cache.withLock { _ = $0.removeValue(forKey: terminal) }
             return nil
         }
         let keys = try self.switchKey.openSessionKeys(sealed, terminal: terminal)
-        self.cache[terminal] = Entry(generation: record.sessionGeneration, keys: keys, kind: record.kind)
+        self.cache.withLock { $0[terminal] = Entry(generation: record.sessionGeneration, keys: keys, kind: record.kind) }
         return keys
     }
 
     /// `atm` or `branch`, for a terminal with a session.
     public func kind(of terminal: String) -> String? {
-        self.cache[terminal]?.kind
+        self.cache.withLock { $0[terminal]?.kind }
     }
 
     /// Sign-on (001) or key change (161): fresh session keys, wrapped under the terminal's master key.
@@ -123,18 +126,18 @@ public actor TerminalSessions {
                 reason: keyChange ? "terminal disabled" : "replayed sign-on, or terminal disabled"
             )
         }
-        self.cache[terminal] = Entry(generation: generation, keys: keys, kind: record!.kind)
+        self.cache.withLock { $0[terminal] = Entry(generation: generation, keys: keys, kind: record!.kind) }
         return .started(keys: keys, material: material, generation: generation)
     }
 
     /// Sign-off (002): the session keys are forgotten here and in the database.
     public func end(terminal: String, stan: String, ip: String?) async throws {
-        self.cache[terminal] = nil
+        self.cache.withLock { _ = $0.removeValue(forKey: terminal) }
         try await self.store.endTerminalSession(terminal: terminal, stan: stan, ip: ip)
     }
 
     /// Forgets the cached keys (a restart does the same).
     public func forget(_ terminal: String) {
-        self.cache[terminal] = nil
+        self.cache.withLock { _ = $0.removeValue(forKey: terminal) }
     }
 }

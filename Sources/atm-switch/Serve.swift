@@ -56,6 +56,9 @@ struct Serve: AsyncParsableCommand {
     @Option(help: "Connections beyond this many are closed at once.")
     var maxConnections: Int = 2048
 
+    @Option(help: "Answer 96 to a request not finished after this many seconds (the database reachable but stuck).")
+    var requestDeadline: Int = 8
+
     @Option(help: "Lifetime of a card session's token in seconds (at most 120).")
     var cardTokenLifetime: Int = 120
 
@@ -95,6 +98,9 @@ struct Serve: AsyncParsableCommand {
         }
         guard self.idleTimeout > 0 else { throw ValidationError("--idle-timeout must be above 0 seconds") }
         guard self.maxConnections > 0 else { throw ValidationError("--max-connections must be above 0") }
+        guard (1...60).contains(self.requestDeadline) else {
+            throw ValidationError("--request-deadline must be 1 to 60 seconds")
+        }
         guard (1...120).contains(self.cardTokenLifetime) else {
             throw ValidationError("--card-token-lifetime must be 1 to 120 seconds")
         }
@@ -137,6 +143,7 @@ struct Serve: AsyncParsableCommand {
                 maxConnections: self.maxConnections,
                 cardTokenLifetime: .seconds(self.cardTokenLifetime),
                 staffTokenLifetime: .seconds(self.staffTokenLifetime),
+                requestDeadline: .seconds(self.requestDeadline),
                 cardBIN: self.cardBIN
             ),
             poolSize: self.poolSize,
@@ -163,13 +170,7 @@ struct Serve: AsyncParsableCommand {
             logger.notice("metrics at http://\(self.host):\(endpoint!.port)/metrics")
         }
         let (services, _, _) = await application.makeServices()
-        let group = ServiceGroup(
-            configuration: ServiceGroupConfiguration(
-                services: services.map { ServiceGroupConfiguration.ServiceConfiguration(service: $0) },
-                gracefulShutdownSignals: [.sigterm, .sigint],
-                logger: logger
-            )
-        )
+        let group = application.makeServiceGroup(services, signals: [.sigterm, .sigint])
         do {
             try await group.run()
         } catch {

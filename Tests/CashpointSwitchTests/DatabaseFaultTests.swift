@@ -1,3 +1,4 @@
+import CashpointDatabase
 import ATM87
 import CashpointBank
 import CashpointStore
@@ -49,10 +50,10 @@ struct DatabaseFaultTests {
 
     @Test("the response code of a store error is chosen by its kind: the database gone is 91, a failure 96")
     func mapping() {
-        #expect(StoreError.isDatabaseGone(sqlState: "57P01"))
-        #expect(StoreError.isDatabaseGone(sqlState: "08006"))
-        #expect(!StoreError.isDatabaseGone(sqlState: "22012"))
-        #expect(BankService.responseCode(for: StoreError(kind: .databaseGone, detail: "x")) == .switchInoperative)
+        #expect(DatabaseUnavailable.isConnectionLost(sqlState: "57P01"))
+        #expect(DatabaseUnavailable.isConnectionLost(sqlState: "08006"))
+        #expect(!DatabaseUnavailable.isConnectionLost(sqlState: "22012"))
+        #expect(BankService.responseCode(for: DatabaseUnavailable(.connectionLost, reason: "x")) == .switchInoperative)
         #expect(BankService.responseCode(for: StoreError(kind: .unavailable, detail: "x")) == .systemMalfunction)
     }
 }

@@ -385,7 +385,7 @@ struct EndToEndTests {
         }
     }
 
-    @Test("a card locked by a teller is refused at once, even within its card session (62)")
+    @Test("a card locked by a teller is refused at once, even within its card session: 75, keep the card")
     func lockDuringSession() async throws {
         try await SwitchUnderTest.with { under in
             try await under.terminal { atm in
@@ -397,7 +397,9 @@ struct EndToEndTests {
                     )
                     #expect(try await branch.administrative("LOCKCARD", fields: [2: alice.pan])[39] == "00")
                 }
-                #expect(try await atm.cardRequest(.balance, pan: alice.pan)[39] == "62")
+                let refused = try await atm.cardRequest(.balance, pan: alice.pan)
+                #expect(refused[39] == "75")
+                #expect(refused[44] == "CAPTURE CARD")
             }
         }
     }

@@ -184,6 +184,89 @@ struct RobustnessTests {
         }
     }
 
+    @Test("PostgreSQL ends the pool's connections under load: every request is answered, nothing posts twice, and shutdown is bounded")
+    func poolBackendsTerminated() async throws {
+        try await SwitchUnderTest.with { under in
+            let keys = try await under.terminal { terminal in try #require(terminal.keys) }
+            let killing = Atomic<Bool>(true)
+            // Terminate every backend of the switch's role, again and again, while 8 connections post.
+            let killer = Task {
+                var rounds = 0
+                while killing.load(ordering: .relaxed) {
+                    try await Task.sleep(for: .milliseconds(150))
+                    let ended = try await under.bank.count(
+                        """
+                        SELECT count(pg_terminate_backend(pid))::int FROM pg_stat_activity
+                        WHERE usename = 'cashpoint_switch' AND datname = current_database()
+                        """
+                    )
+                    if ended > 0 { rounds += 1 }
+                }
+                return rounds
+            }
+            let results = try await withThrowingTaskGroup(of: [String].self) { group in
+                for index in 0..<8 {
+                    group.addTask {
+                        try await SwitchLink.with(host: "127.0.0.1", port: under.port) { link in
+                            let session = TerminalSession(
+                                link: link,
+                                terminal: "ATM00001",
+                                masterKey: try masterKey("ATM00001"),
+                                firstSTAN: 1 + index * 1_000,
+                                now: under.clock.now
+                            )
+                            session.resume(keys: keys)
+                            var codes: [String] = []
+                            var opened = false
+                            for step in 0..<40 {
+                                let request =
+                                    step % 2 == 0
+                                    ? CardRequest(ProcessingCode(.transfer), amount: 1, from: alice.current, to: alice.savings, pin: opened ? nil : alice.pin)
+                                    : CardRequest(ProcessingCode(.balanceInquiry), from: alice.current, pin: opened ? nil : alice.pin)
+                                do {
+                                    let answer = try await session.cardRequest(request, pan: alice.pan, timeout: .seconds(15))
+                                    codes.append(answer[39] ?? "--")
+                                    if answer[39] == "00" { opened = true }
+                                } catch {
+                                    codes.append("unanswered")
+                                }
+                            }
+                            return codes
+                        }
+                    }
+                }
+                var all: [[String]] = []
+                for try await codes in group { all.append(codes) }
+                return all
+            }
+            killing.store(false, ordering: .relaxed)
+            let rounds = try await killer.value
+            #expect(rounds > 0, "no backend was terminated")
+            let codes = results.flatMap { $0 }
+            #expect(!codes.contains("unanswered"), "requests without an answer: \(codes.filter { $0 == "unanswered" }.count)")
+            let unexpected = codes.filter { !["00", "91", "96"].contains($0) }
+            #expect(unexpected.isEmpty, "codes other than 00, 91 and 96: \(unexpected)")
+            #expect(codes.contains("00"))
+            #expect(under.current.server.busyConnectionCount == 0)
+            #expect(try await under.ledgerAgrees())
+            // Each approved transfer posted once: the ledger moved savings by exactly their count, give or
+            // take requests answered 91 or 96 (in doubt: a terminal reverses those).
+            let approvedTransfers = results.map { codes in
+                codes.enumerated().filter { $0.offset % 2 == 0 && $0.element == "00" }.count
+            }.reduce(0, +)
+            let doubtful = codes.filter { $0 == "91" || $0 == "96" }.count
+            let posted = try await under.bank.count(
+                "SELECT count(*)::int FROM bank.transactions WHERE kind = 'transfer' AND response_code = '00'"
+            )
+            #expect(posted >= approvedTransfers && posted <= approvedTransfers + doubtful)
+            // Shutdown is bounded even after the pool lost its connections.
+            let clock = ContinuousClock()
+            let took = try await clock.measure { try await under.current.stop() }
+            #expect(took < .seconds(15), "stopping took \(took)")
+            try await under.startAgain()
+        }
+    }
+
     /// A switch that reaches its database through a `DatabaseProxy` the test controls.
     static func behindProxy(
         configure: @Sendable (inout SwitchConfiguration) -> Void = { _ in },

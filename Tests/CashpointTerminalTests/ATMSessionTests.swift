@@ -291,6 +291,22 @@ struct ATMSessionTests {
         #expect(session.answerReceived(Self.answer("00")).isEmpty)
     }
 
+    @Test("a withdrawal answered 91 or 96 is in doubt: nothing dispensed, reversed in full", arguments: ["91", "96"])
+    func switchCouldNotFinish(code: String) {
+        var session = Self.atMenu()
+        _ = session.key(.function(.a))
+        _ = session.key(.function(.b))
+        let actions = session.answerReceived(Self.answer(code))
+        #expect(actions.contains(.journal(.outcomeInDoubt(.switchFailed))))
+        #expect(Self.reversals(actions) == [ReversalOrder(amount: 5_000, dispensed: 0, reason: .switchFailed)])
+        #expect(actions.contains(.ejectCard))
+        #expect(!actions.contains { if case .dispense = $0 { return true } else { return false } })
+        // A balance inquiry answered 91 moves no money: no reversal.
+        var inquiry = Self.atMenu()
+        _ = inquiry.key(.function(.c))
+        #expect(Self.reversals(inquiry.answerReceived(Self.answer(code))).isEmpty)
+    }
+
     @Test("a lost link while a deposit waits: reversed; a balance inquiry needs no reversal")
     func linkLostInFlight() {
         var session = Self.atMenu()

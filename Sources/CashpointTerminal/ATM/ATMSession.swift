@@ -109,6 +109,9 @@ public struct ReversalOrder: Sendable, Hashable {
         case timeout
         /// The link went down after the request was sent.
         case linkLost
+        /// The switch answered 91 or 96: it could not finish the request, which may or may not have
+        /// been posted (docs/protocol.md, response codes).
+        case switchFailed
         /// The dispenser gave less than approved.
         case partialDispense
         /// The dispenser gave nothing.
@@ -503,6 +506,10 @@ public struct ATMSession: Sendable {
                         card,
                         .pinChange(Intent(type: .pinChange), stage: .current, digits: [], notice: "Incorrect PIN. Please try again.")
                     )
+                }
+                if code == "91" || code == "96", intent.type.movesMoney {
+                    // The switch could not finish: the request is in doubt, as if there were no answer.
+                    return actions + self.inDoubt(card, intent, reason: .switchFailed)
                 }
                 if code == "63" || code == "91" || code == "96" {
                     // The session cannot go on (keys or token refused, or the bank unreachable).
