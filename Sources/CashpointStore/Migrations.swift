@@ -17,23 +17,16 @@ public struct Migration: Sendable, Hashable {
     }
 
     /// SHA-256 of the SQL, recorded when applied: a migration changed after it ran is refused.
-    public var checksum: String {
-        Hex.lowercase(SHA256.hash(data: Array(self.sql.utf8)))
-    }
+    public var checksum: String { Migrator.checksum(self.sql) }
 
     /// The migrations shipped with this build, ascending.
     public static func bundled() throws -> [Migration] {
-        guard let folder = Bundle.module.url(forResource: "Migrations", withExtension: nil) else {
-            throw MigrationError(reason: "the migrations are missing from the build (Bundle.module/Migrations)")
-        }
-        let files = try FileManager.default.contentsOfDirectory(atPath: folder.path).filter { $0.hasSuffix(".sql") }
         var migrations: [Migration] = []
-        for file in files.sorted() {
+        for (file, sql) in try Migrator.bundledFiles(in: nil) {
             let stem = file.dropLast(4)
             guard let underscore = stem.firstIndex(of: "_"), let version = Int(stem[..<underscore]) else {
                 throw MigrationError(reason: "migration file \(file) is not named NNNN_name.sql")
             }
-            let sql = try String(contentsOf: folder.appendingPathComponent(file), encoding: .utf8)
             migrations.append(
                 Migration(version: version, name: String(stem[stem.index(after: underscore)...]), sql: sql)
             )
@@ -45,6 +38,79 @@ public struct Migration: Sendable, Hashable {
     }
 }
 
+/// One repeatable migration: `Migrations/functions/NAME.sql`, the current definition of the SQL function
+/// `bank.NAME` (`CREATE OR REPLACE`, with its owner and grants), so that changing a function is editing
+/// one file. `migrate` applies it after the versioned migrations whenever its SQL differs from what it
+/// recorded the last time, and `Migrator.check` refuses a database where it does.
+public struct RepeatableMigration: Sendable, Hashable {
+    /// The file's name without `.sql`: the function's name.
+    public var name: String
+    public var sql: String
+
+    public init(name: String, sql: String) {
+        self.name = name
+        self.sql = sql
+    }
+
+    /// The file, as people and messages name it: `functions/NAME.sql`.
+    public var file: String { Self.file(self.name) }
+
+    public static func file(_ name: String) -> String { "\(Self.folder)/\(name).sql" }
+
+    /// SHA-256 of the SQL, recorded when applied: a different one means the file changed since.
+    public var checksum: String { Migrator.checksum(self.sql) }
+
+    /// The repeatables this one must follow: its `-- requires: a, b` lines. Needed only where creating it
+    /// needs another to exist first (a `LANGUAGE sql` body calling a function of another new file).
+    public var requires: [String] {
+        self.sql.split(whereSeparator: \.isNewline).flatMap { line -> [String] in
+            guard line.hasPrefix(Self.requiresPrefix) else { return [] }
+            return line.dropFirst(Self.requiresPrefix.count).split(separator: ",").map {
+                String($0).trimmingWhitespace()
+            }.filter { !$0.isEmpty }
+        }
+    }
+
+    static let folder = "functions"
+    static let requiresPrefix = "-- requires:"
+
+    /// The repeatables shipped with this build, in the order they are applied.
+    public static func bundled() throws -> [RepeatableMigration] {
+        let files = try Migrator.bundledFiles(in: Self.folder)
+        return try Self.ordered(files.map { RepeatableMigration(name: String($0.file.dropLast(4)), sql: $0.sql) })
+    }
+
+    /// The order of application: by name, except that a file comes after those it requires.
+    public static func ordered(_ repeatables: [RepeatableMigration]) throws -> [RepeatableMigration] {
+        var waiting = Dictionary(grouping: repeatables, by: \.name)
+        if let twice = waiting.first(where: { $0.value.count > 1 }) {
+            throw MigrationError(reason: "two repeatable migrations are named \(twice.key)")
+        }
+        for repeatable in repeatables {
+            for name in repeatable.requires where waiting[name] == nil {
+                throw MigrationError(reason: "\(repeatable.file) requires \(name), which is not a repeatable migration")
+            }
+        }
+        var ordered: [RepeatableMigration] = []
+        var done: Set<String> = []
+        while !waiting.isEmpty {
+            guard
+                let next = waiting.keys.sorted().first(where: { name in
+                    waiting[name]![0].requires.allSatisfy { done.contains($0) }
+                })
+            else {
+                throw MigrationError(
+                    reason: "the repeatable migrations \(waiting.keys.sorted().joined(separator: ", ")) wait for "
+                        + "each other (a circle of `-- requires:` lines, or one that waits for a circle): break it"
+                )
+            }
+            ordered.append(waiting.removeValue(forKey: next)![0])
+            done.insert(next)
+        }
+        return ordered
+    }
+}
+
 public struct MigrationError: Error, CustomStringConvertible, Sendable {
     public var reason: String
     public var description: String { self.reason }
@@ -52,22 +118,30 @@ public struct MigrationError: Error, CustomStringConvertible, Sendable {
 
 /// What `migrate` did.
 public struct MigrationReport: Sendable, Hashable {
+    /// Versioned migrations applied by this run, and those the database already had.
     public var applied: [Int]
     public var alreadyApplied: [Int]
+    /// Repeatable migrations (function files) applied by this run because they were new or changed, and
+    /// those already current, by name.
+    public var appliedRepeatables: [String] = []
+    public var currentRepeatables: [String] = []
 }
 
-/// Applies the migrations in order, all of them in one transaction with their bookkeeping table
-/// `public.cashpoint_migrations` and the switch role's password: a run that fails anywhere (a role that
-/// may not create roles, a broken migration) leaves the database as it was, without even the table.
-/// Running it again applies nothing; a recorded migration whose SQL has changed is an error. Concurrent
-/// runs wait on a transaction-scoped advisory lock. Needs a role that may create roles and schemas (the
-/// cluster's superuser in scripts/pg).
+/// Applies the versioned migrations in order, then every repeatable migration (a function's file) that
+/// is new or changed since it was last applied, all of them in one transaction with their bookkeeping
+/// tables `public.cashpoint_migrations` and `public.cashpoint_repeatable_migrations` and the switch role's
+/// password: a run that fails anywhere (a role that may not create roles, a broken migration or function
+/// file) leaves the database as it was, without even the tables. Running it again applies nothing; a
+/// recorded versioned migration whose SQL has changed is an error, a changed repeatable one is applied
+/// again. Concurrent runs wait on a transaction-scoped advisory lock. Needs a role that may create roles
+/// and schemas (the cluster's superuser in scripts/pg).
 public enum Migrator {
     static let lockKey: Int64 = 0x4341_5348_504F_494E  // "CASHPOIN"
 
     public static func migrate(
         connection: PostgresConnection,
         migrations: [Migration],
+        repeatables: [RepeatableMigration],
         switchPassword: String?,
         logger: Logger
     ) async throws -> MigrationReport {
@@ -80,10 +154,17 @@ public enum Migrator {
                 throw MigrationError(reason: "the switch password must be 16 or more letters and digits")
             }
         }
+        let ordered = try RepeatableMigration.ordered(repeatables)
         let report: MigrationReport
         do {
             report = try await connection.withTransaction(logger: logger) { connection in
-                try await Self.run(connection, migrations: migrations, switchPassword: switchPassword, logger: logger)
+                try await Self.run(
+                    connection,
+                    migrations: migrations,
+                    repeatables: ordered,
+                    switchPassword: switchPassword,
+                    logger: logger
+                )
             }
         } catch let error as PostgresTransactionError {
             throw error.closureError ?? error.beginError ?? error.commitError ?? error
@@ -91,12 +172,16 @@ public enum Migrator {
         for version in report.applied {
             logger.info("migration applied", metadata: ["migration.version": "\(version)"])
         }
+        for name in report.appliedRepeatables {
+            logger.info("repeatable migration applied", metadata: ["migration.repeatable": "\(name)"])
+        }
         return report
     }
 
     static func run(
         _ connection: PostgresConnection,
         migrations: [Migration],
+        repeatables: [RepeatableMigration],
         switchPassword: String?,
         logger: Logger
     ) async throws -> MigrationReport {
@@ -112,8 +197,17 @@ public enum Migrator {
             """,
             logger: logger
         )
-        var applied: [Int] = []
-        var already: [Int] = []
+        try await connection.query(
+            """
+            CREATE TABLE IF NOT EXISTS public.cashpoint_repeatable_migrations (
+                name text PRIMARY KEY,
+                checksum text NOT NULL,
+                applied_at timestamptz NOT NULL DEFAULT now()
+            )
+            """,
+            logger: logger
+        )
+        var report = MigrationReport(applied: [], alreadyApplied: [])
         var recorded: [Int: String] = [:]
         let rows = try await connection.query(
             "SELECT version, checksum FROM public.cashpoint_migrations",
@@ -127,16 +221,14 @@ public enum Migrator {
                 guard checksum == migration.checksum else {
                     throw MigrationError(
                         reason: "migration \(migration.version) (\(migration.name)) changed after it was applied; "
-                            + "add a new migration instead of editing an applied one"
+                            + "add a new migration instead of editing an applied one (a function's definition "
+                            + "is changed in its file under Migrations/functions/)"
                     )
                 }
-                already.append(migration.version)
+                report.alreadyApplied.append(migration.version)
                 continue
             }
-            for statement in try SQLScript.statements(migration.sql) {
-                try await connection.query(PostgresQuery(unsafeSQL: statement), logger: logger)
-            }
-            try await connection.query("RESET ROLE", logger: logger)
+            try await Self.apply(migration.sql, connection: connection, logger: logger)
             try await connection.query(
                 """
                 INSERT INTO public.cashpoint_migrations (version, name, checksum)
@@ -144,21 +236,80 @@ public enum Migrator {
                 """,
                 logger: logger
             )
-            applied.append(migration.version)
+            report.applied.append(migration.version)
         }
-        // The switch checks at start that the schema is current (`Migrator.check`): it may read this
-        // table, and nothing else of public.
-        try await connection.query("GRANT SELECT ON public.cashpoint_migrations TO cashpoint_switch", logger: logger)
+        // After every versioned migration, so a function's file sees the tables and types as they are now.
+        let current = try await Self.recordedRepeatables(connection, logger: logger)
+        for repeatable in repeatables {
+            guard current[repeatable.name] != repeatable.checksum else {
+                report.currentRepeatables.append(repeatable.name)
+                continue
+            }
+            try await Self.apply(repeatable.sql, connection: connection, logger: logger)
+            try await connection.query(
+                """
+                INSERT INTO public.cashpoint_repeatable_migrations (name, checksum)
+                VALUES (\(repeatable.name), \(repeatable.checksum))
+                ON CONFLICT (name) DO UPDATE SET checksum = excluded.checksum, applied_at = excluded.applied_at
+                """,
+                logger: logger
+            )
+            report.appliedRepeatables.append(repeatable.name)
+        }
+        // The switch checks at start that the schema is current (`Migrator.check`): it may read these
+        // tables, and nothing else of public.
+        try await connection.query(
+            "GRANT SELECT ON public.cashpoint_migrations, public.cashpoint_repeatable_migrations TO cashpoint_switch",
+            logger: logger
+        )
         if let switchPassword {
             try await connection.query(PostgresQuery(unsafeSQL: try Self.setPassword(switchPassword)), logger: logger)
         }
-        return MigrationReport(applied: applied, alreadyApplied: already)
+        return report
+    }
+
+    /// Runs a migration's statements one by one. A migration may `SET LOCAL ROLE` (to create objects
+    /// owned by cashpoint_owner); the next one starts as the migrating role again.
+    static func apply(_ sql: String, connection: PostgresConnection, logger: Logger) async throws {
+        for statement in try SQLScript.statements(sql) {
+            try await connection.query(PostgresQuery(unsafeSQL: statement), logger: logger)
+        }
+        try await connection.query("RESET ROLE", logger: logger)
+    }
+
+    /// The checksum of each repeatable migration as last applied, by name.
+    static func recordedRepeatables(_ connection: PostgresConnection, logger: Logger) async throws -> [String: String] {
+        var recorded: [String: String] = [:]
+        let rows = try await connection.query(
+            "SELECT name, checksum FROM public.cashpoint_repeatable_migrations",
+            logger: logger
+        )
+        for try await (name, checksum) in rows.decode((String, String).self) {
+            recorded[name] = checksum
+        }
+        return recorded
     }
 
     /// The statement that sets the switch role's password: with its SCRAM-SHA-256 verifier, computed
     /// here, so the password itself never reaches the server or its statement log.
     public static func setPassword(_ password: String) throws -> String {
         "ALTER ROLE cashpoint_switch LOGIN PASSWORD '\(try ScramVerifier.make(password: password))'"
+    }
+
+    static func checksum(_ sql: String) -> String {
+        Hex.lowercase(SHA256.hash(data: Array(sql.utf8)))
+    }
+
+    /// The `.sql` files of the bundled `Migrations` folder (or of its `subfolder`), by file name.
+    static func bundledFiles(in subfolder: String?) throws -> [(file: String, sql: String)] {
+        guard var folder = Bundle.module.url(forResource: "Migrations", withExtension: nil) else {
+            throw MigrationError(reason: "the migrations are missing from the build (Bundle.module/Migrations)")
+        }
+        if let subfolder { folder.appendPathComponent(subfolder, isDirectory: true) }
+        let files = try FileManager.default.contentsOfDirectory(atPath: folder.path).filter { $0.hasSuffix(".sql") }
+        return try files.sorted().map { file in
+            (file, try String(contentsOf: folder.appendingPathComponent(file), encoding: .utf8))
+        }
     }
 }
 
@@ -170,7 +321,11 @@ public struct SchemaNotReady: Error, CustomStringConvertible, Sendable, Hashable
         case notMigrated
         /// Migrations of this build that the database has not had.
         case behind(missing: [Int])
-        /// The table exists but this role may not read it (migrated by a build that did not grant it).
+        /// Function files of this build (repeatable migrations, by name) that the database has not had as
+        /// they are in this build: new, or different from the ones last applied.
+        case functionsNotCurrent(names: [String])
+        /// The bookkeeping tables exist but this role may not read them (migrated by a build that did not
+        /// grant it).
         case notReadable
     }
 
@@ -185,39 +340,64 @@ public struct SchemaNotReady: Error, CustomStringConvertible, Sendable, Hashable
         case .behind(let missing):
             "the database \(self.database) lacks migrations \(missing.map(String.init).joined(separator: ", ")) "
                 + "of this build: run `atm-switch migrate` on it, then start the switch again"
+        case .functionsNotCurrent(let names):
+            "the database \(self.database) lacks this build's definitions of SQL functions "
+                + "(\(Self.list(names.map(RepeatableMigration.file)))): "
+                + "run `atm-switch migrate` on it, then start the switch again"
         case .notReadable:
-            "the switch's role may not read public.cashpoint_migrations in \(self.database): run "
-                + "`atm-switch migrate` on it (it grants that), then start the switch again"
+            "the switch's role may not read public.cashpoint_migrations or public.cashpoint_repeatable_migrations "
+                + "in \(self.database): run `atm-switch migrate` on it (it grants that), then start the switch again"
         }
+    }
+
+    /// At most five names, then how many more.
+    static func list(_ names: [String]) -> String {
+        names.count <= 5
+            ? names.joined(separator: ", ")
+            : names.prefix(5).joined(separator: ", ") + " and \(names.count - 5) more"
     }
 }
 
 extension Migrator {
-    /// Throws `SchemaNotReady` unless every one of `migrations` is recorded as applied in the database.
-    /// Reads only the catalog and `public.cashpoint_migrations`, so the switch's role can run it.
+    /// Throws `SchemaNotReady` unless every one of `migrations` is recorded as applied in the database and
+    /// every one of `repeatables` as applied with its present checksum. Reads only the catalog and the
+    /// bookkeeping tables, so the switch's role can run it.
     public static func check(
         connection: PostgresConnection,
         migrations: [Migration],
+        repeatables: [RepeatableMigration],
         database: String,
         logger: Logger
     ) async throws {
         let exists = try await connection.query(
-            "SELECT to_regclass('public.cashpoint_migrations') IS NOT NULL",
+            """
+            SELECT to_regclass('public.cashpoint_migrations') IS NOT NULL,
+                to_regclass('public.cashpoint_repeatable_migrations') IS NOT NULL
+            """,
             logger: logger
         )
-        for try await present in exists.decode(Bool.self) where !present {
-            throw SchemaNotReady(kind: .notMigrated, database: database)
+        var repeatablesRecorded = false
+        for try await (migrated, repeatablesTable) in exists.decode((Bool, Bool).self) {
+            guard migrated else { throw SchemaNotReady(kind: .notMigrated, database: database) }
+            repeatablesRecorded = repeatablesTable
         }
         var recorded: Set<Int> = []
+        var current: [String: String] = [:]
         do {
             let rows = try await connection.query("SELECT version FROM public.cashpoint_migrations", logger: logger)
             for try await version in rows.decode(Int.self) { recorded.insert(version) }
+            // A database migrated by a build without repeatable migrations has no such table: all are new.
+            if repeatablesRecorded { current = try await Self.recordedRepeatables(connection, logger: logger) }
         } catch let error as PSQLError where error.serverInfo?[.sqlState] == "42501" {
             throw SchemaNotReady(kind: .notReadable, database: database)
         }
         let missing = migrations.map(\.version).filter { !recorded.contains($0) }
         guard missing.isEmpty else {
             throw SchemaNotReady(kind: recorded.isEmpty ? .notMigrated : .behind(missing: missing), database: database)
+        }
+        let stale = try RepeatableMigration.ordered(repeatables).filter { current[$0.name] != $0.checksum }
+        guard stale.isEmpty else {
+            throw SchemaNotReady(kind: .functionsNotCurrent(names: stale.map(\.name)), database: database)
         }
     }
 }

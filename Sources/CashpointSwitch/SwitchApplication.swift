@@ -49,15 +49,17 @@ public struct SwitchApplication: Sendable {
         self.logger = logger
     }
 
-    /// Connects once and checks that the database has every migration of this build; throws
+    /// Connects once and checks that the database has every migration and function file of this build; throws
     /// `SchemaNotReady` (saying to run `atm-switch migrate`) when it has not, so the switch refuses to
     /// start instead of answering every request 96.
     public func checkSchema() async throws {
         let migrations = try Migration.bundled()
+        let repeatables = try RepeatableMigration.bundled()
         try await self.url.withConnection(logger: self.logger) { connection in
             try await Migrator.check(
                 connection: connection,
                 migrations: migrations,
+                repeatables: repeatables,
                 database: self.url.database,
                 logger: self.logger
             )

@@ -88,6 +88,7 @@ struct BenchPosting: AsyncParsableCommand {
             _ = try await Migrator.migrate(
                 connection: connection,
                 migrations: try Migration.bundled(),
+                repeatables: try RepeatableMigration.bundled(),
                 switchPassword: switchPassword,
                 logger: log
             )

@@ -51,7 +51,7 @@ struct Migrate: AsyncParsableCommand {
         abstract: "Apply the schema migrations (in one transaction; running it again changes nothing).",
         discussion: """
             Creates the roles cashpoint_owner and cashpoint_switch, the bank schema, its functions and \
-            grants. With --switch-password-file FILE, $CASHPOINT_SWITCH_PASSWORD or --switch-password it sets \
+            grants; then applies each function's file (Migrations/functions/NAME.sql) that is new or changed. With --switch-password-file FILE, $CASHPOINT_SWITCH_PASSWORD or --switch-password it sets \
             the switch role's password, sent as a SCRAM-SHA-256 verifier computed here: the password never \
             reaches the server or its log. (--switch-password shows in ps; prefer the file or the variable.)
             """
@@ -82,17 +82,25 @@ struct Migrate: AsyncParsableCommand {
         let url = try await self.database.reachableURL()
         let logger = try self.database.logger()
         let migrations = try Migration.bundled()
+        let repeatables = try RepeatableMigration.bundled()
         let password = try self.password()
         let report = try await url.withConnection(logger: logger) { connection in
             try await Migrator.migrate(
                 connection: connection,
                 migrations: migrations,
+                repeatables: repeatables,
                 switchPassword: password,
                 logger: logger
             )
         }
         print(
             "migrations: \(report.applied.count) applied \(report.applied), \(report.alreadyApplied.count) already applied"
+        )
+        print(
+            "functions: \(report.appliedRepeatables.count) applied"
+                + (report.appliedRepeatables.isEmpty
+                    ? "" : " (\(report.appliedRepeatables.map(RepeatableMigration.file).joined(separator: ", ")))")
+                + ", \(report.currentRepeatables.count) already current"
         )
     }
 }

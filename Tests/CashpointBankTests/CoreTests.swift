@@ -243,13 +243,15 @@ struct SQLScriptTests {
         #expect(throws: SQLScript.SplitError.self) { try SQLScript.statements(script) }
     }
 
-    @Test("every bundled migration splits")
+    @Test("every bundled migration and function file splits")
     func bundled() throws {
-        for migration in try Migration.bundled() {
-            let statements = try SQLScript.statements(migration.sql)
-            #expect(!statements.isEmpty, "\(migration.name)")
+        let scripts =
+            try Migration.bundled().map { ($0.name, $0.sql) } + RepeatableMigration.bundled().map { ($0.file, $0.sql) }
+        for (name, sql) in scripts {
+            let statements = try SQLScript.statements(sql)
+            #expect(!statements.isEmpty, "\(name)")
             for statement in statements {
-                #expect(statement.contains { !$0.isWhitespace }, "\(migration.name): an empty statement")
+                #expect(statement.contains { !$0.isWhitespace }, "\(name): an empty statement")
             }
         }
     }

@@ -29,6 +29,7 @@ struct MigrationFaultTests {
                         try await Migrator.migrate(
                             connection: connection,
                             migrations: try Migration.bundled(),
+                            repeatables: try RepeatableMigration.bundled(),
                             switchPassword: nil,
                             logger: quietLogger
                         )

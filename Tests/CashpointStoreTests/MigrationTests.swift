@@ -1,3 +1,4 @@
+import CashpointDatabase
 import CashpointStore
 import CashpointTestSupport
 import Foundation
@@ -10,16 +11,20 @@ struct MigrationTests {
     func idempotentAndChecked() async throws {
         try await TestBank.with { (bank: TestBank, _: BankService) async throws in
             let migrations = try Migration.bundled()
+            let repeatables = try RepeatableMigration.bundled()
             let again = try await bank.asSuperuser { connection in
                 try await Migrator.migrate(
                     connection: connection,
                     migrations: migrations,
+                    repeatables: repeatables,
                     switchPassword: nil,
                     logger: quietLogger
                 )
             }
             #expect(again.applied.isEmpty)
             #expect(again.alreadyApplied == migrations.map(\.version))
+            #expect(again.appliedRepeatables.isEmpty)
+            #expect(again.currentRepeatables == repeatables.map(\.name))
             var changed = migrations
             changed[0].sql += "\n-- edited"
             let edited = changed
@@ -28,6 +33,7 @@ struct MigrationTests {
                     try await Migrator.migrate(
                         connection: connection,
                         migrations: edited,
+                        repeatables: repeatables,
                         switchPassword: nil,
                         logger: quietLogger
                     )
@@ -175,7 +181,10 @@ struct MigrationTests {
             try await bank.asSuperuser { connection in
                 try await connection.query("SET ROLE cashpoint_owner", logger: quietLogger)
                 func visible(as role: String) async throws -> (accounts: Int, cards: Int) {
-                    try await connection.query("SELECT set_config('cashpoint.role', \(role), false)", logger: quietLogger)
+                    try await connection.query(
+                        "SELECT set_config('cashpoint.role', \(role), false)",
+                        logger: quietLogger
+                    )
                     let rows = try await connection.query(
                         """
                         SELECT (SELECT count(*)::int FROM bank.accounts WHERE kind = 'customer'),
@@ -211,6 +220,7 @@ struct MigrationTests {
                     try await Migrator.migrate(
                         connection: connection,
                         migrations: [broken],
+                        repeatables: [],
                         switchPassword: nil,
                         logger: quietLogger
                     )
@@ -221,6 +231,172 @@ struct MigrationTests {
                 try await bank.count("SELECT count(*)::int FROM public.cashpoint_migrations WHERE version = 9999") == 0
             )
         }
+    }
+
+    @Test("a fresh database gets every function file in order, recorded with its checksum; migrating again, none")
+    func repeatablesOnAFreshDatabase() async throws {
+        let (migrations, repeatables) = (try Migration.bundled(), try RepeatableMigration.bundled())
+        try await TestBank.withEmptyDatabase { admin in
+            let (first, second, recorded) = try await admin.withConnection(logger: quietLogger) { connection in
+                let first = try await Self.migrate(connection, repeatables)
+                let second = try await Self.migrate(connection, repeatables)
+                return (first, second, try await Self.recorded(connection))
+            }
+            #expect(first.applied == migrations.map(\.version))
+            #expect(first.appliedRepeatables == repeatables.map(\.name))
+            #expect(first.currentRepeatables.isEmpty)
+            #expect(second.applied.isEmpty && second.appliedRepeatables.isEmpty)
+            #expect(second.currentRepeatables == repeatables.map(\.name))
+            #expect(recorded == Dictionary(uniqueKeysWithValues: repeatables.map { ($0.name, $0.checksum) }))
+        }
+    }
+
+    @Test("a changed function file is applied again, alone, and check() refuses the database until it is")
+    func changedRepeatable() async throws {
+        try await TestBank.with { (bank: TestBank, _: BankService) async throws in
+            let bundled = try RepeatableMigration.bundled()
+            let edited = try Self.commented(bundled, "bank_currency")
+            // As the switch's role does at start: the database has the file as it was.
+            let stale = try await #require(throws: SchemaNotReady.self) { try await Self.check(bank, edited) }
+            #expect(stale.kind == .functionsNotCurrent(names: ["bank_currency"]))
+            #expect(stale.description.contains("functions/bank_currency.sql"), "\(stale)")
+            #expect(stale.description.contains("run `atm-switch migrate`"), "\(stale)")
+            let report = try await bank.asSuperuser { connection in try await Self.migrate(connection, edited) }
+            #expect(report.applied.isEmpty)
+            #expect(report.appliedRepeatables == ["bank_currency"])
+            #expect(report.currentRepeatables == bundled.map(\.name).filter { $0 != "bank_currency" })
+            #expect(try await bank.count(Self.changedComments) == 1)
+            try await Self.check(bank, edited)
+            // The build's own files are now the ones the database lacks.
+            let lacking = try await #require(throws: SchemaNotReady.self) { try await Self.check(bank, bundled) }
+            #expect(lacking.kind == .functionsNotCurrent(names: ["bank_currency"]))
+        }
+    }
+
+    @Test("a database migrated before function files were recorded has all of them to apply, and says so")
+    func repeatablesNeverRecorded() async throws {
+        try await TestBank.with { (bank: TestBank, _: BankService) async throws in
+            let repeatables = try RepeatableMigration.bundled()
+            try await bank.asSuperuser { connection in
+                try await connection.query("DROP TABLE public.cashpoint_repeatable_migrations", logger: quietLogger)
+            }
+            let error = try await #require(throws: SchemaNotReady.self) { try await Self.check(bank, repeatables) }
+            #expect(error.kind == .functionsNotCurrent(names: repeatables.map(\.name)))
+            #expect(error.description.contains("and \(repeatables.count - 5) more"), "\(error)")
+            let report = try await bank.asSuperuser { connection in try await Self.migrate(connection, repeatables) }
+            #expect(report.appliedRepeatables == repeatables.map(\.name))
+        }
+    }
+
+    @Test("a broken function file rolls back the whole run: a fresh database is left empty, a migrated one as it was")
+    func brokenRepeatable() async throws {
+        let bundled = try RepeatableMigration.bundled()
+        // bank_currency's change comes first (by name) and is undone with the rest.
+        var broken = try Self.commented(bundled, "bank_currency")
+        let post = try #require(broken.firstIndex { $0.name == "post" })
+        let body = try #require(broken[post].sql.range(of: "\nBEGIN\n"))
+        broken[post].sql.replaceSubrange(body, with: "\nBEGIN\n    SELEC 1;\n")
+        let files = broken
+        try await TestBank.withEmptyDatabase { admin in
+            try await admin.withConnection(logger: quietLogger) { connection in
+                let error = try await #require(throws: PSQLError.self) { try await Self.migrate(connection, files) }
+                #expect(error.serverInfo?[.sqlState] == "42601", "\(String(reflecting: error))")
+                let rows = try await connection.query(
+                    """
+                    SELECT to_regclass('public.cashpoint_migrations') IS NULL
+                        AND to_regclass('public.cashpoint_repeatable_migrations') IS NULL
+                        AND to_regnamespace('bank') IS NULL
+                    """,
+                    logger: quietLogger
+                )
+                for try await nothing in rows.decode(Bool.self) {
+                    #expect(nothing, "the failed migrate left something")
+                }
+            }
+        }
+        try await TestBank.with { (bank: TestBank, _: BankService) async throws in
+            try await bank.asSuperuser { connection in
+                await #expect(throws: PSQLError.self) { try await Self.migrate(connection, files) }
+                let recorded = try await Self.recorded(connection)
+                #expect(recorded == Dictionary(uniqueKeysWithValues: bundled.map { ($0.name, $0.checksum) }))
+            }
+            #expect(try await bank.count(Self.changedComments) == 0)
+        }
+    }
+
+    /// The convention: every function of the bank is defined by its own file under
+    /// Migrations/functions/, so changing one is editing that file. No overloads: a function whose
+    /// arguments change is dropped by a versioned migration, and its file creates the new one.
+    @Test("every function of a freshly migrated bank has its file, which defines it, and none is overloaded")
+    func everyFunctionHasItsFile() async throws {
+        try await TestBank.with { (bank: TestBank, _: BankService) async throws in
+            let names = try await bank.asSuperuser { connection in
+                let rows = try await connection.query(
+                    "SELECT proname::text FROM pg_proc WHERE pronamespace = 'bank'::regnamespace ORDER BY 1",
+                    logger: quietLogger
+                )
+                var names: [String] = []
+                for try await name in rows.decode(String.self) { names.append(name) }
+                return names
+            }
+            let repeatables = try RepeatableMigration.bundled()
+            #expect(Set(names).count == names.count, "an overloaded function: \(names)")
+            #expect(Set(names) == Set(repeatables.map(\.name)))
+            for repeatable in repeatables {
+                #expect(
+                    repeatable.sql.contains("CREATE OR REPLACE FUNCTION bank.\(repeatable.name)("),
+                    "\(repeatable.file) does not define bank.\(repeatable.name)"
+                )
+            }
+        }
+    }
+
+    /// The bundled versioned migrations and these function files, as the superuser.
+    static func migrate(
+        _ connection: PostgresConnection,
+        _ repeatables: [RepeatableMigration]
+    ) async throws -> MigrationReport {
+        try await Migrator.migrate(
+            connection: connection,
+            migrations: try Migration.bundled(),
+            repeatables: repeatables,
+            switchPassword: nil,
+            logger: quietLogger
+        )
+    }
+
+    /// The start-up check against the bundled versioned migrations and these function files, as the
+    /// switch's role.
+    static func check(_ bank: TestBank, _ repeatables: [RepeatableMigration]) async throws {
+        try await bank.asSwitchRole { connection in
+            try await Migrator.check(
+                connection: connection,
+                migrations: try Migration.bundled(),
+                repeatables: repeatables,
+                database: bank.name,
+                logger: quietLogger
+            )
+        }
+    }
+
+    /// The files with one of them changed: it also sets its function's comment to 'changed by a test'.
+    static func commented(_ files: [RepeatableMigration], _ name: String) throws -> [RepeatableMigration] {
+        var files = files
+        let index = try #require(files.firstIndex { $0.name == name })
+        files[index].sql += "\nCOMMENT ON FUNCTION bank.\(name)() IS 'changed by a test';\n"
+        return files
+    }
+
+    static let changedComments = "SELECT count(*)::int FROM pg_description WHERE description = 'changed by a test'"
+
+    static func recorded(_ connection: PostgresConnection) async throws -> [String: String] {
+        let rows = try await connection.query(
+            "SELECT name, checksum FROM public.cashpoint_repeatable_migrations",
+            logger: quietLogger
+        )
+        var recorded: [String: String] = [:]
+        for try await (name, checksum) in rows.decode((String, String).self) { recorded[name] = checksum }
+        return recorded
     }
 
     @Test("seeding a bank that has users is refused")
@@ -240,5 +416,32 @@ struct SwitchPasswordTests {
         let statement = try Migrator.setPassword("correct-horse-battery-staple-42")
         #expect(!statement.contains("correct-horse"))
         #expect(statement.hasPrefix("ALTER ROLE cashpoint_switch LOGIN PASSWORD 'SCRAM-SHA-256$4096:"))
+    }
+}
+
+@Suite("the order of function files")
+struct RepeatableOrderTests {
+    static func file(_ name: String, requires: String? = nil) -> RepeatableMigration {
+        RepeatableMigration(name: name, sql: (requires.map { "-- requires: \($0)\n" } ?? "") + "SELECT 1;")
+    }
+
+    @Test("by name, except that a file follows those it requires")
+    func ordered() throws {
+        let files = [Self.file("c"), Self.file("a", requires: "d, c"), Self.file("b"), Self.file("d")]
+        #expect(try RepeatableMigration.ordered(files).map(\.name) == ["b", "c", "d", "a"])
+        let bundled = try RepeatableMigration.bundled().map(\.name)
+        #expect(!bundled.isEmpty)
+        #expect(bundled == bundled.sorted())
+    }
+
+    @Test("a requirement that is not a file, a circle and a name used twice are refused")
+    func refused() {
+        #expect(throws: MigrationError.self) { try RepeatableMigration.ordered([Self.file("a", requires: "nope")]) }
+        #expect(throws: MigrationError.self) {
+            try RepeatableMigration.ordered([
+                Self.file("a", requires: "b"), Self.file("b", requires: "a"), Self.file("c"),
+            ])
+        }
+        #expect(throws: MigrationError.self) { try RepeatableMigration.ordered([Self.file("a"), Self.file("a")]) }
     }
 }

@@ -11,18 +11,7 @@ struct StartupTests {
     @Test("a database that was never migrated is refused at start, with a sentence saying to run migrate")
     func neverMigrated() async throws {
         try await TestBank.withEmptyDatabase { url in
-            let application = SwitchApplication(
-                url: url,
-                hasher: testHasher,
-                switchKey: testSwitchKey,
-                configuration: SwitchConfiguration(host: "127.0.0.1", port: 0),
-                poolSize: 1,
-                logger: quietLogger
-            )
-            let error = try await #require(throws: SchemaNotReady.self) {
-                let running = try await RunningSwitch.start(application)
-                try await running.stop()
-            }
+            let error = try await Self.refusal(url)
             #expect(error.kind == .notMigrated)
             #expect(error.description.contains("run `atm-switch migrate`"))
             #expect(error.description.contains(url.database))
@@ -39,19 +28,40 @@ struct StartupTests {
                     logger: quietLogger
                 )
             }
-            let application = SwitchApplication(
-                url: bank.switchURL,
-                hasher: testHasher,
-                switchKey: testSwitchKey,
-                configuration: SwitchConfiguration(host: "127.0.0.1", port: 0),
-                poolSize: 1,
-                logger: quietLogger
-            )
-            let error = try await #require(throws: SchemaNotReady.self) {
-                let running = try await RunningSwitch.start(application)
-                try await running.stop()
-            }
+            let error = try await Self.refusal(bank.switchURL)
             #expect(error.kind == .behind(missing: [latest.version]))
+        }
+    }
+
+    @Test("a database without this build's definition of a function is refused at start, naming its file")
+    func functionNotCurrent() async throws {
+        try await TestBank.with { (bank: TestBank, _: BankService) async throws in
+            try await bank.asSuperuser { connection in
+                try await connection.query(
+                    "UPDATE public.cashpoint_repeatable_migrations SET checksum = 'older' WHERE name = 'post'",
+                    logger: quietLogger
+                )
+            }
+            let error = try await Self.refusal(bank.switchURL)
+            #expect(error.kind == .functionsNotCurrent(names: ["post"]))
+            #expect(error.description.contains("functions/post.sql"))
+            #expect(error.description.contains("run `atm-switch migrate`"))
+        }
+    }
+
+    /// Starts a switch on the database, which must refuse it.
+    static func refusal(_ url: DatabaseURL) async throws -> SchemaNotReady {
+        let application = SwitchApplication(
+            url: url,
+            hasher: testHasher,
+            switchKey: testSwitchKey,
+            configuration: SwitchConfiguration(host: "127.0.0.1", port: 0),
+            poolSize: 1,
+            logger: quietLogger
+        )
+        return try await #require(throws: SchemaNotReady.self) {
+            let running = try await RunningSwitch.start(application)
+            try await running.stop()
         }
     }
 }

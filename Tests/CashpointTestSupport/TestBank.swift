@@ -83,6 +83,7 @@ public struct TestBank: Sendable {
                 _ = try await Migrator.migrate(
                     connection: connection,
                     migrations: try Migration.bundled(),
+                    repeatables: try RepeatableMigration.bundled(),
                     switchPassword: nil,
                     logger: quietLogger
                 )

@@ -1,0 +1,191 @@
+-- A money movement: withdrawal (from -> terminal cash), deposit (terminal cash -> to) or transfer
+-- (from -> to). One call is one SQL transaction:
+--   1. the idempotency key (terminal, STAN, transmission time): a repeat with the same digest gets
+--   the stored answer and posts nothing; the same key with another digest gets 94;
+--   2. every account touched is locked in ascending id order (no two postings can deadlock); a transfer
+--   locks its two accounts with one index scan of accounts_account_no_key;
+--   3. funds, locks and limits are checked and mapped to a response code;
+--   4. the answer is stored under the key; if approved, balanced lines are written, each with the
+--   balance after it, and the audit row, all in one statement. A key taken by a 'voided' row (the
+--   original's reversal came first, possibly while this call waited for an account lock) gets that
+--   row's answer, 68, audited under the posting's kind, and nothing moves.
+-- A concurrent duplicate that claims the key first makes this call fail on
+-- transactions_idempotency_key (23505); the caller retries and gets the stored answer.
+SET LOCAL ROLE cashpoint_owner;
+
+CREATE OR REPLACE FUNCTION bank.post(
+    p_role text, p_user_id bigint, p_card_id bigint, p_actor text, p_ip text, p_device text,
+    p_terminal text, p_stan text, p_transmitted text, p_digest bytea,
+    p_kind text, p_amount bigint, p_from text, p_to text
+) RETURNS TABLE (response_code text, transaction_id bigint, balance_after bigint, auth_code text, replayed boolean)
+LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, bank SET plan_cache_mode = force_generic_plan AS $$
+DECLARE
+    v_cash_id bigint;
+    v_terminal_enabled boolean;
+    v_currency char(3);
+    v_from bank.accounts%ROWTYPE;
+    v_to bank.accounts%ROWTYPE;
+    v_cash bank.accounts%ROWTYPE;
+    v_account bank.accounts%ROWTYPE;
+    v_locked bank.accounts[];
+    v_existing record;
+    v_code text;
+    v_context text;
+    v_card_permitted boolean := true;
+BEGIN
+    IF p_role IS NULL OR p_role NOT IN ('customer', 'teller', 'admin') OR (p_role = 'customer' AND p_user_id IS NULL)
+       OR p_kind IS NULL OR p_kind NOT IN ('withdrawal', 'deposit', 'transfer') THEN
+        IF p_role IS NULL OR p_role NOT IN ('customer', 'teller', 'admin') THEN
+            RAISE EXCEPTION 'role % does not move money', p_role USING ERRCODE = 'insufficient_privilege';
+        ELSIF p_role = 'customer' AND p_user_id IS NULL THEN
+            RAISE EXCEPTION 'a customer context needs its user' USING ERRCODE = 'invalid_parameter_value';
+        END IF;
+        RAISE EXCEPTION 'unknown posting kind %', p_kind USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    v_context := set_config('cashpoint.role', p_role, true) || set_config('cashpoint.user_id', coalesce(p_user_id::text, ''), true);
+
+    SELECT t.cash_account_id, t.enabled, s.currency INTO v_cash_id, v_terminal_enabled, v_currency
+    FROM bank.settings s LEFT JOIN bank.terminals t ON t.id = p_terminal;
+    v_code := CASE
+        WHEN v_cash_id IS NULL OR NOT v_terminal_enabled THEN '58'
+        WHEN p_amount IS NULL OR p_amount <= 0 OR p_amount > 999999999999 THEN '13'
+        ELSE '00' END;
+
+    IF v_code = '00' THEN
+        -- 1. Every account touched, locked in ascending id order (see 0011).
+        IF p_kind = 'transfer' THEN
+            SELECT coalesce(array_agg(l.a), '{}') INTO v_locked FROM (
+                SELECT a FROM bank.accounts a WHERE a.account_no = ANY (ARRAY[p_from, p_to]) ORDER BY a.id FOR UPDATE) l (a);
+            FOREACH v_account IN ARRAY v_locked LOOP
+                IF v_account.account_no = p_from THEN v_from := v_account; END IF;
+                IF v_account.account_no = p_to THEN v_to := v_account; END IF;
+            END LOOP;
+        ELSE
+            SELECT coalesce(array_agg(l.a), '{}') INTO v_locked FROM (
+                SELECT a FROM bank.accounts a
+                WHERE a.account_no = CASE p_kind WHEN 'withdrawal' THEN p_from ELSE p_to END OR a.id = v_cash_id
+                ORDER BY a.id
+                FOR UPDATE) l (a);
+            FOREACH v_account IN ARRAY v_locked LOOP
+                IF p_kind = 'withdrawal' AND v_account.account_no = p_from THEN v_from := v_account; END IF;
+                IF p_kind = 'deposit' AND v_account.account_no = p_to THEN v_to := v_account; END IF;
+                IF v_account.id = v_cash_id THEN v_cash := v_account; END IF;
+            END LOOP;
+        END IF;
+
+        -- 2. The checks, in order; the first that fails names the response code.
+        IF p_card_id IS NOT NULL THEN
+            v_card_permitted := EXISTS (
+                SELECT 1 FROM bank.card_accounts ca
+                WHERE ca.card_id = p_card_id
+                  AND ca.account_id = CASE WHEN p_kind = 'deposit' THEN v_to.id ELSE v_from.id END);
+        END IF;
+        v_code := CASE
+            WHEN p_kind <> 'deposit' AND (v_from.id IS NULL OR v_from.kind <> 'customer') THEN '76'
+            WHEN p_kind <> 'withdrawal' AND (v_to.id IS NULL OR (p_kind = 'deposit' AND v_to.kind <> 'customer')) THEN '77'
+            WHEN p_kind <> 'transfer' AND v_cash.id IS NULL THEN '58'
+            WHEN p_kind = 'transfer' AND v_from.id = v_to.id THEN '12'
+            WHEN (v_from.id IS NOT NULL AND v_from.currency <> v_currency)
+              OR (v_to.id IS NOT NULL AND v_to.currency <> v_currency) THEN '12'
+            WHEN (v_from.id IS NOT NULL AND v_from.is_locked) OR (v_to.id IS NOT NULL AND v_to.is_locked) THEN '62'
+            WHEN NOT v_card_permitted THEN '57'
+            WHEN p_role = 'customer' AND p_kind = 'transfer' AND v_to.user_id IS DISTINCT FROM p_user_id THEN '57'
+            WHEN p_kind <> 'deposit' AND v_from.balance < p_amount THEN '51'
+            WHEN p_kind = 'withdrawal' AND p_role = 'customer'
+              AND (CASE WHEN v_from.limits_day = current_date THEN v_from.withdrawn_today ELSE 0 END) + p_amount
+                  > v_from.daily_withdrawal_limit THEN '61'
+            WHEN p_kind = 'withdrawal' AND p_role = 'customer'
+              AND (CASE WHEN v_from.limits_day = current_date THEN v_from.withdrawals_today ELSE 0 END) + 1
+                  > v_from.daily_withdrawal_count THEN '65'
+            ELSE '00' END;
+    END IF;
+
+    -- 3. The answer under the key, the balanced lines and the audit row, in one statement (see 0011).
+    --    If the key is taken (a repeat, a concurrent duplicate that committed first, or the original's
+    --    reversal that came first), the statement writes nothing at all, and step 4 answers.
+    WITH txn AS (
+        INSERT INTO bank.transactions AS t (terminal_id, stan, transmitted, request_digest, kind, amount,
+            response_code, auth_code, account_id, balance_after, actor)
+        VALUES (p_terminal, p_stan, p_transmitted, p_digest, p_kind, greatest(coalesce(p_amount, 0), 0),
+            v_code,
+            CASE WHEN v_code = '00' THEN upper(substr(md5(random()::text || clock_timestamp()::text), 1, 6)) END,
+            CASE WHEN p_kind = 'deposit' THEN v_to.id ELSE v_from.id END,
+            CASE WHEN p_kind = 'deposit' THEN v_to.balance + CASE WHEN v_code = '00' THEN p_amount ELSE 0 END
+                 ELSE v_from.balance - CASE WHEN v_code = '00' THEN p_amount ELSE 0 END END,
+            p_actor)
+        ON CONFLICT (terminal_id, stan, transmitted) DO NOTHING
+        RETURNING t.id, t.response_code, t.balance_after, t.auth_code
+    ), moved AS (
+        UPDATE bank.accounts a
+        SET balance = a.balance + d.delta,
+            withdrawn_today = CASE WHEN d.counts THEN CASE WHEN a.limits_day = current_date THEN a.withdrawn_today ELSE 0 END + p_amount ELSE a.withdrawn_today END,
+            withdrawals_today = CASE WHEN d.counts THEN CASE WHEN a.limits_day = current_date THEN a.withdrawals_today ELSE 0 END + 1 ELSE a.withdrawals_today END,
+            limits_day = CASE WHEN d.counts THEN current_date ELSE a.limits_day END,
+            line_count = a.line_count + 1
+        FROM (VALUES (CASE p_kind WHEN 'deposit' THEN v_cash.id ELSE v_from.id END, -p_amount, p_kind = 'withdrawal'),
+                     (CASE p_kind WHEN 'withdrawal' THEN v_cash.id ELSE v_to.id END, p_amount, false)) AS d (id, delta, counts)
+        WHERE v_code = '00' AND a.id = d.id AND EXISTS (SELECT 1 FROM txn)
+        RETURNING a.id, d.delta, a.balance, a.line_count
+    ), lines AS (
+        INSERT INTO bank.history (transaction_id, account_id, line_no, amount, balance_after)
+        SELECT txn.id, moved.id, moved.line_count, moved.delta, moved.balance FROM txn CROSS JOIN moved
+    ), audited AS (
+        INSERT INTO bank.audit_logs (actor, action, outcome, details, ip, device)
+        SELECT p_actor, p_kind, v_code,
+            jsonb_build_object('txn', txn.id, 'terminal', p_terminal, 'stan', p_stan, 'amount', p_amount,
+                'from', p_from, 'to', p_to),
+            p_ip, p_device
+        FROM txn
+    )
+    SELECT txn.response_code, txn.id, txn.balance_after, txn.auth_code, false
+    INTO response_code, transaction_id, balance_after, auth_code, replayed
+    FROM txn;
+    IF FOUND THEN
+        RETURN NEXT;
+        RETURN;
+    END IF;
+
+    -- 4. The key was taken. By the original's reversal, which came first ('voided'): its stored refusal,
+    --    68, and the reversal that voided it in the audit row. By a repeat with the same content: the
+    --    stored answer. By other content: 94. Nothing was posted; the attempt is audited.
+    SELECT t.id, t.kind, t.request_digest, t.response_code, t.balance_after, t.auth_code,
+        (SELECT r.id FROM bank.transactions r WHERE r.original_id = t.id AND r.kind = 'reversal') AS voided_by
+    INTO STRICT v_existing
+    FROM bank.transactions t
+    WHERE t.terminal_id = p_terminal AND t.stan = p_stan AND t.transmitted = p_transmitted;
+    IF v_existing.kind = 'voided' THEN
+        INSERT INTO bank.audit_logs (actor, action, outcome, details, ip, device)
+        VALUES (p_actor, p_kind, v_existing.response_code,
+            jsonb_build_object('voided', v_existing.id, 'voided_by', v_existing.voided_by, 'terminal', p_terminal,
+                'stan', p_stan, 'amount', p_amount, 'reason', 'reversed before it arrived'), p_ip, p_device);
+        response_code := v_existing.response_code;
+        transaction_id := v_existing.id;
+        balance_after := NULL;
+        auth_code := NULL;
+        replayed := false;
+    ELSIF v_existing.request_digest = p_digest THEN
+        INSERT INTO bank.audit_logs (actor, action, outcome, details, ip, device)
+        VALUES (p_actor, p_kind, v_existing.response_code,
+            jsonb_build_object('replay_of', v_existing.id, 'terminal', p_terminal, 'stan', p_stan), p_ip, p_device);
+        response_code := v_existing.response_code;
+        transaction_id := v_existing.id;
+        balance_after := v_existing.balance_after;
+        auth_code := v_existing.auth_code;
+        replayed := true;
+    ELSE
+        INSERT INTO bank.audit_logs (actor, action, outcome, details, ip, device)
+        VALUES (p_actor, p_kind, '94',
+            jsonb_build_object('duplicate_of', v_existing.id, 'terminal', p_terminal, 'stan', p_stan,
+                'reason', 'same key, different content'), p_ip, p_device);
+        response_code := '94';
+        transaction_id := v_existing.id;
+        balance_after := NULL;
+        auth_code := NULL;
+        replayed := false;
+    END IF;
+    RETURN NEXT;
+END
+$$;
+
+REVOKE ALL ON FUNCTION bank.post(text, bigint, bigint, text, text, text, text, text, text, bytea, text, bigint, text, text) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION bank.post(text, bigint, bigint, text, text, text, text, text, text, bytea, text, bigint, text, text) TO cashpoint_switch;
