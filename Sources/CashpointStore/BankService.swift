@@ -71,12 +71,16 @@ public enum StaffOperation: Sendable, Hashable {
     /// Issues a card with a first PIN, which the answer does not repeat: the customer chose it or was
     /// told it once at the desk.
     case issueCard(customerID: Int64, pan: String, pin: String, expiry: String, accounts: [String])
+    /// Issues a card with a first PIN the bank chooses (`NewCardRules`), which the answer carries once
+    /// (`BankAnswer.firstPIN`); the expiry is the last day of `expiry`'s month (nil: four years on).
+    case issueFirstCard(customerID: Int64, pan: String, expiry: ExpiryMonth?, accounts: [String])
     case lockAccount(String)
     case unlockAccount(String)
     case lockCard(pan: String)
     case unlockCard(pan: String)
     case unlockUser(String)
-    case listUsers
+    /// One page of users: `limit` (1-50) after skipping `skip`, by id, and how many there are in all.
+    case listUsers(skip: Int, limit: Int)
     case readAudit(BankStore.AuditFilter)
     case changeRole(userName: String, role: Role)
     case createStaff(userName: String, fullName: String, role: Role, password: String)
@@ -90,7 +94,7 @@ public enum StaffOperation: Sendable, Hashable {
         case .miniStatement: return .miniStatement
         case .createCustomer: return .createCustomer
         case .openAccount: return .createAccount
-        case .issueCard: return .issueCard
+        case .issueCard, .issueFirstCard: return .issueCard
         case .lockAccount: return .lockAccount
         case .unlockAccount: return .unlockAccount
         case .lockCard: return .lockCard
@@ -114,7 +118,7 @@ public enum StaffOperation: Sendable, Hashable {
         case .miniStatement: return "statement"
         case .createCustomer: return "customer.create"
         case .openAccount: return "account.create"
-        case .issueCard: return "card.issue"
+        case .issueCard, .issueFirstCard: return "card.issue"
         case .lockAccount: return "account.lock"
         case .unlockAccount: return "account.unlock"
         case .lockCard: return "card.blocked"
@@ -144,6 +148,10 @@ public struct BankAnswer: Sendable, Hashable {
     /// A refusal's reason (for field 44 and the log), and whether the terminal keeps the card.
     public var reason: String?
     public var capture: Bool
+    /// The number of users in all, for a page of `users`.
+    public var userCount: Int?
+    /// A new card's first PIN, chosen by the bank, for the caller to give once (enciphered); never log it.
+    public var firstPIN: String?
 
     public init(
         code: ResponseCode,
@@ -156,7 +164,9 @@ public struct BankAnswer: Sendable, Hashable {
         audit: [AuditRecord] = [],
         createdID: Int64? = nil,
         capture: Bool = false,
-        reason: String? = nil
+        reason: String? = nil,
+        userCount: Int? = nil,
+        firstPIN: String? = nil
     ) {
         self.capture = capture
         self.reason = reason
@@ -169,6 +179,8 @@ public struct BankAnswer: Sendable, Hashable {
         self.users = users
         self.audit = audit
         self.createdID = createdID
+        self.userCount = userCount
+        self.firstPIN = firstPIN
     }
 
     public static func refused(_ code: ResponseCode) -> BankAnswer { BankAnswer(code: code) }
@@ -563,17 +575,13 @@ public struct BankService: Sendable {
                 return BankAnswer(code: .approved, createdID: id)
             case .issueCard(let customerID, let pan, let pin, let expiry, let accounts):
                 guard CredentialHasher.isValidPIN(pin) else { return .refused(.invalidTransaction) }
-                let hash = try await self.hashOffLoop(pan: pan, pin: pin)
-                let id = try await self.store.issueCard(
-                    actor: actor,
-                    userID: customerID,
-                    panDigest: self.hasher.panDigest(pan),
-                    maskedPAN: CredentialHasher.maskPAN(pan),
-                    pinHash: hash,
-                    expiry: expiry,
-                    accounts: accounts
-                )
+                let id = try await self.issue(customerID, pan: pan, pin: pin, expiry: expiry, accounts, actor: actor)
                 return BankAnswer(code: .approved, createdID: id)
+            case .issueFirstCard(let customerID, let pan, let month, let accounts):
+                let pin = NewCardRules.firstPIN()
+                let expiry = NewCardRules.expiry(month, now: self.now())
+                let id = try await self.issue(customerID, pan: pan, pin: pin, expiry: expiry, accounts, actor: actor)
+                return BankAnswer(code: .approved, createdID: id, firstPIN: pin)
             case .lockAccount(let account), .unlockAccount(let account):
                 let lock = if case .lockAccount = operation { true } else { false }
                 let done = try await self.store.setAccountLocked(actor: actor, account: account, locked: lock)
@@ -589,8 +597,9 @@ public struct BankService: Sendable {
             case .unlockUser(let userName):
                 let done = try await self.store.unlockUser(actor: actor, userName: userName)
                 return BankAnswer(code: done ? .approved : .unknownCard)
-            case .listUsers:
-                return BankAnswer(code: .approved, users: try await self.store.listUsers(actor: actor))
+            case .listUsers(let skip, let limit):
+                let page = try await self.store.listUsers(actor: actor, skip: skip, limit: limit)
+                return BankAnswer(code: .approved, users: page.users, userCount: page.total)
             case .readAudit(let filter):
                 return BankAnswer(code: .approved, audit: try await self.store.readAudit(actor: actor, filter: filter))
             case .changeRole(let userName, let role):
@@ -612,7 +621,7 @@ public struct BankService: Sendable {
         } catch let error as StoreError {
             switch error.kind {
             case .notPermitted:
-                return BankAnswer(code: staff.role == .admin ? .notPermittedToTerminal : .notPermittedToTerminal)
+                return BankAnswer(code: .notPermittedToTerminal)
             case .alreadyExists, .invalidValue: return BankAnswer(code: .invalidTransaction)
             case .notFound: return BankAnswer(code: .unknownFromAccount)
             case .unavailable: throw error
@@ -682,6 +691,27 @@ public struct BankService: Sendable {
         details["refused_by"] = "permission table"
         try await self.store.audit(actor: actor, action: operation, outcome: code.rawValue, details: details)
         return .refused(code)
+    }
+
+    /// A card for `customerID` linked to `accounts` (the first its default), its PIN hashed off the loop.
+    func issue(
+        _ customerID: Int64,
+        pan: String,
+        pin: String,
+        expiry: String,
+        _ accounts: [String],
+        actor: ActorContext
+    ) async throws -> Int64 {
+        let hash = try await self.hashOffLoop(pan: pan, pin: pin)
+        return try await self.store.issueCard(
+            actor: actor,
+            userID: customerID,
+            panDigest: self.hasher.panDigest(pan),
+            maskedPAN: CredentialHasher.maskPAN(pan),
+            pinHash: hash,
+            expiry: expiry,
+            accounts: accounts
+        )
     }
 
     func verifyOffLoop(pan: String, pin: String, hash: String) async throws -> Bool {

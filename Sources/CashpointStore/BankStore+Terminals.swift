@@ -1,3 +1,4 @@
+public import CashpointSecurity
 public import Foundation
 import NIOCore
 import PostgresNIO
@@ -117,6 +118,99 @@ extension BankStore {
     /// Sign-off: forgets the session keys.
     public func endTerminalSession(terminal: String, stan: String, ip: String?) async throws {
         let _: Bool = try await self.scalar("SELECT bank.end_terminal_session(\(terminal), \(stan), \(ip))")
+    }
+}
+
+/// A terminal to register: its id (field 41), kind and location. Its internal cash account is named
+/// after it: CASH and the id for an ATM, DRAWER and the id for a branch desk.
+public struct NewTerminal: Sendable, Hashable {
+    public enum Kind: String, Sendable, Hashable, CaseIterable {
+        case atm, branch
+    }
+
+    public var id: String
+    public var kind: Kind
+    public var location: String
+
+    /// Refuses an id that is not 1-8 capital letters or digits.
+    public init(id: String, kind: Kind, location: String = "") throws(TerminalRegistrationError) {
+        guard (1...8).contains(id.utf8.count),
+            id.utf8.allSatisfy({ (0x30...0x39).contains($0) || (0x41...0x5A).contains($0) })
+        else {
+            throw TerminalRegistrationError(.invalidID, terminal: id)
+        }
+        self.id = id
+        self.kind = kind
+        self.location = location
+    }
+
+    public var cashAccountNo: String { (self.kind == .atm ? "CASH" : "DRAWER") + self.id }
+    var cashAccountName: String { "Cash of \(self.id)" }
+}
+
+/// Why a terminal was not registered (nothing of it was stored).
+public struct TerminalRegistrationError: Error, Sendable, Hashable, CustomStringConvertible {
+    public enum Code: Sendable, Hashable {
+        /// The id is not 1-8 capital letters or digits.
+        case invalidID
+        /// A terminal with this id is registered already.
+        case terminalExists
+        /// The cash account the terminal would get exists already (made by hand, or by an older tool).
+        case cashAccountExists
+    }
+
+    public var code: Code
+    public var terminal: String
+
+    public init(_ code: Code, terminal: String) {
+        self.code = code
+        self.terminal = terminal
+    }
+
+    public var description: String {
+        switch self.code {
+        case .invalidID: return "a terminal id is 1-8 capital letters or digits, not '\(self.terminal)'"
+        case .terminalExists:
+            return "terminal \(self.terminal) exists already; give it a new master key with: atm-switch terminal rekey "
+                + self.terminal
+        case .cashAccountExists:
+            return "the cash account of terminal \(self.terminal) exists already (CASH or DRAWER and the id); "
+                + "nothing was registered: choose another id"
+        }
+    }
+}
+
+extension BankStore {
+    /// Registers a terminal with its cash account and a new master key, sealed under the switch key,
+    /// in one SQL function (`bank.add_terminal`), so one transaction: when it fails nothing of the
+    /// terminal is stored. Returns the master key, for the caller to show once.
+    public func addTerminal(
+        _ terminal: NewTerminal,
+        switchKey: SwitchKey,
+        actor: ActorContext
+    ) async throws -> SecretKey {
+        let master = SecretKey.generate()
+        let sealed = try switchKey.sealMasterKey(master.key, terminal: terminal.id)
+        do {
+            try await self.retrying {
+                try await self.execute(
+                    """
+                    SELECT bank.add_terminal(\(actor.name), \(terminal.id), \(terminal.kind.rawValue), \(terminal.location),
+                        \(terminal.cashAccountNo), \(terminal.cashAccountName), \(ByteBuffer(bytes: sealed)),
+                        \(KeyCheckValue.of(master.key)))
+                    """,
+                    logger: self.logger
+                )
+            }
+        } catch let error as StoreError where error.kind == .alreadyExists {
+            switch error.constraint ?? "" {
+            case UniqueConstraint.terminalID: throw TerminalRegistrationError(.terminalExists, terminal: terminal.id)
+            case UniqueConstraint.accountNumber:
+                throw TerminalRegistrationError(.cashAccountExists, terminal: terminal.id)
+            default: throw error
+            }
+        }
+        return master
     }
 }
 

@@ -55,11 +55,15 @@ public struct StoreError: Error, CustomStringConvertible, Sendable {
     public var detail: String
     /// PostgreSQL's SQLSTATE, when the server gave one.
     public var sqlState: String?
+    /// The constraint a row broke (for `alreadyExists`: which name or number was taken), when the
+    /// server named one.
+    public var constraint: String?
 
-    public init(kind: Kind, detail: String, sqlState: String? = nil) {
+    public init(kind: Kind, detail: String, sqlState: String? = nil, constraint: String? = nil) {
         self.kind = kind
         self.detail = detail
         self.sqlState = sqlState
+        self.constraint = constraint
     }
 
     public var description: String { "\(self.kind.rawValue): \(self.detail)" }
@@ -590,34 +594,6 @@ public struct BankStore: Sendable {
         )
     }
 
-    public func listUsers(actor: ActorContext) async throws -> [UserRecord] {
-        try await self.retrying {
-            let rows = try await self.client.query(
-                """
-                SELECT user_id, user_name, full_name, role, locked, failed_attempts
-                FROM bank.list_users(\(actor.role.rawValue), \(actor.name), \(actor.ip), \(actor.device))
-                """,
-                logger: self.logger
-            )
-            var users: [UserRecord] = []
-            for try await (id, name, full, role, locked, failed) in rows.decode(
-                (Int64, String, String, String, Bool, Int).self
-            ) {
-                users.append(
-                    UserRecord(
-                        id: id,
-                        userName: name,
-                        fullName: full,
-                        role: role,
-                        locked: locked,
-                        failedAttempts: failed
-                    )
-                )
-            }
-            return users
-        }
-    }
-
     public struct AuditFilter: Sendable, Hashable {
         public var actor: String?
         public var action: String?
@@ -741,10 +717,12 @@ public struct BankStore: Sendable {
     static func storeError(_ error: PSQLError) -> any Error {
         let message = error.serverInfo?[.message] ?? String(describing: error.code)
         let state = error.serverInfo?[.sqlState]
+        let constraint = error.serverInfo?[.constraintName]
         switch state {
         case "42501": return StoreError(kind: .notPermitted, detail: message, sqlState: state)
-        case "23505": return StoreError(kind: .alreadyExists, detail: message, sqlState: state)
-        case "23503", "P0002": return StoreError(kind: .notFound, detail: message, sqlState: state)
+        case "23505": return StoreError(kind: .alreadyExists, detail: message, sqlState: state, constraint: constraint)
+        case "23503", "P0002":
+            return StoreError(kind: .notFound, detail: message, sqlState: state, constraint: constraint)
         case "23514", "22023", "22P02", "22001", "22007", "22008":
             return StoreError(kind: .invalidValue, detail: message, sqlState: state)
         case .some(let state) where DatabaseUnavailable.isConnectionLost(sqlState: state):

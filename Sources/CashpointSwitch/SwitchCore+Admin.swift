@@ -104,17 +104,15 @@ extension SwitchCore {
             guard let pan = request[2], let keys = exchange.keys else {
                 throw Refusal(.formatError, "field 2: the card")
             }
-            let pin = Self.randomPIN()
             answer = try await perform(
-                .issueCard(
+                .issueFirstCard(
                     customerID: customerID,
                     pan: pan,
-                    pin: pin,
-                    expiry: try Self.expiry(tlv[.expiry], now: self.configuration.now()),
+                    expiry: try Self.expiryMonth(tlv[.expiry]),
                     accounts: [try account()]
                 )
             )
-            if let id = answer.createdID, answer.code.isApproved {
+            if let id = answer.createdID, let pin = answer.firstPIN, answer.code.isApproved {
                 var generator = SystemRandomNumberGenerator()
                 out.append(.cardID, String(id))
                 out.append(
@@ -152,16 +150,17 @@ extension SwitchCore {
         case .listUsers:
             let skip = try Self.number(tlv[.page], .page, in: 0...Int(Int32.max)) ?? 0
             let limit = try Self.number(tlv[.limit], .limit, in: 1...50) ?? 20
-            answer = try await perform(.listUsers)
+            answer = try await perform(.listUsers(skip: skip, limit: limit))
             var shown = 0
-            for user in answer.users.dropFirst(skip) {
+            for user in answer.users {
                 let entry = "\(user.id)|\(user.userName)|\(user.role)|\(user.locked ? "Y" : "N")|\(user.failedAttempts)"
                 guard shown < limit, out.encoded.utf8.count + ATM87TLV.cost(of: entry) + 40 <= 999 else { break }
                 out.append(.user, entry)
                 shown += 1
             }
-            out.append(.count, String(answer.users.count))
-            if skip + shown < answer.users.count { out.append(.next, String(skip + shown)) }
+            let total = answer.userCount ?? 0
+            out.append(.count, String(total))
+            if skip + shown < total { out.append(.next, String(skip + shown)) }
         case .readAudit:
             let limit = try Self.number(tlv[.limit], .limit, in: 1...50) ?? 20
             let filter = BankStore.AuditFilter(
@@ -255,9 +254,10 @@ extension SwitchCore {
     }
 
     /// CREATE: a customer (UN user name, CN full name) with an account (field 102; NM its name, DL and
-    /// DC its daily amount and count limits) and a card (field 2; EX expiry YYMM). The first PIN is
-    /// chosen at random and given once, as a format 4 PIN block under the session PIN key in PB, for
-    /// the branch terminal to print on a PIN mailer; it is never stored or logged in the clear.
+    /// DC its daily amount and count limits) and a card (field 2; EX expiry YYMM), made by the bank in
+    /// one transaction. The bank chooses the first PIN, given once as a format 4 PIN block under the
+    /// session PIN key in PB, for the branch terminal to print on a PIN mailer; it is never stored or
+    /// logged in the clear.
     func createCustomer(_ exchange: Exchange, tlv: ATM87TLV, actor: StaffMember) async throws -> ATM87Message {
         let request = exchange.request
         guard let userName = tlv[.userName], let fullName = tlv[.customerName], let keys = exchange.keys else {
@@ -267,77 +267,53 @@ extension SwitchCore {
                     + "\(AdminTag.customerName.rawValue)"
             )
         }
-        if let typed = request[2], !Luhn.isValidPAN(typed) {
-            throw Refusal(.unknownCard, "the PAN fails the Luhn check")
-        }
-        let expiry = try Self.expiry(tlv[.expiry], now: self.configuration.now())
-        func perform(_ operation: StaffOperation) async throws -> BankAnswer {
-            try await self.bank.perform(operation, by: actor, key: exchange.key, ip: exchange.peer.ip)
-        }
-        // Unless the request names them, the bank allocates the account number and the PAN. The
-        // permission table decides first, so a role that may not create customers allocates nothing.
-        if case .deny = Permissions.decide(role: actor.role, operation: .createCustomer, ownership: .otherCustomer) {
-            return try await self.refusedCreate(exchange, actor: actor)
-        }
-        let staff = ActorContext.staff(actor.role, name: actor.userName, device: exchange.terminal, ip: exchange.peer.ip)
-        let accountNo: String
-        if let typed = request.trimmed(102), !typed.isEmpty {
-            accountNo = typed
-        } else {
-            accountNo = try await self.bank.store.allocateAccountNumber(actor: staff)
-        }
-        let pan: String
-        if let typed = request[2] {
-            pan = typed
-        } else {
-            pan = try Self.allocatedPAN(
-                bin: self.configuration.cardBIN,
-                serial: try await self.bank.store.allocateCardSerial(actor: staff)
-            )
-        }
-        let customer = try await perform(.createCustomer(userName: userName, fullName: fullName))
-        guard customer.code.isApproved, let customerID = customer.createdID else {
-            return self.plainResponse(to: request, code: customer.code, reason: "customer not created")
-        }
-        // Three transactions: a later step that fails leaves what was made, said in field 44 and 48 (CU,
-        // AI), for ACCOUNT and CARD to finish.
-        let opened = try await perform(
-            .openAccount(
-                customerID: customerID,
-                accountNo: accountNo,
-                name: tlv[.accountName] ?? "\(fullName) current",
+        let result = try await self.bank.createCustomer(
+            NewCustomer(
+                userName: userName,
+                fullName: fullName,
+                accountNo: request.trimmed(102).flatMap { $0.isEmpty ? nil : $0 },
+                accountName: tlv[.accountName],
                 dailyLimit: tlv[.dailyAmountLimit].flatMap { Int64($0) },
-                dailyCount: tlv[.dailyCountLimit].flatMap { Int($0) }
-            )
+                dailyCount: tlv[.dailyCountLimit].flatMap { Int($0) },
+                pan: request[2],
+                expiry: try Self.expiryMonth(tlv[.expiry]),
+                cardBIN: self.configuration.cardBIN
+            ),
+            by: actor,
+            key: exchange.key,
+            ip: exchange.peer.ip
         )
-        var out = ATM87TLV()
-        out.append(.customerID, String(customerID))
-        guard opened.code.isApproved, let accountID = opened.createdID else {
-            var response = self.plainResponse(to: request, code: opened.code, reason: "customer made; no account")
-            try response.set(48, out.encoded)
-            return response
+        let created: CreatedCustomer
+        switch result {
+        case .created(let made):
+            created = made
+        case .refused(.notPermitted(let code)):
+            return self.plainResponse(to: request, code: code, reason: nil)
+        case .refused(let refusal):
+            if refusal == .noCardNumbersLeft {
+                throw Refusal(refusal.code, "no card numbers left under BIN \(self.configuration.cardBIN)")
+            }
+            return self.plainResponse(to: request, code: refusal.code, reason: refusal.reason)
         }
-        out.append(.accountID, String(accountID))
         var generator = SystemRandomNumberGenerator()
-        let pin = Self.randomPIN()
-        let card = try await perform(
-            .issueCard(customerID: customerID, pan: pan, pin: pin, expiry: expiry, accounts: [accountNo])
-        )
-        guard card.code.isApproved, let cardID = card.createdID else {
-            var response = self.plainResponse(to: request, code: card.code, reason: "account made; no card")
-            try response.set(48, out.encoded)
-            return response
-        }
-        out.append(.cardID, String(cardID))
+        var out = ATM87TLV()
+        out.append(.customerID, String(created.customerID))
+        out.append(.accountID, String(created.accountID))
+        out.append(.cardID, String(created.cardID))
         out.append(
             .pinBlock,
-            Hex.encode(try PINBlock.encipher(pin: pin, pan: pan, key: keys.pin, using: &generator))
+            Hex.encode(
+                try PINBlock.encipher(pin: created.firstPIN, pan: created.pan, key: keys.pin, using: &generator)
+            )
         )
         var response = self.plainResponse(to: request, code: .approved, reason: nil)
-        try response.set(2, pan)
-        try response.set(102, accountNo)
+        try response.set(2, created.pan)
+        try response.set(102, created.accountNo)
         try response.set(48, out.encoded)
-        exchange.logger.notice("customer created with account and card", metadata: [LogKey.customerId: "\(customerID)"])
+        exchange.logger.notice(
+            "customer created with account and card",
+            metadata: [LogKey.customerId: "\(created.customerID)"]
+        )
         return response
     }
 
@@ -352,35 +328,6 @@ extension SwitchCore {
             throw Refusal(.formatError, "field 48 \(tag.rawValue): \(range.lowerBound)-\(range.upperBound)")
         }
         return value
-    }
-
-    /// The permission table's refusal of CREATE, audited under the operation's action name.
-    func refusedCreate(_ exchange: Exchange, actor: StaffMember) async throws -> ATM87Message {
-        let answer = try await self.bank.perform(
-            .createCustomer(userName: "-", fullName: "-"),
-            by: actor,
-            key: exchange.key,
-            ip: exchange.peer.ip
-        )
-        return self.plainResponse(to: exchange.request, code: answer.code, reason: nil)
-    }
-
-    /// A PAN the bank allocates: its BIN, the serial zero-filled to 15 digits in all, the Luhn check digit.
-    static func allocatedPAN(bin: String, serial: Int64) throws -> String {
-        let width = 15 - bin.utf8.count
-        let text = String(serial)
-        guard serial >= 0, text.utf8.count <= width,
-            let check = Luhn.checkDigit(for: bin + String(repeating: "0", count: width - text.utf8.count) + text)
-        else {
-            throw Refusal(.systemMalfunction, "no card numbers left under BIN \(bin)")
-        }
-        return bin + String(repeating: "0", count: width - text.utf8.count) + text + String(check)
-    }
-
-    /// A first PIN: 4 digits from the system's CSPRNG.
-    static func randomPIN() -> String {
-        var generator = SystemRandomNumberGenerator()
-        return (0..<4).map { _ in String(Int.random(in: 0...9, using: &generator)) }.joined()
     }
 
     static func signedAmount(_ value: Int64) -> String { SignedAmount.encode(value) }
@@ -411,25 +358,13 @@ extension SwitchCore {
             + Self.digits(Int64(day.hour), 2) + Self.digits(Int64(day.minute), 2) + Self.digits(Int64(day.second), 2)
     }
 
-    /// A card expiry from YYMM (the last day of that month), default four years on.
-    static func expiry(_ text: String?, now: Date) throws -> String {
-        let today = CivilDate(unixSeconds: Int(now.timeIntervalSince1970))
-        var year = today.year + 4
-        var month = today.month
-        if let text {
-            guard text.utf8.count == 4, let yy = Int(text.prefix(2)), let mm = Int(text.suffix(2)),
-                (1...12).contains(mm)
-            else {
-                throw Refusal(.formatError, "\(AdminTag.expiry.rawValue) is YYMM")
-            }
-            year = 2000 + yy
-            month = mm
+    /// EX, a card's expiry month (YYMM), nil when absent; otherwise 30.
+    static func expiryMonth(_ text: String?) throws -> ExpiryMonth? {
+        guard let text else { return nil }
+        guard let month = ExpiryMonth(yymm: text) else {
+            throw Refusal(.formatError, "\(AdminTag.expiry.rawValue) is YYMM")
         }
-        let days = [
-            31, (year % 4 == 0 && (year % 100 != 0 || year % 400 == 0)) ? 29 : 28, 31, 30, 31, 30, 31, 31, 30, 31, 30,
-            31,
-        ]
-        return "\(year)-\(Self.digits(Int64(month), 2))-\(days[month - 1])"
+        return month
     }
 
     /// A value inside a '|'-separated entry: no separators, printable ASCII.

@@ -234,50 +234,37 @@ struct TerminalAdd: AsyncParsableCommand {
     @OptionGroup var switchKey: SwitchKeyOptions
 
     func validate() throws {
-        guard (1...8).contains(self.id.utf8.count),
-            self.id.utf8.allSatisfy({ (0x30...0x39).contains($0) || (0x41...0x5A).contains($0) })
-        else {
-            throw ValidationError("a terminal id is 1-8 capital letters or digits")
+        _ = try self.terminal()
+    }
+
+    func terminal() throws -> NewTerminal {
+        guard let kind = NewTerminal.Kind(rawValue: self.kind) else { throw ValidationError("--kind is atm or branch") }
+        do {
+            return try NewTerminal(id: self.id, kind: kind, location: self.location)
+        } catch {
+            throw ValidationError(error.description)
         }
-        guard ["atm", "branch"].contains(self.kind) else { throw ValidationError("--kind is atm or branch") }
     }
 
     func run() async throws {
+        let terminal = try self.terminal()
         let url = try await self.database.reachableURL(environment: [
             "CASHPOINT_SWITCH_DATABASE_URL", "CASHPOINT_DATABASE_URL",
         ])
         let logger = try self.database.logger()
         let switchKey = try self.switchKey.key()
-        let master = SecretKey.generate()
-        let actor = ActorContext.system("atm-switch terminal add")
-        let cashAccount = (self.kind == "atm" ? "CASH" : "DRAWER") + self.id
-        try await url.withClient(logger: logger) { client in
-            let store = BankStore(client: client, logger: logger)
+        let master = try await url.withClient(logger: logger) { client in
             do {
-                _ = try await store.openInternalAccount(
-                    actor: actor,
-                    accountNo: cashAccount,
-                    name: "Cash of \(self.id)",
-                    kind: self.kind == "atm" ? "terminal_cash" : "teller_drawer"
+                return try await BankStore(client: client, logger: logger).addTerminal(
+                    terminal,
+                    switchKey: switchKey,
+                    actor: .system("atm-switch terminal add")
                 )
-                try await store.registerTerminal(
-                    actor: actor,
-                    terminal: self.id,
-                    kind: self.kind,
-                    location: self.location,
-                    cashAccount: cashAccount
-                )
-            } catch let error as StoreError where error.kind == .alreadyExists {
-                throw ValidationError("terminal \(self.id) (or its cash account \(cashAccount)) exists already")
+            } catch let error as TerminalRegistrationError {
+                throw ValidationError(error.description)
             }
-            _ = try await store.setTerminalMasterKey(
-                actor: actor,
-                terminal: self.id,
-                sealed: try switchKey.sealMasterKey(master.key, terminal: self.id),
-                checkValue: KeyCheckValue.of(master.key)
-            )
         }
-        print("terminal \(self.id) registered (\(self.kind), cash account \(cashAccount))")
+        print("terminal \(terminal.id) registered (\(terminal.kind.rawValue), cash account \(terminal.cashAccountNo))")
         print("master key (shown once; check value \(KeyCheckValue.of(master.key))):")
         print(master.hexForKeyFile.uppercased())
     }

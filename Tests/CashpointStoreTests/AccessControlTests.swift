@@ -9,14 +9,7 @@ import Testing
 @Suite("bank: role-based access at the API and SQL layers", .serialized, .enabled(if: databaseTestsEnabled))
 struct AccessControlTests {
     func login(_ service: BankService, _ user: String, _ password: String) async throws -> StaffMember {
-        let result = try await service.loginStaff(
-            userName: user,
-            password: password,
-            device: "BRANCH01",
-            ip: "10.1.1.1"
-        )
-        guard case .approved(let member) = result else { throw TestFailure("\(user) refused: \(result)") }
-        return member
+        try await service.signedOnStaff(user, password, ip: "10.1.1.1")
     }
 
     @Test("a teller creates a customer, an account and a card; the customer's first PIN works at an ATM")
@@ -107,8 +100,8 @@ struct AccessControlTests {
             let teller = try await self.login(service, "tina.teller", "teller-test-password")
             let admin = try await self.login(service, "ada.admin", "admin-test-password")
             let desk = KeyMaker(terminal: "BRANCH01")
-            _ = try await service.perform(.listUsers, by: teller, key: desk.next(), ip: nil)
-            _ = try await service.perform(.listUsers, by: admin, key: desk.next(), ip: nil)
+            _ = try await service.perform(.listUsers(skip: 0, limit: 50), by: teller, key: desk.next(), ip: nil)
+            _ = try await service.perform(.listUsers(skip: 0, limit: 50), by: admin, key: desk.next(), ip: nil)
             _ = try await service.perform(.readAudit(.init()), by: teller, key: desk.next(), ip: nil)
             func count(_ action: String, _ outcome: String) async throws -> Int {
                 try await bank.count(
@@ -129,7 +122,7 @@ struct AccessControlTests {
             let admin = try await self.login(service, "ada.admin", "admin-test-password")
             let desk = KeyMaker(terminal: "BRANCH01")
             #expect(
-                try await service.perform(.listUsers, by: teller, key: desk.next(), ip: nil).code
+                try await service.perform(.listUsers(skip: 0, limit: 50), by: teller, key: desk.next(), ip: nil).code
                     == .notPermittedToTerminal
             )
             #expect(
@@ -141,7 +134,7 @@ struct AccessControlTests {
                     "SELECT count(*)::int FROM bank.audit_logs WHERE actor = 'tina.teller' AND outcome = '58'"
                 ) == 2
             )
-            let users = try await service.perform(.listUsers, by: admin, key: desk.next(), ip: nil)
+            let users = try await service.perform(.listUsers(skip: 0, limit: 50), by: admin, key: desk.next(), ip: nil)
             #expect(users.code == .approved)
             #expect(users.users.map(\.userName).contains("alice"))
             let audit = try await service.perform(
@@ -297,7 +290,8 @@ struct AccessControlTests {
                 }
                 // The SQL layer checks roles too: a teller context may not list users or read the audit log.
                 #expect(
-                    await connection.sqlState(of: "SELECT * FROM bank.list_users('teller', 'x', NULL, NULL)") == "42501"
+                    await connection.sqlState(of: "SELECT * FROM bank.list_users_page('teller', 'x', NULL, NULL, 0, 20)")
+                        == "42501"
                 )
                 #expect(
                     await connection.sqlState(

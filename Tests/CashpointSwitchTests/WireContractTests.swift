@@ -276,6 +276,70 @@ struct WireContractTests {
         }
     }
 
+    @Test("CREATE that fails at the card step (the PAN is taken) makes nothing: 12, no CU or AI, no user, no account")
+    func createIsOneTransaction() async throws {
+        try await SwitchUnderTest.with { under in
+            let users = try await under.bank.count("SELECT count(*)::int FROM bank.users")
+            let accounts = try await under.bank.count("SELECT count(*)::int FROM bank.accounts")
+            let audited = try await under.auditCount("customer.create")
+            try await under.terminal("BRANCH01") { branch in
+                #expect(try await branch.staffLogin(userName: "tina.teller", password: "teller-test-password")[39] == "00")
+                let refused = try await branch.administrative(
+                    "CREATE",
+                    [("UN", "hana"), ("CN", "Hana H")],
+                    fields: [2: alice.pan, 102: "CP0000000077"]
+                )
+                #expect(refused[39] == "12")
+                #expect(refused[44] == "card exists; nothing made")
+                #expect(refused[48] == nil)
+                // Sent again with another card, it is made whole.
+                let made = try await branch.administrative(
+                    "CREATE",
+                    [("UN", "hana"), ("CN", "Hana H")],
+                    fields: [102: "CP0000000077"]
+                )
+                #expect(made[39] == "00")
+                #expect(made[102] == "CP0000000077")
+            }
+            #expect(try await under.bank.count("SELECT count(*)::int FROM bank.users") == users + 1)
+            #expect(try await under.bank.count("SELECT count(*)::int FROM bank.accounts") == accounts + 1)
+            #expect(try await under.auditCount("customer.create") == audited + 1)
+        }
+    }
+
+    @Test("USERS pages: PG and LM at the first, last and past the last user; CT counts all; NX only before the end")
+    func userPages() async throws {
+        try await SwitchUnderTest.with { under in
+            let total = try await under.bank.count("SELECT count(*)::int FROM bank.users")
+            try await under.terminal("BRANCH01") { (branch: TerminalSession) async throws -> Void in
+                #expect(try await branch.staffLogin(userName: "ada.admin", password: "admin-test-password")[39] == "00")
+                func page(_ skip: Int?, _ limit: Int?) async throws -> ATM87TLV {
+                    var elements: [(String, String)] = []
+                    if let skip { elements.append(("PG", String(skip))) }
+                    if let limit { elements.append(("LM", String(limit))) }
+                    let answer = try await branch.administrative("USERS", elements)
+                    try #require(answer[39] == "00")
+                    return try ATM87TLV(parsing: try #require(answer[48]))
+                }
+                let all = try await page(nil, nil)
+                #expect(all["CT"] == String(total) && all.all("US").count == total && all["NX"] == nil)
+                let first = try await page(0, 2)
+                #expect(first.all("US") == Array(all.all("US").prefix(2)))
+                #expect(first["NX"] == "2" && first["CT"] == String(total))
+                let second = try await page(2, 2)
+                #expect(second.all("US") == Array(all.all("US").dropFirst(2).prefix(2)))
+                let last = try await page(total - 1, 2)
+                #expect(last.all("US") == [all.all("US")[total - 1]] && last["NX"] == nil)
+                let exact = try await page(total - 2, 2)
+                #expect(exact.all("US").count == 2 && exact["NX"] == nil)
+                let past = try await page(total, 20)
+                #expect(past.all("US").isEmpty && past["CT"] == String(total) && past["NX"] == nil)
+                let far = try await page(Int(Int32.max), 50)
+                #expect(far.all("US").isEmpty && far["CT"] == String(total))
+            }
+        }
+    }
+
     @Test("USERS and AUDIT page sizes outside 1-50 are refused with 30")
     func pageSizes() async throws {
         try await SwitchUnderTest.with { under in

@@ -210,6 +210,15 @@ public actor PasswordOnce {
     }
 }
 
+extension BankService {
+    /// A teller or administrator signed on at the branch desk BRANCH01; the test fails when refused.
+    public func signedOnStaff(_ user: String, _ password: String, ip: String? = nil) async throws -> StaffMember {
+        let result = try await self.loginStaff(userName: user, password: password, device: "BRANCH01", ip: ip)
+        guard case .approved(let member) = result else { throw TestFailure("\(user) refused: \(result)") }
+        return member
+    }
+}
+
 public struct TestFailure: Error, CustomStringConvertible {
     public var description: String
     public init(_ description: String) { self.description = description }
