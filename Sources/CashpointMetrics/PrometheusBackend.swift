@@ -4,7 +4,7 @@ public import Prometheus
 ///
 /// `MetricsSystem.bootstrap(PrometheusMetricsFactory.cashpoint(registry: registry))`, and a ``MetricsEndpoint``
 /// that serves the same registry. docs/architecture.md says why this backend and what it costs.
-extension Prometheus.PrometheusMetricsFactory {
+extension PrometheusMetricsFactory {
     /// The buckets of every swift-metrics `Timer` (a Prometheus histogram in seconds): half a millisecond to ten
     /// seconds. swift-prometheus' own default starts at 5 ms, too coarse for the switch's answers.
     public static let cashpointTimerBuckets: [Duration] = [
@@ -16,8 +16,8 @@ extension Prometheus.PrometheusMetricsFactory {
     /// A factory over `registry` with ``cashpointTimerBuckets`` whose series are named by their label set: the
     /// same dimensions in another order, or a name given twice, still make one series (see
     /// ``PrometheusLabels/canonical(_:)``).
-    public static func cashpoint(registry: PrometheusCollectorRegistry) -> Prometheus.PrometheusMetricsFactory {
-        var factory = Prometheus.PrometheusMetricsFactory(registry: registry)
+    public static func cashpoint(registry: PrometheusCollectorRegistry) -> PrometheusMetricsFactory {
+        var factory = PrometheusMetricsFactory(registry: registry)
         factory.defaultDurationHistogramBuckets = Self.cashpointTimerBuckets
         factory.nameAndLabelSanitizer = { name, labels in (name, PrometheusLabels.canonical(labels)) }
         return factory

@@ -4,12 +4,13 @@ import CoreMetrics
 import Dispatch
 import Prometheus
 
-/// The two Prometheus backends for swift-metrics, side by side, on what the switch does with them:
+/// swift-prometheus as the switch's swift-metrics backend, on what the switch does with it:
 /// per request it makes its handles anew (`Counter(label:dimensions:)`, as `SwitchCore` does) and
 /// records once, from the threads of its event loops; a scrape renders every series.
 ///
 /// One iteration of a "2 threads" benchmark is 2 × 1,000 operations, on two threads at once (so the
 /// figure per operation is the iteration's time / 2,000). "render" is one scrape of 200 series.
+/// docs/architecture.md has the figures, and those of the hand-written backend this replaced.
 let benchmarks: @Sendable () -> Void = {
     Benchmark.defaultConfiguration = .init(
         metrics: [.wallClock, .mallocCountTotal],
@@ -19,15 +20,11 @@ let benchmarks: @Sendable () -> Void = {
         maxIterations: 10_000
     )
 
-    let backends: [(name: String, make: @Sendable () -> any MetricsFactory)] = [
-        ("hand-written", { CashpointMetrics.PrometheusMetricsFactory() }),
+    let backends: [(name: String, make: @Sendable () -> PrometheusMetricsFactory)] = [
         // As the switch bootstraps it: the switch's timer buckets, labels sorted by name.
-        ("swift-prometheus", { Prometheus.PrometheusMetricsFactory.cashpoint(registry: PrometheusCollectorRegistry()) }),
+        ("swift-prometheus", { PrometheusMetricsFactory.cashpoint(registry: PrometheusCollectorRegistry()) }),
         // swift-prometheus as it comes (timer buckets from 5 ms, labels in the order given).
-        (
-            "swift-prometheus plain",
-            { Prometheus.PrometheusMetricsFactory(registry: PrometheusCollectorRegistry()) }
-        ),
+        ("swift-prometheus plain", { PrometheusMetricsFactory(registry: PrometheusCollectorRegistry()) }),
     ]
     let operationsPerThread = 1_000
 
@@ -99,10 +96,10 @@ let benchmarks: @Sendable () -> Void = {
     }
 }
 
-/// 200 series as the switch has them after a while: 6 message types × 30 response codes of
-/// `cashpoint_requests_total`, 6 latency histograms, 4 gauges and meters, 4 other counters.
-/// Returns the scrape.
-func populate(_ factory: any MetricsFactory) -> @Sendable () -> String {
+/// About 200 series (194) as the switch has them after a while: 6 message types × 30 response codes of
+/// `cashpoint_requests_total`, 6 latency histograms (17 lines each), 4 gauges and meters, 4 other counters
+/// (two of them made-up names, for metrics to come). Returns the scrape.
+func populate(_ factory: PrometheusMetricsFactory) -> @Sendable () -> String {
     let types = ["0200", "0420", "0500", "0600", "0800", "0820"]
     for mti in types {
         for code in 0..<30 {
@@ -130,12 +127,5 @@ func populate(_ factory: any MetricsFactory) -> @Sendable () -> String {
         .increment()
     CoreMetrics.Counter(label: "cashpoint_sign_ons_total", factory: factory).increment()
 
-    switch factory {
-    case let handWritten as CashpointMetrics.PrometheusMetricsFactory:
-        return { handWritten.render() }
-    case let prometheus as Prometheus.PrometheusMetricsFactory:
-        return { prometheus.registry.emitToString() }
-    default:
-        fatalError("no renderer for \(type(of: factory))")
-    }
+    return { factory.registry.emitToString() }
 }
