@@ -2,59 +2,133 @@ public import Logging
 public import NIOCore
 import NIOHTTP1
 public import NIOPosix
+public import Prometheus
+public import ServiceLifecycle
 
-/// A small HTTP/1.1 server that answers `GET /metrics` with ``PrometheusMetricsFactory/render()``.
+/// The HTTP/1.1 endpoint that answers `GET /metrics` with a swift-prometheus registry's exposition, as a
+/// swift-service-lifecycle `Service`.
 ///
-/// Other paths get 404, other methods on `/metrics` get 405. ``fetch(host:port:path:)`` is the matching client.
-public struct MetricsEndpoint: Sendable {
+/// Other paths get 404, other methods on `/metrics` get 405. `run()` binds, reports the port to `onBound` (the
+/// one the system chose, if `port` is 0), and serves until graceful shutdown or cancellation: then it closes the
+/// listening socket and every connection (a scrape in progress is cut off; the scraper tries again next time)
+/// and returns. ``fetch(host:port:path:group:)`` is the matching client.
+public struct MetricsEndpoint: Service, Sendable {
     /// The content type of the Prometheus text format.
-    public static let contentType = "text/plain; version=0.0.4"
+    public static let contentType = "text/plain; version=0.0.4; charset=utf-8"
     /// The path the metrics are served at.
     public static let path = "/metrics"
-    /// The largest response body ``fetch(host:port:path:)`` accepts.
+    /// The largest response body ``fetch(host:port:path:group:)`` accepts.
     static let maximumResponseBodySize = 16 * 1024 * 1024
 
-    private let channel: any Channel
-    private let logger: Logger
+    let host: String
+    let port: Int
+    let registry: PrometheusCollectorRegistry
+    let group: any EventLoopGroup
+    let logger: Logger
+    let onBound: @Sendable (Int) -> Void
 
-    /// The port the endpoint is bound to (the one the system chose, if started with port 0).
-    public var port: Int { self.channel.localAddress?.port ?? 0 }
-
-    private init(channel: any Channel, logger: Logger) {
-        self.channel = channel
-        self.logger = logger
-    }
-
-    /// Binds the endpoint and starts serving; port 0 lets the system choose (read it back from ``port``).
-    public static func start(
+    public init(
         host: String,
         port: Int,
-        factory: PrometheusMetricsFactory,
+        registry: PrometheusCollectorRegistry,
         group: any EventLoopGroup = MultiThreadedEventLoopGroup.singleton,
-        logger: Logger
-    ) async throws -> MetricsEndpoint {
-        let channel = try await ServerBootstrap(group: group)
-            .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
-            .childChannelInitializer { channel in
-                channel.eventLoop.makeCompletedFuture {
-                    try channel.pipeline.syncOperations.configureHTTPServerPipeline(withErrorHandling: true)
-                    try channel.pipeline.syncOperations.addHandler(MetricsHTTPHandler(factory: factory))
-                }
-            }
-            .bind(host: host, port: port)
-            .get()
-        let endpoint = MetricsEndpoint(channel: channel, logger: logger)
-        logger.debug(
-            "metrics endpoint listening",
-            metadata: [MetricsLogKey.host: "\(host)", MetricsLogKey.port: "\(endpoint.port)"]
-        )
-        return endpoint
+        logger: Logger,
+        onBound: @escaping @Sendable (Int) -> Void = { _ in }
+    ) {
+        self.host = host
+        self.port = port
+        self.registry = registry
+        self.group = group
+        self.logger = logger
+        self.onBound = onBound
     }
 
-    /// Stops accepting connections and closes the listening socket.
-    public func stop() async throws {
-        try await self.channel.close().get()
-        self.logger.debug("metrics endpoint stopped", metadata: [MetricsLogKey.port: "\(self.port)"])
+    public func run() async throws {
+        let server = try await ServerBootstrap(group: self.group)
+            .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
+            .bind(host: self.host, port: self.port) { channel in
+                channel.eventLoop.makeCompletedFuture {
+                    try channel.pipeline.syncOperations.configureHTTPServerPipeline(withErrorHandling: true)
+                    return try NIOAsyncChannel<HTTPServerRequestPart, HTTPServerResponsePart>(
+                        wrappingChannelSynchronously: channel
+                    )
+                }
+            }
+        let port = server.channel.localAddress?.port ?? self.port
+        self.logger.debug(
+            "metrics endpoint listening",
+            metadata: [MetricsLogKey.host: "\(self.host)", MetricsLogKey.port: "\(port)"]
+        )
+        self.onBound(port)
+        let serverChannel = server.channel
+        await withDiscardingTaskGroup { connections in
+            await withTaskCancellationOrGracefulShutdownHandler {
+                do {
+                    try await server.executeThenClose { inbound in
+                        for try await connection in inbound {
+                            connections.addTask { await self.serve(connection) }
+                        }
+                    }
+                } catch {
+                    self.logger.debug("metrics endpoint stopped accepting", metadata: [MetricsLogKey.error: "\(error)"])
+                }
+            } onCancelOrGracefulShutdown: {
+                serverChannel.close(promise: nil)
+            }
+            // The listening socket is closed: end the connections (idle keep-alive ones would wait forever).
+            connections.cancelAll()
+        }
+        self.logger.debug("metrics endpoint stopped", metadata: [MetricsLogKey.port: "\(port)"])
+    }
+
+    /// Answers one connection's requests in order until it closes, asks to close, or the task is cancelled.
+    func serve(_ connection: NIOAsyncChannel<HTTPServerRequestPart, HTTPServerResponsePart>) async {
+        do {
+            try await connection.executeThenClose { inbound, outbound in
+                var request: HTTPRequestHead?
+                for try await part in inbound {
+                    switch part {
+                    case .head(let head):
+                        request = head
+                    case .body:
+                        break
+                    case .end:
+                        guard let head = request else { continue }
+                        request = nil
+                        try await outbound.write(contentsOf: self.response(to: head))
+                        if !head.isKeepAlive { return }
+                    }
+                }
+            }
+        } catch {
+            self.logger.debug("metrics connection ended with an error", metadata: [MetricsLogKey.error: "\(error)"])
+        }
+    }
+
+    /// The response parts for a request: head, body and end.
+    func response(to request: HTTPRequestHead) -> [HTTPServerResponsePart] {
+        var headers = HTTPHeaders()
+        let status: HTTPResponseStatus
+        let body: ByteBuffer
+        switch MetricsRoute(method: request.method, uri: request.uri) {
+        case .metrics:
+            status = .ok
+            body = ByteBuffer(bytes: self.registry.emitToBuffer())
+            headers.add(name: "Content-Type", value: Self.contentType)
+        case .notFound:
+            status = .notFound
+            body = ByteBuffer(string: "not found; metrics are at \(Self.path)\n")
+            headers.add(name: "Content-Type", value: "text/plain; charset=utf-8")
+        case .methodNotAllowed:
+            status = .methodNotAllowed
+            body = ByteBuffer(string: "method not allowed; use GET\n")
+            headers.add(name: "Content-Type", value: "text/plain; charset=utf-8")
+            headers.add(name: "Allow", value: "GET")
+        }
+        headers.add(name: "Content-Length", value: String(body.readableBytes))
+        if !request.isKeepAlive { headers.add(name: "Connection", value: "close") }
+        let head = HTTPResponseHead(version: request.version, status: status, headers: headers)
+        return [.head(head), .body(.byteBuffer(body)), .end(nil)]
     }
 
     /// Fetches `GET path` (by default `/metrics`) from an endpoint and returns the body.
@@ -169,6 +243,7 @@ public struct MetricsEndpointError: Error, Equatable, CustomStringConvertible {
 enum MetricsLogKey {
     static let host = "metrics.host"
     static let port = "metrics.port"
+    static let error = "metrics.error"
 }
 
 /// What the endpoint answers to a request: the pure routing decision.
@@ -183,65 +258,6 @@ enum MetricsRoute: Equatable {
         case (false, _): self = .notFound
         case (true, .GET): self = .metrics
         case (true, _): self = .methodNotAllowed
-        }
-    }
-}
-
-/// The shell around ``MetricsRoute``: reads a request, writes the answer.
-final class MetricsHTTPHandler: ChannelInboundHandler {
-    typealias InboundIn = HTTPServerRequestPart
-    typealias OutboundOut = HTTPServerResponsePart
-
-    private let factory: PrometheusMetricsFactory
-    private var request: HTTPRequestHead?
-
-    init(factory: PrometheusMetricsFactory) {
-        self.factory = factory
-    }
-
-    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
-        switch self.unwrapInboundIn(data) {
-        case .head(let head):
-            self.request = head
-        case .body:
-            break
-        case .end:
-            guard let head = self.request else { return }
-            self.request = nil
-            self.respond(to: head, context: context)
-        }
-    }
-
-    func errorCaught(context: ChannelHandlerContext, error: any Error) {
-        context.close(promise: nil)
-    }
-
-    private func respond(to request: HTTPRequestHead, context: ChannelHandlerContext) {
-        var headers = HTTPHeaders()
-        let status: HTTPResponseStatus
-        let body: String
-        switch MetricsRoute(method: request.method, uri: request.uri) {
-        case .metrics:
-            (status, body) = (.ok, self.factory.render())
-            headers.add(name: "Content-Type", value: MetricsEndpoint.contentType)
-        case .notFound:
-            (status, body) = (.notFound, "not found; metrics are at \(MetricsEndpoint.path)\n")
-            headers.add(name: "Content-Type", value: "text/plain; charset=utf-8")
-        case .methodNotAllowed:
-            (status, body) = (.methodNotAllowed, "method not allowed; use GET\n")
-            headers.add(name: "Content-Type", value: "text/plain; charset=utf-8")
-            headers.add(name: "Allow", value: "GET")
-        }
-        let buffer = context.channel.allocator.buffer(string: body)
-        headers.add(name: "Content-Length", value: String(buffer.readableBytes))
-        if !request.isKeepAlive { headers.add(name: "Connection", value: "close") }
-
-        let head = HTTPResponseHead(version: request.version, status: status, headers: headers)
-        context.write(self.wrapOutboundOut(.head(head)), promise: nil)
-        context.write(self.wrapOutboundOut(.body(.byteBuffer(buffer))), promise: nil)
-        let written = context.writeAndFlush(self.wrapOutboundOut(.end(nil)))
-        if !request.isKeepAlive {
-            written.whenComplete { [channel = context.channel] _ in channel.close(promise: nil) }
         }
     }
 }

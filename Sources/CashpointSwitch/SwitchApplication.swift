@@ -135,7 +135,9 @@ extension SwitchApplication {
     /// shutdown bounded (`maximumGracefulShutdown`, then cancellation).
     public func makeServiceGroup(_ services: [any Service], signals: [UnixSignal] = []) -> ServiceGroup {
         var configuration = ServiceGroupConfiguration(
-            services: services.map { ServiceGroupConfiguration.ServiceConfiguration(service: $0) },
+            // A service that fails (a port in use) shuts the others down in order, the event loops last;
+            // cancelling them all at once would shut the loops down under the server and the pool.
+            services: services.map { .init(service: $0, failureTerminationBehavior: .gracefullyShutdownGroup) },
             gracefulShutdownSignals: signals,
             logger: self.logger
         )

@@ -7,6 +7,7 @@ import CashpointSwitch
 import Foundation
 import Logging
 import Metrics
+import Prometheus
 import ServiceLifecycle
 import UnixSignals
 
@@ -157,27 +158,19 @@ struct Serve: AsyncParsableCommand {
             throw ValidationError(error.description)
         }
 
-        let factory = PrometheusMetricsFactory()
-        MetricsSystem.bootstrap(factory)
-        var endpoint: MetricsEndpoint?
+        let registry = PrometheusCollectorRegistry()
+        MetricsSystem.bootstrap(PrometheusMetricsFactory.cashpoint(registry: registry))
+        var (services, _, _) = await application.makeServices()
         if !self.noMetrics && self.metricsPort >= 0 {
-            endpoint = try await MetricsEndpoint.start(
-                host: self.host,
-                port: self.metricsPort,
-                factory: factory,
-                logger: logger
-            )
-            logger.notice("metrics at http://\(self.host):\(endpoint!.port)/metrics")
+            // First in the group, so it stops last: the metrics can be read while the server drains.
+            let host = self.host
+            let endpoint = MetricsEndpoint(host: host, port: self.metricsPort, registry: registry, logger: logger) {
+                logger.notice("metrics at http://\(host):\($0)/metrics")
+            }
+            services.insert(endpoint, at: 0)
         }
-        let (services, _, _) = await application.makeServices()
         let group = application.makeServiceGroup(services, signals: [.sigterm, .sigint])
-        do {
-            try await group.run()
-        } catch {
-            try? await endpoint?.stop()
-            throw error
-        }
-        try? await endpoint?.stop()
+        try await group.run()
     }
 }
 
