@@ -30,6 +30,7 @@ let package = Package(
         .package(url: "https://github.com/swift-server/swift-service-lifecycle.git", from: "2.13.0"),
         .package(url: "https://github.com/apple/swift-metrics.git", from: "2.13.0"),
         .package(url: "https://github.com/groue/GRDB.swift.git", from: "7.10.0"),
+        .package(url: "https://github.com/HdrHistogram/hdrhistogram-swift.git", from: "0.2.0"),
     ],
     targets: [
         // MARK: The wire protocol: pure codec, spec tables, rules, masking printer, NIO framing.
@@ -158,6 +159,7 @@ let package = Package(
                 "CashpointDatabase",
                 .product(name: "PostgresNIO", package: "postgres-nio"),
                 .product(name: "Logging", package: "swift-log"),
+                .product(name: "Histogram", package: "hdrhistogram-swift"),
             ],
             swiftSettings: swiftSettings
         ),
@@ -210,7 +212,6 @@ let package = Package(
             name: "ATM87Tests",
             dependencies: [
                 "ATM87",
-                "CashpointHarness",
                 "CashpointTerminal",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOEmbedded", package: "swift-nio"),
@@ -218,6 +219,17 @@ let package = Package(
                 .product(name: "NIOExtras", package: "swift-nio-extras"),
             ],
             exclude: ["Regressions"],
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(
+            name: "CashpointHarnessTests",
+            dependencies: [
+                "ATM87",
+                "CashpointHarness",
+                "CashpointSecurity",
+                "CashpointStore",
+                .product(name: "Histogram", package: "hdrhistogram-swift"),
+            ],
             swiftSettings: swiftSettings
         ),
         .testTarget(
