@@ -32,6 +32,7 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-metrics.git", from: "2.13.0"),
         .package(url: "https://github.com/swift-server/swift-prometheus.git", from: "2.4.1"),
         .package(url: "https://github.com/groue/GRDB.swift.git", from: "7.10.0"),
+        .package(url: "https://github.com/HdrHistogram/hdrhistogram-swift.git", from: "0.2.0"),
     ],
     targets: [
         // MARK: The wire protocol: pure codec, spec tables, rules, masking printer, NIO framing.
@@ -163,6 +164,7 @@ let package = Package(
                 "CashpointDatabase",
                 .product(name: "PostgresNIO", package: "postgres-nio"),
                 .product(name: "Logging", package: "swift-log"),
+                .product(name: "Histogram", package: "hdrhistogram-swift"),
             ],
             swiftSettings: swiftSettings
         ),
@@ -216,7 +218,6 @@ let package = Package(
             name: "ATM87Tests",
             dependencies: [
                 "ATM87",
-                "CashpointHarness",
                 "CashpointTerminal",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOEmbedded", package: "swift-nio"),
@@ -224,6 +225,17 @@ let package = Package(
                 .product(name: "NIOExtras", package: "swift-nio-extras"),
             ],
             exclude: ["Regressions"],
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(
+            name: "CashpointHarnessTests",
+            dependencies: [
+                "ATM87",
+                "CashpointHarness",
+                "CashpointSecurity",
+                "CashpointStore",
+                .product(name: "Histogram", package: "hdrhistogram-swift"),
+            ],
             swiftSettings: swiftSettings
         ),
         .testTarget(

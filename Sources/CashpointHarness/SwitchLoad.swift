@@ -1,139 +1,345 @@
 import ATM87
+import CashpointBank
 import CashpointSecurity
+public import CashpointStore
 import CashpointTerminal
 public import Crypto
 import Foundation
+import Synchronization
 
-/// Load on a running switch over TCP: `connections` connections of one terminal (signed on once,
-/// sharing its session keys), each opening a card session with a PIN (bcrypt once) and then sending
-/// token transactions back to back: balance inquiries and transfers of 0.01 between the card's two
-/// accounts, alternately, so balances do not drift and no daily limit is reached.
+/// Why a load could not run: said so that the person running it knows what to do.
+public struct LoadFailure: Error, Hashable, Sendable, CustomStringConvertible {
+    public enum Kind: Sendable, Hashable {
+        /// The bank fixture cannot give the terminals and cards asked for.
+        case fixture
+        /// A terminal could not connect, sign on or open its card session.
+        case startUp
+    }
+
+    public var kind: Kind
+    public var reason: String
+    public init(_ kind: Kind, _ reason: String) {
+        self.kind = kind
+        self.reason = reason
+    }
+    public var description: String { self.reason }
+}
+
+/// Load on a running switch over TCP, as a bank's ATMs make it: every terminal connects over its own
+/// connection and signs on (0800, its own session keys), all at once; each opens a card session with
+/// its card's PIN (bcrypt once), then sends token transactions drawn from a mix (withdrawals, balance
+/// inquiries, transfers between the card's two accounts, deposits), each MACed, each answer's MAC
+/// checked. Closed loop (each terminal sends when its last answer is in) or open loop at a rate for
+/// all terminals together (`LoadPacing`: latency from the intended send time). The measured window
+/// follows a warm-up; latencies go into an HDR histogram (`LoadStatistics`).
 public struct SwitchLoad: Sendable {
+    /// One load terminal: its id and master key, and the card its sessions use with two of its accounts.
+    public struct Terminal: Sendable {
+        public var id: String
+        public var masterKey: SymmetricKey
+        public var pan: String
+        public var pin: String
+        public var accounts: (first: String, second: String)
+
+        public init(id: String, masterKey: SymmetricKey, pan: String, pin: String, accounts: (String, String)) {
+            self.id = id
+            self.masterKey = masterKey
+            self.pan = pan
+            self.pin = pin
+            self.accounts = accounts
+        }
+    }
+
+    /// What each kind of request moves, in minor units. With the default mix a withdrawal's 20.00 four
+    /// times against a deposit's 80.00 once leaves balances where they were; transfers go back and forth.
+    public struct Amounts: Sendable, Hashable {
+        public var withdrawal: Int = 2_000
+        public var deposit: Int = 8_000
+        public var transfer: Int = 100
+        public init() {}
+    }
+
     public var host: String
     public var port: Int
-    public var terminal: String
-    public var masterKey: SymmetricKey
-    public var pan: String
-    public var pin: String
-    public var accounts: (String, String)
+    public var terminals: [Terminal]
+    public var mix: LoadMix
+    /// Requests a second, all terminals together; nil for a closed loop.
+    public var rate: Double?
+    public var duration: Duration
+    public var warmup: Duration
+    public var seed: UInt64
+    public var amounts = Amounts()
 
     public init(
         host: String,
         port: Int,
-        terminal: String,
-        masterKey: SymmetricKey,
-        pan: String,
-        pin: String,
-        accounts: (String, String)
+        terminals: [Terminal],
+        mix: LoadMix = .atm,
+        rate: Double? = nil,
+        duration: Duration,
+        warmup: Duration = .seconds(1),
+        seed: UInt64 = 1
     ) {
         self.host = host
         self.port = port
-        self.terminal = terminal
-        self.masterKey = masterKey
-        self.pan = pan
-        self.pin = pin
-        self.accounts = accounts
+        self.terminals = terminals
+        self.mix = mix
+        self.rate = rate
+        self.duration = duration
+        self.warmup = warmup
+        self.seed = seed
     }
 
-    public struct Report: Sendable {
-        public var requests: Int
-        public var refused: [String: Int]
-        public var seconds: Double
-        /// Latencies in microseconds, sorted.
-        public var latencies: [Int]
-
-        public var perSecond: Double { Double(self.requests) / self.seconds }
-
-        public func percentile(_ p: Double) -> Double {
-            guard !self.latencies.isEmpty else { return 0 }
-            let index = min(self.latencies.count - 1, Int((Double(self.latencies.count) * p).rounded(.up)) - 1)
-            return Double(self.latencies[max(0, index)]) / 1000
+    /// The first `count` ATMs of a bank fixture that have a test master key, each with a card that
+    /// names two accounts (terminal `i` takes the `i`-th such card, round the list). Each terminal
+    /// signs on once over its own connection, so there must be `count` of them.
+    public static func terminals(_ count: Int, from fixture: BankFixture) throws -> [Terminal] {
+        let atms = fixture.terminals.filter { $0.kind == "atm" && $0.masterKey != nil }
+        let cards = fixture.customers.flatMap(\.cards).filter { $0.accounts.count >= 2 }
+        guard count <= atms.count else {
+            throw LoadFailure(
+                .fixture,
+                "the bank fixture has \(atms.count) ATMs with test master keys, and every load terminal signs on "
+                    + "over its own connection: for \(count), write a load bank (atm-harness load-bank --terminals "
+                    + "\(count) > FILE), seed it (atm-switch seed FILE) and pass --fixture FILE"
+            )
         }
-    }
-
-    public func run(connections: Int, duration: Duration) async throws -> Report {
-        // Sign on once; every connection goes on with the same session keys.
-        let keys: SessionKeys = try await SwitchLink.with(host: self.host, port: self.port) { link in
-            let session = TerminalSession(link: link, terminal: self.terminal, masterKey: self.masterKey)
-            let answer = try await session.signOn()
-            guard answer[39] == "00", let keys = session.keys else {
-                throw LinkError("sign-on answered \(answer[39] ?? "nothing")")
+        guard !cards.isEmpty else {
+            throw LoadFailure(.fixture, "the bank fixture has no card that names two accounts (transfers need two)")
+        }
+        return try atms.prefix(count).enumerated().map { index, atm in
+            let card = cards[index % cards.count]
+            let key: SecretKey
+            do {
+                key = try SecretKey(hex: atm.masterKey ?? "", name: "master key of \(atm.id)")
+            } catch {
+                throw LoadFailure(.fixture, "\(error)")
             }
-            return keys
+            return Terminal(
+                id: atm.id,
+                masterKey: key.key,
+                pan: card.pan,
+                pin: card.pin,
+                accounts: (card.accounts[0], card.accounts[1])
+            )
         }
-        let clock = ContinuousClock()
-        let start = clock.now
-        let parts = try await withThrowingTaskGroup(of: Report.self) { group in
-            for index in 0..<connections {
+    }
+
+    /// Runs the load: every terminal signed on and in its card session first, then `warmup` and the
+    /// measured `duration`. `progress` is called once a second from the start of the warm-up.
+    public func run(progress: (@Sendable (LoadProgress) -> Void)? = nil) async throws -> LoadReport {
+        let recorder = LoadRecorder()
+        let gate = StartGate(expected: self.terminals.count)
+        let outcomes = try await withThrowingTaskGroup(of: TerminalOutcome.self) { group in
+            for (index, terminal) in self.terminals.enumerated() {
                 group.addTask {
-                    try await self.connection(index: index, keys: keys, until: start.advanced(by: duration))
+                    try await self.drive(terminal, index: index, gate: gate, recorder: recorder)
                 }
             }
-            var parts: [Report] = []
-            for try await part in group { parts.append(part) }
-            return parts
+            if let progress {
+                group.addTask {
+                    guard let start = await gate.started() else { return TerminalOutcome() }
+                    let seconds = Int((self.warmup + self.duration).inSeconds.rounded(.up))
+                    for second in 1...max(1, seconds) {
+                        try await Task.sleep(until: start + .seconds(second), clock: .continuous)
+                        progress(
+                            LoadProgress(
+                                second: second,
+                                warmingUp: .seconds(second) <= self.warmup,
+                                interval: recorder.takeInterval()
+                            )
+                        )
+                    }
+                    return TerminalOutcome()
+                }
+            }
+            var outcomes: [TerminalOutcome] = []
+            for try await outcome in group { outcomes.append(outcome) }
+            return outcomes
         }
-        let seconds =
-            Double((clock.now - start).components.seconds)
-            + Double((clock.now - start).components.attoseconds) / 1e18
-        var refused: [String: Int] = [:]
-        for part in parts { refused.merge(part.refused, uniquingKeysWith: +) }
-        return Report(
-            requests: parts.map(\.requests).reduce(0, +),
-            refused: refused,
-            seconds: seconds,
-            latencies: parts.flatMap(\.latencies).sorted()
+        return LoadReport(
+            statistics: recorder.total,
+            terminals: self.terminals.count,
+            targetRate: self.rate,
+            mix: self.mix,
+            seconds: self.duration.inSeconds,
+            unsent: outcomes.reduce(0) { $0 + $1.unsent },
+            terminalsLost: outcomes.filter(\.lost).count
         )
     }
 
-    func connection(index: Int, keys: SessionKeys, until deadline: ContinuousClock.Instant) async throws -> Report {
-        try await SwitchLink.with(host: self.host, port: self.port) { link in
-            let session = TerminalSession(
-                link: link,
-                terminal: self.terminal,
-                masterKey: self.masterKey,
-                firstSTAN: 1 + index * 20_000
-            )
-            session.resume(keys: keys)
-            let opened = try await session.cardRequest(.balance, pan: self.pan, pin: self.pin, from: self.accounts.0)
-            guard opened[39] == "00" else {
-                throw LinkError("the card session did not open: \(opened[39] ?? "nothing")")
-            }
-            let clock = ContinuousClock()
-            var report = Report(requests: 0, refused: [:], seconds: 0, latencies: [])
-            var step = 0
-            while clock.now < deadline {
-                let started = clock.now
-                let answer: ATM87Message
-                switch step % 4 {
-                case 1:
-                    answer = try await session.cardRequest(
-                        .transfer,
-                        pan: self.pan,
-                        amount: 1,
-                        from: self.accounts.0,
-                        to: self.accounts.1
+    struct TerminalOutcome: Sendable {
+        var unsent = 0
+        var lost = false
+    }
+
+    /// One terminal: connect, sign on, open the card session, wait for the others, then send on its
+    /// schedule until the end of the run.
+    func drive(
+        _ terminal: Terminal,
+        index: Int,
+        gate: StartGate,
+        recorder: LoadRecorder
+    ) async throws -> TerminalOutcome {
+        var arrived = false
+        do {
+            return try await SwitchLink.with(host: self.host, port: self.port) { link in
+                let session = TerminalSession(link: link, terminal: terminal.id, masterKey: terminal.masterKey)
+                let signOn = try await session.signOn()
+                guard signOn[39] == "00" else {
+                    throw LoadFailure(
+                        .startUp,
+                        "terminal \(terminal.id): the sign-on answered \(signOn[39] ?? "nothing")"
                     )
-                case 3:
-                    answer = try await session.cardRequest(
-                        .transfer,
-                        pan: self.pan,
-                        amount: 1,
-                        from: self.accounts.1,
-                        to: self.accounts.0
-                    )
-                default:
-                    answer = try await session.cardRequest(.balance, pan: self.pan, from: self.accounts.0)
                 }
-                let elapsed = clock.now - started
-                report.latencies.append(
-                    Int(elapsed.components.seconds * 1_000_000 + elapsed.components.attoseconds / 1_000_000_000_000)
+                let opened = try await session.cardRequest(
+                    .balance,
+                    pan: terminal.pan,
+                    pin: terminal.pin,
+                    from: terminal.accounts.first
                 )
-                report.requests += 1
-                if answer[39] != "00" { report.refused[answer[39] ?? "--", default: 0] += 1 }
-                step += 1
+                guard opened[39] == "00" else {
+                    throw LoadFailure(
+                        .startUp,
+                        "terminal \(terminal.id): the card session did not open, response code \(opened[39] ?? "none")"
+                    )
+                }
+                arrived = true
+                guard let start = await gate.arrive(failed: false) else { return TerminalOutcome() }
+                return await self.send(session, terminal, index: index, start: start, recorder: recorder)
             }
-            return report
+        } catch {
+            if !arrived { _ = await gate.arrive(failed: true) }
+            if let failure = error as? LoadFailure { throw failure }
+            throw LoadFailure(.startUp, "terminal \(terminal.id) could not start: \(error)")
         }
+    }
+
+    /// The terminal's requests from `start` to the end of the run.
+    func send(
+        _ session: TerminalSession,
+        _ terminal: Terminal,
+        index: Int,
+        start: ContinuousClock.Instant,
+        recorder: LoadRecorder
+    ) async -> TerminalOutcome {
+        let clock = ContinuousClock()
+        let end = self.warmup + self.duration
+        var schedule = LoadSchedule(.forTerminal(index, of: self.terminals.count, rate: self.rate))
+        var generator = SplitMix64(seed: self.seed &+ UInt64(index) &* 0x9E37_79B9_7F4A_7C15)
+        var transfers = 0
+        var pin: String?
+        while true {
+            let now = clock.now - start
+            guard now < end else { break }
+            let intended = schedule.next(now: now)
+            guard intended < end else { break }
+            if intended > now { try? await Task.sleep(until: start + intended, clock: clock) }
+            let kind = self.mix.draw(using: &generator)
+            let measured = intended >= self.warmup
+            do {
+                let answer: ATM87Message
+                let (first, second) = (terminal.accounts.first, terminal.accounts.second)
+                switch kind {
+                case .withdrawal:
+                    answer = try await session.cardRequest(
+                        .withdrawal,
+                        pan: terminal.pan,
+                        pin: pin,
+                        amount: self.amounts.withdrawal,
+                        from: first
+                    )
+                case .deposit:
+                    answer = try await session.cardRequest(
+                        .deposit,
+                        pan: terminal.pan,
+                        pin: pin,
+                        amount: self.amounts.deposit,
+                        to: first
+                    )
+                case .balance:
+                    answer = try await session.cardRequest(.balance, pan: terminal.pan, pin: pin, from: first)
+                case .transfer:
+                    transfers += 1
+                    answer = try await session.cardRequest(
+                        .transfer,
+                        pan: terminal.pan,
+                        pin: pin,
+                        amount: self.amounts.transfer,
+                        from: transfers.isMultiple(of: 2) ? second : first,
+                        to: transfers.isMultiple(of: 2) ? first : second
+                    )
+                }
+                let code = answer[39] ?? "--"
+                recorder.record(kind, code: code, latency: clock.now - (start + intended), measured: measured)
+                // 63: the card session's token was refused (it expired, after at most two minutes): the
+                // terminal opens a new card session with the PIN, as an ATM asks for the card again.
+                pin = code == ResponseCode.securityViolation.rawValue ? terminal.pin : nil
+            } catch {
+                recorder.recordError(measured: measured)
+                return TerminalOutcome(unsent: schedule.unsent(before: end), lost: true)
+            }
+        }
+        return TerminalOutcome(unsent: schedule.unsent(before: end), lost: false)
+    }
+}
+
+/// The statistics all terminals record into: the measured run's and the current second's.
+final class LoadRecorder: Sendable {
+    let state = Mutex((total: LoadStatistics(), interval: LoadStatistics()))
+
+    func record(_ kind: LoadKind, code: String, latency: Duration, measured: Bool) {
+        self.state.withLock {
+            if measured { $0.total.record(kind, code: code, latency: latency) }
+            $0.interval.record(kind, code: code, latency: latency)
+        }
+    }
+
+    func recordError(measured: Bool) {
+        self.state.withLock {
+            if measured { $0.total.recordError() }
+            $0.interval.recordError()
+        }
+    }
+
+    /// The current second's statistics, and a fresh start for the next.
+    func takeInterval() -> LoadStatistics {
+        self.state.withLock {
+            let interval = $0.interval
+            $0.interval = LoadStatistics()
+            return interval
+        }
+    }
+
+    var total: LoadStatistics { self.state.withLock { $0.total } }
+}
+
+/// Holds every terminal until all have signed on and opened their card sessions, so the load starts
+/// at once; nil for all when any could not.
+actor StartGate {
+    let expected: Int
+    var arrived = 0
+    var failed = false
+    var start: ContinuousClock.Instant??
+    var waiters: [CheckedContinuation<ContinuousClock.Instant?, Never>] = []
+
+    init(expected: Int) { self.expected = expected }
+
+    func arrive(failed: Bool) async -> ContinuousClock.Instant? {
+        self.arrived += 1
+        self.failed = self.failed || failed
+        if self.arrived == self.expected {
+            let start: ContinuousClock.Instant? = self.failed ? nil : .now
+            self.start = .some(start)
+            for waiter in self.waiters { waiter.resume(returning: start) }
+            self.waiters = []
+        }
+        return await self.started()
+    }
+
+    /// The instant the run started, once every terminal has arrived; nil if one failed.
+    func started() async -> ContinuousClock.Instant? {
+        if let start = self.start { return start }
+        return await withCheckedContinuation { self.waiters.append($0) }
     }
 }

@@ -9,8 +9,11 @@ struct ATMHarness: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "atm-harness",
         abstract:
-            "Tools for the ATM-87 protocol and the switch: decode messages, render the documented examples, play scripted sequences, flood a switch with garbage, measure posting.",
-        subcommands: [Decode.self, Examples.self, Run.self, Flood.self, Load.self, BenchPosting.self]
+            "Tools for the ATM-87 protocol and the switch: decode messages, render the documented examples, play scripted sequences, flood a switch with garbage, load it as many ATMs do, measure posting.",
+        subcommands: [
+            Decode.self, Examples.self, Run.self, Flood.self, Load.self, LoadBankFixture.self, QuietAccounts.self,
+            BenchPosting.self,
+        ]
     )
 }
 

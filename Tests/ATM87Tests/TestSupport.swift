@@ -1,7 +1,7 @@
 import ATM87
-import CashpointHarness
 import Foundation
 import NIOCore
+import Testing
 
 /// The repository root, found from this file's path.
 let repositoryRoot: URL = URL(fileURLWithPath: #filePath)
@@ -11,9 +11,25 @@ func repositoryFile(_ path: String) -> String {
     repositoryRoot.appendingPathComponent(path).path
 }
 
-/// The messages of fixtures/protocol-examples.json, one per documented example.
+/// The messages of fixtures/protocol-examples.json, one per documented example: read here, as data,
+/// so the codec's tests need nothing but the codec (the harness renders the same file for the docs).
 func exampleMessages() throws -> [(id: String, message: ATM87Message)] {
-    try ProtocolExamples.load(repositoryFile("fixtures/protocol-examples.json")).map { ($0.id, try $0.message()) }
+    struct File: Decodable {
+        struct Example: Decodable {
+            var id: String
+            var mti: String
+            var fields: [String: String]
+        }
+        var examples: [Example]
+    }
+    let data = try Data(contentsOf: URL(fileURLWithPath: repositoryFile("fixtures/protocol-examples.json")))
+    return try JSONDecoder().decode(File.self, from: data).examples.map { example in
+        let mti = try #require(MTI(example.mti), "example \(example.id): MTI \(example.mti)")
+        let fields = try example.fields.map { key, value in
+            (try #require(Int(key), "example \(example.id): field \(key)"), value)
+        }
+        return (example.id, try ATM87Message(mti: mti, fields: Dictionary(uniqueKeysWithValues: fields)))
+    }
 }
 
 /// A typical 0200 withdrawal, as the benchmark and docs use it.
