@@ -136,6 +136,38 @@ $$;
 ALTER FUNCTION bank.accounts_owner_matches_kind() OWNER TO cashpoint_owner;
 
 --
+-- Name: add_terminal(text, text, text, text, text, text, bytea, text); Type: FUNCTION; Schema: bank; Owner: cashpoint_owner
+--
+
+CREATE FUNCTION bank.add_terminal(p_actor text, p_terminal text, p_kind text, p_location text, p_cash_account_no text, p_cash_account_name text, p_sealed bytea, p_check text) RETURNS void
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path TO 'pg_catalog', 'bank'
+    AS $$
+BEGIN
+    IF p_kind IS NULL OR p_kind NOT IN ('atm', 'branch') THEN
+        RAISE EXCEPTION 'a terminal is an atm or a branch desk, not %', p_kind USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    IF p_sealed IS NULL OR p_check IS NULL THEN
+        RAISE EXCEPTION 'a new terminal needs its sealed master key and check value'
+            USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    -- An existing terminal is said as such (its key constraint), not as its cash account being taken.
+    IF EXISTS (SELECT 1 FROM bank.terminals t WHERE t.id = p_terminal) THEN
+        RAISE EXCEPTION 'terminal % exists already', p_terminal
+            USING ERRCODE = 'unique_violation', CONSTRAINT = 'terminals_pkey';
+    END IF;
+    PERFORM bank.open_internal_account(p_actor, p_cash_account_no, p_cash_account_name,
+        CASE p_kind WHEN 'atm' THEN 'terminal_cash' ELSE 'teller_drawer' END);
+    PERFORM bank.register_terminal(p_actor, p_terminal, p_kind, p_location, p_cash_account_no);
+    IF NOT bank.set_terminal_master_key(p_actor, p_terminal, p_sealed, p_check) THEN
+        RAISE EXCEPTION 'terminal % vanished while it was added', p_terminal USING ERRCODE = 'no_data_found';
+    END IF;
+END
+$$;
+
+ALTER FUNCTION bank.add_terminal(p_actor text, p_terminal text, p_kind text, p_location text, p_cash_account_no text, p_cash_account_name text, p_sealed bytea, p_check text) OWNER TO cashpoint_owner;
+
+--
 -- Name: allocate_account_number(text); Type: FUNCTION; Schema: bank; Owner: cashpoint_owner
 --
 
@@ -433,6 +465,32 @@ $$;
 ALTER FUNCTION bank.create_customer(p_role text, p_actor text, p_ip text, p_device text, p_user_name text, p_full_name text) OWNER TO cashpoint_owner;
 
 --
+-- Name: create_customer_with_account_and_card(text, text, text, text, text, text, text, text, bigint, integer, bytea, text, text, date); Type: FUNCTION; Schema: bank; Owner: cashpoint_owner
+--
+
+CREATE FUNCTION bank.create_customer_with_account_and_card(p_role text, p_actor text, p_ip text, p_device text, p_user_name text, p_full_name text, p_account_no text, p_account_name text, p_daily_limit bigint, p_daily_count integer, p_pan_digest bytea, p_pan_masked text, p_pin_hash text, p_expiry date) RETURNS TABLE(customer_id bigint, account_id bigint, account_no text, card_id bigint)
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path TO 'pg_catalog', 'bank'
+    AS $$
+DECLARE
+    v_customer bigint;
+    v_account bigint;
+    v_account_no text;
+    v_card bigint;
+BEGIN
+    v_customer := bank.create_customer(p_role, p_actor, p_ip, p_device, p_user_name, p_full_name);
+    v_account_no := coalesce(p_account_no, bank.allocate_account_number(p_role));
+    v_account := bank.open_account(p_role, p_actor, p_ip, p_device, v_customer, v_account_no, p_account_name,
+        p_daily_limit, p_daily_count);
+    v_card := bank.issue_card(p_role, p_actor, p_ip, p_device, v_customer, p_pan_digest, p_pan_masked, p_pin_hash,
+        p_expiry, ARRAY[v_account_no]);
+    RETURN QUERY SELECT v_customer, v_account, v_account_no, v_card;
+END
+$$;
+
+ALTER FUNCTION bank.create_customer_with_account_and_card(p_role text, p_actor text, p_ip text, p_device text, p_user_name text, p_full_name text, p_account_no text, p_account_name text, p_daily_limit bigint, p_daily_count integer, p_pan_digest bytea, p_pan_masked text, p_pin_hash text, p_expiry date) OWNER TO cashpoint_owner;
+
+--
 -- Name: create_staff(text, text, text, text, text, text, text, text); Type: FUNCTION; Schema: bank; Owner: cashpoint_owner
 --
 
@@ -531,23 +589,33 @@ $$;
 ALTER FUNCTION bank.issue_card(p_role text, p_actor text, p_ip text, p_device text, p_user_id bigint, p_pan_digest bytea, p_pan_masked text, p_pin_hash text, p_expiry date, p_account_nos text[]) OWNER TO cashpoint_owner;
 
 --
--- Name: list_users(text, text, text, text); Type: FUNCTION; Schema: bank; Owner: cashpoint_owner
+-- Name: list_users_page(text, text, text, text, integer, integer); Type: FUNCTION; Schema: bank; Owner: cashpoint_owner
 --
 
-CREATE FUNCTION bank.list_users(p_role text, p_actor text, p_ip text, p_device text) RETURNS TABLE(user_id bigint, user_name text, full_name text, role text, locked boolean, failed_attempts integer)
+CREATE FUNCTION bank.list_users_page(p_role text, p_actor text, p_ip text, p_device text, p_skip integer, p_limit integer) RETURNS TABLE(user_id bigint, user_name text, full_name text, role text, locked boolean, failed_attempts integer, total bigint)
     LANGUAGE plpgsql SECURITY DEFINER
     SET search_path TO 'pg_catalog', 'bank'
     AS $$
 BEGIN
     PERFORM bank.set_context(p_role, NULL);
     PERFORM bank.require_role(ARRAY['admin']);
-    PERFORM bank.audit(p_actor, 'users.list', '00', '{}'::jsonb, p_ip, p_device);
-    RETURN QUERY SELECT u.id, u.user_name, u.full_name, u.role, u.locked, u.failed_attempts
-    FROM bank.users u ORDER BY u.id;
+    IF p_skip IS NULL OR p_skip < 0 OR p_limit IS NULL OR p_limit NOT BETWEEN 1 AND 50 THEN
+        RAISE EXCEPTION 'a page skips 0 or more users and holds 1 to 50' USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    PERFORM bank.audit(p_actor, 'users.list', '00',
+        jsonb_build_object('skip', p_skip, 'limit', p_limit), p_ip, p_device);
+    RETURN QUERY
+    SELECT p.id, p.user_name, p.full_name, p.role, p.locked, p.failed_attempts, c.total
+    FROM (SELECT count(*) AS total FROM bank.users) c
+    LEFT JOIN LATERAL (
+        SELECT u.id, u.user_name, u.full_name, u.role, u.locked, u.failed_attempts
+        FROM bank.users u ORDER BY u.id LIMIT p_limit OFFSET p_skip
+    ) p ON true
+    ORDER BY p.id;
 END
 $$;
 
-ALTER FUNCTION bank.list_users(p_role text, p_actor text, p_ip text, p_device text) OWNER TO cashpoint_owner;
+ALTER FUNCTION bank.list_users_page(p_role text, p_actor text, p_ip text, p_device text, p_skip integer, p_limit integer) OWNER TO cashpoint_owner;
 
 --
 -- Name: mini_statement(text, bigint, bigint, text, integer, text, text, text); Type: FUNCTION; Schema: bank; Owner: cashpoint_owner
@@ -2651,6 +2719,13 @@ GRANT USAGE ON SCHEMA bank TO cashpoint_switch;
 REVOKE ALL ON FUNCTION bank.accounts_owner_matches_kind() FROM PUBLIC;
 
 --
+-- Name: FUNCTION add_terminal(p_actor text, p_terminal text, p_kind text, p_location text, p_cash_account_no text, p_cash_account_name text, p_sealed bytea, p_check text); Type: ACL; Schema: bank; Owner: cashpoint_owner
+--
+
+REVOKE ALL ON FUNCTION bank.add_terminal(p_actor text, p_terminal text, p_kind text, p_location text, p_cash_account_no text, p_cash_account_name text, p_sealed bytea, p_check text) FROM PUBLIC;
+GRANT ALL ON FUNCTION bank.add_terminal(p_actor text, p_terminal text, p_kind text, p_location text, p_cash_account_no text, p_cash_account_name text, p_sealed bytea, p_check text) TO cashpoint_switch;
+
+--
 -- Name: FUNCTION allocate_account_number(p_role text); Type: ACL; Schema: bank; Owner: cashpoint_owner
 --
 
@@ -2755,6 +2830,13 @@ REVOKE ALL ON FUNCTION bank.create_customer(p_role text, p_actor text, p_ip text
 GRANT ALL ON FUNCTION bank.create_customer(p_role text, p_actor text, p_ip text, p_device text, p_user_name text, p_full_name text) TO cashpoint_switch;
 
 --
+-- Name: FUNCTION create_customer_with_account_and_card(p_role text, p_actor text, p_ip text, p_device text, p_user_name text, p_full_name text, p_account_no text, p_account_name text, p_daily_limit bigint, p_daily_count integer, p_pan_digest bytea, p_pan_masked text, p_pin_hash text, p_expiry date); Type: ACL; Schema: bank; Owner: cashpoint_owner
+--
+
+REVOKE ALL ON FUNCTION bank.create_customer_with_account_and_card(p_role text, p_actor text, p_ip text, p_device text, p_user_name text, p_full_name text, p_account_no text, p_account_name text, p_daily_limit bigint, p_daily_count integer, p_pan_digest bytea, p_pan_masked text, p_pin_hash text, p_expiry date) FROM PUBLIC;
+GRANT ALL ON FUNCTION bank.create_customer_with_account_and_card(p_role text, p_actor text, p_ip text, p_device text, p_user_name text, p_full_name text, p_account_no text, p_account_name text, p_daily_limit bigint, p_daily_count integer, p_pan_digest bytea, p_pan_masked text, p_pin_hash text, p_expiry date) TO cashpoint_switch;
+
+--
 -- Name: FUNCTION create_staff(p_role text, p_actor text, p_ip text, p_device text, p_user_name text, p_full_name text, p_staff_role text, p_password_hash text); Type: ACL; Schema: bank; Owner: cashpoint_owner
 --
 
@@ -2783,11 +2865,11 @@ REVOKE ALL ON FUNCTION bank.issue_card(p_role text, p_actor text, p_ip text, p_d
 GRANT ALL ON FUNCTION bank.issue_card(p_role text, p_actor text, p_ip text, p_device text, p_user_id bigint, p_pan_digest bytea, p_pan_masked text, p_pin_hash text, p_expiry date, p_account_nos text[]) TO cashpoint_switch;
 
 --
--- Name: FUNCTION list_users(p_role text, p_actor text, p_ip text, p_device text); Type: ACL; Schema: bank; Owner: cashpoint_owner
+-- Name: FUNCTION list_users_page(p_role text, p_actor text, p_ip text, p_device text, p_skip integer, p_limit integer); Type: ACL; Schema: bank; Owner: cashpoint_owner
 --
 
-REVOKE ALL ON FUNCTION bank.list_users(p_role text, p_actor text, p_ip text, p_device text) FROM PUBLIC;
-GRANT ALL ON FUNCTION bank.list_users(p_role text, p_actor text, p_ip text, p_device text) TO cashpoint_switch;
+REVOKE ALL ON FUNCTION bank.list_users_page(p_role text, p_actor text, p_ip text, p_device text, p_skip integer, p_limit integer) FROM PUBLIC;
+GRANT ALL ON FUNCTION bank.list_users_page(p_role text, p_actor text, p_ip text, p_device text, p_skip integer, p_limit integer) TO cashpoint_switch;
 
 --
 -- Name: FUNCTION mini_statement(p_role text, p_user_id bigint, p_card_id bigint, p_account_no text, p_count integer, p_actor text, p_ip text, p_device text); Type: ACL; Schema: bank; Owner: cashpoint_owner
