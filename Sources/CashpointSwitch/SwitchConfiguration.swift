@@ -6,8 +6,11 @@ public struct SwitchConfiguration: Sendable {
     public var port: Int
     /// A connection with no inbound bytes for this long is closed.
     public var idleTimeout: Duration
-    /// Connections beyond this many are closed at once: memory stays bounded.
+    /// Connections beyond this many are closed at once: memory stays bounded. At the limit, a new
+    /// connection takes the place of the oldest that has not yet sent a whole frame.
     public var maxConnections: Int
+    /// A frame must arrive whole within this long of its first byte, or the connection is closed.
+    public var frameDeadline: Duration
     /// A card session's token lives this long (at most 2 minutes).
     public var cardTokenLifetime: Duration
     /// A teller's or administrator's token lives this long.
@@ -29,6 +32,7 @@ public struct SwitchConfiguration: Sendable {
         port: Int = 8583,
         idleTimeout: Duration = .seconds(300),
         maxConnections: Int = 2048,
+        frameDeadline: Duration = .seconds(5),
         cardTokenLifetime: Duration = .seconds(120),
         staffTokenLifetime: Duration = .seconds(900),
         maxMessageLength: Int = 8192,
@@ -42,6 +46,7 @@ public struct SwitchConfiguration: Sendable {
         self.port = port
         self.idleTimeout = idleTimeout
         self.maxConnections = maxConnections
+        self.frameDeadline = frameDeadline
         self.cardTokenLifetime = min(cardTokenLifetime, .seconds(120))
         self.staffTokenLifetime = staffTokenLifetime
         self.maxMessageLength = maxMessageLength

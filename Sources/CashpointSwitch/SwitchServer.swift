@@ -47,6 +47,7 @@ public final class SwitchServer: Service, Sendable {
     public func run() async throws {
         let idle = TimeAmount.nanoseconds(self.configuration.idleTimeout.totalNanoseconds)
         let maxLength = self.configuration.maxMessageLength
+        let frameDeadline = TimeAmount.nanoseconds(self.configuration.frameDeadline.totalNanoseconds)
         let server = try await ServerBootstrap(group: self.group)
             .serverChannelOption(.backlog, value: 256)
             .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
@@ -56,6 +57,7 @@ public final class SwitchServer: Service, Sendable {
                     let sync = channel.pipeline.syncOperations
                     try sync.addHandler(IdleStateHandler(readTimeout: idle))
                     try sync.addHandler(IdleConnectionCloser())
+                    try sync.addHandler(FrameDeadlineHandler(deadline: frameDeadline))
                     try sync.addATM87Codec(maximumMessageLength: maxLength)
                     return try NIOAsyncChannel<ATM87Inbound, ATM87Message>(wrappingChannelSynchronously: channel)
                 }
@@ -144,18 +146,29 @@ public final class SwitchServer: Service, Sendable {
 final class ConnectionRegistry: Sendable {
     struct State {
         var next = 0
-        var open: [Int: (channel: any Channel, busy: Bool)] = [:]
+        /// `spoke`: the connection has sent a whole frame. At the limit, a new connection takes the
+        /// place of the oldest one that has not (a peer that connects and says nothing, or too slowly).
+        var open: [Int: (channel: any Channel, busy: Bool, spoke: Bool)] = [:]
         var shuttingDown = false
     }
 
     let state = Mutex(State())
 
     func open(_ channel: any Channel, limit: Int) -> Int? {
-        let id: Int? = self.state.withLock { state in
-            guard !state.shuttingDown, state.open.count < limit else { return nil }
+        let (id, evicted): (Int?, (any Channel)?) = self.state.withLock { state in
+            guard !state.shuttingDown else { return (nil, nil) }
+            var evicted: (any Channel)?
+            if state.open.count >= limit {
+                guard let silent = state.open.filter({ !$0.value.spoke }).keys.min() else { return (nil, nil) }
+                evicted = state.open.removeValue(forKey: silent)?.channel
+            }
             state.next += 1
-            state.open[state.next] = (channel, false)
-            return state.next
+            state.open[state.next] = (channel, false, false)
+            return (state.next, evicted)
+        }
+        if let evicted {
+            evicted.close(promise: nil)
+            Counter(label: "cashpoint_connections_evicted_total").increment()
         }
         Gauge(label: "cashpoint_connections").record(self.count)
         return id
@@ -171,6 +184,7 @@ final class ConnectionRegistry: Sendable {
         self.state.withLock { state in
             guard !state.shuttingDown else { return false }
             state.open[id]?.busy = true
+            state.open[id]?.spoke = true
             return true
         }
     }

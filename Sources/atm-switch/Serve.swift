@@ -60,6 +60,9 @@ struct Serve: AsyncParsableCommand {
     @Option(help: "Answer 96 to a request not finished after this many seconds (the database reachable but stuck).")
     var requestDeadline: Int = 8
 
+    @Option(help: "Close a connection whose frame has not arrived whole this many seconds after its first byte.")
+    var frameDeadline: Int = 5
+
     @Option(help: "Lifetime of a card session's token in seconds (at most 120).")
     var cardTokenLifetime: Int = 120
 
@@ -102,6 +105,9 @@ struct Serve: AsyncParsableCommand {
         guard (1...60).contains(self.requestDeadline) else {
             throw ValidationError("--request-deadline must be 1 to 60 seconds")
         }
+        guard (1...300).contains(self.frameDeadline) else {
+            throw ValidationError("--frame-deadline must be 1 to 300 seconds")
+        }
         guard (1...120).contains(self.cardTokenLifetime) else {
             throw ValidationError("--card-token-lifetime must be 1 to 120 seconds")
         }
@@ -142,6 +148,7 @@ struct Serve: AsyncParsableCommand {
                 port: self.port,
                 idleTimeout: .seconds(self.idleTimeout),
                 maxConnections: self.maxConnections,
+                frameDeadline: .seconds(self.frameDeadline),
                 cardTokenLifetime: .seconds(self.cardTokenLifetime),
                 staffTokenLifetime: .seconds(self.staffTokenLifetime),
                 requestDeadline: .seconds(self.requestDeadline),

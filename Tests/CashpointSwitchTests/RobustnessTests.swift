@@ -65,6 +65,12 @@ struct RobustnessTests {
         try await SwitchUnderTest.with(configure: two) { under in
             try await under.terminal { terminal in
                 try await RawLink.with(port: under.port) { (second: RawLink) async throws in
+                    // The second speaks (a malformed frame, answered 30), so no newcomer may take its place.
+                    try await second.sendFrame(Self.badCurrency)
+                    guard case .frame = try await second.next() else {
+                        Issue.record("no answer")
+                        return
+                    }
                     // Wait until the switch counts both, then knock 20 times more.
                     for _ in 0..<50 where under.current.server.connectionCount < 2 {
                         try await Task.sleep(for: .milliseconds(20))
@@ -78,6 +84,43 @@ struct RobustnessTests {
                     #expect(try await terminal.echo()[39] == "00")
                 }
                 #expect(try await terminal.echo()[39] == "00")
+            }
+        }
+    }
+
+    @Test("a frame that trickles in is cut off at the frame deadline; at the limit, silent peers make room for a terminal")
+    func slowSenders() async throws {
+        let tight: @Sendable (inout SwitchConfiguration) -> Void = {
+            $0.maxConnections = 3
+            $0.frameDeadline = .milliseconds(500)
+        }
+        try await SwitchUnderTest.with(configure: tight) { under in
+            // One byte, then one every 100 ms: the idle timer is reset each time, the frame deadline is not.
+            try await RawLink.with(port: under.port) { (slow: RawLink) async throws in
+                try await slow.send([0x00])
+                var closed = false
+                for _ in 0..<50 where !closed {
+                    try? await slow.send([0x30])
+                    closed = try await slow.next(timeout: .milliseconds(100)) == .closed
+                }
+                #expect(closed, "a trickling frame was never cut off")
+            }
+            // Three peers that connect and say nothing fill the limit; a terminal still gets in.
+            try await RawLink.with(port: under.port) { (a: RawLink) async throws in
+                try await RawLink.with(port: under.port) { (b: RawLink) async throws in
+                    try await RawLink.with(port: under.port) { (c: RawLink) async throws in
+                        for _ in 0..<100 where under.current.server.connectionCount < 3 {
+                            try await Task.sleep(for: .milliseconds(20))
+                        }
+                        #expect(under.current.server.connectionCount == 3)
+                        try await under.terminal { (terminal: TerminalSession) async throws in
+                            #expect(try await terminal.echo()[39] == "00")
+                        }
+                        // The oldest silent one made room.
+                        #expect(try await a.next(timeout: .seconds(5)) == .closed)
+                        _ = (b, c)
+                    }
+                }
             }
         }
     }
