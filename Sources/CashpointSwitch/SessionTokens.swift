@@ -142,10 +142,19 @@ enum Base64URL {
     }
 
     static func decode(_ text: Substring.UTF8View.SubSequence) -> [UInt8]? {
-        var standard = String(decoding: text, as: UTF8.self).map { $0 == "-" ? "+" : $0 == "_" ? "/" : $0 }
-        guard !standard.contains("=") else { return nil }
-        while standard.count % 4 != 0 { standard.append("=") }
-        return Data(base64Encoded: String(standard)).map(Array.init)
+        // Byte by byte to standard base64, padded: this runs on every token request.
+        var standard = [UInt8]()
+        standard.reserveCapacity(text.count + 3)
+        for byte in text {
+            switch byte {
+            case UInt8(ascii: "-"): standard.append(UInt8(ascii: "+"))
+            case UInt8(ascii: "_"): standard.append(UInt8(ascii: "/"))
+            case UInt8(ascii: "="): return nil
+            default: standard.append(byte)
+            }
+        }
+        while standard.count % 4 != 0 { standard.append(UInt8(ascii: "=")) }
+        return Data(base64Encoded: Data(standard)).map(Array.init)
     }
 }
 
