@@ -60,12 +60,17 @@ let package = Package(
             ],
             swiftSettings: swiftSettings
         ),
-        // MARK: The switch's core: permission table, response codes, idempotency, the audit chain. No I/O.
+        // MARK: The bank: one API for cards and staff (who may do what, the card and staff rules, the
+        // permission table, response codes, idempotency, the audit chain) over `BankRecords`, the store's
+        // interface. No PostgreSQL: the store implements the interface.
         .target(
             name: "CashpointBank",
             dependencies: [
                 "ATM87",
+                "CashpointSecurity",
                 .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
             ],
             swiftSettings: swiftSettings
         ),
@@ -73,6 +78,7 @@ let package = Package(
         .target(
             name: "CashpointDatabase",
             dependencies: [
+                "CashpointBank",
                 .product(name: "PostgresNIO", package: "postgres-nio"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "Logging", package: "swift-log"),
@@ -142,6 +148,7 @@ let package = Package(
                 .product(name: "PostgresNIO", package: "postgres-nio"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Metrics", package: "swift-metrics"),
+                .product(name: "Prometheus", package: "swift-prometheus"),
                 .product(name: "JWTKit", package: "jwt-kit"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "UnixSignals", package: "swift-service-lifecycle"),
@@ -175,10 +182,6 @@ let package = Package(
                 "ATM87",
                 "CashpointSwitch",
                 "CashpointMetrics",
-                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
-                .product(name: "UnixSignals", package: "swift-service-lifecycle"),
-                .product(name: "Metrics", package: "swift-metrics"),
-                .product(name: "Prometheus", package: "swift-prometheus"),
                 "CashpointSecurity",
                 "CashpointDatabase",
                 "CashpointStore",

@@ -1,3 +1,4 @@
+public import CashpointBank
 public import Logging
 import PostgresNIO
 
@@ -77,35 +78,7 @@ public struct DatabaseCheckError: Error, CustomStringConvertible {
     public var description: String { self.reason }
 }
 
-/// The database could not be used: the one error for "no database now", whoever finds it (a command's
-/// first connection, the switch's health probe, a pooled connection lost mid-request). `reason` says in
-/// words what was tried and what answered; the switch answers `kind`'s response code (docs/protocol.md).
-public struct DatabaseUnavailable: Error, CustomStringConvertible, Sendable, Hashable {
-    public enum Kind: String, Sendable, Hashable {
-        /// No server answers at the address (refused, timed out, or the probe failed): 91.
-        case unreachable
-        /// The server refused the connection (authentication, no such database).
-        case refused
-        /// The connection was lost or the server ended the session (class 08, 57P01-57P03, or no
-        /// SQLSTATE at all): 91.
-        case connectionLost
-        /// The server is reachable, but the request did not finish within the switch's deadline: 96.
-        case deadlineExceeded
-    }
-
-    public var kind: Kind
-    public var reason: String
-    /// PostgreSQL's SQLSTATE, when the server gave one.
-    public var sqlState: String?
-
-    public init(_ kind: Kind, reason: String, sqlState: String? = nil) {
-        self.kind = kind
-        self.reason = reason
-        self.sqlState = sqlState
-    }
-
-    public var description: String { self.reason }
-
+extension DatabaseUnavailable {
     /// SQLSTATEs that mean the server, not the statement, is gone: connection exceptions (class 08),
     /// admin shutdown (57P01, `pg_terminate_backend`), crash shutdown (57P02), cannot connect now (57P03).
     public static func isConnectionLost(sqlState: String) -> Bool {

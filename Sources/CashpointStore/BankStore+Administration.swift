@@ -1,32 +1,17 @@
+public import CashpointBank
 import NIOCore
 import PostgresNIO
 
-/// A customer made with an account and a card (`bank.create_customer_with_account_and_card`).
-public struct CreatedCustomerRows: Sendable, Hashable {
-    public var customerID: Int64
-    public var accountID: Int64
-    /// The account number, given or allocated by the database.
-    public var accountNo: String
-    public var cardID: Int64
-}
-
-/// One page of the user list and how many users there are in all.
-public struct UserPage: Sendable, Hashable {
-    public var users: [UserRecord]
-    public var total: Int
-
-    public init(users: [UserRecord], total: Int) {
-        self.users = users
-        self.total = total
-    }
-}
-
-/// The unique constraints whose violation says which name or number is taken (`StoreError.constraint`).
+/// The unique constraints whose violation says which name or number is taken (`StoreError.taken`).
 enum UniqueConstraint {
-    static let userName = "users_user_name_key"
-    static let accountNumber = "accounts_account_no_key"
-    static let cardPAN = "cards_pan_digest_key"
-    static let terminalID = "terminals_pkey"
+    static let names: [String: UniqueValue] = [
+        "users_user_name_key": .userName,
+        "accounts_account_no_key": .accountNumber,
+        "cards_pan_digest_key": .cardNumber,
+        "terminals_pkey": .terminalID,
+    ]
+
+    static func value(named constraint: String) -> UniqueValue? { Self.names[constraint] }
 }
 
 extension BankStore {

@@ -2,17 +2,6 @@ public import CashpointBank
 import NIOCore
 import PostgresNIO
 
-/// What a reversal advice must agree with: the original posting it names.
-public struct ReversalOriginal: Sendable, Hashable {
-    public var kind: String
-    public var amount: Int64
-    public var responseCode: ResponseCode
-    public var requestDigest: [UInt8]
-    /// The customer accounts it was asked for (nil when not known).
-    public var from: String?
-    public var to: String?
-}
-
 extension BankStore {
     /// The bank's currency (ISO 4217 numeric), which every customer account is held in.
     public func bankCurrency() async throws -> String? {

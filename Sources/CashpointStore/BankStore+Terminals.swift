@@ -1,30 +1,8 @@
+public import CashpointBank
 public import CashpointSecurity
 public import Foundation
 import NIOCore
 import PostgresNIO
-
-/// What the switch stores about a terminal's keys: sealed under the switch key, never in the clear.
-public struct TerminalKeyRecord: Sendable, Hashable {
-    public var kind: String
-    public var enabled: Bool
-    public var masterKeySealed: [UInt8]?
-    public var sessionKeysSealed: [UInt8]?
-    public var sessionGeneration: Int
-
-    public init(
-        kind: String,
-        enabled: Bool,
-        masterKeySealed: [UInt8]?,
-        sessionKeysSealed: [UInt8]?,
-        sessionGeneration: Int
-    ) {
-        self.kind = kind
-        self.enabled = enabled
-        self.masterKeySealed = masterKeySealed
-        self.sessionKeysSealed = sessionKeysSealed
-        self.sessionGeneration = sessionGeneration
-    }
-}
 
 extension BankStore {
     /// A terminal's kind, state and sealed keys; nil for an unknown terminal.
@@ -203,10 +181,9 @@ extension BankStore {
                 )
             }
         } catch let error as StoreError where error.kind == .alreadyExists {
-            switch error.constraint ?? "" {
-            case UniqueConstraint.terminalID: throw TerminalRegistrationError(.terminalExists, terminal: terminal.id)
-            case UniqueConstraint.accountNumber:
-                throw TerminalRegistrationError(.cashAccountExists, terminal: terminal.id)
+            switch error.taken {
+            case .terminalID: throw TerminalRegistrationError(.terminalExists, terminal: terminal.id)
+            case .accountNumber: throw TerminalRegistrationError(.cashAccountExists, terminal: terminal.id)
             default: throw error
             }
         }

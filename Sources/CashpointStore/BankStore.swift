@@ -4,154 +4,10 @@ public import Foundation
 public import Logging
 public import PostgresNIO
 
-/// Who acts, as the database records it: the role for row-level security and the permission checks,
-/// the user (a customer context is tied to its user), and the actor, device and address for the
-/// audit log. The actor label never holds a full PAN.
-public struct ActorContext: Sendable, Hashable {
-    public enum DatabaseRole: String, Sendable, Hashable {
-        case customer, teller, admin, system
-    }
-
-    public var role: DatabaseRole
-    public var userID: Int64?
-    public var name: String
-    public var device: String?
-    public var ip: String?
-
-    public init(role: DatabaseRole, userID: Int64?, name: String, device: String?, ip: String?) {
-        self.role = role
-        self.userID = userID
-        self.name = name
-        self.device = device
-        self.ip = ip
-    }
-
-    public static func staff(_ role: Role, name: String, device: String?, ip: String?) -> ActorContext {
-        ActorContext(role: DatabaseRole(rawValue: role.rawValue)!, userID: nil, name: name, device: device, ip: ip)
-    }
-
-    public static func system(_ name: String) -> ActorContext {
-        ActorContext(role: .system, userID: nil, name: name, device: nil, ip: nil)
-    }
-}
-
-/// A typed error from the store: the switch maps each kind to a response code. A database that went
-/// away is not one of them: that is `DatabaseUnavailable` (kind `connectionLost`), whoever meets it.
-public struct StoreError: Error, CustomStringConvertible, Sendable {
-    public enum Kind: String, Sendable {
-        /// The database refused the actor's role (SQLSTATE 42501).
-        case notPermitted
-        /// A name, number or card already exists (23505).
-        case alreadyExists
-        /// Something named does not exist (23503, P0002).
-        case notFound
-        /// A value broke a check (23514, 22023, 22P02).
-        case invalidValue
-        /// The database failed in another way (the switch answers 96).
-        case unavailable
-    }
-
-    public var kind: Kind
-    public var detail: String
-    /// PostgreSQL's SQLSTATE, when the server gave one.
-    public var sqlState: String?
-    /// The constraint a row broke (for `alreadyExists`: which name or number was taken), when the
-    /// server named one.
-    public var constraint: String?
-
-    public init(kind: Kind, detail: String, sqlState: String? = nil, constraint: String? = nil) {
-        self.kind = kind
-        self.detail = detail
-        self.sqlState = sqlState
-        self.constraint = constraint
-    }
-
-    public var description: String { "\(self.kind.rawValue): \(self.detail)" }
-}
-
-/// The answer to a posting.
-public struct PostingResult: Sendable, Hashable {
-    public var code: ResponseCode
-    public var transactionID: Int64?
-    public var balanceAfter: Int64?
-    public var authCode: String?
-    /// The stored answer to an earlier identical request: nothing was posted this time.
-    public var replayed: Bool
-}
-
-/// A request of a card session: the database checks the card (by its PAN digest) and the session (the
-/// token's id) in the same call that answers the request, so the request costs one round trip.
-public struct CardSessionKey: Sendable, Hashable {
-    public var panDigest: [UInt8]
-    public var sessionID: String
-
-    public init(panDigest: [UInt8], sessionID: String) {
-        self.panDigest = panDigest
-        self.sessionID = sessionID
-    }
-}
-
-/// The card session may not go on, and nothing was done: the card's state as the database found it
-/// (`cardID` nil: no such card any more). The card rules (`CardRules`) choose the answer.
-public struct CardSessionRefused: Error, Sendable, Hashable {
-    public var cardID: Int64?
-    public var status: String?
-    public var userLocked: Bool
-    public var ended: Bool
-}
-
-public struct ReversalResult: Sendable, Hashable {
-    public var code: ResponseCode
-    public var transactionID: Int64?
-    public var reversedAmount: Int64
-    public var replayed: Bool
-}
-
-public struct CardRecord: Sendable, Hashable {
-    public var cardID: Int64
-    public var userID: Int64
-    public var pinHash: String
-    public var status: String
-    public var pinTries: Int
-    /// The last day the card is valid (ISO date, YYYY-MM-DD).
-    public var expiry: String
-    public var maxPINTries: Int
-    public var maskedPAN: String
-    public var userLocked: Bool
-}
-
-public struct StatementLine: Sendable, Hashable {
-    public var lineNumber: Int64
-    public var at: Date
-    public var kind: String
-    public var amount: Int64
-    public var balanceAfter: Int64
-}
-
-public struct UserRecord: Sendable, Hashable {
-    public var id: Int64
-    public var userName: String
-    public var fullName: String
-    public var role: String
-    public var locked: Bool
-    public var failedAttempts: Int
-}
-
-public struct AuditRecord: Sendable, Hashable {
-    public var id: Int64
-    public var at: Date
-    public var actor: String
-    public var action: String
-    public var outcome: String
-    public var details: String
-    public var ip: String?
-    public var device: String?
-}
-
 /// The bank's PostgreSQL store: each method is one call of one SQL function (one transaction), run by
 /// a role that owns nothing. Serialization failures and deadlocks are retried a bounded number of
 /// times and never reach the caller.
-public struct BankStore: Sendable {
+public struct BankStore: BankRecords {
     public let client: PostgresClient
     public let logger: Logger
     public let maxAttempts: Int
@@ -442,7 +298,7 @@ public struct BankStore: Sendable {
 
     // MARK: Staff
 
-    public func staff(userName: String) async throws -> (userID: Int64, role: Role, hash: String, locked: Bool)? {
+    public func staff(userName: String) async throws -> StaffRecord? {
         try await self.retrying {
             let rows = try await self.client.query(
                 "SELECT user_id, role, password_hash, locked FROM bank.staff_by_name(\(userName))",
@@ -450,7 +306,7 @@ public struct BankStore: Sendable {
             )
             for try await (id, role, hash, locked) in rows.decode((Int64, String, String, Bool).self) {
                 guard let role = Role(rawValue: role) else { return nil }
-                return (id, role, hash, locked)
+                return StaffRecord(userID: id, role: role, hash: hash, locked: locked)
             }
             return nil
         }
@@ -594,31 +450,6 @@ public struct BankStore: Sendable {
         )
     }
 
-    public struct AuditFilter: Sendable, Hashable {
-        public var actor: String?
-        public var action: String?
-        public var since: Date?
-        public var until: Date?
-        public var beforeID: Int64?
-        public var limit: Int
-
-        public init(
-            actor: String? = nil,
-            action: String? = nil,
-            since: Date? = nil,
-            until: Date? = nil,
-            beforeID: Int64? = nil,
-            limit: Int = 50
-        ) {
-            self.actor = actor
-            self.action = action
-            self.since = since
-            self.until = until
-            self.beforeID = beforeID
-            self.limit = limit
-        }
-    }
-
     public func readAudit(actor: ActorContext, filter: AuditFilter) async throws -> [AuditRecord] {
         try await self.retrying {
             let rows = try await self.client.query(
@@ -720,9 +551,15 @@ public struct BankStore: Sendable {
         let constraint = error.serverInfo?[.constraintName]
         switch state {
         case "42501": return StoreError(kind: .notPermitted, detail: message, sqlState: state)
-        case "23505": return StoreError(kind: .alreadyExists, detail: message, sqlState: state, constraint: constraint)
+        case "23505":
+            return StoreError(
+                kind: .alreadyExists,
+                detail: message,
+                sqlState: state,
+                taken: constraint.flatMap(UniqueConstraint.value(named:))
+            )
         case "23503", "P0002":
-            return StoreError(kind: .notFound, detail: message, sqlState: state, constraint: constraint)
+            return StoreError(kind: .notFound, detail: message, sqlState: state)
         case "23514", "22023", "22P02", "22001", "22007", "22008":
             return StoreError(kind: .invalidValue, detail: message, sqlState: state)
         case .some(let state) where DatabaseUnavailable.isConnectionLost(sqlState: state):
@@ -846,11 +683,4 @@ struct SessionBalanceStatement: PostgresPreparedStatement {
     func decodeRow(_ row: PostgresRow) throws -> Row {
         try row.decode(Row.self)
     }
-}
-
-/// The money movements `bank.post` knows.
-public enum PostingKind: String, Sendable, Hashable {
-    case withdrawal
-    case deposit
-    case transfer
 }

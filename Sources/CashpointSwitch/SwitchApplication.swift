@@ -1,9 +1,12 @@
+import CashpointBank
 public import CashpointDatabase
 public import CashpointSecurity
 import CashpointStore
 import Foundation
 public import Logging
+import CashpointMetrics
 import Metrics
+import Prometheus
 import NIOPosix
 import PostgresNIO
 public import ServiceLifecycle
@@ -11,7 +14,7 @@ public import UnixSignals
 import Synchronization
 
 /// Everything `atm-switch serve` needs, assembled: the PostgreSQL pool, the bank, terminal sessions,
-/// tokens, the database health watch, the core and the TCP server, as swift-service-lifecycle
+/// tokens, the database health watch, the request router and the TCP server, as swift-service-lifecycle
 /// services (the pool outlives the server at shutdown).
 public struct SwitchApplication: Sendable {
     public var url: DatabaseURL
@@ -70,7 +73,7 @@ public struct SwitchApplication: Sendable {
     public func makeServices(
         onBound: @escaping @Sendable (Int) -> Void = { _ in }
     ) async -> (
-        services: [any Service], server: SwitchServer, core: SwitchCore
+        services: [any Service], server: SwitchServer, router: RequestRouter
     ) {
         var configuration = self.url.clientConfiguration()
         configuration.options.maximumConnections = self.poolSize
@@ -87,7 +90,7 @@ public struct SwitchApplication: Sendable {
             }
         Gauge(label: "cashpoint_database_pool_size").record(self.poolSize)
         let store = BankStore(client: client, logger: self.logger)
-        let bank = BankService(store: store, hasher: self.hasher, now: self.configuration.now, logger: self.logger)
+        let bank = Bank(records: store, hasher: self.hasher, now: self.configuration.now, logger: self.logger)
         let health = DatabaseHealth(
             url: self.url,
             probeAfter: self.configuration.databaseProbeAfter,
@@ -95,16 +98,16 @@ public struct SwitchApplication: Sendable {
             deadline: self.configuration.requestDeadline,
             logger: self.logger
         )
-        let core = SwitchCore(
+        let router = RequestRouter(
             bank: bank,
-            sessions: TerminalSessions(store: store, switchKey: self.switchKey),
+            sessions: TerminalSessions(bank: bank, switchKey: self.switchKey),
             tokens: SessionTokens(switchKey: self.switchKey, now: self.configuration.now),
             health: health,
             configuration: self.configuration,
             logger: self.logger
         )
         let server = SwitchServer(
-            core: core,
+            router: router,
             configuration: self.configuration,
             group: loops ?? MultiThreadedEventLoopGroup.singleton,
             connectionsOnTheirLoops: loops != nil,
@@ -119,7 +122,7 @@ public struct SwitchApplication: Sendable {
             services.append(AuditSealingService(client: client, key: auditKey.key, logger: self.logger))
         }
         services.append(server)
-        return (services, server, core)
+        return (services, server, router)
     }
 }
 
@@ -147,6 +150,28 @@ extension SwitchApplication {
     }
 }
 
+extension SwitchApplication {
+    /// The switch as `atm-switch serve` runs it, until SIGTERM or SIGINT: the schema checked (throws
+    /// `SchemaNotReady` when the database needs `atm-switch migrate`), the metrics system bootstrapped
+    /// with swift-prometheus and served at `http://HOST:metricsPort/metrics` (nil: no endpoint), then
+    /// every service in the one group.
+    public func serve(metricsHost: String, metricsPort: Int?) async throws {
+        try await self.checkSchema()
+        let registry = PrometheusCollectorRegistry()
+        MetricsSystem.bootstrap(PrometheusMetricsFactory.cashpoint(registry: registry))
+        var (services, _, _) = await self.makeServices()
+        if let metricsPort {
+            // First in the group, so it stops last: the metrics can be read while the server drains.
+            let logger = self.logger
+            let endpoint = MetricsEndpoint(host: metricsHost, port: metricsPort, registry: registry, logger: logger) {
+                logger.notice("metrics at http://\(metricsHost):\($0)/metrics")
+            }
+            services.insert(endpoint, at: 0)
+        }
+        try await self.makeServiceGroup(services, signals: [.sigterm, .sigint]).run()
+    }
+}
+
 /// Owns an event loop group for the services after it, and shuts it down once they have stopped.
 struct EventLoopGroupService: Service {
     let group: MultiThreadedEventLoopGroup
@@ -161,14 +186,14 @@ struct EventLoopGroupService: Service {
 public final class RunningSwitch: Sendable {
     public let port: Int
     public let server: SwitchServer
-    public let core: SwitchCore
+    public let router: RequestRouter
     let group: ServiceGroup
     let task: Task<Void, any Error>
 
-    init(port: Int, server: SwitchServer, core: SwitchCore, group: ServiceGroup, task: Task<Void, any Error>) {
+    init(port: Int, server: SwitchServer, router: RequestRouter, group: ServiceGroup, task: Task<Void, any Error>) {
         self.port = port
         self.server = server
-        self.core = core
+        self.router = router
         self.group = group
         self.task = task
     }
@@ -177,7 +202,7 @@ public final class RunningSwitch: Sendable {
     public static func start(_ application: SwitchApplication) async throws -> RunningSwitch {
         try await application.checkSchema()
         let (bound, continuation) = AsyncStream<Int>.makeStream()
-        let (services, server, core) = await application.makeServices { port in
+        let (services, server, router) = await application.makeServices { port in
             continuation.yield(port)
             continuation.finish()
         }
@@ -189,7 +214,7 @@ public final class RunningSwitch: Sendable {
             _ = try? await task.value
             throw LinkFailure(reason: "the switch did not start listening")
         }
-        return RunningSwitch(port: port, server: server, core: core, group: group, task: task)
+        return RunningSwitch(port: port, server: server, router: router, group: group, task: task)
     }
 
     /// Graceful shutdown: in-flight requests are answered, then everything stops.

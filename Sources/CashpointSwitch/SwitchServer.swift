@@ -7,7 +7,7 @@ public import NIOPosix
 public import ServiceLifecycle
 import Synchronization
 
-/// The switch's TCP service: framed ATM-87 in, one `SwitchCore` answer out per request, in order per
+/// The switch's TCP service: framed ATM-87 in, one `RequestRouter` answer out per request, in order per
 /// connection (a connection's next request is read after its previous one is answered; STANs are
 /// echoed, so a terminal may also match by STAN).
 ///
@@ -19,7 +19,7 @@ import Synchronization
 ///   idle connections close, a connection with a request in flight closes after answering it, and
 ///   `run()` returns when every connection is done.
 public final class SwitchServer: Service, Sendable {
-    let core: SwitchCore
+    let router: RequestRouter
     let configuration: SwitchConfiguration
     let group: any EventLoopGroup
     /// Each connection's task runs on its channel's event loop (see `EventLoopExecutor`).
@@ -29,14 +29,14 @@ public final class SwitchServer: Service, Sendable {
     let connections = ConnectionRegistry()
 
     public init(
-        core: SwitchCore,
+        router: RequestRouter,
         configuration: SwitchConfiguration,
         group: any EventLoopGroup = MultiThreadedEventLoopGroup.singleton,
         connectionsOnTheirLoops: Bool = false,
         logger: Logger,
         onBound: @escaping @Sendable (Int) -> Void = { _ in }
     ) {
-        self.core = core
+        self.router = router
         self.configuration = configuration
         self.group = group
         self.connectionsOnTheirLoops = connectionsOnTheirLoops
@@ -118,11 +118,11 @@ public final class SwitchServer: Service, Sendable {
                     defer { self.connections.end(id) }
                     switch item {
                     case .message(let request):
-                        if let response = await self.core.respond(to: request, from: peer) {
+                        if let response = await self.router.respond(to: request, from: peer) {
                             try await outbound.write(response)
                         }
                     case .malformed(let error):
-                        guard let response = self.core.respond(toMalformed: error, from: peer) else { return }
+                        guard let response = self.router.respond(toMalformed: error, from: peer) else { return }
                         try await outbound.write(response)
                     }
                     if self.connections.isShuttingDown { return }

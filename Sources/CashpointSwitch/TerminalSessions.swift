@@ -1,6 +1,6 @@
 public import ATM87
 public import CashpointSecurity
-public import CashpointStore
+public import CashpointBank
 import Logging
 import Synchronization
 
@@ -23,12 +23,12 @@ public final class TerminalSessions: Sendable {
         case refused(code: String, reason: String)
     }
 
-    let store: BankStore
+    let bank: Bank
     let switchKey: SwitchKey
     let cache = Mutex<[String: Entry]>([:])
 
-    public init(store: BankStore, switchKey: SwitchKey) {
-        self.store = store
+    public init(bank: Bank, switchKey: SwitchKey) {
+        self.bank = bank
         self.switchKey = switchKey
     }
 
@@ -37,7 +37,7 @@ public final class TerminalSessions: Sendable {
     /// may have changed them).
     public func keys(for terminal: String, reload: Bool = false) async throws -> SessionKeys? {
         if !reload, let entry = self.cache.withLock({ $0[terminal] }) { return entry.keys }
-        guard let record = try await self.store.terminalKeys(terminal), record.enabled,
+        guard let record = try await self.bank.terminalKeys(terminal), record.enabled,
             let sealed = record.sessionKeysSealed
         else {
             self.cache.withLock { _ = $0.removeValue(forKey: terminal) }
@@ -64,7 +64,7 @@ public final class TerminalSessions: Sendable {
         ip: String?,
         signOnRequest: ATM87Message? = nil
     ) async throws -> SignOn {
-        let record = try await self.store.terminalKeys(terminal)
+        let record = try await self.bank.terminalKeys(terminal)
         let refusal: String? =
             switch record {
             case .none: "unknown terminal"
@@ -73,10 +73,11 @@ public final class TerminalSessions: Sendable {
             default: nil
             }
         if let refusal {
-            try await self.store.audit(
-                actor: ActorContext(role: .system, userID: nil, name: "terminal:\(terminal)", device: terminal, ip: ip),
-                action: keyChange ? "terminal.keychange" : "terminal.signon",
-                outcome: "58",
+            try await self.bank.recordRefusal(
+                keyChange ? "terminal.keychange" : "terminal.signon",
+                code: .notPermittedToTerminal,
+                terminal: terminal,
+                ip: ip,
                 details: ["reason": refusal, "stan": stan]
             )
             return .refused(code: "58", reason: refusal)
@@ -87,34 +88,23 @@ public final class TerminalSessions: Sendable {
         let sealed = try self.switchKey.sealSessionKeys(keys, terminal: terminal)
         let generation: Int?
         if keyChange {
-            generation = try await self.store.startTerminalSession(
-                terminal: terminal,
-                sealed: sealed,
-                keyChange: true,
-                stan: stan,
-                ip: ip
-            )
+            generation = try await self.bank.changeKeys(terminal: terminal, sealedKeys: sealed, stan: stan, ip: ip)
         } else {
             guard let request = signOnRequest, let transmitted = request[7],
                 MessageAuthentication.verify(request, key: SignOnKey.derive(from: master)) == nil
             else {
-                try await self.store.audit(
-                    actor: ActorContext(
-                        role: .system,
-                        userID: nil,
-                        name: "terminal:\(terminal)",
-                        device: terminal,
-                        ip: ip
-                    ),
-                    action: "terminal.signon",
-                    outcome: "63",
+                try await self.bank.recordRefusal(
+                    "terminal.signon",
+                    code: .securityViolation,
+                    terminal: terminal,
+                    ip: ip,
                     details: ["reason": "the sign-on's MAC does not verify under the master key", "stan": stan]
                 )
                 return .refused(code: "63", reason: "sign-on MAC")
             }
-            generation = try await self.store.signOnTerminal(
+            generation = try await self.bank.signOn(
                 terminal: terminal,
-                sealed: sealed,
+                sealedKeys: sealed,
                 stan: stan,
                 transmitted: transmitted,
                 ip: ip
@@ -133,7 +123,7 @@ public final class TerminalSessions: Sendable {
     /// Sign-off (002): the session keys are forgotten here and in the database.
     public func end(terminal: String, stan: String, ip: String?) async throws {
         self.cache.withLock { _ = $0.removeValue(forKey: terminal) }
-        try await self.store.endTerminalSession(terminal: terminal, stan: stan, ip: ip)
+        try await self.bank.signOff(terminal: terminal, stan: stan, ip: ip)
     }
 
     /// Forgets the cached keys (a restart does the same).

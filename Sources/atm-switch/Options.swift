@@ -1,3 +1,4 @@
+import CashpointBank
 import ArgumentParser
 import CashpointDatabase
 import CashpointSecurity

@@ -1,3 +1,4 @@
+import CashpointBank
 import ArgumentParser
 import CashpointDatabase
 import CashpointMetrics
@@ -6,10 +7,6 @@ import CashpointStore
 import CashpointSwitch
 import Foundation
 import Logging
-import Metrics
-import Prometheus
-import ServiceLifecycle
-import UnixSignals
 
 /// The switch key (seals terminal keys in the database, signs session tokens).
 struct SwitchKeyOptions: ParsableArguments {
@@ -160,24 +157,13 @@ struct Serve: AsyncParsableCommand {
             logger: logger
         )
         do {
-            try await application.checkSchema()
+            try await application.serve(
+                metricsHost: self.host,
+                metricsPort: !self.noMetrics && self.metricsPort >= 0 ? self.metricsPort : nil
+            )
         } catch let error as SchemaNotReady {
             throw ValidationError(error.description)
         }
-
-        let registry = PrometheusCollectorRegistry()
-        MetricsSystem.bootstrap(PrometheusMetricsFactory.cashpoint(registry: registry))
-        var (services, _, _) = await application.makeServices()
-        if !self.noMetrics && self.metricsPort >= 0 {
-            // First in the group, so it stops last: the metrics can be read while the server drains.
-            let host = self.host
-            let endpoint = MetricsEndpoint(host: host, port: self.metricsPort, registry: registry, logger: logger) {
-                logger.notice("metrics at http://\(host):\($0)/metrics")
-            }
-            services.insert(endpoint, at: 0)
-        }
-        let group = application.makeServiceGroup(services, signals: [.sigterm, .sigint])
-        try await group.run()
     }
 }
 

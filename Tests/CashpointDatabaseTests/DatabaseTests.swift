@@ -1,3 +1,4 @@
+import CashpointBank
 import CashpointDatabase
 import Foundation
 import Logging

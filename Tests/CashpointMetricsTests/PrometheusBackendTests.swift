@@ -11,7 +11,7 @@ import Testing
     var factory: PrometheusMetricsFactory { .cashpoint(registry: self.registry) }
 
     @Test func aCounterWithLabelsShowsItsValue() throws {
-        // As SwitchCore counts: a handle made per request.
+        // As RequestRouter counts: a handle made per request.
         let requests = { (code: String) in
             Counter(
                 label: "cashpoint_requests_total",

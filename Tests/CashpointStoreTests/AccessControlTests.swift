@@ -8,7 +8,7 @@ import Testing
 
 @Suite("bank: role-based access at the API and SQL layers", .serialized, .enabled(if: databaseTestsEnabled))
 struct AccessControlTests {
-    func login(_ service: BankService, _ user: String, _ password: String) async throws -> StaffMember {
+    func login(_ service: Bank, _ user: String, _ password: String) async throws -> StaffMember {
         try await service.signedOnStaff(user, password, ip: "10.1.1.1")
     }
 
@@ -59,7 +59,7 @@ struct AccessControlTests {
                 ).code == .approved
             )
             let result = try await service.authenticateCard(
-                pan: "4000000000000044",
+                service.present(pan: "4000000000000044"),
                 pin: "2468",
                 terminal: "ATM00001",
                 ip: nil
@@ -220,7 +220,7 @@ struct AccessControlTests {
             // Alice's card, but a request naming Bob's account, straight to the store: no permission table.
             guard
                 case .approved(let alice) = try await service.authenticateCard(
-                    pan: alicePAN,
+                    service.present(pan: alicePAN),
                     pin: "1234",
                     terminal: "ATM00001",
                     ip: nil

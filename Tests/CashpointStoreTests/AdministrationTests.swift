@@ -63,7 +63,7 @@ struct AdministrationTests {
             #expect(created.accountNo.hasPrefix("CP"))
             #expect(created.pan.hasPrefix("476173"))
             let card = try await service.authenticateCard(
-                pan: created.pan,
+                service.present(pan: created.pan),
                 pin: created.firstPIN,
                 terminal: "ATM00001",
                 ip: nil

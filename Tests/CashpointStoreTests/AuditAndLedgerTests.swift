@@ -35,11 +35,11 @@ struct AuditAndLedgerTests {
         }
     }
 
-    func sealer(_ service: BankService) -> AuditSealer {
+    func sealer(_ service: Bank) -> AuditSealer {
         AuditSealer(client: service.store.client, key: testAuditKey.key, logger: quietLogger)
     }
 
-    func verify(_ service: BankService) async throws -> AuditVerifier.Report {
+    func verify(_ service: Bank) async throws -> AuditVerifier.Report {
         try await AuditVerifier.verify(client: service.store.client, key: testAuditKey.key, logger: quietLogger)
     }
 
@@ -249,8 +249,8 @@ struct AuditAndLedgerTests {
     @Test("no PIN, password or full PAN is ever written to the audit log")
     func auditHoldsNoSecrets() async throws {
         try await TestBank.with(fixture: try demoFixture()) { bank, service in
-            _ = try await service.authenticateCard(pan: alicePAN, pin: "1234", terminal: "ATM00001", ip: nil)
-            _ = try await service.authenticateCard(pan: alicePAN, pin: "9876", terminal: "ATM00001", ip: nil)
+            _ = try await service.authenticateCard(service.present(pan: alicePAN), pin: "1234", terminal: "ATM00001", ip: nil)
+            _ = try await service.authenticateCard(service.present(pan: alicePAN), pin: "9876", terminal: "ATM00001", ip: nil)
             _ = try await service.loginStaff(
                 userName: "tina.teller",
                 password: "teller-test-password",

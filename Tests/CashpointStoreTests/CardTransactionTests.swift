@@ -8,9 +8,9 @@ import Testing
 
 @Suite("bank: cards, PINs and money movement", .serialized, .enabled(if: databaseTestsEnabled))
 struct CardTransactionTests {
-    func alice(_ service: BankService) async throws -> CardHolder {
+    func alice(_ service: Bank) async throws -> CardHolder {
         let result = try await service.authenticateCard(
-            pan: alicePAN,
+            service.present(pan: alicePAN),
             pin: "1234",
             terminal: "ATM00001",
             ip: "10.0.0.1"
@@ -32,14 +32,14 @@ struct CardTransactionTests {
     func unknownAndExpired() async throws {
         try await TestBank.with(fixture: try demoFixture()) { bank, service in
             let unknown = try await service.authenticateCard(
-                pan: "4000000000000010",
+                service.present(pan: "4000000000000010"),
                 pin: "1234",
                 terminal: "ATM00001",
                 ip: nil
             )
             #expect(unknown == .refused(.unknownCard, capture: false))
             let expired = try await service.authenticateCard(
-                pan: carolExpiredPAN,
+                service.present(pan: carolExpiredPAN),
                 pin: "9999",
                 terminal: "ATM00001",
                 ip: nil
@@ -60,16 +60,16 @@ struct CardTransactionTests {
     func lockout() async throws {
         try await TestBank.with(fixture: try demoFixture()) { bank, service in
             for expected in [ResponseCode.wrongPIN, .wrongPIN] {
-                let result = try await service.authenticateCard(pan: bobPAN, pin: "0000", terminal: "ATM00001", ip: nil)
+                let result = try await service.authenticateCard(service.present(pan: bobPAN), pin: "0000", terminal: "ATM00001", ip: nil)
                 #expect(result == .refused(expected, capture: false))
             }
-            let third = try await service.authenticateCard(pan: bobPAN, pin: "0000", terminal: "ATM00001", ip: nil)
+            let third = try await service.authenticateCard(service.present(pan: bobPAN), pin: "0000", terminal: "ATM00001", ip: nil)
             #expect(third == .refused(.pinTriesExceeded, capture: true))
             // The right PIN no longer helps, and no PIN check is recorded for it.
             let pinChecksBefore = try await bank.count(
                 "SELECT count(*)::int FROM bank.audit_logs WHERE action LIKE 'pin.%'"
             )
-            let blocked = try await service.authenticateCard(pan: bobPAN, pin: "4321", terminal: "ATM00001", ip: nil)
+            let blocked = try await service.authenticateCard(service.present(pan: bobPAN), pin: "4321", terminal: "ATM00001", ip: nil)
             #expect(blocked == .refused(.pinTriesExceeded, capture: true))
             #expect(
                 try await bank.count("SELECT count(*)::int FROM bank.audit_logs WHERE action LIKE 'pin.%'")
@@ -101,7 +101,7 @@ struct CardTransactionTests {
                     "SELECT count(*)::int FROM bank.audit_logs WHERE action = 'card.unlock' AND actor = 'tina.teller'"
                 ) == 1
             )
-            let again = try await service.authenticateCard(pan: bobPAN, pin: "4321", terminal: "ATM00001", ip: nil)
+            let again = try await service.authenticateCard(service.present(pan: bobPAN), pin: "4321", terminal: "ATM00001", ip: nil)
             guard case .approved = again else { throw TestFailure("unlocked card refused: \(again)") }
         }
     }
@@ -110,11 +110,11 @@ struct CardTransactionTests {
     func rightPINResets() async throws {
         try await TestBank.with(fixture: try demoFixture()) { _, service in
             for _ in 0..<2 {
-                _ = try await service.authenticateCard(pan: bobPAN, pin: "1111", terminal: "ATM00001", ip: nil)
+                _ = try await service.authenticateCard(service.present(pan: bobPAN), pin: "1111", terminal: "ATM00001", ip: nil)
             }
             guard
                 case .approved = try await service.authenticateCard(
-                    pan: bobPAN,
+                    service.present(pan: bobPAN),
                     pin: "4321",
                     terminal: "ATM00001",
                     ip: nil
@@ -124,7 +124,7 @@ struct CardTransactionTests {
             }
             // Two more wrong ones do not block: the counter started again.
             for _ in 0..<2 {
-                let result = try await service.authenticateCard(pan: bobPAN, pin: "1111", terminal: "ATM00001", ip: nil)
+                let result = try await service.authenticateCard(service.present(pan: bobPAN), pin: "1111", terminal: "ATM00001", ip: nil)
                 #expect(result == .refused(.wrongPIN, capture: false))
             }
         }
@@ -138,7 +138,7 @@ struct CardTransactionTests {
             let answer = try await service.perform(
                 .withdrawal(amount: 10_000, account: nil),
                 for: holder,
-                pan: alicePAN,
+                card: service.present(pan: alicePAN),
                 key: keys.next(),
                 ip: nil
             )
@@ -186,7 +186,7 @@ struct CardTransactionTests {
             let answer = try await service.perform(
                 operation,
                 for: holder,
-                pan: alicePAN,
+                card: service.present(pan: alicePAN),
                 key: KeyMaker().next(),
                 ip: nil
             )
@@ -209,7 +209,7 @@ struct CardTransactionTests {
                 let answer = try await service.perform(
                     .withdrawal(amount: 1_000, account: "CP0000000002"),
                     for: holder,
-                    pan: alicePAN,
+                    card: service.present(pan: alicePAN),
                     key: keys.next(),
                     ip: nil
                 )
@@ -218,7 +218,7 @@ struct CardTransactionTests {
             let fourth = try await service.perform(
                 .withdrawal(amount: 1_000, account: "CP0000000002"),
                 for: holder,
-                pan: alicePAN,
+                card: service.present(pan: alicePAN),
                 key: keys.next(),
                 ip: nil
             )
@@ -249,7 +249,7 @@ struct CardTransactionTests {
             let locked = try await service.perform(
                 .withdrawal(amount: 100, account: nil),
                 for: holder,
-                pan: alicePAN,
+                card: service.present(pan: alicePAN),
                 key: atm.next(),
                 ip: nil
             )
@@ -261,7 +261,7 @@ struct CardTransactionTests {
             let unlocked = try await service.perform(
                 .withdrawal(amount: 100, account: nil),
                 for: holder,
-                pan: alicePAN,
+                card: service.present(pan: alicePAN),
                 key: atm.next(),
                 ip: nil
             )
@@ -294,14 +294,14 @@ struct CardTransactionTests {
                 _ = try await service.perform(
                     .withdrawal(amount: 100, account: nil),
                     for: holder,
-                    pan: alicePAN,
+                    card: service.present(pan: alicePAN),
                     key: KeyMaker().next(),
                     ip: nil
                 )
                 Issue.record("a broken database gave an answer")
             } catch {
                 #expect(error is StoreError)
-                #expect(BankService.responseCode(for: error) == .systemMalfunction)
+                #expect(Bank.responseCode(for: error) == .systemMalfunction)
             }
             #expect(try await bank.balance("CP0000000001") == 250_000)
         }
@@ -316,7 +316,7 @@ struct CardTransactionTests {
                     logger: quietLogger
                 )
             }
-            let result = try await service.authenticateCard(pan: bobPAN, pin: "4321", terminal: "ATM00001", ip: nil)
+            let result = try await service.authenticateCard(service.present(pan: bobPAN), pin: "4321", terminal: "ATM00001", ip: nil)
             #expect(result == .refused(.restricted, capture: false))
         }
     }
@@ -327,14 +327,14 @@ struct CardTransactionTests {
             let holder = try await self.alice(service)
             let keys = KeyMaker()
             #expect(
-                try await service.perform(.balance(account: nil), for: holder, pan: alicePAN, key: keys.next(), ip: nil)
+                try await service.perform(.balance(account: nil), for: holder, card: service.present(pan: alicePAN), key: keys.next(), ip: nil)
                     .balance == 250_000
             )
             #expect(
                 try await service.perform(
                     .deposit(amount: 5_000, account: nil),
                     for: holder,
-                    pan: alicePAN,
+                    card: service.present(pan: alicePAN),
                     key: keys.next(),
                     ip: nil
                 ).code == .approved
@@ -342,7 +342,7 @@ struct CardTransactionTests {
             let transfer = try await service.perform(
                 .transfer(amount: 20_000, from: "CP0000000002", to: "CP0000000001"),
                 for: holder,
-                pan: alicePAN,
+                card: service.present(pan: alicePAN),
                 key: keys.next(),
                 ip: nil
             )
@@ -353,7 +353,7 @@ struct CardTransactionTests {
                 _ = try await service.perform(
                     .deposit(amount: 1, account: nil),
                     for: holder,
-                    pan: alicePAN,
+                    card: service.present(pan: alicePAN),
                     key: keys.next(),
                     ip: nil
                 )
@@ -361,7 +361,7 @@ struct CardTransactionTests {
             let statement = try await service.perform(
                 .miniStatement(account: nil),
                 for: holder,
-                pan: alicePAN,
+                card: service.present(pan: alicePAN),
                 key: keys.next(),
                 ip: nil
             )
@@ -373,7 +373,7 @@ struct CardTransactionTests {
             let other = try await service.perform(
                 .miniStatement(account: "CP0000000003"),
                 for: holder,
-                pan: alicePAN,
+                card: service.present(pan: alicePAN),
                 key: keys.next(),
                 ip: nil
             )
@@ -389,16 +389,16 @@ struct CardTransactionTests {
             let changed = try await service.perform(
                 .pinChange(newPIN: "8642"),
                 for: holder,
-                pan: alicePAN,
+                card: service.present(pan: alicePAN),
                 key: keys.next(),
                 ip: nil
             )
             #expect(changed.code == .approved)
-            let old = try await service.authenticateCard(pan: alicePAN, pin: "1234", terminal: "ATM00001", ip: nil)
+            let old = try await service.authenticateCard(service.present(pan: alicePAN), pin: "1234", terminal: "ATM00001", ip: nil)
             #expect(old == .refused(.wrongPIN, capture: false))
             guard
                 case .approved = try await service.authenticateCard(
-                    pan: alicePAN,
+                    service.present(pan: alicePAN),
                     pin: "8642",
                     terminal: "ATM00001",
                     ip: nil
@@ -409,7 +409,7 @@ struct CardTransactionTests {
             let bad = try await service.perform(
                 .pinChange(newPIN: "12"),
                 for: holder,
-                pan: alicePAN,
+                card: service.present(pan: alicePAN),
                 key: keys.next(),
                 ip: nil
             )
@@ -425,14 +425,14 @@ struct CardTransactionTests {
             let first = try await service.perform(
                 .withdrawal(amount: 2_000, account: nil),
                 for: holder,
-                pan: alicePAN,
+                card: service.present(pan: alicePAN),
                 key: key,
                 ip: nil
             )
             let repeated = try await service.perform(
                 .withdrawal(amount: 2_000, account: nil),
                 for: holder,
-                pan: alicePAN,
+                card: service.present(pan: alicePAN),
                 key: key,
                 ip: nil
             )
@@ -445,7 +445,7 @@ struct CardTransactionTests {
             let different = try await service.perform(
                 .withdrawal(amount: 3_000, account: nil),
                 for: holder,
-                pan: alicePAN,
+                card: service.present(pan: alicePAN),
                 key: key,
                 ip: nil
             )
@@ -466,7 +466,7 @@ struct CardTransactionTests {
                         try await service.perform(
                             .withdrawal(amount: 500, account: nil),
                             for: holder,
-                            pan: alicePAN,
+                            card: service.present(pan: alicePAN),
                             key: key,
                             ip: nil
                         )
@@ -566,7 +566,7 @@ struct CardTransactionTests {
             _ = try await service.perform(
                 .withdrawal(amount: 10_000, account: nil),
                 for: holder,
-                pan: alicePAN,
+                card: service.present(pan: alicePAN),
                 key: original,
                 ip: nil
             )
@@ -596,7 +596,7 @@ struct CardTransactionTests {
             _ = try await service.perform(
                 .withdrawal(amount: 10_000, account: nil),
                 for: holder,
-                pan: alicePAN,
+                card: service.present(pan: alicePAN),
                 key: original,
                 ip: nil
             )
@@ -658,7 +658,7 @@ struct CardTransactionTests {
             let refused = try await service.perform(
                 .withdrawal(amount: 999_999_00, account: nil),
                 for: holder,
-                pan: alicePAN,
+                card: service.present(pan: alicePAN),
                 key: refusedKey,
                 ip: nil
             )
@@ -683,7 +683,7 @@ struct CardTransactionTests {
             let late = try await service.perform(
                 .withdrawal(amount: 100, account: nil),
                 for: holder,
-                pan: alicePAN,
+                card: service.present(pan: alicePAN),
                 key: IdempotencyKey(terminal: keys.terminal, stan: "999999", transmitted: "1125000000"),
                 ip: nil
             )

@@ -51,7 +51,7 @@ struct ConcurrencyTests {
                 let pan = String(format: "40000000%08d", number)
                 guard
                     case .approved(let holder) = try await service.authenticateCard(
-                        pan: pan,
+                        service.present(pan: pan),
                         pin: "1234",
                         terminal: "ATM00001",
                         ip: nil
@@ -105,7 +105,7 @@ struct ConcurrencyTests {
                                     answer = try await service.perform(
                                         .withdrawal(amount: amount, account: nil),
                                         for: holder,
-                                        pan: "",
+                                        card: service.present(pan: ""),
                                         key: key,
                                         ip: nil
                                     )

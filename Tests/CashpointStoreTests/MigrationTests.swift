@@ -1,3 +1,4 @@
+import CashpointBank
 import CashpointDatabase
 import CashpointStore
 import CashpointTestSupport
@@ -9,7 +10,7 @@ import Testing
 struct MigrationTests {
     @Test("migrating again applies nothing; a changed applied migration is refused")
     func idempotentAndChecked() async throws {
-        try await TestBank.with { (bank: TestBank, _: BankService) async throws in
+        try await TestBank.with { (bank: TestBank, _: Bank) async throws in
             let migrations = try Migration.bundled()
             let repeatables = try RepeatableMigration.bundled()
             let again = try await bank.asSuperuser { connection in
@@ -65,7 +66,7 @@ struct MigrationTests {
         ]
     )
     func domainRules(table: String, values: String) async throws {
-        try await TestBank.with { (bank: TestBank, _: BankService) async throws in
+        try await TestBank.with { (bank: TestBank, _: Bank) async throws in
             func insert(_ table: String, _ values: String) -> String {
                 switch table {
                 case "transactions":
@@ -91,7 +92,7 @@ struct MigrationTests {
 
     @Test("a customer account still never goes negative, and an account has a user exactly when it is a customer's")
     func accountTableRules() async throws {
-        try await TestBank.with(fixture: try demoFixture()) { (bank: TestBank, _: BankService) async throws in
+        try await TestBank.with(fixture: try demoFixture()) { (bank: TestBank, _: Bank) async throws in
             try await bank.asSuperuser { connection in
                 #expect(
                     await connection.sqlState(
@@ -150,7 +151,7 @@ struct MigrationTests {
 
     @Test("a ledger line is keyed by its account and line number: a second line with the same pair is refused")
     func ledgerLineKey() async throws {
-        try await TestBank.with(fixture: try demoFixture()) { (bank: TestBank, _: BankService) async throws in
+        try await TestBank.with(fixture: try demoFixture()) { (bank: TestBank, _: Bank) async throws in
             try await bank.asSuperuser { connection in
                 let rows = try await connection.query(
                     """
@@ -176,7 +177,7 @@ struct MigrationTests {
 
     @Test("row-level security shows no customer's account or card to an empty or unknown role")
     func policiesWithoutARole() async throws {
-        try await TestBank.with(fixture: try demoFixture()) { (bank: TestBank, _: BankService) async throws in
+        try await TestBank.with(fixture: try demoFixture()) { (bank: TestBank, _: Bank) async throws in
             // As the tables' owner, whom the forced policies bind (the switch's role may not read cards).
             try await bank.asSuperuser { connection in
                 try await connection.query("SET ROLE cashpoint_owner", logger: quietLogger)
@@ -209,7 +210,7 @@ struct MigrationTests {
 
     @Test("a failing migration leaves nothing behind: each runs in its own transaction")
     func transactional() async throws {
-        try await TestBank.with { (bank: TestBank, _: BankService) async throws in
+        try await TestBank.with { (bank: TestBank, _: Bank) async throws in
             let broken = Migration(
                 version: 9_999,
                 name: "broken",
@@ -235,7 +236,7 @@ struct MigrationTests {
 
     @Test("no function of bank is executable by PUBLIC: only the roles granted it may call one")
     func noFunctionForPublic() async throws {
-        try await TestBank.with { (bank: TestBank, _: BankService) async throws in
+        try await TestBank.with { (bank: TestBank, _: Bank) async throws in
             let open = try await bank.count(
                 """
                 SELECT count(*)::int FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace
@@ -267,7 +268,7 @@ struct MigrationTests {
 
     @Test("a changed function file is applied again, alone, and check() refuses the database until it is")
     func changedRepeatable() async throws {
-        try await TestBank.with { (bank: TestBank, _: BankService) async throws in
+        try await TestBank.with { (bank: TestBank, _: Bank) async throws in
             let bundled = try RepeatableMigration.bundled()
             let edited = try Self.commented(bundled, "bank_currency")
             // As the switch's role does at start: the database has the file as it was.
@@ -289,7 +290,7 @@ struct MigrationTests {
 
     @Test("a database migrated before function files were recorded has all of them to apply, and says so")
     func repeatablesNeverRecorded() async throws {
-        try await TestBank.with { (bank: TestBank, _: BankService) async throws in
+        try await TestBank.with { (bank: TestBank, _: Bank) async throws in
             let repeatables = try RepeatableMigration.bundled()
             try await bank.asSuperuser { connection in
                 try await connection.query("DROP TABLE public.cashpoint_repeatable_migrations", logger: quietLogger)
@@ -328,7 +329,7 @@ struct MigrationTests {
                 }
             }
         }
-        try await TestBank.with { (bank: TestBank, _: BankService) async throws in
+        try await TestBank.with { (bank: TestBank, _: Bank) async throws in
             try await bank.asSuperuser { connection in
                 await #expect(throws: PSQLError.self) { try await Self.migrate(connection, files) }
                 let recorded = try await Self.recorded(connection)
@@ -343,7 +344,7 @@ struct MigrationTests {
     /// arguments change is dropped by a versioned migration, and its file creates the new one.
     @Test("every function of a freshly migrated bank has its file, which defines it, and none is overloaded")
     func everyFunctionHasItsFile() async throws {
-        try await TestBank.with { (bank: TestBank, _: BankService) async throws in
+        try await TestBank.with { (bank: TestBank, _: Bank) async throws in
             let names = try await bank.asSuperuser { connection in
                 let rows = try await connection.query(
                     "SELECT proname::text FROM pg_proc WHERE pronamespace = 'bank'::regnamespace ORDER BY 1",

@@ -1,3 +1,4 @@
+import CashpointBank
 import CashpointStore
 import CashpointTestSupport
 import Foundation
@@ -58,7 +59,7 @@ struct SeedTests {
     func refusedWhole(_ index: Int) async throws {
         let (_, expected, change) = Self.cases[index]
         let fixture = try Self.broken(change)
-        try await TestBank.with { (bank: TestBank, service: BankService) async throws in
+        try await TestBank.with { (bank: TestBank, service: Bank) async throws in
             let before = try await Self.snapshot(bank)
             let error = try await #require(throws: Seeder.SeedError.self) {
                 try await Seeder.seed(fixture, store: service.store, hasher: testHasher, switchKey: testSwitchKey)

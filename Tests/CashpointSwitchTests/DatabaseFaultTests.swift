@@ -53,7 +53,7 @@ struct DatabaseFaultTests {
         #expect(DatabaseUnavailable.isConnectionLost(sqlState: "57P01"))
         #expect(DatabaseUnavailable.isConnectionLost(sqlState: "08006"))
         #expect(!DatabaseUnavailable.isConnectionLost(sqlState: "22012"))
-        #expect(BankService.responseCode(for: DatabaseUnavailable(.connectionLost, reason: "x")) == .switchInoperative)
-        #expect(BankService.responseCode(for: StoreError(kind: .unavailable, detail: "x")) == .systemMalfunction)
+        #expect(Bank.responseCode(for: DatabaseUnavailable(.connectionLost, reason: "x")) == .switchInoperative)
+        #expect(Bank.responseCode(for: StoreError(kind: .unavailable, detail: "x")) == .systemMalfunction)
     }
 }

@@ -1,3 +1,4 @@
+import CashpointBank
 import CashpointDatabase
 import CashpointSwitch
 import Logging

@@ -1,3 +1,4 @@
+import CashpointBank
 import CashpointStore
 import CashpointSwitch
 import CashpointTestSupport
@@ -20,7 +21,7 @@ struct StartupTests {
 
     @Test("a database that lacks a migration of this build is refused at start, naming it")
     func behind() async throws {
-        try await TestBank.with { (bank: TestBank, _: BankService) async throws in
+        try await TestBank.with { (bank: TestBank, _: Bank) async throws in
             let latest = try #require(try Migration.bundled().last)
             try await bank.asSuperuser { connection in
                 try await connection.query(
@@ -35,7 +36,7 @@ struct StartupTests {
 
     @Test("a database without this build's definition of a function is refused at start, naming its file")
     func functionNotCurrent() async throws {
-        try await TestBank.with { (bank: TestBank, _: BankService) async throws in
+        try await TestBank.with { (bank: TestBank, _: Bank) async throws in
             try await bank.asSuperuser { connection in
                 try await connection.query(
                     "UPDATE public.cashpoint_repeatable_migrations SET checksum = 'older' WHERE name = 'post'",

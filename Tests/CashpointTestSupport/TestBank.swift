@@ -59,7 +59,7 @@ public struct TestBank: Sendable {
         fixture: BankFixture? = nil,
         maximumConnections: Int = 4,
         now: @escaping @Sendable () -> Date = { Date() },
-        _ body: @Sendable (TestBank, BankService) async throws -> T
+        _ body: @Sendable (TestBank, Bank) async throws -> T
     ) async throws -> T {
         let root = try DatabaseURL(
             try #require(adminURLText, "CASHPOINT_TEST_DATABASE_URL is not set: run scripts/test")
@@ -96,8 +96,8 @@ public struct TestBank: Sendable {
                 maximumConnections: maximumConnections
             ) {
                 client in
-                let service = BankService(
-                    store: BankStore(client: client, logger: quietLogger),
+                let service = Bank(
+                    records: BankStore(client: client, logger: quietLogger),
                     hasher: testHasher,
                     now: now,
                     logger: quietLogger
@@ -210,7 +210,14 @@ public actor PasswordOnce {
     }
 }
 
-extension BankService {
+extension Bank {
+    /// The PostgreSQL store under a test's bank (every test bank has one), for what the tests do
+    /// beside the bank API: seeding, reading the ledger.
+    public var store: BankStore {
+        guard let store = self.records as? BankStore else { fatalError("a test bank runs on BankStore") }
+        return store
+    }
+
     /// A teller or administrator signed on at the branch desk BRANCH01; the test fails when refused.
     public func signedOnStaff(_ user: String, _ password: String, ip: String? = nil) async throws -> StaffMember {
         let result = try await self.loginStaff(userName: user, password: password, device: "BRANCH01", ip: ip)

@@ -5,7 +5,7 @@ import Dispatch
 import Prometheus
 
 /// swift-prometheus as the switch's swift-metrics backend, on what the switch does with it:
-/// per request it makes its handles anew (`Counter(label:dimensions:)`, as `SwitchCore` does) and
+/// per request it makes its handles anew (`Counter(label:dimensions:)`, as `RequestRouter` does) and
 /// records once, from the threads of its event loops; a scrape renders every series.
 ///
 /// The factory is held as `any MetricsFactory`, as `MetricsSystem` holds it: handing the struct itself to

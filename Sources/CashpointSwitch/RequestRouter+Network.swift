@@ -1,11 +1,10 @@
 import ATM87
 import CashpointBank
 import CashpointSecurity
-import CashpointStore
 import Foundation
 import Logging
 
-extension SwitchCore {
+extension RequestRouter {
     /// Sign-on (001) and key change (161): fresh PIN and MAC keys in field 120, wrapped under the
     /// terminal master key. The sign-on 0810 is MACed under the new MAC key (the terminal checks it
     /// after unwrapping); the key change 0810 under the old one (the terminal switches after checking).
@@ -19,10 +18,11 @@ extension SwitchCore {
                 abs(sent.timeIntervalSince(now)) <= 300
             else {
                 exchange.logger.warning("sign-on refused: its time is more than 5 minutes off")
-                try await self.bank.store.audit(
-                    actor: exchange.actorForAudit,
-                    action: "terminal.signon",
-                    outcome: ResponseCode.securityViolation.rawValue,
+                try await self.bank.recordRefusal(
+                    "terminal.signon",
+                    code: .securityViolation,
+                    terminal: exchange.terminal,
+                    ip: exchange.peer.ip,
                     details: ["reason": "transmission time more than 5 minutes off", "stan": exchange.stan]
                 )
                 return self.plainResponse(to: request, code: .securityViolation, reason: "clock")
@@ -80,7 +80,7 @@ extension SwitchCore {
     }
 }
 
-extension SwitchCore {
+extension RequestRouter {
     /// Field 7 (MMDDhhmmss, UTC, no year) as the instant nearest to `now`.
     static func transmissionDate(_ field7: String, near now: Date) -> Date? {
         let digits = Array(field7.utf8)

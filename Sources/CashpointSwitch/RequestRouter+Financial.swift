@@ -1,12 +1,11 @@
 import ATM87
 import CashpointBank
 import CashpointSecurity
-import CashpointStore
 import Foundation
 import JWTKit
 import Logging
 
-extension SwitchCore {
+extension RequestRouter {
     /// A 0200. The card is proved by a PIN block (field 52, ISO 9564 format 4 under the session PIN
     /// key: bcrypt runs, and an approved answer carries a new card-session token in field 62) or by
     /// that token (field 62; no bcrypt). A PIN change (92) always needs the old PIN block (52) and the
@@ -39,7 +38,7 @@ extension SwitchCore {
                 audit: "currency.refused"
             )
         }
-        let panDigest = self.panTokenDigest(pan)
+        let card = self.bank.present(pan: pan)
         var issuedToken: String?
         var session: String?
         let holder: CardHolder
@@ -47,7 +46,7 @@ extension SwitchCore {
         if let block = request.binary(52) {
             let pin = try self.decipherPIN(block, pan: pan, exchange)
             let authentication = try await self.bank.authenticateCard(
-                pan: pan,
+                card,
                 pin: pin,
                 terminal: exchange.terminal,
                 ip: exchange.peer.ip
@@ -72,13 +71,13 @@ extension SwitchCore {
                     userID: approved.userID,
                     lifetime: self.configuration.cardTokenLifetime,
                     cardID: approved.cardID,
-                    panDigest: panDigest,
+                    panDigest: card.tokenDigest,
                     accounts: approved.accounts
                 ).token
             }
         } else if let token = request[62] {
             guard type != .pinChange else { throw Refusal(.formatError, "a PIN change needs the old PIN block") }
-            let claims = try await self.checkToken(token, exchange, panDigest: panDigest)
+            let claims = try await self.checkToken(token, exchange, panDigest: card.tokenDigest)
             guard claims.role == Role.customer.rawValue, let cardID = claims.cid else {
                 throw Refusal(
                     .notPermittedToTerminal,
@@ -93,7 +92,7 @@ extension SwitchCore {
             holder = CardHolder(
                 cardID: cardID,
                 userID: claims.uid,
-                maskedPAN: CredentialHasher.maskPAN(pan),
+                maskedPAN: card.maskedPAN,
                 accounts: claims.acc ?? []
             )
         } else {
@@ -120,7 +119,7 @@ extension SwitchCore {
         let answer = try await self.bank.perform(
             operation,
             for: holder,
-            pan: pan,
+            card: card,
             key: exchange.key,
             ip: exchange.peer.ip,
             session: session
@@ -185,42 +184,25 @@ extension SwitchCore {
         return response
     }
 
-    /// A reversal advice must name its original by field 90 and agree with it in fields 2 (the card:
-    /// checked through the original's request digest, so only the same PAN matches), 3 (the kind) and 4
-    /// (the amount asked for). One that does not is refused with 12 and audited as `reversal.refused`,
-    /// and moves nothing. An original that is not found, or was refused, moved nothing: the advice is
-    /// acknowledged as before (its PAN is not checked, the original's accounts being unknown).
+    /// A reversal advice must name its original by field 90 and agree with it in fields 2, 3 and 4
+    /// (`Bank.reversalMismatch`). One that does not is refused with 12 and audited as
+    /// `reversal.refused`, and moves nothing.
     func checkReversalMatches(_ exchange: Exchange, originalSTAN: String, transmitted: String) async throws {
         let request = exchange.request
-        guard
-            let original = try await self.bank.store.reversalOriginal(
-                terminal: exchange.terminal,
-                stan: originalSTAN,
-                transmitted: transmitted
-            )
-        else { return }
         // The bank's names of the kinds a reversal may undo (those that move money).
-        let kinds: [ProcessingCode.TransactionType: String] = [
-            .withdrawal: "withdrawal", .deposit: "deposit", .transfer: "transfer",
+        let kinds: [ProcessingCode.TransactionType: PostingKind] = [
+            .withdrawal: .withdrawal, .deposit: .deposit, .transfer: .transfer,
         ]
         let kind = request[3].flatMap { ProcessingCode.TransactionType(rawValue: String($0.prefix(2))) }
             .flatMap { kinds[$0] }
-        var mismatch: String?
-        if kind != original.kind {
-            mismatch = "field 3: the original is a \(original.kind)"
-        } else if request.integer(4).map(Int64.init) != original.amount {
-            mismatch = "field 4: not the original's amount"
-        } else if original.responseCode.isApproved {
-            let pan = Self.pan(of: request)
-            let digest = pan.map { pan in
-                RequestDigest.of(
-                    [original.kind, String(original.amount), Hex.lowercase(self.bank.hasher.panDigest(pan))]
-                        + [original.from, original.to].compactMap { $0 }
-                )
-            }
-            if digest != original.requestDigest { mismatch = "field 2: not the original's card" }
-        }
-        if let mismatch {
+        if let mismatch = try await self.bank.reversalMismatch(
+            terminal: exchange.terminal,
+            originalSTAN: originalSTAN,
+            originalTransmitted: transmitted,
+            kind: kind,
+            amount: request.integer(4).map(Int64.init),
+            card: Self.pan(of: request).map { self.bank.present(pan: $0) }
+        ) {
             throw Refusal(.invalidTransaction, "does not match the original: \(mismatch)", audit: "reversal.refused")
         }
     }
@@ -233,11 +215,6 @@ extension SwitchCore {
         guard let track = request[35] else { return nil }
         let digits = track.prefix { $0 != "=" && $0 != "D" }
         return digits.isEmpty ? nil : String(digits)
-    }
-
-    /// The PAN's digest as tokens carry it: the first 16 bytes of the peppered HMAC, hex.
-    func panTokenDigest(_ pan: String) -> String {
-        Hex.encode(self.bank.hasher.panDigest(pan).prefix(16))
     }
 
     func decipherPIN(_ block: [UInt8], pan: String, _ exchange: Exchange) throws -> String {

@@ -1,8 +1,7 @@
 public import ATM87
 import CashpointDatabase
-import CashpointBank
+public import CashpointBank
 import CashpointSecurity
-public import CashpointStore
 import Crypto
 import Foundation
 public import Logging
@@ -45,27 +44,21 @@ struct Exchange {
     var logger: Logger
 
     var key: IdempotencyKey { IdempotencyKey(terminal: self.terminal, stan: self.stan, transmitted: self.transmitted) }
-    var actorForAudit: ActorContext {
-        ActorContext(
-            role: .system,
-            userID: nil,
-            name: "terminal:\(self.terminal)",
-            device: self.terminal,
-            ip: self.peer.ip
-        )
-    }
 }
 
-/// The switch's request handling, free of networking: a decoded request in, its response out. The
-/// server calls it once per frame, in order per connection.
+/// The protocol layer between the TCP server and the bank: a decoded request in, its response out.
+/// It checks the message rules, the terminal's session and MAC, the card's PIN block or token, turns
+/// the request into one call of the bank API (`Bank`), and builds, signs, logs and counts the answer.
+/// It never reaches the store but through the bank. The server calls it once per frame, in order per
+/// connection.
 ///
 /// - 0800: sign-on (001) is MACed under the key derived from the terminal's master key and returns
 ///   fresh session keys; echo (301), sign-off (002) and key change (161) need the session MAC.
 /// - 0200, 0420/0421, 0600, 0500: need the session MAC (field 64, or 128 with a secondary bitmap).
 ///   A wrong or missing MAC is answered 63, audited, and nothing is done.
 /// - Every response after sign-on carries a MAC under the session MAC key.
-public final class SwitchCore: Sendable {
-    public let bank: BankService
+public final class RequestRouter: Sendable {
+    public let bank: Bank
     public let sessions: TerminalSessions
     public let tokens: SessionTokens
     public let health: DatabaseHealth
@@ -78,7 +71,7 @@ public final class SwitchCore: Sendable {
     let currency = Mutex<String?>(nil)
 
     public init(
-        bank: BankService,
+        bank: Bank,
         sessions: TerminalSessions,
         tokens: SessionTokens,
         health: DatabaseHealth,
@@ -155,7 +148,7 @@ public final class SwitchCore: Sendable {
                 try await self.handle(request, peer: peer, logger: logger)
             }
         } catch let error as DatabaseUnavailable {
-            let code = BankService.responseCode(for: error)
+            let code = Bank.responseCode(for: error)
             logger.error(
                 "database unavailable",
                 metadata: [LogKey.error: "\(error)", LogKey.responseCode: "\(code.rawValue)"]
@@ -165,7 +158,7 @@ public final class SwitchCore: Sendable {
             // The session keys are usually cached, so the answer is MACed even with no database.
             response = await self.signIfPossible(response, terminal: request.trimmed(41), logger: logger)
         } catch {
-            let code = BankService.responseCode(for: error)
+            let code = Bank.responseCode(for: error)
             logger.error(
                 "request failed",
                 metadata: [LogKey.error: "\(error)", LogKey.responseCode: "\(code.rawValue)"]
@@ -230,10 +223,11 @@ public final class SwitchCore: Sendable {
             {
                 exchange.keys = fresh
             } else {
-                try await self.bank.store.audit(
-                    actor: exchange.actorForAudit,
-                    action: "mac.refused",
-                    outcome: ResponseCode.securityViolation.rawValue,
+                try await self.bank.recordRefusal(
+                    "mac.refused",
+                    code: .securityViolation,
+                    terminal: exchange.terminal,
+                    ip: exchange.peer.ip,
                     details: [LogKey.mti: "\(request.mti)", "stan": exchange.stan, "reason": failure.rawValue]
                 )
                 logger.warning("MAC refused: answered 63", metadata: [LogKey.reason: "\(failure.rawValue)"])
@@ -271,10 +265,11 @@ public final class SwitchCore: Sendable {
                 try await self.setReference(&refused, transactionID: nil)
             }
             if let action = refusal.audit {
-                try await self.bank.store.audit(
-                    actor: exchange.actorForAudit,
-                    action: action,
-                    outcome: refusal.code.rawValue,
+                try await self.bank.recordRefusal(
+                    action,
+                    code: refusal.code,
+                    terminal: exchange.terminal,
+                    ip: exchange.peer.ip,
                     details: [LogKey.mti: "\(request.mti)", "stan": exchange.stan, "reason": refusal.reason]
                 )
             }
@@ -326,7 +321,7 @@ public final class SwitchCore: Sendable {
             number = next
         } else {
             do {
-                let start = try await self.bank.store.reserveReferences()
+                let start = try await self.bank.reserveReferences()
                 self.references.withLock { $0 = (start + 1, start + 1000) }
                 number = start
             } catch {
@@ -340,7 +335,7 @@ public final class SwitchCore: Sendable {
     /// The bank's currency (ISO 4217 numeric), read from the database once.
     func bankCurrency() async throws -> String {
         if let known = self.currency.withLock({ $0 }) { return known }
-        guard let read = try await self.bank.store.bankCurrency() else {
+        guard let read = try await self.bank.currency() else {
             throw Refusal(.systemMalfunction, "the bank has no currency configured")
         }
         self.currency.withLock { $0 = read }

@@ -1,9 +1,8 @@
 import ATM87
 import CashpointBank
-import CashpointStore
 import Logging
 
-extension SwitchCore {
+extension RequestRouter {
     /// A 0500: the terminal's figures since its last cutover (fields 74-77, 86-89, 97; transfers in field
     /// 48 `TN` / `TA`). The 0510 carries the switch's figures for the same period in the same fields, the
     /// ledger's cash for the terminal in field 48 `CB`, 00 when every figure agrees and 95 when one

@@ -1,11 +1,20 @@
-import ATM87
-public import CashpointBank
-import CashpointDatabase
+public import ATM87
 public import CashpointSecurity
 public import Foundation
 public import Logging
 public import NIOPosix
-import PostgresNIO
+
+/// A card number as a terminal presented it, with its keyed digest (how the store knows cards), made
+/// once per request by `Bank.present(pan:)`.
+public struct PresentedCard: Sendable, Hashable {
+    public let pan: String
+    /// The peppered HMAC of the PAN (`CredentialHasher.panDigest`).
+    public let digest: [UInt8]
+
+    /// The digest as a card-session token carries it: its first 16 bytes, hex.
+    public var tokenDigest: String { Hex.encode(self.digest.prefix(16)) }
+    public var maskedPAN: String { CredentialHasher.maskPAN(self.pan) }
+}
 
 /// A cardholder whose PIN (or session token) was checked: what later requests of the card session act as.
 public struct CardHolder: Sendable, Hashable {
@@ -81,7 +90,7 @@ public enum StaffOperation: Sendable, Hashable {
     case unlockUser(String)
     /// One page of users: `limit` (1-50) after skipping `skip`, by id, and how many there are in all.
     case listUsers(skip: Int, limit: Int)
-    case readAudit(BankStore.AuditFilter)
+    case readAudit(AuditFilter)
     case changeRole(userName: String, role: Role)
     case createStaff(userName: String, fullName: String, role: Role, password: String)
 
@@ -197,28 +206,34 @@ public struct BankAnswer: Sendable, Hashable {
     }
 }
 
-/// The bank as the switch sees it: card and staff authentication, the permission table, and the
-/// store. bcrypt runs on a thread pool, never on an event loop or the cooperative pool. Time comes
-/// from the injected clock.
-public struct BankService: Sendable {
-    public let store: BankStore
-    public let hasher: CredentialHasher
-    public let threadPool: NIOThreadPool
-    public let now: @Sendable () -> Date
-    public let logger: Logger
+/// The bank: the one API the switch calls for cards, staff and terminals. It decides who may do what
+/// (the permission table, the card rules, the staff rules) and asks the store (`BankRecords`) for one
+/// transaction per operation. bcrypt runs on a thread pool, never on an event loop or the cooperative
+/// pool. Time comes from the injected clock.
+public struct Bank: Sendable {
+    public let records: any BankRecords
+    let hasher: CredentialHasher
+    let threadPool: NIOThreadPool
+    let now: @Sendable () -> Date
+    let logger: Logger
 
     public init(
-        store: BankStore,
+        records: any BankRecords,
         hasher: CredentialHasher,
         threadPool: NIOThreadPool = .singleton,
         now: @escaping @Sendable () -> Date = { Date() },
         logger: Logger
     ) {
-        self.store = store
+        self.records = records
         self.hasher = hasher
         self.threadPool = threadPool
         self.now = now
         self.logger = logger
+    }
+
+    /// The card a request names, with its digest computed once.
+    public func present(pan: String) -> PresentedCard {
+        PresentedCard(pan: pan, digest: self.hasher.panDigest(pan))
     }
 
     // MARK: Cards
@@ -226,7 +241,7 @@ public struct BankService: Sendable {
     /// Checks a card and its PIN. A blocked card is refused (75, capture) without running bcrypt; the
     /// third wrong PIN in a row (configurable in bank.settings) blocks the card.
     public func authenticateCard(
-        pan: String,
+        _ card: PresentedCard,
         pin: String,
         terminal: String,
         ip: String?
@@ -236,12 +251,13 @@ public struct BankService: Sendable {
         let actor = ActorContext(
             role: .system,
             userID: nil,
-            name: "card:\(CredentialHasher.maskPAN(pan))",
+            name: "card:\(card.maskedPAN)",
             device: terminal,
             ip: ip
         )
-        guard let card = try await self.store.card(panDigest: self.hasher.panDigest(pan)) else {
-            try await self.store.recordCardRefusal(
+        let pan = card.pan
+        guard let card = try await self.records.card(panDigest: card.digest) else {
+            try await self.records.recordCardRefusal(
                 cardID: nil,
                 code: .unknownCard,
                 reason: "no such card",
@@ -254,7 +270,7 @@ public struct BankService: Sendable {
             expired: card.expiry < Self.isoDate(self.now()),
             userLocked: card.userLocked
         ) {
-            try await self.store.recordCardRefusal(
+            try await self.records.recordCardRefusal(
                 cardID: card.cardID,
                 code: refusal.code,
                 reason: refusal.reason,
@@ -263,11 +279,11 @@ public struct BankService: Sendable {
             return .refused(refusal.code, capture: refusal.capture)
         }
         let ok = try await self.verifyOffLoop(pan: pan, pin: pin, hash: card.pinHash)
-        let (code, _) = try await self.store.recordPINAttempt(cardID: card.cardID, ok: ok, actor: actor)
+        let (code, _) = try await self.records.recordPINAttempt(cardID: card.cardID, ok: ok, actor: actor)
         guard code.isApproved else {
             return .refused(code, capture: code == .pinTriesExceeded)
         }
-        let accounts = try await self.store.accounts(ofCard: card.cardID)
+        let accounts = try await self.records.accounts(ofCard: card.cardID)
         return .approved(
             CardHolder(cardID: card.cardID, userID: card.userID, maskedPAN: card.maskedPAN, accounts: accounts)
         )
@@ -280,13 +296,13 @@ public struct BankService: Sendable {
     public func perform(
         _ operation: CardOperation,
         for holder: CardHolder,
-        pan: String,
+        card: PresentedCard,
         key: IdempotencyKey,
         ip: String?,
         session: String? = nil
     ) async throws -> BankAnswer {
         do {
-            return try await self.run(operation, for: holder, pan: pan, key: key, ip: ip, session: session)
+            return try await self.run(operation, for: holder, card: card, key: key, ip: ip, session: session)
         } catch let refused as CardSessionRefused {
             let actor = ActorContext(
                 role: .system,
@@ -306,7 +322,7 @@ public struct BankService: Sendable {
         }
         if refused.ended {
             let reason = "the token's session has ended"
-            try await self.store.audit(
+            try await self.records.audit(
                 actor: actor,
                 action: "token.refused",
                 outcome: ResponseCode.securityViolation.rawValue,
@@ -318,14 +334,14 @@ public struct BankService: Sendable {
         let refusal =
             CardRules.refusal(status: status, expired: false, userLocked: refused.userLocked)
             ?? CardRefusal(code: .restricted, capture: false, reason: "card \(status)")
-        try await self.store.recordCardRefusal(cardID: cardID, code: refusal.code, reason: refusal.reason, actor: actor)
+        try await self.records.recordCardRefusal(cardID: cardID, code: refusal.code, reason: refusal.reason, actor: actor)
         return BankAnswer(code: refusal.code, capture: refusal.capture, reason: refusal.reason)
     }
 
     func run(
         _ operation: CardOperation,
         for holder: CardHolder,
-        pan: String,
+        card: PresentedCard,
         key: IdempotencyKey,
         ip: String?,
         session: String?
@@ -359,9 +375,8 @@ public struct BankService: Sendable {
             guard let code = check(permission, accounts) else { return nil }
             return try await self.refuse(code, operation: name, actor: actor, details: details)
         }
-        let digest = self.hasher.panDigest(pan)
-        let panDigest = Hex.lowercase(digest)
-        let cardSession = session.map { CardSessionKey(panDigest: digest, sessionID: $0) }
+        let panDigest = Hex.lowercase(card.digest)
+        let cardSession = session.map { CardSessionKey(panDigest: card.digest, sessionID: $0) }
 
         switch operation {
         case .balance(let account):
@@ -369,7 +384,7 @@ public struct BankService: Sendable {
             if let refusal = try await refused(.balance, [account], "balance", ["account": account ?? ""]) {
                 return refusal
             }
-            let (code, balance) = try await self.store.balance(
+            let (code, balance) = try await self.records.balance(
                 actor: actor,
                 cardID: holder.cardID,
                 account: account!,
@@ -381,10 +396,11 @@ public struct BankService: Sendable {
             if let refusal = try await refused(.miniStatement, [account], "statement", ["account": account ?? ""]) {
                 return refusal
             }
-            let (code, lines) = try await self.store.miniStatement(
+            let (code, lines) = try await self.records.miniStatement(
                 actor: actor,
                 cardID: holder.cardID,
                 account: account!,
+                count: 10,
                 session: cardSession
             )
             return BankAnswer(code: code, balance: lines.first?.balanceAfter, statement: lines)
@@ -435,8 +451,8 @@ public struct BankService: Sendable {
                     details: ["reason": "PIN must be 4-12 digits"]
                 )
             }
-            let hash = try await self.hashOffLoop(pan: pan, pin: newPIN)
-            let code = try await self.store.changePIN(
+            let hash = try await self.hashOffLoop(pan: card.pan, pin: newPIN)
+            let code = try await self.records.changePIN(
                 cardID: holder.cardID,
                 userID: holder.userID,
                 newHash: hash,
@@ -456,20 +472,14 @@ public struct BankService: Sendable {
         dispensed: Int64?,
         ip: String?
     ) async throws -> ReversalResult {
-        let actor = ActorContext(
-            role: .system,
-            userID: nil,
-            name: "terminal:\(key.terminal)",
-            device: key.terminal,
-            ip: ip
-        )
+        let actor = Self.terminalActor(terminal: key.terminal, ip: ip)
         guard key.isWellFormed, originalSTAN.utf8.count == 6, originalTransmitted.utf8.count == 10 else {
             return ReversalResult(code: .formatError, transactionID: nil, reversedAmount: 0, replayed: false)
         }
         let digest = RequestDigest.of([
             "reversal", originalSTAN, originalTransmitted, String(originalAmount), dispensed.map(String.init) ?? "-",
         ])
-        return try await self.store.reverse(
+        return try await self.records.reverse(
             actor: actor,
             key: key,
             digest: digest,
@@ -479,14 +489,47 @@ public struct BankService: Sendable {
         )
     }
 
+    /// Why a reversal advice does not agree with the original it names (its kind, its amount, and
+    /// for an approved original its card, through the original's request digest); nil when it agrees.
+    /// An original that is not found, or was refused, moved nothing: there is nothing to disagree
+    /// with, and the advice is acknowledged as before.
+    public func reversalMismatch(
+        terminal: String,
+        originalSTAN: String,
+        originalTransmitted: String,
+        kind: PostingKind?,
+        amount: Int64?,
+        card: PresentedCard?
+    ) async throws -> String? {
+        guard
+            let original = try await self.records.reversalOriginal(
+                terminal: terminal,
+                stan: originalSTAN,
+                transmitted: originalTransmitted
+            )
+        else { return nil }
+        if kind?.rawValue != original.kind { return "field 3: the original is a \(original.kind)" }
+        if amount != original.amount { return "field 4: not the original's amount" }
+        if original.responseCode.isApproved {
+            let digest = card.map { card in
+                RequestDigest.of(
+                    [original.kind, String(original.amount), Hex.lowercase(card.digest)]
+                        + [original.from, original.to].compactMap { $0 }
+                )
+            }
+            if digest != original.requestDigest { return "field 2: not the original's card" }
+        }
+        return nil
+    }
+
     // MARK: Staff
 
     /// A teller's or administrator's sign-on: 5 wrong passwords in a row (configurable) lock the user;
     /// only another teller or administrator unlocks.
     public func loginStaff(userName: String, password: String, device: String, ip: String?) async throws -> StaffLogin {
         let actor = ActorContext(role: .system, userID: nil, name: userName, device: device, ip: ip)
-        guard let staff = try await self.store.staff(userName: userName) else {
-            try await self.store.audit(
+        guard let staff = try await self.records.staff(userName: userName) else {
+            try await self.records.audit(
                 actor: actor,
                 action: "login.unknown",
                 outcome: ResponseCode.wrongPIN.rawValue,
@@ -495,7 +538,7 @@ public struct BankService: Sendable {
             return .refused(.wrongPIN)
         }
         if staff.locked {
-            try await self.store.audit(
+            try await self.records.audit(
                 actor: actor,
                 action: "login.locked",
                 outcome: ResponseCode.restricted.rawValue,
@@ -507,7 +550,7 @@ public struct BankService: Sendable {
         let ok = try await self.threadPool.runIfActive { [hasher] in
             hasher.verifyPassword(userName: userName, password: password, against: hash)
         }
-        let (code, _) = try await self.store.recordLogin(userID: staff.userID, ok: ok, actor: actor)
+        let (code, _) = try await self.records.recordLogin(userID: staff.userID, ok: ok, actor: actor)
         guard code.isApproved else { return .refused(code) }
         return .approved(StaffMember(userID: staff.userID, userName: userName, role: staff.role))
     }
@@ -532,10 +575,21 @@ public struct BankService: Sendable {
         do {
             switch operation {
             case .balance(let account):
-                let (code, balance) = try await self.store.balance(actor: actor, cardID: nil, account: account)
+                let (code, balance) = try await self.records.balance(
+                    actor: actor,
+                    cardID: nil,
+                    account: account,
+                    session: nil
+                )
                 return BankAnswer(code: code, balance: balance)
             case .miniStatement(let account):
-                let (code, lines) = try await self.store.miniStatement(actor: actor, cardID: nil, account: account)
+                let (code, lines) = try await self.records.miniStatement(
+                    actor: actor,
+                    cardID: nil,
+                    account: account,
+                    count: 10,
+                    session: nil
+                )
                 return BankAnswer(code: code, balance: lines.first?.balanceAfter, statement: lines)
             case .deposit(let account, let amount), .withdrawal(let account, let amount):
                 let kind: PostingKind = if case .deposit = operation { .deposit } else { .withdrawal }
@@ -561,10 +615,10 @@ public struct BankService: Sendable {
                     key: key
                 )
             case .createCustomer(let userName, let fullName):
-                let id = try await self.store.createCustomer(actor: actor, userName: userName, fullName: fullName)
+                let id = try await self.records.createCustomer(actor: actor, userName: userName, fullName: fullName)
                 return BankAnswer(code: .approved, createdID: id)
             case .openAccount(let customerID, let accountNo, let name, let limit, let count):
-                let id = try await self.store.openAccount(
+                let id = try await self.records.openAccount(
                     actor: actor,
                     userID: customerID,
                     accountNo: accountNo,
@@ -584,32 +638,32 @@ public struct BankService: Sendable {
                 return BankAnswer(code: .approved, createdID: id, firstPIN: pin)
             case .lockAccount(let account), .unlockAccount(let account):
                 let lock = if case .lockAccount = operation { true } else { false }
-                let done = try await self.store.setAccountLocked(actor: actor, account: account, locked: lock)
+                let done = try await self.records.setAccountLocked(actor: actor, account: account, locked: lock)
                 return BankAnswer(code: done ? .approved : .unknownFromAccount)
             case .lockCard(let pan), .unlockCard(let pan):
                 let status = if case .lockCard = operation { "blocked" } else { "active" }
-                let done = try await self.store.setCardStatus(
+                let done = try await self.records.setCardStatus(
                     actor: actor,
                     panDigest: self.hasher.panDigest(pan),
                     status: status
                 )
                 return BankAnswer(code: done ? .approved : .unknownCard)
             case .unlockUser(let userName):
-                let done = try await self.store.unlockUser(actor: actor, userName: userName)
+                let done = try await self.records.unlockUser(actor: actor, userName: userName)
                 return BankAnswer(code: done ? .approved : .unknownCard)
             case .listUsers(let skip, let limit):
-                let page = try await self.store.listUsers(actor: actor, skip: skip, limit: limit)
+                let page = try await self.records.listUsers(actor: actor, skip: skip, limit: limit)
                 return BankAnswer(code: .approved, users: page.users, userCount: page.total)
             case .readAudit(let filter):
-                return BankAnswer(code: .approved, audit: try await self.store.readAudit(actor: actor, filter: filter))
+                return BankAnswer(code: .approved, audit: try await self.records.readAudit(actor: actor, filter: filter))
             case .changeRole(let userName, let role):
-                let done = try await self.store.changeRole(actor: actor, userName: userName, role: role)
+                let done = try await self.records.changeRole(actor: actor, userName: userName, role: role)
                 return BankAnswer(code: done ? .approved : .invalidTransaction)
             case .createStaff(let userName, let fullName, let role, let password):
                 let hash = try await self.threadPool.runIfActive { [hasher] in
                     try hasher.hashPassword(userName: userName, password: password)
                 }
-                let id = try await self.store.createStaff(
+                let id = try await self.records.createStaff(
                     actor: actor,
                     userName: userName,
                     fullName: fullName,
@@ -642,11 +696,6 @@ public struct BankService: Sendable {
         if let error = error as? StoreError {
             return error.kind == .notPermitted ? .notPermittedToTerminal : .systemMalfunction
         }
-        if let error = error as? PSQLError {
-            // Not through the store: the database went away unless the server said otherwise.
-            guard let state = error.serverInfo?[.sqlState] else { return .switchInoperative }
-            return DatabaseUnavailable.isConnectionLost(sqlState: state) ? .switchInoperative : .systemMalfunction
-        }
         return .systemMalfunction
     }
 
@@ -667,7 +716,7 @@ public struct BankService: Sendable {
         session: CardSessionKey? = nil
     ) async throws -> BankAnswer {
         let digest = RequestDigest.of([kind.rawValue, String(amount), subject] + [from, to].compactMap { $0 })
-        let result = try await self.store.post(
+        let result = try await self.records.post(
             kind,
             actor: actor,
             cardID: cardID,
@@ -689,7 +738,7 @@ public struct BankService: Sendable {
     ) async throws -> BankAnswer {
         var details = details
         details["refused_by"] = "permission table"
-        try await self.store.audit(actor: actor, action: operation, outcome: code.rawValue, details: details)
+        try await self.records.audit(actor: actor, action: operation, outcome: code.rawValue, details: details)
         return .refused(code)
     }
 
@@ -703,7 +752,7 @@ public struct BankService: Sendable {
         actor: ActorContext
     ) async throws -> Int64 {
         let hash = try await self.hashOffLoop(pan: pan, pin: pin)
-        return try await self.store.issueCard(
+        return try await self.records.issueCard(
             actor: actor,
             userID: customerID,
             panDigest: self.hasher.panDigest(pan),

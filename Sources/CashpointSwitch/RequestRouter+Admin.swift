@@ -1,12 +1,11 @@
 import ATM87
 import CashpointBank
 import CashpointSecurity
-import CashpointStore
 import Foundation
 import JWTKit
 import Logging
 
-extension SwitchCore {
+extension RequestRouter {
     func administrative(_ exchange: Exchange) async throws -> ATM87Message {
         let request = exchange.request
         let tlv: ATM87TLV
@@ -30,23 +29,19 @@ extension SwitchCore {
         let claims = try await self.checkToken(token, exchange, panDigest: nil)
         if operation == .logout {
             self.tokens.end(claims)
-            try await self.bank.store.endSession(
-                actor: ActorContext(
-                    role: .system,
-                    userID: nil,
-                    name: claims.sub.value,
-                    device: exchange.terminal,
-                    ip: exchange.peer.ip
-                ),
-                sessionID: claims.jti.value,
+            try await self.bank.endSession(
+                id: claims.jti.value,
+                of: claims.sub.value,
+                role: claims.role,
                 expires: claims.exp.value,
-                role: claims.role
+                terminal: exchange.terminal,
+                ip: exchange.peer.ip
             )
             logger.info("session ended")
             return self.plainResponse(to: request, code: .approved, reason: nil)
         }
         // A staff session ended on another switch (or before a restart) is refused here too.
-        if try await self.bank.store.sessionEnded(claims.jti.value) {
+        if try await self.bank.sessionEnded(claims.jti.value) {
             throw Refusal(.securityViolation, TokenRefusal.ended.rawValue, audit: "token.refused")
         }
         guard let role = Role(rawValue: claims.role) else { throw Refusal(.securityViolation, "token role") }
@@ -163,7 +158,7 @@ extension SwitchCore {
             if skip + shown < total { out.append(.next, String(skip + shown)) }
         case .readAudit:
             let limit = try Self.number(tlv[.limit], .limit, in: 1...50) ?? 20
-            let filter = BankStore.AuditFilter(
+            let filter = AuditFilter(
                 actor: tlv[.actor],
                 action: tlv[.action],
                 since: try tlv[.from].map(Self.timestamp),

@@ -1,5 +1,4 @@
 import ATM87
-public import CashpointBank
 import CashpointSecurity
 public import Foundation
 
@@ -151,7 +150,7 @@ public enum NewCustomerResult: Sendable, Hashable {
     case refused(NewCustomerRefusal)
 }
 
-extension BankService {
+extension Bank {
     /// CREATE: the customer, the account and the card in one SQL function (one transaction). A PAN
     /// given that fails the Luhn check is refused before anything else; then the permission table
     /// (its refusal is audited). The bank allocates the PAN (a serial from the database) and the
@@ -182,7 +181,7 @@ extension BankService {
                 pan = typed
             } else {
                 // A serial from a sequence: it makes nothing, so a later failure leaves only a gap.
-                let serial = try await self.store.allocateCardSerial(actor: actor)
+                let serial = try await self.records.allocateCardSerial(actor: actor)
                 guard let allocated = NewCardRules.pan(bin: request.cardBIN, serial: serial) else {
                     return .refused(.noCardNumbersLeft)
                 }
@@ -190,7 +189,7 @@ extension BankService {
             }
             let pin = NewCardRules.firstPIN()
             let hash = try await self.hashOffLoop(pan: pan, pin: pin)
-            let rows = try await self.store.createCustomerWithAccountAndCard(
+            let rows = try await self.records.createCustomerWithAccountAndCard(
                 actor: actor,
                 userName: request.userName,
                 fullName: request.fullName,
@@ -198,7 +197,7 @@ extension BankService {
                 accountName: request.accountName ?? "\(request.fullName) current",
                 dailyLimit: request.dailyLimit,
                 dailyCount: request.dailyCount,
-                panDigest: self.hasher.panDigest(pan),
+                panDigest: self.present(pan: pan).digest,
                 maskedPAN: CredentialHasher.maskPAN(pan),
                 pinHash: hash,
                 expiry: expiry
@@ -224,11 +223,11 @@ extension BankService {
     static func newCustomerRefusal(_ error: StoreError) -> NewCustomerRefusal? {
         switch error.kind {
         case .alreadyExists:
-            switch error.constraint ?? "" {
-            case UniqueConstraint.userName: return .userNameTaken
-            case UniqueConstraint.accountNumber: return .accountNumberTaken
-            case UniqueConstraint.cardPAN: return .cardExists
-            default: return .invalidValue
+            switch error.taken {
+            case .userName: return .userNameTaken
+            case .accountNumber: return .accountNumberTaken
+            case .cardNumber: return .cardExists
+            case .terminalID, nil: return .invalidValue
             }
         case .invalidValue, .notFound: return .invalidValue
         case .notPermitted: return .refusedByDatabase

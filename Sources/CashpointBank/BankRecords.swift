@@ -1,0 +1,546 @@
+public import ATM87
+public import Foundation
+
+// The bank's records as the bank API reads and writes them: the value types, the one error for "no
+// database now", and `BankRecords`, the store's interface. The PostgreSQL store (`CashpointStore`)
+// implements it, one SQL function per operation; nothing here knows PostgreSQL.
+
+/// Who acts, as the database records it: the role for row-level security and the permission checks,
+/// the user (a customer context is tied to its user), and the actor, device and address for the
+/// audit log. The actor label never holds a full PAN.
+public struct ActorContext: Sendable, Hashable {
+    public enum DatabaseRole: String, Sendable, Hashable {
+        case customer, teller, admin, system
+    }
+
+    public var role: DatabaseRole
+    public var userID: Int64?
+    public var name: String
+    public var device: String?
+    public var ip: String?
+
+    public init(role: DatabaseRole, userID: Int64?, name: String, device: String?, ip: String?) {
+        self.role = role
+        self.userID = userID
+        self.name = name
+        self.device = device
+        self.ip = ip
+    }
+
+    public static func staff(_ role: Role, name: String, device: String?, ip: String?) -> ActorContext {
+        ActorContext(role: DatabaseRole(rawValue: role.rawValue)!, userID: nil, name: name, device: device, ip: ip)
+    }
+
+    public static func system(_ name: String) -> ActorContext {
+        ActorContext(role: .system, userID: nil, name: name, device: nil, ip: nil)
+    }
+}
+
+/// A typed error from the store: the bank maps each kind to a response code. A database that went
+/// away is not one of them: that is `DatabaseUnavailable` (kind `connectionLost`), whoever meets it.
+public struct StoreError: Error, CustomStringConvertible, Sendable {
+    public enum Kind: String, Sendable {
+        /// The database refused the actor's role (SQLSTATE 42501).
+        case notPermitted
+        /// A name, number or card already exists (23505).
+        case alreadyExists
+        /// Something named does not exist (23503, P0002).
+        case notFound
+        /// A value broke a check (23514, 22023, 22P02).
+        case invalidValue
+        /// The database failed in another way (the switch answers 96).
+        case unavailable
+    }
+
+    public var kind: Kind
+    public var detail: String
+    /// PostgreSQL's SQLSTATE, when the server gave one.
+    public var sqlState: String?
+    /// For `alreadyExists`: which name or number was taken, when the store could tell.
+    public var taken: UniqueValue?
+
+    public init(kind: Kind, detail: String, sqlState: String? = nil, taken: UniqueValue? = nil) {
+        self.kind = kind
+        self.detail = detail
+        self.sqlState = sqlState
+        self.taken = taken
+    }
+
+    public var description: String { "\(self.kind.rawValue): \(self.detail)" }
+}
+
+/// The answer to a posting.
+public struct PostingResult: Sendable, Hashable {
+    public var code: ResponseCode
+    public var transactionID: Int64?
+    public var balanceAfter: Int64?
+    public var authCode: String?
+    /// The stored answer to an earlier identical request: nothing was posted this time.
+    public var replayed: Bool
+
+    public init(code: ResponseCode, transactionID: Int64?, balanceAfter: Int64?, authCode: String?, replayed: Bool) {
+        self.code = code
+        self.transactionID = transactionID
+        self.balanceAfter = balanceAfter
+        self.authCode = authCode
+        self.replayed = replayed
+    }
+}
+
+/// A request of a card session: the database checks the card (by its PAN digest) and the session (the
+/// token's id) in the same call that answers the request, so the request costs one round trip.
+public struct CardSessionKey: Sendable, Hashable {
+    public var panDigest: [UInt8]
+    public var sessionID: String
+
+    public init(panDigest: [UInt8], sessionID: String) {
+        self.panDigest = panDigest
+        self.sessionID = sessionID
+    }
+}
+
+/// The card session may not go on, and nothing was done: the card's state as the database found it
+/// (`cardID` nil: no such card any more). The card rules (`CardRules`) choose the answer.
+public struct CardSessionRefused: Error, Sendable, Hashable {
+    public var cardID: Int64?
+    public var status: String?
+    public var userLocked: Bool
+    public var ended: Bool
+
+    public init(cardID: Int64?, status: String?, userLocked: Bool, ended: Bool) {
+        self.cardID = cardID
+        self.status = status
+        self.userLocked = userLocked
+        self.ended = ended
+    }
+}
+
+public struct ReversalResult: Sendable, Hashable {
+    public var code: ResponseCode
+    public var transactionID: Int64?
+    public var reversedAmount: Int64
+    public var replayed: Bool
+
+    public init(code: ResponseCode, transactionID: Int64?, reversedAmount: Int64, replayed: Bool) {
+        self.code = code
+        self.transactionID = transactionID
+        self.reversedAmount = reversedAmount
+        self.replayed = replayed
+    }
+}
+
+public struct CardRecord: Sendable, Hashable {
+    public var cardID: Int64
+    public var userID: Int64
+    public var pinHash: String
+    public var status: String
+    public var pinTries: Int
+    /// The last day the card is valid (ISO date, YYYY-MM-DD).
+    public var expiry: String
+    public var maxPINTries: Int
+    public var maskedPAN: String
+    public var userLocked: Bool
+
+    public init(cardID: Int64, userID: Int64, pinHash: String, status: String, pinTries: Int, expiry: String, maxPINTries: Int, maskedPAN: String, userLocked: Bool) {
+        self.cardID = cardID
+        self.userID = userID
+        self.pinHash = pinHash
+        self.status = status
+        self.pinTries = pinTries
+        self.expiry = expiry
+        self.maxPINTries = maxPINTries
+        self.maskedPAN = maskedPAN
+        self.userLocked = userLocked
+    }
+}
+
+public struct StatementLine: Sendable, Hashable {
+    public var lineNumber: Int64
+    public var at: Date
+    public var kind: String
+    public var amount: Int64
+    public var balanceAfter: Int64
+
+    public init(lineNumber: Int64, at: Date, kind: String, amount: Int64, balanceAfter: Int64) {
+        self.lineNumber = lineNumber
+        self.at = at
+        self.kind = kind
+        self.amount = amount
+        self.balanceAfter = balanceAfter
+    }
+}
+
+public struct UserRecord: Sendable, Hashable {
+    public var id: Int64
+    public var userName: String
+    public var fullName: String
+    public var role: String
+    public var locked: Bool
+    public var failedAttempts: Int
+
+    public init(id: Int64, userName: String, fullName: String, role: String, locked: Bool, failedAttempts: Int) {
+        self.id = id
+        self.userName = userName
+        self.fullName = fullName
+        self.role = role
+        self.locked = locked
+        self.failedAttempts = failedAttempts
+    }
+}
+
+public struct AuditRecord: Sendable, Hashable {
+    public var id: Int64
+    public var at: Date
+    public var actor: String
+    public var action: String
+    public var outcome: String
+    public var details: String
+    public var ip: String?
+    public var device: String?
+
+    public init(id: Int64, at: Date, actor: String, action: String, outcome: String, details: String, ip: String?, device: String?) {
+        self.id = id
+        self.at = at
+        self.actor = actor
+        self.action = action
+        self.outcome = outcome
+        self.details = details
+        self.ip = ip
+        self.device = device
+    }
+}
+
+/// A name or number that must be unique, as a refusal names it.
+public enum UniqueValue: String, Sendable, Hashable {
+    case userName, accountNumber, cardNumber, terminalID
+}
+
+/// The money movements the ledger knows.
+public enum PostingKind: String, Sendable, Hashable {
+    case withdrawal
+    case deposit
+    case transfer
+}
+
+/// Which audit rows to read, newest first.
+public struct AuditFilter: Sendable, Hashable {
+    public var actor: String?
+    public var action: String?
+    public var since: Date?
+    public var until: Date?
+    public var beforeID: Int64?
+    public var limit: Int
+
+    public init(
+        actor: String? = nil,
+        action: String? = nil,
+        since: Date? = nil,
+        until: Date? = nil,
+        beforeID: Int64? = nil,
+        limit: Int = 50
+    ) {
+        self.actor = actor
+        self.action = action
+        self.since = since
+        self.until = until
+        self.beforeID = beforeID
+        self.limit = limit
+    }
+}
+
+/// One page of the user list and how many users there are in all.
+public struct UserPage: Sendable, Hashable {
+    public var users: [UserRecord]
+    public var total: Int
+
+    public init(users: [UserRecord], total: Int) {
+        self.users = users
+        self.total = total
+    }
+}
+
+/// A customer made with an account and a card, as the store made them.
+public struct CreatedCustomerRows: Sendable, Hashable {
+    public var customerID: Int64
+    public var accountID: Int64
+    /// The account number, given or allocated by the store.
+    public var accountNo: String
+    public var cardID: Int64
+
+    public init(customerID: Int64, accountID: Int64, accountNo: String, cardID: Int64) {
+        self.customerID = customerID
+        self.accountID = accountID
+        self.accountNo = accountNo
+        self.cardID = cardID
+    }
+}
+
+/// A staff member's sign-on record.
+public struct StaffRecord: Sendable, Hashable {
+    public var userID: Int64
+    public var role: Role
+    /// The bcrypt hash of the password.
+    public var hash: String
+    public var locked: Bool
+
+    public init(userID: Int64, role: Role, hash: String, locked: Bool) {
+        self.userID = userID
+        self.role = role
+        self.hash = hash
+        self.locked = locked
+    }
+}
+
+/// What a reversal advice must agree with: the original posting it names.
+public struct ReversalOriginal: Sendable, Hashable {
+    public var kind: String
+    public var amount: Int64
+    public var responseCode: ResponseCode
+    public var requestDigest: [UInt8]
+    /// The customer accounts it was asked for (nil when not known).
+    public var from: String?
+    public var to: String?
+
+    public init(
+        kind: String,
+        amount: Int64,
+        responseCode: ResponseCode,
+        requestDigest: [UInt8],
+        from: String?,
+        to: String?
+    ) {
+        self.kind = kind
+        self.amount = amount
+        self.responseCode = responseCode
+        self.requestDigest = requestDigest
+        self.from = from
+        self.to = to
+    }
+}
+
+/// The answer to a replenishment (0600 REPLENISH).
+public struct ReplenishmentResult: Sendable, Hashable {
+    public var code: ResponseCode
+    public var transactionID: Int64?
+    /// The cash the ledger says the terminal holds after it (minus its cash account's balance).
+    public var cashHeld: Int64?
+    public var replayed: Bool
+
+    public init(code: ResponseCode, transactionID: Int64?, cashHeld: Int64?, replayed: Bool) {
+        self.code = code
+        self.transactionID = transactionID
+        self.cashHeld = cashHeld
+        self.replayed = replayed
+    }
+}
+
+/// The answer to a reconciliation request (0500).
+public struct ReconciliationResult: Sendable, Hashable {
+    /// 00 when every figure agrees, 95 when one differs, 94 for a reused key with other content.
+    public var code: ResponseCode
+    /// The switch's figures for the period (nil for a 94).
+    public var switchTotals: ReconciliationTotals?
+    /// The cash the ledger says the terminal holds at the cutover.
+    public var cashHeld: Int64?
+    public var cutoverID: Int64?
+    public var replayed: Bool
+
+    public init(
+        code: ResponseCode,
+        switchTotals: ReconciliationTotals?,
+        cashHeld: Int64?,
+        cutoverID: Int64?,
+        replayed: Bool
+    ) {
+        self.code = code
+        self.switchTotals = switchTotals
+        self.cashHeld = cashHeld
+        self.cutoverID = cutoverID
+        self.replayed = replayed
+    }
+}
+
+/// What the store keeps about a terminal's keys: sealed under the switch key, never in the clear.
+public struct TerminalKeyRecord: Sendable, Hashable {
+    public var kind: String
+    public var enabled: Bool
+    public var masterKeySealed: [UInt8]?
+    public var sessionKeysSealed: [UInt8]?
+    public var sessionGeneration: Int
+
+    public init(
+        kind: String,
+        enabled: Bool,
+        masterKeySealed: [UInt8]?,
+        sessionKeysSealed: [UInt8]?,
+        sessionGeneration: Int
+    ) {
+        self.kind = kind
+        self.enabled = enabled
+        self.masterKeySealed = masterKeySealed
+        self.sessionKeysSealed = sessionKeysSealed
+        self.sessionGeneration = sessionGeneration
+    }
+}
+
+/// The database could not be used: the one error for "no database now", whoever finds it (a command's
+/// first connection, the switch's health probe, a pooled connection lost mid-request). `reason` says in
+/// words what was tried and what answered; the switch answers `kind`'s response code (docs/protocol.md).
+public struct DatabaseUnavailable: Error, CustomStringConvertible, Sendable, Hashable {
+    public enum Kind: String, Sendable, Hashable {
+        /// No server answers at the address (refused, timed out, or the probe failed): 91.
+        case unreachable
+        /// The server refused the connection (authentication, no such database).
+        case refused
+        /// The connection was lost or the server ended the session: 91.
+        case connectionLost
+        /// The server is reachable, but the request did not finish within the switch's deadline: 96.
+        case deadlineExceeded
+    }
+
+    public var kind: Kind
+    public var reason: String
+    /// The database's own error code (PostgreSQL's SQLSTATE), when it gave one.
+    public var sqlState: String?
+
+    public init(_ kind: Kind, reason: String, sqlState: String? = nil) {
+        self.kind = kind
+        self.reason = reason
+        self.sqlState = sqlState
+    }
+
+    public var description: String { self.reason }
+}
+
+/// The bank's records: every read and write the bank API makes, each one transaction of the store.
+/// Failures are typed: `StoreError` for a refusal by the store's rules, `DatabaseUnavailable` when the
+/// store cannot be reached, `CardSessionRefused` when a card session may not go on.
+public protocol BankRecords: Sendable {
+    // Money
+    func post(
+        _ kind: PostingKind,
+        actor: ActorContext,
+        cardID: Int64?,
+        key: IdempotencyKey,
+        digest: [UInt8],
+        amount: Int64,
+        from: String?,
+        to: String?,
+        session: CardSessionKey?
+    ) async throws -> PostingResult
+    func reverse(
+        actor: ActorContext,
+        key: IdempotencyKey,
+        digest: [UInt8],
+        originalSTAN: String,
+        originalTransmitted: String,
+        dispensed: Int64?
+    ) async throws -> ReversalResult
+    func reversalOriginal(terminal: String, stan: String, transmitted: String) async throws -> ReversalOriginal?
+    func balance(
+        actor: ActorContext,
+        cardID: Int64?,
+        account: String,
+        session: CardSessionKey?
+    ) async throws -> (ResponseCode, Int64?)
+    func miniStatement(
+        actor: ActorContext,
+        cardID: Int64?,
+        account: String,
+        count: Int,
+        session: CardSessionKey?
+    ) async throws -> (ResponseCode, [StatementLine])
+    func replenish(
+        actor: ActorContext,
+        key: IdempotencyKey,
+        digest: [UInt8],
+        unloaded: Int64,
+        loaded: Int64
+    ) async throws -> ReplenishmentResult
+    func reconcile(
+        actor: ActorContext,
+        key: IdempotencyKey,
+        digest: [UInt8],
+        settlementDate: String,
+        terminalTotals: ReconciliationTotals
+    ) async throws -> ReconciliationResult
+    func bankCurrency() async throws -> String?
+    func reserveReferences() async throws -> Int64
+
+    // Cards and PINs
+    func card(panDigest: [UInt8]) async throws -> CardRecord?
+    func accounts(ofCard cardID: Int64) async throws -> [String]
+    func recordPINAttempt(cardID: Int64, ok: Bool, actor: ActorContext) async throws -> (ResponseCode, Int)
+    func recordCardRefusal(cardID: Int64?, code: ResponseCode, reason: String, actor: ActorContext) async throws
+    func changePIN(cardID: Int64, userID: Int64, newHash: String, actor: ActorContext) async throws -> ResponseCode
+
+    // Staff and administration
+    func staff(userName: String) async throws -> StaffRecord?
+    func recordLogin(userID: Int64, ok: Bool, actor: ActorContext) async throws -> (ResponseCode, Bool)
+    func createCustomer(actor: ActorContext, userName: String, fullName: String) async throws -> Int64
+    func createCustomerWithAccountAndCard(
+        actor: ActorContext,
+        userName: String,
+        fullName: String,
+        accountNo: String?,
+        accountName: String,
+        dailyLimit: Int64?,
+        dailyCount: Int?,
+        panDigest: [UInt8],
+        maskedPAN: String,
+        pinHash: String,
+        expiry: String
+    ) async throws -> CreatedCustomerRows
+    func allocateCardSerial(actor: ActorContext) async throws -> Int64
+    func createStaff(
+        actor: ActorContext,
+        userName: String,
+        fullName: String,
+        role: Role,
+        passwordHash: String
+    ) async throws -> Int64
+    func openAccount(
+        actor: ActorContext,
+        userID: Int64,
+        accountNo: String,
+        name: String,
+        dailyLimit: Int64?,
+        dailyCount: Int?
+    ) async throws -> Int64
+    func issueCard(
+        actor: ActorContext,
+        userID: Int64,
+        panDigest: [UInt8],
+        maskedPAN: String,
+        pinHash: String,
+        expiry: String,
+        accounts: [String]
+    ) async throws -> Int64
+    func setAccountLocked(actor: ActorContext, account: String, locked: Bool) async throws -> Bool
+    func setCardStatus(actor: ActorContext, panDigest: [UInt8], status: String) async throws -> Bool
+    func unlockUser(actor: ActorContext, userName: String) async throws -> Bool
+    func changeRole(actor: ActorContext, userName: String, role: Role) async throws -> Bool
+    func listUsers(actor: ActorContext, skip: Int, limit: Int) async throws -> UserPage
+    func readAudit(actor: ActorContext, filter: AuditFilter) async throws -> [AuditRecord]
+    func audit(actor: ActorContext, action: String, outcome: String, details: [String: String]) async throws
+
+    // Sessions and terminals
+    func endSession(actor: ActorContext, sessionID: String, expires: Date, role: String) async throws
+    func sessionEnded(_ sessionID: String) async throws -> Bool
+    func terminalKeys(_ terminal: String) async throws -> TerminalKeyRecord?
+    func startTerminalSession(
+        terminal: String,
+        sealed: [UInt8],
+        keyChange: Bool,
+        stan: String,
+        ip: String?
+    ) async throws -> Int?
+    func signOnTerminal(
+        terminal: String,
+        sealed: [UInt8],
+        stan: String,
+        transmitted: String,
+        ip: String?
+    ) async throws -> Int?
+    func endTerminalSession(terminal: String, stan: String, ip: String?) async throws
+}
