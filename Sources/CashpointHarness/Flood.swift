@@ -12,6 +12,14 @@ public struct SplitMix64: RandomNumberGenerator, Sendable {
         z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
         return z ^ (z >> 31)
     }
+
+    /// The generator of stream `index` (a terminal, a connection) of a seeded run. Its state is an
+    /// output of the run's seed, not the seed plus a multiple of the increment: that would make stream
+    /// `i` stream 0 shifted by `i` draws, so every terminal would draw nearly the same sequence.
+    public static func stream(_ index: Int, of seed: UInt64) -> SplitMix64 {
+        var mixer = SplitMix64(seed: seed ^ (UInt64(truncatingIfNeeded: index) &* 0xD1B5_4A32_D192_ED03))
+        return SplitMix64(seed: mixer.next())
+    }
 }
 
 /// Random and garbled frames for robustness runs: random bytes, a valid withdrawal with bytes
@@ -74,7 +82,7 @@ public enum Garbler {
             for connection in 0..<connections {
                 let share = frames / connections + (connection < frames % connections ? 1 : 0)
                 group.addTask {
-                    var generator = SplitMix64(seed: seed &+ UInt64(connection) &* 0x9E37_79B9_7F4A_7C15)
+                    var generator = SplitMix64.stream(connection, of: seed)
                     var report = Report()
                     while report.frames < share {
                         report = try await RawLink.with(host: host, port: port) { link in

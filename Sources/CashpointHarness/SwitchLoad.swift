@@ -226,7 +226,7 @@ public struct SwitchLoad: Sendable {
         let clock = ContinuousClock()
         let end = self.warmup + self.duration
         var schedule = LoadSchedule(.forTerminal(index, of: self.terminals.count, rate: self.rate))
-        var generator = SplitMix64(seed: self.seed &+ UInt64(index) &* 0x9E37_79B9_7F4A_7C15)
+        var generator = SplitMix64.stream(index, of: self.seed)
         var transfers = 0
         var pin: String?
         while true {

@@ -59,6 +59,28 @@ struct LoadStatisticsTests {
         }
     }
 
+    @Test("each terminal's stream is its own: not another's shifted, and together they follow the shares")
+    func terminalStreams() throws {
+        // Seeded as `seed + index * increment`, stream 1 was stream 0 one draw on, so 32 terminals
+        // drew nearly the same kinds and a short run missed the mix (59% withdrawals for 40%).
+        var zero = SplitMix64.stream(0, of: 2)
+        var one = SplitMix64.stream(1, of: 2)
+        let first = (0..<65).map { _ in zero.next() }
+        let second = (0..<64).map { _ in one.next() }
+        #expect(Array(first.dropFirst()) != second)
+        #expect(Set(first).isDisjoint(with: second))
+        // 32 terminals, 30 draws each: the shares of a short run, within 4 standard deviations.
+        var counts: [LoadKind: Int] = [:]
+        for terminal in 0..<32 {
+            var generator = SplitMix64.stream(terminal, of: 2)
+            for _ in 0..<30 { counts[LoadMix.atm.draw(using: &generator), default: 0] += 1 }
+        }
+        for (kind, share) in [(LoadKind.withdrawal, 0.4), (.balance, 0.3), (.transfer, 0.2), (.deposit, 0.1)] {
+            let deviation = 4 * (share * (1 - share) / 960).squareRoot()
+            #expect(abs(Double(counts[kind, default: 0]) / 960 - share) < deviation, "\(kind)")
+        }
+    }
+
     @Test("a mix leaves out kinds of weight 0, in any order, with spaces")
     func mixParse() throws {
         let mix = try LoadMix(parsing: "deposit=1, balance = 3,withdrawal=0")
