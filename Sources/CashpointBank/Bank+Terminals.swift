@@ -1,9 +1,10 @@
 public import ATM87
 public import Foundation
+import Synchronization
 
 /// What the switch itself decides and the bank records: refusals before the bank was asked (a bad MAC,
-/// a refused token, a sign-on out of time), sessions, terminal keys, reference numbers. Each is one
-/// call of the store; the switch never reaches the store but through here.
+/// a refused token, a sign-on out of time), sessions; and what the bank hands out: reference numbers,
+/// its currency.
 extension Bank {
     /// Audits a request the switch refused on its own (`action`, e.g. `mac.refused`), as the terminal.
     public func recordRefusal(
@@ -43,55 +44,28 @@ extension Bank {
         try await self.records.sessionEnded(id)
     }
 
-    /// The first of 1,000 retrieval reference numbers reserved for this switch.
-    public func reserveReferences() async throws -> Int64 {
-        try await self.records.reserveReferences()
+    /// A retrieval reference number for an answer that posted nothing: unique across switches, from
+    /// blocks of 1,000 the store hands out.
+    public func nextReference() async throws -> Int64 {
+        let next: Int64? = self.cached.references.withLock { block in
+            guard block.next < block.end else { return nil }
+            defer { block.next += 1 }
+            return block.next
+        }
+        if let next { return next }
+        let start = try await self.records.reserveReferences()
+        self.cached.references.withLock { $0 = (start + 1, start + 1000) }
+        return start
     }
 
-    /// The bank's currency (ISO 4217 numeric), nil when none is configured.
+    /// The bank's currency (ISO 4217 numeric), read from the store once; nil when none is configured.
+    /// Every account is held in it, and there are no exchange rates: a request in another currency is
+    /// refused.
     public func currency() async throws -> String? {
-        try await self.records.bankCurrency()
-    }
-
-    // MARK: Terminals
-
-    /// A terminal's kind, state and sealed keys; nil for an unknown terminal.
-    public func terminalKeys(_ terminal: String) async throws -> TerminalKeyRecord? {
-        try await self.records.terminalKeys(terminal)
-    }
-
-    /// Stores a sign-on's sealed session keys; nil when the terminal is disabled or the sign-on's
-    /// (STAN, transmission time) was seen before (a replay). Returns the new session generation.
-    public func signOn(
-        terminal: String,
-        sealedKeys: [UInt8],
-        stan: String,
-        transmitted: String,
-        ip: String?
-    ) async throws -> Int? {
-        try await self.records.signOnTerminal(
-            terminal: terminal,
-            sealed: sealedKeys,
-            stan: stan,
-            transmitted: transmitted,
-            ip: ip
-        )
-    }
-
-    /// Stores a key change's sealed session keys; nil when the terminal is disabled.
-    public func changeKeys(terminal: String, sealedKeys: [UInt8], stan: String, ip: String?) async throws -> Int? {
-        try await self.records.startTerminalSession(
-            terminal: terminal,
-            sealed: sealedKeys,
-            keyChange: true,
-            stan: stan,
-            ip: ip
-        )
-    }
-
-    /// Sign-off: the terminal's session keys are forgotten.
-    public func signOff(terminal: String, stan: String, ip: String?) async throws {
-        try await self.records.endTerminalSession(terminal: terminal, stan: stan, ip: ip)
+        if let known = self.cached.currency.withLock({ $0 }) { return known }
+        guard let read = try await self.records.bankCurrency() else { return nil }
+        self.cached.currency.withLock { $0 = read }
+        return read
     }
 
     static func terminalActor(terminal: String, ip: String?) -> ActorContext {

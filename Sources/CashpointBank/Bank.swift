@@ -3,6 +3,7 @@ public import CashpointSecurity
 public import Foundation
 public import Logging
 public import NIOPosix
+import Synchronization
 
 /// A card number as a terminal presented it, with its keyed digest (how the store knows cards), made
 /// once per request by `Bank.present(pan:)`.
@@ -216,6 +217,14 @@ public struct Bank: Sendable {
     let threadPool: NIOThreadPool
     let now: @Sendable () -> Date
     let logger: Logger
+    /// What the bank reads once and hands out from memory: its currency, reference numbers.
+    let cached = Cached()
+
+    final class Cached: Sendable {
+        let currency = Mutex<String?>(nil)
+        /// Retrieval reference numbers reserved from the store, 1,000 at a time: the next and the end.
+        let references = Mutex<(next: Int64, end: Int64)>((next: 0, end: 0))
+    }
 
     public init(
         records: any BankRecords,

@@ -6,7 +6,6 @@ import Crypto
 import Foundation
 public import Logging
 import Metrics
-import Synchronization
 
 /// Where a request came from.
 public struct Peer: Sendable, Hashable {
@@ -65,10 +64,6 @@ public final class RequestRouter: Sendable {
     public let configuration: SwitchConfiguration
     let logger: Logger
     let metrics = SwitchMetrics()
-    /// Retrieval reference numbers reserved from the database, 1,000 at a time: the next and the end.
-    let references = Mutex<(next: Int64, end: Int64)>((next: 0, end: 0))
-    /// The bank's currency, read once.
-    let currency = Mutex<String?>(nil)
 
     public init(
         bank: Bank,
@@ -311,35 +306,22 @@ public final class RequestRouter: Sendable {
             try response.set(37, Self.digits(transactionID % 1_000_000_000_000, 12))
             return
         }
-        let next: Int64? = self.references.withLock { block in
-            guard block.next < block.end else { return nil }
-            defer { block.next += 1 }
-            return block.next
-        }
         let number: Int64
-        if let next {
-            number = next
-        } else {
-            do {
-                let start = try await self.bank.reserveReferences()
-                self.references.withLock { $0 = (start + 1, start + 1000) }
-                number = start
-            } catch {
-                self.logger.warning("no retrieval reference numbers: answered without field 37")
-                return
-            }
+        do {
+            number = try await self.bank.nextReference()
+        } catch {
+            self.logger.warning("no retrieval reference numbers: answered without field 37")
+            return
         }
         try response.set(37, "R" + Self.digits(number % 100_000_000_000, 11))
     }
 
-    /// The bank's currency (ISO 4217 numeric), read from the database once.
+    /// The bank's currency (ISO 4217 numeric).
     func bankCurrency() async throws -> String {
-        if let known = self.currency.withLock({ $0 }) { return known }
-        guard let read = try await self.bank.currency() else {
+        guard let currency = try await self.bank.currency() else {
             throw Refusal(.systemMalfunction, "the bank has no currency configured")
         }
-        self.currency.withLock { $0 = read }
-        return read
+        return currency
     }
 
     /// The answer to a request type outside ATM-87: its response type (function digit plus one),

@@ -100,7 +100,7 @@ public struct SwitchApplication: Sendable {
         )
         let router = RequestRouter(
             bank: bank,
-            sessions: TerminalSessions(bank: bank, switchKey: self.switchKey),
+            sessions: TerminalSessions(records: store, switchKey: self.switchKey),
             tokens: SessionTokens(switchKey: self.switchKey, now: self.configuration.now),
             health: health,
             configuration: self.configuration,

@@ -23,12 +23,14 @@ public final class TerminalSessions: Sendable {
         case refused(code: String, reason: String)
     }
 
-    let bank: Bank
+    /// Where the sealed keys are kept (the bank's store: the terminal's keys are the switch's own
+    /// business, not a bank rule, so the bank API does not stand between).
+    let records: any BankRecords
     let switchKey: SwitchKey
     let cache = Mutex<[String: Entry]>([:])
 
-    public init(bank: Bank, switchKey: SwitchKey) {
-        self.bank = bank
+    public init(records: any BankRecords, switchKey: SwitchKey) {
+        self.records = records
         self.switchKey = switchKey
     }
 
@@ -37,7 +39,7 @@ public final class TerminalSessions: Sendable {
     /// may have changed them).
     public func keys(for terminal: String, reload: Bool = false) async throws -> SessionKeys? {
         if !reload, let entry = self.cache.withLock({ $0[terminal] }) { return entry.keys }
-        guard let record = try await self.bank.terminalKeys(terminal), record.enabled,
+        guard let record = try await self.records.terminalKeys(terminal), record.enabled,
             let sealed = record.sessionKeysSealed
         else {
             self.cache.withLock { _ = $0.removeValue(forKey: terminal) }
@@ -64,7 +66,7 @@ public final class TerminalSessions: Sendable {
         ip: String?,
         signOnRequest: ATM87Message? = nil
     ) async throws -> SignOn {
-        let record = try await self.bank.terminalKeys(terminal)
+        let record = try await self.records.terminalKeys(terminal)
         let refusal: String? =
             switch record {
             case .none: "unknown terminal"
@@ -73,11 +75,10 @@ public final class TerminalSessions: Sendable {
             default: nil
             }
         if let refusal {
-            try await self.bank.recordRefusal(
-                keyChange ? "terminal.keychange" : "terminal.signon",
-                code: .notPermittedToTerminal,
-                terminal: terminal,
-                ip: ip,
+            try await self.records.audit(
+                actor: Self.actor(terminal, ip: ip),
+                action: keyChange ? "terminal.keychange" : "terminal.signon",
+                outcome: ResponseCode.notPermittedToTerminal.rawValue,
                 details: ["reason": refusal, "stan": stan]
             )
             return .refused(code: "58", reason: refusal)
@@ -88,23 +89,28 @@ public final class TerminalSessions: Sendable {
         let sealed = try self.switchKey.sealSessionKeys(keys, terminal: terminal)
         let generation: Int?
         if keyChange {
-            generation = try await self.bank.changeKeys(terminal: terminal, sealedKeys: sealed, stan: stan, ip: ip)
+            generation = try await self.records.startTerminalSession(
+                terminal: terminal,
+                sealed: sealed,
+                keyChange: true,
+                stan: stan,
+                ip: ip
+            )
         } else {
             guard let request = signOnRequest, let transmitted = request[7],
                 MessageAuthentication.verify(request, key: SignOnKey.derive(from: master)) == nil
             else {
-                try await self.bank.recordRefusal(
-                    "terminal.signon",
-                    code: .securityViolation,
-                    terminal: terminal,
-                    ip: ip,
+                try await self.records.audit(
+                    actor: Self.actor(terminal, ip: ip),
+                    action: "terminal.signon",
+                    outcome: ResponseCode.securityViolation.rawValue,
                     details: ["reason": "the sign-on's MAC does not verify under the master key", "stan": stan]
                 )
                 return .refused(code: "63", reason: "sign-on MAC")
             }
-            generation = try await self.bank.signOn(
+            generation = try await self.records.signOnTerminal(
                 terminal: terminal,
-                sealedKeys: sealed,
+                sealed: sealed,
                 stan: stan,
                 transmitted: transmitted,
                 ip: ip
@@ -123,7 +129,11 @@ public final class TerminalSessions: Sendable {
     /// Sign-off (002): the session keys are forgotten here and in the database.
     public func end(terminal: String, stan: String, ip: String?) async throws {
         self.cache.withLock { _ = $0.removeValue(forKey: terminal) }
-        try await self.bank.signOff(terminal: terminal, stan: stan, ip: ip)
+        try await self.records.endTerminalSession(terminal: terminal, stan: stan, ip: ip)
+    }
+
+    static func actor(_ terminal: String, ip: String?) -> ActorContext {
+        ActorContext(role: .system, userID: nil, name: "terminal:\(terminal)", device: terminal, ip: ip)
     }
 
     /// Forgets the cached keys (a restart does the same).
