@@ -4,7 +4,12 @@ import Foundation
 extension Bank {
     /// A replenishment the ATM itself reports (0600 REPLENISH): `unloaded` taken out, `loaded` put in,
     /// posted between its own cash account and the vault. Idempotent by the message's key.
-    public func replenish(key: IdempotencyKey, unloaded: Int64, loaded: Int64, ip: String?) async throws
+    public func replenish(
+        key: IdempotencyKey,
+        unloaded: Int64,
+        loaded: Int64,
+        ip: String?
+    ) async throws
         -> ReplenishmentResult
     {
         guard key.isWellFormed else {

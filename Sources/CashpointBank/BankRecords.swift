@@ -141,7 +141,17 @@ public struct CardRecord: Sendable, Hashable {
     public var maskedPAN: String
     public var userLocked: Bool
 
-    public init(cardID: Int64, userID: Int64, pinHash: String, status: String, pinTries: Int, expiry: String, maxPINTries: Int, maskedPAN: String, userLocked: Bool) {
+    public init(
+        cardID: Int64,
+        userID: Int64,
+        pinHash: String,
+        status: String,
+        pinTries: Int,
+        expiry: String,
+        maxPINTries: Int,
+        maskedPAN: String,
+        userLocked: Bool
+    ) {
         self.cardID = cardID
         self.userID = userID
         self.pinHash = pinHash
@@ -198,7 +208,16 @@ public struct AuditRecord: Sendable, Hashable {
     public var ip: String?
     public var device: String?
 
-    public init(id: Int64, at: Date, actor: String, action: String, outcome: String, details: String, ip: String?, device: String?) {
+    public init(
+        id: Int64,
+        at: Date,
+        actor: String,
+        action: String,
+        outcome: String,
+        details: String,
+        ip: String?,
+        device: String?
+    ) {
         self.id = id
         self.at = at
         self.actor = actor
