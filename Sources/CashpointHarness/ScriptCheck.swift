@@ -178,7 +178,11 @@ public enum ScriptCheck {
         }
         if let within, let elapsed, elapsed > within {
             differences.append(
-                ScriptDifference(key: "time", expected: "an answer within \(within)", actual: "the answer after \(elapsed)")
+                ScriptDifference(
+                    key: "time",
+                    expected: "an answer within \(ScriptDuration.text(within))",
+                    actual: "the answer after \(ScriptDuration.text(elapsed))"
+                )
             )
         }
         return differences

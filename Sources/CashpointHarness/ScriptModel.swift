@@ -398,6 +398,13 @@ public enum ScriptDuration {
         }
         throw ScriptError(.badDuration, "\(text) is not a duration (write 500ms, 2s, 1.5s or 1m)")
     }
+
+    /// A duration as a person reads it: `12 ms` under a second, else `2.31 s`.
+    public static func text(_ duration: Duration) -> String {
+        let milliseconds = Double(duration.components.seconds) * 1000 + Double(duration.components.attoseconds) / 1e15
+        if milliseconds < 1000 { return String(format: "%.0f ms", milliseconds) }
+        return String(format: "%.2f s", milliseconds / 1000)
+    }
 }
 
 /// Fields named by number (`"39"`) or by their name in protocols/atm87.json, in any case and with

@@ -61,6 +61,7 @@ public struct ScriptRunner: Sendable {
         do {
             key = try self.masterKey(script.terminal)
         } catch {
+            self.say("script \(script.name): no master key for terminal \(script.terminal): \(error)")
             result.steps.append(
                 StepResult(index: 0, name: "master key", action: "load", status: .error, problems: ["\(error)"])
             )
@@ -357,7 +358,7 @@ struct Play {
             switch event {
             case .message(let message):
                 if case .late(let step) = self.matcher.received(message) {
-                    outcome.notes.append("a late answer to step \(step) arrived: \(ATM87PrettyPrinter.oneLine(message))")
+                    outcome.notes.append(Self.late(step, message))
                 } else {
                     unmatched.append(ATM87PrettyPrinter.oneLine(message))
                 }
@@ -408,10 +409,10 @@ struct Play {
                 outcome.status = .failed
                 let stan = request?[11].map { " with STAN \($0)" } ?? ""
                 if unmatched.isEmpty {
-                    outcome.problems.append("timeout: no answer\(stan) within \(timeout)")
+                    outcome.problems.append("timeout: no answer\(stan) within \(ScriptDuration.text(timeout))")
                 } else {
                     outcome.problems.append(
-                        "no matching answer\(stan) within \(timeout); \(unmatched.count) answer(s) came that match no request of this step (wrong STAN):"
+                        "no matching answer\(stan) within \(ScriptDuration.text(timeout)); \(unmatched.count) answer(s) came that match no request of this step (wrong STAN):"
                     )
                     outcome.problems += unmatched.map { "  unmatched: \($0)" }
                 }
@@ -433,7 +434,7 @@ struct Play {
             case .message(let answer):
                 switch self.matcher.received(answer) {
                 case .late(let step):
-                    outcome.notes.append("a late answer to step \(step) arrived: \(ATM87PrettyPrinter.oneLine(answer))")
+                    outcome.notes.append(Self.late(step, answer))
                     continue
                 case .unmatched:
                     unmatched.append(ATM87PrettyPrinter.oneLine(answer))
@@ -519,7 +520,7 @@ struct Play {
             case nil:
                 if closing {
                     outcome.status = .failed
-                    outcome.problems.append("the connection is still open after \(within)")
+                    outcome.problems.append("the connection is still open after \(ScriptDuration.text(within))")
                 }
                 return
             case .closed(let why)?:
@@ -529,25 +530,29 @@ struct Play {
                     outcome.problems.append("expected no answer and an open connection; \(why)")
                 }
                 return
-            case .message(let message)?:
+            case .message, .malformed:
+                let what: String
+                if case .message(let message)? = event {
+                    what = ATM87PrettyPrinter.oneLine(message)
+                    if !closing { outcome.answer = ATM87PrettyPrinter.format(message) }
+                } else if case .malformed(let error)? = event {
+                    what = "a frame that does not decode: \(error)"
+                } else {
+                    what = ""
+                }
                 if closing {
-                    outcome.notes.append("before the close: \(ATM87PrettyPrinter.oneLine(message))")
+                    outcome.notes.append("before the close: \(what)")
                     continue
                 }
                 outcome.status = .failed
-                outcome.problems.append("expected no answer within \(within); one came")
-                outcome.answer = ATM87PrettyPrinter.format(message)
-                return
-            case .malformed(let error)?:
-                if closing {
-                    outcome.notes.append("before the close, a frame that does not decode: \(error)")
-                    continue
-                }
-                outcome.status = .failed
-                outcome.problems.append("expected no answer within \(within); a frame came that does not decode: \(error)")
+                outcome.problems.append("expected no answer within \(ScriptDuration.text(within)); one came: \(what)")
                 return
             }
         }
+    }
+
+    static func late(_ step: Int, _ message: ATM87Message) -> String {
+        "a late answer to step \(step) arrived: \(ATM87PrettyPrinter.oneLine(message))"
     }
 
     /// Answers that arrived while no step waited: late ones (notes), and unmatched ones (problems).
@@ -556,7 +561,7 @@ struct Play {
             switch event {
             case .message(let message):
                 if case .late(let step) = self.matcher.received(message) {
-                    outcome.notes.append("a late answer to step \(step) arrived: \(ATM87PrettyPrinter.oneLine(message))")
+                    outcome.notes.append(Self.late(step, message))
                 } else {
                     outcome.status = .failed
                     outcome.problems.append("an answer no step waited for: \(ATM87PrettyPrinter.oneLine(message))")

@@ -151,6 +151,8 @@ struct ScriptTests {
         #expect(try ScriptDuration.parse("2") == .seconds(2))
         #expect(try ScriptDuration.parse("1m") == .seconds(60))
         #expect(throws: ScriptError.self) { try ScriptDuration.parse("soon") }
+        #expect(ScriptDuration.text(.milliseconds(12)) == "12 ms")
+        #expect(ScriptDuration.text(.milliseconds(2_314)) == "2.31 s")
         #expect(try ScriptFieldName.number("39") == 39)
         #expect(try ScriptFieldName.number("Response code") == 39)
         #expect(try ScriptFieldName.number("retrieval_reference_number") == 37)
@@ -267,7 +269,7 @@ struct ScriptTests {
             elapsed: .milliseconds(1500),
             within: .seconds(1)
         )
-        #expect(late.map(\.key) == ["time"])
+        #expect(late.map(\.description) == ["time: expected an answer within 1.00 s, got the answer after 1.50 s"])
         let onTime = ScriptCheck.check(
             try Self.answer(),
             request: nil,
