@@ -54,6 +54,10 @@ public enum ScriptValues {
     /// A variable's value, or a function's: `luhn(DIGITS)` is the digits with their Luhn check digit.
     public static func lookup(_ inner: String, _ variables: [String: String]) throws(ScriptError) -> String {
         if let value = variables[inner] { return value }
+        if let call = self.call(inner), call.name == "pinBlock" {
+            // Its argument is a PIN: never repeated in a message.
+            throw ScriptError(.unknownVariable, "${pinBlock(...)} can only be a value of a send step's fields")
+        }
         if let call = self.call(inner), call.name == "luhn" {
             let digits = call.arguments.first.map { (try? self.substitute($0, variables: variables)) ?? $0 } ?? ""
             guard call.arguments.count == 1, !digits.isEmpty, digits.allSatisfy(\.isASCII), digits.allSatisfy(\.isNumber),
@@ -256,14 +260,23 @@ public enum ScriptCheck {
             guard let before = variables[change.since] else {
                 throw ScriptError(.unknownVariable, "\(key): change since ${\(change.since)}, which was never captured")
             }
-            guard let start = self.amount(before), let by = self.amount(try resolve(change.by)) else {
+            guard let start = self.amount(before), let by = self.amount(try resolve(change.by)),
+                case (let wanted, false) = start.addingReportingOverflow(by)
+            else {
                 throw ScriptError(.badExpectation, "\(key): change since \(change.since) by \(change.by): not amounts")
             }
             let now = actual.flatMap(self.amount)
-            if now.map({ $0 - start != by }) ?? true {
-                let seen = now.map { "\($0) (a change of \($0 - start))" } ?? "no amount"
+            if now != wanted {
+                let seen = now.map { now in
+                    let (change, overflow) = now.subtractingReportingOverflow(start)
+                    return overflow ? "\(now)" : "\(now) (a change of \(change))"
+                }
                 differences.append(
-                    ScriptDifference(key: key, expected: "\(start + by) (a change of \(by) since \(change.since))", actual: seen)
+                    ScriptDifference(
+                        key: key,
+                        expected: "\(wanted) (a change of \(by) since \(change.since))",
+                        actual: seen ?? "no amount"
+                    )
                 )
             }
         }

@@ -385,18 +385,27 @@ extension Script {
 
 /// Durations as scripts write them: `500ms`, `2s`, `1.5s`, `1m`, or a bare number of seconds.
 public enum ScriptDuration {
+    /// A day, in milliseconds.
+    static let longest: Double = 86_400_000
+
     public static func parse(_ text: String) throws(ScriptError) -> Duration {
         let trimmed = text.trimmingCharacters(in: .whitespaces)
         let units: [(String, Double)] = [("ms", 0.001), ("s", 1), ("m", 60)]
+        var milliseconds: Double?
         for (suffix, scale) in units where trimmed.hasSuffix(suffix) {
-            if let value = Double(trimmed.dropLast(suffix.count)), value >= 0, value.isFinite {
-                return .milliseconds(Int64((value * scale * 1000).rounded()))
+            if let value = Double(trimmed.dropLast(suffix.count)) {
+                milliseconds = value * scale * 1000
+                break
             }
         }
-        if let value = Double(trimmed), value >= 0, value.isFinite {
-            return .milliseconds(Int64((value * 1000).rounded()))
+        if milliseconds == nil, let value = Double(trimmed) { milliseconds = value * 1000 }
+        guard let milliseconds, milliseconds.isFinite, milliseconds >= 0 else {
+            throw ScriptError(.badDuration, "\(text) is not a duration (write 500ms, 2s, 1.5s or 1m)")
         }
-        throw ScriptError(.badDuration, "\(text) is not a duration (write 500ms, 2s, 1.5s or 1m)")
+        guard milliseconds <= Self.longest else {
+            throw ScriptError(.badDuration, "\(text) is longer than a day, the longest a step may wait")
+        }
+        return .milliseconds(Int64(milliseconds.rounded()))
     }
 
     /// A duration as a person reads it: `12 ms` under a second, else `2.31 s`.

@@ -313,15 +313,16 @@ struct Play {
             let pan = message[2]
             let value = try ScriptValues.substitute(text) { inner throws(ScriptError) in
                 if let call = ScriptValues.call(inner), call.name == "pinBlock" {
+                    // The PIN is never repeated in an error.
                     guard let pin = call.arguments.first, let pan = call.arguments.dropFirst().first ?? pan else {
-                        throw ScriptError(.badStep, "${\(inner)}: pinBlock(PIN) needs field 2 (or pinBlock(PIN, PAN))")
+                        throw ScriptError(.badStep, "${pinBlock(...)} needs field 2 (or pinBlock(PIN, PAN))")
                     }
                     do {
-                        return Hex.encode(try terminal.pinBlock(pin: pin, pan: pan))
+                        return Hex.encode(try terminal.pinBlock(pin: try ScriptValues.substitute(pin, variables: variables), pan: pan))
                     } catch let error as ScriptError {
                         throw error
                     } catch {
-                        throw ScriptError(.badStep, "${\(inner)}: \(error)")
+                        throw ScriptError(.badStep, "${pinBlock(...)}: \(error)")
                     }
                 }
                 return try ScriptValues.lookup(inner, variables.merging(stampVariables) { _, own in own })

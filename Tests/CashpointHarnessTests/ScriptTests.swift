@@ -78,6 +78,26 @@ struct ScriptTests {
         #expect(fromYAML.steps[2].mac == Script.MACMode.none)
     }
 
+    @Test("YAML scalars stay the text written: 00, 0123 and 0200 are not numbers")
+    func yamlScalars() throws {
+        let script = try Script.parse(
+            "steps: [{action: card, pin: 0123, mti: 0200, amount: 100, expect: {39: 00, 4: 000000000100}}]",
+            yaml: true
+        )
+        let step = try #require(script.steps.first)
+        #expect(step.pin == "0123")
+        #expect(step.mti == "0200")
+        #expect(step.amount == "100")
+        #expect(step.expect?["39"] == "00")
+        #expect(step.expect?["4"] == "000000000100")
+    }
+
+    @Test("a PIN never appears in an error about it")
+    func pinNotRepeated() {
+        let error = #expect(throws: ScriptError.self) { try ScriptValues.substitute("${pinBlock(9876)}", variables: [:]) }
+        #expect(error?.detail.contains("9876") == false)
+    }
+
     @Test("a script that breaks the schema is refused with where and what")
     func badScripts() throws {
         let noAction = #expect(throws: ScriptError.self) { try Script.parse("steps: [{name: x}]", yaml: true) }
@@ -151,6 +171,8 @@ struct ScriptTests {
         #expect(try ScriptDuration.parse("2") == .seconds(2))
         #expect(try ScriptDuration.parse("1m") == .seconds(60))
         #expect(throws: ScriptError.self) { try ScriptDuration.parse("soon") }
+        #expect(throws: ScriptError.self) { try ScriptDuration.parse("1e30s") }
+        #expect(throws: ScriptError.self) { try ScriptDuration.parse("-1s") }
         #expect(ScriptDuration.text(.milliseconds(12)) == "12 ms")
         #expect(ScriptDuration.text(.milliseconds(2_314)) == "2.31 s")
         #expect(try ScriptFieldName.number("39") == 39)
@@ -255,6 +277,11 @@ struct ScriptTests {
                 "field 54: expected 245000 (a change of -5000 since before), got 240000 (a change of -10000)"
             ]
         )
+        let huge = try Self.check(
+            ["54": FieldExpectation(change: .init(since: "before", by: "9223372036854775807"))],
+            variables: since
+        )
+        #expect(huge.first?.actual.contains("not amounts") == true)
         let uncaptured = try Self.check(["54": FieldExpectation(change: .init(since: "never", by: "0"))])
         #expect(uncaptured.first?.actual.contains("never captured") == true)
     }
