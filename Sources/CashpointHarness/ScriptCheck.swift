@@ -60,7 +60,8 @@ public enum ScriptValues {
         }
         if let call = self.call(inner), call.name == "luhn" {
             let digits = call.arguments.first.map { (try? self.substitute($0, variables: variables)) ?? $0 } ?? ""
-            guard call.arguments.count == 1, !digits.isEmpty, digits.allSatisfy(\.isASCII), digits.allSatisfy(\.isNumber),
+            guard call.arguments.count == 1, !digits.isEmpty, digits.allSatisfy(\.isASCII),
+                digits.allSatisfy(\.isNumber),
                 let check = Luhn.checkDigit(for: digits)
             else {
                 throw ScriptError(.unknownVariable, "${\(inner)}: luhn takes one argument, digits")

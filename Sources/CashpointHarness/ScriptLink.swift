@@ -138,7 +138,10 @@ final class ScriptLink: Sendable {
             }
             defer { timer.cancel() }
             return await withCheckedContinuation { continuation in
-                enum Ready { case event(Event), timedOut, waiting }
+                enum Ready {
+                    case event(Event)
+                    case timedOut, waiting
+                }
                 let ready: Ready = self.state.withLock { state in
                     if !state.queue.isEmpty { return .event(state.queue.removeFirst()) }
                     if let closed = state.closed { return .event(closed) }

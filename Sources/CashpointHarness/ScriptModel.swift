@@ -12,7 +12,13 @@ public struct Script: Codable, Sendable {
     public var variables: [String: ScalarText]?
     public var steps: [Step]
 
-    public init(name: String, description: String? = nil, terminal: String, variables: [String: ScalarText]? = nil, steps: [Step]) {
+    public init(
+        name: String,
+        description: String? = nil,
+        terminal: String,
+        variables: [String: ScalarText]? = nil,
+        steps: [Step]
+    ) {
         self.name = name
         self.description = description
         self.terminal = terminal
@@ -77,7 +83,8 @@ public struct Script: Codable, Sendable {
             let container = try decoder.container(keyedBy: CodingKeys.self)
             self.include = try container.decodeIfPresent(String.self, forKey: .include)
             // An include step needs no action.
-            self.action = try container.decodeIfPresent(String.self, forKey: .action) ?? (self.include == nil ? "" : "include")
+            self.action =
+                try container.decodeIfPresent(String.self, forKey: .action) ?? (self.include == nil ? "" : "include")
             if self.action.isEmpty {
                 throw DecodingError.keyNotFound(
                     CodingKeys.action,
@@ -154,7 +161,10 @@ public struct ScalarText: Codable, Sendable, Hashable, ExpressibleByStringLitera
         } else if let flag = try? container.decode(Bool.self) {
             self.text = String(flag)
         } else {
-            throw DecodingError.dataCorruptedError(in: container, debugDescription: "expected text, a number or a boolean")
+            throw DecodingError.dataCorruptedError(
+                in: container,
+                debugDescription: "expected text, a number or a boolean"
+            )
         }
     }
 
@@ -253,7 +263,9 @@ public struct FieldExpectation: Codable, Sendable, Hashable, ExpressibleByString
             return
         }
         let container = try decoder.container(keyedBy: CodingKeys.self)
-        func text(_ key: CodingKeys) throws -> String? { try container.decodeIfPresent(ScalarText.self, forKey: key)?.text }
+        func text(_ key: CodingKeys) throws -> String? {
+            try container.decodeIfPresent(ScalarText.self, forKey: key)?.text
+        }
         self.init(
             equals: try text(.equals),
             matches: try text(.matches),

@@ -174,7 +174,8 @@ public struct ScriptRunReport: Sendable, Codable, Hashable {
         }
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
-        let data = (try? encoder.encode(Document(passed: self.passed, failed: self.failed, scripts: self.scripts))) ?? Data()
+        let data =
+            (try? encoder.encode(Document(passed: self.passed, failed: self.failed, scripts: self.scripts))) ?? Data()
         return String(decoding: data, as: UTF8.self)
     }
 }

@@ -45,7 +45,9 @@ public struct ScriptRunner: Sendable {
                         name: URL(fileURLWithPath: file).deletingPathExtension().lastPathComponent,
                         file: file,
                         terminal: "",
-                        steps: [StepResult(index: 0, name: "load", action: "load", status: .error, problems: [error.detail])]
+                        steps: [
+                            StepResult(index: 0, name: "load", action: "load", status: .error, problems: [error.detail])
+                        ]
                     )
                 )
             }
@@ -209,8 +211,12 @@ struct Play {
         case "raw", "frame":
             let hex = try self.resolve(step.hex, "hex", step).filter { !$0.isWhitespace }
             guard let bytes = Hex.decode(hex) else { throw StepError("\(hex) is not hex (pairs of 0-9 A-F)") }
-            let framed = step.action == "frame" ? [UInt8(bytes.count >> 8 & 0xFF), UInt8(bytes.count & 0xFF)] + bytes : bytes
-            outgoing = .bytes(framed, decoded: try? ATM87Message(decoding: step.action == "frame" ? bytes : Array(bytes.dropFirst(2))))
+            let framed =
+                step.action == "frame" ? [UInt8(bytes.count >> 8 & 0xFF), UInt8(bytes.count & 0xFF)] + bytes : bytes
+            outgoing = .bytes(
+                framed,
+                decoded: try? ATM87Message(decoding: step.action == "frame" ? bytes : Array(bytes.dropFirst(2)))
+            )
         default:
             outgoing = .message(try self.terminal.sign(try self.build(step, stamp: stamp), step.mac ?? .auto))
         }
@@ -254,7 +260,11 @@ struct Play {
             guard let original = self.requests[name] else {
                 throw StepError("original: no earlier step named \(name) sent a request")
             }
-            return try self.terminal.reversal(of: original, dispensed: try self.number(step.dispensed, "dispensed"), stamp)
+            return try self.terminal.reversal(
+                of: original,
+                dispensed: try self.number(step.dispensed, "dispensed"),
+                stamp
+            )
         case "login":
             return try self.terminal.login(
                 user: try self.resolve(step.user, "a user", step),
@@ -318,7 +328,9 @@ struct Play {
                         throw ScriptError(.badStep, "${pinBlock(...)} needs field 2 (or pinBlock(PIN, PAN))")
                     }
                     do {
-                        return Hex.encode(try terminal.pinBlock(pin: try ScriptValues.substitute(pin, variables: variables), pan: pan))
+                        return Hex.encode(
+                            try terminal.pinBlock(pin: try ScriptValues.substitute(pin, variables: variables), pan: pan)
+                        )
                     } catch let error as ScriptError {
                         throw error
                     } catch {
@@ -476,7 +488,9 @@ struct Play {
             outcome.problems.append(problem)
         }
         if !unmatched.isEmpty {
-            outcome.problems.append("before the answer, \(unmatched.count) answer(s) came that match no request of this step:")
+            outcome.problems.append(
+                "before the answer, \(unmatched.count) answer(s) came that match no request of this step:"
+            )
             outcome.problems += unmatched.map { "  unmatched: \($0)" }
         }
         let differences = ScriptCheck.check(

@@ -28,7 +28,10 @@ public struct ScriptTerminal {
         public var time: TransmissionTime
 
         public var variables: [String: String] {
-            ["stan": self.stan, "time": self.time.transmission, "localTime": self.time.localTime, "localDate": self.time.localDate]
+            [
+                "stan": self.stan, "time": self.time.transmission, "localTime": self.time.localTime,
+                "localDate": self.time.localDate,
+            ]
         }
     }
 
@@ -93,7 +96,10 @@ public struct ScriptTerminal {
         } else if let token = self.cardToken {
             try request.set(62, token)
         } else {
-            throw ScriptError(.badStep, "a card step without a pin needs an open card session (an earlier approved PIN)")
+            throw ScriptError(
+                .badStep,
+                "a card step without a pin needs an open card session (an earlier approved PIN)"
+            )
         }
         if let newPIN { try request.set(125, bytes: try self.pinBlock(pin: newPIN, pan: pan)) }
         return request

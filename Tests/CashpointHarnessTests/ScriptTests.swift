@@ -94,7 +94,9 @@ struct ScriptTests {
 
     @Test("a PIN never appears in an error about it")
     func pinNotRepeated() {
-        let error = #expect(throws: ScriptError.self) { try ScriptValues.substitute("${pinBlock(9876)}", variables: [:]) }
+        let error = #expect(throws: ScriptError.self) {
+            try ScriptValues.substitute("${pinBlock(9876)}", variables: [:])
+        }
         #expect(error?.detail.contains("9876") == false)
     }
 
@@ -128,9 +130,19 @@ struct ScriptTests {
         let script = try Script.load(directory.appendingPathComponent("main.json").path)
         #expect(script.steps.map(\.action) == ["signOn", "echo", "signOff"])
 
-        try "steps: [{include: b.yaml}]".write(to: directory.appendingPathComponent("a.yaml"), atomically: true, encoding: .utf8)
-        try "steps: [{include: a.yaml}]".write(to: directory.appendingPathComponent("b.yaml"), atomically: true, encoding: .utf8)
-        let cycle = #expect(throws: ScriptError.self) { try Script.load(directory.appendingPathComponent("a.yaml").path) }
+        try "steps: [{include: b.yaml}]".write(
+            to: directory.appendingPathComponent("a.yaml"),
+            atomically: true,
+            encoding: .utf8
+        )
+        try "steps: [{include: a.yaml}]".write(
+            to: directory.appendingPathComponent("b.yaml"),
+            atomically: true,
+            encoding: .utf8
+        )
+        let cycle = #expect(throws: ScriptError.self) {
+            try Script.load(directory.appendingPathComponent("a.yaml").path)
+        }
         #expect(cycle?.code == .includeCycle)
     }
 
@@ -151,7 +163,10 @@ struct ScriptTests {
     @Test("${...}: variables, the $${ escape, an unknown name, an unclosed brace, a function call")
     func substitution() throws {
         let variables = ["rrn": "000000000042", "pan": "4761739001010119"]
-        #expect(try ScriptValues.substitute("R=${rrn}; ${ pan }", variables: variables) == "R=000000000042; 4761739001010119")
+        #expect(
+            try ScriptValues.substitute("R=${rrn}; ${ pan }", variables: variables)
+                == "R=000000000042; 4761739001010119"
+        )
         #expect(try ScriptValues.substitute("cost $5, $${rrn}", variables: variables) == "cost $5, ${rrn}")
         let unknown = #expect(throws: ScriptError.self) { try ScriptValues.substitute("${auth}", variables: variables) }
         #expect(unknown?.code == .unknownVariable)
@@ -160,7 +175,9 @@ struct ScriptTests {
         #expect(ScriptValues.call("pinBlock(1234, 4761739001010119)")?.name == "pinBlock")
         #expect(ScriptValues.call("pinBlock(1234, 4761739001010119)")?.arguments == ["1234", "4761739001010119"])
         #expect(ScriptValues.call("pan") == nil)
-        #expect(try ScriptValues.substitute("${luhn(${bin}123456789)}", variables: ["bin": "476173"]) == "4761731234567890")
+        #expect(
+            try ScriptValues.substitute("${luhn(${bin}123456789)}", variables: ["bin": "476173"]) == "4761731234567890"
+        )
         #expect(throws: ScriptError.self) { try ScriptValues.substitute("${luhn(12a)}", variables: [:]) }
     }
 
@@ -202,7 +219,10 @@ struct ScriptTests {
         return try ATM87Message(mti: .financialResponse, fields: fields)
     }
 
-    static func check(_ expect: [String: FieldExpectation], variables: [String: String] = [:]) throws -> [ScriptDifference] {
+    static func check(
+        _ expect: [String: FieldExpectation],
+        variables: [String: String] = [:]
+    ) throws -> [ScriptDifference] {
         ScriptCheck.check(try answer(), request: try request(), expect: expect, variables: variables)
     }
 
@@ -210,7 +230,9 @@ struct ScriptTests {
     func basicChecks() throws {
         #expect(try Self.check(["39": "00", "37": "*", "44": "-", "mti": "0210", "48.AN": "CP0000000001"]).isEmpty)
         #expect(try Self.check(["38": FieldExpectation(matches: "[0-9A-F]{6}")]).isEmpty)
-        let differences = try Self.check(["39": "51", "44": "*", "37": "-", "38": FieldExpectation(matches: "[0-9]{6}")])
+        let differences = try Self.check([
+            "39": "51", "44": "*", "37": "-", "38": FieldExpectation(matches: "[0-9]{6}"),
+        ])
         #expect(
             differences.map(\.description) == [
                 #"field 37: expected absent, got "000000000042""#,
@@ -244,7 +266,11 @@ struct ScriptTests {
             expect: ["4": "*E"],
             variables: [:]
         )
-        #expect(changed.map(\.description) == [#"field 4: expected the request's "000000010000" echoed, got "000000020000""#])
+        #expect(
+            changed.map(\.description) == [
+                #"field 4: expected the request's "000000010000" echoed, got "000000020000""#
+            ]
+        )
         let noRequest = ScriptCheck.check(try Self.answer(), request: nil, expect: ["4": "*E"], variables: [:])
         #expect(noRequest.count == 1)
     }
@@ -258,8 +284,15 @@ struct ScriptTests {
         #expect(ScriptCheck.amount("000000010000") == 10_000)
         #expect(ScriptCheck.amount("-2000") == -2_000)
         #expect(ScriptCheck.amount("CP0000000001") == nil)
-        #expect(try Self.check(["54": FieldExpectation(le: "240000", gt: "0"), "4": FieldExpectation(eq: "10000")]).isEmpty)
-        #expect(try Self.check(["48.BL": FieldExpectation(lt: "${limit}", ge: "C000000050000")], variables: ["limit": "60000"]).isEmpty)
+        #expect(
+            try Self.check(["54": FieldExpectation(le: "240000", gt: "0"), "4": FieldExpectation(eq: "10000")]).isEmpty
+        )
+        #expect(
+            try Self.check(
+                ["48.BL": FieldExpectation(lt: "${limit}", ge: "C000000050000")],
+                variables: ["limit": "60000"]
+            ).isEmpty
+        )
         let differences = try Self.check(["54": FieldExpectation(lt: "240000"), "4": FieldExpectation(ne: "10000")])
         #expect(differences.map(\.key) == ["4", "54"])
         #expect(differences.last?.expected == "an amount < 240000")
@@ -270,8 +303,14 @@ struct ScriptTests {
     @Test("a balance change since a captured value")
     func balanceChange() throws {
         let since = ["before": "0001978C000000250000"]
-        #expect(try Self.check(["54": FieldExpectation(change: .init(since: "before", by: "-10000"))], variables: since).isEmpty)
-        let wrong = try Self.check(["54": FieldExpectation(change: .init(since: "before", by: "-5000"))], variables: since)
+        #expect(
+            try Self.check(["54": FieldExpectation(change: .init(since: "before", by: "-10000"))], variables: since)
+                .isEmpty
+        )
+        let wrong = try Self.check(
+            ["54": FieldExpectation(change: .init(since: "before", by: "-5000"))],
+            variables: since
+        )
         #expect(
             wrong.map(\.description) == [
                 "field 54: expected 245000 (a change of -5000 since before), got 240000 (a change of -10000)"
@@ -380,12 +419,23 @@ struct ScriptTests {
         var terminal = ScriptTerminal(terminal: "BRANCH01", masterKey: SymmetricKey(size: .bits256), firstSTAN: 1)
         let stamp = terminal.stamp(now: Date())
         let card = try ATM87Message(mti: .financialRequest, fields: [11: stamp.stan, 41: "BRANCH01"])
-        #expect(terminal.absorb(try ATM87Message(mti: .financialResponse, fields: [11: stamp.stan, 39: "51", 62: "card"]), to: card) == nil)
+        #expect(
+            terminal.absorb(
+                try ATM87Message(mti: .financialResponse, fields: [11: stamp.stan, 39: "51", 62: "card"]),
+                to: card
+            ) == nil
+        )
         #expect(terminal.cardToken == "card")
         let login = try terminal.administrative("LOGIN", [("UN", "tina")], fields: [:], token: nil, stamp)
-        _ = terminal.absorb(try ATM87Message(mti: .administrativeResponse, fields: [11: stamp.stan, 39: "55", 62: "no"]), to: login)
+        _ = terminal.absorb(
+            try ATM87Message(mti: .administrativeResponse, fields: [11: stamp.stan, 39: "55", 62: "no"]),
+            to: login
+        )
         #expect(terminal.staffToken == nil)
-        _ = terminal.absorb(try ATM87Message(mti: .administrativeResponse, fields: [11: stamp.stan, 39: "00", 62: "staff"]), to: login)
+        _ = terminal.absorb(
+            try ATM87Message(mti: .administrativeResponse, fields: [11: stamp.stan, 39: "00", 62: "staff"]),
+            to: login
+        )
         #expect(terminal.staffToken == "staff")
         // Not signed on: no PIN block can be made.
         #expect(throws: ScriptError.self) { try terminal.pinBlock(pin: "1234", pan: "4761739001010119") }
@@ -415,9 +465,14 @@ struct ScriptTests {
                     StepResult(index: 3, name: "echo", action: "echo", status: .error, problems: ["${x} is not set"]),
                 ]
             ),
-            ScriptResult(name: "second", file: "b.json", terminal: "BRANCH01", steps: [
-                StepResult(index: 1, name: "echo", action: "echo", status: .passed, notes: ["]]> in a note"])
-            ]),
+            ScriptResult(
+                name: "second",
+                file: "b.json",
+                terminal: "BRANCH01",
+                steps: [
+                    StepResult(index: 1, name: "echo", action: "echo", status: .passed, notes: ["]]> in a note"])
+                ]
+            ),
         ])
     }
 
