@@ -16,14 +16,18 @@ struct SwitchAddress: ParsableArguments {
     var fixture: String = "fixtures/bank.json"
 
     func masterKey(of terminal: String) throws -> SecretKey {
+        try Self.masterKey(of: terminal, fixture: self.fixture)
+    }
+
+    static func masterKey(of terminal: String, fixture: String) throws -> SecretKey {
         let bank: BankFixture
         do {
-            bank = try BankFixture.load(self.fixture)
+            bank = try BankFixture.load(fixture)
         } catch {
-            throw ValidationError("cannot read \(self.fixture): \(error)")
+            throw ValidationError("cannot read \(fixture): \(error)")
         }
         guard let hex = bank.terminals.first(where: { $0.id == terminal })?.masterKey else {
-            throw ValidationError("\(self.fixture) has no master key for terminal \(terminal)")
+            throw ValidationError("\(fixture) has no master key for terminal \(terminal)")
         }
         do {
             return try SecretKey(hex: hex, name: "master key of \(terminal)")
@@ -32,48 +36,63 @@ struct SwitchAddress: ParsableArguments {
         }
     }
 
-    /// Plays a sequence; the number of steps whose answers differed.
-    func play(_ sequence: CashpointHarness.Sequence) async throws -> Int {
-        try await SequenceRunner(
+    /// The runner for scripts at this address, with the fixture's master keys.
+    func runner(say: @escaping @Sendable (String) -> Void) -> ScriptRunner {
+        let fixture = self.fixture
+        return ScriptRunner(
             host: self.host,
             port: self.port,
-            masterKey: try self.masterKey(of: sequence.terminal).key,
+            masterKey: { terminal in try Self.masterKey(of: terminal, fixture: fixture).key },
             say: say
-        ).run(sequence)
+        )
+    }
+
+    /// Plays a script; the number of steps that did not pass.
+    func play(_ script: Script) async throws -> Int {
+        let result = await self.runner(say: say).run(script)
+        return result.failed + result.errors
     }
 }
 
 struct Run: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
-        abstract: "Play scripted sequences (fixtures/sequences/*.json) at a switch and check every answer.",
+        abstract: "Play scripts (fixtures/sequences/*.yaml, *.json) at a switch and check every answer.",
         discussion: """
-            Prints each step's answer through the masking printer and every field that differs from \
-            the sequence's expectation. Exits 1 if any step differs, 2 if a sequence cannot run.
+            Prints each step, and for a step that failed what differed and both messages through the \
+            masking printer; the closing line is `N passed, N failed` (steps). docs/harness.md describes \
+            scripts. Exits 1 if any step failed or a script could not be read.
             """
     )
 
-    @Argument(help: "Sequence files.")
+    @Argument(help: "Script files (YAML or JSON).")
     var files: [String]
 
     @OptionGroup var address: SwitchAddress
 
+    @Option(help: "Write a JUnit XML report here (a testsuite per script, a testcase per step).")
+    var junit: String?
+
+    @Flag(help: "Print the report as JSON on standard output (the progress goes to standard error).")
+    var json = false
+
     func run() async throws {
-        var failures = 0
-        for file in self.files {
-            let sequence: CashpointHarness.Sequence
+        let printer: @Sendable (String) -> Void
+        if self.json {
+            printer = { text in sayToStandardError(text) }
+        } else {
+            printer = { text in say(text) }
+        }
+        let report = await self.address.runner(say: printer).run(files: self.files)
+        if let junit = self.junit {
             do {
-                sequence = try Sequence.load(file)
+                try report.junitXML().write(toFile: junit, atomically: true, encoding: .utf8)
             } catch {
-                throw ValidationError("cannot read the sequence \(file): \(error)")
-            }
-            do {
-                failures += try await self.address.play(sequence)
-            } catch {
-                say("sequence \(sequence.name) stopped: \(error)")
-                throw ExitCode(2)
+                throw ValidationError("cannot write the JUnit report \(junit): \(error.localizedDescription)")
             }
         }
-        if failures > 0 { throw ExitCode(1) }
+        if self.json { print(report.json()) }
+        printer(report.summary)
+        if report.failed > 0 { throw ExitCode(1) }
     }
 }
 
@@ -177,7 +196,7 @@ struct Flood: AsyncParsableCommand {
             }
             if opened < self.idle { failed = true }
         }
-        let failures = try await self.address.play(try Sequence.load(self.then))
+        let failures = try await self.address.play(try Script.load(self.then))
         if failures > 0 || failed { throw ExitCode(1) }
         say("flood: OK")
     }
@@ -226,4 +245,9 @@ actor SharedRelease {
         for waiter in self.waiters { waiter.resume() }
         self.waiters = []
     }
+}
+
+/// A line on standard error (progress while standard output carries a machine report).
+func sayToStandardError(_ text: String) {
+    FileHandle.standardError.write(Data((text + "\n").utf8))
 }
