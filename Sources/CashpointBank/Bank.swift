@@ -17,6 +17,15 @@ public struct PresentedCard: Sendable, Hashable {
     public var maskedPAN: String { CredentialHasher.maskPAN(self.pan) }
 }
 
+/// The field in which a reversal advice disagrees with its original. Its description starts with the
+/// 25 characters field 44 carries: `not the original: field N`.
+public struct ReversalMismatch: Sendable, Hashable, CustomStringConvertible {
+    public var field: Int
+    public var detail: String
+
+    public var description: String { "not the original: field \(self.field) (\(self.detail))" }
+}
+
 /// A cardholder whose PIN (or session token) was checked: what later requests of the card session act as.
 public struct CardHolder: Sendable, Hashable {
     public var cardID: Int64
@@ -498,8 +507,9 @@ public struct Bank: Sendable {
         )
     }
 
-    /// Why a reversal advice does not agree with the original it names (its kind, its amount, and
-    /// for an approved original its card, through the original's request digest); nil when it agrees.
+    /// Where a reversal advice disagrees with the original it names (its kind, field 3; its amount,
+    /// field 4; for an approved original its card, field 2, through the original's request digest);
+    /// nil when it agrees.
     /// An original that is not found, or was refused, moved nothing: there is nothing to disagree
     /// with, and the advice is acknowledged as before.
     public func reversalMismatch(
@@ -509,7 +519,7 @@ public struct Bank: Sendable {
         kind: PostingKind?,
         amount: Int64?,
         card: PresentedCard?
-    ) async throws -> String? {
+    ) async throws -> ReversalMismatch? {
         guard
             let original = try await self.records.reversalOriginal(
                 terminal: terminal,
@@ -517,8 +527,10 @@ public struct Bank: Sendable {
                 transmitted: originalTransmitted
             )
         else { return nil }
-        if kind?.rawValue != original.kind { return "field 3: the original is a \(original.kind)" }
-        if amount != original.amount { return "field 4: not the original's amount" }
+        if kind?.rawValue != original.kind {
+            return ReversalMismatch(field: 3, detail: "the original is a \(original.kind)")
+        }
+        if amount != original.amount { return ReversalMismatch(field: 4, detail: "not the original's amount") }
         if original.responseCode.isApproved {
             let digest = card.map { card in
                 RequestDigest.of(
@@ -526,7 +538,9 @@ public struct Bank: Sendable {
                         + [original.from, original.to].compactMap { $0 }
                 )
             }
-            if digest != original.requestDigest { return "field 2: not the original's card" }
+            if digest != original.requestDigest {
+                return ReversalMismatch(field: 2, detail: "not the original's card")
+            }
         }
         return nil
     }

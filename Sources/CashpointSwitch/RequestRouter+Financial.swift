@@ -203,7 +203,7 @@ extension RequestRouter {
             amount: request.integer(4).map(Int64.init),
             card: Self.pan(of: request).map { self.bank.present(pan: $0) }
         ) {
-            throw Refusal(.invalidTransaction, "does not match the original: \(mismatch)", audit: "reversal.refused")
+            throw Refusal(.invalidTransaction, mismatch.description, audit: "reversal.refused")
         }
     }
 

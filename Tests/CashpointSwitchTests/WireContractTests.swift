@@ -219,10 +219,15 @@ struct WireContractTests {
                 let cash = try await terminal.cardRequest(
                     .withdrawal, pan: alice.pan, pin: alice.pin, amount: 10_000, from: alice.current)
                 #expect(cash[39] == "00")
-                for change in [[2: bob.pan], [3: "210000"], [4: "000000020000"], [4: "000000005000"]] {
+                let changes: [([Int: String], Int)] = [
+                    ([2: bob.pan], 2), ([3: "210000"], 3), ([4: "000000020000"], 4), ([4: "000000005000"], 4),
+                ]
+                for (change, field) in changes {
                     let advice = try Self.reversal(of: cash, terminal, changing: change)
                     let answer = try await terminal.send(advice)
                     #expect(answer[39] == "12", "\(change)")
+                    // Field 44 (25 characters) names the field that differs.
+                    #expect(answer[44] == "not the original: field \(field)", "\(change)")
                     #expect(ATM87Rules.check(response: answer, to: advice).isEmpty)
                 }
                 #expect(try await under.bank.balance(alice.current) == 240_000)
