@@ -161,25 +161,18 @@ struct RobustnessTests {
         }
     }
 
-    @Test("PostgreSQL unreachable: 91 within a second, and service resumes by itself")
+    @Test("PostgreSQL unreachable: 91, then 91 at once while it is down, and service resumes by itself")
     func databaseDown() async throws {
+        // How soon the 91 comes (probeAfter, then at most two probes) is DatabaseHealth's, tested on a
+        // manual clock in DatabaseHealthTests; here, over TCP and a real outage, only what is answered.
         try await Self.behindProxy { under, database in
             try await under.terminal { terminal in
                 #expect(try await terminal.cardRequest(.balance, pan: alice.pan, pin: alice.pin)[39] == "00")
                 database.takeDown()
-                let clock = ContinuousClock()
-                var answer: ATM87Message?
-                let elapsed = try await clock.measure {
-                    answer = try await terminal.cardRequest(.balance, pan: alice.pan)
-                }
-                #expect(answer?[39] == "91")
-                // The promise is one second; allow for a loaded CI machine.
-                #expect(elapsed < .seconds(2), "91 took \(elapsed)")
-                let again = try await clock.measure {
-                    answer = try await terminal.cardRequest(.balance, pan: alice.pan)
-                }
-                #expect(answer?[39] == "91")
-                #expect(again < .milliseconds(500), "the second 91 took \(again)")
+                #expect(try await terminal.cardRequest(.balance, pan: alice.pan)[39] == "91")
+                // Known to be down: the next request is answered 91 without waiting for a probe.
+                #expect(under.current.router.health.isDown)
+                #expect(try await terminal.cardRequest(.balance, pan: alice.pan)[39] == "91")
                 database.bringUp()
                 var resumed = false
                 for _ in 0..<60 where !resumed {
