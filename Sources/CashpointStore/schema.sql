@@ -223,37 +223,60 @@ $$;
 ALTER FUNCTION bank.audit(p_actor text, p_action text, p_outcome text, p_details jsonb, p_ip text, p_device text) OWNER TO cashpoint_owner;
 
 --
--- Name: balance(text, bigint, bigint, text, text, text, text); Type: FUNCTION; Schema: bank; Owner: cashpoint_owner
+-- Name: balance(text, bigint, bigint, text, text, text, text, bytea, text); Type: FUNCTION; Schema: bank; Owner: cashpoint_owner
 --
 
-CREATE FUNCTION bank.balance(p_role text, p_user_id bigint, p_card_id bigint, p_account_no text, p_actor text, p_ip text, p_device text) RETURNS TABLE(response_code text, balance bigint, currency text)
+CREATE FUNCTION bank.balance(p_role text, p_user_id bigint, p_card_id bigint, p_account_no text, p_actor text, p_ip text, p_device text, p_pan_digest bytea DEFAULT NULL::bytea, p_jti text DEFAULT NULL::text) RETURNS TABLE(response_code text, balance bigint, currency text, card_id bigint, card_status text, user_locked boolean, session_ended boolean)
     LANGUAGE plpgsql SECURITY DEFINER
     SET search_path TO 'pg_catalog', 'bank'
     SET plan_cache_mode TO 'force_generic_plan'
     AS $$
 DECLARE
     v_account record;
-    v_code text := '00';
+    v_state record;
+    v_context text;
 BEGIN
-    PERFORM bank.set_context(p_role, p_user_id);
-    SELECT a.id, a.balance, a.currency, a.kind, a.is_locked INTO v_account
+    IF p_pan_digest IS NOT NULL THEN
+        -- A card session: the system context reads the card (the cards' row-level security).
+        v_context := set_config('cashpoint.role', 'system', true) || set_config('cashpoint.user_id', '', true);
+        SELECT * INTO v_state FROM bank.card_session_refused(p_pan_digest, p_jti, p_card_id);
+        IF FOUND THEN
+            card_id := v_state.card_id;
+            card_status := v_state.status;
+            user_locked := v_state.user_locked;
+            session_ended := v_state.ended;
+            RETURN NEXT;
+            RETURN;
+        END IF;
+        card_id := p_card_id;
+        card_status := 'active';
+        user_locked := false;
+        session_ended := false;
+    END IF;
+    IF p_role IS NULL OR p_role NOT IN ('customer', 'teller', 'admin', 'system') OR (p_role = 'customer' AND p_user_id IS NULL) THEN
+        PERFORM bank.set_context(p_role, p_user_id); -- raises the error that names what is wrong
+    END IF;
+    v_context := set_config('cashpoint.role', p_role, true) || set_config('cashpoint.user_id', coalesce(p_user_id::text, ''), true);
+    SELECT a.id, a.balance, a.currency, a.kind,
+        p_card_id IS NULL OR EXISTS (
+            SELECT 1 FROM bank.card_accounts ca WHERE ca.card_id = p_card_id AND ca.account_id = a.id) AS on_card
+    INTO v_account
     FROM bank.accounts a WHERE a.account_no = p_account_no;
-    IF v_account.id IS NULL OR (p_role = 'customer' AND v_account.kind <> 'customer') THEN
-        v_code := '76';
-    ELSIF p_card_id IS NOT NULL AND NOT EXISTS (
-        SELECT 1 FROM bank.card_accounts ca WHERE ca.card_id = p_card_id AND ca.account_id = v_account.id) THEN
-        v_code := '57';
+    response_code := CASE
+        WHEN v_account.id IS NULL OR (p_role = 'customer' AND v_account.kind <> 'customer') THEN '76'
+        WHEN NOT v_account.on_card THEN '57'
+        ELSE '00' END;
+    INSERT INTO bank.audit_logs (actor, action, outcome, details, ip, device)
+    VALUES (p_actor, 'balance', response_code, jsonb_build_object('account', p_account_no), p_ip, p_device);
+    IF response_code = '00' THEN
+        balance := v_account.balance;
+        currency := v_account.currency;
     END IF;
-    PERFORM bank.audit(p_actor, 'balance', v_code, jsonb_build_object('account', p_account_no), p_ip, p_device);
-    IF v_code = '00' THEN
-        RETURN QUERY SELECT v_code, v_account.balance, v_account.currency::text;
-    ELSE
-        RETURN QUERY SELECT v_code, NULL::bigint, NULL::text;
-    END IF;
+    RETURN NEXT;
 END
 $$;
 
-ALTER FUNCTION bank.balance(p_role text, p_user_id bigint, p_card_id bigint, p_account_no text, p_actor text, p_ip text, p_device text) OWNER TO cashpoint_owner;
+ALTER FUNCTION bank.balance(p_role text, p_user_id bigint, p_card_id bigint, p_account_no text, p_actor text, p_ip text, p_device text, p_pan_digest bytea, p_jti text) OWNER TO cashpoint_owner;
 
 --
 -- Name: bank_currency(); Type: FUNCTION; Schema: bank; Owner: cashpoint_owner
@@ -331,23 +354,12 @@ ALTER FUNCTION bank.card_session(p_pan_digest bytea, p_jti text) OWNER TO cashpo
 --
 
 CREATE FUNCTION bank.card_session_refused(p_pan_digest bytea, p_jti text, p_card_id bigint) RETURNS TABLE(card_id bigint, status text, user_locked boolean, ended boolean)
-    LANGUAGE plpgsql
+    LANGUAGE sql STABLE
     AS $$
-DECLARE
-    v_state record;
-BEGIN
-    -- The cards' row-level security lets the system context read any card.
-    PERFORM set_config('cashpoint.role', 'system', true), set_config('cashpoint.user_id', '', true);
-    SELECT c.id AS card_id, c.status, u.locked AS user_locked,
-        EXISTS (SELECT 1 FROM bank.ended_sessions e WHERE e.jti = p_jti) AS ended
-    INTO v_state
-    FROM bank.cards c JOIN bank.users u ON u.id = c.user_id
-    WHERE c.pan_digest = p_pan_digest;
-    IF v_state.card_id IS DISTINCT FROM p_card_id OR v_state.status <> 'active' OR v_state.user_locked
-       OR v_state.ended THEN
-        RETURN QUERY SELECT v_state.card_id, v_state.status, v_state.user_locked, v_state.ended;
-    END IF;
-END
+    SELECT c.id, c.status, u.locked, s.ended
+    FROM (SELECT EXISTS (SELECT 1 FROM bank.ended_sessions e WHERE e.jti = p_jti) AS ended) s
+    LEFT JOIN (bank.cards c JOIN bank.users u ON u.id = c.user_id) ON c.pan_digest = p_pan_digest
+    WHERE c.id IS DISTINCT FROM p_card_id OR c.status <> 'active' OR u.locked OR s.ended
 $$;
 
 ALTER FUNCTION bank.card_session_refused(p_pan_digest bytea, p_jti text, p_card_id bigint) OWNER TO cashpoint_owner;
@@ -829,10 +841,10 @@ $$;
 ALTER FUNCTION bank.period_figures(p_ids bigint[]) OWNER TO cashpoint_owner;
 
 --
--- Name: post(text, bigint, bigint, text, text, text, text, text, text, bytea, text, bigint, text, text); Type: FUNCTION; Schema: bank; Owner: cashpoint_owner
+-- Name: post(text, bigint, bigint, text, text, text, text, text, text, bytea, text, bigint, text, text, bytea, text); Type: FUNCTION; Schema: bank; Owner: cashpoint_owner
 --
 
-CREATE FUNCTION bank.post(p_role text, p_user_id bigint, p_card_id bigint, p_actor text, p_ip text, p_device text, p_terminal text, p_stan text, p_transmitted text, p_digest bytea, p_kind text, p_amount bigint, p_from text, p_to text) RETURNS TABLE(response_code text, transaction_id bigint, balance_after bigint, auth_code text, replayed boolean)
+CREATE FUNCTION bank.post(p_role text, p_user_id bigint, p_card_id bigint, p_actor text, p_ip text, p_device text, p_terminal text, p_stan text, p_transmitted text, p_digest bytea, p_kind text, p_amount bigint, p_from text, p_to text, p_pan_digest bytea DEFAULT NULL::bytea, p_jti text DEFAULT NULL::text) RETURNS TABLE(response_code text, transaction_id bigint, balance_after bigint, auth_code text, replayed boolean, card_id bigint, card_status text, user_locked boolean, session_ended boolean)
     LANGUAGE plpgsql SECURITY DEFINER
     SET search_path TO 'pg_catalog', 'bank'
     SET plan_cache_mode TO 'force_generic_plan'
@@ -850,7 +862,26 @@ DECLARE
     v_code text;
     v_context text;
     v_card_permitted boolean := true;
+    v_state record;
 BEGIN
+    IF p_pan_digest IS NOT NULL THEN
+        -- A card session: the system context reads the card (the cards' row-level security).
+        v_context := set_config('cashpoint.role', 'system', true) || set_config('cashpoint.user_id', '', true);
+        SELECT * INTO v_state FROM bank.card_session_refused(p_pan_digest, p_jti, p_card_id);
+        IF FOUND THEN
+            replayed := false;
+            card_id := v_state.card_id;
+            card_status := v_state.status;
+            user_locked := v_state.user_locked;
+            session_ended := v_state.ended;
+            RETURN NEXT;
+            RETURN;
+        END IF;
+        card_id := p_card_id;
+        card_status := 'active';
+        user_locked := false;
+        session_ended := false;
+    END IF;
     IF p_role IS NULL OR p_role NOT IN ('customer', 'teller', 'admin') OR (p_role = 'customer' AND p_user_id IS NULL)
        OR p_kind IS NULL OR p_kind NOT IN ('withdrawal', 'deposit', 'transfer') THEN
         IF p_role IS NULL OR p_role NOT IN ('customer', 'teller', 'admin') THEN
@@ -1005,7 +1036,7 @@ BEGIN
 END
 $$;
 
-ALTER FUNCTION bank.post(p_role text, p_user_id bigint, p_card_id bigint, p_actor text, p_ip text, p_device text, p_terminal text, p_stan text, p_transmitted text, p_digest bytea, p_kind text, p_amount bigint, p_from text, p_to text) OWNER TO cashpoint_owner;
+ALTER FUNCTION bank.post(p_role text, p_user_id bigint, p_card_id bigint, p_actor text, p_ip text, p_device text, p_terminal text, p_stan text, p_transmitted text, p_digest bytea, p_kind text, p_amount bigint, p_from text, p_to text, p_pan_digest bytea, p_jti text) OWNER TO cashpoint_owner;
 
 --
 -- Name: post_opening(text, text, bigint, text); Type: FUNCTION; Schema: bank; Owner: cashpoint_owner
@@ -1573,22 +1604,10 @@ ALTER FUNCTION bank.reverse(p_actor text, p_ip text, p_device text, p_terminal t
 --
 
 CREATE FUNCTION bank.session_balance(p_pan_digest bytea, p_jti text, p_role text, p_user_id bigint, p_card_id bigint, p_account_no text, p_actor text, p_ip text, p_device text) RETURNS TABLE(response_code text, balance bigint, card_id bigint, card_status text, user_locked boolean, session_ended boolean)
-    LANGUAGE plpgsql SECURITY DEFINER
-    SET search_path TO 'pg_catalog', 'bank'
-    SET plan_cache_mode TO 'force_generic_plan'
+    LANGUAGE sql STABLE
     AS $$
-DECLARE
-    v_state record;
-BEGIN
-    SELECT * INTO v_state FROM bank.card_session_refused(p_pan_digest, p_jti, p_card_id);
-    IF FOUND THEN
-        RETURN QUERY SELECT NULL::text, NULL::bigint, v_state.card_id, v_state.status, v_state.user_locked,
-            v_state.ended;
-        RETURN;
-    END IF;
-    RETURN QUERY SELECT b.response_code, b.balance, p_card_id, 'active'::text, false, false
-    FROM bank.balance(p_role, p_user_id, p_card_id, p_account_no, p_actor, p_ip, p_device) b;
-END
+    SELECT b.response_code, b.balance, b.card_id, b.card_status, b.user_locked, b.session_ended
+    FROM bank.balance(p_role, p_user_id, p_card_id, p_account_no, p_actor, p_ip, p_device, p_pan_digest, p_jti) b
 $$;
 
 ALTER FUNCTION bank.session_balance(p_pan_digest bytea, p_jti text, p_role text, p_user_id bigint, p_card_id bigint, p_account_no text, p_actor text, p_ip text, p_device text) OWNER TO cashpoint_owner;
@@ -1611,24 +1630,12 @@ ALTER FUNCTION bank.session_ended(p_jti text) OWNER TO cashpoint_owner;
 --
 
 CREATE FUNCTION bank.session_post(p_role text, p_user_id bigint, p_card_id bigint, p_actor text, p_ip text, p_device text, p_terminal text, p_stan text, p_transmitted text, p_digest bytea, p_kind text, p_amount bigint, p_from text, p_to text, p_pan_digest bytea, p_jti text) RETURNS TABLE(response_code text, transaction_id bigint, balance_after bigint, auth_code text, replayed boolean, card_id bigint, card_status text, user_locked boolean, session_ended boolean)
-    LANGUAGE plpgsql SECURITY DEFINER
-    SET search_path TO 'pg_catalog', 'bank'
-    SET plan_cache_mode TO 'force_generic_plan'
+    LANGUAGE sql STABLE
     AS $$
-DECLARE
-    v_state record;
-BEGIN
-    SELECT * INTO v_state FROM bank.card_session_refused(p_pan_digest, p_jti, p_card_id);
-    IF FOUND THEN
-        RETURN QUERY SELECT NULL::text, NULL::bigint, NULL::bigint, NULL::text, false,
-            v_state.card_id, v_state.status, v_state.user_locked, v_state.ended;
-        RETURN;
-    END IF;
-    RETURN QUERY SELECT p.response_code, p.transaction_id, p.balance_after, p.auth_code, p.replayed,
-        p_card_id, 'active'::text, false, false
+    SELECT p.response_code, p.transaction_id, p.balance_after, p.auth_code, p.replayed,
+        p.card_id, p.card_status, p.user_locked, p.session_ended
     FROM bank.post(p_role, p_user_id, p_card_id, p_actor, p_ip, p_device, p_terminal, p_stan, p_transmitted,
-        p_digest, p_kind, p_amount, p_from, p_to) p;
-END
+        p_digest, p_kind, p_amount, p_from, p_to, p_pan_digest, p_jti) p
 $$;
 
 ALTER FUNCTION bank.session_post(p_role text, p_user_id bigint, p_card_id bigint, p_actor text, p_ip text, p_device text, p_terminal text, p_stan text, p_transmitted text, p_digest bytea, p_kind text, p_amount bigint, p_from text, p_to text, p_pan_digest bytea, p_jti text) OWNER TO cashpoint_owner;
@@ -1643,7 +1650,10 @@ CREATE FUNCTION bank.session_statement(p_pan_digest bytea, p_jti text, p_role te
     AS $$
 DECLARE
     v_state record;
+    v_context text;
 BEGIN
+    -- The system context reads the card (bank.card_session_refused); the operation sets its own.
+    v_context := set_config('cashpoint.role', 'system', true) || set_config('cashpoint.user_id', '', true);
     SELECT * INTO v_state FROM bank.card_session_refused(p_pan_digest, p_jti, p_card_id);
     IF FOUND THEN
         RETURN QUERY SELECT NULL::text, NULL::bigint, NULL::timestamptz, NULL::text, NULL::bigint, NULL::bigint,
@@ -2751,11 +2761,11 @@ REVOKE ALL ON FUNCTION bank.audit(p_actor text, p_action text, p_outcome text, p
 GRANT ALL ON FUNCTION bank.audit(p_actor text, p_action text, p_outcome text, p_details jsonb, p_ip text, p_device text) TO cashpoint_switch;
 
 --
--- Name: FUNCTION balance(p_role text, p_user_id bigint, p_card_id bigint, p_account_no text, p_actor text, p_ip text, p_device text); Type: ACL; Schema: bank; Owner: cashpoint_owner
+-- Name: FUNCTION balance(p_role text, p_user_id bigint, p_card_id bigint, p_account_no text, p_actor text, p_ip text, p_device text, p_pan_digest bytea, p_jti text); Type: ACL; Schema: bank; Owner: cashpoint_owner
 --
 
-REVOKE ALL ON FUNCTION bank.balance(p_role text, p_user_id bigint, p_card_id bigint, p_account_no text, p_actor text, p_ip text, p_device text) FROM PUBLIC;
-GRANT ALL ON FUNCTION bank.balance(p_role text, p_user_id bigint, p_card_id bigint, p_account_no text, p_actor text, p_ip text, p_device text) TO cashpoint_switch;
+REVOKE ALL ON FUNCTION bank.balance(p_role text, p_user_id bigint, p_card_id bigint, p_account_no text, p_actor text, p_ip text, p_device text, p_pan_digest bytea, p_jti text) FROM PUBLIC;
+GRANT ALL ON FUNCTION bank.balance(p_role text, p_user_id bigint, p_card_id bigint, p_account_no text, p_actor text, p_ip text, p_device text, p_pan_digest bytea, p_jti text) TO cashpoint_switch;
 
 --
 -- Name: FUNCTION bank_currency(); Type: ACL; Schema: bank; Owner: cashpoint_owner
@@ -2910,11 +2920,11 @@ GRANT ALL ON FUNCTION bank.open_vault(p_actor text, p_account_no text, p_opening
 REVOKE ALL ON FUNCTION bank.period_figures(p_ids bigint[]) FROM PUBLIC;
 
 --
--- Name: FUNCTION post(p_role text, p_user_id bigint, p_card_id bigint, p_actor text, p_ip text, p_device text, p_terminal text, p_stan text, p_transmitted text, p_digest bytea, p_kind text, p_amount bigint, p_from text, p_to text); Type: ACL; Schema: bank; Owner: cashpoint_owner
+-- Name: FUNCTION post(p_role text, p_user_id bigint, p_card_id bigint, p_actor text, p_ip text, p_device text, p_terminal text, p_stan text, p_transmitted text, p_digest bytea, p_kind text, p_amount bigint, p_from text, p_to text, p_pan_digest bytea, p_jti text); Type: ACL; Schema: bank; Owner: cashpoint_owner
 --
 
-REVOKE ALL ON FUNCTION bank.post(p_role text, p_user_id bigint, p_card_id bigint, p_actor text, p_ip text, p_device text, p_terminal text, p_stan text, p_transmitted text, p_digest bytea, p_kind text, p_amount bigint, p_from text, p_to text) FROM PUBLIC;
-GRANT ALL ON FUNCTION bank.post(p_role text, p_user_id bigint, p_card_id bigint, p_actor text, p_ip text, p_device text, p_terminal text, p_stan text, p_transmitted text, p_digest bytea, p_kind text, p_amount bigint, p_from text, p_to text) TO cashpoint_switch;
+REVOKE ALL ON FUNCTION bank.post(p_role text, p_user_id bigint, p_card_id bigint, p_actor text, p_ip text, p_device text, p_terminal text, p_stan text, p_transmitted text, p_digest bytea, p_kind text, p_amount bigint, p_from text, p_to text, p_pan_digest bytea, p_jti text) FROM PUBLIC;
+GRANT ALL ON FUNCTION bank.post(p_role text, p_user_id bigint, p_card_id bigint, p_actor text, p_ip text, p_device text, p_terminal text, p_stan text, p_transmitted text, p_digest bytea, p_kind text, p_amount bigint, p_from text, p_to text, p_pan_digest bytea, p_jti text) TO cashpoint_switch;
 
 --
 -- Name: FUNCTION post_opening(p_actor text, p_account_no text, p_amount bigint, p_equity_no text); Type: ACL; Schema: bank; Owner: cashpoint_owner

@@ -11,13 +11,23 @@
 --   row's answer, 68, audited under the posting's kind, and nothing moves.
 -- A concurrent duplicate that claims the key first makes this call fail on
 -- transactions_idempotency_key (23505); the caller retries and gets the stored answer.
+-- For a card session (p_pan_digest given, with the session's id p_jti), the card and the session are
+-- checked first, in the same call: when the session may not go on, nothing is posted and the one row
+-- has response_code NULL and the card's state (card_id, card_status, user_locked, session_ended).
+-- bank.session_post names this form. (Until 2026-12-01 the session form was a function of its own that
+-- called this one: a nested SECURITY DEFINER call, its result materialized, on every card request.)
 SET LOCAL ROLE cashpoint_owner;
+
+-- Before 2026-12-01 it had no session parameters (and returned no card state).
+DROP FUNCTION IF EXISTS bank.post(text, bigint, bigint, text, text, text, text, text, text, bytea, text, bigint, text, text);
 
 CREATE OR REPLACE FUNCTION bank.post(
     p_role text, p_user_id bigint, p_card_id bigint, p_actor text, p_ip text, p_device text,
     p_terminal text, p_stan text, p_transmitted text, p_digest bytea,
-    p_kind text, p_amount bigint, p_from text, p_to text
-) RETURNS TABLE (response_code text, transaction_id bigint, balance_after bigint, auth_code text, replayed boolean)
+    p_kind text, p_amount bigint, p_from text, p_to text,
+    p_pan_digest bytea DEFAULT NULL, p_jti text DEFAULT NULL
+) RETURNS TABLE (response_code text, transaction_id bigint, balance_after bigint, auth_code text, replayed boolean,
+    card_id bigint, card_status text, user_locked boolean, session_ended boolean)
 LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, bank SET plan_cache_mode = force_generic_plan AS $$
 DECLARE
     v_cash_id bigint;
@@ -32,7 +42,26 @@ DECLARE
     v_code text;
     v_context text;
     v_card_permitted boolean := true;
+    v_state record;
 BEGIN
+    IF p_pan_digest IS NOT NULL THEN
+        -- A card session: the system context reads the card (the cards' row-level security).
+        v_context := set_config('cashpoint.role', 'system', true) || set_config('cashpoint.user_id', '', true);
+        SELECT * INTO v_state FROM bank.card_session_refused(p_pan_digest, p_jti, p_card_id);
+        IF FOUND THEN
+            replayed := false;
+            card_id := v_state.card_id;
+            card_status := v_state.status;
+            user_locked := v_state.user_locked;
+            session_ended := v_state.ended;
+            RETURN NEXT;
+            RETURN;
+        END IF;
+        card_id := p_card_id;
+        card_status := 'active';
+        user_locked := false;
+        session_ended := false;
+    END IF;
     IF p_role IS NULL OR p_role NOT IN ('customer', 'teller', 'admin') OR (p_role = 'customer' AND p_user_id IS NULL)
        OR p_kind IS NULL OR p_kind NOT IN ('withdrawal', 'deposit', 'transfer') THEN
         IF p_role IS NULL OR p_role NOT IN ('customer', 'teller', 'admin') THEN
@@ -187,5 +216,5 @@ BEGIN
 END
 $$;
 
-REVOKE ALL ON FUNCTION bank.post(text, bigint, bigint, text, text, text, text, text, text, bytea, text, bigint, text, text) FROM PUBLIC;
-GRANT EXECUTE ON FUNCTION bank.post(text, bigint, bigint, text, text, text, text, text, text, bytea, text, bigint, text, text) TO cashpoint_switch;
+REVOKE ALL ON FUNCTION bank.post(text, bigint, bigint, text, text, text, text, text, text, bytea, text, bigint, text, text, bytea, text) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION bank.post(text, bigint, bigint, text, text, text, text, text, text, bytea, text, bigint, text, text, bytea, text) TO cashpoint_switch;

@@ -11,7 +11,10 @@ LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, bank
 AS $$
 DECLARE
     v_state record;
+    v_context text;
 BEGIN
+    -- The system context reads the card (bank.card_session_refused); the operation sets its own.
+    v_context := set_config('cashpoint.role', 'system', true) || set_config('cashpoint.user_id', '', true);
     SELECT * INTO v_state FROM bank.card_session_refused(p_pan_digest, p_jti, p_card_id);
     IF FOUND THEN
         RETURN QUERY SELECT NULL::text, NULL::bigint, NULL::timestamptz, NULL::text, NULL::bigint, NULL::bigint,
