@@ -119,7 +119,8 @@ public struct BankCheck: Sendable {
                     largestAmount: self.largestAmount,
                     seed: self.seed,
                     requestTimeout: self.requestTimeout,
-                    settleDeadline: settleDeadline
+                    settleDeadline: settleDeadline,
+                    note: { progress("\(Self.seconds(ContinuousClock.now - start)) s: \($0)") }
                 )
                 group.addTask { await driver.run(stop: stop, recorder: recorder) }
             }
@@ -141,7 +142,13 @@ public struct BankCheck: Sendable {
                     for event in schedule.events {
                         try? await Task.sleep(until: start + event.at, clock: .continuous)
                         progress("\(Self.seconds(ContinuousClock.now - start)) s: \(event.fault.rawValue)")
-                        await self.inject(event, terminalProxy: terminalProxy, databaseProxy: databaseProxy, faults: faults)
+                        await self.inject(
+                            event,
+                            terminalProxy: terminalProxy,
+                            databaseProxy: databaseProxy,
+                            faults: faults,
+                            progress: progress
+                        )
                     }
                     // The last fault's recovery, before the end.
                     try? await Task.sleep(for: .seconds(5))
@@ -197,7 +204,13 @@ public struct BankCheck: Sendable {
         )
     }
 
-    func inject(_ event: ChaosSchedule.Event, terminalProxy: ChaosProxy, databaseProxy: ChaosProxy?, faults: BankCheckFaults) async {
+    func inject(
+        _ event: ChaosSchedule.Event,
+        terminalProxy: ChaosProxy,
+        databaseProxy: ChaosProxy?,
+        faults: BankCheckFaults,
+        progress: @Sendable (String) -> Void
+    ) async {
         switch event.fault {
         case .killSwitch, .restartDatabase:
             let command = (event.fault == .killSwitch ? self.commands.restartSwitch : self.commands.restartDatabase) ?? ""
@@ -208,8 +221,9 @@ public struct BankCheck: Sendable {
                 faults.failed("\(event.fault.rawValue): \(command) exited with status \(status)")
             }
         case .cutConnections:
-            terminalProxy.cutAll()
+            let cut = terminalProxy.cutAll()
             faults.fired(event.fault)
+            progress("\(cut) terminal connections cut")
         case .delayDatabase:
             databaseProxy?.setDelay(event.delay)
             faults.fired(event.fault)

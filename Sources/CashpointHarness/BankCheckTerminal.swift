@@ -61,6 +61,8 @@ struct BankCheckTerminal: Sendable {
     var requestTimeout: Duration
     /// Past it, a terminal gives up the reversal it still owes (the checker then names the request).
     var settleDeadline: @Sendable () -> ContinuousClock.Instant
+    /// Told of each request that goes in doubt and of each reversal answered.
+    var note: @Sendable (String) -> Void = { _ in }
 
     /// A request in doubt whose reversal has not been acknowledged.
     struct Owed {
@@ -167,7 +169,10 @@ struct BankCheckTerminal: Sendable {
             }
             let outcome = answer.map { BankCheckOutcome.of(responseCode: $0[39] ?? "--") } ?? .inDoubt(lost!)
             let index = recorder.record(BankCheckRequest(key: key, operation: operation, outcome: outcome))
-            if case .inDoubt = outcome { owed = Owed(index: index, original: request) }
+            if case .inDoubt(let why) = outcome {
+                owed = Owed(index: index, original: request)
+                self.note("\(key) \(operation.kind.rawValue) in doubt: \(why.rawValue)")
+            }
             guard let answer else { throw BankCheckReconnect(reason: "request \(key) got no answer") }
             // 63: the card session's token was refused (expired, or the switch restarted): the PIN again.
             pin = answer[39] == ResponseCode.securityViolation.rawValue ? self.terminal.pin : nil
@@ -213,6 +218,7 @@ struct BankCheckTerminal: Sendable {
         let code = answer[39] ?? "--"
         let key = Self.key(of: owed.advice!)
         let final = code != "91" && code != "96"
+        self.note("\(Self.key(of: owed.original)): its reversal answered \(code) (attempt \(owed.attempts))")
         recorder.recordReversal(
             BankCheckReversal(key: key, answer: final ? code : nil, attempts: owed.attempts),
             of: owed.index
