@@ -1,3 +1,4 @@
+public import CashpointBank
 /// A row of `bank.transactions` with its posting lines (`bank.history`), as the bank check reads them.
 public struct BankCheckLedgerRow: Sendable, Hashable {
     public struct Line: Sendable, Hashable {

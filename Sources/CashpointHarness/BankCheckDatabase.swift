@@ -1,3 +1,4 @@
+import CashpointBank
 public import CashpointDatabase
 public import Foundation
 public import Logging

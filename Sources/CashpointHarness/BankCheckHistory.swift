@@ -1,27 +1,13 @@
+public import CashpointBank
+
 /// What the bank check records while it runs and reads afterwards: the requests its terminals sent with
 /// what became of each, and the bank's balances as read. The checker (`BankCheckChecker`) is a pure
 /// function of these and the ledger's rows.
 
 /// How the switch and the ledger identify a request: the terminal, the STAN (field 11) and the
-/// transmission time (field 7). `bank.transactions` holds at most one row per key
-/// (`transactions_idempotency_key`); a repeat with the same key gets the stored answer.
-public struct BankCheckKey: Sendable, Hashable, Comparable, CustomStringConvertible {
-    public var terminal: String
-    public var stan: String
-    public var transmitted: String
-
-    public init(terminal: String, stan: String, transmitted: String) {
-        self.terminal = terminal
-        self.stan = stan
-        self.transmitted = transmitted
-    }
-
-    public var description: String { "\(self.terminal) STAN \(self.stan) at \(self.transmitted)" }
-
-    public static func < (lhs: Self, rhs: Self) -> Bool {
-        (lhs.terminal, lhs.transmitted, lhs.stan) < (rhs.terminal, rhs.transmitted, rhs.stan)
-    }
-}
+/// transmission time (field 7), the switch's own idempotency key. `bank.transactions` holds at most one
+/// row per key (`transactions_idempotency_key`); a repeat with the same key gets the stored answer.
+public typealias BankCheckKey = IdempotencyKey
 
 /// A request that moves money, as the ledger stores its kind.
 public enum BankCheckOperationKind: String, Sendable, Hashable, CaseIterable {

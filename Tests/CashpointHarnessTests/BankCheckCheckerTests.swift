@@ -1,3 +1,4 @@
+import CashpointBank
 import CashpointHarness
 import Foundation
 import Testing
