@@ -14,7 +14,9 @@ public final class ChaosProxy: Sendable {
     struct State {
         var delay: TimeAmount = .zero
         var partitioned = false
-        var pairs: [ObjectIdentifier: (any Channel, any Channel)] = [:]
+        /// Every open connection, both sides, by a number of its own (never reused).
+        var pairs: [Int: (any Channel, any Channel)] = [:]
+        var nextPair = 0
     }
 
     let state = Mutex(State())
@@ -112,7 +114,6 @@ public final class ChaosProxy: Sendable {
                 case .failure:
                     client.close(promise: nil)
                 case .success(let upstream):
-                    let id = ObjectIdentifier(client)
                     do {
                         try client.pipeline.syncOperations.addHandler(ChaosGlue(proxy: self, peer: upstream))
                         try upstream.pipeline.syncOperations.addHandler(ChaosGlue(proxy: self, peer: client))
@@ -121,9 +122,10 @@ public final class ChaosProxy: Sendable {
                         upstream.close(promise: nil)
                         return
                     }
-                    let partitioned = self.state.withLock {
-                        $0.pairs[id] = (client, upstream)
-                        return $0.partitioned
+                    let (id, partitioned) = self.state.withLock {
+                        $0.nextPair += 1
+                        $0.pairs[$0.nextPair] = (client, upstream)
+                        return ($0.nextPair, $0.partitioned)
                     }
                     // When either closes (it may have already: the callback then runs at once), so does the
                     // other, and the pair is forgotten.
