@@ -60,6 +60,9 @@ public enum BankCheckSettlement: String, Sendable, Hashable, CaseIterable, Compa
     case refused = "absent (refused by the bank)"
     /// It was posted once and its reversal posted once: present once, undone.
     case postedAndReversed = "present once, reversed"
+    /// It was posted once and its reversal was refused (51: a deposit whose money has since been spent
+    /// cannot be taken back): it stands, present once, and the model counts it.
+    case postedReversalRefused = "present once, its reversal refused"
     /// It was posted and nothing reversed it: a broken invariant (the reversal was acknowledged).
     case postedNotReversed = "present once, NOT reversed"
     /// Its reversal was never acknowledged.
@@ -193,7 +196,12 @@ public enum BankCheckChecker {
             }
         }
 
-        findings += Self.balances(requests: requests, opening: opening, reads: reads, final: final)
+        // What moved money on the customers' accounts: the acknowledged requests, and the requests in
+        // doubt that stand posted because their reversal was refused.
+        let standing = requests.filter {
+            $0.outcome == .acknowledged || settlements[$0.key] == .postedReversalRefused
+        }
+        findings += Self.balances(standing: standing, opening: opening, reads: reads, final: final)
         return BankCheckVerdict(findings: findings, settlements: settlements, readsChecked: reads.count + 2)
     }
 
@@ -227,7 +235,9 @@ public enum BankCheckChecker {
         rows: [BankCheckLedgerRow],
         reversals: [Int64: [BankCheckLedgerRow]]
     ) -> (BankCheckSettlement, BankCheckFinding?) {
-        let settledByReversal = request.reversal?.settled ?? false
+        // Answered at all (00, or a refusal such as 51): the switch has settled the request one way.
+        let settledByReversal = request.reversal?.answer != nil
+        let acknowledged = request.reversal?.settled ?? false
         let unsettled: BankCheckFinding? = settledByReversal ? nil : .inDoubtUnsettled(request.key)
         guard let row = rows.first else { return (settledByReversal ? .absent : .unsettled, unsettled) }
         guard rows.count == 1 else {
@@ -240,7 +250,8 @@ public enum BankCheckChecker {
         let undoing = (reversals[row.id] ?? []).filter(\.posted)
         switch undoing.count {
         case 0:
-            return (settledByReversal ? .postedNotReversed : .unsettled, unsettled ?? .inDoubtNotReversed(request.key))
+            if acknowledged { return (.postedNotReversed, .inDoubtNotReversed(request.key)) }
+            return (settledByReversal ? .postedReversalRefused : .unsettled, unsettled)
         case 1:
             let net = row.effects.merging(undoing[0].effects, uniquingKeysWith: +).filter { $0.value != 0 }
             if !net.isEmpty {
@@ -253,7 +264,7 @@ public enum BankCheckChecker {
     }
 
     static func balances(
-        requests: [BankCheckRequest],
+        standing requests: [BankCheckRequest],
         opening: BankCheckSnapshot,
         reads: [BankCheckSnapshot],
         final: BankCheckSnapshot
@@ -266,13 +277,13 @@ public enum BankCheckChecker {
                 findings.append(.negativeBalance(read: index, account: balance.account, balance: balance.balance))
             }
         }
-        // The model: each customer account ends at its opening balance plus what the acknowledged
-        // requests moved (a refused one moved nothing; one in doubt was settled to nothing moved).
+        // The model: each customer account ends at its opening balance plus what the standing requests
+        // moved (a refused one moved nothing; one in doubt was settled to nothing moved, or stands).
         var expected = Dictionary(
             opening.balances.filter(\.isCustomer).map { ($0.account, $0.balance) },
             uniquingKeysWith: { first, _ in first }
         )
-        for request in requests where request.outcome == .acknowledged {
+        for request in requests {
             for (account, amount) in request.operation.customerEffects {
                 expected[account, default: 0] += amount
             }

@@ -87,7 +87,8 @@ public struct BankCheckReversal: Sendable, Hashable {
         self.attempts = attempts
     }
 
-    /// 00: the switch settled the original (reversed it, or claimed its key so it never posts).
+    /// 00: the switch settled the original (reversed it, or claimed its key so it never posts). Any
+    /// other final answer (51: a deposit's money already spent) leaves the original as it stands.
     public var settled: Bool { self.answer == "00" }
 }
 

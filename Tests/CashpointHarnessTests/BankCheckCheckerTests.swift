@@ -163,6 +163,36 @@ import Testing
         #expect(verdict.settlements[Self.key(24)] == .postedAndReversed)
     }
 
+    /// A deposit in doubt whose money was spent before its reversal came: the reversal is refused (51),
+    /// the deposit stands, present once, and the model counts it.
+    @Test func aDepositInDoubtWhoseReversalWasRefusedStands() {
+        var deposit = BankCheckRequest(
+            key: Self.key(41),
+            operation: BankCheckOperation(.deposit, amount: 300, to: Self.current),
+            outcome: .inDoubt(.connectionLost)
+        )
+        deposit.reversal = BankCheckReversal(key: Self.key(42), answer: "51")
+        let row = BankCheckLedgerRow(
+            id: 1, key: Self.key(41), kind: "deposit", amount: 300, responseCode: "00",
+            lines: [.init(account: Self.current, amount: 300), .init(account: Self.cash, amount: -300)]
+        )
+        let refusal = BankCheckLedgerRow(
+            id: 2, key: Self.key(42), kind: "reversal", amount: 300, responseCode: "51", originalID: 1, lines: []
+        )
+        var final = Self.snapshot(current: 1_300, savings: 0)
+        final.balances[2].balance = -300
+        final.balances[3].balance = -1_000
+        let verdict = BankCheckChecker.check(
+            requests: [deposit],
+            ledger: [row, refusal],
+            opening: Self.opening,
+            reads: [],
+            final: final
+        )
+        #expect(verdict.findings == [])
+        #expect(verdict.settlements[Self.key(41)] == .postedReversalRefused)
+    }
+
     @Test func aRequestInDoubtLeftPostedOrNeverSettledIsNamed() {
         var reversedButPosted = Self.transfer(21, 50, .inDoubt(.noAnswer))
         reversedButPosted.reversal = BankCheckReversal(key: Self.key(31), answer: "00")
