@@ -65,8 +65,8 @@ public enum BankCheckSettlement: String, Sendable, Hashable, CaseIterable, Compa
     case postedReversalRefused = "present once, its reversal refused"
     /// It was posted and nothing reversed it: a broken invariant (the reversal was acknowledged).
     case postedNotReversed = "present once, NOT reversed"
-    /// Its reversal was never acknowledged.
-    case unsettled = "reversal never acknowledged"
+    /// Its reversal was never answered (or only with 91/96).
+    case unsettled = "reversal never answered"
 
     public static func < (lhs: Self, rhs: Self) -> Bool {
         Self.allCases.firstIndex(of: lhs)! < Self.allCases.firstIndex(of: rhs)!
@@ -87,7 +87,7 @@ public enum BankCheckFinding: Sendable, Hashable, CustomStringConvertible {
     case inDoubtDoubled(BankCheckKey, String)
     /// In doubt, its reversal acknowledged, and it stands posted.
     case inDoubtNotReversed(BankCheckKey)
-    /// In doubt, and its reversal was never acknowledged.
+    /// In doubt, and its reversal was never answered.
     case inDoubtUnsettled(BankCheckKey)
     /// A row from one of the check's terminals that moved money and that no request of the history explains.
     case unexplainedRow(id: Int64, BankCheckKey)
@@ -111,7 +111,7 @@ public enum BankCheckFinding: Sendable, Hashable, CustomStringConvertible {
         case .refusedPosted(let key, let code): "\(key): refused (\(code)) but posted"
         case .inDoubtDoubled(let key, let why): "\(key): in doubt and \(why)"
         case .inDoubtNotReversed(let key): "\(key): in doubt, its reversal acknowledged, and it stands posted"
-        case .inDoubtUnsettled(let key): "\(key): in doubt and its reversal was never acknowledged"
+        case .inDoubtUnsettled(let key): "\(key): in doubt and its reversal was never answered"
         case .unexplainedRow(let id, let key): "transaction \(id) (\(key)) moved money and no request explains it"
         case .unbalancedRow(let id, let key, let sum): "transaction \(id) (\(key)): its lines sum to \(sum), not 0"
         case .totalChanged(let read, let expected, let found):
