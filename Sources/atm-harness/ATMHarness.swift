@@ -12,7 +12,7 @@ struct ATMHarness: AsyncParsableCommand {
             "Tools for the ATM-87 protocol and the switch: decode messages, render the documented examples, play scripted sequences, flood a switch with garbage, load it as many ATMs do, measure posting.",
         subcommands: [
             Decode.self, Examples.self, Run.self, Flood.self, Load.self, LoadBankFixture.self, QuietAccounts.self,
-            BenchPosting.self,
+            BenchPosting.self, Bank.self,
         ]
     )
 }
