@@ -13,23 +13,25 @@ extension BankStore {
         loaded: Int64
     ) async throws -> ReplenishmentResult {
         try await self.retrying {
-            let rows = try await self.client.query(
-                """
-                SELECT response_code, transaction_id, cash_held, replayed FROM bank.replenish(
-                    \(actor.name), \(actor.ip), \(actor.device), \(key.terminal), \(key.stan), \(key.transmitted),
-                    \(ByteBuffer(bytes: digest)), \(unloaded), \(loaded))
-                """,
-                logger: self.logger
-            )
-            for try await (code, txn, cash, replayed) in rows.decode((String, Int64?, Int64?, Bool).self) {
-                return ReplenishmentResult(
-                    code: ResponseCode(rawValue: code),
-                    transactionID: txn,
-                    cashHeld: cash,
-                    replayed: replayed
+            try await self.committed { connection in
+                let rows = try await connection.query(
+                    """
+                    SELECT response_code, transaction_id, cash_held, replayed FROM bank.replenish(
+                        \(actor.name), \(actor.ip), \(actor.device), \(key.terminal), \(key.stan), \(key.transmitted),
+                        \(ByteBuffer(bytes: digest)), \(unloaded), \(loaded))
+                    """,
+                    logger: self.logger
                 )
+                for try await (code, txn, cash, replayed) in rows.decode((String, Int64?, Int64?, Bool).self) {
+                    return ReplenishmentResult(
+                        code: ResponseCode(rawValue: code),
+                        transactionID: txn,
+                        cashHeld: cash,
+                        replayed: replayed
+                    )
+                }
+                throw StoreError(kind: .unavailable, detail: "bank.replenish returned no row")
             }
-            throw StoreError(kind: .unavailable, detail: "bank.replenish returned no row")
         }
     }
 
@@ -44,26 +46,28 @@ extension BankStore {
     ) async throws -> ReconciliationResult {
         let figures = terminalTotals.databaseJSON
         return try await self.retrying {
-            let rows = try await self.client.query(
-                """
-                SELECT response_code, switch_figures::text, cash_held, cutover_id, replayed FROM bank.reconcile(
-                    \(actor.name), \(actor.ip), \(actor.device), \(key.terminal), \(key.stan), \(key.transmitted),
-                    \(ByteBuffer(bytes: digest)), \(settlementDate), \(figures)::jsonb)
-                """,
-                logger: self.logger
-            )
-            for try await (code, switchFigures, cash, cutover, replayed) in rows.decode(
-                (String, String?, Int64?, Int64?, Bool).self
-            ) {
-                return ReconciliationResult(
-                    code: ResponseCode(rawValue: code),
-                    switchTotals: try switchFigures.map(ReconciliationTotals.init(databaseJSON:)),
-                    cashHeld: cash,
-                    cutoverID: cutover,
-                    replayed: replayed
+            try await self.committed { connection in
+                let rows = try await connection.query(
+                    """
+                    SELECT response_code, switch_figures::text, cash_held, cutover_id, replayed FROM bank.reconcile(
+                        \(actor.name), \(actor.ip), \(actor.device), \(key.terminal), \(key.stan), \(key.transmitted),
+                        \(ByteBuffer(bytes: digest)), \(settlementDate), \(figures)::jsonb)
+                    """,
+                    logger: self.logger
                 )
+                for try await (code, switchFigures, cash, cutover, replayed) in rows.decode(
+                    (String, String?, Int64?, Int64?, Bool).self
+                ) {
+                    return ReconciliationResult(
+                        code: ResponseCode(rawValue: code),
+                        switchTotals: try switchFigures.map(ReconciliationTotals.init(databaseJSON:)),
+                        cashHeld: cash,
+                        cutoverID: cutover,
+                        replayed: replayed
+                    )
+                }
+                throw StoreError(kind: .unavailable, detail: "bank.reconcile returned no row")
             }
-            throw StoreError(kind: .unavailable, detail: "bank.reconcile returned no row")
         }
     }
 

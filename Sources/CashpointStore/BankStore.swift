@@ -54,35 +54,39 @@ public struct BankStore: BankRecords {
                 sessionID: session.sessionID
             )
             return try await self.retrying {
-                for try await row in try await self.client.execute(statement, logger: self.logger) {
-                    guard let code = row.0 else {
-                        throw CardSessionRefused(cardID: row.5, status: row.6, userLocked: row.7, ended: row.8)
+                try await self.committed { connection in
+                    for try await row in try await connection.execute(statement, logger: self.logger) {
+                        guard let code = row.0 else {
+                            throw CardSessionRefused(cardID: row.5, status: row.6, userLocked: row.7, ended: row.8)
+                        }
+                        return PostingResult(
+                            code: ResponseCode(rawValue: code),
+                            transactionID: row.1,
+                            balanceAfter: row.2,
+                            authCode: row.3,
+                            replayed: row.4
+                        )
                     }
-                    return PostingResult(
-                        code: ResponseCode(rawValue: code),
-                        transactionID: row.1,
-                        balanceAfter: row.2,
-                        authCode: row.3,
-                        replayed: row.4
-                    )
+                    throw StoreError(kind: .unavailable, detail: "bank.session_post returned no row")
                 }
-                throw StoreError(kind: .unavailable, detail: "bank.session_post returned no row")
             }
         }
         return try await self.retrying {
-            for try await (code, txn, balance, auth, replayed) in try await self.client.execute(
-                statement,
-                logger: self.logger
-            ) {
-                return PostingResult(
-                    code: ResponseCode(rawValue: code),
-                    transactionID: txn,
-                    balanceAfter: balance,
-                    authCode: auth,
-                    replayed: replayed
-                )
+            try await self.committed { connection in
+                for try await (code, txn, balance, auth, replayed) in try await connection.execute(
+                    statement,
+                    logger: self.logger
+                ) {
+                    return PostingResult(
+                        code: ResponseCode(rawValue: code),
+                        transactionID: txn,
+                        balanceAfter: balance,
+                        authCode: auth,
+                        replayed: replayed
+                    )
+                }
+                throw StoreError(kind: .unavailable, detail: "bank.post returned no row")
             }
-            throw StoreError(kind: .unavailable, detail: "bank.post returned no row")
         }
     }
 
@@ -95,24 +99,26 @@ public struct BankStore: BankRecords {
         dispensed: Int64?
     ) async throws -> ReversalResult {
         try await self.retrying {
-            let rows = try await self.client.query(
-                """
-                SELECT response_code, transaction_id, reversed_amount, replayed FROM bank.reverse(
-                    \(actor.name), \(actor.ip), \(actor.device),
-                    \(key.terminal), \(key.stan), \(key.transmitted), \(ByteBuffer(bytes: digest)),
-                    \(originalSTAN), \(originalTransmitted), \(dispensed))
-                """,
-                logger: self.logger
-            )
-            for try await (code, txn, reversed, replayed) in rows.decode((String, Int64?, Int64, Bool).self) {
-                return ReversalResult(
-                    code: ResponseCode(rawValue: code),
-                    transactionID: txn,
-                    reversedAmount: reversed,
-                    replayed: replayed
+            try await self.committed { connection in
+                let rows = try await connection.query(
+                    """
+                    SELECT response_code, transaction_id, reversed_amount, replayed FROM bank.reverse(
+                        \(actor.name), \(actor.ip), \(actor.device),
+                        \(key.terminal), \(key.stan), \(key.transmitted), \(ByteBuffer(bytes: digest)),
+                        \(originalSTAN), \(originalTransmitted), \(dispensed))
+                    """,
+                    logger: self.logger
                 )
+                for try await (code, txn, reversed, replayed) in rows.decode((String, Int64?, Int64, Bool).self) {
+                    return ReversalResult(
+                        code: ResponseCode(rawValue: code),
+                        transactionID: txn,
+                        reversedAmount: reversed,
+                        replayed: replayed
+                    )
+                }
+                throw StoreError(kind: .unavailable, detail: "bank.reverse returned no row")
             }
-            throw StoreError(kind: .unavailable, detail: "bank.reverse returned no row")
         }
     }
 
@@ -499,6 +505,24 @@ public struct BankStore: BankRecords {
     }
 
     // MARK: Plumbing
+
+    /// Runs `body` on one pooled connection and returns its answer only once its transaction has
+    /// committed. In autocommit PostgreSQL sends a statement's rows and its CommandComplete before it
+    /// commits (at the protocol's Sync), and postgres-nio ends the row stream at CommandComplete: a
+    /// server that crashed in between (`pg_ctl stop -m immediate`, a power cut) would leave the switch
+    /// answering 00 for a posting that never committed. The server reads the next query on a
+    /// connection only after that commit (flushed: fsync and synchronous commit are on), so an answer
+    /// to one proves it; no answer makes the request one in doubt (91), which the terminal reverses.
+    /// The bank check (`atm-harness bank --chaos`) found it: acknowledged transfers missing from the
+    /// ledger after a PostgreSQL restart.
+    func committed<T: Sendable>(_ body: (PostgresConnection) async throws -> T) async throws -> T {
+        try await self.client.withConnection { connection in
+            let value = try await body(connection)
+            let rows = try await connection.query("SELECT 1", logger: self.logger)
+            for try await _ in rows {}
+            return value
+        }
+    }
 
     /// Runs a statement whose rows do not matter, reading them all so any error surfaces here.
     func execute(_ query: PostgresQuery, logger: Logger) async throws {
