@@ -16,7 +16,7 @@ extension Bank {
             return ReplenishmentResult(code: .formatError, transactionID: nil, cashHeld: nil, replayed: false)
         }
         return try await self.records.replenish(
-            actor: Self.terminalActor(terminal: key.terminal, ip: ip),
+            actor: .terminal(key.terminal, ip: ip),
             key: key,
             digest: RequestDigest.of(["replenish", String(unloaded), String(loaded)]),
             unloaded: unloaded,
@@ -42,7 +42,7 @@ extension Bank {
             )
         }
         return try await self.records.reconcile(
-            actor: Self.terminalActor(terminal: key.terminal, ip: ip),
+            actor: .terminal(key.terminal, ip: ip),
             key: key,
             digest: RequestDigest.of(["reconciliation", settlementDate, totals.canonical]),
             settlementDate: settlementDate,

@@ -15,7 +15,7 @@ extension Bank {
         details: [String: String]
     ) async throws {
         try await self.records.audit(
-            actor: Self.terminalActor(terminal: terminal, ip: ip),
+            actor: .terminal(terminal, ip: ip),
             action: action,
             outcome: code.rawValue,
             details: details
@@ -66,9 +66,5 @@ extension Bank {
         guard let read = try await self.records.bankCurrency() else { return nil }
         self.cached.currency.withLock { $0 = read }
         return read
-    }
-
-    static func terminalActor(terminal: String, ip: String?) -> ActorContext {
-        ActorContext(role: .system, userID: nil, name: "terminal:\(terminal)", device: terminal, ip: ip)
     }
 }

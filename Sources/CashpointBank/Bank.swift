@@ -490,7 +490,7 @@ public struct Bank: Sendable {
         dispensed: Int64?,
         ip: String?
     ) async throws -> ReversalResult {
-        let actor = Self.terminalActor(terminal: key.terminal, ip: ip)
+        let actor = ActorContext.terminal(key.terminal, ip: ip)
         guard key.isWellFormed, originalSTAN.utf8.count == 6, originalTransmitted.utf8.count == 10 else {
             return ReversalResult(code: .formatError, transactionID: nil, reversedAmount: 0, replayed: false)
         }

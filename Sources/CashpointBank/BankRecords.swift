@@ -34,6 +34,11 @@ public struct ActorContext: Sendable, Hashable {
     public static func system(_ name: String) -> ActorContext {
         ActorContext(role: .system, userID: nil, name: name, device: nil, ip: nil)
     }
+
+    /// A terminal acting for itself (sign-on, reversal advice, end of day, a refusal of its request).
+    public static func terminal(_ terminal: String, ip: String?) -> ActorContext {
+        ActorContext(role: .system, userID: nil, name: "terminal:\(terminal)", device: terminal, ip: ip)
+    }
 }
 
 /// A typed error from the store: the bank maps each kind to a response code. A database that went

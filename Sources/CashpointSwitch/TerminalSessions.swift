@@ -76,7 +76,7 @@ public final class TerminalSessions: Sendable {
             }
         if let refusal {
             try await self.records.audit(
-                actor: Self.actor(terminal, ip: ip),
+                actor: .terminal(terminal, ip: ip),
                 action: keyChange ? "terminal.keychange" : "terminal.signon",
                 outcome: ResponseCode.notPermittedToTerminal.rawValue,
                 details: ["reason": refusal, "stan": stan]
@@ -101,7 +101,7 @@ public final class TerminalSessions: Sendable {
                 MessageAuthentication.verify(request, key: SignOnKey.derive(from: master)) == nil
             else {
                 try await self.records.audit(
-                    actor: Self.actor(terminal, ip: ip),
+                    actor: .terminal(terminal, ip: ip),
                     action: "terminal.signon",
                     outcome: ResponseCode.securityViolation.rawValue,
                     details: ["reason": "the sign-on's MAC does not verify under the master key", "stan": stan]
@@ -130,10 +130,6 @@ public final class TerminalSessions: Sendable {
     public func end(terminal: String, stan: String, ip: String?) async throws {
         self.cache.withLock { _ = $0.removeValue(forKey: terminal) }
         try await self.records.endTerminalSession(terminal: terminal, stan: stan, ip: ip)
-    }
-
-    static func actor(_ terminal: String, ip: String?) -> ActorContext {
-        ActorContext(role: .system, userID: nil, name: "terminal:\(terminal)", device: terminal, ip: ip)
     }
 
     /// Forgets the cached keys (a restart does the same).
