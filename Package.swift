@@ -245,7 +245,20 @@ let package = Package(
         ),
         .testTarget(
             name: "CashpointTerminalTests",
-            dependencies: ["ATM87", "CashpointTerminal", .product(name: "Crypto", package: "swift-crypto")],
+            dependencies: [
+                "ATM87",
+                "ATMTestSupport",
+                "CashpointSecurity",
+                "CashpointTerminal",
+                .product(name: "Crypto", package: "swift-crypto"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+        // MARK: Test support: a manual clock, and an ATM controller run with a recording front end.
+        .target(
+            name: "ATMTestSupport",
+            dependencies: ["CashpointTerminal", .product(name: "Crypto", package: "swift-crypto")],
+            path: "Tests/ATMTestSupport",
             swiftSettings: swiftSettings
         ),
         .testTarget(
@@ -306,6 +319,7 @@ let package = Package(
         .testTarget(
             name: "CashpointSwitchTests",
             dependencies: [
+                "ATMTestSupport",
                 "CashpointTestSupport",
                 "CashpointHarness",
                 "ATM87",

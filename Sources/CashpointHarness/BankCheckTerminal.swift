@@ -134,8 +134,8 @@ struct BankCheckTerminal: Sendable {
             let card: CardRequest
             switch kind {
             case .balance:
-                let inquiry = CardRequest(TransactionKind.balance.code, from: first, pin: pin)
-                let answer = try await self.send(session.build(inquiry, pan: self.terminal.pan), session: session)
+                let inquiry = CardRequest(TransactionKind.balance.code, pan: self.terminal.pan, from: first, pin: pin)
+                let answer = try await self.send(session.build(inquiry), session: session)
                 let code = answer?[39] ?? "--"
                 recorder.recordInquiry(code: code)
                 guard answer != nil else { throw BankCheckReconnect(reason: "no answer to a balance inquiry") }
@@ -144,17 +144,17 @@ struct BankCheckTerminal: Sendable {
             case .withdrawal:
                 let from = swap ? second : first
                 operation = BankCheckOperation(.withdrawal, amount: amount, from: from)
-                card = CardRequest(TransactionKind.withdrawal.code, amount: amount, from: from, pin: pin)
+                card = CardRequest(TransactionKind.withdrawal.code, pan: self.terminal.pan, amount: amount, from: from, pin: pin)
             case .deposit:
                 let to = swap ? second : first
                 operation = BankCheckOperation(.deposit, amount: amount, to: to)
-                card = CardRequest(TransactionKind.deposit.code, amount: amount, to: to, pin: pin)
+                card = CardRequest(TransactionKind.deposit.code, pan: self.terminal.pan, amount: amount, to: to, pin: pin)
             case .transfer:
                 let (from, to) = swap ? (second, first) : (first, second)
                 operation = BankCheckOperation(.transfer, amount: amount, from: from, to: to)
-                card = CardRequest(TransactionKind.transfer.code, amount: amount, from: from, to: to, pin: pin)
+                card = CardRequest(TransactionKind.transfer.code, pan: self.terminal.pan, amount: amount, from: from, to: to, pin: pin)
             }
-            let request = try session.build(card, pan: self.terminal.pan)
+            let request = try session.build(card)
             let key = Self.key(of: request)
             var lost: BankCheckDoubt?
             let answer: ATM87Message?

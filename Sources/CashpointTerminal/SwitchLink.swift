@@ -109,3 +109,94 @@ public final class SwitchLink {
         }
     }
 }
+
+/// What a connection to the switch reports, as it happens.
+public enum LinkEvent: Sendable {
+    /// A frame arrived: a message, or one that does not decode.
+    case received(ATM87Inbound)
+    /// The connection closed or failed.
+    case closed
+}
+
+/// A connection to the switch as the ATM's controller uses it: a message goes out at once (`write`
+/// returns without waiting), and what comes in, or the end of the connection, is delivered as a
+/// `LinkEvent`. Nothing here waits for an answer: that is the controller's, by event.
+public protocol ATMConnection: AnyObject, Sendable {
+    /// Sends a message; a failure to send shows as the connection's end.
+    func write(_ message: ATM87Message)
+    func close()
+}
+
+/// Opens connections to the switch: TCP for the real ATM, in memory in tests.
+public protocol ATMConnector: Sendable {
+    /// Connects; everything the connection reports afterwards goes to `deliver`, in order.
+    func connect(
+        host: String,
+        port: Int,
+        deliver: @escaping @Sendable (LinkEvent) -> Void
+    ) async throws -> any ATMConnection
+}
+
+/// The ATM's connection over TCP, framed ATM-87 (a 2-byte length before each message).
+public struct TCPConnector: ATMConnector {
+    let group: any EventLoopGroup
+
+    public init(group: any EventLoopGroup = MultiThreadedEventLoopGroup.singleton) {
+        self.group = group
+    }
+
+    public func connect(
+        host: String,
+        port: Int,
+        deliver: @escaping @Sendable (LinkEvent) -> Void
+    ) async throws -> any ATMConnection {
+        do {
+            let channel = try await ClientBootstrap(group: self.group)
+                .channelOption(.socketOption(.tcp_nodelay), value: 1)
+                .connectTimeout(.seconds(3))
+                .channelInitializer { channel in
+                    channel.eventLoop.makeCompletedFuture {
+                        try channel.pipeline.syncOperations.addATM87Codec()
+                        try channel.pipeline.syncOperations.addHandler(Deliverer(deliver: deliver))
+                    }
+                }
+                .connect(host: host, port: port).get()
+            return TCPConnection(channel: channel)
+        } catch {
+            throw LinkError("cannot connect to \(host):\(port): \(error)", kind: .closed)
+        }
+    }
+
+    /// Hands each inbound frame, and the channel's end, to the controller.
+    final class Deliverer: ChannelInboundHandler, Sendable {
+        typealias InboundIn = ATM87Inbound
+        let deliver: @Sendable (LinkEvent) -> Void
+
+        init(deliver: @escaping @Sendable (LinkEvent) -> Void) { self.deliver = deliver }
+
+        func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+            self.deliver(.received(Self.unwrapInboundIn(data)))
+        }
+
+        func channelInactive(context: ChannelHandlerContext) {
+            self.deliver(.closed)
+        }
+
+        func errorCaught(context: ChannelHandlerContext, error: any Error) {
+            context.close(promise: nil)
+        }
+    }
+}
+
+final class TCPConnection: ATMConnection {
+    let channel: any Channel
+
+    init(channel: any Channel) { self.channel = channel }
+
+    func write(_ message: ATM87Message) {
+        let channel = self.channel
+        channel.writeAndFlush(message).whenFailure { _ in channel.close(promise: nil) }
+    }
+
+    func close() { self.channel.close(promise: nil) }
+}

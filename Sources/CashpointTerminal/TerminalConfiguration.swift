@@ -20,7 +20,6 @@ public struct TerminalConfiguration: Sendable, Hashable {
     public var fastCash: [Int64]
     public var timeouts: ATMTimeouts
     public var dataFolder: String?
-    public var accountPrefix: String
     /// Cards a demo offers to pick at the welcome screen (never with their PINs here).
     public var testCards: [TestCard]
     /// How the store-and-forward queue retries its reversal advices.
@@ -50,7 +49,6 @@ public struct TerminalConfiguration: Sendable, Hashable {
         fastCash: [Int64] = [2_000, 5_000, 10_000, 20_000],
         timeouts: ATMTimeouts = ATMTimeouts(),
         dataFolder: String? = nil,
-        accountPrefix: String = "CP",
         testCards: [TestCard] = [],
         forwarding: SAFPolicy = SAFPolicy()
     ) {
@@ -68,7 +66,6 @@ public struct TerminalConfiguration: Sendable, Hashable {
         self.fastCash = fastCash
         self.timeouts = timeouts
         self.dataFolder = dataFolder
-        self.accountPrefix = accountPrefix
         self.testCards = testCards
     }
 
@@ -108,7 +105,7 @@ public struct TerminalConfiguration: Sendable, Hashable {
         let reader = Reader(file: file, root: root)
         let known: Set<String> = [
             "terminal", "host", "port", "masterKeyFile", "fixture", "bankName", "location", "currency",
-            "cassettes", "maxNotesPerDispense", "fastCash", "timeouts", "dataFolder", "accountPrefix", "testCards",
+            "cassettes", "maxNotesPerDispense", "fastCash", "timeouts", "dataFolder", "testCards",
             "forwarding",
         ]
         if let unknown = root.keys.sorted().first(where: { !known.contains($0) }) {
@@ -212,7 +209,6 @@ public struct TerminalConfiguration: Sendable, Hashable {
             fastCash: fastCash,
             timeouts: timeouts,
             dataFolder: try reader.string("dataFolder").map(relative),
-            accountPrefix: try reader.string("accountPrefix") ?? "CP",
             testCards: cards,
             forwarding: forwarding
         )

@@ -3,23 +3,12 @@ public import CashpointSecurity
 public import Crypto
 public import Foundation
 
-/// A terminal's side of the protocol over one link: sign-on and key delivery, STANs and times, PIN
-/// blocks and password blocks under the session PIN key, the MAC on every message after sign-on and
-/// the check of the MAC on every answer, the card session's token and the staff token.
-public final class TerminalSession {
+/// A terminal's side of the protocol over one link, one exchange at a time: each request is signed,
+/// sent, and its answer awaited and checked (`TerminalProtocol` builds and checks). The teller desk, the
+/// operator's commands and the harness use it; the ATM's controller, which must never wait inside an
+/// action, uses `TerminalProtocol` over an `ATMConnection` instead.
+public final class TerminalSession: TerminalProtocol {
     public let link: SwitchLink
-    public let terminal: String
-    public let currency: String
-    let masterKey: SymmetricKey
-    let now: @Sendable () -> Date
-    public private(set) var keys: SessionKeys?
-    public private(set) var stan: Int
-    /// The card session's token, from the first PIN-checked answer; nil when no card session is open.
-    public var cardToken: String?
-    /// The signed-on teller's or administrator's token.
-    public var staffToken: String?
-    /// The last 0200 sent (without its MAC), which a reversal names.
-    public private(set) var lastCardRequest: ATM87Message?
 
     public init(
         link: SwitchLink,
@@ -30,114 +19,45 @@ public final class TerminalSession {
         now: @escaping @Sendable () -> Date = { Date() }
     ) {
         self.link = link
-        self.terminal = terminal
-        self.masterKey = masterKey
-        self.currency = currency
-        self.stan = firstSTAN - 1
-        self.now = now
-    }
-
-    /// Takes over the keys of an earlier session of this terminal (after a reconnect).
-    public func resume(keys: SessionKeys) {
-        self.keys = keys
-    }
-
-    // MARK: Building messages
-
-    public func nextSTAN() -> String {
-        self.stan = self.stan % 999_999 + 1
-        return String(format: "%06d", self.stan)
-    }
-
-    /// A request with fields 7, 11 and 41 (and 12 and 13 for a 0200) set.
-    public func header(_ mti: MTI) throws -> ATM87Message {
-        var message = ATM87Message(mti: mti)
-        let time = TransmissionTime(unixSeconds: Int(self.now().timeIntervalSince1970))
-        try message.set(7, time.transmission)
-        try message.set(11, self.nextSTAN())
-        try message.set(41, self.terminal)
-        if mti == .financialRequest {
-            try message.set(12, time.localTime)
-            try message.set(13, time.localDate)
-        }
-        return message
-    }
-
-    /// Field 52 for a PIN: ISO 9564 format 4 under the session PIN key.
-    public func pinBlock(pin: String, pan: String) throws -> [UInt8] {
-        guard let keys = self.keys else { throw LinkError("not signed on") }
-        var generator = SystemRandomNumberGenerator()
-        return try PINBlock.encipher(pin: pin, pan: pan, key: keys.pin, using: &generator)
+        super.init(terminal: terminal, masterKey: masterKey, currency: currency, firstSTAN: firstSTAN, now: now)
     }
 
     // MARK: Sending
 
-    /// Signs (when signed on), sends, and checks the answer's MAC. An answer whose MAC does not
-    /// verify is an error: the terminal must not act on it.
+    /// Signs (when signed on), sends, and checks the answer (its STAN and MAC). An answer that does
+    /// not check is an error: the terminal must not act on it.
     public func send(
         _ message: ATM87Message,
         sign: Bool = true,
         timeout: Duration = .seconds(10)
     ) async throws -> ATM87Message {
-        var outgoing = message
-        if sign, let keys = self.keys { outgoing = try MessageAuthentication.sign(message, key: keys.mac) }
+        let outgoing = sign ? try self.signed(message) : message
         let answer = try await self.link.exchange(outgoing, timeout: timeout)
-        guard answer[11] == message[11] || message[11] == nil else {
-            throw LinkError("the answer's STAN \(answer[11] ?? "none") is not the request's \(message[11] ?? "none")")
-        }
-        if let keys = self.keys, answer.contains(64) || answer.contains(128) {
-            if let failure = MessageAuthentication.verify(answer, key: keys.mac) {
-                throw LinkError("the switch's answer failed its MAC check: \(failure.rawValue)")
-            }
-        }
-        return answer
+        return try self.checked(answer, answering: message)
     }
 
     // MARK: Network management
 
-    /// Sign-on (0800/001), MACed under the key derived from the master key: the 0810's field 120 is unwrapped under the master key, its check values
-    /// checked, and its MAC verified under the new MAC key.
+    /// Sign-on (0800/001): the answer's keys become the session's.
     @discardableResult
     public func signOn() async throws -> ATM87Message {
-        var request = try self.header(.networkManagementRequest)
-        try request.set(70, "001")
-        let answer = try await self.link.exchange(
-            MessageAuthentication.sign(request, key: SignOnKey.derive(from: self.masterKey))
-        )
-        guard answer[39] == "00" else { return answer }
-        guard let material = answer[120] else { throw LinkError("the sign-on answer has no keys (field 120)") }
-        let keys = try KeyMaterial.decode(material, under: self.masterKey)
-        if let failure = MessageAuthentication.verify(answer, key: keys.mac) {
-            throw LinkError("the sign-on answer failed its MAC check: \(failure.rawValue)")
-        }
-        self.keys = keys
-        return answer
+        try self.acceptSignOn(try await self.link.exchange(self.signOnRequest()))
     }
 
     /// Key change (0800/161): the answer is MACed under the old key and carries the new keys.
     @discardableResult
     public func changeKeys() async throws -> ATM87Message {
-        let answer = try await self.networkRequest("161")
-        guard answer[39] == "00" else { return answer }
-        guard let material = answer[120] else { throw LinkError("the key change answer has no keys (field 120)") }
-        self.keys = try KeyMaterial.decode(material, under: self.masterKey)
-        return answer
+        try self.acceptKeyChange(try await self.send(self.networkRequest(.keyChange)))
     }
 
     @discardableResult
-    public func echo() async throws -> ATM87Message { try await self.networkRequest("301") }
+    public func echo() async throws -> ATM87Message { try await self.send(self.networkRequest(.echo)) }
 
     @discardableResult
     public func signOff() async throws -> ATM87Message {
-        let answer = try await self.networkRequest("002")
-        if answer[39] == "00" { self.keys = nil }
+        let answer = try await self.send(self.networkRequest(.signOff))
+        self.acceptSignOff(answer)
         return answer
-    }
-
-    func networkRequest(_ code: String) async throws -> ATM87Message {
-        var request = try self.header(.networkManagementRequest)
-        try request.set(70, code)
-        return try await self.send(request)
     }
 
     // MARK: Card transactions
@@ -154,74 +74,21 @@ public final class TerminalSession {
         newPIN: String? = nil
     ) async throws -> ATM87Message {
         try await self.cardRequest(
-            CardRequest(kind.code, amount: Int64(amount), from: from, to: to, pin: pin, newPIN: newPIN),
-            pan: pan
+            CardRequest(kind.code, pan: pan, amount: Int64(amount), from: from, to: to, pin: pin, newPIN: newPIN)
         )
     }
 
-    /// The 0200 of an ATM session's request: built, PIN blocks made (the PINs go no further), sent,
-    /// and kept as `lastCardRequest` for a reversal. A timeout or a lost link is a `LinkError`.
-    public func cardRequest(
-        _ card: CardRequest,
-        pan: String,
-        timeout: Duration = .seconds(10)
-    ) async throws -> ATM87Message {
-        try await self.send(cardRequest: self.build(card, pan: pan), timeout: timeout)
-    }
-
-    /// Builds the 0200 (STAN, times, PIN blocks or the card session's token), without sending it: a
-    /// terminal journals it first. It becomes `lastCardRequest`.
-    public func build(_ card: CardRequest, pan: String) throws -> ATM87Message {
-        self.lastCardRequest = nil
-        var request = try self.header(.financialRequest)
-        try request.set(2, pan)
-        try request.set(3, card.processingCode.field)
-        try request.set(4, number: Int(card.amount))
-        try request.set(22, "051")
-        try request.set(49, self.currency)
-        if let from = card.from { try request.set(102, from) }
-        if let to = card.to { try request.set(103, to) }
-        if let pin = card.pin {
-            try request.set(52, bytes: try self.pinBlock(pin: pin, pan: pan))
-        } else if let token = self.cardToken {
-            try request.set(62, token)
-        } else {
-            throw LinkError("no PIN and no card session")
-        }
-        if let newPIN = card.newPIN { try request.set(125, bytes: try self.pinBlock(pin: newPIN, pan: pan)) }
-        self.lastCardRequest = request
-        return request
+    /// The 0200 of a card request: built, PIN blocks made (the PINs go no further), sent, and kept as
+    /// `lastCardRequest` for a reversal. A timeout or a lost link is a `LinkError`.
+    public func cardRequest(_ card: CardRequest, timeout: Duration = .seconds(10)) async throws -> ATM87Message {
+        try await self.send(cardRequest: self.build(card), timeout: timeout)
     }
 
     /// Sends a built 0200 and keeps the card session's token from its answer.
     public func send(cardRequest request: ATM87Message, timeout: Duration = .seconds(10)) async throws -> ATM87Message {
         let answer = try await self.send(request, timeout: timeout)
-        if let token = answer[62] { self.cardToken = token }
+        self.acceptCardAnswer(answer)
         return answer
-    }
-
-    /// The reversal advice of a store-and-forward entry: a 0420 with a new STAN and time the first
-    /// time, then 0421 repeats carrying the first one's STAN and time, so the switch sees one advice.
-    public func reversalAdvice(for entry: SAFEntry, pan: String) throws -> ATM87Message {
-        var advice: ATM87Message
-        if let stan = entry.adviceSTAN, let time = entry.adviceTime {
-            advice = ATM87Message(mti: .reversalAdviceRepeat)
-            try advice.set(7, time)
-            try advice.set(11, stan)
-            try advice.set(41, self.terminal)
-        } else {
-            advice = try self.header(.reversalAdvice)
-        }
-        try advice.set(2, pan)
-        try advice.set(3, entry.processingCode)
-        try advice.set(4, number: Int(entry.amount))
-        try advice.set(49, entry.currency)
-        try advice.set(
-            90,
-            OriginalDataElements(mti: .financialRequest, stan: entry.originalSTAN, transmissionTime: entry.originalTime).field
-        )
-        try advice.set(95, ReplacementAmounts(actual: entry.dispensed).field)
-        return advice
     }
 
     /// A reversal advice (0420, or 0421 for a repeat) for an earlier 0200 and its answer;
@@ -289,20 +156,13 @@ public final class TerminalSession {
         fields: [Int: String] = [:],
         token: String? = nil
     ) async throws -> ATM87Message {
-        var request = try self.header(.administrativeRequest)
-        var tlv = ATM87TLV([.init("OP", operation)])
-        for (tag, value) in elements { tlv.append(tag, value) }
-        try request.set(48, tlv.encoded)
-        for (field, value) in fields { try request.set(field, value) }
-        if let token = token ?? self.staffToken { try request.set(62, token) }
-        return try await self.send(request)
+        try await self.send(self.administrativeRequest(operation, elements, fields: fields, token: token))
     }
 
     /// Ends the card session (LOGOUT with the card token): the token is refused from then on.
     @discardableResult
     public func endCardSession() async throws -> ATM87Message? {
-        guard let token = self.cardToken else { return nil }
-        self.cardToken = nil
-        return try await self.administrative(.logout, token: token)
+        guard let request = try self.logoutRequest() else { return nil }
+        return try await self.send(request)
     }
 }

@@ -1,5 +1,7 @@
 import ATM87
+import ATMTestSupport
 import CashpointSecurity
+import CashpointSwitch
 import CashpointTerminal
 import CashpointTestSupport
 import Foundation
@@ -305,7 +307,7 @@ struct ATMReconciliationTests {
             )
             let journal = try ElectronicJournal(path: folder + "/journal.sqlite", masterKey: try masterKey("ATM00001"))
             let deposit = try #require(try journal.safEntries(states: [.settled]).last { $0.processingCode.hasPrefix("21") })
-            try await under.terminal("ATM00001") { atm in
+            try await under.terminal("ATM00001") { (atm) async throws in
                 var advice = try atm.header(.reversalAdvice)
                 try advice.set(2, bob.pan)
                 try advice.set(3, "210000")
@@ -371,4 +373,98 @@ func runATMTerminal(_ arguments: [String], input: String = "") async throws -> (
         }.start()
     }
     return (process.terminationStatus, String(decoding: data, as: UTF8.self))
+}
+
+/// The ATM's controller in the test's process (a manual clock, a recording front end) over TCP to a
+/// switch under test: what the shell does when the switch is slow, gone, and back.
+@Suite("The ATM controller against the switch", .enabled(if: databaseTestsEnabled), .timeLimit(.minutes(2)))
+struct ATMControllerAgainstSwitchTests {
+    static func with(
+        _ under: SwitchUnderTest,
+        cassettes: [Cassette] = [Cassette(denomination: 2_000, count: 50, currency: "978")],
+        timeouts: ATMTimeouts = ATMTimeouts(),
+        seed: UInt64,
+        _ body: (ControllerUnderTest) async throws -> Void
+    ) async throws {
+        var configuration = TerminalConfiguration(terminal: "ATM00001", port: under.port, cassettes: cassettes, timeouts: timeouts)
+        configuration.fixture = repositoryRoot.appendingPathComponent("fixtures/bank.json").path
+        let key = try configuration.loadMasterKey().key
+        try await ControllerUnderTest.with(configuration: configuration, masterKey: key, connector: TCPConnector(), seed: seed, body)
+    }
+
+    @Test("no answer in time (the response timer on the manual clock): the card comes back, and the reversal goes once the link is up again")
+    func doubtSettledAfterReconnect() async throws {
+        try await SwitchUnderTest.with { under in
+            try await Self.with(
+                under,
+                cassettes: [Cassette(denomination: 5_000, count: 10, currency: "978")],
+                timeouts: ATMTimeouts(response: .seconds(2)),
+                seed: 1
+            ) { (atm) async throws in
+                await atm.waitFor("[WELCOME]")
+                // Bob's account is held: his withdrawal waits at the switch past the ATM's patience.
+                try await under.holdingRow("CP0000000003") {
+                    atm.type([.typed(bob.pan), .typed(bob.pin), .key(.function(.a)), .key(.function(.a))])
+                    await atm.waitFor("[PLEASE WAIT]", times: 2)
+                    await atm.advance(.seconds(2))
+                    await atm.waitFor("no answer from the switch")
+                    await atm.waitFor("Your account will not be charged.")
+                }
+                // The link was closed at the timeout; the ATM tries again after its retry delay, and its
+                // reversal settles the withdrawal whichever way it went.
+                await atm.advance(.seconds(5))
+                await atm.waitFor("reversal sent (timeout): answered 00")
+                #expect(try await under.bank.balance(bob.current) == 80_000)
+                atm.type([.take, .quit])
+                await atm.running.value
+                #expect(atm.shown.contains("[PLEASE TAKE YOUR CARD]"))
+                #expect(!atm.shown.contains("[TAKE YOUR CASH]"))
+                #expect(!atm.shown.contains(bob.pan))
+            }
+        }
+    }
+
+    @Test("an idle ATM tests its link; when the switch is gone it goes out of service and comes back by itself")
+    func keepAliveAndReconnect() async throws {
+        try await SwitchUnderTest.with { under in
+            try await Self.with(under, seed: 2) { (atm) async throws in
+                await atm.waitFor("[WELCOME]")
+                try await under.current.stop()
+                await atm.waitFor("[SORRY]", times: 2)
+                try await under.startAgain(samePort: true)
+                await atm.advance(.seconds(5))
+                await atm.waitFor("signed on to the switch", times: 2)
+                await atm.waitFor("[WELCOME]", times: 2)
+                atm.type([.typed(alice.pan), .typed(alice.pin)])
+                await atm.waitFor("[MAIN MENU]")
+                atm.type([.key(.cancel), .take, .quit])
+            }
+        }
+    }
+
+    @Test("the switch stops while a customer is at the menu: the card comes back at once, the machine is out of service, and it serves again when the switch returns")
+    func switchStopsDuringSession() async throws {
+        try await SwitchUnderTest.with { under in
+            try await Self.with(under, seed: 3) { (atm) async throws in
+                await atm.waitFor("[WELCOME]")
+                atm.type([.typed(alice.pan), .typed(alice.pin)])
+                await atm.waitFor("[MAIN MENU]")
+                try await under.current.stop()
+                await atm.waitFor("Service is temporarily")
+                atm.type([.take])
+                await atm.waitFor("[SORRY]", times: 2)
+                // While the switch is away the journal goes on: the card returned and taken are on record.
+                #expect(try atm.journal.records(kinds: ["card.taken"]).count == 1)
+                try await under.startAgain(samePort: true)
+                await atm.advance(.seconds(5))
+                await atm.waitFor("[WELCOME]", times: 2)
+                atm.type([.quit])
+                await atm.running.value
+                #expect(try await under.bank.balance(alice.current) == 250_000)
+                #expect(try await under.ledgerAgrees())
+                #expect(try atm.journal.verify().isIntact)
+                #expect(try atm.journal.records(kinds: ["link.down"]).count >= 1)
+            }
+        }
+    }
 }

@@ -1,3 +1,4 @@
+import ATMTestSupport
 import CashpointBank
 import CashpointDatabase
 import CashpointSwitch
@@ -146,7 +147,7 @@ struct DatabaseHealthTests {
             let answer = try await health.guarding { 1 }
             #expect(answer == 1)
             await clock.sleeper(within: .milliseconds(250))
-            #expect(clock.state.withLock { $0.sleepers.count } == 1, "a timer per request")
+            #expect(clock.sleeperCount == 1, "a timer per request")
             clock.advance(by: .seconds(3))
             let late = Task { try await health.guarding { try await Self.forever() } }
             await Self.inFlight(health, 11)
@@ -154,7 +155,7 @@ struct DatabaseHealthTests {
             func advance(to target: Duration) async {
                 while clock.now.offset < target {
                     await clock.sleeper(within: .milliseconds(250))
-                    #expect(clock.state.withLock { $0.sleepers.count } == 1, "a timer per request")
+                    #expect(clock.sleeperCount == 1, "a timer per request")
                     clock.advance(by: .milliseconds(250))
                 }
             }

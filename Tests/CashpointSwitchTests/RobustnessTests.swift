@@ -256,10 +256,10 @@ struct RobustnessTests {
                             for step in 0..<40 {
                                 let request =
                                     step % 2 == 0
-                                    ? CardRequest(ProcessingCode(.transfer), amount: 1, from: alice.current, to: alice.savings, pin: opened ? nil : alice.pin)
-                                    : CardRequest(ProcessingCode(.balanceInquiry), from: alice.current, pin: opened ? nil : alice.pin)
+                                    ? CardRequest(ProcessingCode(.transfer), pan: alice.pan, amount: 1, from: alice.current, to: alice.savings, pin: opened ? nil : alice.pin)
+                                    : CardRequest(ProcessingCode(.balanceInquiry), pan: alice.pan, from: alice.current, pin: opened ? nil : alice.pin)
                                 do {
-                                    let answer = try await session.cardRequest(request, pan: alice.pan, timeout: .seconds(15))
+                                    let answer = try await session.cardRequest(request, timeout: .seconds(15))
                                     codes.append(answer[39] ?? "--")
                                     if answer[39] == "00" { opened = true }
                                 } catch {

@@ -21,11 +21,12 @@ struct ATMSessionTests {
         return session
     }
 
-    static func answer(_ code: String, _ fields: [Int: String] = [:]) -> ATM87Message {
+    /// An 0210 as the shell types it for the session.
+    static func answer(_ code: String, _ fields: [Int: String] = [:]) -> CardAnswer {
         var all: [Int: String] = [11: "000042", 37: "533512000042", 39: code]
         if code == "00" { all[38] = "A1B2C3" }
         for (field, value) in fields { all[field] = value }
-        return try! ATM87Message(mti: .financialResponse, fields: all)
+        return CardAnswer(try! ATM87Message(mti: .financialResponse, fields: all))
     }
 
     static func balance(_ minor: Int64) -> String {
@@ -95,12 +96,12 @@ struct ATMSessionTests {
         _ = session.cardInserted(pan: Self.pan)
         _ = Self.keys(&session, "9731")
         let actions = session.key(.enter)
-        #expect(Self.sent(actions) == CardRequest(ProcessingCode(.balanceInquiry), pin: "9731"))
+        #expect(Self.sent(actions) == CardRequest(ProcessingCode(.balanceInquiry), pan: Self.pan, pin: "9731"))
         #expect(actions.contains(.startTimer(.response, Self.timeouts.response)))
         #expect(session.screen == .pleaseWait)
         #expect(!String(reflecting: session).contains("9, 7, 3, 1"))
         let menu = session.answerReceived(Self.answer("00", [62: "token"]))
-        #expect(Self.screens(menu) == [.mainMenu(ATMMenu(fastCash: true, otherAmount: true), notice: nil)])
+        #expect(Self.screens(menu) == [.mainMenu(ATMMenu(fastCash: true, otherAmount: true, transfer: false), notice: nil)])
         // The next request carries no PIN: the card session's token goes instead.
         _ = session.key(.function(.c))
         let balance = Self.sent(session.key(.function(.c)) + [])
@@ -119,7 +120,7 @@ struct ATMSessionTests {
         _ = Self.keys(&session, "1234")
         #expect(Self.sent(session.key(.enter))?.pin == "1234")
         _ = session.answerReceived(Self.answer("00"))
-        #expect(session.screen == .mainMenu(ATMMenu(fastCash: true, otherAmount: true), notice: nil))
+        #expect(session.screen == .mainMenu(ATMMenu(fastCash: true, otherAmount: true, transfer: false), notice: nil))
     }
 
     @Test("75, and the other capture codes ISO 8583 gives, keep the card", arguments: ["75", "04", "38", "41", "43"])
@@ -136,7 +137,7 @@ struct ATMSessionTests {
             Issue.record("expected card retained, got \(session.screen)")
             return
         }
-        #expect(session.timerFired(.message) == [.show(.welcome)])
+        #expect(session.timerFired(.message) == [.endCustomer, .show(.welcome)])
         #expect(session.isIdle)
     }
 
@@ -150,7 +151,7 @@ struct ATMSessionTests {
         #expect(actions.contains(.ejectCard))
         #expect(!actions.contains(.endCardSession))
         #expect(session.screen == .takeCard(lines: ["This card has expired."]))
-        #expect(session.cardTaken() == [.stopTimer, .journal(.cardTaken), .show(.welcome)])
+        #expect(session.take() == [.stopTimer, .journal(.cardTaken), .endCustomer, .show(.welcome)])
     }
 
     @Test("Cancel at the PIN returns the card")
@@ -169,17 +170,17 @@ struct ATMSessionTests {
         var session = Self.atMenu(accounts: ["CP0000000001", "CP0000000002"])
         #expect(Self.screens(session.key(.function(.a))) == [.fastCash(amounts: [2_000, 5_000, 10_000, 20_000], currency: "978")])
         let choice = session.key(.function(.c))  // 100.00
-        #expect(Self.screens(choice) == [.accountChoice(title: "CASH WITHDRAWAL", accounts: ["CP0000000001", "CP0000000002"], other: false)])
+        #expect(Self.screens(choice) == [.accountChoice(title: "CASH WITHDRAWAL", accounts: ["CP0000000001", "CP0000000002"])])
         let request = try #require(Self.sent(session.key(.function(.b))))
-        #expect(request == CardRequest(ProcessingCode(.withdrawal), amount: 10_000, from: "CP0000000002"))
+        #expect(request == CardRequest(ProcessingCode(.withdrawal), pan: Self.pan, amount: 10_000, from: "CP0000000002"))
         let approved = session.answerReceived(Self.answer("00", [54: Self.balance(990_000)]))
         let plan = DispensePlan(notes: [2, 0])
         #expect(approved.contains(.dispense(plan)))
-        let presented = session.dispensed(plan)
+        let presented = session.dispenseEnded(given: plan)
         #expect(presented.contains(.presentCash(10_000)))
         #expect(presented.contains(.startTimer(.cashTake, Self.timeouts.cashTake)))
         #expect(session.cassettes.map(\.count) == [8, 10])
-        let taken = session.cashTaken()
+        let taken = session.take()
         let receipt = try #require(taken.compactMap { if case .printReceipt(let r) = $0 { return r } else { return nil } }.first)
         #expect(receipt.retrievalReference == "533512000042")
         #expect(receipt.authorization == "A1B2C3")
@@ -192,7 +193,7 @@ struct ATMSessionTests {
         let done = session.key(.function(.h))
         #expect(done.contains(.endCardSession))
         #expect(done.contains(.ejectCard))
-        #expect(session.cardTaken().contains(.show(.welcome)))
+        #expect(session.take().contains(.show(.welcome)))
     }
 
     @Test("fast cash offers only what the cassettes can pay; empty cassettes take cash off the menu")
@@ -202,7 +203,7 @@ struct ATMSessionTests {
         )
         #expect(Self.screens(session.key(.function(.a))) == [.fastCash(amounts: [5_000, 10_000], currency: "978")])
         var empty = Self.atMenu(Self.session(cassettes: [Cassette(denomination: 5_000, count: 0, currency: "978")]))
-        #expect(empty.screen == .mainMenu(ATMMenu(fastCash: false, otherAmount: false), notice: nil))
+        #expect(empty.screen == .mainMenu(ATMMenu(fastCash: false, otherAmount: false, transfer: false), notice: nil))
         #expect(empty.key(.function(.a)).isEmpty)
         #expect(empty.key(.function(.b)).isEmpty)
         #expect(ATMDisplay(empty.screen).lines.contains("Cash is not available at this machine."))
@@ -230,11 +231,11 @@ struct ATMSessionTests {
         _ = session.key(.function(.c))  // 100.00: two 50s
         _ = session.answerReceived(Self.answer("00", [54: Self.balance(240_000)]))
         let given = DispensePlan(notes: [1, 0])
-        let presented = session.dispenseFailed(given: given)
+        let presented = session.dispenseEnded(given: given)
         #expect(presented.contains(.presentCash(5_000)))
         #expect(Self.screens(presented) == [.takeCash(amount: 5_000, currency: "978", requested: 10_000)])
         #expect(session.cassettes.map(\.count) == [9, 10])
-        let taken = session.cashTaken()
+        let taken = session.take()
         #expect(Self.reversals(taken) == [ReversalOrder(amount: 10_000, dispensed: 5_000, reason: .partialDispense)])
         let receipt = taken.compactMap { if case .printReceipt(let r) = $0 { return r } else { return nil } }.first
         #expect(receipt?.dispensed == 5_000)
@@ -246,7 +247,7 @@ struct ATMSessionTests {
         _ = session.key(.function(.a))
         _ = session.key(.function(.a))
         _ = session.answerReceived(Self.answer("00"))
-        let actions = session.dispenseFailed(given: DispensePlan(notes: [0, 0]))
+        let actions = session.dispenseEnded(given: DispensePlan(notes: [0, 0]))
         #expect(Self.reversals(actions) == [ReversalOrder(amount: 2_000, dispensed: 0, reason: .dispenseFailed)])
         #expect(!actions.contains(.presentCash(0)))
         #expect(session.cassettes.map(\.count) == [10, 10])
@@ -258,7 +259,7 @@ struct ATMSessionTests {
         _ = session.key(.function(.a))
         _ = session.key(.function(.b))  // 50.00
         _ = session.answerReceived(Self.answer("00"))
-        _ = session.dispensed(DispensePlan(notes: [1, 0]))
+        _ = session.dispenseEnded(given: DispensePlan(notes: [1, 0]))
         let actions = session.timerFired(.cashTake)
         #expect(actions.contains(.retractCash))
         #expect(Self.reversals(actions) == [ReversalOrder(amount: 5_000, dispensed: 0, reason: .cashNotTaken)])
@@ -312,7 +313,7 @@ struct ATMSessionTests {
         var session = Self.atMenu()
         _ = session.key(.function(.e))
         _ = Self.keys(&session, "3550")
-        #expect(Self.sent(session.key(.enter)) == CardRequest(ProcessingCode(.deposit), amount: 3_550, from: "CP0000000001"))
+        #expect(Self.sent(session.key(.enter)) == CardRequest(ProcessingCode(.deposit), pan: Self.pan, amount: 3_550, from: "CP0000000001"))
         #expect(Self.reversals(session.linkLost()) == [ReversalOrder(amount: 3_550, dispensed: 0, reason: .linkLost)])
 
         var inquiry = Self.atMenu()
@@ -331,7 +332,7 @@ struct ATMSessionTests {
         #expect(asked.contains(.show(.moreTime)))
         #expect(asked.contains(.startTimer(.moreTime, Self.timeouts.moreTime)))
         let back = session.key(.function(.a))
-        #expect(back.contains(.show(.mainMenu(ATMMenu(fastCash: true, otherAmount: true), notice: nil))))
+        #expect(back.contains(.show(.mainMenu(ATMMenu(fastCash: true, otherAmount: true, transfer: false), notice: nil))))
         let second = session.timerFired(.input)
         #expect(second.contains(.ejectCard))
         #expect(session.screen == .takeCard(lines: ["Your session has timed out."]))
@@ -370,28 +371,38 @@ struct ATMSessionTests {
         let actions = session.answerReceived(Self.answer("00", [54: Self.balance(262_345)]))
         #expect(actions.contains { if case .printReceipt(let r) = $0 { return r.balance == 262_345 } else { return false } })
         #expect(session.screen == .result(title: "DEPOSIT", lines: ["Deposited 123.45 EUR.", "Balance: 2,623.45 EUR"]))
-        #expect(Self.screens(session.key(.function(.a))).first == .mainMenu(ATMMenu(fastCash: true, otherAmount: true), notice: nil))
+        #expect(Self.screens(session.key(.function(.a))).first == .mainMenu(ATMMenu(fastCash: true, otherAmount: true, transfer: false), notice: nil))
     }
 
-    @Test("a transfer: from one account to another of the card's, or to one typed at the keypad")
+    @Test("a transfer goes between the card's own accounts: the other one is offered, nothing else")
     func transfer() throws {
-        var session = Self.atMenu(accounts: ["CP0000000001", "CP0000000002"])
+        var session = Self.atMenu(accounts: ["CP0000000001", "CP0000000002", "CP0000000005"])
         _ = session.key(.function(.f))
         _ = session.key(.function(.a))
-        #expect(session.screen == .accountChoice(title: "TRANSFER TO", accounts: ["CP0000000002"], other: true))
-        _ = session.key(.function(.a))
+        #expect(session.screen == .accountChoice(title: "TRANSFER TO", accounts: ["CP0000000002", "CP0000000005"]))
+        #expect(ATMDisplay(session.screen).keys == [.a: "CP0000000002", .b: "CP0000000005", .h: "Cancel"])
+        #expect(session.key(.function(.c)).isEmpty)
+        _ = session.key(.function(.b))
         _ = Self.keys(&session, "2500")
-        #expect(Self.sent(session.key(.enter)) == CardRequest(ProcessingCode(.transfer), amount: 2_500, from: "CP0000000001", to: "CP0000000002"))
+        #expect(
+            Self.sent(session.key(.enter))
+                == CardRequest(ProcessingCode(.transfer), pan: Self.pan, amount: 2_500, from: "CP0000000001", to: "CP0000000005")
+        )
 
+        // Two accounts: the other one is the payee without asking.
+        var two = Self.atMenu(accounts: ["CP0000000001", "CP0000000002"])
+        _ = two.key(.function(.f))
+        _ = two.key(.function(.b))
+        #expect(two.screen == .amountEntry(title: "TRANSFER", amount: 0, currency: "978", wholeUnits: false, notice: nil))
+        _ = Self.keys(&two, "1000")
+        let request = try #require(Self.sent(two.key(.enter)))
+        #expect(request.from == "CP0000000002")
+        #expect(request.to == "CP0000000001")
+
+        // One account: no transfer on the menu, and its key does nothing.
         var single = Self.atMenu()
-        _ = single.key(.function(.f))
-        #expect(single.screen == .accountEntry(prefix: "CP", digits: "", notice: nil))
-        _ = Self.keys(&single, "0000000003")
-        _ = single.key(.enter)
-        _ = Self.keys(&single, "1000")
-        let request = try #require(Self.sent(single.key(.enter)))
-        #expect(request.to == "CP0000000003")
-        #expect(request.from == "CP0000000001")
+        #expect(single.screen == .mainMenu(ATMMenu(fastCash: true, otherAmount: true, transfer: false), notice: nil))
+        #expect(single.key(.function(.f)).isEmpty)
     }
 
     @Test("a refusal is shown in words and another transaction offered", arguments: [("51", "Insufficient funds."), ("61", "This exceeds your daily withdrawal limit.")])
@@ -437,10 +448,96 @@ struct ATMSessionTests {
         _ = session.key(.enter)
         _ = Self.keys(&session, "5678")
         let request = try #require(Self.sent(session.key(.enter)))
-        #expect(request == CardRequest(ProcessingCode(.pinChange), pin: "1234", newPIN: "5678"))
+        #expect(request == CardRequest(ProcessingCode(.pinChange), pan: Self.pan, pin: "1234", newPIN: "5678"))
         #expect(!String(reflecting: session).contains("5, 6, 7, 8"))
         _ = session.answerReceived(Self.answer("00"))
         #expect(session.screen == .result(title: "CHANGE PIN", lines: ["Your PIN has been changed."]))
+    }
+
+    // MARK: One rule each
+
+    @Test("the card reader takes 12 to 19 digits that pass the Luhn check; anything else comes back unread",
+        arguments: ["4761739001010118", "12345678901", "47617390010101190000", "4761-7390"])
+    func unreadableCard(digits: String) {
+        var session = Self.session()
+        let actions = session.cardInserted(pan: digits)
+        #expect(actions.contains(.journal(.cardUnreadable(digits: digits.count))))
+        #expect(actions.contains(.ejectCard))
+        #expect(!actions.contains { if case .journal(.cardInserted) = $0 { return true } else { return false } })
+        #expect(session.screen == .takeCard(lines: ["This card cannot be read."]))
+        #expect(session.cardInReader == nil || session.cardInReader == "")
+        #expect(session.take() == [.stopTimer, .journal(.cardTaken), .endCustomer, .show(.welcome)])
+        #expect(ATMSession.isCardNumber(Self.pan))
+    }
+
+    @Test("take: the cash when it is presented, the card when it is out, nothing otherwise")
+    func take() {
+        var session = Self.atMenu()
+        #expect(session.take().isEmpty)
+        _ = session.key(.function(.a))
+        _ = session.key(.function(.b))
+        _ = session.answerReceived(Self.answer("00"))
+        _ = session.dispenseEnded(given: DispensePlan(notes: [1, 0]))
+        let cash = session.take()
+        #expect(cash.contains(.journal(.cashTaken)))
+        #expect(!cash.contains(.journal(.cardTaken)))
+        _ = session.key(.function(.h))
+        let card = session.take()
+        #expect(card.contains(.journal(.cardTaken)))
+        #expect(card.contains(.endCustomer))
+        #expect(session.isIdle)
+    }
+
+    @Test("the cassettes count down in the session only, and the dispense's record carries the counts after it")
+    func cassetteCountdown() {
+        var session = Self.atMenu()
+        _ = session.key(.function(.a))
+        _ = session.key(.function(.c))  // 100.00: two 50s
+        _ = session.answerReceived(Self.answer("00"))
+        let actions = session.dispenseEnded(given: DispensePlan(notes: [2, 0]))
+        let after = [Cassette(denomination: 5_000, count: 8, currency: "978"), Cassette(denomination: 2_000, count: 10, currency: "978")]
+        #expect(
+            actions.first
+                == .journal(.dispensed(given: DispensePlan(notes: [2, 0]), planned: DispensePlan(notes: [2, 0]), amount: 10_000, complete: true, cassettes: after))
+        )
+        #expect(session.cassettes == after)
+        // A second dispensed event changes nothing: the session is presenting, not dispensing.
+        #expect(session.dispenseEnded(given: DispensePlan(notes: [2, 0])).isEmpty)
+        #expect(session.cassettes == after)
+    }
+
+    @Test("a customer who leaves while the link is down leaves the machine out of service")
+    func customerLeavesOffline() {
+        var session = Self.atMenu()
+        let lost = session.linkLost()
+        #expect(lost.contains(.ejectCard))
+        #expect(session.take() == [.stopTimer, .journal(.cardTaken), .endCustomer, .show(.outOfService)])
+        #expect(session.isOutOfService)
+        #expect(session.linkUp() == [.show(.welcome)])
+    }
+
+    @Test("a request that could not go out: the card comes back, nothing is reversed (nothing was sent)")
+    func requestNotSent() {
+        var session = Self.atMenu()
+        _ = session.key(.function(.a))
+        _ = session.key(.function(.b))
+        let actions = session.requestNotSent()
+        #expect(Self.reversals(actions).isEmpty)
+        #expect(actions.contains(.ejectCard))
+        #expect(session.screen == .takeCard(lines: ["Sorry, your transaction could", "not be completed."]))
+    }
+
+    @Test("the answer reaches the session typed: a capture asked in field 44, the accounts of field 48")
+    func typedAnswer() {
+        var session = Self.session()
+        _ = session.cardInserted(pan: Self.pan)
+        _ = Self.keys(&session, "1234")
+        _ = session.key(.enter)
+        let answer = Self.answer("05", [44: "CAPTURE CARD"])
+        #expect(answer.captureCard)
+        #expect(session.answerReceived(answer).contains(.captureCard))
+        #expect(Self.answer("00", [48: CardAccounts(["CP1", "CP2"]).field]).accounts == ["CP1", "CP2"])
+        #expect(Self.answer("00", [54: Self.balance(1_234)]).ledgerBalance == 1_234)
     }
 }
 

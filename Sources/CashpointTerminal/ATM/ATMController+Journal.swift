@@ -1,9 +1,72 @@
 import ATM87
 import Foundation
 
-/// The controller's journal and store-and-forward: what it records, what it does after a restart,
-/// and how it drains the queue of reversal advices.
+/// The controller's actions, its journal and its store-and-forward sender: what it records, what it
+/// does after a restart, and how it sends the queue of reversal advices.
 extension ATMController {
+    /// Performs the session's actions in order. None waits: what the world answers comes back later as
+    /// an event of its own, so an action never runs inside another and never re-enters the session.
+    func perform(_ actions: [ATMAction]) {
+        for action in actions {
+            switch action {
+            case .show(let screen):
+                let name = ATMDisplay(screen).title
+                if name != self.lastScreen {
+                    self.lastScreen = name
+                    self.record(self.entry("screen", ["screen": name]))
+                }
+            case .startTimer(let timer, let duration):
+                self.startTimer(timer, duration)
+            case .stopTimer:
+                self.stopTimer()
+            case .send(let request):
+                self.send(request)
+            case .reverse(let order):
+                self.reverse(order)
+            case .endCardSession:
+                self.endCardSession()
+            case .dispense(let plan):
+                let result = self.dispenser.dispense(plan)
+                self.frontEnd.device(
+                    result.complete
+                        ? "dispensing \(plan.noteCount) note\(plan.noteCount == 1 ? "" : "s")"
+                        : "the dispenser jammed after \(result.given.noteCount) of \(plan.noteCount) notes"
+                )
+                self.events.yield(.dispensed(result.given))
+            case .presentCash(let amount):
+                self.cashPresented = amount
+                self.frontEnd.device("cash presented: \(ScreenText.cash(amount, currency: self.configuration.currency)) (T takes it)")
+            case .retractCash:
+                self.cashPresented = nil
+                self.frontEnd.device("cash retracted")
+            case .printReceipt(let data):
+                let header = Receipt.Header(
+                    bankName: self.configuration.bankName,
+                    terminal: self.configuration.terminal,
+                    location: self.configuration.location,
+                    time: Int(self.now().timeIntervalSince1970)
+                )
+                let lines = Receipt.lines(data, header)
+                self.record(self.entry("receipt", ["title": data.title, "lines": lines.joined(separator: "\n")]))
+                self.receipt = lines
+                self.frontEnd.printReceipt(lines)
+            case .ejectCard:
+                self.cardOut = true
+                self.frontEnd.device("card ejected (T takes it)")
+            case .captureCard:
+                self.cardOut = false
+                self.frontEnd.device("card captured")
+            case .endCustomer:
+                self.terminal?.cardToken = nil
+                self.receipt = []
+                self.cardSession = nil
+                self.armed = nil
+            case .journal(let event):
+                self.record(event)
+            }
+        }
+    }
+
     func millisecondsNow() -> Int64 { Int64((self.now().timeIntervalSince1970 * 1_000).rounded()) }
 
     /// A record of the current card session, with the STAN of its last request.
@@ -46,30 +109,48 @@ extension ATMController {
         self.record(self.entry("keys", ["keys": keys]))
     }
 
-    func recordEvent(_ event: ATMJournalEvent) {
+    /// Every journal event of the session, each as its record.
+    func record(_ event: ATMJournalEvent) {
         switch event {
-        case .cardInserted, .requestSent, .answerReceived, .dispensed, .reversalOrdered:
-            // Recorded where they happen, with what the session does not know (the STAN, the PAN's mask,
-            // the queue entry).
-            break
+        case .cardInserted(let maskedPAN):
+            self.terminal?.cardToken = nil
+            self.cardSession = nil
+            self.cardSession = self.record(JournalEntry("card.inserted", ["pan": maskedPAN]))
+        case .cardUnreadable(let digits):
+            self.record(self.entry("card.unreadable", ["digits": String(digits)]))
+        case .answerReceived(let answer, let processingCode, let amount):
+            self.record(
+                self.entry(
+                    "answer.received",
+                    [
+                        "mti": MTI.financialResponse.description, "code": answer.code, "rrn": answer.retrievalReference ?? "",
+                        "auth": answer.authorization ?? "", "processingCode": processingCode.field, "amount": String(amount),
+                    ]
+                ),
+                answered: answer.code
+            )
         case .outcomeInDoubt(let reason):
             self.record(self.entry("doubt", ["reason": reason.rawValue]))
         case .dispensePlanned(let plan):
             self.record(self.entry("dispense.planned", ["notes": Self.notes(plan, self.session.cassettes)]))
+        case .dispensed(let given, let planned, let amount, let complete, let cassettes):
+            self.recordDispense(given: given, planned: planned, amount: amount, complete: complete, cassettes: cassettes)
         case .cashPresented(let amount):
             self.record(self.entry("cash.presented", ["amount": String(amount)]))
         case .cashTaken:
+            self.cashPresented = nil
+            self.frontEnd.device("cash taken")
             self.record(self.entry("cash.taken"))
         case .cashRetracted:
             self.record(self.entry("cash.retracted"))
         case .cardReturned:
             self.record(self.entry("card.returned"))
         case .cardTaken:
+            self.cardOut = false
+            self.frontEnd.device("card taken")
             self.record(self.entry("card.taken"))
         case .cardCaptured(let reason):
             self.record(self.entry("card.captured", ["reason": reason]))
-        case .receiptPrinted:
-            break
         case .timedOut(let timer):
             self.record(self.entry("timeout", ["timer": "\(timer)"]))
         case .transactionCompleted:
@@ -86,14 +167,9 @@ extension ATMController {
         }
     }
 
-    /// The dispense and the cassette counts after it, in one transaction, before the cash is presented.
-    func recordDispense(planned: DispensePlan, given: DispensePlan, complete: Bool) {
-        let cassettes = self.session.cassettes
-        var after = cassettes
-        for (index, notes) in given.notes.enumerated() where index < after.count {
-            after[index].count = max(0, after[index].count - notes)
-        }
-        let amount = given.amount(of: cassettes)
+    /// The dispense and the cassette counts after it (the session's, which counted them down), in one
+    /// transaction, before the cash is presented.
+    func recordDispense(given: DispensePlan, planned: DispensePlan, amount: Int64, complete: Bool, cassettes: [Cassette]) {
         do {
             try self.journal.write { journal in
                 try journal.append(
@@ -102,7 +178,7 @@ extension ATMController {
                         ["notes": Self.notes(given, cassettes), "amount": String(amount), "planned": Self.notes(planned, cassettes)]
                     )
                 )
-                try journal.saveCassettes(after)
+                try journal.saveCassettes(cassettes)
                 if let armed = self.armed { try journal.dispensed(armed, amount: amount) }
             }
         } catch {
@@ -116,9 +192,58 @@ extension ATMController {
             .joined(separator: ", ")
     }
 
-    /// At start: the journal says what was in flight when the terminal last stopped. A request sent
-    /// with no answer recorded, or a withdrawal approved whose cash was not all given and taken,
-    /// becomes a queued reversal (for the amount not given); anything else is settled.
+    // MARK: Requests
+
+    /// Builds, signs, journals (and, for money, arms in the queue) a 0200 before it goes on the wire,
+    /// and writes it; the answer comes back as an event. Nothing sent is an event too.
+    func send(_ request: CardRequest) {
+        guard self.phase == .serving, let terminal = self.terminal else {
+            self.frontEnd.device("the request was not sent: the link to the switch is down")
+            self.events.yield(.requestNotSent)
+            return
+        }
+        do {
+            let message = try terminal.build(request)
+            let signed = try terminal.signed(message)
+            self.lastSTAN = message[11]
+            let moves = request.processingCode.transaction.movesMoney
+            self.armed = try self.journal.write { journal in
+                let seq = try journal.append(
+                    self.entry(
+                        "request.sent",
+                        [
+                            "mti": "0200", "processingCode": request.processingCode.field,
+                            "amount": String(request.amount), "from": request.from ?? "", "to": request.to ?? "",
+                            "pan": ATM87PrettyPrinter.maskPAN(request.pan), "pinBlock": request.pin == nil ? "no" : "yes",
+                        ]
+                    )
+                )
+                return moves ? try journal.arm(requestSeq: seq, request: message, pan: request.pan) : nil
+            }
+            self.exchange(message, signed: signed, .card(message))
+        } catch {
+            // Nothing went out: the journal could not record it, or it could not be built.
+            self.frontEnd.device("the request was not sent: \(error)")
+            self.record(self.entry("error", ["error": "request not sent: \(error)"]))
+            self.events.yield(.requestNotSent)
+        }
+    }
+
+    /// The card session ends at the switch: LOGOUT with the card's token (its answer changes nothing).
+    func endCardSession() {
+        guard self.phase == .serving, let terminal = self.terminal else { return }
+        do {
+            guard let request = try terminal.logoutRequest() else { return }
+            self.exchange(request, signed: try terminal.signed(request), .logout)
+        } catch {
+            self.frontEnd.device("the card session could not be ended at the switch: \(error)")
+        }
+    }
+
+    // MARK: Store and forward
+
+    /// At start: what the journal shows in flight when the terminal last stopped becomes a queued
+    /// reversal or is settled, as `StoreAndForward.recovery` rules.
     func recover() {
         do {
             let counted = try self.journal.cassettes() != nil
@@ -131,30 +256,13 @@ extension ATMController {
                     )
                 }
                 for entry in try journal.armed() {
-                    let withdrawal = entry.processingCode.hasPrefix(ProcessingCode.TransactionType.withdrawal.rawValue)
-                    switch entry.answerCode {
-                    case nil:
-                        try journal.queue(entry.id, dispensed: entry.dispensed, reason: "noAnswerBeforeStop", due: self.millisecondsNow())
-                        try journal.append(
-                            JournalEntry(
-                                "doubt",
-                                stan: entry.originalSTAN,
-                                ["reason": "the terminal stopped after sending, before an answer", "queue": String(entry.id)]
-                            )
-                        )
-                    case "00" where withdrawal && entry.dispensed < entry.amount:
-                        try journal.queue(entry.id, dispensed: entry.dispensed, reason: "stoppedDuringDispense", due: self.millisecondsNow())
-                        try journal.append(
-                            JournalEntry(
-                                "doubt",
-                                stan: entry.originalSTAN,
-                                [
-                                    "reason": "the terminal stopped before all the cash was given",
-                                    "dispensed": String(entry.dispensed), "queue": String(entry.id),
-                                ]
-                            )
-                        )
-                    default:
+                    switch StoreAndForward.recovery(of: entry) {
+                    case .reverse(let reason, let dispensed):
+                        try journal.queue(entry.id, dispensed: dispensed, reason: reason.rawValue, due: self.millisecondsNow())
+                        var detail = ["reason": reason.explanation, "queue": String(entry.id)]
+                        if reason == .stoppedDuringDispense { detail["dispensed"] = String(dispensed) }
+                        try journal.append(JournalEntry("doubt", stan: entry.originalSTAN, detail))
+                    case .settle:
                         try journal.settle(entry.id)
                         try journal.append(
                             JournalEntry("transaction.completed", stan: entry.originalSTAN, ["queue": String(entry.id), "atStart": "yes"])
@@ -167,85 +275,111 @@ extension ATMController {
         }
     }
 
-    /// Sends due queue entries, oldest first, one at a time, while the link is up: each attempt and
-    /// each answer is journalled; an entry not done is tried again after its backoff (a timer on the
-    /// injected clock).
-    func forward() async {
-        while let link = self.link {
-            let entries: [SAFEntry]
-            do {
-                entries = try self.journal.safEntries(states: [.queued])
-            } catch {
-                self.frontEnd.device("the queue could not be read: \(error)")
-                return
-            }
-            let now = self.millisecondsNow()
-            guard let entry = StoreAndForward.next(entries, now: now) else {
-                if let due = StoreAndForward.due(entries) { self.scheduleForward(at: due) }
-                return
-            }
-            var attempt = entry
-            let advice: ATM87Message
-            do {
-                let pan = try self.journal.open(pan: entry.sealedPAN)
-                advice = try link.reversalAdvice(for: entry, pan: pan)
-                attempt.adviceSTAN = advice[11]
-                attempt.adviceTime = advice[7]
-                try self.journal.write { journal in
-                    try journal.update(attempt)
-                    try journal.append(
-                        JournalEntry(
-                            "reversal.sent",
-                            stan: advice[11],
-                            [
-                                "mti": advice.mti.description, "queue": String(entry.id), "attempt": String(entry.attempts + 1),
-                                "original": entry.originalSTAN, "amount": String(entry.amount),
-                                "dispensed": String(entry.dispensed), "pan": entry.maskedPAN,
-                            ]
-                        )
+    /// Queues the reversal advice of the request in flight, in one transaction with its journal
+    /// record, then lets the sender try it at once if the link is up.
+    func reverse(_ order: ReversalOrder) {
+        guard let armed = self.armed else { return }
+        self.armed = nil
+        do {
+            try self.journal.write { journal in
+                try journal.queue(armed, dispensed: order.dispensed, reason: order.reason.rawValue, due: self.millisecondsNow())
+                try journal.append(
+                    self.entry(
+                        "reversal.queued",
+                        [
+                            "queue": String(armed), "reason": order.reason.rawValue, "amount": String(order.amount),
+                            "dispensed": String(order.dispensed),
+                        ]
                     )
-                }
-            } catch {
-                self.frontEnd.device("the reversal advice could not be built: \(error)")
-                return
+                )
             }
-            let outcome: StoreAndForward.Outcome
-            var answerCode: String?
-            var reversed = ""
-            do {
-                let answer = try await link.send(advice, timeout: self.configuration.timeouts.response)
-                answerCode = answer[39]
-                outcome = .answered(answer[39] ?? "")
-                reversed = Self.reversedAmount(answer, entry)
-            } catch {
-                self.link = nil
-                outcome = .noAnswer
-            }
-            let after = self.forwarder.attempted(attempt, outcome, now: self.millisecondsNow())
-            do {
-                try self.journal.write { journal in
-                    try journal.update(after)
-                    try journal.append(
-                        JournalEntry(
-                            answerCode == nil ? "reversal.unanswered" : "reversal.answered",
-                            stan: attempt.adviceSTAN,
-                            [
-                                "queue": String(entry.id), "code": answerCode ?? "", "state": after.state.rawValue,
-                                "original": entry.originalSTAN, "processingCode": entry.processingCode,
-                                "amount": String(entry.amount), "dispensed": String(entry.dispensed),
-                                "originalAnswer": entry.answerCode ?? "", "reversed": reversed,
-                            ]
-                        )
-                    )
-                }
-            } catch {
-                self.frontEnd.device("the journal could not be written: \(error)")
-            }
-            self.frontEnd.device(
-                "reversal sent (\(entry.reason ?? "")): "
-                    + (answerCode.map { "answered \($0)" } ?? "no answer") + "; \(after.state.rawValue)"
-            )
+        } catch {
+            self.frontEnd.device("the reversal could not be queued: \(error)")
+            return
         }
+        self.forward()
+    }
+
+    /// Sends the oldest due queue entry while the link is up and no advice waits for its answer: the
+    /// attempt is journalled before it goes; its answer (or none) comes back as an event. An entry not
+    /// yet due wakes the sender when it is (a timer on the injected clock).
+    func forward() {
+        guard self.phase == .draining || self.phase == .serving, let terminal = self.terminal, self.adviceInFlight == nil else {
+            return
+        }
+        let entries: [SAFEntry]
+        do {
+            entries = try self.journal.safEntries(states: [.queued])
+        } catch {
+            self.frontEnd.device("the queue could not be read: \(error)")
+            self.queueIdle = true
+            return
+        }
+        guard let entry = StoreAndForward.next(entries, now: self.millisecondsNow()) else {
+            if let due = StoreAndForward.due(entries) { self.scheduleForward(at: due) }
+            self.queueIdle = true
+            return
+        }
+        self.queueIdle = false
+        var attempt = entry
+        do {
+            let pan = try self.journal.open(pan: entry.sealedPAN)
+            let advice = try terminal.reversalAdvice(for: entry, pan: pan)
+            let signed = try terminal.signed(advice)
+            attempt.adviceSTAN = advice[11]
+            attempt.adviceTime = advice[7]
+            try self.journal.write { journal in
+                try journal.update(attempt)
+                try journal.append(
+                    JournalEntry(
+                        "reversal.sent",
+                        stan: advice[11],
+                        [
+                            "mti": advice.mti.description, "queue": String(entry.id), "attempt": String(entry.attempts + 1),
+                            "original": entry.originalSTAN, "amount": String(entry.amount),
+                            "dispensed": String(entry.dispensed), "pan": entry.maskedPAN,
+                        ]
+                    )
+                )
+            }
+            self.adviceInFlight = advice[11]
+            self.exchange(advice, signed: signed, .advice(attempt))
+        } catch {
+            self.frontEnd.device("the reversal advice could not be built: \(error)")
+            self.queueIdle = true
+        }
+    }
+
+    /// An advice's answer (nil: none in time, or the link went): the entry is done, due again after
+    /// its backoff, or left for the operator, as the sender's core says.
+    func adviceAnswered(_ entry: SAFEntry, answer: ATM87Message?) {
+        self.adviceInFlight = nil
+        let code = answer?[39]
+        let outcome: StoreAndForward.Outcome = code.map { .answered($0) } ?? .noAnswer
+        let after = self.forwarder.attempted(entry, outcome, now: self.millisecondsNow())
+        do {
+            try self.journal.write { journal in
+                try journal.update(after)
+                try journal.append(
+                    JournalEntry(
+                        code == nil ? "reversal.unanswered" : "reversal.answered",
+                        stan: entry.adviceSTAN,
+                        [
+                            "queue": String(entry.id), "code": code ?? "", "state": after.state.rawValue,
+                            "original": entry.originalSTAN, "processingCode": entry.processingCode,
+                            "amount": String(entry.amount), "dispensed": String(entry.dispensed),
+                            "originalAnswer": entry.answerCode ?? "",
+                            "reversed": answer.map { Self.reversedAmount($0, entry) } ?? "",
+                        ]
+                    )
+                )
+            }
+        } catch {
+            self.frontEnd.device("the journal could not be written: \(error)")
+        }
+        self.frontEnd.device(
+            "reversal sent (\(entry.reason ?? "")): " + (code.map { "answered \($0)" } ?? "no answer") + "; \(after.state.rawValue)"
+        )
     }
 
     /// What the switch put back for a reversal: its 0430's `RV` (field 48) when given; else, for an

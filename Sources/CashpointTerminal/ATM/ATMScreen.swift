@@ -29,10 +29,8 @@ public enum ATMScreen: Sendable, Hashable {
     case pleaseWait
     case mainMenu(ATMMenu, notice: String?)
     case fastCash(amounts: [Int64], currency: String)
-    /// Choose one of the card's accounts; `other` offers typing an account number (transfers).
-    case accountChoice(title: String, accounts: [String], other: Bool)
-    /// An account number typed at the keypad, after the bank's prefix.
-    case accountEntry(prefix: String, digits: String, notice: String?)
+    /// Choose one of the card's accounts.
+    case accountChoice(title: String, accounts: [String])
     /// `amount` in minor units as typed so far; `wholeUnits`: cash is asked in whole notes' units.
     case amountEntry(title: String, amount: Int64, currency: String, wholeUnits: Bool, notice: String?)
     case pinChange(PINChangeStage, entered: Int, notice: String?)
@@ -128,18 +126,10 @@ public struct ATMDisplay: Sendable, Hashable {
                 keys[key] = ScreenText.cash(amount, currency: currency)
             }
             self.init(title: "FAST CASH", lines: ["Choose an amount."], keys: keys)
-        case .accountChoice(let title, let accounts, let other):
+        case .accountChoice(let title, let accounts):
             var keys: [FunctionKey: String] = [.h: "Cancel"]
-            let shown = Array(accounts.prefix(other ? 6 : 7))
-            for (key, account) in zip(FunctionKey.first(shown.count), shown) { keys[key] = account }
-            if other { keys[FunctionKey.allCases[shown.count]] = "Other account" }
+            for (key, account) in zip(FunctionKey.first(accounts.count), accounts) { keys[key] = account }
             self.init(title: title, lines: ["Choose an account."], keys: keys)
-        case .accountEntry(let prefix, let digits, let notice):
-            self.init(
-                title: "TRANSFER",
-                lines: (notice.map { [$0, ""] } ?? []) + ["Type the account to pay into,", "then press Enter."],
-                entry: "Account: \(prefix)\(digits)"
-            )
         case .amountEntry(let title, let amount, let currency, let wholeUnits, let notice):
             let shown = wholeUnits ? ScreenText.cash(amount, currency: currency) : ScreenText.money(amount) + " " + ScreenText.currencyName(currency)
             self.init(

@@ -1,221 +1,8 @@
 public import ATM87
 
-/// How long each wait of an ATM lasts.
-public struct ATMTimeouts: Sendable, Hashable, Codable {
-    /// A screen waiting for the customer's keys.
-    public var input: Duration
-    /// The "do you need more time?" question.
-    public var moreTime: Duration
-    /// The switch's answer to a request.
-    public var response: Duration
-    /// Cash presented, before it is retracted.
-    public var cashTake: Duration
-    /// The card in the reader's mouth, before it is captured.
-    public var cardTake: Duration
-    /// A message that goes by itself (card retained).
-    public var message: Duration
-
-    public init(
-        input: Duration = .seconds(30),
-        moreTime: Duration = .seconds(15),
-        response: Duration = .seconds(30),
-        cashTake: Duration = .seconds(30),
-        cardTake: Duration = .seconds(30),
-        message: Duration = .seconds(5)
-    ) {
-        self.input = input
-        self.moreTime = moreTime
-        self.response = response
-        self.cashTake = cashTake
-        self.cardTake = cardTake
-        self.message = message
-    }
-}
-
-/// What an ATM session is set up with.
-public struct ATMSettings: Sendable, Hashable {
-    /// ISO 4217 numeric code of the cash and the requests.
-    public var currency: String
-    /// Fast-cash amounts in minor units; only those the cassettes can pay are offered.
-    public var fastCash: [Int64]
-    public var timeouts: ATMTimeouts
-    public var planner: DispensePlanner
-    /// What account numbers start with; a transfer to another account is typed after it.
-    public var accountPrefix: String
-
-    public init(
-        currency: String = "978",
-        fastCash: [Int64] = [2_000, 5_000, 10_000, 20_000],
-        timeouts: ATMTimeouts = ATMTimeouts(),
-        planner: DispensePlanner = DispensePlanner(),
-        accountPrefix: String = "CP"
-    ) {
-        self.currency = currency
-        self.fastCash = fastCash
-        self.timeouts = timeouts
-        self.planner = planner
-        self.accountPrefix = accountPrefix
-    }
-}
-
-/// The timers an ATM runs; one runs at a time, and starting one replaces the other.
-public enum ATMTimer: Sendable, Hashable {
-    case input
-    case moreTime
-    case response
-    case cashTake
-    case cardTake
-    case message
-}
-
-/// A request for the shell to build, sign and send as a 0200. The PIN (and a new PIN) are handed over
-/// here once, for the shell to encipher at once: the session has already forgotten them.
-public struct CardRequest: Sendable, Hashable {
-    public var processingCode: ProcessingCode
-    /// Minor units.
-    public var amount: Int64
-    public var from: String?
-    public var to: String?
-    public var pin: String?
-    public var newPIN: String?
-
-    public init(
-        _ processingCode: ProcessingCode,
-        amount: Int64 = 0,
-        from: String? = nil,
-        to: String? = nil,
-        pin: String? = nil,
-        newPIN: String? = nil
-    ) {
-        self.processingCode = processingCode
-        self.amount = amount
-        self.from = from
-        self.to = to
-        self.pin = pin
-        self.newPIN = newPIN
-    }
-}
-
-/// A reversal the shell must send for the last request: the whole amount, less what was dispensed.
-public struct ReversalOrder: Sendable, Hashable {
-    /// The original request's amount, minor units.
-    public var amount: Int64
-    /// Cash actually given (field 95); 0 when none.
-    public var dispensed: Int64
-    public var reason: Reason
-
-    public enum Reason: String, Sendable, Hashable {
-        /// No answer in time: the outcome is in doubt.
-        case timeout
-        /// The link went down after the request was sent.
-        case linkLost
-        /// The switch answered 91 or 96: it could not finish the request, which may or may not have
-        /// been posted (docs/protocol.md, response codes).
-        case switchFailed
-        /// The dispenser gave less than approved.
-        case partialDispense
-        /// The dispenser gave nothing.
-        case dispenseFailed
-        /// Cash was presented and not taken: it was retracted.
-        case cashNotTaken
-    }
-
-    public init(amount: Int64, dispensed: Int64, reason: Reason) {
-        self.amount = amount
-        self.dispensed = dispensed
-        self.reason = reason
-    }
-}
-
-/// What a receipt says about a transaction; the shell adds the bank, the time and the terminal.
-public struct ReceiptData: Sendable, Hashable {
-    public var title: String
-    public var maskedPAN: String
-    /// The amount asked for, minor units (0 for an inquiry).
-    public var amount: Int64
-    /// For a withdrawal: the cash given.
-    public var dispensed: Int64?
-    public var currency: String
-    public var account: String?
-    public var authorization: String?
-    public var retrievalReference: String?
-    public var stan: String?
-    public var responseCode: String?
-    public var balance: Int64?
-    public var statement: [MiniStatementLine]
-
-    public init(
-        title: String,
-        maskedPAN: String,
-        amount: Int64,
-        dispensed: Int64? = nil,
-        currency: String,
-        account: String? = nil,
-        authorization: String? = nil,
-        retrievalReference: String? = nil,
-        stan: String? = nil,
-        responseCode: String? = nil,
-        balance: Int64? = nil,
-        statement: [MiniStatementLine] = []
-    ) {
-        self.title = title
-        self.maskedPAN = maskedPAN
-        self.amount = amount
-        self.dispensed = dispensed
-        self.currency = currency
-        self.account = account
-        self.authorization = authorization
-        self.retrievalReference = retrievalReference
-        self.stan = stan
-        self.responseCode = responseCode
-        self.balance = balance
-        self.statement = statement
-    }
-}
-
-/// A record for the terminal's electronic journal. Never a PIN or a full PAN.
-public enum ATMJournalEvent: Sendable, Hashable {
-    case cardInserted(maskedPAN: String)
-    case requestSent(ProcessingCode, amount: Int64)
-    case answerReceived(code: String, stan: String?, rrn: String?)
-    case outcomeInDoubt(ReversalOrder.Reason)
-    case dispensePlanned(DispensePlan)
-    case dispensed(DispensePlan)
-    case cashPresented(Int64)
-    case cashTaken
-    case cashRetracted
-    case reversalOrdered(ReversalOrder)
-    case cardReturned
-    case cardTaken
-    case cardCaptured(reason: String)
-    case receiptPrinted(String)
-    /// The request's outcome is final and nothing of it is to be undone (a refusal, an approval that
-    /// moved no cash, a withdrawal whose cash was all taken).
-    case transactionCompleted
-    case timedOut(ATMTimer)
-}
-
-/// What the shell must do.
-public enum ATMAction: Sendable, Hashable {
-    case show(ATMScreen)
-    case startTimer(ATMTimer, Duration)
-    case stopTimer
-    case send(CardRequest)
-    /// Send a reversal advice for the last request sent.
-    case reverse(ReversalOrder)
-    /// End the card session at the switch (LOGOUT with the card's token).
-    case endCardSession
-    case dispense(DispensePlan)
-    case presentCash(Int64)
-    case retractCash
-    case printReceipt(ReceiptData)
-    case ejectCard
-    case captureCard
-    case journal(ATMJournalEvent)
-}
-
 /// An ATM's card session as a state machine: events in, actions out; no I/O and no clock (timers are
-/// actions, their expiry an event). The shell performs each action in order.
+/// actions, their expiry an event). The shell performs each action in order and returns; what the
+/// world answers (the switch, the dispenser, a timer) comes back as the next event.
 public struct ATMSession: Sendable {
     /// What a customer asked for, as far as it is known.
     struct Intent: Sendable, Hashable {
@@ -227,6 +14,8 @@ public struct ATMSession: Sendable {
         var plan: DispensePlan?
         /// For a PIN change: the PINs, held only until the request is built.
         var pins: PINChange = PINChange()
+
+        var processingCode: ProcessingCode { ProcessingCode(self.type) }
     }
 
     struct PINChange: Sendable, Hashable {
@@ -240,13 +29,13 @@ public struct ATMSession: Sendable {
         case verifyingPIN
         case menu(notice: String?)
         case fastCash(amounts: [Int64])
+        /// One of the card's accounts: the one to take from, or (a transfer) the one to pay into.
         case chooseAccount(Intent, choosingTo: Bool)
-        case accountEntry(Intent, digits: String, notice: String?)
         case amountEntry(Intent, amount: Int64, notice: String?)
         case pinChange(Intent, stage: PINChangeStage, digits: [UInt8], notice: String?)
         case awaiting(Intent)
-        case dispensing(Intent, answer: ATM87Message)
-        case presenting(Intent, answer: ATM87Message, dispensed: Int64)
+        case dispensing(Intent, answer: CardAnswer)
+        case presenting(Intent, answer: CardAnswer, dispensed: Int64)
         case result(title: String, lines: [String])
         /// Asked once per input screen; holds the screen to go back to.
         indirect case moreTime(Phase)
@@ -271,6 +60,9 @@ public struct ATMSession: Sendable {
     public private(set) var cassettes: [Cassette]
     public let settings: ATMSettings
     var state: State = .outOfService
+    /// Whether the link to the switch is up: a customer who leaves an offline machine leaves it out of
+    /// service.
+    var online = false
 
     public init(settings: ATMSettings, cassettes: [Cassette]) {
         self.settings = settings
@@ -296,10 +88,31 @@ public struct ATMSession: Sendable {
         return false
     }
 
+    /// Whether the session waits on the switch or the dispenser (no key means anything until then).
+    public var isWaiting: Bool {
+        guard case .card(_, let phase) = self.state else { return false }
+        switch phase {
+        case .verifyingPIN, .awaiting, .dispensing: return true
+        default: return false
+        }
+    }
+
+    /// The card in the reader, masked, for the status beside the screen.
+    public var cardInReader: String? {
+        guard case .card(let card, let phase) = self.state else { return nil }
+        if case .retained = phase { return nil }
+        return ATM87PrettyPrinter.maskPAN(card.pan)
+    }
+
+    /// The card-reader rule: what it reads is a card number when it is 12 to 19 digits that pass the
+    /// Luhn check (ISO/IEC 7812-1); anything else is given back unread.
+    public static func isCardNumber(_ digits: String) -> Bool { Luhn.isValidPAN(digits) }
+
     // MARK: Events
 
-    /// The link to the switch is up and signed on.
+    /// The link to the switch is up and signed on (and the store-and-forward queue has nothing due).
     public mutating func linkUp() -> [ATMAction] {
+        self.online = true
         guard case .outOfService = self.state else { return [] }
         self.state = .idle
         return [.show(.welcome)]
@@ -307,6 +120,7 @@ public struct ATMSession: Sendable {
 
     /// The link is gone. A request in flight is in doubt; a customer at the menus is sent away.
     public mutating func linkLost() -> [ATMAction] {
+        self.online = false
         switch self.state {
         case .outOfService:
             return []
@@ -325,8 +139,17 @@ public struct ATMSession: Sendable {
         }
     }
 
+    /// A card in the reader (its number as read). What is not a card number is given back at once.
     public mutating func cardInserted(pan: String) -> [ATMAction] {
         guard case .idle = self.state else { return [] }
+        guard Self.isCardNumber(pan) else {
+            let lines = ["This card cannot be read."]
+            self.state = .card(Card(pan: ""), .ejecting(lines: lines))
+            return [
+                .journal(.cardUnreadable(digits: pan.count)), .ejectCard, .journal(.cardReturned),
+                .show(.takeCard(lines: lines)), .startTimer(.cardTake, self.settings.timeouts.cardTake),
+            ]
+        }
         let card = Card(pan: pan)
         self.state = .card(card, .pinEntry(digits: [], notice: nil))
         return [
@@ -354,40 +177,17 @@ public struct ATMSession: Sendable {
             default: return []
             }
         case .chooseAccount(var intent, let choosingTo):
-            let offerOther = choosingTo
-            let accounts = self.accountsOffered(card, intent, choosingTo: choosingTo)
+            let shown = Array(self.accountsOffered(card, intent, choosingTo: choosingTo).prefix(7))
             switch key {
             case .function(.h), .cancel: return self.menu(card)
             case .function(let f):
-                guard let index = FunctionKey.allCases.firstIndex(of: f) else { return [] }
-                let shown = Array(accounts.prefix(offerOther ? 6 : 7))
-                if index < shown.count {
-                    if choosingTo {
-                        intent.to = shown[index]
-                        return self.afterAccounts(card, intent)
-                    }
-                    intent.from = shown[index]
-                    return self.afterFromAccount(card, intent)
+                guard let index = FunctionKey.allCases.firstIndex(of: f), index < shown.count else { return [] }
+                if choosingTo {
+                    intent.to = shown[index]
+                    return self.afterAccounts(card, intent)
                 }
-                if offerOther && index == shown.count {
-                    return self.enter(card, .accountEntry(intent, digits: "", notice: nil))
-                }
-                return []
-            default: return []
-            }
-        case .accountEntry(var intent, let digits, _):
-            switch key {
-            case .digit(let d) where digits.count < 16:
-                return self.enter(card, .accountEntry(intent, digits: digits + String(d), notice: nil), restart: false)
-            case .clear:
-                return self.enter(card, .accountEntry(intent, digits: String(digits.dropLast()), notice: nil), restart: false)
-            case .cancel, .function(.h): return self.menu(card)
-            case .enter:
-                guard !digits.isEmpty else {
-                    return self.enter(card, .accountEntry(intent, digits: digits, notice: "Type the account number."), restart: false)
-                }
-                intent.to = self.settings.accountPrefix + digits
-                return self.afterAccounts(card, intent)
+                intent.from = shown[index]
+                return self.afterFromAccount(card, intent)
             default: return []
             }
         case .amountEntry(var intent, let amount, _):
@@ -406,11 +206,7 @@ public struct ATMSession: Sendable {
                     return self.enter(card, .amountEntry(intent, amount: 0, notice: "Please type an amount."), restart: false)
                 }
                 if whole, self.settings.planner.plan(amount, from: self.cashCassettes) == nil {
-                    return self.enter(
-                        card,
-                        .amountEntry(intent, amount: 0, notice: self.cashNotice()),
-                        restart: false
-                    )
+                    return self.enter(card, .amountEntry(intent, amount: 0, notice: self.cashNotice()), restart: false)
                 }
                 intent.amount = amount
                 return self.send(card, intent)
@@ -468,27 +264,43 @@ public struct ATMSession: Sendable {
         }
     }
 
+    /// The customer takes what the machine holds out: the cash when it is presented, else the card in
+    /// the reader's mouth. One key does both, as at a real machine's single "take" slot.
+    public mutating func take() -> [ATMAction] {
+        guard case .card(_, let phase) = self.state else { return [] }
+        switch phase {
+        case .presenting: return self.cashTaken()
+        case .ejecting: return self.cardTaken()
+        default: return []
+        }
+    }
+
     /// The switch's answer to the request in flight (its MAC already checked by the shell).
-    public mutating func answerReceived(_ answer: ATM87Message) -> [ATMAction] {
+    public mutating func answerReceived(_ answer: CardAnswer) -> [ATMAction] {
         guard case .card(var card, let phase) = self.state else { return [] }
-        let code = answer[39] ?? ""
-        var actions: [ATMAction] = [.stopTimer, .journal(.answerReceived(code: code, stan: answer[11], rrn: answer[37]))]
-        if case .awaiting(let intent) = phase, code != "00" || intent.type != .withdrawal {
+        let intent: Intent
+        switch phase {
+        case .verifyingPIN: intent = Intent(type: .balanceInquiry)
+        case .awaiting(let awaited): intent = awaited
+        default: return []
+        }
+        let code = answer.code
+        var actions: [ATMAction] = [
+            .stopTimer, .journal(.answerReceived(answer, intent.processingCode, amount: intent.amount)),
+        ]
+        if case .awaiting = phase, code != "00" || intent.type != .withdrawal {
             actions.append(.journal(.transactionCompleted))
         }
-        if Self.capturesCard(code: code, answer) {
+        if Self.capturesCard(answer) {
             return actions + (card.verified ? [.endCardSession] : [])
                 + [.captureCard, .journal(.cardCaptured(reason: "response code \(code)"))]
                 + self.retained(card, ScreenText.refusalLines(code))
         }
-        switch phase {
-        case .verifyingPIN:
+        if case .verifyingPIN = phase {
             switch code {
             case "00":
                 card.verified = true
-                if let field = answer[48], let accounts = try? CardAccounts(field: field) {
-                    card.accounts = accounts.numbers
-                }
+                card.accounts = answer.accounts ?? []
                 return actions + self.menu(card)
             case "55":
                 self.state = .card(card, .pinEntry(digits: [], notice: "Incorrect PIN. Please try again."))
@@ -499,97 +311,100 @@ public struct ATMSession: Sendable {
             default:
                 return actions + self.returnCard(card, lines: ScreenText.refusalLines(code))
             }
-        case .awaiting(let intent):
-            guard code == "00" else {
-                if code == "55", intent.type == .pinChange {
-                    return actions + self.enter(
-                        card,
-                        .pinChange(Intent(type: .pinChange), stage: .current, digits: [], notice: "Incorrect PIN. Please try again.")
-                    )
-                }
-                if code == "91" || code == "96", intent.type.movesMoney {
-                    // The switch could not finish: the request is in doubt, as if there were no answer.
-                    return actions + self.inDoubt(card, intent, reason: .switchFailed)
-                }
-                if code == "63" || code == "91" || code == "96" {
-                    // The session cannot go on (keys or token refused, or the bank unreachable).
-                    return actions + self.returnCard(card, lines: ScreenText.refusalLines(code))
-                }
-                return actions + self.result(card, intent.type, ScreenText.refusalLines(code))
+        }
+        guard code == "00" else {
+            if code == "55", intent.type == .pinChange {
+                return actions + self.enter(
+                    card,
+                    .pinChange(Intent(type: .pinChange), stage: .current, digits: [], notice: "Incorrect PIN. Please try again.")
+                )
             }
-            if intent.type == .withdrawal, let plan = intent.plan {
-                self.state = .card(card, .dispensing(intent, answer: answer))
-                return actions + [.journal(.dispensePlanned(plan)), .dispense(plan)]
+            if code == "91" || code == "96", intent.type.movesMoney {
+                // The switch could not finish: the request is in doubt, as if there were no answer.
+                return actions + self.inDoubt(card, intent, reason: .switchFailed)
             }
-            var receipt: ReceiptData? = self.receipt(card, intent, answer)
-            var lines: [String] = []
-            switch intent.type {
-            case .deposit:
-                lines = ["Deposited \(ScreenText.cash(intent.amount, currency: self.settings.currency))."]
-            case .transfer:
-                lines = ["Transferred \(ScreenText.cash(intent.amount, currency: self.settings.currency))", "to \(intent.to ?? "")."]
-            case .pinChange:
-                lines = ["Your PIN has been changed."]
-                receipt = nil
-            case .miniStatement:
-                lines = (receipt?.statement ?? []).prefix(6).map {
-                    "\($0.printedDate) \($0.kind.prefix(10)) \(ScreenText.money($0.amount))"
-                }
-                if lines.isEmpty { lines = ["No transactions yet."] }
-            case .balanceInquiry, .withdrawal:
-                break
+            if code == "63" || code == "91" || code == "96" {
+                // The session cannot go on (keys or token refused, or the bank unreachable).
+                return actions + self.returnCard(card, lines: ScreenText.refusalLines(code))
             }
-            if let balance = receipt?.balance {
-                lines.append("Balance: \(ScreenText.cash(balance, currency: self.settings.currency))")
+            return actions + self.result(card, intent.type, ScreenText.refusalLines(code))
+        }
+        if intent.type == .withdrawal, let plan = intent.plan {
+            self.state = .card(card, .dispensing(intent, answer: answer))
+            return actions + [.journal(.dispensePlanned(plan)), .dispense(plan)]
+        }
+        var receipt: ReceiptData? = self.receipt(card, intent, answer)
+        var lines: [String] = []
+        switch intent.type {
+        case .deposit:
+            lines = ["Deposited \(ScreenText.cash(intent.amount, currency: self.settings.currency))."]
+        case .transfer:
+            lines = ["Transferred \(ScreenText.cash(intent.amount, currency: self.settings.currency))", "to \(intent.to ?? "")."]
+        case .pinChange:
+            lines = ["Your PIN has been changed."]
+            receipt = nil
+        case .miniStatement:
+            lines = answer.statement.prefix(6).map {
+                "\($0.printedDate) \($0.kind.prefix(10)) \(ScreenText.money($0.amount))"
             }
-            var out = actions
-            if let receipt { out += [.printReceipt(receipt), .journal(.receiptPrinted(receipt.title))] }
-            return out + self.result(card, intent.type, lines)
+            if lines.isEmpty { lines = ["No transactions yet."] }
+        case .balanceInquiry, .withdrawal:
+            break
+        }
+        if let balance = receipt?.balance {
+            lines.append("Balance: \(ScreenText.cash(balance, currency: self.settings.currency))")
+        }
+        var out = actions
+        if let receipt { out.append(.printReceipt(receipt)) }
+        return out + self.result(card, intent.type, lines)
+    }
+
+    /// The request the session asked for could not go out (the journal could not record it, or it
+    /// could not be built): nothing was sent, so nothing is in doubt; the customer is told.
+    public mutating func requestNotSent() -> [ATMAction] {
+        guard case .card(let card, let phase) = self.state else { return [] }
+        switch phase {
+        case .verifyingPIN, .awaiting:
+            return self.returnCard(card, lines: ["Sorry, your transaction could", "not be completed."])
         default:
             return []
         }
     }
 
-    /// The dispenser gave all the notes of the plan.
-    public mutating func dispensed(_ plan: DispensePlan) -> [ATMAction] {
-        self.dispenseEnded(given: plan)
-    }
-
-    /// The dispenser stopped (a jam) after giving `given`.
-    public mutating func dispenseFailed(given: DispensePlan) -> [ATMAction] {
-        self.dispenseEnded(given: given)
-    }
-
-    public mutating func cashTaken() -> [ATMAction] {
-        guard case .card(let card, .presenting(let intent, let answer, let dispensed)) = self.state else { return [] }
-        var actions: [ATMAction] = [.stopTimer, .journal(.cashTaken)]
-        if dispensed < intent.amount {
-            let order = ReversalOrder(amount: intent.amount, dispensed: dispensed, reason: .partialDispense)
-            actions += [.journal(.reversalOrdered(order)), .reverse(order)]
-        } else {
-            actions.append(.journal(.transactionCompleted))
+    /// The dispenser stopped, having given `given`: all of the plan, or (after a jam) part of it. The
+    /// cassettes count down here, and only here; then the cash is presented (or, when nothing came
+    /// out, the whole amount reversed).
+    public mutating func dispenseEnded(given: DispensePlan) -> [ATMAction] {
+        guard case .card(let card, .dispensing(let intent, let answer)) = self.state else { return [] }
+        let before = self.cassettes
+        for (index, notes) in given.notes.enumerated() where index < self.cassettes.count {
+            self.cassettes[index].count = max(0, self.cassettes[index].count - notes)
         }
-        var receipt = self.receipt(card, intent, answer)
-        receipt.dispensed = dispensed
-        var lines = ["Please take your receipt."]
-        if let balance = receipt.balance, dispensed == intent.amount {
-            lines.append("Balance: \(ScreenText.cash(balance, currency: self.settings.currency))")
+        let amount = given.amount(of: before)
+        let planned = intent.plan ?? given
+        var actions: [ATMAction] = [
+            .journal(
+                .dispensed(given: given, planned: planned, amount: amount, complete: amount == intent.amount, cassettes: self.cassettes)
+            )
+        ]
+        guard amount > 0 else {
+            let order = ReversalOrder(amount: intent.amount, dispensed: 0, reason: .dispenseFailed)
+            actions.append(.reverse(order))
+            return actions + self.result(card, .withdrawal, ["Sorry, no cash could be given.", "Your account will not be charged."])
         }
-        return actions + [.printReceipt(receipt), .journal(.receiptPrinted(receipt.title))]
-            + self.result(card, .withdrawal, lines)
-    }
-
-    public mutating func cardTaken() -> [ATMAction] {
-        guard case .card(_, .ejecting) = self.state else { return [] }
-        self.state = .idle
-        return [.stopTimer, .journal(.cardTaken), .show(.welcome)]
+        self.state = .card(card, .presenting(intent, answer: answer, dispensed: amount))
+        return actions + [
+            .presentCash(amount), .journal(.cashPresented(amount)),
+            .show(.takeCash(amount: amount, currency: self.settings.currency, requested: intent.amount)),
+            .startTimer(.cashTake, self.settings.timeouts.cashTake),
+        ]
     }
 
     public mutating func timerFired(_ timer: ATMTimer) -> [ATMAction] {
         guard case .card(var card, let phase) = self.state else { return [] }
         switch (timer, phase) {
         case (.input, .pinEntry), (.input, .menu), (.input, .fastCash), (.input, .chooseAccount),
-            (.input, .accountEntry), (.input, .amountEntry), (.input, .pinChange), (.input, .result):
+            (.input, .amountEntry), (.input, .pinChange), (.input, .result):
             if card.askedMoreTime || Self.isResult(phase) {
                 return [.journal(.timedOut(timer))] + self.returnCard(card, lines: ["Your session has timed out."])
             }
@@ -609,24 +424,57 @@ public struct ATMSession: Sendable {
             return [.journal(.timedOut(timer))] + self.inDoubt(card, intent, reason: .timeout)
         case (.response, .verifyingPIN):
             return [.journal(.timedOut(timer))] + self.returnCard(card, lines: ScreenText.refusalLines("91"))
-        case (.cashTake, .presenting(let intent, _, _)):
+        case (.cashTake, .presenting(let intent, _, let dispensed)):
             let order = ReversalOrder(amount: intent.amount, dispensed: 0, reason: .cashNotTaken)
             return [
-                .journal(.timedOut(timer)), .retractCash, .journal(.cashRetracted),
-                .journal(.reversalOrdered(order)), .reverse(order),
-            ] + self.returnCard(card, lines: ["Your cash was not taken and", "has been retracted.", "Your account will not be charged."])
+                .journal(.timedOut(timer)), .retractCash, .journal(.cashRetracted), .reverse(order),
+            ]
+                + self.returnCard(
+                    card,
+                    lines: [
+                        "Your cash (\(ScreenText.cash(dispensed, currency: self.settings.currency))) was not",
+                        "taken and has been retracted.", "Your account will not be charged.",
+                    ]
+                )
         case (.cardTake, .ejecting):
             return [.journal(.timedOut(timer)), .captureCard, .journal(.cardCaptured(reason: "card not taken"))]
                 + self.retained(card, ["Your card was not taken", "and has been retained."])
         case (.message, .retained):
-            self.state = .idle
-            return [.show(.welcome)]
+            return self.customerGone()
         default:
             return []
         }
     }
 
     // MARK: Steps
+
+    mutating func cashTaken() -> [ATMAction] {
+        guard case .card(let card, .presenting(let intent, let answer, let dispensed)) = self.state else { return [] }
+        var actions: [ATMAction] = [.stopTimer, .journal(.cashTaken)]
+        if dispensed < intent.amount {
+            actions.append(.reverse(ReversalOrder(amount: intent.amount, dispensed: dispensed, reason: .partialDispense)))
+        } else {
+            actions.append(.journal(.transactionCompleted))
+        }
+        var receipt = self.receipt(card, intent, answer)
+        receipt.dispensed = dispensed
+        var lines = ["Please take your receipt."]
+        if let balance = receipt.balance, dispensed == intent.amount {
+            lines.append("Balance: \(ScreenText.cash(balance, currency: self.settings.currency))")
+        }
+        return actions + [.printReceipt(receipt)] + self.result(card, .withdrawal, lines)
+    }
+
+    mutating func cardTaken() -> [ATMAction] {
+        guard case .card(_, .ejecting) = self.state else { return [] }
+        return [.stopTimer, .journal(.cardTaken)] + self.customerGone()
+    }
+
+    /// The customer has gone: the welcome screen when the link is up, else out of service.
+    mutating func customerGone() -> [ATMAction] {
+        self.state = self.online ? .idle : .outOfService
+        return [.endCustomer, .show(self.online ? .welcome : .outOfService)]
+    }
 
     mutating func pinEntryKey(_ key: ATMKey, _ card: Card, _ digits: [UInt8], _ notice: String?) -> [ATMAction] {
         switch key {
@@ -646,18 +494,15 @@ public struct ATMSession: Sendable {
                 return [.show(.pinEntry(entered: 0, notice: notice))]
             }
             self.state = .card(card, .verifyingPIN)
-            let request = CardRequest(ProcessingCode(.balanceInquiry), pin: Self.text(digits))
-            return [
-                .stopTimer, .show(.pleaseWait), .journal(.requestSent(request.processingCode, amount: 0)),
-                .send(request), .startTimer(.response, self.settings.timeouts.response),
-            ]
+            let request = CardRequest(ProcessingCode(.balanceInquiry), pan: card.pan, pin: Self.text(digits))
+            return [.stopTimer, .show(.pleaseWait), .send(request), .startTimer(.response, self.settings.timeouts.response)]
         case .function:
             return []
         }
     }
 
     mutating func menuKey(_ key: ATMKey, _ card: Card) -> [ATMAction] {
-        let menu = self.currentMenu()
+        let menu = self.currentMenu(card)
         let choice: ATMMenu.Choice?
         switch key {
         case .function(let f): choice = menu.keys[f]
@@ -698,8 +543,13 @@ public struct ATMSession: Sendable {
 
     mutating func afterFromAccount(_ card: Card, _ intent: Intent) -> [ATMAction] {
         if intent.type == .transfer {
-            if self.accountsOffered(card, intent, choosingTo: true).isEmpty {
-                return self.enter(card, .accountEntry(intent, digits: "", notice: nil))
+            var intent = intent
+            let payees = self.accountsOffered(card, intent, choosingTo: true)
+            // A transfer goes between the card's own accounts (the bank's rule): with one other
+            // account there is nothing to choose.
+            if payees.count == 1 {
+                intent.to = payees[0]
+                return self.afterAccounts(card, intent)
             }
             return self.enter(card, .chooseAccount(intent, choosingTo: true))
         }
@@ -717,6 +567,9 @@ public struct ATMSession: Sendable {
         }
     }
 
+    /// The accounts a customer may pick: the card's, and for a transfer's payee the card's others.
+    /// The switch allows a transfer only between two accounts of the card (docs/protocol.md, 57), so the
+    /// machine offers nothing else.
     func accountsOffered(_ card: Card, _ intent: Intent, choosingTo: Bool) -> [String] {
         choosingTo ? card.accounts.filter { $0 != intent.from } : card.accounts
     }
@@ -724,7 +577,7 @@ public struct ATMSession: Sendable {
     /// Builds the request, forgets any PIN, and waits for the answer.
     mutating func send(_ card: Card, _ intent: Intent) -> [ATMAction] {
         var intent = intent
-        var request = CardRequest(ProcessingCode(intent.type), amount: intent.amount, from: intent.from, to: intent.to)
+        var request = CardRequest(intent.processingCode, pan: card.pan, amount: intent.amount, from: intent.from, to: intent.to)
         if intent.type == .withdrawal {
             guard let plan = self.settings.planner.plan(intent.amount, from: self.cashCassettes) else {
                 return self.enter(card, .menu(notice: self.cashNotice()))
@@ -739,32 +592,7 @@ public struct ATMSession: Sendable {
         var card = card
         card.askedMoreTime = false
         self.state = .card(card, .awaiting(intent))
-        return [
-            .stopTimer, .show(.pleaseWait), .journal(.requestSent(request.processingCode, amount: request.amount)),
-            .send(request), .startTimer(.response, self.settings.timeouts.response),
-        ]
-    }
-
-    /// The notes given (all of the plan or, after a jam, part of it): counts down, then the cash presented
-    /// (or, when nothing came out, the whole amount reversed).
-    mutating func dispenseEnded(given: DispensePlan) -> [ATMAction] {
-        guard case .card(let card, .dispensing(let intent, let answer)) = self.state else { return [] }
-        for (index, notes) in given.notes.enumerated() where index < self.cassettes.count {
-            self.cassettes[index].count = max(0, self.cassettes[index].count - notes)
-        }
-        let amount = given.amount(of: self.cassettes)
-        var actions: [ATMAction] = [.journal(.dispensed(given))]
-        guard amount > 0 else {
-            let order = ReversalOrder(amount: intent.amount, dispensed: 0, reason: .dispenseFailed)
-            actions += [.journal(.reversalOrdered(order)), .reverse(order)]
-            return actions + self.result(card, .withdrawal, ["Sorry, no cash could be given.", "Your account will not be charged."])
-        }
-        self.state = .card(card, .presenting(intent, answer: answer, dispensed: amount))
-        return actions + [
-            .presentCash(amount), .journal(.cashPresented(amount)),
-            .show(.takeCash(amount: amount, currency: self.settings.currency, requested: intent.amount)),
-            .startTimer(.cashTake, self.settings.timeouts.cashTake),
-        ]
+        return [.stopTimer, .show(.pleaseWait), .send(request), .startTimer(.response, self.settings.timeouts.response)]
     }
 
     /// No answer, or the link went down: the customer is told, the card comes back, and a money
@@ -772,8 +600,7 @@ public struct ATMSession: Sendable {
     mutating func inDoubt(_ card: Card, _ intent: Intent, reason: ReversalOrder.Reason) -> [ATMAction] {
         var actions: [ATMAction] = [.journal(.outcomeInDoubt(reason))]
         if intent.type.movesMoney {
-            let order = ReversalOrder(amount: intent.amount, dispensed: 0, reason: reason)
-            actions += [.journal(.reversalOrdered(order)), .reverse(order)]
+            actions.append(.reverse(ReversalOrder(amount: intent.amount, dispensed: 0, reason: reason)))
         }
         let lines =
             intent.type.movesMoney
@@ -829,16 +656,13 @@ public struct ATMSession: Sendable {
         switch phase {
         case .pinEntry(let digits, let notice): return .pinEntry(entered: digits.count, notice: notice)
         case .verifyingPIN, .awaiting, .dispensing: return .pleaseWait
-        case .menu(let notice): return .mainMenu(self.currentMenu(), notice: notice)
+        case .menu(let notice): return .mainMenu(self.currentMenu(card), notice: notice)
         case .fastCash(let amounts): return .fastCash(amounts: amounts, currency: currency)
         case .chooseAccount(let intent, let choosingTo):
             return .accountChoice(
                 title: choosingTo ? "TRANSFER TO" : Self.title(intent.type),
-                accounts: self.accountsOffered(card, intent, choosingTo: choosingTo),
-                other: choosingTo
+                accounts: self.accountsOffered(card, intent, choosingTo: choosingTo)
             )
-        case .accountEntry(_, let digits, let notice):
-            return .accountEntry(prefix: self.settings.accountPrefix, digits: digits, notice: notice)
         case .amountEntry(let intent, let amount, let notice):
             return .amountEntry(
                 title: Self.title(intent.type),
@@ -858,9 +682,11 @@ public struct ATMSession: Sendable {
         }
     }
 
-    func currentMenu() -> ATMMenu {
+    /// The main menu: cash when the cassettes can pay something, a transfer when the card has two
+    /// accounts to move money between.
+    func currentMenu(_ card: Card) -> ATMMenu {
         let anyCash = self.cassettes.contains { $0.count > 0 && $0.currency == self.settings.currency }
-        return ATMMenu(fastCash: !self.payableFastCash().isEmpty, otherAmount: anyCash)
+        return ATMMenu(fastCash: !self.payableFastCash().isEmpty, otherAmount: anyCash, transfer: card.accounts.count > 1)
     }
 
     /// The fast-cash amounts the cassettes can pay now.
@@ -880,20 +706,19 @@ public struct ATMSession: Sendable {
         return notes.isEmpty ? "Cash is not available." : "Amounts made of notes of \(notes.joined(separator: ", "))."
     }
 
-    func receipt(_ card: Card, _ intent: Intent, _ answer: ATM87Message) -> ReceiptData {
-        let balance = answer[54].flatMap { try? AdditionalAmount.decode($0) }?.first { $0.amountType == .ledgerBalance }
-        return ReceiptData(
+    func receipt(_ card: Card, _ intent: Intent, _ answer: CardAnswer) -> ReceiptData {
+        ReceiptData(
             title: Self.title(intent.type),
             maskedPAN: ATM87PrettyPrinter.maskPAN(card.pan),
             amount: intent.amount,
             currency: self.settings.currency,
             account: intent.from,
-            authorization: answer[38],
-            retrievalReference: answer[37],
-            stan: answer[11],
-            responseCode: answer[39],
-            balance: balance?.amount,
-            statement: answer[63].flatMap { try? MiniStatementLine.decode($0) } ?? []
+            authorization: answer.authorization,
+            retrievalReference: answer.retrievalReference,
+            stan: answer.stan,
+            responseCode: answer.code,
+            balance: answer.ledgerBalance,
+            statement: answer.statement
         )
     }
 
@@ -917,8 +742,7 @@ public struct ATMSession: Sendable {
 
     /// The answers ISO 8583 gives for keeping the card (04, 07, 33-38, 41, 43, 67, 75), or field 44's
     /// `CAPTURE CARD`.
-    static func capturesCard(code: String, _ answer: ATM87Message) -> Bool {
-        ["04", "07", "33", "34", "35", "36", "37", "38", "41", "43", "67", "75"].contains(code)
-            || answer[44] == "CAPTURE CARD"
+    static func capturesCard(_ answer: CardAnswer) -> Bool {
+        ["04", "07", "33", "34", "35", "36", "37", "38", "41", "43", "67", "75"].contains(answer.code) || answer.captureCard
     }
 }

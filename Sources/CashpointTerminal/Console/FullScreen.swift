@@ -121,22 +121,26 @@ public enum KeyDecoder {
 }
 
 /// The full-screen ATM: a framed display with the function-key labels beside it, the keypad below,
-/// and beside them the machine's state (link, cassettes, card) and the last receipt. Rows are redrawn
-/// only where they changed.
+/// and beside them the machine's state (link, cassettes, card, what it holds out) and the current
+/// customer's receipt. Rows are redrawn only where they changed; the frame never draws more rows or
+/// columns than the terminal has, so nothing wraps or scrolls.
 public final class FullScreenFrontEnd: ATMFrontEnd, @unchecked Sendable {
     let lock = NSLock()
     var drawn: [String] = []
+    var drawnSize: TerminalSize?
     var display = ATMDisplay(title: "")
     var status: ATMStatus?
-    var receipt: [String] = []
     var events: [String] = []
     /// Digits of a card number being typed at the welcome screen.
     var cardDigits = ""
     let notes: [String]
+    /// The terminal's size now (rows, columns); a test gives a fixed one.
+    let size: @Sendable () -> TerminalSize
 
     /// `notes`: lines shown under the side panel (a demo's test cards and PINs).
-    public init(notes: [String] = []) {
+    public init(notes: [String] = [], size: @escaping @Sendable () -> TerminalSize = TerminalSize.current) {
         self.notes = notes
+        self.size = size
     }
 
     public func draw(_ display: ATMDisplay, status: ATMStatus) {
@@ -148,12 +152,8 @@ public final class FullScreenFrontEnd: ATMFrontEnd, @unchecked Sendable {
         }
     }
 
-    public func printReceipt(_ lines: [String]) {
-        self.lock.withLock {
-            self.receipt = lines
-            self.render()
-        }
-    }
+    /// The receipt is drawn from the status (the current customer's, gone when the customer is).
+    public func printReceipt(_ lines: [String]) {}
 
     public func device(_ event: String) {
         self.lock.withLock {
@@ -235,26 +235,41 @@ public final class FullScreenFrontEnd: ATMFrontEnd, @unchecked Sendable {
 
     // MARK: Drawing
 
-    static let width = 100
+    /// The machine's column: the frame and the keypad.
+    static let machineWidth = 52
+    /// The side panel's column: the status, the receipt (32 wide, indented) and the notes.
+    static let sideWidth = 36
+    static let width = machineWidth + sideWidth
     static let inner = 40
+    /// Rows beside the machine: the frame's 14 and the keypad's 4.
+    static let sideRows = 18
 
     func render() {
-        let rows = self.frame()
+        let size = self.size()
         var out = ""
+        if size != self.drawnSize {
+            // A new size: everything is drawn again on a clear screen.
+            self.drawn = []
+            self.drawnSize = size
+            out += "\u{1B}[2J"
+        }
+        let rows = self.frame(size)
         for (index, row) in rows.enumerated() where index >= self.drawn.count || self.drawn[index] != row {
             out += "\u{1B}[\(index + 1);1H" + row + "\u{1B}[K"
         }
+        for index in rows.count..<max(rows.count, self.drawn.count) { out += "\u{1B}[\(index + 1);1H\u{1B}[K" }
         self.drawn = rows
         if !out.isEmpty { FileHandle.standardOutput.write(Data(out.utf8)) }
     }
 
-    /// The whole screen as rows of text (a pure function of what was drawn, so a test can read it).
-    func frame() -> [String] {
+    /// The whole screen as rows of text, at most `size.rows` rows of at most `size.columns` characters
+    /// (a pure function of what was drawn, so a test can read it).
+    func frame(_ size: TerminalSize = TerminalSize(rows: 24, columns: 80)) -> [String] {
         let display = self.display
         var rows: [String] = []
         let online = self.status?.online ?? false
         let head = " CASHPOINT  \(self.status?.terminal ?? "")  \(self.status?.location ?? "")"
-        rows.append(Self.pad(head, 78) + (online ? "[ ONLINE ]" : "[ OFFLINE ]"))
+        rows.append(Self.pad(head, Self.width - 12) + (online ? "[ ONLINE ]" : "[ OFFLINE ]"))
         rows.append("")
         // The display: 12 rows inside a frame; labels of A-D on the left rows 3,5,7,9, E-H on the right.
         var body: [String] = [" " + display.title, ""] + display.lines.map { " " + $0 }
@@ -278,8 +293,7 @@ public final class FullScreenFrontEnd: ATMFrontEnd, @unchecked Sendable {
             screen[row] = line
         }
         if let entryRow, let entry = display.entry { screen[entryRow] = " " + entry }
-        var side = self.sidePanel()
-        rows.append("     ┌" + String(repeating: "─", count: Self.inner) + "┐     " + (side.isEmpty ? "" : side.removeFirst()))
+        var machine = ["     ┌" + String(repeating: "─", count: Self.inner) + "┐"]
         for row in 0..<12 {
             var content = Self.pad(screen[row], Self.inner)
             var leftMark = "     "
@@ -292,39 +306,50 @@ public final class FullScreenFrontEnd: ATMFrontEnd, @unchecked Sendable {
                 if keys.left != nil { leftMark = " [\(keys.leftKey.rawValue)]>" }
                 if keys.right != nil { rightMark = "<[\(keys.rightKey.rawValue)] " }
             }
-            rows.append(leftMark + "│" + content + "│" + rightMark + (side.isEmpty ? "" : side.removeFirst()))
+            machine.append(leftMark + "│" + content + "│" + rightMark)
         }
-        rows.append("     └" + String(repeating: "─", count: Self.inner) + "┘     " + (side.isEmpty ? "" : side.removeFirst()))
-        let keypad = [
+        machine.append("     └" + String(repeating: "─", count: Self.inner) + "┘")
+        machine += [
             "          [1] [2] [3]    [Esc]  CANCEL",
             "          [4] [5] [6]    [Bksp] CLEAR",
             "          [7] [8] [9]    [Enter] ENTER",
             "              [0]        [T] take cash or card",
         ]
-        for line in keypad { rows.append(Self.pad(line, 52) + (side.isEmpty ? "" : side.removeFirst())) }
-        while !side.isEmpty { rows.append(String(repeating: " ", count: 52) + side.removeFirst()) }
+        let side = self.sidePanel()
+        for (index, line) in machine.enumerated() {
+            rows.append(Self.pad(line, Self.machineWidth) + (index < side.count ? side[index] : ""))
+        }
         rows.append(" " + (self.events.last ?? ""))
         rows.append(" Keys: digits, Enter, Bksp=Clear, Esc=Cancel, A-H or F1-F8, T=take; Ctrl-C or q (welcome) quits")
-        return rows.map { Self.pad($0, Self.width) }
+        return rows.prefix(max(0, size.rows)).map { String(Self.pad($0, Self.width).prefix(max(0, size.columns))) }
     }
 
+    /// Beside the machine, in `sideRows` rows: the status first, the notes last, and between them as
+    /// much of the receipt as fits (its header lines go first when it does not).
     func sidePanel() -> [String] {
-        var side: [String] = []
-        if let status = self.status {
-            side.append("CASSETTES")
-            for cassette in status.cassettes {
-                side.append(
+        var status: [String] = []
+        if let state = self.status {
+            status.append("CASSETTES")
+            for cassette in state.cassettes {
+                status.append(
                     "  \(ScreenText.cash(cassette.denomination, currency: cassette.currency)) x \(cassette.count) \(cassette.state.rawValue)"
                 )
             }
-            side.append("CARD  " + (status.cardInReader ?? "-"))
+            status.append("CARD  " + (state.cardInReader ?? "-") + (state.cardOut ? "  out: T takes it" : ""))
+            if let cash = state.cashPresented {
+                status.append("CASH  \(ScreenText.cash(cash, currency: state.currency)) out: T takes it")
+            }
         }
-        if !self.receipt.isEmpty {
-            side.append("RECEIPT")
-            side += self.receipt.prefix(14).map { "  " + $0 }
+        var receipt: [String] = []
+        if let lines = self.status?.receipt, !lines.isEmpty {
+            let room = Self.sideRows - status.count - self.notes.count - 1
+            var shown = lines
+            // The bank, terminal and date lines (and the blank after them) give way first.
+            while shown.count > room, let first = shown.first, !first.hasPrefix("CARD") { shown.removeFirst() }
+            receipt = ["RECEIPT"] + shown.prefix(max(0, room)).map { "  " + $0 }
         }
-        side += self.notes
-        return side
+        let free = max(0, Self.sideRows - status.count - receipt.count)
+        return (status + receipt + self.notes.prefix(free)).map { Self.pad($0, Self.sideWidth) }
     }
 
     /// A card number as it is typed: one `*` a digit, never a digit itself.
@@ -334,5 +359,25 @@ public final class FullScreenFrontEnd: ATMFrontEnd, @unchecked Sendable {
 
     static func pad(_ text: String, _ width: Int) -> String {
         text.count >= width ? String(text.prefix(width)) : text + String(repeating: " ", count: width - text.count)
+    }
+}
+
+/// A terminal's size in character cells.
+public struct TerminalSize: Sendable, Hashable {
+    public var rows: Int
+    public var columns: Int
+
+    public init(rows: Int, columns: Int) {
+        self.rows = rows
+        self.columns = columns
+    }
+
+    /// Standard output's window size (TIOCGWINSZ); 24 x 80 when it has none.
+    @Sendable public static func current() -> TerminalSize {
+        var size = winsize()
+        guard ioctl(STDOUT_FILENO, UInt(TIOCGWINSZ), &size) == 0, size.ws_row > 0, size.ws_col > 0 else {
+            return TerminalSize(rows: 24, columns: 80)
+        }
+        return TerminalSize(rows: Int(size.ws_row), columns: Int(size.ws_col))
     }
 }

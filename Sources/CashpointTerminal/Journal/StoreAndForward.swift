@@ -1,3 +1,5 @@
+import ATM87
+
 /// How the store-and-forward sender retries.
 public struct SAFPolicy: Sendable, Hashable {
     /// The wait before the first retry.
@@ -49,6 +51,42 @@ public struct StoreAndForward: Sendable {
     /// When the oldest queued entry is due (nil: nothing queued).
     public static func due(_ entries: [SAFEntry]) -> Int64? {
         entries.filter { $0.state == .queued }.min(by: { $0.id < $1.id }).map { $0.nextAttempt ?? 0 }
+    }
+
+    /// What becomes, at start, of a request the journal shows armed (sent, its outcome not settled) when
+    /// the terminal last stopped.
+    public enum Recovery: Sendable, Hashable {
+        /// Reverse it: `dispensed` is the cash given (field 95).
+        case reverse(Reason, dispensed: Int64)
+        /// Nothing of it is to be undone.
+        case settle
+
+        public enum Reason: String, Sendable, Hashable {
+            /// Sent, and no answer recorded: the outcome is in doubt, reversed in full.
+            case noAnswerBeforeStop
+            /// A withdrawal approved whose cash was not all given: reversed for the amount not given.
+            case stoppedDuringDispense
+
+            /// For the journal.
+            public var explanation: String {
+                switch self {
+                case .noAnswerBeforeStop: return "the terminal stopped after sending, before an answer"
+                case .stoppedDuringDispense: return "the terminal stopped before all the cash was given"
+                }
+            }
+        }
+    }
+
+    /// The start-up rule: a request sent with no answer recorded, or a withdrawal approved whose cash
+    /// was not all given, is reversed (for the amount not given); anything else (a refusal, an approval
+    /// that moved no cash or gave all of it) is settled.
+    public static func recovery(of entry: SAFEntry) -> Recovery {
+        guard let code = entry.answerCode else { return .reverse(.noAnswerBeforeStop, dispensed: entry.dispensed) }
+        let withdrawal = (try? ProcessingCode(field: entry.processingCode))?.transaction == .withdrawal
+        if code == "00", withdrawal, entry.dispensed < entry.amount {
+            return .reverse(.stoppedDuringDispense, dispensed: entry.dispensed)
+        }
+        return .settle
     }
 
     /// Whether this attempt is a repeat (0421): every attempt after the first.

@@ -1,0 +1,216 @@
+public import ATM87
+public import CashpointSecurity
+public import Crypto
+public import Foundation
+
+/// A terminal's side of the protocol, without a connection: STANs and times, the sign-on and its keys,
+/// PIN blocks under the session PIN key, the MAC on every request after sign-on and the check of every
+/// answer, the card session's token and the staff token. It builds and checks; whoever holds the
+/// connection sends (`TerminalSession` waits for each answer; the ATM's controller gets answers as
+/// events).
+public class TerminalProtocol {
+    public let terminal: String
+    public let currency: String
+    let masterKey: SymmetricKey
+    let now: @Sendable () -> Date
+    public private(set) var keys: SessionKeys?
+    public private(set) var stan: Int
+    /// The card session's token, from the first PIN-checked answer; nil when no card session is open.
+    public var cardToken: String?
+    /// The signed-on teller's or administrator's token.
+    public var staffToken: String?
+    /// The last 0200 built (without its MAC), which a reversal names.
+    public private(set) var lastCardRequest: ATM87Message?
+
+    public init(
+        terminal: String,
+        masterKey: SymmetricKey,
+        currency: String = "978",
+        firstSTAN: Int = Int.random(in: 1...900_000),
+        now: @escaping @Sendable () -> Date = { Date() }
+    ) {
+        self.terminal = terminal
+        self.masterKey = masterKey
+        self.currency = currency
+        self.stan = firstSTAN - 1
+        self.now = now
+    }
+
+    /// Takes over the keys of an earlier session of this terminal (after a reconnect).
+    public func resume(keys: SessionKeys) {
+        self.keys = keys
+    }
+
+    // MARK: Building messages
+
+    public func nextSTAN() -> String {
+        self.stan = self.stan % 999_999 + 1
+        return String(format: "%06d", self.stan)
+    }
+
+    /// A request with fields 7, 11 and 41 (and 12 and 13 for a 0200) set.
+    public func header(_ mti: MTI) throws -> ATM87Message {
+        var message = ATM87Message(mti: mti)
+        let time = TransmissionTime(unixSeconds: Int(self.now().timeIntervalSince1970))
+        try message.set(7, time.transmission)
+        try message.set(11, self.nextSTAN())
+        try message.set(41, self.terminal)
+        if mti == .financialRequest {
+            try message.set(12, time.localTime)
+            try message.set(13, time.localDate)
+        }
+        return message
+    }
+
+    /// Field 52 for a PIN: ISO 9564 format 4 under the session PIN key.
+    public func pinBlock(pin: String, pan: String) throws -> [UInt8] {
+        guard let keys = self.keys else { throw LinkError("not signed on") }
+        var generator = SystemRandomNumberGenerator()
+        return try PINBlock.encipher(pin: pin, pan: pan, key: keys.pin, using: &generator)
+    }
+
+    /// The MAC under the session MAC key (once signed on; before, the message goes as it is).
+    public func signed(_ message: ATM87Message) throws -> ATM87Message {
+        guard let keys = self.keys else { return message }
+        return try MessageAuthentication.sign(message, key: keys.mac)
+    }
+
+    /// An answer the terminal may act on: it answers `request` (the same STAN) and its MAC verifies.
+    /// Anything else is an error: the terminal must not act on it.
+    public func checked(_ answer: ATM87Message, answering request: ATM87Message?) throws -> ATM87Message {
+        if let request, let stan = request[11], answer[11] != stan {
+            throw LinkError("the answer's STAN \(answer[11] ?? "none") is not the request's \(stan)")
+        }
+        if let keys = self.keys, answer.contains(64) || answer.contains(128) {
+            if let failure = MessageAuthentication.verify(answer, key: keys.mac) {
+                throw LinkError("the switch's answer failed its MAC check: \(failure.rawValue)")
+            }
+        }
+        return answer
+    }
+
+    // MARK: Network management
+
+    /// Sign-on (0800/001), MACed under the key derived from the master key.
+    public func signOnRequest() throws -> ATM87Message {
+        var request = try self.header(.networkManagementRequest)
+        try request.set(70, NetworkManagementCode.signOn.field)
+        return try MessageAuthentication.sign(request, key: SignOnKey.derive(from: self.masterKey))
+    }
+
+    /// The sign-on's answer: when approved, field 120 is unwrapped under the master key, its check
+    /// values checked, and the answer's MAC verified under the new MAC key; the keys are then the
+    /// session's. A refusal is returned as it is.
+    @discardableResult
+    public func acceptSignOn(_ answer: ATM87Message) throws -> ATM87Message {
+        guard answer[39] == "00" else { return answer }
+        guard let material = answer[120] else { throw LinkError("the sign-on answer has no keys (field 120)") }
+        let keys = try KeyMaterial.decode(material, under: self.masterKey)
+        if let failure = MessageAuthentication.verify(answer, key: keys.mac) {
+            throw LinkError("the sign-on answer failed its MAC check: \(failure.rawValue)")
+        }
+        self.keys = keys
+        return answer
+    }
+
+    /// Key change's answer (0810/161, MACed under the old key): the new keys.
+    @discardableResult
+    public func acceptKeyChange(_ answer: ATM87Message) throws -> ATM87Message {
+        guard answer[39] == "00" else { return answer }
+        guard let material = answer[120] else { throw LinkError("the key change answer has no keys (field 120)") }
+        self.keys = try KeyMaterial.decode(material, under: self.masterKey)
+        return answer
+    }
+
+    /// Sign-off's answer: approved, the keys are forgotten.
+    public func acceptSignOff(_ answer: ATM87Message) {
+        if answer[39] == "00" { self.keys = nil }
+    }
+
+    /// A network management request (0800) with its code, unsigned.
+    public func networkRequest(_ code: NetworkManagementCode) throws -> ATM87Message {
+        var request = try self.header(.networkManagementRequest)
+        try request.set(70, code.field)
+        return request
+    }
+
+    // MARK: Card transactions
+
+    /// Builds the 0200 of a card request (STAN, times, PIN blocks or the card session's token), without
+    /// sending it: a terminal journals it first. It becomes `lastCardRequest`.
+    public func build(_ card: CardRequest) throws -> ATM87Message {
+        self.lastCardRequest = nil
+        var request = try self.header(.financialRequest)
+        try request.set(2, card.pan)
+        try request.set(3, card.processingCode.field)
+        try request.set(4, number: Int(card.amount))
+        try request.set(22, "051")
+        try request.set(49, self.currency)
+        if let from = card.from { try request.set(102, from) }
+        if let to = card.to { try request.set(103, to) }
+        if let pin = card.pin {
+            try request.set(52, bytes: try self.pinBlock(pin: pin, pan: card.pan))
+        } else if let token = self.cardToken {
+            try request.set(62, token)
+        } else {
+            throw LinkError("no PIN and no card session")
+        }
+        if let newPIN = card.newPIN { try request.set(125, bytes: try self.pinBlock(pin: newPIN, pan: card.pan)) }
+        self.lastCardRequest = request
+        return request
+    }
+
+    /// A card request's checked answer: its token, when it carries one, is the card session's.
+    public func acceptCardAnswer(_ answer: ATM87Message) {
+        if let token = answer[62] { self.cardToken = token }
+    }
+
+    /// The reversal advice of a store-and-forward entry: a 0420 with a new STAN and time the first
+    /// time, then 0421 repeats carrying the first one's STAN and time, so the switch sees one advice.
+    public func reversalAdvice(for entry: SAFEntry, pan: String) throws -> ATM87Message {
+        var advice: ATM87Message
+        if let stan = entry.adviceSTAN, let time = entry.adviceTime {
+            advice = ATM87Message(mti: .reversalAdviceRepeat)
+            try advice.set(7, time)
+            try advice.set(11, stan)
+            try advice.set(41, self.terminal)
+        } else {
+            advice = try self.header(.reversalAdvice)
+        }
+        try advice.set(2, pan)
+        try advice.set(3, entry.processingCode)
+        try advice.set(4, number: Int(entry.amount))
+        try advice.set(49, entry.currency)
+        try advice.set(
+            90,
+            OriginalDataElements(mti: .financialRequest, stan: entry.originalSTAN, transmissionTime: entry.originalTime).field
+        )
+        try advice.set(95, ReplacementAmounts(actual: entry.dispensed).field)
+        return advice
+    }
+
+    /// LOGOUT with the card session's token (0600), which ends the card session at the switch; nil when
+    /// no card session is open. The token is forgotten here.
+    public func logoutRequest() throws -> ATM87Message? {
+        guard let token = self.cardToken else { return nil }
+        self.cardToken = nil
+        return try self.administrativeRequest(AdminOperation.logout.rawValue, [], fields: [:], token: token)
+    }
+
+    /// A 0600: the operation and its TLV elements, other fields as given, and a token (the staff token
+    /// unless another is given).
+    public func administrativeRequest(
+        _ operation: String,
+        _ elements: [(String, String)],
+        fields: [Int: String],
+        token: String?
+    ) throws -> ATM87Message {
+        var request = try self.header(.administrativeRequest)
+        var tlv = ATM87TLV([.init("OP", operation)])
+        for (tag, value) in elements { tlv.append(tag, value) }
+        try request.set(48, tlv.encoded)
+        for (field, value) in fields { try request.set(field, value) }
+        if let token = token ?? self.staffToken { try request.set(62, token) }
+        return request
+    }
+}
