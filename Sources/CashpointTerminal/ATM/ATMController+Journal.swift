@@ -58,6 +58,7 @@ extension ATMController {
                 self.frontEnd.device("card captured")
             case .endCustomer:
                 self.terminal?.cardToken = nil
+                self.lastSTAN = nil
                 self.receipt = []
                 self.cardSession = nil
                 self.armed = nil
@@ -141,8 +142,8 @@ extension ATMController {
             self.cashPresented = nil
             self.frontEnd.device("cash taken")
             self.record(self.entry("cash.taken"))
-        case .cashRetracted:
-            self.record(self.entry("cash.retracted"))
+        case .cashRetracted(let amount):
+            self.record(self.entry("cash.retracted", ["amount": String(amount)]))
         case .cardReturned:
             self.record(self.entry("card.returned"))
         case .cardTaken:

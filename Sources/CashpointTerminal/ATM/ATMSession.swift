@@ -427,7 +427,7 @@ public struct ATMSession: Sendable {
         case (.cashTake, .presenting(let intent, _, let dispensed)):
             let order = ReversalOrder(amount: intent.amount, dispensed: 0, reason: .cashNotTaken)
             return [
-                .journal(.timedOut(timer)), .retractCash, .journal(.cashRetracted), .reverse(order),
+                .journal(.timedOut(timer)), .retractCash, .journal(.cashRetracted(dispensed)), .reverse(order),
             ]
                 + self.returnCard(
                     card,

@@ -247,7 +247,8 @@ public enum ATMJournalEvent: Sendable, Hashable {
     case dispensed(given: DispensePlan, planned: DispensePlan, amount: Int64, complete: Bool, cassettes: [Cassette])
     case cashPresented(Int64)
     case cashTaken
-    case cashRetracted
+    /// Cash presented and not taken, drawn back into the retract bin.
+    case cashRetracted(Int64)
     case cardReturned
     case cardTaken
     case cardCaptured(reason: String)

@@ -320,7 +320,7 @@ public final class FullScreenFrontEnd: ATMFrontEnd, @unchecked Sendable {
             rows.append(Self.pad(line, Self.machineWidth) + (index < side.count ? side[index] : ""))
         }
         rows.append(" " + (self.events.last ?? ""))
-        rows.append(" Keys: digits, Enter, Bksp=Clear, Esc=Cancel, A-H or F1-F8, T=take; Ctrl-C or q (welcome) quits")
+        rows.append(" Keys: digits, Enter, Bksp=Clear, Esc=Cancel, A-H or F1-F8, T=take; q (welcome), Ctrl-C quit")
         return rows.prefix(max(0, size.rows)).map { String(Self.pad($0, Self.width).prefix(max(0, size.columns))) }
     }
 

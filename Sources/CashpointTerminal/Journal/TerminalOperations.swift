@@ -79,28 +79,15 @@ public enum TerminalOperations {
 
     public static func cassettes(_ journal: ElectronicJournal) throws -> [String] {
         guard let cassettes = try journal.cassettes() else { return ["No cassette counts recorded yet."] }
-        let bin = Self.depositBin(try journal.records())
+        let held = MachineCash(cassettes: cassettes, since: try journal.records())
         return ["Cassettes:"]
             + cassettes.enumerated().map { index, cassette in
                 "  \(index + 1): \(ScreenText.cash(cassette.denomination, currency: cassette.currency)) x \(cassette.count) (\(cassette.state.rawValue))"
             } + [
-                "  deposit bin: \(ScreenText.money(bin))",
-                "  cash in the machine: \(ScreenText.money(Self.total(cassettes) + bin))",
+                "  deposit bin: \(ScreenText.money(held.depositBin))",
+                "  retract bin: \(ScreenText.money(held.retractBin))",
+                "  cash in the machine: \(ScreenText.money(held.total))",
             ]
-    }
-
-    static func total(_ cassettes: [Cassette]) -> Int64 {
-        cassettes.reduce(Int64(0)) { $0 + $1.denomination * Int64($1.count) }
-    }
-
-    /// The cash deposited since the last replenishment (it waits in the deposit bin until the operator
-    /// takes it out): the approved deposits' amounts.
-    static func depositBin(_ records: [JournalRecord]) -> Int64 {
-        let start = records.lastIndex { $0.kind == "operator.replenish" }.map { $0 + 1 } ?? 0
-        return records[start...].filter {
-            $0.kind == "answer.received" && $0.detail["code"] == "00"
-                && ($0.detail["processingCode"] ?? "").hasPrefix(ProcessingCode.TransactionType.deposit.rawValue)
-        }.reduce(Int64(0)) { $0 + (Int64($1.detail["amount"] ?? "") ?? 0) }
     }
 
     // MARK: With the switch
@@ -154,9 +141,9 @@ public enum TerminalOperations {
         }
         var new = old
         for index in new.indices { new[index].count = counts[index] }
-        // Out: what was left in the cassettes and the deposit bin; in: the new cassettes.
-        let unloaded = Self.total(old) + Self.depositBin(try journal.records())
-        let loaded = Self.total(new)
+        // Out: what was left in the cassettes and the bins; in: the new cassettes.
+        let unloaded = MachineCash(cassettes: old, since: try journal.records()).total
+        let loaded = MachineCash.total(new)
         let answer = try await Self.withSession(configuration) { session in
             try await session.administrative(.replenish, [(.unloaded, String(unloaded)), (.loaded, String(loaded))])
         }
@@ -218,13 +205,15 @@ public enum TerminalOperations {
         let differences = totals.differences(from: theirs)
         let tlv = answer[48].flatMap { try? ATM87TLV(parsing: $0) }
         let ledgerCash = tlv?[.cashHeld]
-        let counted = Self.total(try journal.cassettes() ?? []) + Self.depositBin(try journal.records())
+        let held = MachineCash(cassettes: try journal.cassettes() ?? [], since: try journal.records())
+        let counted = held.total
+        let parts = held.retractBin == 0 ? "cassettes and deposit bin" : "cassettes, deposit and retract bins"
         var cashLine: String?
         if let ledgerCash, let ledger = try? SignedAmount.decode(Substring(ledgerCash), field: 48) {
             cashLine =
                 ledger == counted
-                ? "Cash: the ledger and the machine (cassettes and deposit bin) agree on \(ScreenText.money(counted))."
-                : "Cash: the ledger says \(ScreenText.money(ledger)), the machine (cassettes and deposit bin) holds \(ScreenText.money(counted)) (difference \(ScreenText.money(counted - ledger)))."
+                ? "Cash: the ledger and the machine (\(parts)) agree on \(ScreenText.money(counted))."
+                : "Cash: the ledger says \(ScreenText.money(ledger)), the machine (\(parts)) holds \(ScreenText.money(counted)) (difference \(ScreenText.money(counted - ledger)))."
         }
         try journal.append(
             JournalEntry(
@@ -261,5 +250,33 @@ public enum TerminalOperations {
 extension ElectronicJournal {
     static func counts(_ cassettes: [Cassette]) -> String {
         cassettes.map { "\($0.count) x \(ScreenText.money($0.denomination)) \($0.currency)" }.joined(separator: ", ")
+    }
+}
+
+/// The cash an ATM holds, as its journal knows it: the cassettes, the deposit bin (deposits approved
+/// since the last replenishment) and the retract bin (cash presented, not taken, and drawn back in
+/// since then). The one count of it: the totals, the replenishment's "taken out" and the end of day's
+/// comparison with the ledger all use it.
+public struct MachineCash: Sendable, Hashable {
+    public var cassettes: Int64
+    public var depositBin: Int64
+    public var retractBin: Int64
+
+    public var total: Int64 { self.cassettes + self.depositBin + self.retractBin }
+
+    public init(cassettes: [Cassette], since records: [JournalRecord]) {
+        let start = records.lastIndex { $0.kind == "operator.replenish" }.map { $0 + 1 } ?? 0
+        let period = records[start...]
+        self.cassettes = Self.total(cassettes)
+        self.depositBin = period.filter {
+            $0.kind == "answer.received" && $0.detail["code"] == "00"
+                && ($0.detail["processingCode"] ?? "").hasPrefix(ProcessingCode.TransactionType.deposit.rawValue)
+        }.reduce(Int64(0)) { $0 + (Int64($1.detail["amount"] ?? "") ?? 0) }
+        self.retractBin = period.filter { $0.kind == "cash.retracted" }
+            .reduce(Int64(0)) { $0 + (Int64($1.detail["amount"] ?? "") ?? 0) }
+    }
+
+    public static func total(_ cassettes: [Cassette]) -> Int64 {
+        cassettes.reduce(Int64(0)) { $0 + $1.denomination * Int64($1.count) }
     }
 }
