@@ -1,26 +1,5 @@
-import ATM87
+public import ATM87
 import Foundation
-
-/// A small seeded generator, so a flood that breaks something can be replayed.
-public struct SplitMix64: RandomNumberGenerator, Sendable {
-    var state: UInt64
-    public init(seed: UInt64) { self.state = seed }
-    public mutating func next() -> UInt64 {
-        self.state &+= 0x9E37_79B9_7F4A_7C15
-        var z = self.state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
-
-    /// The generator of stream `index` (a terminal, a connection) of a seeded run. Its state is an
-    /// output of the run's seed, not the seed plus a multiple of the increment: that would make stream
-    /// `i` stream 0 shifted by `i` draws, so every terminal would draw nearly the same sequence.
-    public static func stream(_ index: Int, of seed: UInt64) -> SplitMix64 {
-        var mixer = SplitMix64(seed: seed ^ (UInt64(truncatingIfNeeded: index) &* 0xD1B5_4A32_D192_ED03))
-        return SplitMix64(seed: mixer.next())
-    }
-}
 
 /// Random and garbled frames for robustness runs: random bytes, a valid withdrawal with bytes
 /// flipped, cut short, or with junk after it.
