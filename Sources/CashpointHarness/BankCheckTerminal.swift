@@ -73,7 +73,7 @@ struct BankCheckTerminal: Sendable {
     }
 
     func run(stop: BankCheckStop, recorder: BankCheckRecorder) async {
-        var generator = SplitMix64(seed: self.seed &+ UInt64(self.index + 1) &* 0x9E37_79B9_7F4A_7C15)
+        var generator = SplitMix64.stream(self.index, of: self.seed)
         var stan = Int.random(in: 1...500_000, using: &generator)
         var owed: Owed?
         var backoff: Duration = .milliseconds(200)
