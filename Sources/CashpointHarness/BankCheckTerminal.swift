@@ -207,9 +207,7 @@ struct BankCheckTerminal: Sendable {
                 timeout: self.requestTimeout
             )
         } else {
-            var advice = try session.header(.reversalAdvice)
-            for field in [2, 3, 4, 49] { if let value = owed.original[field] { try advice.set(field, value) } }
-            try advice.set(90, OriginalDataElements(of: owed.original).field)
+            let advice = try session.reversalAdvice(of: owed.original, dispensed: nil)
             owed.advice = advice
             // Recorded before it is sent: its row, if it gets one, is then explained whatever happens next.
             recorder.recordReversal(BankCheckReversal(key: Self.key(of: advice), attempts: 1), of: owed.index)

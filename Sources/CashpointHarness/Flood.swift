@@ -6,15 +6,19 @@ import Foundation
 public enum Garbler {
     /// A well-formed 0200 (with a dummy PIN block and MAC) for the garbler to damage.
     public static func template(terminal: String = "ATM00001") throws -> [UInt8] {
-        var message = ATM87Message(mti: .financialRequest)
-        for (field, value) in [
-            (2, "4761739001010119"), (3, ProcessingCode(.withdrawal).field), (4, "000000010000"),
-            (7, "1125093112"), (11, "000002"), (12, "093112"), (13, "1125"), (22, "051"), (41, terminal),
-            (49, "978"), (102, "CP0000000001"),
-        ] {
-            try message.set(field, value)
-        }
-        try message.set(52, bytes: [UInt8](repeating: 0xAB, count: 16))
+        var message = try FinancialRequest(
+            header: RequestHeader(
+                terminal: terminal,
+                stan: STAN(2)!,
+                time: TransmissionTime(month: 11, day: 25, hour: 9, minute: 31, second: 12)
+            ),
+            pan: "4761739001010119",
+            processingCode: ProcessingCode(.withdrawal),
+            amount: 10_000,
+            currency: "978",
+            from: "CP0000000001",
+            credential: .pinBlock([UInt8](repeating: 0xAB, count: 16))
+        ).message()
         try message.set(128, bytes: [UInt8](repeating: 0xCD, count: 8))
         return message.encodedBytes
     }
