@@ -47,7 +47,9 @@ public enum ATM87PrettyPrinter {
     }
 
     /// A PAN as its first 6 and last 4 digits with the middle starred; a value too short to mask
-    /// safely (under 13 digits) shows only its last 4.
+    /// safely (under 13 characters) shows only its last 4, and one of 4 or fewer shows nothing. The one
+    /// masking of a PAN in Cashpoint (docs/security.md, "Masking a PAN"): logs, the bank's records, the
+    /// journal, receipts and screens all call this.
     public static func maskPAN(_ pan: String) -> String {
         let digits = Array(pan)
         if digits.count >= 13 {

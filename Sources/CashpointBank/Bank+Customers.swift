@@ -198,7 +198,7 @@ extension Bank {
                 dailyLimit: request.dailyLimit,
                 dailyCount: request.dailyCount,
                 panDigest: self.present(pan: pan).digest,
-                maskedPAN: CredentialHasher.maskPAN(pan),
+                maskedPAN: ATM87PrettyPrinter.maskPAN(pan),
                 pinHash: hash,
                 expiry: expiry
             )

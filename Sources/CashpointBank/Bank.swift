@@ -14,7 +14,7 @@ public struct PresentedCard: Sendable, Hashable {
 
     /// The digest as a card-session token carries it: its first 16 bytes, hex.
     public var tokenDigest: String { Hex.encode(self.digest.prefix(16)) }
-    public var maskedPAN: String { CredentialHasher.maskPAN(self.pan) }
+    public var maskedPAN: String { ATM87PrettyPrinter.maskPAN(self.pan) }
 }
 
 /// The field in which a reversal advice disagrees with its original. Its description starts with the
@@ -779,7 +779,7 @@ public struct Bank: Sendable {
             actor: actor,
             userID: customerID,
             panDigest: self.hasher.panDigest(pan),
-            maskedPAN: CredentialHasher.maskPAN(pan),
+            maskedPAN: ATM87PrettyPrinter.maskPAN(pan),
             pinHash: hash,
             expiry: expiry,
             accounts: accounts

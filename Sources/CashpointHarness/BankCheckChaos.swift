@@ -1,3 +1,5 @@
+import ATM87
+
 /// The faults `atm-harness bank --chaos` injects.
 public enum ChaosFault: String, Sendable, Hashable, CaseIterable, Comparable, Codable {
     /// `kill -9` of the switch, then its restart (the `--restart-switch` command does both).

@@ -73,7 +73,7 @@ struct BankCheckTerminal: Sendable {
     }
 
     func run(stop: BankCheckStop, recorder: BankCheckRecorder) async {
-        var generator = SplitMix64(seed: self.seed &+ UInt64(self.index + 1) &* 0x9E37_79B9_7F4A_7C15)
+        var generator = SplitMix64.stream(self.index, of: self.seed)
         var stan = Int.random(in: 1...500_000, using: &generator)
         var owed: Owed?
         var backoff: Duration = .milliseconds(200)
@@ -207,9 +207,7 @@ struct BankCheckTerminal: Sendable {
                 timeout: self.requestTimeout
             )
         } else {
-            var advice = try session.header(.reversalAdvice)
-            for field in [2, 3, 4, 49] { if let value = owed.original[field] { try advice.set(field, value) } }
-            try advice.set(90, OriginalDataElements(of: owed.original).field)
+            let advice = try session.reversalAdvice(of: owed.original, dispensed: nil)
             owed.advice = advice
             // Recorded before it is sent: its row, if it gets one, is then explained whatever happens next.
             recorder.recordReversal(BankCheckReversal(key: Self.key(of: advice), attempts: 1), of: owed.index)

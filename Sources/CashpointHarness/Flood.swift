@@ -1,41 +1,24 @@
-import ATM87
+public import ATM87
 import Foundation
-
-/// A small seeded generator, so a flood that breaks something can be replayed.
-public struct SplitMix64: RandomNumberGenerator, Sendable {
-    var state: UInt64
-    public init(seed: UInt64) { self.state = seed }
-    public mutating func next() -> UInt64 {
-        self.state &+= 0x9E37_79B9_7F4A_7C15
-        var z = self.state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
-
-    /// The generator of stream `index` (a terminal, a connection) of a seeded run. Its state is an
-    /// output of the run's seed, not the seed plus a multiple of the increment: that would make stream
-    /// `i` stream 0 shifted by `i` draws, so every terminal would draw nearly the same sequence.
-    public static func stream(_ index: Int, of seed: UInt64) -> SplitMix64 {
-        var mixer = SplitMix64(seed: seed ^ (UInt64(truncatingIfNeeded: index) &* 0xD1B5_4A32_D192_ED03))
-        return SplitMix64(seed: mixer.next())
-    }
-}
 
 /// Random and garbled frames for robustness runs: random bytes, a valid withdrawal with bytes
 /// flipped, cut short, or with junk after it.
 public enum Garbler {
     /// A well-formed 0200 (with a dummy PIN block and MAC) for the garbler to damage.
     public static func template(terminal: String = "ATM00001") throws -> [UInt8] {
-        var message = ATM87Message(mti: .financialRequest)
-        for (field, value) in [
-            (2, "4761739001010119"), (3, ProcessingCode(.withdrawal).field), (4, "000000010000"),
-            (7, "1125093112"), (11, "000002"), (12, "093112"), (13, "1125"), (22, "051"), (41, terminal),
-            (49, "978"), (102, "CP0000000001"),
-        ] {
-            try message.set(field, value)
-        }
-        try message.set(52, bytes: [UInt8](repeating: 0xAB, count: 16))
+        var message = try FinancialRequest(
+            header: RequestHeader(
+                terminal: terminal,
+                stan: STAN(2)!,
+                time: TransmissionTime(month: 11, day: 25, hour: 9, minute: 31, second: 12)
+            ),
+            pan: "4761739001010119",
+            processingCode: ProcessingCode(.withdrawal),
+            amount: 10_000,
+            currency: "978",
+            from: "CP0000000001",
+            credential: .pinBlock([UInt8](repeating: 0xAB, count: 16))
+        ).message()
         try message.set(128, bytes: [UInt8](repeating: 0xCD, count: 8))
         return message.encodedBytes
     }

@@ -1,3 +1,4 @@
+import ATM87
 import CashpointBank
 import CashpointDatabase
 public import CashpointStore

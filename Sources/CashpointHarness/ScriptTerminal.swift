@@ -24,8 +24,11 @@ public struct ScriptTerminal {
     /// A step's own values: a fresh STAN and the transmission time, which its request carries and
     /// which the script reads as `${stan}`, `${time}`, `${localTime}`, `${localDate}`.
     public struct Stamp: Sendable, Hashable {
-        public var stan: String
+        public var trace: STAN
         public var time: TransmissionTime
+
+        /// Field 11.
+        public var stan: String { self.trace.field }
 
         public var variables: [String: String] {
             [
@@ -36,24 +39,19 @@ public struct ScriptTerminal {
     }
 
     public mutating func stamp(now: Date) -> Stamp {
-        self.lastSTAN = self.lastSTAN % 999_999 + 1
-        return Stamp(
-            stan: String(format: "%06d", self.lastSTAN),
-            time: TransmissionTime(unixSeconds: Int(now.timeIntervalSince1970))
-        )
+        let trace = STAN.after(self.lastSTAN)
+        self.lastSTAN = trace.value
+        return Stamp(trace: trace, time: TransmissionTime(unixSeconds: Int(now.timeIntervalSince1970)))
+    }
+
+    /// The request header of a step: this terminal, the stamp's STAN and time.
+    public func header(_ stamp: Stamp) -> RequestHeader {
+        RequestHeader(terminal: self.terminal, stan: stamp.trace, time: stamp.time)
     }
 
     /// A request with fields 7, 11 and 41 (and 12 and 13 for a 0200) from the stamp.
     public func header(_ mti: MTI, _ stamp: Stamp) throws -> ATM87Message {
-        var message = ATM87Message(mti: mti)
-        try message.set(7, stamp.time.transmission)
-        try message.set(11, stamp.stan)
-        try message.set(41, self.terminal)
-        if mti == .financialRequest {
-            try message.set(12, stamp.time.localTime)
-            try message.set(13, stamp.time.localDate)
-        }
-        return message
+        try self.header(stamp).message(mti)
     }
 
     /// An ISO 9564 format 4 PIN block under the session PIN key.
@@ -83,36 +81,38 @@ public struct ScriptTerminal {
         to: String?,
         _ stamp: Stamp
     ) throws -> ATM87Message {
-        var request = try self.header(.financialRequest, stamp)
-        try request.set(2, pan)
-        try request.set(3, kind.processingCode)
-        try request.set(4, number: amount)
-        try request.set(22, "051")
-        try request.set(49, self.currency)
-        if let from { try request.set(102, from) }
-        if let to { try request.set(103, to) }
+        let credential: CardCredential
         if let pin {
-            try request.set(52, bytes: try self.pinBlock(pin: pin, pan: pan))
+            credential = .pinBlock(try self.pinBlock(pin: pin, pan: pan))
         } else if let token = self.cardToken {
-            try request.set(62, token)
+            credential = .token(token)
         } else {
             throw ScriptError(
                 .badStep,
                 "a card step without a pin needs an open card session (an earlier approved PIN)"
             )
         }
-        if let newPIN { try request.set(125, bytes: try self.pinBlock(pin: newPIN, pan: pan)) }
-        return request
+        return try FinancialRequest(
+            header: self.header(stamp),
+            pan: pan,
+            processingCode: kind.code,
+            amount: Int64(amount),
+            currency: self.currency,
+            from: from,
+            to: to,
+            credential: credential,
+            newPINBlock: try newPIN.map { try self.pinBlock(pin: $0, pan: pan) }
+        ).message()
     }
 
     /// A reversal advice (0420) of an earlier 0200: its card, type, amount and currency, field 90
     /// naming it, and field 95 when part of the cash was dispensed.
     public func reversal(of original: ATM87Message, dispensed: Int?, _ stamp: Stamp) throws -> ATM87Message {
-        var request = try self.header(.reversalAdvice, stamp)
-        for field in [2, 3, 4, 49] { if let value = original[field] { try request.set(field, value) } }
-        try request.set(90, OriginalDataElements(of: original).field)
-        if let dispensed { try request.set(95, ReplacementAmounts(actual: Int64(dispensed)).field) }
-        return request
+        try ReversalAdvice(
+            reversing: original,
+            header: self.header(stamp),
+            replacement: dispensed.map { ReplacementAmounts(actual: Int64($0)) }
+        ).message()
     }
 
     /// LOGIN: the password as a password block under the session PIN key, bound to this message.

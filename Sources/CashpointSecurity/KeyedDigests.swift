@@ -116,13 +116,4 @@ public struct CredentialHasher: Sendable {
     public func verifyPassword(userName: String, password: String, against hash: String) -> Bool {
         Bcrypt.verify(self.passwordInput(userName: userName, password: password), against: hash)
     }
-
-    /// The PAN as the first 6 and last 4 digits: what may be stored and shown.
-    public static func maskPAN(_ pan: String) -> String {
-        let digits = Array(pan)
-        guard digits.count >= 13 else {
-            return String(repeating: "*", count: max(0, digits.count - 4)) + String(digits.suffix(4))
-        }
-        return String(digits.prefix(6)) + String(repeating: "*", count: digits.count - 10) + String(digits.suffix(4))
-    }
 }

@@ -1,3 +1,4 @@
+import ATM87
 public import CashpointBank
 public import CashpointSecurity
 import Foundation
@@ -247,7 +248,7 @@ public enum Seeder {
             }
             let own = Set(customer.accounts.map(\.accountNo))
             for card in customer.cards {
-                let name = "\(entry), card \(CredentialHasher.maskPAN(card.pan))"
+                let name = "\(entry), card \(ATM87PrettyPrinter.maskPAN(card.pan))"
                 if !((12...19).contains(card.pan.utf8.count) && digits(card.pan)) {
                     problems.append("\(name): a PAN is 12-19 digits")
                 } else if !pans.insert(card.pan).inserted {
@@ -407,11 +408,11 @@ public enum Seeder {
                     }
                 }
                 for (card, hash) in zip(customer.cards, hashes) {
-                    self.entry = "customer \(customer.userName), card \(CredentialHasher.maskPAN(card.pan))"
+                    self.entry = "customer \(customer.userName), card \(ATM87PrettyPrinter.maskPAN(card.pan))"
                     let _: Int64 = try await self.value(
                         """
                         SELECT bank.issue_card(\(actor.role.rawValue), \(actor.name), \(actor.ip), \(actor.device),
-                            \(userID), \(ByteBuffer(bytes: hasher.panDigest(card.pan))), \(CredentialHasher.maskPAN(card.pan)),
+                            \(userID), \(ByteBuffer(bytes: hasher.panDigest(card.pan))), \(ATM87PrettyPrinter.maskPAN(card.pan)),
                             \(hash), \(card.expiry)::date, \(card.accounts))
                         """,
                         on: connection

@@ -43,23 +43,22 @@ public class TerminalProtocol {
 
     // MARK: Building messages
 
-    public func nextSTAN() -> String {
-        self.stan = self.stan % 999_999 + 1
-        return String(format: "%06d", self.stan)
+    public func nextSTAN() -> String { self.nextHeader().stan.field }
+
+    /// The header of the next request: this terminal, the next STAN, the time now.
+    func nextHeader() -> RequestHeader {
+        let stan = STAN.after(self.stan)
+        self.stan = stan.value
+        return RequestHeader(
+            terminal: self.terminal,
+            stan: stan,
+            time: TransmissionTime(unixSeconds: Int(self.now().timeIntervalSince1970))
+        )
     }
 
     /// A request with fields 7, 11 and 41 (and 12 and 13 for a 0200) set.
     public func header(_ mti: MTI) throws -> ATM87Message {
-        var message = ATM87Message(mti: mti)
-        let time = TransmissionTime(unixSeconds: Int(self.now().timeIntervalSince1970))
-        try message.set(7, time.transmission)
-        try message.set(11, self.nextSTAN())
-        try message.set(41, self.terminal)
-        if mti == .financialRequest {
-            try message.set(12, time.localTime)
-            try message.set(13, time.localDate)
-        }
-        return message
+        try self.nextHeader().message(mti)
     }
 
     /// Field 52 for a PIN: ISO 9564 format 4 under the session PIN key.
@@ -140,22 +139,26 @@ public class TerminalProtocol {
     /// sending it: a terminal journals it first. It becomes `lastCardRequest`.
     public func build(_ card: CardRequest) throws -> ATM87Message {
         self.lastCardRequest = nil
-        var request = try self.header(.financialRequest)
-        try request.set(2, card.pan)
-        try request.set(3, card.processingCode.field)
-        try request.set(4, number: Int(card.amount))
-        try request.set(22, "051")
-        try request.set(49, self.currency)
-        if let from = card.from { try request.set(102, from) }
-        if let to = card.to { try request.set(103, to) }
+        let header = self.nextHeader()
+        let credential: CardCredential
         if let pin = card.pin {
-            try request.set(52, bytes: try self.pinBlock(pin: pin, pan: card.pan))
+            credential = .pinBlock(try self.pinBlock(pin: pin, pan: card.pan))
         } else if let token = self.cardToken {
-            try request.set(62, token)
+            credential = .token(token)
         } else {
             throw LinkError("no PIN and no card session")
         }
-        if let newPIN = card.newPIN { try request.set(125, bytes: try self.pinBlock(pin: newPIN, pan: card.pan)) }
+        let request = try FinancialRequest(
+            header: header,
+            pan: card.pan,
+            processingCode: card.processingCode,
+            amount: card.amount,
+            currency: self.currency,
+            from: card.from,
+            to: card.to,
+            credential: credential,
+            newPINBlock: try card.newPIN.map { try self.pinBlock(pin: $0, pan: card.pan) }
+        ).message()
         self.lastCardRequest = request
         return request
     }
@@ -168,25 +171,47 @@ public class TerminalProtocol {
     /// The reversal advice of a store-and-forward entry: a 0420 with a new STAN and time the first
     /// time, then 0421 repeats carrying the first one's STAN and time, so the switch sees one advice.
     public func reversalAdvice(for entry: SAFEntry, pan: String) throws -> ATM87Message {
-        var advice: ATM87Message
+        let header: RequestHeader
         if let stan = entry.adviceSTAN, let time = entry.adviceTime {
-            advice = ATM87Message(mti: .reversalAdviceRepeat)
-            try advice.set(7, time)
-            try advice.set(11, stan)
-            try advice.set(41, self.terminal)
+            header = RequestHeader(
+                terminal: self.terminal,
+                stan: try STAN(field: stan),
+                time: try TransmissionTime(transmission: time)
+            )
         } else {
-            advice = try self.header(.reversalAdvice)
+            header = self.nextHeader()
         }
-        try advice.set(2, pan)
-        try advice.set(3, entry.processingCode)
-        try advice.set(4, number: Int(entry.amount))
-        try advice.set(49, entry.currency)
-        try advice.set(
-            90,
-            OriginalDataElements(mti: .financialRequest, stan: entry.originalSTAN, transmissionTime: entry.originalTime).field
-        )
-        try advice.set(95, ReplacementAmounts(actual: entry.dispensed).field)
-        return advice
+        return try ReversalAdvice(
+            header: header,
+            isRepeat: entry.adviceSTAN != nil && entry.adviceTime != nil,
+            pan: pan,
+            processingCode: try ProcessingCode(field: entry.processingCode),
+            amount: entry.amount,
+            currency: entry.currency,
+            original: OriginalDataElements(
+                mti: .financialRequest,
+                stan: entry.originalSTAN,
+                transmissionTime: entry.originalTime
+            ),
+            replacement: ReplacementAmounts(actual: entry.dispensed)
+        ).message()
+    }
+
+    /// The reversal advice (0420) of an earlier 0200 (or of its answer, which echoes it), without
+    /// sending it; `dispensed` is the cash actually given (nil: no field 95). With `repeatOf`, the
+    /// first advice, it is the 0421 that repeats it with the first one's STAN and time.
+    public func reversalAdvice(
+        of original: ATM87Message,
+        dispensed: Int?,
+        repeatOf earlier: ATM87Message? = nil
+    ) throws -> ATM87Message {
+        let header = try earlier.map(RequestHeader.init(of:))
+        return try ReversalAdvice(
+            reversing: original,
+            header: header ?? self.nextHeader(),
+            isRepeat: earlier != nil,
+            replacement: dispensed.map { ReplacementAmounts(actual: Int64($0)) }
+        ).message()
     }
 
     /// LOGOUT with the card session's token (0600), which ends the card session at the switch; nil when

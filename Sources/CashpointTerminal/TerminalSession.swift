@@ -91,8 +91,8 @@ public final class TerminalSession: TerminalProtocol {
         return answer
     }
 
-    /// A reversal advice (0420, or 0421 for a repeat) for an earlier 0200 and its answer;
-    /// `dispensed` is the cash actually given (nil: none).
+    /// Sends the reversal advice (0420, or 0421 for a repeat) of an earlier 0200 and returns its
+    /// answer; `dispensed` is the cash actually given (nil: none).
     public func reversal(
         of original: ATM87Message,
         dispensed: Int?,
@@ -101,21 +101,8 @@ public final class TerminalSession: TerminalProtocol {
     )
         async throws -> ATM87Message
     {
-        var request: ATM87Message
-        if let earlier {
-            request = ATM87Message(mti: .reversalAdviceRepeat)
-            for field in earlier.fieldNumbers where field != 64 && field != 128 {
-                try request.set(field, earlier[field]!)
-            }
-        } else {
-            request = try self.header(.reversalAdvice)
-            for field in [2, 3, 4, 49] { if let value = original[field] { try request.set(field, value) } }
-            try request.set(90, OriginalDataElements(of: original).field)
-            if let dispensed {
-                try request.set(95, ReplacementAmounts(actual: Int64(dispensed)).field)
-            }
-        }
-        return try await self.send(request, timeout: timeout)
+        let advice = try self.reversalAdvice(of: original, dispensed: dispensed, repeatOf: earlier)
+        return try await self.send(advice, timeout: timeout)
     }
 
     // MARK: Staff and administration

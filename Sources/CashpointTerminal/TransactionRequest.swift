@@ -27,47 +27,14 @@ public enum TransactionKind: String, Sendable, CaseIterable {
     public var movesMoney: Bool { self.code.transaction.movesMoney }
 }
 
-/// A transmission time in UTC, as fields 7 (MMDDhhmmss), 12 (hhmmss) and 13 (MMDD) carry it.
-public struct TransmissionTime: Sendable, Hashable {
-    public var month: Int
-    public var day: Int
-    public var hour: Int
-    public var minute: Int
-    public var second: Int
-
-    public init(month: Int, day: Int, hour: Int, minute: Int, second: Int) {
-        self.month = month
-        self.day = day
-        self.hour = hour
-        self.minute = minute
-        self.second = second
-    }
-
-    /// The UTC calendar time of a Unix timestamp (seconds).
-    public init(unixSeconds: Int) {
-        let date = CivilDate(unixSeconds: unixSeconds)
-        self.init(month: date.month, day: date.day, hour: date.hour, minute: date.minute, second: date.second)
-    }
-
-    static func two(_ value: Int) -> String { value < 10 ? "0\(value)" : "\(value)" }
-
-    /// Field 7.
-    public var transmission: String {
-        Self.two(self.month) + Self.two(self.day) + Self.two(self.hour) + Self.two(self.minute) + Self.two(self.second)
-    }
-    /// Field 12.
-    public var localTime: String { Self.two(self.hour) + Self.two(self.minute) + Self.two(self.second) }
-    /// Field 13.
-    public var localDate: String { Self.two(self.month) + Self.two(self.day) }
-}
-
 /// Why a request could not be built: said in words a person at the keypad or CLI can act on.
 public struct RequestError: Error, Hashable, Sendable, CustomStringConvertible {
     public var reason: String
     public var description: String { self.reason }
 }
 
-/// Builds the 0200 a terminal sends for a customer's choice.
+/// What `atm-terminal compose` makes of a customer's choice: the choice checked (a trace number in
+/// range, an amount where one is needed, a transfer's destination), then its 0200 from `FinancialRequest`.
 public struct TransactionRequestBuilder: Sendable {
     public var terminalID: String
     /// ISO 4217 numeric currency code, e.g. "978".
@@ -79,7 +46,8 @@ public struct TransactionRequestBuilder: Sendable {
     }
 
     /// The request. `amount` is in minor units. The PIN block (field 52) or session token (field 62)
-    /// and the MAC are added by the session layer, which holds the keys.
+    /// and the MAC are added by the session layer, which holds the keys: the message is
+    /// `FinancialRequest`'s, as the ATM and the harness build it, without them.
     public func request(
         _ kind: TransactionKind,
         pan: String,
@@ -89,7 +57,7 @@ public struct TransactionRequestBuilder: Sendable {
         fromAccount: String? = nil,
         toAccount: String? = nil
     ) throws -> ATM87Message {
-        guard (1...999_999).contains(stan) else {
+        guard let trace = STAN(stan) else {
             throw RequestError(reason: "the trace number must be 1 to 999999, got \(stan)")
         }
         if kind.movesMoney {
@@ -101,23 +69,20 @@ public struct TransactionRequestBuilder: Sendable {
         if kind == .transfer && toAccount == nil {
             throw RequestError(reason: "a transfer needs the account to pay into")
         }
-        var message = ATM87Message(mti: .financialRequest)
+        let request = FinancialRequest(
+            header: RequestHeader(terminal: self.terminalID, stan: trace, time: time),
+            pan: pan,
+            processingCode: kind.code,
+            amount: Int64(amount),
+            currency: self.currency,
+            from: fromAccount,
+            to: toAccount,
+            credential: nil
+        )
         do {
-            try message.set(2, pan)
-            try message.set(3, kind.processingCode)
-            try message.set(4, number: amount)
-            try message.set(7, time.transmission)
-            try message.set(11, number: stan)
-            try message.set(12, time.localTime)
-            try message.set(13, time.localDate)
-            try message.set(22, "051")
-            try message.set(41, self.terminalID)
-            try message.set(49, self.currency)
-            if let fromAccount { try message.set(102, fromAccount) }
-            if let toAccount { try message.set(103, toAccount) }
+            return try request.message()
         } catch {
             throw RequestError(reason: "cannot build the request: \(error.detail)")
         }
-        return message
     }
 }

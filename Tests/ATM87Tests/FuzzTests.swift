@@ -36,7 +36,7 @@ struct FuzzTests {
         }
     }
 
-    static func mutate(_ input: [UInt8], using generator: inout SeededGenerator) -> [UInt8] {
+    static func mutate(_ input: [UInt8], using generator: inout SplitMix64) -> [UInt8] {
         var bytes = input
         let interesting: [UInt8] = Array("0123456789ABCDEF=D C".utf8) + [0x00, 0x7F, 0xFF, 0x20]
         for _ in 0..<Int.random(in: 1...4, using: &generator) {
@@ -87,7 +87,7 @@ struct FuzzTests {
 
     @Test("100,000 seeded mutations of valid messages: a valid message or a typed error", arguments: seeds)
     func mutations(seed: UInt64) throws {
-        var generator = SeededGenerator(seed: seed)
+        var generator = SplitMix64(seed: seed)
         let corpus = try exampleMessages().map(\.message.encodedBytes) + [try typicalWithdrawal().encodedBytes]
         var decoded = 0
         var failures: [String] = []

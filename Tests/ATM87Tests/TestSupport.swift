@@ -49,16 +49,3 @@ func bytes(_ text: String) -> [UInt8] { Array(text.utf8) }
 func decode(_ text: String) throws(ATM87Error) -> ATM87Message {
     try ATM87Message(decoding: Array(text.utf8))
 }
-
-/// SplitMix64: a small seeded generator, so a failing fuzz case can be replayed.
-struct SeededGenerator: RandomNumberGenerator {
-    var state: UInt64
-    init(seed: UInt64) { self.state = seed }
-    mutating func next() -> UInt64 {
-        self.state &+= 0x9E37_79B9_7F4A_7C15
-        var z = self.state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
-}

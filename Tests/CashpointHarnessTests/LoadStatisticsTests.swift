@@ -1,3 +1,4 @@
+import ATM87
 import Foundation
 import Histogram
 import Testing

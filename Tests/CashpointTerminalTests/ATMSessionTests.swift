@@ -572,7 +572,7 @@ struct DispensePlanTests {
 
     @Test("property: the plan is as small as a brute-force search finds, and exists exactly when one exists")
     func againstBruteForce() {
-        var random = SplitMix(seed: 20_261_201)
+        var random = SplitMix64(seed: 20_261_201)
         let denominations: [Int64] = [1_000, 2_000, 5_000, 10_000, 20_000]
         for _ in 0..<400 {
             let kinds = Int(random.next() % 3) + 1
@@ -628,18 +628,5 @@ struct DispensePlanTests {
         #expect(first.given == DispensePlan(notes: [2, 1]))
         #expect(!first.complete)
         #expect(dispenser.dispense(DispensePlan(notes: [2, 3])).complete)
-    }
-}
-
-/// A seeded generator, so a failing property case is reproduced.
-struct SplitMix: RandomNumberGenerator {
-    var state: UInt64
-    init(seed: UInt64) { self.state = seed }
-    mutating func next() -> UInt64 {
-        self.state &+= 0x9E37_79B9_7F4A_7C15
-        var z = self.state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
     }
 }

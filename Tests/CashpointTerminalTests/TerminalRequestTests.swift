@@ -41,15 +41,4 @@ struct TerminalRequestTests {
             try self.builder.request(.withdrawal, pan: "4761739001010119", amount: 5, stan: 0, time: self.time)
         }
     }
-
-    @Test(
-        "UTC calendar time from Unix seconds",
-        arguments: [
-            (0, "0101000000"), (1_764_063_072, "1125093112"), (951_782_400, "0229000000"),
-            (1_767_225_599, "1231235959"),
-        ]
-    )
-    func transmissionTime(seconds: Int, expected: String) {
-        #expect(TransmissionTime(unixSeconds: seconds).transmission == expected)
-    }
 }

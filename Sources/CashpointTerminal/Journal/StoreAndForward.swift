@@ -28,11 +28,11 @@ public struct StoreAndForward: Sendable {
     }
 
     public var policy: SAFPolicy
-    var random: UInt64
+    var random: SplitMix64
 
     public init(policy: SAFPolicy = SAFPolicy(), seed: UInt64) {
         self.policy = policy
-        self.random = seed
+        self.random = SplitMix64(seed: seed)
     }
 
     /// Response codes that end an entry: the switch has settled the original (00: reversed, or nothing
@@ -131,19 +131,11 @@ public struct StoreAndForward: Sendable {
         let exponent = min(max(attempt - 1, 0), 30)
         let base = min(cap, first << Int64(exponent))
         let half = base / 2
-        return half + (half > 0 ? Int64(self.nextRandom() % UInt64(half + 1)) : 0)
+        return half + (half > 0 ? Int64(self.random.next() % UInt64(half + 1)) : 0)
     }
 
     static func milliseconds(_ duration: Duration) -> Int64 {
         let (seconds, attoseconds) = duration.components
         return seconds * 1_000 + attoseconds / 1_000_000_000_000_000
-    }
-
-    mutating func nextRandom() -> UInt64 {
-        self.random &+= 0x9E37_79B9_7F4A_7C15
-        var z = self.random
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
     }
 }
