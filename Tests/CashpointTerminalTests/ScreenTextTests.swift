@@ -1,5 +1,6 @@
 import ATM87
 import CashpointTerminal
+import Foundation
 import Testing
 
 @Suite("What the ATM shows")
@@ -75,5 +76,58 @@ struct ScreenTextTests {
         #expect(text.contains("DISPENSED              50.00 EUR"))
         #expect(text.contains("CHARGED                50.00 EUR"))
         #expect(!text.contains("BALANCE"))
+    }
+}
+
+@Suite("The full-screen ATM's frame")
+struct FullScreenFrameTests {
+    static let notes = ["", "TELLER DESK (another terminal):", "  atm-terminal teller --port 8583", "STOP EVERYTHING: scripts/demo stop"]
+
+    static func status(receipt: [String], cash: Int64? = nil) -> ATMStatus {
+        ATMStatus(
+            terminal: "ATM00001",
+            location: "Station Square",
+            online: true,
+            cassettes: [Cassette(denomination: 2_000, count: 500, currency: "978"), Cassette(denomination: 5_000, count: 199, currency: "978")],
+            currency: "978",
+            cardInReader: "555555******4444",
+            cashPresented: cash,
+            receipt: receipt
+        )
+    }
+
+    static func receipt() -> [String] {
+        let data = ReceiptData(
+            title: "CASH WITHDRAWAL", maskedPAN: "555555******4444", amount: 5_000, currency: "978", account: "CP0000000003",
+            authorization: "A00001", retrievalReference: "533512000001", stan: "000042", responseCode: "00", balance: 70_000
+        )
+        return Receipt.lines(data, Receipt.Header(bankName: "CASHPOINT BANK", terminal: "ATM00001", location: "Station Square", time: 1_796_000_000))
+    }
+
+    @Test("a receipt and the notes fit beside the machine: nothing drawn twice, no row longer or lower than the terminal", arguments: [
+        TerminalSize(rows: 24, columns: 80), TerminalSize(rows: 32, columns: 110), TerminalSize(rows: 20, columns: 60),
+    ])
+    func fits(size: TerminalSize) {
+        let screen = FullScreenFrontEnd(notes: Self.notes, size: { size }, output: { _ in })
+        screen.draw(ATMDisplay(.result(title: "CASH WITHDRAWAL", lines: ["Please take your receipt."])), status: Self.status(receipt: Self.receipt(), cash: 5_000))
+        let rows = screen.frame(size)
+        #expect(rows.count <= size.rows)
+        #expect(rows.allSatisfy { $0.count <= size.columns })
+        let text = rows.joined(separator: "\n")
+        #expect(text.components(separatedBy: "TELLER DESK").count <= 2)
+        if size.rows >= 24 && size.columns >= 80 {
+            #expect(text.contains("TELLER DESK"))
+            #expect(text.contains("RRN"))
+            #expect(text.contains("CASH  50.00 EUR out: T takes it"))
+        }
+    }
+
+    @Test("no receipt in the status, none beside the screen")
+    func receiptGone() {
+        let screen = FullScreenFrontEnd(notes: Self.notes, size: { TerminalSize(rows: 32, columns: 110) }, output: { _ in })
+        screen.draw(ATMDisplay(.welcome), status: Self.status(receipt: Self.receipt()))
+        #expect(screen.frame(TerminalSize(rows: 32, columns: 110)).joined().contains("RECEIPT"))
+        screen.draw(ATMDisplay(.welcome), status: Self.status(receipt: []))
+        #expect(!screen.frame(TerminalSize(rows: 32, columns: 110)).joined().contains("RECEIPT"))
     }
 }

@@ -136,12 +136,22 @@ public final class FullScreenFrontEnd: ATMFrontEnd, @unchecked Sendable {
     let notes: [String]
     /// The terminal's size now (rows, columns); a test gives a fixed one.
     let size: @Sendable () -> TerminalSize
+    /// Where the escapes go: standard output (a test keeps them).
+    let output: @Sendable (String) -> Void
 
     /// `notes`: lines shown under the side panel (a demo's test cards and PINs).
-    public init(notes: [String] = [], size: @escaping @Sendable () -> TerminalSize = TerminalSize.current) {
+    public init(
+        notes: [String] = [],
+        size: @escaping @Sendable () -> TerminalSize = TerminalSize.current,
+        output: @escaping @Sendable (String) -> Void = FullScreenFrontEnd.standardOutput
+    ) {
         self.notes = notes
         self.size = size
+        self.output = output
     }
+
+    /// Writes to standard output.
+    @Sendable public static func standardOutput(_ text: String) { FileHandle.standardOutput.write(Data(text.utf8)) }
 
     public func draw(_ display: ATMDisplay, status: ATMStatus) {
         self.lock.withLock {
@@ -236,11 +246,12 @@ public final class FullScreenFrontEnd: ATMFrontEnd, @unchecked Sendable {
     // MARK: Drawing
 
     /// The machine's column: the frame and the keypad.
-    static let machineWidth = 52
+    static let machineWidth = 46
     /// The side panel's column: the status, the receipt (32 wide, indented) and the notes.
-    static let sideWidth = 36
+    static let sideWidth = 34
+    /// 80 columns: the whole machine fits a terminal of the classic size.
     static let width = machineWidth + sideWidth
-    static let inner = 40
+    static let inner = 34
     /// Rows beside the machine: the frame's 14 and the keypad's 4.
     static let sideRows = 18
 
@@ -259,12 +270,12 @@ public final class FullScreenFrontEnd: ATMFrontEnd, @unchecked Sendable {
         }
         for index in rows.count..<max(rows.count, self.drawn.count) { out += "\u{1B}[\(index + 1);1H\u{1B}[K" }
         self.drawn = rows
-        if !out.isEmpty { FileHandle.standardOutput.write(Data(out.utf8)) }
+        if !out.isEmpty { self.output(out) }
     }
 
     /// The whole screen as rows of text, at most `size.rows` rows of at most `size.columns` characters
     /// (a pure function of what was drawn, so a test can read it).
-    func frame(_ size: TerminalSize = TerminalSize(rows: 24, columns: 80)) -> [String] {
+    public func frame(_ size: TerminalSize = TerminalSize(rows: 24, columns: 80)) -> [String] {
         let display = self.display
         var rows: [String] = []
         let online = self.status?.online ?? false
@@ -310,17 +321,17 @@ public final class FullScreenFrontEnd: ATMFrontEnd, @unchecked Sendable {
         }
         machine.append("     └" + String(repeating: "─", count: Self.inner) + "┘")
         machine += [
-            "          [1] [2] [3]    [Esc]  CANCEL",
-            "          [4] [5] [6]    [Bksp] CLEAR",
-            "          [7] [8] [9]    [Enter] ENTER",
-            "              [0]        [T] take cash or card",
+            "        [1] [2] [3]    [Esc]  CANCEL",
+            "        [4] [5] [6]    [Bksp] CLEAR",
+            "        [7] [8] [9]    [Enter] ENTER",
+            "            [0]        [T] take cash or card",
         ]
         let side = self.sidePanel()
         for (index, line) in machine.enumerated() {
             rows.append(Self.pad(line, Self.machineWidth) + (index < side.count ? side[index] : ""))
         }
         rows.append(" " + (self.events.last ?? ""))
-        rows.append(" Keys: digits, Enter, Bksp=Clear, Esc=Cancel, A-H or F1-F8, T=take; q (welcome), Ctrl-C quit")
+        rows.append(" Keys: digits Enter Bksp=Clear Esc=Cancel A-H/F1-F8 T=take; q (welcome), Ctrl-C quit")
         return rows.prefix(max(0, size.rows)).map { String(Self.pad($0, Self.width).prefix(max(0, size.columns))) }
     }
 
@@ -335,7 +346,8 @@ public final class FullScreenFrontEnd: ATMFrontEnd, @unchecked Sendable {
                     "  \(ScreenText.cash(cassette.denomination, currency: cassette.currency)) x \(cassette.count) \(cassette.state.rawValue)"
                 )
             }
-            status.append("CARD  " + (state.cardInReader ?? "-") + (state.cardOut ? "  out: T takes it" : ""))
+            status.append("CARD  " + (state.cardInReader ?? "-"))
+            if state.cardOut { status.append("  out of the reader: T takes it") }
             if let cash = state.cashPresented {
                 status.append("CASH  \(ScreenText.cash(cash, currency: state.currency)) out: T takes it")
             }
