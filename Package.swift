@@ -111,6 +111,7 @@ let package = Package(
             dependencies: [
                 "ATM87",
                 "CashpointSecurity",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "GRDB", package: "GRDB.swift"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
@@ -186,12 +187,7 @@ let package = Package(
         ),
         .executableTarget(
             name: "atm-terminal",
-            dependencies: [
-                "ATM87",
-                "CashpointTerminal",
-                "CashpointSecurity",
-                .product(name: "ArgumentParser", package: "swift-argument-parser"),
-            ],
+            dependencies: ["CashpointTerminal", .product(name: "ArgumentParser", package: "swift-argument-parser")],
             swiftSettings: swiftSettings
         ),
         .executableTarget(
@@ -236,7 +232,12 @@ let package = Package(
         ),
         .testTarget(
             name: "CashpointTerminalTests",
-            dependencies: ["ATM87", "CashpointTerminal", .product(name: "Crypto", package: "swift-crypto")],
+            dependencies: [
+                "ATM87",
+                "CashpointTerminal",
+                .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ],
             swiftSettings: swiftSettings
         ),
         .testTarget(
