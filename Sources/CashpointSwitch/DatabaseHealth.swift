@@ -6,9 +6,10 @@ import NIOPosix
 public import ServiceLifecycle
 import Synchronization
 
-/// Keeps the switch answering when PostgreSQL is gone or a request is stuck. Every request runs under
-/// `guarding`, and one sweeper (in `run()`, on the injected clock) looks at the requests in flight,
-/// each at its own times, instead of a watchdog timer per request:
+/// Keeps the switch answering when PostgreSQL is gone or a request is stuck: the shell of
+/// `DatabaseHealthStateMachine`, which decides; this only performs. Every request runs under
+/// `guarding`, and one sweeper (in `run()`, on the injected clock) feeds the machine its ticks, instead
+/// of a watchdog timer per request:
 ///
 /// - A request that has not finished after `probeAfter`, while no other request finished, makes the
 ///   switch probe the database: a new TCP
@@ -23,30 +24,28 @@ import Synchronization
 ///   `deadline + probeTimeout` (one probe answers at once when the database is there), even one whose
 ///   pooled connection died under it without a word.
 ///
-/// The sweeper sleeps until the next request is due for a look, and never longer than `probeAfter`,
-/// so a request that starts while it sleeps is looked at on time. Time is the injected `clock`'s, and
-/// the probe is injected too, so all of this is tested without a database and without waiting.
+/// The sweeper sleeps until the next request is due, and never longer than `probeAfter`, so a request
+/// that starts while it sleeps is looked at on time; while a probe it asked for is out, its answer is
+/// the sweeper's next event. Time is the injected `clock`'s, and the probe is injected too, so all of
+/// this is tested without a database and without waiting.
 public final class DatabaseHealth: Service, Sendable {
     /// Whether the database answers within the timeout.
     public typealias Probe = @Sendable (_ timeout: Duration) async -> Bool
+    typealias Machine = DatabaseHealthStateMachine
+
+    struct State {
+        var machine: Machine
+        /// What each watched request's caller waits on.
+        var outcomes: [Machine.RequestID: any Failing] = [:]
+    }
 
     let probe: Probe
-    let probeAfter: Duration
-    let probeTimeout: Duration
-    let probeInterval: Duration
-    let deadline: Duration
+    let configuration: Machine.Configuration
     let clock: any Clock<Duration>
     /// The clock's time since this was made.
     let elapsed: @Sendable () -> Duration
     let logger: Logger
-    let down = Atomic<Bool>(false)
-    /// Requests that finished: when others finish while one waits, the database is there and slow
-    /// (or that one request's connection is stuck), and no probe is needed.
-    let finished = Atomic<Int>(0)
-    /// The requests in flight, for the sweeper.
-    let watched = Mutex(Watched())
-    /// The probe in flight, shared by every request that asks meanwhile.
-    let sharedProbe = Mutex<Task<Bool, Never>?>(nil)
+    let state: Mutex<State>
     let wentDown: AsyncStream<Void>
     let wentDownContinuation: AsyncStream<Void>.Continuation
 
@@ -60,32 +59,37 @@ public final class DatabaseHealth: Service, Sendable {
         logger: Logger
     ) {
         self.probe = probe
-        self.probeAfter = probeAfter
-        self.probeTimeout = probeTimeout
-        self.probeInterval = probeInterval
-        self.deadline = max(deadline, probeAfter)
         self.clock = clock
         self.elapsed = Self.stopwatch(clock)
         self.logger = logger
+        self.configuration = Machine.Configuration(
+            probeAfter: probeAfter,
+            probeTimeout: probeTimeout,
+            probeInterval: probeInterval,
+            deadline: deadline
+        )
+        self.state = Mutex(State(machine: Machine(configuration: self.configuration)))
         (self.wentDown, self.wentDownContinuation) = AsyncStream.makeStream(bufferingPolicy: .bufferingNewest(1))
     }
 
-    /// Probes PostgreSQL at `url` with an SSLRequest (see `ping`).
+    /// Probes PostgreSQL at `url` with an SSLRequest (see `ping`), its timeout on `clock`.
     public convenience init(
         url: DatabaseURL,
         probeAfter: Duration = .milliseconds(250),
         probeTimeout: Duration = .milliseconds(600),
         probeInterval: Duration = .milliseconds(250),
         deadline: Duration = .seconds(8),
+        clock: any Clock<Duration> = ContinuousClock(),
         logger: Logger
     ) {
         let (host, port) = (url.host, url.port)
         self.init(
-            probe: { timeout in await Self.ping(host: host, port: port, timeout: timeout) },
+            probe: { timeout in await Self.ping(host: host, port: port, timeout: timeout, clock: clock) },
             probeAfter: probeAfter,
             probeTimeout: probeTimeout,
             probeInterval: probeInterval,
             deadline: deadline,
+            clock: clock,
             logger: logger
         )
     }
@@ -95,10 +99,10 @@ public final class DatabaseHealth: Service, Sendable {
         return { start.duration(to: clock.now) }
     }
 
-    public var isDown: Bool { self.down.load(ordering: .relaxed) }
+    public var isDown: Bool { self.state.withLock { $0.machine.isDown } }
 
     /// How many requests are in flight under `guarding`.
-    public var requestsInFlight: Int { self.watched.withLock { $0.requests.count } }
+    public var requestsInFlight: Int { self.state.withLock { $0.machine.requestsInFlight } }
 
     /// Runs `body`, or throws `DatabaseUnavailable`: `.unreachable` when the database cannot be reached
     /// (after probeAfter, or 4 × probeAfter more when other requests finished meanwhile, plus at most two
@@ -110,71 +114,126 @@ public final class DatabaseHealth: Service, Sendable {
     /// does not end (a query on a connection that died under it); that task prefers the caller's event
     /// loop (`EventLoopExecutor.preferred`), so the request still runs where its connection is.
     public func guarding<T: Sendable>(_ body: @escaping @Sendable () async throws -> T) async throws -> T {
-        if self.isDown {
-            throw DatabaseUnavailable(.unreachable, reason: "the database is unreachable: answering 91 until it returns")
-        }
         let outcome = Outcome<T>()
-        let id = self.watch(outcome)
+        let start = self.state.withLock { state in
+            let start = state.machine.requestStarted(at: self.elapsed())
+            if case .watch(let id) = start { state.outcomes[id] = outcome }
+            return start
+        }
+        let id: Machine.RequestID
+        switch start {
+        case .refuse(let refusal): throw self.unavailable(refusal, whileDown: true)
+        case .watch(let watched): id = watched
+        }
         let work = Task(executorPreference: EventLoopExecutor.preferred) {
+            let result: Result<T, any Error>
             do {
-                let value = try await body()
-                self.finished.add(1, ordering: .relaxed)
-                outcome.finish(.success(value))
+                result = .success(try await body())
             } catch {
-                outcome.finish(.failure(error))
+                result = .failure(error)
             }
+            let succeeded = if case .success = result { true } else { false }
+            self.state.withLock { state in
+                state.machine.requestFinished(id, succeeded: succeeded)
+                state.outcomes[id] = nil
+            }
+            outcome.finish(result)
         }
         let result = await withTaskCancellationHandler {
             await outcome.value
         } onCancel: {
             outcome.finish(.failure(CancellationError()))
         }
-        self.watched.withLock { _ = $0.requests.removeValue(forKey: id) }
         if case .failure(let error) = result, error is DatabaseUnavailable || error is CancellationError {
+            if error is CancellationError {
+                self.state.withLock { state in
+                    state.machine.requestAbandoned(id)
+                    state.outcomes[id] = nil
+                }
+            }
             work.cancel()
         }
         return try result.get()
     }
 
-    /// A request in flight, as the sweeper sees it.
-    struct Request {
-        let started: Duration
-        /// When the sweeper looks at it next.
-        var due: Duration
-        /// `finished` when it was last looked at.
-        var seen: Int
-        let outcome: any Failing
-    }
-
-    struct Watched {
-        var next: UInt64 = 0
-        var requests: [UInt64: Request] = [:]
-    }
-
-    func watch(_ outcome: some Failing) -> UInt64 {
-        let started = self.elapsed()
-        let seen = self.finished.load(ordering: .relaxed)
-        return self.watched.withLock { watched in
-            watched.next &+= 1
-            watched.requests[watched.next] = Request(
-                started: started,
-                due: started + self.probeAfter,
-                seen: seen,
-                outcome: outcome
+    /// The error a refused request is answered with.
+    func unavailable(_ refusal: Machine.Refusal, whileDown: Bool = false) -> DatabaseUnavailable {
+        switch refusal {
+        case .unreachable where whileDown:
+            DatabaseUnavailable(.unreachable, reason: "the database is unreachable: answering 91 until it returns")
+        case .unreachable:
+            DatabaseUnavailable(.unreachable, reason: "the database did not answer a probe")
+        case .deadlineExceeded:
+            DatabaseUnavailable(
+                .deadlineExceeded,
+                reason: "the request did not finish within \(self.configuration.deadline)"
             )
-            return watched.next
         }
     }
 
-    /// The sweeper: at each request's due time, ends it with 91 when the database is unreachable, with
-    /// 96 at the deadline. Sleeps until the next request is due, at most `probeAfter`.
+    // MARK: Performing the machine's actions
+
+    /// An action with the callers it answers, found under the lock and performed outside it.
+    enum Step {
+        case answer([any Failing], Machine.Refusal)
+        case markDown
+        case markUp
+        case probe(timeout: Duration)
+    }
+
+    /// Feeds the machine one event and performs what it returns; the timeout of the probe it asks for,
+    /// whose answer is then the caller's next event.
+    func handle(_ event: (inout Machine) -> [Machine.Action]) -> Duration? {
+        let steps = self.state.withLock { state in
+            event(&state.machine).map { action -> Step in
+                switch action {
+                case .answer(let ids, let refusal):
+                    .answer(ids.compactMap { state.outcomes.removeValue(forKey: $0) }, refusal)
+                case .markDown: .markDown
+                case .markUp: .markUp
+                case .probe(let timeout): .probe(timeout: timeout)
+                }
+            }
+        }
+        var probe: Duration?
+        for step in steps {
+            switch step {
+            case .markDown:
+                self.logger.error("database unreachable: answering 91 until it returns")
+                self.wentDownContinuation.yield()
+            case .markUp:
+                self.logger.notice("database reachable again: serving")
+            case .answer(let outcomes, let refusal):
+                for outcome in outcomes {
+                    if refusal == .deadlineExceeded {
+                        self.logger.error("a request passed its deadline with the database reachable: answering 96")
+                    }
+                    outcome.fail(self.unavailable(refusal))
+                }
+            case .probe(let timeout):
+                probe = timeout
+            }
+        }
+        return probe
+    }
+
+    /// Feeds the machine `event`, performs its actions, and while they ask for a probe, probes and
+    /// feeds it the answer.
+    func run(_ event: (inout Machine) -> [Machine.Action]) async {
+        var timeout = self.handle(event)
+        while let probeTimeout = timeout {
+            let reachable = await self.probe(probeTimeout)
+            timeout = self.handle { $0.probeAnswered(reachable: reachable) }
+        }
+    }
+
+    /// The sweeper: the machine's ticks, on the clock. Sleeps until the next request is due, at most
+    /// `probeAfter`.
     func sweep() async {
         while true {
             let now = self.elapsed()
-            await self.look(at: now)
-            let wake = self.watched.withLock { watched in
-                watched.requests.values.reduce(now + self.probeAfter) { min($0, $1.due) }
-            }
+            await self.run { $0.tick(at: now) }
+            let wake = self.state.withLock { $0.machine.nextTick(after: now) }
             do {
                 try await self.clock.sleep(for: max(wake - self.elapsed(), .zero))
             } catch {
@@ -183,106 +242,22 @@ public final class DatabaseHealth: Service, Sendable {
         }
     }
 
-    /// One look at the requests due at `now`.
-    func look(at now: Duration) async {
-        let finished = self.finished.load(ordering: .relaxed)
-        // Probe only for requests during whose wait nothing else finished: on a loaded machine the
-        // answers keep coming, slowly, and a probe that is slow too must not turn that into an outage.
-        var unsure: [UInt64] = []
-        var late: [any Failing] = []
-        self.watched.withLock { watched in
-            for (id, request) in watched.requests where request.due <= now {
-                if request.seen == finished {
-                    unsure.append(id)
-                } else {
-                    self.lookedAt(id, request, now: now, finished: finished, watched: &watched, late: &late)
+    /// The recovery loop: after the database is found unreachable, a probe every `probeInterval` until
+    /// it answers.
+    func recover() async {
+        for await _ in self.wentDown {
+            while self.isDown {
+                do {
+                    try await self.clock.sleep(for: self.configuration.probeInterval)
+                } catch {
+                    return
                 }
+                await self.run { $0.recoveryTimerFired() }
             }
         }
-        if !unsure.isEmpty {
-            let reachable = await self.reachable()
-            let unanswered: [any Failing] = self.watched.withLock { watched in
-                var unanswered: [any Failing] = []
-                for id in unsure {
-                    guard let request = watched.requests[id] else { continue }
-                    if reachable {
-                        self.lookedAt(id, request, now: now, finished: finished, watched: &watched, late: &late)
-                    } else {
-                        watched.requests[id] = nil
-                        unanswered.append(request.outcome)
-                    }
-                }
-                return unanswered
-            }
-            for outcome in unanswered {
-                outcome.fail(DatabaseUnavailable(.unreachable, reason: "the database did not answer a probe"))
-            }
-        }
-        for outcome in late {
-            self.logger.error("a request passed its deadline with the database reachable: answering 96")
-            outcome.fail(
-                DatabaseUnavailable(.deadlineExceeded, reason: "the request did not finish within \(self.deadline)")
-            )
-        }
     }
 
-    /// A request looked at with the database reachable: past its deadline it is answered 96 (collected
-    /// in `late`), otherwise looked at again later.
-    func lookedAt(
-        _ id: UInt64,
-        _ request: Request,
-        now: Duration,
-        finished: Int,
-        watched: inout Watched,
-        late: inout [any Failing]
-    ) {
-        let waited = now - request.started
-        if waited >= self.deadline {
-            watched.requests[id] = nil
-            late.append(request.outcome)
-            return
-        }
-        var request = request
-        request.seen = finished
-        request.due = now + min(self.probeAfter * 4, self.deadline - waited)
-        watched.requests[id] = request
-    }
-
-    /// One probe at a time, shared by every request that asks.
-    func reachable() async -> Bool {
-        if self.isDown { return false }
-        let task = self.sharedProbe.withLock { current in
-            if let current { return current }
-            // A second look before declaring the database gone: on a loaded machine a new backend can
-            // take longer than the timeout to start, and one slow answer is not an outage.
-            let started = Task { [probe, probeTimeout] in
-                if await probe(probeTimeout) { return true }
-                return await probe(probeTimeout)
-            }
-            current = started
-            return started
-        }
-        let ok = await task.value
-        self.sharedProbe.withLock { current in
-            if current == task { current = nil }
-        }
-        if !ok { self.markDown() }
-        return ok
-    }
-
-    func markDown() {
-        guard self.down.compareExchange(expected: false, desired: true, ordering: .relaxed).exchanged else { return }
-        self.logger.error("database unreachable: answering 91 until it returns")
-        self.wentDownContinuation.yield()
-    }
-
-    func markUp() {
-        guard self.down.compareExchange(expected: true, desired: false, ordering: .relaxed).exchanged else { return }
-        self.logger.notice("database reachable again: serving")
-    }
-
-    /// The sweeper and the recovery loop (after the database is found unreachable, a probe every
-    /// `probeInterval` until it answers). A service of the switch's group: it ends at graceful shutdown,
+    /// The sweeper and the recovery loop. A service of the switch's group: it ends at graceful shutdown,
     /// which comes to it after the server has answered the requests in flight.
     public func run() async throws {
         await cancelWhenGracefulShutdown {
@@ -293,27 +268,20 @@ public final class DatabaseHealth: Service, Sendable {
         }
     }
 
-    func recover() async {
-        for await _ in self.wentDown {
-            while self.isDown {
-                do {
-                    try await self.clock.sleep(for: self.probeInterval)
-                } catch {
-                    return
-                }
-                if await self.probe(self.probeTimeout) { self.markUp() }
-            }
-        }
-    }
-
-    /// Whether a PostgreSQL server answers an SSLRequest at host:port within `timeout`.
-    public static func ping(host: String, port: Int, timeout: Duration) async -> Bool {
-        let deadline = TimeAmount.nanoseconds(timeout.totalNanoseconds)
+    /// Whether a PostgreSQL server answers an SSLRequest at host:port within `timeout` on `clock`.
+    public static func ping(
+        host: String,
+        port: Int,
+        timeout: Duration,
+        clock: any Clock<Duration> = ContinuousClock()
+    ) async -> Bool {
+        // NIO's connect timeout is a backstop in real time, for a connection attempt that hangs.
+        let connectTimeout = TimeAmount.nanoseconds(timeout.totalNanoseconds)
         return await withTaskGroup(of: Bool.self) { group in
             group.addTask {
                 do {
                     let channel = try await ClientBootstrap(group: MultiThreadedEventLoopGroup.singleton)
-                        .connectTimeout(deadline)
+                        .connectTimeout(connectTimeout)
                         .connect(host: host, port: port) { channel in
                             channel.eventLoop.makeCompletedFuture {
                                 try NIOAsyncChannel<ByteBuffer, ByteBuffer>(wrappingChannelSynchronously: channel)
@@ -334,7 +302,7 @@ public final class DatabaseHealth: Service, Sendable {
                 }
             }
             group.addTask {
-                try? await Task.sleep(for: timeout)
+                try? await clock.sleep(for: timeout)
                 return false
             }
             let first = await group.next() ?? false

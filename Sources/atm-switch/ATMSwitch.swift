@@ -1,11 +1,6 @@
-import CashpointBank
 import ArgumentParser
-import CashpointDatabase
-import CashpointSecurity
-import CashpointStore
+import CashpointSwitch
 import Foundation
-import Logging
-import PostgresNIO
 
 @main
 struct ATMSwitch: AsyncParsableCommand {
@@ -22,8 +17,7 @@ struct ATMSwitch: AsyncParsableCommand {
         ]
     )
 
-    /// Runs the command; a database error is printed as PostgreSQL's message, its SQLSTATE and what to
-    /// do (`DatabaseFailure`), never as PSQLError's generic text.
+    /// A database error is printed as PostgreSQL's message, its SQLSTATE and what to do (exit 1).
     static func main() async {
         do {
             var command = try parseAsRoot()
@@ -33,17 +27,45 @@ struct ATMSwitch: AsyncParsableCommand {
                 try command.run()
             }
         } catch {
-            if let failure = DatabaseFailure(error) ?? Self.failure(error) {
-                FileHandle.standardError.write(Data("Error: \(failure)\n".utf8))
-                Self.exit(withError: ExitCode(1))
-            }
-            Self.exit(withError: error)
+            guard let failure = SwitchCommands.databaseFailure(error) else { Self.exit(withError: error) }
+            FileHandle.standardError.write(Data("Error: \(failure)\n".utf8))
+            Self.exit(withError: ExitCode(1))
         }
     }
+}
 
-    static func failure(_ error: any Error) -> DatabaseFailure? {
-        guard let error = error as? StoreError, let state = error.sqlState else { return nil }
-        return DatabaseFailure(message: error.detail, sqlState: state)
+/// Prints a verification's text; exits 1 if it did not pass.
+func report(_ verdict: (text: String, passed: Bool)) throws {
+    print(verdict.text)
+    if !verdict.passed { throw ExitCode(1) }
+}
+
+struct Serve: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Run the switch: ATM-87 over TCP, the bank in PostgreSQL, metrics over HTTP.",
+        discussion: """
+            Connects as cashpoint_switch ($CASHPOINT_SWITCH_DATABASE_URL, else $CASHPOINT_DATABASE_URL). \
+            SIGTERM or SIGINT: stop accepting, answer the requests in flight, exit 0. \
+            docs/operations.md lists every setting.
+            """
+    )
+    @OptionGroup var options: ServeOptions
+
+    func run() async throws { try await SwitchCommands.serve(options) }
+}
+
+struct Stats: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: """
+            Print a running switch's metrics (its Prometheus endpoint): counts by message type and response \
+            code, latency histogram, connections.
+            """
+    )
+    @Option(help: "The switch's metrics host.") var host = "127.0.0.1"
+    @Option(help: "The switch's metrics port.") var metricsPort = 9583
+
+    func run() async throws {
+        print(try await SwitchCommands.stats(host: host, metricsPort: metricsPort), terminator: "")
     }
 }
 
@@ -52,58 +74,16 @@ struct Migrate: AsyncParsableCommand {
         abstract: "Apply the schema migrations (in one transaction; running it again changes nothing).",
         discussion: """
             Creates the roles cashpoint_owner and cashpoint_switch, the bank schema, its functions and \
-            grants; then applies each function's file (Migrations/functions/NAME.sql) that is new or changed. With --switch-password-file FILE, $CASHPOINT_SWITCH_PASSWORD or --switch-password it sets \
+            grants; then applies each function's file (Migrations/functions/NAME.sql) that is new or changed. \
+            With --switch-password-file FILE, $CASHPOINT_SWITCH_PASSWORD or --switch-password it sets \
             the switch role's password, sent as a SCRAM-SHA-256 verifier computed here: the password never \
             reaches the server or its log. (--switch-password shows in ps; prefer the file or the variable.)
             """
     )
-
     @OptionGroup var database: DatabaseOptions
+    @OptionGroup var password: SwitchPasswordOptions
 
-    @Option(help: "Password for the cashpoint_switch role (16+ letters and digits). Shows in ps: prefer --switch-password-file.")
-    var switchPassword: String?
-
-    @Option(help: "A file holding the cashpoint_switch role's password (its first line).")
-    var switchPasswordFile: String?
-
-    /// The password: the file's, else the flag's, else the variable's.
-    func password() throws -> String? {
-        if let file = self.switchPasswordFile {
-            guard let text = try? String(contentsOfFile: file, encoding: .utf8),
-                let line = text.split(whereSeparator: \.isNewline).first, !line.isEmpty
-            else {
-                throw ValidationError("--switch-password-file \(file): cannot be read, or its first line is empty")
-            }
-            return String(line)
-        }
-        return self.switchPassword ?? ProcessInfo.processInfo.environment["CASHPOINT_SWITCH_PASSWORD"]
-    }
-
-    func run() async throws {
-        let url = try await self.database.reachableURL()
-        let logger = try self.database.logger()
-        let migrations = try Migration.bundled()
-        let repeatables = try RepeatableMigration.bundled()
-        let password = try self.password()
-        let report = try await url.withConnection(logger: logger) { connection in
-            try await Migrator.migrate(
-                connection: connection,
-                migrations: migrations,
-                repeatables: repeatables,
-                switchPassword: password,
-                logger: logger
-            )
-        }
-        print(
-            "migrations: \(report.applied.count) applied \(report.applied), \(report.alreadyApplied.count) already applied"
-        )
-        print(
-            "functions: \(report.appliedRepeatables.count) applied"
-                + (report.appliedRepeatables.isEmpty
-                    ? "" : " (\(report.appliedRepeatables.map(RepeatableMigration.file).joined(separator: ", ")))")
-                + ", \(report.currentRepeatables.count) already current"
-        )
-    }
+    func run() async throws { print(try await SwitchCommands.migrate(database: database, password: password)) }
 }
 
 struct Seed: AsyncParsableCommand {
@@ -111,169 +91,146 @@ struct Seed: AsyncParsableCommand {
         abstract: "Load a bank fixture (customers, accounts, cards, staff, terminals) into an empty bank.",
         discussion: "fixtures/bank.json is the demo bank; fixtures/README.md lists its test PINs and passwords."
     )
-
-    @Argument(help: "The fixture file.")
-    var file: String
-
+    @Argument(help: "The fixture file.") var file: String
     @OptionGroup var database: DatabaseOptions
     @OptionGroup var pepper: PepperOptions
     @OptionGroup var switchKey: SwitchKeyOptions
 
     func run() async throws {
-        let url = try await self.database.reachableURL()
-        let logger = try self.database.logger()
-        let hasher = try self.pepper.hasher()
-        let fixture: BankFixture
-        do {
-            fixture = try BankFixture.load(self.file)
-        } catch {
-            throw ValidationError("cannot read the fixture \(self.file): \(error)")
-        }
-        let report = try await url.withClient(logger: logger) { client in
-            try await Seeder.seed(
-                fixture,
-                store: BankStore(client: client, logger: logger),
-                hasher: hasher,
-                switchKey: fixture.terminals.contains { $0.masterKey != nil } ? try self.switchKey.key() : nil
-            )
-        }
-        print(
-            "seeded: \(report.customers) customers, \(report.accounts) accounts, \(report.cards) cards, "
-                + "\(report.staff) staff, \(report.terminals) terminals"
-        )
+        print(try await SwitchCommands.seed(fixture: file, database: database, pepper: pepper, switchKey: switchKey))
     }
 }
 
 struct Ledger: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Check the double-entry ledger.",
-        subcommands: [LedgerVerify.self]
-    )
-}
-
-struct LedgerVerify: AsyncParsableCommand {
-    static let configuration = CommandConfiguration(
-        commandName: "verify",
-        abstract: "Every movement's lines sum to zero and every balance equals its lines; exits 1 naming what differs."
+        subcommands: [Verify.self]
     )
 
-    @OptionGroup var database: DatabaseOptions
+    struct Verify: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: """
+                Every movement's lines sum to zero and every balance equals its lines; exits 1 naming what \
+                differs.
+                """
+        )
+        @OptionGroup var database: DatabaseOptions
 
-    func run() async throws {
-        let url = try await self.database.reachableURL()
-        let logger = try self.database.logger()
-        let report = try await url.withClient(logger: logger) { client in
-            try await LedgerVerifier.verify(client: client, logger: logger)
-        }
-        print("ledger: \(report.transactions) transactions, \(report.lines) lines, \(report.accounts) accounts")
-        try printVerdict("ledger verify", report.findings)
+        func run() async throws { try report(try await SwitchCommands.verifyLedger(database: database)) }
     }
 }
 
 struct Audit: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Seal and check the audit log's hash chain.",
-        subcommands: [AuditVerify.self, AuditSeal.self]
-    )
-}
-
-struct AuditSeal: AsyncParsableCommand {
-    static let configuration = CommandConfiguration(
-        commandName: "seal",
-        abstract: "Chain every audit row not yet sealed (the switch does this continuously while it runs)."
+        subcommands: [Verify.self, Seal.self]
     )
 
-    @OptionGroup var database: DatabaseOptions
-    @OptionGroup var auditKey: AuditKeyOptions
+    struct Seal: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Chain every audit row not yet sealed (the switch does this continuously while it runs)."
+        )
+        @OptionGroup var database: DatabaseOptions
+        @OptionGroup var key: AuditKeyOptions
 
-    func run() async throws {
-        let url = try await self.database.reachableURL()
-        let logger = try self.database.logger()
-        let key = try self.auditKey.key()
-        let sealed = try await url.withClient(logger: logger) { client in
-            try await AuditSealer(client: client, key: key.key, logger: logger).sealAll()
-        }
-        print("audit seal: \(sealed) rows sealed")
+        func run() async throws { print(try await SwitchCommands.sealAudit(database: database, auditKey: key)) }
     }
-}
 
-struct AuditVerify: AsyncParsableCommand {
-    static let configuration = CommandConfiguration(
-        commandName: "verify",
-        abstract: "Walk the audit chain; exits 1 naming every altered, removed or inserted row."
-    )
+    struct Verify: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Walk the audit chain; exits 1 naming every altered, removed or inserted row."
+        )
+        @OptionGroup var database: DatabaseOptions
+        @OptionGroup var key: AuditKeyOptions
 
-    @OptionGroup var database: DatabaseOptions
-    @OptionGroup var auditKey: AuditKeyOptions
-
-    func run() async throws {
-        let url = try await self.database.reachableURL()
-        let logger = try self.database.logger()
-        let key = try self.auditKey.key()
-        let report = try await url.withClient(logger: logger) { client in
-            try await AuditVerifier.verify(client: client, key: key.key, logger: logger)
-        }
-        print("audit: \(report.sealed) rows in the chain, \(report.pending) awaiting the sealer")
-        try printVerdict("audit verify", report.findings)
+        func run() async throws { try report(try await SwitchCommands.verifyAudit(database: database, auditKey: key)) }
     }
-}
-
-/// Prints a verification's findings, one a line, and exits 1 if there are any.
-func printVerdict(_ name: String, _ findings: [Finding]) throws {
-    guard !findings.isEmpty else {
-        print("\(name): OK")
-        return
-    }
-    for finding in findings { print("\(name): \(finding)") }
-    print("\(name): FAILED (\(findings.count) findings)")
-    throw ExitCode(1)
 }
 
 struct Keygen: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Write a new random 32-byte key file (a pepper or an audit key), readable by its owner only."
     )
+    @Argument(help: "The key file to create; an existing file is never overwritten.") var file: String
 
-    @Argument(help: "The key file to create; an existing file is never overwritten.")
-    var file: String
-
-    func run() async throws {
-        guard !FileManager.default.fileExists(atPath: self.file) else {
-            throw ValidationError("\(self.file) exists: keys are never overwritten")
-        }
-        let key = SecretKey.generate()
-        guard
-            FileManager.default.createFile(
-                atPath: self.file,
-                contents: Data((key.hexForKeyFile + "\n").utf8),
-                attributes: [.posixPermissions: 0o600]
-            )
-        else {
-            throw ValidationError("cannot write \(self.file)")
-        }
-        print("wrote a new key to \(self.file)")
-    }
+    func run() async throws { print(try SwitchCommands.keygen(file: file)) }
 }
 
 struct CheckDatabase: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
-        commandName: "check-database",
         abstract: "Connect to PostgreSQL and report its version and durability settings.",
         discussion: "Exits 1 if the URL is invalid or the database does not answer within 10 seconds."
     )
-
     @OptionGroup var database: DatabaseOptions
 
-    func run() async throws {
-        let url = try self.database.url()
-        let logger = try self.database.logger()
-        do {
-            let report = try await DatabaseCheck.run(url, logger: logger)
-            print("database \(url): \(report.version)")
-            print("fsync=\(report.fsync) synchronous_commit=\(report.synchronousCommit)")
-        } catch {
-            print("database \(url) did not answer: \(String(reflecting: error))")
-            throw ExitCode(1)
+    func run() async throws { try report(try await SwitchCommands.checkDatabase(database: database)) }
+}
+
+struct Terminal: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Register terminals and manage their master keys.",
+        subcommands: [Add.self, Rekey.self, Enable.self, Disable.self, TestKeys.self]
+    )
+
+    struct Add: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Register a terminal with its cash account and a new master key, printed once.",
+            discussion: """
+                The master key is stored sealed under the switch key; this is the only time it is shown. \
+                Put it in the terminal's configuration.
+                """
+        )
+        @OptionGroup var terminal: NewTerminalOptions
+        @OptionGroup var database: DatabaseOptions
+        @OptionGroup var key: SwitchKeyOptions
+
+        func run() async throws {
+            print(try await SwitchCommands.addTerminal(terminal, database: database, switchKey: key))
+        }
+    }
+
+    struct Rekey: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Give a terminal a new master key, printed once; its session ends and it must sign on again."
+        )
+        @Argument(help: "The terminal id.") var id: String
+        @OptionGroup var database: DatabaseOptions
+        @OptionGroup var key: SwitchKeyOptions
+
+        func run() async throws {
+            print(try await SwitchCommands.rekeyTerminal(id, database: database, switchKey: key))
+        }
+    }
+
+    struct Enable: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Let a terminal sign on again.")
+        @Argument(help: "The terminal id.") var id: String
+        @OptionGroup var database: DatabaseOptions
+
+        func run() async throws { print(try await SwitchCommands.setTerminal(id, enabled: true, database: database)) }
+    }
+
+    struct Disable: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Refuse a terminal's sign-on and end its session.")
+        @Argument(help: "The terminal id.") var id: String
+        @OptionGroup var database: DatabaseOptions
+
+        func run() async throws { print(try await SwitchCommands.setTerminal(id, enabled: false, database: database)) }
+    }
+
+    struct TestKeys: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: """
+                Store a fixture's TEST master keys for its terminals that have no key yet (a demo bank seeded \
+                before terminal keys).
+                """
+        )
+        @Argument(help: "The fixture, e.g. fixtures/bank.json.") var fixture: String
+        @OptionGroup var database: DatabaseOptions
+        @OptionGroup var key: SwitchKeyOptions
+
+        func run() async throws {
+            print(try await SwitchCommands.installTestKeys(fixture: fixture, database: database, switchKey: key))
         }
     }
 }

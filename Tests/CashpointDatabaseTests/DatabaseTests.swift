@@ -113,3 +113,57 @@ struct EventLoopExecutorTests {
         try await group.shutdownGracefully()
     }
 }
+
+@Suite("the database a command uses: its option, else its role's environment variables")
+struct DatabaseURLEnvironmentTests {
+    static let owner = "postgres://owner:pw@127.0.0.1:5432/cashpoint"
+    static let switchRole = "postgres://cashpoint_switch:pw@127.0.0.1:5432/cashpoint"
+
+    @Test("the switch role reads its own variable first, then the owner's; the owner only its own")
+    func roles() throws {
+        let both = ["CASHPOINT_DATABASE_URL": Self.owner, "CASHPOINT_SWITCH_DATABASE_URL": Self.switchRole]
+        #expect(try DatabaseURL(option: nil, role: .switchRole, environment: both).username == "cashpoint_switch")
+        #expect(try DatabaseURL(option: nil, role: .owner, environment: both).username == "owner")
+        let ownerOnly = ["CASHPOINT_DATABASE_URL": Self.owner]
+        #expect(try DatabaseURL(option: nil, role: .switchRole, environment: ownerOnly).username == "owner")
+        let switchOnly = ["CASHPOINT_SWITCH_DATABASE_URL": Self.switchRole]
+        let error = #expect(throws: DatabaseSettingError.self) {
+            try DatabaseURL(option: nil, role: .owner, environment: switchOnly)
+        }
+        #expect(error?.code == .notGiven)
+    }
+
+    @Test("--database-url wins over every variable")
+    func optionFirst() throws {
+        let environment = ["CASHPOINT_DATABASE_URL": Self.owner, "CASHPOINT_SWITCH_DATABASE_URL": Self.switchRole]
+        let url = try DatabaseURL(option: "postgres://other@db:6432/bank", role: .switchRole, environment: environment)
+        #expect(url.username == "other")
+        #expect(url.port == 6432)
+    }
+
+    @Test("no URL anywhere: the reason names the option and each variable; a bad one says why")
+    func refused() {
+        let missing = #expect(throws: DatabaseSettingError.self) {
+            try DatabaseURL(option: nil, role: .switchRole, environment: [:])
+        }
+        #expect(missing?.code == .notGiven)
+        #expect(
+            missing?.reason
+                == "no database: pass --database-url or set CASHPOINT_SWITCH_DATABASE_URL or CASHPOINT_DATABASE_URL "
+                + "(scripts/pg env prints it)"
+        )
+        let invalid = #expect(throws: DatabaseSettingError.self) {
+            try DatabaseURL(option: nil, environment: ["CASHPOINT_DATABASE_URL": "mysql://u@h/db"])
+        }
+        #expect(invalid?.code == .invalid)
+        #expect(invalid?.reason.hasPrefix("invalid database URL: ") == true)
+    }
+
+    @Test("the variables of each role, in the order they are read")
+    func variables() {
+        #expect(DatabaseRole.owner.environmentVariables == ["CASHPOINT_DATABASE_URL"])
+        #expect(
+            DatabaseRole.switchRole.environmentVariables == ["CASHPOINT_SWITCH_DATABASE_URL", "CASHPOINT_DATABASE_URL"]
+        )
+    }
+}

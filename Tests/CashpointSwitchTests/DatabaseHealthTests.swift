@@ -215,3 +215,306 @@ struct DatabaseHealthTests {
         try await loops.shutdownGracefully()
     }
 }
+
+extension DatabaseHealthTests {
+    typealias Machine = DatabaseHealthStateMachine
+
+    /// The core alone, fed events: no sockets, no clock, no tasks. Times are since the watch began.
+    @Suite("Database health, the state machine: events in, actions out")
+    struct Core {
+        static let configuration = Machine.Configuration(
+            probeAfter: .milliseconds(250),
+            probeTimeout: .milliseconds(600),
+            probeInterval: .milliseconds(250),
+            deadline: .seconds(8)
+        )
+        static let probe = Machine.Action.probe(timeout: .milliseconds(600))
+
+        static func ms(_ value: Int) -> Duration { .milliseconds(value) }
+
+        /// A started request's id (the machine is up).
+        static func start(_ machine: inout Machine, at now: Duration) throws -> Machine.RequestID {
+            guard case .watch(let id) = machine.requestStarted(at: now) else {
+                Issue.record("refused while up")
+                throw CancellationError()
+            }
+            return id
+        }
+
+        /// A machine that has just gone down, with no request in flight.
+        static func down() throws -> Machine {
+            var machine = Machine(configuration: Self.configuration)
+            let id = try Self.start(&machine, at: .zero)
+            #expect(machine.tick(at: Self.ms(250)) == [Self.probe])
+            #expect(machine.probeAnswered(reachable: false) == [Self.probe])
+            #expect(machine.probeAnswered(reachable: false) == [.markDown, .answer([id], .unreachable)])
+            return machine
+        }
+
+        @Test("a request that finishes before probeAfter is never looked at, and no probe is asked for")
+        func finishesInTime() throws {
+            var machine = Machine(configuration: Self.configuration)
+            let id = try Self.start(&machine, at: .zero)
+            #expect(machine.tick(at: Self.ms(100)) == [])
+            machine.requestFinished(id, succeeded: true)
+            #expect(machine.tick(at: Self.ms(250)) == [])
+            #expect(machine.requestsInFlight == 0)
+            #expect(!machine.isProbing)
+        }
+
+        @Test("due with nothing else finished: a probe; the database there: looked at again 4 × probeAfter later")
+        func probeThenWait() throws {
+            var machine = Machine(configuration: Self.configuration)
+            _ = try Self.start(&machine, at: .zero)
+            #expect(machine.tick(at: Self.ms(249)) == [])
+            #expect(machine.tick(at: Self.ms(250)) == [Self.probe])
+            #expect(machine.isProbing)
+            #expect(machine.probeAnswered(reachable: true) == [])
+            #expect(!machine.isProbing)
+            #expect(machine.nextTick(after: Self.ms(250)) == Self.ms(500), "never later than probeAfter")
+            #expect(machine.tick(at: Self.ms(500)) == [])
+            #expect(machine.tick(at: Self.ms(1_000)) == [])
+            #expect(machine.nextTick(after: Self.ms(1_000)) == Self.ms(1_250))
+            #expect(machine.tick(at: Self.ms(1_250)) == [Self.probe])
+        }
+
+        @Test("one failed probe is looked at twice; two in a row mark the database down and answer 91")
+        func twoFailuresMarkDown() throws {
+            var machine = Machine(configuration: Self.configuration)
+            let id = try Self.start(&machine, at: .zero)
+            #expect(machine.tick(at: Self.ms(250)) == [Self.probe])
+            #expect(machine.probeAnswered(reachable: false) == [Self.probe])
+            #expect(!machine.isDown, "one slow answer is not an outage")
+            #expect(machine.probeAnswered(reachable: false) == [.markDown, .answer([id], .unreachable)])
+            #expect(machine.isDown)
+            #expect(machine.requestsInFlight == 0)
+            #expect(machine.requestStarted(at: Self.ms(300)) == .refuse(.unreachable))
+        }
+
+        @Test("the second look finding the database: no outage, and the request is waited for")
+        func secondLookFinds() throws {
+            var machine = Machine(configuration: Self.configuration)
+            _ = try Self.start(&machine, at: .zero)
+            #expect(machine.tick(at: Self.ms(250)) == [Self.probe])
+            #expect(machine.probeAnswered(reachable: false) == [Self.probe])
+            #expect(machine.probeAnswered(reachable: true) == [])
+            #expect(!machine.isDown)
+            #expect(machine.requestsInFlight == 1)
+        }
+
+        @Test("while down, the recovery timer asks for one probe at a time; an answer marks the database up")
+        func recovery() throws {
+            var machine = try Self.down()
+            #expect(machine.recoveryTimerFired() == [Self.probe])
+            #expect(machine.recoveryTimerFired() == [], "one probe at a time")
+            #expect(machine.probeAnswered(reachable: false) == [], "no second look while recovering")
+            #expect(machine.isDown)
+            #expect(machine.recoveryTimerFired() == [Self.probe])
+            #expect(machine.probeAnswered(reachable: true) == [.markUp])
+            #expect(!machine.isDown)
+            #expect(machine.recoveryTimerFired() == [], "up: nothing to recover")
+            if case .refuse = machine.requestStarted(at: Self.ms(1_000)) { Issue.record("refused after recovery") }
+        }
+
+        @Test("a request in flight when the database went down is answered 91 when due, without a probe")
+        func dueWhileDown() throws {
+            var machine = Machine(configuration: Self.configuration)
+            let first = try Self.start(&machine, at: .zero)
+            let second = try Self.start(&machine, at: Self.ms(100))
+            #expect(machine.tick(at: Self.ms(250)) == [Self.probe])
+            #expect(machine.probeAnswered(reachable: false) == [Self.probe])
+            #expect(machine.probeAnswered(reachable: false) == [.markDown, .answer([first], .unreachable)])
+            #expect(machine.tick(at: Self.ms(350)) == [.answer([second], .unreachable)])
+            #expect(machine.requestsInFlight == 0)
+        }
+
+        @Test("while others finish, a slow request is waited for without a probe; then probed when they stop")
+        func othersFinishing() throws {
+            var machine = Machine(configuration: Self.configuration)
+            let slow = try Self.start(&machine, at: .zero)
+            let quick = try Self.start(&machine, at: Self.ms(10))
+            machine.requestFinished(quick, succeeded: true)
+            #expect(machine.tick(at: Self.ms(250)) == [], "another finished meanwhile: the database is there")
+            #expect(machine.nextTick(after: Self.ms(250)) == Self.ms(500))
+            #expect(machine.tick(at: Self.ms(500)) == [])
+            #expect(machine.tick(at: Self.ms(1_250)) == [Self.probe], "nothing finished for a second")
+            #expect(machine.probeAnswered(reachable: false) == [Self.probe])
+            #expect(machine.probeAnswered(reachable: false) == [.markDown, .answer([slow], .unreachable)])
+        }
+
+        @Test("a request that failed does not count as finished: the slow one is still probed for")
+        func failuresDoNotCount() throws {
+            var machine = Machine(configuration: Self.configuration)
+            _ = try Self.start(&machine, at: .zero)
+            let failed = try Self.start(&machine, at: Self.ms(10))
+            machine.requestFinished(failed, succeeded: false)
+            #expect(machine.tick(at: Self.ms(250)) == [Self.probe])
+        }
+
+        @Test("the database there but the request never ends: 96 exactly at the deadline, never before")
+        func deadline() throws {
+            var machine = Machine(configuration: Self.configuration)
+            let id = try Self.start(&machine, at: .zero)
+            var now = Duration.zero
+            var ticks = 0
+            while true {
+                now = machine.nextTick(after: now)
+                #expect(now <= .seconds(8), "looked at after its deadline")
+                let actions = machine.tick(at: now)
+                ticks += 1
+                if actions == [.answer([id], .deadlineExceeded)] { break }
+                if actions == [Self.probe] {
+                    let answer = machine.probeAnswered(reachable: true)
+                    if answer == [.answer([id], .deadlineExceeded)] { break }
+                    #expect(answer == [])
+                } else {
+                    #expect(actions == [])
+                }
+                try #require(ticks < 100)
+            }
+            #expect(now == .seconds(8))
+            #expect(machine.requestsInFlight == 0)
+            #expect(!machine.isDown)
+        }
+
+        @Test("past its deadline while others finish: 96 without a probe, beside the probe another needs")
+        func lateWithoutProbe() throws {
+            var machine = Machine(configuration: Self.configuration)
+            let old = try Self.start(&machine, at: .zero)
+            // The database there, nothing else finishing: looked at every second, last at 7.25 s.
+            var now = Duration.zero
+            while machine.nextTick(after: now) <= Self.ms(7_700) {
+                now = machine.nextTick(after: now)
+                if machine.tick(at: now) == [Self.probe] { #expect(machine.probeAnswered(reachable: true) == []) }
+            }
+            let quick = try Self.start(&machine, at: Self.ms(7_700))
+            machine.requestFinished(quick, succeeded: true)
+            let fresh = try Self.start(&machine, at: Self.ms(7_750))
+            #expect(machine.tick(at: .seconds(8)) == [.answer([old], .deadlineExceeded), Self.probe])
+            #expect(machine.probeAnswered(reachable: true) == [])
+            #expect(machine.requestsInFlight == 1)
+            machine.requestFinished(fresh, succeeded: true)
+            #expect(machine.requestsInFlight == 0)
+        }
+
+        @Test("work that succeeds after its request was answered 96 still shows the database there")
+        func lateSuccessCounts() throws {
+            let configuration = Machine.Configuration(probeAfter: Self.ms(250), deadline: Self.ms(250))
+            var machine = Machine(configuration: configuration)
+            let stuck = try Self.start(&machine, at: .zero)
+            #expect(machine.tick(at: Self.ms(250)) == [.probe(timeout: Self.ms(600))])
+            #expect(machine.probeAnswered(reachable: true) == [.answer([stuck], .deadlineExceeded)])
+            let next = try Self.start(&machine, at: Self.ms(300))
+            machine.requestFinished(stuck, succeeded: true)
+            #expect(machine.tick(at: Self.ms(550)) == [.answer([next], .deadlineExceeded)], "no probe needed")
+        }
+
+        @Test("one probe at a time: a request that comes due while one is out shares its answer")
+        func sharedProbe() throws {
+            var machine = Machine(configuration: Self.configuration)
+            let first = try Self.start(&machine, at: .zero)
+            let second = try Self.start(&machine, at: Self.ms(100))
+            #expect(machine.tick(at: Self.ms(250)) == [Self.probe])
+            #expect(machine.nextTick(after: Self.ms(250)) == Self.ms(350))
+            #expect(machine.tick(at: Self.ms(350)) == [], "no second probe while one is out")
+            #expect(machine.nextTick(after: Self.ms(350)) == Self.ms(600), "both wait for the probe")
+            #expect(machine.probeAnswered(reachable: false) == [Self.probe])
+            #expect(machine.probeAnswered(reachable: false) == [.markDown, .answer([first, second], .unreachable)])
+        }
+
+        @Test("a request that finishes, or whose caller leaves, while a probe is out is not answered by it")
+        func endsDuringProbe() throws {
+            var machine = Machine(configuration: Self.configuration)
+            let finishing = try Self.start(&machine, at: .zero)
+            let leaving = try Self.start(&machine, at: .zero)
+            let waiting = try Self.start(&machine, at: .zero)
+            #expect(machine.tick(at: Self.ms(250)) == [Self.probe])
+            machine.requestFinished(finishing, succeeded: false)
+            machine.requestAbandoned(leaving)
+            #expect(machine.probeAnswered(reachable: false) == [Self.probe])
+            #expect(machine.probeAnswered(reachable: false) == [.markDown, .answer([waiting], .unreachable)])
+        }
+
+        @Test("an answer nobody asked for changes nothing")
+        func strayAnswer() throws {
+            var machine = Machine(configuration: Self.configuration)
+            _ = try Self.start(&machine, at: .zero)
+            #expect(machine.probeAnswered(reachable: false) == [])
+            #expect(!machine.isDown)
+            #expect(machine.tick(at: Self.ms(250)) == [Self.probe])
+        }
+
+        @Test("the sweeping timer fires at the next request due, and at most probeAfter later")
+        func nextTick() throws {
+            var machine = Machine(configuration: Self.configuration)
+            #expect(machine.nextTick(after: .seconds(3)) == Self.ms(3_250))
+            _ = try Self.start(&machine, at: Self.ms(3_100))
+            #expect(machine.nextTick(after: .seconds(3)) == Self.ms(3_250))
+            _ = try Self.start(&machine, at: Self.ms(2_900))
+            #expect(machine.nextTick(after: .seconds(3)) == Self.ms(3_150))
+        }
+
+        @Test("a deadline below probeAfter is raised to it")
+        func deadlineAtLeastProbeAfter() {
+            let configuration = Machine.Configuration(probeAfter: .seconds(1), deadline: .milliseconds(10))
+            #expect(configuration.deadline == .seconds(1))
+        }
+    }
+
+    /// A TCP server on a free port that answers each read with `reply`, or never; `received` yields per read.
+    static func server(reply: UInt8?) async throws -> (channel: any Channel, received: AsyncStream<Void>) {
+        let (received, continuation) = AsyncStream<Void>.makeStream()
+        let channel = try await ServerBootstrap(group: MultiThreadedEventLoopGroup.singleton)
+            .childChannelInitializer { channel in
+                channel.eventLoop.makeCompletedFuture {
+                    try channel.pipeline.syncOperations.addHandler(Answerer(reply: reply, received: continuation))
+                }
+            }
+            .bind(host: "127.0.0.1", port: 0)
+            .get()
+        return (channel, received)
+    }
+
+    final class Answerer: ChannelInboundHandler {
+        typealias InboundIn = ByteBuffer
+        typealias OutboundOut = ByteBuffer
+        let reply: UInt8?
+        let received: AsyncStream<Void>.Continuation
+
+        init(reply: UInt8?, received: AsyncStream<Void>.Continuation) {
+            self.reply = reply
+            self.received = received
+        }
+
+        func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+            self.received.yield()
+            if let reply = self.reply {
+                context.writeAndFlush(self.wrapOutboundOut(ByteBuffer(bytes: [reply])), promise: nil)
+            }
+        }
+    }
+
+    @Test("ping: a server that answers the SSLRequest with N is there")
+    func pingAnswered() async throws {
+        let (server, _) = try await Self.server(reply: UInt8(ascii: "N"))
+        let port = try #require(server.localAddress?.port)
+        #expect(await DatabaseHealth.ping(host: "127.0.0.1", port: port, timeout: .seconds(30), clock: ManualClock()))
+        try await server.close()
+    }
+
+    @Test("ping: a server that never answers is given up on when the injected clock passes the timeout")
+    func pingTimesOutOnTheClock() async throws {
+        let (server, received) = try await Self.server(reply: nil)
+        let port = try #require(server.localAddress?.port)
+        let clock = ManualClock()
+        let ping = Task {
+            await DatabaseHealth.ping(host: "127.0.0.1", port: port, timeout: .seconds(30), clock: clock)
+        }
+        var reads = received.makeAsyncIterator()
+        _ = await reads.next()  // the SSLRequest arrived, and nothing answers it
+        await clock.sleeper(within: .seconds(30))
+        clock.advance(by: .seconds(30))
+        #expect(await ping.value == false)
+        try await server.close()
+    }
+}

@@ -30,14 +30,13 @@ struct WireContractTests {
     )
     func sequencesObeyTheRules(_ name: String) async throws {
         try await SwitchUnderTest.with { under in
-            let sequence = try CashpointHarness.Sequence.load(
-                repositoryRoot.appendingPathComponent("fixtures/sequences/\(name).json").path
-            )
+            let script = try Script.load(repositoryRoot.appendingPathComponent("fixtures/sequences/\(name).json").path)
+            let key = try masterKey(script.terminal)
             let broken = Mutex<[String]>([])
-            let runner = SequenceRunner(
+            let runner = ScriptRunner(
                 host: "127.0.0.1",
                 port: under.port,
-                masterKey: try masterKey(sequence.terminal),
+                masterKey: { _ in key },
                 say: { _ in },
                 inspect: { step, answer in
                     let violations = ATM87Rules.check(answer)
@@ -46,7 +45,8 @@ struct WireContractTests {
                     }
                 }
             )
-            #expect(try await runner.run(sequence) == 0)
+            let result = await runner.run(script)
+            #expect(result.failed + result.errors == 0)
             #expect(broken.withLock { $0 } == [])
         }
     }

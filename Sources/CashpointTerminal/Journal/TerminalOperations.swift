@@ -92,28 +92,15 @@ public enum TerminalOperations {
 
     // MARK: With the switch
 
-    /// Signs on and runs `body` with the terminal's session.
+    /// Signs on and runs `body` with the terminal's session (`TerminalSession.withSignedOn`).
     static func withSession<T: Sendable>(
         _ configuration: TerminalConfiguration,
         _ body: (TerminalSession) async throws -> T
     ) async throws -> T {
-        let key = try configuration.loadMasterKey()
         do {
-            return try await SwitchLink.with(host: configuration.host, port: configuration.port) { link in
-                let session = TerminalSession(
-                    link: link,
-                    terminal: configuration.terminal,
-                    masterKey: key.key,
-                    currency: configuration.currency
-                )
-                let answer = try await session.signOn()
-                guard answer[39] == "00" else {
-                    throw Failure("the switch refused the sign-on of \(configuration.terminal) (\(answer[39] ?? "no code"))")
-                }
-                let result = try await body(session)
-                _ = try? await session.signOff()
-                return result
-            }
+            return try await TerminalSession.withSignedOn(configuration, body)
+        } catch let error as SignOnRefused {
+            throw Failure(error.description)
         } catch let error as LinkError {
             throw Failure("the switch at \(configuration.host):\(configuration.port) cannot be reached (\(error)); nothing changed")
         }

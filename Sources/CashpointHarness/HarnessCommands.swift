@@ -1,0 +1,295 @@
+public import ATM87
+public import ArgumentParser
+import CashpointDatabase
+import CashpointSecurity
+import CashpointStore
+public import Foundation
+import Logging
+
+/// How a harness run ended, as its exit status says it.
+public enum HarnessVerdict: Int32, Sendable, Hashable {
+    /// Exit 0.
+    case passed = 0
+    /// Exit 1: a finding, a failed step, a request without a usable answer.
+    case failed = 1
+    /// Exit 2: the run could not start or go on.
+    case couldNotRun = 2
+}
+
+/// The `atm-harness` commands, one function each: the executable parses the options and calls one.
+/// A command that cannot run as asked throws `ValidationError`: it exits 64 with the reason, as for a
+/// bad option.
+public enum HarnessCommands {
+    // MARK: decode, examples
+
+    /// A message or frame in hex (or a hex dump), printed through the masking printer with every
+    /// broken rule; not ok when it does not decode or breaks a rule.
+    public static func decode(_ text: String, framed: Bool) throws(ValidationError) -> (text: String, ok: Bool) {
+        guard var bytes = HexDump.parse(text), !bytes.isEmpty else {
+            throw ValidationError("the input is not hex (pairs of 0-9, A-F), nor a hex dump")
+        }
+        var lines: [String] = []
+        let declared = bytes.count >= 2 ? Int(bytes[0]) << 8 | Int(bytes[1]) : -1
+        if framed || (bytes.count >= 2 && declared == bytes.count - 2) {
+            guard declared == bytes.count - 2 else {
+                return ("frame error: the length prefix says \(declared) bytes, but \(bytes.count - 2) follow", false)
+            }
+            bytes.removeFirst(2)
+            lines.append("frame: 2 length bytes + \(bytes.count)")
+        }
+        let message: ATM87Message
+        do {
+            message = try ATM87Message(decoding: bytes)
+        } catch {
+            return ((lines + ["decode error: \(error)"]).joined(separator: "\n"), false)
+        }
+        lines.append(ATM87PrettyPrinter.format(message))
+        let violations = ATM87Rules.check(message)
+        lines += violations.isEmpty ? ["rules: ok"] : violations.map { "rule broken: \($0)" }
+        return (lines.joined(separator: "\n"), violations.isEmpty)
+    }
+
+    /// The protocol examples' section for docs/protocol.md; with `page`, written into it instead.
+    public static func examples(fixtures: String, write page: String?) throws -> String {
+        let examples = try ProtocolExamples.load(fixtures)
+        let section = try ProtocolExamples.markdown(for: examples)
+        guard let page else { return section }
+        let current = try String(contentsOfFile: page, encoding: .utf8)
+        try ProtocolExamples.replaceSection(in: current, with: section).write(
+            toFile: page,
+            atomically: true,
+            encoding: .utf8
+        )
+        return "wrote \(examples.count) examples into \(page)"
+    }
+
+    // MARK: Scripts and the flood
+
+    /// The master key of `terminal` in the bank fixture at `fixture` (a TEST key).
+    static func masterKey(of terminal: String, fixture: String) throws(ValidationError) -> SecretKey {
+        let bank: BankFixture
+        do {
+            bank = try BankFixture.load(fixture)
+        } catch {
+            throw ValidationError("cannot read \(fixture): \(error)")
+        }
+        guard let hex = bank.terminals.first(where: { $0.id == terminal })?.masterKey else {
+            throw ValidationError("\(fixture) has no master key for terminal \(terminal)")
+        }
+        do {
+            return try SecretKey(hex: hex, name: "master key of \(terminal)")
+        } catch {
+            throw ValidationError(error.description)
+        }
+    }
+
+    /// The runner for scripts at `address`, with its fixture's master keys.
+    public static func runner(
+        _ address: SwitchAddressOptions,
+        say: @escaping @Sendable (String) -> Void
+    ) -> ScriptRunner {
+        let fixture = address.fixture
+        return ScriptRunner(
+            host: address.host,
+            port: address.port,
+            masterKey: { terminal in try Self.masterKey(of: terminal, fixture: fixture).key },
+            say: say
+        )
+    }
+
+    /// Plays the scripts and prints each step (with `json`, progress on standard error and the report
+    /// as JSON on standard output); with `junit`, writes a JUnit report there.
+    public static func run(
+        files: [String],
+        address: SwitchAddressOptions,
+        junit: String?,
+        json: Bool
+    ) async throws(ValidationError) -> HarnessVerdict {
+        let printer: @Sendable (String) -> Void = json ? sayToStandardError : say
+        let report = await self.runner(address, say: printer).run(files: files)
+        if let junit {
+            do {
+                try report.junitXML().write(toFile: junit, atomically: true, encoding: .utf8)
+            } catch {
+                throw ValidationError("cannot write the JUnit report \(junit): \(error.localizedDescription)")
+            }
+        }
+        if json { print(report.json()) }
+        printer(report.summary)
+        return report.failed > 0 ? .failed : .passed
+    }
+
+    /// `FloodCheck` at the options' address, ending with their script.
+    public static func flood(_ options: FloodOptions) async throws -> HarnessVerdict {
+        let check = FloodCheck(
+            host: options.address.host,
+            port: options.address.port,
+            frames: options.frames,
+            connections: options.connections,
+            pid: options.pid,
+            maxGrowthMiB: options.maxGrowthMib,
+            idle: options.idle,
+            then: options.then
+        )
+        let runner = self.runner(options.address, say: say)
+        let passed = try await check.run(say: say) { script in
+            let result = await runner.run(script)
+            return result.failed + result.errors
+        }
+        if passed { say("flood: OK") }
+        return passed ? .passed : .failed
+    }
+
+    // MARK: Load
+
+    /// The load on the switch at `address`: the report on standard output (text or JSON), progress on
+    /// standard error; failed when a request got no usable answer, could not run when it could not start.
+    public static func load(_ load: LoadOptions) async throws(ValidationError) -> HarnessVerdict {
+        let address = load.address
+        let fixture: BankFixture
+        do {
+            fixture = try BankFixture.load(address.fixture)
+        } catch {
+            throw ValidationError("cannot read \(address.fixture): \(error)")
+        }
+        let report: LoadReport
+        do {
+            let switchLoad = SwitchLoad(
+                host: address.host,
+                port: address.port,
+                terminals: try SwitchLoad.terminals(load.terminals, from: fixture),
+                mix: try LoadMix(parsing: load.mix),
+                rate: load.rate,
+                duration: .seconds(load.duration),
+                warmup: .seconds(load.warmup),
+                seed: load.seed
+            )
+            let progress: @Sendable (LoadProgress) -> Void = { progress in sayToStandardError(progress.line) }
+            report = try await switchLoad.run(progress: load.quiet ? nil : progress)
+        } catch {
+            sayToStandardError("load: \(error)")
+            return .couldNotRun
+        }
+        say(load.json ? report.json : report.text)
+        return report.errors > 0 || report.terminalsLost > 0 ? .failed : .passed
+    }
+
+    /// A bank fixture of `terminals` load terminals, to `output` or standard output.
+    public static func loadBank(terminals: Int, output: String?) throws {
+        let data = try LoadBank.fixtureJSON(terminals: terminals)
+        if let output {
+            try data.write(to: URL(fileURLWithPath: output))
+        } else {
+            FileHandle.standardOutput.write(data + Data("\n".utf8))
+        }
+    }
+
+    // MARK: The database directly
+
+    /// The superuser's URL: the option's, else $CASHPOINT_DATABASE_URL. None is a usage error; one
+    /// that does not parse is one too with `invalidIsUsage`, else an error of its own (exit 1).
+    static func databaseURL(_ option: String?, invalidIsUsage: Bool) throws -> DatabaseURL {
+        let url: DatabaseURL
+        do {
+            url = try DatabaseURL(option: option)
+        } catch {
+            guard error.code == .notGiven || invalidIsUsage else { throw error }
+            throw ValidationError(error.reason)
+        }
+        return url
+    }
+
+    public static func quietAccounts(databaseURL option: String?, count: Int) async throws {
+        let url = try self.databaseURL(option, invalidIsUsage: false)
+        guard (0...10_000_000).contains(count) else { throw ValidationError("--count must be 0 to 10,000,000") }
+        var logger = Logger(label: "quiet-accounts")
+        logger.logLevel = .error
+        try await url.withConnection(logger: logger) { [logger] connection in
+            try await PostingLoad.addQuietAccounts(count, connection: connection, logger: logger)
+        }
+    }
+
+    public static func benchPosting(
+        _ bench: BenchPostingOptions,
+        environment: [String: String] = ProcessInfo.processInfo.environment
+    ) async throws {
+        let url = try self.databaseURL(bench.databaseURL, invalidIsUsage: false)
+        guard let switchPassword = environment["CASHPOINT_SWITCH_PASSWORD"] else {
+            throw ValidationError("set CASHPOINT_SWITCH_PASSWORD (eval \"$(scripts/pg env)\")")
+        }
+        let benchmark = PostingBenchmark(
+            clients: bench.clients,
+            seconds: bench.seconds,
+            warmup: bench.warmup,
+            rounds: bench.rounds,
+            connections: bench.connections,
+            eventLoops: bench.eventLoops,
+            accounts: bench.accounts,
+            quietAccounts: bench.quietAccounts
+        )
+        if let invalid = benchmark.invalid { throw ValidationError(invalid) }
+        try await benchmark.run(root: url, switchPassword: switchPassword)
+    }
+
+    // MARK: The bank check
+
+    /// `--proxy-upstream HOST:PORT`, or nil when it is not one.
+    public static func upstream(_ text: String?) -> (host: String, port: Int)? {
+        guard let text, let colon = text.lastIndex(of: ":"), colon != text.startIndex,
+            let port = Int(text[text.index(after: colon)...]), (1...65_535).contains(port)
+        else { return nil }
+        return (String(text[..<colon]), port)
+    }
+
+    /// The bank check at `address` (or, with `writeFixture`, only its bank fixture written): the report
+    /// on standard output, progress on standard error.
+    public static func bank(_ check: BankCheckOptions) async throws -> HarnessVerdict {
+        let address = check.address
+        if let path = check.writeFixture {
+            try BankCheckBank.fixtureJSON(terminals: check.terminals).write(to: URL(fileURLWithPath: path))
+            return .passed
+        }
+        let url = try self.databaseURL(check.databaseURL, invalidIsUsage: true)
+        let fixture: BankFixture
+        do {
+            fixture = try BankFixture.load(address.fixture)
+        } catch {
+            throw ValidationError("\(error)")
+        }
+        var logger = Logger(label: "atm-harness.bank")
+        logger.logLevel = .error
+        let seed = check.seed ?? UInt64.random(in: 1...999_999_999)
+        let report: BankCheckReport
+        do {
+            let proxy = self.upstream(check.proxyUpstream).flatMap { upstream in
+                check.proxyPort.map { (port: $0, upstreamHost: upstream.host, upstreamPort: upstream.port) }
+            }
+            let run = BankCheck(
+                switchHost: address.host,
+                switchPort: address.port,
+                terminals: try SwitchLoad.terminals(check.terminals, from: fixture),
+                databaseURL: url,
+                duration: .seconds(check.duration),
+                seed: seed,
+                chaos: check.chaos,
+                databaseProxy: proxy,
+                commands: .init(
+                    startSwitch: check.startSwitch,
+                    restartSwitch: check.restartSwitch,
+                    restartDatabase: check.restartDatabase
+                )
+            )
+            report = try await run.run(logger: logger) { sayToStandardError("bank: \($0)") }
+        } catch {
+            sayToStandardError("bank: \(error) (seed \(seed))")
+            return .couldNotRun
+        }
+        say(report.text)
+        return report.passed ? .passed : .failed
+    }
+}
+
+/// A line on standard error (progress while standard output carries a machine report).
+public func sayToStandardError(_ text: String) {
+    FileHandle.standardError.write(Data((text + "\n").utf8))
+}

@@ -1,0 +1,194 @@
+public import ArgumentParser
+
+// The option groups of `atm-harness`: what `HarnessCommands` takes, parsed by the executable's commands.
+
+/// Where a switch listens, and the terminal master keys (the demo fixture's test keys by default).
+public struct SwitchAddressOptions: ParsableArguments, Sendable {
+    @Option(help: "The switch's host.")
+    public var host: String = "127.0.0.1"
+
+    @Option(help: "The switch's ATM-87 port.")
+    public var port: Int = 8583
+
+    @Option(help: "The bank fixture whose terminals' master keys (test keys) the sequences use.")
+    public var fixture: String = "fixtures/bank.json"
+
+    public init() {}
+}
+
+/// `atm-harness flood`.
+public struct FloodOptions: ParsableArguments, Sendable {
+    @OptionGroup public var address: SwitchAddressOptions
+
+    @Option(help: "Frames to send.")
+    public var frames: Int = 10_000
+
+    @Option(help: "Concurrent connections.")
+    public var connections: Int = 40
+
+    @Option(help: "The switch's process id, to measure its memory.")
+    public var pid: Int32?
+
+    @Option(help: "The most the switch's resident memory may grow over the measured flood, in MiB.")
+    public var maxGrowthMib: Int = 64
+
+    @Option(help: "Idle connections to hold open at once after the flood (their memory is measured with --pid).")
+    public var idle: Int = 0
+
+    @Option(help: "A sequence to play afterwards (it must pass).")
+    public var then: String = "fixtures/sequences/after-flood.json"
+
+    public init() {}
+}
+
+/// `atm-harness load`.
+public struct LoadOptions: ParsableArguments, Sendable {
+    @OptionGroup public var address: SwitchAddressOptions
+
+    @Option(
+        name: [.customLong("terminals"), .customLong("connections")],
+        help: "Terminals, each signed on over its own connection (--connections: the older name)."
+    )
+    public var terminals: Int = 2
+
+    @Option(
+        name: [.customLong("duration"), .customLong("seconds")],
+        help: "Seconds measured, after the warm-up (--seconds: the older name)."
+    )
+    public var duration: Double = 10
+
+    @Option(help: "Seconds of load before the measured window.")
+    public var warmup: Double = 1
+
+    @Option(help: "The share of each kind of request: withdrawal, balance, transfer, deposit.")
+    public var mix: String = LoadMix.atm.description
+
+    @Option(help: "Requests a second for all terminals together (open loop); without it, a closed loop.")
+    public var rate: Double?
+
+    @Option(help: "The seed of the terminals' choices of requests.")
+    public var seed: UInt64 = 1
+
+    @Flag(help: "Print the report as one JSON object.")
+    public var json = false
+
+    @Flag(help: "No progress line each second.")
+    public var quiet = false
+
+    public init() {}
+
+    public func validate() throws {
+        guard self.terminals >= 1 else { throw ValidationError("--terminals must be 1 or more") }
+        guard self.duration > 0 else { throw ValidationError("--duration must be above 0 seconds") }
+        guard self.warmup >= 0 else { throw ValidationError("--warmup must be 0 or more seconds") }
+        if let rate = self.rate, rate <= 0 { throw ValidationError("--rate must be above 0 requests a second") }
+        do {
+            _ = try LoadMix(parsing: self.mix)
+        } catch {
+            throw ValidationError("--mix: \(error)")
+        }
+    }
+}
+
+/// `atm-harness bench-posting`.
+public struct BenchPostingOptions: ParsableArguments, Sendable {
+    @Option(help: "Superuser URL of the cluster (default: $CASHPOINT_DATABASE_URL).")
+    public var databaseURL: String?
+
+    @Option(help: "Concurrent callers.")
+    public var clients = 32
+
+    @Option(help: "Seconds measured per round.")
+    public var seconds = 20
+
+    @Option(help: "Seconds of warm-up per round, not counted.")
+    public var warmup = 3
+
+    @Option(help: "Rounds with the chain on, and as many with it off, alternating.")
+    public var rounds = 2
+
+    @Option(help: "Database connections in the switch's pool. On 2 cores, 12-24 do best.")
+    public var connections: Int = 16
+
+    @Option(
+        help: """
+            NIO event loops for the pool's connections; each caller runs on one of them, as the switch \
+            runs each terminal connection on its channel's loop. 0: callers on Swift's global executor \
+            and the connections on NIO's shared group, with a thread hop per query.
+            """
+    )
+    public var eventLoops: Int = 1
+
+    @Option(help: "Accounts the transfers pick from (pgbench's script uses 100).")
+    public var accounts = 100
+
+    @Option(
+        help: """
+            Quiet accounts besides them, so the bank has a realistic size (pgbench -i -s 10 makes \
+            1,000,000 accounts, of which its script uses 100).
+            """
+    )
+    public var quietAccounts = 1_000_000
+
+    public init() {}
+}
+
+/// `atm-harness bank`.
+public struct BankCheckOptions: ParsableArguments, Sendable {
+    @OptionGroup public var address: SwitchAddressOptions
+
+    @Option(help: "Superuser URL of the bank's database, read directly (default: $CASHPOINT_DATABASE_URL).")
+    public var databaseURL: String?
+
+    @Option(help: "Terminals, each over its own connection; two share each card.")
+    public var terminals: Int = 8
+
+    @Option(help: "Seconds of requests (a chaos run goes on until every fault has fired).")
+    public var duration: Double = 30
+
+    @Option(help: "The seed of the requests and of the fault schedule (default: a random one, printed).")
+    public var seed: UInt64?
+
+    @Flag(help: "Inject faults: kill -9 of the switch, PostgreSQL restarted, connections cut, delay, partition.")
+    public var chaos = false
+
+    @Option(help: "Where the database proxy listens (127.0.0.1); the switch's database URL names this port.")
+    public var proxyPort: Int?
+
+    @Option(help: "The PostgreSQL the proxy forwards to, HOST:PORT.")
+    public var proxyUpstream: String?
+
+    @Option(help: "Shell command run once the proxy listens, returning once the switch listens.")
+    public var startSwitch: String?
+
+    @Option(help: "Shell command: kill -9 the switch and start it again, returning once it listens.")
+    public var restartSwitch: String?
+
+    @Option(help: "Shell command: restart PostgreSQL (pg_ctl restart -m immediate), returning once it is up.")
+    public var restartDatabase: String?
+
+    @Option(help: "Write the check's bank fixture (for --terminals) to this file and exit.")
+    public var writeFixture: String?
+
+    public init() {}
+
+    /// The ranges, and the options that go together.
+    public func validate() throws {
+        guard (1...500).contains(self.terminals) else { throw ValidationError("--terminals must be 1 to 500") }
+        guard self.duration > 0 else { throw ValidationError("--duration must be above 0 seconds") }
+        if self.proxyPort != nil || self.proxyUpstream != nil {
+            guard let port = self.proxyPort, (1...65_535).contains(port),
+                HarnessCommands.upstream(self.proxyUpstream) != nil
+            else {
+                throw ValidationError("--proxy-port (1-65535) and --proxy-upstream HOST:PORT go together")
+            }
+        }
+        if self.chaos {
+            guard self.proxyPort != nil, self.restartSwitch != nil, self.restartDatabase != nil else {
+                throw ValidationError(
+                    "--chaos needs --proxy-port, --proxy-upstream, --restart-switch and --restart-database"
+                )
+            }
+        }
+    }
+}
