@@ -311,6 +311,8 @@ public final class ATMController: @unchecked Sendable {
             self.perform(self.session.linkUp())
         }
         if let input = self.heldInput, self.readyForInput {
+            // The screen the input answers is drawn first (a script's reader sees each screen).
+            self.redraw()
             self.heldInput = nil
             self.inputPending = true
             self.handle(input)
