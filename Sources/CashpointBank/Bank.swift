@@ -1,4 +1,5 @@
 public import ATM87
+import CashpointDatabase
 public import CashpointSecurity
 public import Foundation
 public import Logging

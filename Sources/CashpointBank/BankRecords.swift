@@ -1,9 +1,10 @@
 public import ATM87
 public import Foundation
 
-// The bank's records as the bank API reads and writes them: the value types, the one error for "no
-// database now", and `BankRecords`, the store's interface. The PostgreSQL store (`CashpointStore`)
-// implements it, one SQL function per operation; nothing here knows PostgreSQL.
+// The bank's records as the bank API reads and writes them: the value types and `BankRecords`, the
+// store's interface. The PostgreSQL store (`CashpointStore`) implements it, one SQL function per
+// operation; nothing here knows PostgreSQL. The one error for "no database now" is CashpointDatabase's
+// `DatabaseUnavailable`.
 
 /// Who acts, as the database records it: the role for row-level security and the permission checks,
 /// the user (a customer context is tied to its user), and the actor, device and address for the
@@ -405,35 +406,6 @@ public struct TerminalKeyRecord: Sendable, Hashable {
         self.sessionKeysSealed = sessionKeysSealed
         self.sessionGeneration = sessionGeneration
     }
-}
-
-/// The database could not be used: the one error for "no database now", whoever finds it (a command's
-/// first connection, the switch's health probe, a pooled connection lost mid-request). `reason` says in
-/// words what was tried and what answered; the switch answers `kind`'s response code (docs/protocol.md).
-public struct DatabaseUnavailable: Error, CustomStringConvertible, Sendable, Hashable {
-    public enum Kind: String, Sendable, Hashable {
-        /// No server answers at the address (refused, timed out, or the probe failed): 91.
-        case unreachable
-        /// The server refused the connection (authentication, no such database).
-        case refused
-        /// The connection was lost or the server ended the session: 91.
-        case connectionLost
-        /// The server is reachable, but the request did not finish within the switch's deadline: 96.
-        case deadlineExceeded
-    }
-
-    public var kind: Kind
-    public var reason: String
-    /// The database's own error code (PostgreSQL's SQLSTATE), when it gave one.
-    public var sqlState: String?
-
-    public init(_ kind: Kind, reason: String, sqlState: String? = nil) {
-        self.kind = kind
-        self.reason = reason
-        self.sqlState = sqlState
-    }
-
-    public var description: String { self.reason }
 }
 
 /// The bank's records: every read and write the bank API makes, each one transaction of the store.
