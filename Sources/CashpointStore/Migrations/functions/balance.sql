@@ -7,9 +7,6 @@
 -- planned again on every call, each swapping settings) cost more than the rest of it.
 SET LOCAL ROLE cashpoint_owner;
 
--- Before 2026-12-01 it had no session parameters (and returned no card state).
-DROP FUNCTION IF EXISTS bank.balance(text, bigint, bigint, text, text, text, text);
-
 CREATE OR REPLACE FUNCTION bank.balance(
     p_role text, p_user_id bigint, p_card_id bigint, p_account_no text, p_actor text, p_ip text, p_device text,
     p_pan_digest bytea DEFAULT NULL, p_jti text DEFAULT NULL

@@ -18,9 +18,6 @@
 -- called this one: a nested SECURITY DEFINER call, its result materialized, on every card request.)
 SET LOCAL ROLE cashpoint_owner;
 
--- Before 2026-12-01 it had no session parameters (and returned no card state).
-DROP FUNCTION IF EXISTS bank.post(text, bigint, bigint, text, text, text, text, text, text, bytea, text, bigint, text, text);
-
 CREATE OR REPLACE FUNCTION bank.post(
     p_role text, p_user_id bigint, p_card_id bigint, p_actor text, p_ip text, p_device text,
     p_terminal text, p_stan text, p_transmitted text, p_digest bytea,
