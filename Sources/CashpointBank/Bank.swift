@@ -1,4 +1,3 @@
-public import ATM87
 import CashpointDatabase
 public import CashpointSecurity
 public import Foundation
@@ -257,8 +256,10 @@ public struct Bank: Sendable {
 
     // MARK: Cards
 
-    /// Checks a card and its PIN. A blocked card is refused (75, capture) without running bcrypt; the
-    /// third wrong PIN in a row (configurable in bank.settings) blocks the card.
+    /// Checks a card and its PIN. The card rules answer from the card's state before bcrypt runs (a
+    /// blocked card: 75, capture, and no PIN check), and again from the state the PIN check left: the
+    /// third wrong PIN in a row (configurable in bank.settings) blocks the card, which is then a blocked
+    /// card's answer.
     public func authenticateCard(
         _ card: PresentedCard,
         pin: String,
@@ -284,24 +285,18 @@ public struct Bank: Sendable {
             )
             return .refused(.unknownCard, capture: false)
         }
-        if let refusal = CardRules.refusal(
-            status: card.status,
-            expired: card.expiry < Self.isoDate(self.now()),
-            userLocked: card.userLocked
-        ) {
-            try await self.records.recordCardRefusal(
-                cardID: card.cardID,
-                code: refusal.code,
-                reason: refusal.reason,
-                actor: actor
-            )
-            return .refused(refusal.code, capture: refusal.capture)
+        if let refusal = CardRules.refusal(card.state) {
+            return try await self.refuse(card: card.cardID, refusal, actor: actor)
         }
         let ok = try await self.verifyOffLoop(pan: pan, pin: pin, hash: card.pinHash)
-        let (code, _) = try await self.records.recordPINAttempt(cardID: card.cardID, ok: ok, actor: actor)
-        guard code.isApproved else {
-            return .refused(code, capture: code == .pinTriesExceeded)
+        let attempt = try await self.records.recordPINAttempt(cardID: card.cardID, ok: ok, actor: actor)
+        // The card as the check left it: blocked by this wrong PIN, or by a teller meanwhile.
+        var after = card.state
+        after.status = attempt.status
+        if let refusal = CardRules.refusal(after) {
+            return try await self.refuse(card: card.cardID, refusal, actor: actor)
         }
+        guard ok else { return .refused(.wrongPIN, capture: false) }
         let accounts = try await self.records.accounts(ofCard: card.cardID)
         return .approved(
             CardHolder(cardID: card.cardID, userID: card.userID, maskedPAN: card.maskedPAN, accounts: accounts)
@@ -334,27 +329,41 @@ public struct Bank: Sendable {
         }
     }
 
-    /// The answer when the database found that a card session may not go on. Nothing was done.
+    /// The answer when the database found that a card session may not go on: the card rules' (nothing
+    /// was done). The database stops a session only on a fact the rules refuse (`CardStateMatrixTests`);
+    /// were they ever to disagree, the request fails (96) rather than get an answer of its own.
     func answer(_ refused: CardSessionRefused, holder: CardHolder, actor: ActorContext) async throws -> BankAnswer {
-        guard let cardID = refused.cardID, cardID == holder.cardID, let status = refused.status else {
-            return BankAnswer(code: .unknownCard, reason: "the token's card is gone")
+        guard let refusal = CardRules.refusal(refused.state, sessionCard: holder.cardID) else {
+            throw StoreError(
+                kind: .unavailable,
+                detail: "the store stopped a card session whose state the card rules allow: \(refused.state)"
+            )
         }
-        if refused.ended {
-            let reason = "the token's session has ended"
+        switch refusal.record {
+        case .cardRefused:
+            try await self.records.recordCardRefusal(
+                cardID: holder.cardID,
+                code: refusal.code,
+                reason: refusal.reason,
+                actor: actor
+            )
+        case .tokenRefused:
             try await self.records.audit(
                 actor: actor,
                 action: "token.refused",
-                outcome: ResponseCode.securityViolation.rawValue,
-                details: ["reason": reason]
+                outcome: refusal.code.rawValue,
+                details: ["reason": refusal.reason]
             )
-            return BankAnswer(code: .securityViolation, reason: reason)
+        case .notRecorded:
+            break
         }
-        // Expiry was checked when the PIN opened the session, at most two minutes ago (the token's life).
-        let refusal =
-            CardRules.refusal(status: status, expired: false, userLocked: refused.userLocked)
-            ?? CardRefusal(code: .restricted, capture: false, reason: "card \(status)")
-        try await self.records.recordCardRefusal(cardID: cardID, code: refusal.code, reason: refusal.reason, actor: actor)
         return BankAnswer(code: refusal.code, capture: refusal.capture, reason: refusal.reason)
+    }
+
+    /// A card refused by the card rules at the PIN check, audited (`card.refused`).
+    func refuse(card: Int64, _ refusal: CardRefusal, actor: ActorContext) async throws -> CardAuthentication {
+        try await self.records.recordCardRefusal(cardID: card, code: refusal.code, reason: refusal.reason, actor: actor)
+        return .refused(refusal.code, capture: refusal.capture)
     }
 
     func run(
@@ -475,7 +484,9 @@ public struct Bank: Sendable {
                 cardID: holder.cardID,
                 userID: holder.userID,
                 newHash: hash,
-                actor: actor
+                actor: actor,
+                panDigest: card.digest,
+                sessionID: session
             )
             return BankAnswer(code: code)
         }
@@ -797,10 +808,5 @@ public struct Bank: Sendable {
         try await self.threadPool.runIfActive { [hasher] in
             try hasher.hashPIN(pan: pan, pin: pin)
         }
-    }
-
-    static func isoDate(_ date: Date) -> String {
-        let day = CivilDate(unixSeconds: Int(date.timeIntervalSince1970))
-        return String(format: "%04d-%02d-%02d", day.year, day.month, day.day)
     }
 }

@@ -105,19 +105,25 @@ public struct CardSessionKey: Sendable, Hashable {
     }
 }
 
-/// The card session may not go on, and nothing was done: the card's state as the database found it
-/// (`cardID` nil: no such card any more). The card rules (`CardRules`) choose the answer.
+/// The card session may not go on, and nothing was done: the facts the store found (`CardSessionState`).
+/// The card rules (`CardRules`) choose the answer.
 public struct CardSessionRefused: Error, Sendable, Hashable {
-    public var cardID: Int64?
-    public var status: String?
-    public var userLocked: Bool
-    public var ended: Bool
+    public var state: CardSessionState
 
-    public init(cardID: Int64?, status: String?, userLocked: Bool, ended: Bool) {
-        self.cardID = cardID
+    public init(_ state: CardSessionState) {
+        self.state = state
+    }
+}
+
+/// What recording a PIN check left: the card's try counter and its status (`blocked` when this check
+/// was the last wrong one allowed, or when the card was blocked meanwhile and the check not counted).
+public struct PINAttempt: Sendable, Hashable {
+    public var tries: Int
+    public var status: String
+
+    public init(tries: Int, status: String) {
+        self.tries = tries
         self.status = status
-        self.userLocked = userLocked
-        self.ended = ended
     }
 }
 
@@ -141,8 +147,8 @@ public struct CardRecord: Sendable, Hashable {
     public var pinHash: String
     public var status: String
     public var pinTries: Int
-    /// The last day the card is valid (ISO date, YYYY-MM-DD).
-    public var expiry: String
+    /// Past its last valid day, by the database's date.
+    public var expired: Bool
     public var maxPINTries: Int
     public var maskedPAN: String
     public var userLocked: Bool
@@ -153,7 +159,7 @@ public struct CardRecord: Sendable, Hashable {
         pinHash: String,
         status: String,
         pinTries: Int,
-        expiry: String,
+        expired: Bool,
         maxPINTries: Int,
         maskedPAN: String,
         userLocked: Bool
@@ -163,11 +169,14 @@ public struct CardRecord: Sendable, Hashable {
         self.pinHash = pinHash
         self.status = status
         self.pinTries = pinTries
-        self.expiry = expiry
+        self.expired = expired
         self.maxPINTries = maxPINTries
         self.maskedPAN = maskedPAN
         self.userLocked = userLocked
     }
+
+    /// Its state, for the card rules.
+    public var state: CardState { CardState(status: self.status, expired: self.expired, userLocked: self.userLocked) }
 }
 
 public struct StatementLine: Sendable, Hashable {
@@ -466,9 +475,18 @@ public protocol BankRecords: Sendable {
     // Cards and PINs
     func card(panDigest: [UInt8]) async throws -> CardRecord?
     func accounts(ofCard cardID: Int64) async throws -> [String]
-    func recordPINAttempt(cardID: Int64, ok: Bool, actor: ActorContext) async throws -> (ResponseCode, Int)
+    func recordPINAttempt(cardID: Int64, ok: Bool, actor: ActorContext) async throws -> PINAttempt
     func recordCardRefusal(cardID: Int64?, code: ResponseCode, reason: String, actor: ActorContext) async throws
-    func changePIN(cardID: Int64, userID: Int64, newHash: String, actor: ActorContext) async throws -> ResponseCode
+    /// Checks the card (by the PAN digest presented) and, within a card session (`sessionID`), the session
+    /// first, as `post` does: `CardSessionRefused` when the card may not be used now.
+    func changePIN(
+        cardID: Int64,
+        userID: Int64,
+        newHash: String,
+        actor: ActorContext,
+        panDigest: [UInt8],
+        sessionID: String?
+    ) async throws -> ResponseCode
 
     // Staff and administration
     func staff(userName: String) async throws -> StaffRecord?

@@ -226,7 +226,7 @@ ALTER FUNCTION bank.audit(p_actor text, p_action text, p_outcome text, p_details
 -- Name: balance(text, bigint, bigint, text, text, text, text, bytea, text); Type: FUNCTION; Schema: bank; Owner: cashpoint_owner
 --
 
-CREATE FUNCTION bank.balance(p_role text, p_user_id bigint, p_card_id bigint, p_account_no text, p_actor text, p_ip text, p_device text, p_pan_digest bytea DEFAULT NULL::bytea, p_jti text DEFAULT NULL::text) RETURNS TABLE(response_code text, balance bigint, currency text, card_id bigint, card_status text, user_locked boolean, session_ended boolean)
+CREATE FUNCTION bank.balance(p_role text, p_user_id bigint, p_card_id bigint, p_account_no text, p_actor text, p_ip text, p_device text, p_pan_digest bytea DEFAULT NULL::bytea, p_jti text DEFAULT NULL::text) RETURNS TABLE(response_code text, balance bigint, currency text, card_id bigint, card_status text, card_expired boolean, user_locked boolean, session_ended boolean)
     LANGUAGE plpgsql SECURITY DEFINER
     SET search_path TO 'pg_catalog', 'bank'
     SET plan_cache_mode TO 'force_generic_plan'
@@ -243,6 +243,7 @@ BEGIN
         IF FOUND THEN
             card_id := v_state.card_id;
             card_status := v_state.status;
+            card_expired := v_state.expired;
             user_locked := v_state.user_locked;
             session_ended := v_state.ended;
             RETURN NEXT;
@@ -250,6 +251,7 @@ BEGIN
         END IF;
         card_id := p_card_id;
         card_status := 'active';
+        card_expired := false;
         user_locked := false;
         session_ended := false;
     END IF;
@@ -315,14 +317,15 @@ ALTER FUNCTION bank.card_accounts_of(p_card_id bigint) OWNER TO cashpoint_owner;
 -- Name: card_by_digest(bytea); Type: FUNCTION; Schema: bank; Owner: cashpoint_owner
 --
 
-CREATE FUNCTION bank.card_by_digest(p_pan_digest bytea) RETURNS TABLE(card_id bigint, user_id bigint, pin_hash text, status text, pin_tries integer, expiry date, max_pin_tries integer, pan_masked text, user_locked boolean)
+CREATE FUNCTION bank.card_by_digest(p_pan_digest bytea) RETURNS TABLE(card_id bigint, user_id bigint, pin_hash text, status text, pin_tries integer, expired boolean, max_pin_tries integer, pan_masked text, user_locked boolean)
     LANGUAGE plpgsql SECURITY DEFINER
     SET search_path TO 'pg_catalog', 'bank'
     AS $$
 BEGIN
     PERFORM bank.set_context('system', NULL);
     RETURN QUERY
-    SELECT c.id, c.user_id, c.pin_hash, c.status, c.pin_tries, c.expiry, s.max_pin_tries, c.pan_masked, u.locked
+    SELECT c.id, c.user_id, c.pin_hash, c.status, c.pin_tries, c.expiry < current_date, s.max_pin_tries,
+        c.pan_masked, u.locked
     FROM bank.cards c JOIN bank.users u ON u.id = c.user_id CROSS JOIN bank.settings s
     WHERE c.pan_digest = p_pan_digest;
 END
@@ -331,61 +334,64 @@ $$;
 ALTER FUNCTION bank.card_by_digest(p_pan_digest bytea) OWNER TO cashpoint_owner;
 
 --
--- Name: card_session(bytea, text); Type: FUNCTION; Schema: bank; Owner: cashpoint_owner
---
-
-CREATE FUNCTION bank.card_session(p_pan_digest bytea, p_jti text) RETURNS TABLE(card_id bigint, status text, user_locked boolean, ended boolean)
-    LANGUAGE plpgsql SECURITY DEFINER
-    SET search_path TO 'pg_catalog', 'bank'
-    AS $$
-BEGIN
-    PERFORM bank.set_context('system', NULL);
-    RETURN QUERY
-    SELECT c.id, c.status, u.locked, EXISTS (SELECT 1 FROM bank.ended_sessions e WHERE e.jti = p_jti)
-    FROM bank.cards c JOIN bank.users u ON u.id = c.user_id
-    WHERE c.pan_digest = p_pan_digest;
-END
-$$;
-
-ALTER FUNCTION bank.card_session(p_pan_digest bytea, p_jti text) OWNER TO cashpoint_owner;
-
---
 -- Name: card_session_refused(bytea, text, bigint); Type: FUNCTION; Schema: bank; Owner: cashpoint_owner
 --
 
-CREATE FUNCTION bank.card_session_refused(p_pan_digest bytea, p_jti text, p_card_id bigint) RETURNS TABLE(card_id bigint, status text, user_locked boolean, ended boolean)
+CREATE FUNCTION bank.card_session_refused(p_pan_digest bytea, p_jti text, p_card_id bigint) RETURNS TABLE(card_id bigint, status text, expired boolean, user_locked boolean, ended boolean)
     LANGUAGE sql STABLE
     AS $$
-    SELECT c.id, c.status, u.locked, s.ended
+    SELECT c.id, c.status, c.expiry < current_date, u.locked, s.ended
     FROM (SELECT EXISTS (SELECT 1 FROM bank.ended_sessions e WHERE e.jti = p_jti) AS ended) s
     LEFT JOIN (bank.cards c JOIN bank.users u ON u.id = c.user_id) ON c.pan_digest = p_pan_digest
-    WHERE c.id IS DISTINCT FROM p_card_id OR c.status <> 'active' OR u.locked OR s.ended
+    WHERE c.id IS DISTINCT FROM p_card_id OR c.status <> 'active' OR c.expiry < current_date OR u.locked OR s.ended
 $$;
 
 ALTER FUNCTION bank.card_session_refused(p_pan_digest bytea, p_jti text, p_card_id bigint) OWNER TO cashpoint_owner;
 
 --
--- Name: change_pin(bigint, bigint, text, text, text, text); Type: FUNCTION; Schema: bank; Owner: cashpoint_owner
+-- Name: change_pin(bigint, bigint, text, text, text, text, bytea, text); Type: FUNCTION; Schema: bank; Owner: cashpoint_owner
 --
 
-CREATE FUNCTION bank.change_pin(p_card_id bigint, p_user_id bigint, p_new_hash text, p_actor text, p_ip text, p_device text) RETURNS text
+CREATE FUNCTION bank.change_pin(p_card_id bigint, p_user_id bigint, p_new_hash text, p_actor text, p_ip text, p_device text, p_pan_digest bytea, p_jti text) RETURNS TABLE(response_code text, card_id bigint, card_status text, card_expired boolean, user_locked boolean, session_ended boolean)
     LANGUAGE plpgsql SECURITY DEFINER
     SET search_path TO 'pg_catalog', 'bank'
     AS $$
 DECLARE
+    v_state record;
     v_count int;
 BEGIN
+    -- The system context reads the card (the cards' row-level security); its row is locked first, so
+    -- the check and the change see the same card.
+    PERFORM bank.set_context('system', NULL);
+    PERFORM 1 FROM bank.cards c WHERE c.id = p_card_id FOR UPDATE;
+    SELECT * INTO v_state FROM bank.card_session_refused(p_pan_digest, p_jti, p_card_id);
+    IF FOUND THEN
+        card_id := v_state.card_id;
+        card_status := v_state.status;
+        card_expired := v_state.expired;
+        user_locked := v_state.user_locked;
+        session_ended := v_state.ended;
+        RETURN NEXT;
+        RETURN;
+    END IF;
     PERFORM bank.set_context('customer', p_user_id);
-    UPDATE bank.cards c SET pin_hash = p_new_hash, pin_tries = 0
-    WHERE c.id = p_card_id AND c.status = 'active';
+    UPDATE bank.cards c SET pin_hash = p_new_hash, pin_tries = 0 WHERE c.id = p_card_id;
     GET DIAGNOSTICS v_count = ROW_COUNT;
-    PERFORM bank.audit(p_actor, 'pin.change', CASE WHEN v_count = 1 THEN '00' ELSE '62' END,
-        jsonb_build_object('card', p_card_id), p_ip, p_device);
-    RETURN CASE WHEN v_count = 1 THEN '00' ELSE '62' END;
+    IF v_count <> 1 THEN
+        RAISE EXCEPTION 'card % is not customer %''s', p_card_id, p_user_id USING ERRCODE = 'insufficient_privilege';
+    END IF;
+    PERFORM bank.audit(p_actor, 'pin.change', '00', jsonb_build_object('card', p_card_id), p_ip, p_device);
+    response_code := '00';
+    card_id := p_card_id;
+    card_status := 'active';
+    card_expired := false;
+    user_locked := false;
+    session_ended := false;
+    RETURN NEXT;
 END
 $$;
 
-ALTER FUNCTION bank.change_pin(p_card_id bigint, p_user_id bigint, p_new_hash text, p_actor text, p_ip text, p_device text) OWNER TO cashpoint_owner;
+ALTER FUNCTION bank.change_pin(p_card_id bigint, p_user_id bigint, p_new_hash text, p_actor text, p_ip text, p_device text, p_pan_digest bytea, p_jti text) OWNER TO cashpoint_owner;
 
 --
 -- Name: change_role(text, text, text, text, text, text); Type: FUNCTION; Schema: bank; Owner: cashpoint_owner
@@ -844,7 +850,7 @@ ALTER FUNCTION bank.period_figures(p_ids bigint[]) OWNER TO cashpoint_owner;
 -- Name: post(text, bigint, bigint, text, text, text, text, text, text, bytea, text, bigint, text, text, bytea, text); Type: FUNCTION; Schema: bank; Owner: cashpoint_owner
 --
 
-CREATE FUNCTION bank.post(p_role text, p_user_id bigint, p_card_id bigint, p_actor text, p_ip text, p_device text, p_terminal text, p_stan text, p_transmitted text, p_digest bytea, p_kind text, p_amount bigint, p_from text, p_to text, p_pan_digest bytea DEFAULT NULL::bytea, p_jti text DEFAULT NULL::text) RETURNS TABLE(response_code text, transaction_id bigint, balance_after bigint, auth_code text, replayed boolean, card_id bigint, card_status text, user_locked boolean, session_ended boolean)
+CREATE FUNCTION bank.post(p_role text, p_user_id bigint, p_card_id bigint, p_actor text, p_ip text, p_device text, p_terminal text, p_stan text, p_transmitted text, p_digest bytea, p_kind text, p_amount bigint, p_from text, p_to text, p_pan_digest bytea DEFAULT NULL::bytea, p_jti text DEFAULT NULL::text) RETURNS TABLE(response_code text, transaction_id bigint, balance_after bigint, auth_code text, replayed boolean, card_id bigint, card_status text, card_expired boolean, user_locked boolean, session_ended boolean)
     LANGUAGE plpgsql SECURITY DEFINER
     SET search_path TO 'pg_catalog', 'bank'
     SET plan_cache_mode TO 'force_generic_plan'
@@ -872,6 +878,7 @@ BEGIN
             replayed := false;
             card_id := v_state.card_id;
             card_status := v_state.status;
+            card_expired := v_state.expired;
             user_locked := v_state.user_locked;
             session_ended := v_state.ended;
             RETURN NEXT;
@@ -879,6 +886,7 @@ BEGIN
         END IF;
         card_id := p_card_id;
         card_status := 'active';
+        card_expired := false;
         user_locked := false;
         session_ended := false;
     END IF;
@@ -1241,14 +1249,13 @@ ALTER FUNCTION bank.record_login(p_user_id bigint, p_ok boolean, p_actor text, p
 -- Name: record_pin_attempt(bigint, boolean, text, text, text); Type: FUNCTION; Schema: bank; Owner: cashpoint_owner
 --
 
-CREATE FUNCTION bank.record_pin_attempt(p_card_id bigint, p_ok boolean, p_actor text, p_ip text, p_device text) RETURNS TABLE(response_code text, pin_tries integer, status text)
+CREATE FUNCTION bank.record_pin_attempt(p_card_id bigint, p_ok boolean, p_actor text, p_ip text, p_device text) RETURNS TABLE(pin_tries integer, status text)
     LANGUAGE plpgsql SECURITY DEFINER
     SET search_path TO 'pg_catalog', 'bank'
     AS $$
 DECLARE
     v_card record;
     v_max int;
-    v_code text;
 BEGIN
     PERFORM bank.set_context('system', NULL);
     SELECT s.max_pin_tries INTO v_max FROM bank.settings s;
@@ -1256,32 +1263,28 @@ BEGIN
     IF v_card.id IS NULL THEN
         RAISE EXCEPTION 'no card %', p_card_id USING ERRCODE = 'no_data_found';
     END IF;
-    IF v_card.status <> 'active' THEN
-        v_code := '75';
-    ELSIF p_ok THEN
-        v_code := '00';
-        IF v_card.pin_tries > 0 THEN
-            UPDATE bank.cards c SET pin_tries = 0 WHERE c.id = p_card_id;
-            v_card.pin_tries := 0;
-        END IF;
-    ELSE
-        v_card.pin_tries := v_card.pin_tries + 1;
-        IF v_card.pin_tries >= v_max THEN
-            v_card.status := 'blocked';
-            v_code := '75';
+    IF v_card.status = 'active' THEN
+        IF p_ok THEN
+            IF v_card.pin_tries > 0 THEN
+                UPDATE bank.cards c SET pin_tries = 0 WHERE c.id = p_card_id;
+                v_card.pin_tries := 0;
+            END IF;
         ELSE
-            v_code := '55';
+            v_card.pin_tries := v_card.pin_tries + 1;
+            IF v_card.pin_tries >= v_max THEN
+                v_card.status := 'blocked';
+            END IF;
+            UPDATE bank.cards c SET pin_tries = v_card.pin_tries, status = v_card.status WHERE c.id = p_card_id;
         END IF;
-        UPDATE bank.cards c SET pin_tries = v_card.pin_tries, status = v_card.status WHERE c.id = p_card_id;
+        PERFORM bank.audit(p_actor, CASE WHEN p_ok THEN 'pin.right' ELSE 'pin.wrong' END,
+            CASE WHEN p_ok THEN '00' ELSE '55' END,
+            jsonb_build_object('card', p_card_id, 'tries', v_card.pin_tries), p_ip, p_device);
+        IF v_card.status = 'blocked' THEN
+            PERFORM bank.audit(p_actor, 'card.blocked', '00',
+                jsonb_build_object('card', p_card_id, 'reason', 'PIN tries exceeded'), p_ip, p_device);
+        END IF;
     END IF;
-    PERFORM bank.audit(p_actor,
-        CASE WHEN p_ok THEN 'pin.right' ELSE 'pin.wrong' END, v_code,
-        jsonb_build_object('card', p_card_id, 'tries', v_card.pin_tries), p_ip, p_device);
-    IF NOT p_ok AND v_code = '75' AND v_card.pin_tries = v_max THEN
-        PERFORM bank.audit(p_actor, 'card.blocked', '75',
-            jsonb_build_object('card', p_card_id, 'reason', 'PIN tries exceeded'), p_ip, p_device);
-    END IF;
-    RETURN QUERY SELECT v_code, v_card.pin_tries, v_card.status;
+    RETURN QUERY SELECT v_card.pin_tries, v_card.status;
 END
 $$;
 
@@ -1603,10 +1606,10 @@ ALTER FUNCTION bank.reverse(p_actor text, p_ip text, p_device text, p_terminal t
 -- Name: session_balance(bytea, text, text, bigint, bigint, text, text, text, text); Type: FUNCTION; Schema: bank; Owner: cashpoint_owner
 --
 
-CREATE FUNCTION bank.session_balance(p_pan_digest bytea, p_jti text, p_role text, p_user_id bigint, p_card_id bigint, p_account_no text, p_actor text, p_ip text, p_device text) RETURNS TABLE(response_code text, balance bigint, card_id bigint, card_status text, user_locked boolean, session_ended boolean)
+CREATE FUNCTION bank.session_balance(p_pan_digest bytea, p_jti text, p_role text, p_user_id bigint, p_card_id bigint, p_account_no text, p_actor text, p_ip text, p_device text) RETURNS TABLE(response_code text, balance bigint, card_id bigint, card_status text, card_expired boolean, user_locked boolean, session_ended boolean)
     LANGUAGE sql STABLE
     AS $$
-    SELECT b.response_code, b.balance, b.card_id, b.card_status, b.user_locked, b.session_ended
+    SELECT b.response_code, b.balance, b.card_id, b.card_status, b.card_expired, b.user_locked, b.session_ended
     FROM bank.balance(p_role, p_user_id, p_card_id, p_account_no, p_actor, p_ip, p_device, p_pan_digest, p_jti) b
 $$;
 
@@ -1629,11 +1632,11 @@ ALTER FUNCTION bank.session_ended(p_jti text) OWNER TO cashpoint_owner;
 -- Name: session_post(text, bigint, bigint, text, text, text, text, text, text, bytea, text, bigint, text, text, bytea, text); Type: FUNCTION; Schema: bank; Owner: cashpoint_owner
 --
 
-CREATE FUNCTION bank.session_post(p_role text, p_user_id bigint, p_card_id bigint, p_actor text, p_ip text, p_device text, p_terminal text, p_stan text, p_transmitted text, p_digest bytea, p_kind text, p_amount bigint, p_from text, p_to text, p_pan_digest bytea, p_jti text) RETURNS TABLE(response_code text, transaction_id bigint, balance_after bigint, auth_code text, replayed boolean, card_id bigint, card_status text, user_locked boolean, session_ended boolean)
+CREATE FUNCTION bank.session_post(p_role text, p_user_id bigint, p_card_id bigint, p_actor text, p_ip text, p_device text, p_terminal text, p_stan text, p_transmitted text, p_digest bytea, p_kind text, p_amount bigint, p_from text, p_to text, p_pan_digest bytea, p_jti text) RETURNS TABLE(response_code text, transaction_id bigint, balance_after bigint, auth_code text, replayed boolean, card_id bigint, card_status text, card_expired boolean, user_locked boolean, session_ended boolean)
     LANGUAGE sql STABLE
     AS $$
     SELECT p.response_code, p.transaction_id, p.balance_after, p.auth_code, p.replayed,
-        p.card_id, p.card_status, p.user_locked, p.session_ended
+        p.card_id, p.card_status, p.card_expired, p.user_locked, p.session_ended
     FROM bank.post(p_role, p_user_id, p_card_id, p_actor, p_ip, p_device, p_terminal, p_stan, p_transmitted,
         p_digest, p_kind, p_amount, p_from, p_to, p_pan_digest, p_jti) p
 $$;
@@ -1644,7 +1647,7 @@ ALTER FUNCTION bank.session_post(p_role text, p_user_id bigint, p_card_id bigint
 -- Name: session_statement(bytea, text, text, bigint, bigint, text, integer, text, text, text); Type: FUNCTION; Schema: bank; Owner: cashpoint_owner
 --
 
-CREATE FUNCTION bank.session_statement(p_pan_digest bytea, p_jti text, p_role text, p_user_id bigint, p_card_id bigint, p_account_no text, p_count integer, p_actor text, p_ip text, p_device text) RETURNS TABLE(response_code text, line_id bigint, at timestamp with time zone, kind text, amount bigint, balance_after bigint, card_id bigint, card_status text, user_locked boolean, session_ended boolean)
+CREATE FUNCTION bank.session_statement(p_pan_digest bytea, p_jti text, p_role text, p_user_id bigint, p_card_id bigint, p_account_no text, p_count integer, p_actor text, p_ip text, p_device text) RETURNS TABLE(response_code text, line_id bigint, at timestamp with time zone, kind text, amount bigint, balance_after bigint, card_id bigint, card_status text, card_expired boolean, user_locked boolean, session_ended boolean)
     LANGUAGE plpgsql SECURITY DEFINER
     SET search_path TO 'pg_catalog', 'bank'
     AS $$
@@ -1657,11 +1660,11 @@ BEGIN
     SELECT * INTO v_state FROM bank.card_session_refused(p_pan_digest, p_jti, p_card_id);
     IF FOUND THEN
         RETURN QUERY SELECT NULL::text, NULL::bigint, NULL::timestamptz, NULL::text, NULL::bigint, NULL::bigint,
-            v_state.card_id, v_state.status, v_state.user_locked, v_state.ended;
+            v_state.card_id, v_state.status, v_state.expired, v_state.user_locked, v_state.ended;
         RETURN;
     END IF;
     RETURN QUERY SELECT m.response_code, m.line_id, m.at, m.kind, m.amount, m.balance_after,
-        p_card_id, 'active'::text, false, false
+        p_card_id, 'active'::text, false, false, false
     FROM bank.mini_statement(p_role, p_user_id, p_card_id, p_account_no, p_count, p_actor, p_ip, p_device) m;
 END
 $$;
@@ -2789,24 +2792,17 @@ REVOKE ALL ON FUNCTION bank.card_by_digest(p_pan_digest bytea) FROM PUBLIC;
 GRANT ALL ON FUNCTION bank.card_by_digest(p_pan_digest bytea) TO cashpoint_switch;
 
 --
--- Name: FUNCTION card_session(p_pan_digest bytea, p_jti text); Type: ACL; Schema: bank; Owner: cashpoint_owner
---
-
-REVOKE ALL ON FUNCTION bank.card_session(p_pan_digest bytea, p_jti text) FROM PUBLIC;
-GRANT ALL ON FUNCTION bank.card_session(p_pan_digest bytea, p_jti text) TO cashpoint_switch;
-
---
 -- Name: FUNCTION card_session_refused(p_pan_digest bytea, p_jti text, p_card_id bigint); Type: ACL; Schema: bank; Owner: cashpoint_owner
 --
 
 REVOKE ALL ON FUNCTION bank.card_session_refused(p_pan_digest bytea, p_jti text, p_card_id bigint) FROM PUBLIC;
 
 --
--- Name: FUNCTION change_pin(p_card_id bigint, p_user_id bigint, p_new_hash text, p_actor text, p_ip text, p_device text); Type: ACL; Schema: bank; Owner: cashpoint_owner
+-- Name: FUNCTION change_pin(p_card_id bigint, p_user_id bigint, p_new_hash text, p_actor text, p_ip text, p_device text, p_pan_digest bytea, p_jti text); Type: ACL; Schema: bank; Owner: cashpoint_owner
 --
 
-REVOKE ALL ON FUNCTION bank.change_pin(p_card_id bigint, p_user_id bigint, p_new_hash text, p_actor text, p_ip text, p_device text) FROM PUBLIC;
-GRANT ALL ON FUNCTION bank.change_pin(p_card_id bigint, p_user_id bigint, p_new_hash text, p_actor text, p_ip text, p_device text) TO cashpoint_switch;
+REVOKE ALL ON FUNCTION bank.change_pin(p_card_id bigint, p_user_id bigint, p_new_hash text, p_actor text, p_ip text, p_device text, p_pan_digest bytea, p_jti text) FROM PUBLIC;
+GRANT ALL ON FUNCTION bank.change_pin(p_card_id bigint, p_user_id bigint, p_new_hash text, p_actor text, p_ip text, p_device text, p_pan_digest bytea, p_jti text) TO cashpoint_switch;
 
 --
 -- Name: FUNCTION change_role(p_role text, p_actor text, p_ip text, p_device text, p_user_name text, p_new_role text); Type: ACL; Schema: bank; Owner: cashpoint_owner

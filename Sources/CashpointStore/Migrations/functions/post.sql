@@ -12,8 +12,9 @@
 -- A concurrent duplicate that claims the key first makes this call fail on
 -- transactions_idempotency_key (23505); the caller retries and gets the stored answer.
 -- For a card session (p_pan_digest given, with the session's id p_jti), the card and the session are
--- checked first, in the same call: when the session may not go on, nothing is posted and the one row
--- has response_code NULL and the card's state (card_id, card_status, user_locked, session_ended).
+-- checked first, in the same call (bank.card_session_refused): when the session may not go on, nothing
+-- is posted and the one row has response_code NULL and the card's state as facts (card_id, card_status,
+-- card_expired, user_locked, session_ended), from which CashpointBank.CardRules answers.
 -- bank.session_post names this form. (Until 2026-12-01 the session form was a function of its own that
 -- called this one: a nested SECURITY DEFINER call, its result materialized, on every card request.)
 SET LOCAL ROLE cashpoint_owner;
@@ -24,7 +25,7 @@ CREATE OR REPLACE FUNCTION bank.post(
     p_kind text, p_amount bigint, p_from text, p_to text,
     p_pan_digest bytea DEFAULT NULL, p_jti text DEFAULT NULL
 ) RETURNS TABLE (response_code text, transaction_id bigint, balance_after bigint, auth_code text, replayed boolean,
-    card_id bigint, card_status text, user_locked boolean, session_ended boolean)
+    card_id bigint, card_status text, card_expired boolean, user_locked boolean, session_ended boolean)
 LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, bank SET plan_cache_mode = force_generic_plan AS $$
 DECLARE
     v_cash_id bigint;
@@ -49,6 +50,7 @@ BEGIN
             replayed := false;
             card_id := v_state.card_id;
             card_status := v_state.status;
+            card_expired := v_state.expired;
             user_locked := v_state.user_locked;
             session_ended := v_state.ended;
             RETURN NEXT;
@@ -56,6 +58,7 @@ BEGIN
         END IF;
         card_id := p_card_id;
         card_status := 'active';
+        card_expired := false;
         user_locked := false;
         session_ended := false;
     END IF;
