@@ -17,11 +17,29 @@ public struct PresentedCard: Sendable, Hashable {
     public var maskedPAN: String { CredentialHasher.maskPAN(self.pan) }
 }
 
-/// The field in which a reversal advice disagrees with its original. Its description starts with the
-/// 25 characters field 44 carries: `not the original: field N`.
+/// The field in which a reversal advice disagrees with its original: 2 (the card), 3 (the transaction
+/// type), 4 (the amount). Its description starts with the 25 characters field 44 carries:
+/// `not the original: field N`.
 public struct ReversalMismatch: Sendable, Hashable, CustomStringConvertible {
     public var field: Int
     public var detail: String
+
+    public init(field: Int, detail: String) {
+        self.field = field
+        self.detail = detail
+    }
+
+    /// The mismatch the store found in `field`, in words.
+    init(field: Int, originalKind: String) {
+        let detail =
+            switch field {
+            case 2: "not the original's card"
+            case 3: "the original is a \(originalKind)"
+            case 4: "not the original's amount"
+            default: "field \(field) differs"
+            }
+        self.init(field: field, detail: detail)
+    }
 
     public var description: String { "not the original: field \(self.field) (\(self.detail))" }
 }
@@ -493,12 +511,19 @@ public struct Bank: Sendable {
     }
 
     /// A reversal advice (0420/0421) from a terminal: the original is named by its STAN and
-    /// transmission time; `dispensed` is field 95's actual amount (nil: nothing was dispensed).
+    /// transmission time; `dispensed` is field 95's actual amount (nil: nothing was dispensed). The advice
+    /// must agree with its original: the transaction type (`kind`, field 3; nil for a type that moves no
+    /// money), the amount it asked for (field 4) and, for an approved original, the card (field 2). The
+    /// store matches and reverses in one transaction; an advice that disagrees is answered 12 with the
+    /// field (`ReversalResult.mismatch`) and nothing is done. An original that is not found, or was
+    /// refused, moved nothing: it has no card to disagree with, and the advice is acknowledged.
     public func reverse(
         key: IdempotencyKey,
         originalSTAN: String,
         originalTransmitted: String,
+        kind: PostingKind?,
         originalAmount: Int64,
+        card: PresentedCard?,
         dispensed: Int64?,
         ip: String?
     ) async throws -> ReversalResult {
@@ -509,52 +534,28 @@ public struct Bank: Sendable {
         let digest = RequestDigest.of([
             "reversal", originalSTAN, originalTransmitted, String(originalAmount), dispensed.map(String.init) ?? "-",
         ])
-        return try await self.records.reverse(
+        switch try await self.records.reverse(
             actor: actor,
             key: key,
             digest: digest,
             originalSTAN: originalSTAN,
             originalTransmitted: originalTransmitted,
-            dispensed: dispensed
-        )
-    }
-
-    /// Where a reversal advice disagrees with the original it names (its kind, field 3; its amount,
-    /// field 4; for an approved original its card, field 2, through the original's request digest);
-    /// nil when it agrees.
-    /// An original that is not found, or was refused, moved nothing: there is nothing to disagree
-    /// with, and the advice is acknowledged as before.
-    public func reversalMismatch(
-        terminal: String,
-        originalSTAN: String,
-        originalTransmitted: String,
-        kind: PostingKind?,
-        amount: Int64?,
-        card: PresentedCard?
-    ) async throws -> ReversalMismatch? {
-        guard
-            let original = try await self.records.reversalOriginal(
-                terminal: terminal,
-                stan: originalSTAN,
-                transmitted: originalTransmitted
+            dispensed: dispensed,
+            kind: kind,
+            amount: originalAmount,
+            panDigest: card?.digest
+        ) {
+        case .done(let result):
+            return result
+        case .mismatch(let field, let originalKind):
+            return ReversalResult(
+                code: .invalidTransaction,
+                transactionID: nil,
+                reversedAmount: 0,
+                replayed: false,
+                mismatch: ReversalMismatch(field: field, originalKind: originalKind)
             )
-        else { return nil }
-        if kind?.rawValue != original.kind {
-            return ReversalMismatch(field: 3, detail: "the original is a \(original.kind)")
         }
-        if amount != original.amount { return ReversalMismatch(field: 4, detail: "not the original's amount") }
-        if original.responseCode.isApproved {
-            let digest = card.map { card in
-                RequestDigest.of(
-                    [original.kind, String(original.amount), Hex.lowercase(card.digest)]
-                        + [original.from, original.to].compactMap { $0 }
-                )
-            }
-            if digest != original.requestDigest {
-                return ReversalMismatch(field: 2, detail: "not the original's card")
-            }
-        }
-        return nil
     }
 
     // MARK: Staff

@@ -132,13 +132,30 @@ public struct ReversalResult: Sendable, Hashable {
     public var transactionID: Int64?
     public var reversedAmount: Int64
     public var replayed: Bool
+    /// The field in which the advice disagrees with its original (the answer is then 12, and nothing was
+    /// done or recorded); nil when it agrees.
+    public var mismatch: ReversalMismatch?
 
-    public init(code: ResponseCode, transactionID: Int64?, reversedAmount: Int64, replayed: Bool) {
+    public init(
+        code: ResponseCode,
+        transactionID: Int64?,
+        reversedAmount: Int64,
+        replayed: Bool,
+        mismatch: ReversalMismatch? = nil
+    ) {
         self.code = code
         self.transactionID = transactionID
         self.reversedAmount = reversedAmount
         self.replayed = replayed
+        self.mismatch = mismatch
     }
+}
+
+/// What the store did with a reversal advice: its answer, or nothing at all because the advice
+/// disagrees with its original in field 2, 3 or 4 (`originalKind`: the original's transaction type).
+public enum StoredReversal: Sendable, Hashable {
+    case done(ReversalResult)
+    case mismatch(field: Int, originalKind: String)
 }
 
 public struct CardRecord: Sendable, Hashable {
@@ -325,33 +342,6 @@ public struct StaffRecord: Sendable, Hashable {
     }
 }
 
-/// What a reversal advice must agree with: the original posting it names.
-public struct ReversalOriginal: Sendable, Hashable {
-    public var kind: String
-    public var amount: Int64
-    public var responseCode: ResponseCode
-    public var requestDigest: [UInt8]
-    /// The customer accounts it was asked for (nil when not known).
-    public var from: String?
-    public var to: String?
-
-    public init(
-        kind: String,
-        amount: Int64,
-        responseCode: ResponseCode,
-        requestDigest: [UInt8],
-        from: String?,
-        to: String?
-    ) {
-        self.kind = kind
-        self.amount = amount
-        self.responseCode = responseCode
-        self.requestDigest = requestDigest
-        self.from = from
-        self.to = to
-    }
-}
-
 /// The answer to a replenishment (0600 REPLENISH).
 public struct ReplenishmentResult: Sendable, Hashable {
     public var code: ResponseCode
@@ -433,15 +423,19 @@ public protocol BankRecords: Sendable {
         to: String?,
         session: CardSessionKey?
     ) async throws -> PostingResult
+    /// Matches the advice against its original (`kind`: field 3's type, nil for one that moves no money;
+    /// `amount`: field 4; `panDigest`: the card of field 2) and reverses it, in one transaction.
     func reverse(
         actor: ActorContext,
         key: IdempotencyKey,
         digest: [UInt8],
         originalSTAN: String,
         originalTransmitted: String,
-        dispensed: Int64?
-    ) async throws -> ReversalResult
-    func reversalOriginal(terminal: String, stan: String, transmitted: String) async throws -> ReversalOriginal?
+        dispensed: Int64?,
+        kind: PostingKind?,
+        amount: Int64,
+        panDigest: [UInt8]?
+    ) async throws -> StoredReversal
     func balance(
         actor: ActorContext,
         cardID: Int64?,

@@ -96,25 +96,40 @@ public struct BankStore: BankRecords {
         digest: [UInt8],
         originalSTAN: String,
         originalTransmitted: String,
-        dispensed: Int64?
-    ) async throws -> ReversalResult {
+        dispensed: Int64?,
+        kind: PostingKind?,
+        amount: Int64,
+        panDigest: [UInt8]?
+    ) async throws -> StoredReversal {
         try await self.retrying {
             try await self.committed { connection in
                 let rows = try await connection.query(
                     """
-                    SELECT response_code, transaction_id, reversed_amount, replayed FROM bank.reverse(
+                    SELECT response_code, transaction_id, reversed_amount, replayed, mismatch_field, original_kind
+                    FROM bank.reverse(
                         \(actor.name), \(actor.ip), \(actor.device),
                         \(key.terminal), \(key.stan), \(key.transmitted), \(ByteBuffer(bytes: digest)),
-                        \(originalSTAN), \(originalTransmitted), \(dispensed))
+                        \(originalSTAN), \(originalTransmitted), \(dispensed),
+                        \(kind?.rawValue), \(amount), \(panDigest.map { ByteBuffer(bytes: $0) }))
                     """,
                     logger: self.logger
                 )
-                for try await (code, txn, reversed, replayed) in rows.decode((String, Int64?, Int64, Bool).self) {
-                    return ReversalResult(
-                        code: ResponseCode(rawValue: code),
-                        transactionID: txn,
-                        reversedAmount: reversed,
-                        replayed: replayed
+                for try await (code, txn, reversed, replayed, field, originalKind) in rows.decode(
+                    (String?, Int64?, Int64, Bool, Int?, String?).self
+                ) {
+                    guard let code else {
+                        guard let field else {
+                            throw StoreError(kind: .unavailable, detail: "bank.reverse returned neither answer nor mismatch")
+                        }
+                        return .mismatch(field: field, originalKind: originalKind ?? "")
+                    }
+                    return .done(
+                        ReversalResult(
+                            code: ResponseCode(rawValue: code),
+                            transactionID: txn,
+                            reversedAmount: reversed,
+                            replayed: replayed
+                        )
                     )
                 }
                 throw StoreError(kind: .unavailable, detail: "bank.reverse returned no row")

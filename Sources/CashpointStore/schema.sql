@@ -962,14 +962,14 @@ BEGIN
     --    reversal that came first), the statement writes nothing at all, and step 4 answers.
     WITH txn AS (
         INSERT INTO bank.transactions AS t (terminal_id, stan, transmitted, request_digest, kind, amount,
-            response_code, auth_code, account_id, balance_after, actor)
+            response_code, auth_code, account_id, balance_after, actor, card_id)
         VALUES (p_terminal, p_stan, p_transmitted, p_digest, p_kind, greatest(coalesce(p_amount, 0), 0),
             v_code,
             CASE WHEN v_code = '00' THEN upper(substr(md5(random()::text || clock_timestamp()::text), 1, 6)) END,
             CASE WHEN p_kind = 'deposit' THEN v_to.id ELSE v_from.id END,
             CASE WHEN p_kind = 'deposit' THEN v_to.balance + CASE WHEN v_code = '00' THEN p_amount ELSE 0 END
                  ELSE v_from.balance - CASE WHEN v_code = '00' THEN p_amount ELSE 0 END END,
-            p_actor)
+            p_actor, p_card_id)
         ON CONFLICT (terminal_id, stan, transmitted) DO NOTHING
         RETURNING t.id, t.response_code, t.balance_after, t.auth_code
     ), moved AS (
@@ -1440,39 +1440,32 @@ $$;
 ALTER FUNCTION bank.reserve_references() OWNER TO cashpoint_owner;
 
 --
--- Name: reversal_original(text, text, text); Type: FUNCTION; Schema: bank; Owner: cashpoint_owner
+-- Name: reversal_original(text, text, text, text, bigint, bytea); Type: FUNCTION; Schema: bank; Owner: cashpoint_owner
 --
 
-CREATE FUNCTION bank.reversal_original(p_terminal text, p_stan text, p_transmitted text) RETURNS TABLE(kind text, amount bigint, response_code text, request_digest bytea, from_no text, to_no text)
-    LANGUAGE plpgsql SECURITY DEFINER
-    SET search_path TO 'pg_catalog', 'bank'
+CREATE FUNCTION bank.reversal_original(p_terminal text, p_stan text, p_transmitted text, p_kind text, p_amount bigint, p_pan_digest bytea) RETURNS TABLE(id bigint, kind text, amount bigint, response_code text, mismatch integer)
+    LANGUAGE sql STABLE
     AS $$
-#variable_conflict use_column
-BEGIN
-    PERFORM bank.set_context('system', NULL);
-    RETURN QUERY
-    SELECT t.kind::text, t.amount::bigint, t.response_code::text, t.request_digest::bytea,
-        coalesce(
-            (SELECT a.account_no FROM bank.history h JOIN bank.accounts a ON a.id = h.account_id
-             WHERE h.transaction_id = t.id AND a.kind = 'customer' AND h.amount < 0 LIMIT 1),
-            (SELECT a.account_no FROM bank.accounts a WHERE a.id = t.account_id AND t.kind <> 'deposit'))::text,
-        coalesce(
-            (SELECT a.account_no FROM bank.history h JOIN bank.accounts a ON a.id = h.account_id
-             WHERE h.transaction_id = t.id AND a.kind = 'customer' AND h.amount > 0 LIMIT 1),
-            (SELECT a.account_no FROM bank.accounts a WHERE a.id = t.account_id AND t.kind = 'deposit'))::text
+    SELECT t.id, t.kind::text, t.amount::bigint, t.response_code::text,
+        CASE
+            WHEN t.kind = 'voided' THEN NULL
+            WHEN p_kind IS DISTINCT FROM t.kind::text THEN 3
+            WHEN p_amount IS DISTINCT FROM t.amount::bigint THEN 4
+            WHEN t.response_code = '00' AND (t.card_id IS NULL OR t.card_id IS DISTINCT FROM (
+                SELECT c.id FROM bank.cards c WHERE c.pan_digest = p_pan_digest)) THEN 2
+        END
     FROM bank.transactions t
     WHERE t.terminal_id = p_terminal AND t.stan = p_stan AND t.transmitted = p_transmitted
-      AND t.kind IN ('withdrawal', 'deposit', 'transfer');
-END
+      AND t.kind IN ('withdrawal', 'deposit', 'transfer', 'voided')
 $$;
 
-ALTER FUNCTION bank.reversal_original(p_terminal text, p_stan text, p_transmitted text) OWNER TO cashpoint_owner;
+ALTER FUNCTION bank.reversal_original(p_terminal text, p_stan text, p_transmitted text, p_kind text, p_amount bigint, p_pan_digest bytea) OWNER TO cashpoint_owner;
 
 --
--- Name: reverse(text, text, text, text, text, text, bytea, text, text, bigint); Type: FUNCTION; Schema: bank; Owner: cashpoint_owner
+-- Name: reverse(text, text, text, text, text, text, bytea, text, text, bigint, text, bigint, bytea); Type: FUNCTION; Schema: bank; Owner: cashpoint_owner
 --
 
-CREATE FUNCTION bank.reverse(p_actor text, p_ip text, p_device text, p_terminal text, p_stan text, p_transmitted text, p_digest bytea, p_original_stan text, p_original_transmitted text, p_dispensed bigint) RETURNS TABLE(response_code text, transaction_id bigint, reversed_amount bigint, replayed boolean)
+CREATE FUNCTION bank.reverse(p_actor text, p_ip text, p_device text, p_terminal text, p_stan text, p_transmitted text, p_digest bytea, p_original_stan text, p_original_transmitted text, p_dispensed bigint, p_kind text, p_amount bigint, p_pan_digest bytea) RETURNS TABLE(response_code text, transaction_id bigint, reversed_amount bigint, replayed boolean, mismatch_field integer, original_kind text)
     LANGUAGE plpgsql SECURITY DEFINER
     SET search_path TO 'pg_catalog', 'bank'
     SET plan_cache_mode TO 'force_generic_plan'
@@ -1492,6 +1485,13 @@ DECLARE
 BEGIN
     PERFORM bank.set_context('system', NULL);
 
+    SELECT * INTO v_original FROM bank.reversal_original(p_terminal, p_original_stan, p_original_transmitted,
+        p_kind, p_amount, p_pan_digest);
+    IF v_original.mismatch IS NOT NULL THEN
+        RETURN QUERY SELECT NULL::text, NULL::bigint, 0::bigint, false, v_original.mismatch, v_original.kind;
+        RETURN;
+    END IF;
+
     SELECT t.id, t.request_digest, t.response_code, t.amount INTO v_existing
     FROM bank.transactions t
     WHERE t.terminal_id = p_terminal AND t.stan = p_stan AND t.transmitted = p_transmitted;
@@ -1499,19 +1499,15 @@ BEGIN
         IF v_existing.request_digest = p_digest THEN
             PERFORM bank.audit(p_actor, 'reversal', v_existing.response_code,
                 jsonb_build_object('replay_of', v_existing.id, 'terminal', p_terminal, 'stan', p_stan), p_ip, p_device);
-            RETURN QUERY SELECT v_existing.response_code::text, v_existing.id, v_existing.amount::bigint, true;
+            RETURN QUERY SELECT v_existing.response_code::text, v_existing.id, v_existing.amount::bigint, true,
+                NULL::integer, NULL::text;
         ELSE
             PERFORM bank.audit(p_actor, 'reversal', '94',
                 jsonb_build_object('duplicate_of', v_existing.id, 'terminal', p_terminal, 'stan', p_stan), p_ip, p_device);
-            RETURN QUERY SELECT '94'::text, v_existing.id, 0::bigint, false;
+            RETURN QUERY SELECT '94'::text, v_existing.id, 0::bigint, false, NULL::integer, NULL::text;
         END IF;
         RETURN;
     END IF;
-
-    SELECT t.id, t.kind, t.amount, t.response_code INTO v_original
-    FROM bank.transactions t
-    WHERE t.terminal_id = p_terminal AND t.stan = p_original_stan AND t.transmitted = p_original_transmitted
-      AND t.kind IN ('withdrawal', 'deposit', 'transfer', 'voided');
 
     IF v_original.id IS NULL AND (p_original_stan, p_original_transmitted) IS DISTINCT FROM (p_stan, p_transmitted) THEN
         INSERT INTO bank.transactions AS t (terminal_id, stan, transmitted, request_digest, kind, amount,
@@ -1519,11 +1515,14 @@ BEGIN
         VALUES (p_terminal, p_original_stan, p_original_transmitted, p_digest, 'voided', 0, '68', p_actor)
         ON CONFLICT (terminal_id, stan, transmitted) DO NOTHING
         RETURNING t.id INTO v_voided;
-        -- Claimed, or taken by an original that committed meanwhile (this statement's snapshot is new).
-        SELECT t.id, t.kind, t.amount, t.response_code INTO v_original
-        FROM bank.transactions t
-        WHERE t.terminal_id = p_terminal AND t.stan = p_original_stan AND t.transmitted = p_original_transmitted
-          AND t.kind IN ('withdrawal', 'deposit', 'transfer', 'voided');
+        -- Claimed, or taken by an original that committed meanwhile (this statement's snapshot is new),
+        -- which must agree with the advice as well; nothing was written then.
+        SELECT * INTO v_original FROM bank.reversal_original(p_terminal, p_original_stan, p_original_transmitted,
+            p_kind, p_amount, p_pan_digest);
+        IF v_original.mismatch IS NOT NULL THEN
+            RETURN QUERY SELECT NULL::text, NULL::bigint, 0::bigint, false, v_original.mismatch, v_original.kind;
+            RETURN;
+        END IF;
     END IF;
 
     IF v_original.id IS NULL THEN
@@ -1535,7 +1534,8 @@ BEGIN
             PERFORM bank.audit(p_actor, 'reversal', v_previous.response_code,
                 jsonb_build_object('replay_of', v_previous.id, 'original', v_original.id,
                     'terminal', p_terminal, 'stan', p_stan), p_ip, p_device);
-            RETURN QUERY SELECT v_previous.response_code::text, v_previous.id, v_previous.amount::bigint, true;
+            RETURN QUERY SELECT v_previous.response_code::text, v_previous.id, v_previous.amount::bigint, true,
+                NULL::integer, NULL::text;
             RETURN;
         END IF;
         IF v_original.kind = 'voided' THEN
@@ -1596,11 +1596,12 @@ BEGIN
             'original_stan', p_original_stan, 'reversed', CASE WHEN v_code = '00' THEN v_amount ELSE 0 END,
             'voided', v_voided IS NOT NULL, 'note', v_note),
         p_ip, p_device);
-    RETURN QUERY SELECT v_code, v_txn, CASE WHEN v_code = '00' THEN v_amount ELSE 0::bigint END, false;
+    RETURN QUERY SELECT v_code, v_txn, CASE WHEN v_code = '00' THEN v_amount ELSE 0::bigint END, false,
+        NULL::integer, NULL::text;
 END
 $$;
 
-ALTER FUNCTION bank.reverse(p_actor text, p_ip text, p_device text, p_terminal text, p_stan text, p_transmitted text, p_digest bytea, p_original_stan text, p_original_transmitted text, p_dispensed bigint) OWNER TO cashpoint_owner;
+ALTER FUNCTION bank.reverse(p_actor text, p_ip text, p_device text, p_terminal text, p_stan text, p_transmitted text, p_digest bytea, p_original_stan text, p_original_transmitted text, p_dispensed bigint, p_kind text, p_amount bigint, p_pan_digest bytea) OWNER TO cashpoint_owner;
 
 --
 -- Name: session_balance(bytea, text, text, bigint, bigint, text, text, text, text); Type: FUNCTION; Schema: bank; Owner: cashpoint_owner
@@ -2271,10 +2272,17 @@ CREATE TABLE bank.transactions (
     balance_after bigint,
     original_id bigint,
     actor text NOT NULL,
-    created_at timestamp with time zone DEFAULT now() NOT NULL
+    created_at timestamp with time zone DEFAULT now() NOT NULL,
+    card_id bigint
 );
 
 ALTER TABLE bank.transactions OWNER TO cashpoint_owner;
+
+--
+-- Name: COLUMN transactions.card_id; Type: COMMENT; Schema: bank; Owner: cashpoint_owner
+--
+
+COMMENT ON COLUMN bank.transactions.card_id IS 'The card a card request was made with (bank.cards.id); NULL for staff postings and reversals.';
 
 --
 -- Name: transactions_id_seq; Type: SEQUENCE; Schema: bank; Owner: cashpoint_owner
@@ -2998,18 +3006,17 @@ REVOKE ALL ON FUNCTION bank.reserve_references() FROM PUBLIC;
 GRANT ALL ON FUNCTION bank.reserve_references() TO cashpoint_switch;
 
 --
--- Name: FUNCTION reversal_original(p_terminal text, p_stan text, p_transmitted text); Type: ACL; Schema: bank; Owner: cashpoint_owner
+-- Name: FUNCTION reversal_original(p_terminal text, p_stan text, p_transmitted text, p_kind text, p_amount bigint, p_pan_digest bytea); Type: ACL; Schema: bank; Owner: cashpoint_owner
 --
 
-REVOKE ALL ON FUNCTION bank.reversal_original(p_terminal text, p_stan text, p_transmitted text) FROM PUBLIC;
-GRANT ALL ON FUNCTION bank.reversal_original(p_terminal text, p_stan text, p_transmitted text) TO cashpoint_switch;
+REVOKE ALL ON FUNCTION bank.reversal_original(p_terminal text, p_stan text, p_transmitted text, p_kind text, p_amount bigint, p_pan_digest bytea) FROM PUBLIC;
 
 --
--- Name: FUNCTION reverse(p_actor text, p_ip text, p_device text, p_terminal text, p_stan text, p_transmitted text, p_digest bytea, p_original_stan text, p_original_transmitted text, p_dispensed bigint); Type: ACL; Schema: bank; Owner: cashpoint_owner
+-- Name: FUNCTION reverse(p_actor text, p_ip text, p_device text, p_terminal text, p_stan text, p_transmitted text, p_digest bytea, p_original_stan text, p_original_transmitted text, p_dispensed bigint, p_kind text, p_amount bigint, p_pan_digest bytea); Type: ACL; Schema: bank; Owner: cashpoint_owner
 --
 
-REVOKE ALL ON FUNCTION bank.reverse(p_actor text, p_ip text, p_device text, p_terminal text, p_stan text, p_transmitted text, p_digest bytea, p_original_stan text, p_original_transmitted text, p_dispensed bigint) FROM PUBLIC;
-GRANT ALL ON FUNCTION bank.reverse(p_actor text, p_ip text, p_device text, p_terminal text, p_stan text, p_transmitted text, p_digest bytea, p_original_stan text, p_original_transmitted text, p_dispensed bigint) TO cashpoint_switch;
+REVOKE ALL ON FUNCTION bank.reverse(p_actor text, p_ip text, p_device text, p_terminal text, p_stan text, p_transmitted text, p_digest bytea, p_original_stan text, p_original_transmitted text, p_dispensed bigint, p_kind text, p_amount bigint, p_pan_digest bytea) FROM PUBLIC;
+GRANT ALL ON FUNCTION bank.reverse(p_actor text, p_ip text, p_device text, p_terminal text, p_stan text, p_transmitted text, p_digest bytea, p_original_stan text, p_original_transmitted text, p_dispensed bigint, p_kind text, p_amount bigint, p_pan_digest bytea) TO cashpoint_switch;
 
 --
 -- Name: FUNCTION session_balance(p_pan_digest bytea, p_jti text, p_role text, p_user_id bigint, p_card_id bigint, p_account_no text, p_actor text, p_ip text, p_device text); Type: ACL; Schema: bank; Owner: cashpoint_owner

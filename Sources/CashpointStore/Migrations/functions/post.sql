@@ -5,8 +5,9 @@
 --   2. every account touched is locked in ascending id order (no two postings can deadlock); a transfer
 --   locks its two accounts with one index scan of accounts_account_no_key;
 --   3. funds, locks and limits are checked and mapped to a response code;
---   4. the answer is stored under the key; if approved, balanced lines are written, each with the
---   balance after it, and the audit row, all in one statement. A key taken by a 'voided' row (the
+--   4. the answer is stored under the key, with the card it was made with (p_card_id: what a reversal
+--   advice's card is matched against, bank.reversal_original); if approved, balanced lines are written,
+--   each with the balance after it, and the audit row, all in one statement. A key taken by a 'voided' row (the
 --   original's reversal came first, possibly while this call waited for an account lock) gets that
 --   row's answer, 68, audited under the posting's kind, and nothing moves.
 -- A concurrent duplicate that claims the key first makes this call fail on
@@ -134,14 +135,14 @@ BEGIN
     --    reversal that came first), the statement writes nothing at all, and step 4 answers.
     WITH txn AS (
         INSERT INTO bank.transactions AS t (terminal_id, stan, transmitted, request_digest, kind, amount,
-            response_code, auth_code, account_id, balance_after, actor)
+            response_code, auth_code, account_id, balance_after, actor, card_id)
         VALUES (p_terminal, p_stan, p_transmitted, p_digest, p_kind, greatest(coalesce(p_amount, 0), 0),
             v_code,
             CASE WHEN v_code = '00' THEN upper(substr(md5(random()::text || clock_timestamp()::text), 1, 6)) END,
             CASE WHEN p_kind = 'deposit' THEN v_to.id ELSE v_from.id END,
             CASE WHEN p_kind = 'deposit' THEN v_to.balance + CASE WHEN v_code = '00' THEN p_amount ELSE 0 END
                  ELSE v_from.balance - CASE WHEN v_code = '00' THEN p_amount ELSE 0 END END,
-            p_actor)
+            p_actor, p_card_id)
         ON CONFLICT (terminal_id, stan, transmitted) DO NOTHING
         RETURNING t.id, t.response_code, t.balance_after, t.auth_code
     ), moved AS (
