@@ -103,14 +103,21 @@ BEGIN
             END LOOP;
         END IF;
 
-        -- 2. The checks, in order; the first that fails names the response code.
+        -- 2. The checks, in order; the first that fails names the response code. A card moves money only
+        --    between accounts linked to it: the one it pays from or into, and for a transfer both (the
+        --    permission table's rule, CashpointBank.Permissions, checked again here). First, so that an
+        --    account that is not the card's is 57 whether or not it exists, as the permission table answers.
+        --    A customer context moves money only through a card.
         IF p_card_id IS NOT NULL THEN
             v_card_permitted := EXISTS (
                 SELECT 1 FROM bank.card_accounts ca
                 WHERE ca.card_id = p_card_id
-                  AND ca.account_id = CASE WHEN p_kind = 'deposit' THEN v_to.id ELSE v_from.id END);
+                  AND ca.account_id = CASE WHEN p_kind = 'deposit' THEN v_to.id ELSE v_from.id END)
+              AND (p_kind <> 'transfer' OR EXISTS (
+                SELECT 1 FROM bank.card_accounts ca WHERE ca.card_id = p_card_id AND ca.account_id = v_to.id));
         END IF;
         v_code := CASE
+            WHEN NOT v_card_permitted THEN '57'
             WHEN p_kind <> 'deposit' AND (v_from.id IS NULL OR v_from.kind <> 'customer') THEN '76'
             WHEN p_kind <> 'withdrawal' AND (v_to.id IS NULL OR (p_kind = 'deposit' AND v_to.kind <> 'customer')) THEN '77'
             WHEN p_kind <> 'transfer' AND v_cash.id IS NULL THEN '58'
@@ -118,8 +125,7 @@ BEGIN
             WHEN (v_from.id IS NOT NULL AND v_from.currency <> v_currency)
               OR (v_to.id IS NOT NULL AND v_to.currency <> v_currency) THEN '12'
             WHEN (v_from.id IS NOT NULL AND v_from.is_locked) OR (v_to.id IS NOT NULL AND v_to.is_locked) THEN '62'
-            WHEN NOT v_card_permitted THEN '57'
-            WHEN p_role = 'customer' AND p_kind = 'transfer' AND v_to.user_id IS DISTINCT FROM p_user_id THEN '57'
+            WHEN p_role = 'customer' AND p_card_id IS NULL THEN '57'
             WHEN p_kind <> 'deposit' AND v_from.balance < p_amount THEN '51'
             WHEN p_kind = 'withdrawal' AND p_role = 'customer'
               AND (CASE WHEN v_from.limits_day = current_date THEN v_from.withdrawn_today ELSE 0 END) + p_amount
