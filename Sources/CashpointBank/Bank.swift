@@ -489,6 +489,10 @@ public struct Bank: Sendable {
                 session: cardSession
             )
         case .pinChange(let newPIN):
+            // The PIN of the card presented: no account named, the holder's own.
+            if let refusal = try await refused(.pinChange, [], "pin.change", [:]) {
+                return refusal
+            }
             guard CredentialHasher.isValidPIN(newPIN) else {
                 return try await self.refuse(
                     .invalidTransaction,
