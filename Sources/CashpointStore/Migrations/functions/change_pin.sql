@@ -21,12 +21,8 @@ BEGIN
     PERFORM 1 FROM bank.cards c WHERE c.id = p_card_id FOR UPDATE;
     SELECT * INTO v_state FROM bank.card_session_refused(p_pan_digest, p_jti, p_card_id);
     IF FOUND THEN
-        card_id := v_state.card_id;
-        card_status := v_state.status;
-        card_expired := v_state.expired;
-        user_locked := v_state.user_locked;
-        session_ended := v_state.ended;
-        RETURN NEXT;
+        RETURN QUERY SELECT NULL::text, v_state.card_id, v_state.status, v_state.expired, v_state.user_locked,
+            v_state.ended;
         RETURN;
     END IF;
     PERFORM bank.set_context('customer', p_user_id);
@@ -36,13 +32,7 @@ BEGIN
         RAISE EXCEPTION 'card % is not customer %''s', p_card_id, p_user_id USING ERRCODE = 'insufficient_privilege';
     END IF;
     PERFORM bank.audit(p_actor, 'pin.change', '00', jsonb_build_object('card', p_card_id), p_ip, p_device);
-    response_code := '00';
-    card_id := p_card_id;
-    card_status := 'active';
-    card_expired := false;
-    user_locked := false;
-    session_ended := false;
-    RETURN NEXT;
+    RETURN QUERY SELECT '00'::text, p_card_id, 'active'::text, false, false, false;
 END
 $$;
 
