@@ -69,17 +69,19 @@ let package = Package(
             dependencies: [
                 "ATM87",
                 "CashpointSecurity",
+                // Only for `DatabaseUnavailable`, the one "no database now" error: no file here imports
+                // PostgresNIO.
+                "CashpointDatabase",
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "Logging", package: "swift-log"),
             ],
             swiftSettings: swiftSettings
         ),
-        // MARK: The private PostgreSQL used by the tools and the integration tests.
+        // MARK: The private PostgreSQL used by the tools and the integration tests, and `DatabaseUnavailable`.
         .target(
             name: "CashpointDatabase",
             dependencies: [
-                "CashpointBank",
                 .product(name: "PostgresNIO", package: "postgres-nio"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "Logging", package: "swift-log"),

@@ -1,4 +1,5 @@
-public import ATM87
+import ATM87
+import CashpointDatabase
 public import CashpointSecurity
 public import Foundation
 public import Logging
@@ -17,11 +18,29 @@ public struct PresentedCard: Sendable, Hashable {
     public var maskedPAN: String { ATM87PrettyPrinter.maskPAN(self.pan) }
 }
 
-/// The field in which a reversal advice disagrees with its original. Its description starts with the
-/// 25 characters field 44 carries: `not the original: field N`.
+/// The field in which a reversal advice disagrees with its original: 2 (the card), 3 (the transaction
+/// type), 4 (the amount). Its description starts with the 25 characters field 44 carries:
+/// `not the original: field N`.
 public struct ReversalMismatch: Sendable, Hashable, CustomStringConvertible {
     public var field: Int
     public var detail: String
+
+    public init(field: Int, detail: String) {
+        self.field = field
+        self.detail = detail
+    }
+
+    /// The mismatch the store found in `field`, in words.
+    init(field: Int, originalKind: String) {
+        let detail =
+            switch field {
+            case 2: "not the original's card"
+            case 3: "the original is a \(originalKind)"
+            case 4: "not the original's amount"
+            default: "field \(field) differs"
+            }
+        self.init(field: field, detail: detail)
+    }
 
     public var description: String { "not the original: field \(self.field) (\(self.detail))" }
 }
@@ -256,8 +275,10 @@ public struct Bank: Sendable {
 
     // MARK: Cards
 
-    /// Checks a card and its PIN. A blocked card is refused (75, capture) without running bcrypt; the
-    /// third wrong PIN in a row (configurable in bank.settings) blocks the card.
+    /// Checks a card and its PIN. The card rules answer from the card's state before bcrypt runs (a
+    /// blocked card: 75, capture, and no PIN check), and again from the state the PIN check left: the
+    /// third wrong PIN in a row (configurable in bank.settings) blocks the card, which is then a blocked
+    /// card's answer.
     public func authenticateCard(
         _ card: PresentedCard,
         pin: String,
@@ -283,24 +304,18 @@ public struct Bank: Sendable {
             )
             return .refused(.unknownCard, capture: false)
         }
-        if let refusal = CardRules.refusal(
-            status: card.status,
-            expired: card.expiry < Self.isoDate(self.now()),
-            userLocked: card.userLocked
-        ) {
-            try await self.records.recordCardRefusal(
-                cardID: card.cardID,
-                code: refusal.code,
-                reason: refusal.reason,
-                actor: actor
-            )
-            return .refused(refusal.code, capture: refusal.capture)
+        if let refusal = CardRules.refusal(card.state) {
+            return try await self.refuse(card: card.cardID, refusal, actor: actor)
         }
         let ok = try await self.verifyOffLoop(pan: pan, pin: pin, hash: card.pinHash)
-        let (code, _) = try await self.records.recordPINAttempt(cardID: card.cardID, ok: ok, actor: actor)
-        guard code.isApproved else {
-            return .refused(code, capture: code == .pinTriesExceeded)
+        let attempt = try await self.records.recordPINAttempt(cardID: card.cardID, ok: ok, actor: actor)
+        // The card as the check left it: blocked by this wrong PIN, or by a teller meanwhile.
+        var after = card.state
+        after.status = attempt.status
+        if let refusal = CardRules.refusal(after) {
+            return try await self.refuse(card: card.cardID, refusal, actor: actor)
         }
+        guard ok else { return .refused(.wrongPIN, capture: false) }
         let accounts = try await self.records.accounts(ofCard: card.cardID)
         return .approved(
             CardHolder(cardID: card.cardID, userID: card.userID, maskedPAN: card.maskedPAN, accounts: accounts)
@@ -333,27 +348,41 @@ public struct Bank: Sendable {
         }
     }
 
-    /// The answer when the database found that a card session may not go on. Nothing was done.
+    /// The answer when the database found that a card session may not go on: the card rules' (nothing
+    /// was done). The database stops a session only on a fact the rules refuse (`CardStateMatrixTests`);
+    /// were they ever to disagree, the request fails (96) rather than get an answer of its own.
     func answer(_ refused: CardSessionRefused, holder: CardHolder, actor: ActorContext) async throws -> BankAnswer {
-        guard let cardID = refused.cardID, cardID == holder.cardID, let status = refused.status else {
-            return BankAnswer(code: .unknownCard, reason: "the token's card is gone")
+        guard let refusal = CardRules.refusal(refused.state, sessionCard: holder.cardID) else {
+            throw StoreError(
+                kind: .unavailable,
+                detail: "the store stopped a card session whose state the card rules allow: \(refused.state)"
+            )
         }
-        if refused.ended {
-            let reason = "the token's session has ended"
+        switch refusal.record {
+        case .cardRefused:
+            try await self.records.recordCardRefusal(
+                cardID: holder.cardID,
+                code: refusal.code,
+                reason: refusal.reason,
+                actor: actor
+            )
+        case .tokenRefused:
             try await self.records.audit(
                 actor: actor,
                 action: "token.refused",
-                outcome: ResponseCode.securityViolation.rawValue,
-                details: ["reason": reason]
+                outcome: refusal.code.rawValue,
+                details: ["reason": refusal.reason]
             )
-            return BankAnswer(code: .securityViolation, reason: reason)
+        case .notRecorded:
+            break
         }
-        // Expiry was checked when the PIN opened the session, at most two minutes ago (the token's life).
-        let refusal =
-            CardRules.refusal(status: status, expired: false, userLocked: refused.userLocked)
-            ?? CardRefusal(code: .restricted, capture: false, reason: "card \(status)")
-        try await self.records.recordCardRefusal(cardID: cardID, code: refusal.code, reason: refusal.reason, actor: actor)
         return BankAnswer(code: refusal.code, capture: refusal.capture, reason: refusal.reason)
+    }
+
+    /// A card refused by the card rules at the PIN check, audited (`card.refused`).
+    func refuse(card: Int64, _ refusal: CardRefusal, actor: ActorContext) async throws -> CardAuthentication {
+        try await self.records.recordCardRefusal(cardID: card, code: refusal.code, reason: refusal.reason, actor: actor)
+        return .refused(refusal.code, capture: refusal.capture)
     }
 
     func run(
@@ -461,6 +490,10 @@ public struct Bank: Sendable {
                 session: cardSession
             )
         case .pinChange(let newPIN):
+            // The PIN of the card presented: no account named, the holder's own.
+            if let refusal = try await refused(.pinChange, [], "pin.change", [:]) {
+                return refusal
+            }
             guard CredentialHasher.isValidPIN(newPIN) else {
                 return try await self.refuse(
                     .invalidTransaction,
@@ -474,19 +507,28 @@ public struct Bank: Sendable {
                 cardID: holder.cardID,
                 userID: holder.userID,
                 newHash: hash,
-                actor: actor
+                actor: actor,
+                panDigest: card.digest,
+                sessionID: session
             )
             return BankAnswer(code: code)
         }
     }
 
     /// A reversal advice (0420/0421) from a terminal: the original is named by its STAN and
-    /// transmission time; `dispensed` is field 95's actual amount (nil: nothing was dispensed).
+    /// transmission time; `dispensed` is field 95's actual amount (nil: nothing was dispensed). The advice
+    /// must agree with its original: the transaction type (`kind`, field 3; nil for a type that moves no
+    /// money), the amount it asked for (field 4) and, for an approved original, the card (field 2). The
+    /// store matches and reverses in one transaction; an advice that disagrees is answered 12 with the
+    /// field (`ReversalResult.mismatch`) and nothing is done. An original that is not found, or was
+    /// refused, moved nothing: it has no card to disagree with, and the advice is acknowledged.
     public func reverse(
         key: IdempotencyKey,
         originalSTAN: String,
         originalTransmitted: String,
+        kind: PostingKind?,
         originalAmount: Int64,
+        card: PresentedCard?,
         dispensed: Int64?,
         ip: String?
     ) async throws -> ReversalResult {
@@ -497,52 +539,28 @@ public struct Bank: Sendable {
         let digest = RequestDigest.of([
             "reversal", originalSTAN, originalTransmitted, String(originalAmount), dispensed.map(String.init) ?? "-",
         ])
-        return try await self.records.reverse(
+        switch try await self.records.reverse(
             actor: actor,
             key: key,
             digest: digest,
             originalSTAN: originalSTAN,
             originalTransmitted: originalTransmitted,
-            dispensed: dispensed
-        )
-    }
-
-    /// Where a reversal advice disagrees with the original it names (its kind, field 3; its amount,
-    /// field 4; for an approved original its card, field 2, through the original's request digest);
-    /// nil when it agrees.
-    /// An original that is not found, or was refused, moved nothing: there is nothing to disagree
-    /// with, and the advice is acknowledged as before.
-    public func reversalMismatch(
-        terminal: String,
-        originalSTAN: String,
-        originalTransmitted: String,
-        kind: PostingKind?,
-        amount: Int64?,
-        card: PresentedCard?
-    ) async throws -> ReversalMismatch? {
-        guard
-            let original = try await self.records.reversalOriginal(
-                terminal: terminal,
-                stan: originalSTAN,
-                transmitted: originalTransmitted
+            dispensed: dispensed,
+            kind: kind,
+            amount: originalAmount,
+            panDigest: card?.digest
+        ) {
+        case .done(let result):
+            return result
+        case .mismatch(let field, let originalKind):
+            return ReversalResult(
+                code: .invalidTransaction,
+                transactionID: nil,
+                reversedAmount: 0,
+                replayed: false,
+                mismatch: ReversalMismatch(field: field, originalKind: originalKind)
             )
-        else { return nil }
-        if kind?.rawValue != original.kind {
-            return ReversalMismatch(field: 3, detail: "the original is a \(original.kind)")
         }
-        if amount != original.amount { return ReversalMismatch(field: 4, detail: "not the original's amount") }
-        if original.responseCode.isApproved {
-            let digest = card.map { card in
-                RequestDigest.of(
-                    [original.kind, String(original.amount), Hex.lowercase(card.digest)]
-                        + [original.from, original.to].compactMap { $0 }
-                )
-            }
-            if digest != original.requestDigest {
-                return ReversalMismatch(field: 2, detail: "not the original's card")
-            }
-        }
-        return nil
     }
 
     // MARK: Staff
@@ -796,10 +814,5 @@ public struct Bank: Sendable {
         try await self.threadPool.runIfActive { [hasher] in
             try hasher.hashPIN(pan: pan, pin: pin)
         }
-    }
-
-    static func isoDate(_ date: Date) -> String {
-        let day = CivilDate(unixSeconds: Int(date.timeIntervalSince1970))
-        return String(format: "%04d-%02d-%02d", day.year, day.month, day.day)
     }
 }

@@ -1,9 +1,10 @@
 public import ATM87
 public import Foundation
 
-// The bank's records as the bank API reads and writes them: the value types, the one error for "no
-// database now", and `BankRecords`, the store's interface. The PostgreSQL store (`CashpointStore`)
-// implements it, one SQL function per operation; nothing here knows PostgreSQL.
+// The bank's records as the bank API reads and writes them: the value types and `BankRecords`, the
+// store's interface. The PostgreSQL store (`CashpointStore`) implements it, one SQL function per
+// operation; nothing here knows PostgreSQL. The one error for "no database now" is CashpointDatabase's
+// `DatabaseUnavailable`.
 
 /// Who acts, as the database records it: the role for row-level security and the permission checks,
 /// the user (a customer context is tied to its user), and the actor, device and address for the
@@ -104,19 +105,25 @@ public struct CardSessionKey: Sendable, Hashable {
     }
 }
 
-/// The card session may not go on, and nothing was done: the card's state as the database found it
-/// (`cardID` nil: no such card any more). The card rules (`CardRules`) choose the answer.
+/// The card session may not go on, and nothing was done: the facts the store found (`CardSessionState`).
+/// The card rules (`CardRules`) choose the answer.
 public struct CardSessionRefused: Error, Sendable, Hashable {
-    public var cardID: Int64?
-    public var status: String?
-    public var userLocked: Bool
-    public var ended: Bool
+    public var state: CardSessionState
 
-    public init(cardID: Int64?, status: String?, userLocked: Bool, ended: Bool) {
-        self.cardID = cardID
+    public init(_ state: CardSessionState) {
+        self.state = state
+    }
+}
+
+/// What recording a PIN check left: the card's try counter and its status (`blocked` when this check
+/// was the last wrong one allowed, or when the card was blocked meanwhile and the check not counted).
+public struct PINAttempt: Sendable, Hashable {
+    public var tries: Int
+    public var status: String
+
+    public init(tries: Int, status: String) {
+        self.tries = tries
         self.status = status
-        self.userLocked = userLocked
-        self.ended = ended
     }
 }
 
@@ -125,13 +132,30 @@ public struct ReversalResult: Sendable, Hashable {
     public var transactionID: Int64?
     public var reversedAmount: Int64
     public var replayed: Bool
+    /// The field in which the advice disagrees with its original (the answer is then 12, and nothing was
+    /// done or recorded); nil when it agrees.
+    public var mismatch: ReversalMismatch?
 
-    public init(code: ResponseCode, transactionID: Int64?, reversedAmount: Int64, replayed: Bool) {
+    public init(
+        code: ResponseCode,
+        transactionID: Int64?,
+        reversedAmount: Int64,
+        replayed: Bool,
+        mismatch: ReversalMismatch? = nil
+    ) {
         self.code = code
         self.transactionID = transactionID
         self.reversedAmount = reversedAmount
         self.replayed = replayed
+        self.mismatch = mismatch
     }
+}
+
+/// What the store did with a reversal advice: its answer, or nothing at all because the advice
+/// disagrees with its original in field 2, 3 or 4 (`originalKind`: the original's transaction type).
+public enum StoredReversal: Sendable, Hashable {
+    case done(ReversalResult)
+    case mismatch(field: Int, originalKind: String)
 }
 
 public struct CardRecord: Sendable, Hashable {
@@ -140,8 +164,8 @@ public struct CardRecord: Sendable, Hashable {
     public var pinHash: String
     public var status: String
     public var pinTries: Int
-    /// The last day the card is valid (ISO date, YYYY-MM-DD).
-    public var expiry: String
+    /// Past its last valid day, by the database's date.
+    public var expired: Bool
     public var maxPINTries: Int
     public var maskedPAN: String
     public var userLocked: Bool
@@ -152,7 +176,7 @@ public struct CardRecord: Sendable, Hashable {
         pinHash: String,
         status: String,
         pinTries: Int,
-        expiry: String,
+        expired: Bool,
         maxPINTries: Int,
         maskedPAN: String,
         userLocked: Bool
@@ -162,11 +186,14 @@ public struct CardRecord: Sendable, Hashable {
         self.pinHash = pinHash
         self.status = status
         self.pinTries = pinTries
-        self.expiry = expiry
+        self.expired = expired
         self.maxPINTries = maxPINTries
         self.maskedPAN = maskedPAN
         self.userLocked = userLocked
     }
+
+    /// Its state, for the card rules.
+    public var state: CardState { CardState(status: self.status, expired: self.expired, userLocked: self.userLocked) }
 }
 
 public struct StatementLine: Sendable, Hashable {
@@ -315,33 +342,6 @@ public struct StaffRecord: Sendable, Hashable {
     }
 }
 
-/// What a reversal advice must agree with: the original posting it names.
-public struct ReversalOriginal: Sendable, Hashable {
-    public var kind: String
-    public var amount: Int64
-    public var responseCode: ResponseCode
-    public var requestDigest: [UInt8]
-    /// The customer accounts it was asked for (nil when not known).
-    public var from: String?
-    public var to: String?
-
-    public init(
-        kind: String,
-        amount: Int64,
-        responseCode: ResponseCode,
-        requestDigest: [UInt8],
-        from: String?,
-        to: String?
-    ) {
-        self.kind = kind
-        self.amount = amount
-        self.responseCode = responseCode
-        self.requestDigest = requestDigest
-        self.from = from
-        self.to = to
-    }
-}
-
 /// The answer to a replenishment (0600 REPLENISH).
 public struct ReplenishmentResult: Sendable, Hashable {
     public var code: ResponseCode
@@ -407,35 +407,6 @@ public struct TerminalKeyRecord: Sendable, Hashable {
     }
 }
 
-/// The database could not be used: the one error for "no database now", whoever finds it (a command's
-/// first connection, the switch's health probe, a pooled connection lost mid-request). `reason` says in
-/// words what was tried and what answered; the switch answers `kind`'s response code (docs/protocol.md).
-public struct DatabaseUnavailable: Error, CustomStringConvertible, Sendable, Hashable {
-    public enum Kind: String, Sendable, Hashable {
-        /// No server answers at the address (refused, timed out, or the probe failed): 91.
-        case unreachable
-        /// The server refused the connection (authentication, no such database).
-        case refused
-        /// The connection was lost or the server ended the session: 91.
-        case connectionLost
-        /// The server is reachable, but the request did not finish within the switch's deadline: 96.
-        case deadlineExceeded
-    }
-
-    public var kind: Kind
-    public var reason: String
-    /// The database's own error code (PostgreSQL's SQLSTATE), when it gave one.
-    public var sqlState: String?
-
-    public init(_ kind: Kind, reason: String, sqlState: String? = nil) {
-        self.kind = kind
-        self.reason = reason
-        self.sqlState = sqlState
-    }
-
-    public var description: String { self.reason }
-}
-
 /// The bank's records: every read and write the bank API makes, each one transaction of the store.
 /// Failures are typed: `StoreError` for a refusal by the store's rules, `DatabaseUnavailable` when the
 /// store cannot be reached, `CardSessionRefused` when a card session may not go on.
@@ -452,15 +423,19 @@ public protocol BankRecords: Sendable {
         to: String?,
         session: CardSessionKey?
     ) async throws -> PostingResult
+    /// Matches the advice against its original (`kind`: field 3's type, nil for one that moves no money;
+    /// `amount`: field 4; `panDigest`: the card of field 2) and reverses it, in one transaction.
     func reverse(
         actor: ActorContext,
         key: IdempotencyKey,
         digest: [UInt8],
         originalSTAN: String,
         originalTransmitted: String,
-        dispensed: Int64?
-    ) async throws -> ReversalResult
-    func reversalOriginal(terminal: String, stan: String, transmitted: String) async throws -> ReversalOriginal?
+        dispensed: Int64?,
+        kind: PostingKind?,
+        amount: Int64,
+        panDigest: [UInt8]?
+    ) async throws -> StoredReversal
     func balance(
         actor: ActorContext,
         cardID: Int64?,
@@ -494,9 +469,18 @@ public protocol BankRecords: Sendable {
     // Cards and PINs
     func card(panDigest: [UInt8]) async throws -> CardRecord?
     func accounts(ofCard cardID: Int64) async throws -> [String]
-    func recordPINAttempt(cardID: Int64, ok: Bool, actor: ActorContext) async throws -> (ResponseCode, Int)
+    func recordPINAttempt(cardID: Int64, ok: Bool, actor: ActorContext) async throws -> PINAttempt
     func recordCardRefusal(cardID: Int64?, code: ResponseCode, reason: String, actor: ActorContext) async throws
-    func changePIN(cardID: Int64, userID: Int64, newHash: String, actor: ActorContext) async throws -> ResponseCode
+    /// Checks the card (by the PAN digest presented) and, within a card session (`sessionID`), the session
+    /// first, as `post` does: `CardSessionRefused` when the card may not be used now.
+    func changePIN(
+        cardID: Int64,
+        userID: Int64,
+        newHash: String,
+        actor: ActorContext,
+        panDigest: [UInt8],
+        sessionID: String?
+    ) async throws -> ResponseCode
 
     // Staff and administration
     func staff(userName: String) async throws -> StaffRecord?

@@ -1,4 +1,3 @@
-public import CashpointBank
 public import Logging
 import PostgresNIO
 

@@ -26,32 +26,4 @@ extension BankStore {
     public func allocateCardSerial(actor: ActorContext) async throws -> Int64 {
         try await self.scalar("SELECT bank.allocate_card_serial(\(actor.role.rawValue))")
     }
-
-    /// The posting a reversal advice names, or nil when there is none.
-    public func reversalOriginal(terminal: String, stan: String, transmitted: String) async throws
-        -> ReversalOriginal?
-    {
-        try await self.retrying {
-            let rows = try await self.client.query(
-                """
-                SELECT kind, amount, response_code, request_digest, from_no, to_no
-                FROM bank.reversal_original(\(terminal), \(stan), \(transmitted))
-                """,
-                logger: self.logger
-            )
-            for try await (kind, amount, code, digest, from, to) in rows.decode(
-                (String, Int64, String, ByteBuffer, String?, String?).self
-            ) {
-                return ReversalOriginal(
-                    kind: kind,
-                    amount: amount,
-                    responseCode: ResponseCode(rawValue: code),
-                    requestDigest: Array(digest.readableBytesView),
-                    from: from,
-                    to: to
-                )
-            }
-            return nil
-        }
-    }
 }

@@ -57,7 +57,7 @@ public struct BankStore: BankRecords {
                 try await self.committed { connection in
                     for try await row in try await connection.execute(statement, logger: self.logger) {
                         guard let code = row.0 else {
-                            throw CardSessionRefused(cardID: row.5, status: row.6, userLocked: row.7, ended: row.8)
+                            throw Self.refused(card: row.5, status: row.6, expired: row.7, locked: row.8, ended: row.9)
                         }
                         return PostingResult(
                             code: ResponseCode(rawValue: code),
@@ -96,25 +96,40 @@ public struct BankStore: BankRecords {
         digest: [UInt8],
         originalSTAN: String,
         originalTransmitted: String,
-        dispensed: Int64?
-    ) async throws -> ReversalResult {
+        dispensed: Int64?,
+        kind: PostingKind?,
+        amount: Int64,
+        panDigest: [UInt8]?
+    ) async throws -> StoredReversal {
         try await self.retrying {
             try await self.committed { connection in
                 let rows = try await connection.query(
                     """
-                    SELECT response_code, transaction_id, reversed_amount, replayed FROM bank.reverse(
+                    SELECT response_code, transaction_id, reversed_amount, replayed, mismatch_field, original_kind
+                    FROM bank.reverse(
                         \(actor.name), \(actor.ip), \(actor.device),
                         \(key.terminal), \(key.stan), \(key.transmitted), \(ByteBuffer(bytes: digest)),
-                        \(originalSTAN), \(originalTransmitted), \(dispensed))
+                        \(originalSTAN), \(originalTransmitted), \(dispensed),
+                        \(kind?.rawValue), \(amount), \(panDigest.map { ByteBuffer(bytes: $0) }))
                     """,
                     logger: self.logger
                 )
-                for try await (code, txn, reversed, replayed) in rows.decode((String, Int64?, Int64, Bool).self) {
-                    return ReversalResult(
-                        code: ResponseCode(rawValue: code),
-                        transactionID: txn,
-                        reversedAmount: reversed,
-                        replayed: replayed
+                for try await (code, txn, reversed, replayed, field, originalKind) in rows.decode(
+                    (String?, Int64?, Int64, Bool, Int?, String?).self
+                ) {
+                    guard let code else {
+                        guard let field else {
+                            throw StoreError(kind: .unavailable, detail: "bank.reverse returned neither answer nor mismatch")
+                        }
+                        return .mismatch(field: field, originalKind: originalKind ?? "")
+                    }
+                    return .done(
+                        ReversalResult(
+                            code: ResponseCode(rawValue: code),
+                            transactionID: txn,
+                            reversedAmount: reversed,
+                            replayed: replayed
+                        )
                     )
                 }
                 throw StoreError(kind: .unavailable, detail: "bank.reverse returned no row")
@@ -143,7 +158,7 @@ public struct BankStore: BankRecords {
             return try await self.retrying {
                 for try await row in try await self.client.execute(statement, logger: self.logger) {
                     guard let code = row.0 else {
-                        throw CardSessionRefused(cardID: row.2, status: row.3, userLocked: row.4, ended: row.5)
+                        throw Self.refused(card: row.2, status: row.3, expired: row.4, locked: row.5, ended: row.6)
                     }
                     return (ResponseCode(rawValue: code), row.1)
                 }
@@ -177,7 +192,7 @@ public struct BankStore: BankRecords {
                 if let session {
                     """
                     SELECT response_code, line_id, at, kind, amount, balance_after,
-                        card_id, card_status, user_locked, session_ended
+                        card_id, card_status, card_expired, user_locked, session_ended
                     FROM bank.session_statement(
                         \(ByteBuffer(bytes: session.panDigest)), \(session.sessionID),
                         \(actor.role.rawValue), \(actor.userID), \(cardID), \(account), \(count)::int,
@@ -186,7 +201,7 @@ public struct BankStore: BankRecords {
                 } else {
                     """
                     SELECT response_code, line_id, at, kind, amount, balance_after,
-                        NULL::bigint, NULL::text, false, false
+                        NULL::bigint, NULL::text, false, false, false
                     FROM bank.mini_statement(
                         \(actor.role.rawValue), \(actor.userID), \(cardID), \(account), \(count)::int,
                         \(actor.name), \(actor.ip), \(actor.device))
@@ -195,11 +210,11 @@ public struct BankStore: BankRecords {
             let rows = try await self.client.query(call, logger: self.logger)
             var code = ResponseCode.systemMalfunction
             var lines: [StatementLine] = []
-            for try await (rowCode, id, at, kind, amount, balance, card, status, locked, ended) in rows.decode(
-                (String?, Int64?, Date?, String?, Int64?, Int64?, Int64?, String?, Bool, Bool).self
+            for try await (rowCode, id, at, kind, amount, balance, card, status, expired, locked, ended) in rows.decode(
+                (String?, Int64?, Date?, String?, Int64?, Int64?, Int64?, String?, Bool, Bool, Bool).self
             ) {
                 guard let rowCode else {
-                    throw CardSessionRefused(cardID: card, status: status, userLocked: locked, ended: ended)
+                    throw Self.refused(card: card, status: status, expired: expired, locked: locked, ended: ended)
                 }
                 code = ResponseCode(rawValue: rowCode)
                 if let id, let at, let kind, let amount, let balance {
@@ -218,13 +233,13 @@ public struct BankStore: BankRecords {
         try await self.retrying {
             let rows = try await self.client.query(
                 """
-                SELECT card_id, user_id, pin_hash, status, pin_tries, expiry::text, max_pin_tries, pan_masked, user_locked
+                SELECT card_id, user_id, pin_hash, status, pin_tries, expired, max_pin_tries, pan_masked, user_locked
                 FROM bank.card_by_digest(\(ByteBuffer(bytes: panDigest)))
                 """,
                 logger: self.logger
             )
-            for try await (id, user, hash, status, tries, expiry, maxTries, masked, locked) in rows.decode(
-                (Int64, Int64, String, String, Int, String, Int, String, Bool).self
+            for try await (id, user, hash, status, tries, expired, maxTries, masked, locked) in rows.decode(
+                (Int64, Int64, String, String, Int, Bool, Int, String, Bool).self
             ) {
                 return CardRecord(
                     cardID: id,
@@ -232,7 +247,7 @@ public struct BankStore: BankRecords {
                     pinHash: hash,
                     status: status,
                     pinTries: tries,
-                    expiry: expiry,
+                    expired: expired,
                     maxPINTries: maxTries,
                     maskedPAN: masked,
                     userLocked: locked
@@ -255,18 +270,18 @@ public struct BankStore: BankRecords {
         }
     }
 
-    /// Records a PIN check; answers 00, 55, or 75 (blocked now or before).
-    public func recordPINAttempt(cardID: Int64, ok: Bool, actor: ActorContext) async throws -> (ResponseCode, Int) {
+    /// Records a PIN check: the try counter and the card's status after it (the bank answers from them).
+    public func recordPINAttempt(cardID: Int64, ok: Bool, actor: ActorContext) async throws -> PINAttempt {
         try await self.retrying {
             let rows = try await self.client.query(
                 """
-                SELECT response_code, pin_tries FROM bank.record_pin_attempt(
+                SELECT pin_tries, status FROM bank.record_pin_attempt(
                     \(cardID), \(ok), \(actor.name), \(actor.ip), \(actor.device))
                 """,
                 logger: self.logger
             )
-            for try await (code, tries) in rows.decode((String, Int).self) {
-                return (ResponseCode(rawValue: code), tries)
+            for try await (tries, status) in rows.decode((Int, String).self) {
+                return PINAttempt(tries: tries, status: status)
             }
             throw StoreError(kind: .unavailable, detail: "bank.record_pin_attempt returned no row")
         }
@@ -288,16 +303,27 @@ public struct BankStore: BankRecords {
         cardID: Int64,
         userID: Int64,
         newHash: String,
-        actor: ActorContext
+        actor: ActorContext,
+        panDigest: [UInt8],
+        sessionID: String?
     ) async throws -> ResponseCode {
         try await self.retrying {
             let rows = try await self.client.query(
                 """
-                SELECT bank.change_pin(\(cardID), \(userID), \(newHash), \(actor.name), \(actor.ip), \(actor.device))
+                SELECT response_code, card_id, card_status, card_expired, user_locked, session_ended
+                FROM bank.change_pin(\(cardID), \(userID), \(newHash), \(actor.name), \(actor.ip), \(actor.device),
+                    \(ByteBuffer(bytes: panDigest)), \(sessionID))
                 """,
                 logger: self.logger
             )
-            for try await code in rows.decode(String.self) { return ResponseCode(rawValue: code) }
+            for try await (code, card, status, expired, locked, ended) in rows.decode(
+                (String?, Int64?, String?, Bool, Bool, Bool).self
+            ) {
+                guard let code else {
+                    throw Self.refused(card: card, status: status, expired: expired, locked: locked, ended: ended)
+                }
+                return ResponseCode(rawValue: code)
+            }
             throw StoreError(kind: .unavailable, detail: "bank.change_pin returned no row")
         }
     }
@@ -569,6 +595,17 @@ public struct BankStore: BankRecords {
         }
     }
 
+    /// A card session that may not go on, from the facts a session call's row returns.
+    static func refused(card: Int64?, status: String?, expired: Bool, locked: Bool, ended: Bool) -> CardSessionRefused {
+        CardSessionRefused(
+            CardSessionState(
+                cardID: card,
+                card: status.map { CardState(status: $0, expired: expired, userLocked: locked) },
+                ended: ended
+            )
+        )
+    }
+
     static func storeError(_ error: PSQLError) -> any Error {
         let message = error.serverInfo?[.message] ?? String(describing: error.code)
         let state = error.serverInfo?[.sqlState]
@@ -648,12 +685,12 @@ struct PostStatement: PostgresPreparedStatement {
 struct SessionPostStatement: PostgresPreparedStatement {
     static let sql = """
         SELECT response_code, transaction_id, balance_after, auth_code, replayed,
-            card_id, card_status, user_locked, session_ended
+            card_id, card_status, card_expired, user_locked, session_ended
         FROM bank.session_post(
             $1::text, $2::bigint, $3::bigint, $4::text, $5::text, $6::text, $7::text, $8::text, $9::text,
             $10::bytea, $11::text, $12::bigint, $13::text, $14::text, $15::bytea, $16::text)
         """
-    typealias Row = (String?, Int64?, Int64?, String?, Bool, Int64?, String?, Bool, Bool)
+    typealias Row = (String?, Int64?, Int64?, String?, Bool, Int64?, String?, Bool, Bool, Bool)
 
     var posting: PostStatement
     var panDigest: ByteBuffer
@@ -674,11 +711,11 @@ struct SessionPostStatement: PostgresPreparedStatement {
 /// `bank.session_balance` as a prepared statement: a card session's balance inquiry in one call.
 struct SessionBalanceStatement: PostgresPreparedStatement {
     static let sql = """
-        SELECT response_code, balance, card_id, card_status, user_locked, session_ended
+        SELECT response_code, balance, card_id, card_status, card_expired, user_locked, session_ended
         FROM bank.session_balance($1::bytea, $2::text, $3::text, $4::bigint, $5::bigint, $6::text, $7::text,
             $8::text, $9::text)
         """
-    typealias Row = (String?, Int64?, Int64?, String?, Bool, Bool)
+    typealias Row = (String?, Int64?, Int64?, String?, Bool, Bool, Bool)
 
     var panDigest: ByteBuffer
     var sessionID: String

@@ -74,17 +74,40 @@ public struct RepeatableMigration: Sendable, Hashable {
     static let folder = "functions"
     static let requiresPrefix = "-- requires:"
 
+    /// Whether one of its statements is a DROP (of its own function under an old signature, say).
+    var drops: Bool {
+        get throws {
+            try SQLScript.statements(self.sql).contains { statement in
+                // The statement's first word after its leading comment lines.
+                let code = statement.split(whereSeparator: \.isNewline).map { String($0).trimmingWhitespace() }
+                    .first { !$0.isEmpty && !$0.hasPrefix("--") }
+                let word = code?.split(whereSeparator: \.isWhitespace).first
+                return word?.uppercased() == "DROP"
+            }
+        }
+    }
+
     /// The repeatables shipped with this build, in the order they are applied.
     public static func bundled() throws -> [RepeatableMigration] {
         let files = try Migrator.bundledFiles(in: Self.folder)
         return try Self.ordered(files.map { RepeatableMigration(name: String($0.file.dropLast(4)), sql: $0.sql) })
     }
 
-    /// The order of application: by name, except that a file comes after those it requires.
+    /// The order of application: by name, except that a file comes after those it requires. A file that
+    /// drops a function is refused (`MigrationError.Kind.functionFileDrops`): it holds its function's
+    /// current definition and nothing else, and a change of arguments or return type drops the old
+    /// function in a versioned migration, which runs before every file.
     public static func ordered(_ repeatables: [RepeatableMigration]) throws -> [RepeatableMigration] {
         var waiting = Dictionary(grouping: repeatables, by: \.name)
         if let twice = waiting.first(where: { $0.value.count > 1 }) {
             throw MigrationError(reason: "two repeatable migrations are named \(twice.key)")
+        }
+        for repeatable in repeatables where try repeatable.drops {
+            throw MigrationError(
+                reason: "\(repeatable.file) drops a function: a function's file only defines it (CREATE OR "
+                    + "REPLACE); drop an old signature in a new versioned migration instead",
+                kind: .functionFileDrops(file: repeatable.file)
+            )
         }
         for repeatable in repeatables {
             for name in repeatable.requires where waiting[name] == nil {
@@ -112,7 +135,21 @@ public struct RepeatableMigration: Sendable, Hashable {
 }
 
 public struct MigrationError: Error, CustomStringConvertible, Sendable {
+    public enum Kind: Sendable, Hashable {
+        /// A function's file (`functions/NAME.sql`) drops a function.
+        case functionFileDrops(file: String)
+        /// Anything else: `reason` says what.
+        case other
+    }
+
     public var reason: String
+    public var kind: Kind
+
+    public init(reason: String, kind: Kind = .other) {
+        self.reason = reason
+        self.kind = kind
+    }
+
     public var description: String { self.reason }
 }
 
@@ -239,9 +276,12 @@ public enum Migrator {
             report.applied.append(migration.version)
         }
         // After every versioned migration, so a function's file sees the tables and types as they are now.
+        // A file runs when it changed, and also when its function is missing: a versioned migration
+        // dropped it (to change its arguments or return type) and the file is its current definition.
         let current = try await Self.recordedRepeatables(connection, logger: logger)
+        let defined = try await Self.definedFunctions(connection, logger: logger)
         for repeatable in repeatables {
-            guard current[repeatable.name] != repeatable.checksum else {
+            guard current[repeatable.name] != repeatable.checksum || !defined.contains(repeatable.name) else {
                 report.currentRepeatables.append(repeatable.name)
                 continue
             }
@@ -290,6 +330,17 @@ public enum Migrator {
         return recorded
     }
 
+    /// The names of the functions schema `bank` has (none before the first migration made it).
+    static func definedFunctions(_ connection: PostgresConnection, logger: Logger) async throws -> Set<String> {
+        let rows = try await connection.query(
+            "SELECT proname::text FROM pg_proc WHERE pronamespace = to_regnamespace('bank')",
+            logger: logger
+        )
+        var names: Set<String> = []
+        for try await name in rows.decode(String.self) { names.insert(name) }
+        return names
+    }
+
     /// The statement that sets the switch role's password: with its SCRAM-SHA-256 verifier, computed
     /// here, so the password itself never reaches the server or its statement log.
     public static func setPassword(_ password: String) throws -> String {
@@ -322,7 +373,7 @@ public struct SchemaNotReady: Error, CustomStringConvertible, Sendable, Hashable
         /// Migrations of this build that the database has not had.
         case behind(missing: [Int])
         /// Function files of this build (repeatable migrations, by name) that the database has not had as
-        /// they are in this build: new, or different from the ones last applied.
+        /// they are in this build: new, different from the ones last applied, or their function missing.
         case functionsNotCurrent(names: [String])
         /// The bookkeeping tables exist but this role may not read them (migrated by a build that did not
         /// grant it).
@@ -360,8 +411,8 @@ public struct SchemaNotReady: Error, CustomStringConvertible, Sendable, Hashable
 
 extension Migrator {
     /// Throws `SchemaNotReady` unless every one of `migrations` is recorded as applied in the database and
-    /// every one of `repeatables` as applied with its present checksum. Reads only the catalog and the
-    /// bookkeeping tables, so the switch's role can run it.
+    /// every one of `repeatables` as applied with its present checksum, its function there. Reads only the
+    /// catalog and the bookkeeping tables, so the switch's role can run it.
     public static func check(
         connection: PostgresConnection,
         migrations: [Migration],
@@ -395,7 +446,10 @@ extension Migrator {
         guard missing.isEmpty else {
             throw SchemaNotReady(kind: recorded.isEmpty ? .notMigrated : .behind(missing: missing), database: database)
         }
-        let stale = try RepeatableMigration.ordered(repeatables).filter { current[$0.name] != $0.checksum }
+        let defined = try await Self.definedFunctions(connection, logger: logger)
+        let stale = try RepeatableMigration.ordered(repeatables).filter {
+            current[$0.name] != $0.checksum || !defined.contains($0.name)
+        }
         guard stale.isEmpty else {
             throw SchemaNotReady(kind: .functionsNotCurrent(names: stale.map(\.name)), database: database)
         }

@@ -226,7 +226,7 @@ ALTER FUNCTION bank.audit(p_actor text, p_action text, p_outcome text, p_details
 -- Name: balance(text, bigint, bigint, text, text, text, text, bytea, text); Type: FUNCTION; Schema: bank; Owner: cashpoint_owner
 --
 
-CREATE FUNCTION bank.balance(p_role text, p_user_id bigint, p_card_id bigint, p_account_no text, p_actor text, p_ip text, p_device text, p_pan_digest bytea DEFAULT NULL::bytea, p_jti text DEFAULT NULL::text) RETURNS TABLE(response_code text, balance bigint, currency text, card_id bigint, card_status text, user_locked boolean, session_ended boolean)
+CREATE FUNCTION bank.balance(p_role text, p_user_id bigint, p_card_id bigint, p_account_no text, p_actor text, p_ip text, p_device text, p_pan_digest bytea DEFAULT NULL::bytea, p_jti text DEFAULT NULL::text) RETURNS TABLE(response_code text, balance bigint, currency text, card_id bigint, card_status text, card_expired boolean, user_locked boolean, session_ended boolean)
     LANGUAGE plpgsql SECURITY DEFINER
     SET search_path TO 'pg_catalog', 'bank'
     SET plan_cache_mode TO 'force_generic_plan'
@@ -243,6 +243,7 @@ BEGIN
         IF FOUND THEN
             card_id := v_state.card_id;
             card_status := v_state.status;
+            card_expired := v_state.expired;
             user_locked := v_state.user_locked;
             session_ended := v_state.ended;
             RETURN NEXT;
@@ -250,6 +251,7 @@ BEGIN
         END IF;
         card_id := p_card_id;
         card_status := 'active';
+        card_expired := false;
         user_locked := false;
         session_ended := false;
     END IF;
@@ -315,14 +317,15 @@ ALTER FUNCTION bank.card_accounts_of(p_card_id bigint) OWNER TO cashpoint_owner;
 -- Name: card_by_digest(bytea); Type: FUNCTION; Schema: bank; Owner: cashpoint_owner
 --
 
-CREATE FUNCTION bank.card_by_digest(p_pan_digest bytea) RETURNS TABLE(card_id bigint, user_id bigint, pin_hash text, status text, pin_tries integer, expiry date, max_pin_tries integer, pan_masked text, user_locked boolean)
+CREATE FUNCTION bank.card_by_digest(p_pan_digest bytea) RETURNS TABLE(card_id bigint, user_id bigint, pin_hash text, status text, pin_tries integer, expired boolean, max_pin_tries integer, pan_masked text, user_locked boolean)
     LANGUAGE plpgsql SECURITY DEFINER
     SET search_path TO 'pg_catalog', 'bank'
     AS $$
 BEGIN
     PERFORM bank.set_context('system', NULL);
     RETURN QUERY
-    SELECT c.id, c.user_id, c.pin_hash, c.status, c.pin_tries, c.expiry, s.max_pin_tries, c.pan_masked, u.locked
+    SELECT c.id, c.user_id, c.pin_hash, c.status, c.pin_tries, c.expiry < current_date, s.max_pin_tries,
+        c.pan_masked, u.locked
     FROM bank.cards c JOIN bank.users u ON u.id = c.user_id CROSS JOIN bank.settings s
     WHERE c.pan_digest = p_pan_digest;
 END
@@ -331,61 +334,54 @@ $$;
 ALTER FUNCTION bank.card_by_digest(p_pan_digest bytea) OWNER TO cashpoint_owner;
 
 --
--- Name: card_session(bytea, text); Type: FUNCTION; Schema: bank; Owner: cashpoint_owner
---
-
-CREATE FUNCTION bank.card_session(p_pan_digest bytea, p_jti text) RETURNS TABLE(card_id bigint, status text, user_locked boolean, ended boolean)
-    LANGUAGE plpgsql SECURITY DEFINER
-    SET search_path TO 'pg_catalog', 'bank'
-    AS $$
-BEGIN
-    PERFORM bank.set_context('system', NULL);
-    RETURN QUERY
-    SELECT c.id, c.status, u.locked, EXISTS (SELECT 1 FROM bank.ended_sessions e WHERE e.jti = p_jti)
-    FROM bank.cards c JOIN bank.users u ON u.id = c.user_id
-    WHERE c.pan_digest = p_pan_digest;
-END
-$$;
-
-ALTER FUNCTION bank.card_session(p_pan_digest bytea, p_jti text) OWNER TO cashpoint_owner;
-
---
 -- Name: card_session_refused(bytea, text, bigint); Type: FUNCTION; Schema: bank; Owner: cashpoint_owner
 --
 
-CREATE FUNCTION bank.card_session_refused(p_pan_digest bytea, p_jti text, p_card_id bigint) RETURNS TABLE(card_id bigint, status text, user_locked boolean, ended boolean)
+CREATE FUNCTION bank.card_session_refused(p_pan_digest bytea, p_jti text, p_card_id bigint) RETURNS TABLE(card_id bigint, status text, expired boolean, user_locked boolean, ended boolean)
     LANGUAGE sql STABLE
     AS $$
-    SELECT c.id, c.status, u.locked, s.ended
+    SELECT c.id, c.status, c.expiry < current_date, u.locked, s.ended
     FROM (SELECT EXISTS (SELECT 1 FROM bank.ended_sessions e WHERE e.jti = p_jti) AS ended) s
     LEFT JOIN (bank.cards c JOIN bank.users u ON u.id = c.user_id) ON c.pan_digest = p_pan_digest
-    WHERE c.id IS DISTINCT FROM p_card_id OR c.status <> 'active' OR u.locked OR s.ended
+    WHERE c.id IS DISTINCT FROM p_card_id OR c.status <> 'active' OR c.expiry < current_date OR u.locked OR s.ended
 $$;
 
 ALTER FUNCTION bank.card_session_refused(p_pan_digest bytea, p_jti text, p_card_id bigint) OWNER TO cashpoint_owner;
 
 --
--- Name: change_pin(bigint, bigint, text, text, text, text); Type: FUNCTION; Schema: bank; Owner: cashpoint_owner
+-- Name: change_pin(bigint, bigint, text, text, text, text, bytea, text); Type: FUNCTION; Schema: bank; Owner: cashpoint_owner
 --
 
-CREATE FUNCTION bank.change_pin(p_card_id bigint, p_user_id bigint, p_new_hash text, p_actor text, p_ip text, p_device text) RETURNS text
+CREATE FUNCTION bank.change_pin(p_card_id bigint, p_user_id bigint, p_new_hash text, p_actor text, p_ip text, p_device text, p_pan_digest bytea, p_jti text) RETURNS TABLE(response_code text, card_id bigint, card_status text, card_expired boolean, user_locked boolean, session_ended boolean)
     LANGUAGE plpgsql SECURITY DEFINER
     SET search_path TO 'pg_catalog', 'bank'
     AS $$
 DECLARE
+    v_state record;
     v_count int;
 BEGIN
+    -- The system context reads the card (the cards' row-level security); its row is locked first, so
+    -- the check and the change see the same card.
+    PERFORM bank.set_context('system', NULL);
+    PERFORM 1 FROM bank.cards c WHERE c.id = p_card_id FOR UPDATE;
+    SELECT * INTO v_state FROM bank.card_session_refused(p_pan_digest, p_jti, p_card_id);
+    IF FOUND THEN
+        RETURN QUERY SELECT NULL::text, v_state.card_id, v_state.status, v_state.expired, v_state.user_locked,
+            v_state.ended;
+        RETURN;
+    END IF;
     PERFORM bank.set_context('customer', p_user_id);
-    UPDATE bank.cards c SET pin_hash = p_new_hash, pin_tries = 0
-    WHERE c.id = p_card_id AND c.status = 'active';
+    UPDATE bank.cards c SET pin_hash = p_new_hash, pin_tries = 0 WHERE c.id = p_card_id;
     GET DIAGNOSTICS v_count = ROW_COUNT;
-    PERFORM bank.audit(p_actor, 'pin.change', CASE WHEN v_count = 1 THEN '00' ELSE '62' END,
-        jsonb_build_object('card', p_card_id), p_ip, p_device);
-    RETURN CASE WHEN v_count = 1 THEN '00' ELSE '62' END;
+    IF v_count <> 1 THEN
+        RAISE EXCEPTION 'card % is not customer %''s', p_card_id, p_user_id USING ERRCODE = 'insufficient_privilege';
+    END IF;
+    PERFORM bank.audit(p_actor, 'pin.change', '00', jsonb_build_object('card', p_card_id), p_ip, p_device);
+    RETURN QUERY SELECT '00'::text, p_card_id, 'active'::text, false, false, false;
 END
 $$;
 
-ALTER FUNCTION bank.change_pin(p_card_id bigint, p_user_id bigint, p_new_hash text, p_actor text, p_ip text, p_device text) OWNER TO cashpoint_owner;
+ALTER FUNCTION bank.change_pin(p_card_id bigint, p_user_id bigint, p_new_hash text, p_actor text, p_ip text, p_device text, p_pan_digest bytea, p_jti text) OWNER TO cashpoint_owner;
 
 --
 -- Name: change_role(text, text, text, text, text, text); Type: FUNCTION; Schema: bank; Owner: cashpoint_owner
@@ -844,7 +840,7 @@ ALTER FUNCTION bank.period_figures(p_ids bigint[]) OWNER TO cashpoint_owner;
 -- Name: post(text, bigint, bigint, text, text, text, text, text, text, bytea, text, bigint, text, text, bytea, text); Type: FUNCTION; Schema: bank; Owner: cashpoint_owner
 --
 
-CREATE FUNCTION bank.post(p_role text, p_user_id bigint, p_card_id bigint, p_actor text, p_ip text, p_device text, p_terminal text, p_stan text, p_transmitted text, p_digest bytea, p_kind text, p_amount bigint, p_from text, p_to text, p_pan_digest bytea DEFAULT NULL::bytea, p_jti text DEFAULT NULL::text) RETURNS TABLE(response_code text, transaction_id bigint, balance_after bigint, auth_code text, replayed boolean, card_id bigint, card_status text, user_locked boolean, session_ended boolean)
+CREATE FUNCTION bank.post(p_role text, p_user_id bigint, p_card_id bigint, p_actor text, p_ip text, p_device text, p_terminal text, p_stan text, p_transmitted text, p_digest bytea, p_kind text, p_amount bigint, p_from text, p_to text, p_pan_digest bytea DEFAULT NULL::bytea, p_jti text DEFAULT NULL::text) RETURNS TABLE(response_code text, transaction_id bigint, balance_after bigint, auth_code text, replayed boolean, card_id bigint, card_status text, card_expired boolean, user_locked boolean, session_ended boolean)
     LANGUAGE plpgsql SECURITY DEFINER
     SET search_path TO 'pg_catalog', 'bank'
     SET plan_cache_mode TO 'force_generic_plan'
@@ -872,6 +868,7 @@ BEGIN
             replayed := false;
             card_id := v_state.card_id;
             card_status := v_state.status;
+            card_expired := v_state.expired;
             user_locked := v_state.user_locked;
             session_ended := v_state.ended;
             RETURN NEXT;
@@ -879,6 +876,7 @@ BEGIN
         END IF;
         card_id := p_card_id;
         card_status := 'active';
+        card_expired := false;
         user_locked := false;
         session_ended := false;
     END IF;
@@ -922,14 +920,21 @@ BEGIN
             END LOOP;
         END IF;
 
-        -- 2. The checks, in order; the first that fails names the response code.
+        -- 2. The checks, in order; the first that fails names the response code. A card moves money only
+        --    between accounts linked to it: the one it pays from or into, and for a transfer both (the
+        --    permission table's rule, CashpointBank.Permissions, checked again here). First, so that an
+        --    account that is not the card's is 57 whether or not it exists, as the permission table answers.
+        --    A customer context moves money only through a card.
         IF p_card_id IS NOT NULL THEN
             v_card_permitted := EXISTS (
                 SELECT 1 FROM bank.card_accounts ca
                 WHERE ca.card_id = p_card_id
-                  AND ca.account_id = CASE WHEN p_kind = 'deposit' THEN v_to.id ELSE v_from.id END);
+                  AND ca.account_id = CASE WHEN p_kind = 'deposit' THEN v_to.id ELSE v_from.id END)
+              AND (p_kind <> 'transfer' OR EXISTS (
+                SELECT 1 FROM bank.card_accounts ca WHERE ca.card_id = p_card_id AND ca.account_id = v_to.id));
         END IF;
         v_code := CASE
+            WHEN NOT v_card_permitted THEN '57'
             WHEN p_kind <> 'deposit' AND (v_from.id IS NULL OR v_from.kind <> 'customer') THEN '76'
             WHEN p_kind <> 'withdrawal' AND (v_to.id IS NULL OR (p_kind = 'deposit' AND v_to.kind <> 'customer')) THEN '77'
             WHEN p_kind <> 'transfer' AND v_cash.id IS NULL THEN '58'
@@ -937,8 +942,7 @@ BEGIN
             WHEN (v_from.id IS NOT NULL AND v_from.currency <> v_currency)
               OR (v_to.id IS NOT NULL AND v_to.currency <> v_currency) THEN '12'
             WHEN (v_from.id IS NOT NULL AND v_from.is_locked) OR (v_to.id IS NOT NULL AND v_to.is_locked) THEN '62'
-            WHEN NOT v_card_permitted THEN '57'
-            WHEN p_role = 'customer' AND p_kind = 'transfer' AND v_to.user_id IS DISTINCT FROM p_user_id THEN '57'
+            WHEN p_role = 'customer' AND p_card_id IS NULL THEN '57'
             WHEN p_kind <> 'deposit' AND v_from.balance < p_amount THEN '51'
             WHEN p_kind = 'withdrawal' AND p_role = 'customer'
               AND (CASE WHEN v_from.limits_day = current_date THEN v_from.withdrawn_today ELSE 0 END) + p_amount
@@ -954,14 +958,14 @@ BEGIN
     --    reversal that came first), the statement writes nothing at all, and step 4 answers.
     WITH txn AS (
         INSERT INTO bank.transactions AS t (terminal_id, stan, transmitted, request_digest, kind, amount,
-            response_code, auth_code, account_id, balance_after, actor)
+            response_code, auth_code, account_id, balance_after, actor, card_id)
         VALUES (p_terminal, p_stan, p_transmitted, p_digest, p_kind, greatest(coalesce(p_amount, 0), 0),
             v_code,
             CASE WHEN v_code = '00' THEN upper(substr(md5(random()::text || clock_timestamp()::text), 1, 6)) END,
             CASE WHEN p_kind = 'deposit' THEN v_to.id ELSE v_from.id END,
             CASE WHEN p_kind = 'deposit' THEN v_to.balance + CASE WHEN v_code = '00' THEN p_amount ELSE 0 END
                  ELSE v_from.balance - CASE WHEN v_code = '00' THEN p_amount ELSE 0 END END,
-            p_actor)
+            p_actor, p_card_id)
         ON CONFLICT (terminal_id, stan, transmitted) DO NOTHING
         RETURNING t.id, t.response_code, t.balance_after, t.auth_code
     ), moved AS (
@@ -1241,14 +1245,13 @@ ALTER FUNCTION bank.record_login(p_user_id bigint, p_ok boolean, p_actor text, p
 -- Name: record_pin_attempt(bigint, boolean, text, text, text); Type: FUNCTION; Schema: bank; Owner: cashpoint_owner
 --
 
-CREATE FUNCTION bank.record_pin_attempt(p_card_id bigint, p_ok boolean, p_actor text, p_ip text, p_device text) RETURNS TABLE(response_code text, pin_tries integer, status text)
+CREATE FUNCTION bank.record_pin_attempt(p_card_id bigint, p_ok boolean, p_actor text, p_ip text, p_device text) RETURNS TABLE(pin_tries integer, status text)
     LANGUAGE plpgsql SECURITY DEFINER
     SET search_path TO 'pg_catalog', 'bank'
     AS $$
 DECLARE
     v_card record;
     v_max int;
-    v_code text;
 BEGIN
     PERFORM bank.set_context('system', NULL);
     SELECT s.max_pin_tries INTO v_max FROM bank.settings s;
@@ -1256,32 +1259,28 @@ BEGIN
     IF v_card.id IS NULL THEN
         RAISE EXCEPTION 'no card %', p_card_id USING ERRCODE = 'no_data_found';
     END IF;
-    IF v_card.status <> 'active' THEN
-        v_code := '75';
-    ELSIF p_ok THEN
-        v_code := '00';
-        IF v_card.pin_tries > 0 THEN
-            UPDATE bank.cards c SET pin_tries = 0 WHERE c.id = p_card_id;
-            v_card.pin_tries := 0;
-        END IF;
-    ELSE
-        v_card.pin_tries := v_card.pin_tries + 1;
-        IF v_card.pin_tries >= v_max THEN
-            v_card.status := 'blocked';
-            v_code := '75';
+    IF v_card.status = 'active' THEN
+        IF p_ok THEN
+            IF v_card.pin_tries > 0 THEN
+                UPDATE bank.cards c SET pin_tries = 0 WHERE c.id = p_card_id;
+                v_card.pin_tries := 0;
+            END IF;
         ELSE
-            v_code := '55';
+            v_card.pin_tries := v_card.pin_tries + 1;
+            IF v_card.pin_tries >= v_max THEN
+                v_card.status := 'blocked';
+            END IF;
+            UPDATE bank.cards c SET pin_tries = v_card.pin_tries, status = v_card.status WHERE c.id = p_card_id;
         END IF;
-        UPDATE bank.cards c SET pin_tries = v_card.pin_tries, status = v_card.status WHERE c.id = p_card_id;
+        PERFORM bank.audit(p_actor, CASE WHEN p_ok THEN 'pin.right' ELSE 'pin.wrong' END,
+            CASE WHEN p_ok THEN '00' ELSE '55' END,
+            jsonb_build_object('card', p_card_id, 'tries', v_card.pin_tries), p_ip, p_device);
+        IF v_card.status = 'blocked' THEN
+            PERFORM bank.audit(p_actor, 'card.blocked', '00',
+                jsonb_build_object('card', p_card_id, 'reason', 'PIN tries exceeded'), p_ip, p_device);
+        END IF;
     END IF;
-    PERFORM bank.audit(p_actor,
-        CASE WHEN p_ok THEN 'pin.right' ELSE 'pin.wrong' END, v_code,
-        jsonb_build_object('card', p_card_id, 'tries', v_card.pin_tries), p_ip, p_device);
-    IF NOT p_ok AND v_code = '75' AND v_card.pin_tries = v_max THEN
-        PERFORM bank.audit(p_actor, 'card.blocked', '75',
-            jsonb_build_object('card', p_card_id, 'reason', 'PIN tries exceeded'), p_ip, p_device);
-    END IF;
-    RETURN QUERY SELECT v_code, v_card.pin_tries, v_card.status;
+    RETURN QUERY SELECT v_card.pin_tries, v_card.status;
 END
 $$;
 
@@ -1437,39 +1436,32 @@ $$;
 ALTER FUNCTION bank.reserve_references() OWNER TO cashpoint_owner;
 
 --
--- Name: reversal_original(text, text, text); Type: FUNCTION; Schema: bank; Owner: cashpoint_owner
+-- Name: reversal_original(text, text, text, text, bigint, bytea); Type: FUNCTION; Schema: bank; Owner: cashpoint_owner
 --
 
-CREATE FUNCTION bank.reversal_original(p_terminal text, p_stan text, p_transmitted text) RETURNS TABLE(kind text, amount bigint, response_code text, request_digest bytea, from_no text, to_no text)
-    LANGUAGE plpgsql SECURITY DEFINER
-    SET search_path TO 'pg_catalog', 'bank'
+CREATE FUNCTION bank.reversal_original(p_terminal text, p_stan text, p_transmitted text, p_kind text, p_amount bigint, p_pan_digest bytea) RETURNS TABLE(id bigint, kind text, amount bigint, response_code text, mismatch integer)
+    LANGUAGE sql STABLE
     AS $$
-#variable_conflict use_column
-BEGIN
-    PERFORM bank.set_context('system', NULL);
-    RETURN QUERY
-    SELECT t.kind::text, t.amount::bigint, t.response_code::text, t.request_digest::bytea,
-        coalesce(
-            (SELECT a.account_no FROM bank.history h JOIN bank.accounts a ON a.id = h.account_id
-             WHERE h.transaction_id = t.id AND a.kind = 'customer' AND h.amount < 0 LIMIT 1),
-            (SELECT a.account_no FROM bank.accounts a WHERE a.id = t.account_id AND t.kind <> 'deposit'))::text,
-        coalesce(
-            (SELECT a.account_no FROM bank.history h JOIN bank.accounts a ON a.id = h.account_id
-             WHERE h.transaction_id = t.id AND a.kind = 'customer' AND h.amount > 0 LIMIT 1),
-            (SELECT a.account_no FROM bank.accounts a WHERE a.id = t.account_id AND t.kind = 'deposit'))::text
+    SELECT t.id, t.kind::text, t.amount::bigint, t.response_code::text,
+        CASE
+            WHEN t.kind = 'voided' THEN NULL
+            WHEN p_kind IS DISTINCT FROM t.kind::text THEN 3
+            WHEN p_amount IS DISTINCT FROM t.amount::bigint THEN 4
+            WHEN t.response_code = '00' AND (t.card_id IS NULL OR t.card_id IS DISTINCT FROM (
+                SELECT c.id FROM bank.cards c WHERE c.pan_digest = p_pan_digest)) THEN 2
+        END
     FROM bank.transactions t
     WHERE t.terminal_id = p_terminal AND t.stan = p_stan AND t.transmitted = p_transmitted
-      AND t.kind IN ('withdrawal', 'deposit', 'transfer');
-END
+      AND t.kind IN ('withdrawal', 'deposit', 'transfer', 'voided')
 $$;
 
-ALTER FUNCTION bank.reversal_original(p_terminal text, p_stan text, p_transmitted text) OWNER TO cashpoint_owner;
+ALTER FUNCTION bank.reversal_original(p_terminal text, p_stan text, p_transmitted text, p_kind text, p_amount bigint, p_pan_digest bytea) OWNER TO cashpoint_owner;
 
 --
--- Name: reverse(text, text, text, text, text, text, bytea, text, text, bigint); Type: FUNCTION; Schema: bank; Owner: cashpoint_owner
+-- Name: reverse(text, text, text, text, text, text, bytea, text, text, bigint, text, bigint, bytea); Type: FUNCTION; Schema: bank; Owner: cashpoint_owner
 --
 
-CREATE FUNCTION bank.reverse(p_actor text, p_ip text, p_device text, p_terminal text, p_stan text, p_transmitted text, p_digest bytea, p_original_stan text, p_original_transmitted text, p_dispensed bigint) RETURNS TABLE(response_code text, transaction_id bigint, reversed_amount bigint, replayed boolean)
+CREATE FUNCTION bank.reverse(p_actor text, p_ip text, p_device text, p_terminal text, p_stan text, p_transmitted text, p_digest bytea, p_original_stan text, p_original_transmitted text, p_dispensed bigint, p_kind text, p_amount bigint, p_pan_digest bytea) RETURNS TABLE(response_code text, transaction_id bigint, reversed_amount bigint, replayed boolean, mismatch_field integer, original_kind text)
     LANGUAGE plpgsql SECURITY DEFINER
     SET search_path TO 'pg_catalog', 'bank'
     SET plan_cache_mode TO 'force_generic_plan'
@@ -1489,6 +1481,13 @@ DECLARE
 BEGIN
     PERFORM bank.set_context('system', NULL);
 
+    SELECT * INTO v_original FROM bank.reversal_original(p_terminal, p_original_stan, p_original_transmitted,
+        p_kind, p_amount, p_pan_digest);
+    IF v_original.mismatch IS NOT NULL THEN
+        RETURN QUERY SELECT NULL::text, NULL::bigint, 0::bigint, false, v_original.mismatch, v_original.kind;
+        RETURN;
+    END IF;
+
     SELECT t.id, t.request_digest, t.response_code, t.amount INTO v_existing
     FROM bank.transactions t
     WHERE t.terminal_id = p_terminal AND t.stan = p_stan AND t.transmitted = p_transmitted;
@@ -1496,19 +1495,15 @@ BEGIN
         IF v_existing.request_digest = p_digest THEN
             PERFORM bank.audit(p_actor, 'reversal', v_existing.response_code,
                 jsonb_build_object('replay_of', v_existing.id, 'terminal', p_terminal, 'stan', p_stan), p_ip, p_device);
-            RETURN QUERY SELECT v_existing.response_code::text, v_existing.id, v_existing.amount::bigint, true;
+            RETURN QUERY SELECT v_existing.response_code::text, v_existing.id, v_existing.amount::bigint, true,
+                NULL::integer, NULL::text;
         ELSE
             PERFORM bank.audit(p_actor, 'reversal', '94',
                 jsonb_build_object('duplicate_of', v_existing.id, 'terminal', p_terminal, 'stan', p_stan), p_ip, p_device);
-            RETURN QUERY SELECT '94'::text, v_existing.id, 0::bigint, false;
+            RETURN QUERY SELECT '94'::text, v_existing.id, 0::bigint, false, NULL::integer, NULL::text;
         END IF;
         RETURN;
     END IF;
-
-    SELECT t.id, t.kind, t.amount, t.response_code INTO v_original
-    FROM bank.transactions t
-    WHERE t.terminal_id = p_terminal AND t.stan = p_original_stan AND t.transmitted = p_original_transmitted
-      AND t.kind IN ('withdrawal', 'deposit', 'transfer', 'voided');
 
     IF v_original.id IS NULL AND (p_original_stan, p_original_transmitted) IS DISTINCT FROM (p_stan, p_transmitted) THEN
         INSERT INTO bank.transactions AS t (terminal_id, stan, transmitted, request_digest, kind, amount,
@@ -1516,11 +1511,14 @@ BEGIN
         VALUES (p_terminal, p_original_stan, p_original_transmitted, p_digest, 'voided', 0, '68', p_actor)
         ON CONFLICT (terminal_id, stan, transmitted) DO NOTHING
         RETURNING t.id INTO v_voided;
-        -- Claimed, or taken by an original that committed meanwhile (this statement's snapshot is new).
-        SELECT t.id, t.kind, t.amount, t.response_code INTO v_original
-        FROM bank.transactions t
-        WHERE t.terminal_id = p_terminal AND t.stan = p_original_stan AND t.transmitted = p_original_transmitted
-          AND t.kind IN ('withdrawal', 'deposit', 'transfer', 'voided');
+        -- Claimed, or taken by an original that committed meanwhile (this statement's snapshot is new),
+        -- which must agree with the advice as well; nothing was written then.
+        SELECT * INTO v_original FROM bank.reversal_original(p_terminal, p_original_stan, p_original_transmitted,
+            p_kind, p_amount, p_pan_digest);
+        IF v_original.mismatch IS NOT NULL THEN
+            RETURN QUERY SELECT NULL::text, NULL::bigint, 0::bigint, false, v_original.mismatch, v_original.kind;
+            RETURN;
+        END IF;
     END IF;
 
     IF v_original.id IS NULL THEN
@@ -1532,7 +1530,8 @@ BEGIN
             PERFORM bank.audit(p_actor, 'reversal', v_previous.response_code,
                 jsonb_build_object('replay_of', v_previous.id, 'original', v_original.id,
                     'terminal', p_terminal, 'stan', p_stan), p_ip, p_device);
-            RETURN QUERY SELECT v_previous.response_code::text, v_previous.id, v_previous.amount::bigint, true;
+            RETURN QUERY SELECT v_previous.response_code::text, v_previous.id, v_previous.amount::bigint, true,
+                NULL::integer, NULL::text;
             RETURN;
         END IF;
         IF v_original.kind = 'voided' THEN
@@ -1593,20 +1592,21 @@ BEGIN
             'original_stan', p_original_stan, 'reversed', CASE WHEN v_code = '00' THEN v_amount ELSE 0 END,
             'voided', v_voided IS NOT NULL, 'note', v_note),
         p_ip, p_device);
-    RETURN QUERY SELECT v_code, v_txn, CASE WHEN v_code = '00' THEN v_amount ELSE 0::bigint END, false;
+    RETURN QUERY SELECT v_code, v_txn, CASE WHEN v_code = '00' THEN v_amount ELSE 0::bigint END, false,
+        NULL::integer, NULL::text;
 END
 $$;
 
-ALTER FUNCTION bank.reverse(p_actor text, p_ip text, p_device text, p_terminal text, p_stan text, p_transmitted text, p_digest bytea, p_original_stan text, p_original_transmitted text, p_dispensed bigint) OWNER TO cashpoint_owner;
+ALTER FUNCTION bank.reverse(p_actor text, p_ip text, p_device text, p_terminal text, p_stan text, p_transmitted text, p_digest bytea, p_original_stan text, p_original_transmitted text, p_dispensed bigint, p_kind text, p_amount bigint, p_pan_digest bytea) OWNER TO cashpoint_owner;
 
 --
 -- Name: session_balance(bytea, text, text, bigint, bigint, text, text, text, text); Type: FUNCTION; Schema: bank; Owner: cashpoint_owner
 --
 
-CREATE FUNCTION bank.session_balance(p_pan_digest bytea, p_jti text, p_role text, p_user_id bigint, p_card_id bigint, p_account_no text, p_actor text, p_ip text, p_device text) RETURNS TABLE(response_code text, balance bigint, card_id bigint, card_status text, user_locked boolean, session_ended boolean)
+CREATE FUNCTION bank.session_balance(p_pan_digest bytea, p_jti text, p_role text, p_user_id bigint, p_card_id bigint, p_account_no text, p_actor text, p_ip text, p_device text) RETURNS TABLE(response_code text, balance bigint, card_id bigint, card_status text, card_expired boolean, user_locked boolean, session_ended boolean)
     LANGUAGE sql STABLE
     AS $$
-    SELECT b.response_code, b.balance, b.card_id, b.card_status, b.user_locked, b.session_ended
+    SELECT b.response_code, b.balance, b.card_id, b.card_status, b.card_expired, b.user_locked, b.session_ended
     FROM bank.balance(p_role, p_user_id, p_card_id, p_account_no, p_actor, p_ip, p_device, p_pan_digest, p_jti) b
 $$;
 
@@ -1629,11 +1629,11 @@ ALTER FUNCTION bank.session_ended(p_jti text) OWNER TO cashpoint_owner;
 -- Name: session_post(text, bigint, bigint, text, text, text, text, text, text, bytea, text, bigint, text, text, bytea, text); Type: FUNCTION; Schema: bank; Owner: cashpoint_owner
 --
 
-CREATE FUNCTION bank.session_post(p_role text, p_user_id bigint, p_card_id bigint, p_actor text, p_ip text, p_device text, p_terminal text, p_stan text, p_transmitted text, p_digest bytea, p_kind text, p_amount bigint, p_from text, p_to text, p_pan_digest bytea, p_jti text) RETURNS TABLE(response_code text, transaction_id bigint, balance_after bigint, auth_code text, replayed boolean, card_id bigint, card_status text, user_locked boolean, session_ended boolean)
+CREATE FUNCTION bank.session_post(p_role text, p_user_id bigint, p_card_id bigint, p_actor text, p_ip text, p_device text, p_terminal text, p_stan text, p_transmitted text, p_digest bytea, p_kind text, p_amount bigint, p_from text, p_to text, p_pan_digest bytea, p_jti text) RETURNS TABLE(response_code text, transaction_id bigint, balance_after bigint, auth_code text, replayed boolean, card_id bigint, card_status text, card_expired boolean, user_locked boolean, session_ended boolean)
     LANGUAGE sql STABLE
     AS $$
     SELECT p.response_code, p.transaction_id, p.balance_after, p.auth_code, p.replayed,
-        p.card_id, p.card_status, p.user_locked, p.session_ended
+        p.card_id, p.card_status, p.card_expired, p.user_locked, p.session_ended
     FROM bank.post(p_role, p_user_id, p_card_id, p_actor, p_ip, p_device, p_terminal, p_stan, p_transmitted,
         p_digest, p_kind, p_amount, p_from, p_to, p_pan_digest, p_jti) p
 $$;
@@ -1644,7 +1644,7 @@ ALTER FUNCTION bank.session_post(p_role text, p_user_id bigint, p_card_id bigint
 -- Name: session_statement(bytea, text, text, bigint, bigint, text, integer, text, text, text); Type: FUNCTION; Schema: bank; Owner: cashpoint_owner
 --
 
-CREATE FUNCTION bank.session_statement(p_pan_digest bytea, p_jti text, p_role text, p_user_id bigint, p_card_id bigint, p_account_no text, p_count integer, p_actor text, p_ip text, p_device text) RETURNS TABLE(response_code text, line_id bigint, at timestamp with time zone, kind text, amount bigint, balance_after bigint, card_id bigint, card_status text, user_locked boolean, session_ended boolean)
+CREATE FUNCTION bank.session_statement(p_pan_digest bytea, p_jti text, p_role text, p_user_id bigint, p_card_id bigint, p_account_no text, p_count integer, p_actor text, p_ip text, p_device text) RETURNS TABLE(response_code text, line_id bigint, at timestamp with time zone, kind text, amount bigint, balance_after bigint, card_id bigint, card_status text, card_expired boolean, user_locked boolean, session_ended boolean)
     LANGUAGE plpgsql SECURITY DEFINER
     SET search_path TO 'pg_catalog', 'bank'
     AS $$
@@ -1657,11 +1657,11 @@ BEGIN
     SELECT * INTO v_state FROM bank.card_session_refused(p_pan_digest, p_jti, p_card_id);
     IF FOUND THEN
         RETURN QUERY SELECT NULL::text, NULL::bigint, NULL::timestamptz, NULL::text, NULL::bigint, NULL::bigint,
-            v_state.card_id, v_state.status, v_state.user_locked, v_state.ended;
+            v_state.card_id, v_state.status, v_state.expired, v_state.user_locked, v_state.ended;
         RETURN;
     END IF;
     RETURN QUERY SELECT m.response_code, m.line_id, m.at, m.kind, m.amount, m.balance_after,
-        p_card_id, 'active'::text, false, false
+        p_card_id, 'active'::text, false, false, false
     FROM bank.mini_statement(p_role, p_user_id, p_card_id, p_account_no, p_count, p_actor, p_ip, p_device) m;
 END
 $$;
@@ -2268,10 +2268,17 @@ CREATE TABLE bank.transactions (
     balance_after bigint,
     original_id bigint,
     actor text NOT NULL,
-    created_at timestamp with time zone DEFAULT now() NOT NULL
+    created_at timestamp with time zone DEFAULT now() NOT NULL,
+    card_id bigint
 );
 
 ALTER TABLE bank.transactions OWNER TO cashpoint_owner;
+
+--
+-- Name: COLUMN transactions.card_id; Type: COMMENT; Schema: bank; Owner: cashpoint_owner
+--
+
+COMMENT ON COLUMN bank.transactions.card_id IS 'The card a card request was made with (bank.cards.id); NULL for staff postings and reversals.';
 
 --
 -- Name: transactions_id_seq; Type: SEQUENCE; Schema: bank; Owner: cashpoint_owner
@@ -2789,24 +2796,17 @@ REVOKE ALL ON FUNCTION bank.card_by_digest(p_pan_digest bytea) FROM PUBLIC;
 GRANT ALL ON FUNCTION bank.card_by_digest(p_pan_digest bytea) TO cashpoint_switch;
 
 --
--- Name: FUNCTION card_session(p_pan_digest bytea, p_jti text); Type: ACL; Schema: bank; Owner: cashpoint_owner
---
-
-REVOKE ALL ON FUNCTION bank.card_session(p_pan_digest bytea, p_jti text) FROM PUBLIC;
-GRANT ALL ON FUNCTION bank.card_session(p_pan_digest bytea, p_jti text) TO cashpoint_switch;
-
---
 -- Name: FUNCTION card_session_refused(p_pan_digest bytea, p_jti text, p_card_id bigint); Type: ACL; Schema: bank; Owner: cashpoint_owner
 --
 
 REVOKE ALL ON FUNCTION bank.card_session_refused(p_pan_digest bytea, p_jti text, p_card_id bigint) FROM PUBLIC;
 
 --
--- Name: FUNCTION change_pin(p_card_id bigint, p_user_id bigint, p_new_hash text, p_actor text, p_ip text, p_device text); Type: ACL; Schema: bank; Owner: cashpoint_owner
+-- Name: FUNCTION change_pin(p_card_id bigint, p_user_id bigint, p_new_hash text, p_actor text, p_ip text, p_device text, p_pan_digest bytea, p_jti text); Type: ACL; Schema: bank; Owner: cashpoint_owner
 --
 
-REVOKE ALL ON FUNCTION bank.change_pin(p_card_id bigint, p_user_id bigint, p_new_hash text, p_actor text, p_ip text, p_device text) FROM PUBLIC;
-GRANT ALL ON FUNCTION bank.change_pin(p_card_id bigint, p_user_id bigint, p_new_hash text, p_actor text, p_ip text, p_device text) TO cashpoint_switch;
+REVOKE ALL ON FUNCTION bank.change_pin(p_card_id bigint, p_user_id bigint, p_new_hash text, p_actor text, p_ip text, p_device text, p_pan_digest bytea, p_jti text) FROM PUBLIC;
+GRANT ALL ON FUNCTION bank.change_pin(p_card_id bigint, p_user_id bigint, p_new_hash text, p_actor text, p_ip text, p_device text, p_pan_digest bytea, p_jti text) TO cashpoint_switch;
 
 --
 -- Name: FUNCTION change_role(p_role text, p_actor text, p_ip text, p_device text, p_user_name text, p_new_role text); Type: ACL; Schema: bank; Owner: cashpoint_owner
@@ -3002,18 +3002,17 @@ REVOKE ALL ON FUNCTION bank.reserve_references() FROM PUBLIC;
 GRANT ALL ON FUNCTION bank.reserve_references() TO cashpoint_switch;
 
 --
--- Name: FUNCTION reversal_original(p_terminal text, p_stan text, p_transmitted text); Type: ACL; Schema: bank; Owner: cashpoint_owner
+-- Name: FUNCTION reversal_original(p_terminal text, p_stan text, p_transmitted text, p_kind text, p_amount bigint, p_pan_digest bytea); Type: ACL; Schema: bank; Owner: cashpoint_owner
 --
 
-REVOKE ALL ON FUNCTION bank.reversal_original(p_terminal text, p_stan text, p_transmitted text) FROM PUBLIC;
-GRANT ALL ON FUNCTION bank.reversal_original(p_terminal text, p_stan text, p_transmitted text) TO cashpoint_switch;
+REVOKE ALL ON FUNCTION bank.reversal_original(p_terminal text, p_stan text, p_transmitted text, p_kind text, p_amount bigint, p_pan_digest bytea) FROM PUBLIC;
 
 --
--- Name: FUNCTION reverse(p_actor text, p_ip text, p_device text, p_terminal text, p_stan text, p_transmitted text, p_digest bytea, p_original_stan text, p_original_transmitted text, p_dispensed bigint); Type: ACL; Schema: bank; Owner: cashpoint_owner
+-- Name: FUNCTION reverse(p_actor text, p_ip text, p_device text, p_terminal text, p_stan text, p_transmitted text, p_digest bytea, p_original_stan text, p_original_transmitted text, p_dispensed bigint, p_kind text, p_amount bigint, p_pan_digest bytea); Type: ACL; Schema: bank; Owner: cashpoint_owner
 --
 
-REVOKE ALL ON FUNCTION bank.reverse(p_actor text, p_ip text, p_device text, p_terminal text, p_stan text, p_transmitted text, p_digest bytea, p_original_stan text, p_original_transmitted text, p_dispensed bigint) FROM PUBLIC;
-GRANT ALL ON FUNCTION bank.reverse(p_actor text, p_ip text, p_device text, p_terminal text, p_stan text, p_transmitted text, p_digest bytea, p_original_stan text, p_original_transmitted text, p_dispensed bigint) TO cashpoint_switch;
+REVOKE ALL ON FUNCTION bank.reverse(p_actor text, p_ip text, p_device text, p_terminal text, p_stan text, p_transmitted text, p_digest bytea, p_original_stan text, p_original_transmitted text, p_dispensed bigint, p_kind text, p_amount bigint, p_pan_digest bytea) FROM PUBLIC;
+GRANT ALL ON FUNCTION bank.reverse(p_actor text, p_ip text, p_device text, p_terminal text, p_stan text, p_transmitted text, p_digest bytea, p_original_stan text, p_original_transmitted text, p_dispensed bigint, p_kind text, p_amount bigint, p_pan_digest bytea) TO cashpoint_switch;
 
 --
 -- Name: FUNCTION session_balance(p_pan_digest bytea, p_jti text, p_role text, p_user_id bigint, p_card_id bigint, p_account_no text, p_actor text, p_ip text, p_device text); Type: ACL; Schema: bank; Owner: cashpoint_owner

@@ -163,15 +163,27 @@ extension RequestRouter {
             }
             dispensed = amounts.actual
         }
-        try await self.checkReversalMatches(exchange, originalSTAN: originalSTAN, transmitted: originalTransmitted)
+        // The bank's names of the kinds a reversal may undo (those that move money).
+        let kinds: [ProcessingCode.TransactionType: PostingKind] = [
+            .withdrawal: .withdrawal, .deposit: .deposit, .transfer: .transfer,
+        ]
+        let kind = request[3].flatMap { ProcessingCode.TransactionType(rawValue: String($0.prefix(2))) }
+            .flatMap { kinds[$0] }
         let result = try await self.bank.reverse(
             key: exchange.key,
             originalSTAN: originalSTAN,
             originalTransmitted: originalTransmitted,
+            kind: kind,
             originalAmount: amount,
+            card: Self.pan(of: request).map { self.bank.present(pan: $0) },
             dispensed: dispensed,
             ip: exchange.peer.ip
         )
+        // An advice that disagrees with its original in field 2, 3 or 4 is refused (12), audited as
+        // `reversal.refused`, and moves nothing.
+        if let mismatch = result.mismatch {
+            throw Refusal(result.code, mismatch.description, audit: "reversal.refused")
+        }
         exchange.logger.notice(
             "reversal",
             metadata: [
@@ -182,29 +194,6 @@ extension RequestRouter {
         var response = self.plainResponse(to: request, code: result.code, reason: nil)
         try await self.setReference(&response, transactionID: result.transactionID)
         return response
-    }
-
-    /// A reversal advice must name its original by field 90 and agree with it in fields 2, 3 and 4
-    /// (`Bank.reversalMismatch`). One that does not is refused with 12 and audited as
-    /// `reversal.refused`, and moves nothing.
-    func checkReversalMatches(_ exchange: Exchange, originalSTAN: String, transmitted: String) async throws {
-        let request = exchange.request
-        // The bank's names of the kinds a reversal may undo (those that move money).
-        let kinds: [ProcessingCode.TransactionType: PostingKind] = [
-            .withdrawal: .withdrawal, .deposit: .deposit, .transfer: .transfer,
-        ]
-        let kind = request[3].flatMap { ProcessingCode.TransactionType(rawValue: String($0.prefix(2))) }
-            .flatMap { kinds[$0] }
-        if let mismatch = try await self.bank.reversalMismatch(
-            terminal: exchange.terminal,
-            originalSTAN: originalSTAN,
-            originalTransmitted: transmitted,
-            kind: kind,
-            amount: request.integer(4).map(Int64.init),
-            card: Self.pan(of: request).map { self.bank.present(pan: $0) }
-        ) {
-            throw Refusal(.invalidTransaction, mismatch.description, audit: "reversal.refused")
-        }
     }
 
     // MARK: Helpers

@@ -1,4 +1,3 @@
-import CashpointBank
 import CashpointDatabase
 import Foundation
 import Logging

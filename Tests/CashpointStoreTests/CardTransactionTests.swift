@@ -575,7 +575,9 @@ struct CardTransactionTests {
                 key: keys.next(time: "1125093205"),
                 originalSTAN: original.stan,
                 originalTransmitted: original.transmitted,
+                kind: .withdrawal,
                 originalAmount: 10_000,
+                card: service.present(pan: alicePAN),
                 dispensed: nil,
                 ip: nil
             )
@@ -605,7 +607,9 @@ struct CardTransactionTests {
                 key: advice,
                 originalSTAN: original.stan,
                 originalTransmitted: original.transmitted,
+                kind: .withdrawal,
                 originalAmount: 10_000,
+                card: service.present(pan: alicePAN),
                 dispensed: 6_000,
                 ip: nil
             )
@@ -617,7 +621,9 @@ struct CardTransactionTests {
                 key: advice,
                 originalSTAN: original.stan,
                 originalTransmitted: original.transmitted,
+                kind: .withdrawal,
                 originalAmount: 10_000,
+                card: service.present(pan: alicePAN),
                 dispensed: 6_000,
                 ip: nil
             )
@@ -629,7 +635,9 @@ struct CardTransactionTests {
                 key: keys.next(time: "1125093300"),
                 originalSTAN: original.stan,
                 originalTransmitted: original.transmitted,
+                kind: .withdrawal,
                 originalAmount: 10_000,
+                card: service.present(pan: alicePAN),
                 dispensed: nil,
                 ip: nil
             )
@@ -648,7 +656,9 @@ struct CardTransactionTests {
                 key: keys.next(),
                 originalSTAN: "999999",
                 originalTransmitted: "1125000000",
+                kind: .withdrawal,
                 originalAmount: 100,
+                card: service.present(pan: alicePAN),
                 dispensed: nil,
                 ip: nil
             )
@@ -667,7 +677,9 @@ struct CardTransactionTests {
                 key: keys.next(),
                 originalSTAN: refusedKey.stan,
                 originalTransmitted: refusedKey.transmitted,
+                kind: .withdrawal,
                 originalAmount: 999_999_00,
+                card: service.present(pan: alicePAN),
                 dispensed: nil,
                 ip: nil
             )

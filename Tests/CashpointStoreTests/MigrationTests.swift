@@ -288,6 +288,27 @@ struct MigrationTests {
         }
     }
 
+    /// A versioned migration that changes a function's arguments drops the old function; its file, the
+    /// current definition, must then run even when it has not changed since it was last applied.
+    @Test("a function a versioned migration dropped comes back from its unchanged file; check() refuses until then")
+    func droppedFunctionComesBack() async throws {
+        try await TestBank.with { (bank: TestBank, _: Bank) async throws in
+            let repeatables = try RepeatableMigration.bundled()
+            try await bank.asSuperuser { connection in
+                try await connection.query("DROP FUNCTION bank.bank_currency()", logger: quietLogger)
+            }
+            let missing = try await #require(throws: SchemaNotReady.self) { try await Self.check(bank, repeatables) }
+            #expect(missing.kind == .functionsNotCurrent(names: ["bank_currency"]))
+            let report = try await bank.asSuperuser { connection in try await Self.migrate(connection, repeatables) }
+            #expect(report.applied.isEmpty)
+            #expect(report.appliedRepeatables == ["bank_currency"])
+            #expect(
+                try await bank.count("SELECT count(*)::int FROM pg_proc WHERE proname = 'bank_currency'") == 1
+            )
+            try await Self.check(bank, repeatables)
+        }
+    }
+
     @Test("a database migrated before function files were recorded has all of them to apply, and says so")
     func repeatablesNeverRecorded() async throws {
         try await TestBank.with { (bank: TestBank, _: Bank) async throws in
@@ -447,6 +468,25 @@ struct RepeatableOrderTests {
         let bundled = try RepeatableMigration.bundled().map(\.name)
         #expect(!bundled.isEmpty)
         #expect(bundled == bundled.sorted())
+    }
+
+    @Test("a function's file that drops a function is refused: the drop belongs in a versioned migration")
+    func dropsRefused() throws {
+        let dropping = RepeatableMigration(
+            name: "post",
+            sql: "SET LOCAL ROLE cashpoint_owner;\n-- the old signature\ndrop function if exists bank.post(text);\nSELECT 1;"
+        )
+        let error = try #require(throws: MigrationError.self) {
+            try RepeatableMigration.ordered([Self.file("a"), dropping])
+        }
+        #expect(error.kind == .functionFileDrops(file: "functions/post.sql"))
+        // A DROP in a function's body is the function's code, not a statement of the file.
+        let body = RepeatableMigration(
+            name: "x",
+            sql: "CREATE OR REPLACE FUNCTION bank.x() RETURNS void LANGUAGE plpgsql AS $$\nBEGIN\n"
+                + "    DROP TABLE IF EXISTS scratch;\nEND\n$$;"
+        )
+        #expect(try RepeatableMigration.ordered([body]).map(\.name) == ["x"])
     }
 
     @Test("a requirement that is not a file, a circle and a name used twice are refused")

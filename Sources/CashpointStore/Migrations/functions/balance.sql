@@ -1,20 +1,18 @@
 -- Balance of one account, in the actor's context (a customer sees only their own). Audited.
 -- For a card session (p_pan_digest given, with the session's id p_jti), the card and the session are
--- checked first, in the same call: when the session may not go on, nothing is read or audited and the
--- one row has response_code NULL and the card's state. bank.session_balance names this form.
+-- checked first, in the same call (bank.card_session_refused): when the session may not go on, nothing
+-- is read or audited and the one row has response_code NULL and the card's state as facts, from which
+-- CashpointBank.CardRules answers. bank.session_balance names this form.
 -- The context is set and the audit row written here, not through bank.set_context and bank.audit: on a
 -- card session's balance inquiry those two nested calls (a PL/pgSQL one and an SQL one, parsed and
 -- planned again on every call, each swapping settings) cost more than the rest of it.
 SET LOCAL ROLE cashpoint_owner;
 
--- Before 2026-12-01 it had no session parameters (and returned no card state).
-DROP FUNCTION IF EXISTS bank.balance(text, bigint, bigint, text, text, text, text);
-
 CREATE OR REPLACE FUNCTION bank.balance(
     p_role text, p_user_id bigint, p_card_id bigint, p_account_no text, p_actor text, p_ip text, p_device text,
     p_pan_digest bytea DEFAULT NULL, p_jti text DEFAULT NULL
 ) RETURNS TABLE (response_code text, balance bigint, currency text,
-    card_id bigint, card_status text, user_locked boolean, session_ended boolean)
+    card_id bigint, card_status text, card_expired boolean, user_locked boolean, session_ended boolean)
 LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, bank SET plan_cache_mode = force_generic_plan AS $$
 DECLARE
     v_account record;
@@ -28,6 +26,7 @@ BEGIN
         IF FOUND THEN
             card_id := v_state.card_id;
             card_status := v_state.status;
+            card_expired := v_state.expired;
             user_locked := v_state.user_locked;
             session_ended := v_state.ended;
             RETURN NEXT;
@@ -35,6 +34,7 @@ BEGIN
         END IF;
         card_id := p_card_id;
         card_status := 'active';
+        card_expired := false;
         user_locked := false;
         session_ended := false;
     END IF;

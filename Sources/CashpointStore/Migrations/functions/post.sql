@@ -5,21 +5,20 @@
 --   2. every account touched is locked in ascending id order (no two postings can deadlock); a transfer
 --   locks its two accounts with one index scan of accounts_account_no_key;
 --   3. funds, locks and limits are checked and mapped to a response code;
---   4. the answer is stored under the key; if approved, balanced lines are written, each with the
---   balance after it, and the audit row, all in one statement. A key taken by a 'voided' row (the
+--   4. the answer is stored under the key, with the card it was made with (p_card_id: what a reversal
+--   advice's card is matched against, bank.reversal_original); if approved, balanced lines are written,
+--   each with the balance after it, and the audit row, all in one statement. A key taken by a 'voided' row (the
 --   original's reversal came first, possibly while this call waited for an account lock) gets that
 --   row's answer, 68, audited under the posting's kind, and nothing moves.
 -- A concurrent duplicate that claims the key first makes this call fail on
 -- transactions_idempotency_key (23505); the caller retries and gets the stored answer.
 -- For a card session (p_pan_digest given, with the session's id p_jti), the card and the session are
--- checked first, in the same call: when the session may not go on, nothing is posted and the one row
--- has response_code NULL and the card's state (card_id, card_status, user_locked, session_ended).
+-- checked first, in the same call (bank.card_session_refused): when the session may not go on, nothing
+-- is posted and the one row has response_code NULL and the card's state as facts (card_id, card_status,
+-- card_expired, user_locked, session_ended), from which CashpointBank.CardRules answers.
 -- bank.session_post names this form. (Until 2026-12-01 the session form was a function of its own that
 -- called this one: a nested SECURITY DEFINER call, its result materialized, on every card request.)
 SET LOCAL ROLE cashpoint_owner;
-
--- Before 2026-12-01 it had no session parameters (and returned no card state).
-DROP FUNCTION IF EXISTS bank.post(text, bigint, bigint, text, text, text, text, text, text, bytea, text, bigint, text, text);
 
 CREATE OR REPLACE FUNCTION bank.post(
     p_role text, p_user_id bigint, p_card_id bigint, p_actor text, p_ip text, p_device text,
@@ -27,7 +26,7 @@ CREATE OR REPLACE FUNCTION bank.post(
     p_kind text, p_amount bigint, p_from text, p_to text,
     p_pan_digest bytea DEFAULT NULL, p_jti text DEFAULT NULL
 ) RETURNS TABLE (response_code text, transaction_id bigint, balance_after bigint, auth_code text, replayed boolean,
-    card_id bigint, card_status text, user_locked boolean, session_ended boolean)
+    card_id bigint, card_status text, card_expired boolean, user_locked boolean, session_ended boolean)
 LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, bank SET plan_cache_mode = force_generic_plan AS $$
 DECLARE
     v_cash_id bigint;
@@ -52,6 +51,7 @@ BEGIN
             replayed := false;
             card_id := v_state.card_id;
             card_status := v_state.status;
+            card_expired := v_state.expired;
             user_locked := v_state.user_locked;
             session_ended := v_state.ended;
             RETURN NEXT;
@@ -59,6 +59,7 @@ BEGIN
         END IF;
         card_id := p_card_id;
         card_status := 'active';
+        card_expired := false;
         user_locked := false;
         session_ended := false;
     END IF;
@@ -102,14 +103,21 @@ BEGIN
             END LOOP;
         END IF;
 
-        -- 2. The checks, in order; the first that fails names the response code.
+        -- 2. The checks, in order; the first that fails names the response code. A card moves money only
+        --    between accounts linked to it: the one it pays from or into, and for a transfer both (the
+        --    permission table's rule, CashpointBank.Permissions, checked again here). First, so that an
+        --    account that is not the card's is 57 whether or not it exists, as the permission table answers.
+        --    A customer context moves money only through a card.
         IF p_card_id IS NOT NULL THEN
             v_card_permitted := EXISTS (
                 SELECT 1 FROM bank.card_accounts ca
                 WHERE ca.card_id = p_card_id
-                  AND ca.account_id = CASE WHEN p_kind = 'deposit' THEN v_to.id ELSE v_from.id END);
+                  AND ca.account_id = CASE WHEN p_kind = 'deposit' THEN v_to.id ELSE v_from.id END)
+              AND (p_kind <> 'transfer' OR EXISTS (
+                SELECT 1 FROM bank.card_accounts ca WHERE ca.card_id = p_card_id AND ca.account_id = v_to.id));
         END IF;
         v_code := CASE
+            WHEN NOT v_card_permitted THEN '57'
             WHEN p_kind <> 'deposit' AND (v_from.id IS NULL OR v_from.kind <> 'customer') THEN '76'
             WHEN p_kind <> 'withdrawal' AND (v_to.id IS NULL OR (p_kind = 'deposit' AND v_to.kind <> 'customer')) THEN '77'
             WHEN p_kind <> 'transfer' AND v_cash.id IS NULL THEN '58'
@@ -117,8 +125,7 @@ BEGIN
             WHEN (v_from.id IS NOT NULL AND v_from.currency <> v_currency)
               OR (v_to.id IS NOT NULL AND v_to.currency <> v_currency) THEN '12'
             WHEN (v_from.id IS NOT NULL AND v_from.is_locked) OR (v_to.id IS NOT NULL AND v_to.is_locked) THEN '62'
-            WHEN NOT v_card_permitted THEN '57'
-            WHEN p_role = 'customer' AND p_kind = 'transfer' AND v_to.user_id IS DISTINCT FROM p_user_id THEN '57'
+            WHEN p_role = 'customer' AND p_card_id IS NULL THEN '57'
             WHEN p_kind <> 'deposit' AND v_from.balance < p_amount THEN '51'
             WHEN p_kind = 'withdrawal' AND p_role = 'customer'
               AND (CASE WHEN v_from.limits_day = current_date THEN v_from.withdrawn_today ELSE 0 END) + p_amount
@@ -134,14 +141,14 @@ BEGIN
     --    reversal that came first), the statement writes nothing at all, and step 4 answers.
     WITH txn AS (
         INSERT INTO bank.transactions AS t (terminal_id, stan, transmitted, request_digest, kind, amount,
-            response_code, auth_code, account_id, balance_after, actor)
+            response_code, auth_code, account_id, balance_after, actor, card_id)
         VALUES (p_terminal, p_stan, p_transmitted, p_digest, p_kind, greatest(coalesce(p_amount, 0), 0),
             v_code,
             CASE WHEN v_code = '00' THEN upper(substr(md5(random()::text || clock_timestamp()::text), 1, 6)) END,
             CASE WHEN p_kind = 'deposit' THEN v_to.id ELSE v_from.id END,
             CASE WHEN p_kind = 'deposit' THEN v_to.balance + CASE WHEN v_code = '00' THEN p_amount ELSE 0 END
                  ELSE v_from.balance - CASE WHEN v_code = '00' THEN p_amount ELSE 0 END END,
-            p_actor)
+            p_actor, p_card_id)
         ON CONFLICT (terminal_id, stan, transmitted) DO NOTHING
         RETURNING t.id, t.response_code, t.balance_after, t.auth_code
     ), moved AS (

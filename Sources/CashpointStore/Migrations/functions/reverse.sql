@@ -1,4 +1,9 @@
 -- A reversal advice (0420/0421) for the original named by its terminal, STAN and transmission time.
+-- The advice must agree with its original (bank.reversal_original: the transaction type p_kind, the
+-- amount asked for p_amount, the card p_pan_digest): one that does not is answered with no response
+-- code and the field that differs (mismatch_field, and original_kind), does nothing and records nothing;
+-- the switch refuses it (12) and audits the refusal. The match is made here, in the transaction that
+-- reverses, so it also holds for an original that commits while this call waits for its key.
 -- Posts compensating lines for what was not dispensed (all of it, or original minus p_dispensed);
 -- changes and deletes nothing. Once per original: a repeat gets the same answer and moves nothing.
 -- An unknown or refused original is acknowledged (00), audited, and moves nothing.
@@ -17,8 +22,10 @@ SET LOCAL ROLE cashpoint_owner;
 CREATE OR REPLACE FUNCTION bank.reverse(
     p_actor text, p_ip text, p_device text,
     p_terminal text, p_stan text, p_transmitted text, p_digest bytea,
-    p_original_stan text, p_original_transmitted text, p_dispensed bigint
-) RETURNS TABLE (response_code text, transaction_id bigint, reversed_amount bigint, replayed boolean)
+    p_original_stan text, p_original_transmitted text, p_dispensed bigint,
+    p_kind text, p_amount bigint, p_pan_digest bytea
+) RETURNS TABLE (response_code text, transaction_id bigint, reversed_amount bigint, replayed boolean,
+    mismatch_field integer, original_kind text)
 LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, bank SET plan_cache_mode = force_generic_plan
 AS $$
 DECLARE
@@ -36,6 +43,13 @@ DECLARE
 BEGIN
     PERFORM bank.set_context('system', NULL);
 
+    SELECT * INTO v_original FROM bank.reversal_original(p_terminal, p_original_stan, p_original_transmitted,
+        p_kind, p_amount, p_pan_digest);
+    IF v_original.mismatch IS NOT NULL THEN
+        RETURN QUERY SELECT NULL::text, NULL::bigint, 0::bigint, false, v_original.mismatch, v_original.kind;
+        RETURN;
+    END IF;
+
     SELECT t.id, t.request_digest, t.response_code, t.amount INTO v_existing
     FROM bank.transactions t
     WHERE t.terminal_id = p_terminal AND t.stan = p_stan AND t.transmitted = p_transmitted;
@@ -43,19 +57,15 @@ BEGIN
         IF v_existing.request_digest = p_digest THEN
             PERFORM bank.audit(p_actor, 'reversal', v_existing.response_code,
                 jsonb_build_object('replay_of', v_existing.id, 'terminal', p_terminal, 'stan', p_stan), p_ip, p_device);
-            RETURN QUERY SELECT v_existing.response_code::text, v_existing.id, v_existing.amount::bigint, true;
+            RETURN QUERY SELECT v_existing.response_code::text, v_existing.id, v_existing.amount::bigint, true,
+                NULL::integer, NULL::text;
         ELSE
             PERFORM bank.audit(p_actor, 'reversal', '94',
                 jsonb_build_object('duplicate_of', v_existing.id, 'terminal', p_terminal, 'stan', p_stan), p_ip, p_device);
-            RETURN QUERY SELECT '94'::text, v_existing.id, 0::bigint, false;
+            RETURN QUERY SELECT '94'::text, v_existing.id, 0::bigint, false, NULL::integer, NULL::text;
         END IF;
         RETURN;
     END IF;
-
-    SELECT t.id, t.kind, t.amount, t.response_code INTO v_original
-    FROM bank.transactions t
-    WHERE t.terminal_id = p_terminal AND t.stan = p_original_stan AND t.transmitted = p_original_transmitted
-      AND t.kind IN ('withdrawal', 'deposit', 'transfer', 'voided');
 
     IF v_original.id IS NULL AND (p_original_stan, p_original_transmitted) IS DISTINCT FROM (p_stan, p_transmitted) THEN
         INSERT INTO bank.transactions AS t (terminal_id, stan, transmitted, request_digest, kind, amount,
@@ -63,11 +73,14 @@ BEGIN
         VALUES (p_terminal, p_original_stan, p_original_transmitted, p_digest, 'voided', 0, '68', p_actor)
         ON CONFLICT (terminal_id, stan, transmitted) DO NOTHING
         RETURNING t.id INTO v_voided;
-        -- Claimed, or taken by an original that committed meanwhile (this statement's snapshot is new).
-        SELECT t.id, t.kind, t.amount, t.response_code INTO v_original
-        FROM bank.transactions t
-        WHERE t.terminal_id = p_terminal AND t.stan = p_original_stan AND t.transmitted = p_original_transmitted
-          AND t.kind IN ('withdrawal', 'deposit', 'transfer', 'voided');
+        -- Claimed, or taken by an original that committed meanwhile (this statement's snapshot is new),
+        -- which must agree with the advice as well; nothing was written then.
+        SELECT * INTO v_original FROM bank.reversal_original(p_terminal, p_original_stan, p_original_transmitted,
+            p_kind, p_amount, p_pan_digest);
+        IF v_original.mismatch IS NOT NULL THEN
+            RETURN QUERY SELECT NULL::text, NULL::bigint, 0::bigint, false, v_original.mismatch, v_original.kind;
+            RETURN;
+        END IF;
     END IF;
 
     IF v_original.id IS NULL THEN
@@ -79,7 +92,8 @@ BEGIN
             PERFORM bank.audit(p_actor, 'reversal', v_previous.response_code,
                 jsonb_build_object('replay_of', v_previous.id, 'original', v_original.id,
                     'terminal', p_terminal, 'stan', p_stan), p_ip, p_device);
-            RETURN QUERY SELECT v_previous.response_code::text, v_previous.id, v_previous.amount::bigint, true;
+            RETURN QUERY SELECT v_previous.response_code::text, v_previous.id, v_previous.amount::bigint, true,
+                NULL::integer, NULL::text;
             RETURN;
         END IF;
         IF v_original.kind = 'voided' THEN
@@ -140,9 +154,12 @@ BEGIN
             'original_stan', p_original_stan, 'reversed', CASE WHEN v_code = '00' THEN v_amount ELSE 0 END,
             'voided', v_voided IS NOT NULL, 'note', v_note),
         p_ip, p_device);
-    RETURN QUERY SELECT v_code, v_txn, CASE WHEN v_code = '00' THEN v_amount ELSE 0::bigint END, false;
+    RETURN QUERY SELECT v_code, v_txn, CASE WHEN v_code = '00' THEN v_amount ELSE 0::bigint END, false,
+        NULL::integer, NULL::text;
 END
 $$;
 
-REVOKE ALL ON FUNCTION bank.reverse(text, text, text, text, text, text, bytea, text, text, bigint) FROM PUBLIC;
-GRANT EXECUTE ON FUNCTION bank.reverse(text, text, text, text, text, text, bytea, text, text, bigint) TO cashpoint_switch;
+REVOKE ALL ON FUNCTION bank.reverse(text, text, text, text, text, text, bytea, text, text, bigint, text, bigint, bytea)
+    FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION bank.reverse(text, text, text, text, text, text, bytea, text, text, bigint, text, bigint, bytea)
+    TO cashpoint_switch;

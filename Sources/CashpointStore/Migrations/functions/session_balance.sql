@@ -10,11 +10,11 @@ SET LOCAL ROLE cashpoint_owner;
 CREATE OR REPLACE FUNCTION bank.session_balance(
     p_pan_digest bytea, p_jti text,
     p_role text, p_user_id bigint, p_card_id bigint, p_account_no text, p_actor text, p_ip text, p_device text)
-RETURNS TABLE(response_code text, balance bigint, card_id bigint, card_status text, user_locked boolean,
-    session_ended boolean)
+RETURNS TABLE(response_code text, balance bigint, card_id bigint, card_status text, card_expired boolean,
+    user_locked boolean, session_ended boolean)
 LANGUAGE sql STABLE
 AS $$
-    SELECT b.response_code, b.balance, b.card_id, b.card_status, b.user_locked, b.session_ended
+    SELECT b.response_code, b.balance, b.card_id, b.card_status, b.card_expired, b.user_locked, b.session_ended
     FROM bank.balance(p_role, p_user_id, p_card_id, p_account_no, p_actor, p_ip, p_device, p_pan_digest, p_jti) b
 $$;
 

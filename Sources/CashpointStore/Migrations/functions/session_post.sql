@@ -16,11 +16,11 @@ CREATE OR REPLACE FUNCTION bank.session_post(
     p_stan text, p_transmitted text, p_digest bytea, p_kind text, p_amount bigint, p_from text, p_to text,
     p_pan_digest bytea, p_jti text)
 RETURNS TABLE(response_code text, transaction_id bigint, balance_after bigint, auth_code text, replayed boolean,
-    card_id bigint, card_status text, user_locked boolean, session_ended boolean)
+    card_id bigint, card_status text, card_expired boolean, user_locked boolean, session_ended boolean)
 LANGUAGE sql STABLE
 AS $$
     SELECT p.response_code, p.transaction_id, p.balance_after, p.auth_code, p.replayed,
-        p.card_id, p.card_status, p.user_locked, p.session_ended
+        p.card_id, p.card_status, p.card_expired, p.user_locked, p.session_ended
     FROM bank.post(p_role, p_user_id, p_card_id, p_actor, p_ip, p_device, p_terminal, p_stan, p_transmitted,
         p_digest, p_kind, p_amount, p_from, p_to, p_pan_digest, p_jti) p
 $$;

@@ -1,4 +1,5 @@
--- bank.mini_statement for a card session: its lines, or one row (response_code NULL) with the card's state.
+-- bank.mini_statement for a card session: its lines, or one row (response_code NULL) with the card's state
+-- as facts (bank.card_session_refused), from which CashpointBank.CardRules answers.
 SET LOCAL ROLE cashpoint_owner;
 
 CREATE OR REPLACE FUNCTION bank.session_statement(
@@ -6,7 +7,7 @@ CREATE OR REPLACE FUNCTION bank.session_statement(
     p_role text, p_user_id bigint, p_card_id bigint, p_account_no text, p_count integer, p_actor text,
     p_ip text, p_device text)
 RETURNS TABLE(response_code text, line_id bigint, at timestamptz, kind text, amount bigint, balance_after bigint,
-    card_id bigint, card_status text, user_locked boolean, session_ended boolean)
+    card_id bigint, card_status text, card_expired boolean, user_locked boolean, session_ended boolean)
 LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, bank
 AS $$
 DECLARE
@@ -18,11 +19,11 @@ BEGIN
     SELECT * INTO v_state FROM bank.card_session_refused(p_pan_digest, p_jti, p_card_id);
     IF FOUND THEN
         RETURN QUERY SELECT NULL::text, NULL::bigint, NULL::timestamptz, NULL::text, NULL::bigint, NULL::bigint,
-            v_state.card_id, v_state.status, v_state.user_locked, v_state.ended;
+            v_state.card_id, v_state.status, v_state.expired, v_state.user_locked, v_state.ended;
         RETURN;
     END IF;
     RETURN QUERY SELECT m.response_code, m.line_id, m.at, m.kind, m.amount, m.balance_after,
-        p_card_id, 'active'::text, false, false
+        p_card_id, 'active'::text, false, false, false
     FROM bank.mini_statement(p_role, p_user_id, p_card_id, p_account_no, p_count, p_actor, p_ip, p_device) m;
 END
 $$;
