@@ -2,13 +2,24 @@
 /// rightmost digit, every second digit is doubled (9 subtracted when that gives more than 9), and the
 /// sum of all digits is a multiple of 10.
 public enum Luhn {
+    /// Why a string is not a card number.
+    public enum PANProblem: Sendable, Hashable {
+        /// Not 12 to 19 ASCII digits.
+        case notTwelveToNineteenDigits
+        /// The right length, but the check digit is wrong.
+        case checkDigit
+    }
+
     /// Whether `number` is 12-19 ASCII digits that pass the Luhn check.
-    public static func isValidPAN(_ number: String) -> Bool {
+    public static func isValidPAN(_ number: String) -> Bool { self.problem(withPAN: number) == nil }
+
+    /// What is wrong with `number` as a card number, or nil when it is one.
+    public static func problem(withPAN number: String) -> PANProblem? {
         let digits = Array(number.utf8)
         guard (12...19).contains(digits.count), digits.allSatisfy({ $0 &- UInt8(ascii: "0") < 10 }) else {
-            return false
+            return .notTwelveToNineteenDigits
         }
-        return self.sum(of: digits, doublingFirst: false) % 10 == 0
+        return self.sum(of: digits, doublingFirst: false) % 10 == 0 ? nil : .checkDigit
     }
 
     /// The check digit that makes `partial` (digits only, without its check digit) Luhn-valid;

@@ -249,8 +249,12 @@ public enum Seeder {
             let own = Set(customer.accounts.map(\.accountNo))
             for card in customer.cards {
                 let name = "\(entry), card \(ATM87PrettyPrinter.maskPAN(card.pan))"
-                if !((12...19).contains(card.pan.utf8.count) && digits(card.pan)) {
-                    problems.append("\(name): a PAN is 12-19 digits")
+                if let problem = Luhn.problem(withPAN: card.pan) {
+                    problems.append(
+                        problem == .checkDigit
+                            ? "\(name): fails its check digit (Luhn); the switch would answer 14 to it"
+                            : "\(name): a PAN is 12-19 digits"
+                    )
                 } else if !pans.insert(card.pan).inserted {
                     problems.append("\(name) appears twice in the fixture")
                 }

@@ -1,3 +1,4 @@
+import ATM87
 public import Foundation
 
 /// A terminal's configuration file (JSON), as `atm-terminal atm --config FILE` and `atm-terminal teller
@@ -188,8 +189,13 @@ public struct TerminalConfiguration: Sendable, Hashable {
             }
             let card = Reader(file: file, root: entry, prefix: name + ".")
             let pan = try card.string("pan", required: true)!
-            guard (12...19).contains(pan.count), pan.allSatisfy(\.isNumber) else {
+            // The card reader's rule (ATMSession.isCardNumber): a test card the reader would give back is refused here.
+            switch Luhn.problem(withPAN: pan) {
+            case nil: break
+            case .notTwelveToNineteenDigits:
                 throw ConfigurationError(file: file, entry: name + ".pan", problem: "must be 12 to 19 digits")
+            case .checkDigit:
+                throw ConfigurationError(file: file, entry: name + ".pan", problem: "fails its check digit (Luhn)")
             }
             cards.append(TestCard(pan: pan, label: try card.string("label") ?? ""))
         }

@@ -117,4 +117,45 @@ struct OneOwnerTests {
         let stans = try Self.occurrences(of: ["% 999_999", "\"%06d\""], in: ["Sources"])
         #expect(stans.isEmpty, "\(stans)")
     }
+
+    /// The text of one Swift file, from the repository root.
+    static func source(_ path: String) throws -> String {
+        try String(contentsOf: repositoryRoot.appendingPathComponent(path), encoding: .utf8)
+    }
+
+    @Test("the ATM's rules are its session's: the card-number rule, the cassette countdown, no wire field read")
+    func atmSessionRules() throws {
+        // What a card number is: one rule (Luhn.isValidPAN: 12 to 19 digits that pass the check), which the
+        // ATM's card reader, the teller desk and the configuration's test cards all ask.
+        let lengths = try Self.occurrences(of: ["12...19", "12 ... 19"], in: ["Sources"])
+        #expect(lengths.allSatisfy { $0.hasPrefix("Sources/ATM87/Luhn.swift:") }, "\(lengths)")
+        let readers = try Self.occurrences(of: ["isValidPAN("], in: ["Sources"]).filter { $0.hasPrefix("Sources/CashpointTerminal/ATM/") }
+        #expect(readers.count == 1, "\(readers)")
+        #expect(readers.allSatisfy { $0.hasPrefix("Sources/CashpointTerminal/ATM/ATMSession.swift:") }, "\(readers)")
+        // Notes counted down: in the session, once.
+        let countdowns = try Self.occurrences(of: ["].count = max(0", ".count - notes"], in: ["Sources"])
+        #expect(countdowns.count == 1, "\(countdowns)")
+        #expect(countdowns.allSatisfy { $0.hasPrefix("Sources/CashpointTerminal/ATM/ATMSession.swift:") }, "\(countdowns)")
+        // The session reads a typed answer, never a message's fields.
+        let session = try Self.source("Sources/CashpointTerminal/ATM/ATMSession.swift")
+        #expect(!session.contains("ATM87Message"))
+        #expect(!session.contains("answer["))
+    }
+
+    @Test("what becomes of a request in flight at start is the store-and-forward core's rule alone")
+    func oneRecoveryRule() throws {
+        let reasons = try Self.occurrences(of: ["stoppedDuringDispense", "noAnswerBeforeStop"], in: ["Sources"])
+        #expect(reasons.allSatisfy { $0.hasPrefix("Sources/CashpointTerminal/Journal/StoreAndForward.swift:") }, "\(reasons)")
+        #expect(!reasons.isEmpty)
+    }
+
+    @Test("every journal event of the ATM's session is written: none is passed over")
+    func everyJournalEventWritten() throws {
+        let shell = try Self.source("Sources/CashpointTerminal/ATM/ATMController+Journal.swift")
+        let start = try #require(shell.range(of: "func record(_ event: ATMJournalEvent)"))
+        let end = try #require(shell.range(of: "\n    }\n", range: start.upperBound..<shell.endIndex))
+        let body = shell[start.upperBound..<end.lowerBound]
+        #expect(!body.contains("break"), "a journal event is passed over")
+        #expect(!body.contains("default:"), "a journal event may be passed over unseen")
+    }
 }

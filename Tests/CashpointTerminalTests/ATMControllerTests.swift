@@ -252,13 +252,15 @@ struct ATMControllerTests {
             #expect(first.contains { $0.contains("476173******0119") })
             atm.type([.key(.function(.h))])
             await atm.waitFor("[PLEASE TAKE YOUR CARD]")
-            let shownBefore = atm.frontEnd.statuses.count
             atm.type([.take])
             await atm.waitFor("[WELCOME]", times: 2)
             // The next customer: nothing of the first one's receipt beside the screen.
             atm.type([.typed("5555555555554444")])
             await atm.waitFor("[ENTER YOUR PIN]", times: 2)
-            let after = atm.frontEnd.statuses.dropFirst(shownBefore)
+            let statuses = atm.frontEnd.statuses
+            // From the moment the first customer's card was taken on.
+            let taken = try #require(statuses.lastIndex { $0.cardOut })
+            let after = statuses[(taken + 1)...]
             #expect(!after.isEmpty)
             #expect(after.allSatisfy { $0.receipt.isEmpty })
             #expect(after.last?.cardInReader == "555555******4444")

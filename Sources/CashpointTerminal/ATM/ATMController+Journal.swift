@@ -260,9 +260,13 @@ extension ATMController {
                     switch StoreAndForward.recovery(of: entry) {
                     case .reverse(let reason, let dispensed):
                         try journal.queue(entry.id, dispensed: dispensed, reason: reason.rawValue, due: self.millisecondsNow())
-                        var detail = ["reason": reason.explanation, "queue": String(entry.id)]
-                        if reason == .stoppedDuringDispense { detail["dispensed"] = String(dispensed) }
-                        try journal.append(JournalEntry("doubt", stan: entry.originalSTAN, detail))
+                        try journal.append(
+                            JournalEntry(
+                                "doubt",
+                                stan: entry.originalSTAN,
+                                ["reason": reason.explanation, "queue": String(entry.id), "dispensed": String(dispensed)]
+                            )
+                        )
                     case .settle:
                         try journal.settle(entry.id)
                         try journal.append(
