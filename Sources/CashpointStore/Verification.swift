@@ -1,4 +1,5 @@
 import CashpointBank
+import CashpointDatabase
 import CashpointSecurity
 public import Crypto
 import Foundation
@@ -150,6 +151,10 @@ public enum LedgerVerifier {
 /// so the chain is one line however many writers there are. Each batch takes the rows above the last
 /// seal's `scanned_to` and the ids it left pending (rows that had not committed yet), in id order; the
 /// chain's order is the order of sealing.
+///
+/// Every statement goes through `queryIfOpen`, so none waits for ever on a connection the server has
+/// ended; a batch whose task is cancelled closes its connection, so one stuck on a silent connection
+/// (a partition) ends too. `AuditSealingService` bounds each round with that.
 public struct AuditSealer: Sendable {
     public let client: PostgresClient
     public let key: SymmetricKey
@@ -158,7 +163,8 @@ public struct AuditSealer: Sendable {
     /// A pending id this far below `scanned_to` is taken as rolled back and no longer looked for.
     public let pendingHorizon: Int64
 
-    static let lockKey: Int64 = 0x4155_4449_5453_4541  // "AUDITSEA"
+    /// The advisory lock that makes one sealer at a time ("AUDITSEA").
+    public static let lockKey: Int64 = 0x4155_4449_5453_4541
 
     public init(
         client: PostgresClient,
@@ -174,91 +180,125 @@ public struct AuditSealer: Sendable {
         self.pendingHorizon = pendingHorizon
     }
 
-    /// Seals one batch into one seal row; returns how many audit rows it sealed.
+    /// Seals one batch into one seal row, in one transaction on a pooled connection; returns how many
+    /// audit rows it sealed. Cancelled, it closes that connection: the server ends the transaction (and
+    /// the advisory lock with it) once it hears of it, and a statement waiting for an answer fails at
+    /// once, so the batch ends and the next one starts on another connection.
     @discardableResult
     public func sealBatch() async throws -> Int {
-        try await self.client.withTransaction(logger: self.logger) { connection in
-            try await connection.query("SELECT pg_advisory_xact_lock(\(Self.lockKey))", logger: self.logger)
-            var lastSeq: Int64 = 0
-            var lastLink = AuditChain.genesis
-            var scannedTo: Int64 = 0
-            var pending: [Int64] = []
-            for try await (seq, link, scanned, waiting) in try await connection.query(
-                """
-                SELECT s.seq, substring(s.links FROM length(s.links) - 31), s.scanned_to, s.pending_ids
-                FROM bank.audit_seals s ORDER BY s.seq DESC LIMIT 1
-                """,
-                logger: self.logger
-            ).decode((Int64, ByteBuffer, Int64, [Int64]).self) {
-                lastSeq = seq
-                lastLink = Array(buffer: link)
-                scannedTo = scanned
-                pending = waiting
+        try await self.client.withConnection { connection in
+            try await withTaskCancellationHandler {
+                try await self.sealBatch(on: connection)
+            } onCancel: {
+                connection.close().whenComplete { _ in }
             }
-            // Two index range reads, never a scan of the sealed history: as one `id > x OR id = ANY(...)`
-            // the planner walked the whole primary key and filtered (34 ms a batch at 125,000 rows,
-            // growing with the table).
-            var ids: [Int64] = []
-            var links = ByteBuffer()
-            links.reserveCapacity(self.batchSize * 32)
-            for try await row in try await connection.query(
-                """
-                SELECT a.id, \(unescaped: AuditQueries.timestamp), a.actor, a.action, a.outcome, a.details::text, a.ip, a.device
-                FROM (
-                    (SELECT n.* FROM bank.audit_logs n WHERE n.id > \(scannedTo) ORDER BY n.id LIMIT \(self.batchSize))
-                    UNION ALL
-                    (SELECT p.* FROM bank.audit_logs p WHERE p.id = ANY (\(pending)::bigint[]) AND p.id <= \(scannedTo))
-                ) a
-                ORDER BY a.id LIMIT \(self.batchSize)
-                """,
-                logger: self.logger
-            ).decode((Int64, String, String, String, String, String, String?, String?).self) {
-                let audit = AuditRow(
-                    id: row.0,
-                    at: row.1,
-                    actor: row.2,
-                    action: row.3,
-                    outcome: row.4,
-                    details: row.5,
-                    ip: row.6,
-                    device: row.7
-                )
-                let link = AuditChain.link(previous: lastLink, row: audit, key: self.key)
-                ids.append(audit.id)
-                links.writeBytes(link)
-                lastLink = link
-            }
-            guard let first = ids.first, let last = ids.last else { return 0 }
-            // What is still pending: earlier pending ids not found now, and the ids skipped above the
-            // old scanned_to (not committed yet, or rolled back).
-            let sealedNow = Set(ids)
-            var stillPending = pending.filter { !sealedNow.contains($0) }
-            var expected = scannedTo + 1
-            for id in ids where id > scannedTo {
-                if id > expected {
-                    stillPending.append(contentsOf: expected..<min(id, expected + 10_000))
-                }
-                expected = id + 1
-            }
-            let newScannedTo = max(scannedTo, last)
-            stillPending.removeAll { $0 < newScannedTo - self.pendingHorizon }
-            try await connection.query(
-                """
-                INSERT INTO bank.audit_seals (seq, first_id, last_id, audit_ids, links, scanned_to, pending_ids)
-                VALUES (\(lastSeq + 1), \(first), \(ids.max()!), \(ids)::bigint[], \(links),
-                        \(newScannedTo), \(stillPending)::bigint[])
-                """,
-                logger: self.logger
-            )
-            self.logger.debug(
-                "audit batch sealed",
-                metadata: [
-                    "audit.seal": "\(lastSeq + 1)", "audit.rows": "\(ids.count)",
-                    "audit.head": "\(Hex.lowercase(lastLink))",
-                ]
-            )
-            return ids.count
         }
+    }
+
+    /// One batch as one transaction on `connection`.
+    func sealBatch(on connection: PostgresConnection) async throws -> Int {
+        _ = try await connection.queryIfOpen("BEGIN", logger: self.logger)
+        let sealed: Int
+        do {
+            sealed = try await self.sealInTransaction(connection)
+        } catch {
+            do {
+                _ = try await connection.queryIfOpen("ROLLBACK", logger: self.logger)
+            } catch {
+                // A connection that cannot roll back is not given back to the pool as it is.
+                connection.close().whenComplete { _ in }
+            }
+            throw error
+        }
+        _ = try await connection.queryIfOpen("COMMIT", logger: self.logger)
+        return sealed
+    }
+
+    func sealInTransaction(_ connection: PostgresConnection) async throws -> Int {
+        _ = try await connection.queryIfOpen("SELECT pg_advisory_xact_lock(\(Self.lockKey))", logger: self.logger)
+        var lastSeq: Int64 = 0
+        var lastLink = AuditChain.genesis
+        var scannedTo: Int64 = 0
+        var pending: [Int64] = []
+        for row in try await connection.queryIfOpen(
+            """
+            SELECT s.seq, substring(s.links FROM length(s.links) - 31), s.scanned_to, s.pending_ids
+            FROM bank.audit_seals s ORDER BY s.seq DESC LIMIT 1
+            """,
+            logger: self.logger
+        ) {
+            let (seq, link, scanned, waiting) = try row.decode((Int64, ByteBuffer, Int64, [Int64]).self)
+            lastSeq = seq
+            lastLink = Array(buffer: link)
+            scannedTo = scanned
+            pending = waiting
+        }
+        // Two index range reads, never a scan of the sealed history: as one `id > x OR id = ANY(...)`
+        // the planner walked the whole primary key and filtered (34 ms a batch at 125,000 rows,
+        // growing with the table).
+        var ids: [Int64] = []
+        var links = ByteBuffer()
+        links.reserveCapacity(self.batchSize * 32)
+        for row in try await connection.queryIfOpen(
+            """
+            SELECT a.id, \(unescaped: AuditQueries.timestamp), a.actor, a.action, a.outcome, a.details::text, a.ip, a.device
+            FROM (
+                (SELECT n.* FROM bank.audit_logs n WHERE n.id > \(scannedTo) ORDER BY n.id LIMIT \(self.batchSize))
+                UNION ALL
+                (SELECT p.* FROM bank.audit_logs p WHERE p.id = ANY (\(pending)::bigint[]) AND p.id <= \(scannedTo))
+            ) a
+            ORDER BY a.id LIMIT \(self.batchSize)
+            """,
+            logger: self.logger
+        ) {
+            let (id, at, actor, action, outcome, details, ip, device) = try row.decode(
+                (Int64, String, String, String, String, String, String?, String?).self
+            )
+            let audit = AuditRow(
+                id: id,
+                at: at,
+                actor: actor,
+                action: action,
+                outcome: outcome,
+                details: details,
+                ip: ip,
+                device: device
+            )
+            let link = AuditChain.link(previous: lastLink, row: audit, key: self.key)
+            ids.append(audit.id)
+            links.writeBytes(link)
+            lastLink = link
+        }
+        guard let first = ids.first, let last = ids.last else { return 0 }
+        // What is still pending: earlier pending ids not found now, and the ids skipped above the
+        // old scanned_to (not committed yet, or rolled back).
+        let sealedNow = Set(ids)
+        var stillPending = pending.filter { !sealedNow.contains($0) }
+        var expected = scannedTo + 1
+        for id in ids where id > scannedTo {
+            if id > expected {
+                stillPending.append(contentsOf: expected..<min(id, expected + 10_000))
+            }
+            expected = id + 1
+        }
+        let newScannedTo = max(scannedTo, last)
+        stillPending.removeAll { $0 < newScannedTo - self.pendingHorizon }
+        _ = try await connection.queryIfOpen(
+            """
+            INSERT INTO bank.audit_seals (seq, first_id, last_id, audit_ids, links, scanned_to, pending_ids)
+            VALUES (\(lastSeq + 1), \(first), \(ids.max()!), \(ids)::bigint[], \(links),
+                    \(newScannedTo), \(stillPending)::bigint[])
+            """,
+            logger: self.logger
+        )
+        self.logger.debug(
+            "audit batch sealed",
+            metadata: [
+                "audit.seal": "\(lastSeq + 1)", "audit.rows": "\(ids.count)",
+                "audit.head": "\(Hex.lowercase(lastLink))",
+            ]
+        )
+        return ids.count
     }
 
     /// Seals everything there is now, batch by batch.
@@ -266,13 +306,15 @@ public struct AuditSealer: Sendable {
     public func sealAll() async throws -> Int {
         var total = 0
         while true {
+            try Task.checkCancellation()
             let sealed = try await self.sealBatch()
             total += sealed
             if sealed < self.batchSize { return total }
         }
     }
 
-    /// Seals continuously until cancelled: the switch runs this beside its service.
+    /// Seals continuously until cancelled (tests race two of these; the switch runs
+    /// `AuditSealingService`, which also bounds each round).
     public func run(every interval: Duration = .milliseconds(200)) async {
         while !Task.isCancelled {
             do {
