@@ -10,6 +10,12 @@ public import PostgresNIO
 public struct Finding: Sendable, Hashable, CustomStringConvertible {
     public var subject: String
     public var problem: String
+
+    public init(subject: String, problem: String) {
+        self.subject = subject
+        self.problem = problem
+    }
+
     public var description: String { "\(self.subject): \(self.problem)" }
 }
 
@@ -337,11 +343,18 @@ enum AuditQueries {
 
 /// `atm-switch audit verify`: walks the chain from the first seal and names every altered, removed or
 /// inserted row.
+///
+/// A row that is in no seal is either awaiting the sealer or inserted, and the last seal tells which,
+/// however long ago it was written: the sealer's next batch takes every row above the last seal's
+/// `scanned_to` and every row whose id that seal lists as pending (it had not committed when the seal
+/// was made). Any other unsealed row lies where the sealer no longer looks: it was inserted.
 public enum AuditVerifier {
     public struct Report: Sendable, Hashable {
         public var sealed: Int
-        /// Rows newer than the last seal: written, not yet chained (the sealer runs every 200 ms).
+        /// Rows in no seal yet that the sealer's next batch takes: written, not yet chained.
         public var pending: Int
+        /// How long the oldest of the `pending` rows has waited, by the database's clock (nil: none).
+        public var oldestPending: Duration?
         public var findings: [Finding]
         public var isClean: Bool { self.findings.isEmpty }
     }
@@ -355,7 +368,6 @@ public enum AuditVerifier {
             var previous = AuditChain.genesis
             var chainKnown = true
             var sealed = 0
-            var maxSealedID: Int64 = 0
             var seen = Set<Int64>()
             for try await row in try await connection.query(
                 """
@@ -387,7 +399,6 @@ public enum AuditVerifier {
                     expectedSeq = seq + 1
                 }
                 sealed += 1
-                maxSealedID = max(maxSealedID, auditID)
                 if !seen.insert(auditID).inserted {
                     findings.append(Finding(subject: "audit row \(auditID) (seal \(seq))", problem: "sealed twice"))
                 }
@@ -419,25 +430,72 @@ public enum AuditVerifier {
                 chainKnown = true
             }
             var pending = 0
-            for try await (id, isOld) in try await connection.query(
+            var oldestPending: Duration? = nil
+            for try await (id, awaited, waitedMicroseconds) in try await connection.query(
                 """
-                SELECT a.id, a.id < \(maxSealedID) AND a.at < now() - interval '10 seconds' FROM bank.audit_logs a
+                SELECT a.id, a.id > coalesce(l.scanned_to, 0) OR a.id = ANY (coalesce(l.pending_ids, '{}')),
+                       (extract(epoch FROM now() - a.at) * 1000000)::bigint
+                FROM bank.audit_logs a
+                LEFT JOIN (SELECT s.scanned_to, s.pending_ids FROM bank.audit_seals s ORDER BY s.seq DESC LIMIT 1) l
+                    ON true
                 WHERE a.id NOT IN (SELECT unnest(s.audit_ids) FROM bank.audit_seals s) ORDER BY a.id
                 """,
                 logger: logger
-            ).decode((Int64, Bool).self) {
-                if isOld {
+            ).decode((Int64, Bool, Int64).self) {
+                if awaited {
+                    pending += 1
+                    let waited = Duration.microseconds(waitedMicroseconds)
+                    oldestPending = max(oldestPending ?? waited, waited)
+                } else {
                     findings.append(
                         Finding(
                             subject: "audit row \(id)",
                             problem: "inserted: it is not in the chain, though later rows are"
                         )
                     )
-                } else {
-                    pending += 1
                 }
             }
-            return Report(sealed: sealed, pending: pending, findings: findings)
+            return Report(sealed: sealed, pending: pending, oldestPending: oldestPending, findings: findings)
+        }
+    }
+
+    /// Waits, at most `within` on `clock`, until a running sealer (the switch's) has sealed every audit
+    /// row written before the call; returns how many of those still await it (0: it caught up). Looks
+    /// every `interval`, with two index range reads (the rows the sealer's next batch takes), never a scan.
+    public static func waitForSealer<C: Clock>(
+        client: PostgresClient,
+        within: Duration,
+        interval: Duration = .milliseconds(200),
+        clock: C = ContinuousClock(),
+        logger: Logger
+    ) async throws -> Int where C.Duration == Duration {
+        let deadline = clock.now.advanced(by: within)
+        var upTo: Int64 = 0
+        for try await last in try await client.query(
+            "SELECT coalesce(max(a.id), 0) FROM bank.audit_logs a",
+            logger: logger
+        ).decode(Int64.self) {
+            upTo = last
+        }
+        while true {
+            var waiting = 0
+            for try await count in try await client.query(
+                """
+                WITH last AS (SELECT s.scanned_to, s.pending_ids FROM bank.audit_seals s ORDER BY s.seq DESC LIMIT 1),
+                l AS (
+                    SELECT coalesce((SELECT scanned_to FROM last), 0) AS scanned_to,
+                           coalesce((SELECT pending_ids FROM last), '{}') AS pending_ids
+                )
+                SELECT ((SELECT count(*) FROM bank.audit_logs a, l WHERE a.id > l.scanned_to AND a.id <= \(upTo))
+                      + (SELECT count(*) FROM bank.audit_logs a, l
+                         WHERE a.id = ANY (l.pending_ids) AND a.id <= \(upTo)))::int
+                """,
+                logger: logger
+            ).decode(Int.self) {
+                waiting = count
+            }
+            if waiting == 0 || clock.now >= deadline { return waiting }
+            try await clock.sleep(until: min(clock.now.advanced(by: interval), deadline), tolerance: nil)
         }
     }
 }

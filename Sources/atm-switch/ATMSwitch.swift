@@ -200,21 +200,54 @@ struct AuditSeal: AsyncParsableCommand {
 struct AuditVerify: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "verify",
-        abstract: "Walk the audit chain; exits 1 naming every altered, removed or inserted row."
+        abstract: "Walk the audit chain; exits 1 naming every altered, removed or inserted row.",
+        discussion: """
+            Rows the sealer has not reached yet are counted as awaiting it, not as findings, however old. \
+            With --sealed-within, it first waits for a running switch's sealer to seal every row written \
+            before the command started, and a row still waiting after that many seconds is a finding.
+            """
     )
 
     @OptionGroup var database: DatabaseOptions
     @OptionGroup var auditKey: AuditKeyOptions
 
+    @Option(
+        name: .customLong("sealed-within"),
+        help: """
+            Seconds to wait for a running switch to seal every row written before this command; a row \
+            still unsealed then is a finding.
+            """
+    )
+    var sealedWithin: Int?
+
     func run() async throws {
         let url = try await self.database.reachableURL()
         let logger = try self.database.logger()
         let key = try self.auditKey.key()
-        let report = try await url.withClient(logger: logger) { client in
-            try await AuditVerifier.verify(client: client, key: key.key, logger: logger)
+        let (report, unsealed) = try await url.withClient(logger: logger) { client in
+            var unsealed: Int? = nil
+            if let seconds = self.sealedWithin {
+                unsealed = try await AuditVerifier.waitForSealer(
+                    client: client,
+                    within: .seconds(seconds),
+                    logger: logger
+                )
+            }
+            return (try await AuditVerifier.verify(client: client, key: key.key, logger: logger), unsealed)
         }
-        print("audit: \(report.sealed) rows in the chain, \(report.pending) awaiting the sealer")
-        try printVerdict("audit verify", report.findings)
+        let oldest = report.oldestPending.map { ", the oldest written \($0.components.seconds) s ago" } ?? ""
+        print("audit: \(report.sealed) rows in the chain, \(report.pending) awaiting the sealer\(oldest)")
+        var findings = report.findings
+        if let unsealed, unsealed > 0, let seconds = self.sealedWithin {
+            findings.append(
+                Finding(
+                    subject: "the sealer",
+                    problem: "\(unsealed) rows written before this check were still not sealed after \(seconds) s: "
+                        + "is a switch with the audit key running? Its log says why its sealing rounds fail"
+                )
+            )
+        }
+        try printVerdict("audit verify", findings)
     }
 }
 
