@@ -93,10 +93,18 @@ public struct AuditSealingService: Service {
     func bounded(by deadline: Duration, isLast: Bool) async {
         let outcome = Outcome<Int>()
         let work = Task {
+            let result: Result<Int, any Error>
             do {
-                outcome.finish(.success(try await self.round()))
+                result = .success(try await self.round())
             } catch {
-                outcome.finish(.failure(error))
+                result = .failure(error)
+            }
+            if !outcome.finish(result) {
+                // Where an abandoned round was stuck shows in how it ended (if it ever does).
+                self.logger.notice(
+                    "an abandoned audit sealing round ended",
+                    metadata: [LogKey.reason: "\(Self.describe(result))"]
+                )
             }
         }
         let timer = Task { [clock] in
@@ -129,11 +137,19 @@ public struct AuditSealingService: Service {
             )
         case .failure(is Abandoned), .failure(is CancellationError):
             break
-        case .failure(let error):
+        case .failure:
             self.logger.warning(
                 "audit sealing failed; trying again",
-                metadata: [LogKey.error: "\(DatabaseFailure(error).map { "\($0)" } ?? "\(error)")"]
+                metadata: [LogKey.error: "\(Self.describe(result))"]
             )
+        }
+    }
+
+    /// A round's result as a log line says it: PostgreSQL's message and SQLSTATE, or postgres-nio's code.
+    static func describe(_ result: Result<Int, any Error>) -> String {
+        switch result {
+        case .success(let sealed): "\(sealed) rows sealed"
+        case .failure(let error): DatabaseFailure(error).map { "\($0)" } ?? "\(error)"
         }
     }
 }
