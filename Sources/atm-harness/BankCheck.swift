@@ -55,12 +55,21 @@ struct Bank: AsyncParsableCommand {
     @Option(help: "Shell command: restart PostgreSQL (pg_ctl restart -m immediate), returning once it is up.")
     var restartDatabase: String?
 
+    @Option(
+        help: """
+            After the run, with the switch still running: seconds its audit sealer may take to seal every \
+            audit row written until then (default: not checked; the switch needs an audit key).
+            """
+    )
+    var auditSealedWithin: Int?
+
     @Option(help: "Write the check's bank fixture (for --terminals) to this file and exit.")
     var writeFixture: String?
 
     func validate() throws {
         guard (1...500).contains(self.terminals) else { throw ValidationError("--terminals must be 1 to 500") }
         guard self.duration > 0 else { throw ValidationError("--duration must be above 0 seconds") }
+        guard (self.auditSealedWithin ?? 0) >= 0 else { throw ValidationError("--audit-sealed-within must be 0 or more") }
         if self.proxyPort != nil || self.proxyUpstream != nil {
             guard let port = self.proxyPort, (1...65_535).contains(port), self.upstream != nil else {
                 throw ValidationError("--proxy-port (1-65535) and --proxy-upstream HOST:PORT go together")
@@ -101,7 +110,7 @@ struct Bank: AsyncParsableCommand {
         let seed = self.seed ?? UInt64.random(in: 1...999_999_999)
         let report: BankCheckReport
         do {
-            let check = BankCheck(
+            var check = BankCheck(
                 switchHost: self.address.host,
                 switchPort: self.address.port,
                 terminals: try SwitchLoad.terminals(self.terminals, from: fixture),
@@ -116,6 +125,7 @@ struct Bank: AsyncParsableCommand {
                     restartDatabase: self.restartDatabase
                 )
             )
+            check.auditSealedWithin = self.auditSealedWithin.map { .seconds($0) }
             report = try await check.run(logger: logger) { line in
                 FileHandle.standardError.write(Data("bank: \(line)\n".utf8))
             }
