@@ -132,7 +132,7 @@ public struct AuditSealingService: Service {
             self.logger.warning(
                 isLast
                     ? "the last audit sealing round did not end in time; what it did not seal waits for the next start (or atm-switch audit seal)"
-                    : "audit sealing round abandoned: its connection is closed, and the next round starts on another",
+                    : "audit sealing round abandoned: cancelled (its connection, if it had one, closed); the next starts on another",
                 metadata: [LogKey.reason: "\(abandoned)"]
             )
         case .failure(is Abandoned), .failure(is CancellationError):
