@@ -14,6 +14,10 @@ public struct BankCheckReport: Sendable {
     public var faults: [ChaosFault: Int]
     public var faultErrors: [String]
     public var verdict: BankCheckVerdict
+    /// How long the switch's audit sealer was given after the run (nil: not checked), and how many audit
+    /// rows of the run it had still not sealed then.
+    public var auditSealedWithin: Duration?
+    public var unsealedAuditRows: Int?
 
     public init(
         seed: UInt64,
@@ -27,7 +31,9 @@ public struct BankCheckReport: Sendable {
         ledgerRows: Int,
         faults: [ChaosFault: Int],
         faultErrors: [String],
-        verdict: BankCheckVerdict
+        verdict: BankCheckVerdict,
+        auditSealedWithin: Duration? = nil,
+        unsealedAuditRows: Int? = nil
     ) {
         self.seed = seed
         self.terminals = terminals
@@ -41,13 +47,19 @@ public struct BankCheckReport: Sendable {
         self.faults = faults
         self.faultErrors = faultErrors
         self.verdict = verdict
+        self.auditSealedWithin = auditSealedWithin
+        self.unsealedAuditRows = unsealedAuditRows
     }
 
     /// The fault kinds that never fired in a chaos run.
     public var faultsNotFired: [ChaosFault] { self.chaos ? ChaosFault.allCases.filter { (self.faults[$0] ?? 0) == 0 } : [] }
 
-    /// No finding, and in a chaos run every kind of fault fired (and none failed to).
-    public var passed: Bool { self.verdict.passed && self.faultsNotFired.isEmpty && self.faultErrors.isEmpty }
+    /// No finding, in a chaos run every kind of fault fired (and none failed to), and the switch sealed
+    /// every audit row of the run in time (when that was checked).
+    public var passed: Bool {
+        self.verdict.passed && self.faultsNotFired.isEmpty && self.faultErrors.isEmpty
+            && (self.unsealedAuditRows ?? 0) == 0
+    }
 
     public var text: String {
         var lines = ["bank check, seed \(self.seed) (atm-harness bank --seed \(self.seed) reproduces the schedule)"]
@@ -92,6 +104,12 @@ public struct BankCheckReport: Sendable {
             if !self.faultsNotFired.isEmpty {
                 lines.append("  NOT FIRED: " + self.faultsNotFired.map(\.rawValue).joined(separator: ", "))
             }
+        }
+        if let within = self.auditSealedWithin, let unsealed = self.unsealedAuditRows {
+            lines.append(
+                "audit rows of the run the switch had not sealed \(within) after it: \(unsealed)"
+                    + (unsealed == 0 ? "" : " (FAILED: its sealer stopped; its log says why its rounds failed)")
+            )
         }
         if self.verdict.findings.isEmpty {
             lines.append("findings: none")

@@ -1,4 +1,5 @@
 public import CashpointDatabase
+import CashpointStore
 import Foundation
 #if canImport(Glibc)
 import Glibc
@@ -49,6 +50,9 @@ public struct BankCheck: Sendable {
     public var requestTimeout: Duration = .seconds(20)
     /// How long after the end the terminals may take to settle what they owe.
     public var settleTime: Duration = .seconds(120)
+    /// With the switch still running behind the proxy after the run: how long its audit sealer may take
+    /// to seal every audit row written until then; nil: not checked (a switch without an audit key).
+    public var auditSealedWithin: Duration?
 
     public init(
         switchHost: String,
@@ -177,6 +181,16 @@ public struct BankCheck: Sendable {
         let ledger = try await self.retrying(within: .seconds(120)) {
             try await BankCheckDatabase.ledger(self.databaseURL, terminals: self.terminals.map(\.id), logger: logger)
         }
+        // The switch can still reach its database (the proxy is up): its sealer must catch up.
+        var unsealedAuditRows: Int? = nil
+        if let within = self.auditSealedWithin {
+            progress("\(Self.seconds(ContinuousClock.now - start)) s: waiting for the switch to seal the audit log")
+            unsealedAuditRows = try await self.retrying(within: .seconds(120)) {
+                try await self.databaseURL.withClient(logger: logger, maximumConnections: 1) { client in
+                    try await AuditVerifier.waitForSealer(client: client, within: within, logger: logger)
+                }
+            }
+        }
         await terminalProxy.stop()
         await databaseProxy?.stop()
         let state = recorder.snapshot
@@ -200,7 +214,9 @@ public struct BankCheck: Sendable {
             ledgerRows: ledger.count,
             faults: faults.fired,
             faultErrors: faults.errors,
-            verdict: verdict
+            verdict: verdict,
+            auditSealedWithin: self.auditSealedWithin,
+            unsealedAuditRows: unsealedAuditRows
         )
     }
 

@@ -264,7 +264,7 @@ public enum HarnessCommands {
             let proxy = self.upstream(check.proxyUpstream).flatMap { upstream in
                 check.proxyPort.map { (port: $0, upstreamHost: upstream.host, upstreamPort: upstream.port) }
             }
-            let run = BankCheck(
+            var run = BankCheck(
                 switchHost: address.host,
                 switchPort: address.port,
                 terminals: try SwitchLoad.terminals(check.terminals, from: fixture),
@@ -279,6 +279,7 @@ public enum HarnessCommands {
                     restartDatabase: check.restartDatabase
                 )
             )
+            run.auditSealedWithin = check.auditSealedWithin.map { .seconds($0) }
             report = try await run.run(logger: logger) { sayToStandardError("bank: \($0)") }
         } catch {
             sayToStandardError("bank: \(error) (seed \(seed))")

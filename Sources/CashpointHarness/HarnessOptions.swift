@@ -167,6 +167,14 @@ public struct BankCheckOptions: ParsableArguments, Sendable {
     @Option(help: "Shell command: restart PostgreSQL (pg_ctl restart -m immediate), returning once it is up.")
     public var restartDatabase: String?
 
+    @Option(
+        help: """
+            After the run, with the switch still running: seconds its audit sealer may take to seal every \
+            audit row written until then (default: not checked; the switch needs an audit key).
+            """
+    )
+    public var auditSealedWithin: Int?
+
     @Option(help: "Write the check's bank fixture (for --terminals) to this file and exit.")
     public var writeFixture: String?
 
@@ -176,6 +184,7 @@ public struct BankCheckOptions: ParsableArguments, Sendable {
     public func validate() throws {
         guard (1...500).contains(self.terminals) else { throw ValidationError("--terminals must be 1 to 500") }
         guard self.duration > 0 else { throw ValidationError("--duration must be above 0 seconds") }
+        guard (self.auditSealedWithin ?? 0) >= 0 else { throw ValidationError("--audit-sealed-within must be 0 or more") }
         if self.proxyPort != nil || self.proxyUpstream != nil {
             guard let port = self.proxyPort, (1...65_535).contains(port),
                 HarnessCommands.upstream(self.proxyUpstream) != nil

@@ -1,4 +1,5 @@
 import CashpointBank
+import CashpointDatabase
 import CashpointSecurity
 public import Crypto
 import Foundation
@@ -9,6 +10,12 @@ public import PostgresNIO
 public struct Finding: Sendable, Hashable, CustomStringConvertible {
     public var subject: String
     public var problem: String
+
+    public init(subject: String, problem: String) {
+        self.subject = subject
+        self.problem = problem
+    }
+
     public var description: String { "\(self.subject): \(self.problem)" }
 }
 
@@ -150,6 +157,10 @@ public enum LedgerVerifier {
 /// so the chain is one line however many writers there are. Each batch takes the rows above the last
 /// seal's `scanned_to` and the ids it left pending (rows that had not committed yet), in id order; the
 /// chain's order is the order of sealing.
+///
+/// Every statement goes through `queryIfOpen`, so none waits for ever on a connection the server has
+/// ended; a batch whose task is cancelled closes its connection, so one stuck on a silent connection
+/// (a partition) ends too. `AuditSealingService` bounds each round with that.
 public struct AuditSealer: Sendable {
     public let client: PostgresClient
     public let key: SymmetricKey
@@ -158,7 +169,8 @@ public struct AuditSealer: Sendable {
     /// A pending id this far below `scanned_to` is taken as rolled back and no longer looked for.
     public let pendingHorizon: Int64
 
-    static let lockKey: Int64 = 0x4155_4449_5453_4541  // "AUDITSEA"
+    /// The advisory lock that makes one sealer at a time ("AUDITSEA").
+    public static let lockKey: Int64 = 0x4155_4449_5453_4541
 
     public init(
         client: PostgresClient,
@@ -174,91 +186,125 @@ public struct AuditSealer: Sendable {
         self.pendingHorizon = pendingHorizon
     }
 
-    /// Seals one batch into one seal row; returns how many audit rows it sealed.
+    /// Seals one batch into one seal row, in one transaction on a pooled connection; returns how many
+    /// audit rows it sealed. Cancelled, it closes that connection: the server ends the transaction (and
+    /// the advisory lock with it) once it hears of it, and a statement waiting for an answer fails at
+    /// once, so the batch ends and the next one starts on another connection.
     @discardableResult
     public func sealBatch() async throws -> Int {
-        try await self.client.withTransaction(logger: self.logger) { connection in
-            try await connection.query("SELECT pg_advisory_xact_lock(\(Self.lockKey))", logger: self.logger)
-            var lastSeq: Int64 = 0
-            var lastLink = AuditChain.genesis
-            var scannedTo: Int64 = 0
-            var pending: [Int64] = []
-            for try await (seq, link, scanned, waiting) in try await connection.query(
-                """
-                SELECT s.seq, substring(s.links FROM length(s.links) - 31), s.scanned_to, s.pending_ids
-                FROM bank.audit_seals s ORDER BY s.seq DESC LIMIT 1
-                """,
-                logger: self.logger
-            ).decode((Int64, ByteBuffer, Int64, [Int64]).self) {
-                lastSeq = seq
-                lastLink = Array(buffer: link)
-                scannedTo = scanned
-                pending = waiting
+        try await self.client.withConnection { connection in
+            try await withTaskCancellationHandler {
+                try await self.sealBatch(on: connection)
+            } onCancel: {
+                connection.close().whenComplete { _ in }
             }
-            // Two index range reads, never a scan of the sealed history: as one `id > x OR id = ANY(...)`
-            // the planner walked the whole primary key and filtered (34 ms a batch at 125,000 rows,
-            // growing with the table).
-            var ids: [Int64] = []
-            var links = ByteBuffer()
-            links.reserveCapacity(self.batchSize * 32)
-            for try await row in try await connection.query(
-                """
-                SELECT a.id, \(unescaped: AuditQueries.timestamp), a.actor, a.action, a.outcome, a.details::text, a.ip, a.device
-                FROM (
-                    (SELECT n.* FROM bank.audit_logs n WHERE n.id > \(scannedTo) ORDER BY n.id LIMIT \(self.batchSize))
-                    UNION ALL
-                    (SELECT p.* FROM bank.audit_logs p WHERE p.id = ANY (\(pending)::bigint[]) AND p.id <= \(scannedTo))
-                ) a
-                ORDER BY a.id LIMIT \(self.batchSize)
-                """,
-                logger: self.logger
-            ).decode((Int64, String, String, String, String, String, String?, String?).self) {
-                let audit = AuditRow(
-                    id: row.0,
-                    at: row.1,
-                    actor: row.2,
-                    action: row.3,
-                    outcome: row.4,
-                    details: row.5,
-                    ip: row.6,
-                    device: row.7
-                )
-                let link = AuditChain.link(previous: lastLink, row: audit, key: self.key)
-                ids.append(audit.id)
-                links.writeBytes(link)
-                lastLink = link
-            }
-            guard let first = ids.first, let last = ids.last else { return 0 }
-            // What is still pending: earlier pending ids not found now, and the ids skipped above the
-            // old scanned_to (not committed yet, or rolled back).
-            let sealedNow = Set(ids)
-            var stillPending = pending.filter { !sealedNow.contains($0) }
-            var expected = scannedTo + 1
-            for id in ids where id > scannedTo {
-                if id > expected {
-                    stillPending.append(contentsOf: expected..<min(id, expected + 10_000))
-                }
-                expected = id + 1
-            }
-            let newScannedTo = max(scannedTo, last)
-            stillPending.removeAll { $0 < newScannedTo - self.pendingHorizon }
-            try await connection.query(
-                """
-                INSERT INTO bank.audit_seals (seq, first_id, last_id, audit_ids, links, scanned_to, pending_ids)
-                VALUES (\(lastSeq + 1), \(first), \(ids.max()!), \(ids)::bigint[], \(links),
-                        \(newScannedTo), \(stillPending)::bigint[])
-                """,
-                logger: self.logger
-            )
-            self.logger.debug(
-                "audit batch sealed",
-                metadata: [
-                    "audit.seal": "\(lastSeq + 1)", "audit.rows": "\(ids.count)",
-                    "audit.head": "\(Hex.lowercase(lastLink))",
-                ]
-            )
-            return ids.count
         }
+    }
+
+    /// One batch as one transaction on `connection`.
+    func sealBatch(on connection: PostgresConnection) async throws -> Int {
+        _ = try await connection.queryIfOpen("BEGIN", logger: self.logger)
+        let sealed: Int
+        do {
+            sealed = try await self.sealInTransaction(connection)
+        } catch {
+            do {
+                _ = try await connection.queryIfOpen("ROLLBACK", logger: self.logger)
+            } catch {
+                // A connection that cannot roll back is not given back to the pool as it is.
+                connection.close().whenComplete { _ in }
+            }
+            throw error
+        }
+        _ = try await connection.queryIfOpen("COMMIT", logger: self.logger)
+        return sealed
+    }
+
+    func sealInTransaction(_ connection: PostgresConnection) async throws -> Int {
+        _ = try await connection.queryIfOpen("SELECT pg_advisory_xact_lock(\(Self.lockKey))", logger: self.logger)
+        var lastSeq: Int64 = 0
+        var lastLink = AuditChain.genesis
+        var scannedTo: Int64 = 0
+        var pending: [Int64] = []
+        for row in try await connection.queryIfOpen(
+            """
+            SELECT s.seq, substring(s.links FROM length(s.links) - 31), s.scanned_to, s.pending_ids
+            FROM bank.audit_seals s ORDER BY s.seq DESC LIMIT 1
+            """,
+            logger: self.logger
+        ) {
+            let (seq, link, scanned, waiting) = try row.decode((Int64, ByteBuffer, Int64, [Int64]).self)
+            lastSeq = seq
+            lastLink = Array(buffer: link)
+            scannedTo = scanned
+            pending = waiting
+        }
+        // Two index range reads, never a scan of the sealed history: as one `id > x OR id = ANY(...)`
+        // the planner walked the whole primary key and filtered (34 ms a batch at 125,000 rows,
+        // growing with the table).
+        var ids: [Int64] = []
+        var links = ByteBuffer()
+        links.reserveCapacity(self.batchSize * 32)
+        for row in try await connection.queryIfOpen(
+            """
+            SELECT a.id, \(unescaped: AuditQueries.timestamp), a.actor, a.action, a.outcome, a.details::text, a.ip, a.device
+            FROM (
+                (SELECT n.* FROM bank.audit_logs n WHERE n.id > \(scannedTo) ORDER BY n.id LIMIT \(self.batchSize))
+                UNION ALL
+                (SELECT p.* FROM bank.audit_logs p WHERE p.id = ANY (\(pending)::bigint[]) AND p.id <= \(scannedTo))
+            ) a
+            ORDER BY a.id LIMIT \(self.batchSize)
+            """,
+            logger: self.logger
+        ) {
+            let (id, at, actor, action, outcome, details, ip, device) = try row.decode(
+                (Int64, String, String, String, String, String, String?, String?).self
+            )
+            let audit = AuditRow(
+                id: id,
+                at: at,
+                actor: actor,
+                action: action,
+                outcome: outcome,
+                details: details,
+                ip: ip,
+                device: device
+            )
+            let link = AuditChain.link(previous: lastLink, row: audit, key: self.key)
+            ids.append(audit.id)
+            links.writeBytes(link)
+            lastLink = link
+        }
+        guard let first = ids.first, let last = ids.last else { return 0 }
+        // What is still pending: earlier pending ids not found now, and the ids skipped above the
+        // old scanned_to (not committed yet, or rolled back).
+        let sealedNow = Set(ids)
+        var stillPending = pending.filter { !sealedNow.contains($0) }
+        var expected = scannedTo + 1
+        for id in ids where id > scannedTo {
+            if id > expected {
+                stillPending.append(contentsOf: expected..<min(id, expected + 10_000))
+            }
+            expected = id + 1
+        }
+        let newScannedTo = max(scannedTo, last)
+        stillPending.removeAll { $0 < newScannedTo - self.pendingHorizon }
+        _ = try await connection.queryIfOpen(
+            """
+            INSERT INTO bank.audit_seals (seq, first_id, last_id, audit_ids, links, scanned_to, pending_ids)
+            VALUES (\(lastSeq + 1), \(first), \(ids.max()!), \(ids)::bigint[], \(links),
+                    \(newScannedTo), \(stillPending)::bigint[])
+            """,
+            logger: self.logger
+        )
+        self.logger.debug(
+            "audit batch sealed",
+            metadata: [
+                "audit.seal": "\(lastSeq + 1)", "audit.rows": "\(ids.count)",
+                "audit.head": "\(Hex.lowercase(lastLink))",
+            ]
+        )
+        return ids.count
     }
 
     /// Seals everything there is now, batch by batch.
@@ -266,13 +312,15 @@ public struct AuditSealer: Sendable {
     public func sealAll() async throws -> Int {
         var total = 0
         while true {
+            try Task.checkCancellation()
             let sealed = try await self.sealBatch()
             total += sealed
             if sealed < self.batchSize { return total }
         }
     }
 
-    /// Seals continuously until cancelled: the switch runs this beside its service.
+    /// Seals continuously until cancelled (tests race two of these; the switch runs
+    /// `AuditSealingService`, which also bounds each round).
     public func run(every interval: Duration = .milliseconds(200)) async {
         while !Task.isCancelled {
             do {
@@ -295,11 +343,18 @@ enum AuditQueries {
 
 /// `atm-switch audit verify`: walks the chain from the first seal and names every altered, removed or
 /// inserted row.
+///
+/// A row that is in no seal is either awaiting the sealer or inserted, and the last seal tells which,
+/// however long ago it was written: the sealer's next batch takes every row above the last seal's
+/// `scanned_to` and every row whose id that seal lists as pending (it had not committed when the seal
+/// was made). Any other unsealed row lies where the sealer no longer looks: it was inserted.
 public enum AuditVerifier {
     public struct Report: Sendable, Hashable {
         public var sealed: Int
-        /// Rows newer than the last seal: written, not yet chained (the sealer runs every 200 ms).
+        /// Rows in no seal yet that the sealer's next batch takes: written, not yet chained.
         public var pending: Int
+        /// How long the oldest of the `pending` rows has waited, by the database's clock (nil: none).
+        public var oldestPending: Duration?
         public var findings: [Finding]
         public var isClean: Bool { self.findings.isEmpty }
     }
@@ -313,7 +368,6 @@ public enum AuditVerifier {
             var previous = AuditChain.genesis
             var chainKnown = true
             var sealed = 0
-            var maxSealedID: Int64 = 0
             var seen = Set<Int64>()
             for try await row in try await connection.query(
                 """
@@ -345,7 +399,6 @@ public enum AuditVerifier {
                     expectedSeq = seq + 1
                 }
                 sealed += 1
-                maxSealedID = max(maxSealedID, auditID)
                 if !seen.insert(auditID).inserted {
                     findings.append(Finding(subject: "audit row \(auditID) (seal \(seq))", problem: "sealed twice"))
                 }
@@ -377,25 +430,72 @@ public enum AuditVerifier {
                 chainKnown = true
             }
             var pending = 0
-            for try await (id, isOld) in try await connection.query(
+            var oldestPending: Duration? = nil
+            for try await (id, awaited, waitedMicroseconds) in try await connection.query(
                 """
-                SELECT a.id, a.id < \(maxSealedID) AND a.at < now() - interval '10 seconds' FROM bank.audit_logs a
+                SELECT a.id, a.id > coalesce(l.scanned_to, 0) OR a.id = ANY (coalesce(l.pending_ids, '{}')),
+                       (extract(epoch FROM now() - a.at) * 1000000)::bigint
+                FROM bank.audit_logs a
+                LEFT JOIN (SELECT s.scanned_to, s.pending_ids FROM bank.audit_seals s ORDER BY s.seq DESC LIMIT 1) l
+                    ON true
                 WHERE a.id NOT IN (SELECT unnest(s.audit_ids) FROM bank.audit_seals s) ORDER BY a.id
                 """,
                 logger: logger
-            ).decode((Int64, Bool).self) {
-                if isOld {
+            ).decode((Int64, Bool, Int64).self) {
+                if awaited {
+                    pending += 1
+                    let waited = Duration.microseconds(waitedMicroseconds)
+                    oldestPending = max(oldestPending ?? waited, waited)
+                } else {
                     findings.append(
                         Finding(
                             subject: "audit row \(id)",
                             problem: "inserted: it is not in the chain, though later rows are"
                         )
                     )
-                } else {
-                    pending += 1
                 }
             }
-            return Report(sealed: sealed, pending: pending, findings: findings)
+            return Report(sealed: sealed, pending: pending, oldestPending: oldestPending, findings: findings)
+        }
+    }
+
+    /// Waits, at most `within` on `clock`, until a running sealer (the switch's) has sealed every audit
+    /// row written before the call; returns how many of those still await it (0: it caught up). Looks
+    /// every `interval`, with two index range reads (the rows the sealer's next batch takes), never a scan.
+    public static func waitForSealer<C: Clock>(
+        client: PostgresClient,
+        within: Duration,
+        interval: Duration = .milliseconds(200),
+        clock: C = ContinuousClock(),
+        logger: Logger
+    ) async throws -> Int where C.Duration == Duration {
+        let deadline = clock.now.advanced(by: within)
+        var upTo: Int64 = 0
+        for try await last in try await client.query(
+            "SELECT coalesce(max(a.id), 0) FROM bank.audit_logs a",
+            logger: logger
+        ).decode(Int64.self) {
+            upTo = last
+        }
+        while true {
+            var waiting = 0
+            for try await count in try await client.query(
+                """
+                WITH last AS (SELECT s.scanned_to, s.pending_ids FROM bank.audit_seals s ORDER BY s.seq DESC LIMIT 1),
+                l AS (
+                    SELECT coalesce((SELECT scanned_to FROM last), 0) AS scanned_to,
+                           coalesce((SELECT pending_ids FROM last), '{}') AS pending_ids
+                )
+                SELECT ((SELECT count(*) FROM bank.audit_logs a, l WHERE a.id > l.scanned_to AND a.id <= \(upTo))
+                      + (SELECT count(*) FROM bank.audit_logs a, l
+                         WHERE a.id = ANY (l.pending_ids) AND a.id <= \(upTo)))::int
+                """,
+                logger: logger
+            ).decode(Int.self) {
+                waiting = count
+            }
+            if waiting == 0 || clock.now >= deadline { return waiting }
+            try await clock.sleep(until: min(clock.now.advanced(by: interval), deadline), tolerance: nil)
         }
     }
 }

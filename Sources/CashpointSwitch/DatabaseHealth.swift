@@ -326,14 +326,17 @@ final class Outcome<T: Sendable>: Failing, Sendable {
 
     let state = Mutex(State())
 
-    func finish(_ result: Result<T, any Error>) {
-        let waiter: CheckedContinuation<Result<T, any Error>, Never>? = self.state.withLock { state in
-            guard state.result == nil else { return nil }
+    /// Delivers `result` unless a result was delivered before; says whether it was.
+    @discardableResult
+    func finish(_ result: Result<T, any Error>) -> Bool {
+        let (first, waiter): (Bool, CheckedContinuation<Result<T, any Error>, Never>?) = self.state.withLock { state in
+            guard state.result == nil else { return (false, nil) }
             state.result = result
             defer { state.waiter = nil }
-            return state.waiter
+            return (true, state.waiter)
         }
         waiter?.resume(returning: result)
+        return first
     }
 
     func fail(_ error: any Error) { self.finish(.failure(error)) }

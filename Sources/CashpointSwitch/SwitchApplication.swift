@@ -128,8 +128,9 @@ public struct SwitchApplication: Sendable {
 
 extension SwitchApplication {
     /// How long graceful shutdown may take: the requests in flight are answered within the request
-    /// deadline plus one probe (see `DatabaseHealth`); two seconds more close the pool and seal the audit
-    /// rows. After that the services are cancelled, and given 5 seconds to end.
+    /// deadline plus one probe (see `DatabaseHealth`); two seconds more seal the audit rows (the last
+    /// sealing round is given 1.5 s, see `AuditSealingService`) and close the pool. After that the
+    /// services are cancelled, and given 5 seconds to end.
     public var maximumGracefulShutdown: Duration {
         self.configuration.requestDeadline + self.configuration.databaseProbeTimeout + .seconds(2)
     }

@@ -229,19 +229,39 @@ public enum SwitchCommands {
         return "audit seal: \(sealed) rows sealed"
     }
 
+    /// `audit verify`: the chain walked; with `sealedWithin`, first a wait (at most that many seconds)
+    /// for a running switch's sealer to seal every row written before the command, a row still unsealed
+    /// then being a finding.
     public static func verifyAudit(
         database: DatabaseOptions,
-        auditKey: AuditKeyOptions
+        auditKey: AuditKeyOptions,
+        sealedWithin: Int? = nil
     ) async throws -> (text: String, passed: Bool) {
+        if let sealedWithin, sealedWithin < 0 { throw ValidationError("--sealed-within must be 0 or more seconds") }
         let logger = self.logger(database)
         let url = try await self.reachableURL(database)
         let key = try self.key(.auditKey, file: auditKey.auditKeyFile)
-        let report = try await url.withClient(logger: logger) { client in
-            try await AuditVerifier.verify(client: client, key: key.key, logger: logger)
+        let (report, unsealed) = try await url.withClient(logger: logger) { client in
+            var unsealed: Int? = nil
+            if let seconds = sealedWithin {
+                unsealed = try await AuditVerifier.waitForSealer(client: client, within: .seconds(seconds), logger: logger)
+            }
+            return (try await AuditVerifier.verify(client: client, key: key.key, logger: logger), unsealed)
         }
-        let verdict = self.verdict("audit verify", report.findings)
+        var findings = report.findings
+        if let unsealed, unsealed > 0, let seconds = sealedWithin {
+            findings.append(
+                Finding(
+                    subject: "the sealer",
+                    problem: "\(unsealed) rows written before this check were still not sealed after \(seconds) s: "
+                        + "is a switch with the audit key running? Its log says why its sealing rounds fail"
+                )
+            )
+        }
+        let oldest = report.oldestPending.map { ", the oldest written \($0.components.seconds) s ago" } ?? ""
+        let verdict = self.verdict("audit verify", findings)
         return (
-            "audit: \(report.sealed) rows in the chain, \(report.pending) awaiting the sealer\n" + verdict.text,
+            "audit: \(report.sealed) rows in the chain, \(report.pending) awaiting the sealer\(oldest)\n" + verdict.text,
             verdict.passed
         )
     }

@@ -138,12 +138,21 @@ struct Audit: AsyncParsableCommand {
 
     struct Verify: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
-            abstract: "Walk the audit chain; exits 1 naming every altered, removed or inserted row."
+            abstract: "Walk the audit chain; exits 1 naming every altered, removed or inserted row.",
+            discussion: """
+                Rows the sealer has not reached yet are counted as awaiting it, not as findings, however old. \
+                With --sealed-within, it first waits for a running switch's sealer to seal every row written \
+                before the command started, and a row still waiting after that many seconds is a finding.
+                """
         )
         @OptionGroup var database: DatabaseOptions
         @OptionGroup var key: AuditKeyOptions
+        @Option(help: "Seconds to wait for a running switch to seal every row written before this command.")
+        var sealedWithin: Int?
 
-        func run() async throws { try report(try await SwitchCommands.verifyAudit(database: database, auditKey: key)) }
+        func run() async throws {
+            try report(try await SwitchCommands.verifyAudit(database: database, auditKey: key, sealedWithin: sealedWithin))
+        }
     }
 }
 
