@@ -420,6 +420,20 @@ public enum AdminOperation: String, Sendable, Hashable, CaseIterable {
     case readAudit = "AUDIT"
     /// Cash unloaded from and loaded into an ATM, sent by the ATM itself (no staff token).
     case replenish = "REPLENISH"
+    /// A one-time enrolment code for a user's second factor (a reset when the user has one: held).
+    case enrol = "ENROL"
+    /// An account's daily limits (always held for a second person).
+    case setLimits = "LIMITS"
+    /// A new teller or administrator (always held for a second person).
+    case createStaff = "STAFF"
+    /// The held changes (four eyes), by state.
+    case pendingChanges = "PENDING"
+    /// One held change: before and after.
+    case showChange = "CHANGE"
+    /// A second member of staff applies a held change.
+    case approveChange = "APPROVE"
+    /// A second member of staff refuses a held change, with a reason.
+    case rejectChange = "REJECT"
 }
 
 /// The tags of field 48's elements in administrative messages.
@@ -459,6 +473,30 @@ public enum AdminTag: String, Sendable, Hashable, CaseIterable {
     case transfers = "TN"
     /// 0500/0510: the transfers' amount, minor units.
     case transfersAmount = "TA"
+    /// A one-time code (TOTP or recovery code), as a code block.
+    case oneTimeCode = "OT"
+    /// A one-time enrolment code, as a code block (LOGIN; the 0610 of ENROL and of an approved reset).
+    case enrolmentCode = "EC"
+    /// 0610 of LOGIN during enrolment: the new TOTP secret (base32), as a code block.
+    case secret = "SK"
+    /// 0610 of LOGIN during enrolment: ten recovery codes, as a code block.
+    case recoveryCodes = "RC"
+    /// 0610 answered 1A: what the next LOGIN must carry (`OT` or `EC`).
+    case nextFactor = "NF"
+    /// A held change's number.
+    case change = "CH"
+    /// Why: the maker's reason for a held change, or a checker's for a rejection.
+    case reason = "RS"
+    /// PENDING: the state of the changes to list.
+    case state = "ST"
+    /// PENDING / CHANGE: one change, `id|state|operation|target|maker|requested|expires|checker|reason`.
+    case changeEntry = "CG"
+    /// CHANGE: the state the change was asked against.
+    case before = "BF"
+    /// CHANGE: what approval makes it.
+    case after = "AF"
+    /// CHANGE: the checker's reason.
+    case decisionReason = "DR"
 }
 
 extension ATM87TLV {

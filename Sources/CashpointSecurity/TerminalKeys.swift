@@ -156,21 +156,37 @@ public struct SwitchKey: Sendable {
     }
 }
 
-/// A staff password in field 48 (TLV tag PW): AES-256-GCM under the session PIN key, with the
-/// terminal id, STAN and transmission time (fields 41, 11, 7) as associated data, so it cannot be
-/// replayed in another message. The value is hex of nonce (12 bytes) || ciphertext || tag (16 bytes).
-public enum PasswordBlock {
-    public struct Error: Swift.Error, Hashable, Sendable, CustomStringConvertible {
-        public var reason: String
-        public var description: String { "password block: \(self.reason)" }
+/// A secret in field 48 of a 0600 or 0610: AES-256-GCM under the session PIN key, with the block's
+/// purpose, the terminal id, STAN and transmission time (fields 41, 11, 7) as associated data, so it
+/// cannot be replayed in another message or read as another kind of secret. The value is hex of
+/// nonce (12 bytes) || ciphertext || tag (16 bytes).
+public enum MessageBlock {
+    /// What a block holds: the word in its associated data (docs/protocol.md).
+    public enum Purpose: String, Sendable, Hashable, CaseIterable {
+        /// PW: a staff password.
+        case password
+        /// OT: a one-time code or a recovery code.
+        case code
+        /// EC: a one-time enrolment code.
+        case enrolment
+        /// SK: a new TOTP secret, base32.
+        case secret
+        /// RC: recovery codes, separated by spaces.
+        case recovery
     }
 
-    static func context(terminal: String, stan: String, transmitted: String) -> [UInt8] {
-        Array("cashpoint password|\(terminal)|\(stan)|\(transmitted)".utf8)
+    public struct Error: Swift.Error, Hashable, Sendable, CustomStringConvertible {
+        public var reason: String
+        public var description: String { "message block: \(self.reason)" }
+    }
+
+    static func context(_ purpose: Purpose, terminal: String, stan: String, transmitted: String) -> [UInt8] {
+        Array("cashpoint \(purpose.rawValue)|\(terminal)|\(stan)|\(transmitted)".utf8)
     }
 
     public static func encipher(
-        password: String,
+        _ text: String,
+        purpose: Purpose,
         key: SymmetricKey,
         terminal: String,
         stan: String,
@@ -178,9 +194,9 @@ public enum PasswordBlock {
     ) throws(Error) -> String {
         do {
             let box = try AES.GCM.seal(
-                Array(password.utf8),
+                Array(text.utf8),
                 using: key,
-                authenticating: context(terminal: terminal, stan: stan, transmitted: transmitted)
+                authenticating: context(purpose, terminal: terminal, stan: stan, transmitted: transmitted)
             )
             guard let combined = box.combined else { throw Error(reason: "cannot encipher") }
             return Hex.encode(Array(combined))
@@ -193,6 +209,7 @@ public enum PasswordBlock {
 
     public static func decipher(
         _ hex: String,
+        purpose: Purpose,
         key: SymmetricKey,
         terminal: String,
         stan: String,
@@ -204,7 +221,7 @@ public enum PasswordBlock {
             let clear = try AES.GCM.open(
                 box,
                 using: key,
-                authenticating: context(terminal: terminal, stan: stan, transmitted: transmitted)
+                authenticating: context(purpose, terminal: terminal, stan: stan, transmitted: transmitted)
             )
             guard let text = String(validating: clear, as: UTF8.self) else { throw Error(reason: "not UTF-8") }
             return text
@@ -213,6 +230,33 @@ public enum PasswordBlock {
         } catch {
             throw Error(reason: "does not decipher under this session's PIN key for this message")
         }
+    }
+}
+
+/// A staff password in field 48 (TLV tag PW): a `MessageBlock` whose purpose is `password`.
+public enum PasswordBlock {
+    public typealias Error = MessageBlock.Error
+
+    public static func encipher(
+        password: String,
+        key: SymmetricKey,
+        terminal: String,
+        stan: String,
+        transmitted: String
+    ) throws(Error) -> String {
+        try MessageBlock.encipher(
+            password, purpose: .password, key: key, terminal: terminal, stan: stan, transmitted: transmitted)
+    }
+
+    public static func decipher(
+        _ hex: String,
+        key: SymmetricKey,
+        terminal: String,
+        stan: String,
+        transmitted: String
+    ) throws(Error) -> String {
+        try MessageBlock.decipher(
+            hex, purpose: .password, key: key, terminal: terminal, stan: stan, transmitted: transmitted)
     }
 }
 

@@ -196,9 +196,11 @@ extension ATM87Spec {
     /// Response codes (field 39).
     public static let responseCodes: [String: String] = [
         "00": "Approved",
+        "09": "Request in progress (held for a second person's approval)",
         "12": "Invalid transaction",
         "13": "Invalid amount",
         "14": "Invalid card number (no such card)",
+        "1A": "Additional authentication required (a one-time code)",
         "30": "Format error",
         "51": "Insufficient funds",
         "54": "Expired card",

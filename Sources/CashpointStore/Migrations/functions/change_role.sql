@@ -1,3 +1,4 @@
+-- High-risk (four eyes): only as an approved change (bank.approve_change).
 SET LOCAL ROLE cashpoint_owner;
 
 CREATE OR REPLACE FUNCTION bank.change_role(
@@ -9,6 +10,7 @@ DECLARE
 BEGIN
     PERFORM bank.set_context(p_role, NULL);
     PERFORM bank.require_role(ARRAY['admin']);
+    PERFORM bank.require_approved_change('user.role', p_user_name);
     UPDATE bank.users u SET role = p_new_role
     WHERE u.user_name = p_user_name AND u.role <> 'customer' AND p_new_role IN ('teller', 'admin');
     GET DIAGNOSTICS v_count = ROW_COUNT;

@@ -1,3 +1,4 @@
+-- High-risk (four eyes): only as an approved change (bank.approve_change), or by the seeder ('system').
 SET LOCAL ROLE cashpoint_owner;
 
 CREATE OR REPLACE FUNCTION bank.create_staff(
@@ -10,6 +11,9 @@ DECLARE
 BEGIN
     PERFORM bank.set_context(p_role, NULL);
     PERFORM bank.require_role(ARRAY['admin', 'system']);
+    IF p_role <> 'system' THEN
+        PERFORM bank.require_approved_change('staff.create', p_user_name);
+    END IF;
     IF p_staff_role NOT IN ('teller', 'admin') THEN
         RAISE EXCEPTION 'staff are tellers or admins' USING ERRCODE = 'invalid_parameter_value';
     END IF;

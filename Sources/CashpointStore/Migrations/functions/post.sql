@@ -2,6 +2,8 @@
 -- (from -> to). One call is one SQL transaction:
 --   1. the idempotency key (terminal, STAN, transmission time): a repeat with the same digest gets
 --   the stored answer and posts nothing; the same key with another digest gets 94;
+--   1b. a desk withdrawal or deposit by staff above the four-eyes amount needs an approved change
+--   (bank.require_desk_approval: SQLSTATE CPHLD otherwise);
 --   2. every account touched is locked in ascending id order (no two postings can deadlock); a transfer
 --   locks its two accounts with one index scan of accounts_account_no_key;
 --   3. funds, locks and limits are checked and mapped to a response code;
@@ -43,6 +45,10 @@ DECLARE
     v_card_permitted boolean := true;
     v_state record;
 BEGIN
+    IF p_pan_digest IS NULL AND p_role IN ('teller', 'admin') AND p_kind IN ('withdrawal', 'deposit') THEN
+        -- Four eyes: a desk movement above the table's amount only as an approved change.
+        PERFORM bank.require_desk_approval(p_kind, p_amount, coalesce(p_from, p_to));
+    END IF;
     IF p_pan_digest IS NOT NULL THEN
         -- A card session: the system context reads the card (the cards' row-level security).
         v_context := set_config('cashpoint.role', 'system', true) || set_config('cashpoint.user_id', '', true);

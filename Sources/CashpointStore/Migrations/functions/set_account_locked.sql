@@ -1,3 +1,4 @@
+-- Locking is at once; unlocking is high-risk (four eyes): only as an approved change (bank.approve_change).
 SET LOCAL ROLE cashpoint_owner;
 
 CREATE OR REPLACE FUNCTION bank.set_account_locked(
@@ -9,6 +10,9 @@ DECLARE
 BEGIN
     PERFORM bank.set_context(p_role, NULL);
     PERFORM bank.require_role(ARRAY['teller', 'admin']);
+    IF NOT p_locked THEN
+        PERFORM bank.require_approved_change('account.unlock', p_account_no);
+    END IF;
     UPDATE bank.accounts a SET is_locked = p_locked, failed_attempts = CASE WHEN p_locked THEN a.failed_attempts ELSE 0 END
     WHERE a.account_no = p_account_no AND a.kind = 'customer';
     GET DIAGNOSTICS v_count = ROW_COUNT;

@@ -1,4 +1,5 @@
--- Card status by staff: 'active' (unblock, try counter reset), 'blocked', 'captured', 'closed'.
+-- Card status by staff: 'active' (unblock, try counter reset: high-risk, only as an approved change),
+-- 'blocked', 'captured', 'closed'.
 SET LOCAL ROLE cashpoint_owner;
 
 CREATE OR REPLACE FUNCTION bank.set_card_status(
@@ -10,6 +11,9 @@ DECLARE
 BEGIN
     PERFORM bank.set_context(p_role, NULL);
     PERFORM bank.require_role(ARRAY['teller', 'admin']);
+    IF p_status = 'active' THEN
+        PERFORM bank.require_approved_change('card.unlock', encode(p_pan_digest, 'hex'));
+    END IF;
     UPDATE bank.cards c SET status = p_status, pin_tries = CASE WHEN p_status = 'active' THEN 0 ELSE c.pin_tries END
     WHERE c.pan_digest = p_pan_digest;
     GET DIAGNOSTICS v_count = ROW_COUNT;

@@ -1,3 +1,4 @@
+-- High-risk (four eyes): only as an approved change (bank.approve_change).
 SET LOCAL ROLE cashpoint_owner;
 
 CREATE OR REPLACE FUNCTION bank.unlock_user(
@@ -9,6 +10,7 @@ DECLARE
 BEGIN
     PERFORM bank.set_context(p_role, NULL);
     PERFORM bank.require_role(ARRAY['teller', 'admin']);
+    PERFORM bank.require_approved_change('user.unlock', p_user_name);
     UPDATE bank.users u SET locked = false, failed_attempts = 0 WHERE u.user_name = p_user_name;
     GET DIAGNOSTICS v_count = ROW_COUNT;
     PERFORM bank.audit(p_actor, 'user.unlock', CASE WHEN v_count = 1 THEN '00' ELSE '14' END,

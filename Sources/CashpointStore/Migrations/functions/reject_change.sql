@@ -1,0 +1,47 @@
+-- A second member of staff rejects a held change, with a reason: the same rules as approval (not the
+-- maker, not their own user or account, a checker's role), and nothing is applied.
+SET LOCAL ROLE cashpoint_owner;
+
+CREATE OR REPLACE FUNCTION bank.reject_change(
+    p_role text, p_user_id bigint, p_actor text, p_ip text, p_device text, p_id bigint, p_reason text
+) RETURNS TABLE (response_code text, detail text)
+LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, bank AS $$
+DECLARE
+    v_change bank.changes%ROWTYPE;
+    v_roles text[];
+BEGIN
+    PERFORM bank.set_context(p_role, NULL);
+    PERFORM bank.require_role(ARRAY['teller', 'admin']);
+    PERFORM bank.expire_changes(p_ip, p_device);
+    SELECT * INTO v_change FROM bank.changes c WHERE c.id = p_id FOR UPDATE;
+    IF v_change.id IS NULL OR v_change.status <> 'pending' THEN
+        RETURN QUERY SELECT '12'::text,
+            CASE WHEN v_change.id IS NULL THEN 'no such change' ELSE 'the change is ' || v_change.status END;
+        RETURN;
+    END IF;
+    SELECT h.checker_roles INTO v_roles FROM bank.high_risk_operations h WHERE h.operation = v_change.operation;
+    detail := CASE
+        WHEN v_change.maker_id = p_user_id THEN 'the maker cannot check their own change'
+        WHEN v_change.operation IN ('user.unlock', 'user.role', 'factor.reset') AND v_change.target = p_actor
+            THEN 'nobody checks a change of their own user'
+        WHEN NOT p_role = ANY (v_roles) THEN 'this change needs a checker with the role ' || array_to_string(v_roles, ' or ')
+    END;
+    IF detail IS NOT NULL THEN
+        PERFORM bank.audit(p_actor, 'change.refused', '58',
+            jsonb_build_object('change', p_id, 'operation', v_change.operation, 'maker', v_change.maker_name,
+                'reason', detail), p_ip, p_device);
+        RETURN QUERY SELECT '58'::text, detail;
+        RETURN;
+    END IF;
+    UPDATE bank.changes c SET status = 'rejected', checker_id = p_user_id, checker_name = p_actor, decided_at = now(),
+        decision_reason = p_reason
+    WHERE c.id = p_id;
+    PERFORM bank.audit(p_actor, 'change.rejected', '00',
+        jsonb_build_object('change', p_id, 'operation', v_change.operation, 'maker', v_change.maker_name,
+            'checker', p_actor, 'reason', p_reason), p_ip, p_device);
+    RETURN QUERY SELECT '00'::text, NULL::text;
+END
+$$;
+
+REVOKE ALL ON FUNCTION bank.reject_change(text, bigint, text, text, text, bigint, text) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION bank.reject_change(text, bigint, text, text, text, bigint, text) TO cashpoint_switch;
