@@ -16,8 +16,12 @@ public struct ATM87TLV: Sendable, Hashable, CustomStringConvertible {
 
     public var elements: [Element]
 
-    /// Tags whose values are secrets (an enciphered password, a PIN block): shown only by length.
-    public static let secretTags: Set<String> = [AdminTag.password.rawValue, AdminTag.pinBlock.rawValue]
+    /// Tags whose values are secrets (an enciphered password, a PIN block, the code blocks of the staff
+    /// second factor: one-time and enrolment codes, a new secret, recovery codes): shown only by length.
+    public static let secretTags: Set<String> = [
+        AdminTag.password.rawValue, AdminTag.pinBlock.rawValue, AdminTag.oneTimeCode.rawValue,
+        AdminTag.enrolmentCode.rawValue, AdminTag.secret.rawValue, AdminTag.recoveryCodes.rawValue,
+    ]
 
     public init(_ elements: [Element] = []) {
         self.elements = elements

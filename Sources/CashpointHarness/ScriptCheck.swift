@@ -51,7 +51,8 @@ public enum ScriptValues {
         try self.substitute(text) { inner throws(ScriptError) in try self.lookup(inner, variables) }
     }
 
-    /// A variable's value, or a function's: `luhn(DIGITS)` is the digits with their Luhn check digit.
+    /// A variable's value, or a function's: `luhn(DIGITS)` is the digits with their Luhn check digit;
+    /// `part(NAME, N)` the Nth space-separated word of the variable NAME.
     public static func lookup(_ inner: String, _ variables: [String: String]) throws(ScriptError) -> String {
         if let value = variables[inner] { return value }
         if let call = self.call(inner), call.name == "pinBlock" {
@@ -67,6 +68,22 @@ public enum ScriptValues {
                 throw ScriptError(.unknownVariable, "${\(inner)}: luhn takes one argument, digits")
             }
             return digits + String(check)
+        }
+        if let call = self.call(inner), call.name == "part" {
+            // The Nth word of a variable: one of the recovery codes a capture of 48.RC holds.
+            guard call.arguments.count == 2, let text = variables[call.arguments[0]],
+                let index = Int(call.arguments[1]), index >= 1
+            else {
+                throw ScriptError(
+                    .unknownVariable,
+                    "${\(inner)}: part takes a variable that is set and a word's number from 1"
+                )
+            }
+            let words = text.split(separator: " ")
+            guard index <= words.count else {
+                throw ScriptError(.unknownVariable, "${\(inner)}: \(call.arguments[0]) has \(words.count) words")
+            }
+            return String(words[index - 1])
         }
         throw ScriptError(
             .unknownVariable,

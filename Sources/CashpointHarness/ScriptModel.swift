@@ -46,6 +46,15 @@ public struct Script: Codable, Sendable {
         public var op: String?
         public var tlv: [[String]]?
         public var token: String?
+        /// A one-time code (or a recovery code) sent as `OT` with a `login` or `admin` step, literally.
+        public var code: String?
+        /// A TOTP secret (base32): the harness sends the code of the current time step as `OT` (a later
+        /// step when this run already used the current one for the secret; docs/harness.md).
+        public var totp: String?
+        /// A `login` step's enrolment code, sent as `EC`.
+        public var enrolmentCode: String?
+        /// An `admin` step's reason for a held change, sent as `RS`.
+        public var reason: String?
         // Any message by fields: `mti`, `fields` (by number or by name), `omit`, `mac`.
         public var mti: String?
         public var fields: [String: ScalarText]?
@@ -76,7 +85,8 @@ public struct Script: Codable, Sendable {
 
         enum CodingKeys: String, CodingKey {
             case name, action, kind, pan, pin, newPIN, amount, from, to, original, dispensed, user, password, op, tlv
-            case token, mti, fields, omit, mac, hex, duration, within, timeout, set, capture, expect, include
+            case token, code, totp, enrolmentCode, reason
+            case mti, fields, omit, mac, hex, duration, within, timeout, set, capture, expect, include
         }
 
         public init(from decoder: any Decoder) throws {
@@ -106,6 +116,17 @@ public struct Script: Codable, Sendable {
             self.op = try container.decodeIfPresent(String.self, forKey: .op)
             self.tlv = try container.decodeIfPresent([[ScalarText]].self, forKey: .tlv)?.map { $0.map(\.text) }
             self.token = try container.decodeIfPresent(String.self, forKey: .token)
+            self.code = try container.decodeIfPresent(ScalarText.self, forKey: .code)?.text
+            self.totp = try container.decodeIfPresent(ScalarText.self, forKey: .totp)?.text
+            self.enrolmentCode = try container.decodeIfPresent(ScalarText.self, forKey: .enrolmentCode)?.text
+            self.reason = try container.decodeIfPresent(ScalarText.self, forKey: .reason)?.text
+            if self.code != nil && self.totp != nil {
+                throw DecodingError.dataCorruptedError(
+                    forKey: .totp,
+                    in: container,
+                    debugDescription: "a step sends one code: code or totp, not both"
+                )
+            }
             self.mti = try container.decodeIfPresent(ScalarText.self, forKey: .mti)?.text
             self.fields = try container.decodeIfPresent([String: ScalarText].self, forKey: .fields)
             self.omit = try container.decodeIfPresent([ScalarText].self, forKey: .omit)?.map(\.text)

@@ -17,6 +17,9 @@ public struct ScriptRunner: Sendable {
     public var inspect: @Sendable (Script.Step, ATM87Message) -> Void
     /// How long a step waits for its answer unless it says `timeout`.
     public var defaultTimeout: Duration = .seconds(10)
+    /// The time steps of the one-time codes this run's `totp:` steps sent, per secret, shared by its
+    /// scripts.
+    public var codeSteps = OneTimeCodeSteps()
 
     public init(
         host: String,
@@ -105,6 +108,8 @@ struct Play {
     var matcher = AnswerMatcher()
     /// The current step's STAN and times as variables.
     var stampVariables: [String: String] = [:]
+    /// The one-time code the current step sends (`code:` or `totp:`), if any.
+    var stepCode: String?
     /// Requests and answers by step name, for reversals.
     var requests: [String: ATM87Message] = [:]
     var answers: [String: ATM87Message] = [:]
@@ -132,10 +137,15 @@ struct Play {
         var outcome = StepResult(index: index, name: step.label, action: step.action, status: .passed)
         let started = self.clock.now
         do {
-            let stamp = self.terminal.stamp(now: Date())
+            var stamp = self.terminal.stamp(now: Date())
             self.stampVariables = stamp.variables
             for (name, value) in (step.set ?? [:]).sorted(by: { $0.key < $1.key }) {
                 self.variables[name] = try self.resolve(value.text)
+            }
+            if try await self.prepareCode(step, outcome: &outcome) {
+                // It waited for a time step: the request carries the time it is sent at.
+                stamp = self.terminal.stamp(now: Date())
+                self.stampVariables = stamp.variables
             }
             try await self.perform(step, index: index, stamp: stamp, outcome: &outcome)
         } catch let error as ScriptError {
@@ -150,6 +160,37 @@ struct Play {
         }
         outcome.seconds = Self.seconds(started.duration(to: self.clock.now))
         return outcome
+    }
+
+    /// The step's one-time code: `code:` as written, or `totp:`'s code of the time step this run has not
+    /// used yet for that secret (waiting for it when it is not yet within the switch's window). It is
+    /// `${oneTimeCode}` from then on (to send it again: a replay). True when it waited.
+    mutating func prepareCode(_ step: Script.Step, outcome: inout StepResult) async throws -> Bool {
+        self.stepCode = nil
+        guard step.code != nil || step.totp != nil else { return false }
+        guard ["login", "admin"].contains(step.action) else {
+            throw StepError("code and totp go with a login or admin step, not \(step.action)")
+        }
+        var waited = false
+        if let literal = step.code {
+            self.stepCode = try self.resolve(literal)
+        } else if let totp = step.totp {
+            // The secret is never repeated in a message.
+            guard let secret = Base32.decode(try self.resolve(totp)), !secret.isEmpty else {
+                throw StepError("totp is not a base32 secret (RFC 4648: A-Z and 2-7)")
+            }
+            let plan = self.runner.codeSteps.take(secret, now: Int64(Date().timeIntervalSince1970))
+            if plan.wait > 0 {
+                outcome.notes.append(
+                    "waited \(plan.wait) s for a time step this secret's code can use (each step's code is accepted once)"
+                )
+                try await Task.sleep(for: .seconds(plan.wait))
+                waited = true
+            }
+            self.stepCode = OneTimeCodeSteps.code(secret, step: plan.step)
+        }
+        self.variables["oneTimeCode"] = self.stepCode
+        return waited
     }
 
     static func seconds(_ duration: Duration) -> Double {
@@ -269,6 +310,8 @@ struct Play {
             return try self.terminal.login(
                 user: try self.resolve(step.user, "a user", step),
                 password: try self.resolve(step.password, "a password", step),
+                code: self.stepCode,
+                enrolmentCode: try step.enrolmentCode.map { try self.resolve($0) },
                 stamp
             )
         case "admin":
@@ -277,6 +320,7 @@ struct Play {
                 guard pair.count == 2 else { throw StepError("tlv entries are [TAG, value] pairs; got \(pair)") }
                 elements.append((pair[0], try self.resolve(pair[1])))
             }
+            if let reason = step.reason { elements.append((AdminTag.reason.rawValue, try self.resolve(reason))) }
             var fields: [Int: String] = [:]
             for (key, value) in step.fields ?? [:] {
                 fields[try ScriptFieldName.number(key)] = try self.resolve(value.text)
@@ -293,6 +337,7 @@ struct Play {
                 elements,
                 fields: fields,
                 token: token,
+                secrets: self.stepCode.map { [(AdminTag.oneTimeCode, $0)] } ?? [],
                 stamp
             )
         case "send":
@@ -504,6 +549,16 @@ struct Play {
         outcome.problems += differences.map(\.description)
         for (name, key) in (step.capture ?? [:]).sorted(by: { $0.key < $1.key }) {
             do {
+                // A code block (48.SK, 48.RC, 48.EC) is captured deciphered: the secret, the recovery
+                // codes, the enrolment code (never printed, as no captured value is).
+                if key.hasPrefix("48."), let tag = AdminTag(rawValue: String(key.dropFirst(3))), tag.blockPurpose != nil {
+                    guard let clear = try self.terminal.reveal(tag, in: answer) else {
+                        outcome.problems.append("capture \(name): field \(key) is absent from the answer")
+                        continue
+                    }
+                    self.variables[name] = clear
+                    continue
+                }
                 guard let value = try ScriptCheck.value(of: key, in: answer) else {
                     outcome.problems.append("capture \(name): field \(key) is absent from the answer")
                     continue

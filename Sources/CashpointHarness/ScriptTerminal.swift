@@ -115,34 +115,76 @@ public struct ScriptTerminal {
         ).message()
     }
 
-    /// LOGIN: the password as a password block under the session PIN key, bound to this message.
-    public func login(user: String, password: String, _ stamp: Stamp) throws -> ATM87Message {
-        guard let keys = self.keys else { throw ScriptError(.badStep, "a login needs the session keys: sign on first") }
-        let block = try PasswordBlock.encipher(
-            password: password,
-            key: keys.pin,
-            terminal: self.terminal,
-            stan: stamp.stan,
-            transmitted: stamp.time.transmission
-        )
-        return try self.administrative("LOGIN", [("UN", user), ("PW", block)], fields: [:], token: nil, stamp)
+    /// LOGIN: the password as a password block under the session PIN key, bound to this message, and
+    /// a one-time code (`OT`) and an enrolment code (`EC`) when given, as code blocks bound to it too.
+    public func login(
+        user: String,
+        password: String,
+        code: String? = nil,
+        enrolmentCode: String? = nil,
+        _ stamp: Stamp
+    ) throws -> ATM87Message {
+        var secrets: [(AdminTag, String)] = [(.password, password)]
+        if let code { secrets.append((.oneTimeCode, code)) }
+        if let enrolmentCode { secrets.append((.enrolmentCode, enrolmentCode)) }
+        return try self.administrative("LOGIN", [("UN", user)], fields: [:], token: nil, secrets: secrets, stamp)
     }
 
-    /// A 0600 with `OP` and the elements, other fields as given, and the token given (if any).
+    /// A 0600 with `OP` and the elements, then the code blocks of `secrets` (bound to the stamp's STAN
+    /// and time), other fields as given, and the token given (if any).
     public func administrative(
         _ operation: String,
         _ elements: [(String, String)],
         fields: [Int: String],
         token: String?,
+        secrets: [(AdminTag, String)] = [],
         _ stamp: Stamp
     ) throws -> ATM87Message {
         var request = try self.header(.administrativeRequest, stamp)
         var tlv = ATM87TLV([.init("OP", operation)])
         for (tag, value) in elements { tlv.append(tag, value) }
+        for (tag, text) in secrets { tlv.append(tag, try self.block(text, tag, stamp)) }
         try request.set(48, tlv.encoded)
         for (field, value) in fields.sorted(by: { $0.key < $1.key }) { try request.set(field, value) }
         if let token { try request.set(62, token) }
         return request
+    }
+
+    /// A code block (`PW`, `OT`, `EC`) under the session PIN key, bound to the stamp's STAN and time.
+    public func block(_ text: String, _ tag: AdminTag, _ stamp: Stamp) throws -> String {
+        guard let keys = self.keys else {
+            throw ScriptError(.badStep, "a \(tag.rawValue) block needs the session keys: sign on first")
+        }
+        guard let purpose = tag.blockPurpose else { throw ScriptError(.badStep, "\(tag.rawValue) is not a code block") }
+        return try MessageBlock.encipher(
+            text,
+            purpose: purpose,
+            key: keys.pin,
+            terminal: self.terminal,
+            stan: stamp.stan,
+            transmitted: stamp.time.transmission
+        )
+    }
+
+    /// The clear text of a code block in an answer's field 48 (`SK`, `RC`, `EC`), deciphered with the
+    /// answer's fields 11 and 7 (the request's, echoed); nil when the answer has no such element.
+    public func reveal(_ tag: AdminTag, in answer: ATM87Message) throws(ScriptError) -> String? {
+        guard let hex = answer[48].flatMap({ try? ATM87TLV(parsing: $0) })?[tag] else { return nil }
+        guard let keys = self.keys, let purpose = tag.blockPurpose, let stan = answer[11], let time = answer[7] else {
+            throw ScriptError(.badStep, "48.\(tag.rawValue) cannot be deciphered: no session keys, or no STAN and time")
+        }
+        do {
+            return try MessageBlock.decipher(
+                hex,
+                purpose: purpose,
+                key: keys.pin,
+                terminal: self.terminal,
+                stan: stan,
+                transmitted: time
+            )
+        } catch {
+            throw ScriptError(.badStep, "48.\(tag.rawValue) does not decipher under the session PIN key: \(error.reason)")
+        }
     }
 
     /// Whether a request is a sign-on, which is MACed under the key derived from the master key.
@@ -204,6 +246,15 @@ public struct ScriptTerminal {
         case (.financialRequest, _):
             // An approved PIN opens the card session whatever the transaction's own outcome.
             if let token = answer[62] { self.cardToken = token }
+        case (.administrativeRequest, _):
+            // A token in a 0610 is the staff token: from an approved LOGIN, and a new one from a step-up
+            // (a request that carried a one-time code), whatever its own outcome (a held change: 09).
+            // A LOGOUT's answer, or the answer to a request made with another token, changes nothing.
+            let operation = request[48].flatMap { try? ATM87TLV(parsing: $0) }?["OP"]
+            let ours = operation == "LOGIN" ? approved : request[62] == nil || request[62] == self.staffToken
+            if let token = answer[62], operation != "LOGOUT", ours {
+                self.staffToken = token
+            }
         case _ where !approved:
             break
         case (.networkManagementRequest, "161"?):
@@ -215,9 +266,6 @@ public struct ScriptTerminal {
             }
         case (.networkManagementRequest, "002"?):
             self.keys = nil
-        case (.administrativeRequest, _):
-            let operation = request[48].flatMap { try? ATM87TLV(parsing: $0) }?["OP"]
-            if operation == "LOGIN", let token = answer[62] { self.staffToken = token }
         default:
             break
         }

@@ -30,8 +30,21 @@ final class TimeoutFlag: Sendable {
     let fired = Atomic<Bool>(false)
 }
 
+/// What a `TerminalSession` talks through: a request out, its answer back. `SwitchLink` over TCP; a
+/// switch in memory in tests.
+public protocol SwitchExchange: AnyObject {
+    /// Sends a message and waits for the next one from the switch (at most `timeout`).
+    func exchange(_ message: ATM87Message, timeout: Duration) async throws -> ATM87Message
+}
+
+extension SwitchExchange {
+    public func exchange(_ message: ATM87Message) async throws -> ATM87Message {
+        try await self.exchange(message, timeout: .seconds(10))
+    }
+}
+
 /// One TCP connection to the switch, framed ATM-87: a request out, its answer in, in order.
-public final class SwitchLink {
+public final class SwitchLink: SwitchExchange {
     var inbound: NIOAsyncChannelInboundStream<ATM87Inbound>.AsyncIterator
     let outbound: NIOAsyncChannelOutboundWriter<ATM87Message>
     let channel: any Channel

@@ -223,19 +223,114 @@ public class TerminalProtocol {
     }
 
     /// A 0600: the operation and its TLV elements, other fields as given, and a token (the staff token
-    /// unless another is given).
+    /// unless another is given). `secrets` (a password, a one-time or enrolment code) follow the plain
+    /// elements as code blocks under the session PIN key, bound to this message's STAN and time.
     public func administrativeRequest(
         _ operation: String,
         _ elements: [(String, String)],
         fields: [Int: String],
-        token: String?
+        token: String?,
+        secrets: [(AdminTag, String)] = []
     ) throws -> ATM87Message {
         var request = try self.header(.administrativeRequest)
         var tlv = ATM87TLV([.init("OP", operation)])
         for (tag, value) in elements { tlv.append(tag, value) }
+        for (tag, text) in secrets { tlv.append(tag, try self.block(text, tag, in: request)) }
         try request.set(48, tlv.encoded)
         for (field, value) in fields { try request.set(field, value) }
         if let token = token ?? self.staffToken { try request.set(62, token) }
         return request
+    }
+
+    // MARK: Staff: sign-on, second factor, code blocks
+
+    /// LOGIN (0600): the user name, the password as a password block and, when given, a one-time code
+    /// (`OT`, or a recovery code) and an enrolment code (`EC`), each a code block bound to this
+    /// message's STAN and time.
+    public func loginRequest(
+        userName: String,
+        password: String,
+        code: String? = nil,
+        enrolmentCode: String? = nil
+    ) throws -> ATM87Message {
+        var secrets: [(AdminTag, String)] = [(.password, password)]
+        if let code { secrets.append((.oneTimeCode, code)) }
+        if let enrolmentCode { secrets.append((.enrolmentCode, enrolmentCode)) }
+        return try self.administrativeRequest(
+            AdminOperation.login.rawValue,
+            [(AdminTag.userName.rawValue, userName)],
+            fields: [:],
+            token: nil,
+            secrets: secrets
+        )
+    }
+
+    /// A code block for `tag` (`PW`, `OT`, `EC`): `text` enciphered under the session PIN key with the
+    /// tag's purpose, the terminal, and `request`'s fields 11 and 7 as associated data.
+    public func block(_ text: String, _ tag: AdminTag, in request: ATM87Message) throws -> String {
+        guard let keys = self.keys else { throw LinkError("not signed on") }
+        guard let purpose = tag.blockPurpose else { throw LinkError("\(tag.rawValue) is not a code block") }
+        guard let stan = request[11], let time = request[7] else {
+            throw LinkError("a code block needs the message's STAN and transmission time")
+        }
+        return try MessageBlock.encipher(
+            text,
+            purpose: purpose,
+            key: keys.pin,
+            terminal: self.terminal,
+            stan: stan,
+            transmitted: time
+        )
+    }
+
+    /// The clear text of a code block in a 0610's field 48 (`SK`, `RC`, `EC`): deciphered under the
+    /// session PIN key with the 0600's fields 11 and 7, which the 0610 echoes. Nil when the answer has
+    /// no such element; an error when it does not decipher (the terminal must not use it).
+    public func reveal(_ tag: AdminTag, in answer: ATM87Message) throws -> String? {
+        guard let hex = answer[48].flatMap({ try? ATM87TLV(parsing: $0) })?[tag] else { return nil }
+        guard let keys = self.keys else { throw LinkError("not signed on") }
+        guard let purpose = tag.blockPurpose else { throw LinkError("\(tag.rawValue) is not a code block") }
+        guard let stan = answer[11], let time = answer[7] else {
+            throw LinkError("the answer lacks the STAN or time its code block is bound to")
+        }
+        do {
+            return try MessageBlock.decipher(
+                hex,
+                purpose: purpose,
+                key: keys.pin,
+                terminal: self.terminal,
+                stan: stan,
+                transmitted: time
+            )
+        } catch {
+            throw LinkError("the switch's \(tag.rawValue) block does not decipher: \(error.reason)")
+        }
+    }
+
+    /// An administrative answer to `request`: a token in its field 62 replaces the staff token (an
+    /// approved sign-on, and any request that carried a one-time code: step-up issues a new token). A LOGOUT's answer,
+    /// and the answer to a request made with another token (a card's), change nothing.
+    public func acceptAdministrativeAnswer(_ answer: ATM87Message, to request: ATM87Message) {
+        guard let token = answer[62], request.mti == .administrativeRequest else { return }
+        let operation = request[48].flatMap { try? ATM87TLV(parsing: $0) }?.operation
+        guard operation != .logout else { return }
+        if operation == .login ? answer[39] == "00" : request[62] == nil || request[62] == self.staffToken {
+            self.staffToken = token
+        }
+    }
+}
+
+extension AdminTag {
+    /// The purpose of a code block this tag carries (docs/protocol.md, "Code blocks"); nil for a tag
+    /// whose value travels in clear.
+    public var blockPurpose: MessageBlock.Purpose? {
+        switch self {
+        case .password: .password
+        case .oneTimeCode: .code
+        case .enrolmentCode: .enrolment
+        case .secret: .secret
+        case .recoveryCodes: .recovery
+        default: nil
+        }
     }
 }

@@ -8,10 +8,10 @@ public import Foundation
 /// operator's commands and the harness use it; the ATM's controller, which must never wait inside an
 /// action, uses `TerminalProtocol` over an `ATMConnection` instead.
 public final class TerminalSession: TerminalProtocol {
-    public let link: SwitchLink
+    public let link: any SwitchExchange
 
     public init(
-        link: SwitchLink,
+        link: any SwitchExchange,
         terminal: String,
         masterKey: SymmetricKey,
         currency: String = "978",
@@ -107,33 +107,49 @@ public final class TerminalSession: TerminalProtocol {
 
     // MARK: Staff and administration
 
-    /// LOGIN: the password travels as a password block under the session PIN key.
+    /// LOGIN: the password travels as a password block under the session PIN key, and a one-time code
+    /// (`OT`) or an enrolment code (`EC`), when given, as code blocks bound to the same message. The
+    /// answer is returned as it came: 00 with the token (which becomes the staff token), 1A with `NF`
+    /// (what to send next) and, during enrolment, the new secret (`SK`) and recovery codes (`RC`), which
+    /// `reveal` deciphers.
     @discardableResult
-    public func staffLogin(userName: String, password: String) async throws -> ATM87Message {
-        guard let keys = self.keys else { throw LinkError("not signed on") }
-        var request = try self.header(.administrativeRequest)
-        let block = try PasswordBlock.encipher(
+    public func staffLogin(
+        userName: String,
+        password: String,
+        code: String? = nil,
+        enrolmentCode: String? = nil
+    ) async throws -> ATM87Message {
+        let request = try self.loginRequest(
+            userName: userName,
             password: password,
-            key: keys.pin,
-            terminal: self.terminal,
-            stan: request[11]!,
-            transmitted: request[7]!
+            code: code,
+            enrolmentCode: enrolmentCode
         )
-        try request.set(48, ATM87TLV(.login, [(.userName, userName), (.password, block)]).encoded)
         let answer = try await self.send(request)
-        if answer[39] == "00", let token = answer[62] { self.staffToken = token }
+        self.acceptAdministrativeAnswer(answer, to: request)
         return answer
     }
 
     /// A 0600: the operation and its TLV elements, other fields as given, and a token (the staff
-    /// token unless another is given).
+    /// token unless another is given). With `code`, a one-time code (or recovery code) rides along as
+    /// `OT` (step-up); `secrets` are other code blocks (a new member of staff's password). A token in
+    /// the answer (step-up) replaces the staff token.
     public func administrative(
         _ operation: AdminOperation,
         _ elements: [(AdminTag, String)] = [],
         fields: [Int: String] = [:],
-        token: String? = nil
+        token: String? = nil,
+        code: String? = nil,
+        secrets: [(AdminTag, String)] = []
     ) async throws -> ATM87Message {
-        try await self.administrative(operation.rawValue, elements.map { ($0.0.rawValue, $0.1) }, fields: fields, token: token)
+        try await self.administrative(
+            operation.rawValue,
+            elements.map { ($0.0.rawValue, $0.1) },
+            fields: fields,
+            token: token,
+            code: code,
+            secrets: secrets
+        )
     }
 
     /// A 0600 naming any operation by its text (a harness script may send one the switch refuses).
@@ -141,9 +157,20 @@ public final class TerminalSession: TerminalProtocol {
         _ operation: String,
         _ elements: [(String, String)] = [],
         fields: [Int: String] = [:],
-        token: String? = nil
+        token: String? = nil,
+        code: String? = nil,
+        secrets: [(AdminTag, String)] = []
     ) async throws -> ATM87Message {
-        try await self.send(self.administrativeRequest(operation, elements, fields: fields, token: token))
+        let request = try self.administrativeRequest(
+            operation,
+            elements,
+            fields: fields,
+            token: token,
+            secrets: secrets + (code.map { [(.oneTimeCode, $0)] } ?? [])
+        )
+        let answer = try await self.send(request)
+        self.acceptAdministrativeAnswer(answer, to: request)
+        return answer
     }
 
     /// Ends the card session (LOGOUT with the card token): the token is refused from then on.

@@ -371,13 +371,16 @@ struct VocabularyTests {
         #expect(try ATM87TLV(parsing: "").operation == nil)
     }
 
-    @Test("tags are two capital letters or digits, and the secret ones are the password and the PIN block")
+    @Test("tags are two capital letters or digits; the secret ones are the password, the PIN block and the code blocks")
     func adminTags() {
         for tag in AdminTag.allCases {
             #expect(tag.rawValue.utf8.count == 2 && tag.rawValue.utf8.allSatisfy { (0x41...0x5A).contains($0) })
         }
         #expect(!AdminTag.allCases.map(\.rawValue).contains(CardAccounts.tag))
-        #expect(ATM87TLV.secretTags == [AdminTag.password.rawValue, AdminTag.pinBlock.rawValue])
+        #expect(
+            ATM87TLV.secretTags
+                == Set([AdminTag.password, .pinBlock, .oneTimeCode, .enrolmentCode, .secret, .recoveryCodes].map(\.rawValue))
+        )
     }
 
     /// The rows of docs/protocol.md's administrative table, and its prose up to the next heading.

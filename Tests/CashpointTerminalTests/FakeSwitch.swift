@@ -27,6 +27,8 @@ final class FakeSwitch: ATMConnector, Sendable {
         var accounts = ["CP0000000001"]
         var balance: Int64 = 250_000
         var approvals = 0
+        /// The branch desk's side (FakeSwitch+Staff.swift): empty, and every 0600 is answered 00.
+        var desk = FakeDesk()
     }
 
     let masterKey: SymmetricKey
@@ -59,6 +61,12 @@ final class FakeSwitch: ATMConnector, Sendable {
     }
 
     func handle(_ request: ATM87Message, on connection: FakeConnection) {
+        guard let answer = self.respond(to: request) else { return }
+        connection.deliver(.received(.message(answer)))
+    }
+
+    /// The switch's answer to a request, MACed under the session key (nil: no answer).
+    func respond(to request: ATM87Message) -> ATM87Message? {
         let answer: ATM87Message? = self.state.withLock { state in
             state.received.append(request)
             switch request.mti {
@@ -92,14 +100,17 @@ final class FakeSwitch: ATMConnector, Sendable {
                 guard case .answer(let code) = state.advices else { return nil }
                 return Self.answer(to: request, .reversalResponse, code)
             case .administrativeRequest:
-                return Self.answer(to: request, .administrativeResponse, "00")
+                guard !state.desk.staff.isEmpty, let keys = state.keys else {
+                    return Self.answer(to: request, .administrativeResponse, "00")
+                }
+                return state.desk.answer(request, keys: keys, terminal: request.trimmed(41) ?? "")
             default:
                 return Self.answer(to: request, MTI(rawValue: request.mti.rawValue + 10), "30")
             }
         }
-        guard let answer else { return }
+        guard let answer else { return nil }
         let keys = self.state.withLock { $0.keys }
-        connection.deliver(.received(.message(keys.map { try! MessageAuthentication.sign(answer, key: $0.mac) } ?? answer)))
+        return keys.map { try! MessageAuthentication.sign(answer, key: $0.mac) } ?? answer
     }
 
     static func answer(to request: ATM87Message, _ mti: MTI, _ code: String) -> ATM87Message {
@@ -132,5 +143,19 @@ final class FakeConnection: ATMConnection, Sendable {
     func drop() {
         guard !self.closed.exchange(true, ordering: .relaxed) else { return }
         self.deliver(.closed)
+    }
+}
+
+/// A link to the fake switch for a `TerminalSession` (the teller desk): each request answered at once.
+final class FakeLink: SwitchExchange {
+    let bank: FakeSwitch
+
+    init(_ bank: FakeSwitch) { self.bank = bank }
+
+    func exchange(_ message: ATM87Message, timeout: Duration) async throws -> ATM87Message {
+        guard let answer = self.bank.respond(to: message) else {
+            throw LinkError("no answer within \(timeout)", kind: .timeout)
+        }
+        return answer
     }
 }
