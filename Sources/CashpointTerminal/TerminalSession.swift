@@ -109,7 +109,7 @@ public final class TerminalSession: TerminalProtocol {
 
     /// LOGIN: the password travels as a password block under the session PIN key.
     @discardableResult
-    public func staffLogin(userName: String, password: String) async throws -> ATM87Message {
+    public func staffLogin(userName: String, password: String, code: String? = nil) async throws -> ATM87Message {
         guard let keys = self.keys else { throw LinkError("not signed on") }
         var request = try self.header(.administrativeRequest)
         let block = try PasswordBlock.encipher(
@@ -119,7 +119,18 @@ public final class TerminalSession: TerminalProtocol {
             stan: request[11]!,
             transmitted: request[7]!
         )
-        try request.set(48, ATM87TLV(.login, [(.userName, userName), (.password, block)]).encoded)
+        var elements: [(AdminTag, String)] = [(.userName, userName), (.password, block)]
+        if let code {
+            elements.append(
+                (
+                    .oneTimeCode,
+                    try MessageBlock.encipher(
+                        code, purpose: .code, key: keys.pin, terminal: self.terminal, stan: request[11]!,
+                        transmitted: request[7]!)
+                )
+            )
+        }
+        try request.set(48, ATM87TLV(.login, elements).encoded)
         let answer = try await self.send(request)
         if answer[39] == "00", let token = answer[62] { self.staffToken = token }
         return answer
