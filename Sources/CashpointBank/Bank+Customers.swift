@@ -230,7 +230,7 @@ extension Bank {
             case .terminalID, nil: return .invalidValue
             }
         case .invalidValue, .notFound: return .invalidValue
-        case .notPermitted: return .refusedByDatabase
+        case .notPermitted, .approvalRequired: return .refusedByDatabase
         case .unavailable: return nil
         }
     }

@@ -85,6 +85,21 @@ public struct StaffMember: Sendable, Hashable {
 public enum StaffLogin: Sendable, Hashable {
     case approved(StaffMember)
     case refused(ResponseCode)
+    /// The password was right; the next sign-on must also carry this (answered 1A).
+    case needs(NextFactor)
+    /// An enrolment has begun (answered 1A): the new secret and ten recovery codes, to be shown to the
+    /// user once; the first right code from the secret completes it.
+    case enrolment(secret: [UInt8], parameters: OTPParameters, recoveryCodes: [String])
+}
+
+/// What a request answered 1A (or 30 for a reason) must carry next: field 48's `NF`.
+public enum NextFactor: String, Sendable, Hashable {
+    /// A one-time code (`OT`).
+    case code = "OT"
+    /// A one-time enrolment code (`EC`).
+    case enrolmentCode = "EC"
+    /// A reason for a held change (`RS`).
+    case reason = "RS"
 }
 
 /// What a cardholder asks for at an ATM.
@@ -122,6 +137,10 @@ public enum StaffOperation: Sendable, Hashable {
     case readAudit(AuditFilter)
     case changeRole(userName: String, role: Role)
     case createStaff(userName: String, fullName: String, role: Role, password: String)
+    /// An account's daily limits (nil: unchanged).
+    case setLimits(account: String, dailyLimit: Int64?, dailyCount: Int?)
+    /// A one-time enrolment code for a member of staff's second factor (a reset when they have one).
+    case enrolStaff(userName: String)
 
     var permission: BankOperation {
         switch self {
@@ -142,6 +161,8 @@ public enum StaffOperation: Sendable, Hashable {
         case .readAudit: return .readAudit
         case .changeRole: return .changeRole
         case .createStaff: return .createStaff
+        case .setLimits: return .setLimits
+        case .enrolStaff: return .enrolStaff
         }
     }
 
@@ -166,6 +187,8 @@ public enum StaffOperation: Sendable, Hashable {
         case .readAudit: return "audit.read"
         case .changeRole: return "user.role"
         case .createStaff: return "staff.create"
+        case .setLimits: return "account.limits"
+        case .enrolStaff: return "factor.enrolment-code"
         }
     }
 }
@@ -190,6 +213,14 @@ public struct BankAnswer: Sendable, Hashable {
     public var userCount: Int?
     /// A new card's first PIN, chosen by the bank, for the caller to give once (enciphered); never log it.
     public var firstPIN: String?
+    /// A held change's id (09), or the pending one a duplicate names (94).
+    public var changeID: Int64?
+    /// What the request must carry when sent again (1A, or 30 without a reason).
+    public var nextFactor: NextFactor?
+    /// A one-time enrolment code for the caller to give once (enciphered); never log it.
+    public var enrolmentCode: String?
+    /// Held changes, for the desk.
+    public var changes: [ChangeRecord] = []
 
     public init(
         code: ResponseCode,
@@ -223,6 +254,13 @@ public struct BankAnswer: Sendable, Hashable {
 
     public static func refused(_ code: ResponseCode) -> BankAnswer { BankAnswer(code: code) }
 
+    /// Refused until the request carries `next`.
+    public static func needs(_ next: NextFactor, _ code: ResponseCode, reason: String) -> BankAnswer {
+        var answer = BankAnswer(code: code, reason: reason)
+        answer.nextFactor = next
+        return answer
+    }
+
     /// The answer to a posting.
     init(_ posting: PostingResult) {
         self.init(
@@ -242,6 +280,8 @@ public struct BankAnswer: Sendable, Hashable {
 public struct Bank: Sendable {
     public let records: any BankRecords
     let hasher: CredentialHasher
+    /// Seals and opens staff TOTP secrets (nil: staff cannot sign on: there is no second factor).
+    let switchKey: SwitchKey?
     let threadPool: NIOThreadPool
     let now: @Sendable () -> Date
     let logger: Logger
@@ -257,12 +297,14 @@ public struct Bank: Sendable {
     public init(
         records: any BankRecords,
         hasher: CredentialHasher,
+        switchKey: SwitchKey? = nil,
         threadPool: NIOThreadPool = .singleton,
         now: @escaping @Sendable () -> Date = { Date() },
         logger: Logger
     ) {
         self.records = records
         self.hasher = hasher
+        self.switchKey = switchKey
         self.threadPool = threadPool
         self.now = now
         self.logger = logger
@@ -565,44 +607,14 @@ public struct Bank: Sendable {
 
     // MARK: Staff
 
-    /// A teller's or administrator's sign-on: 5 wrong passwords in a row (configurable) lock the user;
-    /// only another teller or administrator unlocks.
-    public func loginStaff(userName: String, password: String, device: String, ip: String?) async throws -> StaffLogin {
-        let actor = ActorContext(role: .system, userID: nil, name: userName, device: device, ip: ip)
-        guard let staff = try await self.records.staff(userName: userName) else {
-            try await self.records.audit(
-                actor: actor,
-                action: "login.unknown",
-                outcome: ResponseCode.wrongPIN.rawValue,
-                details: [:]
-            )
-            return .refused(.wrongPIN)
-        }
-        if staff.locked {
-            try await self.records.audit(
-                actor: actor,
-                action: "login.locked",
-                outcome: ResponseCode.restricted.rawValue,
-                details: [:]
-            )
-            return .refused(.restricted)
-        }
-        let hash = staff.hash
-        let ok = try await self.threadPool.runIfActive { [hasher] in
-            hasher.verifyPassword(userName: userName, password: password, against: hash)
-        }
-        let (code, _) = try await self.records.recordLogin(userID: staff.userID, ok: ok, actor: actor)
-        guard code.isApproved else { return .refused(code) }
-        return .approved(StaffMember(userID: staff.userID, userName: userName, role: staff.role))
-    }
-
     /// A staff request: the permission table first (a refusal is audited and answered 57 or 58), then
     /// the SQL function, which checks the role again.
     public func perform(
         _ operation: StaffOperation,
         by staff: StaffMember,
         key: IdempotencyKey,
-        ip: String?
+        ip: String?,
+        fourEyes: FourEyesRequest = FourEyesRequest(reason: nil, factorIsFresh: false)
     ) async throws -> BankAnswer {
         let actor = ActorContext.staff(staff.role, name: staff.userName, device: key.terminal, ip: ip)
         guard key.isWellFormed else { return .refused(.formatError) }
@@ -712,14 +724,27 @@ public struct Bank: Sendable {
                     passwordHash: hash
                 )
                 return BankAnswer(code: .approved, createdID: id)
+            case .setLimits(let account, let limit, let count):
+                let done = try await self.records.setAccountLimits(
+                    actor: actor,
+                    account: account,
+                    dailyLimit: limit,
+                    dailyCount: count
+                )
+                return BankAnswer(code: done ? .approved : .unknownFromAccount)
+            case .enrolStaff(let userName):
+                return try await self.issueEnrolmentCode(for: userName, by: staff, actor: actor)
             }
+        } catch let error as StoreError where error.kind == .approvalRequired {
+            // The database holds this operation for a second person (bank.high_risk_operations).
+            return try await self.hold(operation, by: staff, key: key, ip: ip, fourEyes: fourEyes)
         } catch let error as StoreError {
             switch error.kind {
             case .notPermitted:
                 return BankAnswer(code: .notPermittedToTerminal)
             case .alreadyExists, .invalidValue: return BankAnswer(code: .invalidTransaction)
             case .notFound: return BankAnswer(code: .unknownFromAccount)
-            case .unavailable: throw error
+            case .approvalRequired, .unavailable: throw error
             }
         }
     }
@@ -742,6 +767,12 @@ public struct Bank: Sendable {
 
     // MARK: Helpers
 
+    /// A money movement's request digest (the kind, the amount, who asks and the accounts), so a repeat
+    /// under the same key can be told from a different request.
+    static func requestDigest(_ kind: PostingKind, amount: Int64, subject: String, from: String?, to: String?) -> [UInt8] {
+        RequestDigest.of([kind.rawValue, String(amount), subject] + [from, to].compactMap { $0 })
+    }
+
     /// One money movement through `bank.post`. Its request digest is the kind, the amount, who asks
     /// (the card's PAN digest, or `staff:NAME`) and the accounts, so a repeat under the same key can be
     /// told from a different request.
@@ -756,7 +787,7 @@ public struct Bank: Sendable {
         key: IdempotencyKey,
         session: CardSessionKey? = nil
     ) async throws -> BankAnswer {
-        let digest = RequestDigest.of([kind.rawValue, String(amount), subject] + [from, to].compactMap { $0 })
+        let digest = Self.requestDigest(kind, amount: amount, subject: subject, from: from, to: to)
         let result = try await self.records.post(
             kind,
             actor: actor,

@@ -1,4 +1,5 @@
 public import ATM87
+public import CashpointSecurity
 public import Foundation
 
 // The bank's records as the bank API reads and writes them: the value types and `BankRecords`, the
@@ -54,6 +55,8 @@ public struct StoreError: Error, CustomStringConvertible, Sendable {
         case notFound
         /// A value broke a check (23514, 22023, 22P02).
         case invalidValue
+        /// A high-risk operation without an approved change (SQLSTATE CPHLD): four eyes.
+        case approvalRequired
         /// The database failed in another way (the switch answers 96).
         case unavailable
     }
@@ -327,6 +330,116 @@ public struct CreatedCustomerRows: Sendable, Hashable {
 }
 
 /// A staff member's sign-on record.
+/// A member of staff's second factor as stored: the secret sealed under the switch key.
+public struct StaffFactorRecord: Sendable, Hashable {
+    public var sealedSecret: [UInt8]
+    public var parameters: OTPParameters
+    /// Whether its owner has typed a right code from it (enrolment complete).
+    public var confirmed: Bool
+    public var lastStep: Int64?
+
+    public init(sealedSecret: [UInt8], parameters: OTPParameters, confirmed: Bool, lastStep: Int64?) {
+        self.sealedSecret = sealedSecret
+        self.parameters = parameters
+        self.confirmed = confirmed
+        self.lastStep = lastStep
+    }
+}
+
+/// What a sign-on's or step-up's second factor came to, for `bank.record_staff_login`.
+public enum FactorOutcome: Sendable, Hashable {
+    /// No code came (the password was right).
+    case missing
+    /// A right TOTP code of this time step (accepted only if later than the last accepted one).
+    case right(step: Int64)
+    /// A right recovery code, by its row id (spent by the same call).
+    case recovery(id: Int64)
+    /// A wrong code or enrolment code.
+    case wrong
+}
+
+/// A high-risk change to hold for a second person: the four-eyes table's operation, its target and
+/// the values it would apply.
+public struct ChangeRequest: Sendable, Hashable {
+    public var operation: String
+    public var target: String
+    /// JSON object text.
+    public var payload: String
+
+    public init(operation: String, target: String, payload: [String: String?]) {
+        self.operation = operation
+        self.target = target
+        let object = payload.compactMapValues { $0 }
+        let data = (try? JSONSerialization.data(withJSONObject: object, options: [.sortedKeys])) ?? Data("{}".utf8)
+        self.payload = String(decoding: data, as: UTF8.self)
+    }
+}
+
+/// The answer to asking for, or rejecting, a change: its code, the change's id, why (field 44).
+public struct ChangeAnswer: Sendable, Hashable {
+    public var code: ResponseCode
+    public var changeID: Int64?
+    public var detail: String?
+
+    public init(code: ResponseCode, changeID: Int64?, detail: String?) {
+        self.code = code
+        self.changeID = changeID
+        self.detail = detail
+    }
+}
+
+/// The answer to approving a change: the applied operation's code and, for money, its balance and
+/// authorization code.
+public struct ChangeApproval: Sendable, Hashable {
+    public var code: ResponseCode
+    public var detail: String?
+    public var operation: String?
+    public var balance: Int64?
+    public var authCode: String?
+
+    public init(code: ResponseCode, detail: String?, operation: String?, balance: Int64?, authCode: String?) {
+        self.code = code
+        self.detail = detail
+        self.operation = operation
+        self.balance = balance
+        self.authCode = authCode
+    }
+}
+
+/// A held change, as the desk lists it.
+public struct ChangeRecord: Sendable, Hashable {
+    public var id: Int64
+    public var state: String
+    public var operation: String
+    public var subject: String
+    public var maker: String
+    public var requestedAt: Date
+    public var expiresAt: Date
+    public var checker: String?
+    public var reason: String
+    public var before: String
+    public var after: String
+    public var decisionReason: String?
+
+    public init(
+        id: Int64, state: String, operation: String, subject: String, maker: String, requestedAt: Date,
+        expiresAt: Date, checker: String?, reason: String, before: String, after: String, decisionReason: String?
+    ) {
+        self.id = id
+        self.state = state
+        self.operation = operation
+        self.subject = subject
+        self.maker = maker
+        self.requestedAt = requestedAt
+        self.expiresAt = expiresAt
+        self.checker = checker
+        self.reason = reason
+        self.before = before
+        self.after = after
+        self.decisionReason = decisionReason
+    }
+}
+
 public struct StaffRecord: Sendable, Hashable {
     public var userID: Int64
     public var role: Role
@@ -485,6 +598,32 @@ public protocol BankRecords: Sendable {
     // Staff and administration
     func staff(userName: String) async throws -> StaffRecord?
     func recordLogin(userID: Int64, ok: Bool, actor: ActorContext) async throws -> (ResponseCode, Bool)
+    // Second factor (bank.staff_factor, bank.record_staff_login, ...).
+    func staffFactor(userID: Int64) async throws -> StaffFactorRecord?
+    func recoveryCodes(userID: Int64) async throws -> [(id: Int64, hash: String)]
+    func recordStaffLogin(
+        userID: Int64,
+        passwordOK: Bool?,
+        factor: FactorOutcome,
+        actor: ActorContext
+    ) async throws -> ResponseCode
+    func startEnrolment(
+        userID: Int64,
+        codeDigest: [UInt8],
+        sealedSecret: [UInt8],
+        parameters: OTPParameters,
+        recoveryHashes: [String],
+        actor: ActorContext
+    ) async throws -> Bool
+    func issueEnrolmentCode(actor: ActorContext, userName: String, codeDigest: [UInt8]) async throws -> (ResponseCode, String?)
+    func seedStaffFactor(userName: String, sealedSecret: [UInt8], parameters: OTPParameters, recoveryHashes: [String])
+        async throws
+    // Four eyes (bank.request_change, bank.approve_change, ...).
+    func requestChange(actor: ActorContext, change: ChangeRequest, reason: String) async throws -> ChangeAnswer
+    func approveChange(actor: ActorContext, id: Int64, enrolmentDigest: [UInt8]) async throws -> ChangeApproval
+    func rejectChange(actor: ActorContext, id: Int64, reason: String) async throws -> ChangeAnswer
+    func listChanges(actor: ActorContext, state: String, beforeID: Int64?, limit: Int) async throws -> [ChangeRecord]
+    func setAccountLimits(actor: ActorContext, account: String, dailyLimit: Int64?, dailyCount: Int?) async throws -> Bool
     func createCustomer(actor: ActorContext, userName: String, fullName: String) async throws -> Int64
     func createCustomerWithAccountAndCard(
         actor: ActorContext,

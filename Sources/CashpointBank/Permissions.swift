@@ -25,6 +25,13 @@ public enum BankOperation: String, Sendable, Hashable, CaseIterable {
     case readAudit
     case changeRole
     case createStaff
+    /// An account's daily limits (held for a second person).
+    case setLimits
+    /// A one-time enrolment code for a member of staff's second factor.
+    case enrolStaff
+    /// Listing, approving and rejecting held changes (four eyes; who may check which change is the
+    /// four-eyes table's, bank.high_risk_operations).
+    case reviewChanges
 
     /// Whether the operation acts on one customer's account (and so depends on whose it is).
     public var isAccountOperation: Bool {
@@ -52,8 +59,12 @@ public enum Ownership: Sendable, Hashable {
 /// | BankOperation | customer | teller | admin |
 /// |---|---|---|---|
 /// | balance, withdrawal, deposit, transfer, mini-statement, PIN change | own accounts | any customer account | any customer account |
-/// | create customer / account / card, lock and unlock account, card, user | no | yes | yes |
-/// | list users, read the audit log, change a role, create staff | no | no | yes |
+/// | create customer / account / card, lock and unlock account, card, user, daily limits, review held changes | no | yes | yes |
+/// | list users, read the audit log, change a role, create staff, enrol a second factor | no | no | yes |
+///
+/// Some of these are high-risk: held for a second person's approval whoever asks (four eyes). Which,
+/// above what amount, and who may check them is data in the database, `bank.high_risk_operations`
+/// (docs/security.md), enforced by the SQL functions; the bank holds what they refuse.
 public enum Permissions {
     public enum Decision: Sendable, Hashable {
         case allow
@@ -63,9 +74,9 @@ public enum Permissions {
 
     static let tellerOperations: Set<BankOperation> = [
         .createCustomer, .createAccount, .issueCard, .lockAccount, .unlockAccount, .lockCard, .unlockCard,
-        .unlockUser,
+        .unlockUser, .setLimits, .reviewChanges,
     ]
-    static let adminOnlyOperations: Set<BankOperation> = [.listUsers, .readAudit, .changeRole, .createStaff]
+    static let adminOnlyOperations: Set<BankOperation> = [.listUsers, .readAudit, .changeRole, .createStaff, .enrolStaff]
 
     public static func decide(role: Role, operation: BankOperation, ownership: Ownership) -> Decision {
         if operation.isAccountOperation {

@@ -7,6 +7,12 @@ public struct ResponseCode: RawRepresentable, Hashable, Sendable, CustomStringCo
     public init(rawValue: String) { self.rawValue = rawValue }
 
     public static let approved = ResponseCode(rawValue: "00")
+    /// Held for a second person's approval (four eyes): nothing changed yet (ISO 8583:1987 "request
+    /// in progress").
+    public static let held = ResponseCode(rawValue: "09")
+    /// The request needs a one-time code (sign-on, enrolment, step-up), or an enrolment code: field
+    /// 48's `NF` says which.
+    public static let additionalAuthenticationRequired = ResponseCode(rawValue: "1A")
     public static let invalidTransaction = ResponseCode(rawValue: "12")
     public static let invalidAmount = ResponseCode(rawValue: "13")
     public static let unknownCard = ResponseCode(rawValue: "14")

@@ -87,6 +87,21 @@ public struct CredentialHasher: Sendable {
         self.pepper.digest(["cashpoint.pan.v1", pan])
     }
 
+    /// A one-time enrolment code's digest (`bank.enrolment_codes`): the code is short-lived and used
+    /// once, so a keyed digest suffices where a recovery code, which lives on, gets bcrypt.
+    public func enrolmentCodeDigest(_ code: String) -> [UInt8] {
+        self.pepper.digest(["cashpoint.enrolment.v1", code])
+    }
+
+    /// bcrypt of a recovery code (canonical form), keyed as a password is. Slow: off the event loop.
+    public func hashRecoveryCode(userName: String, code: String) throws(Bcrypt.Error) -> String {
+        try Bcrypt.hash(self.passwordInput(userName: userName, password: "recovery|" + code), cost: self.cost)
+    }
+
+    public func verifyRecoveryCode(userName: String, code: String, against hash: String) -> Bool {
+        Bcrypt.verify(self.passwordInput(userName: userName, password: "recovery|" + code), against: hash)
+    }
+
     func pinInput(pan: String, pin: String) -> [UInt8] {
         Array(Hex.lowercase(self.pepper.digest(["cashpoint.pin.v1", pan, pin])).utf8)
     }

@@ -127,6 +127,16 @@ public struct SwitchKey: Sendable {
         return SessionKeys(pin: SymmetricKey(data: both[0..<32]), mac: SymmetricKey(data: both[32..<64]))
     }
 
+    /// A member of staff's TOTP secret, sealed for `bank.staff_factors`: bound to the user's id, so a
+    /// sealed secret cannot be moved to another user's row.
+    public func sealFactorSecret(_ secret: [UInt8], userID: Int64) throws(Error) -> [UInt8] {
+        try self.seal(SymmetricKey(data: secret), context: "totp secret|\(userID)")
+    }
+
+    public func openFactorSecret(_ sealed: [UInt8], userID: Int64) throws(Error) -> [UInt8] {
+        try self.open(sealed, context: "totp secret|\(userID)").withUnsafeBytes { Array($0) }
+    }
+
     func seal(_ key: SymmetricKey, context: String) throws(Error) -> [UInt8] {
         do {
             let box = try AES.GCM.seal(

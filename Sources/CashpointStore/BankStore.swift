@@ -612,6 +612,7 @@ public struct BankStore: BankRecords {
         let constraint = error.serverInfo?[.constraintName]
         switch state {
         case "42501": return StoreError(kind: .notPermitted, detail: message, sqlState: state)
+        case "CPHLD": return StoreError(kind: .approvalRequired, detail: message, sqlState: state)
         case "23505":
             return StoreError(
                 kind: .alreadyExists,

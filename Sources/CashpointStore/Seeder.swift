@@ -24,6 +24,13 @@ public struct BankFixture: Sendable, Codable, Hashable {
         public var fullName: String
         public var role: Role
         public var password: String
+        /// The second factor's TOTP secret, base32 (SHA-1, 6 digits, 30 s): enrolled and confirmed at
+        /// once. Test secrets only: a real member of staff enrols at the desk.
+        public var totpSecret: String?
+        /// Their recovery codes (XXXXX-XXXXX), with `totpSecret`.
+        public var recoveryCodes: [String]?
+        /// A one-time enrolment code for a member of staff without `totpSecret` (valid 24 hours).
+        public var enrolmentCode: String?
     }
 
     public struct Account: Sendable, Codable, Hashable {
@@ -122,6 +129,13 @@ public enum Seeder {
                 }
             )
         }
+        var recoveryHashes: [String: [String]] = [:]
+        for member in fixture.staff where member.totpSecret != nil {
+            let codes = (member.recoveryCodes ?? []).compactMap(RecoveryCodes.normalize)
+            recoveryHashes[member.userName] = try await threadPool.runIfActive {
+                try codes.map { try hasher.hashRecoveryCode(userName: member.userName, code: $0) }
+            }
+        }
         var pinHashes: [[String]] = []
         for customer in fixture.customers {
             var hashes: [String] = []
@@ -142,6 +156,7 @@ public enum Seeder {
         let sealed = sealedKeys
         let staffPasswordHashes = staffHashes
         let cardPINHashes = pinHashes
+        let recovery = recoveryHashes
         do {
             try await store.client.withTransaction(logger: store.logger) { connection in
                 try await loading.load(
@@ -150,7 +165,9 @@ public enum Seeder {
                     staffHashes: staffPasswordHashes,
                     pinHashes: cardPINHashes,
                     sealedKeys: sealed,
-                    hasher: hasher
+                    hasher: hasher,
+                    switchKey: switchKey,
+                    recoveryHashes: recovery
                 )
             }
         } catch let error as PostgresTransactionError {
@@ -230,6 +247,19 @@ public enum Seeder {
         for member in fixture.staff {
             user(member.userName, "staff \(member.userName)")
             if member.password.isEmpty { problems.append("staff \(member.userName): the password is empty") }
+            if let secret = member.totpSecret {
+                if (Base32.decode(secret)?.count ?? 0) < 16 {
+                    problems.append("staff \(member.userName): totpSecret is base32 of 16 bytes or more")
+                }
+                if !hasSwitchKey { problems.append("staff \(member.userName) has a totpSecret: pass the switch key to seal it") }
+                if member.enrolmentCode != nil {
+                    problems.append("staff \(member.userName): a totpSecret or an enrolmentCode, not both")
+                }
+            }
+            for code in (member.recoveryCodes ?? []) + [member.enrolmentCode].compactMap({ $0 })
+            where RecoveryCodes.normalize(code) == nil {
+                problems.append("staff \(member.userName): \"\(code)\" is not XXXXX-XXXXX from 23456789ABCDEFGHJKLMNPQRSTUVWXYZ")
+            }
         }
         var pans: Set<String> = []
         for customer in fixture.customers {
@@ -311,7 +341,9 @@ public enum Seeder {
             staffHashes: [String],
             pinHashes: [[String]],
             sealedKeys: [String: (sealed: [UInt8], checkValue: String)],
-            hasher: CredentialHasher
+            hasher: CredentialHasher,
+            switchKey: SwitchKey? = nil,
+            recoveryHashes: [String: [String]] = [:]
         ) async throws {
             let actor = ActorContext.system("seed")
             let users: Int = try await self.value(
@@ -373,13 +405,32 @@ public enum Seeder {
             }
             for (member, hash) in zip(fixture.staff, staffHashes) {
                 self.entry = "staff \(member.userName)"
-                let _: Int64 = try await self.value(
+                let userID: Int64 = try await self.value(
                     """
                     SELECT bank.create_staff(\(actor.role.rawValue), \(actor.name), \(actor.ip), \(actor.device),
                         \(member.userName), \(member.fullName), \(member.role.rawValue), \(hash))
                     """,
                     on: connection
                 )
+                if let text = member.totpSecret, let secret = Base32.decode(text), let switchKey {
+                    let sealed = try switchKey.sealFactorSecret(secret, userID: userID)
+                    let _: Int64 = try await self.value(
+                        """
+                        SELECT bank.seed_staff_factor(\(member.userName), \(ByteBuffer(bytes: sealed)), 'SHA1', 6,
+                            \(recoveryHashes[member.userName] ?? [])::text[])
+                        """,
+                        on: connection
+                    )
+                }
+                if let code = member.enrolmentCode.flatMap(RecoveryCodes.normalize) {
+                    try await self.run(
+                        """
+                        SELECT * FROM bank.issue_enrolment_code('system', NULL, \(actor.name), NULL, NULL,
+                            \(member.userName), \(ByteBuffer(bytes: hasher.enrolmentCodeDigest(code))))
+                        """,
+                        on: connection
+                    )
+                }
             }
             for (customer, hashes) in zip(fixture.customers, pinHashes) {
                 self.entry = "customer \(customer.userName)"

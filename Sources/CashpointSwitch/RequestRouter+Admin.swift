@@ -48,10 +48,37 @@ extension RequestRouter {
         let actor = StaffMember(userID: claims.uid, userName: claims.sub.value, role: role)
         var out = ATM87TLV()
         var response: ATM87Message
-        let answer: BankAnswer
+        var answer: BankAnswer
+
+        // Step-up: a one-time code in any staff 0600 is checked as at sign-on; a right one renews the
+        // token's `fa` (the answer carries the new token) and makes this request's factor fresh.
+        var renewedToken: String?
+        var factorAt = claims.fa.map { Date(timeIntervalSince1970: Double($0)) }
+        if let block = tlv[.oneTimeCode] {
+            let code = try self.decipher(block, .code, exchange, audit: "factor.refused")
+            let result = try await self.bank.stepUp(actor, oneTimeCode: code, device: exchange.terminal, ip: exchange.peer.ip)
+            guard result.isApproved else {
+                return self.plainResponse(
+                    to: request,
+                    code: result,
+                    reason: result == .securityViolation ? "the code was used already" : "the one-time code was refused"
+                )
+            }
+            let now = self.configuration.now()
+            factorAt = now
+            renewedToken = try self.tokens.reissue(claims, factorAt: now)
+        }
+        let factorIsFresh = factorAt.map { self.configuration.now().timeIntervalSince($0) <= Self.stepUpWindow } ?? false
+        let fourEyes = FourEyesRequest(reason: tlv[.reason], factorIsFresh: factorIsFresh)
 
         func perform(_ operation: StaffOperation) async throws -> BankAnswer {
-            try await self.bank.perform(operation, by: actor, key: exchange.key, ip: exchange.peer.ip)
+            try await self.bank.perform(operation, by: actor, key: exchange.key, ip: exchange.peer.ip, fourEyes: fourEyes)
+        }
+        func changeID() throws -> Int64 {
+            guard let id = tlv[.change].flatMap({ Int64($0) }), id > 0 else {
+                throw Refusal(.formatError, "field 48 \(AdminTag.change.rawValue): the change's number")
+            }
+            return id
         }
         func account() throws -> String {
             guard let account = request.trimmed(102), !account.isEmpty else {
@@ -126,6 +153,81 @@ extension RequestRouter {
                 throw Refusal(.formatError, "field 48 \(AdminTag.role.rawValue)")
             }
             answer = try await perform(.changeRole(userName: try required(.userName), role: newRole))
+        case .setLimits:
+            let limit = try Self.number(tlv[.dailyAmountLimit], .dailyAmountLimit, in: 0...999_999_999_999).map(Int64.init)
+            let count = try Self.number(tlv[.dailyCountLimit], .dailyCountLimit, in: 0...9_999)
+            guard limit != nil || count != nil else {
+                throw Refusal(.formatError, "LIMITS needs DL or DC")
+            }
+            answer = try await perform(.setLimits(account: try account(), dailyLimit: limit, dailyCount: count))
+        case .createStaff:
+            guard let staffRole = Role(rawValue: try required(.role)), staffRole != .customer else {
+                throw Refusal(.formatError, "field 48 \(AdminTag.role.rawValue): teller or admin")
+            }
+            let password = try self.decipher(try required(.password), .password, exchange, audit: "staff.refused")
+            answer = try await perform(
+                .createStaff(
+                    userName: try required(.userName),
+                    fullName: try required(.customerName),
+                    role: staffRole,
+                    password: password
+                )
+            )
+        case .enrol:
+            answer = try await perform(.enrolStaff(userName: try required(.userName)))
+        case .pendingChanges, .showChange:
+            let single = operation == .showChange
+            let limit = single ? 1 : try Self.number(tlv[.limit], .limit, in: 1...50) ?? 20
+            let before = single ? try changeID() + 1 : try Self.number(tlv[.page], .page, in: 1...Int.max).map(Int64.init)
+            answer = try await self.bank.listChanges(
+                state: single ? "all" : (tlv[.state] ?? "pending"),
+                beforeID: before,
+                limit: limit,
+                by: actor,
+                device: exchange.terminal,
+                ip: exchange.peer.ip
+            )
+            if single {
+                guard let change = answer.changes.first, change.id == before! - 1 else {
+                    answer = BankAnswer(code: .invalidTransaction, reason: "no such change")
+                    break
+                }
+                out.append(.changeEntry, Self.changeEntry(change))
+                out.append(.before, Self.clean(change.before))
+                out.append(.after, Self.clean(change.after))
+                out.append(.reason, Self.clean(change.reason))
+                if let decision = change.decisionReason { out.append(.decisionReason, Self.clean(decision)) }
+            } else {
+                var last: Int64?
+                for change in answer.changes {
+                    let entry = Self.changeEntry(change)
+                    guard out.encoded.utf8.count + ATM87TLV.cost(of: entry) + 30 <= 999 else { break }
+                    out.append(.changeEntry, entry)
+                    last = change.id
+                }
+                if let last, answer.changes.count == limit || last != answer.changes.last?.id {
+                    out.append(.next, String(last))
+                }
+            }
+        case .approveChange:
+            answer = try await self.bank.approveChange(
+                try changeID(),
+                by: actor,
+                device: exchange.terminal,
+                ip: exchange.peer.ip,
+                factorIsFresh: factorIsFresh
+            )
+            if let balance = answer.balance, answer.code.isApproved { out.append(.balance, Self.signedAmount(balance)) }
+            if let auth = answer.authCode, answer.code.isApproved { out.append(.authorization, auth) }
+        case .rejectChange:
+            answer = try await self.bank.rejectChange(
+                try changeID(),
+                reason: tlv[.reason] ?? "",
+                by: actor,
+                device: exchange.terminal,
+                ip: exchange.peer.ip,
+                factorIsFresh: factorIsFresh
+            )
         case .balance:
             answer = try await perform(.balance(account: try account()))
             if let balance = answer.balance { out.append(.balance, Self.signedAmount(balance)) }
@@ -184,7 +286,24 @@ extension RequestRouter {
             }
             if let last, truncated || answer.audit.count == limit { out.append(.next, String(last)) }
         }
-        response = self.plainResponse(to: request, code: answer.code, reason: nil)
+        if let id = answer.changeID, [.held, .duplicate].contains(answer.code) { out.append(.change, String(id)) }
+        if let next = answer.nextFactor { out.append(.nextFactor, next.rawValue) }
+        if let code = answer.enrolmentCode {
+            guard let keys = exchange.keys else { throw Refusal(.securityViolation, "no session keys") }
+            out.append(
+                .enrolmentCode,
+                try MessageBlock.encipher(
+                    code,
+                    purpose: .enrolment,
+                    key: keys.pin,
+                    terminal: exchange.terminal,
+                    stan: exchange.stan,
+                    transmitted: exchange.transmitted
+                )
+            )
+        }
+        response = self.plainResponse(to: request, code: answer.code, reason: answer.reason)
+        if let renewedToken { try response.set(62, renewedToken) }
         if !answer.statement.isEmpty { try response.set(63, Self.statement(answer.statement)) }
         if let account = request[102] { try response.set(102, account) }
         if !out.elements.isEmpty { try response.set(48, out.encoded) }
@@ -218,26 +337,68 @@ extension RequestRouter {
         } catch {
             throw Refusal(.securityViolation, "the password block does not decipher", audit: "login.refused")
         }
+        let oneTimeCode = try tlv[.oneTimeCode].map { try self.decipher($0, .code, exchange, audit: "login.refused") }
+        let enrolmentCode = try tlv[.enrolmentCode].map {
+            try self.decipher($0, .enrolment, exchange, audit: "login.refused")
+        }
         let login = try await self.bank.loginStaff(
             userName: userName,
             password: password,
+            oneTimeCode: oneTimeCode,
+            enrolmentCode: enrolmentCode,
             device: exchange.terminal,
             ip: exchange.peer.ip
         )
+        var out = ATM87TLV()
         switch login {
         case .refused(let code):
-            return self.plainResponse(to: request, code: code, reason: "sign-on refused")
+            return self.plainResponse(
+                to: request,
+                code: code,
+                reason: code == .securityViolation ? "the code was used already" : "sign-on refused"
+            )
+        case .needs(let next):
+            out.append(.nextFactor, next.rawValue)
+            var response = self.plainResponse(
+                to: request,
+                code: .additionalAuthenticationRequired,
+                reason: next == .code ? "a one-time code is needed" : "an enrolment code is needed"
+            )
+            try response.set(48, out.encoded)
+            return response
+        case .enrolment(let secret, _, let recoveryCodes):
+            func block(_ text: String, _ purpose: MessageBlock.Purpose) throws -> String {
+                try MessageBlock.encipher(
+                    text,
+                    purpose: purpose,
+                    key: keys.pin,
+                    terminal: exchange.terminal,
+                    stan: exchange.stan,
+                    transmitted: exchange.transmitted
+                )
+            }
+            out.append(.nextFactor, NextFactor.code.rawValue)
+            out.append(.secret, try block(Base32.encode(secret), .secret))
+            out.append(.recoveryCodes, try block(recoveryCodes.joined(separator: " "), .recovery))
+            var response = self.plainResponse(
+                to: request,
+                code: .additionalAuthenticationRequired,
+                reason: "enrolment: confirm with a code from the new secret"
+            )
+            try response.set(48, out.encoded)
+            exchange.logger.notice("second factor enrolment begun", metadata: [LogKey.user: "\(userName)"])
+            return response
         case .approved(let staff):
-            let (token, _) = try await self.tokens.issue(
+            let (token, _) = try self.tokens.issue(
                 subject: staff.userName,
                 terminal: exchange.terminal,
                 role: staff.role.rawValue,
                 userID: staff.userID,
-                lifetime: self.configuration.staffTokenLifetime
+                lifetime: self.configuration.staffTokenLifetime,
+                factorAt: self.configuration.now()
             )
             var response = self.plainResponse(to: request, code: .approved, reason: nil)
             try response.set(62, token)
-            var out = ATM87TLV()
             out.append(.role, staff.role.rawValue)
             try response.set(48, out.encoded)
             exchange.logger.notice(
@@ -246,6 +407,35 @@ extension RequestRouter {
             )
             return response
         }
+    }
+
+    /// How long a second factor checked stays fresh for high-risk requests (step-up): 5 minutes.
+    static let stepUpWindow: TimeInterval = 300
+
+    /// A code block of this message (docs/protocol.md): 63 and audited when it does not decipher.
+    func decipher(_ block: String, _ purpose: MessageBlock.Purpose, _ exchange: Exchange, audit: String) throws -> String {
+        guard let keys = exchange.keys else { throw Refusal(.securityViolation, "no session keys", audit: audit) }
+        do {
+            return try MessageBlock.decipher(
+                block,
+                purpose: purpose,
+                key: keys.pin,
+                terminal: exchange.terminal,
+                stan: exchange.stan,
+                transmitted: exchange.transmitted
+            )
+        } catch {
+            throw Refusal(.securityViolation, "the \(purpose.rawValue) block does not decipher", audit: audit)
+        }
+    }
+
+    /// A `CG` entry: `id|state|operation|target|maker|requested|expires|checker|reason`.
+    static func changeEntry(_ change: ChangeRecord) -> String {
+        [
+            String(change.id), change.state, change.operation, Self.clean(change.subject), Self.clean(change.maker),
+            Self.timestampText(change.requestedAt), Self.timestampText(change.expiresAt),
+            Self.clean(change.checker ?? ""), Self.clean(String(change.reason.prefix(60))),
+        ].joined(separator: "|")
     }
 
     /// CREATE: a customer (UN user name, CN full name) with an account (field 102; NM its name, DL and

@@ -22,6 +22,9 @@ public struct SessionClaims: JWTPayload, Sendable {
     public var cid: Int64?
     public var pan: String?
     public var acc: [String]?
+    /// Staff sessions: when the second factor was last checked (Unix seconds): at sign-on, then at
+    /// each step-up. High-risk requests need it within the step-up window.
+    public var fa: Int64?
 
     public func verify(using algorithm: some JWTAlgorithm) async throws {
         // Expiry is checked by `SessionTokens.check` against the switch's injected clock.
@@ -67,7 +70,8 @@ public struct SessionTokens: Sendable {
         lifetime: Duration,
         cardID: Int64? = nil,
         panDigest: String? = nil,
-        accounts: [String]? = nil
+        accounts: [String]? = nil,
+        factorAt: Date? = nil
     ) throws -> (token: String, claims: SessionClaims) {
         let now = self.now()
         let claims = SessionClaims(
@@ -80,8 +84,21 @@ public struct SessionTokens: Sendable {
             uid: userID,
             cid: cardID,
             pan: panDigest,
-            acc: accounts
+            acc: accounts,
+            fa: factorAt.map { Int64($0.timeIntervalSince1970.rounded(.down)) }
         )
+        return try self.sign(claims)
+    }
+
+    /// The same session's token with its second factor checked at `factorAt` (a step-up): same id,
+    /// same expiry.
+    public func reissue(_ claims: SessionClaims, factorAt: Date) throws -> String {
+        var claims = claims
+        claims.fa = Int64(factorAt.timeIntervalSince1970.rounded(.down))
+        return try self.sign(claims).token
+    }
+
+    func sign(_ claims: SessionClaims) throws -> (token: String, claims: SessionClaims) {
         let signingInput = Self.header + "." + Base64URL.encode(Array(try JSONEncoder().encode(claims)))
         let signature = HMAC<SHA256>.authenticationCode(for: Array(signingInput.utf8), using: self.key)
         return (signingInput + "." + Base64URL.encode(Array(signature)), claims)

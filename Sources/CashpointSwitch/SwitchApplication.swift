@@ -90,7 +90,13 @@ public struct SwitchApplication: Sendable {
             }
         Gauge(label: "cashpoint_database_pool_size").record(self.poolSize)
         let store = BankStore(client: client, logger: self.logger)
-        let bank = Bank(records: store, hasher: self.hasher, now: self.configuration.now, logger: self.logger)
+        let bank = Bank(
+            records: store,
+            hasher: self.hasher,
+            switchKey: self.switchKey,
+            now: self.configuration.now,
+            logger: self.logger
+        )
         let health = DatabaseHealth(
             url: self.url,
             probeAfter: self.configuration.databaseProbeAfter,

@@ -195,7 +195,8 @@ public enum SwitchCommands {
         let url = try await self.reachableURL(database)
         let hasher = try self.hasher(pepper)
         let fixture = try self.fixture(path)
-        let switchKey = fixture.terminals.contains { $0.masterKey != nil } ? try self.switchKey(switchKeyOptions) : nil
+        let needsKey = fixture.terminals.contains { $0.masterKey != nil } || fixture.staff.contains { $0.totpSecret != nil }
+        let switchKey = needsKey ? try self.switchKey(switchKeyOptions) : nil
         let report = try await url.withClient(logger: logger) { client in
             try await Seeder.seed(
                 fixture,

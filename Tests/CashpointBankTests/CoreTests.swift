@@ -11,8 +11,9 @@ struct PermissionTests {
     ]
     static let tellerOperations: [BankOperation] = [
         .createCustomer, .createAccount, .issueCard, .lockAccount, .unlockAccount, .lockCard, .unlockCard, .unlockUser,
+        .setLimits, .reviewChanges,
     ]
-    static let adminOperations: [BankOperation] = [.listUsers, .readAudit, .changeRole, .createStaff]
+    static let adminOperations: [BankOperation] = [.listUsers, .readAudit, .changeRole, .createStaff, .enrolStaff]
 
     @Test("every role and operation has exactly the decision of the origin's RBAC table")
     func table() {

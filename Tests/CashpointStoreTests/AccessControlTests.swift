@@ -163,17 +163,22 @@ struct AccessControlTests {
         }
     }
 
-    @Test("an admin changes a role, audited")
+    @Test("an admin asks for a role change, another admin approves it; both audited")
     func roleChange() async throws {
-        try await TestBank.with(fixture: try demoFixture()) { bank, service in
+        var fixture = try demoFixture()
+        // A second administrator to check the first one's change.
+        if let tom = fixture.staff.firstIndex(where: { $0.userName == "tom.teller" }) { fixture.staff[tom].role = .admin }
+        try await TestBank.with(fixture: fixture) { bank, service in
             let admin = try await self.login(service, "ada.admin", "admin-test-password")
-            let answer = try await service.perform(
+            let checker = try await self.login(service, "tom.teller", "teller2-test-password")
+            let answer = try await service.performApproved(
                 .changeRole(userName: "tina.teller", role: .admin),
                 by: admin,
-                key: KeyMaker(terminal: "BRANCH01").next(),
-                ip: nil
+                checker: checker,
+                key: KeyMaker(terminal: "BRANCH01").next()
             )
             #expect(answer.code == .approved)
+            #expect(try await bank.count("SELECT count(*)::int FROM bank.audit_logs WHERE action = 'change.applied'") == 1)
             let tina = try await self.login(service, "tina.teller", "teller-test-password")
             #expect(tina.role == .admin)
             #expect(try await bank.count("SELECT count(*)::int FROM bank.audit_logs WHERE action = 'user.role'") == 1)
@@ -200,12 +205,13 @@ struct AccessControlTests {
             )
             #expect(locked == .refused(.restricted))
             let admin = try await self.login(service, "ada.admin", "admin-test-password")
+            let teller = try await self.login(service, "tom.teller", "teller2-test-password")
             #expect(
-                try await service.perform(
+                try await service.performApproved(
                     .unlockUser("tina.teller"),
                     by: admin,
-                    key: KeyMaker(terminal: "BRANCH01").next(),
-                    ip: nil
+                    checker: teller,
+                    key: KeyMaker(terminal: "BRANCH01").next()
                 ).code == .approved
             )
             _ = try await self.login(service, "tina.teller", "teller-test-password")

@@ -83,22 +83,32 @@ struct CardTransactionTests {
                 case .approved(let teller) = try await service.loginStaff(
                     userName: "tina.teller",
                     password: "teller-test-password",
+                    oneTimeCode: StaffCodes.next("tina.teller", scope: service.codeScope),
                     device: "BRANCH01",
                     ip: nil
                 )
             else {
                 throw TestFailure("teller login refused")
             }
-            let unlock = try await service.perform(
+            // Unblocking is high-risk: held, then approved by a second member of staff.
+            let held = try await service.perform(
                 .unlockCard(pan: bobPAN),
                 by: teller,
                 key: KeyMaker(terminal: "BRANCH01").next(),
                 ip: nil
             )
+            #expect(held.code == .additionalAuthenticationRequired)
+            let checker = try await service.signedOnStaff("ada.admin", "admin-test-password")
+            let unlock = try await service.performApproved(
+                .unlockCard(pan: bobPAN),
+                by: teller,
+                checker: checker,
+                key: KeyMaker(terminal: "BRANCH01").next()
+            )
             #expect(unlock.code == .approved)
             #expect(
                 try await bank.count(
-                    "SELECT count(*)::int FROM bank.audit_logs WHERE action = 'card.unlock' AND actor = 'tina.teller'"
+                    "SELECT count(*)::int FROM bank.audit_logs WHERE action = 'card.unlock' AND actor = 'ada.admin'"
                 ) == 1
             )
             let again = try await service.authenticateCard(service.present(pan: bobPAN), pin: "4321", terminal: "ATM00001", ip: nil)
@@ -234,6 +244,7 @@ struct CardTransactionTests {
                 case .approved(let teller) = try await service.loginStaff(
                     userName: "tina.teller",
                     password: "teller-test-password",
+                    oneTimeCode: StaffCodes.next("tina.teller", scope: service.codeScope),
                     device: "BRANCH01",
                     ip: nil
                 )
@@ -254,9 +265,10 @@ struct CardTransactionTests {
                 ip: nil
             )
             #expect(locked.code == .restricted)
+            let checker = try await service.signedOnStaff("ada.admin", "admin-test-password")
             #expect(
-                try await service.perform(.unlockAccount("CP0000000001"), by: teller, key: desk.next(), ip: nil).code
-                    == .approved
+                try await service.performApproved(.unlockAccount("CP0000000001"), by: teller, checker: checker, key: desk.next())
+                    .code == .approved
             )
             let unlocked = try await service.perform(
                 .withdrawal(amount: 100, account: nil),
@@ -711,6 +723,7 @@ struct CardTransactionTests {
                 case .approved(let teller) = try await service.loginStaff(
                     userName: "tina.teller",
                     password: "teller-test-password",
+                    oneTimeCode: StaffCodes.next("tina.teller", scope: service.codeScope),
                     device: "BRANCH01",
                     ip: nil
                 )

@@ -65,6 +65,7 @@ struct ConcurrencyTests {
                 case .approved(let teller) = try await service.loginStaff(
                     userName: "tina.teller",
                     password: "teller-test-password",
+                    oneTimeCode: StaffCodes.next("tina.teller", scope: service.codeScope),
                     device: "BRANCH01",
                     ip: nil
                 )

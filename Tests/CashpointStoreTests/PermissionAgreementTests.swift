@@ -26,6 +26,12 @@ struct PermissionAgreementTests {
         "set_account_locked": [.lockAccount, .unlockAccount],
         "set_card_status": [.lockCard, .unlockCard],
         "unlock_user": [.unlockUser],
+        "set_account_limits": [.setLimits],
+        "issue_enrolment_code": [.enrolStaff],
+        "request_change": [.reviewChanges],
+        "approve_change": [.reviewChanges],
+        "reject_change": [.reviewChanges],
+        "list_changes": [.reviewChanges],
     ]
 
     /// The roles each `bank.require_role(ARRAY['a', 'b'])` in a function's body names, all calls together.

@@ -101,7 +101,7 @@ struct ATMEndToEndTests {
     func newCustomerAtTheATM() async throws {
         try await SwitchUnderTest.with { under in
             let (pan, pin) = try await under.terminal("BRANCH01") { branch in
-                #expect(try await branch.staffLogin(userName: "tina.teller", password: "teller-test-password")[39] == "00")
+                #expect(try await branch.staffLogin(userName: "tina.teller", password: "teller-test-password", code: under.code("tina.teller"))[39] == "00")
                 let created = try await branch.administrative(.createCustomer, [(.userName, "gil"), (.customerName, "Gil Grey")])
                 #expect(created[39] == "00")
                 let pan = try #require(created[2])

@@ -250,7 +250,7 @@ struct EndToEndTests {
         try await SwitchUnderTest.with { under in
             let pan = "4000001234567899"
             let pin: String = try await under.terminal("BRANCH01") { branch in
-                let login = try await branch.staffLogin(userName: "tina.teller", password: "teller-test-password")
+                let login = try await branch.staffLogin(userName: "tina.teller", password: "teller-test-password", code: under.code("tina.teller"))
                 #expect(login[39] == "00")
                 #expect(login[48] == "RL006teller")
                 let created = try await branch.administrative(
@@ -286,7 +286,7 @@ struct EndToEndTests {
     func adminReadsAudit() async throws {
         try await SwitchUnderTest.with { under in
             try await under.terminal("BRANCH01") { branch in
-                #expect(try await branch.staffLogin(userName: "ada.admin", password: "admin-test-password")[39] == "00")
+                #expect(try await branch.staffLogin(userName: "ada.admin", password: "admin-test-password", code: under.code("ada.admin"))[39] == "00")
                 let users = try await branch.administrative("USERS")
                 #expect(users[39] == "00")
                 let userTLV = try ATM87TLV(parsing: try #require(users[48]))
@@ -325,13 +325,13 @@ struct EndToEndTests {
             }
             try await under.terminal("BRANCH01") { branch in
                 #expect(
-                    try await branch.staffLogin(userName: "tina.teller", password: "teller-test-password")[39] == "00"
+                    try await branch.staffLogin(userName: "tina.teller", password: "teller-test-password", code: under.code("tina.teller"))[39] == "00"
                 )
                 let refused = try await branch.administrative("AUDIT")
                 #expect(refused[39] == "58")
                 // A staff token cannot make card transactions.
                 let atATM = try await under.terminal("ATM00002") { atm in
-                    try await atm.staffLogin(userName: "tina.teller", password: "teller-test-password")
+                    try await atm.staffLogin(userName: "tina.teller", password: "teller-test-password", code: under.code("tina.teller"))
                 }
                 #expect(atATM[39] == "58")
                 branch.cardToken = branch.staffToken
@@ -392,7 +392,7 @@ struct EndToEndTests {
                 #expect(try await atm.cardRequest(.balance, pan: alice.pan, pin: alice.pin)[39] == "00")
                 try await under.terminal("BRANCH01") { (branch: TerminalSession) async throws in
                     #expect(
-                        try await branch.staffLogin(userName: "tina.teller", password: "teller-test-password")[39]
+                        try await branch.staffLogin(userName: "tina.teller", password: "teller-test-password", code: under.code("tina.teller"))[39]
                             == "00"
                     )
                     #expect(try await branch.administrative("LOCKCARD", fields: [2: alice.pan])[39] == "00")
@@ -414,7 +414,7 @@ struct EndToEndTests {
                 return (token, try #require(atm.keys))
             }
             let staff = try await under.terminal("BRANCH01") { branch in
-                #expect(try await branch.staffLogin(userName: "ada.admin", password: "admin-test-password")[39] == "00")
+                #expect(try await branch.staffLogin(userName: "ada.admin", password: "admin-test-password", code: under.code("ada.admin"))[39] == "00")
                 let token = try #require(branch.staffToken)
                 #expect(try await branch.administrative("LOGOUT")[39] == "00")
                 return token

@@ -33,6 +33,11 @@ final class SwitchUnderTest: Sendable {
     let application: SwitchApplication
     let running: Mutex<RunningSwitch?>
 
+    /// A one-time code for `user` this switch's bank has not seen, on the switch's clock.
+    func code(_ user: String) -> String? {
+        StaffCodes.next(user, scope: self.bank.name, at: self.clock.now())
+    }
+
     init(bank: TestBank, clock: TestClock, application: SwitchApplication, running: RunningSwitch) {
         self.bank = bank
         self.clock = clock

@@ -260,7 +260,7 @@ struct WireContractTests {
     func allocatedNumbers() async throws {
         try await SwitchUnderTest.with(configure: { $0.cardBIN = "45671234" }) { under in
             try await under.terminal("BRANCH01") { branch in
-                #expect(try await branch.staffLogin(userName: "tina.teller", password: "teller-test-password")[39] == "00")
+                #expect(try await branch.staffLogin(userName: "tina.teller", password: "teller-test-password", code: under.code("tina.teller"))[39] == "00")
                 var pans: [String] = []
                 for name in ["erin", "finn"] {
                     let created = try await branch.administrative("CREATE", [("UN", name), ("CN", "Test \(name)")])
@@ -288,7 +288,7 @@ struct WireContractTests {
             let accounts = try await under.bank.count("SELECT count(*)::int FROM bank.accounts")
             let audited = try await under.auditCount("customer.create")
             try await under.terminal("BRANCH01") { branch in
-                #expect(try await branch.staffLogin(userName: "tina.teller", password: "teller-test-password")[39] == "00")
+                #expect(try await branch.staffLogin(userName: "tina.teller", password: "teller-test-password", code: under.code("tina.teller"))[39] == "00")
                 let refused = try await branch.administrative(
                     "CREATE",
                     [("UN", "hana"), ("CN", "Hana H")],
@@ -317,7 +317,7 @@ struct WireContractTests {
         try await SwitchUnderTest.with { under in
             let total = try await under.bank.count("SELECT count(*)::int FROM bank.users")
             try await under.terminal("BRANCH01") { (branch: TerminalSession) async throws -> Void in
-                #expect(try await branch.staffLogin(userName: "ada.admin", password: "admin-test-password")[39] == "00")
+                #expect(try await branch.staffLogin(userName: "ada.admin", password: "admin-test-password", code: under.code("ada.admin"))[39] == "00")
                 func page(_ skip: Int?, _ limit: Int?) async throws -> ATM87TLV {
                     var elements: [(String, String)] = []
                     if let skip { elements.append(("PG", String(skip))) }
@@ -349,7 +349,7 @@ struct WireContractTests {
     func pageSizes() async throws {
         try await SwitchUnderTest.with { under in
             try await under.terminal("BRANCH01") { (branch: TerminalSession) async throws -> Void in
-                #expect(try await branch.staffLogin(userName: "ada.admin", password: "admin-test-password")[39] == "00")
+                #expect(try await branch.staffLogin(userName: "ada.admin", password: "admin-test-password", code: under.code("ada.admin"))[39] == "00")
                 for op in ["USERS", "AUDIT"] {
                     for limit in ["0", "51", "x", "-1"] {
                         #expect(try await branch.administrative(op, [("LM", limit)])[39] == "30", "\(op) LM \(limit)")

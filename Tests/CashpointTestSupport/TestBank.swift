@@ -99,6 +99,7 @@ public struct TestBank: Sendable {
                 let service = Bank(
                     records: BankStore(client: client, logger: quietLogger),
                     hasher: testHasher,
+                    switchKey: testSwitchKey,
                     now: now,
                     logger: quietLogger
                 )
@@ -218,9 +219,19 @@ extension Bank {
         return store
     }
 
-    /// A teller or administrator signed on at the branch desk BRANCH01; the test fails when refused.
+    /// Which bank this is, for `StaffCodes` (each test bank has its own client).
+    public var codeScope: String { "\(ObjectIdentifier(self.store.client))" }
+
+    /// A teller or administrator signed on at the branch desk BRANCH01 with their one-time code
+    /// (`StaffCodes`); the test fails when refused.
     public func signedOnStaff(_ user: String, _ password: String, ip: String? = nil) async throws -> StaffMember {
-        let result = try await self.loginStaff(userName: user, password: password, device: "BRANCH01", ip: ip)
+        let result = try await self.loginStaff(
+            userName: user,
+            password: password,
+            oneTimeCode: StaffCodes.next(user, scope: self.codeScope),
+            device: "BRANCH01",
+            ip: ip
+        )
         guard case .approved(let member) = result else { throw TestFailure("\(user) refused: \(result)") }
         return member
     }
