@@ -35,6 +35,8 @@ final class TimeoutFlag: Sendable {
 public protocol SwitchExchange: AnyObject {
     /// Sends a message and waits for the next one from the switch (at most `timeout`).
     func exchange(_ message: ATM87Message, timeout: Duration) async throws -> ATM87Message
+    /// Sends a message and waits for nothing (one that gets no answer).
+    func send(_ message: ATM87Message) async throws
 }
 
 extension SwitchExchange {

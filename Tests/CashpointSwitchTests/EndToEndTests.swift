@@ -485,20 +485,21 @@ final class ScriptedKeypad: KeypadIO {
 @Suite("The teller desk against the switch", .enabled(if: databaseTestsEnabled), .timeLimit(.minutes(3)))
 struct KeypadTests {
     @Test(
-        "a teller at the desk: wrong password, deposit, a new customer with a PIN mailer; the audit log is an administrator's"
+        "a teller at the desk: wrong password, sign-on with a code, deposit, a new customer with a PIN mailer; the audit log is an administrator's"
     )
     func tellerDesk() async throws {
         try await SwitchUnderTest.with { under in
+            let code = try #require(under.code("tina.teller"))
             let screen = try await under.terminal("BRANCH01") { branch in
                 let keypad = ScriptedKeypad([
-                    "tina.teller", "nope", "tina.teller", "teller-test-password", "2", bob.current, "12.34", "4", "eve",
+                    "tina.teller", "nope", "", "tina.teller", "teller-test-password", code, "2", bob.current, "12.34", "4", "eve",
                     "Eve Evans", "CP0000000077", "4000001111111112", "4", "fay", "Fay Fox", "CP0000000078",
                     "4000001111111118", "11", "", "0",
                 ])
                 try await TellerDesk(session: branch, io: keypad).run()
                 return keypad.screen.joined(separator: "\n")
             }
-            #expect(screen.contains("Wrong user name or password."))
+            #expect(screen.contains("Wrong user name, password or code."))
             #expect(screen.contains("Signed on as tina.teller (teller)."))
             #expect(screen.contains("balance of CP0000000003: 812.34"))
             #expect(screen.contains("That card number fails its check digit (Luhn); nothing was created."))

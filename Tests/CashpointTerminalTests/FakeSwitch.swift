@@ -158,4 +158,6 @@ final class FakeLink: SwitchExchange {
         }
         return answer
     }
+
+    func send(_ message: ATM87Message) async throws { _ = self.bank.respond(to: message) }
 }
