@@ -262,20 +262,24 @@ enum DeskText {
         return groups.joined(separator: " ")
     }
 
+    /// A full stop, unless the text ends in a shortened reason's dots.
+    static func sentence(_ text: String) -> String { text.hasSuffix("...") ? text : text + "." }
+
     /// A refusal in words: the switch's reason (field 44) where it gave one. `checking`: the answer
     /// to an APPROVE or REJECT, whose 58 means this member of staff may not check that change.
     static func refusal(_ answer: ATM87Message, checking: Bool = false) -> String {
-        let reason = answer.trimmed(44).flatMap { $0.isEmpty ? nil : $0 }
+        // Field 44 holds 25 characters: a reason that fills it was shortened by the switch.
+        let reason = answer.trimmed(44).flatMap { $0.isEmpty ? nil : $0.count >= 25 ? $0 + "..." : $0 }
         let tlv = answer[48].flatMap { try? ATM87TLV(parsing: $0) } ?? ATM87TLV()
         switch answer[39] {
         case "58" where checking:
-            return "You may not check this change: \(reason ?? "not permitted")."
+            return Self.sentence("You may not check this change: \(reason ?? "not permitted")")
         case "58":
             return "Your role may not do this." + (reason.map { " (\($0))" } ?? "")
         case "94" where tlv[.change] != nil:
             return "The same change already waits for approval as change \(tlv[.change] ?? "?")."
         case "12" where reason != nil:
-            return "Not done: \(reason ?? "")."
+            return Self.sentence("Not done: \(reason ?? "")")
         case "63":
             return "Security check failed (your session or code was refused). Sign on again if it persists."
         default:

@@ -68,7 +68,8 @@ struct FakeDesk {
             var tlv = ATM87TLV()
             for (tag, value) in elements { tlv.append(tag, value) }
             if !tlv.elements.isEmpty { try! answer.set(48, tlv.encoded) }
-            if let reason { try! answer.set(44, reason) }
+            // Field 44 holds 25 characters: the switch shortens its reasons so.
+            if let reason { try! answer.set(44, String(reason.prefix(25))) }
             return answer
         }
         guard let tlv = request[48].flatMap({ try? ATM87TLV(parsing: $0) }), let operation = tlv.operation,
