@@ -51,6 +51,12 @@ let package = Package(
             pkgConfig: "libxcrypt",
             providers: [.apt(["libcrypt-dev"])]
         ),
+        // MARK: libqrencode, for the QR code a staff member scans into an authenticator app.
+        .systemLibrary(
+            name: "CQRencode",
+            pkgConfig: "libqrencode",
+            providers: [.apt(["libqrencode-dev"])]
+        ),
         .target(
             name: "CashpointSecurity",
             dependencies: [
@@ -113,6 +119,7 @@ let package = Package(
             dependencies: [
                 "ATM87",
                 "CashpointSecurity",
+                "CQRencode",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "GRDB", package: "GRDB.swift"),
                 .product(name: "NIOCore", package: "swift-nio"),

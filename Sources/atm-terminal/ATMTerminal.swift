@@ -9,11 +9,11 @@ struct ATMTerminal: AsyncParsableCommand {
         discussion: """
             atm: the ATM a customer uses, against a running switch; teller: a branch desk for tellers and \
             administrators. journal, totals, saf, cassettes, replenish and reconcile: the operator's commands \
-            on an ATM's data folder (its electronic journal).
+            on an ATM's data folder (its electronic journal). totp: a staff member's one-time password.
             """,
         subcommands: [
             ATM.self, Teller.self, Journal.self, Totals.self, SAF.self, Cassettes.self, Replenish.self, Reconcile.self,
-            Compose.self,
+            Compose.self, Totp.self,
         ]
     )
 }
@@ -147,4 +147,14 @@ struct Compose: AsyncParsableCommand {
     @OptionGroup var options: ComposeOptions
 
     func run() async throws { print(try TerminalCommands.compose(options)) }
+}
+
+struct Totp: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Print the one-time password (RFC 6238 TOTP) of a base32 secret and the seconds left in its step.",
+        discussion: "A file that gives no secret: the reason (never its content), exit status 1."
+    )
+    @OptionGroup var options: TotpOptions
+
+    func run() async throws { print(try TerminalCommands.totp(options)) }
 }

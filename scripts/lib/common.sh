@@ -61,6 +61,9 @@ missing_system_packages() {
     command -v pkg-config >/dev/null 2>&1 || echo "pkg-config"
     command -v tmux >/dev/null 2>&1 || echo "tmux (the full-screen ATM's test drives it)"
     command -v sqlite3 >/dev/null 2>&1 || echo "sqlite3 (the terminal journal's command line)"
+    [[ -f /usr/include/qrencode.h ]] || echo "/usr/include/qrencode.h (libqrencode-dev: the staff QR code)"
+    command -v oathtool >/dev/null 2>&1 || echo "oathtool (the one-time password tests' independent generator)"
+    command -v zbarimg >/dev/null 2>&1 || echo "zbarimg (zbar-tools: the QR code test reads the code back)"
     return 0
 }
 
@@ -82,16 +85,17 @@ ensure_system_packages() {
             contrib=postgresql-contrib-15
         fi
         die "not running as root, so I cannot install them. Run as root:
-    apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends postgresql-15 $contrib libpq-dev libcrypt-dev libsqlite3-dev pkg-config tmux sqlite3"
+    apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends postgresql-15 $contrib libpq-dev libcrypt-dev libsqlite3-dev pkg-config tmux sqlite3 libqrencode-dev oathtool zbar-tools"
     fi
     command -v apt-get >/dev/null 2>&1 \
-        || die "apt-get not found: install PostgreSQL 15, libpq-dev, libcrypt-dev, libsqlite3-dev, pkg-config, tmux and sqlite3 by hand"
+        || die "apt-get not found: install PostgreSQL 15, libpq-dev, libcrypt-dev, libsqlite3-dev, pkg-config, tmux, sqlite3, libqrencode-dev, oathtool and zbar-tools by hand"
 
     apt_update_once
     if apt_has_real_package postgresql-contrib-15; then
         contrib=postgresql-contrib-15
     fi
-    local pkgs=(postgresql-15 "$contrib" libpq-dev libcrypt-dev libsqlite3-dev pkg-config tmux sqlite3)
+    local pkgs=(postgresql-15 "$contrib" libpq-dev libcrypt-dev libsqlite3-dev pkg-config tmux sqlite3
+        libqrencode-dev oathtool zbar-tools)
     log "installing: ${pkgs[*]}"
     DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends "${pkgs[@]}" </dev/null >&2 \
         || die "apt-get install ${pkgs[*]} failed"
