@@ -208,6 +208,127 @@ $$;
 ALTER FUNCTION bank.allocate_card_serial(p_role text) OWNER TO cashpoint_owner;
 
 --
+-- Name: approve_change(text, bigint, text, text, text, bigint, bytea); Type: FUNCTION; Schema: bank; Owner: cashpoint_owner
+--
+
+CREATE FUNCTION bank.approve_change(p_role text, p_user_id bigint, p_actor text, p_ip text, p_device text, p_id bigint, p_enrolment_digest bytea) RETURNS TABLE(response_code text, detail text, operation text, balance_after bigint, auth_code text)
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path TO 'pg_catalog', 'bank'
+    AS $$
+DECLARE
+    v_change bank.changes%ROWTYPE;
+    v_roles text[];
+    v_now_state record;
+    v_done boolean;
+    v_code text := '00';
+    v_post record;
+    v_account_no text;
+BEGIN
+    PERFORM bank.set_context(p_role, NULL);
+    PERFORM bank.require_role(ARRAY['teller', 'admin']);
+    PERFORM bank.expire_changes(p_ip, p_device);
+    SELECT * INTO v_change FROM bank.changes c WHERE c.id = p_id FOR UPDATE;
+    IF v_change.id IS NULL OR v_change.status <> 'pending' THEN
+        RETURN QUERY SELECT '12'::text,
+            CASE WHEN v_change.id IS NULL THEN 'no such change' ELSE 'the change is ' || v_change.status END,
+            v_change.operation, NULL::bigint, NULL::text;
+        RETURN;
+    END IF;
+    operation := v_change.operation;
+    v_account_no := split_part(v_change.target, '|', 1);
+    SELECT h.checker_roles INTO v_roles FROM bank.high_risk_operations h WHERE h.operation = v_change.operation;
+    PERFORM set_config('cashpoint.role', 'system', true);
+    detail := CASE
+        WHEN v_change.maker_id = p_user_id THEN 'the maker cannot check their own change'
+        WHEN v_change.operation IN ('user.unlock', 'user.role', 'factor.reset') AND v_change.target = p_actor
+            THEN 'nobody checks a change of their own user'
+        WHEN v_change.operation IN ('account.unlock', 'account.limits', 'desk.withdrawal', 'desk.deposit')
+            AND EXISTS (SELECT 1 FROM bank.accounts a WHERE a.account_no = v_account_no AND a.user_id = p_user_id)
+            THEN 'nobody checks a change of their own account'
+        WHEN NOT p_role = ANY (v_roles) THEN 'this change needs a checker with the role ' || array_to_string(v_roles, ' or ')
+    END;
+    PERFORM bank.set_context(p_role, NULL);
+    IF detail IS NOT NULL THEN
+        PERFORM bank.audit(p_actor, 'change.refused', '58',
+            jsonb_build_object('change', p_id, 'operation', v_change.operation, 'maker', v_change.maker_name,
+                'reason', detail), p_ip, p_device);
+        response_code := '58';
+        RETURN NEXT;
+        RETURN;
+    END IF;
+    SELECT * INTO v_now_state FROM bank.change_state(v_change.operation, v_change.target, v_change.payload);
+    PERFORM bank.set_context(p_role, NULL);
+    IF v_now_state.state_before IS NULL
+        OR sha256(convert_to(v_now_state.state_before, 'UTF8')) <> v_change.state_digest THEN
+        detail := 'the state changed since the request: now ' || coalesce(v_now_state.state_before, 'gone');
+        UPDATE bank.changes c SET status = 'failed', checker_id = p_user_id, checker_name = p_actor,
+            decided_at = now(), decision_reason = detail, result_code = '12'
+        WHERE c.id = p_id;
+        PERFORM bank.audit(p_actor, 'change.failed', '12',
+            jsonb_build_object('change', p_id, 'operation', v_change.operation, 'maker', v_change.maker_name,
+                'checker', p_actor, 'reason', 'state changed'), p_ip, p_device);
+        response_code := '12';
+        RETURN NEXT;
+        RETURN;
+    END IF;
+    UPDATE bank.changes c SET status = 'approved', checker_id = p_user_id, checker_name = p_actor, decided_at = now()
+    WHERE c.id = p_id;
+    PERFORM bank.audit(p_actor, 'change.approved', '00',
+        jsonb_build_object('change', p_id, 'operation', v_change.operation, 'maker', v_change.maker_name,
+            'checker', p_actor), p_ip, p_device);
+    CASE v_change.operation
+    WHEN 'user.unlock' THEN
+        v_done := bank.unlock_user(p_role, p_actor, p_ip, p_device, v_change.target);
+        v_code := CASE WHEN v_done THEN '00' ELSE '12' END;
+    WHEN 'account.unlock' THEN
+        v_done := bank.set_account_locked(p_role, p_actor, p_ip, p_device, v_change.target, false);
+        v_code := CASE WHEN v_done THEN '00' ELSE '76' END;
+    WHEN 'card.unlock' THEN
+        v_done := bank.set_card_status(p_role, p_actor, p_ip, p_device, decode(v_change.target, 'hex'), 'active');
+        v_code := CASE WHEN v_done THEN '00' ELSE '14' END;
+    WHEN 'account.limits' THEN
+        v_done := bank.set_account_limits(p_role, p_actor, p_ip, p_device, v_change.target,
+            (v_change.payload->>'daily_limit')::bigint, (v_change.payload->>'daily_count')::int);
+        v_code := CASE WHEN v_done THEN '00' ELSE '76' END;
+    WHEN 'user.role' THEN
+        v_done := bank.change_role(p_role, p_actor, p_ip, p_device, v_change.target, v_change.payload->>'role');
+        v_code := CASE WHEN v_done THEN '00' ELSE '12' END;
+    WHEN 'staff.create' THEN
+        PERFORM bank.create_staff(p_role, p_actor, p_ip, p_device, v_change.target, v_change.payload->>'full_name',
+            v_change.payload->>'role', v_change.payload->>'password_hash');
+    WHEN 'factor.reset' THEN
+        IF p_enrolment_digest IS NULL THEN
+            RAISE EXCEPTION 'a factor reset needs the enrolment code''s digest' USING ERRCODE = 'invalid_parameter_value';
+        END IF;
+        SELECT e.response_code INTO v_code
+        FROM bank.issue_enrolment_code(p_role, p_user_id, p_actor, p_ip, p_device, v_change.target, p_enrolment_digest) e;
+    WHEN 'desk.withdrawal', 'desk.deposit' THEN
+        SELECT * INTO v_post FROM bank.post(v_change.maker_role, NULL, NULL, v_change.maker_name, v_change.maker_ip,
+            v_change.maker_device, v_change.payload->>'terminal', v_change.payload->>'stan',
+            v_change.payload->>'transmitted', decode(v_change.payload->>'digest', 'hex'), substr(v_change.operation, 6),
+            (v_change.payload->>'amount')::bigint,
+            CASE WHEN v_change.operation = 'desk.withdrawal' THEN v_account_no END,
+            CASE WHEN v_change.operation = 'desk.deposit' THEN v_account_no END);
+        v_code := v_post.response_code;
+        balance_after := v_post.balance_after;
+        auth_code := v_post.auth_code;
+    END CASE;
+    PERFORM bank.set_context(p_role, NULL);
+    UPDATE bank.changes c SET status = CASE WHEN v_code = '00' THEN 'applied' ELSE 'failed' END, result_code = v_code,
+        decision_reason = CASE WHEN v_code = '00' THEN NULL ELSE 'the operation was refused: ' || v_code END
+    WHERE c.id = p_id;
+    PERFORM bank.audit(p_actor, CASE WHEN v_code = '00' THEN 'change.applied' ELSE 'change.failed' END, v_code,
+        jsonb_build_object('change', p_id, 'operation', v_change.operation, 'maker', v_change.maker_name,
+            'checker', p_actor), p_ip, p_device);
+    response_code := v_code;
+    detail := CASE WHEN v_code = '00' THEN NULL ELSE 'the operation was refused' END;
+    RETURN NEXT;
+END
+$$;
+
+ALTER FUNCTION bank.approve_change(p_role text, p_user_id bigint, p_actor text, p_ip text, p_device text, p_id bigint, p_enrolment_digest bytea) OWNER TO cashpoint_owner;
+
+--
 -- Name: audit(text, text, text, jsonb, text, text); Type: FUNCTION; Schema: bank; Owner: cashpoint_owner
 --
 
@@ -396,6 +517,7 @@ DECLARE
 BEGIN
     PERFORM bank.set_context(p_role, NULL);
     PERFORM bank.require_role(ARRAY['admin']);
+    PERFORM bank.require_approved_change('user.role', p_user_name);
     UPDATE bank.users u SET role = p_new_role
     WHERE u.user_name = p_user_name AND u.role <> 'customer' AND p_new_role IN ('teller', 'admin');
     GET DIAGNOSTICS v_count = ROW_COUNT;
@@ -406,6 +528,73 @@ END
 $$;
 
 ALTER FUNCTION bank.change_role(p_role text, p_actor text, p_ip text, p_device text, p_user_name text, p_new_role text) OWNER TO cashpoint_owner;
+
+--
+-- Name: change_state(text, text, jsonb); Type: FUNCTION; Schema: bank; Owner: cashpoint_owner
+--
+
+CREATE FUNCTION bank.change_state(p_operation text, p_target text, p_payload jsonb) RETURNS TABLE(state_before text, state_after text)
+    LANGUAGE plpgsql
+    SET search_path TO 'pg_catalog', 'bank'
+    AS $$
+DECLARE
+    v_user record;
+    v_account record;
+    v_card record;
+    v_account_no text := split_part(p_target, '|', 1);
+BEGIN
+    -- Accounts and cards are read under forced row-level security: the system context sees them.
+    PERFORM set_config('cashpoint.role', 'system', true), set_config('cashpoint.user_id', '', true);
+    CASE
+    WHEN p_operation IN ('user.unlock', 'user.role', 'factor.reset', 'staff.create') THEN
+        SELECT u.user_name, u.role, u.locked, u.failed_attempts, f.confirmed, f.confirmed_at INTO v_user
+        FROM bank.users u LEFT JOIN bank.staff_factors f ON f.user_id = u.id WHERE u.user_name = p_target;
+        IF p_operation = 'staff.create' THEN
+            state_before := CASE WHEN v_user.user_name IS NULL THEN format('no user %s', p_target) END;
+            state_after := format('%s %s (%s), no second factor yet', p_payload->>'role', p_target, p_payload->>'full_name');
+        ELSIF v_user.user_name IS NOT NULL AND (p_operation = 'user.unlock' OR v_user.role <> 'customer') THEN
+            state_before := format('%s %s: %s, %s failed tries, second factor %s', v_user.role, v_user.user_name,
+                CASE WHEN v_user.locked THEN 'locked' ELSE 'not locked' END, v_user.failed_attempts,
+                CASE WHEN v_user.confirmed THEN 'enrolled ' || to_char(v_user.confirmed_at AT TIME ZONE 'UTC', 'YYYY-MM-DD HH24:MI') || ' UTC'
+                     WHEN v_user.confirmed IS NOT NULL THEN 'being enrolled' ELSE 'none' END);
+            state_after := CASE p_operation
+                WHEN 'user.unlock' THEN format('%s %s: not locked, 0 failed tries', v_user.role, v_user.user_name)
+                WHEN 'user.role' THEN format('%s %s', p_payload->>'role', v_user.user_name)
+                ELSE format('%s %s: second factor removed, an enrolment code issued', v_user.role, v_user.user_name) END;
+        END IF;
+    WHEN p_operation IN ('account.unlock', 'account.limits', 'desk.withdrawal', 'desk.deposit') THEN
+        SELECT a.account_no, a.is_locked, a.daily_withdrawal_limit, a.daily_withdrawal_count INTO v_account
+        FROM bank.accounts a WHERE a.account_no = v_account_no AND a.kind = 'customer';
+        IF v_account.account_no IS NOT NULL THEN
+            state_before := format('account %s: %s, daily limits %s.%s and %s withdrawals', v_account.account_no,
+                CASE WHEN v_account.is_locked THEN 'locked' ELSE 'open' END,
+                v_account.daily_withdrawal_limit / 100, lpad((v_account.daily_withdrawal_limit % 100)::text, 2, '0'),
+                v_account.daily_withdrawal_count);
+            state_after := CASE p_operation
+                WHEN 'account.unlock' THEN format('account %s: open', v_account.account_no)
+                WHEN 'account.limits' THEN format('account %s: daily limits %s and %s withdrawals', v_account.account_no,
+                    coalesce(((p_payload->>'daily_limit')::bigint / 100)::text || '.'
+                        || lpad(((p_payload->>'daily_limit')::bigint % 100)::text, 2, '0'), 'unchanged'),
+                    coalesce(p_payload->>'daily_count', 'unchanged'))
+                ELSE format('%s of %s.%s at the desk, account %s', substr(p_operation, 6),
+                    (p_payload->>'amount')::bigint / 100, lpad(((p_payload->>'amount')::bigint % 100)::text, 2, '0'),
+                    v_account.account_no) END;
+        END IF;
+    WHEN p_operation = 'card.unlock' THEN
+        SELECT c.pan_masked AS masked_pan, c.status, c.pin_tries INTO v_card FROM bank.cards c WHERE c.pan_digest = decode(p_target, 'hex');
+        IF v_card.masked_pan IS NOT NULL THEN
+            state_before := format('card %s: %s, %s wrong PINs', v_card.masked_pan, v_card.status, v_card.pin_tries);
+            state_after := format('card %s: active, 0 wrong PINs', v_card.masked_pan);
+        END IF;
+    ELSE
+        RAISE EXCEPTION 'unknown high-risk operation %', p_operation USING ERRCODE = 'invalid_parameter_value';
+    END CASE;
+    PERFORM set_config('cashpoint.role', '', true);
+    RETURN NEXT;
+END
+$$;
+
+ALTER FUNCTION bank.change_state(p_operation text, p_target text, p_payload jsonb) OWNER TO cashpoint_owner;
 
 --
 -- Name: configure(text, text, integer, integer); Type: FUNCTION; Schema: bank; Owner: cashpoint_owner
@@ -515,6 +704,9 @@ DECLARE
 BEGIN
     PERFORM bank.set_context(p_role, NULL);
     PERFORM bank.require_role(ARRAY['admin', 'system']);
+    IF p_role <> 'system' THEN
+        PERFORM bank.require_approved_change('staff.create', p_user_name);
+    END IF;
     IF p_staff_role NOT IN ('teller', 'admin') THEN
         RAISE EXCEPTION 'staff are tellers or admins' USING ERRCODE = 'invalid_parameter_value';
     END IF;
@@ -568,6 +760,31 @@ $$;
 ALTER FUNCTION bank.end_terminal_session(p_terminal text, p_stan text, p_ip text) OWNER TO cashpoint_owner;
 
 --
+-- Name: expire_changes(text, text); Type: FUNCTION; Schema: bank; Owner: cashpoint_owner
+--
+
+CREATE FUNCTION bank.expire_changes(p_ip text, p_device text) RETURNS void
+    LANGUAGE plpgsql
+    SET search_path TO 'pg_catalog', 'bank'
+    AS $$
+DECLARE
+    v_change record;
+BEGIN
+    FOR v_change IN
+        UPDATE bank.changes c SET status = 'expired', decided_at = now()
+        WHERE c.status = 'pending' AND c.expires_at <= now()
+        RETURNING c.id, c.operation, c.target, c.maker_name
+    LOOP
+        PERFORM bank.audit('system', 'change.expired', '12',
+            jsonb_build_object('change', v_change.id, 'operation', v_change.operation, 'maker', v_change.maker_name),
+            p_ip, p_device);
+    END LOOP;
+END
+$$;
+
+ALTER FUNCTION bank.expire_changes(p_ip text, p_device text) OWNER TO cashpoint_owner;
+
+--
 -- Name: issue_card(text, text, text, text, bigint, bytea, text, text, date, text[]); Type: FUNCTION; Schema: bank; Owner: cashpoint_owner
 --
 
@@ -599,6 +816,71 @@ END
 $$;
 
 ALTER FUNCTION bank.issue_card(p_role text, p_actor text, p_ip text, p_device text, p_user_id bigint, p_pan_digest bytea, p_pan_masked text, p_pin_hash text, p_expiry date, p_account_nos text[]) OWNER TO cashpoint_owner;
+
+--
+-- Name: issue_enrolment_code(text, bigint, text, text, text, text, bytea); Type: FUNCTION; Schema: bank; Owner: cashpoint_owner
+--
+
+CREATE FUNCTION bank.issue_enrolment_code(p_role text, p_user_id bigint, p_actor text, p_ip text, p_device text, p_user_name text, p_code_digest bytea) RETURNS TABLE(response_code text, detail text)
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path TO 'pg_catalog', 'bank'
+    AS $$
+DECLARE
+    v_user record;
+    v_reset boolean;
+BEGIN
+    PERFORM bank.set_context(p_role, NULL);
+    PERFORM bank.require_role(ARRAY['admin', 'system']);
+    SELECT u.id, coalesce(f.confirmed, false) AS confirmed INTO v_user
+    FROM bank.users u LEFT JOIN bank.staff_factors f ON f.user_id = u.id
+    WHERE u.user_name = p_user_name AND u.role IN ('teller', 'admin');
+    IF v_user.id IS NULL THEN
+        RETURN QUERY SELECT '12'::text, 'no such member of staff'::text;
+        RETURN;
+    END IF;
+    v_reset := v_user.confirmed;
+    IF v_reset THEN
+        PERFORM bank.require_approved_change('factor.reset', p_user_name);
+    END IF;
+    DELETE FROM bank.staff_factors f WHERE f.user_id = v_user.id;
+    DELETE FROM bank.staff_recovery_codes r WHERE r.user_id = v_user.id;
+    INSERT INTO bank.enrolment_codes (user_id, code_digest, issued_by, expires_at)
+    VALUES (v_user.id, p_code_digest, p_actor, now() + interval '24 hours')
+    ON CONFLICT (user_id) DO UPDATE SET code_digest = excluded.code_digest, issued_by = excluded.issued_by,
+        expires_at = excluded.expires_at;
+    PERFORM bank.audit(p_actor, CASE WHEN v_reset THEN 'factor.reset' ELSE 'factor.enrolment-code' END, '00',
+        jsonb_build_object('user', v_user.id, 'user_name', p_user_name), p_ip, p_device);
+    RETURN QUERY SELECT '00'::text, NULL::text;
+END
+$$;
+
+ALTER FUNCTION bank.issue_enrolment_code(p_role text, p_user_id bigint, p_actor text, p_ip text, p_device text, p_user_name text, p_code_digest bytea) OWNER TO cashpoint_owner;
+
+--
+-- Name: list_changes(text, text, text, text, text, bigint, integer); Type: FUNCTION; Schema: bank; Owner: cashpoint_owner
+--
+
+CREATE FUNCTION bank.list_changes(p_role text, p_actor text, p_ip text, p_device text, p_status text, p_before_id bigint, p_limit integer) RETURNS TABLE(change_id bigint, status text, operation text, subject text, maker text, requested_at timestamp with time zone, expires_at timestamp with time zone, checker text, reason text, state_before text, state_after text, decision_reason text)
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path TO 'pg_catalog', 'bank'
+    AS $$
+BEGIN
+    PERFORM bank.set_context(p_role, NULL);
+    PERFORM bank.require_role(ARRAY['teller', 'admin']);
+    PERFORM bank.expire_changes(p_ip, p_device);
+    RETURN QUERY
+    SELECT c.id, c.status, c.operation,
+        CASE WHEN c.operation = 'card.unlock' THEN coalesce(c.payload->>'masked_pan', 'card') ELSE c.target END,
+        c.maker_name, c.requested_at, c.expires_at, c.checker_name, c.reason, c.state_before, c.state_after,
+        c.decision_reason
+    FROM bank.changes c
+    WHERE (p_status = 'all' OR c.status = p_status) AND (p_before_id IS NULL OR c.id < p_before_id)
+    ORDER BY c.id DESC
+    LIMIT least(greatest(p_limit, 1), 50);
+END
+$$;
+
+ALTER FUNCTION bank.list_changes(p_role text, p_actor text, p_ip text, p_device text, p_status text, p_before_id bigint, p_limit integer) OWNER TO cashpoint_owner;
 
 --
 -- Name: list_users_page(text, text, text, text, integer, integer); Type: FUNCTION; Schema: bank; Owner: cashpoint_owner
@@ -860,6 +1142,10 @@ DECLARE
     v_card_permitted boolean := true;
     v_state record;
 BEGIN
+    IF p_pan_digest IS NULL AND p_role IN ('teller', 'admin') AND p_kind IN ('withdrawal', 'deposit') THEN
+        -- Four eyes: a desk movement above the table's amount only as an approved change.
+        PERFORM bank.require_desk_approval(p_kind, p_amount, coalesce(p_from, p_to));
+    END IF;
     IF p_pan_digest IS NOT NULL THEN
         -- A card session: the system context reads the card (the cards' row-level security).
         v_context := set_config('cashpoint.role', 'system', true) || set_config('cashpoint.user_id', '', true);
@@ -1287,6 +1573,97 @@ $$;
 ALTER FUNCTION bank.record_pin_attempt(p_card_id bigint, p_ok boolean, p_actor text, p_ip text, p_device text) OWNER TO cashpoint_owner;
 
 --
+-- Name: record_staff_login(bigint, boolean, text, bigint, bigint, text, text, text); Type: FUNCTION; Schema: bank; Owner: cashpoint_owner
+--
+
+CREATE FUNCTION bank.record_staff_login(p_user_id bigint, p_password_ok boolean, p_factor text, p_step bigint, p_recovery_id bigint, p_actor text, p_ip text, p_device text) RETURNS TABLE(response_code text, failed_attempts integer, locked boolean)
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path TO 'pg_catalog', 'bank'
+    AS $$
+DECLARE
+    v_user record;
+    v_max int;
+    v_code text;
+    v_action text;
+    v_confirmed boolean;
+    v_count int;
+    v_strike boolean := false;
+BEGIN
+    PERFORM bank.set_context('system', NULL);
+    IF p_factor NOT IN ('missing', 'right', 'recovery', 'wrong') THEN
+        RAISE EXCEPTION 'unknown factor outcome %', p_factor USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    SELECT s.max_password_tries INTO v_max FROM bank.settings s;
+    SELECT u.id, u.failed_attempts, u.locked INTO v_user FROM bank.users u WHERE u.id = p_user_id FOR UPDATE;
+    IF v_user.id IS NULL THEN
+        RAISE EXCEPTION 'no user %', p_user_id USING ERRCODE = 'no_data_found';
+    END IF;
+    IF v_user.locked THEN
+        v_code := '62';
+        v_action := CASE WHEN p_password_ok IS NULL THEN 'factor.locked' ELSE 'login.locked' END;
+    ELSIF p_password_ok IS FALSE THEN
+        v_strike := true;
+        v_action := 'login.wrong';
+    ELSIF p_factor = 'missing' THEN
+        v_code := '1A';
+        v_action := CASE WHEN p_password_ok IS NULL THEN 'factor.needed' ELSE 'login.factor-needed' END;
+    ELSIF p_factor = 'wrong' THEN
+        v_strike := true;
+        v_action := 'factor.wrong';
+    ELSIF p_factor = 'right' THEN
+        SELECT f.confirmed INTO v_confirmed FROM bank.staff_factors f WHERE f.user_id = p_user_id FOR UPDATE;
+        UPDATE bank.staff_factors f SET last_step = p_step, confirmed = true, confirmed_at = coalesce(f.confirmed_at, now())
+        WHERE f.user_id = p_user_id AND (f.last_step IS NULL OR f.last_step < p_step);
+        GET DIAGNOSTICS v_count = ROW_COUNT;
+        IF v_count = 0 THEN
+            v_code := '63';
+            v_action := 'factor.replayed';
+        ELSE
+            v_code := '00';
+            v_action := CASE WHEN p_password_ok IS NULL THEN 'factor.right' ELSE 'login.right' END;
+            IF NOT v_confirmed THEN
+                DELETE FROM bank.enrolment_codes e WHERE e.user_id = p_user_id;
+                PERFORM bank.audit(p_actor, 'factor.enrolled', '00', jsonb_build_object('user', p_user_id), p_ip, p_device);
+            END IF;
+        END IF;
+    ELSE
+        UPDATE bank.staff_recovery_codes r SET used_at = now()
+        WHERE r.id = p_recovery_id AND r.user_id = p_user_id AND r.used_at IS NULL;
+        GET DIAGNOSTICS v_count = ROW_COUNT;
+        IF v_count = 0 THEN
+            v_strike := true;
+            v_action := 'factor.wrong';
+        ELSE
+            v_code := '00';
+            v_action := 'factor.recovery';
+        END IF;
+    END IF;
+    IF v_strike THEN
+        v_user.failed_attempts := v_user.failed_attempts + 1;
+        v_user.locked := v_user.failed_attempts >= v_max;
+        v_code := CASE WHEN v_user.locked THEN '62' ELSE '55' END;
+        UPDATE bank.users u SET failed_attempts = v_user.failed_attempts, locked = v_user.locked WHERE u.id = p_user_id;
+    ELSIF v_code = '00' AND v_user.failed_attempts > 0 THEN
+        UPDATE bank.users u SET failed_attempts = 0 WHERE u.id = p_user_id;
+        v_user.failed_attempts := 0;
+    END IF;
+    PERFORM bank.audit(p_actor, v_action, v_code,
+        jsonb_build_object('user', p_user_id, 'failed', v_user.failed_attempts)
+            || CASE WHEN v_action = 'factor.recovery' THEN jsonb_build_object('recovery_codes_left',
+                (SELECT count(*) FROM bank.staff_recovery_codes r WHERE r.user_id = p_user_id AND r.used_at IS NULL))
+               ELSE '{}'::jsonb END,
+        p_ip, p_device);
+    IF v_strike AND v_user.locked AND v_user.failed_attempts = v_max THEN
+        PERFORM bank.audit(p_actor, 'user.locked', '62',
+            jsonb_build_object('user', p_user_id, 'reason', 'password or code tries exceeded'), p_ip, p_device);
+    END IF;
+    RETURN QUERY SELECT v_code, v_user.failed_attempts, v_user.locked;
+END
+$$;
+
+ALTER FUNCTION bank.record_staff_login(p_user_id bigint, p_password_ok boolean, p_factor text, p_step bigint, p_recovery_id bigint, p_actor text, p_ip text, p_device text) OWNER TO cashpoint_owner;
+
+--
 -- Name: refuse_change(); Type: FUNCTION; Schema: bank; Owner: cashpoint_owner
 --
 
@@ -1323,6 +1700,53 @@ END
 $$;
 
 ALTER FUNCTION bank.register_terminal(p_actor text, p_terminal text, p_kind text, p_location text, p_cash_account_no text) OWNER TO cashpoint_owner;
+
+--
+-- Name: reject_change(text, bigint, text, text, text, bigint, text); Type: FUNCTION; Schema: bank; Owner: cashpoint_owner
+--
+
+CREATE FUNCTION bank.reject_change(p_role text, p_user_id bigint, p_actor text, p_ip text, p_device text, p_id bigint, p_reason text) RETURNS TABLE(response_code text, detail text)
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path TO 'pg_catalog', 'bank'
+    AS $$
+DECLARE
+    v_change bank.changes%ROWTYPE;
+    v_roles text[];
+BEGIN
+    PERFORM bank.set_context(p_role, NULL);
+    PERFORM bank.require_role(ARRAY['teller', 'admin']);
+    PERFORM bank.expire_changes(p_ip, p_device);
+    SELECT * INTO v_change FROM bank.changes c WHERE c.id = p_id FOR UPDATE;
+    IF v_change.id IS NULL OR v_change.status <> 'pending' THEN
+        RETURN QUERY SELECT '12'::text,
+            CASE WHEN v_change.id IS NULL THEN 'no such change' ELSE 'the change is ' || v_change.status END;
+        RETURN;
+    END IF;
+    SELECT h.checker_roles INTO v_roles FROM bank.high_risk_operations h WHERE h.operation = v_change.operation;
+    detail := CASE
+        WHEN v_change.maker_id = p_user_id THEN 'the maker cannot check their own change'
+        WHEN v_change.operation IN ('user.unlock', 'user.role', 'factor.reset') AND v_change.target = p_actor
+            THEN 'nobody checks a change of their own user'
+        WHEN NOT p_role = ANY (v_roles) THEN 'this change needs a checker with the role ' || array_to_string(v_roles, ' or ')
+    END;
+    IF detail IS NOT NULL THEN
+        PERFORM bank.audit(p_actor, 'change.refused', '58',
+            jsonb_build_object('change', p_id, 'operation', v_change.operation, 'maker', v_change.maker_name,
+                'reason', detail), p_ip, p_device);
+        RETURN QUERY SELECT '58'::text, detail;
+        RETURN;
+    END IF;
+    UPDATE bank.changes c SET status = 'rejected', checker_id = p_user_id, checker_name = p_actor, decided_at = now(),
+        decision_reason = p_reason
+    WHERE c.id = p_id;
+    PERFORM bank.audit(p_actor, 'change.rejected', '00',
+        jsonb_build_object('change', p_id, 'operation', v_change.operation, 'maker', v_change.maker_name,
+            'checker', p_actor, 'reason', p_reason), p_ip, p_device);
+    RETURN QUERY SELECT '00'::text, NULL::text;
+END
+$$;
+
+ALTER FUNCTION bank.reject_change(p_role text, p_user_id bigint, p_actor text, p_ip text, p_device text, p_id bigint, p_reason text) OWNER TO cashpoint_owner;
 
 --
 -- Name: replenish(text, text, text, text, text, text, bytea, bigint, bigint); Type: FUNCTION; Schema: bank; Owner: cashpoint_owner
@@ -1404,6 +1828,107 @@ END
 $$;
 
 ALTER FUNCTION bank.replenish(p_actor text, p_ip text, p_device text, p_terminal text, p_stan text, p_transmitted text, p_digest bytea, p_unloaded bigint, p_loaded bigint) OWNER TO cashpoint_owner;
+
+--
+-- Name: request_change(text, bigint, text, text, text, text, text, jsonb, text); Type: FUNCTION; Schema: bank; Owner: cashpoint_owner
+--
+
+CREATE FUNCTION bank.request_change(p_role text, p_user_id bigint, p_actor text, p_ip text, p_device text, p_operation text, p_target text, p_payload jsonb, p_reason text) RETURNS TABLE(response_code text, change_id bigint, detail text)
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path TO 'pg_catalog', 'bank'
+    AS $$
+DECLARE
+    v_state record;
+    v_lifetime interval;
+BEGIN
+    PERFORM bank.set_context(p_role, NULL);
+    PERFORM bank.require_role(ARRAY['teller', 'admin']);
+    PERFORM bank.expire_changes(p_ip, p_device);
+    IF NOT EXISTS (SELECT 1 FROM bank.high_risk_operations h WHERE h.operation = p_operation) THEN
+        RAISE EXCEPTION 'unknown high-risk operation %', p_operation USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    IF p_operation IN ('user.unlock', 'user.role', 'factor.reset') AND p_target = p_actor THEN
+        PERFORM bank.audit(p_actor, 'change.refused', '58',
+            jsonb_build_object('operation', p_operation, 'reason', 'own user'), p_ip, p_device);
+        RETURN QUERY SELECT '58'::text, NULL::bigint, 'not a change of your own user'::text;
+        RETURN;
+    END IF;
+    SELECT * INTO v_state FROM bank.change_state(p_operation, p_target, p_payload);
+    PERFORM bank.set_context(p_role, NULL);
+    IF v_state.state_before IS NULL THEN
+        RETURN QUERY SELECT
+            CASE WHEN p_operation = 'card.unlock' THEN '14'
+                 WHEN p_operation LIKE 'account.%' OR p_operation LIKE 'desk.%' THEN '76' ELSE '12' END,
+            NULL::bigint,
+            CASE WHEN p_operation = 'staff.create' THEN 'the user name is taken' ELSE 'no such ' || split_part(p_operation, '.', 1) END;
+        RETURN;
+    END IF;
+    SELECT s.change_lifetime INTO v_lifetime FROM bank.settings s;
+    BEGIN
+        INSERT INTO bank.changes (operation, target, payload, reason, maker_id, maker_name, maker_role, maker_ip,
+            maker_device, state_before, state_after, state_digest, expires_at)
+        VALUES (p_operation, p_target, p_payload, p_reason, p_user_id, p_actor, p_role, p_ip, p_device,
+            v_state.state_before, v_state.state_after, sha256(convert_to(v_state.state_before, 'UTF8')),
+            now() + v_lifetime)
+        RETURNING id INTO change_id;
+    EXCEPTION WHEN unique_violation THEN
+        SELECT c.id INTO change_id FROM bank.changes c
+        WHERE c.operation = p_operation AND c.target = p_target AND c.status = 'pending';
+        response_code := '94';
+        detail := 'the same change is pending';
+        RETURN NEXT;
+        RETURN;
+    END;
+    PERFORM bank.audit(p_actor, 'change.held', '09',
+        jsonb_build_object('change', change_id, 'operation', p_operation, 'reason', p_reason), p_ip, p_device);
+    response_code := '09';
+    detail := NULL;
+    RETURN NEXT;
+END
+$$;
+
+ALTER FUNCTION bank.request_change(p_role text, p_user_id bigint, p_actor text, p_ip text, p_device text, p_operation text, p_target text, p_payload jsonb, p_reason text) OWNER TO cashpoint_owner;
+
+--
+-- Name: require_approved_change(text, text); Type: FUNCTION; Schema: bank; Owner: cashpoint_owner
+--
+
+CREATE FUNCTION bank.require_approved_change(p_operation text, p_target text) RETURNS void
+    LANGUAGE plpgsql
+    SET search_path TO 'pg_catalog', 'bank'
+    AS $$
+BEGIN
+    IF NOT EXISTS (
+        SELECT 1 FROM bank.changes c
+        WHERE c.status = 'approved' AND c.operation = p_operation AND c.target = p_target
+    ) THEN
+        RAISE EXCEPTION '% of % needs a second person''s approval (four eyes)', p_operation, p_target
+            USING ERRCODE = 'CPHLD', HINT = 'ask for it (bank.request_change) and have another member of staff approve it';
+    END IF;
+END
+$$;
+
+ALTER FUNCTION bank.require_approved_change(p_operation text, p_target text) OWNER TO cashpoint_owner;
+
+--
+-- Name: require_desk_approval(text, bigint, text); Type: FUNCTION; Schema: bank; Owner: cashpoint_owner
+--
+
+CREATE FUNCTION bank.require_desk_approval(p_kind text, p_amount bigint, p_account text) RETURNS void
+    LANGUAGE plpgsql
+    SET search_path TO 'pg_catalog', 'bank'
+    AS $$
+DECLARE
+    v_above bigint;
+BEGIN
+    SELECT h.above_amount INTO v_above FROM bank.high_risk_operations h WHERE h.operation = 'desk.' || p_kind;
+    IF FOUND AND (v_above IS NULL OR p_amount > v_above) THEN
+        PERFORM bank.require_approved_change('desk.' || p_kind, p_account || '|' || p_amount);
+    END IF;
+END
+$$;
+
+ALTER FUNCTION bank.require_desk_approval(p_kind text, p_amount bigint, p_account text) OWNER TO cashpoint_owner;
 
 --
 -- Name: require_role(text[]); Type: FUNCTION; Schema: bank; Owner: cashpoint_owner
@@ -1600,6 +2125,38 @@ $$;
 ALTER FUNCTION bank.reverse(p_actor text, p_ip text, p_device text, p_terminal text, p_stan text, p_transmitted text, p_digest bytea, p_original_stan text, p_original_transmitted text, p_dispensed bigint, p_kind text, p_amount bigint, p_pan_digest bytea) OWNER TO cashpoint_owner;
 
 --
+-- Name: seed_staff_factor(text, bytea, text, integer, text[]); Type: FUNCTION; Schema: bank; Owner: cashpoint_owner
+--
+
+CREATE FUNCTION bank.seed_staff_factor(p_user_name text, p_sealed_secret bytea, p_algorithm text, p_digits integer, p_recovery_hashes text[]) RETURNS bigint
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path TO 'pg_catalog', 'bank'
+    AS $$
+DECLARE
+    v_user_id bigint;
+BEGIN
+    PERFORM bank.set_context('system', NULL);
+    SELECT u.id INTO v_user_id FROM bank.users u WHERE u.user_name = p_user_name AND u.role IN ('teller', 'admin');
+    IF v_user_id IS NULL THEN
+        RAISE EXCEPTION 'no member of staff %', p_user_name USING ERRCODE = 'no_data_found';
+    END IF;
+    IF EXISTS (SELECT 1 FROM bank.staff_factors f WHERE f.user_id = v_user_id AND f.confirmed) THEN
+        RAISE EXCEPTION '% has a second factor: a reset needs four eyes', p_user_name USING ERRCODE = 'CPHLD';
+    END IF;
+    INSERT INTO bank.staff_factors (user_id, sealed_secret, algorithm, digits, confirmed, confirmed_at)
+    VALUES (v_user_id, p_sealed_secret, p_algorithm, p_digits, true, now())
+    ON CONFLICT (user_id) DO UPDATE SET sealed_secret = excluded.sealed_secret, algorithm = excluded.algorithm,
+        digits = excluded.digits, confirmed = true, last_step = NULL, confirmed_at = now();
+    DELETE FROM bank.staff_recovery_codes r WHERE r.user_id = v_user_id;
+    INSERT INTO bank.staff_recovery_codes (user_id, code_hash) SELECT v_user_id, h FROM unnest(p_recovery_hashes) h;
+    PERFORM bank.audit('system', 'factor.seeded', '00', jsonb_build_object('user', v_user_id), NULL, NULL);
+    RETURN v_user_id;
+END
+$$;
+
+ALTER FUNCTION bank.seed_staff_factor(p_user_name text, p_sealed_secret bytea, p_algorithm text, p_digits integer, p_recovery_hashes text[]) OWNER TO cashpoint_owner;
+
+--
 -- Name: session_balance(bytea, text, text, bigint, bigint, text, text, text, text); Type: FUNCTION; Schema: bank; Owner: cashpoint_owner
 --
 
@@ -1669,6 +2226,34 @@ $$;
 ALTER FUNCTION bank.session_statement(p_pan_digest bytea, p_jti text, p_role text, p_user_id bigint, p_card_id bigint, p_account_no text, p_count integer, p_actor text, p_ip text, p_device text) OWNER TO cashpoint_owner;
 
 --
+-- Name: set_account_limits(text, text, text, text, text, bigint, integer); Type: FUNCTION; Schema: bank; Owner: cashpoint_owner
+--
+
+CREATE FUNCTION bank.set_account_limits(p_role text, p_actor text, p_ip text, p_device text, p_account_no text, p_daily_limit bigint, p_daily_count integer) RETURNS boolean
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path TO 'pg_catalog', 'bank'
+    AS $$
+DECLARE
+    v_count int;
+BEGIN
+    PERFORM bank.set_context(p_role, NULL);
+    PERFORM bank.require_role(ARRAY['teller', 'admin']);
+    PERFORM bank.require_approved_change('account.limits', p_account_no);
+    UPDATE bank.accounts a
+    SET daily_withdrawal_limit = coalesce(p_daily_limit, a.daily_withdrawal_limit),
+        daily_withdrawal_count = coalesce(p_daily_count, a.daily_withdrawal_count)
+    WHERE a.account_no = p_account_no AND a.kind = 'customer';
+    GET DIAGNOSTICS v_count = ROW_COUNT;
+    PERFORM bank.audit(p_actor, 'account.limits', CASE WHEN v_count = 1 THEN '00' ELSE '76' END,
+        jsonb_build_object('account', p_account_no, 'daily_limit', p_daily_limit, 'daily_count', p_daily_count),
+        p_ip, p_device);
+    RETURN v_count = 1;
+END
+$$;
+
+ALTER FUNCTION bank.set_account_limits(p_role text, p_actor text, p_ip text, p_device text, p_account_no text, p_daily_limit bigint, p_daily_count integer) OWNER TO cashpoint_owner;
+
+--
 -- Name: set_account_locked(text, text, text, text, text, boolean); Type: FUNCTION; Schema: bank; Owner: cashpoint_owner
 --
 
@@ -1681,6 +2266,9 @@ DECLARE
 BEGIN
     PERFORM bank.set_context(p_role, NULL);
     PERFORM bank.require_role(ARRAY['teller', 'admin']);
+    IF NOT p_locked THEN
+        PERFORM bank.require_approved_change('account.unlock', p_account_no);
+    END IF;
     UPDATE bank.accounts a SET is_locked = p_locked, failed_attempts = CASE WHEN p_locked THEN a.failed_attempts ELSE 0 END
     WHERE a.account_no = p_account_no AND a.kind = 'customer';
     GET DIAGNOSTICS v_count = ROW_COUNT;
@@ -1705,6 +2293,9 @@ DECLARE
 BEGIN
     PERFORM bank.set_context(p_role, NULL);
     PERFORM bank.require_role(ARRAY['teller', 'admin']);
+    IF p_status = 'active' THEN
+        PERFORM bank.require_approved_change('card.unlock', encode(p_pan_digest, 'hex'));
+    END IF;
     UPDATE bank.cards c SET status = p_status, pin_tries = CASE WHEN p_status = 'active' THEN 0 ELSE c.pin_tries END
     WHERE c.pan_digest = p_pan_digest;
     GET DIAGNOSTICS v_count = ROW_COUNT;
@@ -1839,6 +2430,73 @@ $$;
 ALTER FUNCTION bank.staff_by_name(p_user_name text) OWNER TO cashpoint_owner;
 
 --
+-- Name: staff_factor(bigint); Type: FUNCTION; Schema: bank; Owner: cashpoint_owner
+--
+
+CREATE FUNCTION bank.staff_factor(p_user_id bigint) RETURNS TABLE(sealed_secret bytea, algorithm text, digits integer, confirmed boolean, last_step bigint)
+    LANGUAGE sql SECURITY DEFINER
+    SET search_path TO 'pg_catalog', 'bank'
+    AS $$
+    SELECT f.sealed_secret, f.algorithm, f.digits, f.confirmed, f.last_step
+    FROM bank.staff_factors f WHERE f.user_id = p_user_id
+$$;
+
+ALTER FUNCTION bank.staff_factor(p_user_id bigint) OWNER TO cashpoint_owner;
+
+--
+-- Name: staff_recovery_codes(bigint); Type: FUNCTION; Schema: bank; Owner: cashpoint_owner
+--
+
+CREATE FUNCTION bank.staff_recovery_codes(p_user_id bigint) RETURNS TABLE(code_id bigint, code_hash text)
+    LANGUAGE sql SECURITY DEFINER
+    SET search_path TO 'pg_catalog', 'bank'
+    AS $$
+    SELECT r.id, r.code_hash
+    FROM bank.staff_recovery_codes r JOIN bank.staff_factors f ON f.user_id = r.user_id AND f.confirmed
+    WHERE r.user_id = p_user_id AND r.used_at IS NULL
+    ORDER BY r.id
+$$;
+
+ALTER FUNCTION bank.staff_recovery_codes(p_user_id bigint) OWNER TO cashpoint_owner;
+
+--
+-- Name: start_enrolment(bigint, bytea, bytea, text, integer, text[], text, text, text); Type: FUNCTION; Schema: bank; Owner: cashpoint_owner
+--
+
+CREATE FUNCTION bank.start_enrolment(p_user_id bigint, p_code_digest bytea, p_sealed_secret bytea, p_algorithm text, p_digits integer, p_recovery_hashes text[], p_actor text, p_ip text, p_device text) RETURNS boolean
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path TO 'pg_catalog', 'bank'
+    AS $$
+DECLARE
+    v_count int;
+BEGIN
+    PERFORM bank.set_context('system', NULL);
+    IF EXISTS (SELECT 1 FROM bank.staff_factors f WHERE f.user_id = p_user_id AND f.confirmed) THEN
+        RETURN false;
+    END IF;
+    DELETE FROM bank.enrolment_codes e
+    WHERE e.user_id = p_user_id AND e.code_digest = p_code_digest AND e.expires_at > now();
+    GET DIAGNOSTICS v_count = ROW_COUNT;
+    IF v_count = 0 THEN
+        RETURN false;
+    END IF;
+    IF cardinality(p_recovery_hashes) <> 10 THEN
+        RAISE EXCEPTION 'ten recovery codes' USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    INSERT INTO bank.staff_factors (user_id, sealed_secret, algorithm, digits)
+    VALUES (p_user_id, p_sealed_secret, p_algorithm, p_digits)
+    ON CONFLICT (user_id) DO UPDATE SET sealed_secret = excluded.sealed_secret, algorithm = excluded.algorithm,
+        digits = excluded.digits, confirmed = false, last_step = NULL, created_at = now(), confirmed_at = NULL;
+    DELETE FROM bank.staff_recovery_codes r WHERE r.user_id = p_user_id;
+    INSERT INTO bank.staff_recovery_codes (user_id, code_hash) SELECT p_user_id, h FROM unnest(p_recovery_hashes) h;
+    PERFORM bank.audit(p_actor, 'factor.enrolment', '1A', jsonb_build_object('user', p_user_id), p_ip, p_device);
+    RETURN true;
+END
+$$;
+
+ALTER FUNCTION bank.start_enrolment(p_user_id bigint, p_code_digest bytea, p_sealed_secret bytea, p_algorithm text, p_digits integer, p_recovery_hashes text[], p_actor text, p_ip text, p_device text) OWNER TO cashpoint_owner;
+
+--
 -- Name: start_terminal_session(text, bytea, text, text, text); Type: FUNCTION; Schema: bank; Owner: cashpoint_owner
 --
 
@@ -1910,6 +2568,7 @@ DECLARE
 BEGIN
     PERFORM bank.set_context(p_role, NULL);
     PERFORM bank.require_role(ARRAY['teller', 'admin']);
+    PERFORM bank.require_approved_change('user.unlock', p_user_name);
     UPDATE bank.users u SET locked = false, failed_attempts = 0 WHERE u.user_name = p_user_name;
     GET DIAGNOSTICS v_count = ROW_COUNT;
     PERFORM bank.audit(p_actor, 'user.unlock', CASE WHEN v_count = 1 THEN '00' ELSE '14' END,
@@ -2090,6 +2749,58 @@ ALTER TABLE bank.cards ALTER COLUMN id ADD GENERATED ALWAYS AS IDENTITY (
 );
 
 --
+-- Name: changes; Type: TABLE; Schema: bank; Owner: cashpoint_owner
+--
+
+CREATE TABLE bank.changes (
+    id bigint NOT NULL,
+    operation text NOT NULL,
+    target text NOT NULL,
+    payload jsonb NOT NULL,
+    reason text NOT NULL,
+    maker_id bigint NOT NULL,
+    maker_name text NOT NULL,
+    maker_role text NOT NULL,
+    maker_ip text,
+    maker_device text,
+    state_before text NOT NULL,
+    state_after text NOT NULL,
+    state_digest bytea NOT NULL,
+    requested_at timestamp with time zone DEFAULT now() NOT NULL,
+    expires_at timestamp with time zone NOT NULL,
+    status text DEFAULT 'pending'::text NOT NULL,
+    checker_id bigint,
+    checker_name text,
+    decided_at timestamp with time zone,
+    decision_reason text,
+    result_code text,
+    CONSTRAINT changes_check CHECK (((checker_id IS NULL) OR (checker_id <> maker_id))),
+    CONSTRAINT changes_reason_check CHECK (((length(reason) >= 1) AND (length(reason) <= 200))),
+    CONSTRAINT changes_status_check CHECK ((status = ANY (ARRAY['pending'::text, 'approved'::text, 'applied'::text, 'rejected'::text, 'expired'::text, 'failed'::text])))
+);
+
+ALTER TABLE bank.changes OWNER TO cashpoint_owner;
+
+--
+-- Name: changes_id_seq; Type: SEQUENCE; Schema: bank; Owner: cashpoint_owner
+--
+
+CREATE SEQUENCE bank.changes_id_seq
+    START WITH 1
+    INCREMENT BY 1
+    NO MINVALUE
+    NO MAXVALUE
+    CACHE 1;
+
+ALTER TABLE bank.changes_id_seq OWNER TO cashpoint_owner;
+
+--
+-- Name: changes_id_seq; Type: SEQUENCE OWNED BY; Schema: bank; Owner: cashpoint_owner
+--
+
+ALTER SEQUENCE bank.changes_id_seq OWNED BY bank.changes.id;
+
+--
 -- Name: cutover_transactions; Type: TABLE; Schema: bank; Owner: cashpoint_owner
 --
 
@@ -2150,6 +2861,40 @@ CREATE TABLE bank.ended_sessions (
 ALTER TABLE bank.ended_sessions OWNER TO cashpoint_owner;
 
 --
+-- Name: enrolment_codes; Type: TABLE; Schema: bank; Owner: cashpoint_owner
+--
+
+CREATE TABLE bank.enrolment_codes (
+    user_id bigint NOT NULL,
+    code_digest bytea NOT NULL,
+    issued_by text NOT NULL,
+    expires_at timestamp with time zone NOT NULL
+);
+
+ALTER TABLE bank.enrolment_codes OWNER TO cashpoint_owner;
+
+--
+-- Name: high_risk_operations; Type: TABLE; Schema: bank; Owner: cashpoint_owner
+--
+
+CREATE TABLE bank.high_risk_operations (
+    operation text NOT NULL,
+    description text NOT NULL,
+    above_amount bigint,
+    checker_roles text[] NOT NULL,
+    CONSTRAINT high_risk_operations_above_amount_check CHECK (((above_amount IS NULL) OR (above_amount >= 0))),
+    CONSTRAINT high_risk_operations_checker_roles_check CHECK ((checker_roles <@ ARRAY['teller'::text, 'admin'::text]))
+);
+
+ALTER TABLE bank.high_risk_operations OWNER TO cashpoint_owner;
+
+--
+-- Name: COLUMN high_risk_operations.above_amount; Type: COMMENT; Schema: bank; Owner: cashpoint_owner
+--
+
+COMMENT ON COLUMN bank.high_risk_operations.above_amount IS 'Held only above this amount (minor units); NULL: always held.';
+
+--
 -- Name: history; Type: TABLE; Schema: bank; Owner: cashpoint_owner
 --
 
@@ -2203,6 +2948,8 @@ CREATE TABLE bank.settings (
     currency character(3) NOT NULL,
     max_pin_tries integer DEFAULT 3 NOT NULL,
     max_password_tries integer DEFAULT 5 NOT NULL,
+    change_lifetime interval DEFAULT '24:00:00'::interval NOT NULL,
+    CONSTRAINT settings_change_lifetime_check CHECK ((change_lifetime > '00:00:00'::interval)),
     CONSTRAINT settings_currency_check CHECK ((currency ~ '^[0-9]{3}$'::text)),
     CONSTRAINT settings_max_password_tries_check CHECK (((max_password_tries >= 1) AND (max_password_tries <= 20))),
     CONSTRAINT settings_max_pin_tries_check CHECK (((max_pin_tries >= 1) AND (max_pin_tries <= 10))),
@@ -2210,6 +2957,66 @@ CREATE TABLE bank.settings (
 );
 
 ALTER TABLE bank.settings OWNER TO cashpoint_owner;
+
+--
+-- Name: staff_factors; Type: TABLE; Schema: bank; Owner: cashpoint_owner
+--
+
+CREATE TABLE bank.staff_factors (
+    user_id bigint NOT NULL,
+    sealed_secret bytea NOT NULL,
+    algorithm text DEFAULT 'SHA1'::text NOT NULL,
+    digits integer DEFAULT 6 NOT NULL,
+    period integer DEFAULT 30 NOT NULL,
+    confirmed boolean DEFAULT false NOT NULL,
+    last_step bigint,
+    created_at timestamp with time zone DEFAULT now() NOT NULL,
+    confirmed_at timestamp with time zone,
+    CONSTRAINT staff_factors_algorithm_check CHECK ((algorithm = ANY (ARRAY['SHA1'::text, 'SHA256'::text, 'SHA512'::text]))),
+    CONSTRAINT staff_factors_digits_check CHECK ((digits = ANY (ARRAY[6, 8]))),
+    CONSTRAINT staff_factors_period_check CHECK ((period = 30))
+);
+
+ALTER TABLE bank.staff_factors OWNER TO cashpoint_owner;
+
+--
+-- Name: TABLE staff_factors; Type: COMMENT; Schema: bank; Owner: cashpoint_owner
+--
+
+COMMENT ON TABLE bank.staff_factors IS 'Staff TOTP secrets, sealed by the switch (AES-GCM under its key); last_step: the last time step accepted.';
+
+--
+-- Name: staff_recovery_codes; Type: TABLE; Schema: bank; Owner: cashpoint_owner
+--
+
+CREATE TABLE bank.staff_recovery_codes (
+    id bigint NOT NULL,
+    user_id bigint NOT NULL,
+    code_hash text NOT NULL,
+    used_at timestamp with time zone,
+    CONSTRAINT staff_recovery_codes_code_hash_check CHECK ((code_hash ~ '^\$2[aby]\$'::text))
+);
+
+ALTER TABLE bank.staff_recovery_codes OWNER TO cashpoint_owner;
+
+--
+-- Name: staff_recovery_codes_id_seq; Type: SEQUENCE; Schema: bank; Owner: cashpoint_owner
+--
+
+CREATE SEQUENCE bank.staff_recovery_codes_id_seq
+    START WITH 1
+    INCREMENT BY 1
+    NO MINVALUE
+    NO MAXVALUE
+    CACHE 1;
+
+ALTER TABLE bank.staff_recovery_codes_id_seq OWNER TO cashpoint_owner;
+
+--
+-- Name: staff_recovery_codes_id_seq; Type: SEQUENCE OWNED BY; Schema: bank; Owner: cashpoint_owner
+--
+
+ALTER SEQUENCE bank.staff_recovery_codes_id_seq OWNED BY bank.staff_recovery_codes.id;
 
 --
 -- Name: terminal_signons; Type: TABLE; Schema: bank; Owner: cashpoint_owner
@@ -2355,6 +3162,18 @@ CREATE TABLE public.cashpoint_repeatable_migrations (
 ALTER TABLE public.cashpoint_repeatable_migrations OWNER TO postgres;
 
 --
+-- Name: changes id; Type: DEFAULT; Schema: bank; Owner: cashpoint_owner
+--
+
+ALTER TABLE ONLY bank.changes ALTER COLUMN id SET DEFAULT nextval('bank.changes_id_seq'::regclass);
+
+--
+-- Name: staff_recovery_codes id; Type: DEFAULT; Schema: bank; Owner: cashpoint_owner
+--
+
+ALTER TABLE ONLY bank.staff_recovery_codes ALTER COLUMN id SET DEFAULT nextval('bank.staff_recovery_codes_id_seq'::regclass);
+
+--
 -- Name: accounts accounts_account_no_key; Type: CONSTRAINT; Schema: bank; Owner: cashpoint_owner
 --
 
@@ -2404,6 +3223,13 @@ ALTER TABLE ONLY bank.cards
     ADD CONSTRAINT cards_pkey PRIMARY KEY (id);
 
 --
+-- Name: changes changes_pkey; Type: CONSTRAINT; Schema: bank; Owner: cashpoint_owner
+--
+
+ALTER TABLE ONLY bank.changes
+    ADD CONSTRAINT changes_pkey PRIMARY KEY (id);
+
+--
 -- Name: cutover_transactions cutover_transactions_pkey; Type: CONSTRAINT; Schema: bank; Owner: cashpoint_owner
 --
 
@@ -2432,6 +3258,20 @@ ALTER TABLE ONLY bank.ended_sessions
     ADD CONSTRAINT ended_sessions_pkey PRIMARY KEY (jti);
 
 --
+-- Name: enrolment_codes enrolment_codes_pkey; Type: CONSTRAINT; Schema: bank; Owner: cashpoint_owner
+--
+
+ALTER TABLE ONLY bank.enrolment_codes
+    ADD CONSTRAINT enrolment_codes_pkey PRIMARY KEY (user_id);
+
+--
+-- Name: high_risk_operations high_risk_operations_pkey; Type: CONSTRAINT; Schema: bank; Owner: cashpoint_owner
+--
+
+ALTER TABLE ONLY bank.high_risk_operations
+    ADD CONSTRAINT high_risk_operations_pkey PRIMARY KEY (operation);
+
+--
 -- Name: history history_pkey; Type: CONSTRAINT; Schema: bank; Owner: cashpoint_owner
 --
 
@@ -2444,6 +3284,20 @@ ALTER TABLE ONLY bank.history
 
 ALTER TABLE ONLY bank.settings
     ADD CONSTRAINT settings_pkey PRIMARY KEY (singleton);
+
+--
+-- Name: staff_factors staff_factors_pkey; Type: CONSTRAINT; Schema: bank; Owner: cashpoint_owner
+--
+
+ALTER TABLE ONLY bank.staff_factors
+    ADD CONSTRAINT staff_factors_pkey PRIMARY KEY (user_id);
+
+--
+-- Name: staff_recovery_codes staff_recovery_codes_pkey; Type: CONSTRAINT; Schema: bank; Owner: cashpoint_owner
+--
+
+ALTER TABLE ONLY bank.staff_recovery_codes
+    ADD CONSTRAINT staff_recovery_codes_pkey PRIMARY KEY (id);
 
 --
 -- Name: terminal_signons terminal_signons_pkey; Type: CONSTRAINT; Schema: bank; Owner: cashpoint_owner
@@ -2539,6 +3393,18 @@ CREATE UNIQUE INDEX card_accounts_one_default ON bank.card_accounts USING btree 
 CREATE INDEX cards_user ON bank.cards USING btree (user_id);
 
 --
+-- Name: changes_by_status; Type: INDEX; Schema: bank; Owner: cashpoint_owner
+--
+
+CREATE INDEX changes_by_status ON bank.changes USING btree (status, id);
+
+--
+-- Name: changes_one_pending; Type: INDEX; Schema: bank; Owner: cashpoint_owner
+--
+
+CREATE UNIQUE INDEX changes_one_pending ON bank.changes USING btree (operation, target) WHERE (status = 'pending'::text);
+
+--
 -- Name: cutover_transactions_cutover; Type: INDEX; Schema: bank; Owner: cashpoint_owner
 --
 
@@ -2549,6 +3415,12 @@ CREATE INDEX cutover_transactions_cutover ON bank.cutover_transactions USING btr
 --
 
 CREATE INDEX history_transaction ON bank.history USING btree (transaction_id);
+
+--
+-- Name: staff_recovery_codes_unused; Type: INDEX; Schema: bank; Owner: cashpoint_owner
+--
+
+CREATE INDEX staff_recovery_codes_unused ON bank.staff_recovery_codes USING btree (user_id) WHERE (used_at IS NULL);
 
 --
 -- Name: transactions_one_reversal; Type: INDEX; Schema: bank; Owner: cashpoint_owner
@@ -2663,11 +3535,53 @@ ALTER TABLE ONLY bank.cards
     ADD CONSTRAINT cards_user_id_fkey FOREIGN KEY (user_id) REFERENCES bank.users(id);
 
 --
+-- Name: changes changes_checker_id_fkey; Type: FK CONSTRAINT; Schema: bank; Owner: cashpoint_owner
+--
+
+ALTER TABLE ONLY bank.changes
+    ADD CONSTRAINT changes_checker_id_fkey FOREIGN KEY (checker_id) REFERENCES bank.users(id);
+
+--
+-- Name: changes changes_maker_id_fkey; Type: FK CONSTRAINT; Schema: bank; Owner: cashpoint_owner
+--
+
+ALTER TABLE ONLY bank.changes
+    ADD CONSTRAINT changes_maker_id_fkey FOREIGN KEY (maker_id) REFERENCES bank.users(id);
+
+--
+-- Name: changes changes_operation_fkey; Type: FK CONSTRAINT; Schema: bank; Owner: cashpoint_owner
+--
+
+ALTER TABLE ONLY bank.changes
+    ADD CONSTRAINT changes_operation_fkey FOREIGN KEY (operation) REFERENCES bank.high_risk_operations(operation);
+
+--
 -- Name: cutover_transactions cutover_transactions_cutover_id_fkey; Type: FK CONSTRAINT; Schema: bank; Owner: cashpoint_owner
 --
 
 ALTER TABLE ONLY bank.cutover_transactions
     ADD CONSTRAINT cutover_transactions_cutover_id_fkey FOREIGN KEY (cutover_id) REFERENCES bank.cutovers(id);
+
+--
+-- Name: enrolment_codes enrolment_codes_user_id_fkey; Type: FK CONSTRAINT; Schema: bank; Owner: cashpoint_owner
+--
+
+ALTER TABLE ONLY bank.enrolment_codes
+    ADD CONSTRAINT enrolment_codes_user_id_fkey FOREIGN KEY (user_id) REFERENCES bank.users(id);
+
+--
+-- Name: staff_factors staff_factors_user_id_fkey; Type: FK CONSTRAINT; Schema: bank; Owner: cashpoint_owner
+--
+
+ALTER TABLE ONLY bank.staff_factors
+    ADD CONSTRAINT staff_factors_user_id_fkey FOREIGN KEY (user_id) REFERENCES bank.users(id);
+
+--
+-- Name: staff_recovery_codes staff_recovery_codes_user_id_fkey; Type: FK CONSTRAINT; Schema: bank; Owner: cashpoint_owner
+--
+
+ALTER TABLE ONLY bank.staff_recovery_codes
+    ADD CONSTRAINT staff_recovery_codes_user_id_fkey FOREIGN KEY (user_id) REFERENCES bank.users(id);
 
 --
 -- Name: terminals terminals_cash_account_id_fkey; Type: FK CONSTRAINT; Schema: bank; Owner: cashpoint_owner
@@ -2761,6 +3675,13 @@ REVOKE ALL ON FUNCTION bank.allocate_card_serial(p_role text) FROM PUBLIC;
 GRANT ALL ON FUNCTION bank.allocate_card_serial(p_role text) TO cashpoint_switch;
 
 --
+-- Name: FUNCTION approve_change(p_role text, p_user_id bigint, p_actor text, p_ip text, p_device text, p_id bigint, p_enrolment_digest bytea); Type: ACL; Schema: bank; Owner: cashpoint_owner
+--
+
+REVOKE ALL ON FUNCTION bank.approve_change(p_role text, p_user_id bigint, p_actor text, p_ip text, p_device text, p_id bigint, p_enrolment_digest bytea) FROM PUBLIC;
+GRANT ALL ON FUNCTION bank.approve_change(p_role text, p_user_id bigint, p_actor text, p_ip text, p_device text, p_id bigint, p_enrolment_digest bytea) TO cashpoint_switch;
+
+--
 -- Name: FUNCTION audit(p_actor text, p_action text, p_outcome text, p_details jsonb, p_ip text, p_device text); Type: ACL; Schema: bank; Owner: cashpoint_owner
 --
 
@@ -2814,6 +3735,12 @@ GRANT ALL ON FUNCTION bank.change_pin(p_card_id bigint, p_user_id bigint, p_new_
 
 REVOKE ALL ON FUNCTION bank.change_role(p_role text, p_actor text, p_ip text, p_device text, p_user_name text, p_new_role text) FROM PUBLIC;
 GRANT ALL ON FUNCTION bank.change_role(p_role text, p_actor text, p_ip text, p_device text, p_user_name text, p_new_role text) TO cashpoint_switch;
+
+--
+-- Name: FUNCTION change_state(p_operation text, p_target text, p_payload jsonb); Type: ACL; Schema: bank; Owner: cashpoint_owner
+--
+
+REVOKE ALL ON FUNCTION bank.change_state(p_operation text, p_target text, p_payload jsonb) FROM PUBLIC;
 
 --
 -- Name: FUNCTION configure(p_actor text, p_currency text, p_max_pin_tries integer, p_max_password_tries integer); Type: ACL; Schema: bank; Owner: cashpoint_owner
@@ -2872,11 +3799,31 @@ REVOKE ALL ON FUNCTION bank.end_terminal_session(p_terminal text, p_stan text, p
 GRANT ALL ON FUNCTION bank.end_terminal_session(p_terminal text, p_stan text, p_ip text) TO cashpoint_switch;
 
 --
+-- Name: FUNCTION expire_changes(p_ip text, p_device text); Type: ACL; Schema: bank; Owner: cashpoint_owner
+--
+
+REVOKE ALL ON FUNCTION bank.expire_changes(p_ip text, p_device text) FROM PUBLIC;
+
+--
 -- Name: FUNCTION issue_card(p_role text, p_actor text, p_ip text, p_device text, p_user_id bigint, p_pan_digest bytea, p_pan_masked text, p_pin_hash text, p_expiry date, p_account_nos text[]); Type: ACL; Schema: bank; Owner: cashpoint_owner
 --
 
 REVOKE ALL ON FUNCTION bank.issue_card(p_role text, p_actor text, p_ip text, p_device text, p_user_id bigint, p_pan_digest bytea, p_pan_masked text, p_pin_hash text, p_expiry date, p_account_nos text[]) FROM PUBLIC;
 GRANT ALL ON FUNCTION bank.issue_card(p_role text, p_actor text, p_ip text, p_device text, p_user_id bigint, p_pan_digest bytea, p_pan_masked text, p_pin_hash text, p_expiry date, p_account_nos text[]) TO cashpoint_switch;
+
+--
+-- Name: FUNCTION issue_enrolment_code(p_role text, p_user_id bigint, p_actor text, p_ip text, p_device text, p_user_name text, p_code_digest bytea); Type: ACL; Schema: bank; Owner: cashpoint_owner
+--
+
+REVOKE ALL ON FUNCTION bank.issue_enrolment_code(p_role text, p_user_id bigint, p_actor text, p_ip text, p_device text, p_user_name text, p_code_digest bytea) FROM PUBLIC;
+GRANT ALL ON FUNCTION bank.issue_enrolment_code(p_role text, p_user_id bigint, p_actor text, p_ip text, p_device text, p_user_name text, p_code_digest bytea) TO cashpoint_switch;
+
+--
+-- Name: FUNCTION list_changes(p_role text, p_actor text, p_ip text, p_device text, p_status text, p_before_id bigint, p_limit integer); Type: ACL; Schema: bank; Owner: cashpoint_owner
+--
+
+REVOKE ALL ON FUNCTION bank.list_changes(p_role text, p_actor text, p_ip text, p_device text, p_status text, p_before_id bigint, p_limit integer) FROM PUBLIC;
+GRANT ALL ON FUNCTION bank.list_changes(p_role text, p_actor text, p_ip text, p_device text, p_status text, p_before_id bigint, p_limit integer) TO cashpoint_switch;
 
 --
 -- Name: FUNCTION list_users_page(p_role text, p_actor text, p_ip text, p_device text, p_skip integer, p_limit integer); Type: ACL; Schema: bank; Owner: cashpoint_owner
@@ -2969,6 +3916,13 @@ REVOKE ALL ON FUNCTION bank.record_pin_attempt(p_card_id bigint, p_ok boolean, p
 GRANT ALL ON FUNCTION bank.record_pin_attempt(p_card_id bigint, p_ok boolean, p_actor text, p_ip text, p_device text) TO cashpoint_switch;
 
 --
+-- Name: FUNCTION record_staff_login(p_user_id bigint, p_password_ok boolean, p_factor text, p_step bigint, p_recovery_id bigint, p_actor text, p_ip text, p_device text); Type: ACL; Schema: bank; Owner: cashpoint_owner
+--
+
+REVOKE ALL ON FUNCTION bank.record_staff_login(p_user_id bigint, p_password_ok boolean, p_factor text, p_step bigint, p_recovery_id bigint, p_actor text, p_ip text, p_device text) FROM PUBLIC;
+GRANT ALL ON FUNCTION bank.record_staff_login(p_user_id bigint, p_password_ok boolean, p_factor text, p_step bigint, p_recovery_id bigint, p_actor text, p_ip text, p_device text) TO cashpoint_switch;
+
+--
 -- Name: FUNCTION refuse_change(); Type: ACL; Schema: bank; Owner: cashpoint_owner
 --
 
@@ -2982,11 +3936,37 @@ REVOKE ALL ON FUNCTION bank.register_terminal(p_actor text, p_terminal text, p_k
 GRANT ALL ON FUNCTION bank.register_terminal(p_actor text, p_terminal text, p_kind text, p_location text, p_cash_account_no text) TO cashpoint_switch;
 
 --
+-- Name: FUNCTION reject_change(p_role text, p_user_id bigint, p_actor text, p_ip text, p_device text, p_id bigint, p_reason text); Type: ACL; Schema: bank; Owner: cashpoint_owner
+--
+
+REVOKE ALL ON FUNCTION bank.reject_change(p_role text, p_user_id bigint, p_actor text, p_ip text, p_device text, p_id bigint, p_reason text) FROM PUBLIC;
+GRANT ALL ON FUNCTION bank.reject_change(p_role text, p_user_id bigint, p_actor text, p_ip text, p_device text, p_id bigint, p_reason text) TO cashpoint_switch;
+
+--
 -- Name: FUNCTION replenish(p_actor text, p_ip text, p_device text, p_terminal text, p_stan text, p_transmitted text, p_digest bytea, p_unloaded bigint, p_loaded bigint); Type: ACL; Schema: bank; Owner: cashpoint_owner
 --
 
 REVOKE ALL ON FUNCTION bank.replenish(p_actor text, p_ip text, p_device text, p_terminal text, p_stan text, p_transmitted text, p_digest bytea, p_unloaded bigint, p_loaded bigint) FROM PUBLIC;
 GRANT ALL ON FUNCTION bank.replenish(p_actor text, p_ip text, p_device text, p_terminal text, p_stan text, p_transmitted text, p_digest bytea, p_unloaded bigint, p_loaded bigint) TO cashpoint_switch;
+
+--
+-- Name: FUNCTION request_change(p_role text, p_user_id bigint, p_actor text, p_ip text, p_device text, p_operation text, p_target text, p_payload jsonb, p_reason text); Type: ACL; Schema: bank; Owner: cashpoint_owner
+--
+
+REVOKE ALL ON FUNCTION bank.request_change(p_role text, p_user_id bigint, p_actor text, p_ip text, p_device text, p_operation text, p_target text, p_payload jsonb, p_reason text) FROM PUBLIC;
+GRANT ALL ON FUNCTION bank.request_change(p_role text, p_user_id bigint, p_actor text, p_ip text, p_device text, p_operation text, p_target text, p_payload jsonb, p_reason text) TO cashpoint_switch;
+
+--
+-- Name: FUNCTION require_approved_change(p_operation text, p_target text); Type: ACL; Schema: bank; Owner: cashpoint_owner
+--
+
+REVOKE ALL ON FUNCTION bank.require_approved_change(p_operation text, p_target text) FROM PUBLIC;
+
+--
+-- Name: FUNCTION require_desk_approval(p_kind text, p_amount bigint, p_account text); Type: ACL; Schema: bank; Owner: cashpoint_owner
+--
+
+REVOKE ALL ON FUNCTION bank.require_desk_approval(p_kind text, p_amount bigint, p_account text) FROM PUBLIC;
 
 --
 -- Name: FUNCTION require_role(p_allowed text[]); Type: ACL; Schema: bank; Owner: cashpoint_owner
@@ -3015,6 +3995,13 @@ REVOKE ALL ON FUNCTION bank.reverse(p_actor text, p_ip text, p_device text, p_te
 GRANT ALL ON FUNCTION bank.reverse(p_actor text, p_ip text, p_device text, p_terminal text, p_stan text, p_transmitted text, p_digest bytea, p_original_stan text, p_original_transmitted text, p_dispensed bigint, p_kind text, p_amount bigint, p_pan_digest bytea) TO cashpoint_switch;
 
 --
+-- Name: FUNCTION seed_staff_factor(p_user_name text, p_sealed_secret bytea, p_algorithm text, p_digits integer, p_recovery_hashes text[]); Type: ACL; Schema: bank; Owner: cashpoint_owner
+--
+
+REVOKE ALL ON FUNCTION bank.seed_staff_factor(p_user_name text, p_sealed_secret bytea, p_algorithm text, p_digits integer, p_recovery_hashes text[]) FROM PUBLIC;
+GRANT ALL ON FUNCTION bank.seed_staff_factor(p_user_name text, p_sealed_secret bytea, p_algorithm text, p_digits integer, p_recovery_hashes text[]) TO cashpoint_switch;
+
+--
 -- Name: FUNCTION session_balance(p_pan_digest bytea, p_jti text, p_role text, p_user_id bigint, p_card_id bigint, p_account_no text, p_actor text, p_ip text, p_device text); Type: ACL; Schema: bank; Owner: cashpoint_owner
 --
 
@@ -3041,6 +4028,13 @@ GRANT ALL ON FUNCTION bank.session_post(p_role text, p_user_id bigint, p_card_id
 
 REVOKE ALL ON FUNCTION bank.session_statement(p_pan_digest bytea, p_jti text, p_role text, p_user_id bigint, p_card_id bigint, p_account_no text, p_count integer, p_actor text, p_ip text, p_device text) FROM PUBLIC;
 GRANT ALL ON FUNCTION bank.session_statement(p_pan_digest bytea, p_jti text, p_role text, p_user_id bigint, p_card_id bigint, p_account_no text, p_count integer, p_actor text, p_ip text, p_device text) TO cashpoint_switch;
+
+--
+-- Name: FUNCTION set_account_limits(p_role text, p_actor text, p_ip text, p_device text, p_account_no text, p_daily_limit bigint, p_daily_count integer); Type: ACL; Schema: bank; Owner: cashpoint_owner
+--
+
+REVOKE ALL ON FUNCTION bank.set_account_limits(p_role text, p_actor text, p_ip text, p_device text, p_account_no text, p_daily_limit bigint, p_daily_count integer) FROM PUBLIC;
+GRANT ALL ON FUNCTION bank.set_account_limits(p_role text, p_actor text, p_ip text, p_device text, p_account_no text, p_daily_limit bigint, p_daily_count integer) TO cashpoint_switch;
 
 --
 -- Name: FUNCTION set_account_locked(p_role text, p_actor text, p_ip text, p_device text, p_account_no text, p_locked boolean); Type: ACL; Schema: bank; Owner: cashpoint_owner
@@ -3090,6 +4084,27 @@ GRANT ALL ON FUNCTION bank.sign_on_terminal(p_terminal text, p_sealed bytea, p_s
 
 REVOKE ALL ON FUNCTION bank.staff_by_name(p_user_name text) FROM PUBLIC;
 GRANT ALL ON FUNCTION bank.staff_by_name(p_user_name text) TO cashpoint_switch;
+
+--
+-- Name: FUNCTION staff_factor(p_user_id bigint); Type: ACL; Schema: bank; Owner: cashpoint_owner
+--
+
+REVOKE ALL ON FUNCTION bank.staff_factor(p_user_id bigint) FROM PUBLIC;
+GRANT ALL ON FUNCTION bank.staff_factor(p_user_id bigint) TO cashpoint_switch;
+
+--
+-- Name: FUNCTION staff_recovery_codes(p_user_id bigint); Type: ACL; Schema: bank; Owner: cashpoint_owner
+--
+
+REVOKE ALL ON FUNCTION bank.staff_recovery_codes(p_user_id bigint) FROM PUBLIC;
+GRANT ALL ON FUNCTION bank.staff_recovery_codes(p_user_id bigint) TO cashpoint_switch;
+
+--
+-- Name: FUNCTION start_enrolment(p_user_id bigint, p_code_digest bytea, p_sealed_secret bytea, p_algorithm text, p_digits integer, p_recovery_hashes text[], p_actor text, p_ip text, p_device text); Type: ACL; Schema: bank; Owner: cashpoint_owner
+--
+
+REVOKE ALL ON FUNCTION bank.start_enrolment(p_user_id bigint, p_code_digest bytea, p_sealed_secret bytea, p_algorithm text, p_digits integer, p_recovery_hashes text[], p_actor text, p_ip text, p_device text) FROM PUBLIC;
+GRANT ALL ON FUNCTION bank.start_enrolment(p_user_id bigint, p_code_digest bytea, p_sealed_secret bytea, p_algorithm text, p_digits integer, p_recovery_hashes text[], p_actor text, p_ip text, p_device text) TO cashpoint_switch;
 
 --
 -- Name: FUNCTION start_terminal_session(p_terminal text, p_sealed bytea, p_action text, p_stan text, p_ip text); Type: ACL; Schema: bank; Owner: cashpoint_owner

@@ -167,4 +167,26 @@ struct FourEyesTests {
             }
         }
     }
+
+    @Test("a pending change past its time expires (audited) and can no longer be approved")
+    func expiry() async throws {
+        try await TestBank.with(fixture: try demoFixture()) { bank, service in
+            let tina = try await service.signedOnStaff("tina.teller", "teller-test-password")
+            let tom = try await service.signedOnStaff("tom.teller", "teller2-test-password")
+            let asked = FourEyesRequest(reason: "raise for a house purchase", factorIsFresh: true)
+            let held = try await service.perform(
+                .setLimits(account: "CP0000000003", dailyLimit: nil, dailyCount: 9), by: tina,
+                key: KeyMaker(terminal: "BRANCH01").next(), ip: nil, fourEyes: asked)
+            let id = try #require(held.changeID)
+            try await bank.asSuperuser { connection in
+                try await connection.query(
+                    "UPDATE bank.changes SET expires_at = now() - interval '1 second' WHERE id = \(id)", logger: quietLogger)
+            }
+            let late = try await service.approveChange(id, by: tom, device: "BRANCH02", ip: nil, factorIsFresh: true)
+            #expect(late.code == .invalidTransaction)
+            #expect(late.reason == "the change is expired")
+            #expect(try await bank.count("SELECT count(*)::int FROM bank.audit_logs WHERE action = 'change.expired'") == 1)
+            #expect(try await bank.count("SELECT daily_withdrawal_count FROM bank.accounts WHERE account_no = 'CP0000000003'") != 9)
+        }
+    }
 }
