@@ -48,7 +48,13 @@ struct Teller: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Run a branch desk against a switch: a teller or administrator signs on, then serves customers.",
         discussion: """
-            Test users: tina.teller / teller-test-password, ada.admin / admin-test-password (fixtures/README.md).
+            Staff sign on with a password and a one-time code from an authenticator app (a member of staff \
+            without one enrols with an enrolment code: the desk shows the secret, its QR code and recovery \
+            codes once). Unlocks, limits, roles, new staff and big desk amounts are held until a second member \
+            of staff approves them (menu: pending approvals). Test users: tina.teller / teller-test-password, \
+            ada.admin / admin-test-password, tom.teller / teller2-test-password; their codes: atm-terminal \
+            totp --secret-file fixtures/test-keys/USER.totp; nina.new / new-test-password enrols with \
+            NEWST-AFF22 (fixtures/README.md).
             """
     )
     @OptionGroup var options: TerminalOptions
