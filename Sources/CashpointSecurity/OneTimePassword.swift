@@ -152,7 +152,7 @@ public enum OneTimePassword {
     }
 
     /// 20 random bytes (RFC 4226's recommended length for SHA-1).
-    public static func newSecret<R: RandomNumberGenerator>(using generator: inout R) -> [UInt8] {
+    public static func newSecret(using generator: inout some RandomNumberGenerator) -> [UInt8] {
         (0..<20).map { _ in UInt8.random(in: .min ... .max, using: &generator) }
     }
 }
@@ -259,7 +259,7 @@ public enum RecoveryCodes {
 
     /// `count` single-use codes, each 10 characters from "23456789ABCDEFGHJKLMNPQRSTUVWXYZ" (no 0/O/1/I),
     /// shown as XXXXX-XXXXX: 50 random bits each.
-    public static func generate<R: RandomNumberGenerator>(count: Int = 10, using generator: inout R) -> [String] {
+    public static func generate(count: Int = 10, using generator: inout some RandomNumberGenerator) -> [String] {
         (0..<max(count, 0)).map { _ in
             let symbols = (0..<10).map { _ in self.alphabet[Int(UInt8.random(in: 0..<32, using: &generator))] }
             return self.shown(symbols)
