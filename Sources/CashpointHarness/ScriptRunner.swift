@@ -551,7 +551,8 @@ struct Play {
             do {
                 // A code block (48.SK, 48.RC, 48.EC) is captured deciphered: the secret, the recovery
                 // codes, the enrolment code (never printed, as no captured value is).
-                if key.hasPrefix("48."), let tag = AdminTag(rawValue: String(key.dropFirst(3))), tag.blockPurpose != nil {
+                let element = key.hasPrefix("48.") ? AdminTag(rawValue: String(key.dropFirst(3))) : nil
+                if let tag = element, tag.blockPurpose != nil {
                     guard let clear = try self.terminal.reveal(tag, in: answer) else {
                         outcome.problems.append("capture \(name): field \(key) is absent from the answer")
                         continue

@@ -183,7 +183,10 @@ public struct ScriptTerminal {
                 transmitted: time
             )
         } catch {
-            throw ScriptError(.badStep, "48.\(tag.rawValue) does not decipher under the session PIN key: \(error.reason)")
+            throw ScriptError(
+                .badStep,
+                "48.\(tag.rawValue) does not decipher under the session PIN key: \(error.reason)"
+            )
         }
     }
 

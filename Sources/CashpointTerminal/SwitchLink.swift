@@ -1,8 +1,8 @@
 public import ATM87
 import Foundation
-import Synchronization
 public import NIOCore
 public import NIOPosix
+import Synchronization
 
 /// Why talking to the switch failed: said so a person at a terminal or a test can act on it.
 public struct LinkError: Error, Hashable, Sendable, CustomStringConvertible {

@@ -206,12 +206,15 @@ enum DeskText {
             // The reason is free text and comes last: it may hold `|`.
             let parts = entry.split(separator: "|", maxSplits: 8, omittingEmptySubsequences: false).map(String.init)
             guard parts.count == 9 else { return nil }
-            (self.id, self.state, self.operation, self.target, self.maker) = (parts[0], parts[1], parts[2], parts[3], parts[4])
+            (self.id, self.state, self.operation, self.target, self.maker) = (
+                parts[0], parts[1], parts[2], parts[3], parts[4]
+            )
             (self.requested, self.expires, self.checker, self.reason) = (parts[5], parts[6], parts[7], parts[8])
         }
 
         var line: String {
-            var text = "#\(self.id) \(self.operation) \(self.target), asked by \(self.maker) \(DeskText.time(self.requested))"
+            var text =
+                "#\(self.id) \(self.operation) \(self.target), asked by \(self.maker) \(DeskText.time(self.requested))"
             if self.state == "pending" {
                 text += " (expires \(DeskText.time(self.expires)))"
             } else {

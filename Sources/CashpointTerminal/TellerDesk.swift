@@ -51,7 +51,10 @@ public final class TellerDesk {
                 }
                 let deposit = choice == "2"
                 let answer = try await self.perform(
-                    DeskRequest(deposit ? .deposit : .withdraw, fields: [4: String(format: "%012lld", amount), 102: account])
+                    DeskRequest(
+                        deposit ? .deposit : .withdraw,
+                        fields: [4: String(format: "%012lld", amount), 102: account]
+                    )
                 )
                 self.report(answer) { tlv in
                     "\(deposit ? "Deposited" : "Paid out") \(ScreenText.money(amount)) (auth \(tlv[.authorization] ?? "?")); "
@@ -82,7 +85,8 @@ public final class TellerDesk {
             case "10":
                 let answer = try await self.perform(DeskRequest(.listUsers, [(.limit, "50")]))
                 self.report(answer) { tlv in
-                    (["id | user | role | locked | failed tries"] + tlv.all(AdminTag.user.rawValue) + ["\(tlv[.count] ?? "?") users"])
+                    let count = "\(tlv[.count] ?? "?") users"
+                    return (["id | user | role | locked | failed tries"] + tlv.all(AdminTag.user.rawValue) + [count])
                         .joined(separator: "\n")
                 }
             case "11":
@@ -91,7 +95,8 @@ public final class TellerDesk {
                 if !action.isEmpty { filter.append((.action, action)) }
                 let answer = try await self.perform(DeskRequest(.readAudit, filter))
                 self.report(answer) { tlv in
-                    (["id | time (UTC) | actor | action | outcome | device"] + tlv.all(AdminTag.auditRow.rawValue)).joined(separator: "\n")
+                    (["id | time (UTC) | actor | action | outcome | device"] + tlv.all(AdminTag.auditRow.rawValue))
+                        .joined(separator: "\n")
                 }
             case "12": try await self.pendingApprovals()
             case "13": try await self.myRequests()

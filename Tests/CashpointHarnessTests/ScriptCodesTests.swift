@@ -88,12 +88,24 @@ struct ScriptCodesTests {
     func loginBlocks() throws {
         var (terminal, keys) = try Self.signedOn()
         let stamp = terminal.stamp(now: Date())
-        let login = try terminal.login(user: "nina.new", password: "pw", code: "123456", enrolmentCode: "NEWST-AFF22", stamp)
+        let login = try terminal.login(
+            user: "nina.new",
+            password: "pw",
+            code: "123456",
+            enrolmentCode: "NEWST-AFF22",
+            stamp
+        )
         let tlv = try ATM87TLV(parsing: login[48]!)
         #expect(tlv.elements.map(\.tag) == ["OP", "UN", "PW", "OT", "EC"])
         let open = { (tag: String, purpose: MessageBlock.Purpose, stan: String) in
             try MessageBlock.decipher(
-                tlv[tag]!, purpose: purpose, key: keys.pin, terminal: "BRANCH01", stan: stan, transmitted: login[7]!)
+                tlv[tag]!,
+                purpose: purpose,
+                key: keys.pin,
+                terminal: "BRANCH01",
+                stan: stan,
+                transmitted: login[7]!
+            )
         }
         #expect(try open("PW", .password, stamp.stan) == "pw")
         #expect(try open("OT", .code, stamp.stan) == "123456")
@@ -111,8 +123,13 @@ struct ScriptCodesTests {
         let login = try terminal.login(user: "nina.new", password: "pw", enrolmentCode: "NEWST-AFF22", stamp)
         let seal = { (text: String, purpose: MessageBlock.Purpose) in
             try MessageBlock.encipher(
-                text, purpose: purpose, key: keys.pin, terminal: "BRANCH01", stan: stamp.stan,
-                transmitted: stamp.time.transmission)
+                text,
+                purpose: purpose,
+                key: keys.pin,
+                terminal: "BRANCH01",
+                stan: stamp.stan,
+                transmitted: stamp.time.transmission
+            )
         }
         var answer = try ATM87Message(
             mti: .administrativeResponse,
@@ -120,8 +137,10 @@ struct ScriptCodesTests {
         )
         try answer.set(
             48,
-            ATM87TLV([.init("NF", "OT"), .init("SK", try seal("GEZDGNBV", .secret)), .init("RC", try seal("A B", .recovery))])
-                .encoded
+            ATM87TLV([
+                .init("NF", "OT"), .init("SK", try seal("GEZDGNBV", .secret)), .init("RC", try seal("A B", .recovery)),
+            ])
+            .encoded
         )
         #expect(try terminal.reveal(.secret, in: answer) == "GEZDGNBV")
         #expect(try terminal.reveal(.recoveryCodes, in: answer) == "A B")
@@ -132,10 +151,17 @@ struct ScriptCodesTests {
         terminal.staffToken = "first"
         let next = terminal.stamp(now: Date())
         let stepUp = try terminal.administrative(
-            "UNLOCKUSER", [("UN", "tina.teller"), ("RS", "why")], fields: [:], token: terminal.staffToken,
-            secrets: [(.oneTimeCode, "123456")], next)
+            "UNLOCKUSER",
+            [("UN", "tina.teller"), ("RS", "why")],
+            fields: [:],
+            token: terminal.staffToken,
+            secrets: [(.oneTimeCode, "123456")],
+            next
+        )
         let held = try ATM87Message(
-            mti: .administrativeResponse, fields: [11: next.stan, 39: "09", 48: "CH0017", 62: "second"])
+            mti: .administrativeResponse,
+            fields: [11: next.stan, 39: "09", 48: "CH0017", 62: "second"]
+        )
         _ = terminal.absorb(try MessageAuthentication.sign(held, key: keys.mac), to: stepUp)
         #expect(terminal.staffToken == "second")
         // A LOGOUT's answer, or one to another token's request, leaves it.

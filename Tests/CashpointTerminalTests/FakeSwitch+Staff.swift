@@ -78,11 +78,23 @@ struct FakeDesk {
         func clear(_ tag: AdminTag) -> String?? {
             guard let hex = tlv[tag] else { return .some(nil) }
             return try? MessageBlock.decipher(
-                hex, purpose: tag.blockPurpose!, key: keys.pin, terminal: terminal, stan: stan, transmitted: time)
+                hex,
+                purpose: tag.blockPurpose!,
+                key: keys.pin,
+                terminal: terminal,
+                stan: stan,
+                transmitted: time
+            )
         }
         func seal(_ text: String, _ tag: AdminTag) -> String {
             try! MessageBlock.encipher(
-                text, purpose: tag.blockPurpose!, key: keys.pin, terminal: terminal, stan: stan, transmitted: time)
+                text,
+                purpose: tag.blockPurpose!,
+                key: keys.pin,
+                terminal: terminal,
+                stan: stan,
+                transmitted: time
+            )
         }
         guard let code = clear(.oneTimeCode), let enrolment = clear(.enrolmentCode), let password = clear(.password)
         else { return finish("63", reason: "a code block does not decipher") }
@@ -134,7 +146,9 @@ struct FakeDesk {
             guard fresh else { return finish("1A", [(.nextFactor, "OT")]) }
             guard let reason else { return finish("30", [(.nextFactor, "RS")]) }
             let name = Self.heldNames[operation]!
-            if let pending = self.changes.first(where: { $0.operation == name && $0.target == target && $0.state == "pending" }) {
+            if let pending = self.changes.first(where: {
+                $0.operation == name && $0.target == target && $0.state == "pending"
+            }) {
                 return finish("94", [(.change, String(pending.id))], reason: "the same change is pending")
             }
             let id = self.changes.count + 1
@@ -156,7 +170,9 @@ struct FakeDesk {
             return finish("00", [(.balance, SignedAmount.encode(self.balance))])
         case .deposit, .withdraw:
             let amount = Int64(request[4] ?? "") ?? 0
-            if amount > (operation == .deposit ? 500_000 : 100_000) { return hold(operation, request.trimmed(102) ?? "") }
+            if amount > (operation == .deposit ? 500_000 : 100_000) {
+                return hold(operation, request.trimmed(102) ?? "")
+            }
             self.balance += operation == .deposit ? amount : -amount
             return finish("00", [(.balance, SignedAmount.encode(self.balance)), (.authorization, "A1B2C3")])
         case .lockAccount:
@@ -170,7 +186,9 @@ struct FakeDesk {
             return hold(operation, tlv[.userName] ?? "")
         case .createStaff, .setRole:
             guard admin else { return finish("58", reason: "an administrator's operation") }
-            if operation == .createStaff, let name = tlv[.userName], let password { self.staffPasswords[name] = password }
+            if operation == .createStaff, let name = tlv[.userName], let password {
+                self.staffPasswords[name] = password
+            }
             return hold(operation, tlv[.userName] ?? "")
         case .enrol:
             guard admin else { return finish("58", reason: "an administrator's operation") }
@@ -186,11 +204,13 @@ struct FakeDesk {
             let listed = self.changes.reversed().filter { state == "all" || $0.state == state }
             return finish("00", listed.map { (.changeEntry, entry($0)) })
         case .showChange:
-            guard let id = tlv[.change].flatMap(Int.init), let change = self.changes.first(where: { $0.id == id }) else {
+            guard let id = tlv[.change].flatMap(Int.init), let change = self.changes.first(where: { $0.id == id })
+            else {
                 return finish("12", reason: "no such change")
             }
             var elements: [(AdminTag, String)] = [
-                (.changeEntry, entry(change)), (.before, "\(change.target): locked"), (.after, "\(change.target): open"),
+                (.changeEntry, entry(change)), (.before, "\(change.target): locked"),
+                (.after, "\(change.target): open"),
                 (.reason, change.reason),
             ]
             if let decision = change.decision { elements.append((.decisionReason, decision)) }

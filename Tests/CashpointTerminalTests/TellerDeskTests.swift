@@ -1,10 +1,11 @@
 import ATM87
 import CashpointSecurity
-@testable import CashpointTerminal
 import Crypto
 import Foundation
 import Synchronization
 import Testing
+
+@testable import CashpointTerminal
 
 /// A keypad that types a script (a key can also run something, such as moving the switch's clock) and
 /// keeps what the desk showed and asked.
@@ -72,7 +73,12 @@ struct TellerDeskTests {
     /// The desk run at a signed-on branch terminal with these keys; returns the keypad and the session.
     @discardableResult
     static func run(_ bank: FakeSwitch, _ keys: [DeskKeypad.Key]) async throws -> (DeskKeypad, TerminalSession) {
-        let session = TerminalSession(link: FakeLink(bank), terminal: "BRANCH01", masterKey: Self.masterKey, firstSTAN: 100)
+        let session = TerminalSession(
+            link: FakeLink(bank),
+            terminal: "BRANCH01",
+            masterKey: Self.masterKey,
+            firstSTAN: 100
+        )
         #expect(try await session.signOn()[39] == "00")
         let keypad = DeskKeypad(keys)
         try await TellerDesk(session: session, io: keypad).run()
@@ -91,8 +97,13 @@ struct TellerDeskTests {
         let keys = try #require(bank.state.withLock { $0.keys })
         guard let hex = request[48].flatMap({ try? ATM87TLV(parsing: $0) })?[tag] else { return nil }
         return try MessageBlock.decipher(
-            hex, purpose: try #require(tag.blockPurpose), key: keys.pin, terminal: "BRANCH01", stan: request[11]!,
-            transmitted: request[7]!)
+            hex,
+            purpose: try #require(tag.blockPurpose),
+            key: keys.pin,
+            terminal: "BRANCH01",
+            stan: request[11]!,
+            transmitted: request[7]!
+        )
     }
 
     // MARK: Sign-on
@@ -117,8 +128,13 @@ struct TellerDeskTests {
         let keys = try #require(bank.state.withLock { $0.keys })
         #expect(throws: MessageBlock.Error.self) {
             try MessageBlock.decipher(
-                login.tlv["OT"]!, purpose: .code, key: keys.pin, terminal: "BRANCH01", stan: "999999",
-                transmitted: login.request[7]!)
+                login.tlv["OT"]!,
+                purpose: .code,
+                key: keys.pin,
+                terminal: "BRANCH01",
+                stan: "999999",
+                transmitted: login.request[7]!
+            )
         }
         #expect(sent[1].request[62] == "staff-token-1")
         #expect(session.staffToken == "staff-token-1")
@@ -138,7 +154,9 @@ struct TellerDeskTests {
         #expect(logins[0].request[11] != logins[1].request[11])
     }
 
-    @Test("a code used already: 63 says to wait for the next one and asks again; wrong password: 55, from the user name")
+    @Test(
+        "a code used already: 63 says to wait for the next one and asks again; wrong password: 55, from the user name"
+    )
     func replayAndWrongPassword() async throws {
         let bank = Self.bank()
         let step = OneTimePassword.step(at: Self.now(bank))
@@ -156,7 +174,9 @@ struct TellerDeskTests {
         #expect(keypad.shown.contains("Signed on as tina.teller (teller)."))
     }
 
-    @Test("enrolment: the enrolment code, then the secret (base32 by 4, URI, QR code) and ten recovery codes, then a first code")
+    @Test(
+        "enrolment: the enrolment code, then the secret (base32 by 4, URI, QR code) and ten recovery codes, then a first code"
+    )
     func enrolment() async throws {
         let bank = Self.bank()
         let code = OneTimePassword.code(secret: Self.nina, at: Self.now(bank))
@@ -171,7 +191,8 @@ struct TellerDeskTests {
             String(Array(base32)[$0..<min($0 + 4, base32.count)])
         }.joined(separator: " ")
         #expect(keypad.shown.contains("Secret key: \(grouped)"))
-        let uri = "otpauth://totp/Cashpoint:nina.new?secret=\(base32)&issuer=Cashpoint&algorithm=SHA1&digits=6&period=30"
+        let uri =
+            "otpauth://totp/Cashpoint:nina.new?secret=\(base32)&issuer=Cashpoint&algorithm=SHA1&digits=6&period=30"
         #expect(keypad.shown.contains(uri))
         let qr = try QRCode(encoding: uri).halfBlockLines().joined(separator: "\n")
         #expect(keypad.shown.contains(qr))
@@ -191,7 +212,7 @@ struct TellerDeskTests {
         bank.set { $0.desk.staff["tina.teller"]?.recovery = ["ABCDE-FGHJK"] }
         let (keypad, _) = try await Self.run(
             bank,
-            ["tina.teller", "teller-test-password", "abcde fghjk", "0", ]
+            ["tina.teller", "teller-test-password", "abcde fghjk", "0"]
         )
         #expect(keypad.shown.contains("Signed on as tina.teller (teller)."))
         #expect(bank.state.withLock { $0.desk.staff["tina.teller"]?.recovery } == [])
@@ -199,7 +220,9 @@ struct TellerDeskTests {
 
     // MARK: Step-up, reasons, four eyes
 
-    @Test("step-up: a held operation after 5 minutes asks for a code, sends it again with OT; the new token replaces the old")
+    @Test(
+        "step-up: a held operation after 5 minutes asks for a code, sends it again with OT; the new token replaces the old"
+    )
     func stepUp() async throws {
         let bank = Self.bank()
         let later = Self.now(bank) + 400
@@ -229,8 +252,10 @@ struct TellerDeskTests {
         let bank = Self.bank()
         let (keypad, _) = try await Self.run(
             bank,
-            ["tina.teller", "teller-test-password", .text(Self.code(Self.tina, bank)), "2", "CP0000000003", "6000",
-             "a house sale", "0"]
+            [
+                "tina.teller", "teller-test-password", .text(Self.code(Self.tina, bank)), "2", "CP0000000003", "6000",
+                "a house sale", "0",
+            ]
         )
         #expect(keypad.shown.contains("This is checked by a second person before it takes effect."))
         #expect(keypad.shown.contains("Held for a second person's approval as change 1."))
@@ -276,11 +301,17 @@ struct TellerDeskTests {
         let bank = Self.bank()
         try await Self.run(
             bank,
-            ["tina.teller", "teller-test-password", .text(Self.code(Self.tina, bank)), "9", "tom.teller", "forgot", "0"]
+            [
+                "tina.teller", "teller-test-password", .text(Self.code(Self.tina, bank)), "9", "tom.teller", "forgot",
+                "0",
+            ]
         )
         let (ada, _) = try await Self.run(
             bank,
-            ["ada.admin", "admin-test-password", .text(Self.code(Self.ada, bank)), "12", "1", "R", "not verified", "12"]
+            [
+                "ada.admin", "admin-test-password", .text(Self.code(Self.ada, bank)), "12", "1", "R", "not verified",
+                "12",
+            ]
         )
         #expect(ada.shown.contains("Change 1 rejected."))
         #expect(ada.shown.contains("No change is waiting for approval."))
@@ -383,7 +414,9 @@ struct TellerDeskTests {
         try answer.set(44, "own change")
         #expect(DeskText.refusal(answer, checking: true) == "You may not check this change: own change.")
         try answer.set(44, "the maker cannot check th")
-        #expect(DeskText.refusal(answer, checking: true) == "You may not check this change: the maker cannot check th...")
+        #expect(
+            DeskText.refusal(answer, checking: true) == "You may not check this change: the maker cannot check th..."
+        )
         try answer.set(39, "12")
         try answer.set(44, "the change is applied")
         #expect(DeskText.refusal(answer, checking: true) == "Not done: the change is applied.")
