@@ -37,10 +37,10 @@ extension Bank {
             return .refused(.notPermittedToTerminal)
         }
         guard fourEyes.factorIsFresh else {
-            return .needs(.code, .additionalAuthenticationRequired, reason: "a fresh one-time code is needed (step-up)")
+            return .needs(.code, .additionalAuthenticationRequired, reason: "step-up: one-time code")
         }
         guard let reason = fourEyes.reason else {
-            return .needs(.reason, .formatError, reason: "held for a second person: a reason (RS) is required")
+            return .needs(.reason, .formatError, reason: "held: reason (RS) needed")
         }
         guard FourEyesRequest.isValidReason(reason) else {
             return .refused(.formatError)
@@ -117,7 +117,7 @@ extension Bank {
             return refusal
         }
         guard factorIsFresh else {
-            return .needs(.code, .additionalAuthenticationRequired, reason: "a fresh one-time code is needed (step-up)")
+            return .needs(.code, .additionalAuthenticationRequired, reason: "step-up: one-time code")
         }
         var generator = SystemRandomNumberGenerator()
         let enrolmentCode = RecoveryCodes.generate(count: 1, using: &generator)[0]
@@ -141,10 +141,10 @@ extension Bank {
             return refusal
         }
         guard factorIsFresh else {
-            return .needs(.code, .additionalAuthenticationRequired, reason: "a fresh one-time code is needed (step-up)")
+            return .needs(.code, .additionalAuthenticationRequired, reason: "step-up: one-time code")
         }
         guard FourEyesRequest.isValidReason(reason) else {
-            return .needs(.reason, .formatError, reason: "a rejection needs a reason (RS)")
+            return .needs(.reason, .formatError, reason: "reason (RS) needed")
         }
         let answer = try await self.records.rejectChange(
             actor: self.checkerContext(staff, device: device, ip: ip),

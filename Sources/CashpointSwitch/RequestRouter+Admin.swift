@@ -61,7 +61,7 @@ extension RequestRouter {
                 return self.plainResponse(
                     to: request,
                     code: result,
-                    reason: result == .securityViolation ? "the code was used already" : "the one-time code was refused"
+                    reason: result == .securityViolation ? "the code was used already" : "one-time code refused"
                 )
             }
             let now = self.configuration.now()
@@ -362,7 +362,7 @@ extension RequestRouter {
             var response = self.plainResponse(
                 to: request,
                 code: .additionalAuthenticationRequired,
-                reason: next == .code ? "a one-time code is needed" : "an enrolment code is needed"
+                reason: next == .code ? "one-time code needed" : "enrolment code needed"
             )
             try response.set(48, out.encoded)
             return response
@@ -383,7 +383,7 @@ extension RequestRouter {
             var response = self.plainResponse(
                 to: request,
                 code: .additionalAuthenticationRequired,
-                reason: "enrolment: confirm with a code from the new secret"
+                reason: "confirm with a new code"
             )
             try response.set(48, out.encoded)
             exchange.logger.notice("second factor enrolment begun", metadata: [LogKey.user: "\(userName)"])

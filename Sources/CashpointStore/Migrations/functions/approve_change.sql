@@ -36,13 +36,13 @@ BEGIN
     SELECT h.checker_roles INTO v_roles FROM bank.high_risk_operations h WHERE h.operation = v_change.operation;
     PERFORM set_config('cashpoint.role', 'system', true);
     detail := CASE
-        WHEN v_change.maker_id = p_user_id THEN 'the maker cannot check their own change'
+        WHEN v_change.maker_id = p_user_id THEN 'maker cannot check it'
         WHEN v_change.operation IN ('user.unlock', 'user.role', 'factor.reset') AND v_change.target = p_actor
-            THEN 'nobody checks a change of their own user'
+            THEN 'change of own user'
         WHEN v_change.operation IN ('account.unlock', 'account.limits', 'desk.withdrawal', 'desk.deposit')
             AND EXISTS (SELECT 1 FROM bank.accounts a WHERE a.account_no = v_account_no AND a.user_id = p_user_id)
-            THEN 'nobody checks a change of their own account'
-        WHEN NOT p_role = ANY (v_roles) THEN 'this change needs a checker with the role ' || array_to_string(v_roles, ' or ')
+            THEN 'change of own account'
+        WHEN NOT p_role = ANY (v_roles) THEN 'checker role: ' || array_to_string(v_roles, '/')
     END;
     PERFORM bank.set_context(p_role, NULL);
     IF detail IS NOT NULL THEN
@@ -57,9 +57,10 @@ BEGIN
     PERFORM bank.set_context(p_role, NULL);
     IF v_now_state.state_before IS NULL
         OR sha256(convert_to(v_now_state.state_before, 'UTF8')) <> v_change.state_digest THEN
-        detail := 'the state changed since the request: now ' || coalesce(v_now_state.state_before, 'gone');
+        detail := 'state changed since';
         UPDATE bank.changes c SET status = 'failed', checker_id = p_user_id, checker_name = p_actor,
-            decided_at = now(), decision_reason = detail, result_code = '12'
+            decided_at = now(), result_code = '12',
+            decision_reason = 'the state changed since the request: now ' || coalesce(v_now_state.state_before, 'gone')
         WHERE c.id = p_id;
         PERFORM bank.audit(p_actor, 'change.failed', '12',
             jsonb_build_object('change', p_id, 'operation', v_change.operation, 'maker', v_change.maker_name,
@@ -118,7 +119,7 @@ BEGIN
         jsonb_build_object('change', p_id, 'operation', v_change.operation, 'maker', v_change.maker_name,
             'checker', p_actor), p_ip, p_device);
     response_code := v_code;
-    detail := CASE WHEN v_code = '00' THEN NULL ELSE 'the operation was refused' END;
+    detail := CASE WHEN v_code = '00' THEN NULL ELSE 'operation refused' END;
     RETURN NEXT;
 END
 $$;

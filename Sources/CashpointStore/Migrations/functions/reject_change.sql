@@ -21,10 +21,10 @@ BEGIN
     END IF;
     SELECT h.checker_roles INTO v_roles FROM bank.high_risk_operations h WHERE h.operation = v_change.operation;
     detail := CASE
-        WHEN v_change.maker_id = p_user_id THEN 'the maker cannot check their own change'
+        WHEN v_change.maker_id = p_user_id THEN 'maker cannot check it'
         WHEN v_change.operation IN ('user.unlock', 'user.role', 'factor.reset') AND v_change.target = p_actor
-            THEN 'nobody checks a change of their own user'
-        WHEN NOT p_role = ANY (v_roles) THEN 'this change needs a checker with the role ' || array_to_string(v_roles, ' or ')
+            THEN 'change of own user'
+        WHEN NOT p_role = ANY (v_roles) THEN 'checker role: ' || array_to_string(v_roles, '/')
     END;
     IF detail IS NOT NULL THEN
         PERFORM bank.audit(p_actor, 'change.refused', '58',

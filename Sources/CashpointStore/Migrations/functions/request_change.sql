@@ -22,7 +22,7 @@ BEGIN
     IF p_operation IN ('user.unlock', 'user.role', 'factor.reset') AND p_target = p_actor THEN
         PERFORM bank.audit(p_actor, 'change.refused', '58',
             jsonb_build_object('operation', p_operation, 'reason', 'own user'), p_ip, p_device);
-        RETURN QUERY SELECT '58'::text, NULL::bigint, 'not a change of your own user'::text;
+        RETURN QUERY SELECT '58'::text, NULL::bigint, 'change of own user'::text;
         RETURN;
     END IF;
     SELECT * INTO v_state FROM bank.change_state(p_operation, p_target, p_payload);
@@ -47,7 +47,7 @@ BEGIN
         SELECT c.id INTO change_id FROM bank.changes c
         WHERE c.operation = p_operation AND c.target = p_target AND c.status = 'pending';
         response_code := '94';
-        detail := 'the same change is pending';
+        detail := 'same change pending';
         RETURN NEXT;
         RETURN;
     END;
