@@ -99,4 +99,33 @@ struct SecondFactorWireTests {
             #expect(enrolment.count == 11)
         }
     }
+
+    @Test("step-up: 5 minutes after sign-on a held request gets 1A NF OT; with a fresh code it is held and the 0610 carries a new token")
+    func stepUp() async throws {
+        try await SwitchUnderTest.with { under in
+            try await under.terminal("BRANCH01") { branch in
+                #expect(
+                    try await branch.staffLogin(userName: "tina.teller", password: "teller-test-password", code: under.code("tina.teller"))[39]
+                        == "00")
+                let first = try #require(branch.staffToken)
+                #expect(try await branch.administrative(.lockAccount, fields: [102: "CP0000000004"])[39] == "00")
+                under.clock.advance(by: 301)
+                let stale = try await branch.administrative(
+                    .unlockAccount, [(.reason, "carol at the desk")], fields: [102: "CP0000000004"])
+                #expect(stale[39] == "1A")
+                #expect(try self.tlv(stale)["NF"] == "OT")
+                let wrong = try await branch.administrative(
+                    .unlockAccount, [(.reason, "carol at the desk")], fields: [102: "CP0000000004"], code: "000000")
+                #expect(wrong[39] == "55")
+                let fresh = try await branch.administrative(
+                    .unlockAccount, [(.reason, "carol at the desk")], fields: [102: "CP0000000004"], code: under.code("tina.teller"))
+                #expect(fresh[39] == "09")
+                let renewed = try #require(fresh[62])
+                #expect(renewed != first && branch.staffToken == renewed)
+                #expect(try await branch.administrative(.balance, fields: [102: "CP0000000004"])[39] == "00")
+            }
+            #expect(try await under.auditCount("factor.right") == 1)
+            #expect(try await under.auditCount("factor.wrong") == 1)
+        }
+    }
 }
