@@ -169,24 +169,13 @@ public struct ScriptTerminal {
     /// The clear text of a code block in an answer's field 48 (`SK`, `RC`, `EC`), deciphered with the
     /// answer's fields 11 and 7 (the request's, echoed); nil when the answer has no such element.
     public func reveal(_ tag: AdminTag, in answer: ATM87Message) throws(ScriptError) -> String? {
-        guard let hex = answer[48].flatMap({ try? ATM87TLV(parsing: $0) })?[tag] else { return nil }
-        guard let keys = self.keys, let purpose = tag.blockPurpose, let stan = answer[11], let time = answer[7] else {
-            throw ScriptError(.badStep, "48.\(tag.rawValue) cannot be deciphered: no session keys, or no STAN and time")
+        guard let keys = self.keys else {
+            throw ScriptError(.badStep, "48.\(tag.rawValue) cannot be deciphered: no session keys")
         }
         do {
-            return try MessageBlock.decipher(
-                hex,
-                purpose: purpose,
-                key: keys.pin,
-                terminal: self.terminal,
-                stan: stan,
-                transmitted: time
-            )
+            return try MessageBlock.reveal(tag, in: answer, key: keys.pin, terminal: self.terminal)
         } catch {
-            throw ScriptError(
-                .badStep,
-                "48.\(tag.rawValue) does not decipher under the session PIN key: \(error.reason)"
-            )
+            throw ScriptError(.badStep, "48.\(tag.rawValue): \(error.description)")
         }
     }
 

@@ -1,3 +1,4 @@
+public import ATM87
 public import Crypto
 import CryptoExtras
 
@@ -239,6 +240,46 @@ public enum MessageBlock {
             throw error
         } catch {
             throw Error(reason: "does not decipher under this session's PIN key for this message")
+        }
+    }
+}
+
+extension MessageBlock {
+    /// Why a code block in an answer could not be read.
+    public struct RevealError: Swift.Error, Hashable, Sendable, CustomStringConvertible {
+        public var description: String
+    }
+
+    /// The clear text of a code block in a 0610's field 48 (`SK`, `RC`, `EC`): deciphered under the
+    /// session PIN key with the 0600's fields 11 and 7, which the 0610 echoes. Nil when the answer has no
+    /// such element; an error when it does not decipher (the caller must not use it).
+    public static func reveal(_ tag: AdminTag, in answer: ATM87Message, key: SymmetricKey, terminal: String)
+        throws(RevealError) -> String?
+    {
+        guard let hex = answer[48].flatMap({ try? ATM87TLV(parsing: $0) })?[tag] else { return nil }
+        guard let purpose = tag.blockPurpose else { throw RevealError(description: "not a code block") }
+        guard let stan = answer[11], let time = answer[7] else {
+            throw RevealError(description: "the answer lacks the STAN or time its code block is bound to")
+        }
+        do {
+            return try Self.decipher(hex, purpose: purpose, key: key, terminal: terminal, stan: stan, transmitted: time)
+        } catch {
+            throw RevealError(description: "does not decipher under the session PIN key: \(error.reason)")
+        }
+    }
+}
+
+extension AdminTag {
+    /// The purpose of a code block this tag carries (docs/protocol.md, "Code blocks"); nil for a tag
+    /// whose value travels in clear.
+    public var blockPurpose: MessageBlock.Purpose? {
+        switch self {
+        case .password: .password
+        case .oneTimeCode: .code
+        case .enrolmentCode: .enrolment
+        case .secret: .secret
+        case .recoveryCodes: .recovery
+        default: nil
         }
     }
 }

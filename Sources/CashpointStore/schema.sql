@@ -217,7 +217,6 @@ CREATE FUNCTION bank.approve_change(p_role text, p_user_id bigint, p_actor text,
     AS $$
 DECLARE
     v_change bank.changes%ROWTYPE;
-    v_roles text[];
     v_now_state record;
     v_done boolean;
     v_code text := '00';
@@ -236,17 +235,7 @@ BEGIN
     END IF;
     operation := v_change.operation;
     v_account_no := split_part(v_change.target, '|', 1);
-    SELECT h.checker_roles INTO v_roles FROM bank.high_risk_operations h WHERE h.operation = v_change.operation;
-    PERFORM set_config('cashpoint.role', 'system', true);
-    detail := CASE
-        WHEN v_change.maker_id = p_user_id THEN 'the maker cannot check their own change'
-        WHEN v_change.operation IN ('user.unlock', 'user.role', 'factor.reset') AND v_change.target = p_actor
-            THEN 'nobody checks a change of their own user'
-        WHEN v_change.operation IN ('account.unlock', 'account.limits', 'desk.withdrawal', 'desk.deposit')
-            AND EXISTS (SELECT 1 FROM bank.accounts a WHERE a.account_no = v_account_no AND a.user_id = p_user_id)
-            THEN 'nobody checks a change of their own account'
-        WHEN NOT p_role = ANY (v_roles) THEN 'this change needs a checker with the role ' || array_to_string(v_roles, ' or ')
-    END;
+    detail := bank.checker_refusal(v_change, p_user_id, p_actor, p_role);
     PERFORM bank.set_context(p_role, NULL);
     IF detail IS NOT NULL THEN
         PERFORM bank.audit(p_actor, 'change.refused', '58',
@@ -260,9 +249,10 @@ BEGIN
     PERFORM bank.set_context(p_role, NULL);
     IF v_now_state.state_before IS NULL
         OR sha256(convert_to(v_now_state.state_before, 'UTF8')) <> v_change.state_digest THEN
-        detail := 'the state changed since the request: now ' || coalesce(v_now_state.state_before, 'gone');
+        detail := 'state changed since';
         UPDATE bank.changes c SET status = 'failed', checker_id = p_user_id, checker_name = p_actor,
-            decided_at = now(), decision_reason = detail, result_code = '12'
+            decided_at = now(), result_code = '12',
+            decision_reason = 'the state changed since the request: now ' || coalesce(v_now_state.state_before, 'gone')
         WHERE c.id = p_id;
         PERFORM bank.audit(p_actor, 'change.failed', '12',
             jsonb_build_object('change', p_id, 'operation', v_change.operation, 'maker', v_change.maker_name,
@@ -321,7 +311,7 @@ BEGIN
         jsonb_build_object('change', p_id, 'operation', v_change.operation, 'maker', v_change.maker_name,
             'checker', p_actor), p_ip, p_device);
     response_code := v_code;
-    detail := CASE WHEN v_code = '00' THEN NULL ELSE 'the operation was refused' END;
+    detail := CASE WHEN v_code = '00' THEN NULL ELSE 'operation refused' END;
     RETURN NEXT;
 END
 $$;
@@ -595,6 +585,77 @@ END
 $$;
 
 ALTER FUNCTION bank.change_state(p_operation text, p_target text, p_payload jsonb) OWNER TO cashpoint_owner;
+
+SET default_tablespace = '';
+
+SET default_table_access_method = heap;
+
+--
+-- Name: changes; Type: TABLE; Schema: bank; Owner: cashpoint_owner
+--
+
+CREATE TABLE bank.changes (
+    id bigint NOT NULL,
+    operation text NOT NULL,
+    target text NOT NULL,
+    payload jsonb NOT NULL,
+    reason text NOT NULL,
+    maker_id bigint NOT NULL,
+    maker_name text NOT NULL,
+    maker_role text NOT NULL,
+    maker_ip text,
+    maker_device text,
+    state_before text NOT NULL,
+    state_after text NOT NULL,
+    state_digest bytea NOT NULL,
+    requested_at timestamp with time zone DEFAULT now() NOT NULL,
+    expires_at timestamp with time zone NOT NULL,
+    status text DEFAULT 'pending'::text NOT NULL,
+    checker_id bigint,
+    checker_name text,
+    decided_at timestamp with time zone,
+    decision_reason text,
+    result_code text,
+    CONSTRAINT changes_check CHECK (((checker_id IS NULL) OR (checker_id <> maker_id))),
+    CONSTRAINT changes_reason_check CHECK (((length(reason) >= 1) AND (length(reason) <= 200))),
+    CONSTRAINT changes_status_check CHECK ((status = ANY (ARRAY['pending'::text, 'approved'::text, 'applied'::text, 'rejected'::text, 'expired'::text, 'failed'::text])))
+);
+
+ALTER TABLE bank.changes OWNER TO cashpoint_owner;
+
+--
+-- Name: checker_refusal(bank.changes, bigint, text, text); Type: FUNCTION; Schema: bank; Owner: cashpoint_owner
+--
+
+CREATE FUNCTION bank.checker_refusal(p_change bank.changes, p_user_id bigint, p_actor text, p_role text) RETURNS text
+    LANGUAGE plpgsql
+    SET search_path TO 'pg_catalog', 'bank'
+    AS $$
+DECLARE
+    v_roles text[];
+    v_refusal text;
+BEGIN
+    SELECT h.checker_roles INTO v_roles FROM bank.high_risk_operations h WHERE h.operation = p_change.operation;
+    -- Accounts are read under forced row-level security: the system context sees their owners.
+    PERFORM set_config('cashpoint.role', 'system', true);
+    v_refusal := CASE
+        WHEN p_change.maker_id = p_user_id THEN 'maker cannot check it'
+        WHEN p_change.operation IN ('user.unlock', 'user.role', 'factor.reset') AND p_change.target = p_actor
+            THEN 'change of own user'
+        WHEN p_change.operation IN ('account.unlock', 'account.limits', 'desk.withdrawal', 'desk.deposit')
+            AND EXISTS (
+                SELECT 1 FROM bank.accounts a
+                WHERE a.account_no = split_part(p_change.target, '|', 1) AND a.user_id = p_user_id
+            )
+            THEN 'change of own account'
+        WHEN NOT p_role = ANY (v_roles) THEN 'checker role: ' || array_to_string(v_roles, '/')
+    END;
+    PERFORM set_config('cashpoint.role', p_role, true);
+    RETURN v_refusal;
+END
+$$;
+
+ALTER FUNCTION bank.checker_refusal(p_change bank.changes, p_user_id bigint, p_actor text, p_role text) OWNER TO cashpoint_owner;
 
 --
 -- Name: configure(text, text, integer, integer); Type: FUNCTION; Schema: bank; Owner: cashpoint_owner
@@ -1711,7 +1772,6 @@ CREATE FUNCTION bank.reject_change(p_role text, p_user_id bigint, p_actor text, 
     AS $$
 DECLARE
     v_change bank.changes%ROWTYPE;
-    v_roles text[];
 BEGIN
     PERFORM bank.set_context(p_role, NULL);
     PERFORM bank.require_role(ARRAY['teller', 'admin']);
@@ -1722,13 +1782,7 @@ BEGIN
             CASE WHEN v_change.id IS NULL THEN 'no such change' ELSE 'the change is ' || v_change.status END;
         RETURN;
     END IF;
-    SELECT h.checker_roles INTO v_roles FROM bank.high_risk_operations h WHERE h.operation = v_change.operation;
-    detail := CASE
-        WHEN v_change.maker_id = p_user_id THEN 'the maker cannot check their own change'
-        WHEN v_change.operation IN ('user.unlock', 'user.role', 'factor.reset') AND v_change.target = p_actor
-            THEN 'nobody checks a change of their own user'
-        WHEN NOT p_role = ANY (v_roles) THEN 'this change needs a checker with the role ' || array_to_string(v_roles, ' or ')
-    END;
+    detail := bank.checker_refusal(v_change, p_user_id, p_actor, p_role);
     IF detail IS NOT NULL THEN
         PERFORM bank.audit(p_actor, 'change.refused', '58',
             jsonb_build_object('change', p_id, 'operation', v_change.operation, 'maker', v_change.maker_name,
@@ -1850,7 +1904,7 @@ BEGIN
     IF p_operation IN ('user.unlock', 'user.role', 'factor.reset') AND p_target = p_actor THEN
         PERFORM bank.audit(p_actor, 'change.refused', '58',
             jsonb_build_object('operation', p_operation, 'reason', 'own user'), p_ip, p_device);
-        RETURN QUERY SELECT '58'::text, NULL::bigint, 'not a change of your own user'::text;
+        RETURN QUERY SELECT '58'::text, NULL::bigint, 'change of own user'::text;
         RETURN;
     END IF;
     SELECT * INTO v_state FROM bank.change_state(p_operation, p_target, p_payload);
@@ -1875,7 +1929,7 @@ BEGIN
         SELECT c.id INTO change_id FROM bank.changes c
         WHERE c.operation = p_operation AND c.target = p_target AND c.status = 'pending';
         response_code := '94';
-        detail := 'the same change is pending';
+        detail := 'same change pending';
         RETURN NEXT;
         RETURN;
     END;
@@ -2592,10 +2646,6 @@ CREATE SEQUENCE bank.account_numbers
 
 ALTER TABLE bank.account_numbers OWNER TO cashpoint_owner;
 
-SET default_tablespace = '';
-
-SET default_table_access_method = heap;
-
 --
 -- Name: accounts; Type: TABLE; Schema: bank; Owner: cashpoint_owner
 --
@@ -2747,39 +2797,6 @@ ALTER TABLE bank.cards ALTER COLUMN id ADD GENERATED ALWAYS AS IDENTITY (
     NO MAXVALUE
     CACHE 1
 );
-
---
--- Name: changes; Type: TABLE; Schema: bank; Owner: cashpoint_owner
---
-
-CREATE TABLE bank.changes (
-    id bigint NOT NULL,
-    operation text NOT NULL,
-    target text NOT NULL,
-    payload jsonb NOT NULL,
-    reason text NOT NULL,
-    maker_id bigint NOT NULL,
-    maker_name text NOT NULL,
-    maker_role text NOT NULL,
-    maker_ip text,
-    maker_device text,
-    state_before text NOT NULL,
-    state_after text NOT NULL,
-    state_digest bytea NOT NULL,
-    requested_at timestamp with time zone DEFAULT now() NOT NULL,
-    expires_at timestamp with time zone NOT NULL,
-    status text DEFAULT 'pending'::text NOT NULL,
-    checker_id bigint,
-    checker_name text,
-    decided_at timestamp with time zone,
-    decision_reason text,
-    result_code text,
-    CONSTRAINT changes_check CHECK (((checker_id IS NULL) OR (checker_id <> maker_id))),
-    CONSTRAINT changes_reason_check CHECK (((length(reason) >= 1) AND (length(reason) <= 200))),
-    CONSTRAINT changes_status_check CHECK ((status = ANY (ARRAY['pending'::text, 'approved'::text, 'applied'::text, 'rejected'::text, 'expired'::text, 'failed'::text])))
-);
-
-ALTER TABLE bank.changes OWNER TO cashpoint_owner;
 
 --
 -- Name: changes_id_seq; Type: SEQUENCE; Schema: bank; Owner: cashpoint_owner
@@ -3741,6 +3758,12 @@ GRANT ALL ON FUNCTION bank.change_role(p_role text, p_actor text, p_ip text, p_d
 --
 
 REVOKE ALL ON FUNCTION bank.change_state(p_operation text, p_target text, p_payload jsonb) FROM PUBLIC;
+
+--
+-- Name: FUNCTION checker_refusal(p_change bank.changes, p_user_id bigint, p_actor text, p_role text); Type: ACL; Schema: bank; Owner: cashpoint_owner
+--
+
+REVOKE ALL ON FUNCTION bank.checker_refusal(p_change bank.changes, p_user_id bigint, p_actor text, p_role text) FROM PUBLIC;
 
 --
 -- Name: FUNCTION configure(p_actor text, p_currency text, p_max_pin_tries integer, p_max_password_tries integer); Type: ACL; Schema: bank; Owner: cashpoint_owner

@@ -287,23 +287,11 @@ public class TerminalProtocol {
     /// session PIN key with the 0600's fields 11 and 7, which the 0610 echoes. Nil when the answer has
     /// no such element; an error when it does not decipher (the terminal must not use it).
     public func reveal(_ tag: AdminTag, in answer: ATM87Message) throws -> String? {
-        guard let hex = answer[48].flatMap({ try? ATM87TLV(parsing: $0) })?[tag] else { return nil }
         guard let keys = self.keys else { throw LinkError("not signed on") }
-        guard let purpose = tag.blockPurpose else { throw LinkError("\(tag.rawValue) is not a code block") }
-        guard let stan = answer[11], let time = answer[7] else {
-            throw LinkError("the answer lacks the STAN or time its code block is bound to")
-        }
         do {
-            return try MessageBlock.decipher(
-                hex,
-                purpose: purpose,
-                key: keys.pin,
-                terminal: self.terminal,
-                stan: stan,
-                transmitted: time
-            )
+            return try MessageBlock.reveal(tag, in: answer, key: keys.pin, terminal: self.terminal)
         } catch {
-            throw LinkError("the switch's \(tag.rawValue) block does not decipher: \(error.reason)")
+            throw LinkError("the switch's \(tag.rawValue) block: \(error.description)")
         }
     }
 
@@ -316,21 +304,6 @@ public class TerminalProtocol {
         guard operation != .logout else { return }
         if operation == .login ? answer[39] == "00" : request[62] == nil || request[62] == self.staffToken {
             self.staffToken = token
-        }
-    }
-}
-
-extension AdminTag {
-    /// The purpose of a code block this tag carries (docs/protocol.md, "Code blocks"); nil for a tag
-    /// whose value travels in clear.
-    public var blockPurpose: MessageBlock.Purpose? {
-        switch self {
-        case .password: .password
-        case .oneTimeCode: .code
-        case .enrolmentCode: .enrolment
-        case .secret: .secret
-        case .recoveryCodes: .recovery
-        default: nil
         }
     }
 }

@@ -1,6 +1,7 @@
 -- A second member of staff (the checker) approves a held change, which is applied in the same
--- transaction. Refused 58 to the maker, to a checker whose own user (or whose own account) the change
--- is about, and to a role the four-eyes table does not name; 12 with the reason for a change that is
+-- transaction. Refused 58 (bank.checker_refusal, the rule approval and rejection share) to the maker,
+-- to a checker whose own user or own account the change is about, and to a role the four-eyes table
+-- does not name; 12 with the reason for a change that is
 -- not pending or whose target changed since it was asked for (the change then 'failed'). Applying runs
 -- the operation's own function, which finds the change 'approved' (bank.require_approved_change); a
 -- desk withdrawal or deposit is posted under the maker's idempotency key. The operation's own refusal
@@ -14,7 +15,6 @@ CREATE OR REPLACE FUNCTION bank.approve_change(
 LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, bank AS $$
 DECLARE
     v_change bank.changes%ROWTYPE;
-    v_roles text[];
     v_now_state record;
     v_done boolean;
     v_code text := '00';
@@ -33,17 +33,7 @@ BEGIN
     END IF;
     operation := v_change.operation;
     v_account_no := split_part(v_change.target, '|', 1);
-    SELECT h.checker_roles INTO v_roles FROM bank.high_risk_operations h WHERE h.operation = v_change.operation;
-    PERFORM set_config('cashpoint.role', 'system', true);
-    detail := CASE
-        WHEN v_change.maker_id = p_user_id THEN 'maker cannot check it'
-        WHEN v_change.operation IN ('user.unlock', 'user.role', 'factor.reset') AND v_change.target = p_actor
-            THEN 'change of own user'
-        WHEN v_change.operation IN ('account.unlock', 'account.limits', 'desk.withdrawal', 'desk.deposit')
-            AND EXISTS (SELECT 1 FROM bank.accounts a WHERE a.account_no = v_account_no AND a.user_id = p_user_id)
-            THEN 'change of own account'
-        WHEN NOT p_role = ANY (v_roles) THEN 'checker role: ' || array_to_string(v_roles, '/')
-    END;
+    detail := bank.checker_refusal(v_change, p_user_id, p_actor, p_role);
     PERFORM bank.set_context(p_role, NULL);
     IF detail IS NOT NULL THEN
         PERFORM bank.audit(p_actor, 'change.refused', '58',

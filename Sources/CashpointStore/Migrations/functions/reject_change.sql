@@ -8,7 +8,6 @@ CREATE OR REPLACE FUNCTION bank.reject_change(
 LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, bank AS $$
 DECLARE
     v_change bank.changes%ROWTYPE;
-    v_roles text[];
 BEGIN
     PERFORM bank.set_context(p_role, NULL);
     PERFORM bank.require_role(ARRAY['teller', 'admin']);
@@ -19,13 +18,7 @@ BEGIN
             CASE WHEN v_change.id IS NULL THEN 'no such change' ELSE 'the change is ' || v_change.status END;
         RETURN;
     END IF;
-    SELECT h.checker_roles INTO v_roles FROM bank.high_risk_operations h WHERE h.operation = v_change.operation;
-    detail := CASE
-        WHEN v_change.maker_id = p_user_id THEN 'maker cannot check it'
-        WHEN v_change.operation IN ('user.unlock', 'user.role', 'factor.reset') AND v_change.target = p_actor
-            THEN 'change of own user'
-        WHEN NOT p_role = ANY (v_roles) THEN 'checker role: ' || array_to_string(v_roles, '/')
-    END;
+    detail := bank.checker_refusal(v_change, p_user_id, p_actor, p_role);
     IF detail IS NOT NULL THEN
         PERFORM bank.audit(p_actor, 'change.refused', '58',
             jsonb_build_object('change', p_id, 'operation', v_change.operation, 'maker', v_change.maker_name,
