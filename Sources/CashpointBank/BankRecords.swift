@@ -597,7 +597,6 @@ public protocol BankRecords: Sendable {
 
     // Staff and administration
     func staff(userName: String) async throws -> StaffRecord?
-    func recordLogin(userID: Int64, ok: Bool, actor: ActorContext) async throws -> (ResponseCode, Bool)
     // Second factor (bank.staff_factor, bank.record_staff_login, ...).
     func staffFactor(userID: Int64) async throws -> StaffFactorRecord?
     func recoveryCodes(userID: Int64) async throws -> [(id: Int64, hash: String)]

@@ -344,21 +344,6 @@ public struct BankStore: BankRecords {
         }
     }
 
-    public func recordLogin(userID: Int64, ok: Bool, actor: ActorContext) async throws -> (ResponseCode, Bool) {
-        try await self.retrying {
-            let rows = try await self.client.query(
-                """
-                SELECT response_code, locked FROM bank.record_login(\(userID), \(ok), \(actor.name), \(actor.ip), \(actor.device))
-                """,
-                logger: self.logger
-            )
-            for try await (code, locked) in rows.decode((String, Bool).self) {
-                return (ResponseCode(rawValue: code), locked)
-            }
-            throw StoreError(kind: .unavailable, detail: "bank.record_login returned no row")
-        }
-    }
-
     // MARK: Administration
 
     public func createCustomer(actor: ActorContext, userName: String, fullName: String) async throws -> Int64 {

@@ -1543,52 +1543,6 @@ $$;
 ALTER FUNCTION bank.record_card_refusal(p_card_id bigint, p_code text, p_reason text, p_actor text, p_ip text, p_device text) OWNER TO cashpoint_owner;
 
 --
--- Name: record_login(bigint, boolean, text, text, text); Type: FUNCTION; Schema: bank; Owner: cashpoint_owner
---
-
-CREATE FUNCTION bank.record_login(p_user_id bigint, p_ok boolean, p_actor text, p_ip text, p_device text) RETURNS TABLE(response_code text, failed_attempts integer, locked boolean)
-    LANGUAGE plpgsql SECURITY DEFINER
-    SET search_path TO 'pg_catalog', 'bank'
-    AS $$
-DECLARE
-    v_user record;
-    v_max int;
-    v_code text;
-BEGIN
-    PERFORM bank.set_context('system', NULL);
-    SELECT s.max_password_tries INTO v_max FROM bank.settings s;
-    SELECT u.id, u.failed_attempts, u.locked INTO v_user FROM bank.users u WHERE u.id = p_user_id FOR UPDATE;
-    IF v_user.id IS NULL THEN
-        RAISE EXCEPTION 'no user %', p_user_id USING ERRCODE = 'no_data_found';
-    END IF;
-    IF v_user.locked THEN
-        v_code := '62';
-    ELSIF p_ok THEN
-        v_code := '00';
-        IF v_user.failed_attempts > 0 THEN
-            UPDATE bank.users u SET failed_attempts = 0 WHERE u.id = p_user_id;
-            v_user.failed_attempts := 0;
-        END IF;
-    ELSE
-        v_user.failed_attempts := v_user.failed_attempts + 1;
-        v_user.locked := v_user.failed_attempts >= v_max;
-        v_code := CASE WHEN v_user.locked THEN '62' ELSE '55' END;
-        UPDATE bank.users u SET failed_attempts = v_user.failed_attempts, locked = v_user.locked
-        WHERE u.id = p_user_id;
-    END IF;
-    PERFORM bank.audit(p_actor, CASE WHEN p_ok THEN 'login.right' ELSE 'login.wrong' END, v_code,
-        jsonb_build_object('user', p_user_id, 'failed', v_user.failed_attempts), p_ip, p_device);
-    IF NOT p_ok AND v_user.locked AND v_user.failed_attempts = v_max THEN
-        PERFORM bank.audit(p_actor, 'user.locked', '62',
-            jsonb_build_object('user', p_user_id, 'reason', 'password tries exceeded'), p_ip, p_device);
-    END IF;
-    RETURN QUERY SELECT v_code, v_user.failed_attempts, v_user.locked;
-END
-$$;
-
-ALTER FUNCTION bank.record_login(p_user_id bigint, p_ok boolean, p_actor text, p_ip text, p_device text) OWNER TO cashpoint_owner;
-
---
 -- Name: record_pin_attempt(bigint, boolean, text, text, text); Type: FUNCTION; Schema: bank; Owner: cashpoint_owner
 --
 
@@ -3923,13 +3877,6 @@ GRANT ALL ON FUNCTION bank.reconcile(p_actor text, p_ip text, p_device text, p_t
 
 REVOKE ALL ON FUNCTION bank.record_card_refusal(p_card_id bigint, p_code text, p_reason text, p_actor text, p_ip text, p_device text) FROM PUBLIC;
 GRANT ALL ON FUNCTION bank.record_card_refusal(p_card_id bigint, p_code text, p_reason text, p_actor text, p_ip text, p_device text) TO cashpoint_switch;
-
---
--- Name: FUNCTION record_login(p_user_id bigint, p_ok boolean, p_actor text, p_ip text, p_device text); Type: ACL; Schema: bank; Owner: cashpoint_owner
---
-
-REVOKE ALL ON FUNCTION bank.record_login(p_user_id bigint, p_ok boolean, p_actor text, p_ip text, p_device text) FROM PUBLIC;
-GRANT ALL ON FUNCTION bank.record_login(p_user_id bigint, p_ok boolean, p_actor text, p_ip text, p_device text) TO cashpoint_switch;
 
 --
 -- Name: FUNCTION record_pin_attempt(p_card_id bigint, p_ok boolean, p_actor text, p_ip text, p_device text); Type: ACL; Schema: bank; Owner: cashpoint_owner
