@@ -1,5 +1,5 @@
 import ATM87
-public import CashpointSecurity
+import CashpointSecurity
 import Foundation
 import NIOPosix
 

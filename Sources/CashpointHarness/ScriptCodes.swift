@@ -1,4 +1,4 @@
-public import CashpointSecurity
+import CashpointSecurity
 import Foundation
 import Synchronization
 

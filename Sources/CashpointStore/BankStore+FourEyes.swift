@@ -1,6 +1,6 @@
 public import CashpointBank
 public import CashpointSecurity
-public import Foundation
+import Foundation
 import NIOCore
 import PostgresNIO
 
