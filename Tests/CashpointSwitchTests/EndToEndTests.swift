@@ -290,7 +290,7 @@ struct EndToEndTests {
                 let users = try await branch.administrative("USERS")
                 #expect(users[39] == "00")
                 let userTLV = try ATM87TLV(parsing: try #require(users[48]))
-                #expect(userTLV["CT"] == "7")
+                #expect(userTLV["CT"] == "8")
                 #expect(userTLV.all("US").contains { $0.contains("|tina.teller|teller|N|") })
                 let page = try await branch.administrative("AUDIT", [("AX", "card.issue"), ("LM", "2")])
                 #expect(page[39] == "00")

@@ -12,6 +12,7 @@ public enum StaffCodes {
         "tina.teller": "GEZDGNBVGY3TQOJQGEZDGNBVGY3TQOJQ",
         "ada.admin": "JBSWY3DPEHPK3PXPJBSWY3DPEHPK3PXP",
         "tom.teller": "KRUGS4ZANFZSAYJAORSXG5BAONSWG4TF",
+        "ari.admin": "MFZGSLTBMRWWS3RAORSXG5BAONSWG4TF",
     ]
 
     static let used = Mutex<[String: Int64]>([:])
