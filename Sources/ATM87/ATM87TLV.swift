@@ -21,6 +21,8 @@ public struct ATM87TLV: Sendable, Hashable, CustomStringConvertible {
     public static let secretTags: Set<String> = [
         AdminTag.password.rawValue, AdminTag.pinBlock.rawValue, AdminTag.oneTimeCode.rawValue,
         AdminTag.enrolmentCode.rawValue, AdminTag.secret.rawValue, AdminTag.recoveryCodes.rawValue,
+        // Know your customer: the document number's block, and the personal data a log need not hold.
+        AdminTag.documentNumber.rawValue, AdminTag.birthDate.rawValue, AdminTag.address.rawValue,
     ]
 
     public init(_ elements: [Element] = []) {

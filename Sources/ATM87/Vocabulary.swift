@@ -434,6 +434,10 @@ public enum AdminOperation: String, Sendable, Hashable, CaseIterable {
     case approveChange = "APPROVE"
     /// A second member of staff refuses a held change, with a reason.
     case rejectChange = "REJECT"
+    /// A customer's KYC record (compliance, administrator).
+    case kyc = "KYC"
+    /// A compliance user verifies or rejects a customer (KYC); verifying a high-risk one is held.
+    case verify = "VERIFY"
 }
 
 /// The tags of field 48's elements in administrative messages.
@@ -495,8 +499,37 @@ public enum AdminTag: String, Sendable, Hashable, CaseIterable {
     case before = "BF"
     /// CHANGE: what approval makes it.
     case after = "AF"
-    /// CHANGE: the checker's reason.
+    /// CHANGE: the checker's reason. KYC: the last KYC decision's reason.
     case decisionReason = "DR"
+    /// CREATE, KYC: date of birth, YYYYMMDD.
+    case birthDate = "BD"
+    /// CREATE, KYC: nationality, ISO 3166-1 alpha-2.
+    case nationality = "NA"
+    /// CREATE, KYC: address (1-160 characters, no `|`).
+    case address = "AD"
+    /// CREATE, KYC: identity document type, `passport`, `id_card` or `driving_licence`.
+    case documentType = "IT"
+    /// CREATE, KYC: the document's issuing country, ISO 3166-1 alpha-2.
+    case documentCountry = "IC"
+    /// CREATE: the document's number, as a code block (purpose `document`); never answered.
+    case documentNumber = "IN"
+    /// CREATE, KYC: politically exposed person, `Y` or `N`.
+    case politicallyExposed = "PP"
+    /// KYC: the KYC status (`pending`, `verified`, `rejected`, `expired`); VERIFY: the decision
+    /// (`verified` or `rejected`).
+    case kycStatus = "KS"
+    /// KYC: the risk rating, `low`, `medium` or `high`.
+    case riskRating = "RR"
+    /// KYC: one reason for the rating (repeated).
+    case riskReason = "RN"
+    /// KYC: the document as shown, `TYPE CC ****1234`.
+    case maskedDocument = "DM"
+    /// KYC: the review date, YYYYMMDD (verified customers).
+    case reviewDue = "RD"
+    /// KYC: the sanctions screening result, `not_screened`, `clear` or `hit` (then its detail after `|`).
+    case screening = "SC"
+    /// KYC: who made the last KYC decision, and when (`user|YYYYMMDDhhmmss`).
+    case decidedBy = "VB"
 }
 
 extension ATM87TLV {

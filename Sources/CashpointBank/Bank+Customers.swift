@@ -64,10 +64,17 @@ public struct NewCustomer: Sendable, Hashable {
     public var expiry: ExpiryMonth?
     /// The BIN an allocated PAN starts with.
     public var cardBIN: String
+    /// Who the customer is (know your customer): the full name is their legal name.
+    public var identity: CustomerIdentity
+    /// The sanctions screening result, when the caller screened the customer before CREATE (a hit
+    /// rates them high and keeps them pending).
+    public var screening: ScreeningResult
 
     public init(
         userName: String,
         fullName: String,
+        identity: CustomerIdentity,
+        screening: ScreeningResult = .notScreened,
         accountNo: String? = nil,
         accountName: String? = nil,
         dailyLimit: Int64? = nil,
@@ -85,6 +92,8 @@ public struct NewCustomer: Sendable, Hashable {
         self.pan = pan
         self.expiry = expiry
         self.cardBIN = cardBIN
+        self.identity = identity
+        self.screening = screening
     }
 }
 
@@ -116,11 +125,13 @@ public enum NewCustomerRefusal: Sendable, Hashable {
     case invalidValue
     /// The database refused the role.
     case refusedByDatabase
+    /// The identity is incomplete or malformed (what, for field 44).
+    case invalidIdentity(String)
 
     /// The answer's response code.
     public var code: ResponseCode {
         switch self {
-        case .malformedKey: return .formatError
+        case .malformedKey, .invalidIdentity: return .formatError
         case .notPermitted(let code): return code
         case .panFailsLuhn: return .unknownCard
         case .noCardNumbersLeft: return .systemMalfunction
@@ -141,6 +152,7 @@ public enum NewCustomerRefusal: Sendable, Hashable {
         case .cardExists: return "card exists; nothing made"
         case .invalidValue: return "a value breaks a rule; nothing made"
         case .refusedByDatabase: return "refused by the database; nothing made"
+        case .invalidIdentity(let problem): return problem
         }
     }
 }
@@ -175,7 +187,14 @@ extension Bank {
             _ = try await self.refuse(code, operation: operation.name, actor: actor, details: [:])
             return .refused(.notPermitted(code))
         }
+        if let problem = request.identity.problem(today: self.today()) { return .refused(.invalidIdentity(problem)) }
         do {
+            let identity = try await self.storedIdentity(
+                request.identity,
+                legalName: request.fullName,
+                screening: request.screening,
+                largestDailyLimit: request.dailyLimit ?? Self.defaultDailyLimit
+            )
             let pan: String
             if let typed = request.pan {
                 pan = typed
@@ -200,7 +219,8 @@ extension Bank {
                 panDigest: self.present(pan: pan).digest,
                 maskedPAN: ATM87PrettyPrinter.maskPAN(pan),
                 pinHash: hash,
-                expiry: expiry
+                expiry: expiry,
+                identity: identity
             )
             return .created(
                 CreatedCustomer(

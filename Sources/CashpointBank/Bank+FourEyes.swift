@@ -103,6 +103,12 @@ extension Bank {
                     "transmitted": key.transmitted, "digest": Hex.lowercase(digest),
                 ]
             )
+        case .decideKYC(let customerID, .verified, let reason):
+            return try await self.kycChange(
+                customerID,
+                reason: reason,
+                actor: self.checkerContext(staff, device: key.terminal, ip: nil)
+            )
         default:
             return nil
         }

@@ -141,6 +141,11 @@ public enum StaffOperation: Sendable, Hashable {
     case setLimits(account: String, dailyLimit: Int64?, dailyCount: Int?)
     /// A one-time enrolment code for a member of staff's second factor (a reset when they have one).
     case enrolStaff(userName: String)
+    /// KYC: a customer's KYC record.
+    case viewKYC(customerID: Int64)
+    /// VERIFY: a compliance user's KYC decision, with a reason (needs a fresh second factor; verifying
+    /// a high-risk customer is held for a second compliance user).
+    case decideKYC(customerID: Int64, decision: KYCDecision, reason: String)
 
     var permission: BankOperation {
         switch self {
@@ -163,6 +168,8 @@ public enum StaffOperation: Sendable, Hashable {
         case .createStaff: return .createStaff
         case .setLimits: return .setLimits
         case .enrolStaff: return .enrolStaff
+        case .viewKYC: return .viewKYC
+        case .decideKYC: return .verifyCustomer
         }
     }
 
@@ -189,6 +196,8 @@ public enum StaffOperation: Sendable, Hashable {
         case .createStaff: return "staff.create"
         case .setLimits: return "account.limits"
         case .enrolStaff: return "factor.enrolment-code"
+        case .viewKYC: return "kyc.view"
+        case .decideKYC(_, let decision, _): return "kyc.\(decision.rawValue)"
         }
     }
 }
@@ -221,6 +230,8 @@ public struct BankAnswer: Sendable, Hashable {
     public var enrolmentCode: String?
     /// Held changes, for the desk.
     public var changes: [ChangeRecord] = []
+    /// A customer's KYC record (KYC).
+    public var kyc: KYCRecord?
 
     public init(
         code: ResponseCode,
@@ -734,6 +745,15 @@ public struct Bank: Sendable {
                 return BankAnswer(code: done ? .approved : .unknownFromAccount)
             case .enrolStaff(let userName):
                 return try await self.issueEnrolmentCode(for: userName, by: staff, actor: actor)
+            case .viewKYC(let customerID):
+                guard let record = try await self.records.customerKYC(actor: actor, customerID: customerID) else {
+                    return BankAnswer(code: .invalidTransaction, reason: "no KYC record")
+                }
+                var answer = BankAnswer(code: .approved)
+                answer.kyc = record
+                return answer
+            case .decideKYC(let customerID, let decision, let reason):
+                return try await self.decideKYC(customerID, decision, reason: reason, actor: actor, fourEyes: fourEyes)
             }
         } catch let error as StoreError where error.kind == .approvalRequired {
             // The database holds this operation for a second person (bank.high_risk_operations).

@@ -12,7 +12,7 @@ public import Foundation
 /// audit log. The actor label never holds a full PAN.
 public struct ActorContext: Sendable, Hashable {
     public enum DatabaseRole: String, Sendable, Hashable {
-        case customer, teller, admin, system
+        case customer, teller, admin, compliance, system
     }
 
     public var role: DatabaseRole
@@ -635,8 +635,22 @@ public protocol BankRecords: Sendable {
         panDigest: [UInt8],
         maskedPAN: String,
         pinHash: String,
-        expiry: String
+        expiry: String,
+        identity: StoredIdentity
     ) async throws -> CreatedCustomerRows
+    // Know your customer (bank.record_identity, bank.customer_kyc, bank.decide_kyc, ...).
+    /// Records a customer's identity: pending, or (the seeder, as `system`) verified with `reviewDue`.
+    func recordIdentity(actor: ActorContext, customerID: Int64, identity: StoredIdentity, reviewDue: String?)
+        async throws -> KYCStatus
+    func customerKYC(actor: ActorContext, customerID: Int64) async throws -> KYCRecord?
+    func decideKYC(actor: ActorContext, customerID: Int64, decision: KYCDecision, reason: String, reviewMonths: Int)
+        async throws -> (ResponseCode, String?)
+    /// nil: no identity recorded for the customer.
+    func recordScreening(actor: ActorContext, customerID: Int64, screening: ScreeningResult, rating: KYCRisk.Rating)
+        async throws -> KYCStatus?
+    func screeningSubjects(actor: ActorContext, customerID: Int64?, afterID: Int64?, limit: Int) async throws
+        -> [ScreeningSubject]
+    func countryRisks() async throws -> [CountryRisk]
     func allocateCardSerial(actor: ActorContext) async throws -> Int64
     func createStaff(
         actor: ActorContext,

@@ -3,6 +3,14 @@ public enum Role: String, Sendable, Hashable, CaseIterable, Codable {
     case customer
     case teller
     case admin
+    /// A compliance officer: staff (password and second factor, as tellers and administrators), who
+    /// sees customers' KYC records and decides them, and works the case desk; moves no money and
+    /// creates nobody.
+    case compliance
+
+    /// Tellers, administrators and compliance officers sign on at a branch desk with a password and a
+    /// second factor; customers use cards.
+    public var isStaff: Bool { self != .customer }
 }
 
 /// What can be asked of the bank.
@@ -32,6 +40,12 @@ public enum BankOperation: String, Sendable, Hashable, CaseIterable {
     /// Listing, approving and rejecting held changes (four eyes; who may check which change is the
     /// four-eyes table's, bank.high_risk_operations).
     case reviewChanges
+    /// A customer's KYC record (identity, status, risk rating and its reasons).
+    case viewKYC
+    /// Deciding a customer's KYC: verify or reject (high risk: four eyes, a second compliance user).
+    case verifyCustomer
+    /// The compliance case desk: alerts and cases.
+    case workCases
 
     /// Whether the operation acts on one customer's account (and so depends on whose it is).
     public var isAccountOperation: Bool {
@@ -56,11 +70,18 @@ public enum Ownership: Sendable, Hashable {
 /// the same roles again (the database layer), and row-level security ties a customer's transaction to
 /// that customer's accounts.
 ///
-/// | BankOperation | customer | teller | admin |
-/// |---|---|---|---|
-/// | balance, withdrawal, deposit, transfer, mini-statement, PIN change | own accounts | any customer account | any customer account |
-/// | create customer / account / card, lock and unlock account, card, user, daily limits, review held changes | no | yes | yes |
-/// | list users, read the audit log, change a role, create staff, enrol a second factor | no | no | yes |
+/// | BankOperation | customer | teller | admin | compliance |
+/// |---|---|---|---|---|
+/// | balance, withdrawal, deposit, transfer, mini-statement, PIN change | own accounts | any customer account | any customer account | no |
+/// | create customer / account / card, lock and unlock account, card, user, daily limits | no | yes | yes | no |
+/// | review held changes (which ones: the four-eyes table) | no | yes | yes | yes |
+/// | list users, read the audit log, change a role, create staff, enrol a second factor | no | no | yes | no |
+/// | view a customer's KYC record | no | no | yes | yes |
+/// | verify or reject a customer (KYC), work the case desk | no | no | no | yes |
+///
+/// An administrator may read a KYC record (oversight) but not decide one: who administers staff and
+/// roles does not also clear customers (segregation of duties); a teller who opens a customer does not
+/// verify them either. A compliance officer moves no money and opens nothing.
 ///
 /// Some of these are high-risk: held for a second person's approval whoever asks (four eyes). Which,
 /// above what amount, and who may check them is data in the database, `bank.high_risk_operations`
@@ -76,7 +97,10 @@ public enum Permissions {
         .createCustomer, .createAccount, .issueCard, .lockAccount, .unlockAccount, .lockCard, .unlockCard,
         .unlockUser, .setLimits, .reviewChanges,
     ]
-    static let adminOnlyOperations: Set<BankOperation> = [.listUsers, .readAudit, .changeRole, .createStaff, .enrolStaff]
+    static let adminOnlyOperations: Set<BankOperation> = [
+        .listUsers, .readAudit, .changeRole, .createStaff, .enrolStaff, .viewKYC,
+    ]
+    static let complianceOperations: Set<BankOperation> = [.reviewChanges, .viewKYC, .verifyCustomer, .workCases]
 
     public static func decide(role: Role, operation: BankOperation, ownership: Ownership) -> Decision {
         if operation.isAccountOperation {
@@ -85,6 +109,8 @@ public enum Permissions {
                 return .allow
             case (.customer, _):
                 return .deny(.notPermittedToCardholder)
+            case (.compliance, _):
+                return .deny(.notPermittedToTerminal)
             }
         }
         switch role {
@@ -95,6 +121,8 @@ public enum Permissions {
         case .admin:
             return tellerOperations.contains(operation) || adminOnlyOperations.contains(operation)
                 ? .allow : .deny(.notPermittedToTerminal)
+        case .compliance:
+            return complianceOperations.contains(operation) ? .allow : .deny(.notPermittedToTerminal)
         }
     }
 }

@@ -13,6 +13,9 @@ public struct ResponseCode: RawRepresentable, Hashable, Sendable, CustomStringCo
     /// The request needs a one-time code (sign-on, enrolment, step-up), or an enrolment code: field
     /// 48's `NF` says which.
     public static let additionalAuthenticationRequired = ResponseCode(rawValue: "1A")
+    /// The customer is not verified (know your customer: pending, rejected or expired): they may hold
+    /// an account and a card, but move money only as bank.settings.unverified_may allows (deposits).
+    public static let customerNotVerified = ResponseCode(rawValue: "1K")
     public static let invalidTransaction = ResponseCode(rawValue: "12")
     public static let invalidAmount = ResponseCode(rawValue: "13")
     public static let unknownCard = ResponseCode(rawValue: "14")

@@ -55,6 +55,8 @@ public struct Script: Codable, Sendable {
         public var enrolmentCode: String?
         /// An `admin` step's reason for a held change, sent as `RS`.
         public var reason: String?
+        /// An `admin` step's identity document number (CREATE), sent as the `IN` code block.
+        public var document: String?
         // Any message by fields: `mti`, `fields` (by number or by name), `omit`, `mac`.
         public var mti: String?
         public var fields: [String: ScalarText]?
@@ -85,7 +87,7 @@ public struct Script: Codable, Sendable {
 
         enum CodingKeys: String, CodingKey {
             case name, action, kind, pan, pin, newPIN, amount, from, to, original, dispensed, user, password, op, tlv
-            case token, code, totp, enrolmentCode, reason
+            case token, code, totp, enrolmentCode, reason, document
             case mti, fields, omit, mac, hex, duration, within, timeout, set, capture, expect, include
         }
 
@@ -120,6 +122,7 @@ public struct Script: Codable, Sendable {
             self.totp = try container.decodeIfPresent(ScalarText.self, forKey: .totp)?.text
             self.enrolmentCode = try container.decodeIfPresent(ScalarText.self, forKey: .enrolmentCode)?.text
             self.reason = try container.decodeIfPresent(ScalarText.self, forKey: .reason)?.text
+            self.document = try container.decodeIfPresent(ScalarText.self, forKey: .document)?.text
             if self.code != nil && self.totp != nil {
                 throw DecodingError.dataCorruptedError(
                     forKey: .totp,

@@ -337,7 +337,10 @@ struct Play {
                 elements,
                 fields: fields,
                 token: token,
-                secrets: self.stepCode.map { [(AdminTag.oneTimeCode, $0)] } ?? [],
+                secrets: (self.stepCode.map { [(AdminTag.oneTimeCode, $0)] } ?? [])
+                    + [(AdminTag.documentNumber, try step.document.map { try self.resolve($0) })].compactMap { tag, text in
+                        text.map { (tag, $0) }
+                    },
                 stamp
             )
         case "send":

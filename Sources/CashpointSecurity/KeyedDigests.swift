@@ -87,6 +87,19 @@ public struct CredentialHasher: Sendable {
         self.pepper.digest(["cashpoint.pan.v1", pan])
     }
 
+    /// An identity document's number as the bank keeps it (`bank.customer_identities`): HMAC-SHA-256
+    /// under the pepper, as a PAN, of the issuing country, the type and the number in canonical form
+    /// (upper case, letters and digits only), so the same document is found again and the number
+    /// cannot be read back.
+    public func documentDigest(type: String, country: String, number: String) -> [UInt8] {
+        self.pepper.digest(["cashpoint.document.v1", country, type, Self.canonicalDocumentNumber(number)])
+    }
+
+    /// A document number in canonical form: upper case letters and digits, spaces and dashes dropped.
+    public static func canonicalDocumentNumber(_ number: String) -> String {
+        String(number.uppercased().unicodeScalars.filter { ("A"..."Z").contains($0) || ("0"..."9").contains($0) }.map(Character.init))
+    }
+
     /// A one-time enrolment code's digest (`bank.enrolment_codes`): the code is short-lived and used
     /// once, so a keyed digest suffices where a recovery code, which lives on, gets bcrypt.
     public func enrolmentCodeDigest(_ code: String) -> [UInt8] {

@@ -184,6 +184,8 @@ public enum MessageBlock {
         case secret
         /// RC: recovery codes, separated by spaces.
         case recovery
+        /// IN: an identity document's number (CREATE).
+        case document
     }
 
     public struct Error: Swift.Error, Hashable, Sendable, CustomStringConvertible {
@@ -279,6 +281,7 @@ extension AdminTag {
         case .enrolmentCode: .enrolment
         case .secret: .secret
         case .recoveryCodes: .recovery
+        case .documentNumber: .document
         default: nil
         }
     }

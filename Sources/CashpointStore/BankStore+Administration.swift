@@ -29,7 +29,8 @@ extension BankStore {
         panDigest: [UInt8],
         maskedPAN: String,
         pinHash: String,
-        expiry: String
+        expiry: String,
+        identity: StoredIdentity
     ) async throws -> CreatedCustomerRows {
         try await self.retrying {
             let rows = try await self.client.query(
@@ -37,7 +38,12 @@ extension BankStore {
                 SELECT customer_id, account_id, account_no, card_id FROM bank.create_customer_with_account_and_card(
                     \(actor.role.rawValue), \(actor.name), \(actor.ip), \(actor.device), \(userName), \(fullName),
                     \(accountNo), \(accountName), \(dailyLimit), \(dailyCount)::int,
-                    \(ByteBuffer(bytes: panDigest)), \(maskedPAN), \(pinHash), \(expiry)::date)
+                    \(ByteBuffer(bytes: panDigest)), \(maskedPAN), \(pinHash), \(expiry)::date,
+                    \(identity.dateOfBirth)::date, \(identity.nationality), \(identity.address),
+                    \(identity.documentType.rawValue), \(identity.documentCountry),
+                    \(ByteBuffer(bytes: identity.documentDigest)), \(identity.documentLast4), \(identity.politicallyExposed),
+                    \(identity.screening.stored), \(identity.screening.detail), \(identity.rating.rating.rawValue),
+                    \(identity.rating.reasons)::text[])
                 """,
                 logger: self.logger
             )

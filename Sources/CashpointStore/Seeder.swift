@@ -63,17 +63,61 @@ public struct BankFixture: Sendable, Codable, Hashable {
         }
     }
 
+    /// A customer's identity (know your customer; invented for the demo bank). The full name is the
+    /// legal name. `kyc`: `verified` (with a review date by the rating) or `pending`.
+    public struct Identity: Sendable, Codable, Hashable {
+        /// YYYY-MM-DD.
+        public var dateOfBirth: String
+        public var nationality: String
+        public var address: String
+        public var documentType: String
+        public var documentCountry: String
+        /// Test data: the seeder keeps only its keyed digest and last 4.
+        public var documentNumber: String
+        public var politicallyExposed: Bool
+        public var kyc: String
+
+        public init(
+            dateOfBirth: String, nationality: String, address: String, documentType: String, documentCountry: String,
+            documentNumber: String, politicallyExposed: Bool, kyc: String
+        ) {
+            self.dateOfBirth = dateOfBirth
+            self.nationality = nationality
+            self.address = address
+            self.documentType = documentType
+            self.documentCountry = documentCountry
+            self.documentNumber = documentNumber
+            self.politicallyExposed = politicallyExposed
+            self.kyc = kyc
+        }
+
+        /// The identity as CREATE takes it; nil when a value is malformed.
+        var customerIdentity: CustomerIdentity? {
+            guard let born = CustomerIdentity.date(yyyymmdd: self.dateOfBirth.replacingOccurrences(of: "-", with: "")),
+                let type = DocumentType(rawValue: self.documentType)
+            else { return nil }
+            return CustomerIdentity(
+                dateOfBirth: born, nationality: self.nationality, address: self.address, documentType: type,
+                documentCountry: self.documentCountry, documentNumber: self.documentNumber,
+                politicallyExposed: self.politicallyExposed
+            )
+        }
+    }
+
     public struct Customer: Sendable, Codable, Hashable {
         public var userName: String
         public var fullName: String
         public var accounts: [Account]
         public var cards: [Card]
+        /// Nil: a customer with no identity recorded (served while bank.settings.serve_unrecorded).
+        public var identity: Identity?
 
-        public init(userName: String, fullName: String, accounts: [Account], cards: [Card]) {
+        public init(userName: String, fullName: String, accounts: [Account], cards: [Card], identity: Identity? = nil) {
             self.userName = userName
             self.fullName = fullName
             self.accounts = accounts
             self.cards = cards
+            self.identity = identity
         }
     }
 
@@ -276,6 +320,15 @@ public enum Seeder {
                     problems.append("\(name): dailyCount \(count) is negative")
                 }
             }
+            if let identity = customer.identity {
+                let today = DateComponents(year: 9999, month: 12, day: 31)
+                if let problem = identity.customerIdentity.map({ $0.problem(today: today) }) ?? "a malformed date of birth or document type" {
+                    problems.append("\(entry), identity: \(problem)")
+                }
+                if !["verified", "pending"].contains(identity.kyc) {
+                    problems.append("\(entry), identity: kyc \"\(identity.kyc)\" is verified or pending")
+                }
+            }
             let own = Set(customer.accounts.map(\.accountNo))
             for card in customer.cards {
                 let name = "\(entry), card \(ATM87PrettyPrinter.maskPAN(card.pan))"
@@ -460,6 +513,18 @@ public enum Seeder {
                         )
                     }
                 }
+                if let identity = customer.identity, let given = identity.customerIdentity {
+                    self.entry = "customer \(customer.userName), identity"
+                    try await self.recordIdentity(
+                        identity,
+                        given,
+                        of: customer,
+                        userID: userID,
+                        hasher: hasher,
+                        actor: actor,
+                        on: connection
+                    )
+                }
                 for (card, hash) in zip(customer.cards, hashes) {
                     self.entry = "customer \(customer.userName), card \(ATM87PrettyPrinter.maskPAN(card.pan))"
                     let _: Int64 = try await self.value(
@@ -473,6 +538,48 @@ public enum Seeder {
                 }
             }
         }
+    }
+}
+
+extension Seeder.Loading {
+    /// A fixture customer's identity, rated by the risk rules with the bank's country list, recorded
+    /// verified (review date by the rating) or pending.
+    func recordIdentity(
+        _ identity: BankFixture.Identity,
+        _ given: CustomerIdentity,
+        of customer: BankFixture.Customer,
+        userID: Int64,
+        hasher: CredentialHasher,
+        actor: ActorContext,
+        on connection: PostgresConnection
+    ) async throws {
+        var countries: [CountryRisk] = []
+        let rows = try await connection.query("SELECT country, risk, source FROM bank.country_risks()", logger: self.logger)
+        for try await (country, risk, source) in rows.decode((String, String, String).self) {
+            if let rating = RiskRating(rawValue: risk) { countries.append(CountryRisk(country: country, risk: rating, source: source)) }
+        }
+        let rating = KYCRisk.rate(
+            KYCRisk.Facts(
+                nationality: given.nationality,
+                documentCountry: given.documentCountry,
+                politicallyExposed: given.politicallyExposed,
+                screening: .notScreened,
+                largestDailyLimit: customer.accounts.compactMap(\.dailyLimit).max()
+            ),
+            countries: countries
+        )
+        let months = identity.kyc == "verified" ? KYCRisk.reviewMonths(rating.rating) : nil
+        let _: String = try await self.value(
+            """
+            SELECT bank.record_identity(\(actor.role.rawValue), \(actor.name), NULL, NULL, \(userID), \(customer.fullName),
+                \(given.birthDate)::date, \(given.nationality), \(given.address), \(given.documentType.rawValue),
+                \(given.documentCountry),
+                \(ByteBuffer(bytes: hasher.documentDigest(type: given.documentType.rawValue, country: given.documentCountry, number: given.documentNumber))),
+                \(given.documentLast4), \(given.politicallyExposed), 'not_screened', NULL, \(rating.rating.rawValue),
+                \(rating.reasons)::text[], (current_date + make_interval(months => \(months)::int))::date)
+            """,
+            on: connection
+        )
     }
 }
 

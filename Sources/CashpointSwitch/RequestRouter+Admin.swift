@@ -228,6 +228,16 @@ extension RequestRouter {
                 ip: exchange.peer.ip,
                 factorIsFresh: factorIsFresh
             )
+        case .kyc:
+            answer = try await perform(.viewKYC(customerID: try customer()))
+            if let record = answer.kyc { Self.append(record, to: &out) }
+        case .verify:
+            guard let decision = tlv[.kycStatus].flatMap(KYCDecision.init(rawValue:)) else {
+                throw Refusal(.formatError, "field 48 \(AdminTag.kycStatus.rawValue): verified or rejected")
+            }
+            answer = try await perform(
+                .decideKYC(customerID: try customer(), decision: decision, reason: tlv[.reason] ?? "")
+            )
         case .balance:
             answer = try await perform(.balance(account: try account()))
             if let balance = answer.balance { out.append(.balance, Self.signedAmount(balance)) }
@@ -452,10 +462,12 @@ extension RequestRouter {
                     + "\(AdminTag.customerName.rawValue)"
             )
         }
+        let identity = try self.identity(tlv, exchange)
         let result = try await self.bank.createCustomer(
             NewCustomer(
                 userName: userName,
                 fullName: fullName,
+                identity: identity,
                 accountNo: request.trimmed(102).flatMap { $0.isEmpty ? nil : $0 },
                 accountName: tlv[.accountName],
                 dailyLimit: tlv[.dailyAmountLimit].flatMap { Int64($0) },
@@ -500,6 +512,72 @@ extension RequestRouter {
             metadata: [LogKey.customerId: "\(created.customerID)"]
         )
         return response
+    }
+
+    /// CREATE's identity (know your customer): BD, NA, AD, IT, IC, IN (the document number, a code block
+    /// of purpose `document`) and PP; 30 naming the first missing or malformed tag.
+    func identity(_ tlv: ATM87TLV, _ exchange: Exchange) throws -> CustomerIdentity {
+        func required(_ tag: AdminTag, _ what: String) throws -> String {
+            guard let value = tlv[tag], !value.isEmpty else {
+                throw Refusal(.formatError, "field 48 \(tag.rawValue): \(what)")
+            }
+            return value
+        }
+        guard let born = CustomerIdentity.date(yyyymmdd: try required(.birthDate, "date of birth YYYYMMDD")) else {
+            throw Refusal(.formatError, "field 48 \(AdminTag.birthDate.rawValue): date of birth YYYYMMDD")
+        }
+        guard let type = DocumentType(rawValue: try required(.documentType, "passport, id_card or driving_licence"))
+        else {
+            throw Refusal(.formatError, "field 48 \(AdminTag.documentType.rawValue): passport, id_card or driving_licence")
+        }
+        let exposed = tlv[.politicallyExposed] ?? "N"
+        guard exposed == "Y" || exposed == "N" else {
+            throw Refusal(.formatError, "field 48 \(AdminTag.politicallyExposed.rawValue): Y or N")
+        }
+        let number = try self.decipher(
+            try required(.documentNumber, "the document number block"),
+            .document,
+            exchange,
+            audit: "customer.refused"
+        )
+        return CustomerIdentity(
+            dateOfBirth: born,
+            nationality: try required(.nationality, "nationality, ISO 3166 alpha-2"),
+            address: try required(.address, "address"),
+            documentType: type,
+            documentCountry: try required(.documentCountry, "issuing country, ISO 3166 alpha-2"),
+            documentNumber: number,
+            politicallyExposed: exposed == "Y"
+        )
+    }
+
+    /// KYC's answer: the record's elements (no document number: only `DM`, type, country and last 4).
+    static func append(_ record: KYCRecord, to out: inout ATM87TLV) {
+        out.append(.customerID, String(record.customerID))
+        out.append(.userName, record.userName)
+        out.append(.customerName, Self.clean(record.legalName))
+        out.append(.birthDate, record.dateOfBirth.replacingOccurrences(of: "-", with: ""))
+        out.append(.nationality, record.nationality)
+        out.append(.address, Self.clean(record.address))
+        out.append(.maskedDocument, record.maskedDocument)
+        out.append(.politicallyExposed, record.politicallyExposed ? "Y" : "N")
+        out.append(.kycStatus, record.status.rawValue)
+        out.append(.riskRating, record.rating.rawValue)
+        out.append(
+            .screening,
+            record.screening.stored + (record.screening.detail.map { "|" + Self.clean(String($0.prefix(80))) } ?? "")
+        )
+        if let due = record.reviewDue { out.append(.reviewDue, due.replacingOccurrences(of: "-", with: "")) }
+        if let by = record.decidedBy {
+            out.append(.decidedBy, Self.clean(by) + (record.decidedAt.map { "|" + Self.timestampText($0) } ?? ""))
+        }
+        if let why = record.decisionReason { out.append(.decisionReason, Self.clean(String(why.prefix(80)))) }
+        // The reasons last, as many as field 48 (999 characters) holds.
+        for reason in record.reasons {
+            let entry = Self.clean(reason)
+            guard out.encoded.utf8.count + ATM87TLV.cost(of: entry) <= 999 else { break }
+            out.append(.riskReason, entry)
+        }
     }
 
     // MARK: Formats

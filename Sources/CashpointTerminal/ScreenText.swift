@@ -14,6 +14,7 @@ public protocol KeypadIO: AnyObject {
 public enum ScreenText {
     public static func refusal(_ code: String?) -> String {
         switch code {
+        case "1K": return "We need to verify your identity first. Please visit a branch with your ID."
         case "12": return "This transaction is not possible."
         case "13": return "That amount is not possible."
         case "14": return "This card is not recognised."

@@ -122,11 +122,11 @@ extension TellerDesk {
         guard let userTyped = await self.io.ask("User name of the new member of staff:"),
             let user = Self.entered(userTyped),
             let nameTyped = await self.io.ask("Full name:"), let name = Self.entered(nameTyped),
-            let roleTyped = await self.io.ask("Role (teller or admin):")
+            let roleTyped = await self.io.ask("Role (teller, admin or compliance):")
         else { return }
         let role = roleTyped.trimmingCharacters(in: .whitespaces).lowercased()
-        guard ["teller", "admin"].contains(role) else {
-            self.io.show("The role is teller or admin.")
+        guard ["teller", "admin", "compliance"].contains(role) else {
+            self.io.show("The role is teller, admin or compliance.")
             return
         }
         guard let password = await self.io.askSecret("First password:"),
@@ -151,11 +151,11 @@ extension TellerDesk {
     /// ROLE (an administrator's): a user's role; always held.
     func changeRole() async throws {
         guard let userTyped = await self.io.ask("User name:"), let user = Self.entered(userTyped),
-            let roleTyped = await self.io.ask("New role (customer, teller or admin):")
+            let roleTyped = await self.io.ask("New role (customer, teller, admin or compliance):")
         else { return }
         let role = roleTyped.trimmingCharacters(in: .whitespaces).lowercased()
-        guard ["customer", "teller", "admin"].contains(role) else {
-            self.io.show("The role is customer, teller or admin.")
+        guard ["customer", "teller", "admin", "compliance"].contains(role) else {
+            self.io.show("The role is customer, teller, admin or compliance.")
             return
         }
         guard let reason = await self.askReason() else { return }
@@ -285,6 +285,9 @@ enum DeskText {
             return Self.sentence("Not done: \(reason ?? "")")
         case "63":
             return "Security check failed (your session or code was refused). Sign on again if it persists."
+        case "1K":
+            return "The customer is not verified yet (know your customer): no money out until a compliance "
+                + "officer verifies them; deposits are taken."
         default:
             var text = ScreenText.refusal(answer[39])
             if let reason { text += " (\(reason))" }

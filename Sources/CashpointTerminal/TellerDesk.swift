@@ -24,7 +24,7 @@ public final class TellerDesk {
         1 Balance  2 Deposit  3 Withdraw  4 New customer  5 Lock account  6 Unlock account
         7 Lock card  8 Unlock card  9 Unlock user  10 Users  11 Audit log
         12 Pending approvals  13 My requests  14 Daily limits  15 Enrol staff  16 New staff
-        17 Change role  0 Sign off:
+        17 Change role  18 KYC record  19 Verify customer  0 Sign off:
         """
 
     static let codePrompt = "One-time code:"
@@ -104,8 +104,10 @@ public final class TellerDesk {
             case "15": try await self.enrolStaff()
             case "16": try await self.newStaff()
             case "17": try await self.changeRole()
+            case "18": try await self.kycRecord()
+            case "19": try await self.verifyCustomer()
             default:
-                self.io.show("Please choose 0 to 17.")
+                self.io.show("Please choose 0 to 19.")
             }
         }
         _ = try? await self.session.administrative(.logout)
@@ -131,9 +133,15 @@ public final class TellerDesk {
             }
             fields[2] = pan
         }
+        guard let identity = await self.askIdentity() else { return }
         guard
             let answer = try await self.perform(
-                DeskRequest(.createCustomer, [(.userName, user), (.customerName, name)], fields: fields)
+                DeskRequest(
+                    .createCustomer,
+                    [(.userName, user), (.customerName, name)] + identity.elements,
+                    fields: fields,
+                    secrets: [(.documentNumber, identity.documentNumber)]
+                )
             )
         else { return }
         guard answer[39] == "00" else {
@@ -148,6 +156,7 @@ public final class TellerDesk {
         let madePAN = answer[2] ?? pan
         self.io.show(
             "Customer \(tlv[.customerID] ?? "?") created with account \(madeAccount) and card \(ATM87PrettyPrinter.maskPAN(madePAN))."
+                + " KYC pending: deposits only until a compliance officer verifies them."
         )
         if let block = tlv[.pinBlock].flatMap(Hex.decode), let keys = self.session.keys,
             let pin = try? PINBlock.decipher(block, pan: madePAN, key: keys.pin)

@@ -371,7 +371,7 @@ struct VocabularyTests {
         #expect(try ATM87TLV(parsing: "").operation == nil)
     }
 
-    @Test("tags are two capital letters or digits; the secret ones are the password, the PIN block and the code blocks")
+    @Test("tags are two capital letters or digits; the secret ones are the password, the PIN block, the code blocks and the identity's personal data")
     func adminTags() {
         for tag in AdminTag.allCases {
             #expect(tag.rawValue.utf8.count == 2 && tag.rawValue.utf8.allSatisfy { (0x41...0x5A).contains($0) })
@@ -379,7 +379,12 @@ struct VocabularyTests {
         #expect(!AdminTag.allCases.map(\.rawValue).contains(CardAccounts.tag))
         #expect(
             ATM87TLV.secretTags
-                == Set([AdminTag.password, .pinBlock, .oneTimeCode, .enrolmentCode, .secret, .recoveryCodes].map(\.rawValue))
+                == Set(
+                    [
+                        AdminTag.password, .pinBlock, .oneTimeCode, .enrolmentCode, .secret, .recoveryCodes, .documentNumber,
+                        .birthDate, .address,
+                    ].map(\.rawValue)
+                )
         )
     }
 

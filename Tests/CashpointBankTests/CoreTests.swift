@@ -9,17 +9,19 @@ struct PermissionTests {
     static let accountOperations: [BankOperation] = [
         .balance, .withdrawal, .deposit, .transfer, .miniStatement, .pinChange,
     ]
-    static let tellerOperations: [BankOperation] = [
-        .createCustomer, .createAccount, .issueCard, .lockAccount, .unlockAccount, .lockCard, .unlockCard, .unlockUser,
-        .setLimits, .reviewChanges,
+    /// Every staff operation and the staff roles that may do it (docs/security.md's role table).
+    static let staffOperations: [BankOperation: Set<Role>] = [
+        .createCustomer: [.teller, .admin], .createAccount: [.teller, .admin], .issueCard: [.teller, .admin],
+        .lockAccount: [.teller, .admin], .unlockAccount: [.teller, .admin], .lockCard: [.teller, .admin],
+        .unlockCard: [.teller, .admin], .unlockUser: [.teller, .admin], .setLimits: [.teller, .admin],
+        .reviewChanges: [.teller, .admin, .compliance],
+        .listUsers: [.admin], .readAudit: [.admin], .changeRole: [.admin], .createStaff: [.admin], .enrolStaff: [.admin],
+        .viewKYC: [.admin, .compliance], .verifyCustomer: [.compliance], .workCases: [.compliance],
     ]
-    static let adminOperations: [BankOperation] = [.listUsers, .readAudit, .changeRole, .createStaff, .enrolStaff]
 
-    @Test("every role and operation has exactly the decision of the origin's RBAC table")
+    @Test("every role and operation has exactly the decision of the role table")
     func table() {
-        #expect(
-            Set(Self.accountOperations + Self.tellerOperations + Self.adminOperations) == Set(BankOperation.allCases)
-        )
+        #expect(Set(Self.accountOperations + Self.staffOperations.keys) == Set(BankOperation.allCases))
         for operation in Self.accountOperations {
             #expect(Permissions.decide(role: .customer, operation: operation, ownership: .own) == .allow)
             #expect(
@@ -30,26 +32,33 @@ struct PermissionTests {
                 #expect(Permissions.decide(role: role, operation: operation, ownership: .otherCustomer) == .allow)
                 #expect(Permissions.decide(role: role, operation: operation, ownership: .own) == .allow)
             }
-        }
-        for operation in Self.tellerOperations {
+            // A compliance officer moves no money and reads no balance.
             #expect(
-                Permissions.decide(role: .customer, operation: operation, ownership: .notApplicable)
-                    == .deny(.notPermittedToCardholder)
-            )
-            #expect(Permissions.decide(role: .teller, operation: operation, ownership: .notApplicable) == .allow)
-            #expect(Permissions.decide(role: .admin, operation: operation, ownership: .notApplicable) == .allow)
-        }
-        for operation in Self.adminOperations {
-            #expect(
-                Permissions.decide(role: .customer, operation: operation, ownership: .notApplicable)
-                    == .deny(.notPermittedToCardholder)
-            )
-            #expect(
-                Permissions.decide(role: .teller, operation: operation, ownership: .notApplicable)
+                Permissions.decide(role: .compliance, operation: operation, ownership: .otherCustomer)
                     == .deny(.notPermittedToTerminal)
             )
-            #expect(Permissions.decide(role: .admin, operation: operation, ownership: .notApplicable) == .allow)
         }
+        for (operation, roles) in Self.staffOperations {
+            #expect(
+                Permissions.decide(role: .customer, operation: operation, ownership: .notApplicable)
+                    == .deny(.notPermittedToCardholder)
+            )
+            for role in [Role.teller, .admin, .compliance] {
+                #expect(
+                    Permissions.decide(role: role, operation: operation, ownership: .notApplicable)
+                        == (roles.contains(role) ? .allow : .deny(.notPermittedToTerminal)),
+                    "\(role) \(operation)"
+                )
+            }
+        }
+    }
+
+    @Test("a teller cannot verify a customer, an administrator cannot either; compliance can")
+    func whoVerifies() {
+        #expect(Permissions.decide(role: .teller, operation: .verifyCustomer, ownership: .notApplicable) == .deny(.notPermittedToTerminal))
+        #expect(Permissions.decide(role: .admin, operation: .verifyCustomer, ownership: .notApplicable) == .deny(.notPermittedToTerminal))
+        #expect(Permissions.decide(role: .compliance, operation: .verifyCustomer, ownership: .notApplicable) == .allow)
+        #expect(Role.compliance.isStaff && Role.teller.isStaff && !Role.customer.isStaff)
     }
 
     @Test("response codes carry the spec's meaning")

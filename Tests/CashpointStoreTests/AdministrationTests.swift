@@ -54,7 +54,7 @@ struct AdministrationTests {
         try await TestBank.with(fixture: try demoFixture()) { bank, service in
             let teller = try await service.signedOnStaff("tina.teller", "teller-test-password")
             let result = try await service.createCustomer(
-                NewCustomer(userName: "dora", fullName: "Dora Dale", cardBIN: "476173"),
+                NewCustomer(userName: "dora", fullName: "Dora Dale", identity: .sample, cardBIN: "476173"),
                 by: teller,
                 key: KeyMaker(terminal: "BRANCH01").next(),
                 ip: nil
@@ -88,6 +88,7 @@ struct AdministrationTests {
                 NewCustomer(
                     userName: "dora",
                     fullName: "Dora Dale",
+                    identity: .sample,
                     accountNo: "CP0000000042",
                     pan: alicePAN,
                     cardBIN: "476173"
@@ -119,16 +120,16 @@ struct AdministrationTests {
             let teller = try await service.signedOnStaff("tina.teller", "teller-test-password")
             let desk = KeyMaker(terminal: "BRANCH01")
             let cases: [(NewCustomer, NewCustomerRefusal)] = [
-                (NewCustomer(userName: "alice", fullName: "Alice Again", cardBIN: "476173"), .userNameTaken),
+                (NewCustomer(userName: "alice", fullName: "Alice Again", identity: .sample, cardBIN: "476173"), .userNameTaken),
                 (
-                    NewCustomer(userName: "dora", fullName: "Dora Dale", accountNo: "CP0000000001", cardBIN: "476173"),
+                    NewCustomer(userName: "dora", fullName: "Dora Dale", identity: .sample, accountNo: "CP0000000001", cardBIN: "476173"),
                     .accountNumberTaken
                 ),
                 (
-                    NewCustomer(userName: "dora", fullName: "Dora Dale", pan: "4000001234567898", cardBIN: "476173"),
+                    NewCustomer(userName: "dora", fullName: "Dora Dale", identity: .sample, pan: "4000001234567898", cardBIN: "476173"),
                     .panFailsLuhn
                 ),
-                (NewCustomer(userName: "Dora!", fullName: "Dora Dale", cardBIN: "476173"), .invalidValue),
+                (NewCustomer(userName: "Dora!", fullName: "Dora Dale", identity: .sample, cardBIN: "476173"), .invalidValue),
             ]
             for (request, refusal) in cases {
                 let result = try await service.createCustomer(request, by: teller, key: desk.next(), ip: nil)
@@ -143,7 +144,7 @@ struct AdministrationTests {
         try await TestBank.with(fixture: try demoFixture()) { bank, service in
             let customer = StaffMember(userID: 1, userName: "alice", role: .customer)
             let result = try await service.createCustomer(
-                NewCustomer(userName: "dora", fullName: "Dora Dale", cardBIN: "476173"),
+                NewCustomer(userName: "dora", fullName: "Dora Dale", identity: .sample, cardBIN: "476173"),
                 by: customer,
                 key: KeyMaker(terminal: "BRANCH01").next(),
                 ip: nil

@@ -32,7 +32,16 @@ struct PermissionAgreementTests {
         "approve_change": [.reviewChanges],
         "reject_change": [.reviewChanges],
         "list_changes": [.reviewChanges],
+        "record_identity": [.createCustomer],
+        "customer_kyc": [.viewKYC],
+        "decide_kyc": [.verifyCustomer],
+        "record_screening": [.verifyCustomer],
+        "screening_subjects": [.verifyCustomer],
     ]
+
+    /// Staff operations whose SQL functions come with another change: the case desk's (`workCases`)
+    /// arrive with transaction monitoring (issue 21, section 4), which lists them above.
+    static let arrivingWithAnotherChange: Set<BankOperation> = [.workCases]
 
     /// The roles each `bank.require_role(ARRAY['a', 'b'])` in a function's body names, all calls together.
     static func requiredRoles(_ body: String) -> Set<String> {
@@ -82,7 +91,9 @@ struct PermissionAgreementTests {
                 }
             }
             // Every operation staff may be refused is checked again in SQL.
-            let staffOperations = BankOperation.allCases.filter { !$0.isAccountOperation }
+            let staffOperations = BankOperation.allCases.filter {
+                !$0.isAccountOperation && !Self.arrivingWithAnotherChange.contains($0)
+            }
             #expect(Set(staffOperations).isSubset(of: Set(Self.guarded.values.joined())))
         }
     }

@@ -33,7 +33,7 @@ struct SeedTests {
     }
 
     static let cases: [(String, String, @Sendable (inout BankFixture) -> Void)] = [
-        ("a negative opening balance", "account CP0000000004: opening balance -5 is negative", {
+        ("a negative opening balance", "account CP0000000006: opening balance -5 is negative", {
             $0.customers[$0.customers.count - 1].accounts[0].opening = -5
         }),
         ("a bad PIN on the last card", "a PIN is 4-12 digits", {
@@ -44,18 +44,21 @@ struct SeedTests {
             $0.customers[$0.customers.count - 1].accounts[0].accountNo = "CP0000000001"
             $0.customers[$0.customers.count - 1].cards = []
         }),
+        ("an identity with a nationality that is not ISO 3166 alpha-2", "customer hugo, identity: nationality", {
+            $0.customers[$0.customers.count - 1].identity?.nationality = "Iran"
+        }),
         ("a short master key", "terminal ATM00002: the master key must be 64 hex characters", {
             $0.terminals[1].masterKey = "0123456789ABCDEF"
         }),
         // Not caught by the check: the database refuses the last card's date, after everything else
         // has been written in the transaction.
-        ("a date the database refuses on the last card", "customer carol, card 411111", {
+        ("a date the database refuses on the last card", "customer hugo, card 476173******0663", {
             let last = $0.customers.count - 1
             $0.customers[last].cards[$0.customers[last].cards.count - 1].expiry = "2031-02-30"
         }),
     ]
 
-    @Test("a bad fixture is refused naming the entry, and the bank is left exactly as it was", arguments: 0..<5)
+    @Test("a bad fixture is refused naming the entry, and the bank is left exactly as it was", arguments: 0..<6)
     func refusedWhole(_ index: Int) async throws {
         let (_, expected, change) = Self.cases[index]
         let fixture = try Self.broken(change)
@@ -71,7 +74,7 @@ struct SeedTests {
             #expect(try await bank.count("SELECT count(*)::int FROM bank.accounts") == 0)
             // The bank is still empty, so the good fixture loads after the bad one.
             _ = try await Seeder.seed(try demoFixture(), store: service.store, hasher: testHasher, switchKey: testSwitchKey)
-            #expect(try await bank.count("SELECT count(*)::int FROM bank.cards") == 4)
+            #expect(try await bank.count("SELECT count(*)::int FROM bank.cards") == 6)
         }
     }
 }

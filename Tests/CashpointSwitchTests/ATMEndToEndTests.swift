@@ -100,9 +100,9 @@ struct ATMEndToEndTests {
     @Test("a teller creates a customer; the bank allocates the account and a Luhn-valid card, which works at the ATM")
     func newCustomerAtTheATM() async throws {
         try await SwitchUnderTest.with { under in
-            let (pan, pin) = try await under.terminal("BRANCH01") { branch in
+            let (pan, pin, customer) = try await under.terminal("BRANCH01") { branch in
                 #expect(try await branch.staffLogin(userName: "tina.teller", password: "teller-test-password", code: under.code("tina.teller"))[39] == "00")
-                let created = try await branch.administrative(.createCustomer, [(.userName, "gil"), (.customerName, "Gil Grey")])
+                let created = try await branch.create([("UN", "gil"), ("CN", "Gil Grey")])
                 #expect(created[39] == "00")
                 let pan = try #require(created[2])
                 #expect(Luhn.isValidPAN(pan))
@@ -114,7 +114,16 @@ struct ATMEndToEndTests {
                     fields: [4: "000000010000", 102: try #require(created.trimmed(102))]
                 )
                 #expect(deposit[39] == "00")
-                return (pan, pin)
+                return (pan, pin, try #require(tlv[.customerID]))
+            }
+            // Pending (know your customer) until a compliance officer verifies gil.
+            try await under.terminal("BRANCH01") { desk in
+                let login = try await desk.staffLogin(
+                    userName: "cora.compliance", password: "compliance-test-password", code: under.code("cora.compliance"))
+                #expect(login[39] == "00")
+                let verified = try await desk.administrative(
+                    .verify, [(.customerID, customer), (.kycStatus, "verified"), (.reason, "ID seen at the desk")])
+                #expect(verified[39] == "00")
             }
             let screen = try await Self.atm(port: under.port, [pan, pin, "a", "a", "take", "h", "take", "q"])
             #expect(screen.contains("[TAKE YOUR CASH]"))

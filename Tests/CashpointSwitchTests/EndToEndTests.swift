@@ -245,16 +245,17 @@ struct EndToEndTests {
         }
     }
 
-    @Test("a teller creates a customer with account and card, deposits; the new card works with its PIN")
+    @Test(
+        "a teller creates a customer with account, card and identity, deposits; the new card is refused 1K until a compliance officer verifies the customer, then works with its PIN"
+    )
     func tellerCreatesAndDeposits() async throws {
         try await SwitchUnderTest.with { under in
             let pan = "4000001234567899"
-            let pin: String = try await under.terminal("BRANCH01") { branch in
+            let (pin, customer): (String, String) = try await under.terminal("BRANCH01") { branch in
                 let login = try await branch.staffLogin(userName: "tina.teller", password: "teller-test-password", code: under.code("tina.teller"))
                 #expect(login[39] == "00")
                 #expect(login[48] == "RL006teller")
-                let created = try await branch.administrative(
-                    "CREATE",
+                let created = try await branch.create(
                     [("UN", "dora"), ("CN", "Dora Diaz"), ("EX", "3012"), ("DL", "50000")],
                     fields: [2: pan, 102: "CP0000000042"]
                 )
@@ -263,6 +264,7 @@ struct EndToEndTests {
                 let tlv = try ATM87TLV(parsing: try #require(created[48]))
                 let block = try #require(tlv["PB"].flatMap(Hex.decode))
                 let pin = try PINBlock.decipher(block, pan: pan, key: try #require(branch.keys).pin)
+                // Pending: a deposit is taken (bank.settings.unverified_may), money out is not.
                 let deposit = try await branch.administrative(
                     "DEPOSIT",
                     fields: [4: "000000050000", 102: "CP0000000042"]
@@ -271,14 +273,49 @@ struct EndToEndTests {
                 #expect(try ATM87TLV(parsing: try #require(deposit[48]))["BL"] == "C000000050000")
                 let balance = try await branch.administrative("BALANCE", fields: [102: "CP0000000042"])
                 #expect(try ATM87TLV(parsing: try #require(balance[48]))["BL"] == "C000000050000")
-                return pin
+                let paidOut = try await branch.administrative("WITHDRAW", fields: [4: "000000001000", 102: "CP0000000042"])
+                #expect(paidOut[39] == "1K")
+                // A teller may not decide KYC (the permission table: 58, audited).
+                let tellerVerifies = try await branch.administrative(
+                    "VERIFY", [("CU", try #require(tlv["CU"])), ("KS", "verified"), ("RS", "saw her passport")])
+                #expect(tellerVerifies[39] == "58")
+                return (pin, try #require(tlv["CU"]))
+            }
+            try await under.terminal { atm in
+                let refused = try await atm.cardRequest(.withdrawal, pan: pan, pin: pin, amount: 2_000)
+                #expect(refused[39] == "1K")
+                let balance = try await atm.cardRequest(.balance, pan: pan, pin: pin)
+                #expect(balance[39] == "00")
+            }
+            try await under.terminal("BRANCH01") { desk in
+                let login = try await desk.staffLogin(
+                    userName: "cora.compliance", password: "compliance-test-password", code: under.code("cora.compliance"))
+                #expect(login[39] == "00")
+                #expect(login[48] == "RL010compliance")
+                let record = try await desk.administrative("KYC", [("CU", customer)])
+                #expect(record[39] == "00")
+                let kyc = try ATM87TLV(parsing: try #require(record[48]))
+                #expect(kyc["KS"] == "pending" && kyc["RR"] == "low" && kyc["DM"] == "passport GB ****2345")
+                #expect(kyc["NA"] == "GB" && kyc["BD"] == "19900131" && kyc.all("RN") == ["no risk factor"])
+                #expect(!(record[48] ?? "").contains("TEST12345"))
+                // A compliance officer moves no money.
+                let deposit = try await desk.administrative("DEPOSIT", fields: [4: "000000001000", 102: "CP0000000042"])
+                #expect(deposit[39] == "58")
+                let noReason = try await desk.administrative("VERIFY", [("CU", customer), ("KS", "verified")])
+                #expect(noReason[39] == "30")
+                let verified = try await desk.administrative(
+                    "VERIFY", [("CU", customer), ("KS", "verified"), ("RS", "passport seen at the desk")])
+                #expect(verified[39] == "00")
+                let after = try ATM87TLV(parsing: try #require(try await desk.administrative("KYC", [("CU", customer)])[48]))
+                #expect(after["KS"] == "verified" && after["RD"] != nil && after["VB"]?.hasPrefix("cora.compliance|") == true)
             }
             try await under.terminal { atm in
                 let answer = try await atm.cardRequest(.withdrawal, pan: pan, pin: pin, amount: 2_000)
                 #expect(answer[39] == "00")
                 #expect(answer[54] == "0001978C000000048000")
             }
-            #expect(try await under.auditCount("customer.create") == 4)
+            #expect(try await under.auditCount("customer.create") == 6)
+            #expect(try await under.auditCount("kyc.verified") == 1)
         }
     }
 
@@ -290,7 +327,7 @@ struct EndToEndTests {
                 let users = try await branch.administrative("USERS")
                 #expect(users[39] == "00")
                 let userTLV = try ATM87TLV(parsing: try #require(users[48]))
-                #expect(userTLV["CT"] == "8")
+                #expect(userTLV["CT"] == "12")
                 #expect(userTLV.all("US").contains { $0.contains("|tina.teller|teller|N|") })
                 let page = try await branch.administrative("AUDIT", [("AX", "card.issue"), ("LM", "2")])
                 #expect(page[39] == "00")

@@ -161,3 +161,28 @@ func switchLogger(_ name: String) -> Logger {
     logger.logLevel = level
     return logger
 }
+
+extension TerminalSession {
+    /// An invented identity's CREATE elements (know your customer): BD, NA, AD, IT, IC, PP.
+    static func identityElements(exposed: Bool = false, nationality: String = "GB") -> [(String, String)] {
+        [
+            ("BD", "19900131"), ("NA", nationality), ("AD", "1 Test Street, Exampleton"), ("IT", "passport"),
+            ("IC", nationality), ("PP", exposed ? "Y" : "N"),
+        ]
+    }
+
+    /// CREATE with the elements given and an invented identity, the document number as its `IN` block.
+    func create(
+        _ elements: [(String, String)],
+        fields: [Int: String] = [:],
+        exposed: Bool = false,
+        document: String = "TEST12345"
+    ) async throws -> ATM87Message {
+        try await self.administrative(
+            "CREATE",
+            elements + Self.identityElements(exposed: exposed),
+            fields: fields,
+            secrets: [(.documentNumber, document)]
+        )
+    }
+}

@@ -263,7 +263,7 @@ struct WireContractTests {
                 #expect(try await branch.staffLogin(userName: "tina.teller", password: "teller-test-password", code: under.code("tina.teller"))[39] == "00")
                 var pans: [String] = []
                 for name in ["erin", "finn"] {
-                    let created = try await branch.administrative("CREATE", [("UN", name), ("CN", "Test \(name)")])
+                    let created = try await branch.create([("UN", name), ("CN", "Test \(name)")])
                     #expect(created[39] == "00")
                     let pan = try #require(created[2])
                     #expect(pan.hasPrefix("45671234") && pan.count == 16 && Luhn.isValidPAN(pan))
@@ -273,8 +273,7 @@ struct WireContractTests {
                     pans.append(pan)
                 }
                 #expect(Set(pans).count == 2)
-                let typedBad = try await branch.administrative(
-                    "CREATE", [("UN", "gail"), ("CN", "Gail G")], fields: [2: "4000001234567898"])
+                let typedBad = try await branch.create([("UN", "gail"), ("CN", "Gail G")], fields: [2: "4000001234567898"])
                 #expect(typedBad[39] == "14")
             }
             #expect(try await under.bank.count("SELECT count(*)::int FROM bank.users WHERE user_name = 'gail'") == 0)
@@ -289,8 +288,7 @@ struct WireContractTests {
             let audited = try await under.auditCount("customer.create")
             try await under.terminal("BRANCH01") { branch in
                 #expect(try await branch.staffLogin(userName: "tina.teller", password: "teller-test-password", code: under.code("tina.teller"))[39] == "00")
-                let refused = try await branch.administrative(
-                    "CREATE",
+                let refused = try await branch.create(
                     [("UN", "hana"), ("CN", "Hana H")],
                     fields: [2: alice.pan, 102: "CP0000000077"]
                 )
@@ -298,8 +296,7 @@ struct WireContractTests {
                 #expect(refused[44] == "card exists; nothing made")
                 #expect(refused[48] == nil)
                 // Sent again with another card, it is made whole.
-                let made = try await branch.administrative(
-                    "CREATE",
+                let made = try await branch.create(
                     [("UN", "hana"), ("CN", "Hana H")],
                     fields: [102: "CP0000000077"]
                 )

@@ -405,7 +405,13 @@ struct ATMSessionTests {
         #expect(single.key(.function(.f)).isEmpty)
     }
 
-    @Test("a refusal is shown in words and another transaction offered", arguments: [("51", "Insufficient funds."), ("61", "This exceeds your daily withdrawal limit.")])
+    @Test(
+        "a refusal is shown in words and another transaction offered",
+        arguments: [
+            ("51", "Insufficient funds."), ("61", "This exceeds your daily withdrawal limit."),
+            ("1K", "We need to verify your identity first. Please visit a branch with your ID."),
+        ]
+    )
     func refusal(code: String, words: String) {
         var session = Self.atMenu()
         _ = session.key(.function(.a))

@@ -199,6 +199,22 @@ struct FakeDesk {
             member.enrolmentCode = self.enrolmentCodeToIssue
             self.staff[name] = member
             return finish("00", [(.enrolmentCode, seal(self.enrolmentCodeToIssue, .enrolmentCode))])
+        case .kyc:
+            guard me.role == "compliance" || admin else { return finish("58", reason: "not permitted") }
+            return finish(
+                "00",
+                [
+                    (.customerID, tlv[.customerID] ?? "?"), (.userName, "pat"), (.customerName, "Pat Pending"),
+                    (.birthDate, "20010530"), (.nationality, "GB"), (.address, "21 New Street"),
+                    (.maskedDocument, "passport GB ****8452"), (.politicallyExposed, "N"), (.kycStatus, "pending"),
+                    (.riskRating, "low"), (.screening, "not_screened"), (.riskReason, "no risk factor"),
+                ]
+            )
+        case .verify:
+            guard me.role == "compliance" else { return finish("58", reason: "not permitted") }
+            guard fresh else { return finish("1A", [(.nextFactor, "OT")]) }
+            guard reason != nil else { return finish("30", [(.nextFactor, "RS")]) }
+            return finish("00")
         case .pendingChanges:
             let state = tlv[.state] ?? "pending"
             let listed = self.changes.reversed().filter { state == "all" || $0.state == state }

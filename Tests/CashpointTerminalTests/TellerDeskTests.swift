@@ -48,6 +48,7 @@ struct TellerDeskTests {
     static let tina = Base32.decode("GEZDGNBVGY3TQOJQGEZDGNBVGY3TQOJQ")!
     static let ada = Base32.decode("JBSWY3DPEHPK3PXPJBSWY3DPEHPK3PXP")!
     static let nina = Array("an enrolled secret!!".utf8)
+    static let cora = Base32.decode("MNXXEYJNMNXW24DMNFQW4Y3FFV2GK43U")!
 
     /// The fake switch with the demo bank's staff.
     static func bank() -> FakeSwitch {
@@ -57,6 +58,7 @@ struct TellerDeskTests {
                 "tina.teller": .init(password: "teller-test-password", role: "teller", secret: Self.tina),
                 "ada.admin": .init(password: "admin-test-password", role: "admin", secret: Self.ada),
                 "nina.new": .init(password: "new-test-password", role: "teller", enrolmentCode: "NEWST-AFF22"),
+                "cora.compliance": .init(password: "compliance-test-password", role: "compliance", secret: Self.cora),
             ]
             state.desk.newSecret = Self.nina
         }
@@ -365,6 +367,52 @@ struct TellerDeskTests {
         let limits = try #require(sent.first { $0.operation == "LIMITS" })
         #expect(limits.request[102] == "CP0000000003" && limits.tlv["DL"] == "50000" && limits.tlv["DC"] == "3")
         #expect(!ada.shown.contains("first-pass"))
+    }
+
+    @Test("a new customer's identity: the questions, the elements, the document number only as an IN block")
+    func newCustomerIdentity() async throws {
+        let bank = Self.bank()
+        let (tina, _) = try await Self.run(
+            bank,
+            [
+                "tina.teller", "teller-test-password", .text(Self.code(Self.tina, bank)),
+                "4", "dora", "Dora Dale", "", "", "19900131", "gb", "1 Test Street", "Passport", "GB", "AB 123456", "n",
+                "4", "ed", "Ed", "", "", "1990-01-31",
+                "0",
+            ]
+        )
+        let create = try #require(Self.administrative(bank).first { $0.operation == "CREATE" })
+        #expect(create.tlv["BD"] == "19900131" && create.tlv["NA"] == "GB" && create.tlv["AD"] == "1 Test Street")
+        #expect(create.tlv["IT"] == "passport" && create.tlv["IC"] == "GB" && create.tlv["PP"] == "N")
+        #expect(try Self.clear(.documentNumber, of: create.request, bank) == "AB 123456")
+        #expect(!(create.request[48] ?? "").contains("123456"))
+        #expect(!tina.shown.contains("123456"))
+        #expect(tina.shown.contains("KYC pending"))
+        #expect(tina.shown.contains("Not created: the date of birth is YYYYMMDD."))
+        #expect(Self.administrative(bank).filter { $0.operation == "CREATE" }.count == 1)
+    }
+
+    @Test("the compliance desk: a KYC record in words; a decision asks V or R and a reason")
+    func complianceDesk() async throws {
+        let bank = Self.bank()
+        let (cora, _) = try await Self.run(
+            bank,
+            [
+                "cora.compliance", "compliance-test-password", .text(Self.code(Self.cora, bank)),
+                "18", "11",
+                "19", "11", "x",
+                "19", "11", "v", "passport seen",
+                "0",
+            ]
+        )
+        #expect(cora.shown.contains("Customer 11 (pat): Pat Pending"))
+        #expect(cora.shown.contains("Document: passport GB ****8452"))
+        #expect(cora.shown.contains("KYC pending"))
+        #expect(cora.shown.contains("Risk low: no risk factor"))
+        #expect(cora.shown.contains("Type V to verify or R to reject; nothing was decided."))
+        #expect(cora.shown.contains("Customer 11 verified."))
+        let verify = try #require(Self.administrative(bank).first { $0.operation == "VERIFY" })
+        #expect(verify.tlv["CU"] == "11" && verify.tlv["KS"] == "verified" && verify.tlv["RS"] == "passport seen")
     }
 
     @Test("the same change pending: 94 names it")

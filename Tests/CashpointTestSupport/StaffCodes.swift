@@ -13,6 +13,8 @@ public enum StaffCodes {
         "ada.admin": "JBSWY3DPEHPK3PXPJBSWY3DPEHPK3PXP",
         "tom.teller": "KRUGS4ZANFZSAYJAORSXG5BAONSWG4TF",
         "ari.admin": "MFZGSLTBMRWWS3RAORSXG5BAONSWG4TF",
+        "cora.compliance": "MNXXEYJNMNXW24DMNFQW4Y3FFV2GK43U",
+        "cid.compliance": "MNUWILJNMNXW24DMNFQW4Y3FFV2GK43U",
     ]
 
     static let used = Mutex<[String: Int64]>([:])

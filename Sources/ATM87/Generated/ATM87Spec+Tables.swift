@@ -201,6 +201,7 @@ extension ATM87Spec {
         "13": "Invalid amount",
         "14": "Invalid card number (no such card)",
         "1A": "Additional authentication required (a one-time code)",
+        "1K": "Customer not verified (know your customer)",
         "30": "Format error",
         "51": "Insufficient funds",
         "54": "Expired card",

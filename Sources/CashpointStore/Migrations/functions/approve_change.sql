@@ -22,7 +22,7 @@ DECLARE
     v_account_no text;
 BEGIN
     PERFORM bank.set_context(p_role, NULL);
-    PERFORM bank.require_role(ARRAY['teller', 'admin']);
+    PERFORM bank.require_role(ARRAY['teller', 'admin', 'compliance']);
     PERFORM bank.expire_changes(p_ip, p_device);
     SELECT * INTO v_change FROM bank.changes c WHERE c.id = p_id FOR UPDATE;
     IF v_change.id IS NULL OR v_change.status <> 'pending' THEN
@@ -90,6 +90,10 @@ BEGIN
         END IF;
         SELECT e.response_code INTO v_code
         FROM bank.issue_enrolment_code(p_role, p_user_id, p_actor, p_ip, p_device, v_change.target, p_enrolment_digest) e;
+    WHEN 'kyc.verify' THEN
+        SELECT d.response_code INTO v_code
+        FROM bank.decide_kyc(p_role, p_user_id, p_actor, p_ip, p_device, v_change.target::bigint, 'verified',
+            v_change.payload->>'reason', (v_change.payload->>'review_months')::int) d;
     WHEN 'desk.withdrawal', 'desk.deposit' THEN
         SELECT * INTO v_post FROM bank.post(v_change.maker_role, NULL, NULL, v_change.maker_name, v_change.maker_ip,
             v_change.maker_device, v_change.payload->>'terminal', v_change.payload->>'stan',

@@ -12,7 +12,7 @@ BEGIN
     PERFORM bank.require_role(ARRAY['admin']);
     PERFORM bank.require_approved_change('user.role', p_user_name);
     UPDATE bank.users u SET role = p_new_role
-    WHERE u.user_name = p_user_name AND u.role <> 'customer' AND p_new_role IN ('teller', 'admin');
+    WHERE u.user_name = p_user_name AND u.role <> 'customer' AND p_new_role IN ('teller', 'admin', 'compliance');
     GET DIAGNOSTICS v_count = ROW_COUNT;
     PERFORM bank.audit(p_actor, 'user.role', CASE WHEN v_count = 1 THEN '00' ELSE '12' END,
         jsonb_build_object('user_name', p_user_name, 'role', p_new_role), p_ip, p_device);

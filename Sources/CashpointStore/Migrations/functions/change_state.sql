@@ -55,6 +55,16 @@ BEGIN
             state_before := format('card %s: %s, %s wrong PINs', v_card.masked_pan, v_card.status, v_card.pin_tries);
             state_after := format('card %s: active, 0 wrong PINs', v_card.masked_pan);
         END IF;
+    WHEN p_operation = 'kyc.verify' THEN
+        SELECT u.user_name, i.status, i.risk_rating, i.risk_reasons INTO v_user
+        FROM bank.customer_identities i JOIN bank.users u ON u.id = i.user_id
+        WHERE p_target ~ '^[0-9]{1,18}$' AND i.user_id = p_target::bigint;
+        IF v_user.user_name IS NOT NULL THEN
+            state_before := format('customer %s (%s): KYC %s, risk %s (%s)', p_target, v_user.user_name, v_user.status,
+                v_user.risk_rating, array_to_string(v_user.risk_reasons, '; '));
+            state_after := format('customer %s (%s): KYC verified, review in %s months', p_target, v_user.user_name,
+                p_payload->>'review_months');
+        END IF;
     ELSE
         RAISE EXCEPTION 'unknown high-risk operation %', p_operation USING ERRCODE = 'invalid_parameter_value';
     END CASE;

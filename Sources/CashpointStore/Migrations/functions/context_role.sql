@@ -1,6 +1,6 @@
 -- Row-level security's context, set per transaction by bank.set_context and the functions that move
 -- money:
---   cashpoint.role    customer | teller | admin | system
+--   cashpoint.role    customer | teller | admin | compliance | system
 --   cashpoint.user_id the customer's user id (customer context only)
 -- This one answers the role ('none' when unset).
 SET LOCAL ROLE cashpoint_owner;

@@ -14,8 +14,8 @@ BEGIN
     IF p_role <> 'system' THEN
         PERFORM bank.require_approved_change('staff.create', p_user_name);
     END IF;
-    IF p_staff_role NOT IN ('teller', 'admin') THEN
-        RAISE EXCEPTION 'staff are tellers or admins' USING ERRCODE = 'invalid_parameter_value';
+    IF p_staff_role NOT IN ('teller', 'admin', 'compliance') THEN
+        RAISE EXCEPTION 'staff are tellers, administrators or compliance officers' USING ERRCODE = 'invalid_parameter_value';
     END IF;
     INSERT INTO bank.users (user_name, full_name, role, password_hash)
     VALUES (p_user_name, p_full_name, p_staff_role, p_password_hash)

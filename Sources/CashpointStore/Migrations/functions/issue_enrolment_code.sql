@@ -17,7 +17,7 @@ BEGIN
     PERFORM bank.require_role(ARRAY['admin', 'system']);
     SELECT u.id, coalesce(f.confirmed, false) AS confirmed INTO v_user
     FROM bank.users u LEFT JOIN bank.staff_factors f ON f.user_id = u.id
-    WHERE u.user_name = p_user_name AND u.role IN ('teller', 'admin');
+    WHERE u.user_name = p_user_name AND u.role IN ('teller', 'admin', 'compliance');
     IF v_user.id IS NULL THEN
         RETURN QUERY SELECT '12'::text, 'no such member of staff'::text;
         RETURN;

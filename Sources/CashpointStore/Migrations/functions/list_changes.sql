@@ -10,7 +10,7 @@ CREATE OR REPLACE FUNCTION bank.list_changes(
 LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, bank AS $$
 BEGIN
     PERFORM bank.set_context(p_role, NULL);
-    PERFORM bank.require_role(ARRAY['teller', 'admin']);
+    PERFORM bank.require_role(ARRAY['teller', 'admin', 'compliance']);
     PERFORM bank.expire_changes(p_ip, p_device);
     RETURN QUERY
     SELECT c.id, c.status, c.operation,

@@ -6,7 +6,8 @@
 --   (bank.require_desk_approval: SQLSTATE CPHLD otherwise);
 --   2. every account touched is locked in ascending id order (no two postings can deadlock); a transfer
 --   locks its two accounts with one index scan of accounts_account_no_key;
---   3. funds, locks and limits are checked and mapped to a response code;
+--   3. funds, locks, the customer's KYC status (bank.kyc_permits: 1K) and limits are checked and
+--   mapped to a response code;
 --   4. the answer is stored under the key, with the card it was made with (p_card_id: what a reversal
 --   advice's card is matched against, bank.reversal_original); if approved, balanced lines are written,
 --   each with the balance after it, and the audit row, all in one statement. A key taken by a 'voided' row (the
@@ -132,6 +133,9 @@ BEGIN
               OR (v_to.id IS NOT NULL AND v_to.currency <> v_currency) THEN '12'
             WHEN (v_from.id IS NOT NULL AND v_from.is_locked) OR (v_to.id IS NOT NULL AND v_to.is_locked) THEN '62'
             WHEN p_role = 'customer' AND p_card_id IS NULL THEN '57'
+            -- Know your customer (0023): the customer whose money goes out, and the one it comes in to.
+            WHEN NOT bank.kyc_permits(v_from.user_id, p_kind)
+              OR (p_kind <> 'withdrawal' AND NOT bank.kyc_permits(v_to.user_id, 'deposit')) THEN '1K'
             WHEN p_kind <> 'deposit' AND v_from.balance < p_amount THEN '51'
             WHEN p_kind = 'withdrawal' AND p_role = 'customer'
               AND (CASE WHEN v_from.limits_day = current_date THEN v_from.withdrawn_today ELSE 0 END) + p_amount

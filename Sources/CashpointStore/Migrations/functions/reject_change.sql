@@ -10,7 +10,7 @@ DECLARE
     v_change bank.changes%ROWTYPE;
 BEGIN
     PERFORM bank.set_context(p_role, NULL);
-    PERFORM bank.require_role(ARRAY['teller', 'admin']);
+    PERFORM bank.require_role(ARRAY['teller', 'admin', 'compliance']);
     PERFORM bank.expire_changes(p_ip, p_device);
     SELECT * INTO v_change FROM bank.changes c WHERE c.id = p_id FOR UPDATE;
     IF v_change.id IS NULL OR v_change.status <> 'pending' THEN

@@ -14,7 +14,7 @@ DECLARE
     v_lifetime interval;
 BEGIN
     PERFORM bank.set_context(p_role, NULL);
-    PERFORM bank.require_role(ARRAY['teller', 'admin']);
+    PERFORM bank.require_role(ARRAY['teller', 'admin', 'compliance']);
     PERFORM bank.expire_changes(p_ip, p_device);
     IF NOT EXISTS (SELECT 1 FROM bank.high_risk_operations h WHERE h.operation = p_operation) THEN
         RAISE EXCEPTION 'unknown high-risk operation %', p_operation USING ERRCODE = 'invalid_parameter_value';

@@ -11,7 +11,7 @@ DECLARE
     v_user_id bigint;
 BEGIN
     PERFORM bank.set_context('system', NULL);
-    SELECT u.id INTO v_user_id FROM bank.users u WHERE u.user_name = p_user_name AND u.role IN ('teller', 'admin');
+    SELECT u.id INTO v_user_id FROM bank.users u WHERE u.user_name = p_user_name AND u.role IN ('teller', 'admin', 'compliance');
     IF v_user_id IS NULL THEN
         RAISE EXCEPTION 'no member of staff %', p_user_name USING ERRCODE = 'no_data_found';
     END IF;

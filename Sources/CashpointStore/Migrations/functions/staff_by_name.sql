@@ -7,7 +7,7 @@ LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, bank AS $$
 BEGIN
     PERFORM bank.set_context('system', NULL);
     RETURN QUERY SELECT u.id, u.role, u.password_hash, u.locked, u.failed_attempts
-    FROM bank.users u WHERE u.user_name = p_user_name AND u.role IN ('teller', 'admin');
+    FROM bank.users u WHERE u.user_name = p_user_name AND u.role IN ('teller', 'admin', 'compliance');
 END
 $$;
 
