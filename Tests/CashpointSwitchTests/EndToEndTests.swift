@@ -315,7 +315,7 @@ struct EndToEndTests {
                 #expect(answer[54] == "0001978C000000048000")
             }
             #expect(try await under.auditCount("customer.create") == 6)
-            #expect(try await under.auditCount("kyc.verified") == 1)
+            #expect(try await under.bank.count("SELECT count(*)::int FROM bank.audit_logs WHERE action = 'kyc.verified' AND outcome = '00'") == 1)
         }
     }
 
@@ -531,7 +531,7 @@ struct KeypadTests {
                 let keypad = ScriptedKeypad([
                     "tina.teller", "nope", "", "tina.teller", "teller-test-password", code, "2", bob.current, "12.34", "4", "eve",
                     "Eve Evans", "CP0000000077", "4000001111111112", "4", "fay", "Fay Fox", "CP0000000078",
-                    "4000001111111118", "11", "", "0",
+                    "4000001111111118", "19900131", "GB", "1 Test Street", "passport", "GB", "P1234567", "N", "11", "", "0",
                 ])
                 try await TellerDesk(session: branch, io: keypad).run()
                 return keypad.screen.joined(separator: "\n")
@@ -544,7 +544,8 @@ struct KeypadTests {
             #expect(screen.contains("first PIN: "))
             #expect(screen.contains("Your role may not do this."))
             #expect(screen.contains("Signed off."))
-            #expect(!screen.contains("4000001111111118"))
+            #expect(!screen.contains("4000001111111118") && !screen.contains("P1234567"))
+            #expect(screen.contains("KYC pending"))
             #expect(try await under.bank.balance(bob.current) == 81_234)
         }
     }
