@@ -118,7 +118,7 @@ extension Bank {
         actor: ActorContext = .system("screening")
     ) async throws -> (status: KYCStatus, rating: KYCRisk.Rating)? {
         guard var subject = try await self.screeningSubject(customerID, actor: actor) else { return nil }
-        subject.screening = result
+        subject.facts.screening = result
         let rating = KYCRisk.rate(subject.facts, countries: try await self.records.countryRisks())
         guard
             let status = try await self.records.recordScreening(

@@ -227,43 +227,27 @@ public struct ScreeningSubject: Sendable, Hashable {
     public var legalName: String
     /// YYYY-MM-DD.
     public var dateOfBirth: String
-    public var nationality: String
-    public var documentCountry: String
-    public var politicallyExposed: Bool
-    public var screening: ScreeningResult
     public var status: KYCStatus
     /// The rating stored with the record (what the rules gave when it was recorded or last screened).
     public var rating: RiskRating
-    /// The largest daily withdrawal limit of the customer's accounts (minor units), nil without one.
-    public var largestDailyLimit: Int64?
+    /// Nationality, document country, PEP flag, the current screening result and the largest daily
+    /// withdrawal limit: what the risk rules read.
+    public var facts: KYCRisk.Facts
 
     public init(
-        customerID: Int64, legalName: String, dateOfBirth: String, nationality: String, documentCountry: String,
-        politicallyExposed: Bool, screening: ScreeningResult, status: KYCStatus, rating: RiskRating,
-        largestDailyLimit: Int64?
+        customerID: Int64, legalName: String, dateOfBirth: String, status: KYCStatus, rating: RiskRating,
+        facts: KYCRisk.Facts
     ) {
         self.customerID = customerID
         self.legalName = legalName
         self.dateOfBirth = dateOfBirth
-        self.nationality = nationality
-        self.documentCountry = documentCountry
-        self.politicallyExposed = politicallyExposed
-        self.screening = screening
         self.status = status
         self.rating = rating
-        self.largestDailyLimit = largestDailyLimit
+        self.facts = facts
     }
 
-    /// The facts the risk rules read.
-    public var facts: KYCRisk.Facts {
-        KYCRisk.Facts(
-            nationality: self.nationality,
-            documentCountry: self.documentCountry,
-            politicallyExposed: self.politicallyExposed,
-            screening: self.screening,
-            largestDailyLimit: self.largestDailyLimit
-        )
-    }
+    /// ISO 3166-1 alpha-2, what screening compares with a list entry's nationality.
+    public var nationality: String { self.facts.nationality }
 }
 
 /// The KYC risk rules: a pure function of the facts and the country list. Each rule that applies gives

@@ -106,11 +106,12 @@ extension BankStore {
             ) {
                 subjects.append(
                     ScreeningSubject(
-                        customerID: id, legalName: name, dateOfBirth: born, nationality: nationality,
-                        documentCountry: country, politicallyExposed: pep,
-                        screening: ScreeningResult(stored: screening, detail: nil),
+                        customerID: id, legalName: name, dateOfBirth: born,
                         status: KYCStatus(rawValue: status) ?? .pending, rating: RiskRating(rawValue: rating) ?? .high,
-                        largestDailyLimit: limit
+                        facts: KYCRisk.Facts(
+                            nationality: nationality, documentCountry: country, politicallyExposed: pep,
+                            screening: ScreeningResult(stored: screening, detail: nil), largestDailyLimit: limit
+                        )
                     )
                 )
             }
