@@ -424,7 +424,7 @@ public enum AdminOperation: String, Sendable, Hashable, CaseIterable {
     case enrol = "ENROL"
     /// An account's daily limits (always held for a second person).
     case setLimits = "LIMITS"
-    /// A new teller or administrator (always held for a second person).
+    /// A new teller, administrator or compliance officer (always held for a second person).
     case createStaff = "STAFF"
     /// The held changes (four eyes), by state.
     case pendingChanges = "PENDING"

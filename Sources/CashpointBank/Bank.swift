@@ -69,7 +69,7 @@ public enum CardAuthentication: Sendable, Hashable {
     case refused(ResponseCode, capture: Bool)
 }
 
-/// A signed-on teller or administrator.
+/// A signed-on member of staff: a teller, an administrator or a compliance officer.
 public struct StaffMember: Sendable, Hashable {
     public var userID: Int64
     public var userName: String
@@ -112,7 +112,7 @@ public enum CardOperation: Sendable, Hashable {
     case pinChange(newPIN: String)
 }
 
-/// What a teller or administrator asks for.
+/// What a member of staff asks for.
 public enum StaffOperation: Sendable, Hashable {
     case balance(account: String)
     case deposit(account: String, amount: Int64)

@@ -162,7 +162,7 @@ extension RequestRouter {
             answer = try await perform(.setLimits(account: try account(), dailyLimit: limit, dailyCount: count))
         case .createStaff:
             guard let staffRole = Role(rawValue: try required(.role)), staffRole != .customer else {
-                throw Refusal(.formatError, "field 48 \(AdminTag.role.rawValue): teller or admin")
+                throw Refusal(.formatError, "field 48 \(AdminTag.role.rawValue): teller, admin or compliance")
             }
             let password = try self.decipher(try required(.password), .password, exchange, audit: "staff.refused")
             answer = try await perform(

@@ -14,7 +14,7 @@ public struct SessionClaims: JWTPayload, Sendable {
     public var jti: IDClaim
     /// The terminal the session belongs to (field 41): any other terminal is refused.
     public var tid: String
-    /// customer, teller or admin.
+    /// customer, teller, admin or compliance.
     public var role: String
     public var uid: Int64
     /// Card sessions: the card, a digest of its PAN (first 16 bytes of the peppered HMAC, hex), and

@@ -117,7 +117,7 @@ extension TellerDesk {
         self.showEnrolmentCode(answer, for: user)
     }
 
-    /// STAFF (an administrator's): a new teller or administrator with a first password; always held.
+    /// STAFF (an administrator's): a new teller, administrator or compliance officer with a first password; always held.
     func newStaff() async throws {
         guard let userTyped = await self.io.ask("User name of the new member of staff:"),
             let user = Self.entered(userTyped),

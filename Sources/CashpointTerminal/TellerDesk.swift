@@ -2,7 +2,7 @@ import ATM87
 import CashpointSecurity
 import Foundation
 
-/// A branch terminal's desk: a teller or administrator signs on with user name, password (a password
+/// A branch terminal's desk: a teller, administrator or compliance officer signs on with user name, password (a password
 /// block) and a one-time code from an authenticator app (or enrols one with an enrolment code), then
 /// serves customers with administrative requests (0600). The switch's questions are answered here:
 /// a code when it asks for one (1A, step-up), a reason when an operation is held for a second person

@@ -46,7 +46,7 @@ struct ATM: AsyncParsableCommand {
 
 struct Teller: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
-        abstract: "Run a branch desk against a switch: a teller or administrator signs on, then serves customers.",
+        abstract: "Run a branch desk against a switch: a teller, administrator or compliance officer signs on, then serves customers.",
         discussion: """
             Staff sign on with a password and a one-time code from an authenticator app (a member of staff \
             without one enrols with an enrolment code: the desk shows the secret, its QR code and recovery \
