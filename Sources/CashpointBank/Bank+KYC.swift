@@ -30,19 +30,21 @@ extension Bank {
             largestDailyLimit: largestDailyLimit
         )
         return StoredIdentity(
-            legalName: legalName,
-            dateOfBirth: identity.birthDate,
-            nationality: identity.nationality,
-            address: identity.address,
-            documentType: identity.documentType,
-            documentCountry: identity.documentCountry,
+            kept: KeptIdentity(
+                legalName: legalName,
+                dateOfBirth: identity.birthDate,
+                nationality: identity.nationality,
+                address: identity.address,
+                documentType: identity.documentType,
+                documentCountry: identity.documentCountry,
+                documentLast4: identity.documentLast4,
+                politicallyExposed: identity.politicallyExposed
+            ),
             documentDigest: self.hasher.documentDigest(
                 type: identity.documentType.rawValue,
                 country: identity.documentCountry,
                 number: identity.documentNumber
             ),
-            documentLast4: identity.documentLast4,
-            politicallyExposed: identity.politicallyExposed,
             screening: screening,
             rating: KYCRisk.rate(facts, countries: try await self.records.countryRisks())
         )

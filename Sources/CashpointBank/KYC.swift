@@ -167,19 +167,43 @@ public struct CountryRisk: Sendable, Hashable {
     }
 }
 
-/// A customer's KYC record, as a compliance user reads it (KYC).
-public struct KYCRecord: Sendable, Hashable {
-    public var customerID: Int64
-    public var userName: String
+/// An identity as the bank keeps and shows it: the document only as its type, country and last 4.
+public struct KeptIdentity: Sendable, Hashable {
     public var legalName: String
     /// YYYY-MM-DD.
     public var dateOfBirth: String
     public var nationality: String
     public var address: String
-    public var documentType: String
+    public var documentType: DocumentType
     public var documentCountry: String
     public var documentLast4: String
     public var politicallyExposed: Bool
+
+    public init(
+        legalName: String, dateOfBirth: String, nationality: String, address: String, documentType: DocumentType,
+        documentCountry: String, documentLast4: String, politicallyExposed: Bool
+    ) {
+        self.legalName = legalName
+        self.dateOfBirth = dateOfBirth
+        self.nationality = nationality
+        self.address = address
+        self.documentType = documentType
+        self.documentCountry = documentCountry
+        self.documentLast4 = documentLast4
+        self.politicallyExposed = politicallyExposed
+    }
+
+    /// The document as it may be shown: `passport GB ****1234`.
+    public var maskedDocument: String {
+        "\(self.documentType.rawValue) \(self.documentCountry) ****\(self.documentLast4)"
+    }
+}
+
+/// A customer's KYC record, as a compliance user reads it (KYC).
+public struct KYCRecord: Sendable, Hashable {
+    public var customerID: Int64
+    public var userName: String
+    public var identity: KeptIdentity
     public var screening: ScreeningResult
     public var status: KYCStatus
     /// YYYY-MM-DD; nil unless verified.
@@ -191,21 +215,13 @@ public struct KYCRecord: Sendable, Hashable {
     public var decisionReason: String?
 
     public init(
-        customerID: Int64, userName: String, legalName: String, dateOfBirth: String, nationality: String,
-        address: String, documentType: String, documentCountry: String, documentLast4: String,
-        politicallyExposed: Bool, screening: ScreeningResult, status: KYCStatus, reviewDue: String?,
-        rating: RiskRating, reasons: [String], decidedBy: String?, decidedAt: Date?, decisionReason: String?
+        customerID: Int64, userName: String, identity: KeptIdentity, screening: ScreeningResult, status: KYCStatus,
+        reviewDue: String?, rating: RiskRating, reasons: [String], decidedBy: String?, decidedAt: Date?,
+        decisionReason: String?
     ) {
         self.customerID = customerID
         self.userName = userName
-        self.legalName = legalName
-        self.dateOfBirth = dateOfBirth
-        self.nationality = nationality
-        self.address = address
-        self.documentType = documentType
-        self.documentCountry = documentCountry
-        self.documentLast4 = documentLast4
-        self.politicallyExposed = politicallyExposed
+        self.identity = identity
         self.screening = screening
         self.status = status
         self.reviewDue = reviewDue
@@ -217,7 +233,7 @@ public struct KYCRecord: Sendable, Hashable {
     }
 
     /// The document as it may be shown: `passport GB ****1234`.
-    public var maskedDocument: String { "\(self.documentType) \(self.documentCountry) ****\(self.documentLast4)" }
+    public var maskedDocument: String { self.identity.maskedDocument }
 }
 
 /// What screening and the risk rules read of a recorded customer (`bank.screening_subjects`): the
@@ -340,36 +356,17 @@ public enum KYCRisk {
     }
 }
 
-/// An identity as the store records it (`bank.record_identity`): the document only as its keyed
-/// digest and last 4, with the screening result and the rating the rules gave.
+/// An identity as the store records it (`bank.record_identity`): what the bank keeps, the document's
+/// keyed digest, the screening result and the rating the rules gave.
 public struct StoredIdentity: Sendable, Hashable {
-    public var legalName: String
-    /// YYYY-MM-DD.
-    public var dateOfBirth: String
-    public var nationality: String
-    public var address: String
-    public var documentType: DocumentType
-    public var documentCountry: String
+    public var kept: KeptIdentity
     public var documentDigest: [UInt8]
-    public var documentLast4: String
-    public var politicallyExposed: Bool
     public var screening: ScreeningResult
     public var rating: KYCRisk.Rating
 
-    public init(
-        legalName: String, dateOfBirth: String, nationality: String, address: String, documentType: DocumentType,
-        documentCountry: String, documentDigest: [UInt8], documentLast4: String, politicallyExposed: Bool,
-        screening: ScreeningResult, rating: KYCRisk.Rating
-    ) {
-        self.legalName = legalName
-        self.dateOfBirth = dateOfBirth
-        self.nationality = nationality
-        self.address = address
-        self.documentType = documentType
-        self.documentCountry = documentCountry
+    public init(kept: KeptIdentity, documentDigest: [UInt8], screening: ScreeningResult, rating: KYCRisk.Rating) {
+        self.kept = kept
         self.documentDigest = documentDigest
-        self.documentLast4 = documentLast4
-        self.politicallyExposed = politicallyExposed
         self.screening = screening
         self.rating = rating
     }

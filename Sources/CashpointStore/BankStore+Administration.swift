@@ -39,9 +39,10 @@ extension BankStore {
                     \(actor.role.rawValue), \(actor.name), \(actor.ip), \(actor.device), \(userName), \(fullName),
                     \(accountNo), \(accountName), \(dailyLimit), \(dailyCount)::int,
                     \(ByteBuffer(bytes: panDigest)), \(maskedPAN), \(pinHash), \(expiry)::date,
-                    \(identity.dateOfBirth)::date, \(identity.nationality), \(identity.address),
-                    \(identity.documentType.rawValue), \(identity.documentCountry),
-                    \(ByteBuffer(bytes: identity.documentDigest)), \(identity.documentLast4), \(identity.politicallyExposed),
+                    \(identity.kept.dateOfBirth)::date, \(identity.kept.nationality), \(identity.kept.address),
+                    \(identity.kept.documentType.rawValue), \(identity.kept.documentCountry),
+                    \(ByteBuffer(bytes: identity.documentDigest)), \(identity.kept.documentLast4),
+                    \(identity.kept.politicallyExposed),
                     \(identity.screening.stored), \(identity.screening.detail), \(identity.rating.rating.rawValue),
                     \(identity.rating.reasons)::text[])
                 """,

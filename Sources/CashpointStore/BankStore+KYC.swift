@@ -11,9 +11,10 @@ extension BankStore {
         let status: String = try await self.scalar(
             """
             SELECT bank.record_identity(\(actor.role.rawValue), \(actor.name), \(actor.ip), \(actor.device), \(customerID),
-                \(identity.legalName), \(identity.dateOfBirth)::date, \(identity.nationality), \(identity.address),
-                \(identity.documentType.rawValue), \(identity.documentCountry), \(ByteBuffer(bytes: identity.documentDigest)),
-                \(identity.documentLast4), \(identity.politicallyExposed), \(identity.screening.stored),
+                \(identity.kept.legalName), \(identity.kept.dateOfBirth)::date, \(identity.kept.nationality),
+                \(identity.kept.address), \(identity.kept.documentType.rawValue), \(identity.kept.documentCountry),
+                \(ByteBuffer(bytes: identity.documentDigest)), \(identity.kept.documentLast4),
+                \(identity.kept.politicallyExposed), \(identity.screening.stored),
                 \(identity.screening.detail), \(identity.rating.rating.rawValue), \(identity.rating.reasons)::text[],
                 \(reviewDue)::date)
             """
@@ -38,10 +39,16 @@ extension BankStore {
                         String, String?, String, String?, String, [String], String?, Date?, String?).self
                 )
             {
+                guard let documentType = DocumentType(rawValue: type) else {
+                    throw StoreError(kind: .invalidValue, detail: "KYC record: document type \(type)")
+                }
                 return KYCRecord(
-                    customerID: customerID, userName: user, legalName: name, dateOfBirth: born, nationality: nationality,
-                    address: address, documentType: type, documentCountry: country, documentLast4: last4,
-                    politicallyExposed: pep, screening: ScreeningResult(stored: screening, detail: detail),
+                    customerID: customerID, userName: user,
+                    identity: KeptIdentity(
+                        legalName: name, dateOfBirth: born, nationality: nationality, address: address,
+                        documentType: documentType, documentCountry: country, documentLast4: last4, politicallyExposed: pep
+                    ),
+                    screening: ScreeningResult(stored: screening, detail: detail),
                     status: KYCStatus(rawValue: status) ?? .pending, reviewDue: due,
                     rating: RiskRating(rawValue: rating) ?? .high, reasons: reasons, decidedBy: by, decidedAt: at,
                     decisionReason: why

@@ -555,12 +555,12 @@ extension RequestRouter {
     static func append(_ record: KYCRecord, to out: inout ATM87TLV) {
         out.append(.customerID, String(record.customerID))
         out.append(.userName, record.userName)
-        out.append(.customerName, Self.clean(record.legalName))
-        out.append(.birthDate, record.dateOfBirth.replacingOccurrences(of: "-", with: ""))
-        out.append(.nationality, record.nationality)
-        out.append(.address, Self.clean(record.address))
+        out.append(.customerName, Self.clean(record.identity.legalName))
+        out.append(.birthDate, record.identity.dateOfBirth.replacingOccurrences(of: "-", with: ""))
+        out.append(.nationality, record.identity.nationality)
+        out.append(.address, Self.clean(record.identity.address))
         out.append(.maskedDocument, record.maskedDocument)
-        out.append(.politicallyExposed, record.politicallyExposed ? "Y" : "N")
+        out.append(.politicallyExposed, record.identity.politicallyExposed ? "Y" : "N")
         out.append(.kycStatus, record.status.rawValue)
         out.append(.riskRating, record.rating.rawValue)
         out.append(
