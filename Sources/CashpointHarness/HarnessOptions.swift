@@ -130,6 +130,14 @@ public struct BenchPostingOptions: ParsableArguments, Sendable {
     )
     public var quietAccounts = 1_000_000
 
+    @Option(
+        help: """
+            Transaction monitoring's rule file: a third kind of round runs with the chain on and monitoring \
+            on (these rules in force, the worker running). "none": no such rounds.
+            """
+    )
+    public var rules = "fixtures/aml-rules.yaml"
+
     public init() {}
 }
 
