@@ -227,7 +227,8 @@ public enum HarnessCommands {
             eventLoops: bench.eventLoops,
             accounts: bench.accounts,
             quietAccounts: bench.quietAccounts,
-            rules: try self.monitoringRules(bench.rules)
+            rules: try self.monitoringRules(bench.rules),
+            monitoringWorker: bench.monitoringWorker
         )
         if let invalid = benchmark.invalid { throw ValidationError(invalid) }
         try await benchmark.run(root: url, switchPassword: switchPassword)

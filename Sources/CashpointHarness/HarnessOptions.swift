@@ -138,6 +138,15 @@ public struct BenchPostingOptions: ParsableArguments, Sendable {
     )
     public var rules = "fixtures/aml-rules.yaml"
 
+    @Flag(
+        inversion: .prefixedNo,
+        help: """
+            Run transaction monitoring's worker in the monitoring rounds (without it, a round measures the \
+            posting path's own share: the velocity check and the queue row).
+            """
+    )
+    public var monitoringWorker = true
+
     public init() {}
 }
 

@@ -24,6 +24,8 @@ public struct PostingBenchmark: Sendable {
     public var quietAccounts: Int
     /// Transaction monitoring's rules for the monitoring rounds; nil: no such rounds.
     public var rules: MonitoringRuleSet?
+    /// Whether the monitoring rounds run the worker (false: the posting path's own share only).
+    public var monitoringWorker: Bool
 
     public init(
         clients: Int,
@@ -34,9 +36,11 @@ public struct PostingBenchmark: Sendable {
         eventLoops: Int,
         accounts: Int,
         quietAccounts: Int,
-        rules: MonitoringRuleSet? = nil
+        rules: MonitoringRuleSet? = nil,
+        monitoringWorker: Bool = true
     ) {
         self.rules = rules
+        self.monitoringWorker = monitoringWorker
         self.clients = clients
         self.seconds = seconds
         self.warmup = warmup
@@ -86,6 +90,7 @@ public struct PostingBenchmark: Sendable {
         )
         let connections = self.connections
         let rules = self.rules
+        let worker = self.monitoringWorker
         let quietAccounts = self.quietAccounts
         let benchAsSuperuser = bench
         let group: MultiThreadedEventLoopGroup? =
@@ -153,7 +158,7 @@ public struct PostingBenchmark: Sendable {
                     warmup: .seconds(warmup),
                     duration: .seconds(seconds),
                     sealer: chain ? sealer : nil,
-                    monitoring: monitoring,
+                    monitoring: monitoring && worker,
                     round: round,
                     executors: executors
                 )
@@ -163,7 +168,7 @@ public struct PostingBenchmark: Sendable {
                             "round %d, chain %@%@: %.0f postings/s (%d approved, %d refused, %d errors, %d rows sealed%@; %@)",
                         round + 1,
                         chain ? "on " : "off",
-                        monitoring ? ", monitoring on" : "",
+                        monitoring ? (worker ? ", monitoring on" : ", monitoring on, no worker") : "",
                         result.throughput,
                         result.approved,
                         result.refused,

@@ -275,9 +275,15 @@ COMMENT ON COLUMN bank.transactions.card_id IS 'The card a card request was made
 --
 
 CREATE FUNCTION bank.aml_cash_out_ring(p_rule bank.aml_rules, p_txn bank.transactions) RETURNS TABLE(subject text, customer_id bigint, terminal_id text, transaction_ids bigint[], amount bigint, score numeric, detail text, window_start timestamp with time zone, window_end timestamp with time zone)
-    LANGUAGE sql STABLE
+    LANGUAGE plpgsql STABLE
     SET search_path TO 'pg_catalog', 'bank'
     AS $$
+#variable_conflict use_column
+BEGIN
+    IF p_txn.kind <> 'withdrawal' OR p_txn.response_code <> '00' OR p_txn.card_id IS NULL THEN
+        RETURN;
+    END IF;
+    RETURN QUERY
     WITH ends AS (
         SELECT DISTINCT t.created_at AS end_at
         FROM bank.transactions t
@@ -303,7 +309,8 @@ CREATE FUNCTION bank.aml_cash_out_ring(p_rule bank.aml_rules, p_txn bank.transac
     WHERE p_txn.kind = 'withdrawal' AND p_txn.response_code = '00' AND p_txn.card_id IS NOT NULL
       AND w.cards >= (p_rule.parameters->>'min_cards')::int
     ORDER BY w.cards DESC, w.end_at
-    LIMIT 1
+    LIMIT 1;
+END
 $$;
 
 ALTER FUNCTION bank.aml_cash_out_ring(p_rule bank.aml_rules, p_txn bank.transactions) OWNER TO cashpoint_owner;
@@ -336,10 +343,16 @@ ALTER FUNCTION bank.aml_detect(p_rule bank.aml_rules, p_txn bank.transactions) O
 --
 
 CREATE FUNCTION bank.aml_dormant_reactivated(p_rule bank.aml_rules, p_txn bank.transactions) RETURNS TABLE(subject text, customer_id bigint, terminal_id text, transaction_ids bigint[], amount bigint, score numeric, detail text, window_start timestamp with time zone, window_end timestamp with time zone)
-    LANGUAGE sql STABLE
+    LANGUAGE plpgsql STABLE
     SET search_path TO 'pg_catalog', 'bank'
     AS $$
-    SELECT 'customer:' || a.user_id, a.user_id, NULL::text, ARRAY[p_txn.id], p_txn.amount,
+#variable_conflict use_column
+BEGIN
+    IF p_txn.kind NOT IN ('withdrawal', 'transfer') OR p_txn.response_code <> '00' THEN
+        RETURN;
+    END IF;
+    RETURN QUERY
+    SELECT 'customer:' || a.user_id, a.user_id, NULL::text, ARRAY[p_txn.id], p_txn.amount::bigint,
         round(100.0 * extract(epoch FROM p_txn.created_at - q.quiet_since) / extract(epoch FROM p_rule.time_window), 2),
         format('account %s: %s out after no movement since %s', a.account_no,
             to_char(p_txn.amount / 100.0, 'FM999999999990.00'), to_char(q.quiet_since AT TIME ZONE 'UTC', 'YYYY-MM-DD')),
@@ -355,7 +368,8 @@ CREATE FUNCTION bank.aml_dormant_reactivated(p_rule bank.aml_rules, p_txn bank.t
     WHERE h.transaction_id = p_txn.id AND h.amount < 0 AND p_txn.response_code = '00'
       AND p_txn.kind IN ('withdrawal', 'transfer') AND p_txn.amount > (p_rule.parameters->>'min_amount')::bigint
       AND p_txn.created_at - q.quiet_since >= p_rule.time_window
-    LIMIT 1
+    LIMIT 1;
+END
 $$;
 
 ALTER FUNCTION bank.aml_dormant_reactivated(p_rule bank.aml_rules, p_txn bank.transactions) OWNER TO cashpoint_owner;
@@ -365,38 +379,60 @@ ALTER FUNCTION bank.aml_dormant_reactivated(p_rule bank.aml_rules, p_txn bank.tr
 --
 
 CREATE FUNCTION bank.aml_pass_through(p_rule bank.aml_rules, p_txn bank.transactions) RETURNS TABLE(subject text, customer_id bigint, terminal_id text, transaction_ids bigint[], amount bigint, score numeric, detail text, window_start timestamp with time zone, window_end timestamp with time zone)
-    LANGUAGE sql STABLE
+    LANGUAGE plpgsql STABLE
     SET search_path TO 'pg_catalog', 'bank'
     AS $$
+#variable_conflict use_column
+DECLARE
+    v_span interval := p_rule.time_window;
+BEGIN
+    IF p_txn.response_code <> '00' THEN
+        RETURN;
+    END IF;
+    -- No window can hold more money in than the whole stretch around p_txn: most postings stop here.
+    IF NOT EXISTS (
+        SELECT 1 FROM bank.history h JOIN bank.accounts a ON a.id = h.account_id
+        WHERE h.transaction_id = p_txn.id AND a.kind = 'customer' AND a.user_id IS NOT NULL
+          AND (SELECT coalesce(sum(l.amount), 0) FROM bank.history l
+               WHERE l.account_id = a.id AND l.amount > 0
+                 AND l.created_at BETWEEN p_txn.created_at - v_span AND p_txn.created_at + v_span)
+              >= (p_rule.parameters->>'min_amount')::bigint
+    ) THEN
+        RETURN;
+    END IF;
+    RETURN QUERY
     WITH accounts AS (
         SELECT a.id, a.account_no, a.user_id
         FROM bank.history h JOIN bank.accounts a ON a.id = h.account_id
         WHERE h.transaction_id = p_txn.id AND a.kind = 'customer' AND a.user_id IS NOT NULL
     ), lines AS (
-        SELECT a.id AS account_id, h.transaction_id, h.created_at AS at, h.amount
+        SELECT a.id AS account_id, h.transaction_id AS txn, h.created_at AS at, h.amount AS moved
         FROM accounts a JOIN bank.history h ON h.account_id = a.id
-            AND h.created_at BETWEEN p_txn.created_at - p_rule.time_window AND p_txn.created_at + p_rule.time_window
-    ), windows AS (
-        SELECT s.account_id, s.at AS first_at, max(l.at) AS last_at,
-            sum(l.amount) FILTER (WHERE l.amount > 0)::bigint AS money_in,
-            coalesce(-sum(l.amount) FILTER (WHERE l.amount < 0), 0)::bigint AS money_out,
-            array_agg(l.transaction_id ORDER BY l.at, l.transaction_id) AS ids
-        FROM lines s JOIN lines l ON l.account_id = s.account_id AND l.at BETWEEN s.at AND s.at + p_rule.time_window
-        WHERE s.amount > 0 AND s.at BETWEEN p_txn.created_at - p_rule.time_window AND p_txn.created_at
-        GROUP BY s.account_id, s.transaction_id, s.at
+            AND h.created_at BETWEEN p_txn.created_at - v_span AND p_txn.created_at + v_span
+    ), sums AS (
+        SELECT l.account_id, l.at, l.moved,
+            sum(greatest(l.moved, 0)) OVER w AS money_in, sum(greatest(-l.moved, 0)) OVER w AS money_out
+        FROM lines l
+        WINDOW w AS (PARTITION BY l.account_id ORDER BY l.at RANGE BETWEEN CURRENT ROW AND v_span FOLLOWING)
+    ), best AS (
+        SELECT s.account_id, s.at, s.money_in::bigint AS money_in, s.money_out::bigint AS money_out
+        FROM sums s
+        WHERE s.moved > 0 AND s.at BETWEEN p_txn.created_at - v_span AND p_txn.created_at
+          AND s.money_in >= (p_rule.parameters->>'min_amount')::bigint
+          AND s.money_out * 100 >= s.money_in * (p_rule.parameters->>'out_percent')::numeric
+        ORDER BY s.money_in DESC, s.at
+        LIMIT 1
     )
-    SELECT 'customer:' || a.user_id, a.user_id, NULL::text, w.ids, w.money_in,
-        round(100.0 * w.money_out / w.money_in, 2),
+    SELECT 'customer:' || a.user_id, a.user_id, NULL::text,
+        ARRAY(SELECT l.txn FROM lines l WHERE l.account_id = b.account_id AND l.at BETWEEN b.at AND b.at + v_span
+            ORDER BY l.at, l.txn),
+        b.money_in, round(100.0 * b.money_out / b.money_in, 2),
         format('account %s: %s in, %s (%s%%) out again within %s', a.account_no,
-            to_char(w.money_in / 100.0, 'FM999999999990.00'), to_char(w.money_out / 100.0, 'FM999999999990.00'),
-            round(100.0 * w.money_out / w.money_in), justify_interval(p_rule.time_window)),
-        w.first_at, w.last_at
-    FROM windows w JOIN accounts a ON a.id = w.account_id
-    WHERE w.money_in >= (p_rule.parameters->>'min_amount')::bigint
-      AND w.money_out * 100 >= w.money_in * (p_rule.parameters->>'out_percent')::numeric
-      AND p_txn.created_at <= w.first_at + p_rule.time_window
-    ORDER BY w.money_in DESC, w.first_at
-    LIMIT 1
+            to_char(b.money_in / 100.0, 'FM999999999990.00'), to_char(b.money_out / 100.0, 'FM999999999990.00'),
+            round(100.0 * b.money_out / b.money_in), justify_interval(v_span)),
+        b.at, (SELECT max(l.at) FROM lines l WHERE l.account_id = b.account_id AND l.at <= b.at + v_span)
+    FROM best b JOIN accounts a ON a.id = b.account_id;
+END
 $$;
 
 ALTER FUNCTION bank.aml_pass_through(p_rule bank.aml_rules, p_txn bank.transactions) OWNER TO cashpoint_owner;
@@ -406,42 +442,53 @@ ALTER FUNCTION bank.aml_pass_through(p_rule bank.aml_rules, p_txn bank.transacti
 --
 
 CREATE FUNCTION bank.aml_structuring(p_rule bank.aml_rules, p_txn bank.transactions) RETURNS TABLE(subject text, customer_id bigint, terminal_id text, transaction_ids bigint[], amount bigint, score numeric, detail text, window_start timestamp with time zone, window_end timestamp with time zone)
-    LANGUAGE sql STABLE
+    LANGUAGE plpgsql STABLE
     SET search_path TO 'pg_catalog', 'bank'
     AS $$
-    WITH rule AS (
-        SELECT p_rule.parameters->>'direction' AS direction, (p_rule.parameters->>'threshold')::bigint AS threshold,
-            (p_rule.parameters->>'min_count')::int AS min_count, p_rule.time_window AS span
-    ), owner AS (
-        SELECT a.user_id FROM bank.accounts a, rule r
-        WHERE a.id = p_txn.account_id AND a.kind = 'customer' AND a.user_id IS NOT NULL
-          AND p_txn.kind = r.direction AND p_txn.response_code = '00' AND p_txn.amount < r.threshold
-    ), moves AS (
-        SELECT t.id, t.created_at AS at, t.amount
-        FROM owner o
-        JOIN bank.accounts a ON a.user_id = o.user_id AND a.kind = 'customer'
-        CROSS JOIN rule r
+#variable_conflict use_column
+DECLARE
+    v_direction text := p_rule.parameters->>'direction';
+    v_threshold bigint := (p_rule.parameters->>'threshold')::bigint;
+    v_span interval := p_rule.time_window;
+    v_owner bigint;
+BEGIN
+    IF p_txn.kind IS DISTINCT FROM v_direction OR p_txn.response_code <> '00' OR p_txn.amount >= v_threshold THEN
+        RETURN;
+    END IF;
+    SELECT a.user_id INTO v_owner FROM bank.accounts a WHERE a.id = p_txn.account_id AND a.kind = 'customer';
+    IF v_owner IS NULL THEN
+        RETURN;
+    END IF;
+    RETURN QUERY
+    WITH moves AS (
+        SELECT t.id, t.created_at AS at, t.amount AS moved
+        FROM bank.accounts a
         JOIN bank.history h ON h.account_id = a.id
-            AND h.created_at BETWEEN p_txn.created_at - r.span AND p_txn.created_at + r.span
+            AND h.created_at BETWEEN p_txn.created_at - v_span AND p_txn.created_at + v_span
         JOIN bank.transactions t ON t.id = h.transaction_id AND t.account_id = a.id
-        WHERE t.kind = r.direction AND t.response_code = '00' AND t.amount < r.threshold
+        WHERE a.user_id = v_owner AND a.kind = 'customer'
+          AND t.kind = v_direction AND t.response_code = '00' AND t.amount < v_threshold
           AND NOT EXISTS (SELECT 1 FROM bank.transactions v WHERE v.original_id = t.id AND v.kind = 'reversal')
-    ), windows AS (
-        SELECT s.at AS first_at, max(m.at) AS last_at, array_agg(m.id ORDER BY m.at, m.id) AS ids,
-            sum(m.amount)::bigint AS total, count(*) AS n
-        FROM moves s CROSS JOIN rule r JOIN moves m ON m.at BETWEEN s.at AND s.at + r.span
-        WHERE s.at BETWEEN p_txn.created_at - r.span AND p_txn.created_at
-        GROUP BY s.id, s.at
+    ), sums AS (
+        SELECT m.at, sum(m.moved) OVER w AS total, count(*) OVER w AS n
+        FROM moves m
+        WINDOW w AS (ORDER BY m.at RANGE BETWEEN CURRENT ROW AND v_span FOLLOWING)
+    ), best AS (
+        SELECT s.at, s.total, s.n FROM sums s
+        WHERE s.at BETWEEN p_txn.created_at - v_span AND p_txn.created_at
+          AND s.n >= (p_rule.parameters->>'min_count')::int AND s.total > v_threshold
+        ORDER BY s.total DESC, s.at
+        LIMIT 1
     )
-    SELECT 'customer:' || o.user_id, o.user_id, NULL::text, w.ids, w.total,
-        round(100.0 * w.total / r.threshold, 2),
-        format('%s cash %ss, each under %s, together %s within %s', w.n, r.direction,
-            to_char(r.threshold / 100.0, 'FM999999999990.00'), to_char(w.total / 100.0, 'FM999999999990.00'), justify_interval(r.span)),
-        w.first_at, w.last_at
-    FROM windows w, owner o, rule r
-    WHERE w.n >= r.min_count AND w.total > r.threshold AND p_txn.created_at <= w.first_at + r.span
-    ORDER BY w.total DESC, w.first_at
-    LIMIT 1
+    SELECT 'customer:' || v_owner, v_owner, NULL::text,
+        ARRAY(SELECT m.id FROM moves m WHERE m.at BETWEEN b.at AND b.at + v_span ORDER BY m.at, m.id),
+        b.total::bigint, round(100.0 * b.total / v_threshold, 2),
+        format('%s cash %ss, each under %s, together %s within %s', b.n, v_direction,
+            to_char(v_threshold / 100.0, 'FM999999999990.00'), to_char(b.total / 100.0, 'FM999999999990.00'),
+            justify_interval(v_span)),
+        b.at, (SELECT max(m.at) FROM moves m WHERE m.at <= b.at + v_span)
+    FROM best b;
+END
 $$;
 
 ALTER FUNCTION bank.aml_structuring(p_rule bank.aml_rules, p_txn bank.transactions) OWNER TO cashpoint_owner;

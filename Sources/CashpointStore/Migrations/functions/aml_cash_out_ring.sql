@@ -1,13 +1,19 @@
 -- Transaction monitoring, rule kind 'cash_out_ring', after commit: for an approved card withdrawal
 -- p_txn, at least `min_cards` distinct cards withdrawing at its terminal within the rule's window. The
 -- windows tried are those ending at a withdrawal at or after p_txn (and so holding it): usually p_txn
--- itself; later ones when the worker runs behind or commits came out of order. One row or none.
+-- itself; later ones when the worker runs behind or commits came out of order. One row or none. PL/pgSQL for its cached plans.
 SET LOCAL ROLE cashpoint_owner;
 
 CREATE OR REPLACE FUNCTION bank.aml_cash_out_ring(p_rule bank.aml_rules, p_txn bank.transactions)
 RETURNS TABLE (subject text, customer_id bigint, terminal_id text, transaction_ids bigint[], amount bigint,
     score numeric, detail text, window_start timestamptz, window_end timestamptz)
-LANGUAGE sql STABLE SET search_path = pg_catalog, bank AS $$
+LANGUAGE plpgsql STABLE SET search_path = pg_catalog, bank AS $$
+#variable_conflict use_column
+BEGIN
+    IF p_txn.kind <> 'withdrawal' OR p_txn.response_code <> '00' OR p_txn.card_id IS NULL THEN
+        RETURN;
+    END IF;
+    RETURN QUERY
     WITH ends AS (
         SELECT DISTINCT t.created_at AS end_at
         FROM bank.transactions t
@@ -33,7 +39,8 @@ LANGUAGE sql STABLE SET search_path = pg_catalog, bank AS $$
     WHERE p_txn.kind = 'withdrawal' AND p_txn.response_code = '00' AND p_txn.card_id IS NOT NULL
       AND w.cards >= (p_rule.parameters->>'min_cards')::int
     ORDER BY w.cards DESC, w.end_at
-    LIMIT 1
+    LIMIT 1;
+END
 $$;
 
 REVOKE ALL ON FUNCTION bank.aml_cash_out_ring(bank.aml_rules, bank.transactions) FROM PUBLIC;
