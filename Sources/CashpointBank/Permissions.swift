@@ -32,6 +32,10 @@ public enum BankOperation: String, Sendable, Hashable, CaseIterable {
     /// Listing, approving and rejecting held changes (four eyes; who may check which change is the
     /// four-eyes table's, bank.high_risk_operations).
     case reviewChanges
+    /// Transaction monitoring's cases and reports: list, show, open, assign, escalate, note, close; the
+    /// cash transaction report and a SAR draft (docs/compliance.md). The compliance role's, with
+    /// administrators; until that role exists, administrators'.
+    case workCases
 
     /// Whether the operation acts on one customer's account (and so depends on whose it is).
     public var isAccountOperation: Bool {
@@ -60,7 +64,7 @@ public enum Ownership: Sendable, Hashable {
 /// |---|---|---|---|
 /// | balance, withdrawal, deposit, transfer, mini-statement, PIN change | own accounts | any customer account | any customer account |
 /// | create customer / account / card, lock and unlock account, card, user, daily limits, review held changes | no | yes | yes |
-/// | list users, read the audit log, change a role, create staff, enrol a second factor | no | no | yes |
+/// | list users, read the audit log, change a role, create staff, enrol a second factor, work compliance cases | no | no | yes |
 ///
 /// Some of these are high-risk: held for a second person's approval whoever asks (four eyes). Which,
 /// above what amount, and who may check them is data in the database, `bank.high_risk_operations`
@@ -76,7 +80,9 @@ public enum Permissions {
         .createCustomer, .createAccount, .issueCard, .lockAccount, .unlockAccount, .lockCard, .unlockCard,
         .unlockUser, .setLimits, .reviewChanges,
     ]
-    static let adminOnlyOperations: Set<BankOperation> = [.listUsers, .readAudit, .changeRole, .createStaff, .enrolStaff]
+    static let adminOnlyOperations: Set<BankOperation> = [
+        .listUsers, .readAudit, .changeRole, .createStaff, .enrolStaff, .workCases,
+    ]
 
     public static func decide(role: Role, operation: BankOperation, ownership: Ownership) -> Decision {
         if operation.isAccountOperation {

@@ -13,7 +13,7 @@ struct PermissionTests {
         .createCustomer, .createAccount, .issueCard, .lockAccount, .unlockAccount, .lockCard, .unlockCard, .unlockUser,
         .setLimits, .reviewChanges,
     ]
-    static let adminOperations: [BankOperation] = [.listUsers, .readAudit, .changeRole, .createStaff, .enrolStaff]
+    static let adminOperations: [BankOperation] = [.listUsers, .readAudit, .changeRole, .createStaff, .enrolStaff, .workCases]
 
     @Test("every role and operation has exactly the decision of the origin's RBAC table")
     func table() {

@@ -32,6 +32,11 @@ struct PermissionAgreementTests {
         "approve_change": [.reviewChanges],
         "reject_change": [.reviewChanges],
         "list_changes": [.reviewChanges],
+        "work_case": [.workCases],
+        "open_case": [.workCases],
+        "list_cases": [.workCases],
+        "case_file": [.workCases],
+        "cash_transaction_report": [.workCases],
     ]
 
     /// The roles each `bank.require_role(ARRAY['a', 'b'])` in a function's body names, all calls together.

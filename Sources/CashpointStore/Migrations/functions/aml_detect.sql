@@ -1,6 +1,5 @@
 -- What one monitoring rule finds for one posting: the kind's detector (bank.aml_<kind>), at most one
 -- row. A new kind adds its detector and a branch here (and to bank.aml_rules' kind check).
--- requires: aml_structuring, aml_velocity, aml_cash_out_ring, aml_pass_through, aml_dormant_reactivated
 SET LOCAL ROLE cashpoint_owner;
 
 CREATE OR REPLACE FUNCTION bank.aml_detect(p_rule bank.aml_rules, p_txn bank.transactions)

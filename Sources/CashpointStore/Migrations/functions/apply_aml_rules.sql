@@ -1,6 +1,5 @@
 -- An approved 'aml.rules' change put in force (bank.approve_change calls it): only as an approved
 -- change (bank.require_approved_change), never by a direct call. Answers the new version.
--- requires: install_aml_rules
 SET LOCAL ROLE cashpoint_owner;
 
 CREATE OR REPLACE FUNCTION bank.apply_aml_rules(p_actor text, p_ip text, p_device text, p_change_id bigint)

@@ -5,7 +5,6 @@
 -- person (09 and the change's id; bank.request_change): p_maker names the member of staff who asks
 -- (a compliance officer or an administrator, 58 otherwise), and a checker of the four-eyes table's roles
 -- approves it at the desk with their own second factor (bank.approve_change puts it in force).
--- requires: install_aml_rules
 SET LOCAL ROLE cashpoint_owner;
 
 CREATE OR REPLACE FUNCTION bank.load_aml_rules(

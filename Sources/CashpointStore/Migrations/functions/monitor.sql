@@ -5,7 +5,6 @@
 -- (bank.raise_alert). The rows leave the queue in the same transaction: a round that fails leaves them
 -- for the next. With monitoring off or no rules loaded, the rows are dropped unexamined. Answers how many
 -- postings were examined, how many new alerts were raised and how many rows are still queued.
--- requires: aml_detect, raise_alert
 SET LOCAL ROLE cashpoint_owner;
 
 CREATE OR REPLACE FUNCTION bank.monitor(p_limit int)
