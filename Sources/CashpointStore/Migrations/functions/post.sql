@@ -183,7 +183,8 @@ BEGIN
     ), queued AS (
         -- Transaction monitoring's outbox (0024): examined after commit by the switch's worker.
         INSERT INTO bank.monitoring_queue (transaction_id)
-        SELECT txn.id FROM txn, bank.settings s WHERE s.monitoring_enabled AND txn.response_code IN ('00', '59')
+        SELECT txn.id FROM txn, bank.settings s
+        WHERE s.monitoring_enabled AND s.aml_rules_version IS NOT NULL AND txn.response_code IN ('00', '59')
     )
     SELECT txn.response_code, txn.id, txn.balance_after, txn.auth_code, false
     INTO response_code, transaction_id, balance_after, auth_code, replayed
