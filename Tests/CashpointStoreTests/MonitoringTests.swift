@@ -331,6 +331,41 @@ struct MonitoringTests {
         }
     }
 
+    @Test("two workers (two switches) share the queue: every posting examined once, one alert for one pattern")
+    func twoWorkers() async throws {
+        try await TestBank.with(fixture: try Self.fixture(), maximumConnections: 6) { bank, service in
+            let loaded = try await Self.load(service, try Self.rules(enabled: ["structuring-deposits", "cash-out-ring"]))
+            #expect(loaded.code == .approved)
+            let keys = KeyMaker()
+            for round in 0..<4 {
+                for number in 2...8 {
+                    let code = try await Self.card(service, .deposit(amount: 300_000 + Int64(round), account: nil), number, keys: keys).code
+                    #expect(code == .approved)
+                }
+            }
+            #expect(try await bank.count("SELECT count(*)::int FROM bank.monitoring_queue") == 28)
+            let store = service.store
+            let examined = try await withThrowingTaskGroup(of: Int.self) { group in
+                for _ in 0..<2 {
+                    group.addTask {
+                        var examined = 0
+                        while true {
+                            let round = try await store.monitor(limit: 3)
+                            examined += round.examined
+                            if round.examined == 0 && round.remaining == 0 { return examined }
+                        }
+                    }
+                }
+                return try await group.reduce(0, +)
+            }
+            #expect(examined == 28)
+            // Seven customers, four deposits of 3,000.00 each within the window: one alert each.
+            #expect(try await Self.alerts(bank, rule: "structuring-deposits") == 7)
+            #expect(try await bank.count("SELECT count(*)::int FROM bank.cases") == 7)
+            #expect(try await bank.count("SELECT min(cardinality(transaction_ids))::int FROM bank.alerts") == 4)
+        }
+    }
+
     @Test("monitoring off: postings are not queued and nothing is refused 59")
     func monitoringOff() async throws {
         try await TestBank.with(fixture: try Self.fixture()) { bank, service in
