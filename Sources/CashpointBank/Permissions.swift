@@ -44,7 +44,8 @@ public enum BankOperation: String, Sendable, Hashable, CaseIterable {
     case viewKYC
     /// Deciding a customer's KYC: verify or reject (high risk: four eyes, a second compliance user).
     case verifyCustomer
-    /// The compliance case desk: alerts and cases.
+    /// The compliance case desk: transaction monitoring's alerts and cases (list, show, open, assign,
+    /// escalate, note, close), the cash transaction report and a SAR draft (docs/compliance.md).
     case workCases
 
     /// Whether the operation acts on one customer's account (and so depends on whose it is).

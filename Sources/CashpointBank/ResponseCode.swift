@@ -25,6 +25,9 @@ public struct ResponseCode: RawRepresentable, Hashable, Sendable, CustomStringCo
     public static let wrongPIN = ResponseCode(rawValue: "55")
     public static let notPermittedToCardholder = ResponseCode(rawValue: "57")
     public static let notPermittedToTerminal = ResponseCode(rawValue: "58")
+    /// Refused by transaction monitoring's blocking rule (a card's velocity, checked inside the posting):
+    /// nothing was posted (ISO 8583:1987 "suspected fraud").
+    public static let suspectedFraud = ResponseCode(rawValue: "59")
     public static let amountLimitExceeded = ResponseCode(rawValue: "61")
     public static let restricted = ResponseCode(rawValue: "62")
     public static let securityViolation = ResponseCode(rawValue: "63")

@@ -1,5 +1,6 @@
 public import ATM87
 public import ArgumentParser
+import CashpointBank
 import CashpointDatabase
 import CashpointSecurity
 import CashpointStore
@@ -225,10 +226,22 @@ public enum HarnessCommands {
             connections: bench.connections,
             eventLoops: bench.eventLoops,
             accounts: bench.accounts,
-            quietAccounts: bench.quietAccounts
+            quietAccounts: bench.quietAccounts,
+            rules: try self.monitoringRules(bench.rules),
+            monitoringWorker: bench.monitoringWorker
         )
         if let invalid = benchmark.invalid { throw ValidationError(invalid) }
         try await benchmark.run(root: url, switchPassword: switchPassword)
+    }
+
+    /// The bench's monitoring rules from `--rules` (nil for "none").
+    static func monitoringRules(_ path: String) throws(ValidationError) -> MonitoringRuleSet? {
+        guard path != "none" else { return nil }
+        do {
+            return try MonitoringRules.parse(yaml: try String(contentsOfFile: path, encoding: .utf8))
+        } catch {
+            throw ValidationError("--rules \(path): \(error)")
+        }
     }
 
     // MARK: The bank check

@@ -130,6 +130,23 @@ public struct BenchPostingOptions: ParsableArguments, Sendable {
     )
     public var quietAccounts = 1_000_000
 
+    @Option(
+        help: """
+            Transaction monitoring's rule file: a third kind of round runs with the chain on and monitoring \
+            on (these rules in force, the worker running). "none": no such rounds.
+            """
+    )
+    public var rules = "fixtures/aml-rules.yaml"
+
+    @Flag(
+        inversion: .prefixedNo,
+        help: """
+            Run transaction monitoring's worker in the monitoring rounds (without it, a round measures the \
+            posting path's own share: the velocity check and the queue row).
+            """
+    )
+    public var monitoringWorker = true
+
     public init() {}
 }
 

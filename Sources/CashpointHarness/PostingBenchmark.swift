@@ -1,3 +1,4 @@
+public import CashpointBank
 public import CashpointDatabase
 import CashpointSecurity
 import CashpointStore
@@ -7,8 +8,11 @@ import NIOPosix
 import PostgresNIO
 
 /// `atm-harness bench-posting`: the switch's posting path (`bank.post` through the store, as the switch
-/// calls it) measured with the audit sealer running and not, rounds alternating, on a bank of its own
-/// (the database cashpoint_bench, made anew). scripts/bench-posting sets it beside pgbench.
+/// calls it) measured with the audit sealer running and not, and, given monitoring rules, a third kind
+/// of round with the chain on and transaction monitoring on (the rules in force, each posting queued in
+/// its statement, the worker examining the queue as the switch's does), rounds alternating, on a bank
+/// of its own (the database cashpoint_bench, made anew). In the other rounds monitoring is off
+/// (`bank.settings.monitoring_enabled`). scripts/bench-posting sets it beside pgbench.
 public struct PostingBenchmark: Sendable {
     public var clients: Int
     public var seconds: Int
@@ -18,6 +22,10 @@ public struct PostingBenchmark: Sendable {
     public var eventLoops: Int
     public var accounts: Int
     public var quietAccounts: Int
+    /// Transaction monitoring's rules for the monitoring rounds; nil: no such rounds.
+    public var rules: MonitoringRuleSet?
+    /// Whether the monitoring rounds run the worker (false: the posting path's own share only).
+    public var monitoringWorker: Bool
 
     public init(
         clients: Int,
@@ -27,8 +35,12 @@ public struct PostingBenchmark: Sendable {
         connections: Int,
         eventLoops: Int,
         accounts: Int,
-        quietAccounts: Int
+        quietAccounts: Int,
+        rules: MonitoringRuleSet? = nil,
+        monitoringWorker: Bool = true
     ) {
+        self.rules = rules
+        self.monitoringWorker = monitoringWorker
         self.clients = clients
         self.seconds = seconds
         self.warmup = warmup
@@ -77,6 +89,8 @@ public struct PostingBenchmark: Sendable {
             self.clients, self.accounts, self.seconds, self.warmup, self.rounds
         )
         let connections = self.connections
+        let rules = self.rules
+        let worker = self.monitoringWorker
         let quietAccounts = self.quietAccounts
         let benchAsSuperuser = bench
         let group: MultiThreadedEventLoopGroup? =
@@ -95,10 +109,28 @@ public struct PostingBenchmark: Sendable {
             }
             let sealer = AuditSealer(client: client, key: auditKey.key, logger: log)
             try await sealer.sealAll()
+            if let rules {
+                _ = try await store.loadMonitoringRules(
+                    rules,
+                    source: "bench",
+                    maker: nil,
+                    reason: nil,
+                    actor: .system("bench")
+                )
+            }
             var on: [PostingLoad.Result] = []
             var off: [PostingLoad.Result] = []
-            for round in 0..<(2 * rounds) {
-                let chain = round % 2 == 1
+            var monitored: [PostingLoad.Result] = []
+            let kinds = rules == nil ? 2 : 3
+            for round in 0..<(kinds * rounds) {
+                let chain = round % kinds >= 1
+                let monitoring = round % kinds == 2
+                try await benchAsSuperuser.withConnection(logger: log) { connection in
+                    try await connection.query(
+                        "UPDATE bank.settings SET monitoring_enabled = \(monitoring)",
+                        logger: log
+                    )
+                }
                 // Start each round with the chain caught up, so a chain-on round seals only its own rows,
                 // and with the last round's dirty pages written (scripts/bench-posting does the same
                 // before each pgbench round), so no round pays for another's checkpoint.
@@ -126,20 +158,23 @@ public struct PostingBenchmark: Sendable {
                     warmup: .seconds(warmup),
                     duration: .seconds(seconds),
                     sealer: chain ? sealer : nil,
+                    monitoring: monitoring && worker,
                     round: round,
                     executors: executors
                 )
                 say(
                     String(
                         format:
-                            "round %d, chain %@: %.0f postings/s (%d approved, %d refused, %d errors, %d rows sealed; %@)",
+                            "round %d, chain %@%@: %.0f postings/s (%d approved, %d refused, %d errors, %d rows sealed%@; %@)",
                         round + 1,
                         chain ? "on " : "off",
+                        monitoring ? (worker ? ", monitoring on" : ", monitoring on, no worker") : "",
                         result.throughput,
                         result.approved,
                         result.refused,
                         result.errors,
                         result.sealed,
+                        monitoring ? ", \(result.examined) examined by the monitoring worker" : "",
                         result.cpuPerPosting.map {
                             String(
                                 format: "machine CPU %.0f µs a posting, of which this client %.0f µs",
@@ -149,7 +184,15 @@ public struct PostingBenchmark: Sendable {
                         } ?? "machine CPU not readable"
                     )
                 )
-                if chain { on.append(result) } else { off.append(result) }
+                if monitoring {
+                    // What the worker left is examined before the next round, outside the measure.
+                    while try await store.monitor(limit: 5_000).remaining > 0 {}
+                    monitored.append(result)
+                } else if chain {
+                    on.append(result)
+                } else {
+                    off.append(result)
+                }
             }
             try await sealer.sealAll()
             let ledger = try await LedgerVerifier.verify(client: client, logger: log)
@@ -157,7 +200,7 @@ public struct PostingBenchmark: Sendable {
             say(
                 "after the load: ledger verify \(ledger.isClean ? "OK" : "FAILED"), audit verify \(audit.isClean ? "OK" : "FAILED") (\(audit.sealed) rows chained)"
             )
-            return (on, off)
+            return (on, off, monitored)
         }
         try await group?.shutdownGracefully()
         let onRate = results.0.map(\.throughput).reduce(0, +) / Double(results.0.count)
@@ -170,9 +213,19 @@ public struct PostingBenchmark: Sendable {
                 100 * (1 - onRate / offRate)
             )
         )
+        if !results.2.isEmpty {
+            let monitoredRate = results.2.map(\.throughput).reduce(0, +) / Double(results.2.count)
+            say(
+                String(
+                    format: "posting, audit chain on, monitoring on: %.0f/s (monitoring costs %.1f%% against the chain on)",
+                    monitoredRate,
+                    100 * (1 - monitoredRate / onRate)
+                )
+            )
+        }
         // The machine's CPU per posting over all measured windows of each kind (scripts/bench-posting
         // sets the chain-on figure against the yardstick's CPU per transaction).
-        for (name, rounds) in [("on", results.0), ("off", results.1)] {
+        for (name, rounds) in [("on", results.0), ("off", results.1), ("on, monitoring on", results.2)] where !rounds.isEmpty {
             let cpu = rounds.compactMap(\.cpuMicroseconds)
             let postings = rounds.map { $0.approved + $0.refused }.reduce(0, +)
             if cpu.count == rounds.count, postings > 0 {

@@ -18,6 +18,8 @@ public enum PostingLoad {
         public var refused: Int
         public var errors: Int
         public var sealed: Int
+        /// Postings transaction monitoring's worker examined during the round (0 with monitoring off).
+        public var examined: Int = 0
         /// The machine's busy CPU time over the measured window (`MachineCPU`), when it could be read.
         public var cpuMicroseconds: Int64?
         /// This process's own CPU time over the measured window: the client's part of `cpuMicroseconds`.
@@ -120,9 +122,10 @@ public enum PostingLoad {
         return digits.count >= width ? digits : String(repeating: "0", count: width - digits.count) + digits
     }
 
-    /// Runs the load for `duration` after `warmup`, with the audit sealer running when `sealer` is given.
-    /// Caller `i` runs on `executors[i % count]` when executors are given (the switch runs each
-    /// connection's task on its channel's event loop), else on Swift's global executor.
+    /// Runs the load for `duration` after `warmup`, with the audit sealer running when `sealer` is given
+    /// and transaction monitoring's worker (`BankStore.monitor`, as the switch's worker runs it) when
+    /// `monitoring`. Caller `i` runs on `executors[i % count]` when executors are given (the switch runs
+    /// each connection's task on its channel's event loop), else on Swift's global executor.
     public static func run(
         store: BankStore,
         accounts: Int,
@@ -130,6 +133,7 @@ public enum PostingLoad {
         warmup: Duration,
         duration: Duration,
         sealer: AuditSealer?,
+        monitoring: Bool = false,
         round: Int,
         executors: [any TaskExecutor] = []
     ) async throws -> Result {
@@ -149,6 +153,15 @@ public enum PostingLoad {
             try? await Task.sleep(until: end, clock: .continuous)
             let (after, clientAfter) = (MachineCPU.busyMicroseconds(), MachineCPU.processMicroseconds())
             return (elapsed(before, after), elapsed(clientBefore, clientAfter))
+        }
+        let examined = Task<Int, Never> {
+            var examined = 0
+            while monitoring && ContinuousClock.now < end {
+                let round = try? await store.monitor(limit: 500)
+                examined += round?.examined ?? 0
+                if (round?.remaining ?? 0) == 0 { try? await Task.sleep(for: .milliseconds(200)) }
+            }
+            return examined
         }
         let totals = try await withThrowingTaskGroup(of: (Int, Int, Int, Int).self) { group in
             if let sealer {
@@ -223,6 +236,7 @@ public enum PostingLoad {
             refused: totals.1,
             errors: totals.2,
             sealed: totals.3,
+            examined: await examined.value,
             cpuMicroseconds: await cpu.value.machine,
             clientMicroseconds: await cpu.value.client
         )

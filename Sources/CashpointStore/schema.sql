@@ -207,6 +207,349 @@ $$;
 
 ALTER FUNCTION bank.allocate_card_serial(p_role text) OWNER TO cashpoint_owner;
 
+SET default_tablespace = '';
+
+SET default_table_access_method = heap;
+
+--
+-- Name: aml_rules; Type: TABLE; Schema: bank; Owner: cashpoint_owner
+--
+
+CREATE TABLE bank.aml_rules (
+    version integer NOT NULL,
+    rule_id text NOT NULL,
+    description text NOT NULL,
+    kind text NOT NULL,
+    parameters jsonb NOT NULL,
+    time_window interval NOT NULL,
+    severity text NOT NULL,
+    enabled boolean NOT NULL,
+    CONSTRAINT aml_rules_description_check CHECK (((length(description) >= 1) AND (length(description) <= 200))),
+    CONSTRAINT aml_rules_kind_check CHECK ((kind = ANY (ARRAY['structuring'::text, 'velocity'::text, 'cash_out_ring'::text, 'pass_through'::text, 'dormant_reactivated'::text]))),
+    CONSTRAINT aml_rules_parameters_check CHECK ((jsonb_typeof(parameters) = 'object'::text)),
+    CONSTRAINT aml_rules_rule_id_check CHECK ((rule_id ~ '^[a-z][a-z0-9_-]{0,39}$'::text)),
+    CONSTRAINT aml_rules_severity_check CHECK ((severity = ANY (ARRAY['low'::text, 'medium'::text, 'high'::text]))),
+    CONSTRAINT aml_rules_time_window_check CHECK ((time_window > '00:00:00'::interval))
+);
+
+ALTER TABLE bank.aml_rules OWNER TO cashpoint_owner;
+
+--
+-- Name: COLUMN aml_rules.parameters; Type: COMMENT; Schema: bank; Owner: cashpoint_owner
+--
+
+COMMENT ON COLUMN bank.aml_rules.parameters IS 'Per kind (amounts in minor units): structuring {direction, min_count, threshold}; velocity {max_count?, max_amount?}; cash_out_ring {min_cards}; pass_through {min_amount, out_percent}; dormant_reactivated {min_amount}.';
+
+--
+-- Name: transactions; Type: TABLE; Schema: bank; Owner: cashpoint_owner
+--
+
+CREATE TABLE bank.transactions (
+    id bigint NOT NULL,
+    terminal_id text NOT NULL,
+    stan bank.stan NOT NULL,
+    transmitted bank.transmission_time NOT NULL,
+    request_digest bytea NOT NULL,
+    kind bank.transaction_kind NOT NULL,
+    amount bank.non_negative_bigint NOT NULL,
+    response_code bank.response_code NOT NULL,
+    auth_code text,
+    account_id bigint,
+    balance_after bigint,
+    original_id bigint,
+    actor text NOT NULL,
+    created_at timestamp with time zone DEFAULT now() NOT NULL,
+    card_id bigint
+);
+
+ALTER TABLE bank.transactions OWNER TO cashpoint_owner;
+
+--
+-- Name: COLUMN transactions.card_id; Type: COMMENT; Schema: bank; Owner: cashpoint_owner
+--
+
+COMMENT ON COLUMN bank.transactions.card_id IS 'The card a card request was made with (bank.cards.id); NULL for staff postings and reversals.';
+
+--
+-- Name: aml_cash_out_ring(bank.aml_rules, bank.transactions); Type: FUNCTION; Schema: bank; Owner: cashpoint_owner
+--
+
+CREATE FUNCTION bank.aml_cash_out_ring(p_rule bank.aml_rules, p_txn bank.transactions) RETURNS TABLE(subject text, customer_id bigint, terminal_id text, transaction_ids bigint[], amount bigint, score numeric, detail text, window_start timestamp with time zone, window_end timestamp with time zone)
+    LANGUAGE plpgsql STABLE
+    SET search_path TO 'pg_catalog', 'bank'
+    AS $$
+#variable_conflict use_column
+BEGIN
+    IF p_txn.kind <> 'withdrawal' OR p_txn.response_code <> '00' OR p_txn.card_id IS NULL THEN
+        RETURN;
+    END IF;
+    RETURN QUERY
+    WITH ends AS (
+        SELECT DISTINCT t.created_at AS end_at
+        FROM bank.transactions t
+        WHERE t.terminal_id = p_txn.terminal_id AND t.kind = 'withdrawal' AND t.response_code = '00'
+          AND t.card_id IS NOT NULL
+          AND t.created_at BETWEEN p_txn.created_at AND p_txn.created_at + p_rule.time_window
+    ), windows AS (
+        SELECT e.end_at, w.cards, w.ids, w.total, w.first_at
+        FROM ends e CROSS JOIN LATERAL (
+            SELECT count(DISTINCT t.card_id) AS cards, array_agg(t.id ORDER BY t.created_at, t.id) AS ids,
+                sum(t.amount)::bigint AS total, min(t.created_at) AS first_at
+            FROM bank.transactions t
+            WHERE t.terminal_id = p_txn.terminal_id AND t.kind = 'withdrawal' AND t.response_code = '00'
+              AND t.card_id IS NOT NULL AND t.created_at BETWEEN e.end_at - p_rule.time_window AND e.end_at
+        ) w
+    )
+    SELECT 'terminal:' || p_txn.terminal_id, NULL::bigint, p_txn.terminal_id, w.ids, w.total,
+        round(100.0 * w.cards / (p_rule.parameters->>'min_cards')::int, 2),
+        format('%s cards withdrew %s at terminal %s within %s', w.cards, to_char(w.total / 100.0, 'FM999999999990.00'),
+            p_txn.terminal_id, justify_interval(p_rule.time_window)),
+        w.first_at, w.end_at
+    FROM windows w
+    WHERE p_txn.kind = 'withdrawal' AND p_txn.response_code = '00' AND p_txn.card_id IS NOT NULL
+      AND w.cards >= (p_rule.parameters->>'min_cards')::int
+    ORDER BY w.cards DESC, w.end_at
+    LIMIT 1;
+END
+$$;
+
+ALTER FUNCTION bank.aml_cash_out_ring(p_rule bank.aml_rules, p_txn bank.transactions) OWNER TO cashpoint_owner;
+
+--
+-- Name: aml_detect(bank.aml_rules, bank.transactions); Type: FUNCTION; Schema: bank; Owner: cashpoint_owner
+--
+
+CREATE FUNCTION bank.aml_detect(p_rule bank.aml_rules, p_txn bank.transactions) RETURNS TABLE(subject text, customer_id bigint, terminal_id text, transaction_ids bigint[], amount bigint, score numeric, detail text, window_start timestamp with time zone, window_end timestamp with time zone)
+    LANGUAGE plpgsql STABLE
+    SET search_path TO 'pg_catalog', 'bank'
+    AS $$
+BEGIN
+    CASE p_rule.kind
+    WHEN 'structuring' THEN RETURN QUERY SELECT * FROM bank.aml_structuring(p_rule, p_txn);
+    WHEN 'velocity' THEN RETURN QUERY SELECT * FROM bank.aml_velocity(p_rule, p_txn);
+    WHEN 'cash_out_ring' THEN RETURN QUERY SELECT * FROM bank.aml_cash_out_ring(p_rule, p_txn);
+    WHEN 'pass_through' THEN RETURN QUERY SELECT * FROM bank.aml_pass_through(p_rule, p_txn);
+    WHEN 'dormant_reactivated' THEN RETURN QUERY SELECT * FROM bank.aml_dormant_reactivated(p_rule, p_txn);
+    -- The sanctioned or high-risk counterparty rule (with the KYC and screening tables) comes here.
+    ELSE RAISE EXCEPTION 'no detector for rule kind %', p_rule.kind USING ERRCODE = 'invalid_parameter_value';
+    END CASE;
+END
+$$;
+
+ALTER FUNCTION bank.aml_detect(p_rule bank.aml_rules, p_txn bank.transactions) OWNER TO cashpoint_owner;
+
+--
+-- Name: aml_dormant_reactivated(bank.aml_rules, bank.transactions); Type: FUNCTION; Schema: bank; Owner: cashpoint_owner
+--
+
+CREATE FUNCTION bank.aml_dormant_reactivated(p_rule bank.aml_rules, p_txn bank.transactions) RETURNS TABLE(subject text, customer_id bigint, terminal_id text, transaction_ids bigint[], amount bigint, score numeric, detail text, window_start timestamp with time zone, window_end timestamp with time zone)
+    LANGUAGE plpgsql STABLE
+    SET search_path TO 'pg_catalog', 'bank'
+    AS $$
+#variable_conflict use_column
+BEGIN
+    IF p_txn.kind NOT IN ('withdrawal', 'transfer') OR p_txn.response_code <> '00' THEN
+        RETURN;
+    END IF;
+    RETURN QUERY
+    SELECT 'customer:' || a.user_id, a.user_id, NULL::text, ARRAY[p_txn.id], p_txn.amount::bigint,
+        round(100.0 * extract(epoch FROM p_txn.created_at - q.quiet_since) / extract(epoch FROM p_rule.time_window), 2),
+        format('account %s: %s out after no movement since %s', a.account_no,
+            to_char(p_txn.amount / 100.0, 'FM999999999990.00'), to_char(q.quiet_since AT TIME ZONE 'UTC', 'YYYY-MM-DD')),
+        q.quiet_since, p_txn.created_at
+    FROM bank.history h
+    JOIN bank.accounts a ON a.id = h.account_id AND a.kind = 'customer' AND a.user_id IS NOT NULL
+    CROSS JOIN LATERAL (
+        SELECT coalesce((
+            SELECT p.created_at FROM bank.history p
+            WHERE p.account_id = h.account_id AND p.line_no < h.line_no
+            ORDER BY p.line_no DESC LIMIT 1), a.created_at) AS quiet_since
+    ) q
+    WHERE h.transaction_id = p_txn.id AND h.amount < 0 AND p_txn.response_code = '00'
+      AND p_txn.kind IN ('withdrawal', 'transfer') AND p_txn.amount > (p_rule.parameters->>'min_amount')::bigint
+      AND p_txn.created_at - q.quiet_since >= p_rule.time_window
+    LIMIT 1;
+END
+$$;
+
+ALTER FUNCTION bank.aml_dormant_reactivated(p_rule bank.aml_rules, p_txn bank.transactions) OWNER TO cashpoint_owner;
+
+--
+-- Name: aml_pass_through(bank.aml_rules, bank.transactions); Type: FUNCTION; Schema: bank; Owner: cashpoint_owner
+--
+
+CREATE FUNCTION bank.aml_pass_through(p_rule bank.aml_rules, p_txn bank.transactions) RETURNS TABLE(subject text, customer_id bigint, terminal_id text, transaction_ids bigint[], amount bigint, score numeric, detail text, window_start timestamp with time zone, window_end timestamp with time zone)
+    LANGUAGE plpgsql STABLE
+    SET search_path TO 'pg_catalog', 'bank'
+    AS $$
+#variable_conflict use_column
+DECLARE
+    v_span interval := p_rule.time_window;
+BEGIN
+    IF p_txn.response_code <> '00' THEN
+        RETURN;
+    END IF;
+    -- No window can hold more money in than the whole stretch around p_txn: most postings stop here.
+    IF NOT EXISTS (
+        SELECT 1 FROM bank.history h JOIN bank.accounts a ON a.id = h.account_id
+        WHERE h.transaction_id = p_txn.id AND a.kind = 'customer' AND a.user_id IS NOT NULL
+          AND (SELECT coalesce(sum(l.amount), 0) FROM bank.history l
+               WHERE l.account_id = a.id AND l.amount > 0
+                 AND l.created_at BETWEEN p_txn.created_at - v_span AND p_txn.created_at + v_span)
+              >= (p_rule.parameters->>'min_amount')::bigint
+    ) THEN
+        RETURN;
+    END IF;
+    RETURN QUERY
+    WITH accounts AS (
+        SELECT a.id, a.account_no, a.user_id
+        FROM bank.history h JOIN bank.accounts a ON a.id = h.account_id
+        WHERE h.transaction_id = p_txn.id AND a.kind = 'customer' AND a.user_id IS NOT NULL
+    ), lines AS (
+        SELECT a.id AS account_id, h.transaction_id AS txn, h.created_at AS at, h.amount AS moved
+        FROM accounts a JOIN bank.history h ON h.account_id = a.id
+            AND h.created_at BETWEEN p_txn.created_at - v_span AND p_txn.created_at + v_span
+    ), sums AS (
+        SELECT l.account_id, l.at, l.moved,
+            sum(greatest(l.moved, 0)) OVER w AS money_in, sum(greatest(-l.moved, 0)) OVER w AS money_out
+        FROM lines l
+        WINDOW w AS (PARTITION BY l.account_id ORDER BY l.at RANGE BETWEEN CURRENT ROW AND v_span FOLLOWING)
+    ), best AS (
+        SELECT s.account_id, s.at, s.money_in::bigint AS money_in, s.money_out::bigint AS money_out
+        FROM sums s
+        WHERE s.moved > 0 AND s.at BETWEEN p_txn.created_at - v_span AND p_txn.created_at
+          AND s.money_in >= (p_rule.parameters->>'min_amount')::bigint
+          AND s.money_out * 100 >= s.money_in * (p_rule.parameters->>'out_percent')::numeric
+        ORDER BY s.money_in DESC, s.at
+        LIMIT 1
+    )
+    SELECT 'customer:' || a.user_id, a.user_id, NULL::text,
+        ARRAY(SELECT l.txn FROM lines l WHERE l.account_id = b.account_id AND l.at BETWEEN b.at AND b.at + v_span
+            ORDER BY l.at, l.txn),
+        b.money_in, round(100.0 * b.money_out / b.money_in, 2),
+        format('account %s: %s in, %s (%s%%) out again within %s', a.account_no,
+            to_char(b.money_in / 100.0, 'FM999999999990.00'), to_char(b.money_out / 100.0, 'FM999999999990.00'),
+            round(100.0 * b.money_out / b.money_in), justify_interval(v_span)),
+        b.at, (SELECT max(l.at) FROM lines l WHERE l.account_id = b.account_id AND l.at <= b.at + v_span)
+    FROM best b JOIN accounts a ON a.id = b.account_id;
+END
+$$;
+
+ALTER FUNCTION bank.aml_pass_through(p_rule bank.aml_rules, p_txn bank.transactions) OWNER TO cashpoint_owner;
+
+--
+-- Name: aml_structuring(bank.aml_rules, bank.transactions); Type: FUNCTION; Schema: bank; Owner: cashpoint_owner
+--
+
+CREATE FUNCTION bank.aml_structuring(p_rule bank.aml_rules, p_txn bank.transactions) RETURNS TABLE(subject text, customer_id bigint, terminal_id text, transaction_ids bigint[], amount bigint, score numeric, detail text, window_start timestamp with time zone, window_end timestamp with time zone)
+    LANGUAGE plpgsql STABLE
+    SET search_path TO 'pg_catalog', 'bank'
+    AS $$
+#variable_conflict use_column
+DECLARE
+    v_direction text := p_rule.parameters->>'direction';
+    v_threshold bigint := (p_rule.parameters->>'threshold')::bigint;
+    v_span interval := p_rule.time_window;
+    v_owner bigint;
+BEGIN
+    IF p_txn.kind IS DISTINCT FROM v_direction OR p_txn.response_code <> '00' OR p_txn.amount >= v_threshold THEN
+        RETURN;
+    END IF;
+    SELECT a.user_id INTO v_owner FROM bank.accounts a WHERE a.id = p_txn.account_id AND a.kind = 'customer';
+    IF v_owner IS NULL THEN
+        RETURN;
+    END IF;
+    RETURN QUERY
+    WITH moves AS (
+        SELECT t.id, t.created_at AS at, t.amount AS moved
+        FROM bank.accounts a
+        JOIN bank.history h ON h.account_id = a.id
+            AND h.created_at BETWEEN p_txn.created_at - v_span AND p_txn.created_at + v_span
+        JOIN bank.transactions t ON t.id = h.transaction_id AND t.account_id = a.id
+        WHERE a.user_id = v_owner AND a.kind = 'customer'
+          AND t.kind = v_direction AND t.response_code = '00' AND t.amount < v_threshold
+          AND NOT EXISTS (SELECT 1 FROM bank.transactions v WHERE v.original_id = t.id AND v.kind = 'reversal')
+    ), sums AS (
+        SELECT m.at, sum(m.moved) OVER w AS total, count(*) OVER w AS n
+        FROM moves m
+        WINDOW w AS (ORDER BY m.at RANGE BETWEEN CURRENT ROW AND v_span FOLLOWING)
+    ), best AS (
+        SELECT s.at, s.total, s.n FROM sums s
+        WHERE s.at BETWEEN p_txn.created_at - v_span AND p_txn.created_at
+          AND s.n >= (p_rule.parameters->>'min_count')::int AND s.total > v_threshold
+        ORDER BY s.total DESC, s.at
+        LIMIT 1
+    )
+    SELECT 'customer:' || v_owner, v_owner, NULL::text,
+        ARRAY(SELECT m.id FROM moves m WHERE m.at BETWEEN b.at AND b.at + v_span ORDER BY m.at, m.id),
+        b.total::bigint, round(100.0 * b.total / v_threshold, 2),
+        format('%s cash %ss, each under %s, together %s within %s', b.n, v_direction,
+            to_char(v_threshold / 100.0, 'FM999999999990.00'), to_char(b.total / 100.0, 'FM999999999990.00'),
+            justify_interval(v_span)),
+        b.at, (SELECT max(m.at) FROM moves m WHERE m.at <= b.at + v_span)
+    FROM best b;
+END
+$$;
+
+ALTER FUNCTION bank.aml_structuring(p_rule bank.aml_rules, p_txn bank.transactions) OWNER TO cashpoint_owner;
+
+--
+-- Name: aml_velocity(bank.aml_rules, bank.transactions); Type: FUNCTION; Schema: bank; Owner: cashpoint_owner
+--
+
+CREATE FUNCTION bank.aml_velocity(p_rule bank.aml_rules, p_txn bank.transactions) RETURNS TABLE(subject text, customer_id bigint, terminal_id text, transaction_ids bigint[], amount bigint, score numeric, detail text, window_start timestamp with time zone, window_end timestamp with time zone)
+    LANGUAGE sql STABLE
+    SET search_path TO 'pg_catalog', 'bank'
+    AS $$
+    WITH prior AS (
+        SELECT count(*) AS n, coalesce(sum(t.amount), 0)::bigint AS total,
+            coalesce(array_agg(t.id ORDER BY t.created_at, t.id), '{}') AS ids, min(t.created_at) AS first_at
+        FROM bank.transactions t
+        WHERE t.card_id = p_txn.card_id AND t.kind = 'withdrawal' AND t.card_id IS NOT NULL
+          AND t.response_code = '00' AND t.id <> p_txn.id
+          AND t.created_at > p_txn.created_at - p_rule.time_window AND t.created_at <= p_txn.created_at
+    )
+    SELECT 'customer:' || c.user_id, c.user_id, p_txn.terminal_id, p.ids || p_txn.id, p.total + p_txn.amount,
+        round(100.0 * greatest(
+            (p.n + 1)::numeric / nullif((p_rule.parameters->>'max_count')::bigint, 0),
+            (p.total + p_txn.amount)::numeric / nullif((p_rule.parameters->>'max_amount')::bigint, 0)), 2),
+        format('card %s: withdrawal of %s refused (59) after %s withdrawals of %s within %s', c.pan_masked,
+            to_char(p_txn.amount / 100.0, 'FM999999999990.00'), p.n, to_char(p.total / 100.0, 'FM999999999990.00'),
+            justify_interval(p_rule.time_window)),
+        coalesce(p.first_at, p_txn.created_at), p_txn.created_at
+    FROM prior p JOIN bank.cards c ON c.id = p_txn.card_id
+    WHERE p_txn.kind = 'withdrawal' AND p_txn.response_code = '59'
+      AND (p.n + 1 > (p_rule.parameters->>'max_count')::bigint
+        OR p.total + p_txn.amount > (p_rule.parameters->>'max_amount')::bigint)
+$$;
+
+ALTER FUNCTION bank.aml_velocity(p_rule bank.aml_rules, p_txn bank.transactions) OWNER TO cashpoint_owner;
+
+--
+-- Name: apply_aml_rules(text, text, text, bigint); Type: FUNCTION; Schema: bank; Owner: cashpoint_owner
+--
+
+CREATE FUNCTION bank.apply_aml_rules(p_actor text, p_ip text, p_device text, p_change_id bigint) RETURNS integer
+    LANGUAGE plpgsql
+    SET search_path TO 'pg_catalog', 'bank'
+    AS $$
+DECLARE
+    v_payload jsonb;
+BEGIN
+    PERFORM bank.require_approved_change('aml.rules', 'rules');
+    SELECT c.payload INTO v_payload FROM bank.changes c
+    WHERE c.id = p_change_id AND c.operation = 'aml.rules' AND c.status = 'approved';
+    IF v_payload IS NULL THEN
+        RAISE EXCEPTION 'change % is not an approved change of the rules', p_change_id
+            USING ERRCODE = 'CPHLD';
+    END IF;
+    RETURN bank.install_aml_rules(p_actor, p_ip, p_device, v_payload->>'source', decode(v_payload->>'digest', 'hex'),
+        v_payload->'rules', p_change_id);
+END
+$$;
+
+ALTER FUNCTION bank.apply_aml_rules(p_actor text, p_ip text, p_device text, p_change_id bigint) OWNER TO cashpoint_owner;
+
 --
 -- Name: approve_change(text, bigint, text, text, text, bigint, bytea); Type: FUNCTION; Schema: bank; Owner: cashpoint_owner
 --
@@ -224,7 +567,7 @@ DECLARE
     v_account_no text;
 BEGIN
     PERFORM bank.set_context(p_role, NULL);
-    PERFORM bank.require_role(ARRAY['teller', 'admin', 'compliance']);
+    PERFORM bank.require_role(ARRAY['teller', 'admin']);
     PERFORM bank.expire_changes(p_ip, p_device);
     SELECT * INTO v_change FROM bank.changes c WHERE c.id = p_id FOR UPDATE;
     IF v_change.id IS NULL OR v_change.status <> 'pending' THEN
@@ -292,10 +635,8 @@ BEGIN
         END IF;
         SELECT e.response_code INTO v_code
         FROM bank.issue_enrolment_code(p_role, p_user_id, p_actor, p_ip, p_device, v_change.target, p_enrolment_digest) e;
-    WHEN 'kyc.verify' THEN
-        SELECT d.response_code INTO v_code
-        FROM bank.decide_kyc(p_role, p_user_id, p_actor, p_ip, p_device, v_change.target::bigint, 'verified',
-            v_change.payload->>'reason', (v_change.payload->>'review_months')::int) d;
+    WHEN 'aml.rules' THEN
+        PERFORM bank.apply_aml_rules(p_actor, p_ip, p_device, p_id);
     WHEN 'desk.withdrawal', 'desk.deposit' THEN
         SELECT * INTO v_post FROM bank.post(v_change.maker_role, NULL, NULL, v_change.maker_name, v_change.maker_ip,
             v_change.maker_device, v_change.payload->>'terminal', v_change.payload->>'stan',
@@ -464,6 +805,122 @@ $$;
 ALTER FUNCTION bank.card_session_refused(p_pan_digest bytea, p_jti text, p_card_id bigint) OWNER TO cashpoint_owner;
 
 --
+-- Name: case_file(text, text, text, text, bigint, text); Type: FUNCTION; Schema: bank; Owner: cashpoint_owner
+--
+
+CREATE FUNCTION bank.case_file(p_role text, p_actor text, p_ip text, p_device text, p_case_id bigint, p_purpose text) RETURNS jsonb
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path TO 'pg_catalog', 'bank'
+    AS $$
+DECLARE
+    v_case bank.cases%ROWTYPE;
+    v_file jsonb;
+BEGIN
+    PERFORM bank.set_context(p_role, NULL);
+    IF p_purpose = 'sar' THEN
+        PERFORM bank.require_role(ARRAY['compliance', 'admin', 'system']);
+    ELSE
+        PERFORM bank.require_role(ARRAY['compliance', 'admin']);
+    END IF;
+    SELECT * INTO v_case FROM bank.cases c WHERE c.id = p_case_id;
+    IF v_case.id IS NULL THEN
+        RETURN NULL;
+    END IF;
+    -- Accounts and cards are read under forced row-level security: the system context sees them.
+    PERFORM set_config('cashpoint.role', 'system', true);
+    WITH txn_ids AS (
+        SELECT DISTINCT x AS id FROM bank.alerts a, unnest(a.transaction_ids) x WHERE a.case_id = v_case.id
+    )
+    SELECT jsonb_build_object(
+        'case', jsonb_build_object('id', v_case.id, 'subject', v_case.subject, 'severity', v_case.severity,
+            'status', v_case.status, 'opened_by', v_case.opened_by, 'opened_at', v_case.opened_at,
+            'assignee', v_case.assignee, 'assigned_by', v_case.assigned_by, 'closed_by', v_case.closed_by,
+            'closed_at', v_case.closed_at, 'disposition', v_case.disposition),
+        'customer', (SELECT jsonb_build_object('id', u.id, 'user_name', u.user_name, 'full_name', u.full_name,
+                'since', u.created_at,
+                'accounts', coalesce((SELECT jsonb_agg(jsonb_build_object('account_no', a.account_no, 'name', a.name,
+                    'opened', a.created_at, 'balance', a.balance) ORDER BY a.account_no)
+                    FROM bank.accounts a WHERE a.user_id = u.id AND a.kind = 'customer'), '[]'),
+                'cards', coalesce((SELECT jsonb_agg(c.pan_masked ORDER BY c.id) FROM bank.cards c WHERE c.user_id = u.id), '[]'))
+            FROM bank.users u WHERE u.id = v_case.customer_id),
+        'terminal', (SELECT jsonb_build_object('id', t.id, 'location', t.location)
+            FROM bank.terminals t WHERE 'terminal:' || t.id = v_case.subject),
+        'alerts', coalesce((SELECT jsonb_agg(jsonb_build_object('id', a.id, 'rule', a.rule_id, 'rule_version', a.rule_version,
+                'kind', a.kind, 'severity', a.severity, 'score', a.score, 'amount', a.amount, 'detail', a.detail,
+                'window_start', a.window_start, 'window_end', a.window_end, 'raised_at', a.raised_at,
+                'transactions', to_jsonb(a.transaction_ids)) ORDER BY a.id)
+            FROM bank.alerts a WHERE a.case_id = v_case.id), '[]'),
+        'transactions', coalesce((SELECT jsonb_agg(jsonb_build_object('id', t.id, 'at', t.created_at, 'kind', t.kind,
+                'amount', t.amount, 'response_code', t.response_code, 'terminal', t.terminal_id,
+                'account', a.account_no, 'card', c.pan_masked,
+                'reversed', EXISTS (SELECT 1 FROM bank.transactions r WHERE r.original_id = t.id AND r.kind = 'reversal'))
+                ORDER BY t.created_at, t.id)
+            FROM txn_ids i JOIN bank.transactions t ON t.id = i.id
+            LEFT JOIN bank.accounts a ON a.id = t.account_id LEFT JOIN bank.cards c ON c.id = t.card_id), '[]'),
+        'events', coalesce((SELECT jsonb_agg(jsonb_build_object('at', e.at, 'actor', e.actor, 'event', e.event,
+                'status', e.status_after, 'detail', e.detail) ORDER BY e.id)
+            FROM bank.case_events e WHERE e.case_id = v_case.id), '[]'),
+        'currency', (SELECT s.currency FROM bank.settings s)
+    ) INTO v_file;
+    PERFORM set_config('cashpoint.role', p_role, true);
+    PERFORM bank.audit(p_actor, CASE WHEN p_purpose = 'sar' THEN 'report.sar' ELSE 'case.viewed' END, '00',
+        jsonb_build_object('case', v_case.id), p_ip, p_device);
+    RETURN v_file;
+END
+$$;
+
+ALTER FUNCTION bank.case_file(p_role text, p_actor text, p_ip text, p_device text, p_case_id bigint, p_purpose text) OWNER TO cashpoint_owner;
+
+--
+-- Name: cash_transaction_report(text, text, text, text, date); Type: FUNCTION; Schema: bank; Owner: cashpoint_owner
+--
+
+CREATE FUNCTION bank.cash_transaction_report(p_role text, p_actor text, p_ip text, p_device text, p_day date) RETURNS TABLE(customer_id bigint, user_name text, full_name text, accounts text, cash_in bigint, deposits integer, cash_out bigint, withdrawals integer, first_at timestamp with time zone, last_at timestamp with time zone, transaction_ids bigint[])
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path TO 'pg_catalog', 'bank'
+    AS $$
+DECLARE
+    v_threshold bigint;
+    v_count int;
+BEGIN
+    PERFORM bank.set_context(p_role, NULL);
+    PERFORM bank.require_role(ARRAY['compliance', 'admin', 'system']);
+    IF p_day IS NULL THEN
+        RAISE EXCEPTION 'the report needs a day' USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    SELECT s.cash_report_threshold INTO v_threshold FROM bank.settings s;
+    PERFORM set_config('cashpoint.role', 'system', true);
+    RETURN QUERY
+    WITH cash AS (
+        SELECT u.id AS customer_id, u.user_name, u.full_name, a.account_no, t.id, t.kind, t.amount, t.created_at
+        FROM bank.transactions t
+        JOIN bank.accounts a ON a.id = t.account_id AND a.kind = 'customer'
+        JOIN bank.users u ON u.id = a.user_id
+        WHERE t.kind IN ('deposit', 'withdrawal') AND t.response_code = '00'
+          AND t.created_at >= (p_day::timestamp AT TIME ZONE 'UTC')
+          AND t.created_at < ((p_day + 1)::timestamp AT TIME ZONE 'UTC')
+          AND NOT EXISTS (SELECT 1 FROM bank.transactions r WHERE r.original_id = t.id AND r.kind = 'reversal')
+    )
+    SELECT c.customer_id, c.user_name, c.full_name, string_agg(DISTINCT c.account_no, ' ' ORDER BY c.account_no),
+        coalesce(sum(c.amount) FILTER (WHERE c.kind = 'deposit'), 0)::bigint,
+        count(*) FILTER (WHERE c.kind = 'deposit')::int,
+        coalesce(sum(c.amount) FILTER (WHERE c.kind = 'withdrawal'), 0)::bigint,
+        count(*) FILTER (WHERE c.kind = 'withdrawal')::int,
+        min(c.created_at), max(c.created_at), array_agg(c.id ORDER BY c.created_at, c.id)
+    FROM cash c
+    GROUP BY c.customer_id, c.user_name, c.full_name
+    HAVING coalesce(sum(c.amount) FILTER (WHERE c.kind = 'deposit'), 0) >= v_threshold
+        OR coalesce(sum(c.amount) FILTER (WHERE c.kind = 'withdrawal'), 0) >= v_threshold
+    ORDER BY c.user_name;
+    GET DIAGNOSTICS v_count = ROW_COUNT;
+    PERFORM set_config('cashpoint.role', p_role, true);
+    PERFORM bank.audit(p_actor, 'report.ctr', '00', jsonb_build_object('day', p_day, 'customers', v_count), p_ip, p_device);
+END
+$$;
+
+ALTER FUNCTION bank.cash_transaction_report(p_role text, p_actor text, p_ip text, p_device text, p_day date) OWNER TO cashpoint_owner;
+
+--
 -- Name: change_pin(bigint, bigint, text, text, text, text, bytea, text); Type: FUNCTION; Schema: bank; Owner: cashpoint_owner
 --
 
@@ -513,7 +970,7 @@ BEGIN
     PERFORM bank.require_role(ARRAY['admin']);
     PERFORM bank.require_approved_change('user.role', p_user_name);
     UPDATE bank.users u SET role = p_new_role
-    WHERE u.user_name = p_user_name AND u.role <> 'customer' AND p_new_role IN ('teller', 'admin', 'compliance');
+    WHERE u.user_name = p_user_name AND u.role <> 'customer' AND p_new_role IN ('teller', 'admin');
     GET DIAGNOSTICS v_count = ROW_COUNT;
     PERFORM bank.audit(p_actor, 'user.role', CASE WHEN v_count = 1 THEN '00' ELSE '12' END,
         jsonb_build_object('user_name', p_user_name, 'role', p_new_role), p_ip, p_device);
@@ -530,7 +987,7 @@ ALTER FUNCTION bank.change_role(p_role text, p_actor text, p_ip text, p_device t
 CREATE FUNCTION bank.change_state(p_operation text, p_target text, p_payload jsonb) RETURNS TABLE(state_before text, state_after text)
     LANGUAGE plpgsql
     SET search_path TO 'pg_catalog', 'bank'
-    AS $_$
+    AS $$
 DECLARE
     v_user record;
     v_account record;
@@ -580,29 +1037,28 @@ BEGIN
             state_before := format('card %s: %s, %s wrong PINs', v_card.masked_pan, v_card.status, v_card.pin_tries);
             state_after := format('card %s: active, 0 wrong PINs', v_card.masked_pan);
         END IF;
-    WHEN p_operation = 'kyc.verify' THEN
-        SELECT u.user_name, i.status, i.risk_rating, i.risk_reasons INTO v_user
-        FROM bank.customer_identities i JOIN bank.users u ON u.id = i.user_id
-        WHERE p_target ~ '^[0-9]{1,18}$' AND i.user_id = p_target::bigint;
-        IF v_user.user_name IS NOT NULL THEN
-            state_before := format('customer %s (%s): KYC %s, risk %s (%s)', p_target, v_user.user_name, v_user.status,
-                v_user.risk_rating, array_to_string(v_user.risk_reasons, '; '));
-            state_after := format('customer %s (%s): KYC verified, review in %s months', p_target, v_user.user_name,
-                p_payload->>'review_months');
-        END IF;
+    WHEN p_operation = 'aml.rules' THEN
+        -- The monitoring rules: the version in force now, and the set asked for (0024).
+        SELECT format('monitoring rules version %s from %s (%s): %s rules, %s enabled', r.version, r.source_name,
+                substr(encode(r.source_digest, 'hex'), 1, 12), count(x.rule_id), count(x.rule_id) FILTER (WHERE x.enabled))
+        INTO state_before
+        FROM bank.settings s JOIN bank.aml_rule_sets r ON r.version = s.aml_rules_version
+        JOIN bank.aml_rules x ON x.version = r.version
+        GROUP BY r.version, r.source_name, r.source_digest;
+        SELECT format('monitoring rules from %s (%s): %s rules, %s enabled: %s', p_payload->>'source',
+                substr(p_payload->>'digest', 1, 12), count(*), count(*) FILTER (WHERE (x->>'enabled')::boolean),
+                string_agg(x->>'id', ', ' ORDER BY x->>'id'))
+        INTO state_after
+        FROM jsonb_array_elements(p_payload->'rules') x;
     ELSE
         RAISE EXCEPTION 'unknown high-risk operation %', p_operation USING ERRCODE = 'invalid_parameter_value';
     END CASE;
     PERFORM set_config('cashpoint.role', '', true);
     RETURN NEXT;
 END
-$_$;
+$$;
 
 ALTER FUNCTION bank.change_state(p_operation text, p_target text, p_payload jsonb) OWNER TO cashpoint_owner;
-
-SET default_tablespace = '';
-
-SET default_table_access_method = heap;
 
 --
 -- Name: changes; Type: TABLE; Schema: bank; Owner: cashpoint_owner
@@ -718,19 +1174,6 @@ CREATE FUNCTION bank.context_user() RETURNS bigint
 ALTER FUNCTION bank.context_user() OWNER TO cashpoint_owner;
 
 --
--- Name: country_risks(); Type: FUNCTION; Schema: bank; Owner: cashpoint_owner
---
-
-CREATE FUNCTION bank.country_risks() RETURNS TABLE(country text, risk text, source text)
-    LANGUAGE sql STABLE SECURITY DEFINER
-    SET search_path TO 'pg_catalog', 'bank'
-    AS $$
-    SELECT c.country::text, c.risk, c.source FROM bank.country_risk c ORDER BY c.country
-$$;
-
-ALTER FUNCTION bank.country_risks() OWNER TO cashpoint_owner;
-
---
 -- Name: create_customer(text, text, text, text, text, text); Type: FUNCTION; Schema: bank; Owner: cashpoint_owner
 --
 
@@ -754,10 +1197,10 @@ $$;
 ALTER FUNCTION bank.create_customer(p_role text, p_actor text, p_ip text, p_device text, p_user_name text, p_full_name text) OWNER TO cashpoint_owner;
 
 --
--- Name: create_customer_with_account_and_card(text, text, text, text, text, text, text, text, bigint, integer, bytea, text, text, date, date, text, text, text, text, bytea, text, boolean, text, text, text, text[]); Type: FUNCTION; Schema: bank; Owner: cashpoint_owner
+-- Name: create_customer_with_account_and_card(text, text, text, text, text, text, text, text, bigint, integer, bytea, text, text, date); Type: FUNCTION; Schema: bank; Owner: cashpoint_owner
 --
 
-CREATE FUNCTION bank.create_customer_with_account_and_card(p_role text, p_actor text, p_ip text, p_device text, p_user_name text, p_full_name text, p_account_no text, p_account_name text, p_daily_limit bigint, p_daily_count integer, p_pan_digest bytea, p_pan_masked text, p_pin_hash text, p_expiry date, p_date_of_birth date, p_nationality text, p_address text, p_document_type text, p_document_country text, p_document_digest bytea, p_document_last4 text, p_politically_exposed boolean, p_screening text, p_screening_detail text, p_risk_rating text, p_risk_reasons text[]) RETURNS TABLE(customer_id bigint, account_id bigint, account_no text, card_id bigint)
+CREATE FUNCTION bank.create_customer_with_account_and_card(p_role text, p_actor text, p_ip text, p_device text, p_user_name text, p_full_name text, p_account_no text, p_account_name text, p_daily_limit bigint, p_daily_count integer, p_pan_digest bytea, p_pan_masked text, p_pin_hash text, p_expiry date) RETURNS TABLE(customer_id bigint, account_id bigint, account_no text, card_id bigint)
     LANGUAGE plpgsql SECURITY DEFINER
     SET search_path TO 'pg_catalog', 'bank'
     AS $$
@@ -773,14 +1216,11 @@ BEGIN
         p_daily_limit, p_daily_count);
     v_card := bank.issue_card(p_role, p_actor, p_ip, p_device, v_customer, p_pan_digest, p_pan_masked, p_pin_hash,
         p_expiry, ARRAY[v_account_no]);
-    PERFORM bank.record_identity(p_role, p_actor, p_ip, p_device, v_customer, p_full_name, p_date_of_birth,
-        p_nationality, p_address, p_document_type, p_document_country, p_document_digest, p_document_last4,
-        p_politically_exposed, p_screening, p_screening_detail, p_risk_rating, p_risk_reasons);
     RETURN QUERY SELECT v_customer, v_account, v_account_no, v_card;
 END
 $$;
 
-ALTER FUNCTION bank.create_customer_with_account_and_card(p_role text, p_actor text, p_ip text, p_device text, p_user_name text, p_full_name text, p_account_no text, p_account_name text, p_daily_limit bigint, p_daily_count integer, p_pan_digest bytea, p_pan_masked text, p_pin_hash text, p_expiry date, p_date_of_birth date, p_nationality text, p_address text, p_document_type text, p_document_country text, p_document_digest bytea, p_document_last4 text, p_politically_exposed boolean, p_screening text, p_screening_detail text, p_risk_rating text, p_risk_reasons text[]) OWNER TO cashpoint_owner;
+ALTER FUNCTION bank.create_customer_with_account_and_card(p_role text, p_actor text, p_ip text, p_device text, p_user_name text, p_full_name text, p_account_no text, p_account_name text, p_daily_limit bigint, p_daily_count integer, p_pan_digest bytea, p_pan_masked text, p_pin_hash text, p_expiry date) OWNER TO cashpoint_owner;
 
 --
 -- Name: create_staff(text, text, text, text, text, text, text, text); Type: FUNCTION; Schema: bank; Owner: cashpoint_owner
@@ -798,8 +1238,8 @@ BEGIN
     IF p_role <> 'system' THEN
         PERFORM bank.require_approved_change('staff.create', p_user_name);
     END IF;
-    IF p_staff_role NOT IN ('teller', 'admin', 'compliance') THEN
-        RAISE EXCEPTION 'staff are tellers, administrators or compliance officers' USING ERRCODE = 'invalid_parameter_value';
+    IF p_staff_role NOT IN ('teller', 'admin') THEN
+        RAISE EXCEPTION 'staff are tellers or admins' USING ERRCODE = 'invalid_parameter_value';
     END IF;
     INSERT INTO bank.users (user_name, full_name, role, password_hash)
     VALUES (p_user_name, p_full_name, p_staff_role, p_password_hash)
@@ -811,70 +1251,6 @@ END
 $$;
 
 ALTER FUNCTION bank.create_staff(p_role text, p_actor text, p_ip text, p_device text, p_user_name text, p_full_name text, p_staff_role text, p_password_hash text) OWNER TO cashpoint_owner;
-
---
--- Name: customer_kyc(text, text, text, text, bigint); Type: FUNCTION; Schema: bank; Owner: cashpoint_owner
---
-
-CREATE FUNCTION bank.customer_kyc(p_role text, p_actor text, p_ip text, p_device text, p_customer bigint) RETURNS TABLE(user_name text, legal_name text, date_of_birth date, nationality text, address text, document_type text, document_country text, document_last4 text, politically_exposed boolean, screening text, screening_detail text, status text, review_due date, risk_rating text, risk_reasons text[], decided_by text, decided_at timestamp with time zone, decision_reason text)
-    LANGUAGE plpgsql SECURITY DEFINER
-    SET search_path TO 'pg_catalog', 'bank'
-    AS $$
-BEGIN
-    PERFORM bank.set_context(p_role, NULL);
-    PERFORM bank.require_role(ARRAY['compliance', 'admin']);
-    RETURN QUERY
-    SELECT u.user_name, i.legal_name, i.date_of_birth, i.nationality::text, i.address, i.document_type,
-        i.document_country::text, i.document_last4, i.politically_exposed, i.screening, i.screening_detail,
-        bank.kyc_status(i.user_id), i.review_due, i.risk_rating, i.risk_reasons, i.decided_by, i.decided_at,
-        i.decision_reason
-    FROM bank.customer_identities i JOIN bank.users u ON u.id = i.user_id
-    WHERE i.user_id = p_customer;
-    PERFORM bank.audit(p_actor, 'kyc.view', CASE WHEN FOUND THEN '00' ELSE '12' END,
-        jsonb_build_object('user', p_customer), p_ip, p_device);
-END
-$$;
-
-ALTER FUNCTION bank.customer_kyc(p_role text, p_actor text, p_ip text, p_device text, p_customer bigint) OWNER TO cashpoint_owner;
-
---
--- Name: decide_kyc(text, bigint, text, text, text, bigint, text, text, integer); Type: FUNCTION; Schema: bank; Owner: cashpoint_owner
---
-
-CREATE FUNCTION bank.decide_kyc(p_role text, p_user_id bigint, p_actor text, p_ip text, p_device text, p_customer bigint, p_decision text, p_reason text, p_review_months integer) RETURNS TABLE(response_code text, detail text)
-    LANGUAGE plpgsql SECURITY DEFINER
-    SET search_path TO 'pg_catalog', 'bank'
-    AS $$
-DECLARE
-    v_identity bank.customer_identities%ROWTYPE;
-BEGIN
-    PERFORM bank.set_context(p_role, NULL);
-    PERFORM bank.require_role(ARRAY['compliance']);
-    IF p_decision IS NULL OR p_decision NOT IN ('verified', 'rejected') THEN
-        RAISE EXCEPTION 'a KYC decision is verified or rejected' USING ERRCODE = 'invalid_parameter_value';
-    END IF;
-    SELECT * INTO v_identity FROM bank.customer_identities i WHERE i.user_id = p_customer FOR UPDATE;
-    IF v_identity.user_id IS NULL THEN
-        PERFORM bank.audit(p_actor, 'kyc.' || p_decision, '12',
-            jsonb_build_object('user', p_customer, 'reason', 'no identity recorded'), p_ip, p_device);
-        RETURN QUERY SELECT '12'::text, 'no identity recorded'::text;
-        RETURN;
-    END IF;
-    IF p_decision = 'verified' AND v_identity.risk_rating = 'high' THEN
-        PERFORM bank.require_approved_change('kyc.verify', p_customer::text);
-    END IF;
-    UPDATE bank.customer_identities i SET status = p_decision,
-        review_due = CASE WHEN p_decision = 'verified' THEN current_date + make_interval(months => p_review_months) END,
-        decided_by = p_actor, decided_at = now(), decision_reason = p_reason
-    WHERE i.user_id = p_customer;
-    PERFORM bank.audit(p_actor, 'kyc.' || p_decision, '00',
-        jsonb_build_object('user', p_customer, 'risk', v_identity.risk_rating, 'was', v_identity.status,
-            'reason', p_reason), p_ip, p_device);
-    RETURN QUERY SELECT '00'::text, NULL::text;
-END
-$$;
-
-ALTER FUNCTION bank.decide_kyc(p_role text, p_user_id bigint, p_actor text, p_ip text, p_device text, p_customer bigint, p_decision text, p_reason text, p_review_months integer) OWNER TO cashpoint_owner;
 
 --
 -- Name: end_session(text, text, timestamp with time zone, text, text, text); Type: FUNCTION; Schema: bank; Owner: cashpoint_owner
@@ -940,6 +1316,40 @@ $$;
 ALTER FUNCTION bank.expire_changes(p_ip text, p_device text) OWNER TO cashpoint_owner;
 
 --
+-- Name: install_aml_rules(text, text, text, text, bytea, jsonb, bigint); Type: FUNCTION; Schema: bank; Owner: cashpoint_owner
+--
+
+CREATE FUNCTION bank.install_aml_rules(p_actor text, p_ip text, p_device text, p_source_name text, p_digest bytea, p_rules jsonb, p_change_id bigint) RETURNS integer
+    LANGUAGE plpgsql
+    SET search_path TO 'pg_catalog', 'bank'
+    AS $$
+DECLARE
+    v_version int;
+    v_count int;
+BEGIN
+    IF jsonb_typeof(p_rules) IS DISTINCT FROM 'array' OR jsonb_array_length(p_rules) = 0 THEN
+        RAISE EXCEPTION 'a rule set is a non-empty array of rules' USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    INSERT INTO bank.aml_rule_sets (source_name, source_digest, loaded_by, change_id)
+    VALUES (p_source_name, p_digest, p_actor, p_change_id)
+    RETURNING version INTO v_version;
+    INSERT INTO bank.aml_rules (version, rule_id, description, kind, parameters, time_window, severity, enabled)
+    SELECT v_version, r.id, r.description, r.kind, r.parameters, make_interval(secs => r.window_seconds), r.severity,
+        r.enabled
+    FROM jsonb_to_recordset(p_rules) AS r (id text, description text, kind text, parameters jsonb,
+        window_seconds bigint, severity text, enabled boolean);
+    GET DIAGNOSTICS v_count = ROW_COUNT;
+    UPDATE bank.settings s SET aml_rules_version = v_version;
+    PERFORM bank.audit(p_actor, 'aml.rules.loaded', '00',
+        jsonb_build_object('version', v_version, 'rules', v_count, 'source', p_source_name,
+            'digest', encode(p_digest, 'hex'), 'change', p_change_id), p_ip, p_device);
+    RETURN v_version;
+END
+$$;
+
+ALTER FUNCTION bank.install_aml_rules(p_actor text, p_ip text, p_device text, p_source_name text, p_digest bytea, p_rules jsonb, p_change_id bigint) OWNER TO cashpoint_owner;
+
+--
 -- Name: issue_card(text, text, text, text, bigint, bytea, text, text, date, text[]); Type: FUNCTION; Schema: bank; Owner: cashpoint_owner
 --
 
@@ -988,7 +1398,7 @@ BEGIN
     PERFORM bank.require_role(ARRAY['admin', 'system']);
     SELECT u.id, coalesce(f.confirmed, false) AS confirmed INTO v_user
     FROM bank.users u LEFT JOIN bank.staff_factors f ON f.user_id = u.id
-    WHERE u.user_name = p_user_name AND u.role IN ('teller', 'admin', 'compliance');
+    WHERE u.user_name = p_user_name AND u.role IN ('teller', 'admin');
     IF v_user.id IS NULL THEN
         RETURN QUERY SELECT '12'::text, 'no such member of staff'::text;
         RETURN;
@@ -1012,45 +1422,29 @@ $$;
 ALTER FUNCTION bank.issue_enrolment_code(p_role text, p_user_id bigint, p_actor text, p_ip text, p_device text, p_user_name text, p_code_digest bytea) OWNER TO cashpoint_owner;
 
 --
--- Name: kyc_permits(bigint, text); Type: FUNCTION; Schema: bank; Owner: cashpoint_owner
+-- Name: list_cases(text, text, text, text, text, integer, integer); Type: FUNCTION; Schema: bank; Owner: cashpoint_owner
 --
 
-CREATE FUNCTION bank.kyc_permits(p_user_id bigint, p_kind text) RETURNS boolean
-    LANGUAGE plpgsql STABLE
+CREATE FUNCTION bank.list_cases(p_role text, p_actor text, p_ip text, p_device text, p_status text, p_offset integer, p_limit integer) RETURNS TABLE(case_id bigint, subject text, customer text, severity text, status text, assignee text, opened_at timestamp with time zone, alerts bigint, last_event_at timestamp with time zone)
+    LANGUAGE plpgsql SECURITY DEFINER
     SET search_path TO 'pg_catalog', 'bank'
     AS $$
-DECLARE
-    v_settings bank.settings%ROWTYPE;
-    v_status text;
 BEGIN
-    IF p_user_id IS NULL THEN
-        RETURN true;
-    END IF;
-    v_status := bank.kyc_status(p_user_id);
-    IF v_status = 'verified' THEN
-        RETURN true;
-    END IF;
-    SELECT * INTO v_settings FROM bank.settings;
-    RETURN p_kind = ANY (v_settings.unverified_may) OR (v_status = 'unrecorded' AND v_settings.serve_unrecorded);
+    PERFORM bank.set_context(p_role, NULL);
+    PERFORM bank.require_role(ARRAY['compliance', 'admin']);
+    RETURN QUERY
+    SELECT c.id, c.subject, coalesce(u.user_name, split_part(c.subject, ':', 2)), c.severity, c.status, c.assignee,
+        c.opened_at, (SELECT count(*) FROM bank.alerts a WHERE a.case_id = c.id),
+        (SELECT max(e.at) FROM bank.case_events e WHERE e.case_id = c.id)
+    FROM bank.cases c LEFT JOIN bank.users u ON u.id = c.customer_id
+    WHERE CASE p_status WHEN 'all' THEN true WHEN 'active' THEN c.status <> 'closed' ELSE c.status = p_status END
+    ORDER BY array_position(ARRAY['high', 'medium', 'low'], c.severity), c.opened_at, c.id
+    OFFSET greatest(coalesce(p_offset, 0), 0)
+    LIMIT least(greatest(coalesce(p_limit, 20), 1), 50);
 END
 $$;
 
-ALTER FUNCTION bank.kyc_permits(p_user_id bigint, p_kind text) OWNER TO cashpoint_owner;
-
---
--- Name: kyc_status(bigint); Type: FUNCTION; Schema: bank; Owner: cashpoint_owner
---
-
-CREATE FUNCTION bank.kyc_status(p_user_id bigint) RETURNS text
-    LANGUAGE sql STABLE
-    SET search_path TO 'pg_catalog', 'bank'
-    AS $$
-    SELECT coalesce((
-        SELECT CASE WHEN i.status = 'verified' AND i.review_due < current_date THEN 'expired' ELSE i.status END
-        FROM bank.customer_identities i WHERE i.user_id = p_user_id), 'unrecorded')
-$$;
-
-ALTER FUNCTION bank.kyc_status(p_user_id bigint) OWNER TO cashpoint_owner;
+ALTER FUNCTION bank.list_cases(p_role text, p_actor text, p_ip text, p_device text, p_status text, p_offset integer, p_limit integer) OWNER TO cashpoint_owner;
 
 --
 -- Name: list_changes(text, text, text, text, text, bigint, integer); Type: FUNCTION; Schema: bank; Owner: cashpoint_owner
@@ -1062,7 +1456,7 @@ CREATE FUNCTION bank.list_changes(p_role text, p_actor text, p_ip text, p_device
     AS $$
 BEGIN
     PERFORM bank.set_context(p_role, NULL);
-    PERFORM bank.require_role(ARRAY['teller', 'admin', 'compliance']);
+    PERFORM bank.require_role(ARRAY['teller', 'admin']);
     PERFORM bank.expire_changes(p_ip, p_device);
     RETURN QUERY
     SELECT c.id, c.status, c.operation,
@@ -1108,6 +1502,51 @@ $$;
 ALTER FUNCTION bank.list_users_page(p_role text, p_actor text, p_ip text, p_device text, p_skip integer, p_limit integer) OWNER TO cashpoint_owner;
 
 --
+-- Name: load_aml_rules(text, text, text, text, text, text, bytea, jsonb); Type: FUNCTION; Schema: bank; Owner: cashpoint_owner
+--
+
+CREATE FUNCTION bank.load_aml_rules(p_actor text, p_ip text, p_device text, p_maker text, p_reason text, p_source_name text, p_digest bytea, p_rules jsonb) RETURNS TABLE(response_code text, version integer, change_id bigint, detail text)
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path TO 'pg_catalog', 'bank'
+    AS $$
+DECLARE
+    v_current int;
+    v_current_digest bytea;
+    v_maker record;
+    v_held record;
+BEGIN
+    SELECT s.aml_rules_version, r.source_digest INTO v_current, v_current_digest
+    FROM bank.settings s LEFT JOIN bank.aml_rule_sets r ON r.version = s.aml_rules_version;
+    IF v_current IS NULL THEN
+        version := bank.install_aml_rules(p_actor, p_ip, p_device, p_source_name, p_digest, p_rules, NULL);
+        response_code := '00';
+        detail := 'the first rules, in force';
+        RETURN NEXT;
+        RETURN;
+    END IF;
+    IF v_current_digest = p_digest THEN
+        RETURN QUERY SELECT '00'::text, v_current, NULL::bigint, 'unchanged: these rules are in force'::text;
+        RETURN;
+    END IF;
+    SELECT u.id, u.user_name, u.role INTO v_maker FROM bank.users u
+    WHERE u.user_name = p_maker AND u.role IN ('compliance', 'admin') AND NOT u.locked;
+    IF v_maker.id IS NULL THEN
+        PERFORM bank.audit(p_actor, 'aml.rules.refused', '58',
+            jsonb_build_object('maker', p_maker, 'reason', 'not a compliance officer or administrator'), p_ip, p_device);
+        RETURN QUERY SELECT '58'::text, v_current, NULL::bigint,
+            'a new version of the rules needs a maker: a compliance officer or administrator (--maker)'::text;
+        RETURN;
+    END IF;
+    SELECT * INTO v_held FROM bank.request_change(v_maker.role, v_maker.id, v_maker.user_name, p_ip, p_device,
+        'aml.rules', 'rules',
+        jsonb_build_object('source', p_source_name, 'digest', encode(p_digest, 'hex'), 'rules', p_rules), p_reason);
+    RETURN QUERY SELECT v_held.response_code, v_current, v_held.change_id, v_held.detail;
+END
+$$;
+
+ALTER FUNCTION bank.load_aml_rules(p_actor text, p_ip text, p_device text, p_maker text, p_reason text, p_source_name text, p_digest bytea, p_rules jsonb) OWNER TO cashpoint_owner;
+
+--
 -- Name: mini_statement(text, bigint, bigint, text, integer, text, text, text); Type: FUNCTION; Schema: bank; Owner: cashpoint_owner
 --
 
@@ -1144,6 +1583,59 @@ $$;
 ALTER FUNCTION bank.mini_statement(p_role text, p_user_id bigint, p_card_id bigint, p_account_no text, p_count integer, p_actor text, p_ip text, p_device text) OWNER TO cashpoint_owner;
 
 --
+-- Name: monitor(integer); Type: FUNCTION; Schema: bank; Owner: cashpoint_owner
+--
+
+CREATE FUNCTION bank.monitor(p_limit integer) RETURNS TABLE(examined integer, alerts integer, remaining bigint)
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path TO 'pg_catalog', 'bank'
+    AS $$
+DECLARE
+    v_txn bank.transactions%ROWTYPE;
+    v_rule bank.aml_rules%ROWTYPE;
+    v_hit record;
+    v_alert record;
+    v_version int;
+BEGIN
+    -- Accounts, cards and lines are read under forced row-level security: the system context sees them.
+    PERFORM set_config('cashpoint.role', 'system', true), set_config('cashpoint.user_id', '', true);
+    SELECT CASE WHEN s.monitoring_enabled THEN s.aml_rules_version END INTO v_version FROM bank.settings s;
+    examined := 0;
+    alerts := 0;
+    FOR v_txn IN
+        WITH taken AS (
+            DELETE FROM bank.monitoring_queue q
+            WHERE q.transaction_id IN (
+                SELECT k.transaction_id FROM bank.monitoring_queue k
+                ORDER BY k.queued_at, k.transaction_id
+                LIMIT least(greatest(p_limit, 1), 10000)
+                FOR UPDATE SKIP LOCKED)
+            RETURNING q.transaction_id
+        )
+        SELECT t.* FROM taken k JOIN bank.transactions t ON t.id = k.transaction_id ORDER BY t.created_at, t.id
+    LOOP
+        examined := examined + 1;
+        CONTINUE WHEN v_version IS NULL;
+        FOR v_rule IN
+            SELECT * FROM bank.aml_rules r
+            WHERE r.version = v_version AND r.enabled AND (r.kind <> 'velocity' OR v_txn.response_code = '59')
+            ORDER BY r.rule_id
+        LOOP
+            FOR v_hit IN SELECT * FROM bank.aml_detect(v_rule, v_txn) LOOP
+                SELECT * INTO v_alert FROM bank.raise_alert(v_rule, v_hit.subject, v_hit.customer_id, v_hit.terminal_id,
+                    v_hit.transaction_ids, v_hit.amount, v_hit.score, v_hit.detail, v_hit.window_start, v_hit.window_end);
+                IF v_alert.is_new THEN alerts := alerts + 1; END IF;
+            END LOOP;
+        END LOOP;
+    END LOOP;
+    SELECT count(*) INTO remaining FROM bank.monitoring_queue;
+    RETURN NEXT;
+END
+$$;
+
+ALTER FUNCTION bank.monitor(p_limit integer) OWNER TO cashpoint_owner;
+
+--
 -- Name: open_account(text, text, text, text, bigint, text, text, bigint, integer); Type: FUNCTION; Schema: bank; Owner: cashpoint_owner
 --
 
@@ -1174,6 +1666,48 @@ END
 $_$;
 
 ALTER FUNCTION bank.open_account(p_role text, p_actor text, p_ip text, p_device text, p_user_id bigint, p_account_no text, p_name text, p_daily_limit bigint, p_daily_count integer) OWNER TO cashpoint_owner;
+
+--
+-- Name: open_case(text, text, text, text, text, text, text); Type: FUNCTION; Schema: bank; Owner: cashpoint_owner
+--
+
+CREATE FUNCTION bank.open_case(p_role text, p_actor text, p_ip text, p_device text, p_customer text, p_severity text, p_reason text) RETURNS TABLE(response_code text, case_id bigint, detail text)
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path TO 'pg_catalog', 'bank'
+    AS $$
+DECLARE
+    v_customer bigint;
+    v_subject text;
+BEGIN
+    PERFORM bank.set_context(p_role, NULL);
+    PERFORM bank.require_role(ARRAY['compliance', 'admin']);
+    SELECT u.id INTO v_customer FROM bank.users u WHERE u.user_name = p_customer AND u.role = 'customer';
+    IF v_customer IS NULL OR p_severity IS NULL OR p_severity NOT IN ('low', 'medium', 'high')
+        OR nullif(btrim(coalesce(p_reason, '')), '') IS NULL THEN
+        RETURN QUERY SELECT '12'::text, NULL::bigint,
+            CASE WHEN v_customer IS NULL THEN 'no customer ' || coalesce(p_customer, '')
+                 WHEN nullif(btrim(coalesce(p_reason, '')), '') IS NULL THEN 'a reason is needed'
+                 ELSE 'the severity is low, medium or high' END;
+        RETURN;
+    END IF;
+    v_subject := 'customer:' || v_customer;
+    PERFORM pg_advisory_xact_lock(hashtextextended('cashpoint.case:' || v_subject, 0));
+    SELECT c.id INTO case_id FROM bank.cases c WHERE c.subject = v_subject AND c.status <> 'closed';
+    IF FOUND THEN
+        RETURN QUERY SELECT '94'::text, case_id, 'the customer has an active case'::text;
+        RETURN;
+    END IF;
+    INSERT INTO bank.cases (subject, customer_id, severity, opened_by)
+    VALUES (v_subject, v_customer, p_severity, p_actor) RETURNING id INTO case_id;
+    INSERT INTO bank.case_events (case_id, actor, event, status_after, detail)
+    VALUES (case_id, p_actor, 'opened', 'open', left(p_reason, 2000));
+    PERFORM bank.audit(p_actor, 'case.opened', '00',
+        jsonb_build_object('case', case_id, 'subject', v_subject, 'severity', p_severity), p_ip, p_device);
+    RETURN QUERY SELECT '00'::text, case_id, NULL::text;
+END
+$$;
+
+ALTER FUNCTION bank.open_case(p_role text, p_actor text, p_ip text, p_device text, p_customer text, p_severity text, p_reason text) OWNER TO cashpoint_owner;
 
 --
 -- Name: open_internal_account(text, text, text, text); Type: FUNCTION; Schema: bank; Owner: cashpoint_owner
@@ -1425,9 +1959,6 @@ BEGIN
               OR (v_to.id IS NOT NULL AND v_to.currency <> v_currency) THEN '12'
             WHEN (v_from.id IS NOT NULL AND v_from.is_locked) OR (v_to.id IS NOT NULL AND v_to.is_locked) THEN '62'
             WHEN p_role = 'customer' AND p_card_id IS NULL THEN '57'
-            -- Know your customer (0023): the customer whose money goes out, and the one it comes in to.
-            WHEN NOT bank.kyc_permits(v_from.user_id, p_kind)
-              OR (p_kind <> 'withdrawal' AND NOT bank.kyc_permits(v_to.user_id, 'deposit')) THEN '1K'
             WHEN p_kind <> 'deposit' AND v_from.balance < p_amount THEN '51'
             WHEN p_kind = 'withdrawal' AND p_role = 'customer'
               AND (CASE WHEN v_from.limits_day = current_date THEN v_from.withdrawn_today ELSE 0 END) + p_amount
@@ -1435,6 +1966,7 @@ BEGIN
             WHEN p_kind = 'withdrawal' AND p_role = 'customer'
               AND (CASE WHEN v_from.limits_day = current_date THEN v_from.withdrawals_today ELSE 0 END) + 1
                   > v_from.daily_withdrawal_count THEN '65'
+            WHEN p_kind = 'withdrawal' AND p_card_id IS NOT NULL AND bank.velocity_refused(p_card_id, p_amount) THEN '59'
             ELSE '00' END;
     END IF;
 
@@ -1474,6 +2006,11 @@ BEGIN
                 'from', p_from, 'to', p_to),
             p_ip, p_device
         FROM txn
+    ), queued AS (
+        -- Transaction monitoring's outbox (0024): examined after commit by the switch's worker.
+        INSERT INTO bank.monitoring_queue (transaction_id)
+        SELECT txn.id FROM txn, bank.settings s
+        WHERE s.monitoring_enabled AND s.aml_rules_version IS NOT NULL AND txn.response_code IN ('00', '59')
     )
     SELECT txn.response_code, txn.id, txn.balance_after, txn.auth_code, false
     INTO response_code, transaction_id, balance_after, auth_code, replayed
@@ -1563,6 +2100,65 @@ END
 $$;
 
 ALTER FUNCTION bank.post_opening(p_actor text, p_account_no text, p_amount bigint, p_equity_no text) OWNER TO cashpoint_owner;
+
+--
+-- Name: raise_alert(bank.aml_rules, text, bigint, text, bigint[], bigint, numeric, text, timestamp with time zone, timestamp with time zone); Type: FUNCTION; Schema: bank; Owner: cashpoint_owner
+--
+
+CREATE FUNCTION bank.raise_alert(p_rule bank.aml_rules, p_subject text, p_customer_id bigint, p_terminal_id text, p_transaction_ids bigint[], p_amount bigint, p_score numeric, p_detail text, p_window_start timestamp with time zone, p_window_end timestamp with time zone) RETURNS TABLE(alert_id bigint, is_new boolean)
+    LANGUAGE plpgsql
+    SET search_path TO 'pg_catalog', 'bank'
+    AS $$
+DECLARE
+    v_case bank.cases%ROWTYPE;
+BEGIN
+    PERFORM pg_advisory_xact_lock(hashtextextended('cashpoint.alert:' || p_rule.rule_id || ':' || p_subject, 0));
+    SELECT a.id INTO alert_id FROM bank.alerts a
+    WHERE a.rule_id = p_rule.rule_id AND a.subject = p_subject
+      AND a.window_start <= p_window_end AND a.window_end >= p_window_start
+    ORDER BY a.id DESC LIMIT 1;
+    IF FOUND THEN
+        UPDATE bank.alerts a SET
+            transaction_ids = ARRAY(SELECT DISTINCT x FROM unnest(a.transaction_ids || p_transaction_ids) x ORDER BY x),
+            window_start = least(a.window_start, p_window_start), window_end = greatest(a.window_end, p_window_end),
+            amount = greatest(a.amount, p_amount), score = greatest(a.score, p_score),
+            detail = CASE WHEN p_amount > a.amount THEN p_detail ELSE a.detail END
+        WHERE a.id = alert_id;
+        is_new := false;
+        RETURN NEXT;
+        RETURN;
+    END IF;
+
+    PERFORM pg_advisory_xact_lock(hashtextextended('cashpoint.case:' || p_subject, 0));
+    SELECT * INTO v_case FROM bank.cases c WHERE c.subject = p_subject AND c.status <> 'closed' FOR UPDATE;
+    IF v_case.id IS NULL THEN
+        INSERT INTO bank.cases (subject, customer_id, severity, opened_by)
+        VALUES (p_subject, p_customer_id, p_rule.severity, 'monitoring')
+        RETURNING * INTO v_case;
+        INSERT INTO bank.case_events (case_id, actor, event, status_after, detail)
+        VALUES (v_case.id, 'monitoring', 'opened', 'open', 'rule ' || p_rule.rule_id || ': ' || p_detail);
+        PERFORM bank.audit('monitoring', 'case.opened', '00',
+            jsonb_build_object('case', v_case.id, 'subject', p_subject, 'severity', p_rule.severity), NULL, NULL);
+    ELSIF array_position(ARRAY['low', 'medium', 'high'], p_rule.severity)
+          > array_position(ARRAY['low', 'medium', 'high'], v_case.severity) THEN
+        UPDATE bank.cases c SET severity = p_rule.severity WHERE c.id = v_case.id;
+    END IF;
+    INSERT INTO bank.alerts (rule_id, rule_version, kind, severity, subject, customer_id, terminal_id, transaction_ids,
+        amount, score, detail, window_start, window_end, case_id)
+    VALUES (p_rule.rule_id, p_rule.version, p_rule.kind, p_rule.severity, p_subject, p_customer_id, p_terminal_id,
+        p_transaction_ids, p_amount, p_score, p_detail, p_window_start, p_window_end, v_case.id)
+    RETURNING id INTO alert_id;
+    INSERT INTO bank.case_events (case_id, actor, event, status_after, detail)
+    VALUES (v_case.id, 'monitoring', 'alert', v_case.status, format('alert %s, rule %s: %s', alert_id, p_rule.rule_id, p_detail));
+    PERFORM bank.audit('monitoring', 'alert.raised', '00',
+        jsonb_build_object('alert', alert_id, 'rule', p_rule.rule_id, 'subject', p_subject, 'case', v_case.id,
+            'transactions', to_jsonb(p_transaction_ids)), NULL, NULL);
+    is_new := true;
+    RETURN NEXT;
+END
+$$;
+
+ALTER FUNCTION bank.raise_alert(p_rule bank.aml_rules, p_subject text, p_customer_id bigint, p_terminal_id text, p_transaction_ids bigint[], p_amount bigint, p_score numeric, p_detail text, p_window_start timestamp with time zone, p_window_end timestamp with time zone) OWNER TO cashpoint_owner;
 
 --
 -- Name: read_audit(text, text, text, text, text, text, timestamp with time zone, timestamp with time zone, bigint, integer); Type: FUNCTION; Schema: bank; Owner: cashpoint_owner
@@ -1681,39 +2277,6 @@ $$;
 ALTER FUNCTION bank.record_card_refusal(p_card_id bigint, p_code text, p_reason text, p_actor text, p_ip text, p_device text) OWNER TO cashpoint_owner;
 
 --
--- Name: record_identity(text, text, text, text, bigint, text, date, text, text, text, text, bytea, text, boolean, text, text, text, text[], date); Type: FUNCTION; Schema: bank; Owner: cashpoint_owner
---
-
-CREATE FUNCTION bank.record_identity(p_role text, p_actor text, p_ip text, p_device text, p_user_id bigint, p_legal_name text, p_date_of_birth date, p_nationality text, p_address text, p_document_type text, p_document_country text, p_document_digest bytea, p_document_last4 text, p_politically_exposed boolean, p_screening text, p_screening_detail text, p_risk_rating text, p_risk_reasons text[], p_review_due date DEFAULT NULL::date) RETURNS text
-    LANGUAGE plpgsql SECURITY DEFINER
-    SET search_path TO 'pg_catalog', 'bank'
-    AS $$
-DECLARE
-    v_status text := CASE WHEN p_role = 'system' AND p_review_due IS NOT NULL THEN 'verified' ELSE 'pending' END;
-BEGIN
-    PERFORM bank.set_context(p_role, NULL);
-    PERFORM bank.require_role(ARRAY['teller', 'admin', 'system']);
-    IF NOT EXISTS (SELECT 1 FROM bank.users u WHERE u.id = p_user_id AND u.role = 'customer') THEN
-        RAISE EXCEPTION 'no customer %', p_user_id USING ERRCODE = 'no_data_found';
-    END IF;
-    INSERT INTO bank.customer_identities (user_id, legal_name, date_of_birth, nationality, address, document_type,
-        document_country, document_digest, document_last4, politically_exposed, screening, screening_detail,
-        screened_at, status, review_due, risk_rating, risk_reasons, decided_by, decided_at)
-    VALUES (p_user_id, p_legal_name, p_date_of_birth, p_nationality, p_address, p_document_type,
-        p_document_country, p_document_digest, p_document_last4, p_politically_exposed, p_screening,
-        p_screening_detail, CASE WHEN p_screening <> 'not_screened' THEN now() END, v_status,
-        CASE WHEN v_status = 'verified' THEN p_review_due END, p_risk_rating, p_risk_reasons,
-        CASE WHEN v_status = 'verified' THEN p_actor END, CASE WHEN v_status = 'verified' THEN now() END);
-    PERFORM bank.audit(p_actor, 'kyc.record', '00',
-        jsonb_build_object('user', p_user_id, 'status', v_status, 'risk', p_risk_rating, 'screening', p_screening),
-        p_ip, p_device);
-    RETURN v_status;
-END
-$$;
-
-ALTER FUNCTION bank.record_identity(p_role text, p_actor text, p_ip text, p_device text, p_user_id bigint, p_legal_name text, p_date_of_birth date, p_nationality text, p_address text, p_document_type text, p_document_country text, p_document_digest bytea, p_document_last4 text, p_politically_exposed boolean, p_screening text, p_screening_detail text, p_risk_rating text, p_risk_reasons text[], p_review_due date) OWNER TO cashpoint_owner;
-
---
 -- Name: record_pin_attempt(bigint, boolean, text, text, text); Type: FUNCTION; Schema: bank; Owner: cashpoint_owner
 --
 
@@ -1757,34 +2320,6 @@ END
 $$;
 
 ALTER FUNCTION bank.record_pin_attempt(p_card_id bigint, p_ok boolean, p_actor text, p_ip text, p_device text) OWNER TO cashpoint_owner;
-
---
--- Name: record_screening(text, text, text, text, bigint, text, text, text, text[]); Type: FUNCTION; Schema: bank; Owner: cashpoint_owner
---
-
-CREATE FUNCTION bank.record_screening(p_role text, p_actor text, p_ip text, p_device text, p_customer bigint, p_screening text, p_detail text, p_risk_rating text, p_risk_reasons text[]) RETURNS text
-    LANGUAGE plpgsql SECURITY DEFINER
-    SET search_path TO 'pg_catalog', 'bank'
-    AS $$
-DECLARE
-    v_status text;
-BEGIN
-    PERFORM bank.set_context(p_role, NULL);
-    PERFORM bank.require_role(ARRAY['compliance', 'system']);
-    UPDATE bank.customer_identities i SET screening = p_screening, screening_detail = p_detail, screened_at = now(),
-        risk_rating = p_risk_rating, risk_reasons = p_risk_reasons,
-        status = CASE WHEN p_screening = 'hit' AND i.status = 'verified' THEN 'pending' ELSE i.status END,
-        review_due = CASE WHEN p_screening = 'hit' THEN NULL ELSE i.review_due END
-    WHERE i.user_id = p_customer
-    RETURNING i.status INTO v_status;
-    PERFORM bank.audit(p_actor, 'kyc.screened', CASE WHEN v_status IS NULL THEN '12' ELSE '00' END,
-        jsonb_build_object('user', p_customer, 'screening', p_screening, 'risk', p_risk_rating, 'status', v_status),
-        p_ip, p_device);
-    RETURN v_status;
-END
-$$;
-
-ALTER FUNCTION bank.record_screening(p_role text, p_actor text, p_ip text, p_device text, p_customer bigint, p_screening text, p_detail text, p_risk_rating text, p_risk_reasons text[]) OWNER TO cashpoint_owner;
 
 --
 -- Name: record_staff_login(bigint, boolean, text, bigint, bigint, text, text, text); Type: FUNCTION; Schema: bank; Owner: cashpoint_owner
@@ -1927,7 +2462,7 @@ DECLARE
     v_change bank.changes%ROWTYPE;
 BEGIN
     PERFORM bank.set_context(p_role, NULL);
-    PERFORM bank.require_role(ARRAY['teller', 'admin', 'compliance']);
+    PERFORM bank.require_role(ARRAY['teller', 'admin']);
     PERFORM bank.expire_changes(p_ip, p_device);
     SELECT * INTO v_change FROM bank.changes c WHERE c.id = p_id FOR UPDATE;
     IF v_change.id IS NULL OR v_change.status <> 'pending' THEN
@@ -2049,7 +2584,7 @@ DECLARE
     v_lifetime interval;
 BEGIN
     PERFORM bank.set_context(p_role, NULL);
-    PERFORM bank.require_role(ARRAY['teller', 'admin', 'compliance']);
+    PERFORM bank.require_role(ARRAY['teller', 'admin']);
     PERFORM bank.expire_changes(p_ip, p_device);
     IF NOT EXISTS (SELECT 1 FROM bank.high_risk_operations h WHERE h.operation = p_operation) THEN
         RAISE EXCEPTION 'unknown high-risk operation %', p_operation USING ERRCODE = 'invalid_parameter_value';
@@ -2332,31 +2867,6 @@ $$;
 ALTER FUNCTION bank.reverse(p_actor text, p_ip text, p_device text, p_terminal text, p_stan text, p_transmitted text, p_digest bytea, p_original_stan text, p_original_transmitted text, p_dispensed bigint, p_kind text, p_amount bigint, p_pan_digest bytea) OWNER TO cashpoint_owner;
 
 --
--- Name: screening_subjects(text, bigint, bigint, integer); Type: FUNCTION; Schema: bank; Owner: cashpoint_owner
---
-
-CREATE FUNCTION bank.screening_subjects(p_role text, p_customer bigint, p_after_id bigint, p_limit integer) RETURNS TABLE(user_id bigint, legal_name text, date_of_birth date, nationality text, document_country text, politically_exposed boolean, screening text, status text, risk_rating text, largest_daily_limit bigint)
-    LANGUAGE plpgsql SECURITY DEFINER
-    SET search_path TO 'pg_catalog', 'bank'
-    AS $$
-BEGIN
-    PERFORM bank.set_context(p_role, NULL);
-    PERFORM bank.require_role(ARRAY['compliance', 'system']);
-    PERFORM set_config('cashpoint.role', 'system', true);
-    RETURN QUERY
-    SELECT i.user_id, i.legal_name, i.date_of_birth, i.nationality::text, i.document_country::text,
-        i.politically_exposed, i.screening, bank.kyc_status(i.user_id), i.risk_rating,
-        (SELECT max(a.daily_withdrawal_limit) FROM bank.accounts a WHERE a.user_id = i.user_id AND a.kind = 'customer')
-    FROM bank.customer_identities i
-    WHERE (p_customer IS NULL OR i.user_id = p_customer) AND (p_after_id IS NULL OR i.user_id > p_after_id)
-    ORDER BY i.user_id
-    LIMIT least(greatest(p_limit, 1), 1000);
-END
-$$;
-
-ALTER FUNCTION bank.screening_subjects(p_role text, p_customer bigint, p_after_id bigint, p_limit integer) OWNER TO cashpoint_owner;
-
---
 -- Name: seed_staff_factor(text, bytea, text, integer, text[]); Type: FUNCTION; Schema: bank; Owner: cashpoint_owner
 --
 
@@ -2368,7 +2878,7 @@ DECLARE
     v_user_id bigint;
 BEGIN
     PERFORM bank.set_context('system', NULL);
-    SELECT u.id INTO v_user_id FROM bank.users u WHERE u.user_name = p_user_name AND u.role IN ('teller', 'admin', 'compliance');
+    SELECT u.id INTO v_user_id FROM bank.users u WHERE u.user_name = p_user_name AND u.role IN ('teller', 'admin');
     IF v_user_id IS NULL THEN
         RAISE EXCEPTION 'no member of staff %', p_user_name USING ERRCODE = 'no_data_found';
     END IF;
@@ -2548,7 +3058,7 @@ CREATE FUNCTION bank.set_context(p_role text, p_user_id bigint) RETURNS void
     SET search_path TO 'pg_catalog', 'bank'
     AS $$
 BEGIN
-    IF p_role IS NULL OR p_role NOT IN ('customer', 'teller', 'admin', 'compliance', 'system') THEN
+    IF p_role IS NULL OR p_role NOT IN ('customer', 'teller', 'admin', 'system') THEN
         RAISE EXCEPTION 'unknown role %', p_role USING ERRCODE = 'invalid_parameter_value';
     END IF;
     IF p_role = 'customer' AND p_user_id IS NULL THEN
@@ -2655,7 +3165,7 @@ CREATE FUNCTION bank.staff_by_name(p_user_name text) RETURNS TABLE(user_id bigin
 BEGIN
     PERFORM bank.set_context('system', NULL);
     RETURN QUERY SELECT u.id, u.role, u.password_hash, u.locked, u.failed_attempts
-    FROM bank.users u WHERE u.user_name = p_user_name AND u.role IN ('teller', 'admin', 'compliance');
+    FROM bank.users u WHERE u.user_name = p_user_name AND u.role IN ('teller', 'admin');
 END
 $$;
 
@@ -2812,6 +3322,113 @@ $$;
 ALTER FUNCTION bank.unlock_user(p_role text, p_actor text, p_ip text, p_device text, p_user_name text) OWNER TO cashpoint_owner;
 
 --
+-- Name: velocity_refused(bigint, bigint); Type: FUNCTION; Schema: bank; Owner: cashpoint_owner
+--
+
+CREATE FUNCTION bank.velocity_refused(p_card_id bigint, p_amount bigint) RETURNS boolean
+    LANGUAGE plpgsql
+    SET search_path TO 'pg_catalog', 'bank'
+    AS $$
+DECLARE
+    v_rule record;
+    v_locked boolean := false;
+    v_count bigint;
+    v_sum bigint;
+BEGIN
+    FOR v_rule IN
+        SELECT r.time_window, (r.parameters->>'max_count')::bigint AS max_count,
+            (r.parameters->>'max_amount')::bigint AS max_amount
+        FROM bank.settings s JOIN bank.aml_rules r ON r.version = s.aml_rules_version
+        WHERE s.monitoring_enabled AND r.kind = 'velocity' AND r.enabled
+    LOOP
+        IF NOT v_locked THEN
+            PERFORM 1 FROM bank.cards c WHERE c.id = p_card_id FOR NO KEY UPDATE;
+            v_locked := true;
+        END IF;
+        SELECT count(*), coalesce(sum(t.amount), 0) INTO v_count, v_sum
+        FROM bank.transactions t
+        WHERE t.card_id = p_card_id AND t.kind = 'withdrawal' AND t.card_id IS NOT NULL
+          AND t.created_at > now() - v_rule.time_window AND t.response_code = '00';
+        IF v_count + 1 > v_rule.max_count OR v_sum + p_amount > v_rule.max_amount THEN
+            RETURN true;
+        END IF;
+    END LOOP;
+    RETURN false;
+END
+$$;
+
+ALTER FUNCTION bank.velocity_refused(p_card_id bigint, p_amount bigint) OWNER TO cashpoint_owner;
+
+--
+-- Name: work_case(text, text, text, text, bigint, text, text, text); Type: FUNCTION; Schema: bank; Owner: cashpoint_owner
+--
+
+CREATE FUNCTION bank.work_case(p_role text, p_actor text, p_ip text, p_device text, p_case_id bigint, p_action text, p_argument text, p_note text) RETURNS TABLE(response_code text, detail text, status text)
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path TO 'pg_catalog', 'bank'
+    AS $$
+DECLARE
+    v_case bank.cases%ROWTYPE;
+    v_refusal text;
+    v_code text := '12';
+    v_status text;
+    v_note text := nullif(btrim(coalesce(p_note, '')), '');
+BEGIN
+    PERFORM bank.set_context(p_role, NULL);
+    PERFORM bank.require_role(ARRAY['compliance', 'admin']);
+    SELECT * INTO v_case FROM bank.cases c WHERE c.id = p_case_id FOR UPDATE;
+    v_status := v_case.status;
+    v_refusal := CASE
+        WHEN v_case.id IS NULL THEN 'no such case'
+        WHEN p_action NOT IN ('assign', 'escalate', 'note', 'close') THEN 'unknown step ' || coalesce(p_action, '')
+        WHEN v_case.status = 'closed' THEN 'the case is closed'
+        WHEN length(v_note) > 2000 THEN 'the note is longer than 2000 characters'
+        WHEN p_action = 'assign' AND NOT EXISTS (
+            SELECT 1 FROM bank.users u WHERE u.user_name = p_argument AND u.role IN ('compliance', 'admin') AND NOT u.locked)
+            THEN 'no compliance officer or administrator ' || coalesce(p_argument, '')
+        WHEN p_action = 'escalate' AND v_case.status <> 'assigned' THEN 'only an assigned case is escalated'
+        WHEN p_action IN ('escalate', 'note', 'close') AND v_note IS NULL THEN 'a note is needed'
+        WHEN p_action = 'close' AND (p_argument IS NULL
+            OR p_argument NOT IN ('false_positive', 'customer_contacted', 'report_filed'))
+            THEN 'the disposition is false_positive, customer_contacted or report_filed'
+    END;
+    IF v_refusal IS NULL AND p_action = 'close' AND v_case.severity = 'high'
+        AND p_actor IN (v_case.opened_by, coalesce(v_case.assigned_by, '')) THEN
+        v_code := '58';
+        v_refusal := 'a high-severity case is closed by another person than the one who opened or assigned it';
+    END IF;
+    IF v_refusal IS NOT NULL THEN
+        PERFORM bank.audit(p_actor, 'case.' || coalesce(p_action, 'step'), v_code,
+            jsonb_build_object('case', p_case_id, 'reason', v_refusal), p_ip, p_device);
+        RETURN QUERY SELECT v_code, v_refusal, v_status;
+        RETURN;
+    END IF;
+    CASE p_action
+    WHEN 'assign' THEN
+        UPDATE bank.cases c SET assignee = p_argument, assigned_by = p_actor,
+            status = CASE WHEN c.status = 'open' THEN 'assigned' ELSE c.status END
+        WHERE c.id = p_case_id RETURNING c.status INTO v_status;
+    WHEN 'escalate' THEN
+        UPDATE bank.cases c SET status = 'escalated' WHERE c.id = p_case_id RETURNING c.status INTO v_status;
+    WHEN 'close' THEN
+        UPDATE bank.cases c SET status = 'closed', disposition = p_argument, closed_by = p_actor, closed_at = now()
+        WHERE c.id = p_case_id RETURNING c.status INTO v_status;
+    ELSE
+        NULL;
+    END CASE;
+    INSERT INTO bank.case_events (case_id, actor, event, status_after, detail)
+    VALUES (p_case_id, p_actor, CASE p_action WHEN 'assign' THEN 'assigned' WHEN 'escalate' THEN 'escalated'
+            WHEN 'close' THEN 'closed' ELSE 'note' END, v_status,
+        concat_ws(': ', CASE p_action WHEN 'assign' THEN 'to ' || p_argument WHEN 'close' THEN p_argument END, v_note));
+    PERFORM bank.audit(p_actor, 'case.' || p_action, '00',
+        jsonb_build_object('case', p_case_id, 'status', v_status, 'argument', p_argument), p_ip, p_device);
+    RETURN QUERY SELECT '00'::text, NULL::text, v_status;
+END
+$$;
+
+ALTER FUNCTION bank.work_case(p_role text, p_actor text, p_ip text, p_device text, p_case_id bigint, p_action text, p_argument text, p_note text) OWNER TO cashpoint_owner;
+
+--
 -- Name: account_numbers; Type: SEQUENCE; Schema: bank; Owner: cashpoint_owner
 --
 
@@ -2858,6 +3475,89 @@ ALTER TABLE bank.accounts OWNER TO cashpoint_owner;
 
 ALTER TABLE bank.accounts ALTER COLUMN id ADD GENERATED ALWAYS AS IDENTITY (
     SEQUENCE NAME bank.accounts_id_seq
+    START WITH 1
+    INCREMENT BY 1
+    NO MINVALUE
+    NO MAXVALUE
+    CACHE 1
+);
+
+--
+-- Name: alerts; Type: TABLE; Schema: bank; Owner: cashpoint_owner
+--
+
+CREATE TABLE bank.alerts (
+    id bigint NOT NULL,
+    rule_id text NOT NULL,
+    rule_version integer NOT NULL,
+    kind text NOT NULL,
+    severity text NOT NULL,
+    subject text NOT NULL,
+    customer_id bigint,
+    terminal_id text,
+    transaction_ids bigint[] NOT NULL,
+    amount bigint NOT NULL,
+    score numeric(6,2) NOT NULL,
+    detail text NOT NULL,
+    window_start timestamp with time zone NOT NULL,
+    window_end timestamp with time zone NOT NULL,
+    raised_at timestamp with time zone DEFAULT now() NOT NULL,
+    case_id bigint NOT NULL,
+    CONSTRAINT alerts_check CHECK ((window_end >= window_start)),
+    CONSTRAINT alerts_severity_check CHECK ((severity = ANY (ARRAY['low'::text, 'medium'::text, 'high'::text]))),
+    CONSTRAINT alerts_transaction_ids_check CHECK ((cardinality(transaction_ids) >= 1))
+);
+
+ALTER TABLE bank.alerts OWNER TO cashpoint_owner;
+
+--
+-- Name: alerts_id_seq; Type: SEQUENCE; Schema: bank; Owner: cashpoint_owner
+--
+
+CREATE SEQUENCE bank.alerts_id_seq
+    START WITH 1
+    INCREMENT BY 1
+    NO MINVALUE
+    NO MAXVALUE
+    CACHE 1;
+
+ALTER TABLE bank.alerts_id_seq OWNER TO cashpoint_owner;
+
+--
+-- Name: alerts_id_seq; Type: SEQUENCE OWNED BY; Schema: bank; Owner: cashpoint_owner
+--
+
+ALTER SEQUENCE bank.alerts_id_seq OWNED BY bank.alerts.id;
+
+--
+-- Name: aml_rule_sets; Type: TABLE; Schema: bank; Owner: cashpoint_owner
+--
+
+CREATE TABLE bank.aml_rule_sets (
+    version integer NOT NULL,
+    source_name text NOT NULL,
+    source_digest bytea NOT NULL,
+    loaded_by text NOT NULL,
+    change_id bigint,
+    loaded_at timestamp with time zone DEFAULT now() NOT NULL,
+    CONSTRAINT aml_rule_sets_source_digest_check CHECK ((length(source_digest) = 32)),
+    CONSTRAINT aml_rule_sets_source_name_check CHECK (((length(source_name) >= 1) AND (length(source_name) <= 200)))
+);
+
+ALTER TABLE bank.aml_rule_sets OWNER TO cashpoint_owner;
+
+--
+-- Name: TABLE aml_rule_sets; Type: COMMENT; Schema: bank; Owner: cashpoint_owner
+--
+
+COMMENT ON TABLE bank.aml_rule_sets IS 'Versions of the transaction-monitoring rules; source_digest: SHA-256 of the rules as loaded (canonical JSON).';
+
+--
+-- Name: aml_rule_sets_version_seq; Type: SEQUENCE; Schema: bank; Owner: cashpoint_owner
+--
+
+ALTER TABLE bank.aml_rule_sets ALTER COLUMN version ADD GENERATED ALWAYS AS IDENTITY (
+    SEQUENCE NAME bank.aml_rule_sets_version_seq
     START WITH 1
     INCREMENT BY 1
     NO MINVALUE
@@ -2977,6 +3677,89 @@ ALTER TABLE bank.cards ALTER COLUMN id ADD GENERATED ALWAYS AS IDENTITY (
 );
 
 --
+-- Name: case_events; Type: TABLE; Schema: bank; Owner: cashpoint_owner
+--
+
+CREATE TABLE bank.case_events (
+    id bigint NOT NULL,
+    case_id bigint NOT NULL,
+    at timestamp with time zone DEFAULT now() NOT NULL,
+    actor text NOT NULL,
+    event text NOT NULL,
+    status_after text NOT NULL,
+    detail text,
+    CONSTRAINT case_events_detail_check CHECK ((length(detail) <= 2000)),
+    CONSTRAINT case_events_event_check CHECK ((event = ANY (ARRAY['opened'::text, 'alert'::text, 'assigned'::text, 'escalated'::text, 'note'::text, 'closed'::text])))
+);
+
+ALTER TABLE bank.case_events OWNER TO cashpoint_owner;
+
+--
+-- Name: case_events_id_seq; Type: SEQUENCE; Schema: bank; Owner: cashpoint_owner
+--
+
+CREATE SEQUENCE bank.case_events_id_seq
+    START WITH 1
+    INCREMENT BY 1
+    NO MINVALUE
+    NO MAXVALUE
+    CACHE 1;
+
+ALTER TABLE bank.case_events_id_seq OWNER TO cashpoint_owner;
+
+--
+-- Name: case_events_id_seq; Type: SEQUENCE OWNED BY; Schema: bank; Owner: cashpoint_owner
+--
+
+ALTER SEQUENCE bank.case_events_id_seq OWNED BY bank.case_events.id;
+
+--
+-- Name: cases; Type: TABLE; Schema: bank; Owner: cashpoint_owner
+--
+
+CREATE TABLE bank.cases (
+    id bigint NOT NULL,
+    subject text NOT NULL,
+    customer_id bigint,
+    severity text NOT NULL,
+    status text DEFAULT 'open'::text NOT NULL,
+    opened_by text NOT NULL,
+    opened_at timestamp with time zone DEFAULT now() NOT NULL,
+    assignee text,
+    assigned_by text,
+    closed_by text,
+    closed_at timestamp with time zone,
+    disposition text,
+    CONSTRAINT cases_check CHECK (((status = 'closed'::text) = ((disposition IS NOT NULL) AND (closed_by IS NOT NULL)))),
+    CONSTRAINT cases_check1 CHECK (((status = 'open'::text) OR (assignee IS NOT NULL))),
+    CONSTRAINT cases_disposition_check CHECK ((disposition = ANY (ARRAY['false_positive'::text, 'customer_contacted'::text, 'report_filed'::text]))),
+    CONSTRAINT cases_severity_check CHECK ((severity = ANY (ARRAY['low'::text, 'medium'::text, 'high'::text]))),
+    CONSTRAINT cases_status_check CHECK ((status = ANY (ARRAY['open'::text, 'assigned'::text, 'escalated'::text, 'closed'::text]))),
+    CONSTRAINT cases_subject_check CHECK ((subject ~ '^(customer|terminal):.+$'::text))
+);
+
+ALTER TABLE bank.cases OWNER TO cashpoint_owner;
+
+--
+-- Name: cases_id_seq; Type: SEQUENCE; Schema: bank; Owner: cashpoint_owner
+--
+
+CREATE SEQUENCE bank.cases_id_seq
+    START WITH 1
+    INCREMENT BY 1
+    NO MINVALUE
+    NO MAXVALUE
+    CACHE 1;
+
+ALTER TABLE bank.cases_id_seq OWNER TO cashpoint_owner;
+
+--
+-- Name: cases_id_seq; Type: SEQUENCE OWNED BY; Schema: bank; Owner: cashpoint_owner
+--
+
+ALTER SEQUENCE bank.cases_id_seq OWNED BY bank.cases.id;
+
+--
 -- Name: changes_id_seq; Type: SEQUENCE; Schema: bank; Owner: cashpoint_owner
 --
 
@@ -2994,78 +3777,6 @@ ALTER TABLE bank.changes_id_seq OWNER TO cashpoint_owner;
 --
 
 ALTER SEQUENCE bank.changes_id_seq OWNED BY bank.changes.id;
-
---
--- Name: country_risk; Type: TABLE; Schema: bank; Owner: cashpoint_owner
---
-
-CREATE TABLE bank.country_risk (
-    country character(2) NOT NULL,
-    risk text NOT NULL,
-    source text NOT NULL,
-    CONSTRAINT country_risk_country_check CHECK ((country ~ '^[A-Z]{2}$'::text)),
-    CONSTRAINT country_risk_risk_check CHECK ((risk = ANY (ARRAY['medium'::text, 'high'::text]))),
-    CONSTRAINT country_risk_source_check CHECK (((length(source) >= 1) AND (length(source) <= 80)))
-);
-
-ALTER TABLE bank.country_risk OWNER TO cashpoint_owner;
-
---
--- Name: TABLE country_risk; Type: COMMENT; Schema: bank; Owner: cashpoint_owner
---
-
-COMMENT ON TABLE bank.country_risk IS 'Countries whose nationals or documents raise a customer''s risk; a country not listed is low.';
-
---
--- Name: customer_identities; Type: TABLE; Schema: bank; Owner: cashpoint_owner
---
-
-CREATE TABLE bank.customer_identities (
-    user_id bigint NOT NULL,
-    legal_name text NOT NULL,
-    date_of_birth date NOT NULL,
-    nationality character(2) NOT NULL,
-    address text NOT NULL,
-    document_type text NOT NULL,
-    document_country character(2) NOT NULL,
-    document_digest bytea NOT NULL,
-    document_last4 text NOT NULL,
-    politically_exposed boolean DEFAULT false NOT NULL,
-    screening text DEFAULT 'not_screened'::text NOT NULL,
-    screening_detail text,
-    screened_at timestamp with time zone,
-    status text DEFAULT 'pending'::text NOT NULL,
-    review_due date,
-    risk_rating text NOT NULL,
-    risk_reasons text[] NOT NULL,
-    decided_by text,
-    decided_at timestamp with time zone,
-    decision_reason text,
-    recorded_at timestamp with time zone DEFAULT now() NOT NULL,
-    CONSTRAINT customer_identities_address_check CHECK (((length(address) >= 1) AND (length(address) <= 160))),
-    CONSTRAINT customer_identities_check CHECK (((status <> 'verified'::text) OR ((review_due IS NOT NULL) AND (decided_by IS NOT NULL)))),
-    CONSTRAINT customer_identities_date_of_birth_check CHECK ((date_of_birth > '1900-01-01'::date)),
-    CONSTRAINT customer_identities_decision_reason_check CHECK ((length(decision_reason) <= 200)),
-    CONSTRAINT customer_identities_document_country_check CHECK ((document_country ~ '^[A-Z]{2}$'::text)),
-    CONSTRAINT customer_identities_document_digest_check CHECK ((length(document_digest) = 32)),
-    CONSTRAINT customer_identities_document_last4_check CHECK ((document_last4 ~ '^[A-Z0-9]{1,4}$'::text)),
-    CONSTRAINT customer_identities_document_type_check CHECK ((document_type = ANY (ARRAY['passport'::text, 'id_card'::text, 'driving_licence'::text]))),
-    CONSTRAINT customer_identities_legal_name_check CHECK (((length(legal_name) >= 1) AND (length(legal_name) <= 80))),
-    CONSTRAINT customer_identities_nationality_check CHECK ((nationality ~ '^[A-Z]{2}$'::text)),
-    CONSTRAINT customer_identities_risk_rating_check CHECK ((risk_rating = ANY (ARRAY['low'::text, 'medium'::text, 'high'::text]))),
-    CONSTRAINT customer_identities_risk_reasons_check CHECK (((cardinality(risk_reasons) >= 1) AND (cardinality(risk_reasons) <= 12))),
-    CONSTRAINT customer_identities_screening_check CHECK ((screening = ANY (ARRAY['not_screened'::text, 'clear'::text, 'hit'::text]))),
-    CONSTRAINT customer_identities_screening_detail_check CHECK ((length(screening_detail) <= 200)),
-    CONSTRAINT customer_identities_status_check CHECK ((status = ANY (ARRAY['pending'::text, 'verified'::text, 'rejected'::text])))
-);
-
-ALTER TABLE bank.customer_identities OWNER TO cashpoint_owner;
-
---
--- Name: COLUMN customer_identities.document_digest; Type: COMMENT; Schema: bank; Owner: cashpoint_owner
---
-
-COMMENT ON COLUMN bank.customer_identities.document_digest IS 'HMAC-SHA-256 of the document number under the switch''s pepper (CredentialHasher.documentDigest).';
 
 --
 -- Name: cutover_transactions; Type: TABLE; Schema: bank; Owner: cashpoint_owner
@@ -3193,6 +3904,17 @@ ALTER TABLE bank.history ALTER COLUMN id ADD GENERATED ALWAYS AS IDENTITY (
 );
 
 --
+-- Name: monitoring_queue; Type: TABLE; Schema: bank; Owner: cashpoint_owner
+--
+
+CREATE TABLE bank.monitoring_queue (
+    transaction_id bigint NOT NULL,
+    queued_at timestamp with time zone DEFAULT now() NOT NULL
+);
+
+ALTER TABLE bank.monitoring_queue OWNER TO cashpoint_owner;
+
+--
 -- Name: reference_blocks; Type: SEQUENCE; Schema: bank; Owner: cashpoint_owner
 --
 
@@ -3216,17 +3938,24 @@ CREATE TABLE bank.settings (
     max_pin_tries integer DEFAULT 3 NOT NULL,
     max_password_tries integer DEFAULT 5 NOT NULL,
     change_lifetime interval DEFAULT '24:00:00'::interval NOT NULL,
-    unverified_may text[] DEFAULT ARRAY['deposit'::text] NOT NULL,
-    serve_unrecorded boolean DEFAULT true NOT NULL,
+    aml_rules_version integer,
+    monitoring_enabled boolean DEFAULT true NOT NULL,
+    cash_report_threshold bigint DEFAULT 1000000 NOT NULL,
+    CONSTRAINT settings_cash_report_threshold_check CHECK ((cash_report_threshold > 0)),
     CONSTRAINT settings_change_lifetime_check CHECK ((change_lifetime > '00:00:00'::interval)),
     CONSTRAINT settings_currency_check CHECK ((currency ~ '^[0-9]{3}$'::text)),
     CONSTRAINT settings_max_password_tries_check CHECK (((max_password_tries >= 1) AND (max_password_tries <= 20))),
     CONSTRAINT settings_max_pin_tries_check CHECK (((max_pin_tries >= 1) AND (max_pin_tries <= 10))),
-    CONSTRAINT settings_singleton_check CHECK (singleton),
-    CONSTRAINT settings_unverified_may_check CHECK ((unverified_may <@ ARRAY['withdrawal'::text, 'deposit'::text, 'transfer'::text]))
+    CONSTRAINT settings_singleton_check CHECK (singleton)
 );
 
 ALTER TABLE bank.settings OWNER TO cashpoint_owner;
+
+--
+-- Name: COLUMN settings.cash_report_threshold; Type: COMMENT; Schema: bank; Owner: cashpoint_owner
+--
+
+COMMENT ON COLUMN bank.settings.cash_report_threshold IS 'The daily cash transaction report lists every customer whose cash in or out in one day reaches this (minor units).';
 
 --
 -- Name: staff_factors; Type: TABLE; Schema: bank; Owner: cashpoint_owner
@@ -3328,36 +4057,6 @@ CREATE TABLE bank.terminals (
 ALTER TABLE bank.terminals OWNER TO cashpoint_owner;
 
 --
--- Name: transactions; Type: TABLE; Schema: bank; Owner: cashpoint_owner
---
-
-CREATE TABLE bank.transactions (
-    id bigint NOT NULL,
-    terminal_id text NOT NULL,
-    stan bank.stan NOT NULL,
-    transmitted bank.transmission_time NOT NULL,
-    request_digest bytea NOT NULL,
-    kind bank.transaction_kind NOT NULL,
-    amount bank.non_negative_bigint NOT NULL,
-    response_code bank.response_code NOT NULL,
-    auth_code text,
-    account_id bigint,
-    balance_after bigint,
-    original_id bigint,
-    actor text NOT NULL,
-    created_at timestamp with time zone DEFAULT now() NOT NULL,
-    card_id bigint
-);
-
-ALTER TABLE bank.transactions OWNER TO cashpoint_owner;
-
---
--- Name: COLUMN transactions.card_id; Type: COMMENT; Schema: bank; Owner: cashpoint_owner
---
-
-COMMENT ON COLUMN bank.transactions.card_id IS 'The card a card request was made with (bank.cards.id); NULL for staff postings and reversals.';
-
---
 -- Name: transactions_id_seq; Type: SEQUENCE; Schema: bank; Owner: cashpoint_owner
 --
 
@@ -3387,7 +4086,7 @@ CREATE TABLE bank.users (
     CONSTRAINT users_failed_attempts_check CHECK ((failed_attempts >= 0)),
     CONSTRAINT users_full_name_check CHECK (((length(full_name) >= 1) AND (length(full_name) <= 80))),
     CONSTRAINT users_password_hash_check CHECK (((password_hash IS NULL) OR (password_hash ~ '^\$2[aby]\$'::text))),
-    CONSTRAINT users_role_check CHECK ((role = ANY (ARRAY['customer'::text, 'teller'::text, 'admin'::text, 'compliance'::text]))),
+    CONSTRAINT users_role_check CHECK ((role = ANY (ARRAY['customer'::text, 'teller'::text, 'admin'::text]))),
     CONSTRAINT users_user_name_check CHECK ((user_name ~ '^[a-z0-9._-]{3,32}$'::text))
 );
 
@@ -3432,6 +4131,24 @@ CREATE TABLE public.cashpoint_repeatable_migrations (
 ALTER TABLE public.cashpoint_repeatable_migrations OWNER TO postgres;
 
 --
+-- Name: alerts id; Type: DEFAULT; Schema: bank; Owner: cashpoint_owner
+--
+
+ALTER TABLE ONLY bank.alerts ALTER COLUMN id SET DEFAULT nextval('bank.alerts_id_seq'::regclass);
+
+--
+-- Name: case_events id; Type: DEFAULT; Schema: bank; Owner: cashpoint_owner
+--
+
+ALTER TABLE ONLY bank.case_events ALTER COLUMN id SET DEFAULT nextval('bank.case_events_id_seq'::regclass);
+
+--
+-- Name: cases id; Type: DEFAULT; Schema: bank; Owner: cashpoint_owner
+--
+
+ALTER TABLE ONLY bank.cases ALTER COLUMN id SET DEFAULT nextval('bank.cases_id_seq'::regclass);
+
+--
 -- Name: changes id; Type: DEFAULT; Schema: bank; Owner: cashpoint_owner
 --
 
@@ -3456,6 +4173,27 @@ ALTER TABLE ONLY bank.accounts
 
 ALTER TABLE ONLY bank.accounts
     ADD CONSTRAINT accounts_pkey PRIMARY KEY (id);
+
+--
+-- Name: alerts alerts_pkey; Type: CONSTRAINT; Schema: bank; Owner: cashpoint_owner
+--
+
+ALTER TABLE ONLY bank.alerts
+    ADD CONSTRAINT alerts_pkey PRIMARY KEY (id);
+
+--
+-- Name: aml_rule_sets aml_rule_sets_pkey; Type: CONSTRAINT; Schema: bank; Owner: cashpoint_owner
+--
+
+ALTER TABLE ONLY bank.aml_rule_sets
+    ADD CONSTRAINT aml_rule_sets_pkey PRIMARY KEY (version);
+
+--
+-- Name: aml_rules aml_rules_pkey; Type: CONSTRAINT; Schema: bank; Owner: cashpoint_owner
+--
+
+ALTER TABLE ONLY bank.aml_rules
+    ADD CONSTRAINT aml_rules_pkey PRIMARY KEY (version, rule_id);
 
 --
 -- Name: audit_logs audit_logs_pkey; Type: CONSTRAINT; Schema: bank; Owner: cashpoint_owner
@@ -3493,25 +4231,25 @@ ALTER TABLE ONLY bank.cards
     ADD CONSTRAINT cards_pkey PRIMARY KEY (id);
 
 --
+-- Name: case_events case_events_pkey; Type: CONSTRAINT; Schema: bank; Owner: cashpoint_owner
+--
+
+ALTER TABLE ONLY bank.case_events
+    ADD CONSTRAINT case_events_pkey PRIMARY KEY (id);
+
+--
+-- Name: cases cases_pkey; Type: CONSTRAINT; Schema: bank; Owner: cashpoint_owner
+--
+
+ALTER TABLE ONLY bank.cases
+    ADD CONSTRAINT cases_pkey PRIMARY KEY (id);
+
+--
 -- Name: changes changes_pkey; Type: CONSTRAINT; Schema: bank; Owner: cashpoint_owner
 --
 
 ALTER TABLE ONLY bank.changes
     ADD CONSTRAINT changes_pkey PRIMARY KEY (id);
-
---
--- Name: country_risk country_risk_pkey; Type: CONSTRAINT; Schema: bank; Owner: cashpoint_owner
---
-
-ALTER TABLE ONLY bank.country_risk
-    ADD CONSTRAINT country_risk_pkey PRIMARY KEY (country);
-
---
--- Name: customer_identities customer_identities_pkey; Type: CONSTRAINT; Schema: bank; Owner: cashpoint_owner
---
-
-ALTER TABLE ONLY bank.customer_identities
-    ADD CONSTRAINT customer_identities_pkey PRIMARY KEY (user_id);
 
 --
 -- Name: cutover_transactions cutover_transactions_pkey; Type: CONSTRAINT; Schema: bank; Owner: cashpoint_owner
@@ -3561,6 +4299,13 @@ ALTER TABLE ONLY bank.high_risk_operations
 
 ALTER TABLE ONLY bank.history
     ADD CONSTRAINT history_pkey PRIMARY KEY (account_id, line_no);
+
+--
+-- Name: monitoring_queue monitoring_queue_pkey; Type: CONSTRAINT; Schema: bank; Owner: cashpoint_owner
+--
+
+ALTER TABLE ONLY bank.monitoring_queue
+    ADD CONSTRAINT monitoring_queue_pkey PRIMARY KEY (transaction_id);
 
 --
 -- Name: settings settings_pkey; Type: CONSTRAINT; Schema: bank; Owner: cashpoint_owner
@@ -3653,6 +4398,18 @@ ALTER TABLE ONLY public.cashpoint_repeatable_migrations
 CREATE INDEX accounts_user ON bank.accounts USING btree (user_id);
 
 --
+-- Name: alerts_by_case; Type: INDEX; Schema: bank; Owner: cashpoint_owner
+--
+
+CREATE INDEX alerts_by_case ON bank.alerts USING btree (case_id);
+
+--
+-- Name: alerts_by_rule_subject; Type: INDEX; Schema: bank; Owner: cashpoint_owner
+--
+
+CREATE INDEX alerts_by_rule_subject ON bank.alerts USING btree (rule_id, subject, window_end);
+
+--
 -- Name: audit_logs_actor; Type: INDEX; Schema: bank; Owner: cashpoint_owner
 --
 
@@ -3677,6 +4434,24 @@ CREATE UNIQUE INDEX card_accounts_one_default ON bank.card_accounts USING btree 
 CREATE INDEX cards_user ON bank.cards USING btree (user_id);
 
 --
+-- Name: case_events_by_case; Type: INDEX; Schema: bank; Owner: cashpoint_owner
+--
+
+CREATE INDEX case_events_by_case ON bank.case_events USING btree (case_id, id);
+
+--
+-- Name: cases_by_status; Type: INDEX; Schema: bank; Owner: cashpoint_owner
+--
+
+CREATE INDEX cases_by_status ON bank.cases USING btree (status, id);
+
+--
+-- Name: cases_one_active; Type: INDEX; Schema: bank; Owner: cashpoint_owner
+--
+
+CREATE UNIQUE INDEX cases_one_active ON bank.cases USING btree (subject) WHERE (status <> 'closed'::text);
+
+--
 -- Name: changes_by_status; Type: INDEX; Schema: bank; Owner: cashpoint_owner
 --
 
@@ -3689,16 +4464,16 @@ CREATE INDEX changes_by_status ON bank.changes USING btree (status, id);
 CREATE UNIQUE INDEX changes_one_pending ON bank.changes USING btree (operation, target) WHERE (status = 'pending'::text);
 
 --
--- Name: customer_identities_document; Type: INDEX; Schema: bank; Owner: cashpoint_owner
---
-
-CREATE INDEX customer_identities_document ON bank.customer_identities USING btree (document_digest);
-
---
 -- Name: cutover_transactions_cutover; Type: INDEX; Schema: bank; Owner: cashpoint_owner
 --
 
 CREATE INDEX cutover_transactions_cutover ON bank.cutover_transactions USING btree (cutover_id);
+
+--
+-- Name: history_account_time; Type: INDEX; Schema: bank; Owner: cashpoint_owner
+--
+
+CREATE INDEX history_account_time ON bank.history USING btree (account_id, created_at);
 
 --
 -- Name: history_transaction; Type: INDEX; Schema: bank; Owner: cashpoint_owner
@@ -3713,10 +4488,22 @@ CREATE INDEX history_transaction ON bank.history USING btree (transaction_id);
 CREATE INDEX staff_recovery_codes_unused ON bank.staff_recovery_codes USING btree (user_id) WHERE (used_at IS NULL);
 
 --
+-- Name: transactions_card_withdrawals; Type: INDEX; Schema: bank; Owner: cashpoint_owner
+--
+
+CREATE INDEX transactions_card_withdrawals ON bank.transactions USING btree (card_id, created_at) WHERE (((kind)::text = 'withdrawal'::text) AND (card_id IS NOT NULL));
+
+--
 -- Name: transactions_one_reversal; Type: INDEX; Schema: bank; Owner: cashpoint_owner
 --
 
 CREATE UNIQUE INDEX transactions_one_reversal ON bank.transactions USING btree (original_id) WHERE ((kind)::text = 'reversal'::text);
+
+--
+-- Name: transactions_terminal_withdrawals; Type: INDEX; Schema: bank; Owner: cashpoint_owner
+--
+
+CREATE INDEX transactions_terminal_withdrawals ON bank.transactions USING btree (terminal_id, created_at) WHERE ((kind)::text = 'withdrawal'::text);
 
 --
 -- Name: accounts accounts_owner_matches_kind; Type: TRIGGER; Schema: bank; Owner: cashpoint_owner
@@ -3804,6 +4591,41 @@ ALTER TABLE ONLY bank.accounts
     ADD CONSTRAINT accounts_user_id_fkey FOREIGN KEY (user_id) REFERENCES bank.users(id);
 
 --
+-- Name: alerts alerts_case_id_fkey; Type: FK CONSTRAINT; Schema: bank; Owner: cashpoint_owner
+--
+
+ALTER TABLE ONLY bank.alerts
+    ADD CONSTRAINT alerts_case_id_fkey FOREIGN KEY (case_id) REFERENCES bank.cases(id);
+
+--
+-- Name: alerts alerts_customer_id_fkey; Type: FK CONSTRAINT; Schema: bank; Owner: cashpoint_owner
+--
+
+ALTER TABLE ONLY bank.alerts
+    ADD CONSTRAINT alerts_customer_id_fkey FOREIGN KEY (customer_id) REFERENCES bank.users(id);
+
+--
+-- Name: alerts alerts_rule_version_rule_id_fkey; Type: FK CONSTRAINT; Schema: bank; Owner: cashpoint_owner
+--
+
+ALTER TABLE ONLY bank.alerts
+    ADD CONSTRAINT alerts_rule_version_rule_id_fkey FOREIGN KEY (rule_version, rule_id) REFERENCES bank.aml_rules(version, rule_id);
+
+--
+-- Name: aml_rule_sets aml_rule_sets_change_id_fkey; Type: FK CONSTRAINT; Schema: bank; Owner: cashpoint_owner
+--
+
+ALTER TABLE ONLY bank.aml_rule_sets
+    ADD CONSTRAINT aml_rule_sets_change_id_fkey FOREIGN KEY (change_id) REFERENCES bank.changes(id);
+
+--
+-- Name: aml_rules aml_rules_version_fkey; Type: FK CONSTRAINT; Schema: bank; Owner: cashpoint_owner
+--
+
+ALTER TABLE ONLY bank.aml_rules
+    ADD CONSTRAINT aml_rules_version_fkey FOREIGN KEY (version) REFERENCES bank.aml_rule_sets(version);
+
+--
 -- Name: card_accounts card_accounts_account_id_fkey; Type: FK CONSTRAINT; Schema: bank; Owner: cashpoint_owner
 --
 
@@ -3823,6 +4645,20 @@ ALTER TABLE ONLY bank.card_accounts
 
 ALTER TABLE ONLY bank.cards
     ADD CONSTRAINT cards_user_id_fkey FOREIGN KEY (user_id) REFERENCES bank.users(id);
+
+--
+-- Name: case_events case_events_case_id_fkey; Type: FK CONSTRAINT; Schema: bank; Owner: cashpoint_owner
+--
+
+ALTER TABLE ONLY bank.case_events
+    ADD CONSTRAINT case_events_case_id_fkey FOREIGN KEY (case_id) REFERENCES bank.cases(id);
+
+--
+-- Name: cases cases_customer_id_fkey; Type: FK CONSTRAINT; Schema: bank; Owner: cashpoint_owner
+--
+
+ALTER TABLE ONLY bank.cases
+    ADD CONSTRAINT cases_customer_id_fkey FOREIGN KEY (customer_id) REFERENCES bank.users(id);
 
 --
 -- Name: changes changes_checker_id_fkey; Type: FK CONSTRAINT; Schema: bank; Owner: cashpoint_owner
@@ -3846,13 +4682,6 @@ ALTER TABLE ONLY bank.changes
     ADD CONSTRAINT changes_operation_fkey FOREIGN KEY (operation) REFERENCES bank.high_risk_operations(operation);
 
 --
--- Name: customer_identities customer_identities_user_id_fkey; Type: FK CONSTRAINT; Schema: bank; Owner: cashpoint_owner
---
-
-ALTER TABLE ONLY bank.customer_identities
-    ADD CONSTRAINT customer_identities_user_id_fkey FOREIGN KEY (user_id) REFERENCES bank.users(id);
-
---
 -- Name: cutover_transactions cutover_transactions_cutover_id_fkey; Type: FK CONSTRAINT; Schema: bank; Owner: cashpoint_owner
 --
 
@@ -3865,6 +4694,13 @@ ALTER TABLE ONLY bank.cutover_transactions
 
 ALTER TABLE ONLY bank.enrolment_codes
     ADD CONSTRAINT enrolment_codes_user_id_fkey FOREIGN KEY (user_id) REFERENCES bank.users(id);
+
+--
+-- Name: settings settings_aml_rules_version_fkey; Type: FK CONSTRAINT; Schema: bank; Owner: cashpoint_owner
+--
+
+ALTER TABLE ONLY bank.settings
+    ADD CONSTRAINT settings_aml_rules_version_fkey FOREIGN KEY (aml_rules_version) REFERENCES bank.aml_rule_sets(version);
 
 --
 -- Name: staff_factors staff_factors_user_id_fkey; Type: FK CONSTRAINT; Schema: bank; Owner: cashpoint_owner
@@ -3972,6 +4808,54 @@ REVOKE ALL ON FUNCTION bank.allocate_card_serial(p_role text) FROM PUBLIC;
 GRANT ALL ON FUNCTION bank.allocate_card_serial(p_role text) TO cashpoint_switch;
 
 --
+-- Name: TABLE transactions; Type: ACL; Schema: bank; Owner: cashpoint_owner
+--
+
+GRANT SELECT ON TABLE bank.transactions TO cashpoint_switch;
+
+--
+-- Name: FUNCTION aml_cash_out_ring(p_rule bank.aml_rules, p_txn bank.transactions); Type: ACL; Schema: bank; Owner: cashpoint_owner
+--
+
+REVOKE ALL ON FUNCTION bank.aml_cash_out_ring(p_rule bank.aml_rules, p_txn bank.transactions) FROM PUBLIC;
+
+--
+-- Name: FUNCTION aml_detect(p_rule bank.aml_rules, p_txn bank.transactions); Type: ACL; Schema: bank; Owner: cashpoint_owner
+--
+
+REVOKE ALL ON FUNCTION bank.aml_detect(p_rule bank.aml_rules, p_txn bank.transactions) FROM PUBLIC;
+
+--
+-- Name: FUNCTION aml_dormant_reactivated(p_rule bank.aml_rules, p_txn bank.transactions); Type: ACL; Schema: bank; Owner: cashpoint_owner
+--
+
+REVOKE ALL ON FUNCTION bank.aml_dormant_reactivated(p_rule bank.aml_rules, p_txn bank.transactions) FROM PUBLIC;
+
+--
+-- Name: FUNCTION aml_pass_through(p_rule bank.aml_rules, p_txn bank.transactions); Type: ACL; Schema: bank; Owner: cashpoint_owner
+--
+
+REVOKE ALL ON FUNCTION bank.aml_pass_through(p_rule bank.aml_rules, p_txn bank.transactions) FROM PUBLIC;
+
+--
+-- Name: FUNCTION aml_structuring(p_rule bank.aml_rules, p_txn bank.transactions); Type: ACL; Schema: bank; Owner: cashpoint_owner
+--
+
+REVOKE ALL ON FUNCTION bank.aml_structuring(p_rule bank.aml_rules, p_txn bank.transactions) FROM PUBLIC;
+
+--
+-- Name: FUNCTION aml_velocity(p_rule bank.aml_rules, p_txn bank.transactions); Type: ACL; Schema: bank; Owner: cashpoint_owner
+--
+
+REVOKE ALL ON FUNCTION bank.aml_velocity(p_rule bank.aml_rules, p_txn bank.transactions) FROM PUBLIC;
+
+--
+-- Name: FUNCTION apply_aml_rules(p_actor text, p_ip text, p_device text, p_change_id bigint); Type: ACL; Schema: bank; Owner: cashpoint_owner
+--
+
+REVOKE ALL ON FUNCTION bank.apply_aml_rules(p_actor text, p_ip text, p_device text, p_change_id bigint) FROM PUBLIC;
+
+--
 -- Name: FUNCTION approve_change(p_role text, p_user_id bigint, p_actor text, p_ip text, p_device text, p_id bigint, p_enrolment_digest bytea); Type: ACL; Schema: bank; Owner: cashpoint_owner
 --
 
@@ -4018,6 +4902,20 @@ GRANT ALL ON FUNCTION bank.card_by_digest(p_pan_digest bytea) TO cashpoint_switc
 --
 
 REVOKE ALL ON FUNCTION bank.card_session_refused(p_pan_digest bytea, p_jti text, p_card_id bigint) FROM PUBLIC;
+
+--
+-- Name: FUNCTION case_file(p_role text, p_actor text, p_ip text, p_device text, p_case_id bigint, p_purpose text); Type: ACL; Schema: bank; Owner: cashpoint_owner
+--
+
+REVOKE ALL ON FUNCTION bank.case_file(p_role text, p_actor text, p_ip text, p_device text, p_case_id bigint, p_purpose text) FROM PUBLIC;
+GRANT ALL ON FUNCTION bank.case_file(p_role text, p_actor text, p_ip text, p_device text, p_case_id bigint, p_purpose text) TO cashpoint_switch;
+
+--
+-- Name: FUNCTION cash_transaction_report(p_role text, p_actor text, p_ip text, p_device text, p_day date); Type: ACL; Schema: bank; Owner: cashpoint_owner
+--
+
+REVOKE ALL ON FUNCTION bank.cash_transaction_report(p_role text, p_actor text, p_ip text, p_device text, p_day date) FROM PUBLIC;
+GRANT ALL ON FUNCTION bank.cash_transaction_report(p_role text, p_actor text, p_ip text, p_device text, p_day date) TO cashpoint_switch;
 
 --
 -- Name: FUNCTION change_pin(p_card_id bigint, p_user_id bigint, p_new_hash text, p_actor text, p_ip text, p_device text, p_pan_digest bytea, p_jti text); Type: ACL; Schema: bank; Owner: cashpoint_owner
@@ -4067,13 +4965,6 @@ REVOKE ALL ON FUNCTION bank.context_user() FROM PUBLIC;
 GRANT ALL ON FUNCTION bank.context_user() TO cashpoint_switch;
 
 --
--- Name: FUNCTION country_risks(); Type: ACL; Schema: bank; Owner: cashpoint_owner
---
-
-REVOKE ALL ON FUNCTION bank.country_risks() FROM PUBLIC;
-GRANT ALL ON FUNCTION bank.country_risks() TO cashpoint_switch;
-
---
 -- Name: FUNCTION create_customer(p_role text, p_actor text, p_ip text, p_device text, p_user_name text, p_full_name text); Type: ACL; Schema: bank; Owner: cashpoint_owner
 --
 
@@ -4081,11 +4972,11 @@ REVOKE ALL ON FUNCTION bank.create_customer(p_role text, p_actor text, p_ip text
 GRANT ALL ON FUNCTION bank.create_customer(p_role text, p_actor text, p_ip text, p_device text, p_user_name text, p_full_name text) TO cashpoint_switch;
 
 --
--- Name: FUNCTION create_customer_with_account_and_card(p_role text, p_actor text, p_ip text, p_device text, p_user_name text, p_full_name text, p_account_no text, p_account_name text, p_daily_limit bigint, p_daily_count integer, p_pan_digest bytea, p_pan_masked text, p_pin_hash text, p_expiry date, p_date_of_birth date, p_nationality text, p_address text, p_document_type text, p_document_country text, p_document_digest bytea, p_document_last4 text, p_politically_exposed boolean, p_screening text, p_screening_detail text, p_risk_rating text, p_risk_reasons text[]); Type: ACL; Schema: bank; Owner: cashpoint_owner
+-- Name: FUNCTION create_customer_with_account_and_card(p_role text, p_actor text, p_ip text, p_device text, p_user_name text, p_full_name text, p_account_no text, p_account_name text, p_daily_limit bigint, p_daily_count integer, p_pan_digest bytea, p_pan_masked text, p_pin_hash text, p_expiry date); Type: ACL; Schema: bank; Owner: cashpoint_owner
 --
 
-REVOKE ALL ON FUNCTION bank.create_customer_with_account_and_card(p_role text, p_actor text, p_ip text, p_device text, p_user_name text, p_full_name text, p_account_no text, p_account_name text, p_daily_limit bigint, p_daily_count integer, p_pan_digest bytea, p_pan_masked text, p_pin_hash text, p_expiry date, p_date_of_birth date, p_nationality text, p_address text, p_document_type text, p_document_country text, p_document_digest bytea, p_document_last4 text, p_politically_exposed boolean, p_screening text, p_screening_detail text, p_risk_rating text, p_risk_reasons text[]) FROM PUBLIC;
-GRANT ALL ON FUNCTION bank.create_customer_with_account_and_card(p_role text, p_actor text, p_ip text, p_device text, p_user_name text, p_full_name text, p_account_no text, p_account_name text, p_daily_limit bigint, p_daily_count integer, p_pan_digest bytea, p_pan_masked text, p_pin_hash text, p_expiry date, p_date_of_birth date, p_nationality text, p_address text, p_document_type text, p_document_country text, p_document_digest bytea, p_document_last4 text, p_politically_exposed boolean, p_screening text, p_screening_detail text, p_risk_rating text, p_risk_reasons text[]) TO cashpoint_switch;
+REVOKE ALL ON FUNCTION bank.create_customer_with_account_and_card(p_role text, p_actor text, p_ip text, p_device text, p_user_name text, p_full_name text, p_account_no text, p_account_name text, p_daily_limit bigint, p_daily_count integer, p_pan_digest bytea, p_pan_masked text, p_pin_hash text, p_expiry date) FROM PUBLIC;
+GRANT ALL ON FUNCTION bank.create_customer_with_account_and_card(p_role text, p_actor text, p_ip text, p_device text, p_user_name text, p_full_name text, p_account_no text, p_account_name text, p_daily_limit bigint, p_daily_count integer, p_pan_digest bytea, p_pan_masked text, p_pin_hash text, p_expiry date) TO cashpoint_switch;
 
 --
 -- Name: FUNCTION create_staff(p_role text, p_actor text, p_ip text, p_device text, p_user_name text, p_full_name text, p_staff_role text, p_password_hash text); Type: ACL; Schema: bank; Owner: cashpoint_owner
@@ -4093,20 +4984,6 @@ GRANT ALL ON FUNCTION bank.create_customer_with_account_and_card(p_role text, p_
 
 REVOKE ALL ON FUNCTION bank.create_staff(p_role text, p_actor text, p_ip text, p_device text, p_user_name text, p_full_name text, p_staff_role text, p_password_hash text) FROM PUBLIC;
 GRANT ALL ON FUNCTION bank.create_staff(p_role text, p_actor text, p_ip text, p_device text, p_user_name text, p_full_name text, p_staff_role text, p_password_hash text) TO cashpoint_switch;
-
---
--- Name: FUNCTION customer_kyc(p_role text, p_actor text, p_ip text, p_device text, p_customer bigint); Type: ACL; Schema: bank; Owner: cashpoint_owner
---
-
-REVOKE ALL ON FUNCTION bank.customer_kyc(p_role text, p_actor text, p_ip text, p_device text, p_customer bigint) FROM PUBLIC;
-GRANT ALL ON FUNCTION bank.customer_kyc(p_role text, p_actor text, p_ip text, p_device text, p_customer bigint) TO cashpoint_switch;
-
---
--- Name: FUNCTION decide_kyc(p_role text, p_user_id bigint, p_actor text, p_ip text, p_device text, p_customer bigint, p_decision text, p_reason text, p_review_months integer); Type: ACL; Schema: bank; Owner: cashpoint_owner
---
-
-REVOKE ALL ON FUNCTION bank.decide_kyc(p_role text, p_user_id bigint, p_actor text, p_ip text, p_device text, p_customer bigint, p_decision text, p_reason text, p_review_months integer) FROM PUBLIC;
-GRANT ALL ON FUNCTION bank.decide_kyc(p_role text, p_user_id bigint, p_actor text, p_ip text, p_device text, p_customer bigint, p_decision text, p_reason text, p_review_months integer) TO cashpoint_switch;
 
 --
 -- Name: FUNCTION end_session(p_actor text, p_jti text, p_expires timestamp with time zone, p_role text, p_ip text, p_device text); Type: ACL; Schema: bank; Owner: cashpoint_owner
@@ -4129,6 +5006,12 @@ GRANT ALL ON FUNCTION bank.end_terminal_session(p_terminal text, p_stan text, p_
 REVOKE ALL ON FUNCTION bank.expire_changes(p_ip text, p_device text) FROM PUBLIC;
 
 --
+-- Name: FUNCTION install_aml_rules(p_actor text, p_ip text, p_device text, p_source_name text, p_digest bytea, p_rules jsonb, p_change_id bigint); Type: ACL; Schema: bank; Owner: cashpoint_owner
+--
+
+REVOKE ALL ON FUNCTION bank.install_aml_rules(p_actor text, p_ip text, p_device text, p_source_name text, p_digest bytea, p_rules jsonb, p_change_id bigint) FROM PUBLIC;
+
+--
 -- Name: FUNCTION issue_card(p_role text, p_actor text, p_ip text, p_device text, p_user_id bigint, p_pan_digest bytea, p_pan_masked text, p_pin_hash text, p_expiry date, p_account_nos text[]); Type: ACL; Schema: bank; Owner: cashpoint_owner
 --
 
@@ -4143,16 +5026,11 @@ REVOKE ALL ON FUNCTION bank.issue_enrolment_code(p_role text, p_user_id bigint, 
 GRANT ALL ON FUNCTION bank.issue_enrolment_code(p_role text, p_user_id bigint, p_actor text, p_ip text, p_device text, p_user_name text, p_code_digest bytea) TO cashpoint_switch;
 
 --
--- Name: FUNCTION kyc_permits(p_user_id bigint, p_kind text); Type: ACL; Schema: bank; Owner: cashpoint_owner
+-- Name: FUNCTION list_cases(p_role text, p_actor text, p_ip text, p_device text, p_status text, p_offset integer, p_limit integer); Type: ACL; Schema: bank; Owner: cashpoint_owner
 --
 
-REVOKE ALL ON FUNCTION bank.kyc_permits(p_user_id bigint, p_kind text) FROM PUBLIC;
-
---
--- Name: FUNCTION kyc_status(p_user_id bigint); Type: ACL; Schema: bank; Owner: cashpoint_owner
---
-
-REVOKE ALL ON FUNCTION bank.kyc_status(p_user_id bigint) FROM PUBLIC;
+REVOKE ALL ON FUNCTION bank.list_cases(p_role text, p_actor text, p_ip text, p_device text, p_status text, p_offset integer, p_limit integer) FROM PUBLIC;
+GRANT ALL ON FUNCTION bank.list_cases(p_role text, p_actor text, p_ip text, p_device text, p_status text, p_offset integer, p_limit integer) TO cashpoint_switch;
 
 --
 -- Name: FUNCTION list_changes(p_role text, p_actor text, p_ip text, p_device text, p_status text, p_before_id bigint, p_limit integer); Type: ACL; Schema: bank; Owner: cashpoint_owner
@@ -4169,6 +5047,13 @@ REVOKE ALL ON FUNCTION bank.list_users_page(p_role text, p_actor text, p_ip text
 GRANT ALL ON FUNCTION bank.list_users_page(p_role text, p_actor text, p_ip text, p_device text, p_skip integer, p_limit integer) TO cashpoint_switch;
 
 --
+-- Name: FUNCTION load_aml_rules(p_actor text, p_ip text, p_device text, p_maker text, p_reason text, p_source_name text, p_digest bytea, p_rules jsonb); Type: ACL; Schema: bank; Owner: cashpoint_owner
+--
+
+REVOKE ALL ON FUNCTION bank.load_aml_rules(p_actor text, p_ip text, p_device text, p_maker text, p_reason text, p_source_name text, p_digest bytea, p_rules jsonb) FROM PUBLIC;
+GRANT ALL ON FUNCTION bank.load_aml_rules(p_actor text, p_ip text, p_device text, p_maker text, p_reason text, p_source_name text, p_digest bytea, p_rules jsonb) TO cashpoint_switch;
+
+--
 -- Name: FUNCTION mini_statement(p_role text, p_user_id bigint, p_card_id bigint, p_account_no text, p_count integer, p_actor text, p_ip text, p_device text); Type: ACL; Schema: bank; Owner: cashpoint_owner
 --
 
@@ -4176,11 +5061,25 @@ REVOKE ALL ON FUNCTION bank.mini_statement(p_role text, p_user_id bigint, p_card
 GRANT ALL ON FUNCTION bank.mini_statement(p_role text, p_user_id bigint, p_card_id bigint, p_account_no text, p_count integer, p_actor text, p_ip text, p_device text) TO cashpoint_switch;
 
 --
+-- Name: FUNCTION monitor(p_limit integer); Type: ACL; Schema: bank; Owner: cashpoint_owner
+--
+
+REVOKE ALL ON FUNCTION bank.monitor(p_limit integer) FROM PUBLIC;
+GRANT ALL ON FUNCTION bank.monitor(p_limit integer) TO cashpoint_switch;
+
+--
 -- Name: FUNCTION open_account(p_role text, p_actor text, p_ip text, p_device text, p_user_id bigint, p_account_no text, p_name text, p_daily_limit bigint, p_daily_count integer); Type: ACL; Schema: bank; Owner: cashpoint_owner
 --
 
 REVOKE ALL ON FUNCTION bank.open_account(p_role text, p_actor text, p_ip text, p_device text, p_user_id bigint, p_account_no text, p_name text, p_daily_limit bigint, p_daily_count integer) FROM PUBLIC;
 GRANT ALL ON FUNCTION bank.open_account(p_role text, p_actor text, p_ip text, p_device text, p_user_id bigint, p_account_no text, p_name text, p_daily_limit bigint, p_daily_count integer) TO cashpoint_switch;
+
+--
+-- Name: FUNCTION open_case(p_role text, p_actor text, p_ip text, p_device text, p_customer text, p_severity text, p_reason text); Type: ACL; Schema: bank; Owner: cashpoint_owner
+--
+
+REVOKE ALL ON FUNCTION bank.open_case(p_role text, p_actor text, p_ip text, p_device text, p_customer text, p_severity text, p_reason text) FROM PUBLIC;
+GRANT ALL ON FUNCTION bank.open_case(p_role text, p_actor text, p_ip text, p_device text, p_customer text, p_severity text, p_reason text) TO cashpoint_switch;
 
 --
 -- Name: FUNCTION open_internal_account(p_actor text, p_account_no text, p_name text, p_kind text); Type: ACL; Schema: bank; Owner: cashpoint_owner
@@ -4217,6 +5116,12 @@ REVOKE ALL ON FUNCTION bank.post_opening(p_actor text, p_account_no text, p_amou
 GRANT ALL ON FUNCTION bank.post_opening(p_actor text, p_account_no text, p_amount bigint, p_equity_no text) TO cashpoint_switch;
 
 --
+-- Name: FUNCTION raise_alert(p_rule bank.aml_rules, p_subject text, p_customer_id bigint, p_terminal_id text, p_transaction_ids bigint[], p_amount bigint, p_score numeric, p_detail text, p_window_start timestamp with time zone, p_window_end timestamp with time zone); Type: ACL; Schema: bank; Owner: cashpoint_owner
+--
+
+REVOKE ALL ON FUNCTION bank.raise_alert(p_rule bank.aml_rules, p_subject text, p_customer_id bigint, p_terminal_id text, p_transaction_ids bigint[], p_amount bigint, p_score numeric, p_detail text, p_window_start timestamp with time zone, p_window_end timestamp with time zone) FROM PUBLIC;
+
+--
 -- Name: FUNCTION read_audit(p_role text, p_actor text, p_ip text, p_device text, p_filter_actor text, p_filter_action text, p_since timestamp with time zone, p_until timestamp with time zone, p_before_id bigint, p_limit integer); Type: ACL; Schema: bank; Owner: cashpoint_owner
 --
 
@@ -4238,25 +5143,11 @@ REVOKE ALL ON FUNCTION bank.record_card_refusal(p_card_id bigint, p_code text, p
 GRANT ALL ON FUNCTION bank.record_card_refusal(p_card_id bigint, p_code text, p_reason text, p_actor text, p_ip text, p_device text) TO cashpoint_switch;
 
 --
--- Name: FUNCTION record_identity(p_role text, p_actor text, p_ip text, p_device text, p_user_id bigint, p_legal_name text, p_date_of_birth date, p_nationality text, p_address text, p_document_type text, p_document_country text, p_document_digest bytea, p_document_last4 text, p_politically_exposed boolean, p_screening text, p_screening_detail text, p_risk_rating text, p_risk_reasons text[], p_review_due date); Type: ACL; Schema: bank; Owner: cashpoint_owner
---
-
-REVOKE ALL ON FUNCTION bank.record_identity(p_role text, p_actor text, p_ip text, p_device text, p_user_id bigint, p_legal_name text, p_date_of_birth date, p_nationality text, p_address text, p_document_type text, p_document_country text, p_document_digest bytea, p_document_last4 text, p_politically_exposed boolean, p_screening text, p_screening_detail text, p_risk_rating text, p_risk_reasons text[], p_review_due date) FROM PUBLIC;
-GRANT ALL ON FUNCTION bank.record_identity(p_role text, p_actor text, p_ip text, p_device text, p_user_id bigint, p_legal_name text, p_date_of_birth date, p_nationality text, p_address text, p_document_type text, p_document_country text, p_document_digest bytea, p_document_last4 text, p_politically_exposed boolean, p_screening text, p_screening_detail text, p_risk_rating text, p_risk_reasons text[], p_review_due date) TO cashpoint_switch;
-
---
 -- Name: FUNCTION record_pin_attempt(p_card_id bigint, p_ok boolean, p_actor text, p_ip text, p_device text); Type: ACL; Schema: bank; Owner: cashpoint_owner
 --
 
 REVOKE ALL ON FUNCTION bank.record_pin_attempt(p_card_id bigint, p_ok boolean, p_actor text, p_ip text, p_device text) FROM PUBLIC;
 GRANT ALL ON FUNCTION bank.record_pin_attempt(p_card_id bigint, p_ok boolean, p_actor text, p_ip text, p_device text) TO cashpoint_switch;
-
---
--- Name: FUNCTION record_screening(p_role text, p_actor text, p_ip text, p_device text, p_customer bigint, p_screening text, p_detail text, p_risk_rating text, p_risk_reasons text[]); Type: ACL; Schema: bank; Owner: cashpoint_owner
---
-
-REVOKE ALL ON FUNCTION bank.record_screening(p_role text, p_actor text, p_ip text, p_device text, p_customer bigint, p_screening text, p_detail text, p_risk_rating text, p_risk_reasons text[]) FROM PUBLIC;
-GRANT ALL ON FUNCTION bank.record_screening(p_role text, p_actor text, p_ip text, p_device text, p_customer bigint, p_screening text, p_detail text, p_risk_rating text, p_risk_reasons text[]) TO cashpoint_switch;
 
 --
 -- Name: FUNCTION record_staff_login(p_user_id bigint, p_password_ok boolean, p_factor text, p_step bigint, p_recovery_id bigint, p_actor text, p_ip text, p_device text); Type: ACL; Schema: bank; Owner: cashpoint_owner
@@ -4336,13 +5227,6 @@ REVOKE ALL ON FUNCTION bank.reversal_original(p_terminal text, p_stan text, p_tr
 
 REVOKE ALL ON FUNCTION bank.reverse(p_actor text, p_ip text, p_device text, p_terminal text, p_stan text, p_transmitted text, p_digest bytea, p_original_stan text, p_original_transmitted text, p_dispensed bigint, p_kind text, p_amount bigint, p_pan_digest bytea) FROM PUBLIC;
 GRANT ALL ON FUNCTION bank.reverse(p_actor text, p_ip text, p_device text, p_terminal text, p_stan text, p_transmitted text, p_digest bytea, p_original_stan text, p_original_transmitted text, p_dispensed bigint, p_kind text, p_amount bigint, p_pan_digest bytea) TO cashpoint_switch;
-
---
--- Name: FUNCTION screening_subjects(p_role text, p_customer bigint, p_after_id bigint, p_limit integer); Type: ACL; Schema: bank; Owner: cashpoint_owner
---
-
-REVOKE ALL ON FUNCTION bank.screening_subjects(p_role text, p_customer bigint, p_after_id bigint, p_limit integer) FROM PUBLIC;
-GRANT ALL ON FUNCTION bank.screening_subjects(p_role text, p_customer bigint, p_after_id bigint, p_limit integer) TO cashpoint_switch;
 
 --
 -- Name: FUNCTION seed_staff_factor(p_user_name text, p_sealed_secret bytea, p_algorithm text, p_digits integer, p_recovery_hashes text[]); Type: ACL; Schema: bank; Owner: cashpoint_owner
@@ -4484,6 +5368,19 @@ REVOKE ALL ON FUNCTION bank.unlock_user(p_role text, p_actor text, p_ip text, p_
 GRANT ALL ON FUNCTION bank.unlock_user(p_role text, p_actor text, p_ip text, p_device text, p_user_name text) TO cashpoint_switch;
 
 --
+-- Name: FUNCTION velocity_refused(p_card_id bigint, p_amount bigint); Type: ACL; Schema: bank; Owner: cashpoint_owner
+--
+
+REVOKE ALL ON FUNCTION bank.velocity_refused(p_card_id bigint, p_amount bigint) FROM PUBLIC;
+
+--
+-- Name: FUNCTION work_case(p_role text, p_actor text, p_ip text, p_device text, p_case_id bigint, p_action text, p_argument text, p_note text); Type: ACL; Schema: bank; Owner: cashpoint_owner
+--
+
+REVOKE ALL ON FUNCTION bank.work_case(p_role text, p_actor text, p_ip text, p_device text, p_case_id bigint, p_action text, p_argument text, p_note text) FROM PUBLIC;
+GRANT ALL ON FUNCTION bank.work_case(p_role text, p_actor text, p_ip text, p_device text, p_case_id bigint, p_action text, p_argument text, p_note text) TO cashpoint_switch;
+
+--
 -- Name: TABLE accounts; Type: ACL; Schema: bank; Owner: cashpoint_owner
 --
 
@@ -4536,12 +5433,6 @@ GRANT SELECT ON TABLE bank.settings TO cashpoint_switch;
 --
 
 GRANT SELECT ON TABLE bank.terminals TO cashpoint_switch;
-
---
--- Name: TABLE transactions; Type: ACL; Schema: bank; Owner: cashpoint_owner
---
-
-GRANT SELECT ON TABLE bank.transactions TO cashpoint_switch;
 
 --
 -- Name: TABLE cashpoint_migrations; Type: ACL; Schema: public; Owner: postgres

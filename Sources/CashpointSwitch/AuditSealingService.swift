@@ -73,69 +73,31 @@ public struct AuditSealingService: Service {
         if !Task.isCancelled { await self.bounded(by: self.finalDeadline, isLast: true) }
     }
 
-    /// Why a round was given up.
-    struct Abandoned: Error, CustomStringConvertible {
-        enum Reason { case deadline, shutdown }
-        let reason: Reason
-        let deadline: Duration
-
-        var description: String {
-            switch self.reason {
-            case .deadline: "the round did not end within \(self.deadline)"
-            case .shutdown: "the switch is shutting down"
-            }
-        }
-    }
-
     /// Runs one round and logs how it went. It is given up when `deadline` passes, when the task is
     /// cancelled, and (unless it is the last round) at graceful shutdown; a round given up is cancelled
     /// and left to end by itself, never waited for.
     func bounded(by deadline: Duration, isLast: Bool) async {
-        let outcome = Outcome<Int>()
-        let work = Task {
-            let result: Result<Int, any Error>
-            do {
-                result = .success(try await self.round())
-            } catch {
-                result = .failure(error)
-            }
-            if !outcome.finish(result) {
-                // Where an abandoned round was stuck shows in how it ended (if it ever does).
-                self.logger.notice(
-                    "an abandoned audit sealing round ended",
-                    metadata: [LogKey.reason: "\(Self.describe(result))"]
-                )
-            }
+        let logger = self.logger
+        let result = await runRound(
+            self.round,
+            deadline: deadline,
+            clock: self.clock,
+            abandonAtShutdown: !isLast
+        ) { late in
+            // Where an abandoned round was stuck shows in how it ended (if it ever does).
+            logger.notice("an abandoned audit sealing round ended", metadata: [LogKey.reason: "\(Self.describe(late))"])
         }
-        let timer = Task { [clock] in
-            do {
-                try await clock.sleep(for: deadline)
-                outcome.fail(Abandoned(reason: .deadline, deadline: deadline))
-            } catch {}
-        }
-        let result = await withTaskCancellationHandler {
-            await withGracefulShutdownHandler {
-                await outcome.value
-            } onGracefulShutdown: {
-                if !isLast { outcome.fail(Abandoned(reason: .shutdown, deadline: deadline)) }
-            }
-        } onCancel: {
-            outcome.fail(CancellationError())
-        }
-        timer.cancel()
-        // A round that has ended is not affected; one that has not closes its connection.
-        work.cancel()
         switch result {
         case .success(let sealed):
             if sealed > 0 { self.logger.debug("audit rows sealed", metadata: [LogKey.sealed: "\(sealed)"]) }
-        case .failure(let abandoned as Abandoned) where abandoned.reason == .deadline:
+        case .failure(let abandoned as RoundAbandoned) where abandoned.reason == .deadline:
             self.logger.warning(
                 isLast
                     ? "the last audit sealing round did not end in time; what it did not seal waits for the next start (or atm-switch audit seal)"
                     : "audit sealing round abandoned: cancelled (its connection, if it had one, closed); the next starts on another",
                 metadata: [LogKey.reason: "\(abandoned)"]
             )
-        case .failure(is Abandoned), .failure(is CancellationError):
+        case .failure(is RoundAbandoned), .failure(is CancellationError):
             break
         case .failure:
             self.logger.warning(
@@ -152,4 +114,61 @@ public struct AuditSealingService: Service {
         case .failure(let error): DatabaseFailure(error).map { "\($0)" } ?? "\(error)"
         }
     }
+}
+
+/// Why a round of a periodic service was given up.
+struct RoundAbandoned: Error, CustomStringConvertible {
+    enum Reason { case deadline, shutdown }
+    let reason: Reason
+    let deadline: Duration
+
+    var description: String {
+        switch self.reason {
+        case .deadline: "the round did not end within \(self.deadline)"
+        case .shutdown: "the switch is shutting down"
+        }
+    }
+}
+
+/// Runs `work` (one round of a periodic service: the audit sealer, the monitoring worker) in a task of
+/// its own and waits for its result, which is `RoundAbandoned` when `deadline` passes on `clock` first,
+/// or at graceful shutdown when `abandonAtShutdown`, and `CancellationError` when the waiting task is
+/// cancelled. A round given up is cancelled (a query closes its connection, and the server ends its
+/// transaction) and never waited for; `lateEnd` is told how it ended, if it ever does.
+func runRound<T: Sendable>(
+    _ work: @escaping @Sendable () async throws -> T,
+    deadline: Duration,
+    clock: any Clock<Duration>,
+    abandonAtShutdown: Bool,
+    lateEnd: @escaping @Sendable (Result<T, any Error>) -> Void
+) async -> Result<T, any Error> {
+    let outcome = Outcome<T>()
+    let task = Task {
+        let result: Result<T, any Error>
+        do {
+            result = .success(try await work())
+        } catch {
+            result = .failure(error)
+        }
+        if !outcome.finish(result) { lateEnd(result) }
+    }
+    let timer = Task {
+        do {
+            try await clock.sleep(for: deadline)
+            outcome.fail(RoundAbandoned(reason: .deadline, deadline: deadline))
+        } catch {}
+    }
+    let result = await withTaskCancellationHandler {
+        await withGracefulShutdownHandler {
+            await outcome.value
+        } onGracefulShutdown: {
+            if abandonAtShutdown { outcome.fail(RoundAbandoned(reason: .shutdown, deadline: deadline)) }
+        }
+    } onCancel: {
+        outcome.fail(CancellationError())
+    }
+    timer.cancel()
+    // A round that has ended is not affected; one that has not closes its connection.
+    task.cancel()
+    return result
 }

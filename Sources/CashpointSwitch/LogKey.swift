@@ -2,11 +2,13 @@
 /// line of a request carries the same names: terminal, stan, mti, pan (masked), response_code,
 /// latency_ms.
 enum LogKey {
+    static let alerts = "alerts"
     static let capture = "capture"
     static let connection = "connection"
     static let customerId = "customer_id"
     static let cutover = "cutover"
     static let error = "error"
+    static let examined = "examined"
     static let generation = "generation"
     static let host = "host"
     static let latencyMs = "latency_ms"

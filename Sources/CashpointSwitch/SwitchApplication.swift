@@ -14,7 +14,8 @@ public import UnixSignals
 import Synchronization
 
 /// Everything `atm-switch serve` needs, assembled: the PostgreSQL pool, the bank, terminal sessions,
-/// tokens, the database health watch, the request router and the TCP server, as swift-service-lifecycle
+/// tokens, the database health watch, the audit sealer, transaction monitoring's worker, the request
+/// router and the TCP server, as swift-service-lifecycle
 /// services (the pool outlives the server at shutdown).
 public struct SwitchApplication: Sendable {
     public var url: DatabaseURL
@@ -127,6 +128,9 @@ public struct SwitchApplication: Sendable {
         if let auditKey = self.auditKey {
             services.append(AuditSealingService(client: client, key: auditKey.key, logger: self.logger))
         }
+        // Transaction monitoring's worker: after the server in stop order, so the postings of the last
+        // requests are still examined while the pool is open.
+        services.append(MonitoringService(store: store, logger: self.logger))
         services.append(server)
         return (services, server, router)
     }

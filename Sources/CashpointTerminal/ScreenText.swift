@@ -24,6 +24,7 @@ public enum ScreenText {
         case "55": return "Incorrect PIN."
         case "57": return "This transaction is not allowed with this card."
         case "58": return "This transaction is not allowed at this terminal."
+        case "59": return "This withdrawal cannot be made now. Please contact your bank."
         case "61": return "This exceeds your daily withdrawal limit."
         case "62": return "This card or account is restricted. Please contact your bank."
         case "63": return "Security check failed. Please insert your card again."

@@ -37,6 +37,11 @@ struct PermissionAgreementTests {
         "decide_kyc": [.verifyCustomer],
         "record_screening": [.verifyCustomer],
         "screening_subjects": [.verifyCustomer],
+        "work_case": [.workCases],
+        "open_case": [.workCases],
+        "list_cases": [.workCases],
+        "case_file": [.workCases],
+        "cash_transaction_report": [.workCases],
     ]
 
     /// Staff operations whose SQL functions come with another change: the case desk's (`workCases`)

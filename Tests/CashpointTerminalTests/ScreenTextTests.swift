@@ -25,7 +25,7 @@ struct ScreenTextTests {
         #expect(ScreenText.balance("0001978D000000000100") == -100)
         #expect(ScreenText.balance("garbage") == nil)
         for code in [
-            "1K", "12", "13", "14", "30", "51", "54", "55", "57", "58", "61", "62", "63", "65", "75", "76", "77", "91", "94",
+            "1K", "12", "13", "14", "30", "51", "54", "55", "57", "58", "59", "61", "62", "63", "65", "75", "76", "77", "91", "94",
         ] {
             #expect(!ScreenText.refusal(code).contains("code"))
         }

@@ -208,6 +208,7 @@ extension ATM87Spec {
         "55": "Incorrect PIN",
         "57": "Transaction not permitted to cardholder",
         "58": "Transaction not permitted to terminal",
+        "59": "Suspected fraud (refused by transaction monitoring)",
         "61": "Exceeds withdrawal amount limit",
         "62": "Restricted card or account",
         "63": "Security violation (MAC)",

@@ -94,6 +94,8 @@ BEGIN
         SELECT d.response_code INTO v_code
         FROM bank.decide_kyc(p_role, p_user_id, p_actor, p_ip, p_device, v_change.target::bigint, 'verified',
             v_change.payload->>'reason', (v_change.payload->>'review_months')::int) d;
+    WHEN 'aml.rules' THEN
+        PERFORM bank.apply_aml_rules(p_actor, p_ip, p_device, p_id);
     WHEN 'desk.withdrawal', 'desk.deposit' THEN
         SELECT * INTO v_post FROM bank.post(v_change.maker_role, NULL, NULL, v_change.maker_name, v_change.maker_ip,
             v_change.maker_device, v_change.payload->>'terminal', v_change.payload->>'stan',

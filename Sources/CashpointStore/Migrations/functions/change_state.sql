@@ -65,6 +65,19 @@ BEGIN
             state_after := format('customer %s (%s): KYC verified, review in %s months', p_target, v_user.user_name,
                 p_payload->>'review_months');
         END IF;
+    WHEN p_operation = 'aml.rules' THEN
+        -- The monitoring rules: the version in force now, and the set asked for (0024).
+        SELECT format('monitoring rules version %s from %s (%s): %s rules, %s enabled', r.version, r.source_name,
+                substr(encode(r.source_digest, 'hex'), 1, 12), count(x.rule_id), count(x.rule_id) FILTER (WHERE x.enabled))
+        INTO state_before
+        FROM bank.settings s JOIN bank.aml_rule_sets r ON r.version = s.aml_rules_version
+        JOIN bank.aml_rules x ON x.version = r.version
+        GROUP BY r.version, r.source_name, r.source_digest;
+        SELECT format('monitoring rules from %s (%s): %s rules, %s enabled: %s', p_payload->>'source',
+                substr(p_payload->>'digest', 1, 12), count(*), count(*) FILTER (WHERE (x->>'enabled')::boolean),
+                string_agg(x->>'id', ', ' ORDER BY x->>'id'))
+        INTO state_after
+        FROM jsonb_array_elements(p_payload->'rules') x;
     ELSE
         RAISE EXCEPTION 'unknown high-risk operation %', p_operation USING ERRCODE = 'invalid_parameter_value';
     END CASE;

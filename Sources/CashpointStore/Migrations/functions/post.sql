@@ -7,10 +7,11 @@
 --   2. every account touched is locked in ascending id order (no two postings can deadlock); a transfer
 --   locks its two accounts with one index scan of accounts_account_no_key;
 --   3. funds, locks, the customer's KYC status (bank.kyc_permits: 1K) and limits are checked and
---   mapped to a response code;
+--   mapped to a response code, the card's velocity last (bank.velocity_refused, transaction
+--   monitoring's blocking rule: 59);
 --   4. the answer is stored under the key, with the card it was made with (p_card_id: what a reversal
 --   advice's card is matched against, bank.reversal_original); if approved, balanced lines are written,
---   each with the balance after it, and the audit row, all in one statement. A key taken by a 'voided' row (the
+--   each with the balance after it, and the audit row and monitoring's queue row, all in one statement. A key taken by a 'voided' row (the
 --   original's reversal came first, possibly while this call waited for an account lock) gets that
 --   row's answer, 68, audited under the posting's kind, and nothing moves.
 -- A concurrent duplicate that claims the key first makes this call fail on
@@ -143,6 +144,7 @@ BEGIN
             WHEN p_kind = 'withdrawal' AND p_role = 'customer'
               AND (CASE WHEN v_from.limits_day = current_date THEN v_from.withdrawals_today ELSE 0 END) + 1
                   > v_from.daily_withdrawal_count THEN '65'
+            WHEN p_kind = 'withdrawal' AND p_card_id IS NOT NULL AND bank.velocity_refused(p_card_id, p_amount) THEN '59'
             ELSE '00' END;
     END IF;
 
@@ -182,6 +184,11 @@ BEGIN
                 'from', p_from, 'to', p_to),
             p_ip, p_device
         FROM txn
+    ), queued AS (
+        -- Transaction monitoring's outbox (0024): examined after commit by the switch's worker.
+        INSERT INTO bank.monitoring_queue (transaction_id)
+        SELECT txn.id FROM txn, bank.settings s
+        WHERE s.monitoring_enabled AND s.aml_rules_version IS NOT NULL AND txn.response_code IN ('00', '59')
     )
     SELECT txn.response_code, txn.id, txn.balance_after, txn.auth_code, false
     INTO response_code, transaction_id, balance_after, auth_code, replayed

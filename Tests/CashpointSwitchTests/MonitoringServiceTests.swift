@@ -1,0 +1,144 @@
+import ATMTestSupport
+import CashpointBank
+import CashpointDatabase
+import CashpointHarness
+import CashpointStore
+import CashpointSwitch
+import CashpointTestSupport
+import Foundation
+import Logging
+import ServiceLifecycle
+import Synchronization
+import Testing
+
+/// Transaction monitoring's worker (`MonitoringService`) over a real bank: on a manual clock, it drains
+/// the queue in rounds, sleeps, wakes for the next postings and stops at graceful shutdown; and the
+/// structuring script played over the wire at a switch with the rules in force ends in an alert and a
+/// case.
+@Suite("transaction monitoring's worker", .enabled(if: databaseTestsEnabled), .timeLimit(.minutes(3)))
+struct MonitoringServiceTests {
+    static let bob = "5555555555554444"
+
+    static func rules() throws -> MonitoringRuleSet {
+        try MonitoringRules.parse(
+            yaml: try String(contentsOf: repositoryRoot.appendingPathComponent("fixtures/aml-rules.yaml"), encoding: .utf8)
+        )
+    }
+
+    static func deposit(_ service: Bank, _ keys: KeyMaker, amount: Int64) async throws -> ResponseCode {
+        let result = try await service.authenticateCard(service.present(pan: Self.bob), pin: "4321", terminal: keys.terminal, ip: nil)
+        guard case .approved(let holder) = result else { throw TestFailure("bob's card refused: \(result)") }
+        return try await service.perform(
+            .deposit(amount: amount, account: nil),
+            for: holder,
+            card: service.present(pan: Self.bob),
+            key: keys.next(),
+            ip: nil
+        ).code
+    }
+
+    @Test("on a manual clock: rounds of two until the queue is empty, then it sleeps; the next posting joins the alert; shutdown ends it")
+    func workerOnManualClock() async throws {
+        try await TestBank.with(fixture: try demoFixture()) { bank, service in
+            let store = service.store
+            _ = try await store.loadMonitoringRules(
+                try Self.rules(),
+                source: "aml-rules.yaml",
+                maker: nil,
+                reason: nil,
+                actor: .system("test")
+            )
+            let keys = KeyMaker(terminal: "ATM00002")
+            for _ in 0..<3 { #expect(try await Self.deposit(service, keys, amount: 350_000) == .approved) }
+            let clock = ManualClock()
+            let rounds = RoundCounter()
+            let worker = MonitoringService(
+                round: {
+                    rounds.add()
+                    return try await store.monitor(limit: 2)
+                },
+                interval: .seconds(1),
+                clock: clock,
+                logger: quietLogger
+            )
+            let group = ServiceGroup(services: [worker], logger: quietLogger)
+            try await withThrowingTaskGroup(of: Void.self) { tasks in
+                tasks.addTask { try await group.run() }
+                // Two rounds (2 rows, then 1), then asleep for the interval.
+                await clock.sleeper(within: .seconds(1))
+                #expect(rounds.value == 2)
+                #expect(try await bank.count("SELECT count(*)::int FROM bank.monitoring_queue") == 0)
+                #expect(
+                    try await bank.count(
+                        """
+                        SELECT count(*)::int FROM bank.alerts a JOIN bank.cases c ON c.id = a.case_id
+                        WHERE a.rule_id = 'structuring-deposits' AND cardinality(a.transaction_ids) = 3
+                          AND c.status = 'open' AND c.severity = 'high'
+                        """
+                    ) == 1
+                )
+                // A fourth deposit waits for the next round, one interval later.
+                #expect(try await Self.deposit(service, keys, amount: 100_000) == .approved)
+                #expect(try await bank.count("SELECT count(*)::int FROM bank.monitoring_queue") == 1)
+                clock.advance(by: .seconds(1))
+                await clock.sleeper(within: .seconds(1))
+                #expect(rounds.value == 3)
+                #expect(try await bank.count("SELECT count(*)::int FROM bank.alerts") == 1)
+                #expect(try await bank.count("SELECT cardinality(transaction_ids) FROM bank.alerts") == 4)
+                await group.triggerGracefulShutdown()
+                try await tasks.next()
+            }
+            #expect(rounds.value == 3, "no round after the shutdown")
+        }
+    }
+
+    @Test("aml-structuring.yaml over the wire, the rules in force: each deposit 00, then an alert and a case for Bob")
+    func structuringScript() async throws {
+        let rules = try Self.rules()
+        try await SwitchUnderTest.with(before: { bank in
+            try await bank.switchURL.withClient(logger: quietLogger) { client in
+                _ = try await BankStore(client: client, logger: quietLogger).loadMonitoringRules(
+                    rules,
+                    source: "aml-rules.yaml",
+                    maker: nil,
+                    reason: nil,
+                    actor: .system("test")
+                )
+            }
+        }) { under in
+            let script = try Script.load(
+                repositoryRoot.appendingPathComponent("fixtures/sequences/aml-structuring.yaml").path
+            )
+            let key = try masterKey(script.terminal)
+            let runner = ScriptRunner(host: "127.0.0.1", port: under.port, masterKey: { _ in key }, say: { _ in })
+            let result = await runner.run(script)
+            #expect(result.failed + result.errors == 0)
+            // The switch's worker examines them after commit; once it has stopped, whatever it had not
+            // reached is examined here by the same round, so the check does not depend on timing.
+            try await under.current.stop()
+            try await under.bank.switchURL.withClient(logger: quietLogger) { client in
+                let store = BankStore(client: client, logger: quietLogger)
+                while try await store.monitor(limit: 100).remaining > 0 {}
+            }
+            #expect(
+                try await under.bank.count(
+                    """
+                    SELECT count(*)::int FROM bank.alerts a JOIN bank.cases c ON c.id = a.case_id
+                    JOIN bank.users u ON u.id = c.customer_id
+                    WHERE a.rule_id = 'structuring-deposits' AND u.user_name = 'bob' AND a.amount = 1050000
+                      AND cardinality(a.transaction_ids) = 3
+                    """
+                ) == 1
+            )
+            #expect(try await under.bank.count("SELECT count(*)::int FROM bank.alerts") == 1)
+            try await under.startAgain()
+        }
+    }
+}
+
+/// How many rounds a worker ran.
+final class RoundCounter: Sendable {
+    let count = Mutex(0)
+    func add() { self.count.withLock { $0 += 1 } }
+    var value: Int { self.count.withLock { $0 } }
+}
