@@ -44,10 +44,6 @@ struct PermissionAgreementTests {
         "cash_transaction_report": [.workCases],
     ]
 
-    /// Staff operations whose SQL functions come with another change: the case desk's (`workCases`)
-    /// arrive with transaction monitoring (issue 21, section 4), which lists them above.
-    static let arrivingWithAnotherChange: Set<BankOperation> = [.workCases]
-
     /// The roles each `bank.require_role(ARRAY['a', 'b'])` in a function's body names, all calls together.
     static func requiredRoles(_ body: String) -> Set<String> {
         var roles: Set<String> = []
@@ -97,7 +93,7 @@ struct PermissionAgreementTests {
             }
             // Every operation staff may be refused is checked again in SQL.
             let staffOperations = BankOperation.allCases.filter {
-                !$0.isAccountOperation && !Self.arrivingWithAnotherChange.contains($0)
+                !$0.isAccountOperation
             }
             #expect(Set(staffOperations).isSubset(of: Set(Self.guarded.values.joined())))
         }
