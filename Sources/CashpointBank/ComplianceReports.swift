@@ -106,12 +106,31 @@ public struct CaseFile: Sendable, Hashable, Decodable {
             public var balance: Int64
         }
 
+        /// What know your customer holds (never the document number); nil for a customer made before it.
+        public struct Identity: Sendable, Hashable, Decodable {
+            public var legal_name: String
+            public var date_of_birth: String
+            public var nationality: String
+            public var address: String
+            public var document_type: String
+            public var document_country: String
+            public var document_last4: String
+            public var politically_exposed: Bool
+            public var kyc_status: String
+            public var risk_rating: String
+            public var risk_reasons: [String]
+            public var screening: String
+            public var screening_detail: String?
+            public var screened_at: String?
+        }
+
         public var id: Int64
         public var user_name: String
         public var full_name: String
         public var since: String
         public var accounts: [Account]
         public var cards: [String]
+        public var identity: Identity?
     }
 
     public struct Terminal: Sendable, Hashable, Decodable {
@@ -230,7 +249,8 @@ public enum ComplianceReports {
 
     /// A suspicious activity report DRAFT for a case, with the fields FinCEN's SAR asks (Part I subject,
     /// Part II suspicious activity: date range, amount, categories, instruments; Part III the institution
-    /// where it occurred; Part V the narrative). What the bank does not hold is marked "[to complete]".
+    /// where it occurred; Part V the narrative), the subject's identity from know your customer. What the
+    /// bank does not hold (occupation, TIN, the document's full number) is marked "[to complete]".
     /// `institution`: the filing bank's name.
     public static func suspiciousActivityDraft(_ file: CaseFile, institution: String, preparedAt: Date) -> String {
         let missing = "[to complete]"
@@ -246,15 +266,24 @@ public enum ComplianceReports {
             "Part I - Subject information",
         ]
         if let customer = file.customer {
-            let names = customer.full_name.split(separator: " ")
+            let identity = customer.identity
+            let names = (identity?.legal_name ?? customer.full_name).split(separator: " ")
+            let document = identity.map {
+                "\($0.document_type.replacingOccurrences(of: "_", with: " ")) issued by \($0.document_country), "
+                    + "number ending \($0.document_last4) (the full number: from the customer file)"
+            }
             lines += [
                 "  Item 4  Individual's last name: \(names.last.map(String.init) ?? missing)",
                 "  Item 5  First name: \(names.count > 1 ? names.dropLast().joined(separator: " ") : missing)",
                 "  Item 7  Occupation: \(missing)",
-                "  Items 11-15 Address: \(missing)",
+                "  Items 11-15 Address: \(identity?.address ?? missing)",
                 "  Item 16 TIN: \(missing)",
-                "  Item 19 Date of birth: \(missing)",
-                "  Item 18 Form of identification: \(missing)",
+                "  Item 18 Form of identification: \(document ?? missing)",
+                "  Item 19 Date of birth: \(identity?.date_of_birth ?? missing)",
+                "  Nationality: \(identity?.nationality ?? missing)"
+                    + (identity?.politically_exposed == true ? " (politically exposed person)" : ""),
+                "  KYC: \(identity.map { "\($0.kyc_status), risk \($0.risk_rating) (\($0.risk_reasons.joined(separator: "; ")))" } ?? "no identity recorded")",
+                "  Sanctions screening: \(identity.map { $0.screening + ($0.screening_detail.map { ": \($0)" } ?? "") } ?? missing)",
                 "  Item 24 Relationship to the institution: customer since \(customer.since.prefix(10)) (user \(customer.user_name))",
                 "  Item 27 Accounts affected:",
             ]

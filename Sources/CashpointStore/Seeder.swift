@@ -77,6 +77,26 @@ public struct BankFixture: Sendable, Codable, Hashable {
         public var politicallyExposed: Bool
         public var kyc: String
 
+        public init(
+            dateOfBirth: String,
+            nationality: String,
+            address: String,
+            documentType: String,
+            documentCountry: String,
+            documentNumber: String,
+            politicallyExposed: Bool,
+            kyc: String
+        ) {
+            self.dateOfBirth = dateOfBirth
+            self.nationality = nationality
+            self.address = address
+            self.documentType = documentType
+            self.documentCountry = documentCountry
+            self.documentNumber = documentNumber
+            self.politicallyExposed = politicallyExposed
+            self.kyc = kyc
+        }
+
         /// The identity as CREATE takes it; nil when a value is malformed.
         var customerIdentity: CustomerIdentity? {
             guard let born = CustomerIdentity.date(yyyymmdd: self.dateOfBirth.replacingOccurrences(of: "-", with: "")),

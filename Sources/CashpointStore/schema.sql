@@ -845,7 +845,15 @@ BEGIN
                 'accounts', coalesce((SELECT jsonb_agg(jsonb_build_object('account_no', a.account_no, 'name', a.name,
                     'opened', a.created_at, 'balance', a.balance) ORDER BY a.account_no)
                     FROM bank.accounts a WHERE a.user_id = u.id AND a.kind = 'customer'), '[]'),
-                'cards', coalesce((SELECT jsonb_agg(c.pan_masked ORDER BY c.id) FROM bank.cards c WHERE c.user_id = u.id), '[]'))
+                'cards', coalesce((SELECT jsonb_agg(c.pan_masked ORDER BY c.id) FROM bank.cards c WHERE c.user_id = u.id), '[]'),
+                -- What know your customer holds (0023): never the document number, which the bank cannot read.
+                'identity', (SELECT jsonb_build_object('legal_name', i.legal_name, 'date_of_birth', i.date_of_birth,
+                        'nationality', i.nationality, 'address', i.address, 'document_type', i.document_type,
+                        'document_country', i.document_country, 'document_last4', i.document_last4,
+                        'politically_exposed', i.politically_exposed, 'kyc_status', bank.kyc_status(i.user_id),
+                        'risk_rating', i.risk_rating, 'risk_reasons', to_jsonb(i.risk_reasons),
+                        'screening', i.screening, 'screening_detail', i.screening_detail, 'screened_at', i.screened_at)
+                    FROM bank.customer_identities i WHERE i.user_id = u.id))
             FROM bank.users u WHERE u.id = v_case.customer_id),
         'terminal', (SELECT jsonb_build_object('id', t.id, 'location', t.location)
             FROM bank.terminals t WHERE 'terminal:' || t.id = v_case.subject),
