@@ -19,6 +19,7 @@ let package = Package(
         .library(name: "CashpointSecurity", targets: ["CashpointSecurity"]),
         .library(name: "CashpointSwitch", targets: ["CashpointSwitch"]),
         .library(name: "CashpointMetrics", targets: ["CashpointMetrics"]),
+        .library(name: "CashpointCompliance", targets: ["CashpointCompliance"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-nio.git", from: "2.101.2"),
@@ -82,6 +83,12 @@ let package = Package(
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "Logging", package: "swift-log"),
             ],
+            swiftSettings: swiftSettings
+        ),
+        // MARK: Compliance: sanctions list parsers (OFAC SDN CSV, EU consolidated CSV), name normalisation,
+        // Jaro-Winkler (as jellyfish computes it), the screening index and scorer. Pure: Foundation only.
+        .target(
+            name: "CashpointCompliance",
             swiftSettings: swiftSettings
         ),
         // MARK: The private PostgreSQL used by the tools and the integration tests, and `DatabaseUnavailable`.
@@ -327,6 +334,11 @@ let package = Package(
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(
+            name: "CashpointComplianceTests",
+            dependencies: ["CashpointCompliance"],
             swiftSettings: swiftSettings
         ),
         .testTarget(
