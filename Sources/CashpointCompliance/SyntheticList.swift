@@ -94,7 +94,7 @@ public enum SyntheticList {
     }
 
     /// A spelling or order variant of a name, as aliases are.
-    static func variant(of name: String, _ random: inout SplitMix64) -> String {
+    public static func variant(of name: String, _ random: inout SplitMix64) -> String {
         var words = name.split(separator: " ").map(String.init)
         switch random.next() % 4 {
         case 0:
