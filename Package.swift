@@ -106,6 +106,7 @@ let package = Package(
             name: "CashpointStore",
             dependencies: [
                 "ATM87",
+                "CashpointCompliance",
                 "CashpointBank",
                 "CashpointSecurity",
                 "CashpointDatabase",
@@ -155,6 +156,7 @@ let package = Package(
             name: "CashpointSwitch",
             dependencies: [
                 "ATM87",
+                "CashpointCompliance",
                 "CashpointBank",
                 "CashpointSecurity",
                 "CashpointStore",
@@ -276,6 +278,7 @@ let package = Package(
             name: "CashpointStoreTests",
             dependencies: [
                 "CashpointTestSupport",
+                "CashpointCompliance",
                 "CashpointBank",
                 "CashpointSecurity",
                 "CashpointStore",

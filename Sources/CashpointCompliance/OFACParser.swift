@@ -64,36 +64,37 @@ public enum OFACParser {
                 )
             )
         }
-        let altRows = try DelimitedReader(file: names.alt, delimiter: UInt8(ascii: ",")).rows(
-            decodeListText(alt, file: names.alt)
-        )
-        for (line, raw) in altRows {
-            let fields = try exactly(altFields, raw, file: names.alt, line: line)
-            let number = try entryNumber(fields[0], file: names.alt, line: line)
-            guard let index = byNumber[number] else {
-                throw SanctionsListError(.unknownEntry, file: names.alt, line: line, "ent_num \(number) is not in \(names.sdn)")
-            }
+        for (line, fields, index) in try attached(alt, altFields, file: names.alt, to: byNumber, of: names.sdn) {
             guard !fields[3].isEmpty else {
                 throw SanctionsListError(.missingName, file: names.alt, line: line, "alias \(fields[1]) has no alt_name")
             }
             if !entries[index].aliases.contains(fields[3]) { entries[index].aliases.append(fields[3]) }
         }
         if let add {
-            let addRows = try DelimitedReader(file: names.add, delimiter: UInt8(ascii: ",")).rows(
-                decodeListText(add, file: names.add)
-            )
-            for (line, raw) in addRows {
-                let fields = try exactly(addFields, raw, file: names.add, line: line)
-                let number = try entryNumber(fields[0], file: names.add, line: line)
-                guard let index = byNumber[number] else {
-                    throw SanctionsListError(.unknownEntry, file: names.add, line: line, "ent_num \(number) is not in \(names.sdn)")
-                }
+            for (_, fields, index) in try attached(add, addFields, file: names.add, to: byNumber, of: names.sdn) {
                 if let country = Country.code(fields[4]), !entries[index].addressCountries.contains(country) {
                     entries[index].addressCountries.append(country)
                 }
             }
         }
         return entries
+    }
+
+    /// The rows of a file whose first field is an ent_num of sdn.csv (alt.csv, add.csv), with the index of
+    /// that entry; an error for a row of an entry sdn.csv lacks.
+    static func attached(
+        _ bytes: [UInt8], _ count: Int, file: String, to byNumber: [Int: Int], of sdnName: String
+    ) throws(SanctionsListError) -> [(line: Int, fields: [String], index: Int)] {
+        var out: [(line: Int, fields: [String], index: Int)] = []
+        for (line, raw) in try DelimitedReader(file: file, delimiter: UInt8(ascii: ",")).rows(decodeListText(bytes, file: file)) {
+            let fields = try exactly(count, raw, file: file, line: line)
+            let number = try entryNumber(fields[0], file: file, line: line)
+            guard let index = byNumber[number] else {
+                throw SanctionsListError(.unknownEntry, file: file, line: line, "ent_num \(number) is not in \(sdnName)")
+            }
+            out.append((line, fields, index))
+        }
+        return out
     }
 
     /// The fields trimmed, `-0-` made empty; an error unless there are exactly `count`.

@@ -41,7 +41,7 @@ public enum ScoreAdjustment {
 /// Screens people and organisations against sanctions list entries.
 ///
 /// The entries' names are indexed by token: every distinct token (and every pair of adjacent tokens
-/// joined) is kept once, grouped by the sound class of its first letter and its length, with the names
+/// joined) is kept once, grouped by its first character and its length, with the names
 /// that contain it. Screening a subject looks up each of its tokens in the buckets of its own class
 /// and of the lengths that could still score high enough, skips a token at once when a bound from
 /// lengths, shared letters and common prefix shows it cannot reach the token threshold, scores the rest,
@@ -76,11 +76,32 @@ public struct Screener: Sendable {
         var counts: [LetterCounts] = []
     }
 
-    /// (first unit, length) → tokens that are a name's token (`plain`), or two adjacent tokens joined
-    /// (`joined`); a token can be both. A subject's joined tokens are looked up among plain tokens only,
-    /// since the scorer joins the tokens of one name of a pair, never both.
-    let plain: [UInt64: Bucket]
-    let joined: [UInt64: Bucket]
+    /// Per group (`Group`), (first unit, length) → tokens. A token is in the group of each way it occurs:
+    /// as a token of a name (`plain`), or as two adjacent tokens joined (`joined`), by the name's token
+    /// count (1, 2, 3, 4 or more). The scorer joins the tokens of the longer name of a pair only, so a
+    /// subject's joined token is looked up among plain tokens of names with fewer tokens than the
+    /// subject's, and a subject's token among joined tokens of names with more.
+    let groups: [[UInt64: Bucket]]
+
+    /// Which bucket map a token occurrence is in: plain 0-3, joined 4-7, by the name's token count.
+    enum Group {
+        static let count = 8
+
+        static func of(joined: Bool, nameTokens: Int) -> Int {
+            (joined ? 4 : 0) + min(nameTokens, 4) - 1
+        }
+
+        /// The groups to search for a subject's token, when the subject's name has `subjectTokens` tokens.
+        static func searched(joined: Bool, subjectTokens k: Int) -> [Int] {
+            if joined {
+                // Plain tokens of names with fewer tokens (the group "4 or more" when k > 4).
+                return (1...4).filter { $0 < k }.map { of(joined: false, nameTokens: $0) }
+            }
+            // Every plain token; joined tokens of names with more tokens (always "4 or more": it may).
+            return (1...4).map { of(joined: false, nameTokens: $0) }
+                + (1...4).filter { $0 > k || $0 == 4 }.map { of(joined: true, nameTokens: $0) }
+        }
+    }
     /// Sound class → the first units of the index's tokens in that class.
     let firstUnits: [UInt32: [UInt32]]
     let maxLength: Int
@@ -95,10 +116,9 @@ public struct Screener: Sendable {
         var length: [Int32] = []
         var counts: [LetterCounts] = []
         var postings: [[Int32]] = []
-        var plain: [UInt64: Bucket] = [:]
-        var joined: [UInt64: Bucket] = [:]
-        var isPlain: [Bool] = []
-        var isJoined: [Bool] = []
+        var groups = [[UInt64: Bucket]](repeating: [:], count: Group.count)
+        // Per token, a bit per group it is already in.
+        var inGroups: [UInt8] = []
         var firstUnits: [UInt32: Set<UInt32>] = [:]
         var maxLength = 0
         for (e, entry) in entries.enumerated() {
@@ -123,21 +143,17 @@ public struct Screener: Sendable {
                         units.append(contentsOf: token)
                         counts.append(Self.counts(token))
                         postings.append([])
-                        isPlain.append(false)
-                        isJoined.append(false)
+                        inGroups.append(0)
                         firstUnits[NameScorer.soundClass(token[0]), default: []].insert(token[0])
                         maxLength = max(maxLength, token.count)
                     }
                     if seen.insert(token).inserted { postings[Int(id)].append(nameID) }
                     let key = Self.bucket(token[0], token.count)
-                    if isJoinedToken && !isJoined[Int(id)] {
-                        isJoined[Int(id)] = true
-                        joined[key, default: Bucket()].ids.append(id)
-                        joined[key, default: Bucket()].counts.append(counts[Int(id)])
-                    } else if !isJoinedToken && !isPlain[Int(id)] {
-                        isPlain[Int(id)] = true
-                        plain[key, default: Bucket()].ids.append(id)
-                        plain[key, default: Bucket()].counts.append(counts[Int(id)])
+                    let group = Group.of(joined: isJoinedToken, nameTokens: prepared.tokens.count)
+                    if inGroups[Int(id)] & (1 << group) == 0 {
+                        inGroups[Int(id)] |= 1 << group
+                        groups[group][key, default: Bucket()].ids.append(id)
+                        groups[group][key, default: Bucket()].counts.append(counts[Int(id)])
                     }
                 }
             }
@@ -148,8 +164,7 @@ public struct Screener: Sendable {
         self.length = length
         self.counts = counts
         self.postings = postings
-        self.plain = plain
-        self.joined = joined
+        self.groups = groups
         self.firstUnits = firstUnits.mapValues { $0.sorted() }
         self.maxLength = maxLength
     }
@@ -182,6 +197,7 @@ public struct Screener: Sendable {
         struct Key: Hashable {
             let token: [UInt32]
             let joined: Bool
+            let subjectTokens: Int
             let threshold: UInt64
         }
 
@@ -200,16 +216,25 @@ public struct Screener: Sendable {
         for (token, isJoinedToken) in variants {
             let ids: [Int32]
             if cache.limit > 0 {
-                let key = TokenCache.Key(token: token, joined: isJoinedToken, threshold: tokenThreshold.bitPattern)
+                let key = TokenCache.Key(
+                    token: token, joined: isJoinedToken, subjectTokens: min(prepared.tokens.count, 5),
+                    threshold: tokenThreshold.bitPattern
+                )
                 if let known = cache.found[key] {
                     ids = known
                 } else {
-                    ids = matchingTokens(token, joined: isJoinedToken, atLeast: tokenThreshold)
+                    ids = matchingTokens(
+                        token, in: Group.searched(joined: isJoinedToken, subjectTokens: prepared.tokens.count),
+                        atLeast: tokenThreshold
+                    )
                     if cache.found.count >= cache.limit { cache.found.removeAll(keepingCapacity: true) }
                     cache.found[key] = ids
                 }
             } else {
-                ids = matchingTokens(token, joined: isJoinedToken, atLeast: tokenThreshold)
+                ids = matchingTokens(
+                        token, in: Group.searched(joined: isJoinedToken, subjectTokens: prepared.tokens.count),
+                        atLeast: tokenThreshold
+                    )
             }
             for id in ids { candidates.formUnion(postings[Int(id)]) }
         }
@@ -224,15 +249,15 @@ public struct Screener: Sendable {
         return hits(subject, prepared, candidates: Array(0..<Int32(names.count)), threshold: threshold)
     }
 
-    /// The tokens of the index whose pair score with `query` reaches `threshold` (plain tokens only when
-    /// the query is two tokens joined).
+    /// The tokens of the index, in the bucket groups given, whose pair score with `query` reaches
+    /// `threshold`.
     ///
     /// Only buckets whose first character is in the query's sound class, and whose length could still
     /// reach the threshold, are looked at. In each, the fewest common characters a token needs is worked
     /// out once (`commonNeeded`), and a token is passed over when the lane-wise minimum of the letter counts
     /// says it has fewer: a few instructions per token. The few left are bounded again with their actual
     /// prefix (`pairBound`) and then scored.
-    func matchingTokens(_ query: [UInt32], joined queryJoined: Bool, atLeast threshold: Double) -> [Int32] {
+    func matchingTokens(_ query: [UInt32], in searched: [Int], atLeast threshold: Double) -> [Int32] {
         guard let first = query.first, let members = firstUnits[NameScorer.soundClass(first)] else { return [] }
         var found: [Int32] = []
         let queryCounts = Self.counts(query)
@@ -240,30 +265,33 @@ public struct Screener: Sendable {
         query.withUnsafeBufferPointer { q in
             units.withUnsafeBufferPointer { all in
                 start.withUnsafeBufferPointer { start in
-                    for (member, buckets) in members.flatMap({ m in queryJoined ? [(m, plain)] : [(m, plain), (m, joined)] }) {
-                        for candidateLength in 1...max(1, maxLength) {
-                            guard let bucket = buckets[Self.bucket(member, candidateLength)] else { continue }
-                            if queryLength == 1 || candidateLength == 1 {
-                                // Initials: scored outright (they only match their own letter).
-                                guard member == first else { continue }
-                                for id in bucket.ids {
-                                    let t = UnsafeBufferPointer(rebasing: all[Int(start[Int(id)])..<Int(start[Int(id)]) + candidateLength])
-                                    if NameScorer.pairScore(q, t) >= threshold { found.append(id) }
+                    func token(_ id: Int32, _ length: Int) -> UnsafeBufferPointer<UInt32> {
+                        UnsafeBufferPointer(rebasing: all[Int(start[Int(id)])..<Int(start[Int(id)]) + length])
+                    }
+                    for member in members {
+                        for group in searched {
+                            for candidateLength in 1...max(1, maxLength) {
+                                guard let bucket = groups[group][Self.bucket(member, candidateLength)] else { continue }
+                                if queryLength == 1 || candidateLength == 1 {
+                                    // Initials: scored outright (they only match their own letter).
+                                    guard member == first else { continue }
+                                    for id in bucket.ids where NameScorer.pairScore(q, token(id, candidateLength)) >= threshold {
+                                        found.append(id)
+                                    }
+                                    continue
                                 }
-                                continue
-                            }
-                            guard
-                                let needed = Self.commonNeeded(
-                                    queryLength, candidateLength, sameFirst: member == first, threshold: threshold
-                                )
-                            else { continue }
-                            bucket.counts.withUnsafeBufferPointer { counts in
-                                for k in 0..<counts.count {
-                                    if queryCounts.common(with: counts[k]) < needed { continue }
-                                    let id = bucket.ids[k]
-                                    let t = UnsafeBufferPointer(rebasing: all[Int(start[Int(id)])..<Int(start[Int(id)]) + candidateLength])
-                                    if Self.pairBound(q, queryCounts, t, counts[k]) < threshold { continue }
-                                    if NameScorer.pairScore(q, t) >= threshold { found.append(id) }
+                                guard
+                                    let needed = Self.commonNeeded(
+                                        queryLength, candidateLength, sameFirst: member == first, threshold: threshold
+                                    )
+                                else { continue }
+                                bucket.counts.withUnsafeBufferPointer { counts in
+                                    for k in 0..<counts.count {
+                                        if queryCounts.common(with: counts[k]) < needed { continue }
+                                        let t = token(bucket.ids[k], candidateLength)
+                                        if Self.pairBound(q, queryCounts, t, counts[k]) < threshold { continue }
+                                        if NameScorer.pairScore(q, t) >= threshold { found.append(bucket.ids[k]) }
+                                    }
                                 }
                             }
                         }
