@@ -39,11 +39,15 @@ public enum EUParser {
         var firstLine: [Int: Int] = [:]
         for (line, fields) in rows.dropFirst() {
             // Tolerated: trailing empty fields past the header's count.
-            guard fields.count == header.fields.count
-                || (fields.count > header.fields.count && fields[header.fields.count...].allSatisfy(\.isEmpty))
+            guard
+                fields.count == header.fields.count
+                    || (fields.count > header.fields.count && fields[header.fields.count...].allSatisfy(\.isEmpty))
             else {
                 throw SanctionsListError(
-                    .wrongFieldCount, file: file, line: line, "\(fields.count) fields, the header has \(header.fields.count)"
+                    .wrongFieldCount,
+                    file: file,
+                    line: line,
+                    "\(fields.count) fields, the header has \(header.fields.count)"
                 )
             }
             func value(_ name: String) -> String {
@@ -51,7 +55,12 @@ public enum EUParser {
                 return fields[i].trimmingCharacters(in: .whitespaces)
             }
             guard let id = Int(fields[idColumn].trimmingCharacters(in: .whitespaces)) else {
-                throw SanctionsListError(.badIdentifier, file: file, line: line, "Entity_LogicalId '\(fields[idColumn])' is not a number")
+                throw SanctionsListError(
+                    .badIdentifier,
+                    file: file,
+                    line: line,
+                    "Entity_LogicalId '\(fields[idColumn])' is not a number"
+                )
             }
             let index: Int
             if let known = byID[id] {
@@ -62,9 +71,16 @@ public enum EUParser {
                 firstLine[id] = line
                 let kind = value("Entity_SubjectType_ClassificationCode").lowercased()
                 let letter = value("Entity_SubjectType").uppercased()
-                let type: SanctionEntryType = kind == "person" || (kind.isEmpty && letter == "P") ? .individual : .entity
+                let type: SanctionEntryType =
+                    kind == "person" || (kind.isEmpty && letter == "P") ? .individual : .entity
                 entries.append(
-                    SanctionEntry(source: .eu, uid: String(id), type: type, primaryName: "", program: value("Entity_Regulation_Programme"))
+                    SanctionEntry(
+                        source: .eu,
+                        uid: String(id),
+                        type: type,
+                        primaryName: "",
+                        program: value("Entity_Regulation_Programme")
+                    )
                 )
             }
             var name = value("NameAlias_WholeName")
@@ -82,15 +98,24 @@ public enum EUParser {
             if let date = birthDate(value), !entries[index].datesOfBirth.contains(date) {
                 entries[index].datesOfBirth.append(date)
             }
-            if let code = Country.code(value("Citizenship_CountryIso2Code")), !entries[index].nationalities.contains(code) {
+            if let code = Country.code(value("Citizenship_CountryIso2Code")),
+                !entries[index].nationalities.contains(code)
+            {
                 entries[index].nationalities.append(code)
             }
-            if let code = Country.code(value("Address_CountryIso2Code")), !entries[index].addressCountries.contains(code) {
+            if let code = Country.code(value("Address_CountryIso2Code")),
+                !entries[index].addressCountries.contains(code)
+            {
                 entries[index].addressCountries.append(code)
             }
         }
         for (id, index) in byID where entries[index].primaryName.isEmpty {
-            throw SanctionsListError(.missingName, file: file, line: firstLine[id] ?? 0, "entity \(id) has no name on any row")
+            throw SanctionsListError(
+                .missingName,
+                file: file,
+                line: firstLine[id] ?? 0,
+                "entity \(id) has no name on any row"
+            )
         }
         return entries
     }
@@ -117,7 +142,9 @@ public enum SanctionsListFiles {
     /// Parses files given by name and content: `sdn.csv` + `alt.csv` (+ `add.csv`) are OFAC's SDN list
     /// (matched by name, case-insensitively, any folder); a file whose header starts with
     /// `fileGenerationDate;` or has an `Entity_LogicalId` column is the EU list. One list per call.
-    public static func parse(_ files: [(name: String, bytes: [UInt8])]) throws(SanctionsListError) -> (
+    public static func parse(
+        _ files: [(name: String, bytes: [UInt8])]
+    ) throws(SanctionsListError) -> (
         source: SanctionSource, entries: [SanctionEntry]
     ) {
         func base(_ path: String) -> String { (path.split(separator: "/").last.map(String.init) ?? path).lowercased() }
@@ -132,13 +159,26 @@ public enum SanctionsListFiles {
         let names = files.map(\.name).joined(separator: ", ")
         if let sdn {
             guard let alt else {
-                throw SanctionsListError(.unknownFormat, file: sdn.name, line: 0, "OFAC's sdn.csv needs its alt.csv beside it")
+                throw SanctionsListError(
+                    .unknownFormat,
+                    file: sdn.name,
+                    line: 0,
+                    "OFAC's sdn.csv needs its alt.csv beside it"
+                )
             }
             guard eu.isEmpty, files.count == (add == nil ? 2 : 3) else {
-                throw SanctionsListError(.unknownFormat, file: names, line: 0, "give one list at a time: sdn.csv, alt.csv and optionally add.csv")
+                throw SanctionsListError(
+                    .unknownFormat,
+                    file: names,
+                    line: 0,
+                    "give one list at a time: sdn.csv, alt.csv and optionally add.csv"
+                )
             }
             let entries = try OFACParser.parse(
-                sdn: sdn.bytes, alt: alt.bytes, add: add?.bytes, names: (sdn.name, alt.name, add?.name ?? "add.csv")
+                sdn: sdn.bytes,
+                alt: alt.bytes,
+                add: add?.bytes,
+                names: (sdn.name, alt.name, add?.name ?? "add.csv")
             )
             return (.ofac, entries)
         }
@@ -146,7 +186,9 @@ public enum SanctionsListFiles {
             return (.eu, try EUParser.parse(eu[0].bytes, file: eu[0].name))
         }
         throw SanctionsListError(
-            .unknownFormat, file: names, line: 0,
+            .unknownFormat,
+            file: names,
+            line: 0,
             "expected OFAC's sdn.csv + alt.csv (+ add.csv) or one EU consolidated CSV (header with Entity_LogicalId)"
         )
     }

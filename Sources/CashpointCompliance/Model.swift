@@ -154,7 +154,12 @@ public struct ScreeningSubject: Hashable, Sendable {
     /// A person is screened against individuals; an organisation against entities, vessels and aircraft.
     public var isOrganisation: Bool
 
-    public init(name: String, dateOfBirth: DateOfBirth? = nil, nationalities: [String] = [], isOrganisation: Bool = false) {
+    public init(
+        name: String,
+        dateOfBirth: DateOfBirth? = nil,
+        nationalities: [String] = [],
+        isOrganisation: Bool = false
+    ) {
         self.name = name
         self.dateOfBirth = dateOfBirth
         self.nationalities = nationalities

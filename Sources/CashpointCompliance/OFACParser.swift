@@ -37,7 +37,12 @@ public enum OFACParser {
             let fields = try exactly(sdnFields, raw, file: names.sdn, line: line)
             let number = try entryNumber(fields[0], file: names.sdn, line: line)
             guard byNumber[number] == nil else {
-                throw SanctionsListError(.duplicateEntry, file: names.sdn, line: line, "ent_num \(number) appears twice")
+                throw SanctionsListError(
+                    .duplicateEntry,
+                    file: names.sdn,
+                    line: line,
+                    "ent_num \(number) appears twice"
+                )
             }
             let name = fields[1]
             guard !name.isEmpty else {
@@ -66,7 +71,12 @@ public enum OFACParser {
         }
         for (line, fields, index) in try attached(alt, altFields, file: names.alt, to: byNumber, of: names.sdn) {
             guard !fields[3].isEmpty else {
-                throw SanctionsListError(.missingName, file: names.alt, line: line, "alias \(fields[1]) has no alt_name")
+                throw SanctionsListError(
+                    .missingName,
+                    file: names.alt,
+                    line: line,
+                    "alias \(fields[1]) has no alt_name"
+                )
             }
             if !entries[index].aliases.contains(fields[3]) { entries[index].aliases.append(fields[3]) }
         }
@@ -83,14 +93,25 @@ public enum OFACParser {
     /// The rows of a file whose first field is an ent_num of sdn.csv (alt.csv, add.csv), with the index of
     /// that entry; an error for a row of an entry sdn.csv lacks.
     static func attached(
-        _ bytes: [UInt8], _ count: Int, file: String, to byNumber: [Int: Int], of sdnName: String
+        _ bytes: [UInt8],
+        _ count: Int,
+        file: String,
+        to byNumber: [Int: Int],
+        of sdnName: String
     ) throws(SanctionsListError) -> [(line: Int, fields: [String], index: Int)] {
         var out: [(line: Int, fields: [String], index: Int)] = []
-        for (line, raw) in try DelimitedReader(file: file, delimiter: UInt8(ascii: ",")).rows(decodeListText(bytes, file: file)) {
+        for (line, raw) in try DelimitedReader(file: file, delimiter: UInt8(ascii: ",")).rows(
+            decodeListText(bytes, file: file)
+        ) {
             let fields = try exactly(count, raw, file: file, line: line)
             let number = try entryNumber(fields[0], file: file, line: line)
             guard let index = byNumber[number] else {
-                throw SanctionsListError(.unknownEntry, file: file, line: line, "ent_num \(number) is not in \(sdnName)")
+                throw SanctionsListError(
+                    .unknownEntry,
+                    file: file,
+                    line: line,
+                    "ent_num \(number) is not in \(sdnName)"
+                )
             }
             out.append((line, fields, index))
         }
@@ -110,7 +131,12 @@ public enum OFACParser {
 
     static func entryNumber(_ text: String, file: String, line: Int) throws(SanctionsListError) -> Int {
         guard let number = Int(text), number > 0 else {
-            throw SanctionsListError(.badIdentifier, file: file, line: line, "ent_num '\(text)' is not a positive number")
+            throw SanctionsListError(
+                .badIdentifier,
+                file: file,
+                line: line,
+                "ent_num '\(text)' is not a positive number"
+            )
         }
         return number
     }

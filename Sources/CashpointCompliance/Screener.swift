@@ -214,27 +214,25 @@ public struct Screener: Sendable {
         var candidates = Set<Int32>()
         let variants = prepared.tokens.map { ($0, false) } + prepared.joined.map { ($0, true) }
         for (token, isJoinedToken) in variants {
+            let groups = Group.searched(joined: isJoinedToken, subjectTokens: prepared.tokens.count)
+            func lookUp() -> [Int32] { matchingTokens(token, in: groups, atLeast: tokenThreshold) }
             let ids: [Int32]
             if cache.limit > 0 {
                 let key = TokenCache.Key(
-                    token: token, joined: isJoinedToken, subjectTokens: min(prepared.tokens.count, 5),
+                    token: token,
+                    joined: isJoinedToken,
+                    subjectTokens: min(prepared.tokens.count, 5),
                     threshold: tokenThreshold.bitPattern
                 )
                 if let known = cache.found[key] {
                     ids = known
                 } else {
-                    ids = matchingTokens(
-                        token, in: Group.searched(joined: isJoinedToken, subjectTokens: prepared.tokens.count),
-                        atLeast: tokenThreshold
-                    )
+                    ids = lookUp()
                     if cache.found.count >= cache.limit { cache.found.removeAll(keepingCapacity: true) }
                     cache.found[key] = ids
                 }
             } else {
-                ids = matchingTokens(
-                        token, in: Group.searched(joined: isJoinedToken, subjectTokens: prepared.tokens.count),
-                        atLeast: tokenThreshold
-                    )
+                ids = lookUp()
             }
             for id in ids { candidates.formUnion(postings[Int(id)]) }
         }
@@ -243,7 +241,10 @@ public struct Screener: Sendable {
 
     /// The same answer as `screen`, by scoring every name of every entry: the reference the index is
     /// tested against, and the cost it saves.
-    public func screenByScanning(person subject: ScreeningSubject, threshold: Double = Screener.defaultThreshold) -> [Hit] {
+    public func screenByScanning(
+        person subject: ScreeningSubject,
+        threshold: Double = Screener.defaultThreshold
+    ) -> [Hit] {
         let prepared = PreparedName(subject.name, normalizer: normalizer, organisation: subject.isOrganisation)
         guard !prepared.isEmpty else { return [] }
         return hits(subject, prepared, candidates: Array(0..<Int32(names.count)), threshold: threshold)
@@ -275,14 +276,18 @@ public struct Screener: Sendable {
                                 if queryLength == 1 || candidateLength == 1 {
                                     // Initials: scored outright (they only match their own letter).
                                     guard member == first else { continue }
-                                    for id in bucket.ids where NameScorer.pairScore(q, token(id, candidateLength)) >= threshold {
+                                    for id in bucket.ids
+                                    where NameScorer.pairScore(q, token(id, candidateLength)) >= threshold {
                                         found.append(id)
                                     }
                                     continue
                                 }
                                 guard
                                     let needed = Self.commonNeeded(
-                                        queryLength, candidateLength, sameFirst: member == first, threshold: threshold
+                                        queryLength,
+                                        candidateLength,
+                                        sameFirst: member == first,
+                                        threshold: threshold
                                     )
                                 else { continue }
                                 bucket.counts.withUnsafeBufferPointer { counts in
@@ -321,7 +326,10 @@ public struct Screener: Sendable {
     /// exceed the characters the two have in common (as multisets); no transposition; the actual common
     /// prefix; the exact length and first-letter factors.
     static func pairBound(
-        _ a: UnsafeBufferPointer<UInt32>, _ countsA: LetterCounts, _ b: UnsafeBufferPointer<UInt32>, _ countsB: LetterCounts
+        _ a: UnsafeBufferPointer<UInt32>,
+        _ countsA: LetterCounts,
+        _ b: UnsafeBufferPointer<UInt32>,
+        _ countsB: LetterCounts
     ) -> Double {
         let shorter = min(a.count, b.count)
         let m = Double(min(countsA.common(with: countsB), shorter))

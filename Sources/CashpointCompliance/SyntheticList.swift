@@ -24,26 +24,38 @@ public enum SyntheticList {
                 if random.next() % 10 < 7 {
                     dates.append(
                         DateOfBirth(
-                            year: 1940 + Int(random.next() % 60), month: 1 + Int(random.next() % 12),
+                            year: 1940 + Int(random.next() % 60),
+                            month: 1 + Int(random.next() % 12),
                             day: 1 + Int(random.next() % 28)
                         )
                     )
                 }
-                let nationalities = random.next() % 10 < 6 ? [countries[Int(random.next() % UInt64(countries.count))]] : []
+                let nationalities =
+                    random.next() % 10 < 6 ? [countries[Int(random.next() % UInt64(countries.count))]] : []
                 entries.append(
                     SanctionEntry(
-                        source: .ofac, uid: String(100_000 + n), type: .individual,
+                        source: .ofac,
+                        uid: String(100_000 + n),
+                        type: .individual,
                         primaryName: "\(last.uppercased()), \(first) \(middle)".trimmingSpaces(),
-                        aliases: aliases, datesOfBirth: dates, nationalities: nationalities, program: "SYNTH"
+                        aliases: aliases,
+                        datesOfBirth: dates,
+                        nationalities: nationalities,
+                        program: "SYNTH"
                     )
                 )
             } else {
-                let words = (0..<(2 + Int(random.next() % 2))).map { _ in family[Int(random.next() % UInt64(family.count))] }
+                let words = (0..<(2 + Int(random.next() % 2))).map { _ in
+                    family[Int(random.next() % UInt64(family.count))]
+                }
                 let suffix = ["Trading LLC", "Shipping Co", "Holding", "Industries", "Bank"][Int(random.next() % 5)]
                 entries.append(
                     SanctionEntry(
-                        source: .ofac, uid: String(100_000 + n), type: roll < 95 ? .entity : .vessel,
-                        primaryName: (words + [suffix]).joined(separator: " ").uppercased(), program: "SYNTH"
+                        source: .ofac,
+                        uid: String(100_000 + n),
+                        type: roll < 95 ? .entity : .vessel,
+                        primaryName: (words + [suffix]).joined(separator: " ").uppercased(),
+                        program: "SYNTH"
                     )
                 )
             }
@@ -60,9 +72,12 @@ public enum SyntheticList {
         let countries = ["DE", "FR", "GB", "IT", "ES", "NL", "PL", "IR", "TR", "US"]
         return (0..<count).map { _ in
             ScreeningSubject(
-                name: "\(given[Int(random.next() % UInt64(given.count))]) \(family[Int(random.next() % UInt64(family.count))])",
+                name:
+                    "\(given[Int(random.next() % UInt64(given.count))]) \(family[Int(random.next() % UInt64(family.count))])",
                 dateOfBirth: DateOfBirth(
-                    year: 1940 + Int(random.next() % 65), month: 1 + Int(random.next() % 12), day: 1 + Int(random.next() % 28)
+                    year: 1940 + Int(random.next() % 65),
+                    month: 1 + Int(random.next() % 12),
+                    day: 1 + Int(random.next() % 28)
                 ),
                 nationalities: [countries[Int(random.next() % UInt64(countries.count))]]
             )

@@ -39,9 +39,14 @@ extension BankStore {
         }
         let rows = entries.map { entry in
             Row(
-                uid: entry.uid, type: entry.type.rawValue, primary_name: entry.primaryName, aliases: entry.aliases,
-                dates_of_birth: entry.datesOfBirth.map(\.description), nationalities: entry.nationalities,
-                address_countries: entry.addressCountries, program: entry.program
+                uid: entry.uid,
+                type: entry.type.rawValue,
+                primary_name: entry.primaryName,
+                aliases: entry.aliases,
+                dates_of_birth: entry.datesOfBirth.map(\.description),
+                nationalities: entry.nationalities,
+                address_countries: entry.addressCountries,
+                program: entry.program
             )
         }
         let encoder = JSONEncoder()
@@ -69,18 +74,26 @@ extension BankStore {
             )
             var versions: [SanctionSource: Int] = [:]
             var entries: [SanctionEntry] = []
-            for try await (version, source, uid, type, name, aliases, dates, nationalities, countries, program) in rows.decode(
-                (Int, String, String, String, String, [String], [String], [String], [String], String).self
-            ) {
+            for try await (version, source, uid, type, name, aliases, dates, nationalities, countries, program)
+                in rows.decode(
+                    (Int, String, String, String, String, [String], [String], [String], [String], String).self
+                )
+            {
                 guard let source = SanctionSource(rawValue: source), let type = SanctionEntryType(rawValue: type) else {
                     throw StoreError(kind: .unavailable, detail: "sanctions entry \(uid) of an unknown source or type")
                 }
                 versions[source] = version
                 entries.append(
                     SanctionEntry(
-                        source: source, uid: uid, type: type, primaryName: name, aliases: aliases,
-                        datesOfBirth: dates.compactMap(DateOfBirth.init), nationalities: nationalities,
-                        program: program, addressCountries: countries
+                        source: source,
+                        uid: uid,
+                        type: type,
+                        primaryName: name,
+                        aliases: aliases,
+                        datesOfBirth: dates.compactMap(DateOfBirth.init),
+                        nationalities: nationalities,
+                        program: program,
+                        addressCountries: countries
                     )
                 )
             }

@@ -13,7 +13,9 @@ extension SwitchCommands {
     /// consolidated CSV, recognised by name and header. A malformed file loads nothing (its error names
     /// the file and line); the current version stays until the new one is in. Returns the counts.
     public static func loadSanctions(files paths: [String], database: DatabaseOptions) async throws -> String {
-        guard !paths.isEmpty else { throw ValidationError("give the list's files: sdn.csv alt.csv [add.csv], or the EU CSV") }
+        guard !paths.isEmpty else {
+            throw ValidationError("give the list's files: sdn.csv alt.csv [add.csv], or the EU CSV")
+        }
         var files: [(name: String, bytes: [UInt8])] = []
         for path in paths {
             guard let data = FileManager.default.contents(atPath: path) else {
@@ -38,13 +40,21 @@ extension SwitchCommands {
         let url = try await self.reachableURL(database, role: .switchRole)
         let version = try await url.withClient(logger: logger) { client in
             try await BankStore(client: client, logger: logger).loadSanctionList(
-                actor: .system("atm-switch sanctions load"), source: parsed.source, files: recorded, entries: parsed.entries
+                actor: .system("atm-switch sanctions load"),
+                source: parsed.source,
+                files: recorded,
+                entries: parsed.entries
             )
         }
         return Self.loadSummary(source: parsed.source, version: version, entries: parsed.entries, files: recorded)
     }
 
-    static func loadSummary(source: SanctionSource, version: Int, entries: [SanctionEntry], files: [SanctionListFile])
+    static func loadSummary(
+        source: SanctionSource,
+        version: Int,
+        entries: [SanctionEntry],
+        files: [SanctionListFile]
+    )
         -> String
     {
         func count(_ type: SanctionEntryType) -> Int { entries.filter { $0.type == type }.count }
@@ -88,15 +98,23 @@ extension SwitchCommands {
         }
         let screener = Screener(entries: current.entries)
         let hits = screener.screen(
-            person: ScreeningSubject(name: name, dateOfBirth: date, nationalities: nationalities, isOrganisation: organisation),
+            person: ScreeningSubject(
+                name: name,
+                dateOfBirth: date,
+                nationalities: nationalities,
+                isOrganisation: organisation
+            ),
             threshold: threshold
         )
         let versions = current.versions.sorted { $0.key.rawValue < $1.key.rawValue }
             .map { "\($0.key.rawValue) v\($0.value)" }.joined(separator: ", ")
-        var lines = ["screened against \(versions) (\(current.entries.count) entries), threshold \(threshold): \(hits.count) hits"]
+        var lines = [
+            "screened against \(versions) (\(current.entries.count) entries), threshold \(threshold): \(hits.count) hits"
+        ]
         for hit in hits {
             lines.append(
-                String(format: "%.3f", hit.score) + " \(hit.entry.source.rawValue) \(hit.entry.uid) \(hit.entry.type.rawValue) "
+                String(format: "%.3f", hit.score)
+                    + " \(hit.entry.source.rawValue) \(hit.entry.uid) \(hit.entry.type.rawValue) "
                     + "'\(hit.entry.primaryName)' [\(hit.entry.program)]: \(hit.reason)"
             )
         }
@@ -128,7 +146,9 @@ public struct SanctionsCommand: AsyncParsableCommand {
 
         public init() {}
 
-        public func run() async throws { print(try await SwitchCommands.loadSanctions(files: files, database: database)) }
+        public func run() async throws {
+            print(try await SwitchCommands.loadSanctions(files: files, database: database))
+        }
     }
 
     public struct Screen: AsyncParsableCommand {
@@ -148,8 +168,12 @@ public struct SanctionsCommand: AsyncParsableCommand {
         public func run() async throws {
             print(
                 try await SwitchCommands.screenSanctions(
-                    name: name, dateOfBirth: dob, nationalities: nationality, organisation: organisation,
-                    threshold: threshold, database: database
+                    name: name,
+                    dateOfBirth: dob,
+                    nationalities: nationality,
+                    organisation: organisation,
+                    threshold: threshold,
+                    database: database
                 )
             )
         }

@@ -29,7 +29,8 @@ struct LabelledPairsTests {
             let expected = try #require(row["match"]) == "yes"
             let organisation = category == "entity"
             let score = NameScorer.score(
-                PreparedName(name, organisation: organisation), PreparedName(listed, organisation: organisation)
+                PreparedName(name, organisation: organisation),
+                PreparedName(listed, organisation: organisation)
             )
             let hit = score >= Screener.defaultThreshold
             switch (hit, expected) {
@@ -39,7 +40,9 @@ struct LabelledPairsTests {
             case (false, false): trueNegatives += 1
             }
             if hit != expected {
-                mistakes.append("\(hit ? "false positive" : "false negative") [\(category)] '\(name)' ~ '\(listed)' \(score)")
+                mistakes.append(
+                    "\(hit ? "false positive" : "false negative") [\(category)] '\(name)' ~ '\(listed)' \(score)"
+                )
             }
         }
         let precision = Double(truePositives) / Double(truePositives + falsePositives)

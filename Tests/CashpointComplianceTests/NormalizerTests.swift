@@ -23,9 +23,13 @@ struct NormalizerTests {
     }
 
     @Test func companySuffixesAreOptional() {
-        #expect(normalizer.tokens("Golden Crescent Trading LLC", organisation: true) == ["golden", "crescent", "trading"])
-        #expect(NameNormalizer(dropCompanySuffixes: false).tokens("Golden Crescent Trading LLC", organisation: true)
-            == ["golden", "crescent", "trading", "llc"])
+        #expect(
+            normalizer.tokens("Golden Crescent Trading LLC", organisation: true) == ["golden", "crescent", "trading"]
+        )
+        #expect(
+            NameNormalizer(dropCompanySuffixes: false).tokens("Golden Crescent Trading LLC", organisation: true)
+                == ["golden", "crescent", "trading", "llc"]
+        )
         // A person's name keeps tokens that happen to be company words.
         #expect(normalizer.tokens("Co Thi Lan") == ["co", "thi", "lan"])
     }
@@ -50,7 +54,9 @@ struct NormalizerTests {
         #expect(listed.compare(with: DateOfBirth(year: 1971, month: 1, day: 12)) == .differs)
         #expect(listed.compare(with: DateOfBirth(year: 1970)) == .sameYear)
         #expect(DateOfBirth(year: 1970).compare(with: DateOfBirth(year: 1970, month: 5, day: 1)) == .sameYear)
-        #expect(DateOfBirth(year: 1968, toYear: 1970).compare(with: DateOfBirth(year: 1969, month: 5, day: 1)) == .sameYear)
+        #expect(
+            DateOfBirth(year: 1968, toYear: 1970).compare(with: DateOfBirth(year: 1969, month: 5, day: 1)) == .sameYear
+        )
         #expect(DateOfBirth(year: 1968, toYear: 1970).compare(with: DateOfBirth(year: 1971)) == .differs)
         #expect(DateOfBirth(year: 1960, circa: true).compare(with: DateOfBirth(year: 1962)) == .sameYear)
         #expect(DateOfBirth(year: 1960, circa: true).compare(with: DateOfBirth(year: 1963)) == .differs)

@@ -6,7 +6,9 @@ import Testing
 struct ParserTests {
     @Test func ofacFixtureParses() throws {
         let entries = try OFACParser.parse(
-            sdn: fixtureBytes("ofac/sdn.csv"), alt: fixtureBytes("ofac/alt.csv"), add: fixtureBytes("ofac/add.csv")
+            sdn: fixtureBytes("ofac/sdn.csv"),
+            alt: fixtureBytes("ofac/alt.csv"),
+            add: fixtureBytes("ofac/add.csv")
         )
         #expect(entries.count == 30)
         let masudi = try #require(entries.first { $0.uid == "4501" })
@@ -50,7 +52,9 @@ struct ParserTests {
     }
 
     @Test func ofacWrongFieldCountNamesFileAndLine() throws {
-        let sdn = Array("1,\"A, B\",\"individual\",\"X\",-0- ,-0- ,-0- ,-0- ,-0- ,-0- ,-0- ,-0- \r\n2,\"C\",-0- \r\n".utf8)
+        let sdn = Array(
+            "1,\"A, B\",\"individual\",\"X\",-0- ,-0- ,-0- ,-0- ,-0- ,-0- ,-0- ,-0- \r\n2,\"C\",-0- \r\n".utf8
+        )
         #expect(throws: SanctionsListError(.wrongFieldCount, file: "sdn.csv", line: 2, "3 fields, expected 12")) {
             try OFACParser.parse(sdn: sdn, alt: Array(" ".utf8))
         }
@@ -95,8 +99,12 @@ struct ParserTests {
         #expect(brovchenko.nationalities == ["RU"])
         #expect(brovchenko.program == "RUS")
         #expect(try #require(entries.first { $0.uid == "90002" }).datesOfBirth == [DateOfBirth(year: 1970)])
-        #expect(try #require(entries.first { $0.uid == "90005" }).datesOfBirth == [DateOfBirth(year: 1960, toYear: 1962)])
-        #expect(try #require(entries.first { $0.uid == "90007" }).datesOfBirth == [DateOfBirth(year: 1968, circa: true)])
+        #expect(
+            try #require(entries.first { $0.uid == "90005" }).datesOfBirth == [DateOfBirth(year: 1960, toYear: 1962)]
+        )
+        #expect(
+            try #require(entries.first { $0.uid == "90007" }).datesOfBirth == [DateOfBirth(year: 1968, circa: true)]
+        )
         #expect(try #require(entries.first { $0.uid == "90016" }).nationalities == ["CY", "RU"])
         let company = try #require(entries.first { $0.uid == "90011" })
         #expect(company.type == .entity)
@@ -114,7 +122,9 @@ struct ParserTests {
             (header + "d;1;person;\"Anna Example\n", .unterminatedQuote, 2),
         ]
         for (text, code, line) in cases {
-            let error = try #require(throws: SanctionsListError.self) { try EUParser.parse(Array(text.utf8), file: "eu.csv") }
+            let error = try #require(throws: SanctionsListError.self) {
+                try EUParser.parse(Array(text.utf8), file: "eu.csv")
+            }
             #expect(error.code == code, "\(text)")
             #expect(error.line == line, "\(text)")
             #expect(error.description.hasPrefix("eu.csv:\(line): "))
@@ -122,7 +132,8 @@ struct ParserTests {
     }
 
     @Test func euQuotedFieldsAndTolerance() throws {
-        let text = "\u{FEFF}fileGenerationDate;Entity_LogicalId;Entity_SubjectType;NameAlias_WholeName;Extra\r\n"
+        let text =
+            "\u{FEFF}fileGenerationDate;Entity_LogicalId;Entity_SubjectType;NameAlias_WholeName;Extra\r\n"
             + "d;7;P;\"Ann; \"\"the\"\" Example\";\r\nd;7;P;Ann Exampel;;\r\n\r\n"
         let entries = try EUParser.parse(Array(text.utf8))
         #expect(entries.count == 1)
@@ -143,8 +154,10 @@ struct ParserTests {
         for files in [
             [("sdn.csv", try fixtureBytes("ofac/sdn.csv"))],
             [("notes.txt", Array("hello".utf8))],
-            [("sdn.csv", try fixtureBytes("ofac/sdn.csv")), ("alt.csv", try fixtureBytes("ofac/alt.csv")),
-             ("eu.csv", try fixtureBytes("eu/eu-consolidated.csv"))],
+            [
+                ("sdn.csv", try fixtureBytes("ofac/sdn.csv")), ("alt.csv", try fixtureBytes("ofac/alt.csv")),
+                ("eu.csv", try fixtureBytes("eu/eu-consolidated.csv")),
+            ],
         ] {
             let error = try #require(throws: SanctionsListError.self) { try SanctionsListFiles.parse(files) }
             #expect(error.code == .unknownFormat)

@@ -13,7 +13,9 @@ struct ScreenerTests {
     @Test func transliteratedAliasIsAHitWithItsReason() throws {
         let hits = screener.screen(
             person: ScreeningSubject(
-                name: "Muhammad Tariq al-Masoudi", dateOfBirth: DateOfBirth(year: 1970, month: 1, day: 12), nationalities: ["IR"]
+                name: "Muhammad Tariq al-Masoudi",
+                dateOfBirth: DateOfBirth(year: 1970, month: 1, day: 12),
+                nationalities: ["IR"]
             )
         )
         let hit = try #require(hits.first)
@@ -42,16 +44,22 @@ struct ScreenerTests {
         let name = "Mehrzad Saltanifer"
         let plain = try #require(screener.screen(person: ScreeningSubject(name: name), threshold: 0.5).first)
         let same = try #require(
-            screener.screen(person: ScreeningSubject(name: name, dateOfBirth: DateOfBirth(year: 1979, month: 9, day: 9)), threshold: 0.5)
-                .first
+            screener.screen(
+                person: ScreeningSubject(name: name, dateOfBirth: DateOfBirth(year: 1979, month: 9, day: 9)),
+                threshold: 0.5
+            )
+            .first
         )
         let sameYear = try #require(
             screener.screen(person: ScreeningSubject(name: name, dateOfBirth: DateOfBirth(year: 1978)), threshold: 0.5)
                 .first
         )
         let other = try #require(
-            screener.screen(person: ScreeningSubject(name: name, dateOfBirth: DateOfBirth(year: 1990, month: 9, day: 9)), threshold: 0.5)
-                .first
+            screener.screen(
+                person: ScreeningSubject(name: name, dateOfBirth: DateOfBirth(year: 1990, month: 9, day: 9)),
+                threshold: 0.5
+            )
+            .first
         )
         #expect(plain.entry.uid == "4508")
         #expect(plain.score < 1 - ScoreAdjustment.sameDateOfBirth, "the name alone is not a perfect match")
@@ -66,7 +74,9 @@ struct ScreenerTests {
         let name = "Fereshte Rahimzade"
         let plain = try #require(screener.screen(person: ScreeningSubject(name: name)).first)
         let same = try #require(screener.screen(person: ScreeningSubject(name: name, nationalities: ["Iran"])).first)
-        let other = try #require(screener.screen(person: ScreeningSubject(name: name, nationalities: ["DE"]), threshold: 0.5).first)
+        let other = try #require(
+            screener.screen(person: ScreeningSubject(name: name, nationalities: ["DE"]), threshold: 0.5).first
+        )
         #expect(abs(same.score - min(1, plain.score + ScoreAdjustment.sameNationality)) < 1e-12)
         #expect(abs(other.score - (plain.score + ScoreAdjustment.differentNationality)) < 1e-12)
         #expect(other.reason.contains("nationality differs (DE vs IR)"))
@@ -89,7 +99,9 @@ struct ScreenerTests {
 
     @Test func peopleAreNotMatchedToCompaniesNorCompaniesToPeople() {
         #expect(screener.screen(person: ScreeningSubject(name: "Sea Phantom")).isEmpty)
-        let company = screener.screen(person: ScreeningSubject(name: "Golden Crescent Trading Ltd", isOrganisation: true))
+        let company = screener.screen(
+            person: ScreeningSubject(name: "Golden Crescent Trading Ltd", isOrganisation: true)
+        )
         #expect(company.map(\.entry.uid) == ["4522"])
         let vessel = screener.screen(person: ScreeningSubject(name: "Phantom Star", isOrganisation: true))
         #expect(vessel.map(\.entry.uid) == ["4525"])
@@ -113,7 +125,9 @@ struct ScreenerTests {
             let name = SyntheticList.variant(of: entry.aliases.first ?? entry.primaryName, &random)
             subjects.append(
                 ScreeningSubject(
-                    name: name, dateOfBirth: entry.datesOfBirth.first, nationalities: entry.nationalities,
+                    name: name,
+                    dateOfBirth: entry.datesOfBirth.first,
+                    nationalities: entry.nationalities,
                     isOrganisation: entry.type != .individual
                 )
             )

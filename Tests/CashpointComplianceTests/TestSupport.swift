@@ -7,13 +7,17 @@ let repositoryRoot: URL = URL(fileURLWithPath: #filePath)
     .deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
 
 func fixtureBytes(_ path: String) throws -> [UInt8] {
-    Array(try Data(contentsOf: repositoryRoot.appendingPathComponent("fixtures/sanctions").appendingPathComponent(path)))
+    Array(
+        try Data(contentsOf: repositoryRoot.appendingPathComponent("fixtures/sanctions").appendingPathComponent(path))
+    )
 }
 
 /// The shipped test lists: OFAC's three files and the EU file, parsed.
 func fixtureEntries() throws -> [SanctionEntry] {
     let ofac = try OFACParser.parse(
-        sdn: fixtureBytes("ofac/sdn.csv"), alt: fixtureBytes("ofac/alt.csv"), add: fixtureBytes("ofac/add.csv")
+        sdn: fixtureBytes("ofac/sdn.csv"),
+        alt: fixtureBytes("ofac/alt.csv"),
+        add: fixtureBytes("ofac/add.csv")
     )
     let eu = try EUParser.parse(fixtureBytes("eu/eu-consolidated.csv"))
     return ofac + eu

@@ -22,11 +22,23 @@ struct SanctionListTests {
             let store = service.store
             #expect(try await store.currentSanctionEntries().entries.isEmpty)
             let ofac = try OFACParser.parse(
-                sdn: Self.fixture("ofac/sdn.csv"), alt: Self.fixture("ofac/alt.csv"), add: Self.fixture("ofac/add.csv")
+                sdn: Self.fixture("ofac/sdn.csv"),
+                alt: Self.fixture("ofac/alt.csv"),
+                add: Self.fixture("ofac/add.csv")
             )
             let eu = try EUParser.parse(Self.fixture("eu/eu-consolidated.csv"))
-            let first = try await store.loadSanctionList(actor: Self.actor, source: .ofac, files: Self.files, entries: ofac)
-            let euVersion = try await store.loadSanctionList(actor: Self.actor, source: .eu, files: Self.files, entries: eu)
+            let first = try await store.loadSanctionList(
+                actor: Self.actor,
+                source: .ofac,
+                files: Self.files,
+                entries: ofac
+            )
+            let euVersion = try await store.loadSanctionList(
+                actor: Self.actor,
+                source: .eu,
+                files: Self.files,
+                entries: eu
+            )
             var current = try await store.currentSanctionEntries()
             #expect(current.versions == [.ofac: first, .eu: euVersion])
             #expect(current.entries.count == ofac.count + eu.count)
@@ -35,7 +47,10 @@ struct SanctionListTests {
 
             // A new OFAC version (one entry fewer) supersedes the first; the EU version stays.
             let second = try await store.loadSanctionList(
-                actor: Self.actor, source: .ofac, files: Self.files, entries: Array(ofac.dropLast())
+                actor: Self.actor,
+                source: .ofac,
+                files: Self.files,
+                entries: Array(ofac.dropLast())
             )
             current = try await store.currentSanctionEntries()
             #expect(current.versions == [.ofac: second, .eu: euVersion])
@@ -64,11 +79,19 @@ struct SanctionListTests {
         try await TestBank.with { bank, service in
             let store = service.store
             let ofac = try OFACParser.parse(sdn: Self.fixture("ofac/sdn.csv"), alt: Self.fixture("ofac/alt.csv"))
-            let version = try await store.loadSanctionList(actor: Self.actor, source: .ofac, files: Self.files, entries: ofac)
+            let version = try await store.loadSanctionList(
+                actor: Self.actor,
+                source: .ofac,
+                files: Self.files,
+                entries: ofac
+            )
             // The database refuses the last entry (a uid twice): nothing of the new version remains.
             await #expect(throws: StoreError.self) {
                 try await store.loadSanctionList(
-                    actor: Self.actor, source: .ofac, files: Self.files, entries: ofac + [ofac[0]]
+                    actor: Self.actor,
+                    source: .ofac,
+                    files: Self.files,
+                    entries: ofac + [ofac[0]]
                 )
             }
             await #expect(throws: StoreError.self) {
@@ -79,7 +102,9 @@ struct SanctionListTests {
             #expect(current.entries.count == ofac.count)
             #expect(try await bank.count("SELECT count(*)::int FROM bank.sanction_lists") == 1)
             #expect(try await bank.count("SELECT count(*)::int FROM bank.sanction_entries") == ofac.count)
-            #expect(try await bank.count("SELECT count(*)::int FROM bank.audit_logs WHERE action = 'sanctions.load'") == 1)
+            #expect(
+                try await bank.count("SELECT count(*)::int FROM bank.audit_logs WHERE action = 'sanctions.load'") == 1
+            )
         }
     }
 }

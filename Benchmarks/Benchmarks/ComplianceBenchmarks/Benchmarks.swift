@@ -24,7 +24,10 @@ let benchmarks: @Sendable () -> Void = {
     let customers = SyntheticList.customers(count: 1_000, seed: 1)
     var random = SplitMix64(seed: 5)
     let listed = entries.filter { $0.type == .individual }.prefix(1_000).map { entry in
-        ScreeningSubject(name: SyntheticList.variant(of: entry.primaryName, &random), dateOfBirth: entry.datesOfBirth.first)
+        ScreeningSubject(
+            name: SyntheticList.variant(of: entry.primaryName, &random),
+            dateOfBirth: entry.datesOfBirth.first
+        )
     }
 
     Benchmark("Screening: unlisted customer against 20,000 entries") { benchmark in
@@ -54,7 +57,11 @@ let benchmarks: @Sendable () -> Void = {
     Benchmark(
         "Screening: re-screen 100,000 customers against 20,000 entries",
         configuration: .init(
-            metrics: [.wallClock], timeUnits: .milliseconds, warmupIterations: 0, maxDuration: .seconds(60), maxIterations: 3
+            metrics: [.wallClock],
+            timeUnits: .milliseconds,
+            warmupIterations: 0,
+            maxDuration: .seconds(60),
+            maxIterations: 3
         )
     ) { _ in
         blackHole(screener.screen(people: population))
