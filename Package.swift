@@ -341,7 +341,8 @@ let package = Package(
         ),
         .testTarget(
             name: "CashpointComplianceTests",
-            dependencies: ["CashpointCompliance"],
+            // ATM87 only for its seeded generator, SplitMix64 (the one definition).
+            dependencies: ["CashpointCompliance", "ATM87"],
             swiftSettings: swiftSettings
         ),
         .testTarget(

@@ -57,6 +57,7 @@ let package = Package(
             dependencies: [
                 .product(name: "Benchmark", package: "benchmark"),
                 .product(name: "CashpointCompliance", package: project),
+                .product(name: "ATM87", package: project),
             ],
             path: "Benchmarks/ComplianceBenchmarks",
             plugins: [

@@ -1,10 +1,10 @@
-/// Invented list entries and customers, from a seed, for the benchmark and the index tests: names built
-/// from syllables (so none is a real person's), with aliases that vary spelling and order, dates of
-/// birth and nationalities. The same seed gives the same list on every machine.
+/// Invented list entries and customers for the benchmark and the index tests: names built from
+/// syllables (so none is a real person's), with aliases that vary spelling and order, dates of birth and
+/// nationalities. The caller gives the generator: a seeded one (ATM87's `SplitMix64`) gives the same
+/// list on every machine.
 public enum SyntheticList {
     /// `count` entries: about 85% individuals, the rest entities and vessels.
-    public static func entries(count: Int, seed: UInt64 = 21) -> [SanctionEntry] {
-        var random = SplitMix64(seed: seed)
+    public static func entries(count: Int, using random: inout some RandomNumberGenerator) -> [SanctionEntry] {
         let given = pool(3_000, syllables: 2...3, &random)
         let family = pool(9_000, syllables: 2...4, &random)
         let countries = ["IR", "SY", "KP", "RU", "BY", "CU", "VE", "MM", "IQ", "LY", "SD", "YE", "AF", "LB", "ZW"]
@@ -18,7 +18,7 @@ public enum SyntheticList {
                 let last = family[Int(random.next() % UInt64(family.count))]
                 var aliases: [String] = []
                 for _ in 0..<Int(random.next() % 3) {
-                    aliases.append(variant(of: "\(first) \(middle)\(last)", &random))
+                    aliases.append(variant(of: "\(first) \(middle)\(last)", using: &random))
                 }
                 var dates: [DateOfBirth] = []
                 if random.next() % 10 < 7 {
@@ -65,8 +65,7 @@ public enum SyntheticList {
 
     /// `count` customers with names from other syllable pools (some tokens shared with the list, as in
     /// life), each with a date of birth and a nationality.
-    public static func customers(count: Int, seed: UInt64 = 42) -> [ScreeningSubject] {
-        var random = SplitMix64(seed: seed)
+    public static func customers(count: Int, using random: inout some RandomNumberGenerator) -> [ScreeningSubject] {
         let given = pool(2_000, syllables: 2...3, &random)
         let family = pool(6_000, syllables: 2...3, &random)
         let countries = ["DE", "FR", "GB", "IT", "ES", "NL", "PL", "IR", "TR", "US"]
@@ -91,7 +90,7 @@ public enum SyntheticList {
     static let vowels = ["a", "e", "i", "o", "u", "a", "i", "ai", "ou", "ei", "ia"]
     static let codas = ["", "", "", "n", "r", "m", "l", "s", "d", "v", "k", "t"]
 
-    static func pool(_ size: Int, syllables: ClosedRange<Int>, _ random: inout SplitMix64) -> [String] {
+    static func pool(_ size: Int, syllables: ClosedRange<Int>, _ random: inout some RandomNumberGenerator) -> [String] {
         var seen = Set<String>()
         var out: [String] = []
         while out.count < size {
@@ -109,7 +108,7 @@ public enum SyntheticList {
     }
 
     /// A spelling or order variant of a name, as aliases are.
-    public static func variant(of name: String, _ random: inout SplitMix64) -> String {
+    public static func variant(of name: String, using random: inout some RandomNumberGenerator) -> String {
         var words = name.split(separator: " ").map(String.init)
         switch random.next() % 4 {
         case 0:
@@ -133,27 +132,12 @@ public enum SyntheticList {
     }
 }
 
-/// SplitMix64: a small, fast, seedable generator (Steele, Lea, Flood 2014).
-public struct SplitMix64: RandomNumberGenerator, Sendable {
-    var state: UInt64
-
-    public init(seed: UInt64) { state = seed }
-
-    public mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
-}
-
 extension String {
     fileprivate func trimmingSpaces() -> String {
         String(self.drop { $0 == " " }.reversed().drop { $0 == " " }.reversed())
     }
 
-    fileprivate func replacingVowel(_ random: inout SplitMix64) -> String {
+    fileprivate func replacingVowel(_ random: inout some RandomNumberGenerator) -> String {
         let vowels: [Character] = ["a", "e", "i", "o", "u"]
         var letters = Array(self)
         let positions = letters.indices.filter { $0 > 0 && vowels.contains(letters[$0]) }

@@ -1,3 +1,4 @@
+import ATM87
 import Testing
 
 @testable import CashpointCompliance
@@ -116,13 +117,15 @@ struct ScreenerTests {
 
     /// The index must find exactly what scoring every name of every entry finds: blocking loses no hit.
     @Test func indexFindsWhatAScanFinds() {
-        let entries = SyntheticList.entries(count: 1_000, seed: 7)
+        var listRandom = SplitMix64(seed: 7)
+        let entries = SyntheticList.entries(count: 1_000, using: &listRandom)
         let big = Screener(entries: entries)
-        var subjects = SyntheticList.customers(count: 1_500, seed: 9)
+        var customerRandom = SplitMix64(seed: 9)
+        var subjects = SyntheticList.customers(count: 1_500, using: &customerRandom)
         // And listed names, varied, with dates and nationalities that raise the score.
         var random = SplitMix64(seed: 11)
         for entry in entries.prefix(500) {
-            let name = SyntheticList.variant(of: entry.aliases.first ?? entry.primaryName, &random)
+            let name = SyntheticList.variant(of: entry.aliases.first ?? entry.primaryName, using: &random)
             subjects.append(
                 ScreeningSubject(
                     name: name,
