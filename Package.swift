@@ -19,6 +19,7 @@ let package = Package(
         .library(name: "CashpointSecurity", targets: ["CashpointSecurity"]),
         .library(name: "CashpointSwitch", targets: ["CashpointSwitch"]),
         .library(name: "CashpointMetrics", targets: ["CashpointMetrics"]),
+        .library(name: "CashpointCompliance", targets: ["CashpointCompliance"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-nio.git", from: "2.101.2"),
@@ -86,6 +87,12 @@ let package = Package(
             ],
             swiftSettings: swiftSettings
         ),
+        // MARK: Compliance: sanctions list parsers (OFAC SDN CSV, EU consolidated CSV), name normalisation,
+        // Jaro-Winkler (as jellyfish computes it), the screening index and scorer. Pure: Foundation only.
+        .target(
+            name: "CashpointCompliance",
+            swiftSettings: swiftSettings
+        ),
         // MARK: The private PostgreSQL used by the tools and the integration tests, and `DatabaseUnavailable`.
         .target(
             name: "CashpointDatabase",
@@ -101,6 +108,7 @@ let package = Package(
             name: "CashpointStore",
             dependencies: [
                 "ATM87",
+                "CashpointCompliance",
                 "CashpointBank",
                 "CashpointSecurity",
                 "CashpointDatabase",
@@ -150,6 +158,7 @@ let package = Package(
             name: "CashpointSwitch",
             dependencies: [
                 "ATM87",
+                "CashpointCompliance",
                 "CashpointBank",
                 "CashpointSecurity",
                 "CashpointStore",
@@ -271,6 +280,7 @@ let package = Package(
             name: "CashpointStoreTests",
             dependencies: [
                 "CashpointTestSupport",
+                "CashpointCompliance",
                 "CashpointBank",
                 "CashpointSecurity",
                 "CashpointStore",
@@ -329,6 +339,12 @@ let package = Package(
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(
+            name: "CashpointComplianceTests",
+            // ATM87 only for its seeded generator, SplitMix64 (the one definition).
+            dependencies: ["CashpointCompliance", "ATM87"],
             swiftSettings: swiftSettings
         ),
         .testTarget(

@@ -53,6 +53,18 @@ let package = Package(
             ]
         ),
         .executableTarget(
+            name: "ComplianceBenchmarks",
+            dependencies: [
+                .product(name: "Benchmark", package: "benchmark"),
+                .product(name: "CashpointCompliance", package: project),
+                .product(name: "ATM87", package: project),
+            ],
+            path: "Benchmarks/ComplianceBenchmarks",
+            plugins: [
+                .plugin(name: "BenchmarkPlugin", package: "benchmark")
+            ]
+        ),
+        .executableTarget(
             name: "MetricsBenchmarks",
             dependencies: [
                 .product(name: "Benchmark", package: "benchmark"),

@@ -1690,6 +1690,65 @@ $$;
 ALTER FUNCTION bank.load_aml_rules(p_actor text, p_ip text, p_device text, p_maker text, p_reason text, p_source_name text, p_digest bytea, p_rules jsonb) OWNER TO cashpoint_owner;
 
 --
+-- Name: load_sanction_list(text, text, jsonb, jsonb); Type: FUNCTION; Schema: bank; Owner: cashpoint_owner
+--
+
+CREATE FUNCTION bank.load_sanction_list(p_actor text, p_source text, p_files jsonb, p_entries jsonb) RETURNS bigint
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path TO 'pg_catalog', 'bank'
+    AS $$
+DECLARE
+    v_version bigint;
+    v_previous bigint;
+    v_count integer;
+    v_counts jsonb;
+BEGIN
+    PERFORM bank.set_context('system', NULL);
+    IF jsonb_typeof(p_entries) IS DISTINCT FROM 'array' OR jsonb_array_length(p_entries) = 0 THEN
+        RAISE EXCEPTION 'a sanctions list needs at least one entry' USING ERRCODE = '22023';
+    END IF;
+    v_count := jsonb_array_length(p_entries);
+    SELECT jsonb_build_object(
+        'individual', count(*) FILTER (WHERE e->>'type' = 'individual'),
+        'entity', count(*) FILTER (WHERE e->>'type' = 'entity'),
+        'vessel', count(*) FILTER (WHERE e->>'type' = 'vessel'),
+        'aircraft', count(*) FILTER (WHERE e->>'type' = 'aircraft'),
+        'aliases', coalesce(sum(jsonb_array_length(coalesce(e->'aliases', '[]'::jsonb))), 0))
+    INTO v_counts
+    FROM jsonb_array_elements(p_entries) e;
+
+    -- The one current version of this source, locked: two loads of one source take turns.
+    SELECT version INTO v_previous FROM bank.sanction_lists
+    WHERE source = p_source AND status = 'current' FOR UPDATE;
+    IF v_previous IS NOT NULL THEN
+        UPDATE bank.sanction_lists SET status = 'superseded', superseded_at = now() WHERE version = v_previous;
+    END IF;
+
+    INSERT INTO bank.sanction_lists (source, files, entry_count, counts, status, loaded_by)
+    VALUES (p_source, p_files, v_count, v_counts, 'current', p_actor)
+    RETURNING version INTO v_version;
+
+    INSERT INTO bank.sanction_entries (version, uid, type, primary_name, aliases, dates_of_birth, nationalities,
+        address_countries, program)
+    SELECT v_version, e->>'uid', e->>'type', e->>'primary_name',
+        ARRAY(SELECT jsonb_array_elements_text(coalesce(e->'aliases', '[]'::jsonb))),
+        ARRAY(SELECT jsonb_array_elements_text(coalesce(e->'dates_of_birth', '[]'::jsonb))),
+        ARRAY(SELECT jsonb_array_elements_text(coalesce(e->'nationalities', '[]'::jsonb))),
+        ARRAY(SELECT jsonb_array_elements_text(coalesce(e->'address_countries', '[]'::jsonb))),
+        coalesce(e->>'program', '')
+    FROM jsonb_array_elements(p_entries) e;
+
+    PERFORM bank.audit(p_actor, 'sanctions.load', '00',
+        jsonb_build_object('source', p_source, 'version', v_version, 'superseded', v_previous,
+            'entries', v_count, 'counts', v_counts, 'files', p_files), NULL, NULL);
+    PERFORM pg_notify('cashpoint_sanctions', v_version::text);
+    RETURN v_version;
+END
+$$;
+
+ALTER FUNCTION bank.load_sanction_list(p_actor text, p_source text, p_files jsonb, p_entries jsonb) OWNER TO cashpoint_owner;
+
+--
 -- Name: mini_statement(text, bigint, bigint, text, integer, text, text, text); Type: FUNCTION; Schema: bank; Owner: cashpoint_owner
 --
 
@@ -3074,6 +3133,23 @@ $$;
 ALTER FUNCTION bank.reverse(p_actor text, p_ip text, p_device text, p_terminal text, p_stan text, p_transmitted text, p_digest bytea, p_original_stan text, p_original_transmitted text, p_dispensed bigint, p_kind text, p_amount bigint, p_pan_digest bytea) OWNER TO cashpoint_owner;
 
 --
+-- Name: sanction_entries_current(); Type: FUNCTION; Schema: bank; Owner: cashpoint_owner
+--
+
+CREATE FUNCTION bank.sanction_entries_current() RETURNS TABLE(version bigint, source text, uid text, type text, primary_name text, aliases text[], dates_of_birth text[], nationalities text[], address_countries text[], program text)
+    LANGUAGE sql STABLE SECURITY DEFINER
+    SET search_path TO 'pg_catalog', 'bank'
+    AS $$
+    SELECT l.version, l.source, e.uid, e.type, e.primary_name, e.aliases, e.dates_of_birth, e.nationalities,
+        e.address_countries, e.program
+    FROM bank.sanction_lists l JOIN bank.sanction_entries e ON e.version = l.version
+    WHERE l.status = 'current'
+    ORDER BY l.source, e.uid
+$$;
+
+ALTER FUNCTION bank.sanction_entries_current() OWNER TO cashpoint_owner;
+
+--
 -- Name: screening_subjects(text, bigint, bigint, integer); Type: FUNCTION; Schema: bank; Owner: cashpoint_owner
 --
 
@@ -4233,6 +4309,64 @@ CREATE SEQUENCE bank.reference_blocks
 ALTER TABLE bank.reference_blocks OWNER TO cashpoint_owner;
 
 --
+-- Name: sanction_entries; Type: TABLE; Schema: bank; Owner: cashpoint_owner
+--
+
+CREATE TABLE bank.sanction_entries (
+    version bigint NOT NULL,
+    uid text NOT NULL,
+    type text NOT NULL,
+    primary_name text NOT NULL,
+    aliases text[] DEFAULT '{}'::text[] NOT NULL,
+    dates_of_birth text[] DEFAULT '{}'::text[] NOT NULL,
+    nationalities text[] DEFAULT '{}'::text[] NOT NULL,
+    address_countries text[] DEFAULT '{}'::text[] NOT NULL,
+    program text DEFAULT ''::text NOT NULL,
+    CONSTRAINT sanction_entries_primary_name_check CHECK (((length(primary_name) >= 1) AND (length(primary_name) <= 1000))),
+    CONSTRAINT sanction_entries_type_check CHECK ((type = ANY (ARRAY['individual'::text, 'entity'::text, 'vessel'::text, 'aircraft'::text]))),
+    CONSTRAINT sanction_entries_uid_check CHECK (((length(uid) >= 1) AND (length(uid) <= 64)))
+);
+
+ALTER TABLE bank.sanction_entries OWNER TO cashpoint_owner;
+
+--
+-- Name: sanction_lists; Type: TABLE; Schema: bank; Owner: cashpoint_owner
+--
+
+CREATE TABLE bank.sanction_lists (
+    version bigint NOT NULL,
+    source text NOT NULL,
+    files jsonb NOT NULL,
+    entry_count integer NOT NULL,
+    counts jsonb NOT NULL,
+    status text NOT NULL,
+    loaded_at timestamp with time zone DEFAULT now() NOT NULL,
+    loaded_by text NOT NULL,
+    superseded_at timestamp with time zone,
+    rescreened_at timestamp with time zone,
+    CONSTRAINT sanction_lists_entry_count_check CHECK ((entry_count > 0)),
+    CONSTRAINT sanction_lists_files_check CHECK (((jsonb_typeof(files) = 'array'::text) AND (jsonb_array_length(files) > 0))),
+    CONSTRAINT sanction_lists_loaded_by_check CHECK (((length(loaded_by) >= 1) AND (length(loaded_by) <= 200))),
+    CONSTRAINT sanction_lists_source_check CHECK ((source = ANY (ARRAY['ofac'::text, 'eu'::text]))),
+    CONSTRAINT sanction_lists_status_check CHECK ((status = ANY (ARRAY['current'::text, 'superseded'::text])))
+);
+
+ALTER TABLE bank.sanction_lists OWNER TO cashpoint_owner;
+
+--
+-- Name: sanction_lists_version_seq; Type: SEQUENCE; Schema: bank; Owner: cashpoint_owner
+--
+
+ALTER TABLE bank.sanction_lists ALTER COLUMN version ADD GENERATED ALWAYS AS IDENTITY (
+    SEQUENCE NAME bank.sanction_lists_version_seq
+    START WITH 1
+    INCREMENT BY 1
+    NO MINVALUE
+    NO MAXVALUE
+    CACHE 1
+);
+
+--
 -- Name: settings; Type: TABLE; Schema: bank; Owner: cashpoint_owner
 --
 
@@ -4629,6 +4763,20 @@ ALTER TABLE ONLY bank.monitoring_queue
     ADD CONSTRAINT monitoring_queue_pkey PRIMARY KEY (transaction_id);
 
 --
+-- Name: sanction_entries sanction_entries_pkey; Type: CONSTRAINT; Schema: bank; Owner: cashpoint_owner
+--
+
+ALTER TABLE ONLY bank.sanction_entries
+    ADD CONSTRAINT sanction_entries_pkey PRIMARY KEY (version, uid);
+
+--
+-- Name: sanction_lists sanction_lists_pkey; Type: CONSTRAINT; Schema: bank; Owner: cashpoint_owner
+--
+
+ALTER TABLE ONLY bank.sanction_lists
+    ADD CONSTRAINT sanction_lists_pkey PRIMARY KEY (version);
+
+--
 -- Name: settings settings_pkey; Type: CONSTRAINT; Schema: bank; Owner: cashpoint_owner
 --
 
@@ -4807,6 +4955,18 @@ CREATE INDEX history_account_time ON bank.history USING btree (account_id, creat
 --
 
 CREATE INDEX history_transaction ON bank.history USING btree (transaction_id);
+
+--
+-- Name: sanction_lists_one_current; Type: INDEX; Schema: bank; Owner: cashpoint_owner
+--
+
+CREATE UNIQUE INDEX sanction_lists_one_current ON bank.sanction_lists USING btree (source) WHERE (status = 'current'::text);
+
+--
+-- Name: sanction_lists_to_rescreen; Type: INDEX; Schema: bank; Owner: cashpoint_owner
+--
+
+CREATE INDEX sanction_lists_to_rescreen ON bank.sanction_lists USING btree (version) WHERE (rescreened_at IS NULL);
 
 --
 -- Name: staff_recovery_codes_unused; Type: INDEX; Schema: bank; Owner: cashpoint_owner
@@ -5028,6 +5188,13 @@ ALTER TABLE ONLY bank.cutover_transactions
 
 ALTER TABLE ONLY bank.enrolment_codes
     ADD CONSTRAINT enrolment_codes_user_id_fkey FOREIGN KEY (user_id) REFERENCES bank.users(id);
+
+--
+-- Name: sanction_entries sanction_entries_version_fkey; Type: FK CONSTRAINT; Schema: bank; Owner: cashpoint_owner
+--
+
+ALTER TABLE ONLY bank.sanction_entries
+    ADD CONSTRAINT sanction_entries_version_fkey FOREIGN KEY (version) REFERENCES bank.sanction_lists(version);
 
 --
 -- Name: settings settings_aml_rules_version_fkey; Type: FK CONSTRAINT; Schema: bank; Owner: cashpoint_owner
@@ -5421,6 +5588,13 @@ REVOKE ALL ON FUNCTION bank.load_aml_rules(p_actor text, p_ip text, p_device tex
 GRANT ALL ON FUNCTION bank.load_aml_rules(p_actor text, p_ip text, p_device text, p_maker text, p_reason text, p_source_name text, p_digest bytea, p_rules jsonb) TO cashpoint_switch;
 
 --
+-- Name: FUNCTION load_sanction_list(p_actor text, p_source text, p_files jsonb, p_entries jsonb); Type: ACL; Schema: bank; Owner: cashpoint_owner
+--
+
+REVOKE ALL ON FUNCTION bank.load_sanction_list(p_actor text, p_source text, p_files jsonb, p_entries jsonb) FROM PUBLIC;
+GRANT ALL ON FUNCTION bank.load_sanction_list(p_actor text, p_source text, p_files jsonb, p_entries jsonb) TO cashpoint_switch;
+
+--
 -- Name: FUNCTION mini_statement(p_role text, p_user_id bigint, p_card_id bigint, p_account_no text, p_count integer, p_actor text, p_ip text, p_device text); Type: ACL; Schema: bank; Owner: cashpoint_owner
 --
 
@@ -5608,6 +5782,13 @@ REVOKE ALL ON FUNCTION bank.reversal_original(p_terminal text, p_stan text, p_tr
 
 REVOKE ALL ON FUNCTION bank.reverse(p_actor text, p_ip text, p_device text, p_terminal text, p_stan text, p_transmitted text, p_digest bytea, p_original_stan text, p_original_transmitted text, p_dispensed bigint, p_kind text, p_amount bigint, p_pan_digest bytea) FROM PUBLIC;
 GRANT ALL ON FUNCTION bank.reverse(p_actor text, p_ip text, p_device text, p_terminal text, p_stan text, p_transmitted text, p_digest bytea, p_original_stan text, p_original_transmitted text, p_dispensed bigint, p_kind text, p_amount bigint, p_pan_digest bytea) TO cashpoint_switch;
+
+--
+-- Name: FUNCTION sanction_entries_current(); Type: ACL; Schema: bank; Owner: cashpoint_owner
+--
+
+REVOKE ALL ON FUNCTION bank.sanction_entries_current() FROM PUBLIC;
+GRANT ALL ON FUNCTION bank.sanction_entries_current() TO cashpoint_switch;
 
 --
 -- Name: FUNCTION screening_subjects(p_role text, p_customer bigint, p_after_id bigint, p_limit integer); Type: ACL; Schema: bank; Owner: cashpoint_owner
@@ -5809,6 +5990,12 @@ GRANT SELECT ON TABLE bank.ended_sessions TO cashpoint_switch;
 --
 
 GRANT SELECT ON TABLE bank.history TO cashpoint_switch;
+
+--
+-- Name: TABLE sanction_lists; Type: ACL; Schema: bank; Owner: cashpoint_owner
+--
+
+GRANT SELECT ON TABLE bank.sanction_lists TO cashpoint_switch;
 
 --
 -- Name: TABLE settings; Type: ACL; Schema: bank; Owner: cashpoint_owner

@@ -13,7 +13,7 @@ struct ATMSwitch: AsyncParsableCommand {
             """,
         subcommands: [
             Serve.self, Stats.self, Terminal.self, Migrate.self, Seed.self, Ledger.self, Audit.self, Keygen.self,
-            CheckDatabase.self, AmlCommand.self, ReportCommand.self,
+            CheckDatabase.self, AmlCommand.self, ReportCommand.self, SanctionsCommand.self,
         ]
     )
 
