@@ -234,6 +234,7 @@ public enum ComplianceReports {
         case "cash_out_ring": "Item 34 Fraud: credit/debit card; item 38 Other: many cards cashed out at one ATM"
         case "pass_through": "Item 36 Money laundering: funds moved in and out rapidly (pass-through account)"
         case "dormant_reactivated": "Item 38 Other suspicious activities: a dormant account suddenly used"
+        case "risky_counterparty": "Item 38 Other suspicious activities: transfers with a sanctioned or high-risk party"
         default: "Item 38 Other suspicious activities: \(kind)"
         }
     }

@@ -156,6 +156,12 @@ public enum MonitoringRules {
             )
         case .dormantReactivated:
             parameters = .dormantReactivated(minAmount: try reader.amount("min_amount", minimum: 0))
+        case .riskyCounterparty:
+            let rating = try reader.text("min_rating")
+            guard let minRating = RiskRating(rawValue: rating), minRating != .low else {
+                throw MonitoringRuleError(.badValue, at: mapping["min_rating"]?.mark, "min_rating is medium or high")
+            }
+            parameters = .riskyCounterparty(minRating: minRating, minAmount: try reader.amount("min_amount", minimum: 0))
         }
         try Self.onlyKeys(reader.read, in: mapping, of: "a \(kind.rawValue) rule's parameters")
         return parameters
@@ -299,6 +305,7 @@ public struct MonitoringRule: Sendable, Hashable {
         case cashOutRing = "cash_out_ring"
         case passThrough = "pass_through"
         case dormantReactivated = "dormant_reactivated"
+        case riskyCounterparty = "risky_counterparty"
     }
 
     public enum CashDirection: String, Sendable, Hashable {
@@ -313,6 +320,9 @@ public struct MonitoringRule: Sendable, Hashable {
         case cashOutRing(minCards: Int)
         case passThrough(minAmount: Int64, outPercent: Int)
         case dormantReactivated(minAmount: Int64)
+        /// A transfer of at least `minAmount` with a customer whose screening is a hit, whose KYC was
+        /// rejected, or whose risk rating is `minRating` or above (medium or high).
+        case riskyCounterparty(minRating: RiskRating, minAmount: Int64)
     }
 
     public var id: String
@@ -329,6 +339,7 @@ public struct MonitoringRule: Sendable, Hashable {
         case .cashOutRing: .cashOutRing
         case .passThrough: .passThrough
         case .dormantReactivated: .dormantReactivated
+        case .riskyCounterparty: .riskyCounterparty
         }
     }
 
@@ -384,6 +395,8 @@ public struct MonitoringRuleSet: Sendable, Hashable {
                 self.parameters = ["min_amount": .number(minAmount), "out_percent": .number(Int64(outPercent))]
             case .dormantReactivated(let minAmount):
                 self.parameters = ["min_amount": .number(minAmount)]
+            case .riskyCounterparty(let minRating, let minAmount):
+                self.parameters = ["min_rating": .text(minRating.rawValue), "min_amount": .number(minAmount)]
             }
         }
     }

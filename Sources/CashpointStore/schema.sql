@@ -225,7 +225,7 @@ CREATE TABLE bank.aml_rules (
     severity text NOT NULL,
     enabled boolean NOT NULL,
     CONSTRAINT aml_rules_description_check CHECK (((length(description) >= 1) AND (length(description) <= 200))),
-    CONSTRAINT aml_rules_kind_check CHECK ((kind = ANY (ARRAY['structuring'::text, 'velocity'::text, 'cash_out_ring'::text, 'pass_through'::text, 'dormant_reactivated'::text]))),
+    CONSTRAINT aml_rules_kind_check CHECK ((kind = ANY (ARRAY['structuring'::text, 'velocity'::text, 'cash_out_ring'::text, 'pass_through'::text, 'dormant_reactivated'::text, 'risky_counterparty'::text]))),
     CONSTRAINT aml_rules_parameters_check CHECK ((jsonb_typeof(parameters) = 'object'::text)),
     CONSTRAINT aml_rules_rule_id_check CHECK ((rule_id ~ '^[a-z][a-z0-9_-]{0,39}$'::text)),
     CONSTRAINT aml_rules_severity_check CHECK ((severity = ANY (ARRAY['low'::text, 'medium'::text, 'high'::text]))),
@@ -330,7 +330,7 @@ BEGIN
     WHEN 'cash_out_ring' THEN RETURN QUERY SELECT * FROM bank.aml_cash_out_ring(p_rule, p_txn);
     WHEN 'pass_through' THEN RETURN QUERY SELECT * FROM bank.aml_pass_through(p_rule, p_txn);
     WHEN 'dormant_reactivated' THEN RETURN QUERY SELECT * FROM bank.aml_dormant_reactivated(p_rule, p_txn);
-    -- The sanctioned or high-risk counterparty rule (with the KYC and screening tables) comes here.
+    WHEN 'risky_counterparty' THEN RETURN QUERY SELECT * FROM bank.aml_risky_counterparty(p_rule, p_txn);
     ELSE RAISE EXCEPTION 'no detector for rule kind %', p_rule.kind USING ERRCODE = 'invalid_parameter_value';
     END CASE;
 END
@@ -436,6 +436,54 @@ END
 $$;
 
 ALTER FUNCTION bank.aml_pass_through(p_rule bank.aml_rules, p_txn bank.transactions) OWNER TO cashpoint_owner;
+
+--
+-- Name: aml_risky_counterparty(bank.aml_rules, bank.transactions); Type: FUNCTION; Schema: bank; Owner: cashpoint_owner
+--
+
+CREATE FUNCTION bank.aml_risky_counterparty(p_rule bank.aml_rules, p_txn bank.transactions) RETURNS TABLE(subject text, customer_id bigint, terminal_id text, transaction_ids bigint[], amount bigint, score numeric, detail text, window_start timestamp with time zone, window_end timestamp with time zone)
+    LANGUAGE plpgsql STABLE
+    SET search_path TO 'pg_catalog', 'bank'
+    AS $$
+#variable_conflict use_column
+DECLARE
+    v_min_rank int := CASE p_rule.parameters->>'min_rating' WHEN 'medium' THEN 2 ELSE 3 END;
+BEGIN
+    IF p_txn.kind <> 'transfer' OR p_txn.response_code <> '00'
+       OR p_txn.amount < (p_rule.parameters->>'min_amount')::bigint THEN
+        RETURN;
+    END IF;
+    RETURN QUERY
+    WITH sides AS (
+        SELECT (h.amount < 0) AS sends, a.user_id, a.account_no, u.user_name,
+            i.screening = 'hit' AS hit, i.status = 'rejected' AS rejected, i.risk_rating,
+            i.screening_detail,
+            coalesce(CASE i.risk_rating WHEN 'low' THEN 1 WHEN 'medium' THEN 2 WHEN 'high' THEN 3 END, 0) AS rank
+        FROM bank.history h
+        JOIN bank.accounts a ON a.id = h.account_id AND a.kind = 'customer'
+        JOIN bank.users u ON u.id = a.user_id
+        LEFT JOIN bank.customer_identities i ON i.user_id = a.user_id
+        WHERE h.transaction_id = p_txn.id
+    ), risky AS (
+        SELECT s.*, coalesce(s.hit, false) OR coalesce(s.rejected, false) OR s.rank >= v_min_rank AS is_risky FROM sides s
+    )
+    SELECT 'customer:' || dealer.user_id, dealer.user_id, NULL::text, ARRAY[p_txn.id], p_txn.amount::bigint,
+        CASE WHEN party.hit THEN 100.00 WHEN party.rejected THEN 90.00 ELSE 80.00 END::numeric,
+        format('%s %s account %s (%s): %s', to_char(p_txn.amount / 100.0, 'FM999999999990.00'),
+            CASE WHEN dealer.sends THEN 'sent to' ELSE 'received from' END, party.account_no, party.user_name,
+            concat_ws('; ',
+                CASE WHEN party.hit THEN 'sanctions screening hit' || coalesce(' (' || party.screening_detail || ')', '') END,
+                CASE WHEN party.rejected THEN 'KYC rejected' END,
+                CASE WHEN party.rank >= v_min_rank THEN 'risk ' || party.risk_rating END)),
+        p_txn.created_at - p_rule.time_window, p_txn.created_at
+    FROM risky party JOIN risky dealer ON dealer.sends <> party.sends AND dealer.user_id <> party.user_id
+    WHERE party.is_risky AND (NOT dealer.is_risky OR dealer.sends)
+    ORDER BY dealer.sends DESC
+    LIMIT 1;
+END
+$$;
+
+ALTER FUNCTION bank.aml_risky_counterparty(p_rule bank.aml_rules, p_txn bank.transactions) OWNER TO cashpoint_owner;
 
 --
 -- Name: aml_structuring(bank.aml_rules, bank.transactions); Type: FUNCTION; Schema: bank; Owner: cashpoint_owner
@@ -5337,6 +5385,12 @@ REVOKE ALL ON FUNCTION bank.aml_dormant_reactivated(p_rule bank.aml_rules, p_txn
 --
 
 REVOKE ALL ON FUNCTION bank.aml_pass_through(p_rule bank.aml_rules, p_txn bank.transactions) FROM PUBLIC;
+
+--
+-- Name: FUNCTION aml_risky_counterparty(p_rule bank.aml_rules, p_txn bank.transactions); Type: ACL; Schema: bank; Owner: cashpoint_owner
+--
+
+REVOKE ALL ON FUNCTION bank.aml_risky_counterparty(p_rule bank.aml_rules, p_txn bank.transactions) FROM PUBLIC;
 
 --
 -- Name: FUNCTION aml_structuring(p_rule bank.aml_rules, p_txn bank.transactions); Type: ACL; Schema: bank; Owner: cashpoint_owner

@@ -23,7 +23,7 @@ struct MonitoringRulesTests {
         let set = try MonitoringRules.parse(yaml: try String(contentsOf: Self.fixture, encoding: .utf8))
         #expect(set.rules.map(\.id) == [
             "structuring-deposits", "structuring-withdrawals", "velocity-card", "cash-out-ring", "pass-through",
-            "dormant-reactivated",
+            "dormant-reactivated", "risky-counterparty",
         ])
         #expect(Set(set.rules.map(\.kind)) == Set(MonitoringRule.Kind.allCases))
         #expect(set.rules[0].parameters == .structuring(direction: .deposit, minCount: 3, threshold: 1_000_000))
@@ -32,7 +32,8 @@ struct MonitoringRulesTests {
         #expect(set.rules[2].isBlocking && !set.rules[3].isBlocking)
         #expect(set.rules[4].parameters == .passThrough(minAmount: 100_000, outPercent: 90))
         #expect(set.rules[5].windowSeconds == 180 * 86_400)
-        #expect(set.rules.filter(\.enabled).count == 6)
+        #expect(set.rules[6].parameters == .riskyCounterparty(minRating: .high, minAmount: 10_000))
+        #expect(set.rules.filter(\.enabled).count == 7)
     }
 
     @Test("the canonical JSON: sorted keys, minor units, seconds; its digest changes with any value")

@@ -338,6 +338,40 @@ struct MonitoringTests {
         }
     }
 
+    @Test("risky counterparty: transfers to hugo (high risk) and to a sanctioned customer alert their senders; one to alice does not")
+    func riskyCounterparty() async throws {
+        try await TestBank.with(fixture: try Self.fixture()) { bank, service in
+            let loaded = try await Self.load(service, try Self.rules(enabled: ["risky-counterparty"]))
+            #expect(loaded.code == .approved)
+            let teller = try await service.signedOnStaff("tina.teller", "teller-test-password")
+            let desk = KeyMaker(terminal: "BRANCH01")
+            // mon2 (a recorded identity, see the fixture), screened: a hit, as the screening module feeds it in.
+            let mon2 = Int64(try await bank.count("SELECT id::int FROM bank.users WHERE user_name = 'mon2'"))
+            #expect(try await service.recordScreening(mon2, result: .hit(detail: "ofac 9001 ~0.97")) != nil)
+            for (from, to) in [("CM0000000003", "CP0000000006"), ("CM0000000004", "CM0000000002"), ("CM0000000005", "CP0000000001")] {
+                let moved = try await service.perform(.transfer(from: from, to: to, amount: 20_000), by: teller, key: desk.next(), ip: nil)
+                #expect(moved.code == .approved, "\(from) -> \(to)")
+            }
+            #expect(try await Self.drain(service) == 2)
+            let found = try await bank.asSuperuser { connection in
+                let rows = try await connection.query(
+                    """
+                    SELECT u.user_name || ': ' || a.detail FROM bank.alerts a JOIN bank.users u ON u.id = a.customer_id
+                    WHERE a.rule_id = 'risky-counterparty' ORDER BY u.user_name
+                    """,
+                    logger: quietLogger
+                )
+                var found: [String] = []
+                for try await line in rows.decode(String.self) { found.append(line) }
+                return found
+            }
+            #expect(found == [
+                "mon3: 200.00 sent to account CP0000000006 (hugo): risk high",
+                "mon4: 200.00 sent to account CM0000000002 (mon2): sanctions screening hit (ofac 9001 ~0.97); risk high",
+            ])
+        }
+    }
+
     @Test("two workers (two switches) share the queue: every posting examined once, one alert for one pattern")
     func twoWorkers() async throws {
         try await TestBank.with(fixture: try Self.fixture(), maximumConnections: 6) { bank, service in

@@ -13,7 +13,7 @@ BEGIN
     WHEN 'cash_out_ring' THEN RETURN QUERY SELECT * FROM bank.aml_cash_out_ring(p_rule, p_txn);
     WHEN 'pass_through' THEN RETURN QUERY SELECT * FROM bank.aml_pass_through(p_rule, p_txn);
     WHEN 'dormant_reactivated' THEN RETURN QUERY SELECT * FROM bank.aml_dormant_reactivated(p_rule, p_txn);
-    -- The sanctioned or high-risk counterparty rule (with the KYC and screening tables) comes here.
+    WHEN 'risky_counterparty' THEN RETURN QUERY SELECT * FROM bank.aml_risky_counterparty(p_rule, p_txn);
     ELSE RAISE EXCEPTION 'no detector for rule kind %', p_rule.kind USING ERRCODE = 'invalid_parameter_value';
     END CASE;
 END
