@@ -158,7 +158,7 @@ public enum HarnessCommands {
             let switchLoad = SwitchLoad(
                 host: address.host,
                 port: address.port,
-                terminals: try SwitchLoad.terminals(load.terminals, from: fixture),
+                terminals: try SwitchLoad.terminals(load.terminals, from: fixture, cardsPerTerminal: load.cardsPerTerminal),
                 mix: try LoadMix(parsing: load.mix),
                 rate: load.rate,
                 duration: .seconds(load.duration),

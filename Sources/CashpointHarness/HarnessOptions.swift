@@ -69,6 +69,14 @@ public struct LoadOptions: ParsableArguments, Sendable {
     @Option(help: "The seed of the terminals' choices of requests.")
     public var seed: UInt64 = 1
 
+    @Option(
+        help: """
+            Cards each terminal takes in turn, each request a new card session with its PIN (above 1: a \
+            cash-out ring, many cards at one ATM, which transaction monitoring's cash_out_ring rule watches).
+            """
+    )
+    public var cardsPerTerminal: Int = 1
+
     @Flag(help: "Print the report as one JSON object.")
     public var json = false
 
@@ -79,6 +87,7 @@ public struct LoadOptions: ParsableArguments, Sendable {
 
     public func validate() throws {
         guard self.terminals >= 1 else { throw ValidationError("--terminals must be 1 or more") }
+        guard self.cardsPerTerminal >= 1 else { throw ValidationError("--cards-per-terminal must be 1 or more") }
         guard self.duration > 0 else { throw ValidationError("--duration must be above 0 seconds") }
         guard self.warmup >= 0 else { throw ValidationError("--warmup must be 0 or more seconds") }
         if let rate = self.rate, rate <= 0 { throw ValidationError("--rate must be above 0 requests a second") }

@@ -33,13 +33,22 @@ public struct LoadFailure: Error, Hashable, Sendable, CustomStringConvertible {
 /// all terminals together (`LoadPacing`: latency from the intended send time). The measured window
 /// follows a warm-up; latencies go into an HDR histogram (`LoadStatistics`).
 public struct SwitchLoad: Sendable {
-    /// One load terminal: its id and master key, and the card its sessions use with two of its accounts.
+    /// One load terminal: its id and master key, and the card its sessions use with two of its accounts;
+    /// with `otherCards`, the cards it takes in turn after the first (a cash-out ring: many cards at one
+    /// ATM, each request a new card session with its PIN, as a new customer at the machine).
     public struct Terminal: Sendable {
+        public struct Card: Sendable {
+            public var pan: String
+            public var pin: String
+            public var accounts: (first: String, second: String)
+        }
+
         public var id: String
         public var masterKey: SymmetricKey
         public var pan: String
         public var pin: String
         public var accounts: (first: String, second: String)
+        public var otherCards: [Card] = []
 
         public init(id: String, masterKey: SymmetricKey, pan: String, pin: String, accounts: (String, String)) {
             self.id = id
@@ -48,6 +57,9 @@ public struct SwitchLoad: Sendable {
             self.pin = pin
             self.accounts = accounts
         }
+
+        /// The cards in the order the terminal takes them.
+        public var cards: [Card] { [Card(pan: self.pan, pin: self.pin, accounts: self.accounts)] + self.otherCards }
     }
 
     /// What each kind of request moves, in minor units. With the default mix a withdrawal's 20.00 four
@@ -91,9 +103,10 @@ public struct SwitchLoad: Sendable {
     }
 
     /// The first `count` ATMs of a bank fixture that have a test master key, each with a card that
-    /// names two accounts (terminal `i` takes the `i`-th such card, round the list). Each terminal
-    /// signs on once over its own connection, so there must be `count` of them.
-    public static func terminals(_ count: Int, from fixture: BankFixture) throws -> [Terminal] {
+    /// names two accounts (terminal `i` takes the `i`-th such card, round the list; with
+    /// `cardsPerTerminal` k, the cards `i*k` to `i*k+k-1`, round the list). Each terminal signs on once
+    /// over its own connection, so there must be `count` of them.
+    public static func terminals(_ count: Int, from fixture: BankFixture, cardsPerTerminal: Int = 1) throws -> [Terminal] {
         let atms = fixture.terminals.filter { $0.kind == "atm" && $0.masterKey != nil }
         let cards = fixture.customers.flatMap(\.cards).filter { $0.accounts.count >= 2 }
         guard count <= atms.count else {
@@ -107,21 +120,33 @@ public struct SwitchLoad: Sendable {
         guard !cards.isEmpty else {
             throw LoadFailure(.fixture, "the bank fixture has no card that names two accounts (transfers need two)")
         }
+        guard cardsPerTerminal >= 1, cardsPerTerminal <= cards.count else {
+            throw LoadFailure(
+                .fixture,
+                "the bank fixture has \(cards.count) cards that name two accounts: a terminal cannot take "
+                    + "\(cardsPerTerminal) different ones"
+            )
+        }
         return try atms.prefix(count).enumerated().map { index, atm in
-            let card = cards[index % cards.count]
+            let card = cards[index * cardsPerTerminal % cards.count]
             let key: SecretKey
             do {
                 key = try SecretKey(hex: atm.masterKey ?? "", name: "master key of \(atm.id)")
             } catch {
                 throw LoadFailure(.fixture, "\(error)")
             }
-            return Terminal(
+            var terminal = Terminal(
                 id: atm.id,
                 masterKey: key.key,
                 pan: card.pan,
                 pin: card.pin,
                 accounts: (card.accounts[0], card.accounts[1])
             )
+            terminal.otherCards = (1..<cardsPerTerminal).map { offset in
+                let other = cards[(index * cardsPerTerminal + offset) % cards.count]
+                return Terminal.Card(pan: other.pan, pin: other.pin, accounts: (other.accounts[0], other.accounts[1]))
+            }
+            return terminal
         }
     }
 
@@ -229,6 +254,8 @@ public struct SwitchLoad: Sendable {
         var generator = SplitMix64.stream(index, of: self.seed)
         var transfers = 0
         var pin: String?
+        let cards = terminal.cards
+        var sent = 0
         while true {
             let now = clock.now - start
             guard now < end else { break }
@@ -237,14 +264,19 @@ public struct SwitchLoad: Sendable {
             if intended > now { try? await Task.sleep(until: start + intended, clock: clock) }
             let kind = self.mix.draw(using: &generator)
             let measured = intended >= self.warmup
+            // One card: its session goes on with the token. Several: each request is the next card's,
+            // a new card session with its PIN.
+            let card = cards[sent % cards.count]
+            sent += 1
+            if cards.count > 1 { pin = card.pin }
             do {
                 let answer: ATM87Message
-                let (first, second) = (terminal.accounts.first, terminal.accounts.second)
+                let (first, second) = (card.accounts.first, card.accounts.second)
                 switch kind {
                 case .withdrawal:
                     answer = try await session.cardRequest(
                         .withdrawal,
-                        pan: terminal.pan,
+                        pan: card.pan,
                         pin: pin,
                         amount: self.amounts.withdrawal,
                         from: first
@@ -252,18 +284,18 @@ public struct SwitchLoad: Sendable {
                 case .deposit:
                     answer = try await session.cardRequest(
                         .deposit,
-                        pan: terminal.pan,
+                        pan: card.pan,
                         pin: pin,
                         amount: self.amounts.deposit,
                         to: first
                     )
                 case .balance:
-                    answer = try await session.cardRequest(.balance, pan: terminal.pan, pin: pin, from: first)
+                    answer = try await session.cardRequest(.balance, pan: card.pan, pin: pin, from: first)
                 case .transfer:
                     transfers += 1
                     answer = try await session.cardRequest(
                         .transfer,
-                        pan: terminal.pan,
+                        pan: card.pan,
                         pin: pin,
                         amount: self.amounts.transfer,
                         from: transfers.isMultiple(of: 2) ? second : first,
@@ -274,7 +306,7 @@ public struct SwitchLoad: Sendable {
                 recorder.record(kind, code: code, latency: clock.now - (start + intended), measured: measured)
                 // 63: the card session's token was refused (it expired, after at most two minutes): the
                 // terminal opens a new card session with the PIN, as an ATM asks for the card again.
-                pin = code == ResponseCode.securityViolation.rawValue ? terminal.pin : nil
+                pin = code == ResponseCode.securityViolation.rawValue ? card.pin : nil
             } catch {
                 recorder.recordError(measured: measured)
                 return TerminalOutcome(unsent: schedule.unsent(before: end), lost: true)

@@ -92,6 +92,49 @@ struct MonitoringServiceTests {
         }
     }
 
+    @Test("a cash-out ring from the load client: one terminal, six cards in turn, each a new card session; the worker alerts for the terminal")
+    func cashOutRingFromTheLoad() async throws {
+        var ring = try Self.rules()
+        ring.rules = ring.rules.filter { $0.id == "cash-out-ring" }
+        let rules = ring
+        let loadBank = try JSONDecoder().decode(BankFixture.self, from: try LoadBank.fixtureJSON(terminals: 6))
+        try await SwitchUnderTest.with(fixture: loadBank, before: { bank in
+            try await bank.switchURL.withClient(logger: quietLogger) { client in
+                _ = try await BankStore(client: client, logger: quietLogger).loadMonitoringRules(
+                    rules, source: "aml-rules.yaml", maker: nil, reason: nil, actor: .system("test")
+                )
+            }
+        }) { under in
+            let terminals = try SwitchLoad.terminals(1, from: loadBank, cardsPerTerminal: 6)
+            #expect(terminals.count == 1 && Set(terminals[0].cards.map(\.pan)).count == 6)
+            let load = SwitchLoad(
+                host: "127.0.0.1",
+                port: under.port,
+                terminals: terminals,
+                mix: try LoadMix(parsing: "withdrawal=1"),
+                duration: .seconds(3),
+                warmup: .zero
+            )
+            let report = try await load.run()
+            #expect(report.requests >= 6 && report.codes["00"] == report.requests, "every card has withdrawn at least once: \(report.codes)")
+            try await under.current.stop()
+            try await under.bank.switchURL.withClient(logger: quietLogger) { client in
+                let store = BankStore(client: client, logger: quietLogger)
+                while try await store.monitor(limit: 100).remaining > 0 {}
+            }
+            #expect(
+                try await under.bank.count(
+                    """
+                    SELECT count(*)::int FROM bank.alerts a JOIN bank.cases c ON c.id = a.case_id
+                    WHERE a.rule_id = 'cash-out-ring' AND a.subject = 'terminal:\(terminals[0].id)'
+                      AND c.subject = a.subject
+                    """
+                ) == 1
+            )
+            try await under.startAgain()
+        }
+    }
+
     @Test("aml-structuring.yaml over the wire, the rules in force: each deposit 00, then an alert and a case for Bob")
     func structuringScript() async throws {
         let rules = try Self.rules()

@@ -49,12 +49,13 @@ final class SwitchUnderTest: Sendable {
     var current: RunningSwitch { self.running.withLock { $0! } }
 
     static func with<T: Sendable>(
+        fixture: BankFixture? = nil,
         databaseURL: (@Sendable (TestBank) -> DatabaseURL)? = nil,
         configure: @Sendable (inout SwitchConfiguration) -> Void = { _ in },
         before: @Sendable (TestBank) async throws -> Void = { _ in },
         _ body: @Sendable (SwitchUnderTest) async throws -> T
     ) async throws -> T {
-        try await TestBank.with(fixture: try demoFixture()) { bank, _ in
+        try await TestBank.with(fixture: try fixture ?? demoFixture()) { bank, _ in
             try await before(bank)
             let clock = TestClock()
             var configuration = SwitchConfiguration(host: "127.0.0.1", port: 0, now: clock.now)
