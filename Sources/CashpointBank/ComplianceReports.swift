@@ -82,6 +82,35 @@ public struct CaseSummary: Sendable, Hashable {
     }
 }
 
+/// A step in a case's life (`bank.work_case`).
+public enum CaseStep: String, Sendable, Hashable, CaseIterable {
+    case assign, escalate, note, close
+
+    /// Whether the step is a decision, which needs a second factor checked within the step-up window
+    /// (assign, escalate, close); a note does not.
+    public var isDecision: Bool { self != .note }
+}
+
+/// A closed case's disposition (`bank.work_case`'s close).
+public enum CaseDisposition: String, Sendable, Hashable, CaseIterable {
+    case falsePositive = "false_positive"
+    case customerContacted = "customer_contacted"
+    case reportFiled = "report_filed"
+}
+
+/// The answer to a case step: 00, 12 (the case's status does not allow it, or bad input) or 58.
+public struct CaseAnswer: Sendable, Hashable {
+    public var code: ResponseCode
+    public var detail: String?
+    public var status: String?
+
+    public init(code: ResponseCode, detail: String?, status: String?) {
+        self.code = code
+        self.detail = detail
+        self.status = status
+    }
+}
+
 /// Everything about one case (`bank.case_file`'s JSON).
 public struct CaseFile: Sendable, Hashable, Decodable {
     public struct Case: Sendable, Hashable, Decodable {

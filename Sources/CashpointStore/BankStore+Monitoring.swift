@@ -20,18 +20,6 @@ public struct MonitoringRound: Sendable, Hashable {
     public var remaining: Int64
 }
 
-/// A step in a case's life (`bank.work_case`).
-public enum CaseStep: String, Sendable, Hashable, CaseIterable {
-    case assign, escalate, note, close
-}
-
-/// The answer to a case step: 00, 12 (the case's status does not allow it, or bad input) or 58.
-public struct CaseAnswer: Sendable, Hashable {
-    public var code: ResponseCode
-    public var detail: String?
-    public var status: String?
-}
-
 // Transaction monitoring, alerts, cases and reports: one SQL function each (Migrations/functions).
 extension BankStore {
     public func loadMonitoringRules(

@@ -446,7 +446,7 @@ struct MonitoringTests {
             #expect(try await store.workCase(actor: ari, caseID: medium, step: .close, argument: "false_positive", note: "ok").code == .approved)
             // Neither a teller nor an administrator works cases (the SQL layer refuses them as well).
             for (role, name) in [(Role.teller, "tina.teller"), (Role.admin, "ada.admin")] {
-                let other = ActorContext(role: role, userID: nil, name: name, device: "BRANCH01", ip: nil)
+                let other = ActorContext.staff(role, name: name, device: "BRANCH01", ip: nil)
                 await #expect(throws: (any Error).self) {
                     try await store.workCase(actor: other, caseID: medium, step: .note, argument: nil, note: "x")
                 }
