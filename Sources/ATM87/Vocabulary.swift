@@ -545,7 +545,7 @@ public enum AdminTag: String, Sendable, Hashable, CaseIterable {
     case decidedBy = "VB"
     /// CASE and the case steps: the case's number.
     case caseID = "KN"
-    /// CASES: one case, `id|severity|status|subject|name|assignee|opened|alerts|last event`.
+    /// CASES: one case, `id|severity|status|subject|name|assignee|opened|alerts|last event|rules`.
     case caseEntry = "KE"
     /// CASE: the case, `id|severity|status|subject|opened by|opened|assignee|assigned by|closed by|closed|disposition`.
     case caseHeader = "KF"

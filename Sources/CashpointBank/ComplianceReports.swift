@@ -58,6 +58,8 @@ public struct CaseSummary: Sendable, Hashable {
     public var openedAt: Date
     public var alerts: Int64
     public var lastEventAt: Date?
+    /// The rules behind the case's alerts (none for a case opened at the desk without one).
+    public var rules: [String]
 
     public init(
         id: Int64,
@@ -68,7 +70,8 @@ public struct CaseSummary: Sendable, Hashable {
         assignee: String?,
         openedAt: Date,
         alerts: Int64,
-        lastEventAt: Date?
+        lastEventAt: Date?,
+        rules: [String] = []
     ) {
         self.id = id
         self.subject = subject
@@ -79,6 +82,7 @@ public struct CaseSummary: Sendable, Hashable {
         self.openedAt = openedAt
         self.alerts = alerts
         self.lastEventAt = lastEventAt
+        self.rules = rules
     }
 }
 

@@ -567,7 +567,7 @@ DECLARE
     v_account_no text;
 BEGIN
     PERFORM bank.set_context(p_role, NULL);
-    PERFORM bank.require_role(ARRAY['teller', 'admin']);
+    PERFORM bank.require_role(ARRAY['teller', 'admin', 'compliance']);
     PERFORM bank.expire_changes(p_ip, p_device);
     SELECT * INTO v_change FROM bank.changes c WHERE c.id = p_id FOR UPDATE;
     IF v_change.id IS NULL OR v_change.status <> 'pending' THEN
@@ -635,6 +635,10 @@ BEGIN
         END IF;
         SELECT e.response_code INTO v_code
         FROM bank.issue_enrolment_code(p_role, p_user_id, p_actor, p_ip, p_device, v_change.target, p_enrolment_digest) e;
+    WHEN 'kyc.verify' THEN
+        SELECT d.response_code INTO v_code
+        FROM bank.decide_kyc(p_role, p_user_id, p_actor, p_ip, p_device, v_change.target::bigint, 'verified',
+            v_change.payload->>'reason', (v_change.payload->>'review_months')::int) d;
     WHEN 'aml.rules' THEN
         PERFORM bank.apply_aml_rules(p_actor, p_ip, p_device, p_id);
     WHEN 'desk.withdrawal', 'desk.deposit' THEN
@@ -818,9 +822,9 @@ DECLARE
 BEGIN
     PERFORM bank.set_context(p_role, NULL);
     IF p_purpose = 'sar' THEN
-        PERFORM bank.require_role(ARRAY['compliance', 'admin', 'system']);
+        PERFORM bank.require_role(ARRAY['compliance', 'system']);
     ELSE
-        PERFORM bank.require_role(ARRAY['compliance', 'admin']);
+        PERFORM bank.require_role(ARRAY['compliance']);
     END IF;
     SELECT * INTO v_case FROM bank.cases c WHERE c.id = p_case_id;
     IF v_case.id IS NULL THEN
@@ -884,7 +888,7 @@ DECLARE
     v_count int;
 BEGIN
     PERFORM bank.set_context(p_role, NULL);
-    PERFORM bank.require_role(ARRAY['compliance', 'admin', 'system']);
+    PERFORM bank.require_role(ARRAY['compliance', 'system']);
     IF p_day IS NULL THEN
         RAISE EXCEPTION 'the report needs a day' USING ERRCODE = 'invalid_parameter_value';
     END IF;
@@ -970,7 +974,7 @@ BEGIN
     PERFORM bank.require_role(ARRAY['admin']);
     PERFORM bank.require_approved_change('user.role', p_user_name);
     UPDATE bank.users u SET role = p_new_role
-    WHERE u.user_name = p_user_name AND u.role <> 'customer' AND p_new_role IN ('teller', 'admin');
+    WHERE u.user_name = p_user_name AND u.role <> 'customer' AND p_new_role IN ('teller', 'admin', 'compliance');
     GET DIAGNOSTICS v_count = ROW_COUNT;
     PERFORM bank.audit(p_actor, 'user.role', CASE WHEN v_count = 1 THEN '00' ELSE '12' END,
         jsonb_build_object('user_name', p_user_name, 'role', p_new_role), p_ip, p_device);
@@ -987,7 +991,7 @@ ALTER FUNCTION bank.change_role(p_role text, p_actor text, p_ip text, p_device t
 CREATE FUNCTION bank.change_state(p_operation text, p_target text, p_payload jsonb) RETURNS TABLE(state_before text, state_after text)
     LANGUAGE plpgsql
     SET search_path TO 'pg_catalog', 'bank'
-    AS $$
+    AS $_$
 DECLARE
     v_user record;
     v_account record;
@@ -1037,6 +1041,16 @@ BEGIN
             state_before := format('card %s: %s, %s wrong PINs', v_card.masked_pan, v_card.status, v_card.pin_tries);
             state_after := format('card %s: active, 0 wrong PINs', v_card.masked_pan);
         END IF;
+    WHEN p_operation = 'kyc.verify' THEN
+        SELECT u.user_name, i.status, i.risk_rating, i.risk_reasons INTO v_user
+        FROM bank.customer_identities i JOIN bank.users u ON u.id = i.user_id
+        WHERE p_target ~ '^[0-9]{1,18}$' AND i.user_id = p_target::bigint;
+        IF v_user.user_name IS NOT NULL THEN
+            state_before := format('customer %s (%s): KYC %s, risk %s (%s)', p_target, v_user.user_name, v_user.status,
+                v_user.risk_rating, array_to_string(v_user.risk_reasons, '; '));
+            state_after := format('customer %s (%s): KYC verified, review in %s months', p_target, v_user.user_name,
+                p_payload->>'review_months');
+        END IF;
     WHEN p_operation = 'aml.rules' THEN
         -- The monitoring rules: the version in force now, and the set asked for (0024).
         SELECT format('monitoring rules version %s from %s (%s): %s rules, %s enabled', r.version, r.source_name,
@@ -1056,7 +1070,7 @@ BEGIN
     PERFORM set_config('cashpoint.role', '', true);
     RETURN NEXT;
 END
-$$;
+$_$;
 
 ALTER FUNCTION bank.change_state(p_operation text, p_target text, p_payload jsonb) OWNER TO cashpoint_owner;
 
@@ -1174,6 +1188,19 @@ CREATE FUNCTION bank.context_user() RETURNS bigint
 ALTER FUNCTION bank.context_user() OWNER TO cashpoint_owner;
 
 --
+-- Name: country_risks(); Type: FUNCTION; Schema: bank; Owner: cashpoint_owner
+--
+
+CREATE FUNCTION bank.country_risks() RETURNS TABLE(country text, risk text, source text)
+    LANGUAGE sql STABLE SECURITY DEFINER
+    SET search_path TO 'pg_catalog', 'bank'
+    AS $$
+    SELECT c.country::text, c.risk, c.source FROM bank.country_risk c ORDER BY c.country
+$$;
+
+ALTER FUNCTION bank.country_risks() OWNER TO cashpoint_owner;
+
+--
 -- Name: create_customer(text, text, text, text, text, text); Type: FUNCTION; Schema: bank; Owner: cashpoint_owner
 --
 
@@ -1197,10 +1224,10 @@ $$;
 ALTER FUNCTION bank.create_customer(p_role text, p_actor text, p_ip text, p_device text, p_user_name text, p_full_name text) OWNER TO cashpoint_owner;
 
 --
--- Name: create_customer_with_account_and_card(text, text, text, text, text, text, text, text, bigint, integer, bytea, text, text, date); Type: FUNCTION; Schema: bank; Owner: cashpoint_owner
+-- Name: create_customer_with_account_and_card(text, text, text, text, text, text, text, text, bigint, integer, bytea, text, text, date, date, text, text, text, text, bytea, text, boolean, text, text, text, text[]); Type: FUNCTION; Schema: bank; Owner: cashpoint_owner
 --
 
-CREATE FUNCTION bank.create_customer_with_account_and_card(p_role text, p_actor text, p_ip text, p_device text, p_user_name text, p_full_name text, p_account_no text, p_account_name text, p_daily_limit bigint, p_daily_count integer, p_pan_digest bytea, p_pan_masked text, p_pin_hash text, p_expiry date) RETURNS TABLE(customer_id bigint, account_id bigint, account_no text, card_id bigint)
+CREATE FUNCTION bank.create_customer_with_account_and_card(p_role text, p_actor text, p_ip text, p_device text, p_user_name text, p_full_name text, p_account_no text, p_account_name text, p_daily_limit bigint, p_daily_count integer, p_pan_digest bytea, p_pan_masked text, p_pin_hash text, p_expiry date, p_date_of_birth date, p_nationality text, p_address text, p_document_type text, p_document_country text, p_document_digest bytea, p_document_last4 text, p_politically_exposed boolean, p_screening text, p_screening_detail text, p_risk_rating text, p_risk_reasons text[]) RETURNS TABLE(customer_id bigint, account_id bigint, account_no text, card_id bigint)
     LANGUAGE plpgsql SECURITY DEFINER
     SET search_path TO 'pg_catalog', 'bank'
     AS $$
@@ -1216,11 +1243,14 @@ BEGIN
         p_daily_limit, p_daily_count);
     v_card := bank.issue_card(p_role, p_actor, p_ip, p_device, v_customer, p_pan_digest, p_pan_masked, p_pin_hash,
         p_expiry, ARRAY[v_account_no]);
+    PERFORM bank.record_identity(p_role, p_actor, p_ip, p_device, v_customer, p_full_name, p_date_of_birth,
+        p_nationality, p_address, p_document_type, p_document_country, p_document_digest, p_document_last4,
+        p_politically_exposed, p_screening, p_screening_detail, p_risk_rating, p_risk_reasons);
     RETURN QUERY SELECT v_customer, v_account, v_account_no, v_card;
 END
 $$;
 
-ALTER FUNCTION bank.create_customer_with_account_and_card(p_role text, p_actor text, p_ip text, p_device text, p_user_name text, p_full_name text, p_account_no text, p_account_name text, p_daily_limit bigint, p_daily_count integer, p_pan_digest bytea, p_pan_masked text, p_pin_hash text, p_expiry date) OWNER TO cashpoint_owner;
+ALTER FUNCTION bank.create_customer_with_account_and_card(p_role text, p_actor text, p_ip text, p_device text, p_user_name text, p_full_name text, p_account_no text, p_account_name text, p_daily_limit bigint, p_daily_count integer, p_pan_digest bytea, p_pan_masked text, p_pin_hash text, p_expiry date, p_date_of_birth date, p_nationality text, p_address text, p_document_type text, p_document_country text, p_document_digest bytea, p_document_last4 text, p_politically_exposed boolean, p_screening text, p_screening_detail text, p_risk_rating text, p_risk_reasons text[]) OWNER TO cashpoint_owner;
 
 --
 -- Name: create_staff(text, text, text, text, text, text, text, text); Type: FUNCTION; Schema: bank; Owner: cashpoint_owner
@@ -1238,8 +1268,8 @@ BEGIN
     IF p_role <> 'system' THEN
         PERFORM bank.require_approved_change('staff.create', p_user_name);
     END IF;
-    IF p_staff_role NOT IN ('teller', 'admin') THEN
-        RAISE EXCEPTION 'staff are tellers or admins' USING ERRCODE = 'invalid_parameter_value';
+    IF p_staff_role NOT IN ('teller', 'admin', 'compliance') THEN
+        RAISE EXCEPTION 'staff are tellers, administrators or compliance officers' USING ERRCODE = 'invalid_parameter_value';
     END IF;
     INSERT INTO bank.users (user_name, full_name, role, password_hash)
     VALUES (p_user_name, p_full_name, p_staff_role, p_password_hash)
@@ -1251,6 +1281,70 @@ END
 $$;
 
 ALTER FUNCTION bank.create_staff(p_role text, p_actor text, p_ip text, p_device text, p_user_name text, p_full_name text, p_staff_role text, p_password_hash text) OWNER TO cashpoint_owner;
+
+--
+-- Name: customer_kyc(text, text, text, text, bigint); Type: FUNCTION; Schema: bank; Owner: cashpoint_owner
+--
+
+CREATE FUNCTION bank.customer_kyc(p_role text, p_actor text, p_ip text, p_device text, p_customer bigint) RETURNS TABLE(user_name text, legal_name text, date_of_birth date, nationality text, address text, document_type text, document_country text, document_last4 text, politically_exposed boolean, screening text, screening_detail text, status text, review_due date, risk_rating text, risk_reasons text[], decided_by text, decided_at timestamp with time zone, decision_reason text)
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path TO 'pg_catalog', 'bank'
+    AS $$
+BEGIN
+    PERFORM bank.set_context(p_role, NULL);
+    PERFORM bank.require_role(ARRAY['compliance', 'admin']);
+    RETURN QUERY
+    SELECT u.user_name, i.legal_name, i.date_of_birth, i.nationality::text, i.address, i.document_type,
+        i.document_country::text, i.document_last4, i.politically_exposed, i.screening, i.screening_detail,
+        bank.kyc_status(i.user_id), i.review_due, i.risk_rating, i.risk_reasons, i.decided_by, i.decided_at,
+        i.decision_reason
+    FROM bank.customer_identities i JOIN bank.users u ON u.id = i.user_id
+    WHERE i.user_id = p_customer;
+    PERFORM bank.audit(p_actor, 'kyc.view', CASE WHEN FOUND THEN '00' ELSE '12' END,
+        jsonb_build_object('user', p_customer), p_ip, p_device);
+END
+$$;
+
+ALTER FUNCTION bank.customer_kyc(p_role text, p_actor text, p_ip text, p_device text, p_customer bigint) OWNER TO cashpoint_owner;
+
+--
+-- Name: decide_kyc(text, bigint, text, text, text, bigint, text, text, integer); Type: FUNCTION; Schema: bank; Owner: cashpoint_owner
+--
+
+CREATE FUNCTION bank.decide_kyc(p_role text, p_user_id bigint, p_actor text, p_ip text, p_device text, p_customer bigint, p_decision text, p_reason text, p_review_months integer) RETURNS TABLE(response_code text, detail text)
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path TO 'pg_catalog', 'bank'
+    AS $$
+DECLARE
+    v_identity bank.customer_identities%ROWTYPE;
+BEGIN
+    PERFORM bank.set_context(p_role, NULL);
+    PERFORM bank.require_role(ARRAY['compliance']);
+    IF p_decision IS NULL OR p_decision NOT IN ('verified', 'rejected') THEN
+        RAISE EXCEPTION 'a KYC decision is verified or rejected' USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    SELECT * INTO v_identity FROM bank.customer_identities i WHERE i.user_id = p_customer FOR UPDATE;
+    IF v_identity.user_id IS NULL THEN
+        PERFORM bank.audit(p_actor, 'kyc.' || p_decision, '12',
+            jsonb_build_object('user', p_customer, 'reason', 'no identity recorded'), p_ip, p_device);
+        RETURN QUERY SELECT '12'::text, 'no identity recorded'::text;
+        RETURN;
+    END IF;
+    IF p_decision = 'verified' AND v_identity.risk_rating = 'high' THEN
+        PERFORM bank.require_approved_change('kyc.verify', p_customer::text);
+    END IF;
+    UPDATE bank.customer_identities i SET status = p_decision,
+        review_due = CASE WHEN p_decision = 'verified' THEN current_date + make_interval(months => p_review_months) END,
+        decided_by = p_actor, decided_at = now(), decision_reason = p_reason
+    WHERE i.user_id = p_customer;
+    PERFORM bank.audit(p_actor, 'kyc.' || p_decision, '00',
+        jsonb_build_object('user', p_customer, 'risk', v_identity.risk_rating, 'was', v_identity.status,
+            'reason', p_reason), p_ip, p_device);
+    RETURN QUERY SELECT '00'::text, NULL::text;
+END
+$$;
+
+ALTER FUNCTION bank.decide_kyc(p_role text, p_user_id bigint, p_actor text, p_ip text, p_device text, p_customer bigint, p_decision text, p_reason text, p_review_months integer) OWNER TO cashpoint_owner;
 
 --
 -- Name: end_session(text, text, timestamp with time zone, text, text, text); Type: FUNCTION; Schema: bank; Owner: cashpoint_owner
@@ -1398,7 +1492,7 @@ BEGIN
     PERFORM bank.require_role(ARRAY['admin', 'system']);
     SELECT u.id, coalesce(f.confirmed, false) AS confirmed INTO v_user
     FROM bank.users u LEFT JOIN bank.staff_factors f ON f.user_id = u.id
-    WHERE u.user_name = p_user_name AND u.role IN ('teller', 'admin');
+    WHERE u.user_name = p_user_name AND u.role IN ('teller', 'admin', 'compliance');
     IF v_user.id IS NULL THEN
         RETURN QUERY SELECT '12'::text, 'no such member of staff'::text;
         RETURN;
@@ -1422,20 +1516,62 @@ $$;
 ALTER FUNCTION bank.issue_enrolment_code(p_role text, p_user_id bigint, p_actor text, p_ip text, p_device text, p_user_name text, p_code_digest bytea) OWNER TO cashpoint_owner;
 
 --
+-- Name: kyc_permits(bigint, text); Type: FUNCTION; Schema: bank; Owner: cashpoint_owner
+--
+
+CREATE FUNCTION bank.kyc_permits(p_user_id bigint, p_kind text) RETURNS boolean
+    LANGUAGE plpgsql STABLE
+    SET search_path TO 'pg_catalog', 'bank'
+    AS $$
+DECLARE
+    v_settings bank.settings%ROWTYPE;
+    v_status text;
+BEGIN
+    IF p_user_id IS NULL THEN
+        RETURN true;
+    END IF;
+    v_status := bank.kyc_status(p_user_id);
+    IF v_status = 'verified' THEN
+        RETURN true;
+    END IF;
+    SELECT * INTO v_settings FROM bank.settings;
+    RETURN p_kind = ANY (v_settings.unverified_may) OR (v_status = 'unrecorded' AND v_settings.serve_unrecorded);
+END
+$$;
+
+ALTER FUNCTION bank.kyc_permits(p_user_id bigint, p_kind text) OWNER TO cashpoint_owner;
+
+--
+-- Name: kyc_status(bigint); Type: FUNCTION; Schema: bank; Owner: cashpoint_owner
+--
+
+CREATE FUNCTION bank.kyc_status(p_user_id bigint) RETURNS text
+    LANGUAGE sql STABLE
+    SET search_path TO 'pg_catalog', 'bank'
+    AS $$
+    SELECT coalesce((
+        SELECT CASE WHEN i.status = 'verified' AND i.review_due < current_date THEN 'expired' ELSE i.status END
+        FROM bank.customer_identities i WHERE i.user_id = p_user_id), 'unrecorded')
+$$;
+
+ALTER FUNCTION bank.kyc_status(p_user_id bigint) OWNER TO cashpoint_owner;
+
+--
 -- Name: list_cases(text, text, text, text, text, integer, integer); Type: FUNCTION; Schema: bank; Owner: cashpoint_owner
 --
 
-CREATE FUNCTION bank.list_cases(p_role text, p_actor text, p_ip text, p_device text, p_status text, p_offset integer, p_limit integer) RETURNS TABLE(case_id bigint, subject text, customer text, severity text, status text, assignee text, opened_at timestamp with time zone, alerts bigint, last_event_at timestamp with time zone)
+CREATE FUNCTION bank.list_cases(p_role text, p_actor text, p_ip text, p_device text, p_status text, p_offset integer, p_limit integer) RETURNS TABLE(case_id bigint, subject text, customer text, severity text, status text, assignee text, opened_at timestamp with time zone, alerts bigint, last_event_at timestamp with time zone, rules text)
     LANGUAGE plpgsql SECURITY DEFINER
     SET search_path TO 'pg_catalog', 'bank'
     AS $$
 BEGIN
     PERFORM bank.set_context(p_role, NULL);
-    PERFORM bank.require_role(ARRAY['compliance', 'admin']);
+    PERFORM bank.require_role(ARRAY['compliance']);
     RETURN QUERY
     SELECT c.id, c.subject, coalesce(u.user_name, split_part(c.subject, ':', 2)), c.severity, c.status, c.assignee,
         c.opened_at, (SELECT count(*) FROM bank.alerts a WHERE a.case_id = c.id),
-        (SELECT max(e.at) FROM bank.case_events e WHERE e.case_id = c.id)
+        (SELECT max(e.at) FROM bank.case_events e WHERE e.case_id = c.id),
+        coalesce((SELECT string_agg(DISTINCT a.rule_id, ' ' ORDER BY a.rule_id) FROM bank.alerts a WHERE a.case_id = c.id), '')
     FROM bank.cases c LEFT JOIN bank.users u ON u.id = c.customer_id
     WHERE CASE p_status WHEN 'all' THEN true WHEN 'active' THEN c.status <> 'closed' ELSE c.status = p_status END
     ORDER BY array_position(ARRAY['high', 'medium', 'low'], c.severity), c.opened_at, c.id
@@ -1456,7 +1592,7 @@ CREATE FUNCTION bank.list_changes(p_role text, p_actor text, p_ip text, p_device
     AS $$
 BEGIN
     PERFORM bank.set_context(p_role, NULL);
-    PERFORM bank.require_role(ARRAY['teller', 'admin']);
+    PERFORM bank.require_role(ARRAY['teller', 'admin', 'compliance']);
     PERFORM bank.expire_changes(p_ip, p_device);
     RETURN QUERY
     SELECT c.id, c.status, c.operation,
@@ -1529,12 +1665,12 @@ BEGIN
         RETURN;
     END IF;
     SELECT u.id, u.user_name, u.role INTO v_maker FROM bank.users u
-    WHERE u.user_name = p_maker AND u.role IN ('compliance', 'admin') AND NOT u.locked;
+    WHERE u.user_name = p_maker AND u.role = 'compliance' AND NOT u.locked;
     IF v_maker.id IS NULL THEN
         PERFORM bank.audit(p_actor, 'aml.rules.refused', '58',
-            jsonb_build_object('maker', p_maker, 'reason', 'not a compliance officer or administrator'), p_ip, p_device);
+            jsonb_build_object('maker', p_maker, 'reason', 'not a compliance officer'), p_ip, p_device);
         RETURN QUERY SELECT '58'::text, v_current, NULL::bigint,
-            'a new version of the rules needs a maker: a compliance officer or administrator (--maker)'::text;
+            'a new version of the rules needs a maker: a compliance officer (--maker)'::text;
         RETURN;
     END IF;
     SELECT * INTO v_held FROM bank.request_change(v_maker.role, v_maker.id, v_maker.user_name, p_ip, p_device,
@@ -1680,7 +1816,7 @@ DECLARE
     v_subject text;
 BEGIN
     PERFORM bank.set_context(p_role, NULL);
-    PERFORM bank.require_role(ARRAY['compliance', 'admin']);
+    PERFORM bank.require_role(ARRAY['compliance']);
     SELECT u.id INTO v_customer FROM bank.users u WHERE u.user_name = p_customer AND u.role = 'customer';
     IF v_customer IS NULL OR p_severity IS NULL OR p_severity NOT IN ('low', 'medium', 'high')
         OR nullif(btrim(coalesce(p_reason, '')), '') IS NULL THEN
@@ -1959,6 +2095,9 @@ BEGIN
               OR (v_to.id IS NOT NULL AND v_to.currency <> v_currency) THEN '12'
             WHEN (v_from.id IS NOT NULL AND v_from.is_locked) OR (v_to.id IS NOT NULL AND v_to.is_locked) THEN '62'
             WHEN p_role = 'customer' AND p_card_id IS NULL THEN '57'
+            -- Know your customer (0023): the customer whose money goes out, and the one it comes in to.
+            WHEN NOT bank.kyc_permits(v_from.user_id, p_kind)
+              OR (p_kind <> 'withdrawal' AND NOT bank.kyc_permits(v_to.user_id, 'deposit')) THEN '1K'
             WHEN p_kind <> 'deposit' AND v_from.balance < p_amount THEN '51'
             WHEN p_kind = 'withdrawal' AND p_role = 'customer'
               AND (CASE WHEN v_from.limits_day = current_date THEN v_from.withdrawn_today ELSE 0 END) + p_amount
@@ -2277,6 +2416,39 @@ $$;
 ALTER FUNCTION bank.record_card_refusal(p_card_id bigint, p_code text, p_reason text, p_actor text, p_ip text, p_device text) OWNER TO cashpoint_owner;
 
 --
+-- Name: record_identity(text, text, text, text, bigint, text, date, text, text, text, text, bytea, text, boolean, text, text, text, text[], date); Type: FUNCTION; Schema: bank; Owner: cashpoint_owner
+--
+
+CREATE FUNCTION bank.record_identity(p_role text, p_actor text, p_ip text, p_device text, p_user_id bigint, p_legal_name text, p_date_of_birth date, p_nationality text, p_address text, p_document_type text, p_document_country text, p_document_digest bytea, p_document_last4 text, p_politically_exposed boolean, p_screening text, p_screening_detail text, p_risk_rating text, p_risk_reasons text[], p_review_due date DEFAULT NULL::date) RETURNS text
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path TO 'pg_catalog', 'bank'
+    AS $$
+DECLARE
+    v_status text := CASE WHEN p_role = 'system' AND p_review_due IS NOT NULL THEN 'verified' ELSE 'pending' END;
+BEGIN
+    PERFORM bank.set_context(p_role, NULL);
+    PERFORM bank.require_role(ARRAY['teller', 'admin', 'system']);
+    IF NOT EXISTS (SELECT 1 FROM bank.users u WHERE u.id = p_user_id AND u.role = 'customer') THEN
+        RAISE EXCEPTION 'no customer %', p_user_id USING ERRCODE = 'no_data_found';
+    END IF;
+    INSERT INTO bank.customer_identities (user_id, legal_name, date_of_birth, nationality, address, document_type,
+        document_country, document_digest, document_last4, politically_exposed, screening, screening_detail,
+        screened_at, status, review_due, risk_rating, risk_reasons, decided_by, decided_at)
+    VALUES (p_user_id, p_legal_name, p_date_of_birth, p_nationality, p_address, p_document_type,
+        p_document_country, p_document_digest, p_document_last4, p_politically_exposed, p_screening,
+        p_screening_detail, CASE WHEN p_screening <> 'not_screened' THEN now() END, v_status,
+        CASE WHEN v_status = 'verified' THEN p_review_due END, p_risk_rating, p_risk_reasons,
+        CASE WHEN v_status = 'verified' THEN p_actor END, CASE WHEN v_status = 'verified' THEN now() END);
+    PERFORM bank.audit(p_actor, 'kyc.record', '00',
+        jsonb_build_object('user', p_user_id, 'status', v_status, 'risk', p_risk_rating, 'screening', p_screening),
+        p_ip, p_device);
+    RETURN v_status;
+END
+$$;
+
+ALTER FUNCTION bank.record_identity(p_role text, p_actor text, p_ip text, p_device text, p_user_id bigint, p_legal_name text, p_date_of_birth date, p_nationality text, p_address text, p_document_type text, p_document_country text, p_document_digest bytea, p_document_last4 text, p_politically_exposed boolean, p_screening text, p_screening_detail text, p_risk_rating text, p_risk_reasons text[], p_review_due date) OWNER TO cashpoint_owner;
+
+--
 -- Name: record_pin_attempt(bigint, boolean, text, text, text); Type: FUNCTION; Schema: bank; Owner: cashpoint_owner
 --
 
@@ -2320,6 +2492,34 @@ END
 $$;
 
 ALTER FUNCTION bank.record_pin_attempt(p_card_id bigint, p_ok boolean, p_actor text, p_ip text, p_device text) OWNER TO cashpoint_owner;
+
+--
+-- Name: record_screening(text, text, text, text, bigint, text, text, text, text[]); Type: FUNCTION; Schema: bank; Owner: cashpoint_owner
+--
+
+CREATE FUNCTION bank.record_screening(p_role text, p_actor text, p_ip text, p_device text, p_customer bigint, p_screening text, p_detail text, p_risk_rating text, p_risk_reasons text[]) RETURNS text
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path TO 'pg_catalog', 'bank'
+    AS $$
+DECLARE
+    v_status text;
+BEGIN
+    PERFORM bank.set_context(p_role, NULL);
+    PERFORM bank.require_role(ARRAY['compliance', 'system']);
+    UPDATE bank.customer_identities i SET screening = p_screening, screening_detail = p_detail, screened_at = now(),
+        risk_rating = p_risk_rating, risk_reasons = p_risk_reasons,
+        status = CASE WHEN p_screening = 'hit' AND i.status = 'verified' THEN 'pending' ELSE i.status END,
+        review_due = CASE WHEN p_screening = 'hit' THEN NULL ELSE i.review_due END
+    WHERE i.user_id = p_customer
+    RETURNING i.status INTO v_status;
+    PERFORM bank.audit(p_actor, 'kyc.screened', CASE WHEN v_status IS NULL THEN '12' ELSE '00' END,
+        jsonb_build_object('user', p_customer, 'screening', p_screening, 'risk', p_risk_rating, 'status', v_status),
+        p_ip, p_device);
+    RETURN v_status;
+END
+$$;
+
+ALTER FUNCTION bank.record_screening(p_role text, p_actor text, p_ip text, p_device text, p_customer bigint, p_screening text, p_detail text, p_risk_rating text, p_risk_reasons text[]) OWNER TO cashpoint_owner;
 
 --
 -- Name: record_staff_login(bigint, boolean, text, bigint, bigint, text, text, text); Type: FUNCTION; Schema: bank; Owner: cashpoint_owner
@@ -2462,7 +2662,7 @@ DECLARE
     v_change bank.changes%ROWTYPE;
 BEGIN
     PERFORM bank.set_context(p_role, NULL);
-    PERFORM bank.require_role(ARRAY['teller', 'admin']);
+    PERFORM bank.require_role(ARRAY['teller', 'admin', 'compliance']);
     PERFORM bank.expire_changes(p_ip, p_device);
     SELECT * INTO v_change FROM bank.changes c WHERE c.id = p_id FOR UPDATE;
     IF v_change.id IS NULL OR v_change.status <> 'pending' THEN
@@ -2584,7 +2784,7 @@ DECLARE
     v_lifetime interval;
 BEGIN
     PERFORM bank.set_context(p_role, NULL);
-    PERFORM bank.require_role(ARRAY['teller', 'admin']);
+    PERFORM bank.require_role(ARRAY['teller', 'admin', 'compliance']);
     PERFORM bank.expire_changes(p_ip, p_device);
     IF NOT EXISTS (SELECT 1 FROM bank.high_risk_operations h WHERE h.operation = p_operation) THEN
         RAISE EXCEPTION 'unknown high-risk operation %', p_operation USING ERRCODE = 'invalid_parameter_value';
@@ -2867,6 +3067,31 @@ $$;
 ALTER FUNCTION bank.reverse(p_actor text, p_ip text, p_device text, p_terminal text, p_stan text, p_transmitted text, p_digest bytea, p_original_stan text, p_original_transmitted text, p_dispensed bigint, p_kind text, p_amount bigint, p_pan_digest bytea) OWNER TO cashpoint_owner;
 
 --
+-- Name: screening_subjects(text, bigint, bigint, integer); Type: FUNCTION; Schema: bank; Owner: cashpoint_owner
+--
+
+CREATE FUNCTION bank.screening_subjects(p_role text, p_customer bigint, p_after_id bigint, p_limit integer) RETURNS TABLE(user_id bigint, legal_name text, date_of_birth date, nationality text, document_country text, politically_exposed boolean, screening text, status text, risk_rating text, largest_daily_limit bigint)
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path TO 'pg_catalog', 'bank'
+    AS $$
+BEGIN
+    PERFORM bank.set_context(p_role, NULL);
+    PERFORM bank.require_role(ARRAY['compliance', 'system']);
+    PERFORM set_config('cashpoint.role', 'system', true);
+    RETURN QUERY
+    SELECT i.user_id, i.legal_name, i.date_of_birth, i.nationality::text, i.document_country::text,
+        i.politically_exposed, i.screening, bank.kyc_status(i.user_id), i.risk_rating,
+        (SELECT max(a.daily_withdrawal_limit) FROM bank.accounts a WHERE a.user_id = i.user_id AND a.kind = 'customer')
+    FROM bank.customer_identities i
+    WHERE (p_customer IS NULL OR i.user_id = p_customer) AND (p_after_id IS NULL OR i.user_id > p_after_id)
+    ORDER BY i.user_id
+    LIMIT least(greatest(p_limit, 1), 1000);
+END
+$$;
+
+ALTER FUNCTION bank.screening_subjects(p_role text, p_customer bigint, p_after_id bigint, p_limit integer) OWNER TO cashpoint_owner;
+
+--
 -- Name: seed_staff_factor(text, bytea, text, integer, text[]); Type: FUNCTION; Schema: bank; Owner: cashpoint_owner
 --
 
@@ -2878,7 +3103,7 @@ DECLARE
     v_user_id bigint;
 BEGIN
     PERFORM bank.set_context('system', NULL);
-    SELECT u.id INTO v_user_id FROM bank.users u WHERE u.user_name = p_user_name AND u.role IN ('teller', 'admin');
+    SELECT u.id INTO v_user_id FROM bank.users u WHERE u.user_name = p_user_name AND u.role IN ('teller', 'admin', 'compliance');
     IF v_user_id IS NULL THEN
         RAISE EXCEPTION 'no member of staff %', p_user_name USING ERRCODE = 'no_data_found';
     END IF;
@@ -3058,7 +3283,7 @@ CREATE FUNCTION bank.set_context(p_role text, p_user_id bigint) RETURNS void
     SET search_path TO 'pg_catalog', 'bank'
     AS $$
 BEGIN
-    IF p_role IS NULL OR p_role NOT IN ('customer', 'teller', 'admin', 'system') THEN
+    IF p_role IS NULL OR p_role NOT IN ('customer', 'teller', 'admin', 'compliance', 'system') THEN
         RAISE EXCEPTION 'unknown role %', p_role USING ERRCODE = 'invalid_parameter_value';
     END IF;
     IF p_role = 'customer' AND p_user_id IS NULL THEN
@@ -3165,7 +3390,7 @@ CREATE FUNCTION bank.staff_by_name(p_user_name text) RETURNS TABLE(user_id bigin
 BEGIN
     PERFORM bank.set_context('system', NULL);
     RETURN QUERY SELECT u.id, u.role, u.password_hash, u.locked, u.failed_attempts
-    FROM bank.users u WHERE u.user_name = p_user_name AND u.role IN ('teller', 'admin');
+    FROM bank.users u WHERE u.user_name = p_user_name AND u.role IN ('teller', 'admin', 'compliance');
 END
 $$;
 
@@ -3375,7 +3600,7 @@ DECLARE
     v_note text := nullif(btrim(coalesce(p_note, '')), '');
 BEGIN
     PERFORM bank.set_context(p_role, NULL);
-    PERFORM bank.require_role(ARRAY['compliance', 'admin']);
+    PERFORM bank.require_role(ARRAY['compliance']);
     SELECT * INTO v_case FROM bank.cases c WHERE c.id = p_case_id FOR UPDATE;
     v_status := v_case.status;
     v_refusal := CASE
@@ -3384,8 +3609,8 @@ BEGIN
         WHEN v_case.status = 'closed' THEN 'the case is closed'
         WHEN length(v_note) > 2000 THEN 'the note is longer than 2000 characters'
         WHEN p_action = 'assign' AND NOT EXISTS (
-            SELECT 1 FROM bank.users u WHERE u.user_name = p_argument AND u.role IN ('compliance', 'admin') AND NOT u.locked)
-            THEN 'no compliance officer or administrator ' || coalesce(p_argument, '')
+            SELECT 1 FROM bank.users u WHERE u.user_name = p_argument AND u.role = 'compliance' AND NOT u.locked)
+            THEN 'no compliance officer ' || coalesce(p_argument, '')
         WHEN p_action = 'escalate' AND v_case.status <> 'assigned' THEN 'only an assigned case is escalated'
         WHEN p_action IN ('escalate', 'note', 'close') AND v_note IS NULL THEN 'a note is needed'
         WHEN p_action = 'close' AND (p_argument IS NULL
@@ -3779,6 +4004,78 @@ ALTER TABLE bank.changes_id_seq OWNER TO cashpoint_owner;
 ALTER SEQUENCE bank.changes_id_seq OWNED BY bank.changes.id;
 
 --
+-- Name: country_risk; Type: TABLE; Schema: bank; Owner: cashpoint_owner
+--
+
+CREATE TABLE bank.country_risk (
+    country character(2) NOT NULL,
+    risk text NOT NULL,
+    source text NOT NULL,
+    CONSTRAINT country_risk_country_check CHECK ((country ~ '^[A-Z]{2}$'::text)),
+    CONSTRAINT country_risk_risk_check CHECK ((risk = ANY (ARRAY['medium'::text, 'high'::text]))),
+    CONSTRAINT country_risk_source_check CHECK (((length(source) >= 1) AND (length(source) <= 80)))
+);
+
+ALTER TABLE bank.country_risk OWNER TO cashpoint_owner;
+
+--
+-- Name: TABLE country_risk; Type: COMMENT; Schema: bank; Owner: cashpoint_owner
+--
+
+COMMENT ON TABLE bank.country_risk IS 'Countries whose nationals or documents raise a customer''s risk; a country not listed is low.';
+
+--
+-- Name: customer_identities; Type: TABLE; Schema: bank; Owner: cashpoint_owner
+--
+
+CREATE TABLE bank.customer_identities (
+    user_id bigint NOT NULL,
+    legal_name text NOT NULL,
+    date_of_birth date NOT NULL,
+    nationality character(2) NOT NULL,
+    address text NOT NULL,
+    document_type text NOT NULL,
+    document_country character(2) NOT NULL,
+    document_digest bytea NOT NULL,
+    document_last4 text NOT NULL,
+    politically_exposed boolean DEFAULT false NOT NULL,
+    screening text DEFAULT 'not_screened'::text NOT NULL,
+    screening_detail text,
+    screened_at timestamp with time zone,
+    status text DEFAULT 'pending'::text NOT NULL,
+    review_due date,
+    risk_rating text NOT NULL,
+    risk_reasons text[] NOT NULL,
+    decided_by text,
+    decided_at timestamp with time zone,
+    decision_reason text,
+    recorded_at timestamp with time zone DEFAULT now() NOT NULL,
+    CONSTRAINT customer_identities_address_check CHECK (((length(address) >= 1) AND (length(address) <= 160))),
+    CONSTRAINT customer_identities_check CHECK (((status <> 'verified'::text) OR ((review_due IS NOT NULL) AND (decided_by IS NOT NULL)))),
+    CONSTRAINT customer_identities_date_of_birth_check CHECK ((date_of_birth > '1900-01-01'::date)),
+    CONSTRAINT customer_identities_decision_reason_check CHECK ((length(decision_reason) <= 200)),
+    CONSTRAINT customer_identities_document_country_check CHECK ((document_country ~ '^[A-Z]{2}$'::text)),
+    CONSTRAINT customer_identities_document_digest_check CHECK ((length(document_digest) = 32)),
+    CONSTRAINT customer_identities_document_last4_check CHECK ((document_last4 ~ '^[A-Z0-9]{1,4}$'::text)),
+    CONSTRAINT customer_identities_document_type_check CHECK ((document_type = ANY (ARRAY['passport'::text, 'id_card'::text, 'driving_licence'::text]))),
+    CONSTRAINT customer_identities_legal_name_check CHECK (((length(legal_name) >= 1) AND (length(legal_name) <= 80))),
+    CONSTRAINT customer_identities_nationality_check CHECK ((nationality ~ '^[A-Z]{2}$'::text)),
+    CONSTRAINT customer_identities_risk_rating_check CHECK ((risk_rating = ANY (ARRAY['low'::text, 'medium'::text, 'high'::text]))),
+    CONSTRAINT customer_identities_risk_reasons_check CHECK (((cardinality(risk_reasons) >= 1) AND (cardinality(risk_reasons) <= 12))),
+    CONSTRAINT customer_identities_screening_check CHECK ((screening = ANY (ARRAY['not_screened'::text, 'clear'::text, 'hit'::text]))),
+    CONSTRAINT customer_identities_screening_detail_check CHECK ((length(screening_detail) <= 200)),
+    CONSTRAINT customer_identities_status_check CHECK ((status = ANY (ARRAY['pending'::text, 'verified'::text, 'rejected'::text])))
+);
+
+ALTER TABLE bank.customer_identities OWNER TO cashpoint_owner;
+
+--
+-- Name: COLUMN customer_identities.document_digest; Type: COMMENT; Schema: bank; Owner: cashpoint_owner
+--
+
+COMMENT ON COLUMN bank.customer_identities.document_digest IS 'HMAC-SHA-256 of the document number under the switch''s pepper (CredentialHasher.documentDigest).';
+
+--
 -- Name: cutover_transactions; Type: TABLE; Schema: bank; Owner: cashpoint_owner
 --
 
@@ -3938,6 +4235,8 @@ CREATE TABLE bank.settings (
     max_pin_tries integer DEFAULT 3 NOT NULL,
     max_password_tries integer DEFAULT 5 NOT NULL,
     change_lifetime interval DEFAULT '24:00:00'::interval NOT NULL,
+    unverified_may text[] DEFAULT ARRAY['deposit'::text] NOT NULL,
+    serve_unrecorded boolean DEFAULT true NOT NULL,
     aml_rules_version integer,
     monitoring_enabled boolean DEFAULT true NOT NULL,
     cash_report_threshold bigint DEFAULT 1000000 NOT NULL,
@@ -3946,7 +4245,8 @@ CREATE TABLE bank.settings (
     CONSTRAINT settings_currency_check CHECK ((currency ~ '^[0-9]{3}$'::text)),
     CONSTRAINT settings_max_password_tries_check CHECK (((max_password_tries >= 1) AND (max_password_tries <= 20))),
     CONSTRAINT settings_max_pin_tries_check CHECK (((max_pin_tries >= 1) AND (max_pin_tries <= 10))),
-    CONSTRAINT settings_singleton_check CHECK (singleton)
+    CONSTRAINT settings_singleton_check CHECK (singleton),
+    CONSTRAINT settings_unverified_may_check CHECK ((unverified_may <@ ARRAY['withdrawal'::text, 'deposit'::text, 'transfer'::text]))
 );
 
 ALTER TABLE bank.settings OWNER TO cashpoint_owner;
@@ -4086,7 +4386,7 @@ CREATE TABLE bank.users (
     CONSTRAINT users_failed_attempts_check CHECK ((failed_attempts >= 0)),
     CONSTRAINT users_full_name_check CHECK (((length(full_name) >= 1) AND (length(full_name) <= 80))),
     CONSTRAINT users_password_hash_check CHECK (((password_hash IS NULL) OR (password_hash ~ '^\$2[aby]\$'::text))),
-    CONSTRAINT users_role_check CHECK ((role = ANY (ARRAY['customer'::text, 'teller'::text, 'admin'::text]))),
+    CONSTRAINT users_role_check CHECK ((role = ANY (ARRAY['customer'::text, 'teller'::text, 'admin'::text, 'compliance'::text]))),
     CONSTRAINT users_user_name_check CHECK ((user_name ~ '^[a-z0-9._-]{3,32}$'::text))
 );
 
@@ -4250,6 +4550,20 @@ ALTER TABLE ONLY bank.cases
 
 ALTER TABLE ONLY bank.changes
     ADD CONSTRAINT changes_pkey PRIMARY KEY (id);
+
+--
+-- Name: country_risk country_risk_pkey; Type: CONSTRAINT; Schema: bank; Owner: cashpoint_owner
+--
+
+ALTER TABLE ONLY bank.country_risk
+    ADD CONSTRAINT country_risk_pkey PRIMARY KEY (country);
+
+--
+-- Name: customer_identities customer_identities_pkey; Type: CONSTRAINT; Schema: bank; Owner: cashpoint_owner
+--
+
+ALTER TABLE ONLY bank.customer_identities
+    ADD CONSTRAINT customer_identities_pkey PRIMARY KEY (user_id);
 
 --
 -- Name: cutover_transactions cutover_transactions_pkey; Type: CONSTRAINT; Schema: bank; Owner: cashpoint_owner
@@ -4462,6 +4776,12 @@ CREATE INDEX changes_by_status ON bank.changes USING btree (status, id);
 --
 
 CREATE UNIQUE INDEX changes_one_pending ON bank.changes USING btree (operation, target) WHERE (status = 'pending'::text);
+
+--
+-- Name: customer_identities_document; Type: INDEX; Schema: bank; Owner: cashpoint_owner
+--
+
+CREATE INDEX customer_identities_document ON bank.customer_identities USING btree (document_digest);
 
 --
 -- Name: cutover_transactions_cutover; Type: INDEX; Schema: bank; Owner: cashpoint_owner
@@ -4680,6 +5000,13 @@ ALTER TABLE ONLY bank.changes
 
 ALTER TABLE ONLY bank.changes
     ADD CONSTRAINT changes_operation_fkey FOREIGN KEY (operation) REFERENCES bank.high_risk_operations(operation);
+
+--
+-- Name: customer_identities customer_identities_user_id_fkey; Type: FK CONSTRAINT; Schema: bank; Owner: cashpoint_owner
+--
+
+ALTER TABLE ONLY bank.customer_identities
+    ADD CONSTRAINT customer_identities_user_id_fkey FOREIGN KEY (user_id) REFERENCES bank.users(id);
 
 --
 -- Name: cutover_transactions cutover_transactions_cutover_id_fkey; Type: FK CONSTRAINT; Schema: bank; Owner: cashpoint_owner
@@ -4965,6 +5292,13 @@ REVOKE ALL ON FUNCTION bank.context_user() FROM PUBLIC;
 GRANT ALL ON FUNCTION bank.context_user() TO cashpoint_switch;
 
 --
+-- Name: FUNCTION country_risks(); Type: ACL; Schema: bank; Owner: cashpoint_owner
+--
+
+REVOKE ALL ON FUNCTION bank.country_risks() FROM PUBLIC;
+GRANT ALL ON FUNCTION bank.country_risks() TO cashpoint_switch;
+
+--
 -- Name: FUNCTION create_customer(p_role text, p_actor text, p_ip text, p_device text, p_user_name text, p_full_name text); Type: ACL; Schema: bank; Owner: cashpoint_owner
 --
 
@@ -4972,11 +5306,11 @@ REVOKE ALL ON FUNCTION bank.create_customer(p_role text, p_actor text, p_ip text
 GRANT ALL ON FUNCTION bank.create_customer(p_role text, p_actor text, p_ip text, p_device text, p_user_name text, p_full_name text) TO cashpoint_switch;
 
 --
--- Name: FUNCTION create_customer_with_account_and_card(p_role text, p_actor text, p_ip text, p_device text, p_user_name text, p_full_name text, p_account_no text, p_account_name text, p_daily_limit bigint, p_daily_count integer, p_pan_digest bytea, p_pan_masked text, p_pin_hash text, p_expiry date); Type: ACL; Schema: bank; Owner: cashpoint_owner
+-- Name: FUNCTION create_customer_with_account_and_card(p_role text, p_actor text, p_ip text, p_device text, p_user_name text, p_full_name text, p_account_no text, p_account_name text, p_daily_limit bigint, p_daily_count integer, p_pan_digest bytea, p_pan_masked text, p_pin_hash text, p_expiry date, p_date_of_birth date, p_nationality text, p_address text, p_document_type text, p_document_country text, p_document_digest bytea, p_document_last4 text, p_politically_exposed boolean, p_screening text, p_screening_detail text, p_risk_rating text, p_risk_reasons text[]); Type: ACL; Schema: bank; Owner: cashpoint_owner
 --
 
-REVOKE ALL ON FUNCTION bank.create_customer_with_account_and_card(p_role text, p_actor text, p_ip text, p_device text, p_user_name text, p_full_name text, p_account_no text, p_account_name text, p_daily_limit bigint, p_daily_count integer, p_pan_digest bytea, p_pan_masked text, p_pin_hash text, p_expiry date) FROM PUBLIC;
-GRANT ALL ON FUNCTION bank.create_customer_with_account_and_card(p_role text, p_actor text, p_ip text, p_device text, p_user_name text, p_full_name text, p_account_no text, p_account_name text, p_daily_limit bigint, p_daily_count integer, p_pan_digest bytea, p_pan_masked text, p_pin_hash text, p_expiry date) TO cashpoint_switch;
+REVOKE ALL ON FUNCTION bank.create_customer_with_account_and_card(p_role text, p_actor text, p_ip text, p_device text, p_user_name text, p_full_name text, p_account_no text, p_account_name text, p_daily_limit bigint, p_daily_count integer, p_pan_digest bytea, p_pan_masked text, p_pin_hash text, p_expiry date, p_date_of_birth date, p_nationality text, p_address text, p_document_type text, p_document_country text, p_document_digest bytea, p_document_last4 text, p_politically_exposed boolean, p_screening text, p_screening_detail text, p_risk_rating text, p_risk_reasons text[]) FROM PUBLIC;
+GRANT ALL ON FUNCTION bank.create_customer_with_account_and_card(p_role text, p_actor text, p_ip text, p_device text, p_user_name text, p_full_name text, p_account_no text, p_account_name text, p_daily_limit bigint, p_daily_count integer, p_pan_digest bytea, p_pan_masked text, p_pin_hash text, p_expiry date, p_date_of_birth date, p_nationality text, p_address text, p_document_type text, p_document_country text, p_document_digest bytea, p_document_last4 text, p_politically_exposed boolean, p_screening text, p_screening_detail text, p_risk_rating text, p_risk_reasons text[]) TO cashpoint_switch;
 
 --
 -- Name: FUNCTION create_staff(p_role text, p_actor text, p_ip text, p_device text, p_user_name text, p_full_name text, p_staff_role text, p_password_hash text); Type: ACL; Schema: bank; Owner: cashpoint_owner
@@ -4984,6 +5318,20 @@ GRANT ALL ON FUNCTION bank.create_customer_with_account_and_card(p_role text, p_
 
 REVOKE ALL ON FUNCTION bank.create_staff(p_role text, p_actor text, p_ip text, p_device text, p_user_name text, p_full_name text, p_staff_role text, p_password_hash text) FROM PUBLIC;
 GRANT ALL ON FUNCTION bank.create_staff(p_role text, p_actor text, p_ip text, p_device text, p_user_name text, p_full_name text, p_staff_role text, p_password_hash text) TO cashpoint_switch;
+
+--
+-- Name: FUNCTION customer_kyc(p_role text, p_actor text, p_ip text, p_device text, p_customer bigint); Type: ACL; Schema: bank; Owner: cashpoint_owner
+--
+
+REVOKE ALL ON FUNCTION bank.customer_kyc(p_role text, p_actor text, p_ip text, p_device text, p_customer bigint) FROM PUBLIC;
+GRANT ALL ON FUNCTION bank.customer_kyc(p_role text, p_actor text, p_ip text, p_device text, p_customer bigint) TO cashpoint_switch;
+
+--
+-- Name: FUNCTION decide_kyc(p_role text, p_user_id bigint, p_actor text, p_ip text, p_device text, p_customer bigint, p_decision text, p_reason text, p_review_months integer); Type: ACL; Schema: bank; Owner: cashpoint_owner
+--
+
+REVOKE ALL ON FUNCTION bank.decide_kyc(p_role text, p_user_id bigint, p_actor text, p_ip text, p_device text, p_customer bigint, p_decision text, p_reason text, p_review_months integer) FROM PUBLIC;
+GRANT ALL ON FUNCTION bank.decide_kyc(p_role text, p_user_id bigint, p_actor text, p_ip text, p_device text, p_customer bigint, p_decision text, p_reason text, p_review_months integer) TO cashpoint_switch;
 
 --
 -- Name: FUNCTION end_session(p_actor text, p_jti text, p_expires timestamp with time zone, p_role text, p_ip text, p_device text); Type: ACL; Schema: bank; Owner: cashpoint_owner
@@ -5024,6 +5372,18 @@ GRANT ALL ON FUNCTION bank.issue_card(p_role text, p_actor text, p_ip text, p_de
 
 REVOKE ALL ON FUNCTION bank.issue_enrolment_code(p_role text, p_user_id bigint, p_actor text, p_ip text, p_device text, p_user_name text, p_code_digest bytea) FROM PUBLIC;
 GRANT ALL ON FUNCTION bank.issue_enrolment_code(p_role text, p_user_id bigint, p_actor text, p_ip text, p_device text, p_user_name text, p_code_digest bytea) TO cashpoint_switch;
+
+--
+-- Name: FUNCTION kyc_permits(p_user_id bigint, p_kind text); Type: ACL; Schema: bank; Owner: cashpoint_owner
+--
+
+REVOKE ALL ON FUNCTION bank.kyc_permits(p_user_id bigint, p_kind text) FROM PUBLIC;
+
+--
+-- Name: FUNCTION kyc_status(p_user_id bigint); Type: ACL; Schema: bank; Owner: cashpoint_owner
+--
+
+REVOKE ALL ON FUNCTION bank.kyc_status(p_user_id bigint) FROM PUBLIC;
 
 --
 -- Name: FUNCTION list_cases(p_role text, p_actor text, p_ip text, p_device text, p_status text, p_offset integer, p_limit integer); Type: ACL; Schema: bank; Owner: cashpoint_owner
@@ -5143,11 +5503,25 @@ REVOKE ALL ON FUNCTION bank.record_card_refusal(p_card_id bigint, p_code text, p
 GRANT ALL ON FUNCTION bank.record_card_refusal(p_card_id bigint, p_code text, p_reason text, p_actor text, p_ip text, p_device text) TO cashpoint_switch;
 
 --
+-- Name: FUNCTION record_identity(p_role text, p_actor text, p_ip text, p_device text, p_user_id bigint, p_legal_name text, p_date_of_birth date, p_nationality text, p_address text, p_document_type text, p_document_country text, p_document_digest bytea, p_document_last4 text, p_politically_exposed boolean, p_screening text, p_screening_detail text, p_risk_rating text, p_risk_reasons text[], p_review_due date); Type: ACL; Schema: bank; Owner: cashpoint_owner
+--
+
+REVOKE ALL ON FUNCTION bank.record_identity(p_role text, p_actor text, p_ip text, p_device text, p_user_id bigint, p_legal_name text, p_date_of_birth date, p_nationality text, p_address text, p_document_type text, p_document_country text, p_document_digest bytea, p_document_last4 text, p_politically_exposed boolean, p_screening text, p_screening_detail text, p_risk_rating text, p_risk_reasons text[], p_review_due date) FROM PUBLIC;
+GRANT ALL ON FUNCTION bank.record_identity(p_role text, p_actor text, p_ip text, p_device text, p_user_id bigint, p_legal_name text, p_date_of_birth date, p_nationality text, p_address text, p_document_type text, p_document_country text, p_document_digest bytea, p_document_last4 text, p_politically_exposed boolean, p_screening text, p_screening_detail text, p_risk_rating text, p_risk_reasons text[], p_review_due date) TO cashpoint_switch;
+
+--
 -- Name: FUNCTION record_pin_attempt(p_card_id bigint, p_ok boolean, p_actor text, p_ip text, p_device text); Type: ACL; Schema: bank; Owner: cashpoint_owner
 --
 
 REVOKE ALL ON FUNCTION bank.record_pin_attempt(p_card_id bigint, p_ok boolean, p_actor text, p_ip text, p_device text) FROM PUBLIC;
 GRANT ALL ON FUNCTION bank.record_pin_attempt(p_card_id bigint, p_ok boolean, p_actor text, p_ip text, p_device text) TO cashpoint_switch;
+
+--
+-- Name: FUNCTION record_screening(p_role text, p_actor text, p_ip text, p_device text, p_customer bigint, p_screening text, p_detail text, p_risk_rating text, p_risk_reasons text[]); Type: ACL; Schema: bank; Owner: cashpoint_owner
+--
+
+REVOKE ALL ON FUNCTION bank.record_screening(p_role text, p_actor text, p_ip text, p_device text, p_customer bigint, p_screening text, p_detail text, p_risk_rating text, p_risk_reasons text[]) FROM PUBLIC;
+GRANT ALL ON FUNCTION bank.record_screening(p_role text, p_actor text, p_ip text, p_device text, p_customer bigint, p_screening text, p_detail text, p_risk_rating text, p_risk_reasons text[]) TO cashpoint_switch;
 
 --
 -- Name: FUNCTION record_staff_login(p_user_id bigint, p_password_ok boolean, p_factor text, p_step bigint, p_recovery_id bigint, p_actor text, p_ip text, p_device text); Type: ACL; Schema: bank; Owner: cashpoint_owner
@@ -5227,6 +5601,13 @@ REVOKE ALL ON FUNCTION bank.reversal_original(p_terminal text, p_stan text, p_tr
 
 REVOKE ALL ON FUNCTION bank.reverse(p_actor text, p_ip text, p_device text, p_terminal text, p_stan text, p_transmitted text, p_digest bytea, p_original_stan text, p_original_transmitted text, p_dispensed bigint, p_kind text, p_amount bigint, p_pan_digest bytea) FROM PUBLIC;
 GRANT ALL ON FUNCTION bank.reverse(p_actor text, p_ip text, p_device text, p_terminal text, p_stan text, p_transmitted text, p_digest bytea, p_original_stan text, p_original_transmitted text, p_dispensed bigint, p_kind text, p_amount bigint, p_pan_digest bytea) TO cashpoint_switch;
+
+--
+-- Name: FUNCTION screening_subjects(p_role text, p_customer bigint, p_after_id bigint, p_limit integer); Type: ACL; Schema: bank; Owner: cashpoint_owner
+--
+
+REVOKE ALL ON FUNCTION bank.screening_subjects(p_role text, p_customer bigint, p_after_id bigint, p_limit integer) FROM PUBLIC;
+GRANT ALL ON FUNCTION bank.screening_subjects(p_role text, p_customer bigint, p_after_id bigint, p_limit integer) TO cashpoint_switch;
 
 --
 -- Name: FUNCTION seed_staff_factor(p_user_name text, p_sealed_secret bytea, p_algorithm text, p_digits integer, p_recovery_hashes text[]); Type: ACL; Schema: bank; Owner: cashpoint_owner

@@ -79,12 +79,13 @@ extension RequestRouter {
         return answer
     }
 
-    /// A `KE` entry: `id|severity|status|subject|name|assignee|opened|alerts|last event`.
+    /// A `KE` entry: `id|severity|status|subject|name|assignee|opened|alerts|last event|rules`.
     static func caseEntry(_ summary: CaseSummary) -> String {
         [
             String(summary.id), summary.severity.rawValue, summary.status, Self.clean(summary.subject),
             Self.clean(summary.name), Self.clean(summary.assignee ?? ""), Self.timestampText(summary.openedAt),
             String(summary.alerts), summary.lastEventAt.map(Self.timestampText) ?? "",
+            Self.clean(summary.rules.joined(separator: " ")),
         ].joined(separator: "|")
     }
 

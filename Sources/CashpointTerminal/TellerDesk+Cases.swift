@@ -105,29 +105,24 @@ extension TellerDesk {
 /// The case desk's texts, pure functions of the switch's answers (docs/protocol.md, "The compliance
 /// case desk").
 enum CaseText {
-    /// One case of the queue: `KE` `id|severity|status|subject|name|assignee|opened|alerts|last event`.
+    /// One case of the queue: `KE` `id|severity|status|subject|name|assignee|opened|alerts|last event|rules`.
     struct Entry: Hashable {
-        var id: String
-        var severity: String
-        var status: String
-        var subject: String
-        var name: String
-        var assignee: String
-        var opened: String
-        var alerts: String
+        var parts: [String]
 
         init?(_ entry: String) {
-            let parts = entry.split(separator: "|", omittingEmptySubsequences: false).map(String.init)
-            guard parts.count == 9 else { return nil }
-            (self.id, self.severity, self.status, self.subject) = (parts[0], parts[1], parts[2], parts[3])
-            (self.name, self.assignee, self.opened, self.alerts) = (parts[4], parts[5], parts[6], parts[7])
+            guard let parts = CaseText.fields(entry, 10) else { return nil }
+            self.parts = parts
         }
 
+        var id: String { self.parts[0] }
+
         func line(now: Date) -> String {
-            let who = self.assignee.isEmpty ? "unassigned" : "with \(self.assignee)"
-            let alerts = self.alerts == "1" ? "1 alert" : "\(self.alerts) alerts"
-            return "#\(self.id) \(self.severity.uppercased()) \(CaseText.age(self.opened, now: now)) old  "
-                + "\(self.name) (\(self.subject))  \(self.status), \(who), \(alerts)"
+            let part = self.parts
+            let who = part[5].isEmpty ? "unassigned" : "with \(part[5])"
+            let alerts = part[7] == "1" ? "1 alert" : "\(part[7]) alerts"
+            let rules = part[9].isEmpty ? "" : " (\(part[9].split(separator: " ").joined(separator: ", ")))"
+            return "#\(part[0]) \(part[1].uppercased()) \(CaseText.age(part[6], now: now)) old  "
+                + "\(part[4]) (\(part[3]))  \(part[2]), \(who), \(alerts)\(rules)"
         }
     }
 
@@ -135,13 +130,18 @@ enum CaseText {
     /// by|closed by|closed|disposition`.
     struct Header: Hashable {
         var parts: [String]
+        var status: String { self.parts[2] }
 
         init?(_ entry: String) {
-            self.parts = entry.split(separator: "|", omittingEmptySubsequences: false).map(String.init)
-            guard self.parts.count == 11 else { return nil }
+            guard let parts = CaseText.fields(entry, 11) else { return nil }
+            self.parts = parts
         }
+    }
 
-        var status: String { self.parts[2] }
+    /// An entry's `|`-separated fields, nil unless there are `count` (the last one may hold `|`).
+    static func fields(_ entry: String, _ count: Int) -> [String]? {
+        let parts = entry.split(separator: "|", maxSplits: count - 1, omittingEmptySubsequences: false).map(String.init)
+        return parts.count == count ? parts : nil
     }
 
     static func tlv(_ answer: ATM87Message) -> ATM87TLV {
@@ -204,8 +204,7 @@ enum CaseText {
         }
         lines.append("Alerts:")
         for alert in tlv.all(AdminTag.alert.rawValue) {
-            let part = alert.split(separator: "|", maxSplits: 8, omittingEmptySubsequences: false).map(String.init)
-            guard part.count == 9 else { continue }
+            guard let part = Self.fields(alert, 9) else { continue }
             lines.append(
                 "  #\(part[0]) rule \(part[1]) (\(part[2])), score \(part[3]), \(money(part[4])) "
                     + "from \(DeskText.time(part[5])) to \(DeskText.time(part[6])): \(part[8])"
@@ -214,8 +213,7 @@ enum CaseText {
         }
         lines.append("Transactions:")
         for transaction in tlv.all(AdminTag.caseTransaction.rawValue) {
-            let part = transaction.split(separator: "|", omittingEmptySubsequences: false).map(String.init)
-            guard part.count == 9 else { continue }
+            guard let part = Self.fields(transaction, 9) else { continue }
             var line = "  #\(part[0]) \(DeskText.time(part[1])) \(part[2]) \(money(part[3])) (\(part[4])) at \(part[5])"
             if !part[6].isEmpty { line += ", account \(part[6])" }
             if !part[7].isEmpty { line += ", card \(part[7])" }
@@ -224,8 +222,7 @@ enum CaseText {
         }
         lines.append("Events:")
         for event in tlv.all(AdminTag.caseEvent.rawValue) {
-            let part = event.split(separator: "|", maxSplits: 4, omittingEmptySubsequences: false).map(String.init)
-            guard part.count == 5 else { continue }
+            guard let part = Self.fields(event, 5) else { continue }
             lines.append("  \(DeskText.time(part[0])) \(part[1]): \(part[2]) (\(part[3]))" + (part[4].isEmpty ? "" : " - \(part[4])"))
         }
         if let left = tlv[.leftOff]?.split(separator: "|").map(String.init), left.count == 3 {

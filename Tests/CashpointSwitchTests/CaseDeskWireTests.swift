@@ -1,7 +1,5 @@
 import ATM87
 import CashpointBank
-import CashpointDatabase
-import CashpointStore
 import CashpointSwitch
 import CashpointTerminal
 import CashpointTestSupport
@@ -27,32 +25,14 @@ struct CaseDeskWireTests {
 
     @Test("cora lists and works a structuring case; a teller and an administrator 58; her close 58 (she assigned it); cid closes it")
     func worked() async throws {
-        let rules = try MonitoringRules.parse(
-            yaml: try String(contentsOf: repositoryRoot.appendingPathComponent("fixtures/aml-rules.yaml"), encoding: .utf8)
-        )
-        try await SwitchUnderTest.with(before: { bank in
-            try await bank.switchURL.withClient(logger: quietLogger) { client in
-                _ = try await BankStore(client: client, logger: quietLogger).loadMonitoringRules(
-                    rules,
-                    source: "aml-rules.yaml",
-                    maker: nil,
-                    reason: nil,
-                    actor: .system("test")
-                )
-            }
-        }) { under in
+        try await SwitchUnderTest.with(before: MonitoringServiceTests.loadRules) { under in
             try await under.terminal { atm in
                 for _ in 0..<3 {
                     let deposit = try await atm.cardRequest(.deposit, pan: Self.bob, pin: "4321", amount: 350_000)
                     #expect(deposit[39] == "00")
                 }
             }
-            // The switch's worker examines them after commit; the rest is examined here by the same round.
-            try await under.current.stop()
-            try await under.bank.switchURL.withClient(logger: quietLogger) { client in
-                let store = BankStore(client: client, logger: quietLogger)
-                while try await store.monitor(limit: 100).remaining > 0 {}
-            }
+            try await MonitoringServiceTests.drain(under)
             try await under.startAgain()
             let id = String(try await under.bank.count("SELECT id::int FROM bank.cases"))
 
@@ -74,7 +54,7 @@ struct CaseDeskWireTests {
                 let fields = entry.split(separator: "|", omittingEmptySubsequences: false).map(String.init)
                 #expect(fields[0] == id && fields[1] == "high" && fields[2] == "open" && fields[3].hasPrefix("customer:"))
                 #expect(fields[4] == "bob" && fields[5].isEmpty && fields[6].count == 14)
-                #expect(fields[7] == "1")
+                #expect(fields[7] == "1" && fields[9] == "structuring-deposits")
                 let file = try self.tlv(try await desk.administrative(.showCase, [(.caseID, id)]))
                 #expect(file[.caseHeader]?.hasPrefix("\(id)|high|open|\(fields[3])|monitoring|") == true)
                 #expect(file[.userName] == "bob")

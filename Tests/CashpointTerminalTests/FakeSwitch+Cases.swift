@@ -4,11 +4,11 @@ import CashpointTerminal
 /// A case of the fake switch's case desk, as docs/protocol.md ("The compliance case desk") says.
 struct FakeCase {
     var id: Int
+    var status = "open"
     var severity: String
+    var openedBy = "monitoring"
     var subject: String
     var name: String
-    var openedBy = "monitoring"
-    var status = "open"
     var assignee = ""
     var assignedBy = ""
     var closedBy = ""
@@ -18,7 +18,7 @@ struct FakeCase {
     var entry: String {
         [
             String(self.id), self.severity, self.status, self.subject, self.name, self.assignee, "20270115070000", "1",
-            "20270115070000",
+            "20270115070000", "structuring-deposits",
         ].joined(separator: "|")
     }
 }

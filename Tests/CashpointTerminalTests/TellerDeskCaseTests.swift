@@ -49,7 +49,7 @@ struct TellerDeskCaseTests {
                 "20", "7", "1", "5", "R", "filed with FinCEN", "3", "", "3", "amounts just under the threshold", "", "0",
             ]
         )
-        #expect(cora.shown.contains("#7 HIGH 2h 30m old  bob (customer:bob)  open, unassigned, 1 alert"))
+        #expect(cora.shown.contains("#7 HIGH 2h 30m old  bob (customer:bob)  open, unassigned, 1 alert (structuring-deposits)"))
         #expect(cora.shown.contains("Case #7: high severity, open - customer:bob"))
         #expect(cora.shown.contains("rule structuring-deposits (high), score 1.05, 10,500.00"))
         #expect(cora.shown.contains("#41 2027-01-15 06:30 UTC deposit 3,500.00 (00) at ATM00002, account CP0000000002"))
@@ -117,8 +117,8 @@ struct TellerDeskCaseTests {
         #expect(CaseText.age("yesterday", now: Self.now) == "?")
         #expect(CaseText.disposition(" f ") == "false_positive" && CaseText.disposition("c") == "customer_contacted")
         #expect(CaseText.disposition("R") == "report_filed" && CaseText.disposition("") == nil)
-        let entry = try #require(CaseText.Entry("3|medium|assigned|terminal:ATM00002|ATM00002|cora.compliance|20270115070000|4|"))
-        #expect(entry.line(now: Self.now) == "#3 MEDIUM 2h 30m old  ATM00002 (terminal:ATM00002)  assigned, with cora.compliance, 4 alerts")
+        let entry = try #require(CaseText.Entry("3|medium|assigned|terminal:ATM00002|ATM00002|cora.compliance|20270115070000|4||cash-out-ring velocity"))
+        #expect(entry.line(now: Self.now) == "#3 MEDIUM 2h 30m old  ATM00002 (terminal:ATM00002)  assigned, with cora.compliance, 4 alerts (cash-out-ring, velocity)")
         #expect(CaseText.Entry("3|medium") == nil)
         var refused = ATM87Message(mti: .administrativeResponse)
         try refused.set(39, "12")
