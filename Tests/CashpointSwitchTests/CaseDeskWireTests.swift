@@ -129,4 +129,23 @@ struct CaseDeskWireTests {
             )
         }
     }
+
+    @Test("aml-structuring.yaml, then aml-case.yaml, the rules in force: the case monitoring raises is worked to closed")
+    func scripts() async throws {
+        try await SwitchUnderTest.with(before: MonitoringServiceTests.loadRules) { under in
+            #expect(try await under.play("aml-structuring.yaml") == [])
+            try await MonitoringServiceTests.drain(under)
+            try await under.startAgain()
+            #expect(try await under.play("aml-case.yaml") == [])
+            #expect(
+                try await under.bank.count(
+                    """
+                    SELECT count(*)::int FROM bank.cases c JOIN bank.users u ON u.id = c.customer_id
+                    WHERE u.user_name = 'bob' AND c.status = 'closed' AND c.closed_by = 'cid.compliance'
+                      AND c.disposition = 'report_filed'
+                    """
+                ) == 1
+            )
+        }
+    }
 }

@@ -120,13 +120,7 @@ struct MonitoringServiceTests {
     @Test("aml-structuring.yaml over the wire, the rules in force: each deposit 00, then an alert and a case for Bob")
     func structuringScript() async throws {
         try await SwitchUnderTest.with(before: Self.loadRules) { under in
-            let script = try Script.load(
-                repositoryRoot.appendingPathComponent("fixtures/sequences/aml-structuring.yaml").path
-            )
-            let key = try masterKey(script.terminal)
-            let runner = ScriptRunner(host: "127.0.0.1", port: under.port, masterKey: { _ in key }, say: { _ in })
-            let result = await runner.run(script)
-            #expect(result.failed + result.errors == 0)
+            #expect(try await under.play("aml-structuring.yaml") == [])
             try await Self.drain(under)
             #expect(
                 try await under.bank.count(
