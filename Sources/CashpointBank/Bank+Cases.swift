@@ -11,7 +11,11 @@ extension Bank {
     /// escalate, close) needs one within the step-up window, as VERIFY does (1A `NF` `OT` otherwise).
     /// The store says 12 for an unknown case or a step its status does not allow, 58 for a high-severity
     /// case closed by the person who opened or assigned it, each with the reason.
-    func caseDesk(_ operation: StaffOperation, actor: ActorContext, fourEyes: FourEyesRequest) async throws
+    func caseDesk(
+        _ operation: StaffOperation,
+        actor: ActorContext,
+        fourEyes: FourEyesRequest
+    ) async throws
         -> BankAnswer
     {
         switch operation {
@@ -33,7 +37,13 @@ extension Bank {
             guard !step.isDecision || fourEyes.factorIsFresh else {
                 return .needs(.code, .additionalAuthenticationRequired, reason: "step-up: one-time code")
             }
-            let result = try await self.records.workCase(actor: actor, caseID: id, step: step, argument: argument, note: note)
+            let result = try await self.records.workCase(
+                actor: actor,
+                caseID: id,
+                step: step,
+                argument: argument,
+                note: note
+            )
             var answer = BankAnswer(code: result.code, reason: result.detail)
             answer.caseStatus = result.status
             return answer

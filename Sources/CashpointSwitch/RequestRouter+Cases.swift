@@ -96,7 +96,8 @@ extension RequestRouter {
         out.append(
             .caseHeader,
             [
-                String(head.id), head.severity.rawValue, head.status, Self.clean(head.subject), Self.clean(head.opened_by),
+                String(head.id), head.severity.rawValue, head.status, Self.clean(head.subject),
+                Self.clean(head.opened_by),
                 Self.fileTime(head.opened_at), Self.clean(head.assignee ?? ""), Self.clean(head.assigned_by ?? ""),
                 Self.clean(head.closed_by ?? ""), head.closed_at.map(Self.fileTime) ?? "", head.disposition ?? "",
             ].joined(separator: "|")
@@ -127,9 +128,10 @@ extension RequestRouter {
             ].joined(separator: "|")
         }
         var left = [0, 0, 0]
-        for (index, (tag, entries)) in [(AdminTag.alert, alerts), (.caseEvent, events), (.caseTransaction, transactions)]
-            .enumerated()
-        {
+        for (index, (tag, entries)) in [
+            (AdminTag.alert, alerts), (.caseEvent, events), (.caseTransaction, transactions),
+        ]
+        .enumerated() {
             for entry in entries {
                 // Room kept for KL (5 + at most 14 characters).
                 guard out.encoded.utf8.count + ATM87TLV.cost(of: entry) + 20 <= 999 else {

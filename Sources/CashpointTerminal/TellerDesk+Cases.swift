@@ -51,7 +51,8 @@ extension TellerDesk {
                 request = DeskRequest(.assignCase, [(.caseID, id)])
                 done = "Case \(id) is assigned to you."
             case "2":
-                guard let typed = await self.io.ask("Compliance officer's user name:"), let officer = Self.entered(typed)
+                guard let typed = await self.io.ask("Compliance officer's user name:"),
+                    let officer = Self.entered(typed)
                 else { continue }
                 request = DeskRequest(.assignCase, [(.caseID, id), (.userName, officer)])
                 done = "Case \(id) is assigned to \(officer)."
@@ -197,7 +198,9 @@ enum CaseText {
         if !head[6].isEmpty { opened += "; assigned to \(head[6])" + (head[7].isEmpty ? "" : " by \(head[7])") }
         lines.append(opened)
         if !head[8].isEmpty {
-            lines.append("  closed by \(head[8]) \(DeskText.time(head[9])): \(head[10].replacingOccurrences(of: "_", with: " "))")
+            lines.append(
+                "  closed by \(head[8]) \(DeskText.time(head[9])): \(head[10].replacingOccurrences(of: "_", with: " "))"
+            )
         }
         if let customer = tlv[.customerID] {
             lines.append("  Customer \(customer) (\(tlv[.userName] ?? "?")): \(tlv[.customerName] ?? "?")")
@@ -223,10 +226,15 @@ enum CaseText {
         lines.append("Events:")
         for event in tlv.all(AdminTag.caseEvent.rawValue) {
             guard let part = Self.fields(event, 5) else { continue }
-            lines.append("  \(DeskText.time(part[0])) \(part[1]): \(part[2]) (\(part[3]))" + (part[4].isEmpty ? "" : " - \(part[4])"))
+            lines.append(
+                "  \(DeskText.time(part[0])) \(part[1]): \(part[2]) (\(part[3]))"
+                    + (part[4].isEmpty ? "" : " - \(part[4])")
+            )
         }
         if let left = tlv[.leftOff]?.split(separator: "|").map(String.init), left.count == 3 {
-            lines.append("(Not shown, for want of room: \(left[0]) alerts, \(left[1]) events, \(left[2]) transactions.)")
+            lines.append(
+                "(Not shown, for want of room: \(left[0]) alerts, \(left[1]) events, \(left[2]) transactions.)"
+            )
         }
         return lines.joined(separator: "\n")
     }

@@ -23,7 +23,9 @@ struct CaseDeskWireTests {
         #expect(try await desk.staffLogin(userName: user, password: password, code: under.code(user))[39] == "00")
     }
 
-    @Test("cora lists and works a structuring case; a teller and an administrator 58; her close 58 (she assigned it); cid closes it")
+    @Test(
+        "cora lists and works a structuring case; a teller and an administrator 58; her close 58 (she assigned it); cid closes it"
+    )
     func worked() async throws {
         try await SwitchUnderTest.with(before: MonitoringServiceTests.loadRules) { under in
             try await under.terminal { atm in
@@ -42,7 +44,9 @@ struct CaseDeskWireTests {
                     #expect(try await desk.administrative(.cases)[39] == "58")
                     #expect(try await desk.administrative(.showCase, [(.caseID, id)])[39] == "58")
                     let close = try await desk.administrative(
-                        .closeCase, [(.caseID, id), (.disposition, "false_positive"), (.note, "nothing to see")])
+                        .closeCase,
+                        [(.caseID, id), (.disposition, "false_positive"), (.note, "nothing to see")]
+                    )
                     #expect(close[39] == "58")
                 }
             }
@@ -52,7 +56,9 @@ struct CaseDeskWireTests {
                 let queue = try self.tlv(try await desk.administrative(.cases))
                 let entry = try #require(queue.all(AdminTag.caseEntry.rawValue).first)
                 let fields = entry.split(separator: "|", omittingEmptySubsequences: false).map(String.init)
-                #expect(fields[0] == id && fields[1] == "high" && fields[2] == "open" && fields[3].hasPrefix("customer:"))
+                #expect(
+                    fields[0] == id && fields[1] == "high" && fields[2] == "open" && fields[3].hasPrefix("customer:")
+                )
                 #expect(fields[4] == "bob" && fields[5].isEmpty && fields[6].count == 14)
                 #expect(fields[7] == "1" && fields[9] == "structuring-deposits")
                 let file = try self.tlv(try await desk.administrative(.showCase, [(.caseID, id)]))
@@ -70,26 +76,44 @@ struct CaseDeskWireTests {
                 #expect(assigned[39] == "00")
                 #expect(try self.tlv(assigned)[.state] == "assigned")
                 let mine = try await desk.administrative(
-                    .closeCase, [(.caseID, id), (.disposition, "false_positive"), (.note, "salary in cash")])
+                    .closeCase,
+                    [(.caseID, id), (.disposition, "false_positive"), (.note, "salary in cash")]
+                )
                 #expect(mine[39] == "58")
-                #expect(try self.tlv(mine)[.refusal]?.contains("another person than the one who opened or assigned it") == true)
-                let noNote = try await desk.administrative(.closeCase, [(.caseID, id), (.disposition, "false_positive")])
+                #expect(
+                    try self.tlv(mine)[.refusal]?.contains("another person than the one who opened or assigned it")
+                        == true
+                )
+                let noNote = try await desk.administrative(
+                    .closeCase,
+                    [(.caseID, id), (.disposition, "false_positive")]
+                )
                 #expect(noNote[39] == "30" && noNote[44]?.hasPrefix("field 48 KO") == true)
                 let badDisposition = try await desk.administrative(
-                    .closeCase, [(.caseID, id), (.disposition, "shrug"), (.note, "x")])
+                    .closeCase,
+                    [(.caseID, id), (.disposition, "shrug"), (.note, "x")]
+                )
                 #expect(badDisposition[39] == "30")
                 #expect(try await desk.administrative(.showCase, [(.caseID, "999999")])[39] == "12")
                 #expect(try await desk.administrative(.showCase)[39] == "30")
 
                 // Five minutes on: a decision asks for a code, a note does not.
                 under.clock.advance(by: 301)
-                let stale = try await desk.administrative(.escalateCase, [(.caseID, id), (.note, "three deposits in an hour")])
+                let stale = try await desk.administrative(
+                    .escalateCase,
+                    [(.caseID, id), (.note, "three deposits in an hour")]
+                )
                 #expect(stale[39] == "1A")
                 #expect(try self.tlv(stale)[.nextFactor] == "OT")
-                #expect(try await desk.administrative(.noteCase, [(.caseID, id), (.note, "asked the branch")])[39] == "00")
+                #expect(
+                    try await desk.administrative(.noteCase, [(.caseID, id), (.note, "asked the branch")])[39] == "00"
+                )
                 #expect(try await desk.administrative(.cases)[39] == "00")
                 let escalated = try await desk.administrative(
-                    .escalateCase, [(.caseID, id), (.note, "three deposits in an hour")], code: under.code("cora.compliance"))
+                    .escalateCase,
+                    [(.caseID, id), (.note, "three deposits in an hour")],
+                    code: under.code("cora.compliance")
+                )
                 #expect(escalated[39] == "00")
                 #expect(try self.tlv(escalated)[.state] == "escalated")
                 let again = try await desk.administrative(.escalateCase, [(.caseID, id), (.note, "again")])
@@ -100,7 +124,9 @@ struct CaseDeskWireTests {
             try await under.terminal("BRANCH01") { desk in
                 try await self.signOn(desk, under, "cid.compliance", "compliance2-test-password")
                 let closed = try await desk.administrative(
-                    .closeCase, [(.caseID, id), (.disposition, "report_filed"), (.note, "SAR filed")])
+                    .closeCase,
+                    [(.caseID, id), (.disposition, "report_filed"), (.note, "SAR filed")]
+                )
                 #expect(closed[39] == "00")
                 #expect(try self.tlv(closed)[.state] == "closed")
                 let late = try await desk.administrative(.noteCase, [(.caseID, id), (.note, "late")])
@@ -111,26 +137,43 @@ struct CaseDeskWireTests {
                 #expect(all[.caseEntry]?.hasPrefix("\(id)|high|closed|") == true)
                 #expect(try await desk.administrative(.cases, [(.state, "someday")])[39] == "30")
                 let file = try self.tlv(try await desk.administrative(.showCase, [(.caseID, id)]))
-                let events = file.all(AdminTag.caseEvent.rawValue).map { $0.split(separator: "|", omittingEmptySubsequences: false) }
+                let events = file.all(AdminTag.caseEvent.rawValue).map {
+                    $0.split(separator: "|", omittingEmptySubsequences: false)
+                }
                 #expect(events.map { String($0[2]) } == ["opened", "alert", "assigned", "note", "escalated", "closed"])
-                #expect(events.map { String($0[1]) }.suffix(4) == ["cora.compliance", "cora.compliance", "cora.compliance", "cid.compliance"])
+                #expect(
+                    events.map { String($0[1]) }.suffix(4) == [
+                        "cora.compliance", "cora.compliance", "cora.compliance", "cid.compliance",
+                    ]
+                )
                 #expect(events.last?[4] == "report_filed: SAR filed")
-                #expect(file[.caseHeader]?.hasSuffix("|cid.compliance|" + String(file[.caseHeader]!.split(separator: "|")[9]) + "|report_filed") == true)
+                #expect(
+                    file[.caseHeader]?.hasSuffix(
+                        "|cid.compliance|" + String(file[.caseHeader]!.split(separator: "|")[9]) + "|report_filed"
+                    ) == true
+                )
             }
             #expect(
                 try await under.bank.count(
                     "SELECT count(*)::int FROM bank.cases WHERE status = 'closed' AND closed_by = 'cid.compliance' AND disposition = 'report_filed'"
                 ) == 1
             )
-            #expect(try await under.bank.count("SELECT count(*)::int FROM bank.audit_logs WHERE action = 'cases.list' AND outcome = '58'") == 2)
             #expect(
                 try await under.bank.count(
-                    "SELECT count(*)::int FROM bank.audit_logs WHERE action = 'case.close' AND outcome = '58' AND actor = 'cora.compliance'") == 1
+                    "SELECT count(*)::int FROM bank.audit_logs WHERE action = 'cases.list' AND outcome = '58'"
+                ) == 2
+            )
+            #expect(
+                try await under.bank.count(
+                    "SELECT count(*)::int FROM bank.audit_logs WHERE action = 'case.close' AND outcome = '58' AND actor = 'cora.compliance'"
+                ) == 1
             )
         }
     }
 
-    @Test("aml-structuring.yaml, then aml-case.yaml, the rules in force: the case monitoring raises is worked to closed")
+    @Test(
+        "aml-structuring.yaml, then aml-case.yaml, the rules in force: the case monitoring raises is worked to closed"
+    )
     func scripts() async throws {
         try await SwitchUnderTest.with(before: MonitoringServiceTests.loadRules) { under in
             #expect(try await under.play("aml-structuring.yaml") == [])

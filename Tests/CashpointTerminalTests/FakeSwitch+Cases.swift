@@ -26,7 +26,13 @@ struct FakeCase {
 extension FakeDesk {
     /// CASES, CASE and the case steps: the compliance role only (58, no `KR`); a decision needs a fresh
     /// factor (1A); the store's refusals (12, 58) with their reason in `KR` and shortened in field 44.
-    mutating func caseAnswer(_ operation: AdminOperation, _ tlv: ATM87TLV, user: String, role: String, fresh: Bool)
+    mutating func caseAnswer(
+        _ operation: AdminOperation,
+        _ tlv: ATM87TLV,
+        user: String,
+        role: String,
+        fresh: Bool
+    )
         -> (String, [(AdminTag, String)], String?)
     {
         guard role == "compliance" else { return ("58", [], nil) }
@@ -60,7 +66,9 @@ extension FakeDesk {
                 (.caseEvent, "20270115070000|monitoring|opened|open|rule structuring-deposits: 3 deposits"),
             ]
             elements += file.events.map { (.caseEvent, $0) }
-            elements.append((.caseTransaction, "41|20270115063000|deposit|350000|00|ATM00002|CP0000000002|555555******4444|N"))
+            elements.append(
+                (.caseTransaction, "41|20270115063000|deposit|350000|00|ATM00002|CP0000000002|555555******4444|N")
+            )
             return ("00", elements, nil)
         }
         guard fresh || operation == .noteCase else { return ("1A", [(.nextFactor, "OT")], nil) }
@@ -80,7 +88,10 @@ extension FakeDesk {
         case .closeCase:
             guard let disposition = tlv[.disposition], note != nil else { return ("30", [], "field 48 KD") }
             if file.severity == "high" && [file.openedBy, file.assignedBy].contains(user) {
-                return refused("58", "a high-severity case is closed by another person than the one who opened or assigned it")
+                return refused(
+                    "58",
+                    "a high-severity case is closed by another person than the one who opened or assigned it"
+                )
             }
             file.status = "closed"
             file.closedBy = user

@@ -18,7 +18,11 @@ struct TellerDeskCaseTests {
     static func bank() -> FakeSwitch {
         let bank = TellerDeskTests.bank()
         bank.set { state in
-            state.desk.staff["cid.compliance"] = .init(password: "compliance2-test-password", role: "compliance", secret: Self.cid)
+            state.desk.staff["cid.compliance"] = .init(
+                password: "compliance2-test-password",
+                role: "compliance",
+                secret: Self.cid
+            )
             state.desk.cases = [FakeCase(id: 7, severity: "high", subject: "customer:bob", name: "bob")]
         }
         return bank
@@ -26,7 +30,12 @@ struct TellerDeskCaseTests {
 
     /// The desk at a signed-on branch terminal, its clock at `now`.
     static func run(_ bank: FakeSwitch, _ keys: [DeskKeypad.Key]) async throws -> DeskKeypad {
-        let session = TerminalSession(link: FakeLink(bank), terminal: "BRANCH01", masterKey: TellerDeskTests.masterKey, firstSTAN: 100)
+        let session = TerminalSession(
+            link: FakeLink(bank),
+            terminal: "BRANCH01",
+            masterKey: TellerDeskTests.masterKey,
+            firstSTAN: 100
+        )
         #expect(try await session.signOn()[39] == "00")
         let keypad = DeskKeypad(keys)
         let desk = TellerDesk(session: session, io: keypad)
@@ -39,17 +48,24 @@ struct TellerDeskCaseTests {
         TellerDeskTests.administrative(bank).filter { $0.operation == operation.rawValue }.map(\.tlv)
     }
 
-    @Test("cora: the queue (severity, age, subject), the file, assign to me; her close of the high case refused in words; escalated; cid closes it")
+    @Test(
+        "cora: the queue (severity, age, subject), the file, assign to me; her close of the high case refused in words; escalated; cid closes it"
+    )
     func workedToClosed() async throws {
         let bank = Self.bank()
         let cora = try await Self.run(
             bank,
             [
                 "cora.compliance", "compliance-test-password", .text(TellerDeskTests.code(TellerDeskTests.cora, bank)),
-                "20", "7", "1", "5", "R", "filed with FinCEN", "3", "", "3", "amounts just under the threshold", "", "0",
+                "20", "7", "1", "5", "R", "filed with FinCEN", "3", "", "3", "amounts just under the threshold", "",
+                "0",
             ]
         )
-        #expect(cora.shown.contains("#7 HIGH 2h 30m old  bob (customer:bob)  open, unassigned, 1 alert (structuring-deposits)"))
+        #expect(
+            cora.shown.contains(
+                "#7 HIGH 2h 30m old  bob (customer:bob)  open, unassigned, 1 alert (structuring-deposits)"
+            )
+        )
         #expect(cora.shown.contains("Case #7: high severity, open - customer:bob"))
         #expect(cora.shown.contains("rule structuring-deposits (high), score 1.05, 10,500.00"))
         #expect(cora.shown.contains("#41 2027-01-15 06:30 UTC deposit 3,500.00 (00) at ATM00002, account CP0000000002"))
@@ -70,7 +86,8 @@ struct TellerDeskCaseTests {
         let cid = try await Self.run(
             bank,
             [
-                "cid.compliance", "compliance2-test-password", .text(OneTimePassword.code(secret: Self.cid, at: TellerDeskTests.now(bank))),
+                "cid.compliance", "compliance2-test-password",
+                .text(OneTimePassword.code(secret: Self.cid, at: TellerDeskTests.now(bank))),
                 "20", "7", "5", "X", "5", "R", "SAR filed", "0",
             ]
         )
@@ -81,7 +98,9 @@ struct TellerDeskCaseTests {
         #expect(bank.state.withLock { $0.desk.cases[0].closedBy } == "cid.compliance")
     }
 
-    @Test("assigning to a named officer after 5 minutes asks for a fresh code; a note needs none; a teller is refused in words")
+    @Test(
+        "assigning to a named officer after 5 minutes asks for a fresh code; a note needs none; a teller is refused in words"
+    )
     func stepUpAndRoles() async throws {
         let bank = Self.bank()
         let later = TellerDeskTests.now(bank) + 400
@@ -117,8 +136,15 @@ struct TellerDeskCaseTests {
         #expect(CaseText.age("yesterday", now: Self.now) == "?")
         #expect(CaseText.disposition(" f ") == "false_positive" && CaseText.disposition("c") == "customer_contacted")
         #expect(CaseText.disposition("R") == "report_filed" && CaseText.disposition("") == nil)
-        let entry = try #require(CaseText.Entry("3|medium|assigned|terminal:ATM00002|ATM00002|cora.compliance|20270115070000|4||cash-out-ring velocity"))
-        #expect(entry.line(now: Self.now) == "#3 MEDIUM 2h 30m old  ATM00002 (terminal:ATM00002)  assigned, with cora.compliance, 4 alerts (cash-out-ring, velocity)")
+        let entry = try #require(
+            CaseText.Entry(
+                "3|medium|assigned|terminal:ATM00002|ATM00002|cora.compliance|20270115070000|4||cash-out-ring velocity"
+            )
+        )
+        #expect(
+            entry.line(now: Self.now)
+                == "#3 MEDIUM 2h 30m old  ATM00002 (terminal:ATM00002)  assigned, with cora.compliance, 4 alerts (cash-out-ring, velocity)"
+        )
         #expect(CaseText.Entry("3|medium") == nil)
         var refused = ATM87Message(mti: .administrativeResponse)
         try refused.set(39, "12")
@@ -127,6 +153,9 @@ struct TellerDeskCaseTests {
         #expect(CaseText.refusal(refused, step: .escalateCase) == "Not done: only an assigned case is escalated.")
         var role = ATM87Message(mti: .administrativeResponse)
         try role.set(39, "58")
-        #expect(CaseText.refusal(role, step: .closeCase) == "Your role may not work cases: the case desk is the compliance officers'.")
+        #expect(
+            CaseText.refusal(role, step: .closeCase)
+                == "Your role may not work cases: the case desk is the compliance officers'."
+        )
     }
 }
