@@ -451,6 +451,8 @@ public enum AdminOperation: String, Sendable, Hashable, CaseIterable {
     /// A case closed with a disposition and a note (a decision: fresh second factor; a high-severity
     /// case by another person than the one who opened or assigned it).
     case closeCase = "CASECLOSE"
+    /// A case opened at the desk for a customer, with a severity and a reason.
+    case openCase = "CASEOPEN"
 }
 
 /// The tags of field 48's elements in administrative messages.
@@ -563,6 +565,8 @@ public enum AdminTag: String, Sendable, Hashable, CaseIterable {
     case note = "KO"
     /// The answer to a case step refused (12, 58): the whole reason (field 44 holds 25 characters).
     case refusal = "KR"
+    /// CASEOPEN: the case's severity, `low`, `medium` or `high`.
+    case severity = "SV"
 }
 
 extension ATM87TLV {

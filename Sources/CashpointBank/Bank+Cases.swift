@@ -47,6 +47,14 @@ extension Bank {
             var answer = BankAnswer(code: result.code, reason: result.detail)
             answer.caseStatus = result.status
             return answer
+        case .openCase(let customer, let severity, let reason):
+            let opened = try await self.records.openCase(
+                actor: actor,
+                customer: customer,
+                severity: severity,
+                reason: reason
+            )
+            return BankAnswer(code: opened.code, createdID: opened.caseID, reason: opened.detail)
         default:
             return .refused(.invalidTransaction)
         }

@@ -154,6 +154,8 @@ public enum StaffOperation: Sendable, Hashable {
     /// CASEASSIGN, CASEESCALATE, CASENOTE, CASECLOSE: a step in a case's life. `argument`: the assignee
     /// (assign) or the disposition (close). A decision (assign, escalate, close) needs a fresh second factor.
     case workCase(Int64, step: CaseStep, argument: String?, note: String?)
+    /// CASEOPEN: a case opened at the desk for a customer (by user name), with a severity and a reason.
+    case openCase(customer: String, severity: AlertSeverity, reason: String)
 
     var permission: BankOperation {
         switch self {
@@ -178,7 +180,7 @@ public enum StaffOperation: Sendable, Hashable {
         case .enrolStaff: return .enrolStaff
         case .viewKYC: return .viewKYC
         case .decideKYC: return .verifyCustomer
-        case .listCases, .showCase, .workCase: return .workCases
+        case .listCases, .showCase, .workCase, .openCase: return .workCases
         }
     }
 
@@ -210,6 +212,7 @@ public enum StaffOperation: Sendable, Hashable {
         case .listCases: return "cases.list"
         case .showCase: return "case.viewed"
         case .workCase(_, let step, _, _): return "case.\(step.rawValue)"
+        case .openCase: return "case.opened"
         }
     }
 }
@@ -771,7 +774,7 @@ public struct Bank: Sendable {
                 return answer
             case .decideKYC(let customerID, let decision, let reason):
                 return try await self.decideKYC(customerID, decision, reason: reason, actor: actor, fourEyes: fourEyes)
-            case .listCases, .showCase, .workCase:
+            case .listCases, .showCase, .workCase, .openCase:
                 return try await self.caseDesk(operation, actor: actor, fourEyes: fourEyes)
             }
         } catch let error as StoreError where error.kind == .approvalRequired {

@@ -658,6 +658,9 @@ public protocol BankRecords: Sendable {
     func caseFile(actor: ActorContext, caseID: Int64, forReport: Bool) async throws -> CaseFile?
     func workCase(actor: ActorContext, caseID: Int64, step: CaseStep, argument: String?, note: String?) async throws
         -> CaseAnswer
+    /// 00 and the new case; 94 and the customer's active case; 12 (an unknown customer, no reason).
+    func openCase(actor: ActorContext, customer: String, severity: AlertSeverity, reason: String) async throws
+        -> (code: ResponseCode, caseID: Int64?, detail: String?)
     func allocateCardSerial(actor: ActorContext) async throws -> Int64
     func createStaff(
         actor: ActorContext,

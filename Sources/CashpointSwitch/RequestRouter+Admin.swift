@@ -238,7 +238,7 @@ extension RequestRouter {
             answer = try await perform(
                 .decideKYC(customerID: try customer(), decision: decision, reason: tlv[.reason] ?? "")
             )
-        case .cases, .showCase, .assignCase, .escalateCase, .noteCase, .closeCase:
+        case .cases, .showCase, .assignCase, .escalateCase, .noteCase, .closeCase, .openCase:
             answer = try await self.caseDesk(operation, tlv: tlv, actor: actor, out: &out, perform: perform)
         case .balance:
             answer = try await perform(.balance(account: try account()))

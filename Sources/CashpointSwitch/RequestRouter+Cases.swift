@@ -69,6 +69,17 @@ extension RequestRouter {
             answer = try await perform(
                 .workCase(try caseID(), step: .close, argument: disposition.rawValue, note: try note())
             )
+        case .openCase:
+            guard let customer = tlv[.userName], !customer.isEmpty else {
+                throw Refusal(.formatError, "field 48 \(AdminTag.userName.rawValue): the customer's user name")
+            }
+            guard let severity = tlv[.severity].flatMap(AlertSeverity.init(rawValue:)) else {
+                throw Refusal(.formatError, "field 48 \(AdminTag.severity.rawValue): low, medium or high")
+            }
+            answer = try await perform(.openCase(customer: customer, severity: severity, reason: try note()))
+            if let id = answer.createdID, [.approved, .duplicate].contains(answer.code) {
+                out.append(.caseID, String(id))
+            }
         default:
             throw Refusal(.invalidTransaction, "\(operation.rawValue) is not a case operation")
         }

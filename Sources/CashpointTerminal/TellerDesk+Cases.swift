@@ -15,22 +15,56 @@ extension TellerDesk {
             return
         }
         let cases = CaseText.entries(answer)
-        guard !cases.isEmpty else {
+        if cases.isEmpty {
             self.io.show("No case is open.")
+        } else {
+            let now = self.now()
+            var lines = ["Cases (most severe first, then the oldest):"] + cases.map { "  " + $0.line(now: now) }
+            if CaseText.tlv(answer)[.next] != nil { lines.append("  (more cases follow: close some of these first)") }
+            self.io.show(lines.joined(separator: "\n"))
+        }
+        guard let typed = await self.io.ask(Self.casePrompt), let chosen = Self.entered(typed) else { return }
+        if chosen.uppercased() == "N" {
+            try await self.newCase()
             return
         }
-        let now = self.now()
-        var lines = ["Cases (most severe first, then the oldest):"] + cases.map { "  " + $0.line(now: now) }
-        if CaseText.tlv(answer)[.next] != nil { lines.append("  (more cases follow: close some of these first)") }
-        self.io.show(lines.joined(separator: "\n"))
-        guard let typed = await self.io.ask("Case to open (its number; Enter: back):"), let chosen = Self.entered(typed)
-        else { return }
         let id = chosen.hasPrefix("#") ? String(chosen.dropFirst()) : chosen
         guard !id.isEmpty, id.count <= 18, id.allSatisfy(\.isNumber) else {
-            self.io.show("Type a case's number, such as \(cases[0].id).")
+            self.io.show("Type a case's number, such as \(cases.first?.id ?? "7"), or N for a new case.")
             return
         }
         try await self.caseFile(id)
+    }
+
+    static let casePrompt = "Case to show (its number), N for a new case, Enter: back:"
+
+    /// CASEOPEN: a case opened at the desk for a customer, with a severity and a reason; then its file.
+    func newCase() async throws {
+        guard let typed = await self.io.ask("Customer's user name:"), let customer = Self.entered(typed),
+            let severityTyped = await self.io.ask("Severity (low, medium or high):")
+        else { return }
+        let severity = severityTyped.trimmingCharacters(in: .whitespaces).lowercased()
+        guard ["low", "medium", "high"].contains(severity) else {
+            self.io.show("The severity is low, medium or high; no case was opened.")
+            return
+        }
+        guard let reason = await self.askNote("Why (the reason for the case):") else { return }
+        guard
+            let answer = try await self.perform(
+                DeskRequest(.openCase, [(.userName, customer), (.severity, severity), (.note, reason)])
+            )
+        else { return }
+        let id = CaseText.tlv(answer)[.caseID]
+        switch answer[39] {
+        case "00":
+            self.io.show("Case \(id ?? "?") opened for \(customer).")
+        case "94":
+            self.io.show("\(customer) already has an active case, \(id ?? "?"): it is shown; add to it.")
+        default:
+            self.io.show(CaseText.refusal(answer, step: .openCase))
+            return
+        }
+        if let id { try await self.caseFile(id) }
     }
 
     /// CASE: a case's file, then its steps until Enter; a closed case shows its file only.

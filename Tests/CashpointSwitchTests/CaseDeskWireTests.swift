@@ -48,6 +48,11 @@ struct CaseDeskWireTests {
                         [(.caseID, id), (.disposition, "false_positive"), (.note, "nothing to see")]
                     )
                     #expect(close[39] == "58")
+                    let open = try await desk.administrative(
+                        .openCase,
+                        [(.userName, "alice"), (.severity, "low"), (.note, "a tip")]
+                    )
+                    #expect(open[39] == "58")
                 }
             }
 
@@ -152,6 +157,38 @@ struct CaseDeskWireTests {
                         "|cid.compliance|" + String(file[.caseHeader]!.split(separator: "|")[9]) + "|report_filed"
                     ) == true
                 )
+                // A case opened at the desk: one active case a customer; the opener cannot close a high one.
+                let bob = try await desk.administrative(
+                    .openCase,
+                    [(.userName, "bob"), (.severity, "high"), (.note, "cash again")]
+                )
+                #expect(bob[39] == "00")
+                let second = try #require(try self.tlv(bob)[.caseID])
+                #expect(second != id)
+                let again = try await desk.administrative(
+                    .openCase,
+                    [(.userName, "bob"), (.severity, "low"), (.note, "once more")]
+                )
+                #expect(again[39] == "94")
+                #expect(try self.tlv(again)[.caseID] == second)
+                let nobody = try await desk.administrative(
+                    .openCase,
+                    [(.userName, "nobody"), (.severity, "low"), (.note, "x")]
+                )
+                #expect(nobody[39] == "12")
+                #expect(try self.tlv(nobody)[.refusal] == "no customer nobody")
+                let huge = try await desk.administrative(
+                    .openCase,
+                    [(.userName, "bob"), (.severity, "huge"), (.note, "x")]
+                )
+                #expect(huge[39] == "30")
+                let reasonless = try await desk.administrative(.openCase, [(.userName, "bob"), (.severity, "low")])
+                #expect(reasonless[39] == "30")
+                let own = try await desk.administrative(
+                    .closeCase,
+                    [(.caseID, second), (.disposition, "false_positive"), (.note, "mine")]
+                )
+                #expect(own[39] == "58")
             }
             #expect(
                 try await under.bank.count(

@@ -39,6 +39,22 @@ extension FakeDesk {
         if operation == .cases {
             return ("00", self.cases.filter { $0.status != "closed" }.map { (.caseEntry, $0.entry) }, nil)
         }
+        if operation == .openCase {
+            guard let customer = tlv[.userName], let severity = tlv[.severity], tlv[.note] != nil else {
+                return ("30", [], "field 48")
+            }
+            guard customer == "bob" || customer == "alice" else {
+                return ("12", [(.refusal, "no customer \(customer)")], "no customer \(customer)")
+            }
+            if let active = self.cases.first(where: { $0.name == customer && $0.status != "closed" }) {
+                return ("94", [(.caseID, String(active.id))], "the customer has an active case")
+            }
+            let id = (self.cases.map(\.id).max() ?? 0) + 1
+            self.cases.append(
+                FakeCase(id: id, severity: severity, openedBy: user, subject: "customer:\(customer)", name: customer)
+            )
+            return ("00", [(.caseID, String(id))], nil)
+        }
         guard let id = tlv[.caseID].flatMap(Int.init) else { return ("30", [], "field 48 KN") }
         guard let index = self.cases.firstIndex(where: { $0.id == id }) else {
             return ("12", [(.refusal, "no such case")], "no such case")

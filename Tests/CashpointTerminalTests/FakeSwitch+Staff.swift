@@ -217,7 +217,7 @@ struct FakeDesk {
             guard fresh else { return finish("1A", [(.nextFactor, "OT")]) }
             guard reason != nil else { return finish("30", [(.nextFactor, "RS")]) }
             return finish("00")
-        case .cases, .showCase, .assignCase, .escalateCase, .noteCase, .closeCase:
+        case .cases, .showCase, .assignCase, .escalateCase, .noteCase, .closeCase, .openCase:
             let (code, elements, why) = self.caseAnswer(operation, tlv, user: user, role: me.role, fresh: fresh)
             return finish(code, elements, reason: why)
         case .pendingChanges:

@@ -158,4 +158,33 @@ struct TellerDeskCaseTests {
                 == "Your role may not work cases: the case desk is the compliance officers'."
         )
     }
+
+    @Test(
+        "N opens a case at the desk (then shows it); a customer's active case is shown instead (94); refusals in words"
+    )
+    func newCase() async throws {
+        let bank = Self.bank()
+        let cora = try await Self.run(
+            bank,
+            [
+                "cora.compliance", "compliance-test-password", .text(TellerDeskTests.code(TellerDeskTests.cora, bank)),
+                "20", "N", "alice", "Medium", "cash from abroad", "",
+                "20", "n", "bob", "high", "again", "",
+                "20", "N", "zed", "low", "a tip",
+                "20", "N", "alice", "urgent",
+                "20", "x",
+                "0",
+            ]
+        )
+        #expect(cora.shown.contains("Case 8 opened for alice."))
+        #expect(cora.shown.contains("Case #8: medium severity, open - customer:alice"))
+        #expect(cora.shown.contains("bob already has an active case, 7: it is shown; add to it."))
+        #expect(cora.shown.contains("Case #7: high severity, open - customer:bob"))
+        #expect(cora.shown.contains("Not done: no customer zed."))
+        #expect(cora.shown.contains("The severity is low, medium or high; no case was opened."))
+        #expect(cora.shown.contains("Type a case's number, such as 7, or N for a new case."))
+        let opened = try #require(Self.sent(bank, .openCase).first)
+        #expect(opened[.userName] == "alice" && opened[.severity] == "medium" && opened[.note] == "cash from abroad")
+        #expect(Self.sent(bank, .openCase).count == 3)
+    }
 }
