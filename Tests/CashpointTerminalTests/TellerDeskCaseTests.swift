@@ -44,6 +44,17 @@ struct TellerDeskCaseTests {
         return keypad
     }
 
+    /// cora's sign-on at the desk: user name, password, a code.
+    static func cora(_ bank: FakeSwitch) -> [DeskKeypad.Key] {
+        ["cora.compliance", "compliance-test-password", .text(TellerDeskTests.code(TellerDeskTests.cora, bank))]
+    }
+
+    /// A fresh fake switch, and the desk run there by cora with these keys after her sign-on.
+    static func asCora(_ keys: [DeskKeypad.Key]) async throws -> (FakeSwitch, DeskKeypad) {
+        let bank = Self.bank()
+        return (bank, try await Self.run(bank, Self.cora(bank) + keys))
+    }
+
     static func sent(_ bank: FakeSwitch, _ operation: AdminOperation) -> [ATM87TLV] {
         TellerDeskTests.administrative(bank).filter { $0.operation == operation.rawValue }.map(\.tlv)
     }
@@ -52,15 +63,10 @@ struct TellerDeskCaseTests {
         "cora: the queue (severity, age, subject), the file, assign to me; her close of the high case refused in words; escalated; cid closes it"
     )
     func workedToClosed() async throws {
-        let bank = Self.bank()
-        let cora = try await Self.run(
-            bank,
-            [
-                "cora.compliance", "compliance-test-password", .text(TellerDeskTests.code(TellerDeskTests.cora, bank)),
-                "20", "7", "1", "5", "R", "filed with FinCEN", "3", "", "3", "amounts just under the threshold", "",
-                "0",
-            ]
-        )
+        let (bank, cora) = try await Self.asCora([
+            "20", "7", "1", "5", "R", "filed with FinCEN", "3", "", "3", "amounts just under the threshold", "",
+            "0",
+        ])
         #expect(
             cora.shown.contains(
                 "#7 HIGH 2h 30m old  bob (customer:bob)  open, unassigned, 1 alert (structuring-deposits)"
@@ -106,8 +112,7 @@ struct TellerDeskCaseTests {
         let later = TellerDeskTests.now(bank) + 400
         let cora = try await Self.run(
             bank,
-            [
-                "cora.compliance", "compliance-test-password", .text(TellerDeskTests.code(TellerDeskTests.cora, bank)),
+            Self.cora(bank) + [
                 .run { bank.set { $0.desk.now = later } },
                 "20", "7", "4", "called the customer", "2", "cid.compliance",
                 .text(OneTimePassword.code(secret: TellerDeskTests.cora, at: later)), "", "0",
@@ -163,19 +168,14 @@ struct TellerDeskCaseTests {
         "N opens a case at the desk (then shows it); a customer's active case is shown instead (94); refusals in words"
     )
     func newCase() async throws {
-        let bank = Self.bank()
-        let cora = try await Self.run(
-            bank,
-            [
-                "cora.compliance", "compliance-test-password", .text(TellerDeskTests.code(TellerDeskTests.cora, bank)),
-                "20", "N", "alice", "Medium", "cash from abroad", "",
-                "20", "n", "bob", "high", "again", "",
-                "20", "N", "zed", "low", "a tip",
-                "20", "N", "alice", "urgent",
-                "20", "x",
-                "0",
-            ]
-        )
+        let (bank, cora) = try await Self.asCora([
+            "20", "N", "alice", "Medium", "cash from abroad", "",
+            "20", "n", "bob", "high", "again", "",
+            "20", "N", "zed", "low", "a tip",
+            "20", "N", "alice", "urgent",
+            "20", "x",
+            "0",
+        ])
         #expect(cora.shown.contains("Case 8 opened for alice."))
         #expect(cora.shown.contains("Case #8: medium severity, open - customer:alice"))
         #expect(cora.shown.contains("bob already has an active case, 7: it is shown; add to it."))
