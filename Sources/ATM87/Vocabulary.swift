@@ -438,6 +438,21 @@ public enum AdminOperation: String, Sendable, Hashable, CaseIterable {
     case kyc = "KYC"
     /// A compliance user verifies or rejects a customer (KYC); verifying a high-risk one is held.
     case verify = "VERIFY"
+    /// The compliance desk's queue of cases (transaction monitoring), most severe then oldest.
+    case cases = "CASES"
+    /// One case's file: the case, its subject, alerts, transactions and events.
+    case showCase = "CASE"
+    /// A case assigned to a compliance officer (a decision: fresh second factor).
+    case assignCase = "CASEASSIGN"
+    /// An assigned case escalated, with a note (a decision: fresh second factor).
+    case escalateCase = "CASEESCALATE"
+    /// A note on a case that is not closed.
+    case noteCase = "CASENOTE"
+    /// A case closed with a disposition and a note (a decision: fresh second factor; a high-severity
+    /// case by another person than the one who opened or assigned it).
+    case closeCase = "CASECLOSE"
+    /// A case opened at the desk for a customer, with a severity and a reason.
+    case openCase = "CASEOPEN"
 }
 
 /// The tags of field 48's elements in administrative messages.
@@ -530,6 +545,28 @@ public enum AdminTag: String, Sendable, Hashable, CaseIterable {
     case screening = "SC"
     /// KYC: who made the last KYC decision, and when (`user|YYYYMMDDhhmmss`).
     case decidedBy = "VB"
+    /// CASE and the case steps: the case's number.
+    case caseID = "KN"
+    /// CASES: one case, `id|severity|status|subject|name|assignee|opened|alerts|last event|rules`.
+    case caseEntry = "KE"
+    /// CASE: the case, `id|severity|status|subject|opened by|opened|assignee|assigned by|closed by|closed|disposition`.
+    case caseHeader = "KF"
+    /// CASE: one alert, `id|rule|severity|score|amount|window start|window end|transactions (space-separated)|detail`.
+    case alert = "KA"
+    /// CASE: one transaction behind the alerts, `id|time|kind|amount|response|terminal|account|card|reversed Y/N`.
+    case caseTransaction = "KT"
+    /// CASE: one event of the case, `time|actor|event|status after|detail`.
+    case caseEvent = "KV"
+    /// CASE: what did not fit in field 48, `alerts|transactions|events` left off.
+    case leftOff = "KL"
+    /// CASECLOSE: the disposition, `false_positive`, `customer_contacted` or `report_filed`.
+    case disposition = "KD"
+    /// CASEESCALATE, CASENOTE, CASECLOSE: the note (1-500 characters).
+    case note = "KO"
+    /// The answer to a case step refused (12, 58): the whole reason (field 44 holds 25 characters).
+    case refusal = "KR"
+    /// CASEOPEN: the case's severity, `low`, `medium` or `high`.
+    case severity = "SV"
 }
 
 extension ATM87TLV {

@@ -146,6 +146,16 @@ public enum StaffOperation: Sendable, Hashable {
     /// VERIFY: a compliance user's KYC decision, with a reason (needs a fresh second factor; verifying
     /// a high-risk customer is held for a second compliance user).
     case decideKYC(customerID: Int64, decision: KYCDecision, reason: String)
+    /// CASES: the compliance desk's queue, cases in `status` (active, all, open, assigned, escalated,
+    /// closed), the most severe first, then the oldest; `offset` skipped, at most `limit` (1-50).
+    case listCases(status: String, offset: Int, limit: Int)
+    /// CASE: one case's file (subject, alerts, transactions, events).
+    case showCase(Int64)
+    /// CASEASSIGN, CASEESCALATE, CASENOTE, CASECLOSE: a step in a case's life. `argument`: the assignee
+    /// (assign) or the disposition (close). A decision (assign, escalate, close) needs a fresh second factor.
+    case workCase(Int64, step: CaseStep, argument: String?, note: String?)
+    /// CASEOPEN: a case opened at the desk for a customer (by user name), with a severity and a reason.
+    case openCase(customer: String, severity: AlertSeverity, reason: String)
 
     var permission: BankOperation {
         switch self {
@@ -170,6 +180,7 @@ public enum StaffOperation: Sendable, Hashable {
         case .enrolStaff: return .enrolStaff
         case .viewKYC: return .viewKYC
         case .decideKYC: return .verifyCustomer
+        case .listCases, .showCase, .workCase, .openCase: return .workCases
         }
     }
 
@@ -198,6 +209,10 @@ public enum StaffOperation: Sendable, Hashable {
         case .enrolStaff: return "factor.enrolment-code"
         case .viewKYC: return "kyc.view"
         case .decideKYC(_, let decision, _): return "kyc.\(decision.rawValue)"
+        case .listCases: return "cases.list"
+        case .showCase: return "case.viewed"
+        case .workCase(_, let step, _, _): return "case.\(step.rawValue)"
+        case .openCase: return "case.opened"
         }
     }
 }
@@ -232,6 +247,11 @@ public struct BankAnswer: Sendable, Hashable {
     public var changes: [ChangeRecord] = []
     /// A customer's KYC record (KYC).
     public var kyc: KYCRecord?
+    /// The compliance desk: a page of the case queue (CASES), a case's file (CASE), a case's status
+    /// after a step.
+    public var cases: [CaseSummary] = []
+    public var caseFile: CaseFile?
+    public var caseStatus: String?
 
     public init(
         code: ResponseCode,
@@ -754,6 +774,8 @@ public struct Bank: Sendable {
                 return answer
             case .decideKYC(let customerID, let decision, let reason):
                 return try await self.decideKYC(customerID, decision, reason: reason, actor: actor, fourEyes: fourEyes)
+            case .listCases, .showCase, .workCase, .openCase:
+                return try await self.caseDesk(operation, actor: actor, fourEyes: fourEyes)
             }
         } catch let error as StoreError where error.kind == .approvalRequired {
             // The database holds this operation for a second person (bank.high_risk_operations).

@@ -651,6 +651,16 @@ public protocol BankRecords: Sendable {
     func screeningSubjects(actor: ActorContext, customerID: Int64?, afterID: Int64?, limit: Int) async throws
         -> [ScreeningSubject]
     func countryRisks() async throws -> [CountryRisk]
+    // The compliance case desk (bank.list_cases, bank.case_file, bank.work_case).
+    /// `status`: active, all, open, assigned, escalated or closed; the most severe first, then the oldest.
+    func listCases(actor: ActorContext, status: String, offset: Int, limit: Int) async throws -> [CaseSummary]
+    /// nil: no such case. `forReport`: for a SAR draft rather than the desk.
+    func caseFile(actor: ActorContext, caseID: Int64, forReport: Bool) async throws -> CaseFile?
+    func workCase(actor: ActorContext, caseID: Int64, step: CaseStep, argument: String?, note: String?) async throws
+        -> CaseAnswer
+    /// 00 and the new case; 94 and the customer's active case; 12 (an unknown customer, no reason).
+    func openCase(actor: ActorContext, customer: String, severity: AlertSeverity, reason: String) async throws
+        -> (code: ResponseCode, caseID: Int64?, detail: String?)
     func allocateCardSerial(actor: ActorContext) async throws -> Int64
     func createStaff(
         actor: ActorContext,

@@ -58,6 +58,8 @@ public struct CaseSummary: Sendable, Hashable {
     public var openedAt: Date
     public var alerts: Int64
     public var lastEventAt: Date?
+    /// The rules behind the case's alerts (none for a case opened at the desk without one).
+    public var rules: [String]
 
     public init(
         id: Int64,
@@ -68,7 +70,8 @@ public struct CaseSummary: Sendable, Hashable {
         assignee: String?,
         openedAt: Date,
         alerts: Int64,
-        lastEventAt: Date?
+        lastEventAt: Date?,
+        rules: [String] = []
     ) {
         self.id = id
         self.subject = subject
@@ -79,6 +82,36 @@ public struct CaseSummary: Sendable, Hashable {
         self.openedAt = openedAt
         self.alerts = alerts
         self.lastEventAt = lastEventAt
+        self.rules = rules
+    }
+}
+
+/// A step in a case's life (`bank.work_case`).
+public enum CaseStep: String, Sendable, Hashable, CaseIterable {
+    case assign, escalate, note, close
+
+    /// Whether the step is a decision, which needs a second factor checked within the step-up window
+    /// (assign, escalate, close); a note does not.
+    public var isDecision: Bool { self != .note }
+}
+
+/// A closed case's disposition (`bank.work_case`'s close).
+public enum CaseDisposition: String, Sendable, Hashable, CaseIterable {
+    case falsePositive = "false_positive"
+    case customerContacted = "customer_contacted"
+    case reportFiled = "report_filed"
+}
+
+/// The answer to a case step: 00, 12 (the case's status does not allow it, or bad input) or 58.
+public struct CaseAnswer: Sendable, Hashable {
+    public var code: ResponseCode
+    public var detail: String?
+    public var status: String?
+
+    public init(code: ResponseCode, detail: String?, status: String?) {
+        self.code = code
+        self.detail = detail
+        self.status = status
     }
 }
 

@@ -124,7 +124,8 @@ public struct ScriptDifference: Sendable, Hashable, Codable, CustomStringConvert
 /// Checks an answer against a step's expectations. Pure: the answer, the request it answers, the
 /// variables, and how long it took come in; the differences go out.
 public enum ScriptCheck {
-    /// The value of `key` in a message: `mti`, a field by number or name, or `48.TAG` (a TLV element).
+    /// The value of `key` in a message: `mti`, a field by number or name, `48.TAG` (a TLV element), or
+    /// `48.TAG.N` (the N-th `|`-separated part of that element, from 1: `48.KE.1`, a case's number).
     public static func value(of key: String, in message: ATM87Message) throws(ScriptError) -> String? {
         if key == "mti" { return message.mti.description }
         if let dot = key.firstIndex(of: ".") {
@@ -132,8 +133,14 @@ public enum ScriptCheck {
             guard field == 48 else {
                 throw ScriptError(.unknownField, "\(key): only field 48 has elements (48.TAG)")
             }
-            let tag = String(key[key.index(after: dot)...])
-            return message[48].flatMap { try? ATM87TLV(parsing: $0) }?[tag]
+            let path = key[key.index(after: dot)...].split(separator: ".", omittingEmptySubsequences: false)
+            let element = message[48].flatMap { try? ATM87TLV(parsing: $0) }?[String(path[0])]
+            guard path.count == 2 else { return path.count == 1 ? element : nil }
+            guard let part = Int(path[1]), part >= 1 else {
+                throw ScriptError(.unknownField, "\(key): a part of an element is 48.TAG.N, N from 1")
+            }
+            let parts = element?.split(separator: "|", omittingEmptySubsequences: false) ?? []
+            return part <= parts.count ? String(parts[part - 1]) : nil
         }
         return message[try ScriptFieldName.number(key)]
     }

@@ -20,18 +20,6 @@ public struct MonitoringRound: Sendable, Hashable {
     public var remaining: Int64
 }
 
-/// A step in a case's life (`bank.work_case`).
-public enum CaseStep: String, Sendable, Hashable, CaseIterable {
-    case assign, escalate, note, close
-}
-
-/// The answer to a case step: 00, 12 (the case's status does not allow it, or bad input) or 58.
-public struct CaseAnswer: Sendable, Hashable {
-    public var code: ResponseCode
-    public var detail: String?
-    public var status: String?
-}
-
 // Transaction monitoring, alerts, cases and reports: one SQL function each (Migrations/functions).
 extension BankStore {
     public func loadMonitoringRules(
@@ -120,15 +108,15 @@ extension BankStore {
         try await self.retrying {
             let rows = try await self.client.query(
                 """
-                SELECT case_id, subject, customer, severity, status, assignee, opened_at, alerts, last_event_at
+                SELECT case_id, subject, customer, severity, status, assignee, opened_at, alerts, last_event_at, rules
                 FROM bank.list_cases(\(actor.role.rawValue), \(actor.name), \(actor.ip), \(actor.device), \(status),
                     \(offset)::int, \(limit)::int)
                 """,
                 logger: self.logger
             )
             var cases: [CaseSummary] = []
-            for try await (id, subject, name, severity, status, assignee, opened, alerts, last) in rows.decode(
-                (Int64, String, String, String, String, String?, Date, Int64, Date?).self
+            for try await (id, subject, name, severity, status, assignee, opened, alerts, last, rules) in rows.decode(
+                (Int64, String, String, String, String, String?, Date, Int64, Date?, String).self
             ) {
                 guard let severity = AlertSeverity(rawValue: severity) else {
                     throw StoreError(kind: .invalidValue, detail: "case \(id): severity \(severity)")
@@ -143,7 +131,8 @@ extension BankStore {
                         assignee: assignee,
                         openedAt: opened,
                         alerts: alerts,
-                        lastEventAt: last
+                        lastEventAt: last,
+                        rules: rules.split(separator: " ").map(String.init)
                     )
                 )
             }

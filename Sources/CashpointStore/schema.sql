@@ -1616,7 +1616,7 @@ ALTER FUNCTION bank.kyc_status(p_user_id bigint) OWNER TO cashpoint_owner;
 -- Name: list_cases(text, text, text, text, text, integer, integer); Type: FUNCTION; Schema: bank; Owner: cashpoint_owner
 --
 
-CREATE FUNCTION bank.list_cases(p_role text, p_actor text, p_ip text, p_device text, p_status text, p_offset integer, p_limit integer) RETURNS TABLE(case_id bigint, subject text, customer text, severity text, status text, assignee text, opened_at timestamp with time zone, alerts bigint, last_event_at timestamp with time zone)
+CREATE FUNCTION bank.list_cases(p_role text, p_actor text, p_ip text, p_device text, p_status text, p_offset integer, p_limit integer) RETURNS TABLE(case_id bigint, subject text, customer text, severity text, status text, assignee text, opened_at timestamp with time zone, alerts bigint, last_event_at timestamp with time zone, rules text)
     LANGUAGE plpgsql SECURITY DEFINER
     SET search_path TO 'pg_catalog', 'bank'
     AS $$
@@ -1626,7 +1626,8 @@ BEGIN
     RETURN QUERY
     SELECT c.id, c.subject, coalesce(u.user_name, split_part(c.subject, ':', 2)), c.severity, c.status, c.assignee,
         c.opened_at, (SELECT count(*) FROM bank.alerts a WHERE a.case_id = c.id),
-        (SELECT max(e.at) FROM bank.case_events e WHERE e.case_id = c.id)
+        (SELECT max(e.at) FROM bank.case_events e WHERE e.case_id = c.id),
+        coalesce((SELECT string_agg(DISTINCT a.rule_id, ' ' ORDER BY a.rule_id) FROM bank.alerts a WHERE a.case_id = c.id), '')
     FROM bank.cases c LEFT JOIN bank.users u ON u.id = c.customer_id
     WHERE CASE p_status WHEN 'all' THEN true WHEN 'active' THEN c.status <> 'closed' ELSE c.status = p_status END
     ORDER BY array_position(ARRAY['high', 'medium', 'low'], c.severity), c.opened_at, c.id

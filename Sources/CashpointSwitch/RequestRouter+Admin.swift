@@ -238,6 +238,8 @@ extension RequestRouter {
             answer = try await perform(
                 .decideKYC(customerID: try customer(), decision: decision, reason: tlv[.reason] ?? "")
             )
+        case .cases, .showCase, .assignCase, .escalateCase, .noteCase, .closeCase, .openCase:
+            answer = try await self.caseDesk(operation, tlv: tlv, actor: actor, out: &out, perform: perform)
         case .balance:
             answer = try await perform(.balance(account: try account()))
             if let balance = answer.balance { out.append(.balance, Self.signedAmount(balance)) }

@@ -14,6 +14,8 @@ public final class TellerDesk {
     let io: any KeypadIO
     /// The member of staff signed on (their user name).
     var user = ""
+    /// The clock the case queue's ages are counted by.
+    var now: @Sendable () -> Date = { Date() }
 
     public init(session: TerminalSession, io: any KeypadIO) {
         self.session = session
@@ -24,7 +26,7 @@ public final class TellerDesk {
         1 Balance  2 Deposit  3 Withdraw  4 New customer  5 Lock account  6 Unlock account
         7 Lock card  8 Unlock card  9 Unlock user  10 Users  11 Audit log
         12 Pending approvals  13 My requests  14 Daily limits  15 Enrol staff  16 New staff
-        17 Change role  18 KYC record  19 Verify customer  0 Sign off:
+        17 Change role  18 KYC record  19 Verify customer  20 Cases  0 Sign off:
         """
 
     static let codePrompt = "One-time code:"
@@ -106,8 +108,9 @@ public final class TellerDesk {
             case "17": try await self.changeRole()
             case "18": try await self.kycRecord()
             case "19": try await self.verifyCustomer()
+            case "20": try await self.caseQueue()
             default:
-                self.io.show("Please choose 0 to 19.")
+                self.io.show("Please choose 0 to 20.")
             }
         }
         _ = try? await self.session.administrative(.logout)

@@ -55,6 +55,21 @@ struct ScriptTests {
          ]}
         """
 
+    @Test("48.TAG.N is the N-th |-separated part of an element: a case's number in CASES; past the end absent; N from 1")
+    func elementParts() throws {
+        var answer = ATM87Message(mti: .administrativeResponse)
+        try answer.set(48, ATM87TLV([.init("KE", "7|high|open|customer:2|bob||20270115070000|1||structuring-deposits")]).encoded)
+        #expect(try ScriptCheck.value(of: "48.KE.1", in: answer) == "7")
+        #expect(try ScriptCheck.value(of: "48.KE.6", in: answer) == "")
+        #expect(try ScriptCheck.value(of: "48.KE.10", in: answer) == "structuring-deposits")
+        #expect(try ScriptCheck.value(of: "48.KE.11", in: answer) == nil)
+        #expect(try ScriptCheck.value(of: "48.KF.1", in: answer) == nil)
+        #expect(try ScriptCheck.value(of: "48.KE", in: answer)?.hasPrefix("7|high|") == true)
+        #expect(throws: ScriptError.self) { try ScriptCheck.value(of: "48.KE.0", in: answer) }
+        #expect(throws: ScriptError.self) { try ScriptCheck.value(of: "48.KE.x", in: answer) }
+        #expect(try ScriptCheck.value(of: "48.KE.1.2", in: answer) == nil)
+    }
+
     @Test("a script reads the same from YAML and from JSON")
     func yamlAndJSONAgree() throws {
         let fromYAML = try Script.parse(Self.yaml, yaml: true)

@@ -25,6 +25,31 @@ struct MonitoringServiceTests {
         )
     }
 
+    /// Puts fixtures/aml-rules.yaml in force at `bank` (a switch test's `before`).
+    static func loadRules(_ bank: TestBank) async throws {
+        let rules = try Self.rules()
+        try await bank.switchURL.withClient(logger: quietLogger) { client in
+            _ = try await BankStore(client: client, logger: quietLogger).loadMonitoringRules(
+                rules,
+                source: "aml-rules.yaml",
+                maker: nil,
+                reason: nil,
+                actor: .system("test")
+            )
+        }
+    }
+
+    /// Stops the switch and examines what its worker had not reached: the switch's worker examines
+    /// postings after commit; once it has stopped, whatever it had not reached is examined here by the
+    /// same round, so a check does not depend on timing. Start the switch again after.
+    static func drain(_ under: SwitchUnderTest) async throws {
+        try await under.current.stop()
+        try await under.bank.switchURL.withClient(logger: quietLogger) { client in
+            let store = BankStore(client: client, logger: quietLogger)
+            while try await store.monitor(limit: 100).remaining > 0 {}
+        }
+    }
+
     static func deposit(_ service: Bank, _ keys: KeyMaker, amount: Int64) async throws -> ResponseCode {
         let result = try await service.authenticateCard(service.present(pan: Self.bob), pin: "4321", terminal: keys.terminal, ip: nil)
         guard case .approved(let holder) = result else { throw TestFailure("bob's card refused: \(result)") }
@@ -137,32 +162,9 @@ struct MonitoringServiceTests {
 
     @Test("aml-structuring.yaml over the wire, the rules in force: each deposit 00, then an alert and a case for Bob")
     func structuringScript() async throws {
-        let rules = try Self.rules()
-        try await SwitchUnderTest.with(before: { bank in
-            try await bank.switchURL.withClient(logger: quietLogger) { client in
-                _ = try await BankStore(client: client, logger: quietLogger).loadMonitoringRules(
-                    rules,
-                    source: "aml-rules.yaml",
-                    maker: nil,
-                    reason: nil,
-                    actor: .system("test")
-                )
-            }
-        }) { under in
-            let script = try Script.load(
-                repositoryRoot.appendingPathComponent("fixtures/sequences/aml-structuring.yaml").path
-            )
-            let key = try masterKey(script.terminal)
-            let runner = ScriptRunner(host: "127.0.0.1", port: under.port, masterKey: { _ in key }, say: { _ in })
-            let result = await runner.run(script)
-            #expect(result.failed + result.errors == 0)
-            // The switch's worker examines them after commit; once it has stopped, whatever it had not
-            // reached is examined here by the same round, so the check does not depend on timing.
-            try await under.current.stop()
-            try await under.bank.switchURL.withClient(logger: quietLogger) { client in
-                let store = BankStore(client: client, logger: quietLogger)
-                while try await store.monitor(limit: 100).remaining > 0 {}
-            }
+        try await SwitchUnderTest.with(before: Self.loadRules) { under in
+            #expect(try await under.play("aml-structuring.yaml") == [])
+            try await Self.drain(under)
             #expect(
                 try await under.bank.count(
                     """

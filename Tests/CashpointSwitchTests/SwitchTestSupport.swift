@@ -1,5 +1,6 @@
 import ATM87
 import CashpointDatabase
+import CashpointHarness
 import CashpointSecurity
 import CashpointStore
 import CashpointSwitch
@@ -185,5 +186,23 @@ extension TerminalSession {
             fields: fields,
             secrets: [(.documentNumber, document)]
         )
+    }
+}
+
+extension SwitchUnderTest {
+    /// Plays `fixtures/sequences/NAME` at this switch: nothing when every step passed, otherwise what
+    /// the runner said (to show with the failed expectation).
+    func play(_ name: String) async throws -> [String] {
+        let script = try Script.load(repositoryRoot.appendingPathComponent("fixtures/sequences/\(name)").path)
+        let key = try masterKey(script.terminal)
+        let said = Mutex<[String]>([])
+        let runner = ScriptRunner(
+            host: "127.0.0.1",
+            port: self.port,
+            masterKey: { _ in key },
+            say: { line in said.withLock { $0.append(line) } }
+        )
+        let result = await runner.run(script)
+        return result.failed + result.errors == 0 ? [] : said.withLock { $0 }
     }
 }

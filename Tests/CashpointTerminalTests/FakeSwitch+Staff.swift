@@ -54,6 +54,8 @@ struct FakeDesk {
     var enrolmentCodeToIssue = "NEWST-AFF99"
     /// The first passwords of new members of staff, as the fake deciphered them.
     var staffPasswords: [String: String] = [:]
+    /// The case desk's cases (FakeSwitch+Cases.swift).
+    var cases: [FakeCase] = []
 
     static let heldNames: [AdminOperation: String] = [
         .unlockUser: "user.unlock", .unlockAccount: "account.unlock", .unlockCard: "card.unlock",
@@ -215,6 +217,9 @@ struct FakeDesk {
             guard fresh else { return finish("1A", [(.nextFactor, "OT")]) }
             guard reason != nil else { return finish("30", [(.nextFactor, "RS")]) }
             return finish("00")
+        case .cases, .showCase, .assignCase, .escalateCase, .noteCase, .closeCase, .openCase:
+            let (code, elements, why) = self.caseAnswer(operation, tlv, user: user, role: me.role, fresh: fresh)
+            return finish(code, elements, reason: why)
         case .pendingChanges:
             let state = tlv[.state] ?? "pending"
             let listed = self.changes.reversed().filter { state == "all" || $0.state == state }
