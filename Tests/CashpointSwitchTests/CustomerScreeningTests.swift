@@ -1,8 +1,11 @@
+import ATM87
 import CashpointBank
 import CashpointCompliance
+import CashpointDatabase
 import CashpointSecurity
 import CashpointStore
 import CashpointSwitch
+import CashpointTerminal
 import CashpointTestSupport
 import Foundation
 import Testing
@@ -149,6 +152,40 @@ struct CustomerScreeningTests {
             let forced = try await SwitchCommands.rescreenCustomers(
                 store: store, screening: screening, batch: 100, threshold: nil, force: true) { _ in }
             #expect(forced.finished && forced.screened == 5)
+        }
+    }
+
+    @Test("CREATE on the wire: KS pending and SC not_screened (no list), then, once a list is loaded, SC hit and the card 1K")
+    func createOnTheWire() async throws {
+        try await SwitchUnderTest.with { under in
+            let (pan, pin): (String, String) = try await under.terminal("BRANCH01") { branch in
+                #expect(
+                    try await branch.staffLogin(userName: "tina.teller", password: "teller-test-password", code: under.code("tina.teller"))[39]
+                        == "00")
+                let before = try ATM87TLV(parsing: try await branch.create([("UN", "nia"), ("CN", "Nia North")])[48] ?? "")
+                #expect(before["KS"] == "pending" && before["SC"] == "not_screened|no sanctions list loaded")
+                try await under.bank.switchURL.withClient(logger: quietLogger) { client in
+                    try await Self.load(BankStore(client: client, logger: quietLogger), try Self.ofac())
+                }
+                let created = try await branch.administrative(
+                    "CREATE",
+                    [("UN", "tariq"), ("CN", "Mohammed Tariq al-Masudi"), ("BD", "19700112"), ("NA", "IR"),
+                        ("AD", "3 Test Street, Exampleton"), ("IT", "passport"), ("IC", "IR"), ("PP", "N")],
+                    secrets: [(.documentNumber, "S1234545")]
+                )
+                #expect(created[39] == "00")
+                let tlv = try ATM87TLV(parsing: created[48] ?? "")
+                #expect(tlv["KS"] == "pending" && tlv["SC"]?.hasPrefix("hit|ofac 4501 ") == true)
+                let pan = try #require(created[2])
+                let pin = try PINBlock.decipher(try #require(tlv["PB"].flatMap(Hex.decode)), pan: pan, key: try #require(branch.keys).pin)
+                #expect(try await branch.administrative("DEPOSIT", fields: [4: "000000010000", 102: try #require(created.trimmed(102))])[39] == "00")
+                return (pan, pin)
+            }
+            try await under.terminal { atm in
+                let refused = try await atm.cardRequest(.withdrawal, pan: pan, pin: pin, amount: 1_000)
+                #expect(refused[39] == "1K")
+            }
+            #expect(try await under.bank.count("SELECT count(*)::int FROM bank.cases WHERE opened_by = 'screening'") == 1)
         }
     }
 }
