@@ -326,6 +326,7 @@ let package = Package(
                 "CashpointHarness",
                 "ATM87",
                 "CashpointBank",
+                "CashpointCompliance",
                 "CashpointSecurity",
                 "CashpointStore",
                 "CashpointDatabase",

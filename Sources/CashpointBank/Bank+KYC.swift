@@ -119,13 +119,32 @@ extension Bank {
         result: ScreeningResult,
         actor: ActorContext = .system("screening")
     ) async throws -> (status: KYCStatus, rating: KYCRisk.Rating)? {
-        guard var subject = try await self.screeningSubject(customerID, actor: actor) else { return nil }
-        subject.facts.screening = result
-        let rating = KYCRisk.rate(subject.facts, countries: try await self.records.countryRisks())
+        guard let subject = try await self.screeningSubject(customerID, actor: actor) else { return nil }
+        return try await Self.recordScreening(
+            subject,
+            result: result,
+            countries: try await self.records.countryRisks(),
+            records: self.records,
+            actor: actor
+        )
+    }
+
+    /// `recordScreening` for a subject already read and the country list already at hand (a
+    /// re-screening reads both once per page): the rating again with the result, stored with it.
+    public static func recordScreening(
+        _ subject: ScreeningSubject,
+        result: ScreeningResult,
+        countries: [CountryRisk],
+        records: any BankRecords,
+        actor: ActorContext
+    ) async throws -> (status: KYCStatus, rating: KYCRisk.Rating)? {
+        var facts = subject.facts
+        facts.screening = result
+        let rating = KYCRisk.rate(facts, countries: countries)
         guard
-            let status = try await self.records.recordScreening(
+            let status = try await records.recordScreening(
                 actor: actor,
-                customerID: customerID,
+                customerID: subject.customerID,
                 screening: result,
                 rating: rating
             )

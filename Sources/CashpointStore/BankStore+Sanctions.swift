@@ -101,3 +101,69 @@ extension BankStore {
         }
     }
 }
+
+/// Where a re-screening of every customer starts (`bank.rescreen_begin`): the current list versions
+/// to re-screen (empty: none), the last customer id already done (0: from the first) and how many
+/// customers are recorded.
+public struct RescreenStart: Sendable, Hashable {
+    public var versions: [Int]
+    public var resumeAfter: Int64
+    public var customers: Int
+}
+
+extension BankStore {
+    /// Each source's current list version (no entries: a cheap check before screening a new customer)
+    /// and the hit threshold the bank's settings name.
+    public func currentSanctionVersions() async throws -> (versions: [SanctionSource: Int], threshold: Double) {
+        try await self.retrying {
+            let rows = try await self.client.query(
+                "SELECT source, version, threshold FROM bank.sanction_versions_current()",
+                logger: self.logger
+            )
+            var versions: [SanctionSource: Int] = [:]
+            var threshold = 0.88
+            for try await (source, version, limit) in rows.decode((String?, Int?, Double).self) {
+                threshold = limit
+                if let source, let version, let known = SanctionSource(rawValue: source) { versions[known] = version }
+            }
+            return (versions, threshold)
+        }
+    }
+
+    /// Starts (or resumes) a re-screening: the versions not yet re-screened (every current one when
+    /// `force`), audited `sanctions.rescreen` when there is one.
+    public func rescreenBegin(actor: ActorContext, force: Bool) async throws -> RescreenStart {
+        try await self.retrying {
+            let rows = try await self.client.query(
+                "SELECT versions, resume_after, customers FROM bank.rescreen_begin(\(actor.name), \(force))",
+                logger: self.logger
+            )
+            for try await (versions, after, customers) in rows.decode(([Int], Int64, Int).self) {
+                return RescreenStart(versions: versions, resumeAfter: after, customers: customers)
+            }
+            throw StoreError(kind: .unavailable, detail: "bank.rescreen_begin answered no row")
+        }
+    }
+
+    /// Records a re-screening's progress: every customer up to `cursor` is done.
+    public func rescreenAdvance(versions: [Int], cursor: Int64) async throws {
+        try await self.retrying {
+            let rows = try await self.client.query(
+                "SELECT bank.rescreen_advance(\(versions), \(cursor))",
+                logger: self.logger
+            )
+            for try await _ in rows {}
+        }
+    }
+
+    /// Marks the versions re-screened, audited with the run's counts.
+    public func rescreenFinish(actor: ActorContext, versions: [Int], screened: Int, hits: Int) async throws {
+        try await self.retrying {
+            let rows = try await self.client.query(
+                "SELECT bank.rescreen_finish(\(actor.name), \(versions), \(screened), \(hits))",
+                logger: self.logger
+            )
+            for try await _ in rows {}
+        }
+    }
+}

@@ -1990,6 +1990,39 @@ $_$;
 ALTER FUNCTION bank.open_internal_account(p_actor text, p_account_no text, p_name text, p_kind text) OWNER TO cashpoint_owner;
 
 --
+-- Name: open_screening_case(bigint, text, text, text); Type: FUNCTION; Schema: bank; Owner: cashpoint_owner
+--
+
+CREATE FUNCTION bank.open_screening_case(p_customer bigint, p_detail text, p_ip text, p_device text) RETURNS bigint
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path TO 'pg_catalog', 'bank'
+    AS $$
+DECLARE
+    v_subject text := 'customer:' || p_customer;
+    v_case bigint;
+    v_reason text := left('sanctions screening hit: ' || coalesce(nullif(btrim(p_detail), ''), 'no detail'), 2000);
+BEGIN
+    PERFORM pg_advisory_xact_lock(hashtextextended('cashpoint.case:' || v_subject, 0));
+    SELECT c.id INTO v_case FROM bank.cases c WHERE c.subject = v_subject AND c.status <> 'closed' FOR UPDATE;
+    IF v_case IS NULL THEN
+        INSERT INTO bank.cases (subject, customer_id, severity, opened_by)
+        VALUES (v_subject, p_customer, 'high', 'screening') RETURNING id INTO v_case;
+        INSERT INTO bank.case_events (case_id, actor, event, status_after, detail)
+        VALUES (v_case, 'screening', 'opened', 'open', v_reason);
+        PERFORM bank.audit('screening', 'case.opened', '00',
+            jsonb_build_object('case', v_case, 'subject', v_subject, 'severity', 'high'), p_ip, p_device);
+    ELSE
+        UPDATE bank.cases c SET severity = 'high' WHERE c.id = v_case;
+        INSERT INTO bank.case_events (case_id, actor, event, status_after, detail)
+        SELECT v_case, 'screening', 'note', c.status, v_reason FROM bank.cases c WHERE c.id = v_case;
+    END IF;
+    RETURN v_case;
+END
+$$;
+
+ALTER FUNCTION bank.open_screening_case(p_customer bigint, p_detail text, p_ip text, p_device text) OWNER TO cashpoint_owner;
+
+--
 -- Name: open_vault(text, text, bigint); Type: FUNCTION; Schema: bank; Owner: cashpoint_owner
 --
 
@@ -2557,6 +2590,9 @@ BEGIN
     PERFORM bank.audit(p_actor, 'kyc.record', '00',
         jsonb_build_object('user', p_user_id, 'status', v_status, 'risk', p_risk_rating, 'screening', p_screening),
         p_ip, p_device);
+    IF p_screening = 'hit' THEN
+        PERFORM bank.open_screening_case(p_user_id, p_screening_detail, p_ip, p_device);
+    END IF;
     RETURN v_status;
 END
 $$;
@@ -2630,6 +2666,9 @@ BEGIN
     PERFORM bank.audit(p_actor, 'kyc.screened', CASE WHEN v_status IS NULL THEN '12' ELSE '00' END,
         jsonb_build_object('user', p_customer, 'screening', p_screening, 'risk', p_risk_rating, 'status', v_status),
         p_ip, p_device);
+    IF p_screening = 'hit' AND v_status IS NOT NULL THEN
+        PERFORM bank.open_screening_case(p_customer, p_detail, p_ip, p_device);
+    END IF;
     RETURN v_status;
 END
 $$;
@@ -3005,6 +3044,71 @@ $$;
 ALTER FUNCTION bank.require_role(p_allowed text[]) OWNER TO cashpoint_owner;
 
 --
+-- Name: rescreen_advance(bigint[], bigint); Type: FUNCTION; Schema: bank; Owner: cashpoint_owner
+--
+
+CREATE FUNCTION bank.rescreen_advance(p_versions bigint[], p_cursor bigint) RETURNS void
+    LANGUAGE sql SECURITY DEFINER
+    SET search_path TO 'pg_catalog', 'bank'
+    AS $$
+    UPDATE bank.sanction_lists l SET rescreen_cursor = greatest(coalesce(l.rescreen_cursor, 0), p_cursor)
+    WHERE l.version = ANY (p_versions) AND l.rescreened_at IS NULL;
+$$;
+
+ALTER FUNCTION bank.rescreen_advance(p_versions bigint[], p_cursor bigint) OWNER TO cashpoint_owner;
+
+--
+-- Name: rescreen_begin(text, boolean); Type: FUNCTION; Schema: bank; Owner: cashpoint_owner
+--
+
+CREATE FUNCTION bank.rescreen_begin(p_actor text, p_force boolean) RETURNS TABLE(versions bigint[], resume_after bigint, customers bigint)
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path TO 'pg_catalog', 'bank'
+    AS $$
+BEGIN
+    PERFORM pg_advisory_xact_lock(hashtextextended('cashpoint.rescreen', 0));
+    IF p_force THEN
+        UPDATE bank.sanction_lists l SET rescreened_at = NULL, rescreen_cursor = NULL, rescreen_started_at = NULL
+        WHERE l.status = 'current';
+    END IF;
+    SELECT coalesce(array_agg(l.version ORDER BY l.version), ARRAY[]::bigint[]),
+        coalesce(min(coalesce(l.rescreen_cursor, 0)), 0)
+    INTO versions, resume_after
+    FROM bank.sanction_lists l WHERE l.status = 'current' AND l.rescreened_at IS NULL;
+    SELECT count(*) INTO customers FROM bank.customer_identities;
+    IF cardinality(versions) > 0 THEN
+        UPDATE bank.sanction_lists l SET rescreen_started_at = coalesce(l.rescreen_started_at, now())
+        WHERE l.version = ANY (versions);
+        PERFORM bank.audit(p_actor, 'sanctions.rescreen', '00',
+            jsonb_build_object('phase', 'start', 'versions', to_jsonb(versions), 'resume_after', resume_after,
+                'customers', customers, 'forced', p_force), NULL, NULL);
+    END IF;
+    RETURN NEXT;
+END
+$$;
+
+ALTER FUNCTION bank.rescreen_begin(p_actor text, p_force boolean) OWNER TO cashpoint_owner;
+
+--
+-- Name: rescreen_finish(text, bigint[], bigint, bigint); Type: FUNCTION; Schema: bank; Owner: cashpoint_owner
+--
+
+CREATE FUNCTION bank.rescreen_finish(p_actor text, p_versions bigint[], p_screened bigint, p_hits bigint) RETURNS void
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path TO 'pg_catalog', 'bank'
+    AS $$
+BEGIN
+    UPDATE bank.sanction_lists l SET rescreened_at = now()
+    WHERE l.version = ANY (p_versions) AND l.rescreened_at IS NULL;
+    PERFORM bank.audit(p_actor, 'sanctions.rescreen', '00',
+        jsonb_build_object('phase', 'finish', 'versions', to_jsonb(p_versions), 'screened', p_screened,
+            'hits', p_hits), NULL, NULL);
+END
+$$;
+
+ALTER FUNCTION bank.rescreen_finish(p_actor text, p_versions bigint[], p_screened bigint, p_hits bigint) OWNER TO cashpoint_owner;
+
+--
 -- Name: reserve_references(); Type: FUNCTION; Schema: bank; Owner: cashpoint_owner
 --
 
@@ -3197,6 +3301,24 @@ CREATE FUNCTION bank.sanction_entries_current() RETURNS TABLE(version bigint, so
 $$;
 
 ALTER FUNCTION bank.sanction_entries_current() OWNER TO cashpoint_owner;
+
+--
+-- Name: sanction_versions_current(); Type: FUNCTION; Schema: bank; Owner: cashpoint_owner
+--
+
+CREATE FUNCTION bank.sanction_versions_current() RETURNS TABLE(source text, version bigint, threshold double precision)
+    LANGUAGE sql STABLE SECURITY DEFINER
+    SET search_path TO 'pg_catalog', 'bank'
+    AS $$
+    SELECT l.source, l.version, (SELECT s.screening_threshold FROM bank.settings s)::double precision
+    FROM bank.sanction_lists l
+    WHERE l.status = 'current'
+    UNION ALL
+    SELECT NULL, NULL, s.screening_threshold::double precision FROM bank.settings s
+    WHERE NOT EXISTS (SELECT 1 FROM bank.sanction_lists l WHERE l.status = 'current')
+$$;
+
+ALTER FUNCTION bank.sanction_versions_current() OWNER TO cashpoint_owner;
 
 --
 -- Name: screening_subjects(text, bigint, bigint, integer); Type: FUNCTION; Schema: bank; Owner: cashpoint_owner
@@ -4393,6 +4515,8 @@ CREATE TABLE bank.sanction_lists (
     loaded_by text NOT NULL,
     superseded_at timestamp with time zone,
     rescreened_at timestamp with time zone,
+    rescreen_cursor bigint,
+    rescreen_started_at timestamp with time zone,
     CONSTRAINT sanction_lists_entry_count_check CHECK ((entry_count > 0)),
     CONSTRAINT sanction_lists_files_check CHECK (((jsonb_typeof(files) = 'array'::text) AND (jsonb_array_length(files) > 0))),
     CONSTRAINT sanction_lists_loaded_by_check CHECK (((length(loaded_by) >= 1) AND (length(loaded_by) <= 200))),
@@ -4430,11 +4554,13 @@ CREATE TABLE bank.settings (
     aml_rules_version integer,
     monitoring_enabled boolean DEFAULT true NOT NULL,
     cash_report_threshold bigint DEFAULT 1000000 NOT NULL,
+    screening_threshold numeric(3,2) DEFAULT 0.88 NOT NULL,
     CONSTRAINT settings_cash_report_threshold_check CHECK ((cash_report_threshold > 0)),
     CONSTRAINT settings_change_lifetime_check CHECK ((change_lifetime > '00:00:00'::interval)),
     CONSTRAINT settings_currency_check CHECK ((currency ~ '^[0-9]{3}$'::text)),
     CONSTRAINT settings_max_password_tries_check CHECK (((max_password_tries >= 1) AND (max_password_tries <= 20))),
     CONSTRAINT settings_max_pin_tries_check CHECK (((max_pin_tries >= 1) AND (max_pin_tries <= 10))),
+    CONSTRAINT settings_screening_threshold_check CHECK (((screening_threshold >= 0.50) AND (screening_threshold <= 1.00))),
     CONSTRAINT settings_singleton_check CHECK (singleton),
     CONSTRAINT settings_unverified_may_check CHECK ((unverified_may <@ ARRAY['withdrawal'::text, 'deposit'::text, 'transfer'::text]))
 );
@@ -5685,6 +5811,12 @@ REVOKE ALL ON FUNCTION bank.open_internal_account(p_actor text, p_account_no tex
 GRANT ALL ON FUNCTION bank.open_internal_account(p_actor text, p_account_no text, p_name text, p_kind text) TO cashpoint_switch;
 
 --
+-- Name: FUNCTION open_screening_case(p_customer bigint, p_detail text, p_ip text, p_device text); Type: ACL; Schema: bank; Owner: cashpoint_owner
+--
+
+REVOKE ALL ON FUNCTION bank.open_screening_case(p_customer bigint, p_detail text, p_ip text, p_device text) FROM PUBLIC;
+
+--
 -- Name: FUNCTION open_vault(p_actor text, p_account_no text, p_opening bigint); Type: ACL; Schema: bank; Owner: cashpoint_owner
 --
 
@@ -5819,6 +5951,27 @@ REVOKE ALL ON FUNCTION bank.require_desk_approval(p_kind text, p_amount bigint, 
 REVOKE ALL ON FUNCTION bank.require_role(p_allowed text[]) FROM PUBLIC;
 
 --
+-- Name: FUNCTION rescreen_advance(p_versions bigint[], p_cursor bigint); Type: ACL; Schema: bank; Owner: cashpoint_owner
+--
+
+REVOKE ALL ON FUNCTION bank.rescreen_advance(p_versions bigint[], p_cursor bigint) FROM PUBLIC;
+GRANT ALL ON FUNCTION bank.rescreen_advance(p_versions bigint[], p_cursor bigint) TO cashpoint_switch;
+
+--
+-- Name: FUNCTION rescreen_begin(p_actor text, p_force boolean); Type: ACL; Schema: bank; Owner: cashpoint_owner
+--
+
+REVOKE ALL ON FUNCTION bank.rescreen_begin(p_actor text, p_force boolean) FROM PUBLIC;
+GRANT ALL ON FUNCTION bank.rescreen_begin(p_actor text, p_force boolean) TO cashpoint_switch;
+
+--
+-- Name: FUNCTION rescreen_finish(p_actor text, p_versions bigint[], p_screened bigint, p_hits bigint); Type: ACL; Schema: bank; Owner: cashpoint_owner
+--
+
+REVOKE ALL ON FUNCTION bank.rescreen_finish(p_actor text, p_versions bigint[], p_screened bigint, p_hits bigint) FROM PUBLIC;
+GRANT ALL ON FUNCTION bank.rescreen_finish(p_actor text, p_versions bigint[], p_screened bigint, p_hits bigint) TO cashpoint_switch;
+
+--
 -- Name: FUNCTION reserve_references(); Type: ACL; Schema: bank; Owner: cashpoint_owner
 --
 
@@ -5844,6 +5997,13 @@ GRANT ALL ON FUNCTION bank.reverse(p_actor text, p_ip text, p_device text, p_ter
 
 REVOKE ALL ON FUNCTION bank.sanction_entries_current() FROM PUBLIC;
 GRANT ALL ON FUNCTION bank.sanction_entries_current() TO cashpoint_switch;
+
+--
+-- Name: FUNCTION sanction_versions_current(); Type: ACL; Schema: bank; Owner: cashpoint_owner
+--
+
+REVOKE ALL ON FUNCTION bank.sanction_versions_current() FROM PUBLIC;
+GRANT ALL ON FUNCTION bank.sanction_versions_current() TO cashpoint_switch;
 
 --
 -- Name: FUNCTION screening_subjects(p_role text, p_customer bigint, p_after_id bigint, p_limit integer); Type: ACL; Schema: bank; Owner: cashpoint_owner

@@ -8,6 +8,8 @@ enum LogKey {
     static let customerId = "customer_id"
     static let cutover = "cutover"
     static let error = "error"
+    static let sanctionVersions = "sanction_versions"
+    static let screening = "screening"
     static let examined = "examined"
     static let generation = "generation"
     static let host = "host"

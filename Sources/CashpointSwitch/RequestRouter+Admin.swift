@@ -465,11 +465,18 @@ extension RequestRouter {
             )
         }
         let identity = try self.identity(tlv, exchange)
+        let screened =
+            await self.screening?.screen(
+                legalName: fullName,
+                dateOfBirth: identity.birthDate,
+                nationality: identity.nationality
+            ) ?? CustomerScreening.Outcome(result: .notScreened, notScreenedBecause: "screening not configured")
         let result = try await self.bank.createCustomer(
             NewCustomer(
                 userName: userName,
                 fullName: fullName,
                 identity: identity,
+                screening: screened.result,
                 accountNo: request.trimmed(102).flatMap { $0.isEmpty ? nil : $0 },
                 accountName: tlv[.accountName],
                 dailyLimit: tlv[.dailyAmountLimit].flatMap { Int64($0) },
@@ -499,6 +506,10 @@ extension RequestRouter {
         out.append(.customerID, String(created.customerID))
         out.append(.accountID, String(created.accountID))
         out.append(.cardID, String(created.cardID))
+        // A customer made at the desk starts pending (a compliance officer verifies); SC says what the
+        // sanctions screening found, or why the customer was not screened.
+        out.append(.kycStatus, KYCStatus.pending.rawValue)
+        out.append(.screening, Self.screeningText(screened))
         out.append(
             .pinBlock,
             Hex.encode(
@@ -511,9 +522,18 @@ extension RequestRouter {
         try response.set(48, out.encoded)
         exchange.logger.notice(
             "customer created with account and card",
-            metadata: [LogKey.customerId: "\(created.customerID)"]
+            metadata: [LogKey.customerId: "\(created.customerID)", LogKey.screening: "\(screened.result.stored)"]
         )
         return response
+    }
+
+    /// CREATE's `SC`: `clear`, `hit|detail`, or `not_screened|why`.
+    static func screeningText(_ outcome: CustomerScreening.Outcome) -> String {
+        switch outcome.result {
+        case .notScreened: return "not_screened" + (outcome.notScreenedBecause.map { "|\($0)" } ?? "")
+        case .clear: return "clear"
+        case .hit(let detail): return "hit|" + Self.clean(detail)
+        }
     }
 
     /// CREATE's identity (know your customer): BD, NA, AD, IT, IC, IN (the document number, a code block

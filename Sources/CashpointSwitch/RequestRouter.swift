@@ -62,6 +62,8 @@ public final class RequestRouter: Sendable {
     public let tokens: SessionTokens
     public let health: DatabaseHealth
     public let configuration: SwitchConfiguration
+    /// Sanctions screening at CREATE; nil: customers are recorded not screened.
+    public let screening: CustomerScreening?
     let logger: Logger
     let metrics = SwitchMetrics()
 
@@ -71,8 +73,10 @@ public final class RequestRouter: Sendable {
         tokens: SessionTokens,
         health: DatabaseHealth,
         configuration: SwitchConfiguration,
+        screening: CustomerScreening? = nil,
         logger: Logger
     ) {
+        self.screening = screening
         self.bank = bank
         self.sessions = sessions
         self.tokens = tokens

@@ -111,6 +111,7 @@ public struct SwitchApplication: Sendable {
             tokens: SessionTokens(switchKey: self.switchKey, now: self.configuration.now),
             health: health,
             configuration: self.configuration,
+            screening: CustomerScreening(store: store, logger: self.logger),
             logger: self.logger
         )
         let server = SwitchServer(

@@ -3,6 +3,7 @@
 -- and the risk rating with its reasons (CashpointBank.KYCRisk). The customer starts 'pending': only a
 -- compliance user verifies (bank.decide_kyc). The seeder ('system') may record a customer as verified
 -- with a review date (p_review_due), as the demo bank's fixtures are. Audited without the document.
+-- A screening hit opens a case for the customer (bank.open_screening_case), in the same transaction.
 SET LOCAL ROLE cashpoint_owner;
 
 CREATE OR REPLACE FUNCTION bank.record_identity(
@@ -32,6 +33,9 @@ BEGIN
     PERFORM bank.audit(p_actor, 'kyc.record', '00',
         jsonb_build_object('user', p_user_id, 'status', v_status, 'risk', p_risk_rating, 'screening', p_screening),
         p_ip, p_device);
+    IF p_screening = 'hit' THEN
+        PERFORM bank.open_screening_case(p_user_id, p_screening_detail, p_ip, p_device);
+    END IF;
     RETURN v_status;
 END
 $$;

@@ -1,7 +1,9 @@
 -- A sanctions screening result for a customer (the screening job, as 'system', or a compliance user):
 -- the result and its detail, and the risk rating and reasons recomputed with it by the caller
 -- (CashpointBank.KYCRisk). A hit holds the customer: a verified customer becomes 'pending' again
--- until a compliance user decides. Answers the status after; NULL when no identity is recorded.
+-- until a compliance user decides, and opens (or notes on) the customer's case (bank.open_screening_case).
+-- A clear result leaves the status as it is: a customer held by an earlier hit stays pending until a
+-- compliance user decides. Answers the status after; NULL when no identity is recorded.
 SET LOCAL ROLE cashpoint_owner;
 
 CREATE OR REPLACE FUNCTION bank.record_screening(
@@ -23,6 +25,9 @@ BEGIN
     PERFORM bank.audit(p_actor, 'kyc.screened', CASE WHEN v_status IS NULL THEN '12' ELSE '00' END,
         jsonb_build_object('user', p_customer, 'screening', p_screening, 'risk', p_risk_rating, 'status', v_status),
         p_ip, p_device);
+    IF p_screening = 'hit' AND v_status IS NOT NULL THEN
+        PERFORM bank.open_screening_case(p_customer, p_detail, p_ip, p_device);
+    END IF;
     RETURN v_status;
 END
 $$;
