@@ -65,10 +65,22 @@ public struct TestBank: Sendable {
             try #require(adminURLText, "CASHPOINT_TEST_DATABASE_URL is not set: run scripts/test")
         )
         let name = "cp_test_" + UUID().uuidString.replacingOccurrences(of: "-", with: "").prefix(16).lowercased()
+        // A copy of the migrated template (MigratedTemplate), not a migration of its own: copying a
+        // database is a fraction of running every migration and function file for each of some 300 tests.
         // Concurrent CREATE DATABASE from one template can collide (55006): serialise them.
+        let template = try MigratedTemplate.name()
         try await root.withConnection(logger: quietLogger) { connection in
             try await connection.query("SELECT pg_advisory_lock(7243)", logger: quietLogger)
-            try await connection.query(PostgresQuery(unsafeSQL: "CREATE DATABASE \(name)"), logger: quietLogger)
+            do {
+                try await MigratedTemplate.make(template, root: root, connection: connection)
+                try await connection.query(
+                    PostgresQuery(unsafeSQL: "CREATE DATABASE \(name) TEMPLATE \(template)"),
+                    logger: quietLogger
+                )
+            } catch {
+                try? await connection.query("SELECT pg_advisory_unlock(7243)", logger: quietLogger)
+                throw error
+            }
             try await connection.query("SELECT pg_advisory_unlock(7243)", logger: quietLogger)
         }
         var admin = root
@@ -79,15 +91,6 @@ public struct TestBank: Sendable {
             name: name
         )
         do {
-            try await admin.withConnection(logger: quietLogger) { connection in
-                _ = try await Migrator.migrate(
-                    connection: connection,
-                    migrations: try Migration.bundled(),
-                    repeatables: try RepeatableMigration.bundled(),
-                    switchPassword: nil,
-                    logger: quietLogger
-                )
-            }
             // The role is cluster-wide: concurrent ALTER ROLEs collide ("tuple concurrently updated"),
             // so its password is set once per test process, under the same lock as CREATE DATABASE.
             try await PasswordOnce.shared.set(root)
@@ -190,6 +193,46 @@ public struct TestBank: Sendable {
         } catch let error as PSQLError {
             throw TestFailure("\(sql): \(error.serverInfo?[.message] ?? String(reflecting: error))")
         }
+    }
+}
+
+/// The migrated database test banks are copied from (`CREATE DATABASE ... TEMPLATE`): made once per
+/// cluster and build, under the caller's lock, by running this build's migrations and function files into
+/// a database whose name carries a digest of them all, so a changed migration or function makes a new one.
+/// Made under a temporary name and renamed once complete, so a failed attempt never leaves a half-migrated
+/// template behind.
+enum MigratedTemplate {
+    static func name() throws -> String {
+        let checksums = try Migration.bundled().map(\.checksum) + RepeatableMigration.bundled().map(\.checksum)
+        var digest: UInt64 = 0xcbf2_9ce4_8422_2325  // FNV-1a, 64 bits
+        for byte in checksums.joined(separator: "|").utf8 {
+            digest = (digest ^ UInt64(byte)) &* 0x0000_0100_0000_01b3
+        }
+        return "cp_template_" + String(digest, radix: 16)
+    }
+
+    /// Makes `name` unless it exists; `connection` is the cluster's superuser's, holding the lock.
+    static func make(_ name: String, root: DatabaseURL, connection: PostgresConnection) async throws {
+        let rows = try await connection.query("SELECT 1 FROM pg_database WHERE datname = \(name)", logger: quietLogger)
+        for try await _ in rows { return }
+        let building = name + "_building"
+        try await connection.query(PostgresQuery(unsafeSQL: "DROP DATABASE IF EXISTS \(building)"), logger: quietLogger)
+        try await connection.query(PostgresQuery(unsafeSQL: "CREATE DATABASE \(building)"), logger: quietLogger)
+        var url = root
+        url.database = building
+        try await url.withConnection(logger: quietLogger) { migrating in
+            _ = try await Migrator.migrate(
+                connection: migrating,
+                migrations: try Migration.bundled(),
+                repeatables: try RepeatableMigration.bundled(),
+                switchPassword: nil,
+                logger: quietLogger
+            )
+        }
+        try await connection.query(
+            PostgresQuery(unsafeSQL: "ALTER DATABASE \(building) RENAME TO \(name)"),
+            logger: quietLogger
+        )
     }
 }
 
