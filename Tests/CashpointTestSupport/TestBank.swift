@@ -61,6 +61,26 @@ public struct TestBank: Sendable {
         now: @escaping @Sendable () -> Date = { Date() },
         _ body: @Sendable (TestBank, Bank) async throws -> T
     ) async throws -> T {
+        // At most a few banks at once: a copied database is ready at once, so without a limit every test
+        // of the suite would run its bank (and switch) at the same moment on two cores, and the switches'
+        // database deadlines (2.5 s) would be missed by load alone.
+        await BankSlots.shared.acquire()
+        do {
+            let result = try await Self.withNewBank(fixture: fixture, maximumConnections: maximumConnections, now: now, body)
+            await BankSlots.shared.release()
+            return result
+        } catch {
+            await BankSlots.shared.release()
+            throw error
+        }
+    }
+
+    static func withNewBank<T: Sendable>(
+        fixture: BankFixture?,
+        maximumConnections: Int,
+        now: @escaping @Sendable () -> Date,
+        _ body: @Sendable (TestBank, Bank) async throws -> T
+    ) async throws -> T {
         let root = try DatabaseURL(
             try #require(adminURLText, "CASHPOINT_TEST_DATABASE_URL is not set: run scripts/test")
         )
@@ -192,6 +212,31 @@ public struct TestBank: Sendable {
             }
         } catch let error as PSQLError {
             throw TestFailure("\(sql): \(error.serverInfo?[.message] ?? String(reflecting: error))")
+        }
+    }
+}
+
+/// How many test banks may be live at once in a test process, and the tests waiting for one (in order).
+actor BankSlots {
+    static let shared = BankSlots(6)
+    private var free: Int
+    private var waiting: [CheckedContinuation<Void, Never>] = []
+
+    init(_ slots: Int) { self.free = slots }
+
+    func acquire() async {
+        if self.free > 0 {
+            self.free -= 1
+            return
+        }
+        await withCheckedContinuation { self.waiting.append($0) }
+    }
+
+    func release() {
+        if self.waiting.isEmpty {
+            self.free += 1
+        } else {
+            self.waiting.removeFirst().resume()
         }
     }
 }
