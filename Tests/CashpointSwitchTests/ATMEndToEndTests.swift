@@ -11,7 +11,7 @@ import Testing
 
 /// `atm-terminal atm --plain`, the real program, driven line by line against a switch over a fresh
 /// demo bank: what a customer sees, what the receipt says, what the ledger holds afterwards.
-@Suite("The ATM program against the switch", .enabled(if: databaseTestsEnabled), .timeLimit(.minutes(3)))
+@Suite("The ATM program against the switch", .enabled(if: databaseTestsEnabled), .timeLimit(.minutes(6)))
 struct ATMEndToEndTests {
     /// Runs the program with the lines as its input; returns everything it printed.
     static func atm(port: Int, _ lines: [String], arguments: [String] = [], dataFolder: String? = nil) async throws -> String {
@@ -218,7 +218,7 @@ final class RunningATM: Sendable {
     }
 }
 
-@Suite("The ATM's journal and store-and-forward against the switch", .enabled(if: databaseTestsEnabled), .timeLimit(.minutes(3)))
+@Suite("The ATM's journal and store-and-forward against the switch", .enabled(if: databaseTestsEnabled), .timeLimit(.minutes(6)))
 struct ATMStoreAndForwardTests {
     @Test("kill -9 after a withdrawal is sent and before its answer: on restart the reversal goes once, the customer is whole")
     func crash() async throws {
@@ -268,7 +268,7 @@ struct ATMStoreAndForwardTests {
     }
 }
 
-@Suite("End of day: the ATM's totals against the switch's ledger", .enabled(if: databaseTestsEnabled), .timeLimit(.minutes(3)))
+@Suite("End of day: the ATM's totals against the switch's ledger", .enabled(if: databaseTestsEnabled), .timeLimit(.minutes(6)))
 struct ATMReconciliationTests {
     /// `atm-terminal ARGUMENTS --config ATM00001 --port --data-folder`: its exit status and output.
     static func command(_ arguments: [String], port: Int, folder: String) async throws -> (status: Int32, output: String) {
@@ -386,7 +386,7 @@ func runATMTerminal(_ arguments: [String], input: String = "") async throws -> (
 
 /// The ATM's controller in the test's process (a manual clock, a recording front end) over TCP to a
 /// switch under test: what the shell does when the switch is slow, gone, and back.
-@Suite("The ATM controller against the switch", .enabled(if: databaseTestsEnabled), .timeLimit(.minutes(2)))
+@Suite("The ATM controller against the switch", .enabled(if: databaseTestsEnabled), .timeLimit(.minutes(6)))
 struct ATMControllerAgainstSwitchTests {
     static func with(
         _ under: SwitchUnderTest,

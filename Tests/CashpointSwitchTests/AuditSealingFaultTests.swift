@@ -14,7 +14,7 @@ import Testing
 /// The switch's audit sealer against real faults of its database connection, on a manual clock: the
 /// server ends the sealer's backend in the middle of its transaction, and a partition leaves its
 /// connection silent. Each time the round ends, and the next seals everything on a fresh connection.
-@Suite("Audit sealing under database faults", .serialized, .enabled(if: databaseTestsEnabled), .timeLimit(.minutes(2)))
+@Suite("Audit sealing under database faults", .serialized, .enabled(if: databaseTestsEnabled), .timeLimit(.minutes(6)))
 struct AuditSealingFaultTests {
     enum Event: Sendable, Equatable {
         case sealed(Int)

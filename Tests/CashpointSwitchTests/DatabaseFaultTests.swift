@@ -9,7 +9,7 @@ import Foundation
 import PostgresNIO
 import Testing
 
-@Suite("Database faults", .enabled(if: databaseTestsEnabled), .timeLimit(.minutes(3)))
+@Suite("Database faults", .enabled(if: databaseTestsEnabled), .timeLimit(.minutes(6)))
 struct DatabaseFaultTests {
     @Test("a backend ended mid-statement (57P01, pg_terminate_backend) is answered 91, and nothing is posted")
     func backendTerminated() async throws {

@@ -11,7 +11,7 @@ import Testing
 
 /// Issue 12, the switch's side: a reversal settles its original whatever the order, reconciliation
 /// (0500/0510) with cutovers, and replenishment against the vault.
-@Suite("End of day and reversal races over TCP", .enabled(if: databaseTestsEnabled), .timeLimit(.minutes(3)))
+@Suite("End of day and reversal races over TCP", .enabled(if: databaseTestsEnabled), .timeLimit(.minutes(6)))
 struct EndOfDayTests {
     // MARK: A. The reversal that overtakes its original
 

@@ -9,7 +9,7 @@ import PostgresNIO
 import Testing
 
 /// The switch over real TCP on a free port, against a fresh seeded bank in the private PostgreSQL.
-@Suite("End to end over TCP", .enabled(if: databaseTestsEnabled), .timeLimit(.minutes(3)))
+@Suite("End to end over TCP", .enabled(if: databaseTestsEnabled), .timeLimit(.minutes(6)))
 struct EndToEndTests {
     @Test("sign-on delivers wrapped session keys; echo and sign-off use the MAC")
     func signOn() async throws {
@@ -519,7 +519,7 @@ final class ScriptedKeypad: KeypadIO {
     func askSecret(_ prompt: String) async -> String? { await self.ask(prompt) }
 }
 
-@Suite("The teller desk against the switch", .enabled(if: databaseTestsEnabled), .timeLimit(.minutes(3)))
+@Suite("The teller desk against the switch", .enabled(if: databaseTestsEnabled), .timeLimit(.minutes(6)))
 struct KeypadTests {
     @Test(
         "a teller at the desk: wrong password, sign-on with a code, deposit, a new customer with a PIN mailer; the audit log is an administrator's"

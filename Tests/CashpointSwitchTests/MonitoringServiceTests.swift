@@ -15,7 +15,7 @@ import Testing
 /// the queue in rounds, sleeps, wakes for the next postings and stops at graceful shutdown; and the
 /// structuring script played over the wire at a switch with the rules in force ends in an alert and a
 /// case.
-@Suite("transaction monitoring's worker", .enabled(if: databaseTestsEnabled), .timeLimit(.minutes(3)))
+@Suite("transaction monitoring's worker", .enabled(if: databaseTestsEnabled), .timeLimit(.minutes(6)))
 struct MonitoringServiceTests {
     static let bob = "5555555555554444"
 

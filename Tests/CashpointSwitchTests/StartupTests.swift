@@ -7,7 +7,7 @@ import CashpointDatabase
 import PostgresNIO
 import Testing
 
-@Suite("Start-up checks", .enabled(if: databaseTestsEnabled), .timeLimit(.minutes(2)))
+@Suite("Start-up checks", .enabled(if: databaseTestsEnabled), .timeLimit(.minutes(6)))
 struct StartupTests {
     @Test("a database that was never migrated is refused at start, with a sentence saying to run migrate")
     func neverMigrated() async throws {
