@@ -275,7 +275,7 @@ COMMENT ON COLUMN bank.transactions.card_id IS 'The card a card request was made
 --
 
 CREATE FUNCTION bank.aml_cash_out_ring(p_rule bank.aml_rules, p_txn bank.transactions) RETURNS TABLE(subject text, customer_id bigint, terminal_id text, transaction_ids bigint[], amount bigint, score numeric, detail text, window_start timestamp with time zone, window_end timestamp with time zone)
-    LANGUAGE plpgsql STABLE
+    LANGUAGE plpgsql STABLE ROWS 1
     SET search_path TO 'pg_catalog', 'bank'
     AS $$
 #variable_conflict use_column
@@ -316,39 +316,17 @@ $$;
 ALTER FUNCTION bank.aml_cash_out_ring(p_rule bank.aml_rules, p_txn bank.transactions) OWNER TO cashpoint_owner;
 
 --
--- Name: aml_detect(bank.aml_rules, bank.transactions); Type: FUNCTION; Schema: bank; Owner: cashpoint_owner
---
-
-CREATE FUNCTION bank.aml_detect(p_rule bank.aml_rules, p_txn bank.transactions) RETURNS TABLE(subject text, customer_id bigint, terminal_id text, transaction_ids bigint[], amount bigint, score numeric, detail text, window_start timestamp with time zone, window_end timestamp with time zone)
-    LANGUAGE plpgsql STABLE
-    SET search_path TO 'pg_catalog', 'bank'
-    AS $$
-BEGIN
-    CASE p_rule.kind
-    WHEN 'structuring' THEN RETURN QUERY SELECT * FROM bank.aml_structuring(p_rule, p_txn);
-    WHEN 'velocity' THEN RETURN QUERY SELECT * FROM bank.aml_velocity(p_rule, p_txn);
-    WHEN 'cash_out_ring' THEN RETURN QUERY SELECT * FROM bank.aml_cash_out_ring(p_rule, p_txn);
-    WHEN 'pass_through' THEN RETURN QUERY SELECT * FROM bank.aml_pass_through(p_rule, p_txn);
-    WHEN 'dormant_reactivated' THEN RETURN QUERY SELECT * FROM bank.aml_dormant_reactivated(p_rule, p_txn);
-    WHEN 'risky_counterparty' THEN RETURN QUERY SELECT * FROM bank.aml_risky_counterparty(p_rule, p_txn);
-    ELSE RAISE EXCEPTION 'no detector for rule kind %', p_rule.kind USING ERRCODE = 'invalid_parameter_value';
-    END CASE;
-END
-$$;
-
-ALTER FUNCTION bank.aml_detect(p_rule bank.aml_rules, p_txn bank.transactions) OWNER TO cashpoint_owner;
-
---
 -- Name: aml_dormant_reactivated(bank.aml_rules, bank.transactions); Type: FUNCTION; Schema: bank; Owner: cashpoint_owner
 --
 
 CREATE FUNCTION bank.aml_dormant_reactivated(p_rule bank.aml_rules, p_txn bank.transactions) RETURNS TABLE(subject text, customer_id bigint, terminal_id text, transaction_ids bigint[], amount bigint, score numeric, detail text, window_start timestamp with time zone, window_end timestamp with time zone)
-    LANGUAGE plpgsql STABLE
+    LANGUAGE plpgsql STABLE ROWS 1
     SET search_path TO 'pg_catalog', 'bank'
     AS $$
 #variable_conflict use_column
 BEGIN
-    IF p_txn.kind NOT IN ('withdrawal', 'transfer') OR p_txn.response_code <> '00' THEN
+    IF p_txn.kind NOT IN ('withdrawal', 'transfer') OR p_txn.response_code <> '00'
+       OR p_txn.amount <= (p_rule.parameters->>'min_amount')::bigint THEN
         RETURN;
     END IF;
     RETURN QUERY
@@ -362,8 +340,8 @@ BEGIN
     CROSS JOIN LATERAL (
         SELECT coalesce((
             SELECT p.created_at FROM bank.history p
-            WHERE p.account_id = h.account_id AND p.line_no < h.line_no
-            ORDER BY p.line_no DESC LIMIT 1), a.created_at) AS quiet_since
+            WHERE p.account_id = h.account_id AND p.created_at <= h.created_at AND p.transaction_id <> p_txn.id
+            ORDER BY p.created_at DESC LIMIT 1), a.created_at) AS quiet_since
     ) q
     WHERE h.transaction_id = p_txn.id AND h.amount < 0 AND p_txn.response_code = '00'
       AND p_txn.kind IN ('withdrawal', 'transfer') AND p_txn.amount > (p_rule.parameters->>'min_amount')::bigint
@@ -375,74 +353,70 @@ $$;
 ALTER FUNCTION bank.aml_dormant_reactivated(p_rule bank.aml_rules, p_txn bank.transactions) OWNER TO cashpoint_owner;
 
 --
--- Name: aml_pass_through(bank.aml_rules, bank.transactions); Type: FUNCTION; Schema: bank; Owner: cashpoint_owner
+-- Name: aml_pass_through(bank.aml_rules, bigint, timestamp with time zone, timestamp with time zone); Type: FUNCTION; Schema: bank; Owner: cashpoint_owner
 --
 
-CREATE FUNCTION bank.aml_pass_through(p_rule bank.aml_rules, p_txn bank.transactions) RETURNS TABLE(subject text, customer_id bigint, terminal_id text, transaction_ids bigint[], amount bigint, score numeric, detail text, window_start timestamp with time zone, window_end timestamp with time zone)
-    LANGUAGE plpgsql STABLE
+CREATE FUNCTION bank.aml_pass_through(p_rule bank.aml_rules, p_account bigint, p_from timestamp with time zone, p_to timestamp with time zone) RETURNS TABLE(subject text, customer_id bigint, terminal_id text, transaction_ids bigint[], amount bigint, score numeric, detail text, window_start timestamp with time zone, window_end timestamp with time zone)
+    LANGUAGE plpgsql STABLE ROWS 1
     SET search_path TO 'pg_catalog', 'bank'
     AS $$
 #variable_conflict use_column
 DECLARE
     v_span interval := p_rule.time_window;
+    v_min bigint := (p_rule.parameters->>'min_amount')::bigint;
+    v_percent numeric := (p_rule.parameters->>'out_percent')::numeric;
 BEGIN
-    IF p_txn.response_code <> '00' THEN
-        RETURN;
-    END IF;
-    -- No window can hold more money in than the whole stretch around p_txn: most postings stop here.
+    -- No window can hold more money in, or out, than the whole stretch around the postings: most
+    -- accounts stop here (less money in than the minimum, or too little out to be 90% of it).
     IF NOT EXISTS (
-        SELECT 1 FROM bank.history h JOIN bank.accounts a ON a.id = h.account_id
-        WHERE h.transaction_id = p_txn.id AND a.kind = 'customer' AND a.user_id IS NOT NULL
-          AND (SELECT coalesce(sum(l.amount), 0) FROM bank.history l
-               WHERE l.account_id = a.id AND l.amount > 0
-                 AND l.created_at BETWEEN p_txn.created_at - v_span AND p_txn.created_at + v_span)
-              >= (p_rule.parameters->>'min_amount')::bigint
+        SELECT 1 FROM bank.history l
+        WHERE l.account_id = p_account AND l.created_at BETWEEN p_from - v_span AND p_to + v_span
+        HAVING coalesce(sum(l.amount) FILTER (WHERE l.amount > 0), 0) >= v_min
+           AND coalesce(-sum(l.amount) FILTER (WHERE l.amount < 0), 0) * 100 >= v_min * v_percent
     ) THEN
         RETURN;
     END IF;
     RETURN QUERY
-    WITH accounts AS (
-        SELECT a.id, a.account_no, a.user_id
-        FROM bank.history h JOIN bank.accounts a ON a.id = h.account_id
-        WHERE h.transaction_id = p_txn.id AND a.kind = 'customer' AND a.user_id IS NOT NULL
+    WITH account AS (
+        SELECT a.id, a.account_no, a.user_id FROM bank.accounts a
+        WHERE a.id = p_account AND a.kind = 'customer' AND a.user_id IS NOT NULL
     ), lines AS (
-        SELECT a.id AS account_id, h.transaction_id AS txn, h.created_at AS at, h.amount AS moved
-        FROM accounts a JOIN bank.history h ON h.account_id = a.id
-            AND h.created_at BETWEEN p_txn.created_at - v_span AND p_txn.created_at + v_span
+        SELECT h.transaction_id AS txn, h.created_at AS at, h.amount AS moved
+        FROM bank.history h
+        WHERE h.account_id = p_account AND h.created_at BETWEEN p_from - v_span AND p_to + v_span
     ), sums AS (
-        SELECT l.account_id, l.at, l.moved,
+        SELECT l.at, l.moved,
             sum(greatest(l.moved, 0)) OVER w AS money_in, sum(greatest(-l.moved, 0)) OVER w AS money_out
         FROM lines l
-        WINDOW w AS (PARTITION BY l.account_id ORDER BY l.at RANGE BETWEEN CURRENT ROW AND v_span FOLLOWING)
+        WINDOW w AS (ORDER BY l.at RANGE BETWEEN CURRENT ROW AND v_span FOLLOWING)
     ), best AS (
-        SELECT s.account_id, s.at, s.money_in::bigint AS money_in, s.money_out::bigint AS money_out
+        SELECT s.at, s.money_in::bigint AS money_in, s.money_out::bigint AS money_out
         FROM sums s
-        WHERE s.moved > 0 AND s.at BETWEEN p_txn.created_at - v_span AND p_txn.created_at
-          AND s.money_in >= (p_rule.parameters->>'min_amount')::bigint
-          AND s.money_out * 100 >= s.money_in * (p_rule.parameters->>'out_percent')::numeric
+        WHERE s.moved > 0 AND s.at BETWEEN p_from - v_span AND p_to
+          AND s.money_in >= v_min
+          AND s.money_out * 100 >= s.money_in * v_percent
         ORDER BY s.money_in DESC, s.at
         LIMIT 1
     )
     SELECT 'customer:' || a.user_id, a.user_id, NULL::text,
-        ARRAY(SELECT l.txn FROM lines l WHERE l.account_id = b.account_id AND l.at BETWEEN b.at AND b.at + v_span
-            ORDER BY l.at, l.txn),
+        ARRAY(SELECT l.txn FROM lines l WHERE l.at BETWEEN b.at AND b.at + v_span ORDER BY l.at, l.txn),
         b.money_in, round(100.0 * b.money_out / b.money_in, 2),
         format('account %s: %s in, %s (%s%%) out again within %s', a.account_no,
             to_char(b.money_in / 100.0, 'FM999999999990.00'), to_char(b.money_out / 100.0, 'FM999999999990.00'),
             round(100.0 * b.money_out / b.money_in), justify_interval(v_span)),
-        b.at, (SELECT max(l.at) FROM lines l WHERE l.account_id = b.account_id AND l.at <= b.at + v_span)
-    FROM best b JOIN accounts a ON a.id = b.account_id;
+        b.at, (SELECT max(l.at) FROM lines l WHERE l.at <= b.at + v_span)
+    FROM best b CROSS JOIN account a;
 END
 $$;
 
-ALTER FUNCTION bank.aml_pass_through(p_rule bank.aml_rules, p_txn bank.transactions) OWNER TO cashpoint_owner;
+ALTER FUNCTION bank.aml_pass_through(p_rule bank.aml_rules, p_account bigint, p_from timestamp with time zone, p_to timestamp with time zone) OWNER TO cashpoint_owner;
 
 --
 -- Name: aml_risky_counterparty(bank.aml_rules, bank.transactions); Type: FUNCTION; Schema: bank; Owner: cashpoint_owner
 --
 
 CREATE FUNCTION bank.aml_risky_counterparty(p_rule bank.aml_rules, p_txn bank.transactions) RETURNS TABLE(subject text, customer_id bigint, terminal_id text, transaction_ids bigint[], amount bigint, score numeric, detail text, window_start timestamp with time zone, window_end timestamp with time zone)
-    LANGUAGE plpgsql STABLE
+    LANGUAGE plpgsql STABLE ROWS 1
     SET search_path TO 'pg_catalog', 'bank'
     AS $$
 #variable_conflict use_column
@@ -490,7 +464,7 @@ ALTER FUNCTION bank.aml_risky_counterparty(p_rule bank.aml_rules, p_txn bank.tra
 --
 
 CREATE FUNCTION bank.aml_structuring(p_rule bank.aml_rules, p_txn bank.transactions) RETURNS TABLE(subject text, customer_id bigint, terminal_id text, transaction_ids bigint[], amount bigint, score numeric, detail text, window_start timestamp with time zone, window_end timestamp with time zone)
-    LANGUAGE plpgsql STABLE
+    LANGUAGE plpgsql STABLE ROWS 1
     SET search_path TO 'pg_catalog', 'bank'
     AS $$
 #variable_conflict use_column
@@ -546,7 +520,7 @@ ALTER FUNCTION bank.aml_structuring(p_rule bank.aml_rules, p_txn bank.transactio
 --
 
 CREATE FUNCTION bank.aml_velocity(p_rule bank.aml_rules, p_txn bank.transactions) RETURNS TABLE(subject text, customer_id bigint, terminal_id text, transaction_ids bigint[], amount bigint, score numeric, detail text, window_start timestamp with time zone, window_end timestamp with time zone)
-    LANGUAGE sql STABLE
+    LANGUAGE sql STABLE ROWS 1
     SET search_path TO 'pg_catalog', 'bank'
     AS $$
     WITH prior AS (
@@ -1840,43 +1814,101 @@ ALTER FUNCTION bank.mini_statement(p_role text, p_user_id bigint, p_card_id bigi
 CREATE FUNCTION bank.monitor(p_limit integer) RETURNS TABLE(examined integer, alerts integer, remaining bigint)
     LANGUAGE plpgsql SECURITY DEFINER
     SET search_path TO 'pg_catalog', 'bank'
+    SET jit TO 'off'
     AS $$
 DECLARE
-    v_txn bank.transactions%ROWTYPE;
+    v_limit int := least(greatest(p_limit, 1), 10000);
+    v_taken bigint[];
+    v_found record;
     v_rule bank.aml_rules%ROWTYPE;
+    v_rules bank.aml_rules[];
+    v_accounts text[];
+    v_due bank.monitoring_due%ROWTYPE;
     v_hit record;
     v_alert record;
     v_version int;
+    v_delay interval;
 BEGIN
     -- Accounts, cards and lines are read under forced row-level security: the system context sees them.
     PERFORM set_config('cashpoint.role', 'system', true), set_config('cashpoint.user_id', '', true);
-    SELECT CASE WHEN s.monitoring_enabled THEN s.aml_rules_version END INTO v_version FROM bank.settings s;
-    examined := 0;
+    SELECT CASE WHEN s.monitoring_enabled THEN s.aml_rules_version END, s.monitoring_account_delay
+    INTO v_version, v_delay FROM bank.settings s;
+    SELECT coalesce(array_agg(r ORDER BY r.rule_id), '{}') INTO v_rules
+    FROM bank.aml_rules r WHERE r.version = v_version AND r.enabled AND r.kind <> 'pass_through';
+    SELECT coalesce(array_agg(r.rule_id ORDER BY r.rule_id), '{}') INTO v_accounts
+    FROM bank.aml_rules r WHERE r.version = v_version AND r.enabled AND r.kind = 'pass_through';
     alerts := 0;
-    FOR v_txn IN
-        WITH taken AS (
-            DELETE FROM bank.monitoring_queue q
-            WHERE q.transaction_id IN (
-                SELECT k.transaction_id FROM bank.monitoring_queue k
-                ORDER BY k.queued_at, k.transaction_id
-                LIMIT least(greatest(p_limit, 1), 10000)
-                FOR UPDATE SKIP LOCKED)
-            RETURNING q.transaction_id
-        )
-        SELECT t.* FROM taken k JOIN bank.transactions t ON t.id = k.transaction_id ORDER BY t.created_at, t.id
-    LOOP
-        examined := examined + 1;
-        CONTINUE WHEN v_version IS NULL;
-        FOR v_rule IN
-            SELECT * FROM bank.aml_rules r
-            WHERE r.version = v_version AND r.enabled AND (r.kind <> 'velocity' OR v_txn.response_code = '59')
-            ORDER BY r.rule_id
+    WITH taken AS (
+        DELETE FROM bank.monitoring_queue q
+        WHERE q.transaction_id IN (
+            SELECT k.transaction_id FROM bank.monitoring_queue k
+            ORDER BY k.queued_at, k.transaction_id
+            LIMIT v_limit
+            FOR UPDATE SKIP LOCKED)
+        RETURNING q.transaction_id
+    )
+    SELECT coalesce(array_agg(k.transaction_id), '{}') INTO v_taken FROM taken k;
+    examined := cardinality(v_taken);
+    IF v_version IS NOT NULL AND cardinality(v_rules) > 0 THEN
+        -- Every rule on every posting taken, as one statement: each kind's detector (bank.aml_<kind>,
+        -- at most one row) is called only for its own rules (the kind test is a one-time filter), by the
+        -- executor rather than one PL/pgSQL statement per rule and posting. A new kind adds its
+        -- detector and a branch here (and to bank.aml_rules' kind check).
+        FOR v_found IN
+            SELECT r AS rule, d AS hit
+            FROM bank.transactions t CROSS JOIN unnest(v_rules) r
+            CROSS JOIN LATERAL (
+                SELECT * FROM bank.aml_structuring(r, t) WHERE r.kind = 'structuring'
+                UNION ALL
+                SELECT * FROM bank.aml_velocity(r, t) WHERE r.kind = 'velocity' AND t.response_code = '59'
+                UNION ALL
+                SELECT * FROM bank.aml_cash_out_ring(r, t) WHERE r.kind = 'cash_out_ring'
+                UNION ALL
+                SELECT * FROM bank.aml_dormant_reactivated(r, t) WHERE r.kind = 'dormant_reactivated'
+                UNION ALL
+                SELECT * FROM bank.aml_risky_counterparty(r, t) WHERE r.kind = 'risky_counterparty'
+            ) d
+            WHERE t.id = ANY (v_taken)
+            ORDER BY t.created_at, t.id, r.rule_id
         LOOP
-            FOR v_hit IN SELECT * FROM bank.aml_detect(v_rule, v_txn) LOOP
-                SELECT * INTO v_alert FROM bank.raise_alert(v_rule, v_hit.subject, v_hit.customer_id, v_hit.terminal_id,
-                    v_hit.transaction_ids, v_hit.amount, v_hit.score, v_hit.detail, v_hit.window_start, v_hit.window_end);
-                IF v_alert.is_new THEN alerts := alerts + 1; END IF;
-            END LOOP;
+            v_rule := v_found.rule;
+            v_hit := v_found.hit;
+            SELECT * INTO v_alert FROM bank.raise_alert(v_rule, v_hit.subject, v_hit.customer_id,
+                v_hit.terminal_id, v_hit.transaction_ids, v_hit.amount, v_hit.score, v_hit.detail,
+                v_hit.window_start, v_hit.window_end);
+            IF v_alert.is_new THEN alerts := alerts + 1; END IF;
+        END LOOP;
+    END IF;
+    -- The customer accounts the approved postings moved money on (only they have lines), noted once
+    -- per rule and account for the whole round.
+    IF v_version IS NOT NULL AND cardinality(v_accounts) > 0 THEN
+        INSERT INTO bank.monitoring_due AS d (rule_id, account_id, first_at, last_at, due_at)
+        SELECT r.rule_id, h.account_id, min(h.created_at), max(h.created_at), now() + v_delay
+        FROM bank.history h JOIN bank.accounts a ON a.id = h.account_id
+        CROSS JOIN unnest(v_accounts) r (rule_id)
+        WHERE h.transaction_id = ANY (v_taken) AND a.kind = 'customer' AND a.user_id IS NOT NULL
+        GROUP BY r.rule_id, h.account_id
+        ON CONFLICT (rule_id, account_id) DO UPDATE
+        SET first_at = least(d.first_at, excluded.first_at), last_at = greatest(d.last_at, excluded.last_at);
+    END IF;
+    -- The accounts that are due: each examined once, over the stretch of postings noted on it.
+    FOR v_due IN
+        DELETE FROM bank.monitoring_due d
+        WHERE (d.rule_id, d.account_id) IN (
+            SELECT k.rule_id, k.account_id FROM bank.monitoring_due k
+            WHERE k.due_at <= now()
+            ORDER BY k.due_at
+            LIMIT v_limit
+            FOR UPDATE SKIP LOCKED)
+        RETURNING d.*
+    LOOP
+        SELECT * INTO v_rule FROM bank.aml_rules r
+        WHERE r.version = v_version AND r.enabled AND r.kind = 'pass_through' AND r.rule_id = v_due.rule_id;
+        CONTINUE WHEN NOT FOUND;
+        FOR v_hit IN SELECT * FROM bank.aml_pass_through(v_rule, v_due.account_id, v_due.first_at, v_due.last_at) LOOP
+            SELECT * INTO v_alert FROM bank.raise_alert(v_rule, v_hit.subject, v_hit.customer_id, v_hit.terminal_id,
+                v_hit.transaction_ids, v_hit.amount, v_hit.score, v_hit.detail, v_hit.window_start, v_hit.window_end);
+            IF v_alert.is_new THEN alerts := alerts + 1; END IF;
         END LOOP;
     END LOOP;
     SELECT count(*) INTO remaining FROM bank.monitoring_queue;
@@ -4455,6 +4487,21 @@ ALTER TABLE bank.history ALTER COLUMN id ADD GENERATED ALWAYS AS IDENTITY (
 );
 
 --
+-- Name: monitoring_due; Type: TABLE; Schema: bank; Owner: cashpoint_owner
+--
+
+CREATE TABLE bank.monitoring_due (
+    rule_id text NOT NULL,
+    account_id bigint NOT NULL,
+    first_at timestamp with time zone NOT NULL,
+    last_at timestamp with time zone NOT NULL,
+    due_at timestamp with time zone NOT NULL,
+    CONSTRAINT monitoring_due_check CHECK ((last_at >= first_at))
+);
+
+ALTER TABLE bank.monitoring_due OWNER TO cashpoint_owner;
+
+--
 -- Name: monitoring_queue; Type: TABLE; Schema: bank; Owner: cashpoint_owner
 --
 
@@ -4555,11 +4602,13 @@ CREATE TABLE bank.settings (
     monitoring_enabled boolean DEFAULT true NOT NULL,
     cash_report_threshold bigint DEFAULT 1000000 NOT NULL,
     screening_threshold numeric(3,2) DEFAULT 0.88 NOT NULL,
+    monitoring_account_delay interval DEFAULT '00:01:00'::interval NOT NULL,
     CONSTRAINT settings_cash_report_threshold_check CHECK ((cash_report_threshold > 0)),
     CONSTRAINT settings_change_lifetime_check CHECK ((change_lifetime > '00:00:00'::interval)),
     CONSTRAINT settings_currency_check CHECK ((currency ~ '^[0-9]{3}$'::text)),
     CONSTRAINT settings_max_password_tries_check CHECK (((max_password_tries >= 1) AND (max_password_tries <= 20))),
     CONSTRAINT settings_max_pin_tries_check CHECK (((max_pin_tries >= 1) AND (max_pin_tries <= 10))),
+    CONSTRAINT settings_monitoring_account_delay_check CHECK (((monitoring_account_delay >= '00:00:00'::interval) AND (monitoring_account_delay <= '1 day'::interval))),
     CONSTRAINT settings_screening_threshold_check CHECK (((screening_threshold >= 0.50) AND (screening_threshold <= 1.00))),
     CONSTRAINT settings_singleton_check CHECK (singleton),
     CONSTRAINT settings_unverified_may_check CHECK ((unverified_may <@ ARRAY['withdrawal'::text, 'deposit'::text, 'transfer'::text]))
@@ -4572,6 +4621,12 @@ ALTER TABLE bank.settings OWNER TO cashpoint_owner;
 --
 
 COMMENT ON COLUMN bank.settings.cash_report_threshold IS 'The daily cash transaction report lists every customer whose cash in or out in one day reaches this (minor units).';
+
+--
+-- Name: COLUMN settings.monitoring_account_delay; Type: COMMENT; Schema: bank; Owner: cashpoint_owner
+--
+
+COMMENT ON COLUMN bank.settings.monitoring_account_delay IS 'How long after an account''s first posting noted the pass-through rule examines it, over every posting noted meanwhile.';
 
 --
 -- Name: staff_factors; Type: TABLE; Schema: bank; Owner: cashpoint_owner
@@ -4931,6 +4986,13 @@ ALTER TABLE ONLY bank.history
     ADD CONSTRAINT history_pkey PRIMARY KEY (account_id, line_no);
 
 --
+-- Name: monitoring_due monitoring_due_pkey; Type: CONSTRAINT; Schema: bank; Owner: cashpoint_owner
+--
+
+ALTER TABLE ONLY bank.monitoring_due
+    ADD CONSTRAINT monitoring_due_pkey PRIMARY KEY (rule_id, account_id);
+
+--
 -- Name: monitoring_queue monitoring_queue_pkey; Type: CONSTRAINT; Schema: bank; Owner: cashpoint_owner
 --
 
@@ -5130,6 +5192,12 @@ CREATE INDEX history_account_time ON bank.history USING btree (account_id, creat
 --
 
 CREATE INDEX history_transaction ON bank.history USING btree (transaction_id);
+
+--
+-- Name: monitoring_due_by_time; Type: INDEX; Schema: bank; Owner: cashpoint_owner
+--
+
+CREATE INDEX monitoring_due_by_time ON bank.monitoring_due USING btree (due_at);
 
 --
 -- Name: sanction_lists_one_current; Type: INDEX; Schema: bank; Owner: cashpoint_owner
@@ -5496,22 +5564,16 @@ GRANT SELECT ON TABLE bank.transactions TO cashpoint_switch;
 REVOKE ALL ON FUNCTION bank.aml_cash_out_ring(p_rule bank.aml_rules, p_txn bank.transactions) FROM PUBLIC;
 
 --
--- Name: FUNCTION aml_detect(p_rule bank.aml_rules, p_txn bank.transactions); Type: ACL; Schema: bank; Owner: cashpoint_owner
---
-
-REVOKE ALL ON FUNCTION bank.aml_detect(p_rule bank.aml_rules, p_txn bank.transactions) FROM PUBLIC;
-
---
 -- Name: FUNCTION aml_dormant_reactivated(p_rule bank.aml_rules, p_txn bank.transactions); Type: ACL; Schema: bank; Owner: cashpoint_owner
 --
 
 REVOKE ALL ON FUNCTION bank.aml_dormant_reactivated(p_rule bank.aml_rules, p_txn bank.transactions) FROM PUBLIC;
 
 --
--- Name: FUNCTION aml_pass_through(p_rule bank.aml_rules, p_txn bank.transactions); Type: ACL; Schema: bank; Owner: cashpoint_owner
+-- Name: FUNCTION aml_pass_through(p_rule bank.aml_rules, p_account bigint, p_from timestamp with time zone, p_to timestamp with time zone); Type: ACL; Schema: bank; Owner: cashpoint_owner
 --
 
-REVOKE ALL ON FUNCTION bank.aml_pass_through(p_rule bank.aml_rules, p_txn bank.transactions) FROM PUBLIC;
+REVOKE ALL ON FUNCTION bank.aml_pass_through(p_rule bank.aml_rules, p_account bigint, p_from timestamp with time zone, p_to timestamp with time zone) FROM PUBLIC;
 
 --
 -- Name: FUNCTION aml_risky_counterparty(p_rule bank.aml_rules, p_txn bank.transactions); Type: ACL; Schema: bank; Owner: cashpoint_owner

@@ -12,7 +12,11 @@ extension SwitchCommands {
     /// Loads sanctions list files as a new version: OFAC's sdn.csv + alt.csv (+ add.csv), or one EU
     /// consolidated CSV, recognised by name and header. A malformed file loads nothing (its error names
     /// the file and line); the current version stays until the new one is in. Returns the counts.
-    public static func loadSanctions(files paths: [String], database: DatabaseOptions) async throws -> String {
+    /// With `rescreen`, every customer is then re-screened against the new version (`rescreen(...)`:
+    /// progress on standard error; a stopped re-screening resumes with `atm-switch sanctions rescreen`).
+    public static func loadSanctions(files paths: [String], rescreen: Bool = true, database: DatabaseOptions)
+        async throws -> String
+    {
         guard !paths.isEmpty else {
             throw ValidationError("give the list's files: sdn.csv alt.csv [add.csv], or the EU CSV")
         }
@@ -46,14 +50,24 @@ extension SwitchCommands {
                 entries: parsed.entries
             )
         }
-        return Self.loadSummary(source: parsed.source, version: version, entries: parsed.entries, files: recorded)
+        let summary = Self.loadSummary(
+            source: parsed.source,
+            version: version,
+            entries: parsed.entries,
+            files: recorded,
+            rescreen: rescreen
+        )
+        guard rescreen else { return summary }
+        print(summary)
+        return try await Self.rescreen(batch: 1000, threshold: nil, force: false, database: database)
     }
 
     static func loadSummary(
         source: SanctionSource,
         version: Int,
         entries: [SanctionEntry],
-        files: [SanctionListFile]
+        files: [SanctionListFile],
+        rescreen: Bool
     )
         -> String
     {
@@ -65,8 +79,10 @@ extension SwitchCommands {
         ]
         for file in files { lines.append("  \(file.name): \(file.bytes) bytes, sha256 \(file.sha256)") }
         lines.append(
-            "new customers are screened against it from the next CREATE; re-screen every customer: "
-                + "atm-switch sanctions rescreen"
+            rescreen
+                ? "new customers are screened against it from the next CREATE; every customer is re-screened now"
+                : "new customers are screened against it from the next CREATE; re-screen every customer: "
+                    + "atm-switch sanctions rescreen"
         )
         return lines.joined(separator: "\n")
     }
@@ -280,16 +296,19 @@ public struct SanctionsCommand: AsyncParsableCommand {
             abstract: "Load a list as a new version, all or nothing; the previous version stays until it is in.",
             discussion: """
                 OFAC: sdn.csv and alt.csv (and add.csv) as OFAC publishes them; EU: the consolidated financial \
-                sanctions CSV (recognised by its header). Prints the counts and each file's SHA-256.
+                sanctions CSV (recognised by its header). Prints the counts and each file's SHA-256, then \
+                re-screens every customer against the new version (progress on stderr; resumable with \
+                `atm-switch sanctions rescreen` if stopped).
                 """
         )
         @Argument(help: "The list's files.") var files: [String]
+        @Flag(help: "Load only; re-screen later with `atm-switch sanctions rescreen`.") var noRescreen = false
         @OptionGroup var database: DatabaseOptions
 
         public init() {}
 
         public func run() async throws {
-            print(try await SwitchCommands.loadSanctions(files: files, database: database))
+            print(try await SwitchCommands.loadSanctions(files: files, rescreen: !noRescreen, database: database))
         }
     }
 

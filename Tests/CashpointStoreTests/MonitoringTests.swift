@@ -291,12 +291,71 @@ struct MonitoringTests {
                 let number = to == "CM0000000004" ? 4 : 5
                 #expect(try await Self.card(service, .withdrawal(amount: out, account: nil), number, keys: keys).code == .approved)
             }
-            #expect(try await Self.drain(service) == 1)
+            // The rounds note the accounts (mon6's, mon4's, mon5's) and examine none before they are due
+            // (monitoring_account_delay, one minute by default).
+            #expect(try await Self.drain(service) == 0)
+            #expect(try await bank.count("SELECT count(*)::int FROM bank.monitoring_due WHERE rule_id = 'pass-through'") == 3)
+            #expect(
+                try await bank.count(
+                    """
+                    SELECT count(*)::int FROM bank.monitoring_due
+                    WHERE due_at BETWEEN now() + interval '50 seconds' AND now() + interval '70 seconds'
+                    """
+                ) == 3
+            )
+            // A minute later (moved back, not waited for): one round examines each account once, over both
+            // of its postings, and the notes are gone.
+            try await bank.asSuperuser { connection in
+                try await connection.query("UPDATE bank.monitoring_due SET due_at = due_at - interval '1 minute'", logger: quietLogger)
+            }
+            #expect(try await service.store.monitor(limit: 50).alerts == 1)
+            #expect(try await bank.count("SELECT count(*)::int FROM bank.monitoring_due") == 0)
             #expect(
                 try await bank.count(
                     """
                     SELECT count(*)::int FROM bank.alerts a JOIN bank.users u ON u.id = a.customer_id
                     WHERE a.rule_id = 'pass-through' AND u.user_name = 'mon4' AND a.amount = 200000 AND a.score = 92.50
+                    """
+                ) == 1
+            )
+        }
+    }
+
+    @Test("pass-through with no delay: a busy account examined once a round, its alert joined, not repeated")
+    func passThroughNoDelay() async throws {
+        try await TestBank.with(fixture: try Self.fixture()) { bank, service in
+            #expect(try await Self.load(service, try Self.rules(enabled: ["pass-through"])).code == .approved)
+            try await bank.asSuperuser { connection in
+                try await connection.query("UPDATE bank.settings SET monitoring_account_delay = '0'", logger: quietLogger)
+            }
+            let teller = try await service.signedOnStaff("tina.teller", "teller-test-password")
+            let desk = KeyMaker(terminal: "BRANCH01")
+            // 2,000.00 into mon7's account, then out again to mon8 in 20 transfers of 95.00.
+            let inflow = try await service.perform(
+                .transfer(from: "CM0000000006", to: "CM0000000007", amount: 200_000),
+                by: teller,
+                key: desk.next(),
+                ip: nil
+            )
+            #expect(inflow.code == .approved)
+            for _ in 0..<20 {
+                let out = try await service.perform(
+                    .transfer(from: "CM0000000007", to: "CM0000000008", amount: 9_500),
+                    by: teller,
+                    key: desk.next(),
+                    ip: nil
+                )
+                #expect(out.code == .approved)
+            }
+            // One round, 21 postings on mon7's account: one examination, one alert for mon7.
+            #expect(try await service.store.monitor(limit: 50).alerts == 1)
+            #expect(try await bank.count("SELECT count(*)::int FROM bank.monitoring_due") == 0)
+            #expect(
+                try await bank.count(
+                    """
+                    SELECT count(*)::int FROM bank.alerts a JOIN bank.users u ON u.id = a.customer_id
+                    WHERE a.rule_id = 'pass-through' AND u.user_name = 'mon7' AND a.amount = 200000
+                      AND a.score = 95.00 AND cardinality(a.transaction_ids) = 21
                     """
                 ) == 1
             )

@@ -7,7 +7,7 @@ SET LOCAL ROLE cashpoint_owner;
 CREATE OR REPLACE FUNCTION bank.aml_cash_out_ring(p_rule bank.aml_rules, p_txn bank.transactions)
 RETURNS TABLE (subject text, customer_id bigint, terminal_id text, transaction_ids bigint[], amount bigint,
     score numeric, detail text, window_start timestamptz, window_end timestamptz)
-LANGUAGE plpgsql STABLE SET search_path = pg_catalog, bank AS $$
+LANGUAGE plpgsql STABLE ROWS 1 SET search_path = pg_catalog, bank AS $$
 #variable_conflict use_column
 BEGIN
     IF p_txn.kind <> 'withdrawal' OR p_txn.response_code <> '00' OR p_txn.card_id IS NULL THEN

@@ -1,15 +1,19 @@
 -- Transaction monitoring, rule kind 'dormant_reactivated', after commit: an approved withdrawal (at the
 -- ATM or the desk) or transfer out of more than `min_amount` from a customer account whose previous
--- movement (or, with none, its opening) is at least the rule's window (180 days) older. One row or none. PL/pgSQL for its cached plans.
+-- movement (or, with none, its opening) is at least the rule's window (180 days) older. One row or none.
+-- The previous movement is the latest line of another transaction on the account at or before this
+-- one's time (history_account_time: one step back in the index, whatever the account's length).
+-- PL/pgSQL for its cached plans.
 SET LOCAL ROLE cashpoint_owner;
 
 CREATE OR REPLACE FUNCTION bank.aml_dormant_reactivated(p_rule bank.aml_rules, p_txn bank.transactions)
 RETURNS TABLE (subject text, customer_id bigint, terminal_id text, transaction_ids bigint[], amount bigint,
     score numeric, detail text, window_start timestamptz, window_end timestamptz)
-LANGUAGE plpgsql STABLE SET search_path = pg_catalog, bank AS $$
+LANGUAGE plpgsql STABLE ROWS 1 SET search_path = pg_catalog, bank AS $$
 #variable_conflict use_column
 BEGIN
-    IF p_txn.kind NOT IN ('withdrawal', 'transfer') OR p_txn.response_code <> '00' THEN
+    IF p_txn.kind NOT IN ('withdrawal', 'transfer') OR p_txn.response_code <> '00'
+       OR p_txn.amount <= (p_rule.parameters->>'min_amount')::bigint THEN
         RETURN;
     END IF;
     RETURN QUERY
@@ -23,8 +27,8 @@ BEGIN
     CROSS JOIN LATERAL (
         SELECT coalesce((
             SELECT p.created_at FROM bank.history p
-            WHERE p.account_id = h.account_id AND p.line_no < h.line_no
-            ORDER BY p.line_no DESC LIMIT 1), a.created_at) AS quiet_since
+            WHERE p.account_id = h.account_id AND p.created_at <= h.created_at AND p.transaction_id <> p_txn.id
+            ORDER BY p.created_at DESC LIMIT 1), a.created_at) AS quiet_since
     ) q
     WHERE h.transaction_id = p_txn.id AND h.amount < 0 AND p_txn.response_code = '00'
       AND p_txn.kind IN ('withdrawal', 'transfer') AND p_txn.amount > (p_rule.parameters->>'min_amount')::bigint

@@ -10,7 +10,7 @@ SET LOCAL ROLE cashpoint_owner;
 CREATE OR REPLACE FUNCTION bank.aml_structuring(p_rule bank.aml_rules, p_txn bank.transactions)
 RETURNS TABLE (subject text, customer_id bigint, terminal_id text, transaction_ids bigint[], amount bigint,
     score numeric, detail text, window_start timestamptz, window_end timestamptz)
-LANGUAGE plpgsql STABLE SET search_path = pg_catalog, bank AS $$
+LANGUAGE plpgsql STABLE ROWS 1 SET search_path = pg_catalog, bank AS $$
 #variable_conflict use_column
 DECLARE
     v_direction text := p_rule.parameters->>'direction';

@@ -6,7 +6,7 @@ SET LOCAL ROLE cashpoint_owner;
 CREATE OR REPLACE FUNCTION bank.aml_velocity(p_rule bank.aml_rules, p_txn bank.transactions)
 RETURNS TABLE (subject text, customer_id bigint, terminal_id text, transaction_ids bigint[], amount bigint,
     score numeric, detail text, window_start timestamptz, window_end timestamptz)
-LANGUAGE sql STABLE SET search_path = pg_catalog, bank AS $$
+LANGUAGE sql STABLE ROWS 1 SET search_path = pg_catalog, bank AS $$
     WITH prior AS (
         SELECT count(*) AS n, coalesce(sum(t.amount), 0)::bigint AS total,
             coalesce(array_agg(t.id ORDER BY t.created_at, t.id), '{}') AS ids, min(t.created_at) AS first_at

@@ -1,4 +1,4 @@
--- Records what a rule found (bank.aml_detect's row), once: the same rule and subject with an alert
+-- Records what a rule found (a detector's row, bank.aml_<kind>), once: the same rule and subject with an alert
 -- whose window overlaps this one is the same alert, which gains the new transactions and the wider
 -- window; otherwise a new alert, which opens the subject's case or joins its active one (raising the
 -- case's severity to the alert's if higher). Serialized per rule and subject (a transaction-scoped
