@@ -280,9 +280,6 @@ CREATE FUNCTION bank.aml_cash_out_ring(p_rule bank.aml_rules, p_txn bank.transac
     AS $$
 #variable_conflict use_column
 BEGIN
-    IF p_txn.kind <> 'withdrawal' OR p_txn.response_code <> '00' OR p_txn.card_id IS NULL THEN
-        RETURN;
-    END IF;
     RETURN QUERY
     WITH ends AS (
         SELECT DISTINCT t.created_at AS end_at
@@ -325,10 +322,6 @@ CREATE FUNCTION bank.aml_dormant_reactivated(p_rule bank.aml_rules, p_txn bank.t
     AS $$
 #variable_conflict use_column
 BEGIN
-    IF p_txn.kind NOT IN ('withdrawal', 'transfer') OR p_txn.response_code <> '00'
-       OR p_txn.amount <= (p_rule.parameters->>'min_amount')::bigint THEN
-        RETURN;
-    END IF;
     RETURN QUERY
     SELECT 'customer:' || a.user_id, a.user_id, NULL::text, ARRAY[p_txn.id], p_txn.amount::bigint,
         round(100.0 * extract(epoch FROM p_txn.created_at - q.quiet_since) / extract(epoch FROM p_rule.time_window), 2),
@@ -343,8 +336,7 @@ BEGIN
             WHERE p.account_id = h.account_id AND p.created_at <= h.created_at AND p.transaction_id <> p_txn.id
             ORDER BY p.created_at DESC LIMIT 1), a.created_at) AS quiet_since
     ) q
-    WHERE h.transaction_id = p_txn.id AND h.amount < 0 AND p_txn.response_code = '00'
-      AND p_txn.kind IN ('withdrawal', 'transfer') AND p_txn.amount > (p_rule.parameters->>'min_amount')::bigint
+    WHERE h.transaction_id = p_txn.id AND h.amount < 0
       AND p_txn.created_at - q.quiet_since >= p_rule.time_window
     LIMIT 1;
 END
@@ -423,10 +415,6 @@ CREATE FUNCTION bank.aml_risky_counterparty(p_rule bank.aml_rules, p_txn bank.tr
 DECLARE
     v_min_rank int := CASE p_rule.parameters->>'min_rating' WHEN 'medium' THEN 2 ELSE 3 END;
 BEGIN
-    IF p_txn.kind <> 'transfer' OR p_txn.response_code <> '00'
-       OR p_txn.amount < (p_rule.parameters->>'min_amount')::bigint THEN
-        RETURN;
-    END IF;
     RETURN QUERY
     WITH sides AS (
         SELECT (h.amount < 0) AS sends, a.user_id, a.account_no, u.user_name,
@@ -474,9 +462,6 @@ DECLARE
     v_span interval := p_rule.time_window;
     v_owner bigint;
 BEGIN
-    IF p_txn.kind IS DISTINCT FROM v_direction OR p_txn.response_code <> '00' OR p_txn.amount >= v_threshold THEN
-        RETURN;
-    END IF;
     SELECT a.user_id INTO v_owner FROM bank.accounts a WHERE a.id = p_txn.account_id AND a.kind = 'customer';
     IF v_owner IS NULL THEN
         RETURN;
@@ -1851,22 +1836,36 @@ BEGIN
     examined := cardinality(v_taken);
     IF v_version IS NOT NULL AND cardinality(v_rules) > 0 THEN
         -- Every rule on every posting taken, as one statement: each kind's detector (bank.aml_<kind>,
-        -- at most one row) is called only for its own rules (the kind test is a one-time filter), by the
+        -- at most one row) is called only for its own rules and only for the postings the kind applies
+        -- to (each branch's condition, a one-time filter: no call at all for the others), by the
         -- executor rather than one PL/pgSQL statement per rule and posting. A new kind adds its
         -- detector and a branch here (and to bank.aml_rules' kind check).
         FOR v_found IN
             SELECT r AS rule, d AS hit
             FROM bank.transactions t CROSS JOIN unnest(v_rules) r
             CROSS JOIN LATERAL (
-                SELECT * FROM bank.aml_structuring(r, t) WHERE r.kind = 'structuring'
+                -- A cash movement of the rule's direction under its threshold.
+                SELECT * FROM bank.aml_structuring(r, t)
+                WHERE r.kind = 'structuring' AND t.response_code = '00' AND t.kind = r.parameters->>'direction'
+                  AND t.amount < (r.parameters->>'threshold')::bigint
                 UNION ALL
+                -- A withdrawal the velocity check refused (bank.post applied the rule).
                 SELECT * FROM bank.aml_velocity(r, t) WHERE r.kind = 'velocity' AND t.response_code = '59'
                 UNION ALL
-                SELECT * FROM bank.aml_cash_out_ring(r, t) WHERE r.kind = 'cash_out_ring'
+                -- A card withdrawal.
+                SELECT * FROM bank.aml_cash_out_ring(r, t)
+                WHERE r.kind = 'cash_out_ring' AND t.response_code = '00' AND t.kind = 'withdrawal'
+                  AND t.card_id IS NOT NULL
                 UNION ALL
-                SELECT * FROM bank.aml_dormant_reactivated(r, t) WHERE r.kind = 'dormant_reactivated'
+                -- A withdrawal or transfer out above the rule's minimum.
+                SELECT * FROM bank.aml_dormant_reactivated(r, t)
+                WHERE r.kind = 'dormant_reactivated' AND t.response_code = '00'
+                  AND t.kind IN ('withdrawal', 'transfer') AND t.amount > (r.parameters->>'min_amount')::bigint
                 UNION ALL
-                SELECT * FROM bank.aml_risky_counterparty(r, t) WHERE r.kind = 'risky_counterparty'
+                -- A transfer of at least the rule's minimum.
+                SELECT * FROM bank.aml_risky_counterparty(r, t)
+                WHERE r.kind = 'risky_counterparty' AND t.response_code = '00' AND t.kind = 'transfer'
+                  AND t.amount >= (r.parameters->>'min_amount')::bigint
             ) d
             WHERE t.id = ANY (v_taken)
             ORDER BY t.created_at, t.id, r.rule_id

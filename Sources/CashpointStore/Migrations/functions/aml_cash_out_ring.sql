@@ -2,6 +2,7 @@
 -- p_txn, at least `min_cards` distinct cards withdrawing at its terminal within the rule's window. The
 -- windows tried are those ending at a withdrawal at or after p_txn (and so holding it): usually p_txn
 -- itself; later ones when the worker runs behind or commits came out of order. One row or none. PL/pgSQL for its cached plans.
+-- bank.monitor calls it only for the postings the kind applies to (its detecting statement says which).
 SET LOCAL ROLE cashpoint_owner;
 
 CREATE OR REPLACE FUNCTION bank.aml_cash_out_ring(p_rule bank.aml_rules, p_txn bank.transactions)
@@ -10,9 +11,6 @@ RETURNS TABLE (subject text, customer_id bigint, terminal_id text, transaction_i
 LANGUAGE plpgsql STABLE ROWS 1 SET search_path = pg_catalog, bank AS $$
 #variable_conflict use_column
 BEGIN
-    IF p_txn.kind <> 'withdrawal' OR p_txn.response_code <> '00' OR p_txn.card_id IS NULL THEN
-        RETURN;
-    END IF;
     RETURN QUERY
     WITH ends AS (
         SELECT DISTINCT t.created_at AS end_at

@@ -4,6 +4,7 @@
 -- The previous movement is the latest line of another transaction on the account at or before this
 -- one's time (history_account_time: one step back in the index, whatever the account's length).
 -- PL/pgSQL for its cached plans.
+-- bank.monitor calls it only for the postings the kind applies to (its detecting statement says which).
 SET LOCAL ROLE cashpoint_owner;
 
 CREATE OR REPLACE FUNCTION bank.aml_dormant_reactivated(p_rule bank.aml_rules, p_txn bank.transactions)
@@ -12,10 +13,6 @@ RETURNS TABLE (subject text, customer_id bigint, terminal_id text, transaction_i
 LANGUAGE plpgsql STABLE ROWS 1 SET search_path = pg_catalog, bank AS $$
 #variable_conflict use_column
 BEGIN
-    IF p_txn.kind NOT IN ('withdrawal', 'transfer') OR p_txn.response_code <> '00'
-       OR p_txn.amount <= (p_rule.parameters->>'min_amount')::bigint THEN
-        RETURN;
-    END IF;
     RETURN QUERY
     SELECT 'customer:' || a.user_id, a.user_id, NULL::text, ARRAY[p_txn.id], p_txn.amount::bigint,
         round(100.0 * extract(epoch FROM p_txn.created_at - q.quiet_since) / extract(epoch FROM p_rule.time_window), 2),
@@ -30,8 +27,7 @@ BEGIN
             WHERE p.account_id = h.account_id AND p.created_at <= h.created_at AND p.transaction_id <> p_txn.id
             ORDER BY p.created_at DESC LIMIT 1), a.created_at) AS quiet_since
     ) q
-    WHERE h.transaction_id = p_txn.id AND h.amount < 0 AND p_txn.response_code = '00'
-      AND p_txn.kind IN ('withdrawal', 'transfer') AND p_txn.amount > (p_rule.parameters->>'min_amount')::bigint
+    WHERE h.transaction_id = p_txn.id AND h.amount < 0
       AND p_txn.created_at - q.quiet_since >= p_rule.time_window
     LIMIT 1;
 END

@@ -4,6 +4,7 @@
 -- about the OTHER customer, the one dealing with the risky party (a transfer to a risky customer: its
 -- sender; from one: its receiver); when both are risky, about the sender. The window dedupes: more
 -- transfers with the same risky party within it join the same alert. One row or none.
+-- bank.monitor calls it only for the postings the kind applies to (its detecting statement says which).
 SET LOCAL ROLE cashpoint_owner;
 
 CREATE OR REPLACE FUNCTION bank.aml_risky_counterparty(p_rule bank.aml_rules, p_txn bank.transactions)
@@ -14,10 +15,6 @@ LANGUAGE plpgsql STABLE ROWS 1 SET search_path = pg_catalog, bank AS $$
 DECLARE
     v_min_rank int := CASE p_rule.parameters->>'min_rating' WHEN 'medium' THEN 2 ELSE 3 END;
 BEGIN
-    IF p_txn.kind <> 'transfer' OR p_txn.response_code <> '00'
-       OR p_txn.amount < (p_rule.parameters->>'min_amount')::bigint THEN
-        RETURN;
-    END IF;
     RETURN QUERY
     WITH sides AS (
         SELECT (h.amount < 0) AS sends, a.user_id, a.account_no, u.user_name,

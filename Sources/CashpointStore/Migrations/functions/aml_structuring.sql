@@ -5,6 +5,7 @@
 -- account of the customer counts. Windows start at a movement, so each window that holds p_txn is tried
 -- (the movement that commits last sees the whole pattern); the sums run as window aggregates, in one
 -- pass over the movements. One row (the largest window) or none. PL/pgSQL for its cached plans.
+-- bank.monitor calls it only for the postings the kind applies to (its detecting statement says which).
 SET LOCAL ROLE cashpoint_owner;
 
 CREATE OR REPLACE FUNCTION bank.aml_structuring(p_rule bank.aml_rules, p_txn bank.transactions)
@@ -18,9 +19,6 @@ DECLARE
     v_span interval := p_rule.time_window;
     v_owner bigint;
 BEGIN
-    IF p_txn.kind IS DISTINCT FROM v_direction OR p_txn.response_code <> '00' OR p_txn.amount >= v_threshold THEN
-        RETURN;
-    END IF;
     SELECT a.user_id INTO v_owner FROM bank.accounts a WHERE a.id = p_txn.account_id AND a.kind = 'customer';
     IF v_owner IS NULL THEN
         RETURN;

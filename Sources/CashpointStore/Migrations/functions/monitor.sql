@@ -52,22 +52,36 @@ BEGIN
     examined := cardinality(v_taken);
     IF v_version IS NOT NULL AND cardinality(v_rules) > 0 THEN
         -- Every rule on every posting taken, as one statement: each kind's detector (bank.aml_<kind>,
-        -- at most one row) is called only for its own rules (the kind test is a one-time filter), by the
+        -- at most one row) is called only for its own rules and only for the postings the kind applies
+        -- to (each branch's condition, a one-time filter: no call at all for the others), by the
         -- executor rather than one PL/pgSQL statement per rule and posting. A new kind adds its
         -- detector and a branch here (and to bank.aml_rules' kind check).
         FOR v_found IN
             SELECT r AS rule, d AS hit
             FROM bank.transactions t CROSS JOIN unnest(v_rules) r
             CROSS JOIN LATERAL (
-                SELECT * FROM bank.aml_structuring(r, t) WHERE r.kind = 'structuring'
+                -- A cash movement of the rule's direction under its threshold.
+                SELECT * FROM bank.aml_structuring(r, t)
+                WHERE r.kind = 'structuring' AND t.response_code = '00' AND t.kind = r.parameters->>'direction'
+                  AND t.amount < (r.parameters->>'threshold')::bigint
                 UNION ALL
+                -- A withdrawal the velocity check refused (bank.post applied the rule).
                 SELECT * FROM bank.aml_velocity(r, t) WHERE r.kind = 'velocity' AND t.response_code = '59'
                 UNION ALL
-                SELECT * FROM bank.aml_cash_out_ring(r, t) WHERE r.kind = 'cash_out_ring'
+                -- A card withdrawal.
+                SELECT * FROM bank.aml_cash_out_ring(r, t)
+                WHERE r.kind = 'cash_out_ring' AND t.response_code = '00' AND t.kind = 'withdrawal'
+                  AND t.card_id IS NOT NULL
                 UNION ALL
-                SELECT * FROM bank.aml_dormant_reactivated(r, t) WHERE r.kind = 'dormant_reactivated'
+                -- A withdrawal or transfer out above the rule's minimum.
+                SELECT * FROM bank.aml_dormant_reactivated(r, t)
+                WHERE r.kind = 'dormant_reactivated' AND t.response_code = '00'
+                  AND t.kind IN ('withdrawal', 'transfer') AND t.amount > (r.parameters->>'min_amount')::bigint
                 UNION ALL
-                SELECT * FROM bank.aml_risky_counterparty(r, t) WHERE r.kind = 'risky_counterparty'
+                -- A transfer of at least the rule's minimum.
+                SELECT * FROM bank.aml_risky_counterparty(r, t)
+                WHERE r.kind = 'risky_counterparty' AND t.response_code = '00' AND t.kind = 'transfer'
+                  AND t.amount >= (r.parameters->>'min_amount')::bigint
             ) d
             WHERE t.id = ANY (v_taken)
             ORDER BY t.created_at, t.id, r.rule_id
