@@ -87,25 +87,59 @@ extension DatabaseUnavailable {
 
 extension DatabaseURL {
     /// Connects once (no pool, no retries) and disconnects, so a command fails at once with a readable
-    /// reason when the server is down, the address is wrong or the password is refused.
+    /// reason when the server is down, the address is wrong or the password is refused. With several
+    /// servers, the one `locate` picks.
     public func probe(timeout: Duration = .seconds(5), logger: Logger) async throws(DatabaseUnavailable) {
+        _ = try await self.locate(timeout: timeout, logger: logger)
+    }
+
+    /// The server a session belongs on, as libpq picks it: each server in the URL's order is connected
+    /// to once (no pool, no retries, at most `timeout` each), and the first that answers (`any`) or whose
+    /// sessions accept writes (`read-write`: `SHOW transaction_read_only` is `off`, so not a standby) is
+    /// the one. Throws `DatabaseUnavailable` saying what each server answered.
+    public func locate(timeout: Duration = .seconds(5), logger: Logger) async throws(DatabaseUnavailable)
+        -> DatabaseEndpoint
+    {
+        var answers: [DatabaseUnavailable] = []
+        for endpoint in self.endpoints {
+            do {
+                let readOnly = try await self.on(endpoint).readOnly(timeout: timeout, logger: logger)
+                if self.targetSessionAttributes == .any || !readOnly { return endpoint }
+                answers.append(DatabaseUnavailable(.unreachable, reason: "\(endpoint) is read-only (a standby)"))
+            } catch {
+                answers.append(error)
+            }
+        }
+        guard answers.count > 1 else { throw answers[0] }
+        let kind: DatabaseUnavailable.Kind = answers.allSatisfy { $0.kind == .refused } ? .refused : .unreachable
+        throw DatabaseUnavailable(
+            kind,
+            reason: "no server of \(self) takes \(self.targetSessionAttributes == .any ? "sessions" : "writes"): "
+                + answers.map(\.reason).joined(separator: "; ")
+        )
+    }
+
+    /// Whether sessions on this URL's (first) server are read-only, asked on one connection.
+    private func readOnly(timeout: Duration, logger: Logger) async throws(DatabaseUnavailable) -> Bool {
         do {
-            try await withThrowingTaskGroup(of: Bool.self) { group in
+            return try await withThrowingTaskGroup(of: Bool?.self) { group in
                 group.addTask {
                     try await self.withConnection(logger: logger) { connection in
-                        try await connection.query("SELECT 1", logger: logger)
+                        let rows = try await connection.query("SHOW transaction_read_only", logger: logger)
+                        for try await value in rows.decode(String.self) { return value == "on" }
+                        return false
                     }
-                    return true
                 }
                 group.addTask {
                     try? await Task.sleep(for: timeout)
-                    return false
+                    return nil
                 }
-                let answered = try await group.next() ?? false
+                let answer = try await group.next() ?? nil
                 group.cancelAll()
-                if !answered {
+                guard let answer else {
                     throw DatabaseUnavailable(.unreachable, reason: "\(self.host):\(self.port) did not answer within \(timeout)")
                 }
+                return answer
             }
         } catch let error as DatabaseUnavailable {
             throw error

@@ -2,24 +2,66 @@ public import Logging
 public import NIOCore
 public import PostgresNIO
 
+/// One server of a database URL: a host name or address and its port.
+public struct DatabaseEndpoint: Sendable, Hashable, CustomStringConvertible {
+    public var host: String
+    public var port: Int
+
+    public init(host: String, port: Int) {
+        self.host = host
+        self.port = port
+    }
+
+    /// `host:port`, an IPv6 address in brackets.
+    public var description: String { self.host.contains(":") ? "[\(self.host)]:\(self.port)" : "\(self.host):\(self.port)" }
+}
+
 /// A PostgreSQL connection URL, `postgres://USER:PASSWORD@HOST:PORT/DATABASE?sslmode=disable`, read
 /// into postgres-nio's client configuration. `scripts/pg url` prints one for the private cluster.
 ///
+/// Several servers, as libpq takes them and `pg_autoctl show uri` prints them:
+/// `postgres://USER@H1:P1,H2:P2/DATABASE?target_session_attrs=read-write`. Each server's port defaults
+/// to 5432; `target_session_attrs` is `any` (the default: the first server that answers) or
+/// `read-write` (the first that accepts writes: the primary). Other query parameters of libpq
+/// (`connect_timeout`, `application_name`) are accepted and not used.
+///
 /// The password is kept out of `description`, so a configuration can be logged.
 public struct DatabaseURL: Sendable, Hashable, CustomStringConvertible {
-    public var host: String
-    public var port: Int
+    /// The servers, in the URL's order (at least one).
+    public var endpoints: [DatabaseEndpoint]
     public var username: String
     public var password: String?
     public var database: String
     /// `disable` (the default for loopback), `prefer` or `require`.
     public var sslMode: String
+    /// Which of `endpoints` a session must be on.
+    public var targetSessionAttributes: TargetSessionAttributes
+
+    /// libpq's `target_session_attrs`, the values the switch honours.
+    public enum TargetSessionAttributes: String, Sendable, Hashable, CaseIterable {
+        /// The first server that answers.
+        case any
+        /// The first server whose sessions accept writes (`SHOW transaction_read_only` is off): the primary.
+        case readWrite = "read-write"
+    }
+
+    /// The first server's host (with one server, the server's).
+    public var host: String {
+        get { self.endpoints[0].host }
+        set { self.endpoints[0].host = newValue }
+    }
+
+    /// The first server's port.
+    public var port: Int {
+        get { self.endpoints[0].port }
+        set { self.endpoints[0].port = newValue }
+    }
 
     /// Why a URL was refused: the message says what to write instead.
     public struct ParseError: Error, Hashable, Sendable, CustomStringConvertible {
         public var reason: String
         public var description: String {
-            "invalid database URL: \(self.reason) (expected postgres://USER:PASSWORD@HOST:PORT/DATABASE)"
+            "invalid database URL: \(self.reason) (expected postgres://USER:PASSWORD@HOST:PORT[,HOST:PORT...]/DATABASE)"
         }
     }
 
@@ -41,10 +83,10 @@ public struct DatabaseURL: Sendable, Hashable, CustomStringConvertible {
         guard !database.isEmpty else { throw ParseError(reason: "the database name is empty") }
         let authority = rest[..<slash]
         var userInfo = Substring("")
-        var hostPort = authority
+        var hosts = authority
         if let at = authority.lastIndex(of: "@") {
             userInfo = authority[..<at]
-            hostPort = authority[authority.index(after: at)...]
+            hosts = authority[authority.index(after: at)...]
         }
         guard !userInfo.isEmpty else { throw ParseError(reason: "it names no user") }
         if let colon = userInfo.firstIndex(of: ":") {
@@ -54,33 +96,73 @@ public struct DatabaseURL: Sendable, Hashable, CustomStringConvertible {
             self.username = Self.percentDecoded(userInfo)
             self.password = nil
         }
-        if let colon = hostPort.lastIndex(of: ":") {
-            guard let port = Int(hostPort[hostPort.index(after: colon)...]), (1...65535).contains(port) else {
-                throw ParseError(reason: "the port is not a number from 1 to 65535")
-            }
-            self.port = port
-            self.host = String(hostPort[..<colon])
-        } else {
-            self.port = 5432
-            self.host = String(hostPort)
+        self.endpoints = try hosts.split(separator: ",", omittingEmptySubsequences: false).map(Self.endpoint)
+        guard Set(self.endpoints).count == self.endpoints.count else {
+            throw ParseError(reason: "a server is named twice")
         }
-        guard !self.host.isEmpty else { throw ParseError(reason: "it names no host") }
         self.database = Self.percentDecoded(Substring(database))
         self.sslMode = "disable"
+        self.targetSessionAttributes = .any
         for pair in query.split(separator: "&") {
             let parts = pair.split(separator: "=", maxSplits: 1).map(String.init)
-            if parts.count == 2 && parts[0] == "sslmode" {
+            guard parts.count == 2 else { throw ParseError(reason: "the parameter '\(pair)' has no value") }
+            switch parts[0] {
+            case "sslmode":
                 guard ["disable", "prefer", "require"].contains(parts[1]) else {
                     throw ParseError(reason: "sslmode must be disable, prefer or require")
                 }
                 self.sslMode = parts[1]
+            case "target_session_attrs":
+                guard let attributes = TargetSessionAttributes(rawValue: parts[1]) else {
+                    throw ParseError(reason: "target_session_attrs must be any or read-write")
+                }
+                self.targetSessionAttributes = attributes
+            default:
+                break
             }
         }
     }
 
+    /// `HOST`, `HOST:PORT`, `[IPV6]` or `[IPV6]:PORT`.
+    private static func endpoint(_ text: Substring) throws(ParseError) -> DatabaseEndpoint {
+        var host = text
+        var port: Substring?
+        if text.hasPrefix("[") {
+            guard let close = text.firstIndex(of: "]") else {
+                throw ParseError(reason: "'\(text)': an IPv6 address needs its closing ]")
+            }
+            host = text[text.index(after: text.startIndex)..<close]
+            let after = text[text.index(after: close)...]
+            if !after.isEmpty {
+                guard after.hasPrefix(":") else { throw ParseError(reason: "'\(text)': expected :PORT after ]") }
+                port = after.dropFirst()
+            }
+        } else if let colon = text.lastIndex(of: ":") {
+            host = text[..<colon]
+            port = text[text.index(after: colon)...]
+        }
+        guard !host.isEmpty else {
+            throw ParseError(reason: text.isEmpty ? "a server in the list is empty" : "it names no host")
+        }
+        guard let port else { return DatabaseEndpoint(host: String(host), port: 5432) }
+        guard let number = Int(port), (1...65535).contains(number) else {
+            throw ParseError(reason: "the port is not a number from 1 to 65535")
+        }
+        return DatabaseEndpoint(host: String(host), port: number)
+    }
+
     /// The URL without its password.
     public var description: String {
-        "postgres://\(self.username)\(self.password == nil ? "" : ":***")@\(self.host):\(self.port)/\(self.database)"
+        let servers = self.endpoints.map(\.description).joined(separator: ",")
+        let target = self.targetSessionAttributes == .any ? "" : "?target_session_attrs=\(self.targetSessionAttributes.rawValue)"
+        return "postgres://\(self.username)\(self.password == nil ? "" : ":***")@\(servers)/\(self.database)\(target)"
+    }
+
+    /// The same URL with only `endpoint` (one server of a list, the one the session is on).
+    public func on(_ endpoint: DatabaseEndpoint) -> DatabaseURL {
+        var url = self
+        url.endpoints = [endpoint]
+        return url
     }
 
     /// postgres-nio's client configuration for this URL.

@@ -58,7 +58,8 @@ extension DatabaseURL {
     }
 
     /// As `init(option:role:environment:)`, checked by connecting once: a server that is down or
-    /// refuses fails the command at once, with the reason.
+    /// refuses fails the command at once, with the reason. With several servers, the URL of the one
+    /// `locate` picks (the primary, with `target_session_attrs=read-write`).
     public static func reachable(
         option: String?,
         role: DatabaseRole = .owner,
@@ -67,10 +68,9 @@ extension DatabaseURL {
     ) async throws(DatabaseSettingError) -> DatabaseURL {
         let url = try DatabaseURL(option: option, role: role, environment: environment)
         do {
-            try await url.probe(logger: logger)
+            return url.on(try await url.locate(logger: logger))
         } catch {
             throw DatabaseSettingError(code: .unreachable, reason: String(describing: error))
         }
-        return url
     }
 }

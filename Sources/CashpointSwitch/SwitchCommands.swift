@@ -280,13 +280,15 @@ public enum SwitchCommands {
     public static func checkDatabase(
         database: DatabaseOptions
     ) async throws(ValidationError) -> (text: String, passed: Bool) {
-        let url: DatabaseURL
+        var url: DatabaseURL
         do {
             url = try DatabaseURL(option: database.databaseURL)
         } catch {
             throw ValidationError(error.reason)
         }
         do {
+            // With several servers, the one a command would use (the first that answers, or the primary).
+            if url.endpoints.count > 1 { url = url.on(try await url.locate(logger: self.logger(database))) }
             let report = try await DatabaseCheck.run(url, logger: self.logger(database))
             return (
                 "database \(url): \(report.version)\nfsync=\(report.fsync) synchronous_commit=\(report.synchronousCommit)",

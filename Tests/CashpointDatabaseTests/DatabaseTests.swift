@@ -3,6 +3,7 @@ import Foundation
 import Logging
 import NIOCore
 import NIOPosix
+import PostgresNIO
 import Testing
 
 /// The private cluster's URL, which scripts/test sets. In CI the suite must run, so a missing URL fails
@@ -38,12 +39,36 @@ struct DatabaseURLTests {
         #expect(url.password == nil)
     }
 
+    @Test("several servers, as pg_autoctl show uri prints them: each with its port, the target kept")
+    func severalServers() throws {
+        let url = try DatabaseURL(
+            "postgres://cashpoint_switch:pw@127.0.0.1:6001,127.0.0.1:6002/cashpoint"
+                + "?target_session_attrs=read-write&sslmode=prefer&connect_timeout=5"
+        )
+        #expect(url.endpoints == [.init(host: "127.0.0.1", port: 6001), .init(host: "127.0.0.1", port: 6002)])
+        #expect(url.targetSessionAttributes == .readWrite)
+        #expect(url.sslMode == "prefer")
+        #expect(url.host == "127.0.0.1" && url.port == 6001)
+        #expect(url.description == "postgres://cashpoint_switch:***@127.0.0.1:6001,127.0.0.1:6002/cashpoint?target_session_attrs=read-write")
+        let second = url.on(url.endpoints[1])
+        #expect(second.endpoints == [.init(host: "127.0.0.1", port: 6002)])
+        #expect(second.password == "pw" && second.targetSessionAttributes == .readWrite)
+        let mixed = try DatabaseURL("postgresql://u@db1,db2:6432,[::1]:7000,[fe80::2]/bank")
+        #expect(mixed.endpoints.map(\.description) == ["db1:5432", "db2:6432", "[::1]:7000", "[fe80::2]:5432"])
+        #expect(mixed.targetSessionAttributes == .any)
+    }
+
     @Test(
         "bad URLs are refused with a reason",
         arguments: [
             "mysql://u@h/db", "postgres://u@h", "postgres://u@h/", "postgres://h:5432/db",
             "postgres://u@h:notaport/db", "postgres://u@h:70000/db", "postgres://u@:5432/db",
             "postgres://u@h/db?sslmode=maybe",
+            // Several servers: an empty one, a bad port in the second, one named twice, an open bracket,
+            // a target the switch does not honour, a parameter without a value.
+            "postgres://u@h1:5432,/db", "postgres://u@,h2/db", "postgres://u@h1,h2:0/db", "postgres://u@h1:5432,h1/db",
+            "postgres://u@[::1:5432/db", "postgres://u@[::1]5432/db", "postgres://u@h1,h2/db?target_session_attrs=standby",
+            "postgres://u@h/db?sslmode",
         ]
     )
     func refused(text: String) {
@@ -76,6 +101,44 @@ struct PrivateClusterTests {
         wrong.password = "wrong-password"
         let denied = await #expect(throws: DatabaseUnavailable.self) { try await wrong.probe(logger: quietLogger) }
         #expect(denied?.reason.contains("password authentication failed") == true)
+    }
+
+    @Test("locate: the first server that answers; with read-write, the first that takes writes; else why each did not")
+    func locate() async throws {
+        let url = try DatabaseURL(try #require(testDatabaseURL))
+        let live = url.endpoints[0]
+        let closed = DatabaseEndpoint(host: "127.0.0.1", port: 1)
+        var list = url
+        list.endpoints = [closed, live]
+        #expect(try await list.locate(logger: quietLogger) == live)
+        list.targetSessionAttributes = .readWrite
+        #expect(try await list.locate(logger: quietLogger) == live)
+        // A role whose sessions are read-only stands in for a standby: with read-write nothing qualifies,
+        // and the error names what each server said.
+        let role = "cp_locate_\(UInt32.random(in: 0...UInt32.max))"
+        try await url.withConnection(logger: quietLogger) { connection in
+            try await connection.query(PostgresQuery(unsafeSQL: "CREATE ROLE \(role) LOGIN PASSWORD 'locate'"), logger: quietLogger)
+            try await connection.query(
+                PostgresQuery(unsafeSQL: "ALTER ROLE \(role) SET default_transaction_read_only = on"),
+                logger: quietLogger
+            )
+        }
+        var standby = list.withUser(role, password: "locate")
+        let refused = await #expect(throws: DatabaseUnavailable.self) { try await standby.locate(logger: quietLogger) }
+        standby.targetSessionAttributes = .any
+        let anyServer = try? await standby.locate(logger: quietLogger)
+        try await url.withConnection(logger: quietLogger) { connection in
+            try await connection.query(PostgresQuery(unsafeSQL: "DROP ROLE \(role)"), logger: quietLogger)
+        }
+        #expect(refused?.kind == .unreachable)
+        #expect(refused?.reason.contains("cannot connect to 127.0.0.1:1") == true)
+        #expect(refused?.reason.contains("\(live) is read-only (a standby)") == true)
+        #expect(anyServer == live)
+        // What a command gets: the URL of the server picked.
+        let text = try #require(testDatabaseURL).replacingOccurrences(of: "@\(live)/", with: "@127.0.0.1:1,\(live)/")
+        let picked = try await DatabaseURL.reachable(option: text, logger: quietLogger)
+        #expect(text.contains(",\(live)/"))
+        #expect(picked.endpoints == [live])
     }
 
     @Test("a wrong password is refused, not hung on")
