@@ -10,6 +10,8 @@
 #   die MSG...               error to stderr, then exit 1
 #   ensure_system_packages   installs (as root) or asks for the Debian packages we need
 #   ensure_swift             makes sure `swift` is on PATH
+#   generate_password        prints a random 32-character [A-Za-z0-9] password
+#   port_in_use PORT         exit 0 if something already holds 127.0.0.1:PORT
 
 if [[ -n "${CASHPOINT_COMMON_SH_LOADED:-}" ]]; then
     return 0
@@ -118,4 +120,39 @@ ensure_swift() {
     fi
     die "Swift toolchain not found: 'swift' is not on PATH and /opt/swift/usr/bin/swift does not exist.
     Install a Swift toolchain for Linux (e.g. unpack it so that /opt/swift/usr/bin/swift exists) or add its usr/bin to PATH."
+}
+
+generate_password() {
+    local pw=""
+    while ((${#pw} < 32)); do
+        pw+="$(head -c 256 /dev/urandom | LC_ALL=C tr -dc 'A-Za-z0-9')"
+    done
+    printf '%s\n' "${pw:0:32}"
+}
+
+# Exit 0 if something already holds 127.0.0.1:PORT (or the whole port).
+port_in_use() {
+    local port="$1" rc=0
+    if command -v python3 >/dev/null 2>&1; then
+        # Same bind PostgreSQL does (SO_REUSEADDR, so TIME_WAIT does not count).
+        python3 - "$port" <<'PY' >/dev/null 2>&1 || rc=$?
+import socket, sys
+s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+try:
+    s.bind(("127.0.0.1", int(sys.argv[1])))
+except OSError:
+    sys.exit(10)
+finally:
+    s.close()
+sys.exit(11)
+PY
+        case "$rc" in
+        10) return 0 ;;
+        11) return 1 ;;
+        esac
+        # python3 is there but broken: fall through to the probe below.
+    fi
+    # Without python3: is anything accepting connections there?
+    (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null
 }
