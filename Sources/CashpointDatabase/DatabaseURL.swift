@@ -200,29 +200,24 @@ public struct DatabaseURL: Sendable, Hashable, CustomStringConvertible {
 }
 
 extension DatabaseURL {
-    /// Runs `body` with a pooled client for this URL, the pool running beside it; the pool is shut
-    /// down when `body` returns or throws.
+    /// Runs `body` with a pooled client for this URL (on its first server: a command's URL is the one
+    /// server `locate` picked), the pool running beside it; the pool is shut down when `body` returns or
+    /// throws.
     @discardableResult
     public func withClient<Result: Sendable>(
         logger: Logger,
         maximumConnections: Int = 20,
         eventLoopGroup: (any EventLoopGroup)? = nil,
-        _ body: @Sendable (PostgresClient) async throws -> Result
+        _ body: @Sendable (DatabaseClient) async throws -> Result
     ) async throws -> Result {
-        var configuration = self.clientConfiguration()
-        configuration.options.maximumConnections = maximumConnections
-        var background = logger
-        background.logLevel = max(logger.logLevel, .error)
-        let client =
-            if let eventLoopGroup {
-                PostgresClient(
-                    configuration: configuration,
-                    eventLoopGroup: eventLoopGroup,
-                    backgroundLogger: background
-                )
-            } else {
-                PostgresClient(configuration: configuration, backgroundLogger: background)
-            }
+        let background = {
+            var background = logger
+            background.logLevel = max(logger.logLevel, .error)
+            return background
+        }()
+        let client = DatabaseClient(url: self, endpoint: self.endpoints[0], logger: logger) { url in
+            url.makePool(maximumConnections: maximumConnections, eventLoopGroup: eventLoopGroup, logger: background)
+        }
         return try await withThrowingTaskGroup(of: Void.self) { group in
             group.addTask { await client.run() }
             do {
@@ -234,6 +229,23 @@ extension DatabaseURL {
                 throw error
             }
         }
+    }
+
+    /// A `PostgresClient` on this URL's (first) server: `maximumConnections`, on `eventLoopGroup` when
+    /// given, a connect timeout of `connectTimeout`.
+    public func makePool(
+        maximumConnections: Int,
+        eventLoopGroup: (any EventLoopGroup)? = nil,
+        connectTimeout: Duration? = nil,
+        logger: Logger
+    ) -> PostgresClient {
+        var configuration = self.clientConfiguration()
+        configuration.options.maximumConnections = maximumConnections
+        if let connectTimeout { configuration.options.connectTimeout = connectTimeout }
+        if let eventLoopGroup {
+            return PostgresClient(configuration: configuration, eventLoopGroup: eventLoopGroup, backgroundLogger: logger)
+        }
+        return PostgresClient(configuration: configuration, backgroundLogger: logger)
     }
 
     /// Runs `body` with one connection, closed afterwards.

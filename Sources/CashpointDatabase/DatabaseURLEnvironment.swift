@@ -66,9 +66,21 @@ extension DatabaseURL {
         environment: [String: String] = ProcessInfo.processInfo.environment,
         logger: Logger
     ) async throws(DatabaseSettingError) -> DatabaseURL {
+        let (url, endpoint) = try await Self.reachableServer(option: option, role: role, environment: environment, logger: logger)
+        return url.on(endpoint)
+    }
+
+    /// As `reachable`, keeping every server of the URL: the URL as given and the server `locate` picked
+    /// (a long-running process starts there and follows the primary; see `DatabaseClient`).
+    public static func reachableServer(
+        option: String?,
+        role: DatabaseRole = .owner,
+        environment: [String: String] = ProcessInfo.processInfo.environment,
+        logger: Logger
+    ) async throws(DatabaseSettingError) -> (url: DatabaseURL, endpoint: DatabaseEndpoint) {
         let url = try DatabaseURL(option: option, role: role, environment: environment)
         do {
-            return url.on(try await url.locate(logger: logger))
+            return (url, try await url.locate(logger: logger))
         } catch {
             throw DatabaseSettingError(code: .unreachable, reason: String(describing: error))
         }

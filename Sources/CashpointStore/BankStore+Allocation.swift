@@ -1,4 +1,5 @@
 public import CashpointBank
+import CashpointDatabase
 import NIOCore
 import PostgresNIO
 

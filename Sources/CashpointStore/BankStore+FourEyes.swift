@@ -1,5 +1,6 @@
 public import CashpointBank
 public import CashpointSecurity
+import CashpointDatabase
 import Foundation
 import NIOCore
 import PostgresNIO

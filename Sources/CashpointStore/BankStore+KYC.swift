@@ -1,4 +1,5 @@
 public import CashpointBank
+import CashpointDatabase
 import Foundation
 import NIOCore
 import PostgresNIO

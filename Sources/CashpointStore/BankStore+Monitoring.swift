@@ -1,5 +1,6 @@
 public import CashpointBank
 public import Foundation
+import CashpointDatabase
 import NIOCore
 import PostgresNIO
 

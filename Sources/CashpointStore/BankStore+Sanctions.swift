@@ -1,5 +1,6 @@
 public import CashpointBank
 public import CashpointCompliance
+import CashpointDatabase
 import Foundation
 import PostgresNIO
 

@@ -1,6 +1,7 @@
 public import CashpointBank
 public import CashpointSecurity
 public import Foundation
+import CashpointDatabase
 import NIOCore
 import PostgresNIO
 

@@ -8,11 +8,11 @@ public import PostgresNIO
 /// a role that owns nothing. Serialization failures and deadlocks are retried a bounded number of
 /// times and never reach the caller.
 public struct BankStore: BankRecords {
-    public let client: PostgresClient
+    public let client: DatabaseClient
     public let logger: Logger
     public let maxAttempts: Int
 
-    public init(client: PostgresClient, logger: Logger, maxAttempts: Int = 5) {
+    public init(client: DatabaseClient, logger: Logger, maxAttempts: Int = 5) {
         self.client = client
         self.logger = logger
         self.maxAttempts = maxAttempts

@@ -1,3 +1,4 @@
+import CashpointDatabase
 import ATM87
 public import CashpointBank
 public import CashpointSecurity

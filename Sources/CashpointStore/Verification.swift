@@ -1,5 +1,5 @@
 import CashpointBank
-import CashpointDatabase
+public import CashpointDatabase
 import CashpointSecurity
 public import Crypto
 import Foundation
@@ -31,7 +31,7 @@ public enum LedgerVerifier {
         public var isClean: Bool { self.findings.isEmpty }
     }
 
-    public static func verify(client: PostgresClient, logger: Logger) async throws -> Report {
+    public static func verify(client: DatabaseClient, logger: Logger) async throws -> Report {
         try await client.withTransaction(logger: logger) { connection in
             try await connection.query("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY", logger: logger)
             try await connection.query("SELECT bank.set_context('system', NULL)", logger: logger)
@@ -162,7 +162,7 @@ public enum LedgerVerifier {
 /// ended; a batch whose task is cancelled closes its connection, so one stuck on a silent connection
 /// (a partition) ends too. `AuditSealingService` bounds each round with that.
 public struct AuditSealer: Sendable {
-    public let client: PostgresClient
+    public let client: DatabaseClient
     public let key: SymmetricKey
     public let logger: Logger
     public let batchSize: Int
@@ -173,7 +173,7 @@ public struct AuditSealer: Sendable {
     public static let lockKey: Int64 = 0x4155_4449_5453_4541
 
     public init(
-        client: PostgresClient,
+        client: DatabaseClient,
         key: SymmetricKey,
         logger: Logger,
         batchSize: Int = 2_000,
@@ -359,7 +359,7 @@ public enum AuditVerifier {
         public var isClean: Bool { self.findings.isEmpty }
     }
 
-    public static func verify(client: PostgresClient, key: SymmetricKey, logger: Logger) async throws -> Report {
+    public static func verify(client: DatabaseClient, key: SymmetricKey, logger: Logger) async throws -> Report {
         try await client.withTransaction(logger: logger) { connection in
             try await connection.query("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY", logger: logger)
             var findings: [Finding] = []
@@ -463,7 +463,7 @@ public enum AuditVerifier {
     /// row written before the call; returns how many of those still await it (0: it caught up). Looks
     /// every `interval`, with two index range reads (the rows the sealer's next batch takes), never a scan.
     public static func waitForSealer<C: Clock>(
-        client: PostgresClient,
+        client: DatabaseClient,
         within: Duration,
         interval: Duration = .milliseconds(200),
         clock: C = ContinuousClock(),

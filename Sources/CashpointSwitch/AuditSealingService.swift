@@ -1,4 +1,4 @@
-import CashpointDatabase
+public import CashpointDatabase
 import CashpointStore
 public import Crypto
 public import Logging
@@ -29,7 +29,7 @@ public struct AuditSealingService: Service {
     let logger: Logger
 
     public init(
-        client: PostgresClient,
+        client: DatabaseClient,
         key: SymmetricKey,
         interval: Duration = .seconds(1),
         roundDeadline: Duration = .seconds(10),

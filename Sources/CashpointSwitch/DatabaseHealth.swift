@@ -72,9 +72,10 @@ public final class DatabaseHealth: Service, Sendable {
         (self.wentDown, self.wentDownContinuation) = AsyncStream.makeStream(bufferingPolicy: .bufferingNewest(1))
     }
 
-    /// Probes PostgreSQL at `url` with an SSLRequest (see `ping`), its timeout on `clock`.
+    /// Probes the server `client`'s pool is on with an SSLRequest (see `ping`), its timeout on `clock`;
+    /// a server that does not answer makes the client look for the one to use (`DatabaseClient.relocate`).
     public convenience init(
-        url: DatabaseURL,
+        client: DatabaseClient,
         probeAfter: Duration = .milliseconds(250),
         probeTimeout: Duration = .milliseconds(600),
         probeInterval: Duration = .milliseconds(250),
@@ -82,9 +83,13 @@ public final class DatabaseHealth: Service, Sendable {
         clock: any Clock<Duration> = ContinuousClock(),
         logger: Logger
     ) {
-        let (host, port) = (url.host, url.port)
         self.init(
-            probe: { timeout in await Self.ping(host: host, port: port, timeout: timeout, clock: clock) },
+            probe: { timeout in
+                let server = client.endpoint
+                let answered = await Self.ping(host: server.host, port: server.port, timeout: timeout, clock: clock)
+                if !answered { client.relocate(from: server) }
+                return answered
+            },
             probeAfter: probeAfter,
             probeTimeout: probeTimeout,
             probeInterval: probeInterval,

@@ -19,6 +19,8 @@ import Synchronization
 /// services (the pool outlives the server at shutdown).
 public struct SwitchApplication: Sendable {
     public var url: DatabaseURL
+    /// The server of `url` to start on (`DatabaseURL.locate`'s pick); nil: the first.
+    public var endpoint: DatabaseEndpoint?
     public var hasher: CredentialHasher
     public var switchKey: SwitchKey
     public var configuration: SwitchConfiguration
@@ -35,6 +37,7 @@ public struct SwitchApplication: Sendable {
 
     public init(
         url: DatabaseURL,
+        endpoint: DatabaseEndpoint? = nil,
         hasher: CredentialHasher,
         switchKey: SwitchKey,
         configuration: SwitchConfiguration,
@@ -46,6 +49,7 @@ public struct SwitchApplication: Sendable {
         self.eventLoops = eventLoops
         self.auditKey = auditKey
         self.url = url
+        self.endpoint = endpoint
         self.hasher = hasher
         self.switchKey = switchKey
         self.configuration = configuration
@@ -59,7 +63,7 @@ public struct SwitchApplication: Sendable {
     public func checkSchema() async throws {
         let migrations = try Migration.bundled()
         let repeatables = try RepeatableMigration.bundled()
-        try await self.url.withConnection(logger: self.logger) { connection in
+        try await self.url.on(self.endpoint ?? self.url.endpoints[0]).withConnection(logger: self.logger) { connection in
             try await Migrator.check(
                 connection: connection,
                 migrations: migrations,
@@ -76,19 +80,19 @@ public struct SwitchApplication: Sendable {
     ) async -> (
         services: [any Service], server: SwitchServer, router: RequestRouter
     ) {
-        var configuration = self.url.clientConfiguration()
-        configuration.options.maximumConnections = self.poolSize
-        configuration.options.connectTimeout = .seconds(2)
-        var background = self.logger
-        background.logLevel = max(self.logger.logLevel, .error)
+        let background = {
+            var background = self.logger
+            background.logLevel = max(self.logger.logLevel, .error)
+            return background
+        }()
         let loops: MultiThreadedEventLoopGroup? =
             self.eventLoops > 0 ? MultiThreadedEventLoopGroup(numberOfThreads: self.eventLoops) : nil
-        let client =
-            if let loops {
-                PostgresClient(configuration: configuration, eventLoopGroup: loops, backgroundLogger: background)
-            } else {
-                PostgresClient(configuration: configuration, backgroundLogger: background)
-            }
+        let poolSize = self.poolSize
+        // The pool on the server the URL's locate picked, moving to another when that one stops taking
+        // the switch's sessions (a failover; DatabaseClient).
+        let client = DatabaseClient(url: self.url, endpoint: self.endpoint ?? self.url.endpoints[0], logger: self.logger) {
+            $0.makePool(maximumConnections: poolSize, eventLoopGroup: loops, connectTimeout: .seconds(2), logger: background)
+        }
         Gauge(label: "cashpoint_database_pool_size").record(self.poolSize)
         let store = BankStore(client: client, logger: self.logger)
         let bank = Bank(
@@ -99,7 +103,7 @@ public struct SwitchApplication: Sendable {
             logger: self.logger
         )
         let health = DatabaseHealth(
-            url: self.url,
+            client: client,
             probeAfter: self.configuration.databaseProbeAfter,
             probeTimeout: self.configuration.databaseProbeTimeout,
             deadline: self.configuration.requestDeadline,
@@ -183,6 +187,8 @@ extension SwitchApplication {
         try await self.makeServiceGroup(services, signals: [.sigterm, .sigint]).run()
     }
 }
+
+extension DatabaseClient: Service {}
 
 /// Owns an event loop group for the services after it, and shuts it down once they have stopped.
 struct EventLoopGroupService: Service {

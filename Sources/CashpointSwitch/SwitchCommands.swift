@@ -106,7 +106,17 @@ public enum SwitchCommands {
     public static func serve(_ serve: ServeOptions) async throws {
         let database = serve.database
         let logger = self.logger(database, default: .info)
-        let url = try await self.reachableURL(database, role: .switchRole)
+        let (url, endpoint): (DatabaseURL, DatabaseEndpoint)
+        do {
+            // Every server of the URL kept: the switch starts on the one picked and follows a failover.
+            (url, endpoint) = try await DatabaseURL.reachableServer(
+                option: database.databaseURL,
+                role: .switchRole,
+                logger: logger
+            )
+        } catch {
+            throw ValidationError(error.reason)
+        }
         let hasher = try self.hasher(serve.pepper)
         let switchKey = try self.switchKey(serve.switchKey)
         let auditKey: SecretKey?
@@ -120,6 +130,7 @@ public enum SwitchCommands {
         }
         let application = SwitchApplication(
             url: url,
+            endpoint: endpoint,
             hasher: hasher,
             switchKey: switchKey,
             configuration: self.configuration(serve),

@@ -229,3 +229,59 @@ struct DatabaseURLEnvironmentTests {
         )
     }
 }
+
+@Suite("the pool that follows the primary", .enabled(if: testDatabaseURL != nil || mustRunDatabaseTests))
+struct DatabaseClientTests {
+    @Test("started on a server that is gone, a search moves the pool to the one that answers; queries then run there")
+    func movesToTheServerThatAnswers() async throws {
+        var url = try DatabaseURL(try #require(testDatabaseURL))
+        let live = url.endpoints[0]
+        let gone = DatabaseEndpoint(host: "127.0.0.1", port: 1)
+        url.endpoints = [gone, live]
+        url.targetSessionAttributes = .readWrite
+        let client = DatabaseClient(url: url, endpoint: gone, retryInterval: .milliseconds(50), logger: quietLogger) {
+            $0.makePool(maximumConnections: 2, connectTimeout: .seconds(1), logger: quietLogger)
+        }
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            group.addTask { await client.run() }
+            // Not running yet, or running: either way the first search is the one to wait for.
+            var search = client.relocate(from: gone)
+            while search == nil && client.endpoint == gone {
+                await Task.yield()
+                search = client.relocate(from: gone)
+            }
+            await search?.value
+            #expect(client.endpoint == live)
+            #expect(client.moves == 1)
+            let rows = try await client.query("SELECT 41 + 1", logger: quietLogger)
+            for try await value in rows.decode(Int.self) { #expect(value == 42) }
+            // On the right server already: nothing to search for.
+            #expect(client.relocate(from: gone) == nil)
+            group.cancelAll()
+        }
+    }
+
+    @Test("which errors mean the server no longer takes the sessions: a read-only refusal does, a missing table does not")
+    func classifies() async throws {
+        let url = try DatabaseURL(try #require(testDatabaseURL))
+        let errors: [any Error] = try await url.withConnection(logger: quietLogger) { connection in
+            var caught: [any Error] = []
+            for sql in [
+                "BEGIN READ ONLY", "CREATE TEMP TABLE cp_locate_written (x int)", "ROLLBACK",
+                "SELECT * FROM cp_no_such_table",
+            ] {
+                do {
+                    try await connection.query(PostgresQuery(unsafeSQL: sql), logger: quietLogger)
+                } catch {
+                    caught.append(error)
+                }
+            }
+            return caught
+        }
+        try #require(errors.count == 2)
+        #expect(DatabaseClient.meansRelocation(errors[0]))
+        #expect(!DatabaseClient.meansRelocation(errors[1]))
+        #expect(DatabaseClient.meansRelocation(DatabaseUnavailable(.connectionLost, reason: "test")))
+        #expect(!DatabaseClient.meansRelocation(DatabaseUnavailable(.deadlineExceeded, reason: "test")))
+    }
+}

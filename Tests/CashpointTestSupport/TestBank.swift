@@ -307,8 +307,9 @@ extension Bank {
         return store
     }
 
-    /// Which bank this is, for `StaffCodes` (each test bank has its own client).
-    public var codeScope: String { "\(ObjectIdentifier(self.store.client))" }
+    /// Which bank this is, for `StaffCodes`: its database's name (each test bank has its own; an
+    /// object's identity would not do, as a freed client's address is given to the next bank's).
+    public var codeScope: String { self.store.client.url.database }
 
     /// A teller or administrator signed on at the branch desk BRANCH01 with their one-time code
     /// (`StaffCodes`); the test fails when refused.
