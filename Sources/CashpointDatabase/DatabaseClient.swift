@@ -64,7 +64,8 @@ public final class DatabaseClient: Sendable {
     /// How many times the pool has moved to another server.
     public var moves: Int { self.state.withLock { $0.pool.generation } }
 
-    /// Runs the pools until cancelled, then closes them.
+    /// Runs the pools until cancelled, then closes them (a service runner ends it at graceful shutdown
+    /// by cancelling it, as the switch's `DatabasePoolService` does).
     public func run() async {
         let first: Pool? = self.state.withLock { state in
             guard !state.running, !state.stopped else { return nil }
@@ -74,7 +75,8 @@ public final class DatabaseClient: Sendable {
         guard let first else { return }
         self.start(first)
         while !Task.isCancelled { try? await Task.sleep(for: .seconds(3600)) }
-        self.stop()
+        // Cancelled: every pool closes (what runs on them fails), and run returns when they have.
+        for task in self.stop() { await task.value }
     }
 
     private func start(_ pool: Pool) {
@@ -87,13 +89,14 @@ public final class DatabaseClient: Sendable {
         if cancelled { runner.cancel() }
     }
 
-    private func stop() {
+    private func stop() -> [Task<Void, Never>] {
         let tasks: [Task<Void, Never>] = self.state.withLock { state in
             state.stopped = true
             defer { state.runners = [:] }
             return Array(state.runners.values) + (state.searching.map { [$0] } ?? [])
         }
         for task in tasks { task.cancel() }
+        return tasks
     }
 
     // MARK: Queries, as PostgresClient's

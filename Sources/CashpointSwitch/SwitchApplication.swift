@@ -128,7 +128,7 @@ public struct SwitchApplication: Sendable {
         )
         // Services stop in reverse order: the loops last, after the pool and the server.
         var services: [any Service] = loops.map { [EventLoopGroupService(group: $0)] } ?? []
-        services.append(client)
+        services.append(DatabasePoolService(client: client))
         services.append(health)
         if let auditKey = self.auditKey {
             services.append(AuditSealingService(client: client, key: auditKey.key, logger: self.logger))
@@ -188,7 +188,15 @@ extension SwitchApplication {
     }
 }
 
-extension DatabaseClient: Service {}
+/// The switch's database pool as a service: it runs until the graceful shutdown reaches it (after the
+/// server, the sealer and the monitoring worker have stopped), then closes its pools.
+struct DatabasePoolService: Service {
+    let client: DatabaseClient
+
+    func run() async throws {
+        try await cancelWhenGracefulShutdown { await self.client.run() }
+    }
+}
 
 /// Owns an event loop group for the services after it, and shuts it down once they have stopped.
 struct EventLoopGroupService: Service {
