@@ -200,9 +200,8 @@ public struct DatabaseURL: Sendable, Hashable, CustomStringConvertible {
 }
 
 extension DatabaseURL {
-    /// Runs `body` with a pooled client for this URL (on its first server: a command's URL is the one
-    /// server `locate` picked), the pool running beside it; the pool is shut down when `body` returns or
-    /// throws.
+    /// Runs `body` with a pooled client for this URL (with a list of servers, starting on the one
+    /// `locate` picks), the pool running beside it; the pool is shut down when `body` returns or throws.
     @discardableResult
     public func withClient<Result: Sendable>(
         logger: Logger,
@@ -210,12 +209,15 @@ extension DatabaseURL {
         eventLoopGroup: (any EventLoopGroup)? = nil,
         _ body: @Sendable (DatabaseClient) async throws -> Result
     ) async throws -> Result {
+        // A list of servers: start on the one that takes this URL's sessions now (the client moves on
+        // by itself after a failover).
+        let start = self.endpoints.count > 1 ? try await self.locate(logger: logger) : self.endpoints[0]
         let background = {
             var background = logger
             background.logLevel = max(logger.logLevel, .error)
             return background
         }()
-        let client = DatabaseClient(url: self, endpoint: self.endpoints[0], logger: logger) { url in
+        let client = DatabaseClient(url: self, endpoint: start, logger: logger) { url in
             url.makePool(maximumConnections: maximumConnections, eventLoopGroup: eventLoopGroup, logger: background)
         }
         return try await withThrowingTaskGroup(of: Void.self) { group in
@@ -248,12 +250,16 @@ extension DatabaseURL {
         return PostgresClient(configuration: configuration, backgroundLogger: logger)
     }
 
-    /// Runs `body` with one connection, closed afterwards.
+    /// Runs `body` with one connection, closed afterwards; with a list of servers, on the one `locate`
+    /// picks (the primary, for `target_session_attrs=read-write`).
     @discardableResult
     public func withConnection<Result: Sendable>(
         logger: Logger,
         _ body: @Sendable (PostgresConnection) async throws -> Result
     ) async throws -> Result {
+        if self.endpoints.count > 1 {
+            return try await self.on(try await self.locate(logger: logger)).withConnection(logger: logger, body)
+        }
         let configuration = PostgresConnection.Configuration(
             host: self.host,
             port: self.port,

@@ -99,17 +99,25 @@ public struct BankCheckRequest: Sendable, Hashable {
     public var outcome: BankCheckOutcome
     /// Set for a request in doubt once its reversal advice has been sent.
     public var reversal: BankCheckReversal?
+    /// From the start of the run: when the request was sent, and when its outcome was known (the answer,
+    /// or the timeout or lost connection that left it in doubt). nil where not measured.
+    public var sent: Duration?
+    public var ended: Duration?
 
     public init(
         key: BankCheckKey,
         operation: BankCheckOperation,
         outcome: BankCheckOutcome,
-        reversal: BankCheckReversal? = nil
+        reversal: BankCheckReversal? = nil,
+        sent: Duration? = nil,
+        ended: Duration? = nil
     ) {
         self.key = key
         self.operation = operation
         self.outcome = outcome
         self.reversal = reversal
+        self.sent = sent
+        self.ended = ended
     }
 }
 

@@ -12,7 +12,11 @@ public struct BankCheckReport: Sendable {
     public var failedReads: Int
     public var ledgerRows: Int
     public var faults: [ChaosFault: Int]
+    /// The kinds of fault the run was to inject (every one must fire).
+    public var faultKinds: [ChaosFault]
     public var faultErrors: [String]
+    /// Each kill of the PostgreSQL primary, as the terminals saw it.
+    public var failovers: [BankCheckFailover]
     public var verdict: BankCheckVerdict
     /// How long the switch's audit sealer was given after the run (nil: not checked), and how many audit
     /// rows of the run it had still not sealed then.
@@ -30,7 +34,9 @@ public struct BankCheckReport: Sendable {
         failedReads: Int,
         ledgerRows: Int,
         faults: [ChaosFault: Int],
+        faultKinds: [ChaosFault]? = nil,
         faultErrors: [String],
+        failovers: [BankCheckFailover] = [],
         verdict: BankCheckVerdict,
         auditSealedWithin: Duration? = nil,
         unsealedAuditRows: Int? = nil
@@ -45,19 +51,23 @@ public struct BankCheckReport: Sendable {
         self.failedReads = failedReads
         self.ledgerRows = ledgerRows
         self.faults = faults
+        self.faultKinds = faultKinds ?? (chaos ? ChaosFault.singleServer : [])
         self.faultErrors = faultErrors
+        self.failovers = failovers
         self.verdict = verdict
         self.auditSealedWithin = auditSealedWithin
         self.unsealedAuditRows = unsealedAuditRows
     }
 
     /// The fault kinds that never fired in a chaos run.
-    public var faultsNotFired: [ChaosFault] { self.chaos ? ChaosFault.allCases.filter { (self.faults[$0] ?? 0) == 0 } : [] }
+    public var faultsNotFired: [ChaosFault] { self.faultKinds.filter { (self.faults[$0] ?? 0) == 0 } }
 
-    /// No finding, in a chaos run every kind of fault fired (and none failed to), and the switch sealed
-    /// every audit row of the run in time (when that was checked).
+    /// No finding, in a chaos run every kind of fault fired (and none failed to), after every failover a
+    /// request was answered 00 again, and the switch sealed every audit row of the run in time (when that
+    /// was checked).
     public var passed: Bool {
         self.verdict.passed && self.faultsNotFired.isEmpty && self.faultErrors.isEmpty
+            && self.failovers.allSatisfy { $0.firstAcknowledgedAfter != nil }
             && (self.unsealedAuditRows ?? 0) == 0
     }
 
@@ -97,12 +107,25 @@ public struct BankCheckReport: Sendable {
         lines.append("ledger rows of the check's terminals: \(self.ledgerRows)")
         if self.chaos {
             lines.append("faults fired:")
-            for fault in ChaosFault.allCases {
+            for fault in self.faultKinds {
                 lines.append("  \(fault.rawValue): \(self.faults[fault] ?? 0)")
             }
             for error in self.faultErrors { lines.append("  FAILED: \(error)") }
             if !self.faultsNotFired.isEmpty {
                 lines.append("  NOT FIRED: " + self.faultsNotFired.map(\.rawValue).joined(separator: ", "))
+            }
+        }
+        if !self.failovers.isEmpty {
+            lines.append("failovers (the primary killed, from the kill):")
+            for failover in self.failovers { lines.append("  " + failover.text) }
+            let recovered = self.failovers.compactMap(\.firstAcknowledgedAfter).sorted()
+            let inDoubt = self.failovers.map(\.inDoubt).sorted()
+            if !recovered.isEmpty {
+                lines.append(
+                    "  first 00: median \(Self.seconds(recovered[recovered.count / 2])) s, worst "
+                        + "\(Self.seconds(recovered.last!)) s; in doubt per failover: median \(inDoubt[inDoubt.count / 2]), "
+                        + "worst \(inDoubt.last!)"
+                )
             }
         }
         if let within = self.auditSealedWithin, let unsealed = self.unsealedAuditRows {
@@ -127,5 +150,62 @@ public struct BankCheckReport: Sendable {
 
     static func number(_ value: Double) -> String {
         value == value.rounded() ? String(Int(value)) : String(value)
+    }
+
+    /// Seconds with one decimal.
+    static func seconds(_ duration: Duration) -> String {
+        let tenths = Int((Double(duration.components.seconds) * 10 + Double(duration.components.attoseconds) / 1e17).rounded())
+        return "\(tenths / 10).\(tenths % 10)"
+    }
+}
+
+/// One kill of the PostgreSQL primary as the bank check's terminals saw it: how long until a request was
+/// answered 00 again, and how many went in doubt meanwhile. The primary's death is taken as the end of the
+/// first request that went in doubt after the kill command started (under load, within milliseconds of
+/// the kill: the switch's connections to the primary end with it).
+public struct BankCheckFailover: Sendable, Hashable {
+    /// From the start of the run: when the kill command started.
+    public var killedAt: Duration
+    /// From then until the kill command returned: the secondary promoted and taking writes.
+    public var promotedAfter: Duration
+    /// From the primary's death until the first 00 to a money-moving request sent after it; nil: none came.
+    public var firstAcknowledgedAfter: Duration?
+    /// Money-moving requests that went in doubt (no answer, a lost connection, 91, 96) from the primary's
+    /// death to that first 00: each is settled by its reversal advice.
+    public var inDoubt: Int
+
+    public init(killedAt: Duration, promotedAfter: Duration, firstAcknowledgedAfter: Duration?, inDoubt: Int) {
+        self.killedAt = killedAt
+        self.promotedAfter = promotedAfter
+        self.firstAcknowledgedAfter = firstAcknowledgedAfter
+        self.inDoubt = inDoubt
+    }
+
+    /// Each kill, measured from the requests' send and end times.
+    public static func measure(kills: [(at: Duration, promotedAfter: Duration)], requests: [BankCheckRequest]) -> [Self] {
+        kills.map { kill in
+            let doubts = requests.compactMap { request -> Duration? in
+                guard case .inDoubt = request.outcome, let ended = request.ended, ended >= kill.at else { return nil }
+                return ended
+            }
+            let death = doubts.filter { $0 <= kill.at + kill.promotedAfter }.min() ?? kill.at
+            let first = requests.compactMap { request -> Duration? in
+                guard case .acknowledged = request.outcome, let sent = request.sent, sent >= death else { return nil }
+                return request.ended
+            }.min()
+            return Self(
+                killedAt: kill.at,
+                promotedAfter: kill.promotedAfter,
+                firstAcknowledgedAfter: first.map { $0 - death },
+                inDoubt: doubts.filter { ended in ended >= death && first.map { ended <= $0 } ?? true }.count
+            )
+        }
+    }
+
+    public var text: String {
+        "at \(BankCheckReport.seconds(self.killedAt)) s: promoted after \(BankCheckReport.seconds(self.promotedAfter)) s, "
+            + (self.firstAcknowledgedAfter.map { "first 00 \(BankCheckReport.seconds($0)) s after the primary's death" }
+                ?? "FAILED: no request answered 00 after it")
+            + ", \(self.inDoubt) requests in doubt"
     }
 }

@@ -12,29 +12,48 @@ import Synchronization
 /// fire at moments drawn from the seed. Then every request still in doubt is settled by its reversal,
 /// the end state and the ledger are read, and `BankCheckChecker` judges the history.
 ///
-/// The terminals reach the switch through a `ChaosProxy` of the run's own (to cut their connections);
-/// with chaos, the switch reaches PostgreSQL through another, listening on `databaseProxyPort` (the switch
-/// must be started with its database URL pointing there: `startSwitch` is run once that proxy listens).
+/// The terminals reach the switches through a `ChaosProxy` per switch of the run's own (to cut their
+/// connections); each terminal starts on one switch and moves to the next whenever it connects again.
+/// With chaos on one PostgreSQL server, the switch reaches it through another proxy, listening on
+/// `databaseProxyPort` (the switch must be started with its database URL pointing there: `startSwitch` is
+/// run once that proxy listens). With chaos on a pg_auto_failover cluster (`killPrimary` given), the
+/// switches use the cluster's multi-host URL and the faults are those of `ChaosFault.highAvailability`.
 public struct BankCheck: Sendable {
-    /// The commands that start, restart and kill things, run with `/bin/sh -c`.
+    /// The commands that start, restart and kill things, run with `/bin/bash -c`.
     public struct Commands: Sendable {
         /// Run once the database proxy listens, before the first request; must return once the switch
         /// listens (or at once, if the switch is already running).
         public var startSwitch: String?
-        /// `kill -9` of the switch and its start again; returns once it listens.
+        /// `kill -9` of a switch and its start again; returns once it listens. The switch's index in the
+        /// list (0 for the first) is appended as an argument: with several, each kill takes the next.
         public var restartSwitch: String?
         /// `pg_ctl restart -m immediate`; returns once PostgreSQL accepts connections.
         public var restartDatabase: String?
+        /// `kill -9` of the cluster's primary node; returns once the secondary has been promoted.
+        public var killPrimary: String?
+        /// Starts the killed node again; returns once it is the new primary's secondary.
+        public var rejoinPrimary: String?
 
-        public init(startSwitch: String? = nil, restartSwitch: String? = nil, restartDatabase: String? = nil) {
+        public init(
+            startSwitch: String? = nil,
+            restartSwitch: String? = nil,
+            restartDatabase: String? = nil,
+            killPrimary: String? = nil,
+            rejoinPrimary: String? = nil
+        ) {
             self.startSwitch = startSwitch
             self.restartSwitch = restartSwitch
             self.restartDatabase = restartDatabase
+            self.killPrimary = killPrimary
+            self.rejoinPrimary = rejoinPrimary
         }
+
+        /// A run on a pg_auto_failover cluster: the primary is killed, not restarted behind a proxy.
+        public var isCluster: Bool { self.killPrimary != nil }
     }
 
-    public var switchHost: String
-    public var switchPort: Int
+    /// The bank's switches (one, or several on one database).
+    public var switches: [SwitchAddress]
     public var terminals: [SwitchLoad.Terminal]
     /// The superuser's URL of the bank's database, for the reads (directly, not through the proxy).
     public var databaseURL: DatabaseURL
@@ -53,10 +72,17 @@ public struct BankCheck: Sendable {
     /// With the switch still running behind the proxy after the run: how long its audit sealer may take
     /// to seal every audit row written until then; nil: not checked (a switch without an audit key).
     public var auditSealedWithin: Duration?
+    /// A cluster run: the least number of times the primary is killed.
+    public var failovers = 1
+
+    /// The faults this run injects.
+    public var faults: [ChaosFault] {
+        guard self.chaos else { return [] }
+        return self.commands.isCluster ? ChaosFault.highAvailability : ChaosFault.singleServer
+    }
 
     public init(
-        switchHost: String,
-        switchPort: Int,
+        switches: [SwitchAddress],
         terminals: [SwitchLoad.Terminal],
         databaseURL: DatabaseURL,
         duration: Duration,
@@ -65,8 +91,8 @@ public struct BankCheck: Sendable {
         databaseProxy: (port: Int, upstreamHost: String, upstreamPort: Int)?,
         commands: Commands
     ) {
-        self.switchHost = switchHost
-        self.switchPort = switchPort
+        precondition(!switches.isEmpty, "a bank check needs a switch")
+        self.switches = switches
         self.terminals = terminals
         self.databaseURL = databaseURL
         self.duration = duration
@@ -82,7 +108,11 @@ public struct BankCheck: Sendable {
     }
 
     public func run(logger: Logger, progress: @escaping @Sendable (String) -> Void) async throws -> BankCheckReport {
-        if self.chaos {
+        if self.chaos && self.commands.isCluster {
+            guard self.commands.restartSwitch != nil, self.commands.rejoinPrimary != nil else {
+                throw Failure(description: "--chaos with --kill-primary needs --rejoin-primary and --restart-switch")
+            }
+        } else if self.chaos {
             guard self.databaseProxy != nil, self.commands.restartSwitch != nil, self.commands.restartDatabase != nil
             else {
                 throw Failure(
@@ -93,8 +123,8 @@ public struct BankCheck: Sendable {
         }
         let databaseProxy = self.databaseProxy.map { ChaosProxy(upstreamHost: $0.upstreamHost, upstreamPort: $0.upstreamPort) }
         if let databaseProxy, let port = self.databaseProxy?.port { try await databaseProxy.start(port: port) }
-        let terminalProxy = ChaosProxy(upstreamHost: self.switchHost, upstreamPort: self.switchPort)
-        try await terminalProxy.start(port: 0)
+        let terminalProxies = self.switches.map { ChaosProxy(upstreamHost: $0.host, upstreamPort: $0.port) }
+        for proxy in terminalProxies { try await proxy.start(port: 0) }
         if let start = self.commands.startSwitch {
             progress("starting the switch: \(start)")
             let status = await BankCheckCommand.run(start)
@@ -106,11 +136,24 @@ public struct BankCheck: Sendable {
         let recorder = BankCheckRecorder()
         let faults = BankCheckFaults()
         let reads = BankCheckShared((snapshots: [BankCheckSnapshot](), failed: 0))
-        let schedule = self.chaos ? ChaosSchedule(seed: self.seed, duration: self.duration) : nil
+        let schedule =
+            self.chaos
+            ? ChaosSchedule(
+                seed: self.seed,
+                duration: self.duration,
+                faults: self.faults,
+                atLeast: [.killPrimary: self.failovers],
+                // A failover and the old primary's return take half a minute: fewer, longer slots.
+                slot: self.commands.isCluster ? .seconds(15) : ChaosSchedule.minimumSlot
+            ) : nil
         let start = ContinuousClock.now
         let settleBy = BankCheckShared(start + self.duration + self.settleTime)
         let settleDeadline: @Sendable () -> ContinuousClock.Instant = { settleBy.withLock { $0 } }
-        progress("seed \(self.seed): \(self.terminals.count) terminals for \(self.duration)" + (self.chaos ? " with chaos" : ""))
+        progress(
+            "seed \(self.seed): \(self.terminals.count) terminals"
+                + (self.switches.count > 1 ? " across \(self.switches.count) switches" : "")
+                + " for \(self.duration)" + (self.chaos ? " with chaos" : "")
+        )
 
         await withTaskGroup(of: Void.self) { group in
             for (index, terminal) in self.terminals.enumerated() {
@@ -118,7 +161,8 @@ public struct BankCheck: Sendable {
                     terminal: terminal,
                     index: index,
                     host: "127.0.0.1",
-                    port: terminalProxy.port,
+                    ports: terminalProxies.map(\.port),
+                    start: start,
                     mix: self.mix,
                     largestAmount: self.largestAmount,
                     seed: self.seed,
@@ -148,7 +192,8 @@ public struct BankCheck: Sendable {
                         progress("\(Self.seconds(ContinuousClock.now - start)) s: \(event.fault.rawValue)")
                         await self.inject(
                             event,
-                            terminalProxy: terminalProxy,
+                            at: ContinuousClock.now - start,
+                            terminalProxies: terminalProxies,
                             databaseProxy: databaseProxy,
                             faults: faults,
                             progress: progress
@@ -191,7 +236,7 @@ public struct BankCheck: Sendable {
                 }
             }
         }
-        await terminalProxy.stop()
+        for proxy in terminalProxies { await proxy.stop() }
         await databaseProxy?.stop()
         let state = recorder.snapshot
         let (snapshots, failedReads) = reads.withLock { ($0.snapshots, $0.failed) }
@@ -213,31 +258,52 @@ public struct BankCheck: Sendable {
             failedReads: failedReads,
             ledgerRows: ledger.count,
             faults: faults.fired,
+            faultKinds: self.faults,
             faultErrors: faults.errors,
+            failovers: BankCheckFailover.measure(kills: faults.primaryKills, requests: state.requests),
             verdict: verdict,
             auditSealedWithin: self.auditSealedWithin,
             unsealedAuditRows: unsealedAuditRows
         )
     }
 
+    /// Fires `event`, `at` from the start of the run, and returns once it has healed or the system has
+    /// recovered from it (the restarted switch listens, the secondary is promoted and the old primary back).
     func inject(
         _ event: ChaosSchedule.Event,
-        terminalProxy: ChaosProxy,
+        at: Duration,
+        terminalProxies: [ChaosProxy],
         databaseProxy: ChaosProxy?,
         faults: BankCheckFaults,
         progress: @Sendable (String) -> Void
     ) async {
-        switch event.fault {
-        case .killSwitch, .restartDatabase:
-            let command = (event.fault == .killSwitch ? self.commands.restartSwitch : self.commands.restartDatabase) ?? ""
+        @Sendable func run(_ fault: ChaosFault, _ command: String?) async -> Bool {
+            let command = command ?? ""
             let status = await BankCheckCommand.run(command)
-            if status == 0 {
-                faults.fired(event.fault)
-            } else {
-                faults.failed("\(event.fault.rawValue): \(command) exited with status \(status)")
+            guard status == 0 else {
+                faults.failed("\(fault.rawValue): \(command) exited with status \(status)")
+                return false
             }
+            faults.fired(fault)
+            return true
+        }
+        switch event.fault {
+        case .killSwitch:
+            let instance = (faults.fired[.killSwitch] ?? 0) % self.switches.count
+            if self.switches.count > 1 { progress("killing switch \(instance) (\(self.switches[instance]))") }
+            _ = await run(.killSwitch, self.commands.restartSwitch.map { "\($0) \(instance)" })
+        case .restartDatabase:
+            _ = await run(.restartDatabase, self.commands.restartDatabase)
+        case .killPrimary:
+            let killed = ContinuousClock.now
+            guard await run(.killPrimary, self.commands.killPrimary) else { return }
+            faults.primaryKilled(at: at, promotedAfter: ContinuousClock.now - killed)
+            progress("the secondary was promoted \(Self.seconds(ContinuousClock.now - killed)) s after the kill")
+            _ = await run(.rejoinPrimary, self.commands.rejoinPrimary)
+        case .rejoinPrimary:
+            _ = await run(.rejoinPrimary, self.commands.rejoinPrimary)
         case .cutConnections:
-            let cut = terminalProxy.cutAll()
+            let cut = terminalProxies.reduce(0) { $0 + $1.cutAll() }
             faults.fired(event.fault)
             progress("\(cut) terminal connections cut")
         case .delayDatabase:
@@ -284,28 +350,41 @@ final class BankCheckShared<Value: Sendable>: Sendable {
     func withLock<T: Sendable>(_ body: (inout Value) -> T) -> T { self.mutex.withLock { body(&$0) } }
 }
 
-/// Which faults fired, and which could not.
+/// Which faults fired, and which could not; when each primary was killed.
 final class BankCheckFaults: Sendable {
-    let state = Mutex((fired: [ChaosFault: Int](), errors: [String]()))
+    let state = Mutex(
+        (fired: [ChaosFault: Int](), errors: [String](), kills: [(at: Duration, promotedAfter: Duration)]())
+    )
     func fired(_ fault: ChaosFault) { self.state.withLock { $0.fired[fault, default: 0] += 1 } }
     func failed(_ error: String) { self.state.withLock { $0.errors.append(error) } }
+    func primaryKilled(at: Duration, promotedAfter: Duration) {
+        self.state.withLock { $0.kills.append((at, promotedAfter)) }
+    }
     var fired: [ChaosFault: Int] { self.state.withLock { $0.fired } }
     var errors: [String] { self.state.withLock { $0.errors } }
+    var primaryKills: [(at: Duration, promotedAfter: Duration)] { self.state.withLock { $0.kills } }
 }
 
-/// A command of the operator's, run with `/bin/sh -c`, its output passed through.
+/// A command of the operator's, run with `/bin/bash -c`, its output passed through.
 enum BankCheckCommand {
     /// The exit status (127 when it could not be started, 128 + N when killed by signal N). Spawned and
     /// waited for on a thread of its own: Foundation's `Process` reports the end of a command that
     /// leaves a process in the background (the switch it starts) only when that process ends too.
+    /// The command gets standard input, output and error and no other descriptor of the harness's: a
+    /// daemon it leaves behind (a database node brought back) would otherwise hold the terminals'
+    /// connections open after the harness closed them, and a cut would not reach the terminal.
     static func run(_ command: String) async -> Int32 {
         await withCheckedContinuation { continuation in
             let thread = Thread {
-                let words: [String] = ["/bin/sh", "-c", command]
+                // bash closes every descriptor above 2 before it runs the command (glibc's
+                // posix_spawn_file_actions_addclosefrom_np is not visible to Swift; dash's exec takes
+                // only one-digit descriptors).
+                let closeTheRest = #"for fd in /proc/self/fd/*; do fd="${fd##*/}"; [ "$fd" -gt 2 ] && eval "exec $fd>&-" 2>/dev/null; done; eval "$0""#
+                let words: [String] = ["/bin/bash", "-c", closeTheRest, command]
                 var arguments: [UnsafeMutablePointer<CChar>?] = words.map { strdup($0) } + [nil]
                 defer { for argument in arguments { free(argument) } }
                 var pid: pid_t = 0
-                guard posix_spawn(&pid, "/bin/sh", nil, nil, &arguments, environ) == 0 else {
+                guard posix_spawn(&pid, "/bin/bash", nil, nil, &arguments, environ) == 0 else {
                     continuation.resume(returning: 127)
                     return
                 }

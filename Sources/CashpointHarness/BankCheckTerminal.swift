@@ -53,7 +53,12 @@ struct BankCheckTerminal: Sendable {
     var terminal: SwitchLoad.Terminal
     var index: Int
     var host: String
-    var port: Int
+    /// The ports of the bank's switches (through the run's proxies): the terminal starts on the
+    /// `index`-th, round the list, and moves to the next each time it connects again, as an ATM with
+    /// several switch addresses does on a lost link.
+    var ports: [Int]
+    /// The run's start, from which each request's send and end are measured.
+    var start: ContinuousClock.Instant
     var mix: LoadMix
     /// The largest amount of a request, minor units; amounts are whole units (multiples of 100) from 1.00.
     var largestAmount: Int64
@@ -77,10 +82,13 @@ struct BankCheckTerminal: Sendable {
         var stan = Int.random(in: 1...500_000, using: &generator)
         var owed: Owed?
         var backoff: Duration = .milliseconds(200)
+        var next = self.index
         while owed != nil || !stop.isStopped {
             if owed != nil && ContinuousClock.now > self.settleDeadline() { return }
+            let port = self.ports[next % self.ports.count]
+            next += 1
             do {
-                try await SwitchLink.with(host: self.host, port: self.port) { link in
+                try await SwitchLink.with(host: self.host, port: port) { link in
                     let session = TerminalSession(
                         link: link,
                         terminal: self.terminal.id,
@@ -156,6 +164,7 @@ struct BankCheckTerminal: Sendable {
             }
             let request = try session.build(card)
             let key = Self.key(of: request)
+            let sent = ContinuousClock.now - self.start
             var lost: BankCheckDoubt?
             let answer: ATM87Message?
             do {
@@ -168,7 +177,15 @@ struct BankCheckTerminal: Sendable {
                 lost = .connectionLost
             }
             let outcome = answer.map { BankCheckOutcome.of(responseCode: $0[39] ?? "--") } ?? .inDoubt(lost!)
-            let index = recorder.record(BankCheckRequest(key: key, operation: operation, outcome: outcome))
+            let index = recorder.record(
+                BankCheckRequest(
+                    key: key,
+                    operation: operation,
+                    outcome: outcome,
+                    sent: sent,
+                    ended: ContinuousClock.now - self.start
+                )
+            )
             if case .inDoubt(let why) = outcome {
                 owed = Owed(index: index, original: request)
                 self.note("\(key) \(operation.kind.rawValue) in doubt: \(why.rawValue)")
@@ -216,7 +233,10 @@ struct BankCheckTerminal: Sendable {
         let code = answer[39] ?? "--"
         let key = Self.key(of: owed.advice!)
         let final = code != "91" && code != "96"
-        self.note("\(Self.key(of: owed.original)): its reversal answered \(code) (attempt \(owed.attempts))")
+        // The first answer and the last: a repeat every half second while the database is away says nothing new.
+        if final || owed.attempts == 1 {
+            self.note("\(Self.key(of: owed.original)): its reversal answered \(code) (attempt \(owed.attempts))")
+        }
         recorder.recordReversal(
             BankCheckReversal(key: key, answer: final ? code : nil, attempts: owed.attempts),
             of: owed.index

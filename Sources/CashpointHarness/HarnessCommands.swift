@@ -156,8 +156,7 @@ public enum HarnessCommands {
         let report: LoadReport
         do {
             let switchLoad = SwitchLoad(
-                host: address.host,
-                port: address.port,
+                switches: try address.addresses(load.list.switches),
                 terminals: try SwitchLoad.terminals(load.terminals, from: fixture, cardsPerTerminal: load.cardsPerTerminal),
                 mix: try LoadMix(parsing: load.mix),
                 rate: load.rate,
@@ -248,10 +247,7 @@ public enum HarnessCommands {
 
     /// `--proxy-upstream HOST:PORT`, or nil when it is not one.
     public static func upstream(_ text: String?) -> (host: String, port: Int)? {
-        guard let text, let colon = text.lastIndex(of: ":"), colon != text.startIndex,
-            let port = Int(text[text.index(after: colon)...]), (1...65_535).contains(port)
-        else { return nil }
-        return (String(text[..<colon]), port)
+        text.flatMap(SwitchAddress.init).map { ($0.host, $0.port) }
     }
 
     /// The bank check at `address` (or, with `writeFixture`, only its bank fixture written): the report
@@ -278,8 +274,7 @@ public enum HarnessCommands {
                 check.proxyPort.map { (port: $0, upstreamHost: upstream.host, upstreamPort: upstream.port) }
             }
             var run = BankCheck(
-                switchHost: address.host,
-                switchPort: address.port,
+                switches: try address.addresses(check.list.switches),
                 terminals: try SwitchLoad.terminals(check.terminals, from: fixture),
                 databaseURL: url,
                 duration: .seconds(check.duration),
@@ -289,10 +284,13 @@ public enum HarnessCommands {
                 commands: .init(
                     startSwitch: check.startSwitch,
                     restartSwitch: check.restartSwitch,
-                    restartDatabase: check.restartDatabase
+                    restartDatabase: check.restartDatabase,
+                    killPrimary: check.killPrimary,
+                    rejoinPrimary: check.rejoinPrimary
                 )
             )
             run.auditSealedWithin = check.auditSealedWithin.map { .seconds($0) }
+            run.failovers = check.failovers
             report = try await run.run(logger: logger) { sayToStandardError("bank: \($0)") }
         } catch {
             sayToStandardError("bank: \(error) (seed \(seed))")

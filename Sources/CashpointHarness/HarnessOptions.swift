@@ -14,6 +14,60 @@ public struct SwitchAddressOptions: ParsableArguments, Sendable {
     public var fixture: String = "fixtures/bank.json"
 
     public init() {}
+
+    /// The switches of `--switch HOST:PORT` (repeated), or the one of `--host` and `--port` when none is
+    /// given.
+    public func addresses(_ switches: [String]) throws(ValidationError) -> [SwitchAddress] {
+        guard !switches.isEmpty else { return [SwitchAddress(host: self.host, port: self.port)] }
+        return try switches.map { text throws(ValidationError) in
+            guard let address = SwitchAddress(text) else {
+                throw ValidationError("--switch \(text): expected HOST:PORT, the port 1-65535 ([::1]:8583 for IPv6)")
+            }
+            return address
+        }
+    }
+}
+
+/// Where one switch listens: `HOST:PORT`, an IPv6 host in brackets.
+public struct SwitchAddress: Sendable, Hashable, CustomStringConvertible {
+    public var host: String
+    public var port: Int
+
+    public init(host: String, port: Int) {
+        self.host = host
+        self.port = port
+    }
+
+    /// nil when `text` is not `HOST:PORT` with a port 1-65535.
+    public init?(_ text: String) {
+        guard let colon = text.lastIndex(of: ":"), colon != text.startIndex,
+            let port = Int(text[text.index(after: colon)...]), (1...65_535).contains(port)
+        else { return nil }
+        var host = text[..<colon]
+        if host.hasPrefix("[") {
+            guard host.hasSuffix("]"), host.count > 2 else { return nil }
+            host = host.dropFirst().dropLast()
+        } else if host.contains(":") {
+            return nil
+        }
+        self.init(host: String(host), port: port)
+    }
+
+    public var description: String { self.host.contains(":") ? "[\(self.host)]:\(self.port)" : "\(self.host):\(self.port)" }
+}
+
+/// `--switch HOST:PORT`, repeated: the switches of one bank a load or a check spreads its terminals across.
+public struct SwitchListOptions: ParsableArguments, Sendable {
+    @Option(
+        name: .customLong("switch"),
+        help: """
+            A switch of the bank, HOST:PORT; repeat it for several switches on one bank: terminal i starts \
+            on the i-th (round the list). Without it, --host and --port.
+            """
+    )
+    public var switches: [String] = []
+
+    public init() {}
 }
 
 /// `atm-harness flood`.
@@ -44,6 +98,7 @@ public struct FloodOptions: ParsableArguments, Sendable {
 /// `atm-harness load`.
 public struct LoadOptions: ParsableArguments, Sendable {
     @OptionGroup public var address: SwitchAddressOptions
+    @OptionGroup public var list: SwitchListOptions
 
     @Option(
         name: [.customLong("terminals"), .customLong("connections")],
@@ -91,6 +146,7 @@ public struct LoadOptions: ParsableArguments, Sendable {
         guard self.duration > 0 else { throw ValidationError("--duration must be above 0 seconds") }
         guard self.warmup >= 0 else { throw ValidationError("--warmup must be 0 or more seconds") }
         if let rate = self.rate, rate <= 0 { throw ValidationError("--rate must be above 0 requests a second") }
+        _ = try self.address.addresses(self.list.switches)
         do {
             _ = try LoadMix(parsing: self.mix)
         } catch {
@@ -162,6 +218,7 @@ public struct BenchPostingOptions: ParsableArguments, Sendable {
 /// `atm-harness bank`.
 public struct BankCheckOptions: ParsableArguments, Sendable {
     @OptionGroup public var address: SwitchAddressOptions
+    @OptionGroup public var list: SwitchListOptions
 
     @Option(help: "Superuser URL of the bank's database, read directly (default: $CASHPOINT_DATABASE_URL).")
     public var databaseURL: String?
@@ -175,7 +232,13 @@ public struct BankCheckOptions: ParsableArguments, Sendable {
     @Option(help: "The seed of the requests and of the fault schedule (default: a random one, printed).")
     public var seed: UInt64?
 
-    @Flag(help: "Inject faults: kill -9 of the switch, PostgreSQL restarted, connections cut, delay, partition.")
+    @Flag(
+        help: """
+            Inject faults: kill -9 of the switch, PostgreSQL restarted, connections cut, delay, partition; \
+            with --kill-primary (a pg_auto_failover cluster): kill -9 of a switch while the others serve, \
+            the primary killed and the old one back as secondary, connections cut.
+            """
+    )
     public var chaos = false
 
     @Option(help: "Where the database proxy listens (127.0.0.1); the switch's database URL names this port.")
@@ -187,8 +250,22 @@ public struct BankCheckOptions: ParsableArguments, Sendable {
     @Option(help: "Shell command run once the proxy listens, returning once the switch listens.")
     public var startSwitch: String?
 
-    @Option(help: "Shell command: kill -9 the switch and start it again, returning once it listens.")
+    @Option(
+        help: """
+            Shell command: kill -9 a switch and start it again, returning once it listens; the switch's \
+            index (0 for the first --switch) is appended as an argument.
+            """
+    )
     public var restartSwitch: String?
+
+    @Option(help: "Shell command: kill -9 the cluster's primary node, returning once the secondary is promoted.")
+    public var killPrimary: String?
+
+    @Option(help: "Shell command: start the killed node again, returning once it is the new primary's secondary.")
+    public var rejoinPrimary: String?
+
+    @Option(help: "With --kill-primary: the least number of times the primary is killed.")
+    public var failovers: Int = 1
 
     @Option(help: "Shell command: restart PostgreSQL (pg_ctl restart -m immediate), returning once it is up.")
     public var restartDatabase: String?
@@ -218,10 +295,23 @@ public struct BankCheckOptions: ParsableArguments, Sendable {
                 throw ValidationError("--proxy-port (1-65535) and --proxy-upstream HOST:PORT go together")
             }
         }
-        if self.chaos {
+        _ = try self.address.addresses(self.list.switches)
+        guard self.failovers >= 1 else { throw ValidationError("--failovers must be 1 or more") }
+        if self.killPrimary != nil || self.rejoinPrimary != nil {
+            guard self.chaos, self.killPrimary != nil, self.rejoinPrimary != nil, self.restartSwitch != nil else {
+                throw ValidationError("--kill-primary and --rejoin-primary go together, with --chaos and --restart-switch")
+            }
+            guard self.restartDatabase == nil, self.proxyPort == nil else {
+                throw ValidationError(
+                    "--kill-primary is a cluster's run: the switches use the cluster's URL, without the database "
+                        + "proxy or --restart-database"
+                )
+            }
+        } else if self.chaos {
             guard self.proxyPort != nil, self.restartSwitch != nil, self.restartDatabase != nil else {
                 throw ValidationError(
-                    "--chaos needs --proxy-port, --proxy-upstream, --restart-switch and --restart-database"
+                    "--chaos needs --proxy-port, --proxy-upstream, --restart-switch and --restart-database "
+                        + "(or, on a cluster, --kill-primary, --rejoin-primary and --restart-switch)"
                 )
             }
         }

@@ -129,6 +129,8 @@ public struct LoadReport: Sendable, Codable, Hashable {
     }
 
     public var terminals: Int
+    /// The switches the terminals were spread across.
+    public var switches: Int
     /// "closed-loop" or "open-loop".
     public var mode: String
     /// Requests a second asked for, all terminals together (open loop only).
@@ -157,9 +159,11 @@ public struct LoadReport: Sendable, Codable, Hashable {
         mix: LoadMix,
         seconds: Double,
         unsent: Int = 0,
-        terminalsLost: Int = 0
+        terminalsLost: Int = 0,
+        switches: Int = 1
     ) {
         self.terminals = terminals
+        self.switches = switches
         self.mode = targetRate == nil ? "closed-loop" : "open-loop"
         self.targetRate = targetRate
         self.mix = mix.description
@@ -192,7 +196,8 @@ public struct LoadReport: Sendable, Codable, Hashable {
         let latency = self.latencyMilliseconds
         let pacing = self.targetRate.map { "open loop at \(Self.number($0, digits: 0))/s" } ?? "closed loop"
         var lines = [
-            "load: \(self.terminals) terminals, \(pacing), mix \(self.mix), \(Self.number(self.seconds, digits: 1)) s measured: "
+            "load: \(self.terminals) terminals"
+                + (self.switches > 1 ? " across \(self.switches) switches" : "") + ", \(pacing), mix \(self.mix), \(Self.number(self.seconds, digits: 1)) s measured: "
                 + "\(Self.number(Double(self.requests), digits: 0)) requests, \(Self.number(self.throughput, digits: 1))/s",
             "latency (ms, from the intended send time): p50 \(Self.number(latency.p50, digits: 2)), "
                 + "p90 \(Self.number(latency.p90, digits: 2)), p99 \(Self.number(latency.p99, digits: 2)), "

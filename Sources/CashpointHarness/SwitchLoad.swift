@@ -71,8 +71,8 @@ public struct SwitchLoad: Sendable {
         public init() {}
     }
 
-    public var host: String
-    public var port: Int
+    /// The bank's switches: terminal `i` signs on to the `i`-th, round the list.
+    public var switches: [SwitchAddress]
     public var terminals: [Terminal]
     public var mix: LoadMix
     /// Requests a second, all terminals together; nil for a closed loop.
@@ -83,8 +83,7 @@ public struct SwitchLoad: Sendable {
     public var amounts = Amounts()
 
     public init(
-        host: String,
-        port: Int,
+        switches: [SwitchAddress],
         terminals: [Terminal],
         mix: LoadMix = .atm,
         rate: Double? = nil,
@@ -92,8 +91,8 @@ public struct SwitchLoad: Sendable {
         warmup: Duration = .seconds(1),
         seed: UInt64 = 1
     ) {
-        self.host = host
-        self.port = port
+        precondition(!switches.isEmpty, "a load needs a switch")
+        self.switches = switches
         self.terminals = terminals
         self.mix = mix
         self.rate = rate
@@ -189,7 +188,8 @@ public struct SwitchLoad: Sendable {
             mix: self.mix,
             seconds: self.duration.inSeconds,
             unsent: outcomes.reduce(0) { $0 + $1.unsent },
-            terminalsLost: outcomes.filter(\.lost).count
+            terminalsLost: outcomes.filter(\.lost).count,
+            switches: min(self.switches.count, self.terminals.count)
         )
     }
 
@@ -208,7 +208,8 @@ public struct SwitchLoad: Sendable {
     ) async throws -> TerminalOutcome {
         var arrived = false
         do {
-            return try await SwitchLink.with(host: self.host, port: self.port) { link in
+            let address = self.switches[index % self.switches.count]
+            return try await SwitchLink.with(host: address.host, port: address.port) { link in
                 let session = TerminalSession(link: link, terminal: terminal.id, masterKey: terminal.masterKey)
                 let signOn = try await session.signOn()
                 guard signOn[39] == "00" else {

@@ -1,3 +1,4 @@
+import CashpointBank
 import CashpointHarness
 import CashpointStore
 import Foundation
@@ -10,7 +11,7 @@ import Testing
     func theSameSeedGivesTheSameScheduleWithEveryFault(seed: UInt64) {
         let schedule = ChaosSchedule(seed: seed, duration: .seconds(60))
         #expect(schedule == ChaosSchedule(seed: seed, duration: .seconds(60)))
-        #expect(Set(schedule.events.map(\.fault)) == Set(ChaosFault.allCases))
+        #expect(Set(schedule.events.map(\.fault)) == Set(ChaosFault.singleServer))
         let times = schedule.events.map(\.at)
         #expect(times == times.sorted())
         #expect(times.allSatisfy { $0 >= .seconds(3) && $0 <= .seconds(42) })
@@ -21,8 +22,105 @@ import Testing
     }
 
     @Test func aLongerRunHasMoreFaults() {
-        #expect(ChaosSchedule(seed: 7, duration: .seconds(600)).events.count > ChaosFault.allCases.count)
-        #expect(ChaosSchedule(seed: 7, duration: .seconds(10)).events.count == ChaosFault.allCases.count)
+        #expect(ChaosSchedule(seed: 7, duration: .seconds(600)).events.count > ChaosFault.singleServer.count)
+        #expect(ChaosSchedule(seed: 7, duration: .seconds(10)).events.count == ChaosFault.singleServer.count)
+    }
+
+    /// The cluster's run: the primary killed as often as asked, the rejoin never scheduled on its own (it
+    /// is the kill's recovery), every other kind at least once.
+    @Test(arguments: [UInt64(3), 99])
+    func aClusterRunKillsThePrimaryAsOftenAsAsked(seed: UInt64) {
+        let schedule = ChaosSchedule(
+            seed: seed,
+            duration: .seconds(60),
+            faults: ChaosFault.highAvailability,
+            atLeast: [.killPrimary: 5],
+            slot: .seconds(15)
+        )
+        let faults = schedule.events.map(\.fault)
+        #expect(faults.filter { $0 == .killPrimary }.count == 5)
+        #expect(Set(faults) == [.killSwitch, .killPrimary, .cutConnections])
+        #expect(faults.count == 7)
+        #expect(schedule.events.map(\.at) == schedule.events.map(\.at).sorted())
+    }
+}
+
+/// What a failover cost, from the requests' send and end times: from the first request in doubt after
+/// the kill (the primary's death), the first 00 to a request sent after it, and the requests in doubt until then.
+@Suite struct BankCheckFailoverTests {
+    static func request(
+        _ stan: Int,
+        _ outcome: BankCheckOutcome,
+        sent: Duration,
+        ended: Duration
+    ) -> BankCheckRequest {
+        BankCheckRequest(
+            key: BankCheckKey(terminal: "ATM00001", stan: String(format: "%06d", stan), transmitted: "1207120000"),
+            operation: BankCheckOperation(.deposit, amount: 100, to: "A"),
+            outcome: outcome,
+            sent: sent,
+            ended: ended
+        )
+    }
+
+    @Test func theFirstAcknowledgementAfterTheKillEndsTheOutage() {
+        let requests = [
+            // Sent before the kill, answered after it: not the new primary's.
+            Self.request(1, .acknowledged, sent: .seconds(9), ended: .seconds(10.5)),
+            Self.request(2, .inDoubt(.connectionLost), sent: .seconds(9.5), ended: .seconds(10.2)),
+            Self.request(3, .inDoubt(.issuerInoperative), sent: .seconds(12), ended: .seconds(12.1)),
+            Self.request(4, .refused(code: "51"), sent: .seconds(20), ended: .seconds(21)),
+            Self.request(5, .acknowledged, sent: .seconds(29), ended: .seconds(31)),
+            Self.request(6, .acknowledged, sent: .seconds(30), ended: .seconds(30.5)),
+            // In doubt after the bank had recovered: another fault's.
+            Self.request(7, .inDoubt(.noAnswer), sent: .seconds(40), ended: .seconds(60)),
+        ]
+        let failovers = BankCheckFailover.measure(kills: [(at: .seconds(10), promotedAfter: .seconds(19))], requests: requests)
+        #expect(
+            failovers == [
+                BankCheckFailover(
+                    killedAt: .seconds(10),
+                    promotedAfter: .seconds(19),
+                    firstAcknowledgedAfter: .seconds(20.3),
+                    inDoubt: 2
+                )
+            ]
+        )
+        #expect(
+            failovers[0].text
+                == "at 10.0 s: promoted after 19.0 s, first 00 20.3 s after the primary's death, 2 requests in doubt"
+        )
+    }
+
+    @Test func aBankThatNeverAnswers00AgainFailsTheCheck() {
+        let requests = [Self.request(1, .inDoubt(.issuerInoperative), sent: .seconds(12), ended: .seconds(12.1))]
+        let failovers = BankCheckFailover.measure(kills: [(at: .seconds(10), promotedAfter: .seconds(19))], requests: requests)
+        #expect(failovers[0].firstAcknowledgedAfter == nil && failovers[0].inDoubt == 1)
+        let report = BankCheckReport(
+            seed: 1,
+            terminals: 1,
+            seconds: 60,
+            chaos: true,
+            requests: requests,
+            inquiries: [:],
+            reconnects: 0,
+            failedReads: 0,
+            ledgerRows: 0,
+            faults: [.killSwitch: 1, .killPrimary: 1, .rejoinPrimary: 1, .cutConnections: 1],
+            faultKinds: ChaosFault.highAvailability,
+            faultErrors: [],
+            failovers: failovers,
+            verdict: BankCheckChecker.check(
+                requests: [],
+                ledger: [],
+                opening: BankCheckSnapshot([]),
+                reads: [],
+                final: BankCheckSnapshot([])
+            )
+        )
+        #expect(report.faultsNotFired.isEmpty)
+        #expect(!report.passed)
+        #expect(report.text.contains("FAILED: no request answered 00 after it"))
     }
 }
 

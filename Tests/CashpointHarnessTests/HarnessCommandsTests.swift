@@ -120,8 +120,8 @@ struct HarnessCommandsTests {
     @Test("--proxy-upstream is HOST:PORT with a port of 1 to 65535")
     func upstream() {
         #expect(HarnessCommands.upstream("127.0.0.1:5432")! == ("127.0.0.1", 5432))
-        #expect(HarnessCommands.upstream("[::1]:5432")! == ("[::1]", 5432))
-        for bad in ["127.0.0.1", ":5432", "db:0", "db:65536", "db:port"] {
+        #expect(HarnessCommands.upstream("[::1]:5432")! == ("::1", 5432))
+        for bad in ["127.0.0.1", ":5432", "db:0", "db:65536", "db:port", "::1:5432", "[::1:5432", "[]:5432"] {
             #expect(HarnessCommands.upstream(bad) == nil, "\(bad)")
         }
         #expect(HarnessCommands.upstream(nil) == nil)
@@ -134,6 +134,7 @@ struct HarnessCommandsTests {
             (["--duration", "0"], "--duration must be above 0 seconds"),
             (["--warmup=-1"], "--warmup must be 0 or more seconds"),
             (["--rate", "0"], "--rate must be above 0 requests a second"),
+            (["--switch", "127.0.0.1"], "--switch 127.0.0.1: expected HOST:PORT, the port 1-65535 ([::1]:8583 for IPv6)"),
         ]
     )
     func loadRefuses(arguments: [String], reason: String) {
@@ -146,7 +147,29 @@ struct HarnessCommandsTests {
             (["--terminals", "501"], "--terminals must be 1 to 500"),
             (["--proxy-port", "6000"], "--proxy-port (1-65535) and --proxy-upstream HOST:PORT go together"),
             (["--proxy-upstream", "db:5432"], "--proxy-port (1-65535) and --proxy-upstream HOST:PORT go together"),
-            (["--chaos"], "--chaos needs --proxy-port, --proxy-upstream, --restart-switch and --restart-database"),
+            (
+                ["--chaos"],
+                "--chaos needs --proxy-port, --proxy-upstream, --restart-switch and --restart-database "
+                    + "(or, on a cluster, --kill-primary, --rejoin-primary and --restart-switch)"
+            ),
+            (
+                ["--chaos", "--kill-primary", "k", "--restart-switch", "r"],
+                "--kill-primary and --rejoin-primary go together, with --chaos and --restart-switch"
+            ),
+            (
+                ["--kill-primary", "k", "--rejoin-primary", "j", "--restart-switch", "r"],
+                "--kill-primary and --rejoin-primary go together, with --chaos and --restart-switch"
+            ),
+            (
+                [
+                    "--chaos", "--kill-primary", "k", "--rejoin-primary", "j", "--restart-switch", "r",
+                    "--restart-database", "d",
+                ],
+                "--kill-primary is a cluster's run: the switches use the cluster's URL, without the database "
+                    + "proxy or --restart-database"
+            ),
+            (["--failovers", "0"], "--failovers must be 1 or more"),
+            (["--switch", "a:1", "--switch", "b"], "--switch b: expected HOST:PORT, the port 1-65535 ([::1]:8583 for IPv6)"),
         ]
     )
     func bankRefuses(arguments: [String], reason: String) {
@@ -167,6 +190,17 @@ struct HarnessCommandsTests {
             "--chaos", "--proxy-port", "6000", "--proxy-upstream", "127.0.0.1:5432",
             "--restart-switch", "true", "--restart-database", "true",
         ])
+        let cluster = try BankCheckOptions.parse([
+            "--chaos", "--kill-primary", "k", "--rejoin-primary", "j", "--restart-switch", "r",
+            "--switch", "127.0.0.1:7001", "--switch", "[::1]:7002",
+        ])
+        #expect(cluster.failovers == 1)
+        #expect(
+            try cluster.address.addresses(cluster.list.switches)
+                == [SwitchAddress(host: "127.0.0.1", port: 7001), SwitchAddress(host: "::1", port: 7002)]
+        )
+        #expect(try load.address.addresses(load.list.switches) == [SwitchAddress(host: "127.0.0.1", port: 8583)])
+        #expect(SwitchAddress(host: "::1", port: 7002).description == "[::1]:7002")
     }
 
     /// The error parsing `arguments` gives.

@@ -133,8 +133,7 @@ struct MonitoringServiceTests {
             let terminals = try SwitchLoad.terminals(1, from: loadBank, cardsPerTerminal: 6)
             #expect(terminals.count == 1 && Set(terminals[0].cards.map(\.pan)).count == 6)
             let load = SwitchLoad(
-                host: "127.0.0.1",
-                port: under.port,
+                switches: [SwitchAddress(host: "127.0.0.1", port: under.port)],
                 terminals: terminals,
                 mix: try LoadMix(parsing: "withdrawal=1"),
                 duration: .seconds(3),
