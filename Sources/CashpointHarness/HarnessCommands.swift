@@ -154,6 +154,7 @@ public enum HarnessCommands {
             throw ValidationError("cannot read \(address.fixture): \(error)")
         }
         let report: LoadReport
+        let statistics: LoadStatistics
         do {
             let switchLoad = SwitchLoad(
                 switches: try address.addresses(load.list.switches),
@@ -165,12 +166,30 @@ public enum HarnessCommands {
                 seed: load.seed
             )
             let progress: @Sendable (LoadProgress) -> Void = { progress in sayToStandardError(progress.line) }
-            report = try await switchLoad.run(progress: load.quiet ? nil : progress)
+            (report, statistics) = try await switchLoad.measure(progress: load.quiet ? nil : progress)
         } catch {
             sayToStandardError("load: \(error)")
             return .couldNotRun
         }
         say(load.json ? report.json : report.text)
+        let files = [
+            load.hgrm.map { ($0, statistics.percentileDistribution) },
+            load.plot.map { path in
+                let title =
+                    "atm-harness load: \(report.terminals) terminals, \(report.mode), "
+                    + "\(LoadReport.number(report.throughput, digits: 0))/s, p99 "
+                    + "\(LoadReport.number(report.latencyMilliseconds.p99, digits: 2)) ms"
+                return (path, LatencyPlot.svg(statistics.percentilePoints, title: title))
+            },
+        ]
+        for case let (path, text)? in files {
+            do {
+                try Data(text.utf8).write(to: URL(fileURLWithPath: path))
+            } catch {
+                sayToStandardError("load: cannot write \(path): \(error.localizedDescription)")
+                return .couldNotRun
+            }
+        }
         return report.errors > 0 || report.terminalsLost > 0 ? .failed : .passed
     }
 

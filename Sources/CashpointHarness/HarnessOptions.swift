@@ -138,6 +138,17 @@ public struct LoadOptions: ParsableArguments, Sendable {
     @Flag(help: "No progress line each second.")
     public var quiet = false
 
+    @Option(
+        help: """
+            Write the measured window's latency distribution to this file in HdrHistogram's \
+            percentile-distribution format (milliseconds; what wrk2 prints and HdrHistogram's plotter reads).
+            """
+    )
+    public var hgrm: String?
+
+    @Option(help: "Draw the latency distribution (latency against percentile, log scale) to this SVG file.")
+    public var plot: String?
+
     public init() {}
 
     public func validate() throws {

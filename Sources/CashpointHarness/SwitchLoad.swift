@@ -152,6 +152,13 @@ public struct SwitchLoad: Sendable {
     /// Runs the load: every terminal signed on and in its card session first, then `warmup` and the
     /// measured `duration`. `progress` is called once a second from the start of the warm-up.
     public func run(progress: (@Sendable (LoadProgress) -> Void)? = nil) async throws -> LoadReport {
+        try await self.measure(progress: progress).report
+    }
+
+    /// `run`, with the measured window's statistics (the latency histogram) beside the report.
+    public func measure(
+        progress: (@Sendable (LoadProgress) -> Void)? = nil
+    ) async throws -> (report: LoadReport, statistics: LoadStatistics) {
         let recorder = LoadRecorder()
         let gate = StartGate(expected: self.terminals.count)
         let outcomes = try await withThrowingTaskGroup(of: TerminalOutcome.self) { group in
@@ -181,8 +188,9 @@ public struct SwitchLoad: Sendable {
             for try await outcome in group { outcomes.append(outcome) }
             return outcomes
         }
-        return LoadReport(
-            statistics: recorder.total,
+        let statistics = recorder.total
+        let report = LoadReport(
+            statistics: statistics,
             terminals: self.terminals.count,
             targetRate: self.rate,
             mix: self.mix,
@@ -191,6 +199,7 @@ public struct SwitchLoad: Sendable {
             terminalsLost: outcomes.filter(\.lost).count,
             switches: min(self.switches.count, self.terminals.count)
         )
+        return (report, statistics)
     }
 
     struct TerminalOutcome: Sendable {

@@ -284,3 +284,51 @@ struct LoadStatisticsTests {
         )
     }
 }
+
+/// `--hgrm` and `--plot`: HdrHistogram's percentile distribution and its chart, from recorded latencies.
+@Suite("harness: the load's latency distribution, as text and as a chart")
+struct LatencyDistributionTests {
+    /// 1,000 answers: 1 to 1,000 ms.
+    static var statistics: LoadStatistics {
+        var statistics = LoadStatistics()
+        for millisecond in 1...1_000 { statistics.record(.balance, code: "00", latency: .milliseconds(millisecond)) }
+        return statistics
+    }
+
+    @Test func theDistributionIsHdrHistogramsTextInMilliseconds() throws {
+        let text = Self.statistics.percentileDistribution
+        let lines = text.split(separator: "\n", omittingEmptySubsequences: false)
+        #expect(lines[0].split(separator: " ") == ["Value", "Percentile", "TotalCount", "1/(1-Percentile)"])
+        // Each row: value (ms), percentile as a fraction, the count up to it, 1/(1-p).
+        let rows = lines.dropFirst(2).prefix { !$0.hasPrefix("#") }.map { $0.split(separator: " ") }
+        let median = try #require(rows.first { Double($0[1]) ?? 0 >= 0.5 })
+        #expect(abs((Double(median[0]) ?? 0) - 500) <= 1)
+        #expect(rows.last.map { Int($0[2]) } == 1_000)
+        #expect(text.contains("#[Max     =     1000.447, Total count    =         1000]"))
+    }
+
+    @Test func theChartDrawsEveryPointOnALogScaleOfThePercentile() throws {
+        let points = Self.statistics.percentilePoints
+        #expect(points.first!.percentile < 1 && points.last!.percentile == 100)
+        let svg = LatencyPlot.svg(points, title: "32 terminals <closed loop>")
+        #expect(svg.hasPrefix("<svg xmlns=\"http://www.w3.org/2000/svg\""))
+        #expect(svg.contains("32 terminals &lt;closed loop&gt;"))
+        let polyline = try #require(svg.split(separator: "\n").first { $0.hasPrefix("<polyline") })
+        let coordinates = polyline.split(separator: "\"")[7].split(separator: " ")
+        #expect(coordinates.count == points.count)
+        // 90% sits a third of the way to 99.9% (log10 of 1/(1-p): 1 of 3), and the axis tops at 1,000 ms.
+        #expect(abs(LatencyPlot.position(90) - 1) < 1e-9 && abs(LatencyPlot.position(99.9) - 3) < 1e-9)
+        #expect(svg.contains(">1000</text>") && svg.contains(">99.9%</text>"))
+    }
+
+    @Test func anEmptyLoadStillGivesAChartThatSaysSo() {
+        #expect(LoadStatistics().percentilePoints.isEmpty)
+        let svg = LatencyPlot.svg([], title: "nothing")
+        #expect(svg.contains("no answered request") && !svg.contains("<polyline"))
+    }
+
+    @Test(arguments: [(0.7, 1.0), (1.0, 1.0), (98.6, 100.0), (130.0, 200.0), (0.0, 1.0), (3_100.0, 5_000.0)])
+    func theAxisTopsAtOneTwoOrFiveTimesAPowerOfTen(value: Double, top: Double) {
+        #expect(LatencyPlot.roundedUp(value) == top)
+    }
+}
