@@ -36,20 +36,22 @@ struct ATMFailoverTests {
     static let first = SwitchAddress(host: "127.0.0.1", port: 1)
     static let second = SwitchAddress(host: "127.0.0.1", port: 2)
 
-    static func with(
-        _ a: FakeSwitch,
-        _ b: FakeSwitch,
-        _ body: (ControllerUnderTest) async throws -> Void
-    ) async throws {
+    /// The ATM with switches a (port 1, first) and b (port 2), once a has signed it on.
+    static func with(_ body: (ControllerUnderTest, FakeSwitch, FakeSwitch) async throws -> Void) async throws {
+        let a = FakeSwitch(masterKey: Self.masterKey)
+        let b = FakeSwitch(masterKey: Self.masterKey)
         var configuration = ATMControllerTests.configuration()
         configuration.switches = [Self.first, Self.second]
         try await ControllerUnderTest.with(
             configuration: configuration,
             masterKey: Self.masterKey,
             connector: FakeSwitches([1: a, 2: b]),
-            seed: 11,
-            body
-        )
+            seed: 11
+        ) { (atm) async throws in
+            await atm.waitFor("signed on to the switch at 127.0.0.1:1")
+            await atm.waitFor("[WELCOME]")
+            try await body(atm, a, b)
+        }
     }
 
     /// What was shown after the first welcome screen.
@@ -61,11 +63,7 @@ struct ATMFailoverTests {
 
     @Test("the first switch stops: the idle ATM shows one moment, signs on to the second at once (fresh keys), and serves there; never out of service")
     func idleFailover() async throws {
-        let a = FakeSwitch(masterKey: Self.masterKey)
-        let b = FakeSwitch(masterKey: Self.masterKey)
-        try await Self.with(a, b) { (atm) async throws in
-            await atm.waitFor("[WELCOME]")
-            await atm.waitFor("signed on to the switch at 127.0.0.1:1")
+        try await Self.with { (atm, a, b) async throws in
             a.set { $0.reachable = false }
             a.dropConnections()
             await atm.waitFor("signed on to the switch at 127.0.0.1:2")
@@ -94,10 +92,7 @@ struct ATMFailoverTests {
 
     @Test("a withdrawal in flight when the first switch dies: in doubt, the card back, and the reversal drains on the second before anyone is served")
     func inFlightReversedOnTheSecond() async throws {
-        let a = FakeSwitch(masterKey: Self.masterKey)
-        let b = FakeSwitch(masterKey: Self.masterKey)
-        try await Self.with(a, b) { (atm) async throws in
-            await atm.waitFor("[WELCOME]")
+        try await Self.with { (atm, a, b) async throws in
             atm.type([.typed(Self.pan), .typed("1234")])
             await atm.waitFor("[MAIN MENU]")
             a.set { $0.cards = .silence }
@@ -121,10 +116,7 @@ struct ATMFailoverTests {
 
     @Test("no switch answers: out of service after one round, retried in the background every retry delay; the first to come back serves")
     func noneAnswers() async throws {
-        let a = FakeSwitch(masterKey: Self.masterKey)
-        let b = FakeSwitch(masterKey: Self.masterKey)
-        try await Self.with(a, b) { (atm) async throws in
-            await atm.waitFor("[WELCOME]")
+        try await Self.with { (atm, a, b) async throws in
             b.set { $0.reachable = false }
             a.set { $0.reachable = false }
             a.dropConnections()

@@ -11,8 +11,14 @@ import Testing
 /// bank's, not a switch's).
 @Suite("The teller desk fails over between switches", .timeLimit(.minutes(1)))
 struct TellerDeskFailoverTests {
-    /// A branch terminal of the fake bank on ports 1 and 2, its master key in a file.
-    static func withDesk(_ body: (TerminalConfiguration) async throws -> Void) async throws {
+    /// A branch terminal of the fake bank on ports 1 and 2, its master key in a file; the body gets
+    /// the configuration, the two ports and tina's code now.
+    static func withDesk(
+        _ body: (TerminalConfiguration, FakeSwitch, FakeSwitches, String) async throws -> Void
+    ) async throws {
+        let bank = TellerDeskTests.bank()
+        let switches = FakeSwitches([1: bank, 2: bank])
+        let code = TellerDeskTests.code(TellerDeskTests.tina, bank)
         let folder = FileManager.default.temporaryDirectory.appendingPathComponent("desk-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(at: folder) }
@@ -23,15 +29,12 @@ struct TellerDeskFailoverTests {
             switches: [SwitchAddress(host: "127.0.0.1", port: 1), SwitchAddress(host: "127.0.0.1", port: 2)],
             masterKeyFile: keyFile
         )
-        try await body(configuration)
+        try await body(configuration, bank, switches, code)
     }
 
     @Test("the first switch goes mid-session: the desk says so, signs on to the second, and the same staff session goes on there")
     func failover() async throws {
-        let bank = TellerDeskTests.bank()
-        let switches = FakeSwitches([1: bank, 2: bank])
-        let code = TellerDeskTests.code(TellerDeskTests.tina, bank)
-        try await Self.withDesk { configuration in
+        try await Self.withDesk { configuration, bank, switches, code in
             let keypad = DeskKeypad([
                 "tina.teller", "teller-test-password", .text(code),
                 "1", "CP0000000001",
@@ -63,10 +66,7 @@ struct TellerDeskFailoverTests {
 
     @Test("no switch answers after the link is lost: the desk stops, naming the switches")
     func noneAnswers() async throws {
-        let bank = TellerDeskTests.bank()
-        let switches = FakeSwitches([1: bank, 2: bank])
-        let code = TellerDeskTests.code(TellerDeskTests.tina, bank)
-        try await Self.withDesk { configuration in
+        try await Self.withDesk { configuration, bank, switches, code in
             let keypad = DeskKeypad([
                 "tina.teller", "teller-test-password", .text(code),
                 .run {
@@ -87,10 +87,8 @@ struct TellerDeskFailoverTests {
 
     @Test("the desk starts with the first switch down: it signs on to the second")
     func firstDownAtStart() async throws {
-        let bank = TellerDeskTests.bank()
-        let switches = FakeSwitches([1: bank, 2: bank])
-        switches.stop([1])
-        try await Self.withDesk { configuration in
+        try await Self.withDesk { configuration, _, switches, _ in
+            switches.stop([1])
             let keypad = DeskKeypad([])
             try await TerminalCommands.teller(configuration, connector: switches, io: keypad)
             #expect(keypad.shown.contains("signed on to the switch at 127.0.0.1:2, session keys received"))
