@@ -11,26 +11,36 @@ public struct SignOnRefused: Error, Hashable, Sendable, CustomStringConvertible 
 }
 
 extension TerminalSession {
-    /// Connects to the configured switch, signs on as the configured terminal with its master key, runs
-    /// `body` with the session, and signs off. Throws `TerminalConfiguration.StartError` when the key
-    /// cannot be loaded, `SignOnRefused`, and `LinkError` when the link fails.
+    /// Connects to the first of the configured switches that answers, signs on as the configured
+    /// terminal with its master key, runs `body` with the session and the link (`SwitchLinks`, whose
+    /// `signOn(_:next:)` moves the session to the next switch after a lost link), and signs off.
+    /// Throws `TerminalConfiguration.StartError` when the key cannot be loaded, and, when no switch
+    /// signs the terminal on, the last one's `SignOnRefused` or `LinkError`.
+    public static func withSignedOn<T: Sendable>(
+        _ configuration: TerminalConfiguration,
+        connector: any ATMConnector = TCPConnector(),
+        _ body: (TerminalSession, SwitchLinks) async throws -> T
+    ) async throws -> T {
+        let key = try configuration.loadMasterKey()
+        let links = SwitchLinks(configuration.switches, connector: connector)
+        defer { links.close() }
+        let session = TerminalSession(
+            link: links,
+            terminal: configuration.terminal,
+            masterKey: key.key,
+            currency: configuration.currency
+        )
+        try await links.signOn(session)
+        let result = try await body(session, links)
+        _ = try? await session.signOff()
+        return result
+    }
+
+    /// The same, for a body that needs only the session.
     public static func withSignedOn<T: Sendable>(
         _ configuration: TerminalConfiguration,
         _ body: (TerminalSession) async throws -> T
     ) async throws -> T {
-        let key = try configuration.loadMasterKey()
-        return try await SwitchLink.with(host: configuration.host, port: configuration.port) { link in
-            let session = TerminalSession(
-                link: link,
-                terminal: configuration.terminal,
-                masterKey: key.key,
-                currency: configuration.currency
-            )
-            let answer = try await session.signOn()
-            guard answer[39] == "00" else { throw SignOnRefused(terminal: configuration.terminal, code: answer[39]) }
-            let result = try await body(session)
-            _ = try? await session.signOff()
-            return result
-        }
+        try await self.withSignedOn(configuration) { session, _ in try await body(session) }
     }
 }

@@ -16,6 +16,9 @@ public final class TellerDesk {
     var user = ""
     /// The clock the case queue's ages are counted by.
     var now: @Sendable () -> Date = { Date() }
+    /// After a lost link: signs the terminal on to the next switch that answers (fresh keys) and names
+    /// it; throws when none does. Nil: a lost link ends the desk.
+    public var relink: (() async throws -> SwitchAddress)?
 
     public init(session: TerminalSession, io: any KeypadIO) {
         self.session = session
@@ -34,9 +37,48 @@ public final class TellerDesk {
 
     /// Signs a member of staff on, serves until `0` or the end of input, then signs them off.
     public func run() async throws {
-        guard try await self.signOn() else { return }
+        while true {
+            do {
+                guard try await self.signOn() else { return }
+                break
+            } catch let error as LinkError {
+                try await self.moved(after: error)
+            }
+        }
         menu: while true {
             let choice = await self.io.ask(Self.menu)?.trimmingCharacters(in: .whitespaces)
+            do {
+                try await self.serve(choice)
+            } catch DeskEnd.ended {
+                break menu
+            } catch let error as LinkError {
+                try await self.moved(after: error)
+            }
+        }
+        _ = try? await self.session.administrative(.logout)
+        self.io.show("Signed off.")
+    }
+
+    /// The end of the menu: 0, or the end of input.
+    enum DeskEnd: Error { case ended }
+
+    /// The link was lost (or not trusted any more): the desk signs on to the next switch that answers
+    /// and goes on; the member of staff stays signed on (the staff token is the bank's, valid at every
+    /// switch of it). What was being sent may or may not have been done: the desk says so, and does not
+    /// send it again by itself. Rethrows `error` when there is no `relink`.
+    func moved(after error: LinkError) async throws {
+        guard let relink = self.relink else { throw error }
+        self.io.show("The link to the switch was lost (\(error)).")
+        let address = try await relink()
+        self.io.show(
+            "Signed on to the switch at \(address)"
+                + (self.user.isEmpty ? "." : "; still signed on as \(self.user). What you were doing may or may not have been done: check it before doing it again.")
+        )
+    }
+
+    /// One choice of the menu; `DeskEnd.ended` for 0 or the end of input.
+    func serve(_ choice: String?) async throws {
+        menu: do {
             switch choice {
             case nil, "0": break menu
             case "1":
@@ -49,7 +91,7 @@ public final class TellerDesk {
                 }
                 guard let amount = ScreenText.parseAmount(text), amount > 0 else {
                     self.io.show("Type an amount such as 50 or 20.50.")
-                    continue
+                    return
                 }
                 let deposit = choice == "2"
                 let answer = try await self.perform(
@@ -69,7 +111,7 @@ public final class TellerDesk {
                 let answer = try await self.perform(DeskRequest(.lockAccount, fields: [102: account]))
                 self.report(answer) { _ in "Account \(account) locked." }
             case "6":
-                guard let account = await self.io.ask("Account:"), let reason = await self.askReason() else { continue }
+                guard let account = await self.io.ask("Account:"), let reason = await self.askReason() else { return }
                 let answer = try await self.perform(DeskRequest(.unlockAccount, fields: [102: account], reason: reason))
                 self.report(answer) { _ in "Account \(account) unlocked." }
             case "7":
@@ -77,11 +119,11 @@ public final class TellerDesk {
                 let answer = try await self.perform(DeskRequest(.lockCard, fields: [2: pan]))
                 self.report(answer) { _ in "Card \(ATM87PrettyPrinter.maskPAN(pan)) locked." }
             case "8":
-                guard let pan = await self.io.ask("Card number:"), let reason = await self.askReason() else { continue }
+                guard let pan = await self.io.ask("Card number:"), let reason = await self.askReason() else { return }
                 let answer = try await self.perform(DeskRequest(.unlockCard, fields: [2: pan], reason: reason))
                 self.report(answer) { _ in "Card \(ATM87PrettyPrinter.maskPAN(pan)) unlocked." }
             case "9":
-                guard let user = await self.io.ask("User name:"), let reason = await self.askReason() else { continue }
+                guard let user = await self.io.ask("User name:"), let reason = await self.askReason() else { return }
                 let answer = try await self.perform(DeskRequest(.unlockUser, [(.userName, user)], reason: reason))
                 self.report(answer) { _ in "User \(user) unlocked." }
             case "10":
@@ -112,9 +154,9 @@ public final class TellerDesk {
             default:
                 self.io.show("Please choose 0 to 20.")
             }
+            return
         }
-        _ = try? await self.session.administrative(.logout)
-        self.io.show("Signed off.")
+        throw DeskEnd.ended
     }
 
     /// CREATE: the customer, an account and a card in one request; the card's first PIN comes back as a

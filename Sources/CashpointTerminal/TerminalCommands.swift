@@ -25,10 +25,29 @@ extension TerminalConfiguration {
         } else {
             self = TerminalConfiguration(terminal: defaultTerminal, cassettes: Self.defaultCassettes)
         }
-        if let host = arguments.host { self.host = host }
-        if let port = arguments.port {
+        if !arguments.switches.isEmpty {
+            guard arguments.host == nil, arguments.port == nil else {
+                throw ValidationError("--switch cannot be given with --host or --port: list every switch with --switch HOST:PORT")
+            }
+            var addresses: [SwitchAddress] = []
+            for text in arguments.switches {
+                let address: SwitchAddress
+                do {
+                    address = try SwitchAddress(parsing: text)
+                } catch {
+                    throw ValidationError("--switch \(error)")
+                }
+                guard !addresses.contains(address) else { throw ValidationError("--switch \(text) is given twice") }
+                addresses.append(address)
+            }
+            self.switches = addresses
+        }
+        if arguments.host != nil || arguments.port != nil {
+            // One switch: the flags' host and port, each else the first configured switch's.
+            let first = self.switches[0]
+            let port = arguments.port ?? first.port
             guard (1...65_535).contains(port) else { throw ValidationError("--port must be 1 to 65535") }
-            self.port = port
+            self.switches = [SwitchAddress(host: arguments.host ?? first.host, port: port)]
         }
         if let terminal = arguments.terminal { self.terminal = terminal }
         if let folder = arguments.dataFolder { self.dataFolder = folder }
@@ -78,10 +97,23 @@ public enum TerminalCommands {
     /// The branch desk: signs on, serves tellers and administrators at `io`, signs off.
     public static func teller(_ arguments: TerminalOptions, io: some KeypadIO) async throws {
         let configuration = try TerminalConfiguration(arguments, defaultTerminal: "BRANCH01")
+        try await self.teller(configuration, connector: TCPConnector(), io: io)
+    }
+
+    /// The branch desk of `configuration` through `connector`: after a lost link it signs on to the
+    /// next switch of the list that answers and goes on (the staff token stays valid there: it is the
+    /// bank's); it stops when none answers.
+    public static func teller(
+        _ configuration: TerminalConfiguration,
+        connector: any ATMConnector,
+        io: some KeypadIO
+    ) async throws {
         do {
-            try await TerminalSession.withSignedOn(configuration) { session in
-                io.show("== Cashpoint \(configuration.terminal): signed on, session keys received ==")
-                try await TellerDesk(session: session, io: io).run()
+            try await TerminalSession.withSignedOn(configuration, connector: connector) { session, links in
+                io.show("== Cashpoint \(configuration.terminal): signed on to the switch at \(links.current), session keys received ==")
+                let desk = TellerDesk(session: session, io: io)
+                desk.relink = { try await links.signOn(session, next: true) }
+                try await desk.run()
             }
             io.show("== signed off ==")
         } catch let error as TerminalConfiguration.StartError {
@@ -89,7 +121,7 @@ public enum TerminalCommands {
         } catch let error as SignOnRefused {
             throw ValidationError(error.description)
         } catch let error as LinkError {
-            throw ValidationError("the switch at \(configuration.host):\(configuration.port): \(error)")
+            throw ValidationError("\(configuration.switchesText): \(error)")
         }
     }
 

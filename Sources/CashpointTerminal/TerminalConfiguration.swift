@@ -6,8 +6,9 @@ public import Foundation
 /// Paths are relative to the file's folder. docs/operations.md lists every entry.
 public struct TerminalConfiguration: Sendable, Hashable {
     public var terminal: String
-    public var host: String
-    public var port: Int
+    /// The switches the terminal may sign on to, in the order it tries them (at least one): it talks to
+    /// one at a time and moves to the next when the link is lost (`SwitchRotation`).
+    public var switches: [SwitchAddress]
     /// A file holding the terminal's master key (64 hex characters).
     public var masterKeyFile: String?
     /// A demo bank fixture whose terminal entry carries a TEST master key (instead of a key file).
@@ -36,10 +37,12 @@ public struct TerminalConfiguration: Sendable, Hashable {
         }
     }
 
+    /// One switch at `host`:`port`, unless `switches` lists them.
     public init(
         terminal: String,
         host: String = "127.0.0.1",
         port: Int = 8583,
+        switches: [SwitchAddress]? = nil,
         masterKeyFile: String? = nil,
         fixture: String? = nil,
         bankName: String = "CASHPOINT BANK",
@@ -55,8 +58,7 @@ public struct TerminalConfiguration: Sendable, Hashable {
     ) {
         self.forwarding = forwarding
         self.terminal = terminal
-        self.host = host
-        self.port = port
+        self.switches = switches ?? [SwitchAddress(host: host, port: port)]
         self.masterKeyFile = masterKeyFile
         self.fixture = fixture
         self.bankName = bankName
@@ -68,6 +70,12 @@ public struct TerminalConfiguration: Sendable, Hashable {
         self.timeouts = timeouts
         self.dataFolder = dataFolder
         self.testCards = testCards
+    }
+
+    /// "the switch at H:P", or "the switches at H1:P1, H2:P2": for an error.
+    public var switchesText: String {
+        let list = self.switches.map(\.description).joined(separator: ", ")
+        return (self.switches.count == 1 ? "the switch at " : "the switches at ") + list
     }
 
     /// A configuration file that cannot be used: one line naming the entry and what is wrong.
@@ -105,7 +113,7 @@ public struct TerminalConfiguration: Sendable, Hashable {
         }
         let reader = Reader(file: file, root: root)
         let known: Set<String> = [
-            "terminal", "host", "port", "masterKeyFile", "fixture", "bankName", "location", "currency",
+            "terminal", "switches", "host", "port", "masterKeyFile", "fixture", "bankName", "location", "currency",
             "cassettes", "maxNotesPerDispense", "fastCash", "timeouts", "dataFolder", "testCards",
             "forwarding",
         ]
@@ -203,8 +211,7 @@ public struct TerminalConfiguration: Sendable, Hashable {
         let fixture = try reader.string("fixture").map(relative)
         self.init(
             terminal: terminal,
-            host: try reader.string("host") ?? "127.0.0.1",
-            port: try reader.integer("port", range: 1...65_535) ?? 8583,
+            switches: try Self.switches(reader),
             masterKeyFile: masterKeyFile,
             fixture: fixture,
             bankName: try reader.string("bankName") ?? "CASHPOINT BANK",
@@ -218,6 +225,46 @@ public struct TerminalConfiguration: Sendable, Hashable {
             testCards: cards,
             forwarding: forwarding
         )
+    }
+
+    /// `switches` (a list of "HOST:PORT"), or the older `host` and `port` (one switch); not both.
+    static func switches(_ reader: Reader) throws(ConfigurationError) -> [SwitchAddress] {
+        guard let value = reader.root["switches"] else {
+            let host = try reader.string("host") ?? "127.0.0.1"
+            let port = try reader.integer("port", range: 1...65_535) ?? 8583
+            return [SwitchAddress(host: host, port: port)]
+        }
+        if let other = ["host", "port"].first(where: { reader.root[$0] != nil }) {
+            throw ConfigurationError(
+                file: reader.file,
+                entry: other,
+                problem: "cannot be given with switches: list every switch in switches, as \"HOST:PORT\""
+            )
+        }
+        guard let items = value as? [Any] else {
+            throw ConfigurationError(file: reader.file, entry: "switches", problem: "must be a list of \"HOST:PORT\" strings")
+        }
+        guard !items.isEmpty else {
+            throw ConfigurationError(file: reader.file, entry: "switches", problem: "must list at least one switch, as \"HOST:PORT\"")
+        }
+        var addresses: [SwitchAddress] = []
+        for (index, item) in items.enumerated() {
+            let name = "switches[\(index)]"
+            guard let text = item as? String else {
+                throw ConfigurationError(file: reader.file, entry: name, problem: "must be a string \"HOST:PORT\"")
+            }
+            let address: SwitchAddress
+            do {
+                address = try SwitchAddress(parsing: text)
+            } catch {
+                throw ConfigurationError(file: reader.file, entry: name, problem: error.description)
+            }
+            guard !addresses.contains(address) else {
+                throw ConfigurationError(file: reader.file, entry: name, problem: "\"\(text)\" is listed twice")
+            }
+            addresses.append(address)
+        }
+        return addresses
     }
 
     /// Typed reads of one JSON object's entries, each error naming the entry.

@@ -8,7 +8,16 @@ public struct TerminalOptions: ParsableArguments, Sendable {
     @Option(help: "The terminal's configuration file (JSON; docs/operations.md lists its entries).")
     public var config: String?
 
-    @Option(help: "The switch's host (default 127.0.0.1).")
+    @Option(
+        name: .customLong("switch"),
+        help: ArgumentHelp(
+            "A switch, HOST:PORT ([IPV6]:PORT); repeat it for more, tried in order when the link is lost.",
+            valueName: "host:port"
+        )
+    )
+    public var switches: [String] = []
+
+    @Option(help: "The switch's host (default 127.0.0.1); one switch (instead of --switch).")
     public var host: String?
 
     @Option(help: "The switch's ATM-87 port (default 8583).")

@@ -29,8 +29,7 @@ struct TerminalCommandsTests {
         #expect(atm.cassettes.map(\.lowThreshold) == [50, 20])
         #expect(atm.fixture == "fixtures/bank.json")
         #expect(atm.masterKeyFile == nil)
-        #expect(atm.host == "127.0.0.1")
-        #expect(atm.port == 8583)
+        #expect(atm.switches == [SwitchAddress(host: "127.0.0.1", port: 8583)])
         #expect(try Self.configuration([], defaultTerminal: "BRANCH01").terminal == "BRANCH01")
     }
 
@@ -41,7 +40,7 @@ struct TerminalCommandsTests {
             #expect(fromFile.terminal == "ATM00002")
             #expect(fromFile.masterKeyFile == "/keys/atm2.key")
             #expect(fromFile.fixture == nil, "the file's key file: no demo fixture")
-            #expect(fromFile.port == 9000)
+            #expect(fromFile.switches == [SwitchAddress(host: "127.0.0.1", port: 9000)])
             #expect(fromFile.cassettes.isEmpty)
             let flagged = try Self.configuration(
                 [
@@ -49,8 +48,7 @@ struct TerminalCommandsTests {
                     "f.json",
                 ]
             )
-            #expect(flagged.host == "10.0.0.5")
-            #expect(flagged.port == 8600)
+            #expect(flagged.switches == [SwitchAddress(host: "10.0.0.5", port: 8600)])
             #expect(flagged.terminal == "ATM00009")
             #expect(flagged.fixture == "f.json")
             #expect(flagged.masterKeyFile == nil)
@@ -123,5 +121,39 @@ struct TerminalCommandsTests {
         #expect(text.contains("476173******0119"), "the PAN masked in the message")
         #expect(text.contains("000042"))
         #expect(text.contains("0000  00 "), "the frame as a hex dump")
+    }
+
+    @Test("--switch, repeated: the list replaces the file's; --host and --port alone make one switch")
+    func switchFlags() throws {
+        try Self.withFile(#"{"terminal": "ATM00002", "switches": ["10.0.0.1:8583", "10.0.0.2:8583"]}"#) { file in
+            #expect(try Self.configuration(["--config", file]).switches.map(\.description) == ["10.0.0.1:8583", "10.0.0.2:8583"])
+            let listed = try Self.configuration(["--config", file, "--switch", "127.0.0.1:9001", "--switch", "[::1]:9002"])
+            #expect(listed.switches == [SwitchAddress(host: "127.0.0.1", port: 9001), SwitchAddress(host: "::1", port: 9002)])
+            // --port alone: one switch, the first configured one's host.
+            #expect(try Self.configuration(["--config", file, "--port", "9100"]).switches.map(\.description) == ["10.0.0.1:9100"])
+        }
+    }
+
+    @Test(
+        "a bad --switch, or --switch with --host or --port, is refused with the reason",
+        arguments: [
+            (["--switch", "10.0.0.1"], #"--switch "10.0.0.1" has no port"#),
+            (["--switch", "10.0.0.1:99999"], #"--switch "10.0.0.1:99999" has a port that is not a number from 1 to 65535"#),
+            (["--switch", "junk junk:1"], #"--switch "junk junk:1" names no host"#),
+            (["--switch", "a:1", "--switch", "a:1"], "--switch a:1 is given twice"),
+            (["--switch", "a:1", "--host", "b"], "--switch cannot be given with --host or --port"),
+            (["--switch", "a:1", "--port", "2"], "--switch cannot be given with --host or --port"),
+            (["--port", "0"], "--port must be 1 to 65535"),
+        ]
+    )
+    func badSwitchFlags(arguments: [String], message: String) {
+        do {
+            _ = try Self.configuration(arguments)
+            Issue.record("\(arguments) was accepted")
+        } catch let error as ValidationError {
+            #expect(error.message.hasPrefix(message), "\(error.message)")
+        } catch {
+            Issue.record("\(arguments): \(error)")
+        }
     }
 }

@@ -32,7 +32,7 @@ struct TerminalConfigurationTests {
         #expect(atm.testCards.count == 4)
         let second = try TerminalConfiguration(contentsOfFile: folder.appendingPathComponent("ATM00002.json").path)
         #expect(second.maxNotesPerDispense == 30)
-        #expect(second.port == 8583)
+        #expect(second.switches == [SwitchAddress(host: "127.0.0.1", port: 8583)])
         let desk = try TerminalConfiguration(contentsOfFile: folder.appendingPathComponent("BRANCH01.json").path)
         #expect(desk.cassettes.isEmpty)
         _ = try desk.loadMasterKey()
@@ -42,7 +42,7 @@ struct TerminalConfigurationTests {
     func defaults() throws {
         let configuration = try Self.read(#"{"terminal": "ATM00009", "masterKeyFile": "keys/atm9.key"}"#)
         #expect(configuration.masterKeyFile == "/etc/cashpoint/keys/atm9.key")
-        #expect(configuration.host == "127.0.0.1")
+        #expect(configuration.switches == [SwitchAddress(host: "127.0.0.1", port: 8583)])
         #expect(configuration.currency == "978")
         #expect(configuration.maxNotesPerDispense == 40)
         #expect(configuration.timeouts == ATMTimeouts())
@@ -81,5 +81,48 @@ struct TerminalConfigurationTests {
         #expect(throws: TerminalConfiguration.StartError.self) { try none.loadMasterKey() }
         let missing = try Self.read(#"{"terminal": "ATM00001", "masterKeyFile": "/nonexistent/key"}"#)
         #expect(throws: TerminalConfiguration.StartError.self) { try missing.loadMasterKey() }
+    }
+
+    @Test(
+        "switches: a list of HOST:PORT, IPv6 in brackets, tried in order; host and port alone are one switch",
+        arguments: [
+            (#"{"terminal": "A", "switches": ["10.0.0.1:8583"]}"#, ["10.0.0.1:8583"]),
+            (#"{"terminal": "A", "switches": ["sw1.bank.example:8583", "sw2.bank.example:9583"]}"#, ["sw1.bank.example:8583", "sw2.bank.example:9583"]),
+            (#"{"terminal": "A", "switches": ["[::1]:8583", "127.0.0.1:8584"]}"#, ["[::1]:8583", "127.0.0.1:8584"]),
+            (#"{"terminal": "A", "switches": ["[fe80::1%eth0]:1"]}"#, ["[fe80::1%eth0]:1"]),
+            (#"{"terminal": "A", "host": "10.0.0.9", "port": 9000}"#, ["10.0.0.9:9000"]),
+            (#"{"terminal": "A", "port": 9000}"#, ["127.0.0.1:9000"]),
+            (#"{"terminal": "A"}"#, ["127.0.0.1:8583"]),
+        ]
+    )
+    func switches(json: String, addresses: [String]) throws {
+        let configuration = try Self.read(json)
+        #expect(configuration.switches.map(\.description) == addresses)
+        #expect(configuration.switches.map { try? SwitchAddress(parsing: $0.description) } == configuration.switches)
+    }
+
+    @Test(
+        "a bad switches entry is one line that names it",
+        arguments: [
+            (#"{"terminal": "A", "switches": []}"#, #"switches: must list at least one switch, as "HOST:PORT""#),
+            (#"{"terminal": "A", "switches": "10.0.0.1:8583"}"#, #"switches: must be a list of "HOST:PORT" strings"#),
+            (#"{"terminal": "A", "switches": [8583]}"#, #"switches[0]: must be a string "HOST:PORT""#),
+            (#"{"terminal": "A", "switches": ["10.0.0.1:8583", "10.0.0.2"]}"#, #"switches[1]: "10.0.0.2" has no port; must be HOST:PORT (an IPv6 address in brackets: [::1]:8583)"#),
+            (#"{"terminal": "A", "switches": ["10.0.0.1:0"]}"#, #"switches[0]: "10.0.0.1:0" has a port that is not a number from 1 to 65535"#),
+            (#"{"terminal": "A", "switches": ["10.0.0.1:65536"]}"#, #"switches[0]: "10.0.0.1:65536" has a port that is not a number from 1 to 65535"#),
+            (#"{"terminal": "A", "switches": ["10.0.0.1:85x3"]}"#, #"switches[0]: "10.0.0.1:85x3" has a port that is not a number from 1 to 65535"#),
+            (#"{"terminal": "A", "switches": [":8583"]}"#, #"switches[0]: ":8583" names no host; must be HOST:PORT (an IPv6 address in brackets: [::1]:8583)"#),
+            (#"{"terminal": "A", "switches": ["::1:8583"]}"#, #"switches[0]: "::1:8583" has an IPv6 address without brackets; must be HOST:PORT (an IPv6 address in brackets: [::1]:8583)"#),
+            (#"{"terminal": "A", "switches": ["[::1:8583"]}"#, #"switches[0]: "[::1:8583" has no closing ] after its IPv6 address; must be HOST:PORT (an IPv6 address in brackets: [::1]:8583)"#),
+            (#"{"terminal": "A", "switches": ["[::1]8583"]}"#, #"switches[0]: "[::1]8583" has no :PORT after ]; must be HOST:PORT (an IPv6 address in brackets: [::1]:8583)"#),
+            (#"{"terminal": "A", "switches": ["[]:8583"]}"#, #"switches[0]: "[]:8583" names no host; must be HOST:PORT (an IPv6 address in brackets: [::1]:8583)"#),
+            (#"{"terminal": "A", "switches": ["http://sw1:8583"]}"#, #"switches[0]: "http://sw1:8583" names no host; must be HOST:PORT (an IPv6 address in brackets: [::1]:8583)"#),
+            (#"{"terminal": "A", "switches": ["sw1:8583", "sw1:8583"]}"#, #"switches[1]: "sw1:8583" is listed twice"#),
+            (#"{"terminal": "A", "switches": ["sw1:8583"], "host": "sw1"}"#, #"host: cannot be given with switches: list every switch in switches, as "HOST:PORT""#),
+            (#"{"terminal": "A", "switches": ["sw1:8583"], "port": 8583}"#, #"port: cannot be given with switches: list every switch in switches, as "HOST:PORT""#),
+        ]
+    )
+    func badSwitches(json: String, message: String) {
+        #expect(Self.problem(json) == "/etc/cashpoint/atm.json: " + message)
     }
 }

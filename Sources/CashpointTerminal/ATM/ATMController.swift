@@ -151,6 +151,8 @@ public final class ATMController: @unchecked Sendable {
     var dispenser: EmulatedDispenser
     /// The queue's sender: which entry next, and what an attempt's outcome means.
     var forwarder: StoreAndForward
+    /// Which switch of the configuration's list the link goes to, and where it goes when it is lost.
+    var rotation: SwitchRotation
 
     // The link.
     var phase = LinkPhase.down
@@ -223,6 +225,7 @@ public final class ATMController: @unchecked Sendable {
         self.clock = clock
         self.now = now
         self.retryDelay = retryDelay
+        self.rotation = SwitchRotation(configuration.switches, retryDelay: retryDelay)
         self.dispenser = dispenser
         self.session = ATMSession(
             settings: ATMSettings(
@@ -343,7 +346,9 @@ public final class ATMController: @unchecked Sendable {
         case .insertCard(let pan):
             guard self.session.isIdle else {
                 self.frontEnd.device(
-                    self.session.isOutOfService ? "out of service: the card is not taken in" : "a card is already in the reader"
+                    self.session.isOutOfService
+                        ? "out of service: the card is not taken in"
+                        : self.session.isMoving ? "one moment: the card is not taken in" : "a card is already in the reader"
                 )
                 return
             }
@@ -380,7 +385,8 @@ public final class ATMController: @unchecked Sendable {
         let generation = self.linkGeneration
         let events = self.events
         let connector = self.connector
-        let (host, port) = (self.configuration.host, self.configuration.port)
+        let address = self.rotation.current
+        let (host, port) = (address.host, address.port)
         Task {
             do {
                 let connection = try await connector.connect(host: host, port: port) { event in
@@ -459,7 +465,8 @@ public final class ATMController: @unchecked Sendable {
                 self.linkDown(nil)
                 return
             }
-            let address = "\(self.configuration.host):\(self.configuration.port)"
+            let address = self.rotation.current.description
+            self.rotation.signedOn()
             self.frontEnd.device("signed on to the switch at \(address)")
             self.record(JournalEntry("link.up", ["switch": address]))
             self.phase = .draining
@@ -510,7 +517,9 @@ public final class ATMController: @unchecked Sendable {
     }
 
     /// The link is gone (or never came up): what waited on it is told, the session learns it, and the
-    /// next attempt is due after the retry delay. `reason` nil: it was never up.
+    /// rotation says where next: another switch at once (the customer sees "one moment"), or, when
+    /// every switch has failed in a row, the next after the retry delay (out of service meanwhile).
+    /// `reason` nil: it was never up.
     func linkDown(_ reason: String?) {
         let wasUp = self.phase == .draining || self.phase == .serving
         self.connection?.close()
@@ -524,16 +533,28 @@ public final class ATMController: @unchecked Sendable {
         self.pending = [:]
         self.cardInFlight = nil
         for case .advice(let entry) in waiting.values { self.adviceAnswered(entry, answer: nil) }
+        let from = self.rotation.current.description
         if let reason, wasUp, !self.quitting {
-            self.record(JournalEntry("link.down", ["reason": reason]))
+            self.record(JournalEntry("link.down", ["reason": reason, "switch": from]))
         }
         if self.quitting {
             self.finish()
             return
         }
-        self.perform(self.session.linkLost())
-        self.reconnectGeneration += 1
-        _ = self.after(self.retryDelay, .reconnect(generation: self.reconnectGeneration))
+        switch self.rotation.failed() {
+        case .connect(let next):
+            self.frontEnd.device("moving from the switch at \(from) to the one at \(next)")
+            self.record(JournalEntry("link.moving", ["from": from, "to": next.description]))
+            self.perform(self.session.linkMoving())
+            self.connect()
+        case .retry(let next, let delay):
+            if self.configuration.switches.count > 1 {
+                self.frontEnd.device("no switch answers; the next try, at \(next), in \(delay)")
+            }
+            self.perform(self.session.linkLost())
+            self.reconnectGeneration += 1
+            _ = self.after(delay, .reconnect(generation: self.reconnectGeneration))
+        }
     }
 
     /// While the link is up, an echo test (0800/301) every `keepAliveInterval` the machine is idle: it

@@ -23,6 +23,8 @@ public enum ATMKey: Sendable, Hashable {
 /// into lines and key labels, so a test reads a screen without a terminal.
 public enum ATMScreen: Sendable, Hashable {
     case outOfService
+    /// The machine signs on to another switch (its link was lost): a customer waits a moment.
+    case oneMoment
     case welcome
     /// `entered` digits so far, shown as `*`; `notice` above the prompt (a wrong PIN, a short PIN).
     case pinEntry(entered: Int, notice: String?)
@@ -99,6 +101,8 @@ public struct ATMDisplay: Sendable, Hashable {
         switch screen {
         case .outOfService:
             self.init(title: "SORRY", lines: ["This machine is temporarily", "out of service."])
+        case .oneMoment:
+            self.init(title: "ONE MOMENT, PLEASE", lines: ["The machine is reconnecting.", "It will be ready shortly."])
         case .welcome:
             self.init(title: "WELCOME", lines: ["Please insert your card."])
         case .pinEntry(let entered, let notice):

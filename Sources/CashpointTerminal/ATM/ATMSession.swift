@@ -53,6 +53,8 @@ public struct ATMSession: Sendable {
 
     enum State: Sendable {
         case outOfService
+        /// No customer, the link lost and another switch being tried: "one moment", not out of service.
+        case moving
         case idle
         case card(Card, Phase)
     }
@@ -61,8 +63,10 @@ public struct ATMSession: Sendable {
     public let settings: ATMSettings
     var state: State = .outOfService
     /// Whether the link to the switch is up: a customer who leaves an offline machine leaves it out of
-    /// service.
+    /// service (or, while it moves to another switch, on "one moment").
     var online = false
+    /// Whether the link is down and another switch is being tried (`linkMoving`).
+    var moving = false
 
     public init(settings: ATMSettings, cassettes: [Cassette]) {
         self.settings = settings
@@ -73,6 +77,7 @@ public struct ATMSession: Sendable {
     public var screen: ATMScreen {
         switch self.state {
         case .outOfService: return .outOfService
+        case .moving: return .oneMoment
         case .idle: return .welcome
         case .card(let card, let phase): return self.screen(for: phase, card)
         }
@@ -85,6 +90,12 @@ public struct ATMSession: Sendable {
 
     public var isOutOfService: Bool {
         if case .outOfService = self.state { return true }
+        return false
+    }
+
+    /// Whether the machine shows "one moment" while it moves to another switch.
+    public var isMoving: Bool {
+        if case .moving = self.state { return true }
         return false
     }
 
@@ -113,20 +124,60 @@ public struct ATMSession: Sendable {
     /// The link to the switch is up and signed on (and the store-and-forward queue has nothing due).
     public mutating func linkUp() -> [ATMAction] {
         self.online = true
-        guard case .outOfService = self.state else { return [] }
-        self.state = .idle
-        return [.show(.welcome)]
+        self.moving = false
+        switch self.state {
+        case .outOfService, .moving:
+            self.state = .idle
+            return [.show(.welcome)]
+        case .idle, .card:
+            return []
+        }
     }
 
-    /// The link is gone. A request in flight is in doubt; a customer at the menus is sent away.
+    /// The link is gone and no switch answers: out of service. A request in flight is in doubt; a
+    /// customer at the menus is sent away.
     public mutating func linkLost() -> [ATMAction] {
+        self.online = false
+        self.moving = false
+        switch self.state {
+        case .outOfService:
+            return []
+        case .idle, .moving:
+            self.state = .outOfService
+            return [.stopTimer, .show(.outOfService)]
+        case .card:
+            return self.customerCut()
+        }
+    }
+
+    /// The link is gone and the machine signs on to another switch: the screen says "one moment" (not
+    /// out of service) until it answers (`linkUp`) or none does (`linkLost`). A customer in the middle
+    /// of a session is treated as by `linkLost`: the money rules do not depend on where the link goes.
+    /// A machine already out of service stays so until a switch answers.
+    public mutating func linkMoving() -> [ATMAction] {
         self.online = false
         switch self.state {
         case .outOfService:
             return []
+        case .moving:
+            self.moving = true
+            return []
         case .idle:
-            self.state = .outOfService
-            return [.stopTimer, .show(.outOfService)]
+            self.moving = true
+            self.state = .moving
+            return [.stopTimer, .show(.oneMoment)]
+        case .card:
+            self.moving = true
+            return self.customerCut()
+        }
+    }
+
+    /// The link went during a card session. A request in flight is in doubt; a customer at the menus
+    /// is sent away.
+    mutating func customerCut() -> [ATMAction] {
+        switch self.state {
+        case .outOfService, .moving, .idle:
+            return []
         case .card(let card, .awaiting(let intent)):
             return self.inDoubt(card, intent, reason: .linkLost)
         case .card(let card, .verifyingPIN):
@@ -470,10 +521,15 @@ public struct ATMSession: Sendable {
         return [.stopTimer, .journal(.cardTaken)] + self.customerGone()
     }
 
-    /// The customer has gone: the welcome screen when the link is up, else out of service.
+    /// The customer has gone: the welcome screen when the link is up, "one moment" while the machine
+    /// moves to another switch, else out of service.
     mutating func customerGone() -> [ATMAction] {
-        self.state = self.online ? .idle : .outOfService
-        return [.endCustomer, .show(self.online ? .welcome : .outOfService)]
+        if self.online {
+            self.state = .idle
+            return [.endCustomer, .show(.welcome)]
+        }
+        self.state = self.moving ? .moving : .outOfService
+        return [.endCustomer, .show(self.moving ? .oneMoment : .outOfService)]
     }
 
     mutating func pinEntryKey(_ key: ATMKey, _ card: Card, _ digits: [UInt8], _ notice: String?) -> [ATMAction] {

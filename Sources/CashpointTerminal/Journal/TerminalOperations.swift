@@ -102,7 +102,7 @@ public enum TerminalOperations {
         } catch let error as SignOnRefused {
             throw Failure(error.description)
         } catch let error as LinkError {
-            throw Failure("the switch at \(configuration.host):\(configuration.port) cannot be reached (\(error)); nothing changed")
+            throw Failure("\(configuration.switchesText) cannot be reached (\(error)); nothing changed")
         }
     }
 
