@@ -239,6 +239,7 @@ let package = Package(
                 "CashpointHarness",
                 "CashpointSecurity",
                 "CashpointStore",
+                "CashpointTerminal",
                 .product(name: "Histogram", package: "hdrhistogram-swift"),
             ],
             swiftSettings: swiftSettings

@@ -1,5 +1,6 @@
 public import CashpointDatabase
 import CashpointStore
+public import CashpointTerminal
 import Foundation
 #if canImport(Glibc)
 import Glibc

@@ -4,6 +4,7 @@ import CashpointBank
 import CashpointDatabase
 import CashpointSecurity
 import CashpointStore
+import CashpointTerminal
 public import Foundation
 import Logging
 
@@ -266,7 +267,7 @@ public enum HarnessCommands {
 
     /// `--proxy-upstream HOST:PORT`, or nil when it is not one.
     public static func upstream(_ text: String?) -> (host: String, port: Int)? {
-        text.flatMap(SwitchAddress.init).map { ($0.host, $0.port) }
+        text.flatMap { try? SwitchAddress(parsing: $0) }.map { ($0.host, $0.port) }
     }
 
     /// The bank check at `address` (or, with `writeFixture`, only its bank fixture written): the report

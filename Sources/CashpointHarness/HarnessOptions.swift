@@ -1,4 +1,5 @@
 public import ArgumentParser
+public import CashpointTerminal
 
 // The option groups of `atm-harness`: what `HarnessCommands` takes, parsed by the executable's commands.
 
@@ -20,40 +21,13 @@ public struct SwitchAddressOptions: ParsableArguments, Sendable {
     public func addresses(_ switches: [String]) throws(ValidationError) -> [SwitchAddress] {
         guard !switches.isEmpty else { return [SwitchAddress(host: self.host, port: self.port)] }
         return try switches.map { text throws(ValidationError) in
-            guard let address = SwitchAddress(text) else {
-                throw ValidationError("--switch \(text): expected HOST:PORT, the port 1-65535 ([::1]:8583 for IPv6)")
+            do {
+                return try SwitchAddress(parsing: text)
+            } catch {
+                throw ValidationError("--switch \(error)")
             }
-            return address
         }
     }
-}
-
-/// Where one switch listens: `HOST:PORT`, an IPv6 host in brackets.
-public struct SwitchAddress: Sendable, Hashable, CustomStringConvertible {
-    public var host: String
-    public var port: Int
-
-    public init(host: String, port: Int) {
-        self.host = host
-        self.port = port
-    }
-
-    /// nil when `text` is not `HOST:PORT` with a port 1-65535.
-    public init?(_ text: String) {
-        guard let colon = text.lastIndex(of: ":"), colon != text.startIndex,
-            let port = Int(text[text.index(after: colon)...]), (1...65_535).contains(port)
-        else { return nil }
-        var host = text[..<colon]
-        if host.hasPrefix("[") {
-            guard host.hasSuffix("]"), host.count > 2 else { return nil }
-            host = host.dropFirst().dropLast()
-        } else if host.contains(":") {
-            return nil
-        }
-        self.init(host: String(host), port: port)
-    }
-
-    public var description: String { self.host.contains(":") ? "[\(self.host)]:\(self.port)" : "\(self.host):\(self.port)" }
 }
 
 /// `--switch HOST:PORT`, repeated: the switches of one bank a load or a check spreads its terminals across.

@@ -2,7 +2,7 @@ import ATM87
 import CashpointBank
 import CashpointSecurity
 public import CashpointStore
-import CashpointTerminal
+public import CashpointTerminal
 public import Crypto
 import Foundation
 import Synchronization

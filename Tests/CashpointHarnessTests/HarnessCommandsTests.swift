@@ -2,6 +2,7 @@ import ATM87
 import ArgumentParser
 import CashpointHarness
 import CashpointSecurity
+import CashpointTerminal
 import Foundation
 import Testing
 
@@ -134,7 +135,7 @@ struct HarnessCommandsTests {
             (["--duration", "0"], "--duration must be above 0 seconds"),
             (["--warmup=-1"], "--warmup must be 0 or more seconds"),
             (["--rate", "0"], "--rate must be above 0 requests a second"),
-            (["--switch", "127.0.0.1"], "--switch 127.0.0.1: expected HOST:PORT, the port 1-65535 ([::1]:8583 for IPv6)"),
+            (["--switch", "127.0.0.1"], "--switch \"127.0.0.1\" has no port; must be HOST:PORT (an IPv6 address in brackets: [::1]:8583)"),
         ]
     )
     func loadRefuses(arguments: [String], reason: String) {
@@ -169,7 +170,7 @@ struct HarnessCommandsTests {
                     + "proxy or --restart-database"
             ),
             (["--failovers", "0"], "--failovers must be 1 or more"),
-            (["--switch", "a:1", "--switch", "b"], "--switch b: expected HOST:PORT, the port 1-65535 ([::1]:8583 for IPv6)"),
+            (["--switch", "a:1", "--switch", "b:0"], "--switch \"b:0\" has a port that is not a number from 1 to 65535"),
         ]
     )
     func bankRefuses(arguments: [String], reason: String) {

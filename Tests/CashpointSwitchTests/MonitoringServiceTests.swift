@@ -4,6 +4,7 @@ import CashpointDatabase
 import CashpointHarness
 import CashpointStore
 import CashpointSwitch
+import CashpointTerminal
 import CashpointTestSupport
 import Foundation
 import Logging
