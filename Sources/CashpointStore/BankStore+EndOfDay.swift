@@ -1,6 +1,7 @@
 public import ATM87
 public import CashpointBank
 import Foundation
+import CashpointDatabase
 import PostgresNIO
 
 extension BankStore {
@@ -13,10 +14,10 @@ extension BankStore {
         loaded: Int64
     ) async throws -> ReplenishmentResult {
         try await self.retrying {
-            try await self.committed { connection in
+            try await self.client.withConnection { connection in
                 let rows = try await connection.query(
                     """
-                    SELECT response_code, transaction_id, cash_held, replayed FROM bank.replenish(
+                    CALL bank.replenish_committed(
                         \(actor.name), \(actor.ip), \(actor.device), \(key.terminal), \(key.stan), \(key.transmitted),
                         \(ByteBuffer(bytes: digest)), \(unloaded), \(loaded))
                     """,
@@ -30,7 +31,7 @@ extension BankStore {
                         replayed: replayed
                     )
                 }
-                throw StoreError(kind: .unavailable, detail: "bank.replenish returned no row")
+                throw StoreError(kind: .unavailable, detail: "CALL bank.replenish_committed returned no row")
             }
         }
     }
@@ -46,10 +47,10 @@ extension BankStore {
     ) async throws -> ReconciliationResult {
         let figures = terminalTotals.databaseJSON
         return try await self.retrying {
-            try await self.committed { connection in
+            try await self.client.withConnection { connection in
                 let rows = try await connection.query(
                     """
-                    SELECT response_code, switch_figures::text, cash_held, cutover_id, replayed FROM bank.reconcile(
+                    CALL bank.reconcile_committed(
                         \(actor.name), \(actor.ip), \(actor.device), \(key.terminal), \(key.stan), \(key.transmitted),
                         \(ByteBuffer(bytes: digest)), \(settlementDate), \(figures)::jsonb)
                     """,
@@ -66,7 +67,7 @@ extension BankStore {
                         replayed: replayed
                     )
                 }
-                throw StoreError(kind: .unavailable, detail: "bank.reconcile returned no row")
+                throw StoreError(kind: .unavailable, detail: "CALL bank.reconcile_committed returned no row")
             }
         }
     }

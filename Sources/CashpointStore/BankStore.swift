@@ -54,40 +54,34 @@ public struct BankStore: BankRecords {
                 sessionID: session.sessionID
             )
             return try await self.retrying {
-                try await self.committed { connection in
-                    for try await row in try await connection.execute(statement, logger: self.logger) {
-                        guard let code = row.0 else {
-                            throw Self.refused(card: row.5, status: row.6, expired: row.7, locked: row.8, ended: row.9)
-                        }
-                        return PostingResult(
-                            code: ResponseCode(rawValue: code),
-                            transactionID: row.1,
-                            balanceAfter: row.2,
-                            authCode: row.3,
-                            replayed: row.4
-                        )
-                    }
-                    throw StoreError(kind: .unavailable, detail: "bank.session_post returned no row")
+                for try await row in try await self.client.execute(statement, logger: self.logger) {
+                    return try Self.posting(row)
                 }
+                throw StoreError(kind: .unavailable, detail: "CALL bank.post_committed returned no row")
             }
         }
         return try await self.retrying {
-            try await self.committed { connection in
-                for try await (code, txn, balance, auth, replayed) in try await connection.execute(
-                    statement,
-                    logger: self.logger
-                ) {
-                    return PostingResult(
-                        code: ResponseCode(rawValue: code),
-                        transactionID: txn,
-                        balanceAfter: balance,
-                        authCode: auth,
-                        replayed: replayed
-                    )
-                }
-                throw StoreError(kind: .unavailable, detail: "bank.post returned no row")
+            for try await row in try await self.client.execute(statement, logger: self.logger) {
+                return try Self.posting(row)
             }
+            throw StoreError(kind: .unavailable, detail: "CALL bank.post_committed returned no row")
         }
+    }
+
+    /// The answer in a `bank.post_committed` row, or (no response code) why the card session may not go on.
+    static func posting(_ row: PostStatement.Row) throws -> PostingResult {
+        guard let code = row.0 else {
+            throw Self.refused(
+                card: row.5, status: row.6, expired: row.7 ?? false, locked: row.8 ?? false, ended: row.9 ?? false
+            )
+        }
+        return PostingResult(
+            code: ResponseCode(rawValue: code),
+            transactionID: row.1,
+            balanceAfter: row.2,
+            authCode: row.3,
+            replayed: row.4
+        )
     }
 
     public func reverse(
@@ -102,38 +96,35 @@ public struct BankStore: BankRecords {
         panDigest: [UInt8]?
     ) async throws -> StoredReversal {
         try await self.retrying {
-            try await self.committed { connection in
-                let rows = try await connection.query(
-                    """
-                    SELECT response_code, transaction_id, reversed_amount, replayed, mismatch_field, original_kind
-                    FROM bank.reverse(
-                        \(actor.name), \(actor.ip), \(actor.device),
-                        \(key.terminal), \(key.stan), \(key.transmitted), \(ByteBuffer(bytes: digest)),
-                        \(originalSTAN), \(originalTransmitted), \(dispensed),
-                        \(kind?.rawValue), \(amount), \(panDigest.map { ByteBuffer(bytes: $0) }))
-                    """,
-                    logger: self.logger
-                )
-                for try await (code, txn, reversed, replayed, field, originalKind) in rows.decode(
-                    (String?, Int64?, Int64, Bool, Int?, String?).self
-                ) {
-                    guard let code else {
-                        guard let field else {
-                            throw StoreError(kind: .unavailable, detail: "bank.reverse returned neither answer nor mismatch")
-                        }
-                        return .mismatch(field: field, originalKind: originalKind ?? "")
+            let rows = try await self.client.query(
+                """
+                CALL bank.reverse_committed(
+                    \(actor.name), \(actor.ip), \(actor.device),
+                    \(key.terminal), \(key.stan), \(key.transmitted), \(ByteBuffer(bytes: digest)),
+                    \(originalSTAN), \(originalTransmitted), \(dispensed),
+                    \(kind?.rawValue), \(amount), \(panDigest.map { ByteBuffer(bytes: $0) }))
+                """,
+                logger: self.logger
+            )
+            for try await (code, txn, reversed, replayed, field, originalKind) in rows.decode(
+                (String?, Int64?, Int64, Bool, Int?, String?).self
+            ) {
+                guard let code else {
+                    guard let field else {
+                        throw StoreError(kind: .unavailable, detail: "bank.reverse returned neither answer nor mismatch")
                     }
-                    return .done(
-                        ReversalResult(
-                            code: ResponseCode(rawValue: code),
-                            transactionID: txn,
-                            reversedAmount: reversed,
-                            replayed: replayed
-                        )
-                    )
+                    return .mismatch(field: field, originalKind: originalKind ?? "")
                 }
-                throw StoreError(kind: .unavailable, detail: "bank.reverse returned no row")
+                return .done(
+                    ReversalResult(
+                        code: ResponseCode(rawValue: code),
+                        transactionID: txn,
+                        reversedAmount: reversed,
+                        replayed: replayed
+                    )
+                )
             }
+            throw StoreError(kind: .unavailable, detail: "CALL bank.reverse_committed returned no row")
         }
     }
 
@@ -517,24 +508,6 @@ public struct BankStore: BankRecords {
 
     // MARK: Plumbing
 
-    /// Runs `body` on one pooled connection and returns its answer only once its transaction has
-    /// committed. In autocommit PostgreSQL sends a statement's rows and its CommandComplete before it
-    /// commits (at the protocol's Sync), and postgres-nio ends the row stream at CommandComplete: a
-    /// server that crashed in between (`pg_ctl stop -m immediate`, a power cut) would leave the switch
-    /// answering 00 for a posting that never committed. The server reads the next query on a
-    /// connection only after that commit (flushed: fsync and synchronous commit are on), so an answer
-    /// to one proves it; no answer makes the request one in doubt (91), which the terminal reverses.
-    /// The bank check (`atm-harness bank --chaos`) found it: acknowledged transfers missing from the
-    /// ledger after a PostgreSQL restart.
-    func committed<T: Sendable>(_ body: (PostgresConnection) async throws -> T) async throws -> T {
-        try await self.client.withConnection { connection in
-            let value = try await body(connection)
-            let rows = try await connection.query("SELECT 1", logger: self.logger)
-            for try await _ in rows {}
-            return value
-        }
-    }
-
     /// Runs a statement whose rows do not matter, reading them all so any error surfaces here.
     func execute(_ query: PostgresQuery, logger: Logger) async throws {
         let rows = try await self.client.query(query, logger: logger)
@@ -618,14 +591,17 @@ public struct BankStore: BankRecords {
 }
 
 /// `bank.post` as a prepared statement: the switch's hottest call is parsed and planned once per
-/// connection, then only bound and executed.
+/// connection, then only bound and executed. It is CALLed through `bank.post_committed`, which commits
+/// before it sends its row: the row is the commit's confirmation, in the same round trip (a row sent
+/// before the commit could reach the switch from a backend that then died without committing).
 struct PostStatement: PostgresPreparedStatement {
     static let sql = """
-        SELECT response_code, transaction_id, balance_after, auth_code, replayed FROM bank.post(
+        CALL bank.post_committed(
             $1::text, $2::bigint, $3::bigint, $4::text, $5::text, $6::text, $7::text, $8::text, $9::text,
             $10::bytea, $11::text, $12::bigint, $13::text, $14::text)
         """
-    typealias Row = (String, Int64?, Int64?, String?, Bool)
+    /// bank.post's result columns, as the procedure's INOUT parameters.
+    typealias Row = (String?, Int64?, Int64?, String?, Bool, Int64?, String?, Bool?, Bool?, Bool?)
 
     var role: String
     var userID: Int64?
@@ -670,13 +646,11 @@ struct PostStatement: PostgresPreparedStatement {
 /// checked in the same call. Its parameters are `bank.post`'s, then the PAN digest and the session id.
 struct SessionPostStatement: PostgresPreparedStatement {
     static let sql = """
-        SELECT response_code, transaction_id, balance_after, auth_code, replayed,
-            card_id, card_status, card_expired, user_locked, session_ended
-        FROM bank.session_post(
+        CALL bank.post_committed(
             $1::text, $2::bigint, $3::bigint, $4::text, $5::text, $6::text, $7::text, $8::text, $9::text,
             $10::bytea, $11::text, $12::bigint, $13::text, $14::text, $15::bytea, $16::text)
         """
-    typealias Row = (String?, Int64?, Int64?, String?, Bool, Int64?, String?, Bool, Bool, Bool)
+    typealias Row = PostStatement.Row
 
     var posting: PostStatement
     var panDigest: ByteBuffer

@@ -2383,6 +2383,26 @@ $$;
 ALTER FUNCTION bank.post(p_role text, p_user_id bigint, p_card_id bigint, p_actor text, p_ip text, p_device text, p_terminal text, p_stan text, p_transmitted text, p_digest bytea, p_kind text, p_amount bigint, p_from text, p_to text, p_pan_digest bytea, p_jti text) OWNER TO cashpoint_owner;
 
 --
+-- Name: post_committed(text, bigint, bigint, text, text, text, text, text, text, bytea, text, bigint, text, text, bytea, text, text, bigint, bigint, text, boolean, bigint, text, boolean, boolean, boolean); Type: PROCEDURE; Schema: bank; Owner: cashpoint_owner
+--
+
+CREATE PROCEDURE bank.post_committed(IN p_role text, IN p_user_id bigint, IN p_card_id bigint, IN p_actor text, IN p_ip text, IN p_device text, IN p_terminal text, IN p_stan text, IN p_transmitted text, IN p_digest bytea, IN p_kind text, IN p_amount bigint, IN p_from text, IN p_to text, IN p_pan_digest bytea DEFAULT NULL::bytea, IN p_jti text DEFAULT NULL::text, INOUT response_code text DEFAULT NULL::text, INOUT transaction_id bigint DEFAULT NULL::bigint, INOUT balance_after bigint DEFAULT NULL::bigint, INOUT auth_code text DEFAULT NULL::text, INOUT replayed boolean DEFAULT NULL::boolean, INOUT card_id bigint DEFAULT NULL::bigint, INOUT card_status text DEFAULT NULL::text, INOUT card_expired boolean DEFAULT NULL::boolean, INOUT user_locked boolean DEFAULT NULL::boolean, INOUT session_ended boolean DEFAULT NULL::boolean)
+    LANGUAGE plpgsql
+    AS $$
+BEGIN
+    SELECT p.response_code, p.transaction_id, p.balance_after, p.auth_code, p.replayed,
+        p.card_id, p.card_status, p.card_expired, p.user_locked, p.session_ended
+    INTO response_code, transaction_id, balance_after, auth_code, replayed,
+        card_id, card_status, card_expired, user_locked, session_ended
+    FROM bank.post(p_role, p_user_id, p_card_id, p_actor, p_ip, p_device, p_terminal, p_stan, p_transmitted,
+        p_digest, p_kind, p_amount, p_from, p_to, p_pan_digest, p_jti) p;
+    COMMIT;
+END
+$$;
+
+ALTER PROCEDURE bank.post_committed(IN p_role text, IN p_user_id bigint, IN p_card_id bigint, IN p_actor text, IN p_ip text, IN p_device text, IN p_terminal text, IN p_stan text, IN p_transmitted text, IN p_digest bytea, IN p_kind text, IN p_amount bigint, IN p_from text, IN p_to text, IN p_pan_digest bytea, IN p_jti text, INOUT response_code text, INOUT transaction_id bigint, INOUT balance_after bigint, INOUT auth_code text, INOUT replayed boolean, INOUT card_id bigint, INOUT card_status text, INOUT card_expired boolean, INOUT user_locked boolean, INOUT session_ended boolean) OWNER TO cashpoint_owner;
+
+--
 -- Name: post_opening(text, text, bigint, text); Type: FUNCTION; Schema: bank; Owner: cashpoint_owner
 --
 
@@ -2577,6 +2597,24 @@ END
 $$;
 
 ALTER FUNCTION bank.reconcile(p_actor text, p_ip text, p_device text, p_terminal text, p_stan text, p_transmitted text, p_digest bytea, p_settlement_date text, p_terminal_figures jsonb) OWNER TO cashpoint_owner;
+
+--
+-- Name: reconcile_committed(text, text, text, text, text, text, bytea, text, jsonb, text, text, bigint, bigint, boolean); Type: PROCEDURE; Schema: bank; Owner: cashpoint_owner
+--
+
+CREATE PROCEDURE bank.reconcile_committed(IN p_actor text, IN p_ip text, IN p_device text, IN p_terminal text, IN p_stan text, IN p_transmitted text, IN p_digest bytea, IN p_settlement_date text, IN p_terminal_figures jsonb, INOUT response_code text DEFAULT NULL::text, INOUT switch_figures text DEFAULT NULL::text, INOUT cash_held bigint DEFAULT NULL::bigint, INOUT cutover_id bigint DEFAULT NULL::bigint, INOUT replayed boolean DEFAULT NULL::boolean)
+    LANGUAGE plpgsql
+    AS $$
+BEGIN
+    SELECT r.response_code, r.switch_figures::text, r.cash_held, r.cutover_id, r.replayed
+    INTO response_code, switch_figures, cash_held, cutover_id, replayed
+    FROM bank.reconcile(p_actor, p_ip, p_device, p_terminal, p_stan, p_transmitted, p_digest,
+        p_settlement_date, p_terminal_figures) r;
+    COMMIT;
+END
+$$;
+
+ALTER PROCEDURE bank.reconcile_committed(IN p_actor text, IN p_ip text, IN p_device text, IN p_terminal text, IN p_stan text, IN p_transmitted text, IN p_digest bytea, IN p_settlement_date text, IN p_terminal_figures jsonb, INOUT response_code text, INOUT switch_figures text, INOUT cash_held bigint, INOUT cutover_id bigint, INOUT replayed boolean) OWNER TO cashpoint_owner;
 
 --
 -- Name: record_card_refusal(bigint, text, text, text, text, text); Type: FUNCTION; Schema: bank; Owner: cashpoint_owner
@@ -2957,6 +2995,24 @@ $$;
 ALTER FUNCTION bank.replenish(p_actor text, p_ip text, p_device text, p_terminal text, p_stan text, p_transmitted text, p_digest bytea, p_unloaded bigint, p_loaded bigint) OWNER TO cashpoint_owner;
 
 --
+-- Name: replenish_committed(text, text, text, text, text, text, bytea, bigint, bigint, text, bigint, bigint, boolean); Type: PROCEDURE; Schema: bank; Owner: cashpoint_owner
+--
+
+CREATE PROCEDURE bank.replenish_committed(IN p_actor text, IN p_ip text, IN p_device text, IN p_terminal text, IN p_stan text, IN p_transmitted text, IN p_digest bytea, IN p_unloaded bigint, IN p_loaded bigint, INOUT response_code text DEFAULT NULL::text, INOUT transaction_id bigint DEFAULT NULL::bigint, INOUT cash_held bigint DEFAULT NULL::bigint, INOUT replayed boolean DEFAULT NULL::boolean)
+    LANGUAGE plpgsql
+    AS $$
+BEGIN
+    SELECT r.response_code, r.transaction_id, r.cash_held, r.replayed
+    INTO response_code, transaction_id, cash_held, replayed
+    FROM bank.replenish(p_actor, p_ip, p_device, p_terminal, p_stan, p_transmitted, p_digest,
+        p_unloaded, p_loaded) r;
+    COMMIT;
+END
+$$;
+
+ALTER PROCEDURE bank.replenish_committed(IN p_actor text, IN p_ip text, IN p_device text, IN p_terminal text, IN p_stan text, IN p_transmitted text, IN p_digest bytea, IN p_unloaded bigint, IN p_loaded bigint, INOUT response_code text, INOUT transaction_id bigint, INOUT cash_held bigint, INOUT replayed boolean) OWNER TO cashpoint_owner;
+
+--
 -- Name: request_change(text, bigint, text, text, text, text, text, jsonb, text); Type: FUNCTION; Schema: bank; Owner: cashpoint_owner
 --
 
@@ -3315,6 +3371,24 @@ END
 $$;
 
 ALTER FUNCTION bank.reverse(p_actor text, p_ip text, p_device text, p_terminal text, p_stan text, p_transmitted text, p_digest bytea, p_original_stan text, p_original_transmitted text, p_dispensed bigint, p_kind text, p_amount bigint, p_pan_digest bytea) OWNER TO cashpoint_owner;
+
+--
+-- Name: reverse_committed(text, text, text, text, text, text, bytea, text, text, bigint, text, bigint, bytea, text, bigint, bigint, boolean, integer, text); Type: PROCEDURE; Schema: bank; Owner: cashpoint_owner
+--
+
+CREATE PROCEDURE bank.reverse_committed(IN p_actor text, IN p_ip text, IN p_device text, IN p_terminal text, IN p_stan text, IN p_transmitted text, IN p_digest bytea, IN p_original_stan text, IN p_original_transmitted text, IN p_dispensed bigint, IN p_kind text, IN p_amount bigint, IN p_pan_digest bytea, INOUT response_code text DEFAULT NULL::text, INOUT transaction_id bigint DEFAULT NULL::bigint, INOUT reversed_amount bigint DEFAULT NULL::bigint, INOUT replayed boolean DEFAULT NULL::boolean, INOUT mismatch_field integer DEFAULT NULL::integer, INOUT original_kind text DEFAULT NULL::text)
+    LANGUAGE plpgsql
+    AS $$
+BEGIN
+    SELECT r.response_code, r.transaction_id, r.reversed_amount, r.replayed, r.mismatch_field, r.original_kind
+    INTO response_code, transaction_id, reversed_amount, replayed, mismatch_field, original_kind
+    FROM bank.reverse(p_actor, p_ip, p_device, p_terminal, p_stan, p_transmitted, p_digest,
+        p_original_stan, p_original_transmitted, p_dispensed, p_kind, p_amount, p_pan_digest) r;
+    COMMIT;
+END
+$$;
+
+ALTER PROCEDURE bank.reverse_committed(IN p_actor text, IN p_ip text, IN p_device text, IN p_terminal text, IN p_stan text, IN p_transmitted text, IN p_digest bytea, IN p_original_stan text, IN p_original_transmitted text, IN p_dispensed bigint, IN p_kind text, IN p_amount bigint, IN p_pan_digest bytea, INOUT response_code text, INOUT transaction_id bigint, INOUT reversed_amount bigint, INOUT replayed boolean, INOUT mismatch_field integer, INOUT original_kind text) OWNER TO cashpoint_owner;
 
 --
 -- Name: sanction_entries_current(); Type: FUNCTION; Schema: bank; Owner: cashpoint_owner
@@ -5898,6 +5972,13 @@ REVOKE ALL ON FUNCTION bank.post(p_role text, p_user_id bigint, p_card_id bigint
 GRANT ALL ON FUNCTION bank.post(p_role text, p_user_id bigint, p_card_id bigint, p_actor text, p_ip text, p_device text, p_terminal text, p_stan text, p_transmitted text, p_digest bytea, p_kind text, p_amount bigint, p_from text, p_to text, p_pan_digest bytea, p_jti text) TO cashpoint_switch;
 
 --
+-- Name: PROCEDURE post_committed(IN p_role text, IN p_user_id bigint, IN p_card_id bigint, IN p_actor text, IN p_ip text, IN p_device text, IN p_terminal text, IN p_stan text, IN p_transmitted text, IN p_digest bytea, IN p_kind text, IN p_amount bigint, IN p_from text, IN p_to text, IN p_pan_digest bytea, IN p_jti text, INOUT response_code text, INOUT transaction_id bigint, INOUT balance_after bigint, INOUT auth_code text, INOUT replayed boolean, INOUT card_id bigint, INOUT card_status text, INOUT card_expired boolean, INOUT user_locked boolean, INOUT session_ended boolean); Type: ACL; Schema: bank; Owner: cashpoint_owner
+--
+
+REVOKE ALL ON PROCEDURE bank.post_committed(IN p_role text, IN p_user_id bigint, IN p_card_id bigint, IN p_actor text, IN p_ip text, IN p_device text, IN p_terminal text, IN p_stan text, IN p_transmitted text, IN p_digest bytea, IN p_kind text, IN p_amount bigint, IN p_from text, IN p_to text, IN p_pan_digest bytea, IN p_jti text, INOUT response_code text, INOUT transaction_id bigint, INOUT balance_after bigint, INOUT auth_code text, INOUT replayed boolean, INOUT card_id bigint, INOUT card_status text, INOUT card_expired boolean, INOUT user_locked boolean, INOUT session_ended boolean) FROM PUBLIC;
+GRANT ALL ON PROCEDURE bank.post_committed(IN p_role text, IN p_user_id bigint, IN p_card_id bigint, IN p_actor text, IN p_ip text, IN p_device text, IN p_terminal text, IN p_stan text, IN p_transmitted text, IN p_digest bytea, IN p_kind text, IN p_amount bigint, IN p_from text, IN p_to text, IN p_pan_digest bytea, IN p_jti text, INOUT response_code text, INOUT transaction_id bigint, INOUT balance_after bigint, INOUT auth_code text, INOUT replayed boolean, INOUT card_id bigint, INOUT card_status text, INOUT card_expired boolean, INOUT user_locked boolean, INOUT session_ended boolean) TO cashpoint_switch;
+
+--
 -- Name: FUNCTION post_opening(p_actor text, p_account_no text, p_amount bigint, p_equity_no text); Type: ACL; Schema: bank; Owner: cashpoint_owner
 --
 
@@ -5923,6 +6004,13 @@ GRANT ALL ON FUNCTION bank.read_audit(p_role text, p_actor text, p_ip text, p_de
 
 REVOKE ALL ON FUNCTION bank.reconcile(p_actor text, p_ip text, p_device text, p_terminal text, p_stan text, p_transmitted text, p_digest bytea, p_settlement_date text, p_terminal_figures jsonb) FROM PUBLIC;
 GRANT ALL ON FUNCTION bank.reconcile(p_actor text, p_ip text, p_device text, p_terminal text, p_stan text, p_transmitted text, p_digest bytea, p_settlement_date text, p_terminal_figures jsonb) TO cashpoint_switch;
+
+--
+-- Name: PROCEDURE reconcile_committed(IN p_actor text, IN p_ip text, IN p_device text, IN p_terminal text, IN p_stan text, IN p_transmitted text, IN p_digest bytea, IN p_settlement_date text, IN p_terminal_figures jsonb, INOUT response_code text, INOUT switch_figures text, INOUT cash_held bigint, INOUT cutover_id bigint, INOUT replayed boolean); Type: ACL; Schema: bank; Owner: cashpoint_owner
+--
+
+REVOKE ALL ON PROCEDURE bank.reconcile_committed(IN p_actor text, IN p_ip text, IN p_device text, IN p_terminal text, IN p_stan text, IN p_transmitted text, IN p_digest bytea, IN p_settlement_date text, IN p_terminal_figures jsonb, INOUT response_code text, INOUT switch_figures text, INOUT cash_held bigint, INOUT cutover_id bigint, INOUT replayed boolean) FROM PUBLIC;
+GRANT ALL ON PROCEDURE bank.reconcile_committed(IN p_actor text, IN p_ip text, IN p_device text, IN p_terminal text, IN p_stan text, IN p_transmitted text, IN p_digest bytea, IN p_settlement_date text, IN p_terminal_figures jsonb, INOUT response_code text, INOUT switch_figures text, INOUT cash_held bigint, INOUT cutover_id bigint, INOUT replayed boolean) TO cashpoint_switch;
 
 --
 -- Name: FUNCTION record_card_refusal(p_card_id bigint, p_code text, p_reason text, p_actor text, p_ip text, p_device text); Type: ACL; Schema: bank; Owner: cashpoint_owner
@@ -5985,6 +6073,13 @@ GRANT ALL ON FUNCTION bank.reject_change(p_role text, p_user_id bigint, p_actor 
 
 REVOKE ALL ON FUNCTION bank.replenish(p_actor text, p_ip text, p_device text, p_terminal text, p_stan text, p_transmitted text, p_digest bytea, p_unloaded bigint, p_loaded bigint) FROM PUBLIC;
 GRANT ALL ON FUNCTION bank.replenish(p_actor text, p_ip text, p_device text, p_terminal text, p_stan text, p_transmitted text, p_digest bytea, p_unloaded bigint, p_loaded bigint) TO cashpoint_switch;
+
+--
+-- Name: PROCEDURE replenish_committed(IN p_actor text, IN p_ip text, IN p_device text, IN p_terminal text, IN p_stan text, IN p_transmitted text, IN p_digest bytea, IN p_unloaded bigint, IN p_loaded bigint, INOUT response_code text, INOUT transaction_id bigint, INOUT cash_held bigint, INOUT replayed boolean); Type: ACL; Schema: bank; Owner: cashpoint_owner
+--
+
+REVOKE ALL ON PROCEDURE bank.replenish_committed(IN p_actor text, IN p_ip text, IN p_device text, IN p_terminal text, IN p_stan text, IN p_transmitted text, IN p_digest bytea, IN p_unloaded bigint, IN p_loaded bigint, INOUT response_code text, INOUT transaction_id bigint, INOUT cash_held bigint, INOUT replayed boolean) FROM PUBLIC;
+GRANT ALL ON PROCEDURE bank.replenish_committed(IN p_actor text, IN p_ip text, IN p_device text, IN p_terminal text, IN p_stan text, IN p_transmitted text, IN p_digest bytea, IN p_unloaded bigint, IN p_loaded bigint, INOUT response_code text, INOUT transaction_id bigint, INOUT cash_held bigint, INOUT replayed boolean) TO cashpoint_switch;
 
 --
 -- Name: FUNCTION request_change(p_role text, p_user_id bigint, p_actor text, p_ip text, p_device text, p_operation text, p_target text, p_payload jsonb, p_reason text); Type: ACL; Schema: bank; Owner: cashpoint_owner
@@ -6051,6 +6146,13 @@ REVOKE ALL ON FUNCTION bank.reversal_original(p_terminal text, p_stan text, p_tr
 
 REVOKE ALL ON FUNCTION bank.reverse(p_actor text, p_ip text, p_device text, p_terminal text, p_stan text, p_transmitted text, p_digest bytea, p_original_stan text, p_original_transmitted text, p_dispensed bigint, p_kind text, p_amount bigint, p_pan_digest bytea) FROM PUBLIC;
 GRANT ALL ON FUNCTION bank.reverse(p_actor text, p_ip text, p_device text, p_terminal text, p_stan text, p_transmitted text, p_digest bytea, p_original_stan text, p_original_transmitted text, p_dispensed bigint, p_kind text, p_amount bigint, p_pan_digest bytea) TO cashpoint_switch;
+
+--
+-- Name: PROCEDURE reverse_committed(IN p_actor text, IN p_ip text, IN p_device text, IN p_terminal text, IN p_stan text, IN p_transmitted text, IN p_digest bytea, IN p_original_stan text, IN p_original_transmitted text, IN p_dispensed bigint, IN p_kind text, IN p_amount bigint, IN p_pan_digest bytea, INOUT response_code text, INOUT transaction_id bigint, INOUT reversed_amount bigint, INOUT replayed boolean, INOUT mismatch_field integer, INOUT original_kind text); Type: ACL; Schema: bank; Owner: cashpoint_owner
+--
+
+REVOKE ALL ON PROCEDURE bank.reverse_committed(IN p_actor text, IN p_ip text, IN p_device text, IN p_terminal text, IN p_stan text, IN p_transmitted text, IN p_digest bytea, IN p_original_stan text, IN p_original_transmitted text, IN p_dispensed bigint, IN p_kind text, IN p_amount bigint, IN p_pan_digest bytea, INOUT response_code text, INOUT transaction_id bigint, INOUT reversed_amount bigint, INOUT replayed boolean, INOUT mismatch_field integer, INOUT original_kind text) FROM PUBLIC;
+GRANT ALL ON PROCEDURE bank.reverse_committed(IN p_actor text, IN p_ip text, IN p_device text, IN p_terminal text, IN p_stan text, IN p_transmitted text, IN p_digest bytea, IN p_original_stan text, IN p_original_transmitted text, IN p_dispensed bigint, IN p_kind text, IN p_amount bigint, IN p_pan_digest bytea, INOUT response_code text, INOUT transaction_id bigint, INOUT reversed_amount bigint, INOUT replayed boolean, INOUT mismatch_field integer, INOUT original_kind text) TO cashpoint_switch;
 
 --
 -- Name: FUNCTION sanction_entries_current(); Type: ACL; Schema: bank; Owner: cashpoint_owner

@@ -360,7 +360,7 @@ struct MigrationTests {
         }
     }
 
-    /// The convention: every function of the bank is defined by its own file under
+    /// The convention: every function (or procedure) of the bank is defined by its own file under
     /// Migrations/functions/, so changing one is editing that file. No overloads: a function whose
     /// arguments change is dropped by a versioned migration, and its file creates the new one.
     @Test("every function of a freshly migrated bank has its file, which defines it, and none is overloaded")
@@ -380,7 +380,8 @@ struct MigrationTests {
             #expect(Set(names) == Set(repeatables.map(\.name)))
             for repeatable in repeatables {
                 #expect(
-                    repeatable.sql.contains("CREATE OR REPLACE FUNCTION bank.\(repeatable.name)("),
+                    repeatable.sql.contains("CREATE OR REPLACE FUNCTION bank.\(repeatable.name)(")
+                        || repeatable.sql.contains("CREATE OR REPLACE PROCEDURE bank.\(repeatable.name)("),
                     "\(repeatable.file) does not define bank.\(repeatable.name)"
                 )
             }

@@ -162,7 +162,7 @@ struct ReversalMatchTests {
                 var waiting = 0
                 for _ in 0..<500 where waiting == 0 {
                     waiting = try await bank.count(
-                        "SELECT count(*)::int FROM pg_stat_activity WHERE wait_event_type = 'Lock' AND query LIKE '%bank.reverse(%'"
+                        "SELECT count(*)::int FROM pg_stat_activity WHERE wait_event_type = 'Lock' AND query LIKE '%bank.reverse_committed(%'"
                     )
                     if waiting == 0 { try await Task.sleep(for: .milliseconds(10)) }
                 }

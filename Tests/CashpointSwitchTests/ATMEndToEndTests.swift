@@ -232,7 +232,7 @@ struct ATMStoreAndForwardTests {
                 await atm.waitFor("[PLEASE WAIT]", times: 2)
                 for _ in 0..<200 {
                     let waiting = try await under.bank.count(
-                        "SELECT count(*)::int FROM pg_stat_activity WHERE wait_event_type = 'Lock' AND query LIKE '%bank.%post(%'"
+                        "SELECT count(*)::int FROM pg_stat_activity WHERE wait_event_type = 'Lock' AND query LIKE '%bank.post_committed(%'"
                     )
                     if waiting > 0 { break }
                     try await Task.sleep(for: .milliseconds(50))

@@ -49,6 +49,111 @@ struct DatabaseFaultTests {
         }
     }
 
+    /// The hold at commit: a deferred constraint trigger that fires at the commit (after the statement's
+    /// row and CommandComplete were produced), sends a NOTICE (which flushes what the backend had
+    /// buffered: the row reaches the client) and waits for an advisory lock the test holds. Then the
+    /// test ends that backend: the commit never happens. A client that answers at CommandComplete holds
+    /// an answer for nothing; the switch, whose posting's row comes only after its commit
+    /// (`CALL bank.post_committed`), must answer 91 with nothing posted.
+    static let holdAtCommit = [
+        """
+        CREATE FUNCTION public.hold_at_commit() RETURNS trigger LANGUAGE plpgsql AS $$
+        BEGIN
+            RAISE NOTICE 'held at commit';
+            PERFORM pg_advisory_xact_lock(7231);
+            RETURN NULL;
+        END $$
+        """,
+        """
+        CREATE CONSTRAINT TRIGGER hold_at_commit AFTER INSERT ON bank.transactions
+            DEFERRABLE INITIALLY DEFERRED FOR EACH ROW EXECUTE FUNCTION public.hold_at_commit()
+        """,
+        "CREATE TABLE public.hold_probe (x int)",
+        "GRANT INSERT, SELECT ON public.hold_probe TO cashpoint_switch",
+        """
+        CREATE CONSTRAINT TRIGGER hold_at_commit AFTER INSERT ON public.hold_probe
+            DEFERRABLE INITIALLY DEFERRED FOR EACH ROW EXECUTE FUNCTION public.hold_at_commit()
+        """,
+    ]
+
+    /// Ends the backend of `user` that waits for the hold's advisory lock; false when none waited within 10 s.
+    static func endTheHeldBackend(_ bank: TestBank, user: String) async throws -> Bool {
+        for _ in 0..<1_000 {
+            let ended = try await bank.count(
+                """
+                SELECT count(pg_terminate_backend(pid))::int FROM pg_stat_activity
+                WHERE datname = current_database() AND usename = '\(user)'
+                  AND wait_event_type = 'Lock' AND wait_event = 'advisory'
+                """
+            )
+            if ended > 0 { return true }
+            try await Task.sleep(for: .milliseconds(10))
+        }
+        return false
+    }
+
+    @Test("a backend ended at its commit, after its row was flushed: a client answering at CommandComplete holds 00 for nothing; the switch answers 91 and nothing is posted")
+    func backendEndedAtItsCommit() async throws {
+        try await SwitchUnderTest.with { under in
+            try await under.bank.asSuperuser { admin in
+                for statement in Self.holdAtCommit {
+                    _ = try await admin.query(PostgresQuery(unsafeSQL: statement), logger: quietLogger)
+                }
+                _ = try await admin.query("SELECT pg_advisory_lock(7231)", logger: quietLogger)
+
+                // The hazard, shown on a plain autocommit statement: its row arrives, its commit never happens.
+                let probe = Task {
+                    try await under.bank.asSwitchRole { connection in
+                        let rows = try await connection.query(
+                            "INSERT INTO public.hold_probe VALUES (1) RETURNING x",
+                            logger: quietLogger
+                        )
+                        var received: [Int] = []
+                        for try await x in rows.decode(Int.self) { received.append(x) }
+                        return received
+                    }
+                }
+                var probeRows: [Int]? = nil
+                for _ in 0..<1_000 where probeRows == nil {
+                    // The row is in the client's hands while the backend still waits at its commit.
+                    if try await under.bank.count(
+                        "SELECT count(*)::int FROM pg_stat_activity WHERE wait_event = 'advisory' AND query LIKE '%hold_probe%'"
+                    ) > 0 {
+                        try await Task.sleep(for: .milliseconds(50))
+                        #expect(try await Self.endTheHeldBackend(under.bank, user: "cashpoint_switch"))
+                        probeRows = (try? await probe.value) ?? []
+                    } else {
+                        try await Task.sleep(for: .milliseconds(10))
+                    }
+                }
+                #expect(probeRows == [1], "the autocommit INSERT's row reached the client before its commit")
+                #expect(try await under.bank.count("SELECT count(*)::int FROM public.hold_probe") == 0)
+
+                // The switch: the withdrawal's commit is held and its backend ended.
+                try await under.terminal { terminal in
+                    nonisolated(unsafe) let session = terminal
+                    let answer = Task {
+                        try await session.cardRequest(
+                            .withdrawal,
+                            pan: alice.pan,
+                            pin: alice.pin,
+                            amount: 1_000,
+                            from: alice.current
+                        )
+                    }
+                    try #require(
+                        try await Self.endTheHeldBackend(under.bank, user: "cashpoint_switch"),
+                        "no switch backend waited at its commit"
+                    )
+                    #expect(try await answer.value[39] == "91")
+                }
+                _ = try await admin.query("SELECT pg_advisory_unlock(7231)", logger: quietLogger)
+            }
+            #expect(try await under.bank.balance(alice.current) == 250_000)
+            #expect(try await under.bank.count("SELECT count(*)::int FROM bank.transactions WHERE kind = 'withdrawal'") == 0)
+        }
+    }
+
     @Test("a URL with two servers: the first goes away, the switch answers 91, moves its pool to the second by itself and answers 00 again, without a restart")
     func followsTheServerThatAnswers() async throws {
         // Two proxies in front of one database stand in for a primary and the standby that replaces it.
