@@ -13,7 +13,7 @@ extension BankStore {
         unloaded: Int64,
         loaded: Int64
     ) async throws -> ReplenishmentResult {
-        try await self.retrying {
+        try await self.recovering(key) {
             try await self.client.withConnection { connection in
                 let rows = try await connection.query(
                     """
@@ -46,7 +46,7 @@ extension BankStore {
         terminalTotals: ReconciliationTotals
     ) async throws -> ReconciliationResult {
         let figures = terminalTotals.databaseJSON
-        return try await self.retrying {
+        return try await self.recovering(key) {
             try await self.client.withConnection { connection in
                 let rows = try await connection.query(
                     """

@@ -53,14 +53,14 @@ public struct BankStore: BankRecords {
                 panDigest: ByteBuffer(bytes: session.panDigest),
                 sessionID: session.sessionID
             )
-            return try await self.retrying {
+            return try await self.recovering(key) {
                 for try await row in try await self.client.execute(statement, logger: self.logger) {
                     return try Self.posting(row)
                 }
                 throw StoreError(kind: .unavailable, detail: "CALL bank.post_committed returned no row")
             }
         }
-        return try await self.retrying {
+        return try await self.recovering(key) {
             for try await row in try await self.client.execute(statement, logger: self.logger) {
                 return try Self.posting(row)
             }
@@ -95,7 +95,7 @@ public struct BankStore: BankRecords {
         amount: Int64,
         panDigest: [UInt8]?
     ) async throws -> StoredReversal {
-        try await self.retrying {
+        try await self.recovering(key) {
             let rows = try await self.client.query(
                 """
                 CALL bank.reverse_committed(
@@ -519,6 +519,30 @@ public struct BankStore: BankRecords {
             let rows = try await self.client.query(query, logger: self.logger)
             for try await value in rows.decode(T.self) { return value }
             throw StoreError(kind: .unavailable, detail: "the query returned no row")
+        }
+    }
+
+    /// A keyed money movement (`retrying` it as every call): when its connection is lost before its row
+    /// came (the CALL's row is its commit's confirmation), the same call again on a new connection,
+    /// until an answer, another error, or the caller's cancellation. The idempotency key makes it safe
+    /// and makes it the ledger's answer: a first call that committed gives its stored answer
+    /// (`replayed`); one that did not is posted now, once; one whose backend still runs (only the
+    /// switch's connection was cut) holds the key, and the repeat waits for it and gets its answer.
+    /// The switch's request deadline bounds it (`DatabaseHealth` answers 91 or 96 and cancels the
+    /// work), so a request is answered 91, in doubt, only when the ledger could not be asked in time.
+    func recovering<T: Sendable>(_ key: IdempotencyKey, _ body: () async throws -> T) async throws -> T {
+        var pause: Duration = .milliseconds(50)
+        while true {
+            do {
+                return try await self.retrying(body)
+            } catch let error as DatabaseUnavailable where error.kind == .connectionLost {
+                self.logger.notice(
+                    "a money movement's confirmation was lost: asking the ledger again by its key",
+                    metadata: ["terminal": "\(key.terminal)", "stan": "\(key.stan)", "reason": "\(error.reason)"]
+                )
+                try await Task.sleep(for: pause)
+                pause = min(pause * 2, .seconds(1))
+            }
         }
     }
 

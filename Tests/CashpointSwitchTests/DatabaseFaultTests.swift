@@ -12,14 +12,14 @@ import Testing
 
 @Suite("Database faults", .enabled(if: databaseTestsEnabled), .timeLimit(.minutes(6)))
 struct DatabaseFaultTests {
-    @Test("a backend ended mid-statement (57P01, pg_terminate_backend) is answered 91, and nothing is posted")
+    @Test("a backend ended mid-statement (57P01, pg_terminate_backend): the switch asks again by the request's key and answers what the ledger then holds, posted once")
     func backendTerminated() async throws {
         try await SwitchUnderTest.with { under in
             try await under.terminal { terminal in
                 #expect(try await terminal.echo()[39] == "00")
                 // The session is used by the one task below while this one only waits for it.
                 nonisolated(unsafe) let session = terminal
-                try await under.holdingRow(alice.current) {
+                let answer = try await under.holdingRow(alice.current) {
                     let answer = Task {
                         try await session.cardRequest(
                             .withdrawal,
@@ -42,10 +42,13 @@ struct DatabaseFaultTests {
                         if !terminated { try await Task.sleep(for: .milliseconds(10)) }
                     }
                     try #require(terminated, "no switch backend waited for the held row")
-                    #expect(try await answer.value[39] == "91")
+                    return answer
                 }
+                // The row is free again: the repeat by key posts the withdrawal, once.
+                #expect(try await answer.value[39] == "00")
             }
-            #expect(try await under.bank.balance(alice.current) == 250_000)
+            #expect(try await under.bank.balance(alice.current) == 249_000)
+            #expect(try await under.bank.count("SELECT count(*)::int FROM bank.transactions WHERE kind = 'withdrawal'") == 1)
         }
     }
 
@@ -54,7 +57,8 @@ struct DatabaseFaultTests {
     /// buffered: the row reaches the client) and waits for an advisory lock the test holds. Then the
     /// test ends that backend: the commit never happens. A client that answers at CommandComplete holds
     /// an answer for nothing; the switch, whose posting's row comes only after its commit
-    /// (`CALL bank.post_committed`), must answer 91 with nothing posted.
+    /// (`CALL bank.post_committed`), gets no row, asks again by the request's key on a new connection
+    /// and answers what the ledger then holds: 00, the withdrawal posted once.
     static let holdAtCommit = [
         """
         CREATE FUNCTION public.hold_at_commit() RETURNS trigger LANGUAGE plpgsql AS $$
@@ -92,7 +96,7 @@ struct DatabaseFaultTests {
         return false
     }
 
-    @Test("a backend ended at its commit, after its row was flushed: a client answering at CommandComplete holds 00 for nothing; the switch answers 91 and nothing is posted")
+    @Test("a backend ended at its commit, after its row was flushed: a client answering at CommandComplete holds 00 for nothing; the switch asks again by key and answers 00 for a withdrawal posted once")
     func backendEndedAtItsCommit() async throws {
         try await SwitchUnderTest.with { under in
             try await under.bank.asSuperuser { admin in
@@ -145,12 +149,14 @@ struct DatabaseFaultTests {
                         try await Self.endTheHeldBackend(under.bank, user: "cashpoint_switch"),
                         "no switch backend waited at its commit"
                     )
-                    #expect(try await answer.value[39] == "91")
+                    // Nothing committed; the repeat by key posts it once the commit may go on.
+                    #expect(try await under.bank.count("SELECT count(*)::int FROM bank.transactions WHERE kind = 'withdrawal'") == 0)
+                    _ = try await admin.query("SELECT pg_advisory_unlock(7231)", logger: quietLogger)
+                    #expect(try await answer.value[39] == "00")
                 }
-                _ = try await admin.query("SELECT pg_advisory_unlock(7231)", logger: quietLogger)
             }
-            #expect(try await under.bank.balance(alice.current) == 250_000)
-            #expect(try await under.bank.count("SELECT count(*)::int FROM bank.transactions WHERE kind = 'withdrawal'") == 0)
+            #expect(try await under.bank.balance(alice.current) == 249_000)
+            #expect(try await under.bank.count("SELECT count(*)::int FROM bank.transactions WHERE kind = 'withdrawal'") == 1)
         }
     }
 

@@ -119,16 +119,18 @@ final class SwitchUnderTest: Sendable {
     /// Runs `body` while a superuser transaction holds the account's row (so a posting to it waits
     /// at the switch); then lets go, and returns once a posting that waited has committed (its lock is
     /// queued ahead of this function's second look at the row).
-    func holdingRow(_ account: String, _ body: @Sendable () async throws -> Void) async throws {
+    @discardableResult
+    func holdingRow<T: Sendable>(_ account: String, _ body: @Sendable () async throws -> T) async throws -> T {
         try await self.bank.asSuperuser { connection in
             let lock = PostgresQuery(unsafeSQL: "SELECT 1 FROM bank.accounts WHERE account_no = '\(account)' FOR UPDATE")
             try await connection.query("BEGIN", logger: quietLogger)
             try await connection.query(lock, logger: quietLogger)
-            try await body()
+            let value = try await body()
             try await connection.query("COMMIT", logger: quietLogger)
             try await connection.query("BEGIN", logger: quietLogger)
             try await connection.query(lock, logger: quietLogger)
             try await connection.query("COMMIT", logger: quietLogger)
+            return value
         }
     }
 
