@@ -113,7 +113,7 @@ public final class DatabaseClient: Sendable {
             return try await pool.client.query(query, logger: logger, file: file, line: line)
         } catch {
             self.noticeFailure(error, on: pool)
-            throw error
+            throw self.retired(error, on: pool)
         }
     }
 
@@ -128,7 +128,7 @@ public final class DatabaseClient: Sendable {
             return try await pool.client.execute(preparedStatement, logger: logger, file: file, line: line)
         } catch {
             self.noticeFailure(error, on: pool)
-            throw error
+            throw self.retired(error, on: pool)
         }
     }
 
@@ -141,7 +141,7 @@ public final class DatabaseClient: Sendable {
             return try await pool.client.withConnection(isolation: isolation, closure)
         } catch {
             self.noticeFailure(error, on: pool)
-            throw error
+            throw self.retired(error, on: pool)
         }
     }
 
@@ -163,7 +163,7 @@ public final class DatabaseClient: Sendable {
             )
         } catch {
             self.noticeFailure(error, on: pool)
-            throw error
+            throw self.retired(error, on: pool)
         }
     }
 
@@ -187,6 +187,19 @@ public final class DatabaseClient: Sendable {
             return state == "25006" || DatabaseUnavailable.isConnectionLost(sqlState: state)
         }
         return [.serverClosedConnection, .connectionError, .uncleanShutdown].contains(error.code)
+    }
+
+    /// A failure of a pool that has been retired since the call began (the client moved to another
+    /// server and closed it: postgres-nio's pool then fails what waited on it with errors of its own,
+    /// not `PSQLError`s) is a lost connection, as a failover's is; any other error as it is.
+    private func retired(_ error: any Error, on pool: Pool) -> any Error {
+        guard !(error is PSQLError), !(error is DatabaseUnavailable), self.current.generation != pool.generation else {
+            return error
+        }
+        return DatabaseUnavailable(
+            .connectionLost,
+            reason: "the pool on \(pool.endpoint) closed as the client moved to \(self.current.endpoint): \(error)"
+        )
     }
 
     private func noticeFailure(_ error: any Error, on pool: Pool) {

@@ -59,6 +59,8 @@ extension SwitchCommands {
         )
         guard rescreen else { return summary }
         print(summary)
+        // The summary before the re-screening's progress (on standard error), also when standard output is a pipe.
+        fflush(nil)
         return try await Self.rescreen(batch: 1000, threshold: nil, force: false, database: database)
     }
 

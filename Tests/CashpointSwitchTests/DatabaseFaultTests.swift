@@ -17,18 +17,9 @@ struct DatabaseFaultTests {
         try await SwitchUnderTest.with { under in
             try await under.terminal { terminal in
                 #expect(try await terminal.echo()[39] == "00")
-                // The session is used by the one task below while this one only waits for it.
                 nonisolated(unsafe) let session = terminal
                 let answer = try await under.holdingRow(alice.current) {
-                    let answer = Task {
-                        try await session.cardRequest(
-                            .withdrawal,
-                            pan: alice.pan,
-                            pin: alice.pin,
-                            amount: 1_000,
-                            from: alice.current
-                        )
-                    }
+                    let answer = Self.withdrawal(session)
                     // The withdrawal waits for the row this test holds: end the backend that waits.
                     var terminated = false
                     for _ in 0..<1_000 where !terminated {
@@ -49,6 +40,15 @@ struct DatabaseFaultTests {
             }
             #expect(try await under.bank.balance(alice.current) == 249_000)
             #expect(try await under.bank.count("SELECT count(*)::int FROM bank.transactions WHERE kind = 'withdrawal'") == 1)
+        }
+    }
+
+    /// Alice withdraws 10.00 with her PIN, in a task of its own (the test meanwhile ends its backend): the
+    /// session is used by that one task while the test only waits for it.
+    static func withdrawal(_ session: TerminalSession) -> Task<ATM87Message, any Error> {
+        nonisolated(unsafe) let session = session
+        return Task {
+            try await session.cardRequest(.withdrawal, pan: alice.pan, pin: alice.pin, amount: 1_000, from: alice.current)
         }
     }
 
@@ -135,16 +135,7 @@ struct DatabaseFaultTests {
 
                 // The switch: the withdrawal's commit is held and its backend ended.
                 try await under.terminal { terminal in
-                    nonisolated(unsafe) let session = terminal
-                    let answer = Task {
-                        try await session.cardRequest(
-                            .withdrawal,
-                            pan: alice.pan,
-                            pin: alice.pin,
-                            amount: 1_000,
-                            from: alice.current
-                        )
-                    }
+                    let answer = Self.withdrawal(terminal)
                     try #require(
                         try await Self.endTheHeldBackend(under.bank, user: "cashpoint_switch"),
                         "no switch backend waited at its commit"
