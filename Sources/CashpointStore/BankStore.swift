@@ -11,6 +11,8 @@ public struct BankStore: BankRecords {
     public let client: DatabaseClient
     public let logger: Logger
     public let maxAttempts: Int
+    /// Card-session postings go through it, in batches, when it is set (`atm-switch serve --batch-postings`).
+    public var postings: PostingService?
 
     public init(client: DatabaseClient, logger: Logger, maxAttempts: Int = 5) {
         self.client = client
@@ -48,6 +50,17 @@ public struct BankStore: BankRecords {
             to: to
         )
         if let session {
+            if let postings = self.postings, actor.role == .customer, actor.userID != nil, let cardID {
+                let posting = BatchedPosting(
+                    kind: kind, actor: actor, cardID: cardID, key: key, digest: digest, amount: amount,
+                    from: from, to: to, session: session
+                )
+                switch try await postings.post(posting) {
+                case .posted(let result): return result
+                case .refused(let refused): throw refused
+                case nil: break  // the batch failed: this posting alone, below
+                }
+            }
             let statement = SessionPostStatement(
                 posting: statement,
                 panDigest: ByteBuffer(bytes: session.panDigest),

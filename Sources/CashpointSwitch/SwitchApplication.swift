@@ -26,6 +26,10 @@ public struct SwitchApplication: Sendable {
     public var configuration: SwitchConfiguration
     /// Database connections in the pool (on a 2-core machine 8 did best, see docs/performance.md).
     public var poolSize: Int
+    /// Card-session postings in one transaction at most (`PostingService`); 0 or 1: none batched.
+    public var batchPostings: Int
+    /// Batches at the database at once.
+    public var postingBatches: Int
     /// NIO event loops (threads) for the terminals' connections and the pool's, shared. With 1 or more,
     /// each terminal connection's task runs on its channel's loop, so a request and the database
     /// answers it waits for need no hop between threads when they share a loop. 0: NIO's shared group,
@@ -42,6 +46,8 @@ public struct SwitchApplication: Sendable {
         switchKey: SwitchKey,
         configuration: SwitchConfiguration,
         poolSize: Int = 8,
+        batchPostings: Int = 64,
+        postingBatches: Int = 2,
         eventLoops: Int = 1,
         auditKey: SecretKey? = nil,
         logger: Logger
@@ -54,6 +60,8 @@ public struct SwitchApplication: Sendable {
         self.switchKey = switchKey
         self.configuration = configuration
         self.poolSize = poolSize
+        self.batchPostings = batchPostings
+        self.postingBatches = postingBatches
         self.logger = logger
     }
 
@@ -94,7 +102,10 @@ public struct SwitchApplication: Sendable {
             $0.makePool(maximumConnections: poolSize, eventLoopGroup: loops, connectTimeout: .seconds(2), logger: background)
         }
         Gauge(label: "cashpoint_database_pool_size").record(self.poolSize)
-        let store = BankStore(client: client, logger: self.logger)
+        var store = BankStore(client: client, logger: self.logger)
+        if self.batchPostings > 1 {
+            store.postings = PostingService(store: store, maxInFlight: self.postingBatches, maxSize: self.batchPostings)
+        }
         let bank = Bank(
             records: store,
             hasher: self.hasher,

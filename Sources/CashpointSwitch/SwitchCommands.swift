@@ -135,6 +135,8 @@ public enum SwitchCommands {
             switchKey: switchKey,
             configuration: self.configuration(serve),
             poolSize: serve.poolSize,
+            batchPostings: serve.batchPostings,
+            postingBatches: serve.postingBatches,
             eventLoops: serve.eventLoops,
             auditKey: auditKey,
             logger: logger

@@ -98,6 +98,17 @@ public struct ServeOptions: ParsableArguments, Sendable {
     public var poolSize: Int = 8
 
     @Option(
+        help: """
+            Card-session postings in one database transaction at most (batched postings: those that \
+            arrive while the database is busy go together). 0 or 1: each posting its own transaction.
+            """
+    )
+    public var batchPostings: Int = 64
+
+    @Option(help: "Batches of postings at the database at once (with --batch-postings above 1).")
+    public var postingBatches: Int = 2
+
+    @Option(
         name: .customLong("card-bin"),
         help: "The bank's BIN (6 or 8 digits): the card numbers the bank allocates start with it."
     )
@@ -141,6 +152,8 @@ public struct ServeOptions: ParsableArguments, Sendable {
         try check((1...120).contains(self.cardTokenLifetime), "--card-token-lifetime must be 1 to 120 seconds")
         try check((1...86_400).contains(self.staffTokenLifetime), "--staff-token-lifetime must be 1 to 86400 seconds")
         try check((1...256).contains(self.poolSize), "--pool-size must be 1 to 256")
+        try check((0...1000).contains(self.batchPostings), "--batch-postings must be 0 to 1000")
+        try check((1...256).contains(self.postingBatches), "--posting-batches must be 1 to 256")
         try check(SwitchConfiguration.isValidBIN(self.cardBIN), "--card-bin must be 6 or 8 digits")
         try check((0...64).contains(self.eventLoops), "--event-loops must be 0 to 64")
     }
