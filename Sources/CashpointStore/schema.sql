@@ -2395,6 +2395,12 @@ DECLARE
     v_count int := coalesce(cardinality(p_terminal), 0);
     v_context text;
     v_locked bank.accounts[];
+    v_refused int[];
+    v_refused_card bigint[];
+    v_refused_status text[];
+    v_refused_expired boolean[];
+    v_refused_locked boolean[];
+    v_refused_ended boolean[];
     v_taken int[];
     v_k int;
     v_row record;
@@ -2416,7 +2422,18 @@ BEGIN
            OR k NOT IN ('withdrawal', 'deposit', 'transfer')) THEN
         RAISE EXCEPTION 'a batch holds only card sessions'' withdrawals, deposits and transfers' USING ERRCODE = 'CPBAT';
     END IF;
+    -- 2. The card sessions, in the system context (as bank.post: a PAN may name another customer's card).
     v_context := set_config('cashpoint.role', 'system', true) || set_config('cashpoint.user_id', '', true);
+    SELECT coalesce(array_agg(r.i::int ORDER BY r.i), '{}'), coalesce(array_agg(s.card_id ORDER BY r.i), '{}'),
+        coalesce(array_agg(s.status ORDER BY r.i), '{}'), coalesce(array_agg(s.expired ORDER BY r.i), '{}'),
+        coalesce(array_agg(s.user_locked ORDER BY r.i), '{}'), coalesce(array_agg(s.ended ORDER BY r.i), '{}')
+    INTO v_refused, v_refused_card, v_refused_status, v_refused_expired, v_refused_locked, v_refused_ended
+    FROM unnest(p_pan_digest, p_jti, p_card_id) WITH ORDINALITY r (d, j, c, i)
+    CROSS JOIN LATERAL bank.card_session_refused(r.d, r.j, r.c) s;
+
+    -- The rest in the batch's customers' context (0032): their accounts and the bank's, no other's.
+    v_context := set_config('cashpoint.role', 'customers', true) || set_config('cashpoint.user_id', '', true)
+        || set_config('cashpoint.user_ids', array_to_string(p_user_id, ','), true);
     IF EXISTS (
         SELECT 1 FROM (
             SELECT r.i, a.id FROM unnest(p_from, p_to) WITH ORDINALITY r (f, t, i)
@@ -2437,7 +2454,7 @@ BEGIN
         ORDER BY a.id
         FOR UPDATE) l (a);
 
-    -- 2 and 4. The card sessions, the answers, the postings.
+    -- 4. The answers and the postings.
     WITH r AS (
         SELECT u.user_id, u.card_id, u.actor, nullif(u.ip, '') AS ip, nullif(u.device, '') AS device, u.terminal,
             u.stan, u.transmitted, u.digest, u.kind, u.amount, nullif(u.from_no, '') AS from_no,
@@ -2447,8 +2464,8 @@ BEGIN
             WITH ORDINALITY AS u (user_id, card_id, actor, ip, device, terminal, stan, transmitted, digest, kind,
                 amount, from_no, to_no, pan_digest, jti, i)
     ), refused AS (
-        SELECT r.i, s.card_id, s.status, s.expired, s.user_locked, s.ended
-        FROM r CROSS JOIN LATERAL bank.card_session_refused(r.pan_digest, r.jti, r.card_id) s
+        SELECT * FROM unnest(v_refused, v_refused_card, v_refused_status, v_refused_expired, v_refused_locked,
+            v_refused_ended) f (i, card_id, status, expired, user_locked, ended)
     ), screened AS (
         -- bank.post's first answer: the terminal and the amount, before any account is read.
         SELECT r.*, tm.cash_account_id AS cash_id, s.currency,
@@ -5789,7 +5806,7 @@ ALTER TABLE bank.accounts ENABLE ROW LEVEL SECURITY;
 -- Name: accounts accounts_by_context; Type: POLICY; Schema: bank; Owner: cashpoint_owner
 --
 
-CREATE POLICY accounts_by_context ON bank.accounts USING (((current_setting('cashpoint.role'::text, true) = ANY (ARRAY['teller'::text, 'admin'::text, 'system'::text])) OR ((current_setting('cashpoint.role'::text, true) = 'customer'::text) AND (((kind)::text <> 'customer'::text) OR (user_id = (NULLIF(current_setting('cashpoint.user_id'::text, true), ''::text))::bigint)))));
+CREATE POLICY accounts_by_context ON bank.accounts USING (((current_setting('cashpoint.role'::text, true) = ANY (ARRAY['teller'::text, 'admin'::text, 'system'::text])) OR ((current_setting('cashpoint.role'::text, true) = 'customer'::text) AND (((kind)::text <> 'customer'::text) OR (user_id = (NULLIF(current_setting('cashpoint.user_id'::text, true), ''::text))::bigint))) OR ((current_setting('cashpoint.role'::text, true) = 'customers'::text) AND (((kind)::text <> 'customer'::text) OR (user_id = ANY ((string_to_array(current_setting('cashpoint.user_ids'::text, true), ','::text))::bigint[]))))));
 
 --
 -- Name: cards; Type: ROW SECURITY; Schema: bank; Owner: cashpoint_owner
@@ -5801,7 +5818,7 @@ ALTER TABLE bank.cards ENABLE ROW LEVEL SECURITY;
 -- Name: cards cards_by_context; Type: POLICY; Schema: bank; Owner: cashpoint_owner
 --
 
-CREATE POLICY cards_by_context ON bank.cards USING (((current_setting('cashpoint.role'::text, true) = ANY (ARRAY['teller'::text, 'admin'::text, 'system'::text])) OR ((current_setting('cashpoint.role'::text, true) = 'customer'::text) AND (user_id = (NULLIF(current_setting('cashpoint.user_id'::text, true), ''::text))::bigint))));
+CREATE POLICY cards_by_context ON bank.cards USING (((current_setting('cashpoint.role'::text, true) = ANY (ARRAY['teller'::text, 'admin'::text, 'system'::text])) OR ((current_setting('cashpoint.role'::text, true) = 'customer'::text) AND (user_id = (NULLIF(current_setting('cashpoint.user_id'::text, true), ''::text))::bigint)) OR ((current_setting('cashpoint.role'::text, true) = 'customers'::text) AND (user_id = ANY ((string_to_array(current_setting('cashpoint.user_ids'::text, true), ','::text))::bigint[])))));
 
 --
 -- Name: history; Type: ROW SECURITY; Schema: bank; Owner: cashpoint_owner

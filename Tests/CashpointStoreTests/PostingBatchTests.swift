@@ -181,6 +181,38 @@ struct PostingBatchTests {
         #expect(alone.0[7] == .posted(.approved, balance: 230_000, replayed: true, authorised: true))
     }
 
+    @Test("the batch's context (0032): row-level security shows it the bank's accounts and its customers', no other's")
+    func batchContext() async throws {
+        try await TestBank.with(fixture: try Self.fixture()) { bank, service in
+            let alice = try await Self.card(alicePAN, service)
+            let bob = try await Self.card(bobPAN, service)
+            let users = "\(alice.record.userID),\(bob.record.userID)"
+            let seen = try await bank.asSuperuser { connection in
+                try await connection.query("BEGIN", logger: quietLogger)
+                try await connection.query("SET LOCAL ROLE cashpoint_owner", logger: quietLogger)
+                try await connection.query(
+                    "SELECT set_config('cashpoint.role', 'customers', true), set_config('cashpoint.user_ids', \(users), true)",
+                    logger: quietLogger
+                )
+                let rows = try await connection.query(
+                    """
+                    SELECT (SELECT string_agg(account_no, ' ' ORDER BY account_no) FROM bank.accounts WHERE kind = 'customer'),
+                        (SELECT count(*) FROM bank.accounts WHERE kind <> 'customer')::int,
+                        (SELECT count(*) FROM bank.cards)::int
+                    """,
+                    logger: quietLogger
+                )
+                var seen: (String, Int, Int)?
+                for try await row in rows.decode((String, Int, Int).self) { seen = row }
+                try await connection.query("ROLLBACK", logger: quietLogger)
+                return try #require(seen)
+            }
+            #expect(seen.0 == "CP0000000001 CP0000000002 CP0000000003")
+            #expect(seen.1 >= 6)  // every terminal's cash, the drawer, the vault, equity
+            #expect(seen.2 == 2)
+        }
+    }
+
     @Test("a batch with two postings on one account is refused whole (CPBAT) and nothing is posted")
     func sharedAccountRefused() async throws {
         try await TestBank.with(fixture: try Self.fixture()) { bank, service in

@@ -7,14 +7,16 @@
 --   (their accounts by number, their terminal's cash account): checks made against one balance
 --   would both pass. A batch that breaks either rule is refused whole (SQLSTATE CPBAT, nothing done)
 --   and the caller posts its members one at a time. The switch's posting service never builds one.
---   2. Each posting's card session is checked (bank.card_session_refused); a refused one gets no
---   response code and the card's facts, as bank.post's.
+--   2. Each posting's card session is checked (bank.card_session_refused, in the system context as
+--   bank.post checks it); a refused one gets no response code and the card's facts, as bank.post's.
+--   Then the context is the batch's customers' (0032: row-level security shows the batch the bank's
+--   accounts and its customers', no other customer's).
 --   3. Every account touched by the batch is locked once, in ascending id order (as bank.post locks
 --   its own: no batch and no single posting can deadlock over accounts).
 --   4. One statement answers and posts the rest, the checks in bank.post's order (its CASE, row by
---   row; the customer context's row-level security on accounts as a join condition: a customer sees
---   its own customer accounts and the bank's), then every posting's transaction row under its key,
---   the accounts' new balances, the ledger lines, the audit rows and monitoring's queue rows.
+--   row; each posting sees only its own customer's accounts and the bank's, the 'customer' context's
+--   policy as a join condition), then every posting's transaction row under its key, the accounts'
+--   new balances, the ledger lines, the audit rows and monitoring's queue rows.
 --   5. A posting whose key was already taken (a repeat, the original's reversal that came first) wrote
 --   nothing in step 4; bank.post answers it (its step 4: the stored answer, 68 or 94), one by one:
 --   rare, and those calls find the accounts already locked by this transaction.
@@ -34,6 +36,12 @@ DECLARE
     v_count int := coalesce(cardinality(p_terminal), 0);
     v_context text;
     v_locked bank.accounts[];
+    v_refused int[];
+    v_refused_card bigint[];
+    v_refused_status text[];
+    v_refused_expired boolean[];
+    v_refused_locked boolean[];
+    v_refused_ended boolean[];
     v_taken int[];
     v_k int;
     v_row record;
@@ -55,7 +63,18 @@ BEGIN
            OR k NOT IN ('withdrawal', 'deposit', 'transfer')) THEN
         RAISE EXCEPTION 'a batch holds only card sessions'' withdrawals, deposits and transfers' USING ERRCODE = 'CPBAT';
     END IF;
+    -- 2. The card sessions, in the system context (as bank.post: a PAN may name another customer's card).
     v_context := set_config('cashpoint.role', 'system', true) || set_config('cashpoint.user_id', '', true);
+    SELECT coalesce(array_agg(r.i::int ORDER BY r.i), '{}'), coalesce(array_agg(s.card_id ORDER BY r.i), '{}'),
+        coalesce(array_agg(s.status ORDER BY r.i), '{}'), coalesce(array_agg(s.expired ORDER BY r.i), '{}'),
+        coalesce(array_agg(s.user_locked ORDER BY r.i), '{}'), coalesce(array_agg(s.ended ORDER BY r.i), '{}')
+    INTO v_refused, v_refused_card, v_refused_status, v_refused_expired, v_refused_locked, v_refused_ended
+    FROM unnest(p_pan_digest, p_jti, p_card_id) WITH ORDINALITY r (d, j, c, i)
+    CROSS JOIN LATERAL bank.card_session_refused(r.d, r.j, r.c) s;
+
+    -- The rest in the batch's customers' context (0032): their accounts and the bank's, no other's.
+    v_context := set_config('cashpoint.role', 'customers', true) || set_config('cashpoint.user_id', '', true)
+        || set_config('cashpoint.user_ids', array_to_string(p_user_id, ','), true);
     IF EXISTS (
         SELECT 1 FROM (
             SELECT r.i, a.id FROM unnest(p_from, p_to) WITH ORDINALITY r (f, t, i)
@@ -76,7 +95,7 @@ BEGIN
         ORDER BY a.id
         FOR UPDATE) l (a);
 
-    -- 2 and 4. The card sessions, the answers, the postings.
+    -- 4. The answers and the postings.
     WITH r AS (
         SELECT u.user_id, u.card_id, u.actor, nullif(u.ip, '') AS ip, nullif(u.device, '') AS device, u.terminal,
             u.stan, u.transmitted, u.digest, u.kind, u.amount, nullif(u.from_no, '') AS from_no,
@@ -86,8 +105,8 @@ BEGIN
             WITH ORDINALITY AS u (user_id, card_id, actor, ip, device, terminal, stan, transmitted, digest, kind,
                 amount, from_no, to_no, pan_digest, jti, i)
     ), refused AS (
-        SELECT r.i, s.card_id, s.status, s.expired, s.user_locked, s.ended
-        FROM r CROSS JOIN LATERAL bank.card_session_refused(r.pan_digest, r.jti, r.card_id) s
+        SELECT * FROM unnest(v_refused, v_refused_card, v_refused_status, v_refused_expired, v_refused_locked,
+            v_refused_ended) f (i, card_id, status, expired, user_locked, ended)
     ), screened AS (
         -- bank.post's first answer: the terminal and the amount, before any account is read.
         SELECT r.*, tm.cash_account_id AS cash_id, s.currency,
