@@ -50,28 +50,27 @@ public struct BankStore: BankRecords {
             to: to
         )
         if let session {
-            if let postings = self.postings, actor.role == .customer, actor.userID != nil, let cardID {
-                let posting = BatchedPosting(
-                    kind: kind, actor: actor, cardID: cardID, key: key, digest: digest, amount: amount,
-                    from: from, to: to, session: session
-                )
-                switch try await postings.post(posting) {
-                case .posted(let result): return result
-                case .refused(let refused): throw refused
-                case nil: break  // the batch failed: this posting alone, below
-                }
-            }
             let statement = SessionPostStatement(
                 posting: statement,
                 panDigest: ByteBuffer(bytes: session.panDigest),
                 sessionID: session.sessionID
             )
-            return try await self.recovering(key) {
-                for try await row in try await self.client.execute(statement, logger: self.logger) {
-                    return try Self.posting(row)
+            let alone = {
+                try await self.recovering(key) {
+                    for try await row in try await self.client.execute(statement, logger: self.logger) {
+                        return try Self.posting(row)
+                    }
+                    throw StoreError(kind: .unavailable, detail: "CALL bank.post_committed returned no row")
                 }
-                throw StoreError(kind: .unavailable, detail: "CALL bank.post_committed returned no row")
             }
+            if let postings = self.postings, actor.role == .customer, actor.userID != nil, let cardID {
+                let posting = BatchedPosting(
+                    kind: kind, actor: actor, cardID: cardID, key: key, digest: digest, amount: amount,
+                    from: from, to: to, session: session
+                )
+                return try await postings.post(posting, alone: alone)
+            }
+            return try await alone()
         }
         return try await self.recovering(key) {
             for try await row in try await self.client.execute(statement, logger: self.logger) {

@@ -29,13 +29,22 @@ public struct BatchedPosting: Sendable {
 /// Card-session postings gathered into batches, each posted by one call in one transaction
 /// (`bank.post_batch_committed`): the group commit of issue 23, section 2. `PostingBatches` decides
 /// what goes together; this shell only runs its decisions. A member's answer is exactly what
-/// `bank.post` would have answered it alone. A batch that fails in any way commits nothing, and each of
-/// its members is posted alone (`post` returns nil): the caller's own keyed call, with its retries and
-/// recovery, so no posting fails because of another.
+/// `bank.post` would have answered it alone. A batch of one is posted by the caller's own single call
+/// (`bank.post_committed`: at one posting the batch function's fixed work costs more than it shares),
+/// holding the batch's place until it ends. A batch that fails in any way commits nothing, and each of
+/// its members is posted alone: the caller's own keyed call, with its retries and recovery, so no
+/// posting fails because of another.
 public final class PostingService: Sendable {
+    /// What a waiting posting is told: its batch's answer, or to post itself alone (holding a batch's
+    /// place at the database when it is a batch of one).
+    private enum Outcome: Sendable {
+        case answered(BatchedAnswer)
+        case alone(holdingPlace: Bool)
+    }
+
     private struct Waiter {
         var posting: BatchedPosting
-        var continuation: CheckedContinuation<BatchedAnswer?, any Error>?
+        var continuation: CheckedContinuation<Outcome, any Error>?
         var cancelled = false
     }
 
@@ -49,9 +58,9 @@ public final class PostingService: Sendable {
     public enum Event: Sendable, Hashable {
         /// A posting arrived and did not start a batch: this many wait.
         case waiting(Int)
-        /// A batch went to the database.
+        /// A batch went to the database (a batch of one: its posting's own call).
         case started(size: Int)
-        /// A batch answered every member.
+        /// A batch is done: every member answered (a batch of one: its call ended, however).
         case answered(size: Int)
         /// A batch failed: its members are posted alone.
         case split(size: Int)
@@ -76,10 +85,31 @@ public final class PostingService: Sendable {
         self.state = Mutex(State(core: PostingBatches(maxInFlight: maxInFlight, maxSize: maxSize)))
     }
 
-    /// The posting's answer from its batch; nil when the batch failed and the caller must post it alone.
-    /// Cancelled while it waits for a batch, it leaves the queue (CancellationError); once in a batch
-    /// its answer comes with the batch.
-    public func post(_ posting: BatchedPosting) async throws -> BatchedAnswer? {
+    /// The posting's answer from its batch, or from `alone` (the caller's own single call) when it is a
+    /// batch of one or its batch failed. Cancelled while it waits for a batch, it leaves the queue
+    /// (CancellationError); once in a batch its answer comes with the batch.
+    public func post(
+        _ posting: BatchedPosting,
+        alone: () async throws -> PostingResult
+    ) async throws -> PostingResult {
+        switch try await self.outcome(posting) {
+        case .answered(.posted(let result)):
+            return result
+        case .answered(.refused(let refused)):
+            throw refused
+        case .alone(holdingPlace: false):
+            return try await alone()
+        case .alone(holdingPlace: true):
+            defer {
+                self.observe(.answered(size: 1))
+                let next = self.state.withLock { $0.core.finished() }
+                self.perform(next)
+            }
+            return try await alone()
+        }
+    }
+
+    private func outcome(_ posting: BatchedPosting) async throws -> Outcome {
         let member = self.state.withLock { state in
             state.nextMember &+= 1
             state.waiters[state.nextMember] = Waiter(posting: posting)
@@ -101,7 +131,7 @@ public final class PostingService: Sendable {
                 self.perform(action)
             }
         } onCancel: {
-            let continuation: CheckedContinuation<BatchedAnswer?, any Error>?? = self.state.withLock { state in
+            let continuation: CheckedContinuation<Outcome, any Error>?? = self.state.withLock { state in
                 guard state.waiters[member] != nil else { return nil }
                 guard state.waiters[member]?.continuation != nil else {
                     state.waiters[member]?.cancelled = true
@@ -116,8 +146,13 @@ public final class PostingService: Sendable {
 
     private func perform(_ action: PostingBatches.Action) {
         guard case .start(let members) = action else { return }
+        self.observe(.started(size: members.count))
+        if members.count == 1 {
+            let continuation = self.state.withLock { $0.waiters.removeValue(forKey: members[0])?.continuation }
+            continuation?.resume(returning: .alone(holdingPlace: true))
+            return
+        }
         let postings = self.state.withLock { state in members.compactMap { state.waiters[$0]?.posting } }
-        self.observe(.started(size: postings.count))
         Task {
             var answers: [BatchedAnswer]?
             do {
@@ -135,7 +170,7 @@ public final class PostingService: Sendable {
                 return (continuations, state.core.finished())
             }
             for (index, continuation) in continuations.enumerated() {
-                continuation?.resume(returning: answers?[index])
+                continuation?.resume(returning: answers.map { .answered($0[index]) } ?? .alone(holdingPlace: false))
             }
             self.perform(next)
         }

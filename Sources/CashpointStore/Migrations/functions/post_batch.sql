@@ -35,6 +35,8 @@ LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, bank SET plan_ca
 DECLARE
     v_count int := coalesce(cardinality(p_terminal), 0);
     v_context text;
+    v_ids bigint[];
+    v_shared boolean;
     v_locked bank.accounts[];
     v_refused int[];
     v_refused_card bigint[];
@@ -75,25 +77,28 @@ BEGIN
     -- The rest in the batch's customers' context (0032): their accounts and the bank's, no other's.
     v_context := set_config('cashpoint.role', 'customers', true) || set_config('cashpoint.user_id', '', true)
         || set_config('cashpoint.user_ids', array_to_string(p_user_id, ','), true);
-    IF EXISTS (
-        SELECT 1 FROM (
-            SELECT r.i, a.id FROM unnest(p_from, p_to) WITH ORDINALITY r (f, t, i)
-            JOIN bank.accounts a ON a.account_no IN (nullif(r.f, ''), nullif(r.t, ''))
+    -- Every account the batch touches (by number, and its terminals' cash), each by its index: no
+    -- posting may share one with another.
+    SELECT coalesce(array_agg(s.id ORDER BY s.id), '{}'), coalesce(bool_or(s.postings > 1), false)
+    INTO v_ids, v_shared
+    FROM (
+        SELECT t.id, count(*) AS postings FROM (
+            SELECT r.i, a.id
+            FROM (SELECT u.i, u.no FROM unnest(p_from) WITH ORDINALITY u (no, i)
+                  UNION SELECT u.i, u.no FROM unnest(p_to) WITH ORDINALITY u (no, i)) r
+            JOIN bank.accounts a ON a.account_no = r.no
             UNION
             SELECT r.i, tm.cash_account_id FROM unnest(p_terminal) WITH ORDINALITY r (t, i)
             JOIN bank.terminals tm ON tm.id = r.t
-        ) s
-        GROUP BY s.id HAVING count(*) > 1) THEN
+        ) t
+        GROUP BY t.id) s;
+    IF v_shared THEN
         RAISE EXCEPTION 'two postings of a batch touch one account' USING ERRCODE = 'CPBAT';
     END IF;
 
     -- 3. Every account touched, locked once in ascending id order.
     SELECT coalesce(array_agg(l.a ORDER BY (l.a).id), '{}') INTO v_locked FROM (
-        SELECT a FROM bank.accounts a
-        WHERE a.account_no = ANY (p_from) OR a.account_no = ANY (p_to)
-           OR a.id IN (SELECT tm.cash_account_id FROM bank.terminals tm WHERE tm.id = ANY (p_terminal))
-        ORDER BY a.id
-        FOR UPDATE) l (a);
+        SELECT a FROM bank.accounts a WHERE a.id = ANY (v_ids) ORDER BY a.id FOR UPDATE) l (a);
 
     -- 4. The answers and the postings.
     WITH r AS (
