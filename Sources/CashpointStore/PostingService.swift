@@ -70,11 +70,17 @@ public final class PostingService: Sendable {
     private let state: Mutex<State>
     private let logger: Logger
     private let observe: @Sendable (Event) -> Void
+    private let patience: Duration
 
+    /// `patience`: how long a batch may take before its members are posted alone and its place is
+    /// given to the next (a database that stopped answering, and a connection that does not know it
+    /// yet, must not hold every later posting back); the switch gives its request deadline. A batch
+    /// that commits after that is found by each member's key.
     public init(
         store: BankStore,
         maxInFlight: Int,
         maxSize: Int,
+        patience: Duration = .seconds(8),
         observe: @escaping @Sendable (Event) -> Void = { _ in }
     ) {
         var store = store
@@ -82,6 +88,7 @@ public final class PostingService: Sendable {
         self.store = store
         self.logger = store.logger
         self.observe = observe
+        self.patience = patience
         self.state = Mutex(State(core: PostingBatches(maxInFlight: maxInFlight, maxSize: maxSize)))
     }
 
@@ -154,17 +161,8 @@ public final class PostingService: Sendable {
         }
         let postings = self.state.withLock { state in members.compactMap { state.waiters[$0]?.posting } }
         Task {
-            var answers: [BatchedAnswer]?
-            do {
-                answers = try await self.store.postBatch(postings)
-                self.observe(.answered(size: postings.count))
-            } catch {
-                self.observe(.split(size: postings.count))
-                self.logger.notice(
-                    "a batch of postings failed: each is posted alone",
-                    metadata: ["postings": "\(postings.count)", "error": "\(String(reflecting: type(of: error)))"]
-                )
-            }
+            let answers = await self.answers(postings)
+            self.observe(answers == nil ? .split(size: postings.count) : .answered(size: postings.count))
             let (continuations, next) = self.state.withLock { state in
                 let continuations = members.map { state.waiters.removeValue(forKey: $0)?.continuation }
                 return (continuations, state.core.finished())
@@ -173,6 +171,42 @@ public final class PostingService: Sendable {
                 continuation?.resume(returning: answers.map { .answered($0[index]) } ?? .alone(holdingPlace: false))
             }
             self.perform(next)
+        }
+    }
+
+    /// The batch's answers, or nil when it failed or took longer than `patience`.
+    private func answers(_ postings: [BatchedPosting]) async -> [BatchedAnswer]? {
+        await withCheckedContinuation { (continuation: CheckedContinuation<[BatchedAnswer]?, Never>) in
+            let once = Mutex<CheckedContinuation<[BatchedAnswer]?, Never>?>(continuation)
+            let resume = { @Sendable (answers: [BatchedAnswer]?) -> Bool in
+                guard let continuation = once.withLock({ pending -> CheckedContinuation<[BatchedAnswer]?, Never>? in
+                    defer { pending = nil }
+                    return pending
+                }) else { return false }
+                continuation.resume(returning: answers)
+                return true
+            }
+            let timer = Task {
+                try await Task.sleep(for: self.patience)
+                if resume(nil) {
+                    self.logger.warning(
+                        "a batch of postings did not answer in time: each is posted alone",
+                        metadata: ["postings": "\(postings.count)"]
+                    )
+                }
+            }
+            Task {
+                do {
+                    _ = resume(try await self.store.postBatch(postings))
+                } catch {
+                    self.logger.notice(
+                        "a batch of postings failed: each is posted alone",
+                        metadata: ["postings": "\(postings.count)", "error": "\(String(reflecting: type(of: error)))"]
+                    )
+                    _ = resume(nil)
+                }
+                timer.cancel()
+            }
         }
     }
 }

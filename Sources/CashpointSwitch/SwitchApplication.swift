@@ -104,7 +104,12 @@ public struct SwitchApplication: Sendable {
         Gauge(label: "cashpoint_database_pool_size").record(self.poolSize)
         var store = BankStore(client: client, logger: self.logger)
         if self.batchPostings > 1 {
-            store.postings = PostingService(store: store, maxInFlight: self.postingBatches, maxSize: self.batchPostings)
+            store.postings = PostingService(
+                store: store,
+                maxInFlight: self.postingBatches,
+                maxSize: self.batchPostings,
+                patience: self.configuration.requestDeadline
+            )
         }
         let bank = Bank(
             records: store,

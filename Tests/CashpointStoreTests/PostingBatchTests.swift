@@ -281,4 +281,66 @@ struct PostingBatchTests {
             #expect(try await bank.count("SELECT count(*)::int FROM bank.transactions") == before + 2)
         }
     }
+
+    @Test("a batch that takes longer than the service's patience gives its place up: its members are posted alone, each once")
+    func patience() async throws {
+        try await TestBank.with(fixture: try Self.fixture()) { bank, service in
+            let (events, sink) = AsyncStream.makeStream(of: PostingService.Event.self)
+            var batching = service.store
+            batching.postings = PostingService(store: batching, maxInFlight: 1, maxSize: 8, patience: .milliseconds(300)) {
+                sink.yield($0)
+            }
+            let store = batching
+            let alice = try await Self.card(alicePAN, service)
+            let bob = try await Self.card(bobPAN, service)
+            let carol = try await Self.card(carolPAN, service)
+            let first = Self.posting(.withdrawal, alice, terminal: "ATM00001", stan: "000001", amount: 1_000, from: "CP0000000001", service: service)
+            let held = Self.posting(.withdrawal, bob, terminal: "ATM00002", stan: "000001", amount: 2_000, from: "CP0000000003", service: service)
+            let other = Self.posting(.deposit, carol, terminal: "ATM00003", stan: "000001", amount: 3_000, to: "CP0000000004", service: service)
+            let before = try await bank.count("SELECT count(*)::int FROM bank.transactions")
+            try await bank.asSuperuser { aliceHolder in
+                try await bank.asSuperuser { bobHolder in
+                    var seen = events.makeAsyncIterator()
+                    var event: PostingService.Event?
+                    for (holder, account) in [(aliceHolder, "CP0000000001"), (bobHolder, "CP0000000003")] {
+                        try await holder.query("BEGIN", logger: quietLogger)
+                        try await holder.query(
+                            "SELECT 1 FROM bank.accounts WHERE account_no = \(account) FOR UPDATE",
+                            logger: quietLogger
+                        )
+                    }
+                    async let firstAnswer = Self.alone(first, store)
+                    event = await seen.next()
+                    #expect(event == .started(size: 1))
+                    async let heldAnswer = Self.alone(held, store)
+                    event = await seen.next()
+                    #expect(event == .waiting(1))
+                    async let otherAnswer = Self.alone(other, store)
+                    event = await seen.next()
+                    #expect(event == .waiting(2))
+                    try await aliceHolder.query("COMMIT", logger: quietLogger)
+                    event = await seen.next()
+                    #expect(event == .answered(size: 1))
+                    event = await seen.next()
+                    #expect(event == .started(size: 2))
+                    // The batch waits for bob's account past its patience: given up, its members go alone.
+                    event = await seen.next()
+                    #expect(event == .split(size: 2))
+                    try await bobHolder.query("COMMIT", logger: quietLogger)
+                    let answers = [try await firstAnswer, try await heldAnswer, try await otherAnswer]
+                    for answer in answers {
+                        guard case .posted(let code, _, _, _) = answer else {
+                            Issue.record("not posted: \(answer)")
+                            continue
+                        }
+                        #expect(code == .approved)
+                    }
+                }
+            }
+            #expect(try await bank.balance("CP0000000001") == 249_000)
+            #expect(try await bank.balance("CP0000000003") == 78_000)
+            #expect(try await bank.balance("CP0000000004") == 8_000)
+            #expect(try await bank.count("SELECT count(*)::int FROM bank.transactions") == before + 3)
+        }
+    }
 }
