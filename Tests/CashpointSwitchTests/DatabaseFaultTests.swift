@@ -151,6 +151,94 @@ struct DatabaseFaultTests {
         }
     }
 
+    @Test("a wrong PIN's count held at its commit, after its row was flushed, and its backend ended: the switch answers 91, not 55, the count is as before, and a new check counts once")
+    func pinCheckEndedAtItsCommit() async throws {
+        try await SwitchUnderTest.with { under in
+            try await under.bank.asSuperuser { admin in
+                for statement in [Self.holdAtCommit[0], Self.holdCardWritesAtCommit] {
+                    _ = try await admin.query(PostgresQuery(unsafeSQL: statement), logger: quietLogger)
+                }
+                _ = try await admin.query("SELECT pg_advisory_lock(7231)", logger: quietLogger)
+                let before = try await Self.wrongPINs(under.bank)
+                try await under.terminal { terminal in
+                    nonisolated(unsafe) let session = terminal
+                    let answer = Task {
+                        try await session.cardRequest(.balance, pan: alice.pan, pin: Self.wrongPIN, from: alice.current)
+                    }
+                    try #require(
+                        try await Self.endTheHeldBackend(under.bank, user: "cashpoint_switch"),
+                        "no switch backend waited at a PIN check's commit"
+                    )
+                    _ = try await admin.query("SELECT pg_advisory_unlock(7231)", logger: quietLogger)
+                    // The count never committed: a switch that answered from the flushed row (55) would
+                    // tell the terminal of a wrong PIN the card does not hold.
+                    #expect(try await answer.value[39] == "91")
+                    #expect(try await Self.wrongPINs(under.bank) == before)
+                    // A new check is counted, once.
+                    let again = try await terminal.cardRequest(
+                        .balance,
+                        pan: alice.pan,
+                        pin: Self.wrongPIN,
+                        from: alice.current
+                    )
+                    #expect(again[39] == "55")
+                    #expect(try await Self.wrongPINs(under.bank) == (before.tries + 1, before.audited + 1))
+                }
+            }
+        }
+    }
+
+    @Test("a teller's LOCKCARD held at its commit, after its row was flushed, and its backend ended: the switch answers 91, not 00, the card is as before, and LOCKCARD again locks it")
+    func staffChangeEndedAtItsCommit() async throws {
+        try await SwitchUnderTest.with { under in
+            try await under.bank.asSuperuser { admin in
+                for statement in [Self.holdAtCommit[0], Self.holdCardWritesAtCommit] {
+                    _ = try await admin.query(PostgresQuery(unsafeSQL: statement), logger: quietLogger)
+                }
+                let blocked = "SELECT count(*)::int FROM bank.cards WHERE status = 'blocked'"
+                let before = try await under.bank.count(blocked)
+                try await under.terminal("BRANCH01") { (branch: TerminalSession) async throws in
+                    let login = try await branch.staffLogin(
+                        userName: "tina.teller",
+                        password: "teller-test-password",
+                        code: under.code("tina.teller")
+                    )
+                    try #require(login[39] == "00")
+                    _ = try await admin.query("SELECT pg_advisory_lock(7231)", logger: quietLogger)
+                    nonisolated(unsafe) let session = branch
+                    let answer = Task { try await session.administrative("LOCKCARD", fields: [2: alice.pan]) }
+                    try #require(
+                        try await Self.endTheHeldBackend(under.bank, user: "cashpoint_switch"),
+                        "no switch backend waited at LOCKCARD's commit"
+                    )
+                    _ = try await admin.query("SELECT pg_advisory_unlock(7231)", logger: quietLogger)
+                    #expect(try await answer.value[39] == "91")
+                    #expect(try await under.bank.count(blocked) == before)
+                    #expect(try await branch.administrative("LOCKCARD", fields: [2: alice.pan])[39] == "00")
+                    #expect(try await under.bank.count(blocked) == before + 1)
+                }
+            }
+        }
+    }
+
+    /// Not Alice's PIN (1234).
+    static let wrongPIN = "9999"
+
+    /// The hold at commit (`holdAtCommit`'s function) for a wrong PIN's count and a card's blocking only:
+    /// their audit rows.
+    static let holdCardWritesAtCommit = """
+        CREATE CONSTRAINT TRIGGER hold_at_commit AFTER INSERT ON bank.audit_logs
+            DEFERRABLE INITIALLY DEFERRED FOR EACH ROW WHEN (NEW.action IN ('pin.wrong', 'card.blocked'))
+            EXECUTE FUNCTION public.hold_at_commit()
+        """
+
+    /// The cards' try counters, summed, and the wrong PINs audited.
+    static func wrongPINs(_ bank: TestBank) async throws -> (tries: Int, audited: Int) {
+        let tries = try await bank.count("SELECT coalesce(sum(pin_tries), 0)::int FROM bank.cards")
+        let audited = try await bank.count("SELECT count(*)::int FROM bank.audit_logs WHERE action = 'pin.wrong'")
+        return (tries, audited)
+    }
+
     @Test("a URL with two servers: the first goes away, the switch answers 91, moves its pool to the second by itself and answers 00 again, without a restart")
     func followsTheServerThatAnswers() async throws {
         // Two proxies in front of one database stand in for a primary and the standby that replaces it.
