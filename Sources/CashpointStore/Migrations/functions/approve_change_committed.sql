@@ -1,4 +1,7 @@
 -- bank.approve_change whose answer is sent only once it has committed: why and how as bank.post_committed.
+-- An approval that applies a held desk withdrawal or deposit posts it under the maker's idempotency key,
+-- but the approval itself has no key of its own: the store does not ask again after a lost connection,
+-- and the checker's 91 is in doubt (`CHANGE` then shows it 'applied' or 'failed', or still 'pending').
 -- requires: approve_change
 SET LOCAL ROLE cashpoint_owner;
 
