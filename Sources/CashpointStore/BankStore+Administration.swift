@@ -36,7 +36,7 @@ extension BankStore {
         try await self.retrying {
             let rows = try await self.client.query(
                 """
-                SELECT customer_id, account_id, account_no, card_id FROM bank.create_customer_with_account_and_card(
+                CALL bank.create_customer_with_account_and_card_committed(
                     \(actor.role.rawValue), \(actor.name), \(actor.ip), \(actor.device), \(userName), \(fullName),
                     \(accountNo), \(accountName), \(dailyLimit), \(dailyCount)::int,
                     \(ByteBuffer(bytes: panDigest)), \(maskedPAN), \(pinHash), \(expiry)::date,
@@ -52,7 +52,10 @@ extension BankStore {
             for try await (customer, account, number, card) in rows.decode((Int64, Int64, String, Int64).self) {
                 return CreatedCustomerRows(customerID: customer, accountID: account, accountNo: number, cardID: card)
             }
-            throw StoreError(kind: .unavailable, detail: "bank.create_customer_with_account_and_card returned no row")
+            throw StoreError(
+                kind: .unavailable,
+                detail: "CALL bank.create_customer_with_account_and_card_committed returned no row"
+            )
         }
     }
 

@@ -60,13 +60,13 @@ extension BankStore {
         return try await self.retrying {
             let rows = try await self.client.query(
                 """
-                SELECT response_code FROM bank.record_staff_login(\(userID), \(passwordOK), \(outcome), \(step),
+                CALL bank.record_staff_login_committed(\(userID), \(passwordOK), \(outcome), \(step),
                     \(recovery), \(actor.name), \(actor.ip), \(actor.device))
                 """,
                 logger: self.logger
             )
             for try await code in rows.decode(String.self) { return ResponseCode(rawValue: code) }
-            throw StoreError(kind: .unavailable, detail: "bank.record_staff_login returned no row")
+            throw StoreError(kind: .unavailable, detail: "CALL bank.record_staff_login_committed returned no row")
         }
     }
 
@@ -80,7 +80,8 @@ extension BankStore {
     ) async throws -> Bool {
         try await self.scalar(
             """
-            SELECT bank.start_enrolment(\(userID), \(ByteBuffer(bytes: codeDigest)), \(ByteBuffer(bytes: sealedSecret)),
+            CALL bank.start_enrolment_committed(\(userID), \(ByteBuffer(bytes: codeDigest)),
+                \(ByteBuffer(bytes: sealedSecret)),
                 \(parameters.algorithm.rawValue), \(parameters.digits)::int, \(recoveryHashes)::text[],
                 \(actor.name), \(actor.ip), \(actor.device))
             """
@@ -95,7 +96,7 @@ extension BankStore {
         try await self.retrying {
             let rows = try await self.client.query(
                 """
-                SELECT response_code, detail FROM bank.issue_enrolment_code(\(actor.role.rawValue), \(actor.userID),
+                CALL bank.issue_enrolment_code_committed(\(actor.role.rawValue), \(actor.userID),
                     \(actor.name), \(actor.ip), \(actor.device), \(userName), \(ByteBuffer(bytes: codeDigest)))
                 """,
                 logger: self.logger
@@ -103,7 +104,7 @@ extension BankStore {
             for try await (code, detail) in rows.decode((String, String?).self) {
                 return (ResponseCode(rawValue: code), detail)
             }
-            throw StoreError(kind: .unavailable, detail: "bank.issue_enrolment_code returned no row")
+            throw StoreError(kind: .unavailable, detail: "CALL bank.issue_enrolment_code_committed returned no row")
         }
     }
 
@@ -125,7 +126,7 @@ extension BankStore {
         try await self.retrying {
             let rows = try await self.client.query(
                 """
-                SELECT response_code, change_id, detail FROM bank.request_change(\(actor.role.rawValue), \(actor.userID),
+                CALL bank.request_change_committed(\(actor.role.rawValue), \(actor.userID),
                     \(actor.name), \(actor.ip), \(actor.device), \(change.operation), \(change.target),
                     \(change.payload)::jsonb, \(reason))
                 """,
@@ -134,7 +135,7 @@ extension BankStore {
             for try await (code, id, detail) in rows.decode((String, Int64?, String?).self) {
                 return ChangeAnswer(code: ResponseCode(rawValue: code), changeID: id, detail: detail)
             }
-            throw StoreError(kind: .unavailable, detail: "bank.request_change returned no row")
+            throw StoreError(kind: .unavailable, detail: "CALL bank.request_change_committed returned no row")
         }
     }
 
@@ -142,7 +143,7 @@ extension BankStore {
         try await self.retrying {
             let rows = try await self.client.query(
                 """
-                SELECT response_code, detail, operation, balance_after, auth_code FROM bank.approve_change(
+                CALL bank.approve_change_committed(
                     \(actor.role.rawValue), \(actor.userID), \(actor.name), \(actor.ip), \(actor.device), \(id),
                     \(ByteBuffer(bytes: enrolmentDigest)))
                 """,
@@ -159,7 +160,7 @@ extension BankStore {
                     authCode: auth
                 )
             }
-            throw StoreError(kind: .unavailable, detail: "bank.approve_change returned no row")
+            throw StoreError(kind: .unavailable, detail: "CALL bank.approve_change_committed returned no row")
         }
     }
 
@@ -167,7 +168,7 @@ extension BankStore {
         try await self.retrying {
             let rows = try await self.client.query(
                 """
-                SELECT response_code, detail FROM bank.reject_change(\(actor.role.rawValue), \(actor.userID),
+                CALL bank.reject_change_committed(\(actor.role.rawValue), \(actor.userID),
                     \(actor.name), \(actor.ip), \(actor.device), \(id), \(reason))
                 """,
                 logger: self.logger
@@ -175,7 +176,7 @@ extension BankStore {
             for try await (code, detail) in rows.decode((String, String?).self) {
                 return ChangeAnswer(code: ResponseCode(rawValue: code), changeID: id, detail: detail)
             }
-            throw StoreError(kind: .unavailable, detail: "bank.reject_change returned no row")
+            throw StoreError(kind: .unavailable, detail: "CALL bank.reject_change_committed returned no row")
         }
     }
 
@@ -211,7 +212,7 @@ extension BankStore {
     public func setAccountLimits(actor: ActorContext, account: String, dailyLimit: Int64?, dailyCount: Int?) async throws -> Bool {
         try await self.scalar(
             """
-            SELECT bank.set_account_limits(\(actor.role.rawValue), \(actor.name), \(actor.ip), \(actor.device),
+            CALL bank.set_account_limits_committed(\(actor.role.rawValue), \(actor.name), \(actor.ip), \(actor.device),
                 \(account), \(dailyLimit), \(dailyCount)::int)
             """
         )

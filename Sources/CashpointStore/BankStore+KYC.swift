@@ -69,7 +69,7 @@ extension BankStore {
         try await self.retrying {
             let rows = try await self.client.query(
                 """
-                SELECT response_code, detail FROM bank.decide_kyc(\(actor.role.rawValue), \(actor.userID), \(actor.name),
+                CALL bank.decide_kyc_committed(\(actor.role.rawValue), \(actor.userID), \(actor.name),
                     \(actor.ip), \(actor.device), \(customerID), \(decision.rawValue), \(reason), \(reviewMonths)::int)
                 """,
                 logger: self.logger
@@ -77,7 +77,7 @@ extension BankStore {
             for try await (code, detail) in rows.decode((String, String?).self) {
                 return (ResponseCode(rawValue: code), detail)
             }
-            throw StoreError(kind: .unavailable, detail: "bank.decide_kyc returned no row")
+            throw StoreError(kind: .unavailable, detail: "CALL bank.decide_kyc_committed returned no row")
         }
     }
 

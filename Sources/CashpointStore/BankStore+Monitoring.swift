@@ -70,7 +70,7 @@ extension BankStore {
         try await self.retrying {
             let rows = try await self.client.query(
                 """
-                SELECT response_code, detail, status FROM bank.work_case(\(actor.role.rawValue), \(actor.name),
+                CALL bank.work_case_committed(\(actor.role.rawValue), \(actor.name),
                     \(actor.ip), \(actor.device), \(caseID), \(step.rawValue), \(argument), \(note))
                 """,
                 logger: self.logger
@@ -78,7 +78,7 @@ extension BankStore {
             for try await (code, detail, status) in rows.decode((String, String?, String?).self) {
                 return CaseAnswer(code: ResponseCode(rawValue: code), detail: detail, status: status)
             }
-            throw StoreError(kind: .unavailable, detail: "bank.work_case returned no row")
+            throw StoreError(kind: .unavailable, detail: "CALL bank.work_case_committed returned no row")
         }
     }
 
@@ -92,7 +92,7 @@ extension BankStore {
         try await self.retrying {
             let rows = try await self.client.query(
                 """
-                SELECT response_code, case_id, detail FROM bank.open_case(\(actor.role.rawValue), \(actor.name),
+                CALL bank.open_case_committed(\(actor.role.rawValue), \(actor.name),
                     \(actor.ip), \(actor.device), \(customer), \(severity.rawValue), \(reason))
                 """,
                 logger: self.logger
@@ -100,7 +100,7 @@ extension BankStore {
             for try await (code, id, detail) in rows.decode((String, Int64?, String?).self) {
                 return (ResponseCode(rawValue: code), id, detail)
             }
-            throw StoreError(kind: .unavailable, detail: "bank.open_case returned no row")
+            throw StoreError(kind: .unavailable, detail: "CALL bank.open_case_committed returned no row")
         }
     }
 

@@ -62,7 +62,8 @@ extension BankStore {
         return try await self.retrying {
             let rows = try await self.client.query(
                 """
-                SELECT bank.start_terminal_session(\(terminal), \(ByteBuffer(bytes: sealed)), \(action), \(stan), \(ip))
+                CALL bank.start_terminal_session_committed(
+                    \(terminal), \(ByteBuffer(bytes: sealed)), \(action), \(stan), \(ip))
                 """,
                 logger: self.logger
             )
@@ -85,7 +86,8 @@ extension BankStore {
         try await self.retrying {
             let rows = try await self.client.query(
                 """
-                SELECT bank.sign_on_terminal(\(terminal), \(ByteBuffer(bytes: sealed)), \(stan), \(transmitted), \(ip))
+                CALL bank.sign_on_terminal_committed(
+                    \(terminal), \(ByteBuffer(bytes: sealed)), \(stan), \(transmitted), \(ip))
                 """,
                 logger: self.logger
             )
@@ -96,7 +98,7 @@ extension BankStore {
 
     /// Sign-off: forgets the session keys.
     public func endTerminalSession(terminal: String, stan: String, ip: String?) async throws {
-        let _: Bool = try await self.scalar("SELECT bank.end_terminal_session(\(terminal), \(stan), \(ip))")
+        let _: Bool = try await self.scalar("CALL bank.end_terminal_session_committed(\(terminal), \(stan), \(ip))")
     }
 }
 
@@ -198,7 +200,8 @@ extension BankStore {
         try await self.retrying {
             try await self.execute(
                 """
-                SELECT bank.end_session(\(actor.name), \(sessionID), \(expires), \(role), \(actor.ip), \(actor.device))
+                CALL bank.end_session_committed(
+                    \(actor.name), \(sessionID), \(expires), \(role), \(actor.ip), \(actor.device))
                 """,
                 logger: self.logger
             )

@@ -7,6 +7,13 @@ public import PostgresNIO
 /// The bank's PostgreSQL store: each method is one call of one SQL function (one transaction), run by
 /// a role that owns nothing. Serialization failures and deadlocks are retried a bounded number of
 /// times and never reach the caller.
+///
+/// Every write whose answer the switch sends is CALLed through its `bank.NAME_committed` procedure
+/// (Migrations/functions/post_committed.sql says why and how): the procedure commits before it sends its
+/// row, so a row received is a commit made, in the same round trip. A connection lost before the row
+/// leaves the write in doubt: a keyed money movement is asked again by its key (`recovering`); any other
+/// write is answered 91 (`Bank.responseCode`) and never made again by the store, since it is not
+/// idempotent (a PIN check made twice counts twice).
 public struct BankStore: BankRecords {
     public let client: DatabaseClient
     public let logger: Logger
@@ -273,12 +280,14 @@ public struct BankStore: BankRecords {
         }
     }
 
-    /// Records a PIN check: the try counter and the card's status after it (the bank answers from them).
+    /// Records a PIN check: the try counter and the card's status after it (the bank answers from them),
+    /// received only once they committed. Not idempotent, so never made again after a lost connection:
+    /// the `DatabaseUnavailable` reaches the switch, which answers 91 (the check may have been counted).
     public func recordPINAttempt(cardID: Int64, ok: Bool, actor: ActorContext) async throws -> PINAttempt {
         try await self.retrying {
             let rows = try await self.client.query(
                 """
-                SELECT pin_tries, status FROM bank.record_pin_attempt(
+                CALL bank.record_pin_attempt_committed(
                     \(cardID), \(ok), \(actor.name), \(actor.ip), \(actor.device))
                 """,
                 logger: self.logger
@@ -286,7 +295,7 @@ public struct BankStore: BankRecords {
             for try await (tries, status) in rows.decode((Int, String).self) {
                 return PINAttempt(tries: tries, status: status)
             }
-            throw StoreError(kind: .unavailable, detail: "bank.record_pin_attempt returned no row")
+            throw StoreError(kind: .unavailable, detail: "CALL bank.record_pin_attempt_committed returned no row")
         }
     }
 
@@ -295,7 +304,8 @@ public struct BankStore: BankRecords {
         try await self.retrying {
             try await self.execute(
                 """
-                SELECT bank.record_card_refusal(\(cardID), \(code.rawValue), \(reason), \(actor.name), \(actor.ip), \(actor.device))
+                CALL bank.record_card_refusal_committed(
+                    \(cardID), \(code.rawValue), \(reason), \(actor.name), \(actor.ip), \(actor.device))
                 """,
                 logger: self.logger
             )
@@ -313,8 +323,8 @@ public struct BankStore: BankRecords {
         try await self.retrying {
             let rows = try await self.client.query(
                 """
-                SELECT response_code, card_id, card_status, card_expired, user_locked, session_ended
-                FROM bank.change_pin(\(cardID), \(userID), \(newHash), \(actor.name), \(actor.ip), \(actor.device),
+                CALL bank.change_pin_committed(
+                    \(cardID), \(userID), \(newHash), \(actor.name), \(actor.ip), \(actor.device),
                     \(ByteBuffer(bytes: panDigest)), \(sessionID))
                 """,
                 logger: self.logger
@@ -327,7 +337,7 @@ public struct BankStore: BankRecords {
                 }
                 return ResponseCode(rawValue: code)
             }
-            throw StoreError(kind: .unavailable, detail: "bank.change_pin returned no row")
+            throw StoreError(kind: .unavailable, detail: "CALL bank.change_pin_committed returned no row")
         }
     }
 
@@ -352,7 +362,8 @@ public struct BankStore: BankRecords {
     public func createCustomer(actor: ActorContext, userName: String, fullName: String) async throws -> Int64 {
         try await self.scalar(
             """
-            SELECT bank.create_customer(\(actor.role.rawValue), \(actor.name), \(actor.ip), \(actor.device), \(userName), \(fullName))
+            CALL bank.create_customer_committed(
+                \(actor.role.rawValue), \(actor.name), \(actor.ip), \(actor.device), \(userName), \(fullName))
             """
         )
     }
@@ -366,7 +377,7 @@ public struct BankStore: BankRecords {
     ) async throws -> Int64 {
         try await self.scalar(
             """
-            SELECT bank.create_staff(\(actor.role.rawValue), \(actor.name), \(actor.ip), \(actor.device),
+            CALL bank.create_staff_committed(\(actor.role.rawValue), \(actor.name), \(actor.ip), \(actor.device),
                 \(userName), \(fullName), \(role.rawValue), \(passwordHash))
             """
         )
@@ -382,7 +393,7 @@ public struct BankStore: BankRecords {
     ) async throws -> Int64 {
         try await self.scalar(
             """
-            SELECT bank.open_account(\(actor.role.rawValue), \(actor.name), \(actor.ip), \(actor.device),
+            CALL bank.open_account_committed(\(actor.role.rawValue), \(actor.name), \(actor.ip), \(actor.device),
                 \(userID), \(accountNo), \(name), \(dailyLimit), \(dailyCount)::int)
             """
         )
@@ -427,7 +438,8 @@ public struct BankStore: BankRecords {
     ) async throws -> Int64 {
         try await self.scalar(
             """
-            SELECT bank.issue_card(\(actor.role.rawValue), \(actor.name), \(actor.ip), \(actor.device), \(userID),
+            CALL bank.issue_card_committed(
+                \(actor.role.rawValue), \(actor.name), \(actor.ip), \(actor.device), \(userID),
                 \(ByteBuffer(bytes: panDigest)), \(maskedPAN), \(pinHash), \(expiry)::date, \(accounts))
             """
         )
@@ -442,7 +454,8 @@ public struct BankStore: BankRecords {
     public func setAccountLocked(actor: ActorContext, account: String, locked: Bool) async throws -> Bool {
         try await self.scalar(
             """
-            SELECT bank.set_account_locked(\(actor.role.rawValue), \(actor.name), \(actor.ip), \(actor.device), \(account), \(locked))
+            CALL bank.set_account_locked_committed(
+                \(actor.role.rawValue), \(actor.name), \(actor.ip), \(actor.device), \(account), \(locked))
             """
         )
     }
@@ -450,7 +463,7 @@ public struct BankStore: BankRecords {
     public func setCardStatus(actor: ActorContext, panDigest: [UInt8], status: String) async throws -> Bool {
         try await self.scalar(
             """
-            SELECT bank.set_card_status(\(actor.role.rawValue), \(actor.name), \(actor.ip), \(actor.device),
+            CALL bank.set_card_status_committed(\(actor.role.rawValue), \(actor.name), \(actor.ip), \(actor.device),
                 \(ByteBuffer(bytes: panDigest)), \(status))
             """
         )
@@ -458,14 +471,18 @@ public struct BankStore: BankRecords {
 
     public func unlockUser(actor: ActorContext, userName: String) async throws -> Bool {
         try await self.scalar(
-            "SELECT bank.unlock_user(\(actor.role.rawValue), \(actor.name), \(actor.ip), \(actor.device), \(userName))"
+            """
+            CALL bank.unlock_user_committed(
+                \(actor.role.rawValue), \(actor.name), \(actor.ip), \(actor.device), \(userName))
+            """
         )
     }
 
     public func changeRole(actor: ActorContext, userName: String, role: Role) async throws -> Bool {
         try await self.scalar(
             """
-            SELECT bank.change_role(\(actor.role.rawValue), \(actor.name), \(actor.ip), \(actor.device), \(userName), \(role.rawValue))
+            CALL bank.change_role_committed(
+                \(actor.role.rawValue), \(actor.name), \(actor.ip), \(actor.device), \(userName), \(role.rawValue))
             """
         )
     }
@@ -511,7 +528,8 @@ public struct BankStore: BankRecords {
         try await self.retrying {
             try await self.execute(
                 """
-                SELECT bank.audit(\(actor.name), \(action), \(outcome), \(json)::jsonb, \(actor.ip), \(actor.device))
+                CALL bank.audit_committed(
+                    \(actor.name), \(action), \(outcome), \(json)::jsonb, \(actor.ip), \(actor.device))
                 """,
                 logger: self.logger
             )
@@ -678,8 +696,9 @@ struct PostStatement: PostgresPreparedStatement {
     }
 }
 
-/// `bank.session_post` as a prepared statement: a card session's posting, with the card and session
-/// checked in the same call. Its parameters are `bank.post`'s, then the PAN digest and the session id.
+/// `bank.post_committed` for a card session, as a prepared statement: a card session's posting, with the
+/// card and session checked in the same call. Its parameters are `bank.post`'s, then the PAN digest and
+/// the session id.
 struct SessionPostStatement: PostgresPreparedStatement {
     static let sql = """
         CALL bank.post_committed(

@@ -675,6 +675,23 @@ $$;
 ALTER FUNCTION bank.approve_change(p_role text, p_user_id bigint, p_actor text, p_ip text, p_device text, p_id bigint, p_enrolment_digest bytea) OWNER TO cashpoint_owner;
 
 --
+-- Name: approve_change_committed(text, bigint, text, text, text, bigint, bytea, text, text, text, bigint, text); Type: PROCEDURE; Schema: bank; Owner: cashpoint_owner
+--
+
+CREATE PROCEDURE bank.approve_change_committed(IN p_role text, IN p_user_id bigint, IN p_actor text, IN p_ip text, IN p_device text, IN p_id bigint, IN p_enrolment_digest bytea, INOUT response_code text DEFAULT NULL::text, INOUT detail text DEFAULT NULL::text, INOUT operation text DEFAULT NULL::text, INOUT balance_after bigint DEFAULT NULL::bigint, INOUT auth_code text DEFAULT NULL::text)
+    LANGUAGE plpgsql
+    AS $$
+BEGIN
+    SELECT r.response_code, r.detail, r.operation, r.balance_after, r.auth_code
+    INTO response_code, detail, operation, balance_after, auth_code
+    FROM bank.approve_change(p_role, p_user_id, p_actor, p_ip, p_device, p_id, p_enrolment_digest) r;
+    COMMIT;
+END
+$$;
+
+ALTER PROCEDURE bank.approve_change_committed(IN p_role text, IN p_user_id bigint, IN p_actor text, IN p_ip text, IN p_device text, IN p_id bigint, IN p_enrolment_digest bytea, INOUT response_code text, INOUT detail text, INOUT operation text, INOUT balance_after bigint, INOUT auth_code text) OWNER TO cashpoint_owner;
+
+--
 -- Name: audit(text, text, text, jsonb, text, text); Type: FUNCTION; Schema: bank; Owner: cashpoint_owner
 --
 
@@ -688,6 +705,21 @@ CREATE FUNCTION bank.audit(p_actor text, p_action text, p_outcome text, p_detail
 $$;
 
 ALTER FUNCTION bank.audit(p_actor text, p_action text, p_outcome text, p_details jsonb, p_ip text, p_device text) OWNER TO cashpoint_owner;
+
+--
+-- Name: audit_committed(text, text, text, jsonb, text, text, bigint); Type: PROCEDURE; Schema: bank; Owner: cashpoint_owner
+--
+
+CREATE PROCEDURE bank.audit_committed(IN p_actor text, IN p_action text, IN p_outcome text, IN p_details jsonb, IN p_ip text, IN p_device text, INOUT id bigint DEFAULT NULL::bigint)
+    LANGUAGE plpgsql
+    AS $$
+BEGIN
+    id := bank.audit(p_actor, p_action, p_outcome, p_details, p_ip, p_device);
+    COMMIT;
+END
+$$;
+
+ALTER PROCEDURE bank.audit_committed(IN p_actor text, IN p_action text, IN p_outcome text, IN p_details jsonb, IN p_ip text, IN p_device text, INOUT id bigint) OWNER TO cashpoint_owner;
 
 --
 -- Name: balance(text, bigint, bigint, text, text, text, text, bytea, text); Type: FUNCTION; Schema: bank; Owner: cashpoint_owner
@@ -975,6 +1007,23 @@ $$;
 ALTER FUNCTION bank.change_pin(p_card_id bigint, p_user_id bigint, p_new_hash text, p_actor text, p_ip text, p_device text, p_pan_digest bytea, p_jti text) OWNER TO cashpoint_owner;
 
 --
+-- Name: change_pin_committed(bigint, bigint, text, text, text, text, bytea, text, text, bigint, text, boolean, boolean, boolean); Type: PROCEDURE; Schema: bank; Owner: cashpoint_owner
+--
+
+CREATE PROCEDURE bank.change_pin_committed(IN p_card_id bigint, IN p_user_id bigint, IN p_new_hash text, IN p_actor text, IN p_ip text, IN p_device text, IN p_pan_digest bytea, IN p_jti text, INOUT response_code text DEFAULT NULL::text, INOUT card_id bigint DEFAULT NULL::bigint, INOUT card_status text DEFAULT NULL::text, INOUT card_expired boolean DEFAULT NULL::boolean, INOUT user_locked boolean DEFAULT NULL::boolean, INOUT session_ended boolean DEFAULT NULL::boolean)
+    LANGUAGE plpgsql
+    AS $$
+BEGIN
+    SELECT r.response_code, r.card_id, r.card_status, r.card_expired, r.user_locked, r.session_ended
+    INTO response_code, card_id, card_status, card_expired, user_locked, session_ended
+    FROM bank.change_pin(p_card_id, p_user_id, p_new_hash, p_actor, p_ip, p_device, p_pan_digest, p_jti) r;
+    COMMIT;
+END
+$$;
+
+ALTER PROCEDURE bank.change_pin_committed(IN p_card_id bigint, IN p_user_id bigint, IN p_new_hash text, IN p_actor text, IN p_ip text, IN p_device text, IN p_pan_digest bytea, IN p_jti text, INOUT response_code text, INOUT card_id bigint, INOUT card_status text, INOUT card_expired boolean, INOUT user_locked boolean, INOUT session_ended boolean) OWNER TO cashpoint_owner;
+
+--
 -- Name: change_role(text, text, text, text, text, text); Type: FUNCTION; Schema: bank; Owner: cashpoint_owner
 --
 
@@ -998,6 +1047,21 @@ END
 $$;
 
 ALTER FUNCTION bank.change_role(p_role text, p_actor text, p_ip text, p_device text, p_user_name text, p_new_role text) OWNER TO cashpoint_owner;
+
+--
+-- Name: change_role_committed(text, text, text, text, text, text, boolean); Type: PROCEDURE; Schema: bank; Owner: cashpoint_owner
+--
+
+CREATE PROCEDURE bank.change_role_committed(IN p_role text, IN p_actor text, IN p_ip text, IN p_device text, IN p_user_name text, IN p_new_role text, INOUT done boolean DEFAULT NULL::boolean)
+    LANGUAGE plpgsql
+    AS $$
+BEGIN
+    done := bank.change_role(p_role, p_actor, p_ip, p_device, p_user_name, p_new_role);
+    COMMIT;
+END
+$$;
+
+ALTER PROCEDURE bank.change_role_committed(IN p_role text, IN p_actor text, IN p_ip text, IN p_device text, IN p_user_name text, IN p_new_role text, INOUT done boolean) OWNER TO cashpoint_owner;
 
 --
 -- Name: change_state(text, text, jsonb); Type: FUNCTION; Schema: bank; Owner: cashpoint_owner
@@ -1239,6 +1303,21 @@ $$;
 ALTER FUNCTION bank.create_customer(p_role text, p_actor text, p_ip text, p_device text, p_user_name text, p_full_name text) OWNER TO cashpoint_owner;
 
 --
+-- Name: create_customer_committed(text, text, text, text, text, text, bigint); Type: PROCEDURE; Schema: bank; Owner: cashpoint_owner
+--
+
+CREATE PROCEDURE bank.create_customer_committed(IN p_role text, IN p_actor text, IN p_ip text, IN p_device text, IN p_user_name text, IN p_full_name text, INOUT id bigint DEFAULT NULL::bigint)
+    LANGUAGE plpgsql
+    AS $$
+BEGIN
+    id := bank.create_customer(p_role, p_actor, p_ip, p_device, p_user_name, p_full_name);
+    COMMIT;
+END
+$$;
+
+ALTER PROCEDURE bank.create_customer_committed(IN p_role text, IN p_actor text, IN p_ip text, IN p_device text, IN p_user_name text, IN p_full_name text, INOUT id bigint) OWNER TO cashpoint_owner;
+
+--
 -- Name: create_customer_with_account_and_card(text, text, text, text, text, text, text, text, bigint, integer, bytea, text, text, date, date, text, text, text, text, bytea, text, boolean, text, text, text, text[]); Type: FUNCTION; Schema: bank; Owner: cashpoint_owner
 --
 
@@ -1266,6 +1345,27 @@ END
 $$;
 
 ALTER FUNCTION bank.create_customer_with_account_and_card(p_role text, p_actor text, p_ip text, p_device text, p_user_name text, p_full_name text, p_account_no text, p_account_name text, p_daily_limit bigint, p_daily_count integer, p_pan_digest bytea, p_pan_masked text, p_pin_hash text, p_expiry date, p_date_of_birth date, p_nationality text, p_address text, p_document_type text, p_document_country text, p_document_digest bytea, p_document_last4 text, p_politically_exposed boolean, p_screening text, p_screening_detail text, p_risk_rating text, p_risk_reasons text[]) OWNER TO cashpoint_owner;
+
+--
+-- Name: create_customer_with_account_and_card_committed(text, text, text, text, text, text, text, text, bigint, integer, bytea, text, text, date, date, text, text, text, text, bytea, text, boolean, text, text, text, text[], bigint, bigint, text, bigint); Type: PROCEDURE; Schema: bank; Owner: cashpoint_owner
+--
+
+CREATE PROCEDURE bank.create_customer_with_account_and_card_committed(IN p_role text, IN p_actor text, IN p_ip text, IN p_device text, IN p_user_name text, IN p_full_name text, IN p_account_no text, IN p_account_name text, IN p_daily_limit bigint, IN p_daily_count integer, IN p_pan_digest bytea, IN p_pan_masked text, IN p_pin_hash text, IN p_expiry date, IN p_date_of_birth date, IN p_nationality text, IN p_address text, IN p_document_type text, IN p_document_country text, IN p_document_digest bytea, IN p_document_last4 text, IN p_politically_exposed boolean, IN p_screening text, IN p_screening_detail text, IN p_risk_rating text, IN p_risk_reasons text[], INOUT customer_id bigint DEFAULT NULL::bigint, INOUT account_id bigint DEFAULT NULL::bigint, INOUT account_no text DEFAULT NULL::text, INOUT card_id bigint DEFAULT NULL::bigint)
+    LANGUAGE plpgsql
+    AS $$
+BEGIN
+    SELECT r.customer_id, r.account_id, r.account_no, r.card_id
+    INTO customer_id, account_id, account_no, card_id
+    FROM bank.create_customer_with_account_and_card(p_role, p_actor, p_ip, p_device, p_user_name, p_full_name,
+        p_account_no, p_account_name, p_daily_limit, p_daily_count, p_pan_digest, p_pan_masked, p_pin_hash,
+        p_expiry, p_date_of_birth, p_nationality, p_address, p_document_type, p_document_country,
+        p_document_digest, p_document_last4, p_politically_exposed, p_screening, p_screening_detail,
+        p_risk_rating, p_risk_reasons) r;
+    COMMIT;
+END
+$$;
+
+ALTER PROCEDURE bank.create_customer_with_account_and_card_committed(IN p_role text, IN p_actor text, IN p_ip text, IN p_device text, IN p_user_name text, IN p_full_name text, IN p_account_no text, IN p_account_name text, IN p_daily_limit bigint, IN p_daily_count integer, IN p_pan_digest bytea, IN p_pan_masked text, IN p_pin_hash text, IN p_expiry date, IN p_date_of_birth date, IN p_nationality text, IN p_address text, IN p_document_type text, IN p_document_country text, IN p_document_digest bytea, IN p_document_last4 text, IN p_politically_exposed boolean, IN p_screening text, IN p_screening_detail text, IN p_risk_rating text, IN p_risk_reasons text[], INOUT customer_id bigint, INOUT account_id bigint, INOUT account_no text, INOUT card_id bigint) OWNER TO cashpoint_owner;
 
 --
 -- Name: create_staff(text, text, text, text, text, text, text, text); Type: FUNCTION; Schema: bank; Owner: cashpoint_owner
@@ -1296,6 +1396,21 @@ END
 $$;
 
 ALTER FUNCTION bank.create_staff(p_role text, p_actor text, p_ip text, p_device text, p_user_name text, p_full_name text, p_staff_role text, p_password_hash text) OWNER TO cashpoint_owner;
+
+--
+-- Name: create_staff_committed(text, text, text, text, text, text, text, text, bigint); Type: PROCEDURE; Schema: bank; Owner: cashpoint_owner
+--
+
+CREATE PROCEDURE bank.create_staff_committed(IN p_role text, IN p_actor text, IN p_ip text, IN p_device text, IN p_user_name text, IN p_full_name text, IN p_staff_role text, IN p_password_hash text, INOUT id bigint DEFAULT NULL::bigint)
+    LANGUAGE plpgsql
+    AS $$
+BEGIN
+    id := bank.create_staff(p_role, p_actor, p_ip, p_device, p_user_name, p_full_name, p_staff_role, p_password_hash);
+    COMMIT;
+END
+$$;
+
+ALTER PROCEDURE bank.create_staff_committed(IN p_role text, IN p_actor text, IN p_ip text, IN p_device text, IN p_user_name text, IN p_full_name text, IN p_staff_role text, IN p_password_hash text, INOUT id bigint) OWNER TO cashpoint_owner;
 
 --
 -- Name: customer_kyc(text, text, text, text, bigint); Type: FUNCTION; Schema: bank; Owner: cashpoint_owner
@@ -1362,6 +1477,24 @@ $$;
 ALTER FUNCTION bank.decide_kyc(p_role text, p_user_id bigint, p_actor text, p_ip text, p_device text, p_customer bigint, p_decision text, p_reason text, p_review_months integer) OWNER TO cashpoint_owner;
 
 --
+-- Name: decide_kyc_committed(text, bigint, text, text, text, bigint, text, text, integer, text, text); Type: PROCEDURE; Schema: bank; Owner: cashpoint_owner
+--
+
+CREATE PROCEDURE bank.decide_kyc_committed(IN p_role text, IN p_user_id bigint, IN p_actor text, IN p_ip text, IN p_device text, IN p_customer bigint, IN p_decision text, IN p_reason text, IN p_review_months integer, INOUT response_code text DEFAULT NULL::text, INOUT detail text DEFAULT NULL::text)
+    LANGUAGE plpgsql
+    AS $$
+BEGIN
+    SELECT r.response_code, r.detail
+    INTO response_code, detail
+    FROM bank.decide_kyc(p_role, p_user_id, p_actor, p_ip, p_device, p_customer, p_decision, p_reason,
+        p_review_months) r;
+    COMMIT;
+END
+$$;
+
+ALTER PROCEDURE bank.decide_kyc_committed(IN p_role text, IN p_user_id bigint, IN p_actor text, IN p_ip text, IN p_device text, IN p_customer bigint, IN p_decision text, IN p_reason text, IN p_review_months integer, INOUT response_code text, INOUT detail text) OWNER TO cashpoint_owner;
+
+--
 -- Name: end_session(text, text, timestamp with time zone, text, text, text); Type: FUNCTION; Schema: bank; Owner: cashpoint_owner
 --
 
@@ -1378,6 +1511,21 @@ END
 $$;
 
 ALTER FUNCTION bank.end_session(p_actor text, p_jti text, p_expires timestamp with time zone, p_role text, p_ip text, p_device text) OWNER TO cashpoint_owner;
+
+--
+-- Name: end_session_committed(text, text, timestamp with time zone, text, text, text); Type: PROCEDURE; Schema: bank; Owner: cashpoint_owner
+--
+
+CREATE PROCEDURE bank.end_session_committed(IN p_actor text, IN p_jti text, IN p_expires timestamp with time zone, IN p_role text, IN p_ip text, IN p_device text)
+    LANGUAGE plpgsql
+    AS $$
+BEGIN
+    PERFORM bank.end_session(p_actor, p_jti, p_expires, p_role, p_ip, p_device);
+    COMMIT;
+END
+$$;
+
+ALTER PROCEDURE bank.end_session_committed(IN p_actor text, IN p_jti text, IN p_expires timestamp with time zone, IN p_role text, IN p_ip text, IN p_device text) OWNER TO cashpoint_owner;
 
 --
 -- Name: end_terminal_session(text, text, text); Type: FUNCTION; Schema: bank; Owner: cashpoint_owner
@@ -1398,6 +1546,21 @@ END
 $$;
 
 ALTER FUNCTION bank.end_terminal_session(p_terminal text, p_stan text, p_ip text) OWNER TO cashpoint_owner;
+
+--
+-- Name: end_terminal_session_committed(text, text, text, boolean); Type: PROCEDURE; Schema: bank; Owner: cashpoint_owner
+--
+
+CREATE PROCEDURE bank.end_terminal_session_committed(IN p_terminal text, IN p_stan text, IN p_ip text, INOUT done boolean DEFAULT NULL::boolean)
+    LANGUAGE plpgsql
+    AS $$
+BEGIN
+    done := bank.end_terminal_session(p_terminal, p_stan, p_ip);
+    COMMIT;
+END
+$$;
+
+ALTER PROCEDURE bank.end_terminal_session_committed(IN p_terminal text, IN p_stan text, IN p_ip text, INOUT done boolean) OWNER TO cashpoint_owner;
 
 --
 -- Name: expire_changes(text, text); Type: FUNCTION; Schema: bank; Owner: cashpoint_owner
@@ -1492,6 +1655,22 @@ $$;
 ALTER FUNCTION bank.issue_card(p_role text, p_actor text, p_ip text, p_device text, p_user_id bigint, p_pan_digest bytea, p_pan_masked text, p_pin_hash text, p_expiry date, p_account_nos text[]) OWNER TO cashpoint_owner;
 
 --
+-- Name: issue_card_committed(text, text, text, text, bigint, bytea, text, text, date, text[], bigint); Type: PROCEDURE; Schema: bank; Owner: cashpoint_owner
+--
+
+CREATE PROCEDURE bank.issue_card_committed(IN p_role text, IN p_actor text, IN p_ip text, IN p_device text, IN p_user_id bigint, IN p_pan_digest bytea, IN p_pan_masked text, IN p_pin_hash text, IN p_expiry date, IN p_account_nos text[], INOUT id bigint DEFAULT NULL::bigint)
+    LANGUAGE plpgsql
+    AS $$
+BEGIN
+    id := bank.issue_card(p_role, p_actor, p_ip, p_device, p_user_id, p_pan_digest, p_pan_masked, p_pin_hash, p_expiry,
+        p_account_nos);
+    COMMIT;
+END
+$$;
+
+ALTER PROCEDURE bank.issue_card_committed(IN p_role text, IN p_actor text, IN p_ip text, IN p_device text, IN p_user_id bigint, IN p_pan_digest bytea, IN p_pan_masked text, IN p_pin_hash text, IN p_expiry date, IN p_account_nos text[], INOUT id bigint) OWNER TO cashpoint_owner;
+
+--
 -- Name: issue_enrolment_code(text, bigint, text, text, text, text, bytea); Type: FUNCTION; Schema: bank; Owner: cashpoint_owner
 --
 
@@ -1529,6 +1708,23 @@ END
 $$;
 
 ALTER FUNCTION bank.issue_enrolment_code(p_role text, p_user_id bigint, p_actor text, p_ip text, p_device text, p_user_name text, p_code_digest bytea) OWNER TO cashpoint_owner;
+
+--
+-- Name: issue_enrolment_code_committed(text, bigint, text, text, text, text, bytea, text, text); Type: PROCEDURE; Schema: bank; Owner: cashpoint_owner
+--
+
+CREATE PROCEDURE bank.issue_enrolment_code_committed(IN p_role text, IN p_user_id bigint, IN p_actor text, IN p_ip text, IN p_device text, IN p_user_name text, IN p_code_digest bytea, INOUT response_code text DEFAULT NULL::text, INOUT detail text DEFAULT NULL::text)
+    LANGUAGE plpgsql
+    AS $$
+BEGIN
+    SELECT r.response_code, r.detail
+    INTO response_code, detail
+    FROM bank.issue_enrolment_code(p_role, p_user_id, p_actor, p_ip, p_device, p_user_name, p_code_digest) r;
+    COMMIT;
+END
+$$;
+
+ALTER PROCEDURE bank.issue_enrolment_code_committed(IN p_role text, IN p_user_id bigint, IN p_actor text, IN p_ip text, IN p_device text, IN p_user_name text, IN p_code_digest bytea, INOUT response_code text, INOUT detail text) OWNER TO cashpoint_owner;
 
 --
 -- Name: kyc_permits(bigint, text); Type: FUNCTION; Schema: bank; Owner: cashpoint_owner
@@ -1950,6 +2146,22 @@ $_$;
 ALTER FUNCTION bank.open_account(p_role text, p_actor text, p_ip text, p_device text, p_user_id bigint, p_account_no text, p_name text, p_daily_limit bigint, p_daily_count integer) OWNER TO cashpoint_owner;
 
 --
+-- Name: open_account_committed(text, text, text, text, bigint, text, text, bigint, integer, bigint); Type: PROCEDURE; Schema: bank; Owner: cashpoint_owner
+--
+
+CREATE PROCEDURE bank.open_account_committed(IN p_role text, IN p_actor text, IN p_ip text, IN p_device text, IN p_user_id bigint, IN p_account_no text, IN p_name text, IN p_daily_limit bigint, IN p_daily_count integer, INOUT id bigint DEFAULT NULL::bigint)
+    LANGUAGE plpgsql
+    AS $$
+BEGIN
+    id := bank.open_account(p_role, p_actor, p_ip, p_device, p_user_id, p_account_no, p_name, p_daily_limit,
+        p_daily_count);
+    COMMIT;
+END
+$$;
+
+ALTER PROCEDURE bank.open_account_committed(IN p_role text, IN p_actor text, IN p_ip text, IN p_device text, IN p_user_id bigint, IN p_account_no text, IN p_name text, IN p_daily_limit bigint, IN p_daily_count integer, INOUT id bigint) OWNER TO cashpoint_owner;
+
+--
 -- Name: open_case(text, text, text, text, text, text, text); Type: FUNCTION; Schema: bank; Owner: cashpoint_owner
 --
 
@@ -1990,6 +2202,23 @@ END
 $$;
 
 ALTER FUNCTION bank.open_case(p_role text, p_actor text, p_ip text, p_device text, p_customer text, p_severity text, p_reason text) OWNER TO cashpoint_owner;
+
+--
+-- Name: open_case_committed(text, text, text, text, text, text, text, text, bigint, text); Type: PROCEDURE; Schema: bank; Owner: cashpoint_owner
+--
+
+CREATE PROCEDURE bank.open_case_committed(IN p_role text, IN p_actor text, IN p_ip text, IN p_device text, IN p_customer text, IN p_severity text, IN p_reason text, INOUT response_code text DEFAULT NULL::text, INOUT case_id bigint DEFAULT NULL::bigint, INOUT detail text DEFAULT NULL::text)
+    LANGUAGE plpgsql
+    AS $$
+BEGIN
+    SELECT r.response_code, r.case_id, r.detail
+    INTO response_code, case_id, detail
+    FROM bank.open_case(p_role, p_actor, p_ip, p_device, p_customer, p_severity, p_reason) r;
+    COMMIT;
+END
+$$;
+
+ALTER PROCEDURE bank.open_case_committed(IN p_role text, IN p_actor text, IN p_ip text, IN p_device text, IN p_customer text, IN p_severity text, IN p_reason text, INOUT response_code text, INOUT case_id bigint, INOUT detail text) OWNER TO cashpoint_owner;
 
 --
 -- Name: open_internal_account(text, text, text, text); Type: FUNCTION; Schema: bank; Owner: cashpoint_owner
@@ -2394,6 +2623,8 @@ CREATE FUNCTION bank.post_batch(p_user_id bigint[], p_card_id bigint[], p_actor 
 DECLARE
     v_count int := coalesce(cardinality(p_terminal), 0);
     v_context text;
+    v_ids bigint[];
+    v_shared boolean;
     v_locked bank.accounts[];
     v_refused int[];
     v_refused_card bigint[];
@@ -2434,25 +2665,28 @@ BEGIN
     -- The rest in the batch's customers' context (0032): their accounts and the bank's, no other's.
     v_context := set_config('cashpoint.role', 'customers', true) || set_config('cashpoint.user_id', '', true)
         || set_config('cashpoint.user_ids', array_to_string(p_user_id, ','), true);
-    IF EXISTS (
-        SELECT 1 FROM (
-            SELECT r.i, a.id FROM unnest(p_from, p_to) WITH ORDINALITY r (f, t, i)
-            JOIN bank.accounts a ON a.account_no IN (nullif(r.f, ''), nullif(r.t, ''))
+    -- Every account the batch touches (by number, and its terminals' cash), each by its index: no
+    -- posting may share one with another.
+    SELECT coalesce(array_agg(s.id ORDER BY s.id), '{}'), coalesce(bool_or(s.postings > 1), false)
+    INTO v_ids, v_shared
+    FROM (
+        SELECT t.id, count(*) AS postings FROM (
+            SELECT r.i, a.id
+            FROM (SELECT u.i, u.no FROM unnest(p_from) WITH ORDINALITY u (no, i)
+                  UNION SELECT u.i, u.no FROM unnest(p_to) WITH ORDINALITY u (no, i)) r
+            JOIN bank.accounts a ON a.account_no = r.no
             UNION
             SELECT r.i, tm.cash_account_id FROM unnest(p_terminal) WITH ORDINALITY r (t, i)
             JOIN bank.terminals tm ON tm.id = r.t
-        ) s
-        GROUP BY s.id HAVING count(*) > 1) THEN
+        ) t
+        GROUP BY t.id) s;
+    IF v_shared THEN
         RAISE EXCEPTION 'two postings of a batch touch one account' USING ERRCODE = 'CPBAT';
     END IF;
 
     -- 3. Every account touched, locked once in ascending id order.
     SELECT coalesce(array_agg(l.a ORDER BY (l.a).id), '{}') INTO v_locked FROM (
-        SELECT a FROM bank.accounts a
-        WHERE a.account_no = ANY (p_from) OR a.account_no = ANY (p_to)
-           OR a.id IN (SELECT tm.cash_account_id FROM bank.terminals tm WHERE tm.id = ANY (p_terminal))
-        ORDER BY a.id
-        FOR UPDATE) l (a);
+        SELECT a FROM bank.accounts a WHERE a.id = ANY (v_ids) ORDER BY a.id FOR UPDATE) l (a);
 
     -- 4. The answers and the postings.
     WITH r AS (
@@ -2882,6 +3116,21 @@ $$;
 ALTER FUNCTION bank.record_card_refusal(p_card_id bigint, p_code text, p_reason text, p_actor text, p_ip text, p_device text) OWNER TO cashpoint_owner;
 
 --
+-- Name: record_card_refusal_committed(bigint, text, text, text, text, text); Type: PROCEDURE; Schema: bank; Owner: cashpoint_owner
+--
+
+CREATE PROCEDURE bank.record_card_refusal_committed(IN p_card_id bigint, IN p_code text, IN p_reason text, IN p_actor text, IN p_ip text, IN p_device text)
+    LANGUAGE plpgsql
+    AS $$
+BEGIN
+    PERFORM bank.record_card_refusal(p_card_id, p_code, p_reason, p_actor, p_ip, p_device);
+    COMMIT;
+END
+$$;
+
+ALTER PROCEDURE bank.record_card_refusal_committed(IN p_card_id bigint, IN p_code text, IN p_reason text, IN p_actor text, IN p_ip text, IN p_device text) OWNER TO cashpoint_owner;
+
+--
 -- Name: record_identity(text, text, text, text, bigint, text, date, text, text, text, text, bytea, text, boolean, text, text, text, text[], date); Type: FUNCTION; Schema: bank; Owner: cashpoint_owner
 --
 
@@ -2961,6 +3210,23 @@ END
 $$;
 
 ALTER FUNCTION bank.record_pin_attempt(p_card_id bigint, p_ok boolean, p_actor text, p_ip text, p_device text) OWNER TO cashpoint_owner;
+
+--
+-- Name: record_pin_attempt_committed(bigint, boolean, text, text, text, integer, text); Type: PROCEDURE; Schema: bank; Owner: cashpoint_owner
+--
+
+CREATE PROCEDURE bank.record_pin_attempt_committed(IN p_card_id bigint, IN p_ok boolean, IN p_actor text, IN p_ip text, IN p_device text, INOUT pin_tries integer DEFAULT NULL::integer, INOUT status text DEFAULT NULL::text)
+    LANGUAGE plpgsql
+    AS $$
+BEGIN
+    SELECT r.pin_tries, r.status
+    INTO pin_tries, status
+    FROM bank.record_pin_attempt(p_card_id, p_ok, p_actor, p_ip, p_device) r;
+    COMMIT;
+END
+$$;
+
+ALTER PROCEDURE bank.record_pin_attempt_committed(IN p_card_id bigint, IN p_ok boolean, IN p_actor text, IN p_ip text, IN p_device text, INOUT pin_tries integer, INOUT status text) OWNER TO cashpoint_owner;
 
 --
 -- Name: record_screening(text, text, text, text, bigint, text, text, text, text[]); Type: FUNCTION; Schema: bank; Owner: cashpoint_owner
@@ -3085,6 +3351,23 @@ $$;
 ALTER FUNCTION bank.record_staff_login(p_user_id bigint, p_password_ok boolean, p_factor text, p_step bigint, p_recovery_id bigint, p_actor text, p_ip text, p_device text) OWNER TO cashpoint_owner;
 
 --
+-- Name: record_staff_login_committed(bigint, boolean, text, bigint, bigint, text, text, text, text, integer, boolean); Type: PROCEDURE; Schema: bank; Owner: cashpoint_owner
+--
+
+CREATE PROCEDURE bank.record_staff_login_committed(IN p_user_id bigint, IN p_password_ok boolean, IN p_factor text, IN p_step bigint, IN p_recovery_id bigint, IN p_actor text, IN p_ip text, IN p_device text, INOUT response_code text DEFAULT NULL::text, INOUT failed_attempts integer DEFAULT NULL::integer, INOUT locked boolean DEFAULT NULL::boolean)
+    LANGUAGE plpgsql
+    AS $$
+BEGIN
+    SELECT r.response_code, r.failed_attempts, r.locked
+    INTO response_code, failed_attempts, locked
+    FROM bank.record_staff_login(p_user_id, p_password_ok, p_factor, p_step, p_recovery_id, p_actor, p_ip, p_device) r;
+    COMMIT;
+END
+$$;
+
+ALTER PROCEDURE bank.record_staff_login_committed(IN p_user_id bigint, IN p_password_ok boolean, IN p_factor text, IN p_step bigint, IN p_recovery_id bigint, IN p_actor text, IN p_ip text, IN p_device text, INOUT response_code text, INOUT failed_attempts integer, INOUT locked boolean) OWNER TO cashpoint_owner;
+
+--
 -- Name: refuse_change(); Type: FUNCTION; Schema: bank; Owner: cashpoint_owner
 --
 
@@ -3161,6 +3444,23 @@ END
 $$;
 
 ALTER FUNCTION bank.reject_change(p_role text, p_user_id bigint, p_actor text, p_ip text, p_device text, p_id bigint, p_reason text) OWNER TO cashpoint_owner;
+
+--
+-- Name: reject_change_committed(text, bigint, text, text, text, bigint, text, text, text); Type: PROCEDURE; Schema: bank; Owner: cashpoint_owner
+--
+
+CREATE PROCEDURE bank.reject_change_committed(IN p_role text, IN p_user_id bigint, IN p_actor text, IN p_ip text, IN p_device text, IN p_id bigint, IN p_reason text, INOUT response_code text DEFAULT NULL::text, INOUT detail text DEFAULT NULL::text)
+    LANGUAGE plpgsql
+    AS $$
+BEGIN
+    SELECT r.response_code, r.detail
+    INTO response_code, detail
+    FROM bank.reject_change(p_role, p_user_id, p_actor, p_ip, p_device, p_id, p_reason) r;
+    COMMIT;
+END
+$$;
+
+ALTER PROCEDURE bank.reject_change_committed(IN p_role text, IN p_user_id bigint, IN p_actor text, IN p_ip text, IN p_device text, IN p_id bigint, IN p_reason text, INOUT response_code text, INOUT detail text) OWNER TO cashpoint_owner;
 
 --
 -- Name: replenish(text, text, text, text, text, text, bytea, bigint, bigint); Type: FUNCTION; Schema: bank; Owner: cashpoint_owner
@@ -3320,6 +3620,23 @@ END
 $$;
 
 ALTER FUNCTION bank.request_change(p_role text, p_user_id bigint, p_actor text, p_ip text, p_device text, p_operation text, p_target text, p_payload jsonb, p_reason text) OWNER TO cashpoint_owner;
+
+--
+-- Name: request_change_committed(text, bigint, text, text, text, text, text, jsonb, text, text, bigint, text); Type: PROCEDURE; Schema: bank; Owner: cashpoint_owner
+--
+
+CREATE PROCEDURE bank.request_change_committed(IN p_role text, IN p_user_id bigint, IN p_actor text, IN p_ip text, IN p_device text, IN p_operation text, IN p_target text, IN p_payload jsonb, IN p_reason text, INOUT response_code text DEFAULT NULL::text, INOUT change_id bigint DEFAULT NULL::bigint, INOUT detail text DEFAULT NULL::text)
+    LANGUAGE plpgsql
+    AS $$
+BEGIN
+    SELECT r.response_code, r.change_id, r.detail
+    INTO response_code, change_id, detail
+    FROM bank.request_change(p_role, p_user_id, p_actor, p_ip, p_device, p_operation, p_target, p_payload, p_reason) r;
+    COMMIT;
+END
+$$;
+
+ALTER PROCEDURE bank.request_change_committed(IN p_role text, IN p_user_id bigint, IN p_actor text, IN p_ip text, IN p_device text, IN p_operation text, IN p_target text, IN p_payload jsonb, IN p_reason text, INOUT response_code text, INOUT change_id bigint, INOUT detail text) OWNER TO cashpoint_owner;
 
 --
 -- Name: require_approved_change(text, text); Type: FUNCTION; Schema: bank; Owner: cashpoint_owner
@@ -3758,21 +4075,6 @@ $$;
 ALTER FUNCTION bank.session_ended(p_jti text) OWNER TO cashpoint_owner;
 
 --
--- Name: session_post(text, bigint, bigint, text, text, text, text, text, text, bytea, text, bigint, text, text, bytea, text); Type: FUNCTION; Schema: bank; Owner: cashpoint_owner
---
-
-CREATE FUNCTION bank.session_post(p_role text, p_user_id bigint, p_card_id bigint, p_actor text, p_ip text, p_device text, p_terminal text, p_stan text, p_transmitted text, p_digest bytea, p_kind text, p_amount bigint, p_from text, p_to text, p_pan_digest bytea, p_jti text) RETURNS TABLE(response_code text, transaction_id bigint, balance_after bigint, auth_code text, replayed boolean, card_id bigint, card_status text, card_expired boolean, user_locked boolean, session_ended boolean)
-    LANGUAGE sql STABLE
-    AS $$
-    SELECT p.response_code, p.transaction_id, p.balance_after, p.auth_code, p.replayed,
-        p.card_id, p.card_status, p.card_expired, p.user_locked, p.session_ended
-    FROM bank.post(p_role, p_user_id, p_card_id, p_actor, p_ip, p_device, p_terminal, p_stan, p_transmitted,
-        p_digest, p_kind, p_amount, p_from, p_to, p_pan_digest, p_jti) p
-$$;
-
-ALTER FUNCTION bank.session_post(p_role text, p_user_id bigint, p_card_id bigint, p_actor text, p_ip text, p_device text, p_terminal text, p_stan text, p_transmitted text, p_digest bytea, p_kind text, p_amount bigint, p_from text, p_to text, p_pan_digest bytea, p_jti text) OWNER TO cashpoint_owner;
-
---
 -- Name: session_statement(bytea, text, text, bigint, bigint, text, integer, text, text, text); Type: FUNCTION; Schema: bank; Owner: cashpoint_owner
 --
 
@@ -3829,6 +4131,21 @@ $$;
 ALTER FUNCTION bank.set_account_limits(p_role text, p_actor text, p_ip text, p_device text, p_account_no text, p_daily_limit bigint, p_daily_count integer) OWNER TO cashpoint_owner;
 
 --
+-- Name: set_account_limits_committed(text, text, text, text, text, bigint, integer, boolean); Type: PROCEDURE; Schema: bank; Owner: cashpoint_owner
+--
+
+CREATE PROCEDURE bank.set_account_limits_committed(IN p_role text, IN p_actor text, IN p_ip text, IN p_device text, IN p_account_no text, IN p_daily_limit bigint, IN p_daily_count integer, INOUT done boolean DEFAULT NULL::boolean)
+    LANGUAGE plpgsql
+    AS $$
+BEGIN
+    done := bank.set_account_limits(p_role, p_actor, p_ip, p_device, p_account_no, p_daily_limit, p_daily_count);
+    COMMIT;
+END
+$$;
+
+ALTER PROCEDURE bank.set_account_limits_committed(IN p_role text, IN p_actor text, IN p_ip text, IN p_device text, IN p_account_no text, IN p_daily_limit bigint, IN p_daily_count integer, INOUT done boolean) OWNER TO cashpoint_owner;
+
+--
 -- Name: set_account_locked(text, text, text, text, text, boolean); Type: FUNCTION; Schema: bank; Owner: cashpoint_owner
 --
 
@@ -3856,6 +4173,21 @@ $$;
 ALTER FUNCTION bank.set_account_locked(p_role text, p_actor text, p_ip text, p_device text, p_account_no text, p_locked boolean) OWNER TO cashpoint_owner;
 
 --
+-- Name: set_account_locked_committed(text, text, text, text, text, boolean, boolean); Type: PROCEDURE; Schema: bank; Owner: cashpoint_owner
+--
+
+CREATE PROCEDURE bank.set_account_locked_committed(IN p_role text, IN p_actor text, IN p_ip text, IN p_device text, IN p_account_no text, IN p_locked boolean, INOUT done boolean DEFAULT NULL::boolean)
+    LANGUAGE plpgsql
+    AS $$
+BEGIN
+    done := bank.set_account_locked(p_role, p_actor, p_ip, p_device, p_account_no, p_locked);
+    COMMIT;
+END
+$$;
+
+ALTER PROCEDURE bank.set_account_locked_committed(IN p_role text, IN p_actor text, IN p_ip text, IN p_device text, IN p_account_no text, IN p_locked boolean, INOUT done boolean) OWNER TO cashpoint_owner;
+
+--
 -- Name: set_card_status(text, text, text, text, bytea, text); Type: FUNCTION; Schema: bank; Owner: cashpoint_owner
 --
 
@@ -3881,6 +4213,21 @@ END
 $$;
 
 ALTER FUNCTION bank.set_card_status(p_role text, p_actor text, p_ip text, p_device text, p_pan_digest bytea, p_status text) OWNER TO cashpoint_owner;
+
+--
+-- Name: set_card_status_committed(text, text, text, text, bytea, text, boolean); Type: PROCEDURE; Schema: bank; Owner: cashpoint_owner
+--
+
+CREATE PROCEDURE bank.set_card_status_committed(IN p_role text, IN p_actor text, IN p_ip text, IN p_device text, IN p_pan_digest bytea, IN p_status text, INOUT done boolean DEFAULT NULL::boolean)
+    LANGUAGE plpgsql
+    AS $$
+BEGIN
+    done := bank.set_card_status(p_role, p_actor, p_ip, p_device, p_pan_digest, p_status);
+    COMMIT;
+END
+$$;
+
+ALTER PROCEDURE bank.set_card_status_committed(IN p_role text, IN p_actor text, IN p_ip text, IN p_device text, IN p_pan_digest bytea, IN p_status text, INOUT done boolean) OWNER TO cashpoint_owner;
 
 --
 -- Name: set_context(text, bigint); Type: FUNCTION; Schema: bank; Owner: cashpoint_owner
@@ -3988,6 +4335,21 @@ $$;
 ALTER FUNCTION bank.sign_on_terminal(p_terminal text, p_sealed bytea, p_stan text, p_transmitted text, p_ip text) OWNER TO cashpoint_owner;
 
 --
+-- Name: sign_on_terminal_committed(text, bytea, text, text, text, integer); Type: PROCEDURE; Schema: bank; Owner: cashpoint_owner
+--
+
+CREATE PROCEDURE bank.sign_on_terminal_committed(IN p_terminal text, IN p_sealed bytea, IN p_stan text, IN p_transmitted text, IN p_ip text, INOUT generation integer DEFAULT NULL::integer)
+    LANGUAGE plpgsql
+    AS $$
+BEGIN
+    generation := bank.sign_on_terminal(p_terminal, p_sealed, p_stan, p_transmitted, p_ip);
+    COMMIT;
+END
+$$;
+
+ALTER PROCEDURE bank.sign_on_terminal_committed(IN p_terminal text, IN p_sealed bytea, IN p_stan text, IN p_transmitted text, IN p_ip text, INOUT generation integer) OWNER TO cashpoint_owner;
+
+--
 -- Name: staff_by_name(text); Type: FUNCTION; Schema: bank; Owner: cashpoint_owner
 --
 
@@ -4072,6 +4434,22 @@ $$;
 ALTER FUNCTION bank.start_enrolment(p_user_id bigint, p_code_digest bytea, p_sealed_secret bytea, p_algorithm text, p_digits integer, p_recovery_hashes text[], p_actor text, p_ip text, p_device text) OWNER TO cashpoint_owner;
 
 --
+-- Name: start_enrolment_committed(bigint, bytea, bytea, text, integer, text[], text, text, text, boolean); Type: PROCEDURE; Schema: bank; Owner: cashpoint_owner
+--
+
+CREATE PROCEDURE bank.start_enrolment_committed(IN p_user_id bigint, IN p_code_digest bytea, IN p_sealed_secret bytea, IN p_algorithm text, IN p_digits integer, IN p_recovery_hashes text[], IN p_actor text, IN p_ip text, IN p_device text, INOUT done boolean DEFAULT NULL::boolean)
+    LANGUAGE plpgsql
+    AS $$
+BEGIN
+    done := bank.start_enrolment(p_user_id, p_code_digest, p_sealed_secret, p_algorithm, p_digits, p_recovery_hashes,
+        p_actor, p_ip, p_device);
+    COMMIT;
+END
+$$;
+
+ALTER PROCEDURE bank.start_enrolment_committed(IN p_user_id bigint, IN p_code_digest bytea, IN p_sealed_secret bytea, IN p_algorithm text, IN p_digits integer, IN p_recovery_hashes text[], IN p_actor text, IN p_ip text, IN p_device text, INOUT done boolean) OWNER TO cashpoint_owner;
+
+--
 -- Name: start_terminal_session(text, bytea, text, text, text); Type: FUNCTION; Schema: bank; Owner: cashpoint_owner
 --
 
@@ -4098,6 +4476,21 @@ END
 $$;
 
 ALTER FUNCTION bank.start_terminal_session(p_terminal text, p_sealed bytea, p_action text, p_stan text, p_ip text) OWNER TO cashpoint_owner;
+
+--
+-- Name: start_terminal_session_committed(text, bytea, text, text, text, integer); Type: PROCEDURE; Schema: bank; Owner: cashpoint_owner
+--
+
+CREATE PROCEDURE bank.start_terminal_session_committed(IN p_terminal text, IN p_sealed bytea, IN p_action text, IN p_stan text, IN p_ip text, INOUT generation integer DEFAULT NULL::integer)
+    LANGUAGE plpgsql
+    AS $$
+BEGIN
+    generation := bank.start_terminal_session(p_terminal, p_sealed, p_action, p_stan, p_ip);
+    COMMIT;
+END
+$$;
+
+ALTER PROCEDURE bank.start_terminal_session_committed(IN p_terminal text, IN p_sealed bytea, IN p_action text, IN p_stan text, IN p_ip text, INOUT generation integer) OWNER TO cashpoint_owner;
 
 --
 -- Name: terminal_keys(text); Type: FUNCTION; Schema: bank; Owner: cashpoint_owner
@@ -4153,6 +4546,21 @@ END
 $$;
 
 ALTER FUNCTION bank.unlock_user(p_role text, p_actor text, p_ip text, p_device text, p_user_name text) OWNER TO cashpoint_owner;
+
+--
+-- Name: unlock_user_committed(text, text, text, text, text, boolean); Type: PROCEDURE; Schema: bank; Owner: cashpoint_owner
+--
+
+CREATE PROCEDURE bank.unlock_user_committed(IN p_role text, IN p_actor text, IN p_ip text, IN p_device text, IN p_user_name text, INOUT done boolean DEFAULT NULL::boolean)
+    LANGUAGE plpgsql
+    AS $$
+BEGIN
+    done := bank.unlock_user(p_role, p_actor, p_ip, p_device, p_user_name);
+    COMMIT;
+END
+$$;
+
+ALTER PROCEDURE bank.unlock_user_committed(IN p_role text, IN p_actor text, IN p_ip text, IN p_device text, IN p_user_name text, INOUT done boolean) OWNER TO cashpoint_owner;
 
 --
 -- Name: velocity_refused(bigint, bigint); Type: FUNCTION; Schema: bank; Owner: cashpoint_owner
@@ -4260,6 +4668,23 @@ END
 $$;
 
 ALTER FUNCTION bank.work_case(p_role text, p_actor text, p_ip text, p_device text, p_case_id bigint, p_action text, p_argument text, p_note text) OWNER TO cashpoint_owner;
+
+--
+-- Name: work_case_committed(text, text, text, text, bigint, text, text, text, text, text, text); Type: PROCEDURE; Schema: bank; Owner: cashpoint_owner
+--
+
+CREATE PROCEDURE bank.work_case_committed(IN p_role text, IN p_actor text, IN p_ip text, IN p_device text, IN p_case_id bigint, IN p_action text, IN p_argument text, IN p_note text, INOUT response_code text DEFAULT NULL::text, INOUT detail text DEFAULT NULL::text, INOUT status text DEFAULT NULL::text)
+    LANGUAGE plpgsql
+    AS $$
+BEGIN
+    SELECT r.response_code, r.detail, r.status
+    INTO response_code, detail, status
+    FROM bank.work_case(p_role, p_actor, p_ip, p_device, p_case_id, p_action, p_argument, p_note) r;
+    COMMIT;
+END
+$$;
+
+ALTER PROCEDURE bank.work_case_committed(IN p_role text, IN p_actor text, IN p_ip text, IN p_device text, IN p_case_id bigint, IN p_action text, IN p_argument text, IN p_note text, INOUT response_code text, INOUT detail text, INOUT status text) OWNER TO cashpoint_owner;
 
 --
 -- Name: account_numbers; Type: SEQUENCE; Schema: bank; Owner: cashpoint_owner
@@ -5929,11 +6354,25 @@ REVOKE ALL ON FUNCTION bank.approve_change(p_role text, p_user_id bigint, p_acto
 GRANT ALL ON FUNCTION bank.approve_change(p_role text, p_user_id bigint, p_actor text, p_ip text, p_device text, p_id bigint, p_enrolment_digest bytea) TO cashpoint_switch;
 
 --
+-- Name: PROCEDURE approve_change_committed(IN p_role text, IN p_user_id bigint, IN p_actor text, IN p_ip text, IN p_device text, IN p_id bigint, IN p_enrolment_digest bytea, INOUT response_code text, INOUT detail text, INOUT operation text, INOUT balance_after bigint, INOUT auth_code text); Type: ACL; Schema: bank; Owner: cashpoint_owner
+--
+
+REVOKE ALL ON PROCEDURE bank.approve_change_committed(IN p_role text, IN p_user_id bigint, IN p_actor text, IN p_ip text, IN p_device text, IN p_id bigint, IN p_enrolment_digest bytea, INOUT response_code text, INOUT detail text, INOUT operation text, INOUT balance_after bigint, INOUT auth_code text) FROM PUBLIC;
+GRANT ALL ON PROCEDURE bank.approve_change_committed(IN p_role text, IN p_user_id bigint, IN p_actor text, IN p_ip text, IN p_device text, IN p_id bigint, IN p_enrolment_digest bytea, INOUT response_code text, INOUT detail text, INOUT operation text, INOUT balance_after bigint, INOUT auth_code text) TO cashpoint_switch;
+
+--
 -- Name: FUNCTION audit(p_actor text, p_action text, p_outcome text, p_details jsonb, p_ip text, p_device text); Type: ACL; Schema: bank; Owner: cashpoint_owner
 --
 
 REVOKE ALL ON FUNCTION bank.audit(p_actor text, p_action text, p_outcome text, p_details jsonb, p_ip text, p_device text) FROM PUBLIC;
 GRANT ALL ON FUNCTION bank.audit(p_actor text, p_action text, p_outcome text, p_details jsonb, p_ip text, p_device text) TO cashpoint_switch;
+
+--
+-- Name: PROCEDURE audit_committed(IN p_actor text, IN p_action text, IN p_outcome text, IN p_details jsonb, IN p_ip text, IN p_device text, INOUT id bigint); Type: ACL; Schema: bank; Owner: cashpoint_owner
+--
+
+REVOKE ALL ON PROCEDURE bank.audit_committed(IN p_actor text, IN p_action text, IN p_outcome text, IN p_details jsonb, IN p_ip text, IN p_device text, INOUT id bigint) FROM PUBLIC;
+GRANT ALL ON PROCEDURE bank.audit_committed(IN p_actor text, IN p_action text, IN p_outcome text, IN p_details jsonb, IN p_ip text, IN p_device text, INOUT id bigint) TO cashpoint_switch;
 
 --
 -- Name: FUNCTION balance(p_role text, p_user_id bigint, p_card_id bigint, p_account_no text, p_actor text, p_ip text, p_device text, p_pan_digest bytea, p_jti text); Type: ACL; Schema: bank; Owner: cashpoint_owner
@@ -5991,11 +6430,25 @@ REVOKE ALL ON FUNCTION bank.change_pin(p_card_id bigint, p_user_id bigint, p_new
 GRANT ALL ON FUNCTION bank.change_pin(p_card_id bigint, p_user_id bigint, p_new_hash text, p_actor text, p_ip text, p_device text, p_pan_digest bytea, p_jti text) TO cashpoint_switch;
 
 --
+-- Name: PROCEDURE change_pin_committed(IN p_card_id bigint, IN p_user_id bigint, IN p_new_hash text, IN p_actor text, IN p_ip text, IN p_device text, IN p_pan_digest bytea, IN p_jti text, INOUT response_code text, INOUT card_id bigint, INOUT card_status text, INOUT card_expired boolean, INOUT user_locked boolean, INOUT session_ended boolean); Type: ACL; Schema: bank; Owner: cashpoint_owner
+--
+
+REVOKE ALL ON PROCEDURE bank.change_pin_committed(IN p_card_id bigint, IN p_user_id bigint, IN p_new_hash text, IN p_actor text, IN p_ip text, IN p_device text, IN p_pan_digest bytea, IN p_jti text, INOUT response_code text, INOUT card_id bigint, INOUT card_status text, INOUT card_expired boolean, INOUT user_locked boolean, INOUT session_ended boolean) FROM PUBLIC;
+GRANT ALL ON PROCEDURE bank.change_pin_committed(IN p_card_id bigint, IN p_user_id bigint, IN p_new_hash text, IN p_actor text, IN p_ip text, IN p_device text, IN p_pan_digest bytea, IN p_jti text, INOUT response_code text, INOUT card_id bigint, INOUT card_status text, INOUT card_expired boolean, INOUT user_locked boolean, INOUT session_ended boolean) TO cashpoint_switch;
+
+--
 -- Name: FUNCTION change_role(p_role text, p_actor text, p_ip text, p_device text, p_user_name text, p_new_role text); Type: ACL; Schema: bank; Owner: cashpoint_owner
 --
 
 REVOKE ALL ON FUNCTION bank.change_role(p_role text, p_actor text, p_ip text, p_device text, p_user_name text, p_new_role text) FROM PUBLIC;
 GRANT ALL ON FUNCTION bank.change_role(p_role text, p_actor text, p_ip text, p_device text, p_user_name text, p_new_role text) TO cashpoint_switch;
+
+--
+-- Name: PROCEDURE change_role_committed(IN p_role text, IN p_actor text, IN p_ip text, IN p_device text, IN p_user_name text, IN p_new_role text, INOUT done boolean); Type: ACL; Schema: bank; Owner: cashpoint_owner
+--
+
+REVOKE ALL ON PROCEDURE bank.change_role_committed(IN p_role text, IN p_actor text, IN p_ip text, IN p_device text, IN p_user_name text, IN p_new_role text, INOUT done boolean) FROM PUBLIC;
+GRANT ALL ON PROCEDURE bank.change_role_committed(IN p_role text, IN p_actor text, IN p_ip text, IN p_device text, IN p_user_name text, IN p_new_role text, INOUT done boolean) TO cashpoint_switch;
 
 --
 -- Name: FUNCTION change_state(p_operation text, p_target text, p_payload jsonb); Type: ACL; Schema: bank; Owner: cashpoint_owner
@@ -6045,6 +6498,13 @@ REVOKE ALL ON FUNCTION bank.create_customer(p_role text, p_actor text, p_ip text
 GRANT ALL ON FUNCTION bank.create_customer(p_role text, p_actor text, p_ip text, p_device text, p_user_name text, p_full_name text) TO cashpoint_switch;
 
 --
+-- Name: PROCEDURE create_customer_committed(IN p_role text, IN p_actor text, IN p_ip text, IN p_device text, IN p_user_name text, IN p_full_name text, INOUT id bigint); Type: ACL; Schema: bank; Owner: cashpoint_owner
+--
+
+REVOKE ALL ON PROCEDURE bank.create_customer_committed(IN p_role text, IN p_actor text, IN p_ip text, IN p_device text, IN p_user_name text, IN p_full_name text, INOUT id bigint) FROM PUBLIC;
+GRANT ALL ON PROCEDURE bank.create_customer_committed(IN p_role text, IN p_actor text, IN p_ip text, IN p_device text, IN p_user_name text, IN p_full_name text, INOUT id bigint) TO cashpoint_switch;
+
+--
 -- Name: FUNCTION create_customer_with_account_and_card(p_role text, p_actor text, p_ip text, p_device text, p_user_name text, p_full_name text, p_account_no text, p_account_name text, p_daily_limit bigint, p_daily_count integer, p_pan_digest bytea, p_pan_masked text, p_pin_hash text, p_expiry date, p_date_of_birth date, p_nationality text, p_address text, p_document_type text, p_document_country text, p_document_digest bytea, p_document_last4 text, p_politically_exposed boolean, p_screening text, p_screening_detail text, p_risk_rating text, p_risk_reasons text[]); Type: ACL; Schema: bank; Owner: cashpoint_owner
 --
 
@@ -6052,11 +6512,25 @@ REVOKE ALL ON FUNCTION bank.create_customer_with_account_and_card(p_role text, p
 GRANT ALL ON FUNCTION bank.create_customer_with_account_and_card(p_role text, p_actor text, p_ip text, p_device text, p_user_name text, p_full_name text, p_account_no text, p_account_name text, p_daily_limit bigint, p_daily_count integer, p_pan_digest bytea, p_pan_masked text, p_pin_hash text, p_expiry date, p_date_of_birth date, p_nationality text, p_address text, p_document_type text, p_document_country text, p_document_digest bytea, p_document_last4 text, p_politically_exposed boolean, p_screening text, p_screening_detail text, p_risk_rating text, p_risk_reasons text[]) TO cashpoint_switch;
 
 --
+-- Name: PROCEDURE create_customer_with_account_and_card_committed(IN p_role text, IN p_actor text, IN p_ip text, IN p_device text, IN p_user_name text, IN p_full_name text, IN p_account_no text, IN p_account_name text, IN p_daily_limit bigint, IN p_daily_count integer, IN p_pan_digest bytea, IN p_pan_masked text, IN p_pin_hash text, IN p_expiry date, IN p_date_of_birth date, IN p_nationality text, IN p_address text, IN p_document_type text, IN p_document_country text, IN p_document_digest bytea, IN p_document_last4 text, IN p_politically_exposed boolean, IN p_screening text, IN p_screening_detail text, IN p_risk_rating text, IN p_risk_reasons text[], INOUT customer_id bigint, INOUT account_id bigint, INOUT account_no text, INOUT card_id bigint); Type: ACL; Schema: bank; Owner: cashpoint_owner
+--
+
+REVOKE ALL ON PROCEDURE bank.create_customer_with_account_and_card_committed(IN p_role text, IN p_actor text, IN p_ip text, IN p_device text, IN p_user_name text, IN p_full_name text, IN p_account_no text, IN p_account_name text, IN p_daily_limit bigint, IN p_daily_count integer, IN p_pan_digest bytea, IN p_pan_masked text, IN p_pin_hash text, IN p_expiry date, IN p_date_of_birth date, IN p_nationality text, IN p_address text, IN p_document_type text, IN p_document_country text, IN p_document_digest bytea, IN p_document_last4 text, IN p_politically_exposed boolean, IN p_screening text, IN p_screening_detail text, IN p_risk_rating text, IN p_risk_reasons text[], INOUT customer_id bigint, INOUT account_id bigint, INOUT account_no text, INOUT card_id bigint) FROM PUBLIC;
+GRANT ALL ON PROCEDURE bank.create_customer_with_account_and_card_committed(IN p_role text, IN p_actor text, IN p_ip text, IN p_device text, IN p_user_name text, IN p_full_name text, IN p_account_no text, IN p_account_name text, IN p_daily_limit bigint, IN p_daily_count integer, IN p_pan_digest bytea, IN p_pan_masked text, IN p_pin_hash text, IN p_expiry date, IN p_date_of_birth date, IN p_nationality text, IN p_address text, IN p_document_type text, IN p_document_country text, IN p_document_digest bytea, IN p_document_last4 text, IN p_politically_exposed boolean, IN p_screening text, IN p_screening_detail text, IN p_risk_rating text, IN p_risk_reasons text[], INOUT customer_id bigint, INOUT account_id bigint, INOUT account_no text, INOUT card_id bigint) TO cashpoint_switch;
+
+--
 -- Name: FUNCTION create_staff(p_role text, p_actor text, p_ip text, p_device text, p_user_name text, p_full_name text, p_staff_role text, p_password_hash text); Type: ACL; Schema: bank; Owner: cashpoint_owner
 --
 
 REVOKE ALL ON FUNCTION bank.create_staff(p_role text, p_actor text, p_ip text, p_device text, p_user_name text, p_full_name text, p_staff_role text, p_password_hash text) FROM PUBLIC;
 GRANT ALL ON FUNCTION bank.create_staff(p_role text, p_actor text, p_ip text, p_device text, p_user_name text, p_full_name text, p_staff_role text, p_password_hash text) TO cashpoint_switch;
+
+--
+-- Name: PROCEDURE create_staff_committed(IN p_role text, IN p_actor text, IN p_ip text, IN p_device text, IN p_user_name text, IN p_full_name text, IN p_staff_role text, IN p_password_hash text, INOUT id bigint); Type: ACL; Schema: bank; Owner: cashpoint_owner
+--
+
+REVOKE ALL ON PROCEDURE bank.create_staff_committed(IN p_role text, IN p_actor text, IN p_ip text, IN p_device text, IN p_user_name text, IN p_full_name text, IN p_staff_role text, IN p_password_hash text, INOUT id bigint) FROM PUBLIC;
+GRANT ALL ON PROCEDURE bank.create_staff_committed(IN p_role text, IN p_actor text, IN p_ip text, IN p_device text, IN p_user_name text, IN p_full_name text, IN p_staff_role text, IN p_password_hash text, INOUT id bigint) TO cashpoint_switch;
 
 --
 -- Name: FUNCTION customer_kyc(p_role text, p_actor text, p_ip text, p_device text, p_customer bigint); Type: ACL; Schema: bank; Owner: cashpoint_owner
@@ -6073,6 +6547,13 @@ REVOKE ALL ON FUNCTION bank.decide_kyc(p_role text, p_user_id bigint, p_actor te
 GRANT ALL ON FUNCTION bank.decide_kyc(p_role text, p_user_id bigint, p_actor text, p_ip text, p_device text, p_customer bigint, p_decision text, p_reason text, p_review_months integer) TO cashpoint_switch;
 
 --
+-- Name: PROCEDURE decide_kyc_committed(IN p_role text, IN p_user_id bigint, IN p_actor text, IN p_ip text, IN p_device text, IN p_customer bigint, IN p_decision text, IN p_reason text, IN p_review_months integer, INOUT response_code text, INOUT detail text); Type: ACL; Schema: bank; Owner: cashpoint_owner
+--
+
+REVOKE ALL ON PROCEDURE bank.decide_kyc_committed(IN p_role text, IN p_user_id bigint, IN p_actor text, IN p_ip text, IN p_device text, IN p_customer bigint, IN p_decision text, IN p_reason text, IN p_review_months integer, INOUT response_code text, INOUT detail text) FROM PUBLIC;
+GRANT ALL ON PROCEDURE bank.decide_kyc_committed(IN p_role text, IN p_user_id bigint, IN p_actor text, IN p_ip text, IN p_device text, IN p_customer bigint, IN p_decision text, IN p_reason text, IN p_review_months integer, INOUT response_code text, INOUT detail text) TO cashpoint_switch;
+
+--
 -- Name: FUNCTION end_session(p_actor text, p_jti text, p_expires timestamp with time zone, p_role text, p_ip text, p_device text); Type: ACL; Schema: bank; Owner: cashpoint_owner
 --
 
@@ -6080,11 +6561,25 @@ REVOKE ALL ON FUNCTION bank.end_session(p_actor text, p_jti text, p_expires time
 GRANT ALL ON FUNCTION bank.end_session(p_actor text, p_jti text, p_expires timestamp with time zone, p_role text, p_ip text, p_device text) TO cashpoint_switch;
 
 --
+-- Name: PROCEDURE end_session_committed(IN p_actor text, IN p_jti text, IN p_expires timestamp with time zone, IN p_role text, IN p_ip text, IN p_device text); Type: ACL; Schema: bank; Owner: cashpoint_owner
+--
+
+REVOKE ALL ON PROCEDURE bank.end_session_committed(IN p_actor text, IN p_jti text, IN p_expires timestamp with time zone, IN p_role text, IN p_ip text, IN p_device text) FROM PUBLIC;
+GRANT ALL ON PROCEDURE bank.end_session_committed(IN p_actor text, IN p_jti text, IN p_expires timestamp with time zone, IN p_role text, IN p_ip text, IN p_device text) TO cashpoint_switch;
+
+--
 -- Name: FUNCTION end_terminal_session(p_terminal text, p_stan text, p_ip text); Type: ACL; Schema: bank; Owner: cashpoint_owner
 --
 
 REVOKE ALL ON FUNCTION bank.end_terminal_session(p_terminal text, p_stan text, p_ip text) FROM PUBLIC;
 GRANT ALL ON FUNCTION bank.end_terminal_session(p_terminal text, p_stan text, p_ip text) TO cashpoint_switch;
+
+--
+-- Name: PROCEDURE end_terminal_session_committed(IN p_terminal text, IN p_stan text, IN p_ip text, INOUT done boolean); Type: ACL; Schema: bank; Owner: cashpoint_owner
+--
+
+REVOKE ALL ON PROCEDURE bank.end_terminal_session_committed(IN p_terminal text, IN p_stan text, IN p_ip text, INOUT done boolean) FROM PUBLIC;
+GRANT ALL ON PROCEDURE bank.end_terminal_session_committed(IN p_terminal text, IN p_stan text, IN p_ip text, INOUT done boolean) TO cashpoint_switch;
 
 --
 -- Name: FUNCTION expire_changes(p_ip text, p_device text); Type: ACL; Schema: bank; Owner: cashpoint_owner
@@ -6106,11 +6601,25 @@ REVOKE ALL ON FUNCTION bank.issue_card(p_role text, p_actor text, p_ip text, p_d
 GRANT ALL ON FUNCTION bank.issue_card(p_role text, p_actor text, p_ip text, p_device text, p_user_id bigint, p_pan_digest bytea, p_pan_masked text, p_pin_hash text, p_expiry date, p_account_nos text[]) TO cashpoint_switch;
 
 --
+-- Name: PROCEDURE issue_card_committed(IN p_role text, IN p_actor text, IN p_ip text, IN p_device text, IN p_user_id bigint, IN p_pan_digest bytea, IN p_pan_masked text, IN p_pin_hash text, IN p_expiry date, IN p_account_nos text[], INOUT id bigint); Type: ACL; Schema: bank; Owner: cashpoint_owner
+--
+
+REVOKE ALL ON PROCEDURE bank.issue_card_committed(IN p_role text, IN p_actor text, IN p_ip text, IN p_device text, IN p_user_id bigint, IN p_pan_digest bytea, IN p_pan_masked text, IN p_pin_hash text, IN p_expiry date, IN p_account_nos text[], INOUT id bigint) FROM PUBLIC;
+GRANT ALL ON PROCEDURE bank.issue_card_committed(IN p_role text, IN p_actor text, IN p_ip text, IN p_device text, IN p_user_id bigint, IN p_pan_digest bytea, IN p_pan_masked text, IN p_pin_hash text, IN p_expiry date, IN p_account_nos text[], INOUT id bigint) TO cashpoint_switch;
+
+--
 -- Name: FUNCTION issue_enrolment_code(p_role text, p_user_id bigint, p_actor text, p_ip text, p_device text, p_user_name text, p_code_digest bytea); Type: ACL; Schema: bank; Owner: cashpoint_owner
 --
 
 REVOKE ALL ON FUNCTION bank.issue_enrolment_code(p_role text, p_user_id bigint, p_actor text, p_ip text, p_device text, p_user_name text, p_code_digest bytea) FROM PUBLIC;
 GRANT ALL ON FUNCTION bank.issue_enrolment_code(p_role text, p_user_id bigint, p_actor text, p_ip text, p_device text, p_user_name text, p_code_digest bytea) TO cashpoint_switch;
+
+--
+-- Name: PROCEDURE issue_enrolment_code_committed(IN p_role text, IN p_user_id bigint, IN p_actor text, IN p_ip text, IN p_device text, IN p_user_name text, IN p_code_digest bytea, INOUT response_code text, INOUT detail text); Type: ACL; Schema: bank; Owner: cashpoint_owner
+--
+
+REVOKE ALL ON PROCEDURE bank.issue_enrolment_code_committed(IN p_role text, IN p_user_id bigint, IN p_actor text, IN p_ip text, IN p_device text, IN p_user_name text, IN p_code_digest bytea, INOUT response_code text, INOUT detail text) FROM PUBLIC;
+GRANT ALL ON PROCEDURE bank.issue_enrolment_code_committed(IN p_role text, IN p_user_id bigint, IN p_actor text, IN p_ip text, IN p_device text, IN p_user_name text, IN p_code_digest bytea, INOUT response_code text, INOUT detail text) TO cashpoint_switch;
 
 --
 -- Name: FUNCTION kyc_permits(p_user_id bigint, p_kind text); Type: ACL; Schema: bank; Owner: cashpoint_owner
@@ -6181,11 +6690,25 @@ REVOKE ALL ON FUNCTION bank.open_account(p_role text, p_actor text, p_ip text, p
 GRANT ALL ON FUNCTION bank.open_account(p_role text, p_actor text, p_ip text, p_device text, p_user_id bigint, p_account_no text, p_name text, p_daily_limit bigint, p_daily_count integer) TO cashpoint_switch;
 
 --
+-- Name: PROCEDURE open_account_committed(IN p_role text, IN p_actor text, IN p_ip text, IN p_device text, IN p_user_id bigint, IN p_account_no text, IN p_name text, IN p_daily_limit bigint, IN p_daily_count integer, INOUT id bigint); Type: ACL; Schema: bank; Owner: cashpoint_owner
+--
+
+REVOKE ALL ON PROCEDURE bank.open_account_committed(IN p_role text, IN p_actor text, IN p_ip text, IN p_device text, IN p_user_id bigint, IN p_account_no text, IN p_name text, IN p_daily_limit bigint, IN p_daily_count integer, INOUT id bigint) FROM PUBLIC;
+GRANT ALL ON PROCEDURE bank.open_account_committed(IN p_role text, IN p_actor text, IN p_ip text, IN p_device text, IN p_user_id bigint, IN p_account_no text, IN p_name text, IN p_daily_limit bigint, IN p_daily_count integer, INOUT id bigint) TO cashpoint_switch;
+
+--
 -- Name: FUNCTION open_case(p_role text, p_actor text, p_ip text, p_device text, p_customer text, p_severity text, p_reason text); Type: ACL; Schema: bank; Owner: cashpoint_owner
 --
 
 REVOKE ALL ON FUNCTION bank.open_case(p_role text, p_actor text, p_ip text, p_device text, p_customer text, p_severity text, p_reason text) FROM PUBLIC;
 GRANT ALL ON FUNCTION bank.open_case(p_role text, p_actor text, p_ip text, p_device text, p_customer text, p_severity text, p_reason text) TO cashpoint_switch;
+
+--
+-- Name: PROCEDURE open_case_committed(IN p_role text, IN p_actor text, IN p_ip text, IN p_device text, IN p_customer text, IN p_severity text, IN p_reason text, INOUT response_code text, INOUT case_id bigint, INOUT detail text); Type: ACL; Schema: bank; Owner: cashpoint_owner
+--
+
+REVOKE ALL ON PROCEDURE bank.open_case_committed(IN p_role text, IN p_actor text, IN p_ip text, IN p_device text, IN p_customer text, IN p_severity text, IN p_reason text, INOUT response_code text, INOUT case_id bigint, INOUT detail text) FROM PUBLIC;
+GRANT ALL ON PROCEDURE bank.open_case_committed(IN p_role text, IN p_actor text, IN p_ip text, IN p_device text, IN p_customer text, IN p_severity text, IN p_reason text, INOUT response_code text, INOUT case_id bigint, INOUT detail text) TO cashpoint_switch;
 
 --
 -- Name: FUNCTION open_internal_account(p_actor text, p_account_no text, p_name text, p_kind text); Type: ACL; Schema: bank; Owner: cashpoint_owner
@@ -6283,6 +6806,13 @@ REVOKE ALL ON FUNCTION bank.record_card_refusal(p_card_id bigint, p_code text, p
 GRANT ALL ON FUNCTION bank.record_card_refusal(p_card_id bigint, p_code text, p_reason text, p_actor text, p_ip text, p_device text) TO cashpoint_switch;
 
 --
+-- Name: PROCEDURE record_card_refusal_committed(IN p_card_id bigint, IN p_code text, IN p_reason text, IN p_actor text, IN p_ip text, IN p_device text); Type: ACL; Schema: bank; Owner: cashpoint_owner
+--
+
+REVOKE ALL ON PROCEDURE bank.record_card_refusal_committed(IN p_card_id bigint, IN p_code text, IN p_reason text, IN p_actor text, IN p_ip text, IN p_device text) FROM PUBLIC;
+GRANT ALL ON PROCEDURE bank.record_card_refusal_committed(IN p_card_id bigint, IN p_code text, IN p_reason text, IN p_actor text, IN p_ip text, IN p_device text) TO cashpoint_switch;
+
+--
 -- Name: FUNCTION record_identity(p_role text, p_actor text, p_ip text, p_device text, p_user_id bigint, p_legal_name text, p_date_of_birth date, p_nationality text, p_address text, p_document_type text, p_document_country text, p_document_digest bytea, p_document_last4 text, p_politically_exposed boolean, p_screening text, p_screening_detail text, p_risk_rating text, p_risk_reasons text[], p_review_due date); Type: ACL; Schema: bank; Owner: cashpoint_owner
 --
 
@@ -6297,6 +6827,13 @@ REVOKE ALL ON FUNCTION bank.record_pin_attempt(p_card_id bigint, p_ok boolean, p
 GRANT ALL ON FUNCTION bank.record_pin_attempt(p_card_id bigint, p_ok boolean, p_actor text, p_ip text, p_device text) TO cashpoint_switch;
 
 --
+-- Name: PROCEDURE record_pin_attempt_committed(IN p_card_id bigint, IN p_ok boolean, IN p_actor text, IN p_ip text, IN p_device text, INOUT pin_tries integer, INOUT status text); Type: ACL; Schema: bank; Owner: cashpoint_owner
+--
+
+REVOKE ALL ON PROCEDURE bank.record_pin_attempt_committed(IN p_card_id bigint, IN p_ok boolean, IN p_actor text, IN p_ip text, IN p_device text, INOUT pin_tries integer, INOUT status text) FROM PUBLIC;
+GRANT ALL ON PROCEDURE bank.record_pin_attempt_committed(IN p_card_id bigint, IN p_ok boolean, IN p_actor text, IN p_ip text, IN p_device text, INOUT pin_tries integer, INOUT status text) TO cashpoint_switch;
+
+--
 -- Name: FUNCTION record_screening(p_role text, p_actor text, p_ip text, p_device text, p_customer bigint, p_screening text, p_detail text, p_risk_rating text, p_risk_reasons text[]); Type: ACL; Schema: bank; Owner: cashpoint_owner
 --
 
@@ -6309,6 +6846,13 @@ GRANT ALL ON FUNCTION bank.record_screening(p_role text, p_actor text, p_ip text
 
 REVOKE ALL ON FUNCTION bank.record_staff_login(p_user_id bigint, p_password_ok boolean, p_factor text, p_step bigint, p_recovery_id bigint, p_actor text, p_ip text, p_device text) FROM PUBLIC;
 GRANT ALL ON FUNCTION bank.record_staff_login(p_user_id bigint, p_password_ok boolean, p_factor text, p_step bigint, p_recovery_id bigint, p_actor text, p_ip text, p_device text) TO cashpoint_switch;
+
+--
+-- Name: PROCEDURE record_staff_login_committed(IN p_user_id bigint, IN p_password_ok boolean, IN p_factor text, IN p_step bigint, IN p_recovery_id bigint, IN p_actor text, IN p_ip text, IN p_device text, INOUT response_code text, INOUT failed_attempts integer, INOUT locked boolean); Type: ACL; Schema: bank; Owner: cashpoint_owner
+--
+
+REVOKE ALL ON PROCEDURE bank.record_staff_login_committed(IN p_user_id bigint, IN p_password_ok boolean, IN p_factor text, IN p_step bigint, IN p_recovery_id bigint, IN p_actor text, IN p_ip text, IN p_device text, INOUT response_code text, INOUT failed_attempts integer, INOUT locked boolean) FROM PUBLIC;
+GRANT ALL ON PROCEDURE bank.record_staff_login_committed(IN p_user_id bigint, IN p_password_ok boolean, IN p_factor text, IN p_step bigint, IN p_recovery_id bigint, IN p_actor text, IN p_ip text, IN p_device text, INOUT response_code text, INOUT failed_attempts integer, INOUT locked boolean) TO cashpoint_switch;
 
 --
 -- Name: FUNCTION refuse_change(); Type: ACL; Schema: bank; Owner: cashpoint_owner
@@ -6331,6 +6875,13 @@ REVOKE ALL ON FUNCTION bank.reject_change(p_role text, p_user_id bigint, p_actor
 GRANT ALL ON FUNCTION bank.reject_change(p_role text, p_user_id bigint, p_actor text, p_ip text, p_device text, p_id bigint, p_reason text) TO cashpoint_switch;
 
 --
+-- Name: PROCEDURE reject_change_committed(IN p_role text, IN p_user_id bigint, IN p_actor text, IN p_ip text, IN p_device text, IN p_id bigint, IN p_reason text, INOUT response_code text, INOUT detail text); Type: ACL; Schema: bank; Owner: cashpoint_owner
+--
+
+REVOKE ALL ON PROCEDURE bank.reject_change_committed(IN p_role text, IN p_user_id bigint, IN p_actor text, IN p_ip text, IN p_device text, IN p_id bigint, IN p_reason text, INOUT response_code text, INOUT detail text) FROM PUBLIC;
+GRANT ALL ON PROCEDURE bank.reject_change_committed(IN p_role text, IN p_user_id bigint, IN p_actor text, IN p_ip text, IN p_device text, IN p_id bigint, IN p_reason text, INOUT response_code text, INOUT detail text) TO cashpoint_switch;
+
+--
 -- Name: FUNCTION replenish(p_actor text, p_ip text, p_device text, p_terminal text, p_stan text, p_transmitted text, p_digest bytea, p_unloaded bigint, p_loaded bigint); Type: ACL; Schema: bank; Owner: cashpoint_owner
 --
 
@@ -6350,6 +6901,13 @@ GRANT ALL ON PROCEDURE bank.replenish_committed(IN p_actor text, IN p_ip text, I
 
 REVOKE ALL ON FUNCTION bank.request_change(p_role text, p_user_id bigint, p_actor text, p_ip text, p_device text, p_operation text, p_target text, p_payload jsonb, p_reason text) FROM PUBLIC;
 GRANT ALL ON FUNCTION bank.request_change(p_role text, p_user_id bigint, p_actor text, p_ip text, p_device text, p_operation text, p_target text, p_payload jsonb, p_reason text) TO cashpoint_switch;
+
+--
+-- Name: PROCEDURE request_change_committed(IN p_role text, IN p_user_id bigint, IN p_actor text, IN p_ip text, IN p_device text, IN p_operation text, IN p_target text, IN p_payload jsonb, IN p_reason text, INOUT response_code text, INOUT change_id bigint, INOUT detail text); Type: ACL; Schema: bank; Owner: cashpoint_owner
+--
+
+REVOKE ALL ON PROCEDURE bank.request_change_committed(IN p_role text, IN p_user_id bigint, IN p_actor text, IN p_ip text, IN p_device text, IN p_operation text, IN p_target text, IN p_payload jsonb, IN p_reason text, INOUT response_code text, INOUT change_id bigint, INOUT detail text) FROM PUBLIC;
+GRANT ALL ON PROCEDURE bank.request_change_committed(IN p_role text, IN p_user_id bigint, IN p_actor text, IN p_ip text, IN p_device text, IN p_operation text, IN p_target text, IN p_payload jsonb, IN p_reason text, INOUT response_code text, INOUT change_id bigint, INOUT detail text) TO cashpoint_switch;
 
 --
 -- Name: FUNCTION require_approved_change(p_operation text, p_target text); Type: ACL; Schema: bank; Owner: cashpoint_owner
@@ -6460,13 +7018,6 @@ REVOKE ALL ON FUNCTION bank.session_ended(p_jti text) FROM PUBLIC;
 GRANT ALL ON FUNCTION bank.session_ended(p_jti text) TO cashpoint_switch;
 
 --
--- Name: FUNCTION session_post(p_role text, p_user_id bigint, p_card_id bigint, p_actor text, p_ip text, p_device text, p_terminal text, p_stan text, p_transmitted text, p_digest bytea, p_kind text, p_amount bigint, p_from text, p_to text, p_pan_digest bytea, p_jti text); Type: ACL; Schema: bank; Owner: cashpoint_owner
---
-
-REVOKE ALL ON FUNCTION bank.session_post(p_role text, p_user_id bigint, p_card_id bigint, p_actor text, p_ip text, p_device text, p_terminal text, p_stan text, p_transmitted text, p_digest bytea, p_kind text, p_amount bigint, p_from text, p_to text, p_pan_digest bytea, p_jti text) FROM PUBLIC;
-GRANT ALL ON FUNCTION bank.session_post(p_role text, p_user_id bigint, p_card_id bigint, p_actor text, p_ip text, p_device text, p_terminal text, p_stan text, p_transmitted text, p_digest bytea, p_kind text, p_amount bigint, p_from text, p_to text, p_pan_digest bytea, p_jti text) TO cashpoint_switch;
-
---
 -- Name: FUNCTION session_statement(p_pan_digest bytea, p_jti text, p_role text, p_user_id bigint, p_card_id bigint, p_account_no text, p_count integer, p_actor text, p_ip text, p_device text); Type: ACL; Schema: bank; Owner: cashpoint_owner
 --
 
@@ -6481,6 +7032,13 @@ REVOKE ALL ON FUNCTION bank.set_account_limits(p_role text, p_actor text, p_ip t
 GRANT ALL ON FUNCTION bank.set_account_limits(p_role text, p_actor text, p_ip text, p_device text, p_account_no text, p_daily_limit bigint, p_daily_count integer) TO cashpoint_switch;
 
 --
+-- Name: PROCEDURE set_account_limits_committed(IN p_role text, IN p_actor text, IN p_ip text, IN p_device text, IN p_account_no text, IN p_daily_limit bigint, IN p_daily_count integer, INOUT done boolean); Type: ACL; Schema: bank; Owner: cashpoint_owner
+--
+
+REVOKE ALL ON PROCEDURE bank.set_account_limits_committed(IN p_role text, IN p_actor text, IN p_ip text, IN p_device text, IN p_account_no text, IN p_daily_limit bigint, IN p_daily_count integer, INOUT done boolean) FROM PUBLIC;
+GRANT ALL ON PROCEDURE bank.set_account_limits_committed(IN p_role text, IN p_actor text, IN p_ip text, IN p_device text, IN p_account_no text, IN p_daily_limit bigint, IN p_daily_count integer, INOUT done boolean) TO cashpoint_switch;
+
+--
 -- Name: FUNCTION set_account_locked(p_role text, p_actor text, p_ip text, p_device text, p_account_no text, p_locked boolean); Type: ACL; Schema: bank; Owner: cashpoint_owner
 --
 
@@ -6488,11 +7046,25 @@ REVOKE ALL ON FUNCTION bank.set_account_locked(p_role text, p_actor text, p_ip t
 GRANT ALL ON FUNCTION bank.set_account_locked(p_role text, p_actor text, p_ip text, p_device text, p_account_no text, p_locked boolean) TO cashpoint_switch;
 
 --
+-- Name: PROCEDURE set_account_locked_committed(IN p_role text, IN p_actor text, IN p_ip text, IN p_device text, IN p_account_no text, IN p_locked boolean, INOUT done boolean); Type: ACL; Schema: bank; Owner: cashpoint_owner
+--
+
+REVOKE ALL ON PROCEDURE bank.set_account_locked_committed(IN p_role text, IN p_actor text, IN p_ip text, IN p_device text, IN p_account_no text, IN p_locked boolean, INOUT done boolean) FROM PUBLIC;
+GRANT ALL ON PROCEDURE bank.set_account_locked_committed(IN p_role text, IN p_actor text, IN p_ip text, IN p_device text, IN p_account_no text, IN p_locked boolean, INOUT done boolean) TO cashpoint_switch;
+
+--
 -- Name: FUNCTION set_card_status(p_role text, p_actor text, p_ip text, p_device text, p_pan_digest bytea, p_status text); Type: ACL; Schema: bank; Owner: cashpoint_owner
 --
 
 REVOKE ALL ON FUNCTION bank.set_card_status(p_role text, p_actor text, p_ip text, p_device text, p_pan_digest bytea, p_status text) FROM PUBLIC;
 GRANT ALL ON FUNCTION bank.set_card_status(p_role text, p_actor text, p_ip text, p_device text, p_pan_digest bytea, p_status text) TO cashpoint_switch;
+
+--
+-- Name: PROCEDURE set_card_status_committed(IN p_role text, IN p_actor text, IN p_ip text, IN p_device text, IN p_pan_digest bytea, IN p_status text, INOUT done boolean); Type: ACL; Schema: bank; Owner: cashpoint_owner
+--
+
+REVOKE ALL ON PROCEDURE bank.set_card_status_committed(IN p_role text, IN p_actor text, IN p_ip text, IN p_device text, IN p_pan_digest bytea, IN p_status text, INOUT done boolean) FROM PUBLIC;
+GRANT ALL ON PROCEDURE bank.set_card_status_committed(IN p_role text, IN p_actor text, IN p_ip text, IN p_device text, IN p_pan_digest bytea, IN p_status text, INOUT done boolean) TO cashpoint_switch;
 
 --
 -- Name: FUNCTION set_context(p_role text, p_user_id bigint); Type: ACL; Schema: bank; Owner: cashpoint_owner
@@ -6523,6 +7095,13 @@ REVOKE ALL ON FUNCTION bank.sign_on_terminal(p_terminal text, p_sealed bytea, p_
 GRANT ALL ON FUNCTION bank.sign_on_terminal(p_terminal text, p_sealed bytea, p_stan text, p_transmitted text, p_ip text) TO cashpoint_switch;
 
 --
+-- Name: PROCEDURE sign_on_terminal_committed(IN p_terminal text, IN p_sealed bytea, IN p_stan text, IN p_transmitted text, IN p_ip text, INOUT generation integer); Type: ACL; Schema: bank; Owner: cashpoint_owner
+--
+
+REVOKE ALL ON PROCEDURE bank.sign_on_terminal_committed(IN p_terminal text, IN p_sealed bytea, IN p_stan text, IN p_transmitted text, IN p_ip text, INOUT generation integer) FROM PUBLIC;
+GRANT ALL ON PROCEDURE bank.sign_on_terminal_committed(IN p_terminal text, IN p_sealed bytea, IN p_stan text, IN p_transmitted text, IN p_ip text, INOUT generation integer) TO cashpoint_switch;
+
+--
 -- Name: FUNCTION staff_by_name(p_user_name text); Type: ACL; Schema: bank; Owner: cashpoint_owner
 --
 
@@ -6551,11 +7130,25 @@ REVOKE ALL ON FUNCTION bank.start_enrolment(p_user_id bigint, p_code_digest byte
 GRANT ALL ON FUNCTION bank.start_enrolment(p_user_id bigint, p_code_digest bytea, p_sealed_secret bytea, p_algorithm text, p_digits integer, p_recovery_hashes text[], p_actor text, p_ip text, p_device text) TO cashpoint_switch;
 
 --
+-- Name: PROCEDURE start_enrolment_committed(IN p_user_id bigint, IN p_code_digest bytea, IN p_sealed_secret bytea, IN p_algorithm text, IN p_digits integer, IN p_recovery_hashes text[], IN p_actor text, IN p_ip text, IN p_device text, INOUT done boolean); Type: ACL; Schema: bank; Owner: cashpoint_owner
+--
+
+REVOKE ALL ON PROCEDURE bank.start_enrolment_committed(IN p_user_id bigint, IN p_code_digest bytea, IN p_sealed_secret bytea, IN p_algorithm text, IN p_digits integer, IN p_recovery_hashes text[], IN p_actor text, IN p_ip text, IN p_device text, INOUT done boolean) FROM PUBLIC;
+GRANT ALL ON PROCEDURE bank.start_enrolment_committed(IN p_user_id bigint, IN p_code_digest bytea, IN p_sealed_secret bytea, IN p_algorithm text, IN p_digits integer, IN p_recovery_hashes text[], IN p_actor text, IN p_ip text, IN p_device text, INOUT done boolean) TO cashpoint_switch;
+
+--
 -- Name: FUNCTION start_terminal_session(p_terminal text, p_sealed bytea, p_action text, p_stan text, p_ip text); Type: ACL; Schema: bank; Owner: cashpoint_owner
 --
 
 REVOKE ALL ON FUNCTION bank.start_terminal_session(p_terminal text, p_sealed bytea, p_action text, p_stan text, p_ip text) FROM PUBLIC;
 GRANT ALL ON FUNCTION bank.start_terminal_session(p_terminal text, p_sealed bytea, p_action text, p_stan text, p_ip text) TO cashpoint_switch;
+
+--
+-- Name: PROCEDURE start_terminal_session_committed(IN p_terminal text, IN p_sealed bytea, IN p_action text, IN p_stan text, IN p_ip text, INOUT generation integer); Type: ACL; Schema: bank; Owner: cashpoint_owner
+--
+
+REVOKE ALL ON PROCEDURE bank.start_terminal_session_committed(IN p_terminal text, IN p_sealed bytea, IN p_action text, IN p_stan text, IN p_ip text, INOUT generation integer) FROM PUBLIC;
+GRANT ALL ON PROCEDURE bank.start_terminal_session_committed(IN p_terminal text, IN p_sealed bytea, IN p_action text, IN p_stan text, IN p_ip text, INOUT generation integer) TO cashpoint_switch;
 
 --
 -- Name: FUNCTION terminal_keys(p_terminal text); Type: ACL; Schema: bank; Owner: cashpoint_owner
@@ -6578,6 +7171,13 @@ REVOKE ALL ON FUNCTION bank.unlock_user(p_role text, p_actor text, p_ip text, p_
 GRANT ALL ON FUNCTION bank.unlock_user(p_role text, p_actor text, p_ip text, p_device text, p_user_name text) TO cashpoint_switch;
 
 --
+-- Name: PROCEDURE unlock_user_committed(IN p_role text, IN p_actor text, IN p_ip text, IN p_device text, IN p_user_name text, INOUT done boolean); Type: ACL; Schema: bank; Owner: cashpoint_owner
+--
+
+REVOKE ALL ON PROCEDURE bank.unlock_user_committed(IN p_role text, IN p_actor text, IN p_ip text, IN p_device text, IN p_user_name text, INOUT done boolean) FROM PUBLIC;
+GRANT ALL ON PROCEDURE bank.unlock_user_committed(IN p_role text, IN p_actor text, IN p_ip text, IN p_device text, IN p_user_name text, INOUT done boolean) TO cashpoint_switch;
+
+--
 -- Name: FUNCTION velocity_refused(p_card_id bigint, p_amount bigint); Type: ACL; Schema: bank; Owner: cashpoint_owner
 --
 
@@ -6589,6 +7189,13 @@ REVOKE ALL ON FUNCTION bank.velocity_refused(p_card_id bigint, p_amount bigint) 
 
 REVOKE ALL ON FUNCTION bank.work_case(p_role text, p_actor text, p_ip text, p_device text, p_case_id bigint, p_action text, p_argument text, p_note text) FROM PUBLIC;
 GRANT ALL ON FUNCTION bank.work_case(p_role text, p_actor text, p_ip text, p_device text, p_case_id bigint, p_action text, p_argument text, p_note text) TO cashpoint_switch;
+
+--
+-- Name: PROCEDURE work_case_committed(IN p_role text, IN p_actor text, IN p_ip text, IN p_device text, IN p_case_id bigint, IN p_action text, IN p_argument text, IN p_note text, INOUT response_code text, INOUT detail text, INOUT status text); Type: ACL; Schema: bank; Owner: cashpoint_owner
+--
+
+REVOKE ALL ON PROCEDURE bank.work_case_committed(IN p_role text, IN p_actor text, IN p_ip text, IN p_device text, IN p_case_id bigint, IN p_action text, IN p_argument text, IN p_note text, INOUT response_code text, INOUT detail text, INOUT status text) FROM PUBLIC;
+GRANT ALL ON PROCEDURE bank.work_case_committed(IN p_role text, IN p_actor text, IN p_ip text, IN p_device text, IN p_case_id bigint, IN p_action text, IN p_argument text, IN p_note text, INOUT response_code text, INOUT detail text, INOUT status text) TO cashpoint_switch;
 
 --
 -- Name: TABLE accounts; Type: ACL; Schema: bank; Owner: cashpoint_owner

@@ -151,6 +151,116 @@ struct DatabaseFaultTests {
         }
     }
 
+    @Test("a wrong PIN's count held at its commit, after its row was flushed, and its backend ended: the switch answers 91, not 55, the count is as before, and a new check counts once")
+    func pinCheckEndedAtItsCommit() async throws {
+        try await SwitchUnderTest.with { under in
+            try await under.bank.asSuperuser { admin in
+                try await Self.holdCardWritesAtCommit(admin)
+                let before = try await Self.wrongPINs(under.bank)
+                try await under.terminal { terminal in
+                    nonisolated(unsafe) let session = terminal
+                    let answer = try await Self.endedAtItsCommit(under.bank, admin, "a PIN check") {
+                        try await session.cardRequest(.balance, pan: alice.pan, pin: Self.wrongPIN, from: alice.current)
+                    }
+                    // The count never committed: a switch that answered from the flushed row (55) would
+                    // tell the terminal of a wrong PIN the card does not hold.
+                    #expect(answer[39] == "91")
+                    #expect(try await Self.wrongPINs(under.bank) == before)
+                    // A new check is counted, once.
+                    let again = try await Self.onceTheDatabaseIsBack {
+                        try await terminal.cardRequest(.balance, pan: alice.pan, pin: Self.wrongPIN, from: alice.current)
+                    }
+                    #expect(again == "55")
+                    #expect(try await Self.wrongPINs(under.bank) == (before.tries + 1, before.audited + 1))
+                }
+            }
+        }
+    }
+
+    @Test("a teller's LOCKCARD held at its commit, after its row was flushed, and its backend ended: the switch answers 91, not 00, the card is as before, and LOCKCARD again locks it")
+    func staffChangeEndedAtItsCommit() async throws {
+        try await SwitchUnderTest.with { under in
+            try await under.bank.asSuperuser { admin in
+                try await Self.holdCardWritesAtCommit(admin)
+                let blocked = "SELECT count(*)::int FROM bank.cards WHERE status = 'blocked'"
+                let before = try await under.bank.count(blocked)
+                try await under.terminal("BRANCH01") { (branch: TerminalSession) async throws in
+                    let login = try await branch.staffLogin(
+                        userName: "tina.teller",
+                        password: "teller-test-password",
+                        code: under.code("tina.teller")
+                    )
+                    try #require(login[39] == "00")
+                    nonisolated(unsafe) let session = branch
+                    let answer = try await Self.endedAtItsCommit(under.bank, admin, "LOCKCARD") {
+                        try await session.administrative("LOCKCARD", fields: [2: alice.pan])
+                    }
+                    #expect(answer[39] == "91")
+                    #expect(try await under.bank.count(blocked) == before)
+                    let again = try await Self.onceTheDatabaseIsBack {
+                        try await branch.administrative("LOCKCARD", fields: [2: alice.pan])
+                    }
+                    #expect(again == "00")
+                    #expect(try await under.bank.count(blocked) == before + 1)
+                }
+            }
+        }
+    }
+
+    /// The response code of `request`, sent again while the switch answers 91: it refuses requests for a
+    /// moment after it lost a connection, until its probe finds the database (the requests so refused
+    /// do no database work). At most 40 tries, 250 ms apart.
+    static func onceTheDatabaseIsBack(_ request: () async throws -> ATM87Message) async throws -> String? {
+        var code: String?
+        for attempt in 0..<40 {
+            if attempt > 0 { try await Task.sleep(for: .milliseconds(250)) }
+            code = try await request()[39]
+            if code != "91" { break }
+        }
+        return code
+    }
+
+    /// Sends `request` while the test holds the advisory lock a held commit waits for, ends the switch's
+    /// backend that waits, lets the lock go, and returns the request's answer.
+    static func endedAtItsCommit(
+        _ bank: TestBank,
+        _ admin: PostgresConnection,
+        _ what: String,
+        _ request: @escaping @Sendable () async throws -> ATM87Message
+    ) async throws -> ATM87Message {
+        _ = try await admin.query("SELECT pg_advisory_lock(7231)", logger: quietLogger)
+        let answer = Task { try await request() }
+        try #require(
+            try await Self.endTheHeldBackend(bank, user: "cashpoint_switch"),
+            "no switch backend waited at \(what)'s commit"
+        )
+        _ = try await admin.query("SELECT pg_advisory_unlock(7231)", logger: quietLogger)
+        return try await answer.value
+    }
+
+    /// Not Alice's PIN (1234).
+    static let wrongPIN = "9999"
+
+    /// The hold at commit (`holdAtCommit`'s function) for a wrong PIN's count and a card's blocking only:
+    /// their audit rows.
+    static func holdCardWritesAtCommit(_ admin: PostgresConnection) async throws {
+        let trigger = """
+            CREATE CONSTRAINT TRIGGER hold_at_commit AFTER INSERT ON bank.audit_logs
+                DEFERRABLE INITIALLY DEFERRED FOR EACH ROW WHEN (NEW.action IN ('pin.wrong', 'card.blocked'))
+                EXECUTE FUNCTION public.hold_at_commit()
+            """
+        for statement in [Self.holdAtCommit[0], trigger] {
+            _ = try await admin.query(PostgresQuery(unsafeSQL: statement), logger: quietLogger)
+        }
+    }
+
+    /// The cards' try counters, summed, and the wrong PINs audited.
+    static func wrongPINs(_ bank: TestBank) async throws -> (tries: Int, audited: Int) {
+        let tries = try await bank.count("SELECT coalesce(sum(pin_tries), 0)::int FROM bank.cards")
+        let audited = try await bank.count("SELECT count(*)::int FROM bank.audit_logs WHERE action = 'pin.wrong'")
+        return (tries, audited)
+    }
+
     @Test("a URL with two servers: the first goes away, the switch answers 91, moves its pool to the second by itself and answers 00 again, without a restart")
     func followsTheServerThatAnswers() async throws {
         // Two proxies in front of one database stand in for a primary and the standby that replaces it.

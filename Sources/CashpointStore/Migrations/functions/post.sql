@@ -20,8 +20,9 @@
 -- checked first, in the same call (bank.card_session_refused): when the session may not go on, nothing
 -- is posted and the one row has response_code NULL and the card's state as facts (card_id, card_status,
 -- card_expired, user_locked, session_ended), from which CashpointBank.CardRules answers.
--- bank.session_post names this form. (Until 2026-12-01 the session form was a function of its own that
--- called this one: a nested SECURITY DEFINER call, its result materialized, on every card request.)
+-- The switch calls this form through bank.post_committed. (Until 2026-12-01 the session form was a
+-- function of its own that called this one: a nested SECURITY DEFINER call, its result materialized, on
+-- every card request.)
 SET LOCAL ROLE cashpoint_owner;
 
 CREATE OR REPLACE FUNCTION bank.post(

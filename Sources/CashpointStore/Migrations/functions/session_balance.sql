@@ -1,9 +1,10 @@
 -- bank.balance for a card session: its answer, or (response_code NULL) the card's state. bank.balance
 -- checks the card and the session in the same call.
 --
--- It only names bank.balance's session form, and the planner inlines it (as bank.session_post is, see
--- there): the switch's prepared statement runs one SECURITY DEFINER call, bank.balance. STABLE only so
--- that it can be inlined; it does nothing itself.
+-- It only names bank.balance's session form, and the planner inlines it: the switch's prepared statement
+-- runs one SECURITY DEFINER call, bank.balance. A set-returning SQL function is inlined only when it is
+-- not VOLATILE (nor STRICT, SECURITY DEFINER or with a SET clause), hence STABLE here: it does nothing
+-- itself, and bank.balance, a VOLATILE function, does the work and checks its caller's EXECUTE right.
 -- requires: balance
 SET LOCAL ROLE cashpoint_owner;
 
