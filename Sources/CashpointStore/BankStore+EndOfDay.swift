@@ -14,25 +14,23 @@ extension BankStore {
         loaded: Int64
     ) async throws -> ReplenishmentResult {
         try await self.recovering(key) {
-            try await self.client.withConnection { connection in
-                let rows = try await connection.query(
-                    """
-                    CALL bank.replenish_committed(
-                        \(actor.name), \(actor.ip), \(actor.device), \(key.terminal), \(key.stan), \(key.transmitted),
-                        \(ByteBuffer(bytes: digest)), \(unloaded), \(loaded))
-                    """,
-                    logger: self.logger
+            let rows = try await self.client.query(
+                """
+                CALL bank.replenish_committed(
+                    \(actor.name), \(actor.ip), \(actor.device), \(key.terminal), \(key.stan), \(key.transmitted),
+                    \(ByteBuffer(bytes: digest)), \(unloaded), \(loaded))
+                """,
+                logger: self.logger
+            )
+            for try await (code, txn, cash, replayed) in rows.decode((String, Int64?, Int64?, Bool).self) {
+                return ReplenishmentResult(
+                    code: ResponseCode(rawValue: code),
+                    transactionID: txn,
+                    cashHeld: cash,
+                    replayed: replayed
                 )
-                for try await (code, txn, cash, replayed) in rows.decode((String, Int64?, Int64?, Bool).self) {
-                    return ReplenishmentResult(
-                        code: ResponseCode(rawValue: code),
-                        transactionID: txn,
-                        cashHeld: cash,
-                        replayed: replayed
-                    )
-                }
-                throw StoreError(kind: .unavailable, detail: "CALL bank.replenish_committed returned no row")
             }
+            throw StoreError(kind: .unavailable, detail: "CALL bank.replenish_committed returned no row")
         }
     }
 
@@ -47,28 +45,26 @@ extension BankStore {
     ) async throws -> ReconciliationResult {
         let figures = terminalTotals.databaseJSON
         return try await self.recovering(key) {
-            try await self.client.withConnection { connection in
-                let rows = try await connection.query(
-                    """
-                    CALL bank.reconcile_committed(
-                        \(actor.name), \(actor.ip), \(actor.device), \(key.terminal), \(key.stan), \(key.transmitted),
-                        \(ByteBuffer(bytes: digest)), \(settlementDate), \(figures)::jsonb)
-                    """,
-                    logger: self.logger
+            let rows = try await self.client.query(
+                """
+                CALL bank.reconcile_committed(
+                    \(actor.name), \(actor.ip), \(actor.device), \(key.terminal), \(key.stan), \(key.transmitted),
+                    \(ByteBuffer(bytes: digest)), \(settlementDate), \(figures)::jsonb)
+                """,
+                logger: self.logger
+            )
+            for try await (code, switchFigures, cash, cutover, replayed) in rows.decode(
+                (String, String?, Int64?, Int64?, Bool).self
+            ) {
+                return ReconciliationResult(
+                    code: ResponseCode(rawValue: code),
+                    switchTotals: try switchFigures.map(ReconciliationTotals.init(databaseJSON:)),
+                    cashHeld: cash,
+                    cutoverID: cutover,
+                    replayed: replayed
                 )
-                for try await (code, switchFigures, cash, cutover, replayed) in rows.decode(
-                    (String, String?, Int64?, Int64?, Bool).self
-                ) {
-                    return ReconciliationResult(
-                        code: ResponseCode(rawValue: code),
-                        switchTotals: try switchFigures.map(ReconciliationTotals.init(databaseJSON:)),
-                        cashHeld: cash,
-                        cutoverID: cutover,
-                        replayed: replayed
-                    )
-                }
-                throw StoreError(kind: .unavailable, detail: "CALL bank.reconcile_committed returned no row")
             }
+            throw StoreError(kind: .unavailable, detail: "CALL bank.reconcile_committed returned no row")
         }
     }
 
