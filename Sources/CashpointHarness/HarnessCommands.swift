@@ -156,6 +156,7 @@ public enum HarnessCommands {
         }
         let report: LoadReport
         let statistics: LoadStatistics
+        var idleReport: IdleTerminals.Report?
         do {
             let switchLoad = SwitchLoad(
                 switches: try address.addresses(load.list.switches),
@@ -167,12 +168,31 @@ public enum HarnessCommands {
                 seed: load.seed
             )
             let progress: @Sendable (LoadProgress) -> Void = { progress in sayToStandardError(progress.line) }
-            (report, statistics) = try await switchLoad.measure(progress: load.quiet ? nil : progress)
+            if load.idle > 0 {
+                let idle = IdleTerminals(
+                    switches: switchLoad.switches,
+                    terminals: try IdleTerminals.terminals(load.idle, from: fixture, after: load.terminals),
+                    echoEvery: .seconds(load.echoEvery)
+                )
+                if !load.quiet { sayToStandardError("load: signing \(load.idle) idle terminals on") }
+                let measured: (LoadReport, LoadStatistics)
+                (measured, idleReport) = try await idle.holding {
+                    if !load.quiet { sayToStandardError("load: the idle terminals have signed on") }
+                    return try await switchLoad.measure(progress: load.quiet ? nil : progress)
+                }
+                (report, statistics) = measured
+            } else {
+                (report, statistics) = try await switchLoad.measure(progress: load.quiet ? nil : progress)
+            }
         } catch {
             sayToStandardError("load: \(error)")
             return .couldNotRun
         }
-        say(load.json ? report.json : report.text)
+        if let idleReport {
+            say(load.json ? Self.json(report.json, adding: "idle", idleReport.json) : report.text + "\n" + idleReport.line)
+        } else {
+            say(load.json ? report.json : report.text)
+        }
         let files = [
             load.hgrm.map { ($0, statistics.percentileDistribution) },
             load.plot.map { path in
@@ -191,12 +211,21 @@ public enum HarnessCommands {
                 return .couldNotRun
             }
         }
-        return report.errors > 0 || report.terminalsLost > 0 ? .failed : .passed
+        let idleFailed = idleReport.map { $0.signOnFailures > 0 || $0.echoFailures > 0 } ?? false
+        return report.errors > 0 || report.terminalsLost > 0 || idleFailed ? .failed : .passed
+    }
+
+    /// A JSON object's text with one more key.
+    static func json(_ object: String, adding key: String, _ value: [String: Int]) -> String {
+        guard let parsed = (try? JSONSerialization.jsonObject(with: Data(object.utf8))) as? [String: Any],
+            let data = try? JSONSerialization.data(withJSONObject: parsed.merging([key: value]) { $1 }, options: [.sortedKeys])
+        else { return object }
+        return String(decoding: data, as: UTF8.self)
     }
 
     /// A bank fixture of `terminals` load terminals, to `output` or standard output.
-    public static func loadBank(terminals: Int, output: String?) throws {
-        let data = try LoadBank.fixtureJSON(terminals: terminals)
+    public static func loadBank(terminals: Int, idleTerminals: Int = 0, output: String?) throws {
+        let data = try LoadBank.fixtureJSON(terminals: terminals, idleTerminals: idleTerminals)
         if let output {
             try data.write(to: URL(fileURLWithPath: output))
         } else {

@@ -123,10 +123,24 @@ public struct LoadOptions: ParsableArguments, Sendable {
     @Option(help: "Draw the latency distribution (latency against percentile, log scale) to this SVG file.")
     public var plot: String?
 
+    @Option(
+        help: """
+            Idle terminals beside the busy ones: the fixture's ATMs after the first --terminals sign on \
+            first, each over its own connection, then only echo every --echo-every seconds until the end \
+            (atm-harness load-bank --idle-terminals N writes them).
+            """
+    )
+    public var idle: Int = 0
+
+    @Option(help: "Seconds between an idle terminal's echoes.")
+    public var echoEvery: Int = 60
+
     public init() {}
 
     public func validate() throws {
         guard self.terminals >= 1 else { throw ValidationError("--terminals must be 1 or more") }
+        guard (0...99_999).contains(self.idle) else { throw ValidationError("--idle must be 0 to 99999") }
+        guard (1...3_600).contains(self.echoEvery) else { throw ValidationError("--echo-every must be 1 to 3600 seconds") }
         guard self.cardsPerTerminal >= 1 else { throw ValidationError("--cards-per-terminal must be 1 or more") }
         guard self.duration > 0 else { throw ValidationError("--duration must be above 0 seconds") }
         guard self.warmup >= 0 else { throw ValidationError("--warmup must be 0 or more seconds") }

@@ -33,13 +33,18 @@ public enum LoadBank {
 
     public static func pin(_ number: Int) -> String { Self.padded(number % 10_000, 4) }
 
-    /// The fixture as `fixtures/bank.json` has it.
-    public static func fixtureJSON(terminals: Int) throws -> Data {
+    /// Idle terminal `number` (IDL00001, ...): an ATM with no card of its own, for `atm-harness load --idle`.
+    public static func idleTerminal(_ number: Int) -> String { "IDL" + Self.padded(number, 5) }
+
+    /// The fixture as `fixtures/bank.json` has it; with `idleTerminals`, that many more ATMs after the
+    /// others, with master keys and no customers (`atm-harness load --idle`).
+    public static func fixtureJSON(terminals: Int, idleTerminals: Int = 0) throws -> Data {
         precondition((1...9_999).contains(terminals), "a load bank has 1 to 9,999 terminals")
-        let terminalEntries: [[String: Any]] = (1...terminals).map { number in
-            let id = Self.terminal(number)
-            return [
-                "id": id, "kind": "atm", "location": "Load test \(number)", "cashAccount": "CASH" + id,
+        precondition((0...99_999).contains(idleTerminals), "a load bank has 0 to 99,999 idle terminals")
+        let ids = (1...terminals).map(Self.terminal) + (0..<idleTerminals).map { Self.idleTerminal($0 + 1) }
+        let terminalEntries: [[String: Any]] = ids.enumerated().map { index, id in
+            [
+                "id": id, "kind": "atm", "location": "Load test \(index + 1)", "cashAccount": "CASH" + id,
                 "masterKey": Self.masterKeyHex(terminal: id),
             ]
         }

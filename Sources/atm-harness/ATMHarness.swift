@@ -122,13 +122,15 @@ struct LoadBankFixture: AsyncParsableCommand {
             """
     )
     @Option(help: "Terminals (and customers with a card each).") var terminals = 32
+    @Option(help: "More ATMs after them with no card (IDL00001, ...): atm-harness load --idle N.") var idleTerminals = 0
     @Option(help: "Write to this file instead of standard output.") var output: String?
 
     func validate() throws {
         guard (1...9_999).contains(terminals) else { throw ValidationError("--terminals must be 1 to 9999") }
+        guard (0...99_999).contains(idleTerminals) else { throw ValidationError("--idle-terminals must be 0 to 99999") }
     }
 
-    func run() async throws { try HarnessCommands.loadBank(terminals: terminals, output: output) }
+    func run() async throws { try HarnessCommands.loadBank(terminals: terminals, idleTerminals: idleTerminals, output: output) }
 }
 
 struct QuietAccounts: AsyncParsableCommand {
