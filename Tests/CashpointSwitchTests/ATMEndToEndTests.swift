@@ -239,6 +239,11 @@ struct ATMStoreAndForwardTests {
                 }
                 atm.kill9()
             }
+            // The row is free: the withdrawal the switch held commits (on a loaded machine, not at once).
+            for _ in 0..<200 {
+                if try await under.bank.balance(bob.current) == 75_000 { break }
+                try await Task.sleep(for: .milliseconds(50))
+            }
             #expect(try await under.bank.balance(bob.current) == 75_000)
             // The terminal starts again: the journal has a request with no answer; it reverses it first.
             let again = try RunningATM(port: under.port, dataFolder: folder)
