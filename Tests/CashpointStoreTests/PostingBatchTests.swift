@@ -230,20 +230,36 @@ struct PostingBatchTests {
         }
     }
 
+    /// A store whose card-session postings go through a posting service of one batch at a time, and
+    /// what the service does.
+    static func batching(_ store: BankStore, patience: Duration) -> (BankStore, AsyncStream<PostingService.Event>) {
+        let (events, sink) = AsyncStream.makeStream(of: PostingService.Event.self)
+        var batching = store
+        batching.postings = PostingService(store: store, maxInFlight: 1, maxSize: 8, patience: patience) { sink.yield($0) }
+        return (batching, events)
+    }
+
+    /// Alice's withdrawal at ATM00001, bob's at ATM00002, carol's deposit at ATM00003 (its STAN given).
+    static func threePostings(
+        _ service: Bank,
+        thirdSTAN: String
+    ) async throws -> (BatchedPosting, BatchedPosting, BatchedPosting) {
+        let alice = try await Self.card(alicePAN, service)
+        let bob = try await Self.card(bobPAN, service)
+        let carol = try await Self.card(carolPAN, service)
+        return (
+            Self.posting(.withdrawal, alice, terminal: "ATM00001", stan: "000001", amount: 1_000, from: "CP0000000001", service: service),
+            Self.posting(.withdrawal, bob, terminal: "ATM00002", stan: "000001", amount: 2_000, from: "CP0000000003", service: service),
+            Self.posting(.deposit, carol, terminal: "ATM00003", stan: thirdSTAN, amount: 3_000, to: "CP0000000004", service: service)
+        )
+    }
+
     @Test("a batch that fails is split: its members are posted alone, and only the one at fault fails")
     func split() async throws {
         try await TestBank.with(fixture: try Self.fixture()) { bank, service in
-            let (events, sink) = AsyncStream.makeStream(of: PostingService.Event.self)
-            var batching = service.store
-            batching.postings = PostingService(store: batching, maxInFlight: 1, maxSize: 8) { sink.yield($0) }
-            let store = batching
-            let alice = try await Self.card(alicePAN, service)
-            let bob = try await Self.card(bobPAN, service)
-            let carol = try await Self.card(carolPAN, service)
-            let first = Self.posting(.withdrawal, alice, terminal: "ATM00001", stan: "000001", amount: 1_000, from: "CP0000000001", service: service)
-            let good = Self.posting(.withdrawal, bob, terminal: "ATM00002", stan: "000001", amount: 2_000, from: "CP0000000003", service: service)
+            let (store, events) = Self.batching(service.store, patience: .seconds(8))
             // Not a STAN (six characters): the batch's statement fails on bank.stan; alone, only this posting.
-            let bad = Self.posting(.deposit, carol, terminal: "ATM00003", stan: "12345", amount: 3_000, to: "CP0000000004", service: service)
+            let (first, good, bad) = try await Self.threePostings(service, thirdSTAN: "12345")
             let before = try await bank.count("SELECT count(*)::int FROM bank.transactions")
             try await bank.asSuperuser { holder in
                 var seen = events.makeAsyncIterator()
@@ -285,18 +301,8 @@ struct PostingBatchTests {
     @Test("a batch that takes longer than the service's patience gives its place up: its members are posted alone, each once")
     func patience() async throws {
         try await TestBank.with(fixture: try Self.fixture()) { bank, service in
-            let (events, sink) = AsyncStream.makeStream(of: PostingService.Event.self)
-            var batching = service.store
-            batching.postings = PostingService(store: batching, maxInFlight: 1, maxSize: 8, patience: .milliseconds(300)) {
-                sink.yield($0)
-            }
-            let store = batching
-            let alice = try await Self.card(alicePAN, service)
-            let bob = try await Self.card(bobPAN, service)
-            let carol = try await Self.card(carolPAN, service)
-            let first = Self.posting(.withdrawal, alice, terminal: "ATM00001", stan: "000001", amount: 1_000, from: "CP0000000001", service: service)
-            let held = Self.posting(.withdrawal, bob, terminal: "ATM00002", stan: "000001", amount: 2_000, from: "CP0000000003", service: service)
-            let other = Self.posting(.deposit, carol, terminal: "ATM00003", stan: "000001", amount: 3_000, to: "CP0000000004", service: service)
+            let (store, events) = Self.batching(service.store, patience: .milliseconds(300))
+            let (first, held, other) = try await Self.threePostings(service, thirdSTAN: "000001")
             let before = try await bank.count("SELECT count(*)::int FROM bank.transactions")
             try await bank.asSuperuser { aliceHolder in
                 try await bank.asSuperuser { bobHolder in
