@@ -10,51 +10,78 @@ import Testing
 /// answers for the same bytes.
 @Suite("Session token claims without JSONDecoder")
 struct SessionClaimsReaderTests {
-    static func claims(
-        sub: String = "card:476173******0119",
-        exp: Date = Date(timeIntervalSinceReferenceDate: 818_000_120.123456),
-        iat: Date = Date(timeIntervalSinceReferenceDate: 818_000_000.123456),
-        jti: String = "4B0E3C1A-6C2D-4F3E-9A8B-7C6D5E4F3A2B",
-        tid: String = "ATM00001",
-        role: String = "customer",
-        uid: Int64 = 3,
-        cid: Int64? = nil,
-        pan: String? = nil,
-        acc: [String]? = nil,
-        fa: Int64? = nil
-    ) -> SessionClaims {
-        SessionClaims(
-            sub: SubjectClaim(value: sub),
-            exp: ExpirationClaim(value: exp),
-            iat: IssuedAtClaim(value: iat),
-            jti: IDClaim(value: jti),
-            tid: tid,
-            role: role,
-            uid: uid,
-            cid: cid,
-            pan: pan,
-            acc: acc,
-            fa: fa
-        )
+    /// A card session's claims as the switch issues them, then changed by `change`.
+    static func claims(_ change: (inout SessionClaims) -> Void = { _ in }) -> SessionClaims {
+        let tokens = SessionTokens(switchKey: SwitchKey(SecretKey.generate()), now: { Date(timeIntervalSinceReferenceDate: 818_000_000.123456) })
+        var claims = try! tokens.issue(
+            subject: "card:476173******0119",
+            terminal: "ATM00001",
+            role: "customer",
+            userID: 3,
+            lifetime: .seconds(120)
+        ).claims
+        change(&claims)
+        return claims
     }
 
     /// Claim sets the switch issues, and ones it does not but could: every optional claim absent or
     /// present, strings with every escape JSONEncoder writes and with raw UTF-8, extreme numbers.
     static let claimSets: [SessionClaims] = [
         claims(),
-        claims(cid: 1, pan: "00112233445566778899AABBCCDDEEFF", acc: ["CP0000000001", "CP0000000002"]),
-        claims(cid: 1, pan: "00112233445566778899AABBCCDDEEFF", acc: []),
-        claims(sub: "tina.teller", tid: "BRANCH01", role: "admin", uid: 1, fa: 1_765_100_000),
-        claims(sub: "", jti: "", tid: "", role: "", uid: 0, pan: "", acc: [""]),
-        claims(sub: #"quote " backslash \ slash / end"#, tid: "tab\tnew\nline\r\u{8}\u{C}"),
-        claims(sub: "\u{0}\u{1}\u{1F}\u{7F}", role: "été", pan: "😀 ∑ 中文 \u{10FFFF}", acc: ["\u{2028}\u{2029}", "é"]),
-        claims(uid: .max, cid: .min, fa: -1),
-        claims(uid: .min, cid: 0, fa: .max),
-        claims(exp: Date(timeIntervalSinceReferenceDate: 0), iat: Date(timeIntervalSinceReferenceDate: -1.5)),
-        claims(exp: Date(timeIntervalSinceReferenceDate: 1e20), iat: Date(timeIntervalSinceReferenceDate: .leastNonzeroMagnitude)),
-        claims(exp: Date(timeIntervalSinceReferenceDate: 0.1), iat: Date(timeIntervalSinceReferenceDate: -1e-7)),
-        claims(exp: Date(timeIntervalSince1970: 1_765_100_120), iat: Date(timeIntervalSince1970: 1_765_100_000)),
-        claims(exp: Date().addingTimeInterval(120), iat: Date()),
+        claims {
+            $0.cid = 1
+            $0.pan = "00112233445566778899AABBCCDDEEFF"
+            $0.acc = ["CP0000000001", "CP0000000002"]
+        },
+        claims {
+            $0.cid = 1
+            $0.pan = "00112233445566778899AABBCCDDEEFF"
+            $0.acc = []
+        },
+        claims {
+            $0.sub = "tina.teller"
+            $0.tid = "BRANCH01"
+            $0.role = "admin"
+            $0.uid = 1
+            $0.fa = 1_765_100_000
+        },
+        claims {
+            $0.sub = ""
+            $0.jti = ""
+            $0.tid = ""
+            $0.role = ""
+            $0.uid = 0
+            $0.pan = ""
+            $0.acc = [""]
+        },
+        claims {
+            $0.sub = #"quote " backslash \ slash / end"#
+            $0.tid = "tab\tnew\nline\r\u{8}\u{C}"
+        },
+        claims {
+            $0.sub = "\u{0}\u{1}\u{1F}\u{7F}"
+            $0.role = "été"
+            $0.pan = "😀 ∑ 中文 \u{10FFFF}"
+            $0.acc = ["\u{2028}\u{2029}", "é"]
+        },
+        claims {
+            $0.uid = .max
+            $0.cid = .min
+            $0.fa = -1
+        },
+        claims {
+            $0.uid = .min
+            $0.cid = 0
+            $0.fa = .max
+        },
+        claims { $0.exp.value = Date(timeIntervalSinceReferenceDate: 0) },
+        claims { $0.iat.value = Date(timeIntervalSinceReferenceDate: -1.5) },
+        claims { $0.exp.value = Date(timeIntervalSinceReferenceDate: 1e20) },
+        claims { $0.iat.value = Date(timeIntervalSinceReferenceDate: .leastNonzeroMagnitude) },
+        claims { $0.exp.value = Date(timeIntervalSinceReferenceDate: 0.1) },
+        claims { $0.iat.value = Date(timeIntervalSinceReferenceDate: -1e-7) },
+        claims { $0.exp.value = Date(timeIntervalSince1970: 1_765_100_120) },
+        claims { $0.exp.value = Date().addingTimeInterval(120) },
     ]
 
     @Test("JSONEncoder's output reads back to the same claims, as JSONDecoder reads it", arguments: claimSets)
@@ -71,19 +98,18 @@ struct SessionClaimsReaderTests {
         let pieces = ["a", "Z", "9", "\"", "\\", "/", "\n", "\u{0}", "\u{1F}", "é", "😀", "中", " ", "\u{7F}", "-"]
         func text() -> String { (0..<Int.random(in: 0...12, using: &generator)).map { _ in pieces.randomElement()! }.joined() }
         for _ in 0..<500 {
-            let claims = Self.claims(
-                sub: text(),
-                exp: Date(timeIntervalSinceReferenceDate: Double.random(in: -1e10...1e10, using: &generator)),
-                iat: Date(timeIntervalSinceReferenceDate: Double(Int32.random(in: .min ... .max, using: &generator))),
-                jti: UUID().uuidString,
-                tid: text(),
-                role: text(),
-                uid: Int64.random(in: .min ... .max, using: &generator),
-                cid: Bool.random() ? Int64.random(in: .min ... .max, using: &generator) : nil,
-                pan: Bool.random() ? text() : nil,
-                acc: Bool.random() ? (0..<Int.random(in: 0...3)).map { _ in text() } : nil,
-                fa: Bool.random() ? Int64.random(in: 0...2_000_000_000, using: &generator) : nil
-            )
+            let claims = Self.claims {
+                $0.sub = SubjectClaim(value: text())
+                $0.exp.value = Date(timeIntervalSinceReferenceDate: Double.random(in: -1e10...1e10, using: &generator))
+                $0.iat.value = Date(timeIntervalSinceReferenceDate: Double(Int32.random(in: .min ... .max, using: &generator)))
+                $0.tid = text()
+                $0.role = text()
+                $0.uid = Int64.random(in: .min ... .max, using: &generator)
+                $0.cid = Bool.random() ? Int64.random(in: .min ... .max, using: &generator) : nil
+                $0.pan = Bool.random() ? text() : nil
+                $0.acc = Bool.random() ? (0..<Int.random(in: 0...3)).map { _ in text() } : nil
+                $0.fa = Bool.random() ? Int64.random(in: 0...2_000_000_000, using: &generator) : nil
+            }
             let json = Array(try JSONEncoder().encode(claims))
             let read = SessionClaimsReader.claims(json)
             #expect(read == claims, "\(String(decoding: json, as: UTF8.self))")
