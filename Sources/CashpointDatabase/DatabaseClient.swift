@@ -110,7 +110,7 @@ public final class DatabaseClient: Sendable {
     ) async throws -> PostgresRowSequence {
         let pool = self.current
         do {
-            return try await pool.client.query(query, logger: logger, file: file, line: line)
+            return try await pool.client.query(query, logger: Self.queryLogger(logger), file: file, line: line)
         } catch {
             self.noticeFailure(error, on: pool)
             throw self.retired(error, on: pool)
@@ -125,7 +125,12 @@ public final class DatabaseClient: Sendable {
     ) async throws -> AsyncThrowingMapSequence<PostgresRowSequence, Row> where Row == Statement.Row {
         let pool = self.current
         do {
-            return try await pool.client.execute(preparedStatement, logger: logger, file: file, line: line)
+            return try await pool.client.execute(
+                preparedStatement,
+                logger: Self.queryLogger(logger),
+                file: file,
+                line: line
+            )
         } catch {
             self.noticeFailure(error, on: pool)
             throw self.retired(error, on: pool)
@@ -155,7 +160,7 @@ public final class DatabaseClient: Sendable {
         let pool = self.current
         do {
             return try await pool.client.withTransaction(
-                logger: logger,
+                logger: Self.queryLogger(logger) ?? Self.noLogger,
                 file: file,
                 line: line,
                 isolation: isolation,
@@ -168,6 +173,19 @@ public final class DatabaseClient: Sendable {
     }
 
     private var current: Pool { self.state.withLock { $0.pool } }
+
+    /// The logger postgres-nio gets for a query: the caller's when it logs at debug or below, none
+    /// otherwise. postgres-nio logs a query's progress at debug and trace only (its errors are thrown),
+    /// yet tags the logger it is given with the connection's id on every query, and swift-log's
+    /// `StreamLogHandler` renders its metadata again on each change: work per query for lines that are
+    /// never written.
+    static func queryLogger(_ logger: Logger?) -> Logger? {
+        guard let logger, logger.logLevel <= .debug else { return nil }
+        return logger
+    }
+
+    /// A logger that writes nothing (what postgres-nio uses when given none).
+    static let noLogger = Logger(label: "cashpoint.database") { _ in SwiftLogNoOpLogHandler() }
 
     // MARK: Following the primary
 

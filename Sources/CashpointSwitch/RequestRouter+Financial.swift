@@ -229,11 +229,21 @@ extension RequestRouter {
     }
 
     /// A fresh authorization code (field 38): 6 uppercase hexadecimal characters from the system's CSPRNG.
+    /// One draw of 64 bits gives all six (24 bits); a draw per character was six `getrandom` calls.
     static func authorizationCode() -> String {
         var generator = SystemRandomNumberGenerator()
-        let digits = Array("0123456789ABCDEF")
-        return String((0..<6).map { _ in digits[Int.random(in: 0..<16, using: &generator)] })
+        return Self.authorizationCode(bits: generator.next())
     }
+
+    /// The six hexadecimal characters of the low 24 bits of `bits`, lowest nibble first.
+    static func authorizationCode(bits: UInt64) -> String {
+        String(unsafeUninitializedCapacity: 6) { code in
+            for index in 0..<6 { code[index] = Self.hexDigits[Int(bits >> (4 * UInt64(index)) & 0xF)] }
+            return 6
+        }
+    }
+
+    static let hexDigits = Array("0123456789ABCDEF".utf8)
 
     /// Field 54: the ledger balance.
     static func additionalAmount(_ balance: Int64, currency: String) -> String {

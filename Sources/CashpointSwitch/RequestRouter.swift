@@ -117,13 +117,9 @@ public final class RequestRouter: Sendable {
     /// switch).
     public func respond(to request: ATM87Message, from peer: Peer) async -> ATM87Message? {
         let started = ContinuousClock.now
-        var logger = self.logger
-        logger[metadataKey: LogKey.connection] = "\(peer.connection)"
-        logger[metadataKey: LogKey.mti] = "\(request.mti)"
-        if let stan = request[11] { logger[metadataKey: LogKey.stan] = "\(stan)" }
-        if let terminal = request.trimmed(41) { logger[metadataKey: LogKey.terminal] = "\(terminal)" }
-        if let pan = request[2] { logger[metadataKey: LogKey.pan] = "\(ATM87PrettyPrinter.maskPAN(pan))" }
-        if let code = request[3] { logger[metadataKey: LogKey.processingCode] = "\(code)" }
+        // The request's metadata (connection, MTI, STAN, terminal, masked PAN, processing code) is
+        // made only for a line that is logged.
+        let logger = RequestLogHandler.logger(self.logger, for: request, connection: peer.connection)
 
         guard !request.mti.isResponse else {
             logger.warning("a response-type message sent to the switch: dropped")

@@ -1,10 +1,11 @@
-import CashpointDatabase
 import Foundation
 import Logging
 import NIOCore
 import NIOPosix
 import PostgresNIO
 import Testing
+
+@testable import CashpointDatabase
 
 /// The private cluster's URL, which scripts/test sets. In CI the suite must run, so a missing URL fails
 /// there instead of skipping.
@@ -283,5 +284,18 @@ struct DatabaseClientTests {
         #expect(!DatabaseClient.meansRelocation(errors[1]))
         #expect(DatabaseClient.meansRelocation(DatabaseUnavailable(.connectionLost, reason: "test")))
         #expect(!DatabaseClient.meansRelocation(DatabaseUnavailable(.deadlineExceeded, reason: "test")))
+    }
+}
+
+@Suite("the logger postgres-nio gets")
+struct QueryLoggerTests {
+    @Test("the caller's at debug and trace, none above: postgres-nio logs a query at debug and trace only")
+    func levels() {
+        for level in Logger.Level.allCases {
+            var logger = Logger(label: "test") { StreamLogHandler.standardError(label: $0) }
+            logger.logLevel = level
+            #expect((DatabaseClient.queryLogger(logger) != nil) == (level <= .debug), "\(level)")
+        }
+        #expect(DatabaseClient.queryLogger(nil) == nil)
     }
 }
