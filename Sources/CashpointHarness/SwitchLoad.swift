@@ -1,10 +1,11 @@
 import ATM87
-import CashpointBank
 import CashpointSecurity
 public import CashpointStore
 public import CashpointTerminal
 public import Crypto
 import Foundation
+import NIOCore
+import NIOPosix
 import Synchronization
 
 /// Why a load could not run: said so that the person running it knows what to do.
@@ -155,39 +156,46 @@ public struct SwitchLoad: Sendable {
         try await self.measure(progress: progress).report
     }
 
-    /// `run`, with the measured window's statistics (the latency histogram) beside the report.
+    /// `run`, with the measured window's statistics (the latency histogram) beside the report. The
+    /// terminals run on one event loop of their own (`LoadDriver`); `progress` is called from a task.
     public func measure(
         progress: (@Sendable (LoadProgress) -> Void)? = nil
     ) async throws -> (report: LoadReport, statistics: LoadStatistics) {
         let recorder = LoadRecorder()
-        let gate = StartGate(expected: self.terminals.count)
-        let outcomes = try await withThrowingTaskGroup(of: TerminalOutcome.self) { group in
-            for (index, terminal) in self.terminals.enumerated() {
-                group.addTask {
-                    try await self.drive(terminal, index: index, gate: gate, recorder: recorder)
-                }
-            }
-            if let progress {
-                group.addTask {
-                    guard let start = await gate.started() else { return TerminalOutcome() }
-                    let seconds = Int((self.warmup + self.duration).inSeconds.rounded(.up))
-                    for second in 1...max(1, seconds) {
-                        try await Task.sleep(until: start + .seconds(second), clock: .continuous)
-                        progress(
-                            LoadProgress(
-                                second: second,
-                                warmingUp: .seconds(second) <= self.warmup,
-                                interval: recorder.takeInterval()
-                            )
-                        )
-                    }
-                    return TerminalOutcome()
-                }
-            }
-            var outcomes: [TerminalOutcome] = []
-            for try await outcome in group { outcomes.append(outcome) }
-            return outcomes
+        let group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
+        let loop = group.next()
+        let started = loop.makePromise(of: Void.self)
+        let finished = loop.makePromise(of: [TerminalOutcome].self)
+        loop.execute {
+            LoadDriver(self, loop: loop, recorder: recorder, started: started, outcomes: finished).run()
         }
+        let reporter = progress.map { progress in
+            Task {
+                guard (try? await started.futureResult.get()) != nil else { return }
+                let start = ContinuousClock.now
+                let seconds = Int((self.warmup + self.duration).inSeconds.rounded(.up))
+                for second in 1...max(1, seconds) {
+                    try await Task.sleep(until: start + .seconds(second), clock: .continuous)
+                    progress(
+                        LoadProgress(
+                            second: second,
+                            warmingUp: .seconds(second) <= self.warmup,
+                            interval: recorder.takeInterval()
+                        )
+                    )
+                }
+            }
+        }
+        let outcomes: [TerminalOutcome]
+        do {
+            outcomes = try await finished.futureResult.get()
+        } catch {
+            reporter?.cancel()
+            try? await group.shutdownGracefully()
+            throw error
+        }
+        _ = await reporter?.result
+        try? await group.shutdownGracefully()
         let statistics = recorder.total
         let report = LoadReport(
             statistics: statistics,
@@ -207,122 +215,40 @@ public struct SwitchLoad: Sendable {
         var lost = false
     }
 
-    /// One terminal: connect, sign on, open the card session, wait for the others, then send on its
-    /// schedule until the end of the run.
-    func drive(
-        _ terminal: Terminal,
-        index: Int,
-        gate: StartGate,
-        recorder: LoadRecorder
-    ) async throws -> TerminalOutcome {
-        var arrived = false
-        do {
-            let address = self.switches[index % self.switches.count]
-            return try await SwitchLink.with(host: address.host, port: address.port) { link in
-                let session = TerminalSession(link: link, terminal: terminal.id, masterKey: terminal.masterKey)
-                let signOn = try await session.signOn()
-                guard signOn[39] == "00" else {
-                    throw LoadFailure(
-                        .startUp,
-                        "terminal \(terminal.id): the sign-on answered \(signOn[39] ?? "nothing")"
-                    )
-                }
-                let opened = try await session.cardRequest(
-                    .balance,
-                    pan: terminal.pan,
-                    pin: terminal.pin,
-                    from: terminal.accounts.first
-                )
-                guard opened[39] == "00" else {
-                    throw LoadFailure(
-                        .startUp,
-                        "terminal \(terminal.id): the card session did not open, response code \(opened[39] ?? "none")"
-                    )
-                }
-                arrived = true
-                guard let start = await gate.arrive(failed: false) else { return TerminalOutcome() }
-                return await self.send(session, terminal, index: index, start: start, recorder: recorder)
-            }
-        } catch {
-            if !arrived { _ = await gate.arrive(failed: true) }
-            if let failure = error as? LoadFailure { throw failure }
-            throw LoadFailure(.startUp, "terminal \(terminal.id) could not start: \(error)")
+    /// The card request of a kind for a card (`pin`: with the PIN, else with the card session's token):
+    /// withdrawals and balance inquiries from its first account, deposits to it, transfers between its
+    /// two accounts, the other way round when `reversed`.
+    func cardRequest(_ kind: LoadKind, card: Terminal.Card, pin: String?, reversed: Bool) -> CardRequest {
+        let (first, second) = card.accounts
+        switch kind {
+        case .withdrawal:
+            return CardRequest(
+                TransactionKind.withdrawal.code,
+                pan: card.pan,
+                amount: Int64(self.amounts.withdrawal),
+                from: first,
+                pin: pin
+            )
+        case .deposit:
+            return CardRequest(
+                TransactionKind.deposit.code,
+                pan: card.pan,
+                amount: Int64(self.amounts.deposit),
+                to: first,
+                pin: pin
+            )
+        case .balance:
+            return CardRequest(TransactionKind.balance.code, pan: card.pan, from: first, pin: pin)
+        case .transfer:
+            return CardRequest(
+                TransactionKind.transfer.code,
+                pan: card.pan,
+                amount: Int64(self.amounts.transfer),
+                from: reversed ? second : first,
+                to: reversed ? first : second,
+                pin: pin
+            )
         }
-    }
-
-    /// The terminal's requests from `start` to the end of the run.
-    func send(
-        _ session: TerminalSession,
-        _ terminal: Terminal,
-        index: Int,
-        start: ContinuousClock.Instant,
-        recorder: LoadRecorder
-    ) async -> TerminalOutcome {
-        let clock = ContinuousClock()
-        let end = self.warmup + self.duration
-        var schedule = LoadSchedule(.forTerminal(index, of: self.terminals.count, rate: self.rate))
-        var generator = SplitMix64.stream(index, of: self.seed)
-        var transfers = 0
-        var pin: String?
-        let cards = terminal.cards
-        var sent = 0
-        while true {
-            let now = clock.now - start
-            guard now < end else { break }
-            let intended = schedule.next(now: now)
-            guard intended < end else { break }
-            if intended > now { try? await Task.sleep(until: start + intended, clock: clock) }
-            let kind = self.mix.draw(using: &generator)
-            let measured = intended >= self.warmup
-            // One card: its session goes on with the token. Several: each request is the next card's,
-            // a new card session with its PIN.
-            let card = cards[sent % cards.count]
-            sent += 1
-            if cards.count > 1 { pin = card.pin }
-            do {
-                let answer: ATM87Message
-                let (first, second) = (card.accounts.first, card.accounts.second)
-                switch kind {
-                case .withdrawal:
-                    answer = try await session.cardRequest(
-                        .withdrawal,
-                        pan: card.pan,
-                        pin: pin,
-                        amount: self.amounts.withdrawal,
-                        from: first
-                    )
-                case .deposit:
-                    answer = try await session.cardRequest(
-                        .deposit,
-                        pan: card.pan,
-                        pin: pin,
-                        amount: self.amounts.deposit,
-                        to: first
-                    )
-                case .balance:
-                    answer = try await session.cardRequest(.balance, pan: card.pan, pin: pin, from: first)
-                case .transfer:
-                    transfers += 1
-                    answer = try await session.cardRequest(
-                        .transfer,
-                        pan: card.pan,
-                        pin: pin,
-                        amount: self.amounts.transfer,
-                        from: transfers.isMultiple(of: 2) ? second : first,
-                        to: transfers.isMultiple(of: 2) ? first : second
-                    )
-                }
-                let code = answer[39] ?? "--"
-                recorder.record(kind, code: code, latency: clock.now - (start + intended), measured: measured)
-                // 63: the card session's token was refused (it expired, after at most two minutes): the
-                // terminal opens a new card session with the PIN, as an ATM asks for the card again.
-                pin = code == ResponseCode.securityViolation.rawValue ? card.pin : nil
-            } catch {
-                recorder.recordError(measured: measured)
-                return TerminalOutcome(unsent: schedule.unsent(before: end), lost: true)
-            }
-        }
-        return TerminalOutcome(unsent: schedule.unsent(before: end), lost: false)
     }
 }
 
@@ -354,34 +280,4 @@ final class LoadRecorder: Sendable {
     }
 
     var total: LoadStatistics { self.state.withLock { $0.total } }
-}
-
-/// Holds every terminal until all have signed on and opened their card sessions, so the load starts
-/// at once; nil for all when any could not.
-actor StartGate {
-    let expected: Int
-    var arrived = 0
-    var failed = false
-    var start: ContinuousClock.Instant??
-    var waiters: [CheckedContinuation<ContinuousClock.Instant?, Never>] = []
-
-    init(expected: Int) { self.expected = expected }
-
-    func arrive(failed: Bool) async -> ContinuousClock.Instant? {
-        self.arrived += 1
-        self.failed = self.failed || failed
-        if self.arrived == self.expected {
-            let start: ContinuousClock.Instant? = self.failed ? nil : .now
-            self.start = .some(start)
-            for waiter in self.waiters { waiter.resume(returning: start) }
-            self.waiters = []
-        }
-        return await self.started()
-    }
-
-    /// The instant the run started, once every terminal has arrived; nil if one failed.
-    func started() async -> ContinuousClock.Instant? {
-        if let start = self.start { return start }
-        return await withCheckedContinuation { self.waiters.append($0) }
-    }
 }
