@@ -79,8 +79,10 @@ public final class DatabaseClient: Sendable {
         for task in self.stop() { await task.value }
     }
 
+    /// A pool's task runs where the caller of `run` prefers (`EventLoopExecutor.preferred`: the switch's
+    /// connections' event loop), so its leases and timers' ends do not hop between threads.
     private func start(_ pool: Pool) {
-        let runner = Task { await pool.client.run() }
+        let runner = Task(executorPreference: EventLoopExecutor.preferred) { await pool.client.run() }
         let cancelled = self.state.withLock { state in
             guard !state.stopped else { return true }
             state.runners[pool.generation] = runner

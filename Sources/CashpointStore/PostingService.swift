@@ -2,6 +2,7 @@ public import CashpointBank
 import CashpointDatabase
 import Logging
 import NIOCore
+import NIOPosix
 import PostgresNIO
 import Synchronization
 
@@ -151,7 +152,10 @@ public final class PostingService: Sendable {
         }
     }
 
-    private func perform(_ action: PostingBatches.Action) {
+    /// Runs the core's decision. A batch runs in one task on the caller's event loop when it has one
+    /// (`EventLoopExecutor.preferred`: no hop between Swift's pool and NIO's threads for its query), its
+    /// patience on that loop's timer; whichever ends first, the answers or the patience, ends the batch.
+    private func perform(_ action: PostingBatches.Action, on executor: EventLoopExecutor? = EventLoopExecutor.preferred) {
         guard case .start(let members) = action else { return }
         self.observe(.started(size: members.count))
         if members.count == 1 {
@@ -160,8 +164,9 @@ public final class PostingService: Sendable {
             return
         }
         let postings = self.state.withLock { state in members.compactMap { state.waiters[$0]?.posting } }
-        Task {
-            let answers = await self.answers(postings)
+        let ended = Mutex(false)
+        let end = { @Sendable (answers: [BatchedAnswer]?) -> Bool in
+            guard ended.withLock({ ended in defer { ended = true }; return !ended }) else { return false }
             self.observe(answers == nil ? .split(size: postings.count) : .answered(size: postings.count))
             let (continuations, next) = self.state.withLock { state in
                 let continuations = members.map { state.waiters.removeValue(forKey: $0)?.continuation }
@@ -170,43 +175,29 @@ public final class PostingService: Sendable {
             for (index, continuation) in continuations.enumerated() {
                 continuation?.resume(returning: answers.map { .answered($0[index]) } ?? .alone(holdingPlace: false))
             }
-            self.perform(next)
+            self.perform(next, on: executor)
+            return true
         }
-    }
-
-    /// The batch's answers, or nil when it failed or took longer than `patience`.
-    private func answers(_ postings: [BatchedPosting]) async -> [BatchedAnswer]? {
-        await withCheckedContinuation { (continuation: CheckedContinuation<[BatchedAnswer]?, Never>) in
-            let once = Mutex<CheckedContinuation<[BatchedAnswer]?, Never>?>(continuation)
-            let resume = { @Sendable (answers: [BatchedAnswer]?) -> Bool in
-                guard let continuation = once.withLock({ pending -> CheckedContinuation<[BatchedAnswer]?, Never>? in
-                    defer { pending = nil }
-                    return pending
-                }) else { return false }
-                continuation.resume(returning: answers)
-                return true
+        let loop = executor?.loop ?? MultiThreadedEventLoopGroup.singleton.any()
+        let patience = loop.scheduleTask(in: TimeAmount(self.patience)) {
+            if end(nil) {
+                self.logger.warning(
+                    "a batch of postings did not answer in time: each is posted alone",
+                    metadata: ["postings": "\(postings.count)"]
+                )
             }
-            let timer = Task {
-                try await Task.sleep(for: self.patience)
-                if resume(nil) {
-                    self.logger.warning(
-                        "a batch of postings did not answer in time: each is posted alone",
-                        metadata: ["postings": "\(postings.count)"]
-                    )
-                }
+        }
+        Task(executorPreference: executor) {
+            do {
+                _ = end(try await self.store.postBatch(postings))
+            } catch {
+                self.logger.notice(
+                    "a batch of postings failed: each is posted alone",
+                    metadata: ["postings": "\(postings.count)", "error": "\(String(reflecting: type(of: error)))"]
+                )
+                _ = end(nil)
             }
-            Task {
-                do {
-                    _ = resume(try await self.store.postBatch(postings))
-                } catch {
-                    self.logger.notice(
-                        "a batch of postings failed: each is posted alone",
-                        metadata: ["postings": "\(postings.count)", "error": "\(String(reflecting: type(of: error)))"]
-                    )
-                    _ = resume(nil)
-                }
-                timer.cancel()
-            }
+            patience.cancel()
         }
     }
 }

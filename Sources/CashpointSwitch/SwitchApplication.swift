@@ -144,7 +144,7 @@ public struct SwitchApplication: Sendable {
         )
         // Services stop in reverse order: the loops last, after the pool and the server.
         var services: [any Service] = loops.map { [EventLoopGroupService(group: $0)] } ?? []
-        services.append(DatabasePoolService(client: client))
+        services.append(DatabasePoolService(client: client, executor: loops.map { EventLoopExecutor($0.next()) }))
         services.append(health)
         if let auditKey = self.auditKey {
             services.append(AuditSealingService(client: client, key: auditKey.key, logger: self.logger))
@@ -208,9 +208,16 @@ extension SwitchApplication {
 /// server, the sealer and the monitoring worker have stopped), then closes its pools.
 struct DatabasePoolService: Service {
     let client: DatabaseClient
+    /// Where the pool's own task runs (its timers, leases and connection events): on the connections'
+    /// event loop when the switch has its own loops, so a lease does not hop between threads.
+    var executor: EventLoopExecutor? = nil
 
     func run() async throws {
-        try await cancelWhenGracefulShutdown { await self.client.run() }
+        try await EventLoopExecutor.$preferred.withValue(self.executor) {
+            try await withTaskExecutorPreference(self.executor) {
+                try await cancelWhenGracefulShutdown { await self.client.run() }
+            }
+        }
     }
 }
 
