@@ -47,7 +47,7 @@ public struct SwitchApplication: Sendable {
         configuration: SwitchConfiguration,
         poolSize: Int = 8,
         batchPostings: Int = 64,
-        postingBatches: Int = 2,
+        postingBatches: Int = 1,
         eventLoops: Int = 1,
         auditKey: SecretKey? = nil,
         logger: Logger

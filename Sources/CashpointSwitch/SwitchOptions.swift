@@ -106,7 +106,7 @@ public struct ServeOptions: ParsableArguments, Sendable {
     public var batchPostings: Int = 64
 
     @Option(help: "Batches of postings at the database at once (with --batch-postings above 1).")
-    public var postingBatches: Int = 2
+    public var postingBatches: Int = 1
 
     @Option(
         name: .customLong("card-bin"),
