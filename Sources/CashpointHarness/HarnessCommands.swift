@@ -154,11 +154,23 @@ public enum HarnessCommands {
         } catch {
             throw ValidationError("cannot read \(address.fixture): \(error)")
         }
+        guard fixture.purpose == BankFixture.loadPurpose || load.allowDemoBank else {
+            throw ValidationError(
+                """
+                \(address.fixture) is not a load bank: a load moves its customers' money and reaches their daily \
+                withdrawal limits (then 65s, and scripts that expect 00 fail until the next day). Write and seed a \
+                load bank of its own (atm-harness load-bank --terminals \(load.terminals) > load-bank.json; \
+                atm-switch seed load-bank.json into a database of its own; docs/harness.md "Load"), and pass \
+                --fixture load-bank.json; or pass --allow-demo-bank to load this bank all the same.
+                """
+            )
+        }
+        let (ramp, think) = try load.pacing()
         let report: LoadReport
         let statistics: LoadStatistics
         var idleReport: IdleTerminals.Report?
         do {
-            let switchLoad = SwitchLoad(
+            var switchLoad = SwitchLoad(
                 switches: try address.addresses(load.list.switches),
                 terminals: try SwitchLoad.terminals(load.terminals, from: fixture, cardsPerTerminal: load.cardsPerTerminal),
                 mix: try LoadMix(parsing: load.mix),
@@ -167,6 +179,8 @@ public enum HarnessCommands {
                 warmup: .seconds(load.warmup),
                 seed: load.seed
             )
+            switchLoad.ramp = ramp
+            switchLoad.think = think
             let progress: @Sendable (LoadProgress) -> Void = { progress in sayToStandardError(progress.line) }
             if load.idle > 0 {
                 let idle = IdleTerminals(

@@ -135,7 +135,38 @@ public struct LoadOptions: ParsableArguments, Sendable {
     @Option(help: "Seconds between an idle terminal's echoes.")
     public var echoEvery: Int = 60
 
+    @Option(
+        help: """
+            Spread the terminals' first requests over this time (500ms, 10s, 1m), so the load grows \
+            instead of arriving at once. 0: all at once.
+            """
+    )
+    public var ramp: String = "0"
+
+    @Option(help: "A closed loop's pause after each answer before the terminal's next request (200ms, 2s). 0: none.")
+    public var think: String = "0"
+
+    @Flag(
+        help: """
+            Run against a bank that is not a load bank (the demo's fixtures/bank.json): its customers' money \
+            moves and their daily limits are reached.
+            """
+    )
+    public var allowDemoBank = false
+
     public init() {}
+
+    /// `--ramp` and `--think` as durations.
+    public func pacing() throws(ValidationError) -> (ramp: Duration, think: Duration) {
+        func parse(_ text: String, _ option: String) throws(ValidationError) -> Duration {
+            do {
+                return try ScriptDuration.parse(text)
+            } catch {
+                throw ValidationError("\(option): \(error.detail)")
+            }
+        }
+        return (try parse(self.ramp, "--ramp"), try parse(self.think, "--think"))
+    }
 
     public func validate() throws {
         guard self.terminals >= 1 else { throw ValidationError("--terminals must be 1 or more") }
@@ -145,6 +176,13 @@ public struct LoadOptions: ParsableArguments, Sendable {
         guard self.duration > 0 else { throw ValidationError("--duration must be above 0 seconds") }
         guard self.warmup >= 0 else { throw ValidationError("--warmup must be 0 or more seconds") }
         if let rate = self.rate, rate <= 0 { throw ValidationError("--rate must be above 0 requests a second") }
+        let (ramp, think) = try self.pacing()
+        if think > .zero, self.rate != nil {
+            throw ValidationError("--think is a closed loop's pause; with --rate each terminal keeps its own schedule")
+        }
+        guard ramp < .seconds(self.warmup + self.duration) else {
+            throw ValidationError("--ramp must be shorter than the run (--warmup plus --duration)")
+        }
         _ = try self.address.addresses(self.list.switches)
         do {
             _ = try LoadMix(parsing: self.mix)

@@ -1,4 +1,5 @@
 import ATM87
+import CashpointStore
 import Crypto
 public import Foundation
 
@@ -72,7 +73,7 @@ public enum LoadBank {
         let fixture: [String: Any] = [
             "currency": "978", "maxPINTries": 3, "maxPasswordTries": 5, "equityAccount": "LOADEQUITY",
             "vaultAccount": "LOADVAULT", "vaultCash": 0, "terminals": terminalEntries, "staff": [] as [Any],
-            "customers": customers,
+            "customers": customers, "purpose": BankFixture.loadPurpose,
         ]
         return try JSONSerialization.data(withJSONObject: fixture, options: [.prettyPrinted, .sortedKeys])
     }

@@ -83,7 +83,11 @@ final class LoadDriver {
                 cards: terminal.cards,
                 session: TerminalProtocol(terminal: terminal.id, masterKey: terminal.masterKey),
                 address: load.switches[index % load.switches.count],
-                schedule: LoadSchedule(.forTerminal(index, of: load.terminals.count, rate: load.rate)),
+                schedule: LoadSchedule(
+                    .forTerminal(index, of: load.terminals.count, rate: load.rate),
+                    start: LoadSchedule.rampStart(index, of: load.terminals.count, over: load.ramp),
+                    think: load.think
+                ),
                 generator: SplitMix64.stream(index, of: load.seed)
             )
         }

@@ -26,29 +26,47 @@ public enum LoadPacing: Sendable, Hashable {
 
 /// One terminal's schedule: the intended send time of each request, as a time since the run's start.
 /// Pure: the caller says what time it is.
+///
+/// `start` delays the terminal's first request (a ramp-up: terminal `i` of `n` starts at `ramp * i / n`,
+/// so the load grows over the ramp instead of arriving at once); an open loop's whole schedule moves by
+/// it. `think`, in a closed loop, is the pause after an answer before the next request (a customer
+/// reading the screen); the latency is counted from the end of the pause.
 public struct LoadSchedule: Sendable, Hashable {
     public let pacing: LoadPacing
+    public let start: Duration
+    public let think: Duration
     /// How many intended send times have been handed out.
     public private(set) var issued = 0
 
-    public init(_ pacing: LoadPacing) { self.pacing = pacing }
+    public init(_ pacing: LoadPacing, start: Duration = .zero, think: Duration = .zero) {
+        self.pacing = pacing
+        self.start = start
+        self.think = think
+    }
 
-    /// The intended send time of the next request, `now` being the time since the run's start: `now`
-    /// in a closed loop; the schedule's next slot in an open loop, earlier than `now` when the terminal
-    /// is behind (send at once) and later when it is early (wait for it).
+    /// The first request's time of terminal `index` of `terminals` when the load ramps up over `ramp`.
+    public static func rampStart(_ index: Int, of terminals: Int, over ramp: Duration) -> Duration {
+        guard terminals > 0 else { return .zero }
+        return ramp * index / terminals
+    }
+
+    /// The intended send time of the next request, `now` being the time since the run's start: in a
+    /// closed loop `now` (after `think`, from the second request on), never before `start`; the
+    /// schedule's next slot in an open loop, earlier than `now` when the terminal is behind (send at
+    /// once) and later when it is early (wait for it).
     public mutating func next(now: Duration) -> Duration {
         defer { self.issued += 1 }
         switch self.pacing {
-        case .closedLoop: return now
-        case .openLoop(let interval, let phase): return phase + interval * self.issued
+        case .closedLoop: return max(self.issued == 0 ? now : now + self.think, self.start)
+        case .openLoop(let interval, let phase): return self.start + phase + interval * self.issued
         }
     }
 
     /// The requests an open loop's schedule meant to send before `end` but were not (the terminal fell
     /// behind); 0 for a closed loop, which has no schedule to fall behind.
     public func unsent(before end: Duration) -> Int {
-        guard case .openLoop(let interval, let phase) = self.pacing, end > phase else { return 0 }
-        let due = Int(((end - phase) / interval).rounded(.up))
+        guard case .openLoop(let interval, let phase) = self.pacing, end > self.start + phase else { return 0 }
+        let due = Int(((end - self.start - phase) / interval).rounded(.up))
         return max(0, due - self.issued)
     }
 }

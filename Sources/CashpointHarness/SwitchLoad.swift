@@ -82,6 +82,10 @@ public struct SwitchLoad: Sendable {
     public var warmup: Duration
     public var seed: UInt64
     public var amounts = Amounts()
+    /// The terminals' first requests spread over this time from the run's start (ramp-up).
+    public var ramp: Duration = .zero
+    /// A closed loop's pause after each answer before the terminal's next request.
+    public var think: Duration = .zero
 
     public init(
         switches: [SwitchAddress],

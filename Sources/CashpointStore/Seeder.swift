@@ -139,6 +139,12 @@ public struct BankFixture: Sendable, Codable, Hashable {
     public var terminals: [Terminal]
     public var staff: [Staff]
     public var customers: [Customer]
+    /// What the bank is for: `load` for a load bank (`atm-harness load-bank`), whose customers exist to
+    /// have money moved about by `atm-harness load`; absent for a bank of people, such as the demo's.
+    public var purpose: String?
+
+    /// The value of `purpose` that marks a load bank.
+    public static let loadPurpose = "load"
 
     public static func load(_ path: String) throws -> BankFixture {
         let data = try Data(contentsOf: URL(fileURLWithPath: path))

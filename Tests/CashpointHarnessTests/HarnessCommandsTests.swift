@@ -2,6 +2,7 @@ import ATM87
 import ArgumentParser
 import CashpointHarness
 import CashpointSecurity
+import CashpointStore
 import CashpointTerminal
 import Foundation
 import Testing
@@ -135,6 +136,9 @@ struct HarnessCommandsTests {
             (["--duration", "0"], "--duration must be above 0 seconds"),
             (["--warmup=-1"], "--warmup must be 0 or more seconds"),
             (["--rate", "0"], "--rate must be above 0 requests a second"),
+            (["--think", "200ms", "--rate", "10"], "--think is a closed loop's pause; with --rate each terminal keeps its own schedule"),
+            (["--ramp", "20s"], "--ramp must be shorter than the run (--warmup plus --duration)"),
+            (["--ramp", "soon"], "--ramp: soon is not a duration (write 500ms, 2s, 1.5s or 1m)"),
             (["--switch", "127.0.0.1"], "--switch \"127.0.0.1\" has no port; must be HOST:PORT (an IPv6 address in brackets: [::1]:8583)"),
         ]
     )
@@ -205,6 +209,27 @@ struct HarnessCommandsTests {
     }
 
     /// The error parsing `arguments` gives.
+    @Test("load refuses the demo bank (not a load bank) unless --allow-demo-bank, before it connects")
+    func loadRefusesTheDemoBank() async throws {
+        // Port 9 (discard): nothing listens there, so a load that went on would fail to connect instead.
+        var options = try LoadOptions.parse(["--port", "9", "--fixture", repositoryFile("fixtures/bank.json")])
+        do {
+            _ = try await HarnessCommands.load(options)
+            Issue.record("a load of the demo bank ran")
+        } catch {
+            #expect(error.message.contains("is not a load bank"))
+            #expect(error.message.contains("--allow-demo-bank"))
+        }
+        options = try LoadOptions.parse(["--port", "9", "--fixture", repositoryFile("fixtures/bank.json"), "--allow-demo-bank"])
+        // Allowed, it goes on and cannot connect: a verdict, not the refusal.
+        let verdict = try? await HarnessCommands.load(options)
+        #expect(verdict != nil)
+        let bank = try BankFixture.load(repositoryFile("fixtures/bank.json"))
+        #expect(bank.purpose == nil)
+        let loadBank = try JSONDecoder().decode(BankFixture.self, from: LoadBank.fixtureJSON(terminals: 2))
+        #expect(loadBank.purpose == BankFixture.loadPurpose)
+    }
+
     static func parseError<T: ParsableArguments>(_ type: T.Type, _ arguments: [String]) -> any Error {
         do {
             _ = try T.parse(arguments)

@@ -121,6 +121,30 @@ struct LoadStatisticsTests {
         #expect(open.next(now: .zero) == .microseconds(22_500))
     }
 
+    @Test("a ramp delays each terminal's first request by its share of the ramp; think pauses a closed loop after each answer")
+    func rampAndThink() {
+        #expect(LoadSchedule.rampStart(0, of: 4, over: .seconds(10)) == .zero)
+        #expect(LoadSchedule.rampStart(3, of: 4, over: .seconds(10)) == .milliseconds(7_500))
+        #expect(LoadSchedule.rampStart(3, of: 4, over: .zero) == .zero)
+
+        var closed = LoadSchedule(.closedLoop, start: .seconds(5), think: .milliseconds(200))
+        // The first request waits for the terminal's start, with no think before it.
+        #expect(closed.next(now: .milliseconds(3)) == .seconds(5))
+        // Then each follows its answer after the pause.
+        #expect(closed.next(now: .milliseconds(5_040)) == .milliseconds(5_240))
+        #expect(closed.next(now: .milliseconds(5_300)) == .milliseconds(5_500))
+        var ready = LoadSchedule(.closedLoop, think: .milliseconds(200))
+        #expect(ready.next(now: .milliseconds(7)) == .milliseconds(7))
+        #expect(ready.next(now: .milliseconds(9)) == .milliseconds(209))
+
+        // An open loop's whole schedule moves by the start, and counts its unsent requests from there.
+        var open = LoadSchedule(.openLoop(interval: .milliseconds(10), phase: .milliseconds(2)), start: .seconds(1))
+        #expect(open.next(now: .zero) == .milliseconds(1_002))
+        #expect(open.next(now: .zero) == .milliseconds(1_012))
+        #expect(open.unsent(before: .milliseconds(1_100)) == 8)
+        #expect(open.unsent(before: .milliseconds(900)) == 0)
+    }
+
     @Test("an open loop counts the scheduled requests a terminal that fell behind did not send")
     func unsent() {
         var schedule = LoadSchedule(.openLoop(interval: .milliseconds(10), phase: .zero))
