@@ -1,3 +1,4 @@
+public import CashpointSecurity
 public import Crypto
 
 /// One audit row as the chain sees it. Every column takes part in the hash.
@@ -41,19 +42,25 @@ public enum AuditChain {
     public static let genesis = [UInt8](repeating: 0, count: 32)
 
     public static func link(previous: [UInt8], row: AuditRow, key: SymmetricKey) -> [UInt8] {
-        var hmac = HMAC<SHA256>(key: key)
-        previous.withUnsafeBytes { hmac.update(data: $0) }
+        self.link(previous: previous, row: row, key: PreparedHMAC.Key(key))
+    }
+
+    /// The link with the key prepared once (`PreparedHMAC.Key`), as a sealer or a verifier that links
+    /// many rows does.
+    public static func link(previous: [UInt8], row: AuditRow, key: PreparedHMAC.Key) -> [UInt8] {
+        var hmac = PreparedHMAC(key: key)
+        previous.withUnsafeBytes { hmac.update($0) }
         for field in self.fields(of: row) {
             if var field {
                 // In place over the string's UTF-8: no copy per column (the sealer hashes every row).
                 field.withUTF8 { bytes in
                     var length = UInt32(bytes.count).bigEndian
-                    withUnsafeBytes(of: &length) { hmac.update(data: $0) }
-                    hmac.update(data: UnsafeRawBufferPointer(bytes))
+                    withUnsafeBytes(of: &length) { hmac.update($0) }
+                    hmac.update(UnsafeRawBufferPointer(bytes))
                 }
             } else {
                 var absent = UInt32.max.bigEndian
-                withUnsafeBytes(of: &absent) { hmac.update(data: $0) }
+                withUnsafeBytes(of: &absent) { hmac.update($0) }
             }
         }
         return Array(hmac.finalize())

@@ -164,6 +164,8 @@ public enum LedgerVerifier {
 public struct AuditSealer: Sendable {
     public let client: DatabaseClient
     public let key: SymmetricKey
+    /// The key prepared once for the links (`PreparedHMAC`).
+    let prepared: PreparedHMAC.Key
     public let logger: Logger
     public let batchSize: Int
     /// A pending id this far below `scanned_to` is taken as rolled back and no longer looked for.
@@ -181,6 +183,7 @@ public struct AuditSealer: Sendable {
     ) {
         self.client = client
         self.key = key
+        self.prepared = PreparedHMAC.Key(key)
         self.logger = logger
         self.batchSize = batchSize
         self.pendingHorizon = pendingHorizon
@@ -270,7 +273,7 @@ public struct AuditSealer: Sendable {
                 ip: ip,
                 device: device
             )
-            let link = AuditChain.link(previous: lastLink, row: audit, key: self.key)
+            let link = AuditChain.link(previous: lastLink, row: audit, key: self.prepared)
             ids.append(audit.id)
             links.writeBytes(link)
             lastLink = link
@@ -360,7 +363,8 @@ public enum AuditVerifier {
     }
 
     public static func verify(client: DatabaseClient, key: SymmetricKey, logger: Logger) async throws -> Report {
-        try await client.withTransaction(logger: logger) { connection in
+        let prepared = PreparedHMAC.Key(key)
+        return try await client.withTransaction(logger: logger) { connection in
             try await connection.query("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY", logger: logger)
             var findings: [Finding] = []
             var expectedSeq: Int64 = 1
@@ -415,7 +419,7 @@ public enum AuditVerifier {
                         ip: row.10,
                         device: row.11
                     )
-                    if chainKnown && AuditChain.link(previous: previous, row: audit, key: key) != link {
+                    if chainKnown && AuditChain.link(previous: previous, row: audit, key: prepared) != link {
                         findings.append(
                             Finding(
                                 subject: "audit row \(auditID) (seal \(seq))",

@@ -49,7 +49,7 @@ public enum TokenRefusal: String, Sendable, Hashable, Error {
 /// `JWTKeyCollection`: that is an actor, and a hop to it and back on every token request took the
 /// request off its connection's event loop twice. The claims stay jwt-kit's types.
 public struct SessionTokens: Sendable {
-    let key: SymmetricKey
+    let key: PreparedHMAC.Key
     let now: @Sendable () -> Date
     let ended: EndedSessions
 
@@ -57,7 +57,7 @@ public struct SessionTokens: Sendable {
     static let header = Base64URL.encode(Array(#"{"alg":"HS256","typ":"JWT"}"#.utf8))
 
     public init(switchKey: SwitchKey, now: @escaping @Sendable () -> Date) {
-        self.key = switchKey.tokenSigning
+        self.key = PreparedHMAC.Key(switchKey.tokenSigning)
         self.now = now
         self.ended = EndedSessions()
     }
@@ -100,7 +100,7 @@ public struct SessionTokens: Sendable {
 
     func sign(_ claims: SessionClaims) throws -> (token: String, claims: SessionClaims) {
         let signingInput = Self.header + "." + Base64URL.encode(Array(try JSONEncoder().encode(claims)))
-        let signature = HMAC<SHA256>.authenticationCode(for: Array(signingInput.utf8), using: self.key)
+        let signature = Array(signingInput.utf8).withUnsafeBytes { PreparedHMAC.code(for: $0, using: self.key) }
         return (signingInput + "." + Base64URL.encode(Array(signature)), claims)
     }
 
@@ -130,7 +130,7 @@ public struct SessionTokens: Sendable {
                 !utf8[(secondDot + 1)...].contains(UInt8(ascii: ".")),
                 Self.saysHS256(UnsafeBufferPointer(rebasing: utf8[..<firstDot])),
                 let signature = Base64URL.decode(utf8[(secondDot + 1)...]),
-                HMAC<SHA256>.isValidAuthenticationCode(
+                PreparedHMAC.isValid(
                     signature,
                     authenticating: UnsafeRawBufferPointer(rebasing: UnsafeRawBufferPointer(utf8)[..<secondDot]),
                     using: self.key
