@@ -6,6 +6,8 @@ import Foundation
 /// 64 hex characters; never printed.
 public struct SecretKey: Sendable, CustomStringConvertible {
     public let key: SymmetricKey
+    /// The key prepared for `digest` (a PAN's digest is taken on every card request).
+    let prepared: PreparedHMAC.Key
 
     public struct LoadError: Error, Hashable, Sendable, CustomStringConvertible {
         public var reason: String
@@ -17,6 +19,7 @@ public struct SecretKey: Sendable, CustomStringConvertible {
             throw LoadError(reason: "a key is 32 bytes (64 hex characters), got \(bytes.count) bytes")
         }
         self.key = SymmetricKey(data: bytes)
+        self.prepared = PreparedHMAC.Key(self.key)
     }
 
     /// 64 hex characters, surrounding white space ignored.
@@ -57,11 +60,13 @@ public struct SecretKey: Sendable, CustomStringConvertible {
 
     /// HMAC-SHA-256 of the parts, each preceded by its length so no two part lists collide.
     public func digest(_ parts: [String]) -> [UInt8] {
-        var hmac = HMAC<SHA256>(key: self.key)
-        for part in parts {
-            var length = UInt32(part.utf8.count).bigEndian
-            withUnsafeBytes(of: &length) { hmac.update(data: $0) }
-            hmac.update(data: Array(part.utf8))
+        var hmac = PreparedHMAC(key: self.prepared)
+        for var part in parts {
+            part.withUTF8 { bytes in
+                var length = UInt32(bytes.count).bigEndian
+                withUnsafeBytes(of: &length) { hmac.update($0) }
+                hmac.update(UnsafeRawBufferPointer(bytes))
+            }
         }
         return Array(hmac.finalize())
     }

@@ -63,18 +63,20 @@ public struct PreparedHMAC: Sendable {
         return hmac.finalize()
     }
 
-    /// Whether `code` is the message's code, compared in constant time.
+    /// Whether `code` is the message's code, compared in constant time. (Concrete types: a generic
+    /// collection here is reached unspecialized from other modules, a metadata lookup per byte.)
     public static func isValid(
-        _ code: some Collection<UInt8>,
+        _ code: [UInt8],
         authenticating message: UnsafeRawBufferPointer,
         using key: Key
     ) -> Bool {
-        let expected = Self.code(for: message, using: key)
         guard code.count == SHA256.byteCount else { return false }
-        return expected.withUnsafeBytes { expected in
-            var difference: UInt8 = 0
-            for (index, byte) in code.enumerated() { difference |= expected[index] ^ byte }
-            return difference == 0
+        return Self.code(for: message, using: key).withUnsafeBytes { expected in
+            code.withUnsafeBufferPointer { code in
+                var difference: UInt8 = 0
+                for index in 0..<SHA256.byteCount { difference |= expected[index] ^ code[index] }
+                return difference == 0
+            }
         }
     }
 }

@@ -48,7 +48,7 @@ struct PreparedHMACTests {
             var flipped = code
             flipped[31] ^= 1
             #expect(!PreparedHMAC.isValid(flipped, authenticating: bytes, using: prepared))
-            #expect(!PreparedHMAC.isValid(code.dropLast(), authenticating: bytes, using: prepared))
+            #expect(!PreparedHMAC.isValid(Array(code.dropLast()), authenticating: bytes, using: prepared))
             #expect(!PreparedHMAC.isValid(code + [0], authenticating: bytes, using: prepared))
             #expect(!PreparedHMAC.isValid([UInt8](), authenticating: bytes, using: prepared))
         }
