@@ -190,11 +190,11 @@ struct HostScriptTests {
     func mistakes() {
         let cases: [(String, HostScriptError.Code, String)] = [
             ("rules:\n  - name: r\n    whne: {3: \"01*\"}\n", .unknownKey, "host.yaml:3:5"),
-            ("rules:\n  - when: {nosuchfield: \"1\"}\n", .unknownField, "host.yaml:2:13"),
-            ("rules:\n  - delay: soon\n", .badValue, "host.yaml:2:14"),
-            ("rules:\n  - code: \"5\"\n", .badValue, "host.yaml:2:13"),
+            ("rules:\n  - when: {nosuchfield: \"1\"}\n", .unknownField, "host.yaml:2:12"),
+            ("rules:\n  - delay: soon\n", .badValue, "host.yaml:2:12"),
+            ("rules:\n  - code: \"5\"\n", .badValue, "host.yaml:2:11"),
             ("expcet: []\n", .unknownKey, "host.yaml:1:1"),
-            ("expect:\n  - {count: many}\n", .badValue, "host.yaml:2:14"),
+            ("expect:\n  - {count: many}\n", .badValue, "host.yaml:2:13"),
             ("rules: [{drop: true, delay: 1s}]\n", .badValue, "host.yaml:1:9"),
             ("rules: {not: a list}\n", .badValue, "host.yaml:1:8"),
         ]
