@@ -12,7 +12,7 @@ struct ATMHarness: AsyncParsableCommand {
             """,
         subcommands: [
             Decode.self, Examples.self, Run.self, Flood.self, Load.self, LoadBankFixture.self, QuietAccounts.self,
-            BenchPosting.self, Bank.self,
+            BenchPosting.self, Bank.self, SimulateSwitch.self,
         ]
     )
 }
