@@ -52,6 +52,8 @@ public final class SwitchServer: Service, Sendable {
             .serverChannelOption(.backlog, value: 256)
             .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
             .childChannelOption(.socketOption(.tcp_nodelay), value: 1)
+            .childChannelOption(.recvAllocator, value: Self.receiveAllocator)
+            .childChannelOption(.maxMessagesPerRead, value: Self.readsPerWakeup)
             .bind(host: self.configuration.host, port: self.configuration.port) { channel in
                 channel.eventLoop.makeCompletedFuture {
                     let sync = channel.pipeline.syncOperations
@@ -149,6 +151,17 @@ public final class SwitchServer: Service, Sendable {
         }
     }
 
+    /// How a connection reads. NIO keeps each read's buffer in the channel for the next read, so a
+    /// connection holds its receive buffer for its whole life: with NIO's default (2,048 bytes first,
+    /// up to four buffers kept when a handler still holds the last one) that is 2-8 KiB for every idle
+    /// terminal. A terminal's frames are a few hundred bytes (at most `maxMessageLength`): 512 bytes
+    /// first, growing after a full read, and one read a wakeup, so one buffer is kept.
+    static let receiveAllocator = AdaptiveRecvByteBufferAllocator(minimum: 64, initial: 512, maximum: 16_384)
+    static let readsPerWakeup: UInt = 1
+
+    /// The channels of the connections open now (tests read their options).
+    package var openChannels: [any Channel] { self.connections.channels }
+
     /// Connections open now.
     public var connectionCount: Int { self.connections.count }
 
@@ -209,6 +222,7 @@ final class ConnectionRegistry: Sendable {
 
     var isShuttingDown: Bool { self.state.withLock { $0.shuttingDown } }
     var count: Int { self.state.withLock { $0.open.count } }
+    var channels: [any Channel] { self.state.withLock { $0.open.values.map(\.channel) } }
     var busyCount: Int { self.state.withLock { $0.open.values.filter(\.busy).count } }
 
     /// Closes every idle connection; busy ones close after answering.
