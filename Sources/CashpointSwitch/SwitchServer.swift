@@ -115,20 +115,7 @@ public final class SwitchServer: Service, Sendable {
         }
         do {
             try await connection.executeThenClose { inbound, outbound in
-                for try await item in inbound {
-                    guard self.connections.begin(id) else { return }
-                    defer { self.connections.end(id) }
-                    switch item {
-                    case .message(let request):
-                        if let response = await self.answer(request, from: peer) {
-                            try await outbound.write(response)
-                        }
-                    case .malformed(let error):
-                        guard let response = self.router.respond(toMalformed: error, from: peer) else { return }
-                        try await outbound.write(response)
-                    }
-                    if self.connections.isShuttingDown { return }
-                }
+                try await self.readLoop(inbound, outbound, id: id, peer: peer)
             }
         } catch let error as ATM87FramingError {
             logger.warning("frame too long: connection closed", metadata: [LogKey.error: "\(error)"])
@@ -137,17 +124,50 @@ public final class SwitchServer: Service, Sendable {
         }
     }
 
-    /// The router's answer, worked out in a child task on the connection's executor. A task keeps the
-    /// memory its deepest call needed (the async frames of the router, the bank, the store and
-    /// postgres-nio) until it ends; a connection's own task, which mostly waits for the next frame,
-    /// would hold it for the connection's life (about 36 KiB for each signed-on terminal, 360 MB for
-    /// 10,000 idle ones: `scripts/bench-idle`).
-    func answer(_ request: ATM87Message, from peer: Peer) async -> ATM87Message? {
-        await withTaskGroup(of: ATM87Message?.self) { group in
+    /// A connection's frames, one at a time. The connection's task lives as long as the connection and
+    /// keeps the memory its deepest call needed (its task allocator's slabs) until it ends, and an async
+    /// function's frame is sized for everything inlined into it: with the answer and the write inlined,
+    /// the read loop's frame alone was a 16 KiB slab for every connection, silent or not
+    /// (`scripts/idle-footprint`). So the loop is a function of its own, not inlined, and each frame's
+    /// work (the router, the write) runs in a child task whose memory goes when it ends.
+    @inline(never)
+    func readLoop(
+        _ inbound: NIOAsyncChannelInboundStream<ATM87Inbound>,
+        _ outbound: NIOAsyncChannelOutboundWriter<ATM87Message>,
+        id: Int,
+        peer: Peer
+    ) async throws {
+        for try await item in inbound {
+            guard self.connections.begin(id) else { return }
+            defer { self.connections.end(id) }
+            guard try await self.handle(item, outbound, from: peer) else { return }
+            if self.connections.isShuttingDown { return }
+        }
+    }
+
+    /// Answers one frame in a child task on the connection's executor; false when the connection is to
+    /// close (a malformed frame that cannot be answered).
+    @inline(never)
+    func handle(
+        _ item: ATM87Inbound,
+        _ outbound: NIOAsyncChannelOutboundWriter<ATM87Message>,
+        from peer: Peer
+    ) async throws -> Bool {
+        try await withThrowingTaskGroup(of: Bool.self) { group in
             group.addTask(executorPreference: EventLoopExecutor.preferred) {
-                await self.router.respond(to: request, from: peer)
+                switch item {
+                case .message(let request):
+                    if let response = await self.router.respond(to: request, from: peer) {
+                        try await outbound.write(response)
+                    }
+                    return true
+                case .malformed(let error):
+                    guard let response = self.router.respond(toMalformed: error, from: peer) else { return false }
+                    try await outbound.write(response)
+                    return true
+                }
             }
-            return await group.next() ?? nil
+            return try await group.next() ?? false
         }
     }
 
