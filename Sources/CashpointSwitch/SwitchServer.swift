@@ -52,6 +52,8 @@ public final class SwitchServer: Service, Sendable {
             .serverChannelOption(.backlog, value: 256)
             .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
             .childChannelOption(.socketOption(.tcp_nodelay), value: 1)
+            .childChannelOption(.recvAllocator, value: Self.receiveAllocator)
+            .childChannelOption(.maxMessagesPerRead, value: Self.readsPerWakeup)
             .bind(host: self.configuration.host, port: self.configuration.port) { channel in
                 channel.eventLoop.makeCompletedFuture {
                     let sync = channel.pipeline.syncOperations
@@ -113,20 +115,7 @@ public final class SwitchServer: Service, Sendable {
         }
         do {
             try await connection.executeThenClose { inbound, outbound in
-                for try await item in inbound {
-                    guard self.connections.begin(id) else { return }
-                    defer { self.connections.end(id) }
-                    switch item {
-                    case .message(let request):
-                        if let response = await self.answer(request, from: peer) {
-                            try await outbound.write(response)
-                        }
-                    case .malformed(let error):
-                        guard let response = self.router.respond(toMalformed: error, from: peer) else { return }
-                        try await outbound.write(response)
-                    }
-                    if self.connections.isShuttingDown { return }
-                }
+                try await self.readLoop(inbound, outbound, id: id, peer: peer)
             }
         } catch let error as ATM87FramingError {
             logger.warning("frame too long: connection closed", metadata: [LogKey.error: "\(error)"])
@@ -135,19 +124,63 @@ public final class SwitchServer: Service, Sendable {
         }
     }
 
-    /// The router's answer, worked out in a child task on the connection's executor. A task keeps the
-    /// memory its deepest call needed (the async frames of the router, the bank, the store and
-    /// postgres-nio) until it ends; a connection's own task, which mostly waits for the next frame,
-    /// would hold it for the connection's life (about 36 KiB for each signed-on terminal, 360 MB for
-    /// 10,000 idle ones: `scripts/bench-idle`).
-    func answer(_ request: ATM87Message, from peer: Peer) async -> ATM87Message? {
-        await withTaskGroup(of: ATM87Message?.self) { group in
-            group.addTask(executorPreference: EventLoopExecutor.preferred) {
-                await self.router.respond(to: request, from: peer)
-            }
-            return await group.next() ?? nil
+    /// A connection's frames, one at a time. The connection's task lives as long as the connection and
+    /// keeps the memory its deepest call needed (its task allocator's slabs) until it ends, and an async
+    /// function's frame is sized for everything inlined into it: with the answer and the write inlined,
+    /// the read loop's frame alone was a 16 KiB slab for every connection, silent or not
+    /// (`scripts/idle-footprint`). So the loop is a function of its own, not inlined, and each frame's
+    /// work (the router, the write) runs in a child task whose memory goes when it ends.
+    @inline(never)
+    func readLoop(
+        _ inbound: NIOAsyncChannelInboundStream<ATM87Inbound>,
+        _ outbound: NIOAsyncChannelOutboundWriter<ATM87Message>,
+        id: Int,
+        peer: Peer
+    ) async throws {
+        for try await item in inbound {
+            guard self.connections.begin(id) else { return }
+            defer { self.connections.end(id) }
+            guard try await self.handle(item, outbound, from: peer) else { return }
+            if self.connections.isShuttingDown { return }
         }
     }
+
+    /// Answers one frame in a child task on the connection's executor; false when the connection is to
+    /// close (a malformed frame that cannot be answered).
+    @inline(never)
+    func handle(
+        _ item: ATM87Inbound,
+        _ outbound: NIOAsyncChannelOutboundWriter<ATM87Message>,
+        from peer: Peer
+    ) async throws -> Bool {
+        try await withThrowingTaskGroup(of: Bool.self) { group in
+            group.addTask(executorPreference: EventLoopExecutor.preferred) {
+                switch item {
+                case .message(let request):
+                    if let response = await self.router.respond(to: request, from: peer) {
+                        try await outbound.write(response)
+                    }
+                    return true
+                case .malformed(let error):
+                    guard let response = self.router.respond(toMalformed: error, from: peer) else { return false }
+                    try await outbound.write(response)
+                    return true
+                }
+            }
+            return try await group.next() ?? false
+        }
+    }
+
+    /// How a connection reads. NIO keeps each read's buffer in the channel for the next read, so a
+    /// connection holds its receive buffer for its whole life: with NIO's default (2,048 bytes first,
+    /// up to four buffers kept when a handler still holds the last one) that is 2-8 KiB for every idle
+    /// terminal. A terminal's frames are a few hundred bytes (at most `maxMessageLength`): 512 bytes
+    /// first, growing after a full read, and one read a wakeup, so one buffer is kept.
+    static let receiveAllocator = AdaptiveRecvByteBufferAllocator(minimum: 64, initial: 512, maximum: 16_384)
+    static let readsPerWakeup: UInt = 1
+
+    /// The channels of the connections open now (tests read their options).
+    package var openChannels: [any Channel] { self.connections.channels }
 
     /// Connections open now.
     public var connectionCount: Int { self.connections.count }
@@ -209,6 +242,7 @@ final class ConnectionRegistry: Sendable {
 
     var isShuttingDown: Bool { self.state.withLock { $0.shuttingDown } }
     var count: Int { self.state.withLock { $0.open.count } }
+    var channels: [any Channel] { self.state.withLock { $0.open.values.map(\.channel) } }
     var busyCount: Int { self.state.withLock { $0.open.values.filter(\.busy).count } }
 
     /// Closes every idle connection; busy ones close after answering.

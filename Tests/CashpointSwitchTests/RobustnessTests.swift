@@ -6,6 +6,7 @@ import CashpointSwitch
 import CashpointTerminal
 import CashpointTestSupport
 import Foundation
+import NIOCore
 import Synchronization
 import Testing
 
@@ -121,6 +122,27 @@ struct RobustnessTests {
                         _ = (b, c)
                     }
                 }
+            }
+        }
+    }
+
+    @Test("a connection reads into one small receive buffer; a frame longer than it still arrives whole")
+    func smallReceiveBuffer() async throws {
+        try await SwitchUnderTest.with { under in
+            try await RawLink.with(port: under.port) { link in
+                // About 4 KiB: the message, then bytes the decoder finds left over (answered 30).
+                try await link.sendFrame(Self.badCurrency + Array(repeating: UInt8(ascii: "0"), count: 4_000))
+                guard case .frame(let bytes) = try await link.next() else {
+                    Issue.record("no answer")
+                    return
+                }
+                #expect(try ATM87Message(decoding: bytes)[39] == "30")
+                let channel = try #require(under.current.server.openChannels.first)
+                let option = try await channel.getOption(.recvAllocator)
+                let allocator = try #require(option as? AdaptiveRecvByteBufferAllocator)
+                #expect(allocator.initial == 512)
+                let readsPerWakeup = try await channel.getOption(.maxMessagesPerRead)
+                #expect(readsPerWakeup == 1)
             }
         }
     }
