@@ -30,13 +30,20 @@ struct ScriptLoader {
             self.issue(.unreadable, root, path, "a script is a map: name, terminal, steps, ...")
             throw ScriptIssues(self.issues)
         }
-        let entries = self.entries(map, path, allowed: ScriptSchema.topKeys, what: "a script")
+        // A file whose name starts with `_` is only included: checked as an included file is.
+        let includeOnly = URL(fileURLWithPath: path).lastPathComponent.hasPrefix("_")
+        let entries = self.entries(
+            map,
+            path,
+            allowed: includeOnly ? ScriptSchema.includedKeys : ScriptSchema.topKeys,
+            what: includeOnly ? "an included file" : "a script"
+        )
         var script = Script(name: "", terminal: "", steps: [])
         script.name = self.text(entries["name"], path, "name") ?? ""
         if script.name.isEmpty { script.name = URL(fileURLWithPath: path).deletingPathExtension().lastPathComponent }
         script.description = self.text(entries["description"], path, "description")
         script.terminal = self.text(entries["terminal"], path, "terminal") ?? ""
-        if script.terminal.isEmpty, entries["terminal"] == nil {
+        if script.terminal.isEmpty, entries["terminal"] == nil, !includeOnly {
             self.issue(
                 .badStep,
                 root,
@@ -262,7 +269,7 @@ struct ScriptLoader {
         if let name = entries["name"]?.scalar?.string { self.stepNames.insert(name) }
         guard self.issues.count == before else { return [] }
         do {
-            var step = try YAMLDecoder().decode(Script.Step.self, from: node)
+            var step = try YAMLDecoder().decode(Script.Step.self, from: Self.plainKeys(node))
             step.source = self.source(node, file)
             return [step]
         } catch {
@@ -678,6 +685,24 @@ struct ScriptLoader {
             return nil
         }
         return scalar.string
+    }
+
+    /// The node with every key of its maps as a plain scalar: a quoted key (`"39":`, as JSON writes every
+    /// key) is then found by the decoder as `39:` is (Yams tells a quoted `"39"`, a string, from the
+    /// number 39 it looks the key up as).
+    static func plainKeys(_ node: Node) -> Node {
+        switch node {
+        case .mapping(let mapping):
+            let pairs = mapping.map { key, value -> (Node, Node) in
+                let plain = key.scalar.map { Node.scalar(Node.Scalar($0.string, .implicit, .plain, $0.mark)) } ?? key
+                return (plain, self.plainKeys(value))
+            }
+            return .mapping(Node.Mapping(pairs, mapping.tag, mapping.style, mapping.mark))
+        case .sequence(let sequence):
+            return .sequence(Node.Sequence(sequence.map(self.plainKeys), sequence.tag, sequence.style, sequence.mark))
+        default:
+            return node
+        }
     }
 
     /// YAML's null: a key with nothing after it, `~` or `null`, unquoted.
