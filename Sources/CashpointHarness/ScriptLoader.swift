@@ -162,8 +162,7 @@ struct ScriptLoader {
                 self.issue(.unknownKey, key, file, "an include step has only `include`, not `\(key.string ?? "?")`")
             }
             guard let path = self.text(include, file, "include") else { return [] }
-            let directory = URL(fileURLWithPath: file).deletingLastPathComponent()
-            let included = directory.appendingPathComponent(path).path
+            let included = Self.sibling(path, of: file)
             let absolute = URL(fileURLWithPath: included).standardizedFileURL.path
             guard !chain.contains(absolute) else {
                 self.issue(
@@ -500,7 +499,7 @@ struct ScriptLoader {
     mutating func rows(_ node: Node, _ file: String) -> [ScriptRow] {
         var rows: [ScriptRow] = []
         if let path = node.scalar?.string {
-            let csvPath = URL(fileURLWithPath: file).deletingLastPathComponent().appendingPathComponent(path).path
+            let csvPath = Self.sibling(path, of: file)
             let text: String
             do {
                 text = try self.read(csvPath)
@@ -593,6 +592,13 @@ struct ScriptLoader {
         }
         if rows.isEmpty { self.issue(.badData, node, file, "data has no rows") }
         return rows
+    }
+
+    /// `path` relative to the folder of `file` (kept relative when `file` is, as it is printed).
+    static func sibling(_ path: String, of file: String) -> String {
+        guard !path.hasPrefix("/") else { return path }
+        let directory = NSString(string: file).deletingLastPathComponent
+        return directory.isEmpty ? path : NSString(string: directory).appendingPathComponent(path)
     }
 
     /// "a" or "an", as the word is said.
