@@ -24,10 +24,15 @@ public enum HarnessVerdict: Int32, Sendable, Hashable {
 public enum HarnessCommands {
     // MARK: decode, examples
 
-    /// A message or frame in hex (or a hex dump), printed through the masking printer with every
-    /// broken rule; not ok when it does not decode or breaks a rule.
+    /// A message or frame in hex (or a hex dump, pasted with its Markdown fence lines or not), printed
+    /// through the masking printer with every broken rule, after a line that says which prefix was
+    /// assumed; not ok when it does not decode or breaks a rule.
     public static func decode(_ text: String, framed: Bool) throws(ValidationError) -> (text: String, ok: Bool) {
-        guard var bytes = HexDump.parse(text), !bytes.isEmpty else {
+        let unfenced = text.split(separator: "\n", omittingEmptySubsequences: false).filter { line in
+            let trimmed = line.trimmingCharacters(in: .whitespaces)
+            return !trimmed.hasPrefix("```") && !trimmed.hasPrefix("~~~")
+        }
+        guard var bytes = HexDump.parse(unfenced.joined(separator: "\n")), !bytes.isEmpty else {
             throw ValidationError("the input is not hex (pairs of 0-9, A-F), nor a hex dump")
         }
         var lines: [String] = []
@@ -36,8 +41,17 @@ public enum HarnessCommands {
             guard declared == bytes.count - 2 else {
                 return ("frame error: the length prefix says \(declared) bytes, but \(bytes.count - 2) follow", false)
             }
+            let header = HexDump.hex(bytes.prefix(2))
             bytes.removeFirst(2)
+            lines.append(
+                "prefix: a 2-byte length header, \(header) = \(bytes.count), the bytes that follow"
+                    + (framed ? " (--framed)" : " (assumed: it equals the length of the rest)")
+            )
             lines.append("frame: 2 length bytes + \(bytes.count)")
+        } else {
+            let first = HexDump.hex(bytes.prefix(2))
+            let why = bytes.count >= 2 ? " (the first two bytes, \(first), are not the length of the rest)" : ""
+            lines.append("prefix: none, read as a message without a length header\(why); --framed if it has one")
         }
         let message: ATM87Message
         do {
@@ -97,28 +111,6 @@ public enum HarnessCommands {
             masterKey: { terminal in try Self.masterKey(of: terminal, fixture: fixture).key },
             say: say
         )
-    }
-
-    /// Plays the scripts and prints each step (with `json`, progress on standard error and the report
-    /// as JSON on standard output); with `junit`, writes a JUnit report there.
-    public static func run(
-        files: [String],
-        address: SwitchAddressOptions,
-        junit: String?,
-        json: Bool
-    ) async throws(ValidationError) -> HarnessVerdict {
-        let printer: @Sendable (String) -> Void = json ? sayToStandardError : say
-        let report = await self.runner(address, say: printer).run(files: files)
-        if let junit {
-            do {
-                try report.junitXML().write(toFile: junit, atomically: true, encoding: .utf8)
-            } catch {
-                throw ValidationError("cannot write the JUnit report \(junit): \(error.localizedDescription)")
-            }
-        }
-        if json { print(report.json()) }
-        printer(report.summary)
-        return report.failed > 0 ? .failed : .passed
     }
 
     /// `FloodCheck` at the options' address, ending with their script.
@@ -366,5 +358,5 @@ public enum HarnessCommands {
 
 /// A line on standard error (progress while standard output carries a machine report).
 public func sayToStandardError(_ text: String) {
-    FileHandle.standardError.write(Data((text + "\n").utf8))
+    HarnessOutput.standardError.line(text)
 }

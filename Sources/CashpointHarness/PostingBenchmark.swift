@@ -254,7 +254,8 @@ public struct PostingBenchmark: Sendable {
     }
 }
 
-/// Prints a line at once, even when standard output is a pipe (progress of a long run).
+/// Prints a line at once, even when standard output is a pipe (progress of a long run); a closed
+/// pipe stops the printing, not the run (HarnessOutput).
 public func say(_ text: String) {
-    FileHandle.standardOutput.write(Data((text + "\n").utf8))
+    HarnessOutput.standardOutput.line(text)
 }

@@ -91,6 +91,17 @@ public enum ScriptValues {
         )
     }
 
+    /// What each `${...}` of a text holds (`name`, `luhn(${bin}123)`), in order; throws when one is
+    /// malformed.
+    public static func references(_ text: String) throws(ScriptError) -> [String] {
+        var found: [String] = []
+        _ = try self.substitute(text) { inner throws(ScriptError) in
+            found.append(inner)
+            return ""
+        }
+        return found
+    }
+
     /// A function call written `name(arg, arg)`: its name and arguments, or nil for a plain name.
     public static func call(_ inner: String) -> (name: String, arguments: [String])? {
         guard let open = inner.firstIndex(of: "("), inner.hasSuffix(")") else { return nil }
@@ -217,12 +228,14 @@ public enum ScriptCheck {
         return differences
     }
 
-    /// Fields in number order, then `48.TAG`s, `mti` first.
+    /// The most telling first: field 39 (the response code), then `mti`, then fields in number order
+    /// (`48.TAG`s after field 48).
     static func order(_ a: String, _ b: String) -> Bool {
         func rank(_ key: String) -> (Int, String) {
             if key == "mti" { return (-1, key) }
             let head = key.split(separator: ".").first.map(String.init) ?? key
-            return ((try? ScriptFieldName.number(head)) ?? 1000, key)
+            let number = (try? ScriptFieldName.number(head)) ?? 1000
+            return (number == 39 && head == key ? -2 : number, key)
         }
         return rank(a) < rank(b)
     }
@@ -235,37 +248,115 @@ public enum ScriptCheck {
         variables: [String: String]
     ) throws(ScriptError) -> [ScriptDifference] {
         let actual = try self.value(of: key, in: answer)
+        var echoed: String?? = nil
+        if expectation.echo == true {
+            guard let request else {
+                throw ScriptError(.badExpectation, "\(key): an echo needs a request (this step sent none)")
+            }
+            echoed = .some(try self.value(of: key, in: request))
+        }
+        let responseCode = (try? ScriptFieldName.number(key)) == 39
+        return try self.compare(
+            key,
+            actual: actual,
+            expectation,
+            variables: variables,
+            echoed: echoed,
+            show: { self.shown($0, of: key) },
+            meaning: { value in responseCode ? value.flatMap { self.meaning(of: $0) } : nil }
+        )
+    }
+
+    /// A response code's meaning as protocols/atm87.json gives it, in lower case (`exceeds withdrawal
+    /// frequency limit`).
+    public static func meaning(of code: String) -> String? {
+        guard let text = ATM87Spec.responseCodes[code], let first = text.first else { return nil }
+        return first.lowercased() + text.dropFirst()
+    }
+
+    /// Whether a step's `when` holds for a variable: nil when it does, else why not (the value itself is
+    /// never said: it may be a captured one).
+    public static func condition(
+        _ name: String,
+        _ expectation: FieldExpectation,
+        variables: [String: String]
+    ) throws(ScriptError) -> String? {
+        let differences = try self.compare(
+            name,
+            actual: variables[name],
+            expectation,
+            variables: variables,
+            echoed: nil,
+            show: { value in
+                guard let value else { return "absent" }
+                let pan = value.count >= 13 && value.allSatisfy { $0.isASCII && $0.isNumber }
+                return self.quoted(pan ? ATM87PrettyPrinter.maskPAN(value) : value)
+            },
+            meaning: { _ in nil }
+        )
+        guard let first = differences.first else { return nil }
+        if variables[name] == nil, first.expected != "absent" { return "${\(name)} is not set" }
+        return "${\(name)} is not \(first.expected)"
+    }
+
+    /// The checks of one expectation on a value. `show` prints a value as it may be printed;
+    /// `meaning` adds what a value means (a response code's words).
+    static func compare(
+        _ key: String,
+        actual: String?,
+        _ expectation: FieldExpectation,
+        variables: [String: String],
+        echoed: String??,
+        show: (String?) -> String,
+        meaning: (String?) -> String?
+    ) throws(ScriptError) -> [ScriptDifference] {
         var differences: [ScriptDifference] = []
-        func differ(_ expected: String) {
-            differences.append(ScriptDifference(key: key, expected: expected, actual: self.shown(actual, of: key)))
+        func differ(_ expected: String, comparedWith wanted: String?? = nil) {
+            var got = show(actual)
+            if let meaning = meaning(actual) { got += " (\(meaning))" }
+            if case .some(let wanted) = wanted, let hidden = self.hiddenDifference(wanted, actual, show: show) {
+                got += " \(hidden)"
+            }
+            differences.append(ScriptDifference(key: key, expected: expected, actual: got))
         }
         func resolve(_ text: String) throws(ScriptError) -> String {
             try ScriptValues.substitute(text, variables: variables)
         }
-        if expectation.present == true, actual == nil { differ("present") }
-        if expectation.absent == true, actual != nil { differ("absent") }
-        if let equals = expectation.equals {
-            let wanted = try resolve(equals)
-            if actual != wanted { differ(self.shown(wanted, of: key)) }
-        }
-        if let pattern = expectation.matches {
-            let regex: Regex<AnyRegexOutput>
+        func regex(_ pattern: String) throws(ScriptError) -> Regex<AnyRegexOutput> {
             do {
-                regex = try Regex(try resolve(pattern))
+                return try Regex(try resolve(pattern))
             } catch let error as ScriptError {
                 throw error
             } catch {
                 throw ScriptError(.badExpectation, "\(key): /\(pattern)/ is not a regular expression: \(error)")
             }
-            let matched = actual.map { text in (try? regex.wholeMatch(in: text)) != nil } ?? false
+        }
+        if expectation.present == true, actual == nil { differ("present") }
+        if expectation.absent == true, actual != nil { differ("absent") }
+        if let equals = expectation.equals {
+            let wanted = try resolve(equals)
+            if actual != wanted { differ(show(wanted), comparedWith: .some(wanted)) }
+        }
+        if let notEquals = expectation.notEquals {
+            let unwanted = try resolve(notEquals)
+            if actual == unwanted { differ("anything but \(show(unwanted))") }
+        }
+        if let prefix = expectation.prefix {
+            let wanted = try resolve(prefix)
+            if !(actual?.hasPrefix(wanted) ?? false) { differ("a value starting with \(self.quoted(wanted))") }
+        }
+        if let pattern = expectation.matches {
+            let compiled = try regex(pattern)
+            let matched = actual.map { text in (try? compiled.wholeMatch(in: text)) != nil } ?? false
             if !matched { differ("a match for /\(pattern)/") }
         }
-        if expectation.echo == true {
-            guard let request else {
-                throw ScriptError(.badExpectation, "\(key): an echo needs a request (this step sent none)")
-            }
-            let sent = try self.value(of: key, in: request)
-            if sent != actual { differ("the request's \(self.shown(sent, of: key)) echoed") }
+        if let pattern = expectation.notMatches {
+            let compiled = try regex(pattern)
+            let matched = actual.map { text in (try? compiled.wholeMatch(in: text)) != nil } ?? false
+            if matched { differ("no match for /\(pattern)/") }
+        }
+        if case .some(let sent) = echoed, sent != actual {
+            differ("the request's \(show(sent)) echoed", comparedWith: .some(sent))
         }
         let comparisons: [(String?, String, (Int64, Int64) -> Bool)] = [
             (expectation.eq, "=", (==)), (expectation.ne, "≠", (!=)), (expectation.lt, "<", (<)),
@@ -306,6 +397,18 @@ public enum ScriptCheck {
             }
         }
         return differences
+    }
+
+    /// When masking prints two different values alike (`"476173******0119"` both), which positions
+    /// differ, without a digit of them: `(the masked values differ at positions 8, 9 of 16)`.
+    static func hiddenDifference(_ wanted: String?, _ actual: String?, show: (String?) -> String) -> String? {
+        guard let wanted, let actual, wanted != actual, show(wanted) == show(actual) else { return nil }
+        guard wanted.count == actual.count else {
+            return "(the masked values differ: \(wanted.count) and \(actual.count) characters)"
+        }
+        let positions = zip(wanted, actual).enumerated().filter { $0.element.0 != $0.element.1 }.map { $0.offset + 1 }
+        let list = positions.map(String.init).joined(separator: ", ")
+        return "(the masked values differ at position\(positions.count == 1 ? "" : "s") \(list) of \(wanted.count))"
     }
 }
 

@@ -10,6 +10,10 @@ public struct Script: Codable, Sendable {
     public var terminal: String
     /// Variables every step may use as `${name}`.
     public var variables: [String: ScalarText]?
+    /// Rows of values: the steps run once per row, with the row's values as variables.
+    public var data: ScriptData?
+    /// How many times the steps run (each time once per row of `data`).
+    public var repeatCount: Int?
     public var steps: [Step]
 
     public init(
@@ -76,6 +80,11 @@ public struct Script: Codable, Sendable {
         public var expect: [String: FieldExpectation]?
         /// A file whose steps run here (resolved when the script is loaded).
         public var include: String?
+        /// The step runs only when these variables are as said (the checks of `expect`); otherwise it
+        /// is skipped.
+        public var when: [String: FieldExpectation]?
+        /// Where the step is written (set when the script is loaded from a file).
+        public var source: ScriptSource?
 
         public init(name: String? = nil, action: String) {
             self.name = name
@@ -88,7 +97,7 @@ public struct Script: Codable, Sendable {
         enum CodingKeys: String, CodingKey {
             case name, action, kind, pan, pin, newPIN, amount, from, to, original, dispensed, user, password, op, tlv
             case token, code, totp, enrolmentCode, reason, document
-            case mti, fields, omit, mac, hex, duration, within, timeout, set, capture, expect, include
+            case mti, fields, omit, mac, hex, duration, within, timeout, set, capture, expect, include, when
         }
 
         public init(from decoder: any Decoder) throws {
@@ -141,6 +150,7 @@ public struct Script: Codable, Sendable {
             self.set = try container.decodeIfPresent([String: ScalarText].self, forKey: .set)
             self.capture = try container.decodeIfPresent([String: ScalarText].self, forKey: .capture)?.mapValues(\.text)
             self.expect = try container.decodeIfPresent([String: FieldExpectation].self, forKey: .expect)
+            self.when = try container.decodeIfPresent([String: FieldExpectation].self, forKey: .when)
         }
     }
 
@@ -202,11 +212,18 @@ public struct ScalarText: Codable, Sendable, Hashable, ExpressibleByStringLitera
 
 /// What an answer's field (or its MTI) must be. Written as a string (`"00"` equals, `*` present, `-`
 /// absent, `*E` echoes the request) or as a map of checks that must all hold:
-/// `{equals, matches, present, absent, echo, eq, ne, lt, le, gt, ge, change: {since, by}}`.
+/// `{equals, not-equals, prefix, matches, not-matches, present, absent, echo, eq, ne, lt, le, gt, ge,
+/// change: {since, by}}`.
 public struct FieldExpectation: Codable, Sendable, Hashable, ExpressibleByStringLiteral {
     public var equals: String?
+    /// The value is not this text (an absent field is not it either).
+    public var notEquals: String?
+    /// The value starts with this text.
+    public var prefix: String?
     /// A regular expression the whole value must match.
     public var matches: String?
+    /// A regular expression the whole value must not match (an absent field matches none).
+    public var notMatches: String?
     public var present: Bool?
     public var absent: Bool?
     /// The answer carries the request's value of the same field (jPOS's `*E`).
@@ -239,7 +256,10 @@ public struct FieldExpectation: Codable, Sendable, Hashable, ExpressibleByString
 
     public init(
         equals: String? = nil,
+        notEquals: String? = nil,
+        prefix: String? = nil,
         matches: String? = nil,
+        notMatches: String? = nil,
         present: Bool? = nil,
         absent: Bool? = nil,
         echo: Bool? = nil,
@@ -252,7 +272,10 @@ public struct FieldExpectation: Codable, Sendable, Hashable, ExpressibleByString
         change: Change? = nil
     ) {
         self.equals = equals
+        self.notEquals = notEquals
+        self.prefix = prefix
         self.matches = matches
+        self.notMatches = notMatches
         self.present = present
         self.absent = absent
         self.echo = echo
@@ -277,8 +300,12 @@ public struct FieldExpectation: Codable, Sendable, Hashable, ExpressibleByString
         }
     }
 
-    enum CodingKeys: String, CodingKey {
-        case equals, matches, present, absent, echo, eq, ne, lt, le, gt, ge, change
+    enum CodingKeys: String, CodingKey, CaseIterable {
+        case equals
+        case notEquals = "not-equals"
+        case prefix, matches
+        case notMatches = "not-matches"
+        case present, absent, echo, eq, ne, lt, le, gt, ge, change
     }
 
     public init(from decoder: any Decoder) throws {
@@ -292,7 +319,10 @@ public struct FieldExpectation: Codable, Sendable, Hashable, ExpressibleByString
         }
         self.init(
             equals: try text(.equals),
+            notEquals: try text(.notEquals),
+            prefix: try text(.prefix),
             matches: try text(.matches),
+            notMatches: try text(.notMatches),
             present: try container.decodeIfPresent(Bool.self, forKey: .present),
             absent: try container.decodeIfPresent(Bool.self, forKey: .absent),
             echo: try container.decodeIfPresent(Bool.self, forKey: .echo),
@@ -329,6 +359,14 @@ public struct ScriptError: Error, Hashable, Sendable, CustomStringConvertible {
         case badDuration
         /// An expectation's operand is not a number, or its regular expression does not compile.
         case badExpectation
+        /// A key the schema does not have (a misspelling: `expcet`), or one the step's action does not take.
+        case unknownKey
+        /// An action the harness does not have.
+        case unknownAction
+        /// A `${name}` used before any variable, data column, `set` or `capture` sets it.
+        case unsetVariable
+        /// The `data` rows cannot be read (a CSV file, or the YAML list), or `repeat` is not a count.
+        case badData
     }
 
     public var code: Code
@@ -343,36 +381,16 @@ public struct ScriptError: Error, Hashable, Sendable, CustomStringConvertible {
 }
 
 extension Script {
-    /// Reads a script (YAML or JSON by its extension; `.yml`/`.yaml` YAML, anything else JSON) and
-    /// puts the steps of its includes in place, resolved relative to the including file.
+    /// Reads a script (YAML or JSON by its extension; `.yml`/`.yaml` YAML, anything else JSON), checks
+    /// it as a whole (ScriptLoader: every problem of every file it includes, with file, line and
+    /// column) and puts the steps of its includes in place. Its `data` rows are read by
+    /// `ScriptPlan.load`, which `atm-harness run` uses.
     public static func load(_ path: String) throws(ScriptError) -> Script {
-        try self.load(path, including: [])
-    }
-
-    static func load(_ path: String, including chain: [String]) throws(ScriptError) -> Script {
-        let absolute = URL(fileURLWithPath: path).standardizedFileURL.path
-        guard !chain.contains(absolute) else {
-            throw ScriptError(.includeCycle, "\(path) includes itself (through \(chain.joined(separator: " -> ")))")
-        }
-        let text: String
         do {
-            text = try String(contentsOfFile: absolute, encoding: .utf8)
+            return try ScriptPlan.load(path).script
         } catch {
-            throw ScriptError(.unreadable, "cannot read \(path): \(error.localizedDescription)")
+            throw error.scriptError
         }
-        var script = try self.parse(text, yaml: Self.isYAML(path), source: path)
-        let directory = URL(fileURLWithPath: absolute).deletingLastPathComponent()
-        var steps: [Step] = []
-        for step in script.steps {
-            guard let include = step.include else {
-                steps.append(step)
-                continue
-            }
-            let included = try self.load(directory.appendingPathComponent(include).path, including: chain + [absolute])
-            steps.append(contentsOf: included.steps)
-        }
-        script.steps = steps
-        return script
     }
 
     static func isYAML(_ path: String) -> Bool {
@@ -407,7 +425,11 @@ extension Script {
         }
     }
 
-    enum CodingKeys: String, CodingKey { case name, description, terminal, variables, steps }
+    enum CodingKeys: String, CodingKey {
+        case name, description, terminal, variables, data
+        case repeatCount = "repeat"
+        case steps
+    }
 
     public init(from decoder: any Decoder) throws {
         let container = try decoder.container(keyedBy: CodingKeys.self)
@@ -415,6 +437,8 @@ extension Script {
         self.description = try container.decodeIfPresent(String.self, forKey: .description)
         self.terminal = try container.decodeIfPresent(String.self, forKey: .terminal) ?? ""
         self.variables = try container.decodeIfPresent([String: ScalarText].self, forKey: .variables)
+        self.data = try container.decodeIfPresent(ScriptData.self, forKey: .data)
+        self.repeatCount = try container.decodeIfPresent(Int.self, forKey: .repeatCount)
         self.steps = try container.decode([Step].self, forKey: .steps)
     }
 }

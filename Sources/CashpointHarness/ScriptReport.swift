@@ -9,6 +9,9 @@ public struct StepResult: Sendable, Codable, Hashable {
         case failed
         /// The step could not be done as written (a missing argument, an unknown variable, no connection).
         case error
+        /// The step sent nothing and checked nothing (its `when` did not hold, no card session to end):
+        /// never counted as passed.
+        case skipped
     }
 
     /// 1-based, in the script after includes.
@@ -24,6 +27,10 @@ public struct StepResult: Sendable, Codable, Hashable {
     /// The request and the answer through the masking printer.
     public var request: String?
     public var answer: String?
+    /// Where the step is written: `file:line`.
+    public var source: String?
+    /// Why a skipped step was skipped.
+    public var reason: String?
 
     public init(
         index: Int,
@@ -34,7 +41,9 @@ public struct StepResult: Sendable, Codable, Hashable {
         problems: [String] = [],
         notes: [String] = [],
         request: String? = nil,
-        answer: String? = nil
+        answer: String? = nil,
+        source: String? = nil,
+        reason: String? = nil
     ) {
         self.index = index
         self.name = name
@@ -45,6 +54,15 @@ public struct StepResult: Sendable, Codable, Hashable {
         self.notes = notes
         self.request = request
         self.answer = answer
+        self.source = source
+        self.reason = reason
+    }
+
+    /// The first line of a failure: where the step is written, then its first problem
+    /// (`wrong-value.yaml:13: field 39: expected "05", got "00"`).
+    public var headline: String {
+        let first = self.problems.first ?? (self.status == .skipped ? self.reason ?? "skipped" : "failed")
+        return self.source.map { "\($0): \(first)" } ?? first
     }
 }
 
@@ -65,6 +83,7 @@ public struct ScriptResult: Sendable, Codable, Hashable {
     public var passed: Int { self.steps.count(where: { $0.status == .passed }) }
     public var failed: Int { self.steps.count(where: { $0.status == .failed }) }
     public var errors: Int { self.steps.count(where: { $0.status == .error }) }
+    public var skipped: Int { self.steps.count(where: { $0.status == .skipped }) }
     public var seconds: Double { self.steps.reduce(0) { $0 + $1.seconds } }
 }
 
@@ -77,12 +96,16 @@ public struct ScriptRunReport: Sendable, Codable, Hashable {
     public var passed: Int { self.scripts.reduce(0) { $0 + $1.passed } }
     /// Steps that failed or could not be done.
     public var failed: Int { self.scripts.reduce(0) { $0 + $1.failed + $1.errors } }
+    /// Steps that sent and checked nothing.
+    public var skipped: Int { self.scripts.reduce(0) { $0 + $1.skipped } }
 
-    /// The closing line: `N passed, N failed`.
-    public var summary: String { "\(self.passed) passed, \(self.failed) failed" }
+    /// The closing line: `N passed, N failed, N skipped`.
+    public var summary: String { "\(self.passed) passed, \(self.failed) failed, \(self.skipped) skipped" }
 
-    /// JUnit XML: a `testsuite` per script, a `testcase` per step; a failed step has a `failure`,
-    /// a step that could not be done an `error`, each with the problems and both messages.
+    /// JUnit XML: a `testsuite` per script (per data row and repetition: `name [row 2]`, also the
+    /// testcases' classname), a `testcase` per step; a failed step has a `failure`, a step that could
+    /// not be done an `error`, each with the problems and both messages, and a skipped step `skipped`
+    /// with the reason.
     public func junitXML() -> String {
         var xml = "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n"
         let total = self.scripts.reduce(0) { $0 + $1.steps.count }
@@ -90,10 +113,10 @@ public struct ScriptRunReport: Sendable, Codable, Hashable {
         let errors = self.scripts.reduce(0) { $0 + $1.errors }
         let time = self.scripts.reduce(0) { $0 + $1.seconds }
         xml += "<testsuites name=\"atm-harness\" tests=\"\(total)\" failures=\"\(failures)\" errors=\"\(errors)\""
-        xml += " time=\(Self.attribute(Self.seconds(time)))>\n"
+        xml += " skipped=\"\(self.skipped)\" time=\(Self.attribute(Self.seconds(time)))>\n"
         for script in self.scripts {
             xml += "  <testsuite name=\(Self.attribute(script.name)) tests=\"\(script.steps.count)\""
-            xml += " failures=\"\(script.failed)\" errors=\"\(script.errors)\" skipped=\"0\""
+            xml += " failures=\"\(script.failed)\" errors=\"\(script.errors)\" skipped=\"\(script.skipped)\""
             xml += " time=\(Self.attribute(Self.seconds(script.seconds))) file=\(Self.attribute(script.file))>\n"
             for step in script.steps {
                 let name = String(format: "%03d ", step.index) + step.name
@@ -106,10 +129,11 @@ public struct ScriptRunReport: Sendable, Codable, Hashable {
                     continue
                 case .passed:
                     xml += ">\n"
+                case .skipped:
+                    xml += ">\n      <skipped message=\(Self.attribute(step.headline))/>\n"
                 case .failed, .error:
                     let element = step.status == .failed ? "failure" : "error"
-                    let message = step.problems.first ?? "failed"
-                    xml += ">\n      <\(element) message=\(Self.attribute(message)) type=\"\(step.action)\">"
+                    xml += ">\n      <\(element) message=\(Self.attribute(step.headline)) type=\"\(step.action)\">"
                     xml += Self.text(details) + "</\(element)>\n"
                 }
                 if !step.notes.isEmpty {
@@ -123,9 +147,10 @@ public struct ScriptRunReport: Sendable, Codable, Hashable {
         return xml
     }
 
-    /// The problems, then the request and the answer, as a person reads them.
+    /// Where the step is written, the problems, then the request and the answer, as a person reads them.
     public static func details(_ step: StepResult) -> String {
-        var lines = step.problems
+        var lines = step.source.map { ["at \($0)"] } ?? []
+        lines += step.problems
         if let request = step.request { lines.append("request:\n" + request) }
         if let answer = step.answer { lines.append("answer:\n" + answer) }
         return lines.joined(separator: "\n")
@@ -170,12 +195,13 @@ public struct ScriptRunReport: Sendable, Codable, Hashable {
         struct Document: Encodable {
             var passed: Int
             var failed: Int
+            var skipped: Int
             var scripts: [ScriptResult]
         }
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
         let data =
-            (try? encoder.encode(Document(passed: self.passed, failed: self.failed, scripts: self.scripts))) ?? Data()
+            (try? encoder.encode(Document(passed: self.passed, failed: self.failed, skipped: self.skipped, scripts: self.scripts))) ?? Data()
         return String(decoding: data, as: UTF8.self)
     }
 }

@@ -35,38 +35,70 @@ public struct ScriptRunner: Sendable {
         self.inspect = inspect
     }
 
-    /// Runs every script in turn; the scripts that cannot be read are reported as a step in error.
+    /// Checks every script first (ScriptLoader: every problem of every file, with its line); if any
+    /// fails the check, nothing is sent and each such script is reported as a `check` step in error.
+    /// Otherwise runs every script in turn, once per data row and repetition.
     public func run(files: [String]) async -> ScriptRunReport {
-        var results: [ScriptResult] = []
+        var plans: [ScriptPlan] = []
+        var refused: [ScriptResult] = []
         for file in files {
             do {
-                results.append(await self.run(try Script.load(file), file: file))
+                plans.append(try ScriptPlan.load(file))
             } catch {
-                self.say("\(file): \(error.detail)")
-                results.append(
+                for issue in error.issues { self.say("\(issue)") }
+                refused.append(
                     ScriptResult(
                         name: URL(fileURLWithPath: file).deletingPathExtension().lastPathComponent,
                         file: file,
                         terminal: "",
                         steps: [
-                            StepResult(index: 0, name: "load", action: "load", status: .error, problems: [error.detail])
+                            StepResult(
+                                index: 0,
+                                name: "check",
+                                action: "check",
+                                status: .error,
+                                problems: error.issues.map(\.description)
+                            )
                         ]
                     )
+                )
+            }
+        }
+        guard refused.isEmpty else {
+            let count = refused.count == 1 ? "1 script fails" : "\(refused.count) scripts fail"
+            self.say(
+                "atm-harness run: \(count) the check (above), so nothing was sent: no script ran. "
+                    + "Fix them (`atm-harness check FILE...` checks without a switch), then run again."
+            )
+            return ScriptRunReport(scripts: refused)
+        }
+        var results: [ScriptResult] = []
+        for plan in plans {
+            for iteration in plan.iterations {
+                results.append(
+                    await self.run(plan.script, file: plan.file, variables: iteration.variables, label: iteration.label)
                 )
             }
         }
         return ScriptRunReport(scripts: results)
     }
 
-    /// Runs one script to its end; a step that fails does not stop the ones after it.
-    public func run(_ script: Script, file: String = "") async -> ScriptResult {
-        var result = ScriptResult(name: script.name, file: file, terminal: script.terminal)
-        self.say("script \(script.name): \(script.steps.count) steps, terminal \(script.terminal)")
+    /// Runs one script to its end; a step that fails does not stop the ones after it. `variables` (a
+    /// data row's) are added to the script's; `label` (`row 2`) is added to its name in the reports.
+    public func run(
+        _ script: Script,
+        file: String = "",
+        variables: [String: String] = [:],
+        label: String? = nil
+    ) async -> ScriptResult {
+        let name = label.map { "\(script.name) [\($0)]" } ?? script.name
+        var result = ScriptResult(name: name, file: file, terminal: script.terminal)
+        self.say("script \(name): \(script.steps.count) steps, terminal \(script.terminal)")
         let key: SymmetricKey
         do {
             key = try self.masterKey(script.terminal)
         } catch {
-            self.say("script \(script.name): no master key for terminal \(script.terminal): \(error)")
+            self.say("script \(name): no master key for terminal \(script.terminal): \(error)")
             result.steps.append(
                 StepResult(index: 0, name: "master key", action: "load", status: .error, problems: ["\(error)"])
             )
@@ -75,23 +107,39 @@ public struct ScriptRunner: Sendable {
         var play = Play(
             runner: self,
             terminal: ScriptTerminal(terminal: script.terminal, masterKey: key, firstSTAN: Int.random(in: 1...900_000)),
-            variables: (script.variables ?? [:]).mapValues(\.text)
+            variables: (script.variables ?? [:]).mapValues(\.text).merging(variables) { _, row in row }
         )
         for (offset, step) in script.steps.enumerated() {
-            let outcome = await play.perform(step, index: offset + 1)
+            var outcome = await play.perform(step, index: offset + 1)
+            outcome.source = step.source?.fileAndLine
             result.steps.append(outcome)
-            let mark = outcome.status == .passed ? "ok  " : outcome.status == .failed ? "FAIL" : "ERR "
-            self.say(String(format: "%3d  ", outcome.index) + "\(mark) \(outcome.name)")
-            for note in outcome.notes { self.say("       note: \(note)") }
-            if outcome.status != .passed {
-                for problem in outcome.problems { self.say("       \(problem)") }
-                if let request = outcome.request { self.say(Self.indent("request:\n" + request)) }
-                if let answer = outcome.answer { self.say(Self.indent("answer:\n" + answer)) }
-            }
+            self.report(outcome)
         }
         await play.link?.close()
-        self.say("script \(script.name): \(result.passed) passed, \(result.failed + result.errors) failed")
+        let failed = result.failed + result.errors
+        self.say("script \(name): \(result.passed) passed, \(failed) failed, \(result.skipped) skipped")
         return result
+    }
+
+    /// A step's line (`ok`, `FAIL`, `ERR`, `skip`, its name, and where it is written when it did not
+    /// pass), then its notes, and for a failure what differed and both messages.
+    func report(_ outcome: StepResult) {
+        let mark: String
+        switch outcome.status {
+        case .passed: mark = "ok  "
+        case .failed: mark = "FAIL"
+        case .error: mark = "ERR "
+        case .skipped: mark = "skip"
+        }
+        let place = outcome.status == .passed ? "" : outcome.source.map { "  (\($0))" } ?? ""
+        self.say(String(format: "%3d  ", outcome.index) + "\(mark) \(outcome.name)\(place)")
+        if let reason = outcome.reason { self.say("       skipped: \(reason)") }
+        for note in outcome.notes { self.say("       note: \(note)") }
+        if outcome.status == .failed || outcome.status == .error {
+            for problem in outcome.problems { self.say("       \(problem)") }
+            if let request = outcome.request { self.say(Self.indent("request:\n" + request)) }
+            if let answer = outcome.answer { self.say(Self.indent("answer:\n" + answer)) }
+        }
     }
 
     static func indent(_ text: String) -> String {
@@ -137,6 +185,11 @@ struct Play {
         var outcome = StepResult(index: index, name: step.label, action: step.action, status: .passed)
         let started = self.clock.now
         do {
+            if let reason = try self.unmet(step.when) {
+                outcome.status = .skipped
+                outcome.reason = reason
+                return outcome
+            }
             var stamp = self.terminal.stamp(now: Date())
             self.stampVariables = stamp.variables
             for (name, value) in (step.set ?? [:]).sorted(by: { $0.key < $1.key }) {
@@ -160,6 +213,17 @@ struct Play {
         }
         outcome.seconds = Self.seconds(started.duration(to: self.clock.now))
         return outcome
+    }
+
+    /// Why a step's `when` does not hold (the first condition that does not, by variable name), or nil
+    /// when it holds (or there is none).
+    func unmet(_ conditions: [String: FieldExpectation]?) throws(ScriptError) -> String? {
+        for (name, expectation) in (conditions ?? [:]).sorted(by: { $0.key < $1.key }) {
+            if let reason = try ScriptCheck.condition(name, expectation, variables: self.variables) {
+                return "when: \(reason)"
+            }
+        }
+        return nil
     }
 
     /// The step's one-time code: `code:` as written, or `totp:`'s code of the time step this run has not
@@ -243,7 +307,8 @@ struct Play {
             return
         case "endCardSession":
             guard let token = self.terminal.cardToken else {
-                outcome.notes.append("no card session is open: nothing sent")
+                outcome.status = .skipped
+                outcome.reason = "no card session is open: nothing sent"
                 return
             }
             self.terminal.cardToken = nil

@@ -13,6 +13,7 @@ struct ATMHarness: AsyncParsableCommand {
         subcommands: [
             Decode.self, Examples.self, Run.self, Flood.self, Load.self, LoadBankFixture.self, QuietAccounts.self,
             BenchPosting.self, Bank.self, SimulateSwitch.self,
+            Check.self,
         ]
     )
 }
@@ -26,8 +27,9 @@ struct Decode: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Decode an ATM-87 message or frame and check it against the spec.",
         discussion: """
-            Reads hex (plain, or a hex dump as docs/protocol.md shows) from the argument or, with no \
-            argument, from standard input. Prints the message through the masking printer (PAN as first \
+            Reads hex (plain, or a hex dump as docs/protocol.md shows, with or without its ``` fence lines) \
+            from the argument or, with no argument, from standard input. Says which prefix it assumed (a \
+            2-byte length header or none), then prints the message through the masking printer (PAN as first \
             6 and last 4 digits; PIN block, track 2, MAC, keys and tokens never shown) and every broken \
             rule. Exits 1 if the input does not decode or breaks a rule.
             """
@@ -58,9 +60,10 @@ struct Run: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Play scripts (fixtures/sequences/*.yaml, *.json) at a switch and check every answer.",
         discussion: """
+            Checks every script first (as `check` does): if one fails, none runs and nothing is sent. \
             Prints each step, and for a step that failed what differed and both messages through the \
-            masking printer; the closing line is `N passed, N failed` (steps). docs/harness.md describes \
-            scripts. Exits 1 if any step failed or a script could not be read.
+            masking printer; the closing line is `N passed, N failed, N skipped` (steps). docs/harness.md \
+            describes scripts. Exits 1 if any step failed or a script failed the check.
             """
     )
     @Argument(help: "Script files (YAML or JSON).") var files: [String]
@@ -71,6 +74,20 @@ struct Run: AsyncParsableCommand {
     func run() async throws {
         try finish(try await HarnessCommands.run(files: files, address: address, junit: junit, json: json))
     }
+}
+
+struct Check: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Check scripts without a switch: unknown keys, actions and fields, unset variables, bad regexes.",
+        discussion: """
+            What `run` checks before it sends anything, without a switch (for editors and CI): every \
+            problem of every file and of the files it includes, as FILE:LINE:COLUMN: error: MESSAGE. \
+            Exits 1 if any script has a problem.
+            """
+    )
+    @Argument(help: "Script files (YAML or JSON).") var files: [String]
+
+    func run() throws { try finish(HarnessCommands.check(files: files)) }
 }
 
 struct Flood: AsyncParsableCommand {

@@ -7,6 +7,10 @@ import CashpointTerminal
 import Foundation
 import Testing
 
+#if canImport(Glibc)
+import Glibc
+#endif
+
 @Suite("atm-harness: decode, the flood's verdicts, and the options it refuses")
 struct HarnessCommandsTests {
     /// An echo test (0800 301) as the harness decodes it.
@@ -23,13 +27,39 @@ struct HarnessCommandsTests {
     func decode() throws {
         let message = try Self.echo()
         let framed = try HarnessCommands.decode(Hex.encode(message.framedBytes), framed: false)
-        #expect(framed.text.hasPrefix("frame: 2 length bytes + \(message.encodedBytes.count)\n"))
+        #expect(framed.text.hasPrefix("prefix: a 2-byte length header, "))
+        #expect(framed.text.contains("\nframe: 2 length bytes + \(message.encodedBytes.count)\n"))
         #expect(framed.text.hasSuffix("rules: ok") == framed.ok)
         let bare = try HarnessCommands.decode(Hex.encode(message.encodedBytes), framed: false)
         #expect(!bare.text.contains("frame:"))
+        #expect(bare.text.hasPrefix("prefix: none, read as a message without a length header"))
         #expect(bare.text.contains(ATM87PrettyPrinter.format(message)))
         let dump = try HarnessCommands.decode(HexDump.format(message.framedBytes), framed: false)
         #expect(dump.text == framed.text)
+        // Pasted from docs/protocol.md with its fence lines.
+        let fenced = try HarnessCommands.decode("```\n" + HexDump.format(message.framedBytes) + "\n```\n", framed: false)
+        #expect(fenced.text == framed.text)
+        let tagged = try HarnessCommands.decode("  ```text\n" + Hex.encode(message.encodedBytes) + "\n  ```", framed: false)
+        #expect(tagged.text == bare.text)
+    }
+
+    @Test("a closed output pipe: the write fails once and is not tried again, and nothing crashes")
+    func closedPipe() throws {
+        var ends: [Int32] = [0, 0]
+        #expect(pipe(&ends) == 0)
+        close(ends[0])
+        let output = HarnessOutput(descriptor: ends[1])
+        #expect(!output.line("step 1 ok"))
+        #expect(output.isClosed)
+        #expect(!output.line("step 2 ok"))
+        close(ends[1])
+        var open: [Int32] = [0, 0]
+        #expect(pipe(&open) == 0)
+        defer {
+            close(open[0])
+            close(open[1])
+        }
+        #expect(HarnessOutput(descriptor: open[1]).line("read"))
     }
 
     @Test("a wrong length prefix, bytes that do not decode and text that is not hex are each refused")
@@ -44,9 +74,9 @@ struct HarnessCommandsTests {
         )
         let garbage = try HarnessCommands.decode("0102", framed: false)
         #expect(!garbage.ok)
-        #expect(garbage.text.hasPrefix("decode error: "))
+        #expect(garbage.text.contains("\ndecode error: "))
         let one = try HarnessCommands.decode("01", framed: false)
-        #expect(one.text.hasPrefix("decode error: "), "one byte is no frame")
+        #expect(one.text.contains("\ndecode error: "), "one byte is no frame")
         let error = #expect(throws: ValidationError.self) { try HarnessCommands.decode("not hex", framed: false) }
         #expect(error?.message == "the input is not hex (pairs of 0-9, A-F), nor a hex dump")
     }

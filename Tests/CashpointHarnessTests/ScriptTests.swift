@@ -145,7 +145,7 @@ struct ScriptTests {
         let script = try Script.load(directory.appendingPathComponent("main.json").path)
         #expect(script.steps.map(\.action) == ["signOn", "echo", "signOff"])
 
-        try "steps: [{include: b.yaml}]".write(
+        try "terminal: ATM00001\nsteps: [{include: b.yaml}]".write(
             to: directory.appendingPathComponent("a.yaml"),
             atomically: true,
             encoding: .utf8
@@ -250,9 +250,9 @@ struct ScriptTests {
         ])
         #expect(
             differences.map(\.description) == [
+                #"field 39: expected "51", got "00" (approved)"#,
                 #"field 37: expected absent, got "000000000042""#,
                 #"field 38: expected a match for /[0-9]{6}/, got "A1B2C3""#,
-                #"field 39: expected "51", got "00""#,
                 "field 44: expected present, got absent",
             ]
         )
@@ -493,8 +493,8 @@ struct ScriptTests {
 
     @Test("the closing line counts steps")
     func summary() {
-        #expect(Self.report().summary == "2 passed, 2 failed")
-        #expect(ScriptRunReport(scripts: []).summary == "0 passed, 0 failed")
+        #expect(Self.report().summary == "2 passed, 2 failed, 0 skipped")
+        #expect(ScriptRunReport(scripts: []).summary == "0 passed, 0 failed, 0 skipped")
     }
 
     @Test("JUnit XML: escaped, and well-formed (a testsuite per script, a testcase per step)")
@@ -522,6 +522,76 @@ struct ScriptTests {
         #expect(counter.counts["error"] == 1)
         #expect(counter.names.contains("002 withdraw \"20.00\" 'now'"))
         #endif
+    }
+
+    @Test("field 39 first, with the response code's meaning; the step's file and line head the failure")
+    func mostTellingFirst() throws {
+        let differences = ScriptCheck.check(
+            try Self.answer([39: "65"]),
+            request: try Self.request(),
+            expect: ["mti": "0210", "38": "-", "39": "00", "4": "000000000001"],
+            variables: [:]
+        )
+        #expect(
+            differences.map(\.description) == [
+                #"field 39: expected "00", got "65" (exceeds withdrawal frequency limit)"#,
+                #"field 4: expected "000000000001", got "000000010000""#,
+                #"field 38: expected absent, got "A1B2C3""#,
+            ]
+        )
+        let step = StepResult(
+            index: 2,
+            name: "cash",
+            action: "card",
+            status: .failed,
+            problems: differences.map(\.description),
+            source: "fixtures/sequences/limits.yaml:14"
+        )
+        #expect(step.headline == #"fixtures/sequences/limits.yaml:14: field 39: expected "00", got "65" (exceeds withdrawal frequency limit)"#)
+        let xml = ScriptRunReport(scripts: [ScriptResult(name: "s", file: "f", terminal: "T", steps: [step])]).junitXML()
+        #expect(xml.contains(#"<failure message="fixtures/sequences/limits.yaml:14: field 39: expected &quot;00&quot;"#))
+        #expect(xml.contains(">at fixtures/sequences/limits.yaml:14\nfield 39"))
+    }
+
+    @Test("a PAN that masking prints alike: which digit positions differ, never the digits")
+    func maskedAlike() throws {
+        let differences = try Self.check(["2": "4761731111110119"])
+        #expect(
+            differences.map(\.description) == [
+                #"field 2: expected "476173******0119", got "476173******0119" (the masked values differ at positions 7, 8, 9, 11 of 16)"#
+            ]
+        )
+        let echo = ScriptCheck.check(
+            try Self.answer([2: "4761739001110119"]),
+            request: try Self.request(),
+            expect: ["2": "*E"],
+            variables: [:]
+        )
+        #expect(echo.first?.actual.hasSuffix("(the masked values differ at position 11 of 16)") == true)
+        #expect(!echo.description.contains("4761739001110119"))
+    }
+
+    @Test("not-equals, prefix, not-matches beside the numeric checks")
+    func stringChecks() throws {
+        #expect(
+            try Self.check([
+                "39": FieldExpectation(notEquals: "05", prefix: "0", notMatches: "[1-9].*"),
+                "2": FieldExpectation(prefix: "476173"),
+            ]).isEmpty
+        )
+        let differences = try Self.check([
+            "39": FieldExpectation(notEquals: "00", prefix: "9", notMatches: "0[0-9]")
+        ])
+        #expect(
+            differences.map(\.expected) == [
+                #"anything but "00""#, #"a value starting with "9""#, "no match for /0[0-9]/",
+            ]
+        )
+        let parsed = try Script.parse(
+            #"steps: [{action: echo, expect: {39: {not-matches: "9.", prefix: "0", not-equals: "05"}}}]"#,
+            yaml: true
+        )
+        #expect(parsed.steps.first?.expect?["39"] == FieldExpectation(notEquals: "05", prefix: "0", notMatches: "9."))
     }
 
     @Test("the JSON report reads back with its totals")

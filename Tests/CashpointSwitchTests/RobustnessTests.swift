@@ -141,7 +141,7 @@ struct RobustnessTests {
                 let option = try await channel.getOption(.recvAllocator)
                 let allocator = try #require(option as? AdaptiveRecvByteBufferAllocator)
                 #expect(allocator.initial == 512)
-                let readsPerWakeup = try await channel.getOption(.maxMessagesPerRead)
+                let readsPerWakeup = try await channel.getOption(.maxMessagesPerRead).get()
                 #expect(readsPerWakeup == 1)
             }
         }

@@ -1,0 +1,43 @@
+public import ArgumentParser
+import Foundation
+
+// `atm-harness run` and `atm-harness check`: scripts (docs/harness.md).
+extension HarnessCommands {
+    /// Plays the scripts and prints each step (with `json`, progress on standard error and the report
+    /// as JSON on standard output); with `junit`, writes a JUnit report there, whatever happened to
+    /// standard output (a closed pipe stops the printing, not the run). If any script fails the check,
+    /// none runs: nothing is sent, and the report has each one's problems.
+    public static func run(
+        files: [String],
+        address: SwitchAddressOptions,
+        junit: String?,
+        json: Bool
+    ) async throws(ValidationError) -> HarnessVerdict {
+        let printer: @Sendable (String) -> Void = json ? sayToStandardError : say
+        let report = await self.runner(address, say: printer).run(files: files)
+        if let junit {
+            do {
+                try report.junitXML().write(toFile: junit, atomically: true, encoding: .utf8)
+            } catch {
+                throw ValidationError("cannot write the JUnit report \(junit): \(error.localizedDescription)")
+            }
+        }
+        if json { HarnessOutput.standardOutput.line(report.json()) }
+        printer(report.summary)
+        return report.failed > 0 ? .failed : .passed
+    }
+
+    /// Only the check of `atm-harness run`, without a switch: every problem of every file as
+    /// `file:line:column: error: message`, then a closing line; failed when any file has one.
+    public static func check(files: [String], output: (String) -> Void = say) -> HarnessVerdict {
+        var failing = 0
+        for file in files {
+            let issues = ScriptPlan.check([file])
+            for issue in issues { output(issue.description) }
+            if !issues.isEmpty { failing += 1 }
+        }
+        let scripts = files.count == 1 ? "1 script" : "\(files.count) scripts"
+        output("checked \(scripts): \(files.count - failing) ok, \(failing) with problems")
+        return failing == 0 ? .passed : .failed
+    }
+}
