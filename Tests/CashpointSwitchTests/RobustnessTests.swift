@@ -138,7 +138,7 @@ struct RobustnessTests {
                 }
                 #expect(try ATM87Message(decoding: bytes)[39] == "30")
                 let channel = try #require(under.current.server.openChannels.first)
-                let option = try await channel.getOption(.recvAllocator)
+                let option = try await channel.getOption(.recvAllocator).get()
                 let allocator = try #require(option as? AdaptiveRecvByteBufferAllocator)
                 #expect(allocator.initial == 512)
                 let readsPerWakeup = try await channel.getOption(.maxMessagesPerRead).get()
