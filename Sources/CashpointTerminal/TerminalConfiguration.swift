@@ -289,8 +289,11 @@ public struct TerminalConfiguration: Sendable, Hashable {
                 if required { throw ConfigurationError(file: self.file, entry: self.prefix + name, problem: "is missing") }
                 return nil
             }
-            // JSONSerialization reads true as 1; a number that is a Bool is not a number here.
-            guard let number = value as? NSNumber, !(value is Bool), let integer = Int(exactly: number.doubleValue),
+            // JSONSerialization reads true as a number; a Bool is not a number here. (Not `value is Bool`:
+            // on Linux every NSNumber of 0 or 1 casts to Bool, so `1` was refused. A JSON boolean is
+            // the NSNumber whose Objective-C type is `c`.)
+            guard let number = value as? NSNumber, String(cString: number.objCType) != "c",
+                let integer = Int(exactly: number.doubleValue),
                 range.contains(integer)
             else {
                 throw ConfigurationError(

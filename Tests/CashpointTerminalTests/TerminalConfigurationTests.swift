@@ -48,6 +48,13 @@ struct TerminalConfigurationTests {
         #expect(configuration.timeouts == ATMTimeouts())
     }
 
+    @Test("1 is a number, not a boolean (on Linux every NSNumber of 0 or 1 casts to Bool)")
+    func one() throws {
+        let configuration = try Self.read(#"{"terminal": "A", "timeouts": {"response": 1}, "forwarding": {"firstRetry": 1}}"#)
+        #expect(configuration.timeouts.response == .seconds(1))
+        #expect(configuration.forwarding.firstRetry == .seconds(1))
+    }
+
     @Test(
         "a missing or bad entry is one line that names it",
         arguments: [
@@ -57,6 +64,7 @@ struct TerminalConfigurationTests {
             (#"{"terminal": "ATM-0001"}"#, "/etc/cashpoint/atm.json: terminal: must be 1 to 8 letters or digits"),
             (#"{"terminal": "A", "port": 70000}"#, "/etc/cashpoint/atm.json: port: must be a whole number from 1 to 65535"),
             (#"{"terminal": "A", "port": "8583"}"#, "/etc/cashpoint/atm.json: port: must be a whole number from 1 to 65535"),
+            (#"{"terminal": "A", "timeouts": {"response": true}}"#, "/etc/cashpoint/atm.json: timeouts.response: must be a whole number from 1 to 3600"),
             (#"{"terminal": "A", "currency": "EUR"}"#, #"/etc/cashpoint/atm.json: currency: must be an ISO 4217 numeric code such as "978""#),
             (#"{"terminal": "A", "cassettes": [{"count": 5}]}"#, "/etc/cashpoint/atm.json: cassettes[0].denomination: is missing"),
             (#"{"terminal": "A", "cassettes": [{"denomination": 20, "count": -1}]}"#, "/etc/cashpoint/atm.json: cassettes[0].count: must be a whole number from 0 to 10000"),
