@@ -41,3 +41,25 @@ extension HarnessCommands {
         return failing == 0 ? .passed : .failed
     }
 }
+
+/// `atm-harness check`, defined with the library so that the executable only names it.
+public struct CheckScripts: ParsableCommand {
+    public static let configuration = CommandConfiguration(
+        commandName: "check",
+        abstract: "Check scripts without a switch: unknown keys, actions and fields, unset variables, bad regexes.",
+        discussion: """
+            What `run` checks before it sends anything, without a switch (for editors and CI): every \
+            problem of every file and of the files it includes, as FILE:LINE:COLUMN: error: MESSAGE. \
+            Exits 1 if any script has a problem.
+            """
+    )
+
+    @Argument(help: "Script files (YAML or JSON).") public var files: [String]
+
+    public init() {}
+
+    public func run() throws {
+        let verdict = HarnessCommands.check(files: self.files)
+        if verdict != .passed { throw ExitCode(verdict.rawValue) }
+    }
+}

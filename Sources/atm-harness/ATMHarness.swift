@@ -12,8 +12,7 @@ struct ATMHarness: AsyncParsableCommand {
             """,
         subcommands: [
             Decode.self, Examples.self, Run.self, Flood.self, Load.self, LoadBankFixture.self, QuietAccounts.self,
-            BenchPosting.self, Bank.self, SimulateSwitch.self,
-            Check.self,
+            BenchPosting.self, Bank.self, SimulateSwitch.self, CheckScripts.self,
         ]
     )
 }
@@ -74,20 +73,6 @@ struct Run: AsyncParsableCommand {
     func run() async throws {
         try finish(try await HarnessCommands.run(files: files, address: address, junit: junit, json: json))
     }
-}
-
-struct Check: ParsableCommand {
-    static let configuration = CommandConfiguration(
-        abstract: "Check scripts without a switch: unknown keys, actions and fields, unset variables, bad regexes.",
-        discussion: """
-            What `run` checks before it sends anything, without a switch (for editors and CI): every \
-            problem of every file and of the files it includes, as FILE:LINE:COLUMN: error: MESSAGE. \
-            Exits 1 if any script has a problem.
-            """
-    )
-    @Argument(help: "Script files (YAML or JSON).") var files: [String]
-
-    func run() throws { try finish(HarnessCommands.check(files: files)) }
 }
 
 struct Flood: AsyncParsableCommand {
