@@ -158,6 +158,16 @@ public enum HarnessCommands {
             )
         }
         let (ramp, think) = try load.pacing()
+        // Every script is checked whole before anything is sent, as `atm-harness run` does.
+        var plans: [ScriptPlan] = []
+        for file in load.scripts {
+            do {
+                plans.append(try ScriptPlan.load(file))
+            } catch {
+                for issue in error.issues { sayToStandardError("\(issue)") }
+                throw ValidationError("--script \(file) fails the check (above): nothing was sent")
+            }
+        }
         let report: LoadReport
         let statistics: LoadStatistics
         var idleReport: IdleTerminals.Report?
@@ -173,6 +183,17 @@ public enum HarnessCommands {
             )
             switchLoad.ramp = ramp
             switchLoad.think = think
+            if !plans.isEmpty {
+                switchLoad.scripts = try ScriptLoad(
+                    plans: plans,
+                    users: try ScriptLoad.users(
+                        load.scriptUsers,
+                        from: fixture,
+                        after: load.terminals + load.idle,
+                        switches: switchLoad.switches
+                    )
+                )
+            }
             let progress: @Sendable (LoadProgress) -> Void = { progress in sayToStandardError(progress.line) }
             if load.idle > 0 {
                 let idle = IdleTerminals(
@@ -218,7 +239,8 @@ public enum HarnessCommands {
             }
         }
         let idleFailed = idleReport.map { $0.signOnFailures > 0 || $0.echoFailures > 0 } ?? false
-        return report.errors > 0 || report.terminalsLost > 0 || idleFailed ? .failed : .passed
+        let scriptFailed = (report.script?.failedSteps ?? 0) > 0
+        return report.errors > 0 || report.terminalsLost > 0 || idleFailed || scriptFailed ? .failed : .passed
     }
 
     /// A JSON object's text with one more key.

@@ -154,6 +154,19 @@ public struct LoadOptions: ParsableArguments, Sendable {
     )
     public var allowDemoBank = false
 
+    @Option(
+        name: .customLong("script"),
+        help: """
+            A script (as `atm-harness run` plays it) to replay as load beside the mix, by --script-users \
+            users, each a terminal of its own (the fixture's ATMs after the busy and idle ones), its runs (data \
+            rows, repeat) dealt out among them, over and over until the end. Repeat for several scripts.
+            """
+    )
+    public var scripts: [String] = []
+
+    @Option(help: "Users playing the --script runs at once, each as its own terminal and with runs of its own.")
+    public var scriptUsers: Int = 1
+
     public init() {}
 
     /// `--ramp` and `--think` as durations.
@@ -169,7 +182,10 @@ public struct LoadOptions: ParsableArguments, Sendable {
     }
 
     public func validate() throws {
-        guard self.terminals >= 1 else { throw ValidationError("--terminals must be 1 or more") }
+        guard self.terminals >= 1 || (self.terminals == 0 && !self.scripts.isEmpty) else {
+            throw ValidationError("--terminals must be 1 or more (0 only with --script: the scripts alone)")
+        }
+        guard (1...10_000).contains(self.scriptUsers) else { throw ValidationError("--script-users must be 1 to 10000") }
         guard (0...99_999).contains(self.idle) else { throw ValidationError("--idle must be 0 to 99999") }
         guard (1...3_600).contains(self.echoEvery) else { throw ValidationError("--echo-every must be 1 to 3600 seconds") }
         guard self.cardsPerTerminal >= 1 else { throw ValidationError("--cards-per-terminal must be 1 or more") }

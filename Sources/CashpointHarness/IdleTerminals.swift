@@ -54,21 +54,10 @@ public struct IdleTerminals: Sendable {
 
     /// `count` ATMs of a bank fixture with test master keys, after the first `skip` (the busy ones).
     public static func terminals(_ count: Int, from fixture: BankFixture, after skip: Int) throws -> [Terminal] {
-        let atms = fixture.terminals.filter { $0.kind == "atm" && $0.masterKey != nil }
-        guard skip + count <= atms.count else {
-            throw LoadFailure(
-                .fixture,
-                "the bank fixture has \(atms.count) ATMs with test master keys: \(skip) busy and \(count) idle "
-                    + "need \(skip + count) (atm-harness load-bank --terminals \(skip) --idle-terminals \(count))"
-            )
-        }
-        return try atms.dropFirst(skip).prefix(count).map { atm in
-            do {
-                return Terminal(id: atm.id, masterKey: try SecretKey(hex: atm.masterKey ?? "", name: "master key of \(atm.id)").key)
-            } catch {
-                throw LoadFailure(.fixture, "\(error)")
-            }
-        }
+        try SwitchLoad.keyedATMs(count, from: fixture, after: skip) { atms in
+            "the bank fixture has \(atms) ATMs with test master keys: \(skip) busy and \(count) idle "
+                + "need \(skip + count) (atm-harness load-bank --terminals \(skip) --idle-terminals \(count))"
+        }.map { Terminal(id: $0.id, masterKey: $0.key) }
     }
 
     /// Signs every terminal on, runs `body` while they stay signed on and echo, then closes them.

@@ -169,6 +169,8 @@ public struct LoadReport: Sendable, Codable, Hashable {
     public var unsent: Int
     /// Terminals that stopped early: their link failed.
     public var terminalsLost: Int
+    /// The script users' runs beside the mix (`--script`).
+    public var script: ScriptLoadReport?
 
     public init(
         statistics: LoadStatistics,
@@ -229,6 +231,7 @@ public struct LoadReport: Sendable, Codable, Hashable {
                     + "\(self.unsent) scheduled requests not sent (terminals behind)"
             )
         }
+        if let script = self.script { lines.append(script.text) }
         return lines.joined(separator: "\n")
     }
 

@@ -31,6 +31,10 @@ public struct StepResult: Sendable, Codable, Hashable {
     public var source: String?
     /// Why a skipped step was skipped.
     public var reason: String?
+    /// The answer's response code (field 39), when an answer came and has one.
+    public var code: String?
+    /// Seconds from the request's send to its answer, when an answer came.
+    public var answerSeconds: Double?
 
     public init(
         index: Int,

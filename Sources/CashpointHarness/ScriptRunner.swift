@@ -85,11 +85,13 @@ public struct ScriptRunner: Sendable {
 
     /// Runs one script to its end; a step that fails does not stop the ones after it. `variables` (a
     /// data row's) are added to the script's; `label` (`row 2`) is added to its name in the reports.
+    /// `firstSTAN`: the STAN of its first step (default: a random one); each step after takes the next.
     public func run(
         _ script: Script,
         file: String = "",
         variables: [String: String] = [:],
-        label: String? = nil
+        label: String? = nil,
+        firstSTAN: Int? = nil
     ) async -> ScriptResult {
         let name = label.map { "\(script.name) [\($0)]" } ?? script.name
         var result = ScriptResult(name: name, file: file, terminal: script.terminal)
@@ -106,7 +108,7 @@ public struct ScriptRunner: Sendable {
         }
         var play = Play(
             runner: self,
-            terminal: ScriptTerminal(terminal: script.terminal, masterKey: key, firstSTAN: Int.random(in: 1...900_000)),
+            terminal: ScriptTerminal(terminal: script.terminal, masterKey: key, firstSTAN: firstSTAN ?? Int.random(in: 1...900_000)),
             variables: (script.variables ?? [:]).mapValues(\.text).merging(variables) { _, row in row }
         )
         for (offset, step) in script.steps.enumerated() {
@@ -595,6 +597,8 @@ struct Play {
         outcome: inout StepResult
     ) {
         outcome.answer = ATM87PrettyPrinter.format(answer)
+        outcome.code = answer[39]
+        outcome.answerSeconds = Self.seconds(elapsed)
         self.runner.inspect(step, answer)
         if let name = step.name { self.answers[name] = answer }
         if let problem = self.terminal.absorb(answer, to: request) {

@@ -86,6 +86,8 @@ public struct SwitchLoad: Sendable {
     public var ramp: Duration = .zero
     /// A closed loop's pause after each answer before the terminal's next request.
     public var think: Duration = .zero
+    /// Scripts played beside the mix by script users of their own, from the run's start to its end.
+    public var scripts: ScriptLoad?
 
     public init(
         switches: [SwitchAddress],
@@ -154,6 +156,27 @@ public struct SwitchLoad: Sendable {
         }
     }
 
+    /// `count` ATMs of a bank fixture with test master keys, after the first `skip`, with their keys;
+    /// `shortage` (given how many the fixture has) says what is missing when it has too few.
+    static func keyedATMs(
+        _ count: Int,
+        from fixture: BankFixture,
+        after skip: Int,
+        shortage: (Int) -> String
+    ) throws(LoadFailure) -> [(id: String, key: SymmetricKey)] {
+        let atms = fixture.terminals.filter { $0.kind == "atm" && $0.masterKey != nil }
+        guard skip + count <= atms.count else { throw LoadFailure(.fixture, shortage(atms.count)) }
+        var keyed: [(id: String, key: SymmetricKey)] = []
+        for atm in atms.dropFirst(skip).prefix(count) {
+            do {
+                keyed.append((atm.id, try SecretKey(hex: atm.masterKey ?? "", name: "master key of \(atm.id)").key))
+            } catch {
+                throw LoadFailure(.fixture, "\(error)")
+            }
+        }
+        return keyed
+    }
+
     /// Runs the load: every terminal signed on and in its card session first, then `warmup` and the
     /// measured `duration`. `progress` is called once a second from the start of the warm-up.
     public func run(progress: (@Sendable (LoadProgress) -> Void)? = nil) async throws -> LoadReport {
@@ -190,18 +213,26 @@ public struct SwitchLoad: Sendable {
                 }
             }
         }
+        let scripted = self.scripts.map { scripts in
+            Task { () -> ScriptLoadTally? in
+                guard (try? await started.futureResult.get()) != nil else { return nil }
+                return await scripts.play(from: .now, warmup: self.warmup, end: self.warmup + self.duration)
+            }
+        }
         let outcomes: [TerminalOutcome]
         do {
             outcomes = try await finished.futureResult.get()
         } catch {
+            scripted?.cancel()
             reporter?.cancel()
             try? await group.shutdownGracefully()
             throw error
         }
         _ = await reporter?.result
+        let scriptTally = await scripted?.value
         try? await group.shutdownGracefully()
         let statistics = recorder.total
-        let report = LoadReport(
+        var report = LoadReport(
             statistics: statistics,
             terminals: self.terminals.count,
             targetRate: self.rate,
@@ -211,6 +242,9 @@ public struct SwitchLoad: Sendable {
             terminalsLost: outcomes.filter(\.lost).count,
             switches: min(self.switches.count, self.terminals.count)
         )
+        if let scripts = self.scripts, let scriptTally {
+            report.script = ScriptLoadReport(scriptTally, load: scripts, seconds: self.duration.inSeconds)
+        }
         return (report, statistics)
     }
 

@@ -102,9 +102,9 @@ struct Load: AsyncParsableCommand {
             from each request's intended send time (corrected for coordinated omission). Latencies go into \
             an HDR histogram. Prints throughput, p50/p90/p99/p99.9/max and the answers by response code \
             (with --json, one JSON object), and a progress line each second on standard error. \
-            The terminals and cards come from --fixture: the demo bank has two ATMs; for more, \
-            `atm-harness load-bank --terminals N > FILE` and `atm-switch seed FILE`. Exits 1 if a request \
-            got no usable answer, 2 if the load could not start.
+            Terminals and cards come from --fixture (`atm-harness load-bank --terminals N > FILE`, then \
+            `atm-switch seed FILE`); --script FILE replays a script's runs beside the mix. Exits 1 if a \
+            request got no usable answer or a script step failed, 2 if the load could not start.
             """
     )
     @OptionGroup var options: LoadOptions

@@ -162,7 +162,8 @@ struct HarnessCommandsTests {
     @Test(
         "load and bank refuse what they cannot run, naming the option",
         arguments: [
-            (["--terminals", "0"], "--terminals must be 1 or more"),
+            (["--terminals", "0"], "--terminals must be 1 or more (0 only with --script: the scripts alone)"),
+            (["--script", "x.yaml", "--script-users", "0"], "--script-users must be 1 to 10000"),
             (["--duration", "0"], "--duration must be above 0 seconds"),
             (["--warmup=-1"], "--warmup must be 0 or more seconds"),
             (["--rate", "0"], "--rate must be above 0 requests a second"),

@@ -161,9 +161,9 @@ struct ScriptTests {
         #expect(cycle?.code == .includeCycle)
     }
 
-    @Test("every script of fixtures/sequences and fixtures/sequences-failing reads")
+    @Test("every script of fixtures/sequences, sequences-failing and sequences-load reads")
     func fixturesRead() throws {
-        for folder in ["fixtures/sequences", "fixtures/sequences-failing"] {
+        for folder in ["fixtures/sequences", "fixtures/sequences-failing", "fixtures/sequences-load"] {
             let names = try FileManager.default.contentsOfDirectory(atPath: repositoryFile(folder))
                 .filter { $0.hasSuffix(".json") || $0.hasSuffix(".yaml") }
             #expect(!names.isEmpty)

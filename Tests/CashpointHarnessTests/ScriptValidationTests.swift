@@ -164,9 +164,9 @@ struct ScriptValidationTests {
         #expect(broken.count == 1 && broken[0].code == .unreadable && broken[0].source.line > 0)
     }
 
-    @Test("every script of fixtures/sequences and fixtures/sequences-failing passes the check")
+    @Test("every script of fixtures/sequences, sequences-failing and sequences-load passes the check")
     func fixturesPass() throws {
-        for folder in ["fixtures/sequences", "fixtures/sequences-failing"] {
+        for folder in ["fixtures/sequences", "fixtures/sequences-failing", "fixtures/sequences-load"] {
             let names = try FileManager.default.contentsOfDirectory(atPath: repositoryFile(folder))
                 .filter { ($0.hasSuffix(".json") || $0.hasSuffix(".yaml")) && !$0.hasPrefix("_") }
             for name in names {
