@@ -138,6 +138,13 @@ struct ATMControllerTests {
             let served = try #require(atm.shown.range(of: "[WELCOME]", options: .backwards))
             #expect(drained.lowerBound < served.lowerBound)
             #expect(bank.connectionCount == 2)
+            // Sent once, after the new link's sign-on: not on the link that timed out as it closed (whose
+            // answer would be lost, and the advice repeated as a 0421).
+            let advices = bank.received.filter { $0.mti == .reversalAdvice || $0.mti == .reversalAdviceRepeat }
+            #expect(advices.map(\.mti) == [.reversalAdvice])
+            let signOns = bank.received.indices.filter { bank.received[$0][70] == NetworkManagementCode.signOn.field }
+            let advice = try #require(bank.received.firstIndex { $0.mti == .reversalAdvice })
+            #expect(signOns.count == 2 && signOns[1] < advice)
             atm.type([.quit])
         }
     }

@@ -267,12 +267,14 @@ public final class ATMController: @unchecked Sendable {
             guard generation == self.timerGeneration else { return }
             if timer == .response, let stan = self.cardInFlight {
                 // The session gives the request up; the link that did not answer in time is not trusted.
+                // It goes before the session's actions are performed: the reversal they queue goes out
+                // after the next sign-on, not on this link as it closes (its answer lost, the advice
+                // repeated as a 0421 for nothing).
                 self.cardInFlight = nil
                 self.pending[stan] = nil
                 self.frontEnd.device("no answer from the switch within \(self.configuration.timeouts.response)")
                 self.record(self.entry("error", ["error": "no answer within \(self.configuration.timeouts.response)"]))
-                self.perform(self.session.timerFired(timer))
-                self.linkDown("no answer in time")
+                self.linkDown("no answer in time", first: self.session.timerFired(timer))
             } else {
                 self.perform(self.session.timerFired(timer))
             }
@@ -519,8 +521,9 @@ public final class ATMController: @unchecked Sendable {
     /// The link is gone (or never came up): what waited on it is told, the session learns it, and the
     /// rotation says where next: another switch at once (the customer sees "one moment"), or, when
     /// every switch has failed in a row, the next after the retry delay (out of service meanwhile).
-    /// `reason` nil: it was never up.
-    func linkDown(_ reason: String?) {
+    /// `reason` nil: it was never up. `first`: the session's actions on what brought the link down,
+    /// performed once it is closed and before the session learns it is gone.
+    func linkDown(_ reason: String?, first: [ATMAction] = []) {
         let wasUp = self.phase == .draining || self.phase == .serving
         self.connection?.close()
         self.connection = nil
@@ -537,6 +540,7 @@ public final class ATMController: @unchecked Sendable {
         if let reason, wasUp, !self.quitting {
             self.record(JournalEntry("link.down", ["reason": reason, "switch": from]))
         }
+        self.perform(first)
         if self.quitting {
             self.finish()
             return
