@@ -25,7 +25,7 @@ public enum HostExpectationCheck {
         record: SimulatorRecord,
         variables: [String: String]
     ) -> [HostExpectationResult] {
-        expectations.map { self.check($0, record: record, variables: variables) }
+        expectations.map { self.check($0, record: record, variables: variables, among: expectations) }
     }
 
     /// Whether every expectation holds (`--until passed`).
@@ -35,19 +35,25 @@ public enum HostExpectationCheck {
         !expectations.isEmpty && self.check(expectations, record: record, variables: variables).allSatisfy(\.passed)
     }
 
+    /// One expectation; `among`: the script's, where its `after` is found.
     public static func check(
         _ expectation: HostExpectation,
         record: SimulatorRecord,
-        variables: [String: String]
+        variables: [String: String],
+        among expectations: [HostExpectation] = []
     ) -> HostExpectationResult {
         var result = HostExpectationResult(name: expectation.name, location: expectation.location, passed: false)
-        let selected: [SimulatorRecord.Entry]
+        let positions: [Int]
         do {
-            selected = try self.select(expectation, record: record, variables: variables)
+            positions = try self.select(expectation, record: record, variables: variables)
+            if let after = expectation.after {
+                result.problems = try self.order(positions, after: after, among: expectations, record: record, variables: variables)
+            }
         } catch {
             result.problems = [error.detail]
             return result
         }
+        let selected = positions.map { record.entries[$0] }
         let count: Bool
         do {
             count = try self.holds(selected.count, expectation.count, variables: variables)
@@ -73,19 +79,40 @@ public enum HostExpectationCheck {
         return result
     }
 
-    /// The requests the expectation is about.
+    /// What is wrong with the order: each selected message at or before the first one `after` (an
+    /// earlier expectation's name) selects, or that one selecting none.
+    static func order(
+        _ positions: [Int],
+        after name: String,
+        among expectations: [HostExpectation],
+        record: SimulatorRecord,
+        variables: [String: String]
+    ) throws(ScriptError) -> [String] {
+        guard let earlier = expectations.first(where: { $0.name == name }) else {
+            throw ScriptError(.badExpectation, "after: no expectation is named \(name)")
+        }
+        guard let first = try self.select(earlier, record: record, variables: variables).first else {
+            return ["expected after the first of \(self.describe(earlier, variables)) (\(name)), but there is none"]
+        }
+        let early = positions.filter { $0 <= first }
+        guard !early.isEmpty else { return [] }
+        return ["expected after \(record.entries[first].line.trimmingCharacters(in: .whitespaces)) (\(name)), but came before it:"]
+            + early.map { "  " + record.entries[$0].line }
+    }
+
+    /// The positions in the record of the requests (or answers) the expectation is about.
     static func select(
         _ expectation: HostExpectation,
         record: SimulatorRecord,
         variables: [String: String]
-    ) throws(ScriptError) -> [SimulatorRecord.Entry] {
+    ) throws(ScriptError) -> [Int] {
         var original: String?
         if let text = expectation.reversal { original = try ScriptValues.substitute(text, variables: variables) }
         var terminal: String?
         if let text = expectation.terminal { terminal = try ScriptValues.substitute(text, variables: variables) }
-        let entries = record.entries.filter { $0.kind == (expectation.sent ? .sent : .received) && $0.message != nil }
-        return entries.filter { entry in
-            guard let message = entry.message else { return false }
+        return record.entries.indices.filter { position in
+            let entry = record.entries[position]
+            guard entry.kind == (expectation.sent ? .sent : .received), let message = entry.message else { return false }
             if let terminal, entry.terminal != terminal { return false }
             let mti = message.mti.description
             if !expectation.mti.isEmpty, !expectation.mti.contains(where: { self.matches(mti, pattern: $0) }) {

@@ -115,6 +115,9 @@ public struct HostExpectation: Sendable {
     public var each: [String: FieldExpectation]
     /// The number of requests selected: a number (exactly) or comparisons (`{ge: 1}`).
     public var count: FieldExpectation
+    /// The name of an earlier expectation: every message this one selects comes after the first that
+    /// one selects (which must select one).
+    public var after: String?
 
     public init(
         name: String,
@@ -178,7 +181,7 @@ extension HostScript {
     static let ruleKeys: Set<String> = [
         "name", "when", "times", "code", "fields", "delay", "drop", "twice", "mac", "stan", "answer", "stop", "capture",
     ]
-    static let expectationKeys: Set<String> = ["name", "sent", "terminal", "mti", "reversal", "when", "each", "count"]
+    static let expectationKeys: Set<String> = ["name", "sent", "terminal", "mti", "reversal", "when", "each", "count", "after"]
 
     /// Parses and checks a host script's text; `file` names it in errors.
     public static func parse(_ text: String, file: String = "script") throws(HostScriptError) -> HostScript {
@@ -219,7 +222,16 @@ extension HostScript {
         }
         if let expectations = top.named("expect") {
             for (index, node) in try reader.items(expectations, "expect").enumerated() {
-                script.expectations.append(try reader.expectation(node, index: index))
+                let expectation = try reader.expectation(node, index: index)
+                if let after = expectation.after, !script.expectations.contains(where: { $0.name == after }) {
+                    throw reader.error(
+                        .badValue,
+                        node.mapping?.named("after") ?? node,
+                        "expect[\(index)].after names no earlier expectation: \(after) (the earlier ones: "
+                            + script.expectations.map(\.name).joined(separator: "; ") + ")"
+                    )
+                }
+                script.expectations.append(expectation)
             }
         }
         return script
@@ -486,6 +498,7 @@ struct NodeReader {
             }
         }
         expectation.reversal = try self.text(mapping, "reversal", "\(what).reversal")
+        expectation.after = try self.text(mapping, "after", "\(what).after")
         if let when = mapping.named("when") { expectation.when = try self.conditions(when, "\(what).when") }
         if let each = mapping.named("each") { expectation.each = try self.conditions(each, "\(what).each") }
         if let count = mapping.named("count") {

@@ -197,6 +197,8 @@ struct HostScriptTests {
             ("expect:\n  - {count: many}\n", .badValue, "host.yaml:2:13"),
             ("rules: [{drop: true, delay: 1s}]\n", .badValue, "host.yaml:1:9"),
             ("rules: {not: a list}\n", .badValue, "host.yaml:1:8"),
+            ("expect:\n  - {name: b, mti: \"0210\", after: a}\n", .badValue, "host.yaml:2:35"),
+            ("expect:\n  - {name: b, after: b}\n", .badValue, "host.yaml:2:22"),
         ]
         for (text, code, location) in cases {
             let error = #expect(throws: HostScriptError.self) { try HostScript.parse(text, file: "host.yaml") }
@@ -211,6 +213,37 @@ struct HostScriptTests {
         let when = try #require(script.rules.first?.when)
         #expect(when["3"]?.matches == "01.*")
         #expect(when["90"]?.matches == "0200${s}.*")
+    }
+}
+
+@Suite("Host expectations in order: `after` an earlier expectation")
+struct HostExpectationOrderTests {
+    static let script = """
+        expect:
+          - {name: the advice, mti: "0420"}
+          - {name: the late answer, sent: true, mti: "0210", after: the advice}
+        """
+
+    static func results(_ kinds: [(SimulatorRecord.Entry.Kind, MTI)]) throws -> [HostExpectationResult] {
+        let record = SimulatorRecord(
+            entries: kinds.enumerated().map { index, entry in
+                SimulatorRecord.Entry(at: Int64(index), connection: 1, terminal: "ATM00001", kind: entry.0, message: ATM87Message(mti: entry.1))
+            }
+        )
+        return HostExpectationCheck.check(try HostScript.parse(Self.script, file: "host.yaml").expectations, record: record, variables: [:])
+    }
+
+    @Test("the answer after the advice passes; before it, or with no advice at all, fails and says which")
+    func order() throws {
+        #expect(try Self.results([(.received, .reversalAdvice), (.sent, .financialResponse)]).allSatisfy(\.passed))
+        let early = try Self.results([(.sent, .financialResponse), (.received, .reversalAdvice), (.sent, .financialResponse)])
+        #expect(early.map(\.passed) == [true, false])
+        #expect(early[1].problems.first?.hasPrefix("expected after ") == true)
+        #expect(early[1].problems.first?.contains("(the advice), but came before it:") == true)
+        #expect(early[1].problems.count == 2, "only the answer before the advice is listed")
+        let none = try Self.results([(.sent, .financialResponse)])
+        #expect(none.map(\.passed) == [false, false])
+        #expect(none[1].problems == ["expected after the first of requests 0420 (the advice), but there is none"])
     }
 }
 
