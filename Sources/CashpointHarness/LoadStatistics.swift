@@ -171,6 +171,10 @@ public struct LoadReport: Sendable, Codable, Hashable {
     public var terminalsLost: Int
     /// The script users' runs beside the mix (`--script`).
     public var script: ScriptLoadReport?
+    /// Seconds over which the terminals' first requests were spread (`--ramp`), and a closed loop's
+    /// pause after each answer (`--think`); absent when 0.
+    public var rampSeconds: Double?
+    public var thinkSeconds: Double?
 
     public init(
         statistics: LoadStatistics,
@@ -180,7 +184,9 @@ public struct LoadReport: Sendable, Codable, Hashable {
         seconds: Double,
         unsent: Int = 0,
         terminalsLost: Int = 0,
-        switches: Int = 1
+        switches: Int = 1,
+        ramp: Duration = .zero,
+        think: Duration = .zero
     ) {
         self.terminals = terminals
         self.switches = switches
@@ -203,6 +209,8 @@ public struct LoadReport: Sendable, Codable, Hashable {
         self.errors = statistics.errors
         self.unsent = unsent
         self.terminalsLost = terminalsLost
+        self.rampSeconds = ramp > .zero ? ramp.inSeconds : nil
+        self.thinkSeconds = think > .zero ? think.inSeconds : nil
     }
 
     public var json: String {
@@ -214,7 +222,9 @@ public struct LoadReport: Sendable, Codable, Hashable {
     /// The report for people: throughput, percentiles, response codes (with shares), kinds.
     public var text: String {
         let latency = self.latencyMilliseconds
-        let pacing = self.targetRate.map { "open loop at \(Self.number($0, digits: 0))/s" } ?? "closed loop"
+        var pacing = self.targetRate.map { "open loop at \(Self.number($0, digits: 0))/s" } ?? "closed loop"
+        if let ramp = self.rampSeconds { pacing += ", ramp-up \(Self.number(ramp, digits: 1)) s" }
+        if let think = self.thinkSeconds { pacing += ", think \(Self.number(think * 1000, digits: 0)) ms" }
         var lines = [
             "load: \(self.terminals) terminals"
                 + (self.switches > 1 ? " across \(self.switches) switches" : "") + ", \(pacing), mix \(self.mix), \(Self.number(self.seconds, digits: 1)) s measured: "

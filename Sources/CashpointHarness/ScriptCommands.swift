@@ -1,7 +1,7 @@
 public import ArgumentParser
 import Foundation
 
-// `atm-harness run` and `atm-harness check`: scripts (docs/harness.md).
+// `atm-harness run`, `atm-harness check` and `atm-harness decode`: scripts and messages (docs/harness.md).
 extension HarnessCommands {
     /// Plays the scripts and prints each step (with `json`, progress on standard error and the report
     /// as JSON on standard output); with `junit`, writes a JUnit report there, whatever happened to
@@ -61,5 +61,31 @@ public struct CheckScripts: ParsableCommand {
     public func run() throws {
         let verdict = HarnessCommands.check(files: self.files)
         if verdict != .passed { throw ExitCode(verdict.rawValue) }
+    }
+}
+
+/// `atm-harness decode`, defined with the library so that the executable only names it.
+public struct Decode: ParsableCommand {
+    public static let configuration = CommandConfiguration(
+        abstract: "Decode an ATM-87 message or frame and check it against the spec.",
+        discussion: """
+            Reads hex (plain, or a hex dump as docs/protocol.md shows, with or without its ``` fence lines) \
+            from the argument or, with no argument, from standard input. Says which prefix it assumed (a \
+            2-byte length header or none), then prints the message through the masking printer (PAN as first \
+            6 and last 4 digits; PIN block, track 2, MAC, keys and tokens never shown) and every broken \
+            rule. Exits 1 if the input does not decode or breaks a rule.
+            """
+    )
+
+    @Argument(help: "The message or frame in hex.") public var hex: String?
+    @Flag(help: "The input starts with the 2-byte length prefix (auto-detected when omitted).") public var framed = false
+
+    public init() {}
+
+    public func run() throws {
+        let text = self.hex ?? String(decoding: FileHandle.standardInput.readDataToEndOfFile(), as: UTF8.self)
+        let decoded = try HarnessCommands.decode(text, framed: self.framed)
+        say(decoded.text)
+        if !decoded.ok { throw ExitCode(HarnessVerdict.failed.rawValue) }
     }
 }

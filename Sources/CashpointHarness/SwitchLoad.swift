@@ -240,7 +240,9 @@ public struct SwitchLoad: Sendable {
             seconds: self.duration.inSeconds,
             unsent: outcomes.reduce(0) { $0 + $1.unsent },
             terminalsLost: outcomes.filter(\.lost).count,
-            switches: min(self.switches.count, self.terminals.count)
+            switches: min(self.switches.count, self.terminals.count),
+            ramp: self.ramp,
+            think: self.think
         )
         if let scripts = self.scripts, let scriptTally {
             report.script = ScriptLoadReport(scriptTally, load: scripts, seconds: self.duration.inSeconds)

@@ -22,28 +22,6 @@ func finish(_ verdict: HarnessVerdict) throws {
     if verdict != .passed { throw ExitCode(verdict.rawValue) }
 }
 
-struct Decode: AsyncParsableCommand {
-    static let configuration = CommandConfiguration(
-        abstract: "Decode an ATM-87 message or frame and check it against the spec.",
-        discussion: """
-            Reads hex (plain, or a hex dump as docs/protocol.md shows, with or without its ``` fence lines) \
-            from the argument or, with no argument, from standard input. Says which prefix it assumed (a \
-            2-byte length header or none), then prints the message through the masking printer (PAN as first \
-            6 and last 4 digits; PIN block, track 2, MAC, keys and tokens never shown) and every broken \
-            rule. Exits 1 if the input does not decode or breaks a rule.
-            """
-    )
-    @Argument(help: "The message or frame in hex.") var hex: String?
-    @Flag(help: "The input starts with the 2-byte length prefix (auto-detected when omitted).") var framed = false
-
-    func run() async throws {
-        let text = hex ?? String(decoding: FileHandle.standardInput.readDataToEndOfFile(), as: UTF8.self)
-        let decoded = try HarnessCommands.decode(text, framed: framed)
-        print(decoded.text)
-        try finish(decoded.ok ? .passed : .failed)
-    }
-}
-
 struct Examples: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Render the protocol examples (hex dump and field table) for docs/protocol.md.",

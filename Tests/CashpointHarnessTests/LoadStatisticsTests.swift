@@ -281,6 +281,12 @@ struct LoadStatisticsTests {
         #expect(open.mode == "open-loop")
         #expect(open.text.contains("open loop at 1,500/s"))
         #expect(open.text.contains("3 scheduled requests not sent"))
+        #expect(!report.text.contains("ramp-up") && !report.text.contains("think") && object["rampSeconds"] == nil)
+        let paced = LoadReport(
+            statistics: statistics, terminals: 4, targetRate: nil, mix: .atm, seconds: 2, ramp: .seconds(10), think: .milliseconds(200)
+        )
+        #expect(paced.text.contains("closed loop, ramp-up 10.0 s, think 200 ms"))
+        #expect(paced.rampSeconds == 10 && paced.thinkSeconds == 0.2)
     }
 
     @Test(
