@@ -163,41 +163,67 @@ public final class PostingService: Sendable {
             continuation?.resume(returning: .alone(holdingPlace: true))
             return
         }
-        let postings = self.state.withLock { state in members.compactMap { state.waiters[$0]?.posting } }
-        let ended = Mutex(false)
-        let end = { @Sendable (answers: [BatchedAnswer]?) -> Bool in
-            guard ended.withLock({ ended in defer { ended = true }; return !ended }) else { return false }
-            self.observe(answers == nil ? .split(size: postings.count) : .answered(size: postings.count))
-            let (continuations, next) = self.state.withLock { state in
-                let continuations = members.map { state.waiters.removeValue(forKey: $0)?.continuation }
-                return (continuations, state.core.finished())
-            }
-            for (index, continuation) in continuations.enumerated() {
-                continuation?.resume(returning: answers.map { .answered($0[index]) } ?? .alone(holdingPlace: false))
-            }
-            self.perform(next, on: executor)
-            return true
-        }
+        let batch = BatchInFlight(
+            members: members,
+            postings: self.state.withLock { state in members.compactMap { state.waiters[$0]?.posting } }
+        )
         let loop = executor?.loop ?? MultiThreadedEventLoopGroup.singleton.any()
         let patience = loop.scheduleTask(in: TimeAmount(self.patience)) {
-            if end(nil) {
+            if self.end(batch, answers: nil, executor: executor) {
                 self.logger.warning(
                     "a batch of postings did not answer in time: each is posted alone",
-                    metadata: ["postings": "\(postings.count)"]
+                    metadata: ["postings": "\(batch.postings.count)"]
                 )
             }
         }
         Task(executorPreference: executor) {
             do {
-                _ = end(try await self.store.postBatch(postings))
+                _ = self.end(batch, answers: try await self.store.postBatch(batch.postings), executor: executor)
             } catch {
                 self.logger.notice(
                     "a batch of postings failed: each is posted alone",
-                    metadata: ["postings": "\(postings.count)", "error": "\(String(reflecting: type(of: error)))"]
+                    metadata: ["postings": "\(batch.postings.count)", "error": "\(String(reflecting: type(of: error)))"]
                 )
-                _ = end(nil)
+                _ = self.end(batch, answers: nil, executor: executor)
             }
             patience.cancel()
+        }
+    }
+
+    /// Ends the batch, the first time only (its answers, or nil: each member posts alone), and starts
+    /// what the core says comes next. False when it had already ended.
+    private func end(_ batch: BatchInFlight, answers: [BatchedAnswer]?, executor: EventLoopExecutor?) -> Bool {
+        guard batch.claimEnd() else { return false }
+        self.observe(answers == nil ? .split(size: batch.postings.count) : .answered(size: batch.postings.count))
+        let (continuations, next) = self.state.withLock { state in
+            let continuations = batch.members.map { state.waiters.removeValue(forKey: $0)?.continuation }
+            return (continuations, state.core.finished())
+        }
+        for (index, continuation) in continuations.enumerated() {
+            continuation?.resume(returning: answers.map { .answered($0[index]) } ?? .alone(holdingPlace: false))
+        }
+        self.perform(next, on: executor)
+        return true
+    }
+}
+
+/// A batch at the database: its members, their postings, and whether it has ended (by its answers or
+/// its patience, whichever came first: the other finds it ended and does nothing).
+private final class BatchInFlight: Sendable {
+    let members: [UInt64]
+    let postings: [BatchedPosting]
+    private let ended = Mutex(false)
+
+    init(members: [UInt64], postings: [BatchedPosting]) {
+        self.members = members
+        self.postings = postings
+    }
+
+    /// True the first time only.
+    func claimEnd() -> Bool {
+        self.ended.withLock { ended in
+            defer { ended = true }
+            return !ended
         }
     }
 }
