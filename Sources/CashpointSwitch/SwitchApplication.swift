@@ -37,6 +37,9 @@ public struct SwitchApplication: Sendable {
     public var eventLoops: Int
     /// The audit chain's key: given, the switch seals the audit log while it runs.
     public var auditKey: SecretKey?
+    /// The pool keeps all its connections but one open when idle (`atm-switch serve`), so returning one
+    /// to the pool arms no idle timer; tests' switches open theirs on demand.
+    public var poolStaysOpen = false
     public var logger: Logger
 
     public init(
@@ -96,10 +99,20 @@ public struct SwitchApplication: Sendable {
         let loops: MultiThreadedEventLoopGroup? =
             self.eventLoops > 0 ? MultiThreadedEventLoopGroup(numberOfThreads: self.eventLoops) : nil
         let poolSize = self.poolSize
+        let minimum = self.poolStaysOpen ? poolSize - 1 : 0
         // The pool on the server the URL's locate picked, moving to another when that one stops taking
-        // the switch's sessions (a failover; DatabaseClient).
+        // the switch's sessions (a failover; DatabaseClient). No keep-alive queries: DatabaseHealth finds
+        // a database that stopped answering (and answers a request whose connection died under it
+        // within its deadline), and postgres-nio's keep-alive costs a timer around every lease.
         let client = DatabaseClient(url: self.url, endpoint: self.endpoint ?? self.url.endpoints[0], logger: self.logger) {
-            $0.makePool(maximumConnections: poolSize, eventLoopGroup: loops, connectTimeout: .seconds(2), logger: background)
+            $0.makePool(
+                maximumConnections: poolSize,
+                minimumConnections: minimum,
+                keepAlive: false,
+                eventLoopGroup: loops,
+                connectTimeout: .seconds(2),
+                logger: background
+            )
         }
         Gauge(label: "cashpoint_database_pool_size").record(self.poolSize)
         var store = BankStore(client: client, logger: self.logger)

@@ -128,7 +128,7 @@ public enum SwitchCommands {
         if auditKey == nil {
             logger.warning("no audit key: the audit log is not sealed while the switch runs (atm-switch audit seal)")
         }
-        let application = SwitchApplication(
+        var application = SwitchApplication(
             url: url,
             endpoint: endpoint,
             hasher: hasher,
@@ -141,6 +141,7 @@ public enum SwitchCommands {
             auditKey: auditKey,
             logger: logger
         )
+        application.poolStaysOpen = true
         do {
             try await application.serve(metricsHost: serve.host, metricsPort: self.metricsPort(serve))
         } catch let error as SchemaNotReady {
