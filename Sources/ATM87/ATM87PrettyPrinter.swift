@@ -51,6 +51,15 @@ public enum ATM87PrettyPrinter {
     /// masking of a PAN in Cashpoint (docs/security.md, "Masking a PAN"): logs, the bank's records, the
     /// journal, receipts and screens all call this.
     public static func maskPAN(_ pan: String) -> String {
+        // A PAN is ASCII digits: masked byte by byte (per request in the switch), without breaking the
+        // text into Characters.
+        var bytes = Array(pan.utf8)
+        if bytes.allSatisfy({ $0 < 0x80 }) {
+            let shownFirst = bytes.count >= 13 ? 6 : 0
+            let shownLast = bytes.count > 4 ? 4 : 0
+            for index in shownFirst..<(bytes.count - shownLast) { bytes[index] = UInt8(ascii: "*") }
+            return String(decoding: bytes, as: UTF8.self)
+        }
         let digits = Array(pan)
         if digits.count >= 13 {
             return String(digits[0..<6]) + String(repeating: "*", count: digits.count - 10)

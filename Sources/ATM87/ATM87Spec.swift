@@ -88,6 +88,9 @@ public struct ATM87MessageRule: Sendable, Hashable {
     public let allowedPrefixes: [Int: [String]]
     /// Field values must be one of these.
     public let allowedValues: [Int: [String]]
+    /// Every field the message type may carry: mandatory, conditional and echoed (made once: the switch
+    /// asks for each message it checks and signs).
+    public let allowedFields: Set<Int>
 
     public init(
         mti: MTI,
@@ -111,10 +114,8 @@ public struct ATM87MessageRule: Sendable, Hashable {
         self.oneOf = oneOf
         self.allowedPrefixes = allowedPrefixes
         self.allowedValues = allowedValues
+        self.allowedFields = Set(mandatory).union(conditional).union(echo)
     }
-
-    /// Every field the message type may carry.
-    public var allowedFields: Set<Int> { Set(self.mandatory).union(self.conditional).union(self.echo) }
 }
 
 /// The ATM-87 dialect: the tables generated from `protocols/atm87.json`, and lookups over them.

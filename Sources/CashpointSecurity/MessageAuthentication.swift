@@ -11,10 +11,9 @@ public enum MessageAuthentication {
     /// The field that carries this message's MAC: 128 when the message has a secondary bitmap without
     /// it, or when the message type allows 128 but not 64 (0510); otherwise 64.
     public static func macField(of message: ATM87Message) -> Int {
-        var probe = message
-        probe.remove(64)
-        probe.remove(128)
-        if probe.hasSecondaryBitmap { return 128 }
+        // A secondary bitmap without field 128: some field 65-127 is present (checked on the bitmap, not
+        // on a copy of the message with the MAC fields removed).
+        if message.hasSecondaryBitmap, (65...127).contains(where: message.contains) { return 128 }
         if let rule = ATM87Spec.message(message.mti), !rule.allowedFields.contains(64),
             rule.allowedFields.contains(128)
         {

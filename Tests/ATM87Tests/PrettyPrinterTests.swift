@@ -40,6 +40,8 @@ struct PrettyPrinterTests {
             ("4761739001010119", "476173******0119"), ("4761739001011", "476173***1011"),
             ("4761739001010119123", "476173*********9123"), ("123456789012", "********9012"), ("12345", "*2345"),
             ("1234", "****"), ("123", "***"), ("", ""),
+            // Not ASCII (a PAN never is, but the printer masks whatever it is given, by characters).
+            ("٤٧٦١٧٣٩٠٠١٠١٠١١٩", "٤٧٦١٧٣******٠١١٩"),
         ]
     )
     func panMask(pan: String, shown: String) {
