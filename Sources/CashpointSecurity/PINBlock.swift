@@ -108,8 +108,13 @@ public enum MessageMAC {
     public static func compute(over bytes: some Collection<UInt8>, key: SymmetricKey) throws(Error) -> [UInt8] {
         do {
             var cmac = try AES.CMAC(key: key)
-            cmac.update(data: Array(bytes))
-            return Array(Array(cmac.finalize()).prefix(Self.length))
+            // The bytes where they are (a message's encoding, less its MAC): no copy, and no generic
+            // `DataProtocol` path.
+            let contiguous: Void? = bytes.withContiguousStorageIfAvailable { buffer in
+                cmac.update(bufferPointer: UnsafeRawBufferPointer(buffer))
+            }
+            if contiguous == nil { cmac.update(data: Array(bytes)) }
+            return cmac.finalize().withUnsafeBytes { Array($0.prefix(Self.length)) }
         } catch {
             throw Error(reason: "the MAC key is not an AES key")
         }

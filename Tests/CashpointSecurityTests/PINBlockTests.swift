@@ -95,6 +95,9 @@ struct PINBlockTests {
         let message = hexBytes("6BC1BEE22E409F96E93D7E117393172A")
         let mac = try MessageMAC.compute(over: message, key: key)
         #expect(mac == hexBytes("070A16B46B4D4144"))
+        // The same from a slice (contiguous, read in place) and from a collection that is not contiguous.
+        #expect(try MessageMAC.compute(over: (message + [0, 0])[..<16], key: key) == mac)
+        #expect(try MessageMAC.compute(over: message.lazy.map { $0 }, key: key) == mac)
         #expect(MessageMAC.verify(mac, over: message, key: key))
         var changed = message
         changed[0] ^= 1
