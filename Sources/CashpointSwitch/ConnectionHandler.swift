@@ -15,9 +15,11 @@ import NIOCore
 /// asks the router and hands the answer back to the event loop, where it is written and flushed.
 ///
 /// Backpressure: one read brings at most one receive buffer's bytes (`SwitchServer.receiveAllocator`,
-/// one read a wakeup), so `pending` holds at most the frames of one read; the next read waits until
-/// they are all answered and the answers' writes have drained below the channel's high-water mark
-/// (`channelWritabilityChanged`), so a peer that floods frames and reads no answers is not read from.
+/// one read a wakeup, 16 KiB at most), and a read is asked for only when every frame before is
+/// answered, so `pending` holds at most the frames of two reads (the one being decoded when the read
+/// was asked for, and the next). The next read also waits until the answers' writes have drained below
+/// the channel's high-water mark (`channelWritabilityChanged`): a peer that floods frames and reads no
+/// answers is not read from.
 ///
 /// A silent connection costs this object and the pipeline's: no task, no stream, no continuation
 /// (`scripts/idle-footprint`, docs/performance.md).
@@ -39,7 +41,7 @@ final class ConnectionHandler: ChannelInboundHandler {
     /// 0 until `Start`.
     private var id = 0
     private var ip: String?
-    /// Frames read and not yet answered, from `nextPending` on: at most one read's worth.
+    /// Frames read and not yet answered, from `nextPending` on: at most two reads' worth.
     private var pending: [ATM87Inbound] = []
     private var nextPending = 0
     /// A frame is being answered (its task runs, or its answer is being handed back).
@@ -90,7 +92,13 @@ final class ConnectionHandler: ChannelInboundHandler {
     }
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
-        self.pending.append(self.unwrapInboundIn(data))
+        let frame = self.unwrapInboundIn(data)
+        if self.nextPending == self.pending.count, self.canGoOn, context.channel.isActive {
+            // The usual case, nothing before it: answered without being queued.
+            self.answer(frame, context)
+        } else {
+            self.pending.append(frame)
+        }
         self.proceed(context)
     }
 
@@ -129,7 +137,7 @@ final class ConnectionHandler: ChannelInboundHandler {
     /// after the other (a loop, not recursion: one read may bring hundreds of malformed frames, each
     /// answered at once), until one needs a task; or (every frame answered) read more, or close.
     private func proceed(_ context: ChannelHandlerContext) {
-        while self.id > 0, !self.answering, !self.waitingForWritability, !self.closing, context.channel.isActive {
+        while self.canGoOn, context.channel.isActive {
             guard self.nextPending < self.pending.count else {
                 // Nothing kept for a silent connection.
                 self.pending = []
@@ -143,20 +151,30 @@ final class ConnectionHandler: ChannelInboundHandler {
             }
             let frame = self.pending[self.nextPending]
             self.nextPending += 1
-            // The switch is stopping: a request not begun is not read (the connection closes).
-            guard self.server.connections.begin(self.id) else {
-                self.close(context)
-                return
-            }
-            self.answering = true
-            switch frame {
-            case .malformed(let error):
-                // Answered at once (30), or the connection closes: no task needed.
-                let response = self.server.router.respond(toMalformed: error, from: self.peer)
-                self.finish(response, close: response == nil, context)
-            case .message(let request):
-                self.start(request, on: context.eventLoop)
-            }
+            self.answer(frame, context)
+        }
+    }
+
+    /// The connection is started and may answer a frame now.
+    private var canGoOn: Bool {
+        self.id > 0 && !self.answering && !self.waitingForWritability && !self.closing
+    }
+
+    /// Starts answering `frame`: at once when malformed, in a task when a request.
+    private func answer(_ frame: ATM87Inbound, _ context: ChannelHandlerContext) {
+        // The switch is stopping: a request not begun is not read (the connection closes).
+        guard self.server.connections.begin(self.id) else {
+            self.close(context)
+            return
+        }
+        self.answering = true
+        switch frame {
+        case .malformed(let error):
+            // Answered at once (30), or the connection closes: no task needed.
+            let response = self.server.router.respond(toMalformed: error, from: self.peer)
+            self.finish(response, close: response == nil, context)
+        case .message(let request):
+            self.start(request, on: context.eventLoop)
         }
     }
 
