@@ -23,7 +23,10 @@ func connectedChannel(_ handler: (any ChannelHandler & Sendable)? = nil) throws 
     return channel
 }
 
-@Suite("The switch's connection registry: waiting for the last connection, stopping, cancelling", .timeLimit(.minutes(1)))
+@Suite(
+    "The switch's connection registry: waiting for the last connection, stopping, cancelling",
+    .timeLimit(.minutes(1))
+)
 struct ConnectionRegistryTests {
     @Test("allClosed returns at once with no connection, and otherwise when the last one closes")
     func allClosed() async throws {

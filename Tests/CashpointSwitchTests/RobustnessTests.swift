@@ -308,7 +308,8 @@ struct RobustnessTests {
                 // The 0200 (from a terminal not signed on) reads the terminal's keys from the database, which
                 // answers slowly now; the 0100 behind it needs no database.
                 database.slowDown(.milliseconds(150))
-                try await link.send(try Self.frame(.financialRequest, stan: 1) + Self.frame(MTI(rawValue: 100), stan: 2))
+                let pipelined = try Self.frame(.financialRequest, stan: 1) + Self.frame(MTI(rawValue: 100), stan: 2)
+                try await link.send(pipelined)
                 for _ in 0..<6_000 where running.server.busyConnectionCount == 0 {
                     try await Task.sleep(for: .milliseconds(5))
                 }
