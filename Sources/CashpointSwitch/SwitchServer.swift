@@ -220,7 +220,6 @@ final class ConnectionRegistry: Sendable {
         }
     }
 
-    var isShuttingDown: Bool { self.state.withLock { $0.shuttingDown } }
     var count: Int { self.state.withLock { $0.open.count } }
     var channels: [any Channel] { self.state.withLock { $0.open.values.map(\.channel) } }
     var busyCount: Int { self.state.withLock { $0.open.values.filter(\.busy).count } }
