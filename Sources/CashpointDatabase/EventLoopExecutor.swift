@@ -23,7 +23,7 @@ public final class EventLoopExecutor: TaskExecutor, @unchecked Sendable {
 }
 
 extension EventLoopExecutor {
-    /// The executor the current task's work should prefer: a server sets it for each connection's task
+    /// The executor the current task's work should prefer: a server sets it for each request's task
     /// (`$preferred.withValue`), so work that must leave the structured tree (a request's body that the
     /// switch may abandon when the database hangs) still runs on the connection's event loop.
     @TaskLocal public static var preferred: EventLoopExecutor?

@@ -31,9 +31,9 @@ public struct SwitchApplication: Sendable {
     /// Batches at the database at once.
     public var postingBatches: Int
     /// NIO event loops (threads) for the terminals' connections and the pool's, shared. With 1 or more,
-    /// each terminal connection's task runs on its channel's loop, so a request and the database
+    /// each terminal request's task runs on its connection's loop, so a request and the database
     /// answers it waits for need no hop between threads when they share a loop. 0: NIO's shared group,
-    /// and connection tasks on Swift's global executor.
+    /// and request tasks on Swift's global executor.
     public var eventLoops: Int
     /// The audit chain's key: given, the switch seals the audit log while it runs.
     public var auditKey: SecretKey?

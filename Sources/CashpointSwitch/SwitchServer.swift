@@ -18,11 +18,15 @@ import Synchronization
 /// - Graceful shutdown (SIGTERM/SIGINT through swift-service-lifecycle): the listening socket closes,
 ///   idle connections close, a connection with a request in flight closes after answering it, and
 ///   `run()` returns when every connection is done.
+///
+/// A connection has no task of its own: its pipeline's last handler (`ConnectionHandler`) reads a frame,
+/// starts one task to answer it, writes the answer and only then reads again. A silent connection is
+/// its channel and handlers alone (docs/performance.md, "Idle terminals").
 public final class SwitchServer: Service, Sendable {
     let router: RequestRouter
     let configuration: SwitchConfiguration
     let group: any EventLoopGroup
-    /// Each connection's task runs on its channel's event loop (see `EventLoopExecutor`).
+    /// Each request's task runs on its connection's event loop (see `EventLoopExecutor`).
     let connectionsOnTheirLoops: Bool
     let logger: Logger
     let onBound: @Sendable (Int) -> Void
@@ -54,6 +58,8 @@ public final class SwitchServer: Service, Sendable {
             .childChannelOption(.socketOption(.tcp_nodelay), value: 1)
             .childChannelOption(.recvAllocator, value: Self.receiveAllocator)
             .childChannelOption(.maxMessagesPerRead, value: Self.readsPerWakeup)
+            // A connection reads when its ConnectionHandler asks: once counted, then after each answer.
+            .childChannelOption(.autoRead, value: false)
             .bind(host: self.configuration.host, port: self.configuration.port) { channel in
                 channel.eventLoop.makeCompletedFuture {
                     let sync = channel.pipeline.syncOperations
@@ -61,7 +67,8 @@ public final class SwitchServer: Service, Sendable {
                     try sync.addHandler(IdleConnectionCloser())
                     try sync.addHandler(FrameDeadlineHandler(deadline: frameDeadline))
                     try sync.addATM87Codec(maximumMessageLength: maxLength)
-                    return try NIOAsyncChannel<ATM87Inbound, ATM87Message>(wrappingChannelSynchronously: channel)
+                    try sync.addHandler(ConnectionHandler(server: self))
+                    return channel
                 }
             }
         let port = server.channel.localAddress?.port ?? self.configuration.port
@@ -72,28 +79,24 @@ public final class SwitchServer: Service, Sendable {
         self.onBound(port)
         let serverChannel = server.channel
         try await withGracefulShutdownHandler {
-            try await withThrowingDiscardingTaskGroup { group in
-                try await server.executeThenClose { inbound in
-                    for try await connection in inbound {
-                        guard
-                            let id = self.connections.open(connection.channel, limit: self.configuration.maxConnections)
-                        else {
-                            self.logger.warning("too many connections: closing a new one")
-                            Counter(label: "cashpoint_connections_refused_total").increment()
-                            // Closed through executeThenClose, which finishes the connection's writer:
-                            // swift-nio traps on a NIOAsyncChannel dropped without it.
-                            group.addTask { try? await connection.executeThenClose { _, _ in } }
-                            continue
-                        }
-                        let executor =
-                            self.connectionsOnTheirLoops ? EventLoopExecutor(connection.channel.eventLoop) : nil
-                        group.addTask(executorPreference: executor) {
-                            await EventLoopExecutor.$preferred.withValue(executor) {
-                                await self.serve(connection, id: id)
-                            }
+            try await withTaskCancellationHandler {
+                do {
+                    try await server.executeThenClose { inbound in
+                        for try await connection in inbound {
+                            self.accept(connection)
                         }
                     }
+                } catch {
+                    // The listening socket failed: its connections end too (their requests cancelled).
+                    self.connections.cancelAll()
+                    await self.connections.allClosed()
+                    throw error
                 }
+                // Every connection accepted is in the registry now: wait until the last one closes.
+                await self.connections.allClosed()
+            } onCancel: {
+                serverChannel.close(promise: nil)
+                self.connections.cancelAll()
             }
         } onGracefulShutdown: {
             self.logger.notice("shutting down: no new connections; answering the requests in flight")
@@ -103,72 +106,24 @@ public final class SwitchServer: Service, Sendable {
         self.logger.notice("atm-switch stopped")
     }
 
-    func serve(_ connection: NIOAsyncChannel<ATM87Inbound, ATM87Message>, id: Int) async {
-        let peer = Peer(ip: connection.channel.remoteAddress?.ipAddress, connection: id)
-        var logger = self.logger
-        logger[metadataKey: LogKey.connection] = "\(id)"
-        logger[metadataKey: LogKey.peer] = "\(peer.ip ?? "?")"
-        logger.debug("connection opened")
-        defer {
+    /// Counts a new connection (or closes it, beyond the limit) and lets its handler start reading. No
+    /// task: the connection's work runs when its frames arrive (`ConnectionHandler`).
+    func accept(_ channel: any Channel) {
+        guard let id = self.connections.open(channel, limit: self.configuration.maxConnections) else {
+            self.logger.warning("too many connections: closing a new one")
+            Counter(label: "cashpoint_connections_refused_total").increment()
+            channel.close(promise: nil)
+            return
+        }
+        self.logger.debug(
+            "connection opened",
+            metadata: [LogKey.connection: "\(id)", LogKey.peer: "\(channel.remoteAddress?.ipAddress ?? "?")"]
+        )
+        channel.closeFuture.whenComplete { _ in
             self.connections.close(id)
-            logger.debug("connection closed")
+            self.logger.debug("connection closed", metadata: [LogKey.connection: "\(id)"])
         }
-        do {
-            try await connection.executeThenClose { inbound, outbound in
-                try await self.readLoop(inbound, outbound, id: id, peer: peer)
-            }
-        } catch let error as ATM87FramingError {
-            logger.warning("frame too long: connection closed", metadata: [LogKey.error: "\(error)"])
-        } catch {
-            logger.debug("connection ended with an error", metadata: [LogKey.error: "\(error)"])
-        }
-    }
-
-    /// A connection's frames, one at a time. The connection's task lives as long as the connection and
-    /// keeps the memory its deepest call needed (its task allocator's slabs) until it ends, and an async
-    /// function's frame is sized for everything inlined into it: with the answer and the write inlined,
-    /// the read loop's frame alone was a 16 KiB slab for every connection, silent or not
-    /// (`scripts/idle-footprint`). So the loop is a function of its own, not inlined, and each frame's
-    /// work (the router, the write) runs in a child task whose memory goes when it ends.
-    @inline(never)
-    func readLoop(
-        _ inbound: NIOAsyncChannelInboundStream<ATM87Inbound>,
-        _ outbound: NIOAsyncChannelOutboundWriter<ATM87Message>,
-        id: Int,
-        peer: Peer
-    ) async throws {
-        for try await item in inbound {
-            guard self.connections.begin(id) else { return }
-            defer { self.connections.end(id) }
-            guard try await self.handle(item, outbound, from: peer) else { return }
-            if self.connections.isShuttingDown { return }
-        }
-    }
-
-    /// Answers one frame in a child task on the connection's executor; false when the connection is to
-    /// close (a malformed frame that cannot be answered).
-    @inline(never)
-    func handle(
-        _ item: ATM87Inbound,
-        _ outbound: NIOAsyncChannelOutboundWriter<ATM87Message>,
-        from peer: Peer
-    ) async throws -> Bool {
-        try await withThrowingTaskGroup(of: Bool.self) { group in
-            group.addTask(executorPreference: EventLoopExecutor.preferred) {
-                switch item {
-                case .message(let request):
-                    if let response = await self.router.respond(to: request, from: peer) {
-                        try await outbound.write(response)
-                    }
-                    return true
-                case .malformed(let error):
-                    guard let response = self.router.respond(toMalformed: error, from: peer) else { return false }
-                    try await outbound.write(response)
-                    return true
-                }
-            }
-            return try await group.next() ?? false
-        }
+        channel.pipeline.fireUserInboundEventTriggered(ConnectionHandler.Start(id: id))
     }
 
     /// How a connection reads. NIO keeps each read's buffer in the channel for the next read, so a
@@ -197,6 +152,8 @@ final class ConnectionRegistry: Sendable {
         /// place of the oldest one that has not (a peer that connects and says nothing, or too slowly).
         var open: [Int: (channel: any Channel, busy: Bool, spoke: Bool)] = [:]
         var shuttingDown = false
+        /// `allClosed()` callers, resumed when the last connection closes.
+        var waiters: [CheckedContinuation<Void, Never>] = []
     }
 
     let state = Mutex(State())
@@ -222,8 +179,26 @@ final class ConnectionRegistry: Sendable {
     }
 
     func close(_ id: Int) {
-        self.state.withLock { _ = $0.open.removeValue(forKey: id) }
-        Gauge(label: "cashpoint_connections").record(self.count)
+        let (count, waiters) = self.state.withLock { state in
+            _ = state.open.removeValue(forKey: id)
+            guard state.open.isEmpty else { return (state.open.count, [CheckedContinuation<Void, Never>]()) }
+            defer { state.waiters = [] }
+            return (0, state.waiters)
+        }
+        Gauge(label: "cashpoint_connections").record(count)
+        for waiter in waiters { waiter.resume() }
+    }
+
+    /// Returns when no connection is open.
+    func allClosed() async {
+        await withCheckedContinuation { (waiter: CheckedContinuation<Void, Never>) in
+            let empty = self.state.withLock { state in
+                if state.open.isEmpty { return true }
+                state.waiters.append(waiter)
+                return false
+            }
+            if empty { waiter.resume() }
+        }
     }
 
     /// Marks a request in flight; false when the switch is stopping (the request is not started).
@@ -236,11 +211,15 @@ final class ConnectionRegistry: Sendable {
         }
     }
 
-    func end(_ id: Int) {
-        self.state.withLock { $0.open[id]?.busy = false }
+    /// Marks the connection's request answered; true when the switch is stopping (the connection is to
+    /// close after the answer).
+    func end(_ id: Int) -> Bool {
+        self.state.withLock { state in
+            state.open[id]?.busy = false
+            return state.shuttingDown
+        }
     }
 
-    var isShuttingDown: Bool { self.state.withLock { $0.shuttingDown } }
     var count: Int { self.state.withLock { $0.open.count } }
     var channels: [any Channel] { self.state.withLock { $0.open.values.map(\.channel) } }
     var busyCount: Int { self.state.withLock { $0.open.values.filter(\.busy).count } }
@@ -252,6 +231,18 @@ final class ConnectionRegistry: Sendable {
             return state.open.values.filter { !$0.busy }.map(\.channel)
         }
         for channel in idle { channel.close(promise: nil) }
+    }
+
+    /// Closes every connection and cancels the requests in flight (the server's task was cancelled).
+    func cancelAll() {
+        let all: [any Channel] = self.state.withLock { state in
+            state.shuttingDown = true
+            return state.open.values.map(\.channel)
+        }
+        for channel in all {
+            channel.pipeline.fireUserInboundEventTriggered(ConnectionHandler.CancelRequest())
+            channel.close(promise: nil)
+        }
     }
 }
 

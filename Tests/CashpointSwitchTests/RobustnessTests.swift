@@ -43,6 +43,61 @@ struct RobustnessTests {
         }
     }
 
+    /// A frame of MTI `mti` with STAN `stan` (and, for a 0200, the fields that let it reach the router).
+    static func frame(_ mti: MTI, stan: Int) throws -> [UInt8] {
+        var message = ATM87Message(mti: mti)
+        let digits = String(stan)
+        try message.set(11, String(repeating: "0", count: 6 - digits.count) + digits)
+        if mti == .financialRequest {
+            try message.set(3, "310000")
+            try message.set(41, "ATM00001")
+        }
+        let bytes = message.encodedBytes
+        return [UInt8(bytes.count >> 8), UInt8(bytes.count & 0xFF)] + bytes
+    }
+
+    @Test("frames a peer sends at once, in one write and without reading, are answered one by one in order")
+    func pipelinedInOrder() async throws {
+        try await SwitchUnderTest.with { under in
+            try await RawLink.with(port: under.port) { link in
+                // 1,500 frames: requests the router answers in a task of their own (an unserved 0100, a
+                // 0200 from a terminal not signed on) between malformed ones answered at once (30).
+                var bytes: [UInt8] = []
+                var stans: [String] = []
+                for index in 0..<500 {
+                    bytes += try Self.frame(MTI(rawValue: 100), stan: 3 * index + 1)
+                    bytes += try Self.frame(.financialRequest, stan: 3 * index + 2)
+                    var bad = Self.badCurrency
+                    let stan = Array(String(100_000 + 3 * index + 3).utf8)
+                    let at = try #require(bad.firstRange(of: Array("000777".utf8)))
+                    bad.replaceSubrange(at, with: stan)
+                    bytes += [UInt8(bad.count >> 8), UInt8(bad.count & 0xFF)] + bad
+                    stans += [3 * index + 1, 3 * index + 2].map { String(format: "%06d", $0) }
+                    stans.append(String(100_000 + 3 * index + 3))
+                }
+                try await link.send(bytes)
+                var answered: [String] = []
+                for expected in stans {
+                    guard case .frame(let frame) = try await link.next(timeout: .seconds(30)) else {
+                        Issue.record("no answer for STAN \(expected) after \(answered.count) answers")
+                        return
+                    }
+                    let answer = try ATM87Message(decoding: frame)
+                    answered.append(answer[11] ?? "-")
+                    if expected.hasPrefix("1") { #expect(answer[39] == "30") }
+                }
+                #expect(answered == stans)
+                // The connection is still open, and served.
+                try await link.sendFrame(Self.badCurrency)
+                guard case .frame(let last) = try await link.next() else {
+                    Issue.record("no answer after the pipelined frames")
+                    return
+                }
+                #expect(try ATM87Message(decoding: last)[11] == "000777")
+            }
+        }
+    }
+
     @Test("unreadable garbage and an oversized frame close the connection; other connections go on")
     func garbageCloses() async throws {
         try await SwitchUnderTest.with { under in
@@ -239,6 +294,37 @@ struct RobustnessTests {
             database.slowDown(.zero)
             #expect(try await under.bank.balance(alice.current) == 249_000)
             // Restart so the harness can stop it again.
+            try await under.startAgain()
+            await database.stop()
+        }
+    }
+
+    @Test("graceful shutdown with frames pipelined behind the request in flight: it is answered, the rest unread")
+    func shutdownPipelined() async throws {
+        let patient: @Sendable (inout SwitchConfiguration) -> Void = { $0.databaseProbeAfter = .seconds(5) }
+        try await Self.behindProxy(configure: patient) { under, database in
+            let running = under.current
+            try await RawLink.with(port: under.port) { link in
+                // The 0200 (from a terminal not signed on) reads the terminal's keys from the database, which
+                // answers slowly now; the 0100 behind it needs no database.
+                database.slowDown(.milliseconds(150))
+                let pipelined = try Self.frame(.financialRequest, stan: 1) + Self.frame(MTI(rawValue: 100), stan: 2)
+                try await link.send(pipelined)
+                for _ in 0..<6_000 where running.server.busyConnectionCount == 0 {
+                    try await Task.sleep(for: .milliseconds(5))
+                }
+                let stopper = Task { try await running.stop() }
+                var answered: [String] = []
+                while case .frame(let bytes) = try await link.next(timeout: .seconds(20)) {
+                    answered.append(try ATM87Message(decoding: bytes)[11] ?? "-")
+                }
+                // The request in flight is answered. Should a loaded machine have answered it before the
+                // stop began, the 0100 was read and answered too; never the 0100 alone or out of order.
+                #expect(answered == ["000001"] || answered == ["000001", "000002"])
+                try await stopper.value
+                #expect(running.server.connectionCount == 0)
+            }
+            database.slowDown(.zero)
             try await under.startAgain()
             await database.stop()
         }
